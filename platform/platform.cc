@@ -1,0 +1,23 @@
+#include "platform/platform.h"
+
+#include <fmt/format.h>
+
+#include "platform/ptrace/ptrace.h"
+
+namespace platform {
+
+Result<std::unique_ptr<Platform>> New(std::string_view name, int memory_fd, std::string* why) {
+  if (name == "ptrace") return ptrace::NewPtracePlatform(memory_fd, why);
+  if (name == "systrap") {
+    *why = "platform \"systrap\" is not implemented yet; use --platform=ptrace";
+    return Errno::kENOSYS;
+  }
+  if (name == "kvm") {
+    *why = "platform \"kvm\" is not implemented yet; use --platform=ptrace";
+    return Errno::kENOSYS;
+  }
+  *why = fmt::format("unknown platform \"{}\"; valid: ptrace, systrap, kvm", name);
+  return Errno::kEINVAL;
+}
+
+}  // namespace platform

@@ -1,0 +1,111 @@
+// The platform interface (invariant 3): the only thing the rest of the
+// sandbox knows about how app code runs. Nothing outside platform/ names
+// ptrace, seccomp or KVM.
+//
+// An AddressSpace is the app's view of memory: ranges of a host file (the
+// sentry's memory file, or a file the gofer donated) mapped at app addresses.
+// A Context runs app code on some AddressSpace from a saved register state
+// until the app makes a syscall, faults, receives a host signal, or is
+// interrupted by another sentry thread.
+//
+// Threading: the ptrace platform requires that an AddressSpace and the
+// Contexts using it are driven from the sentry thread that created them
+// (ptrace requests are per tracer thread). Interrupt() is the exception: any
+// thread may call it.
+#ifndef PLATFORM_PLATFORM_H_
+#define PLATFORM_PLATFORM_H_
+
+#include <signal.h>
+#include <sys/user.h>
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "base/result.h"
+
+namespace platform {
+
+using base::Errno;
+using base::Result;
+
+// Memory protections, as PROT_* bits.
+enum Prot : int { kProtNone = 0, kProtRead = 1, kProtWrite = 2, kProtExec = 4 };
+
+// x86-64 register state of one app thread. `regs` is what the app sees on
+// syscall entry: orig_rax is the syscall number, rax is -ENOSYS. The sentry
+// writes the result into rax before the next Switch.
+struct Registers {
+  user_regs_struct regs{};
+};
+
+// Full FP/SSE/AVX state in XSAVE layout (as PTRACE_GETREGSET NT_X86_XSTATE).
+struct FpState {
+  alignas(64) uint8_t bytes[4096];
+  size_t size = 0;  // valid bytes
+};
+
+enum class StopReason {
+  kSyscall,      // the app executed `syscall`; regs.orig_rax is the number
+  kFault,        // memory fault: fault_addr, fault_access
+  kSignal,       // a host signal other than a fault arrived for the app (signo)
+  kInterrupted,  // Interrupt() was called
+  kDied,         // the stub died under us (host OOM kill, SIGKILL from outside)
+};
+
+struct StopInfo {
+  StopReason reason = StopReason::kSyscall;
+  uint64_t fault_addr = 0;
+  int fault_access = 0;  // kProtRead / kProtWrite / kProtExec bits
+  siginfo_t siginfo{};   // for kFault and kSignal
+  int signo = 0;
+};
+
+class AddressSpace {
+ public:
+  virtual ~AddressSpace() = default;
+  // Maps [addr, addr+len) to `host_fd` at `offset` with `prot`, MAP_SHARED,
+  // replacing whatever was there. addr, len and offset are page aligned.
+  // host_fd is borrowed for the call only.
+  virtual Result<void> Map(uint64_t addr, uint64_t len, int prot, int host_fd, uint64_t offset) = 0;
+  // Removes [addr, addr+len); unmapped parts are fine.
+  virtual Result<void> Unmap(uint64_t addr, uint64_t len) = 0;
+  // Changes protection of an already mapped range.
+  virtual Result<void> Protect(uint64_t addr, uint64_t len, int prot) = 0;
+  // Highest app address (exclusive) that may be mapped; the stub's own code
+  // lives above it.
+  virtual uint64_t MaxUserAddress() const = 0;
+};
+
+class Context {
+ public:
+  virtual ~Context() = default;
+  // Runs the app on `as` from `regs` until it stops; `regs` holds the state
+  // at the stop. Errors are host failures (the stub is gone: kESRCH).
+  virtual Result<StopInfo> Switch(AddressSpace& as, Registers& regs) = 0;
+  // Makes a running or about-to-run Switch return kInterrupted soon. Any
+  // thread; async-signal-safe is not required.
+  virtual void Interrupt() = 0;
+  // FP state of the app thread as of the last stop, and setting it for the
+  // next Switch (signal frames).
+  virtual Result<void> GetFpState(FpState& out) = 0;
+  virtual Result<void> SetFpState(const FpState& in) = 0;
+};
+
+class Platform {
+ public:
+  virtual ~Platform() = default;
+  virtual std::string_view name() const = 0;
+  // A fresh empty address space. The calling thread becomes its driver.
+  virtual Result<std::unique_ptr<AddressSpace>> NewAddressSpace() = 0;
+  // A context for the calling sentry thread.
+  virtual Result<std::unique_ptr<Context>> NewContext() = 0;
+};
+
+// "ptrace" works; "systrap" and "kvm" give a clear error in `*why`.
+// `memory_fd` is the memory file; stubs inherit only it.
+Result<std::unique_ptr<Platform>> New(std::string_view name, int memory_fd, std::string* why);
+
+}  // namespace platform
+
+#endif  // PLATFORM_PLATFORM_H_

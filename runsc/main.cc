@@ -1,0 +1,2 @@
+// TODO(#3): the CLI.
+int main() { return 0; }

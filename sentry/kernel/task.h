@@ -1,0 +1,143 @@
+// Task: one app thread, run by one sentry thread (thread per task for now;
+// invariant 5 keeps fibers possible). Fields are touched only by the task's
+// own thread unless marked otherwise.
+#ifndef SENTRY_KERNEL_TASK_H_
+#define SENTRY_KERNEL_TASK_H_
+
+#include <signal.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "base/result.h"
+#include "fs/fs_context.h"
+#include "platform/platform.h"
+#include "sentry/kernel/fd_table.h"
+#include "sentry/kernel/waiter.h"
+#include "sentry/mm/memory_manager.h"
+
+namespace sentry::kernel {
+
+class Kernel;
+
+struct Credentials {
+  uint32_t ruid = 0, euid = 0, suid = 0, fsuid = 0;
+  uint32_t rgid = 0, egid = 0, sgid = 0, fsgid = 0;
+  std::vector<uint32_t> groups;
+};
+
+// Kernel-ABI sigaction (struct k_sigaction in arch/x86/include/asm/signal.h).
+struct KSigaction {
+  uint64_t handler = 0;  // SIG_DFL = 0, SIG_IGN = 1
+  uint64_t flags = 0;
+  uint64_t restorer = 0;
+  uint64_t mask = 0;
+};
+
+// Shared by CLONE_SIGHAND.
+struct SignalHandlers {
+  absl::Mutex mu;
+  std::array<KSigaction, 64> actions ABSL_GUARDED_BY(mu);
+};
+
+struct RLimit {
+  uint64_t cur, max;
+};
+
+// Process-wide state (one per thread group).
+struct ThreadGroup {
+  int32_t pid = 0;   // tgid, in the sandbox's pid namespace
+  int32_t ppid = 0;  // 0 for the sandbox's pid 1
+  int32_t pgid = 0, sid = 0;
+  absl::Mutex mu;
+  std::array<RLimit, 16> rlimits ABSL_GUARDED_BY(mu);
+  std::string exe_path;  // for /proc/self/exe; set at exec
+};
+
+class Task {
+ public:
+  Task(Kernel& k, std::shared_ptr<ThreadGroup> tg, int32_t tid);
+  ~Task();
+
+  Kernel& kernel() { return kernel_; }
+  mm::MemoryManager& mm() { return *mm_; }
+  std::shared_ptr<mm::MemoryManager> mm_ptr() { return mm_; }
+  FdTable& fds() { return *fds_; }
+  fs::FsContext& fs() { return *fs_; }
+  std::shared_ptr<fs::FsContext> fs_ptr() { return fs_; }
+  ThreadGroup& thread_group() { return *tg_; }
+  Credentials& creds() { return creds_; }
+  SignalHandlers& sighand() { return *sighand_; }
+  platform::Registers& regs() { return regs_; }
+  platform::Context& context() { return *context_; }
+
+  int32_t tid() const { return tid_; }
+  int32_t pid() const { return tg_->pid; }
+
+  uint64_t signal_mask() const { return signal_mask_; }
+  void set_signal_mask(uint64_t m) { signal_mask_ = m & ~((1ull << (SIGKILL - 1)) | (1ull << (SIGSTOP - 1))); }
+  uint64_t clear_child_tid = 0;
+  uint64_t robust_list_head = 0;
+  uint64_t robust_list_len = 0;
+  std::string comm;  // prctl(PR_SET_NAME), /proc/self/comm
+
+  // The blocking primitive (invariant 5): waits until `q` notifies a waiter
+  // whose mask matches, `deadline` passes (ETIMEDOUT) or a signal is pending
+  // for the task (EINTR; callers map it to ERESTARTSYS where Linux does).
+  // Callers re-check their condition after any return.
+  base::Result<void> Block(WaiterQueue* q, uint64_t mask, std::optional<absl::Time> deadline);
+  // Wakes a Block()ed task (Waiter notifications call this). Any thread.
+  void Wake();
+  // Marks a signal pending and interrupts the task. Any thread.
+  void SendSignal(int signo);
+  bool HasPendingSignal() const;
+
+  // Replaces the address space (execve, first start); `mm` is new.
+  void SetMm(std::shared_ptr<mm::MemoryManager> mm) { mm_ = std::move(mm); }
+  void SetFds(std::shared_ptr<FdTable> f) { fds_ = std::move(f); }
+  void SetFs(std::shared_ptr<fs::FsContext> f) { fs_ = std::move(f); }
+  void SetContext(std::unique_ptr<platform::Context> c) { context_ = std::move(c); }
+
+  // Exit requests from syscalls (exit, exit_group); the run loop acts on them.
+  void RequestExit(int status, bool group) {
+    exit_status_ = status;
+    exit_group_ = group;
+    exiting_ = true;
+  }
+  bool exiting() const { return exiting_; }
+  // Linux wait status (status << 8, or the signal number).
+  int exit_status() const { return exit_status_; }
+
+ private:
+  Kernel& kernel_;
+  std::shared_ptr<ThreadGroup> tg_;
+  int32_t tid_;
+  std::shared_ptr<mm::MemoryManager> mm_;
+  std::shared_ptr<FdTable> fds_;
+  std::shared_ptr<fs::FsContext> fs_;
+  std::shared_ptr<SignalHandlers> sighand_;
+  std::unique_ptr<platform::Context> context_;
+  platform::Registers regs_;
+  Credentials creds_;
+  uint64_t signal_mask_ = 0;
+  bool exiting_ = false;
+  bool exit_group_ = false;
+  int exit_status_ = 0;
+
+  // Guarded by wake_mu_: cross-thread wakeups and pending signals.
+  mutable absl::Mutex wake_mu_;
+  bool woken_ ABSL_GUARDED_BY(wake_mu_) = false;
+  uint64_t pending_signals_ ABSL_GUARDED_BY(wake_mu_) = 0;
+  absl::CondVar wake_cv_;
+};
+
+}  // namespace sentry::kernel
+
+#endif  // SENTRY_KERNEL_TASK_H_

@@ -1,0 +1,139 @@
+// MemoryManager: one app address space (invariant 4). Owns the VMAs, backs
+// them with ranges of the MemoryFile, keeps the platform AddressSpace in step,
+// and is the one door through which the sentry reads and writes app memory.
+//
+// Locking: mu_ guards the VMA set and brk. Platform calls (Map/Unmap) are
+// made with mu_ held; the platform AddressSpace is driven by the task thread
+// (see platform/platform.h).
+#ifndef SENTRY_MM_MEMORY_MANAGER_H_
+#define SENTRY_MM_MEMORY_MANAGER_H_
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "base/result.h"
+#include "platform/platform.h"
+#include "sentry/mm/memory_file.h"
+#include "sentry/mm/user_ptr.h"
+
+namespace sentry::mm {
+
+using base::Errno;
+using base::Result;
+
+constexpr uint64_t kPageSize = 4096;
+inline constexpr uint64_t PageRoundDown(uint64_t a) { return a & ~(kPageSize - 1); }
+inline constexpr uint64_t PageRoundUp(uint64_t a) { return (a + kPageSize - 1) & ~(kPageSize - 1); }
+
+// Source of file contents for a file-backed mapping: the loader and mmap(2)
+// pass one. ReadAt fills `buf` from file offset `off`; short reads past EOF
+// leave the rest zero (as Linux does for the tail page).
+class MappableFile {
+ public:
+  virtual ~MappableFile() = default;
+  virtual Result<size_t> ReadAt(std::span<uint8_t> buf, uint64_t off) = 0;
+  // For /proc/self/maps ("/usr/lib/x86_64-linux-gnu/libc.so.6").
+  virtual std::string MapsName() const = 0;
+};
+
+struct MmapOpts {
+  uint64_t addr = 0;       // hint, or the fixed address with fixed=true
+  uint64_t length = 0;     // bytes, > 0; rounded up to pages
+  int prot = 0;            // PROT_*
+  bool fixed = false;      // MAP_FIXED: replace what is there
+  bool fixed_noreplace = false;  // MAP_FIXED_NOREPLACE: EEXIST if occupied
+  bool shared = false;     // MAP_SHARED (anonymous shared for now)
+  bool grows_down = false; // the stack
+  std::shared_ptr<MappableFile> file;  // null for anonymous
+  uint64_t offset = 0;     // file offset, page aligned
+  std::string name;        // "[stack]", "[heap]"; file mappings use file->MapsName()
+};
+
+struct VmaInfo {  // for /proc/self/maps and tests
+  uint64_t start, end;
+  int prot;
+  bool shared;
+  uint64_t offset;
+  std::string name;
+};
+
+class MemoryManager {
+ public:
+  // `as` may be null in unit tests (no platform). `mf` must outlive this.
+  MemoryManager(MemoryFile& mf, std::unique_ptr<platform::AddressSpace> as);
+  ~MemoryManager();
+  MemoryManager(const MemoryManager&) = delete;
+  MemoryManager& operator=(const MemoryManager&) = delete;
+
+  platform::AddressSpace* address_space() { return as_.get(); }
+
+  // mmap(2) semantics (mm/mmap.c): returns the start address.
+  Result<uint64_t> Mmap(const MmapOpts& opts);
+  Result<void> Munmap(uint64_t addr, uint64_t length);
+  Result<void> Mprotect(uint64_t addr, uint64_t length, int prot);
+  // mremap(2) with MREMAP_MAYMOVE / MREMAP_FIXED flags.
+  Result<uint64_t> Mremap(uint64_t old_addr, uint64_t old_size, uint64_t new_size, int flags, uint64_t new_addr);
+  // MADV_DONTNEED zeroes anonymous private pages; others are accepted.
+  Result<void> Madvise(uint64_t addr, uint64_t length, int advice);
+  // brk(2): returns the new (or unchanged) break, like Linux.
+  uint64_t Brk(uint64_t addr);
+  // The loader sets the initial break right after the ELF's bss.
+  void SetBrkStart(uint64_t addr);
+
+  // Called on a platform fault. Ok: the access is now possible, retry.
+  // EFAULT: no VMA or wrong protection: the app gets SIGSEGV.
+  Result<void> HandleFault(uint64_t addr, int access);
+
+  // The checked copy interface. Copies stop at the first unmapped or
+  // unreadable (CopyIn) / unwritable (CopyOut) byte: the partial variants
+  // report how many bytes were copied; the others fail with EFAULT.
+  Result<void> CopyInBytes(uint64_t addr, std::span<uint8_t> dst);
+  Result<void> CopyOutBytes(uint64_t addr, std::span<const uint8_t> src);
+  Result<size_t> CopyInBytesPartial(uint64_t addr, std::span<uint8_t> dst);
+  Result<size_t> CopyOutBytesPartial(uint64_t addr, std::span<const uint8_t> src);
+  // Zero-fills app memory (the loader's bss, tests).
+  Result<void> ZeroOut(uint64_t addr, uint64_t length);
+  // NUL-terminated string of at most max_len bytes (without the NUL):
+  // ENAMETOOLONG if no NUL within max_len, EFAULT on a bad address.
+  Result<std::string> CopyInString(uint64_t addr, size_t max_len);
+
+  template <typename T>
+  Result<T> CopyIn(UserPtr<T> src) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    T v;
+    TRY(CopyInBytes(src.addr(), {reinterpret_cast<uint8_t*>(&v), sizeof(T)}));
+    return v;
+  }
+  template <typename T>
+  Result<void> CopyOut(UserPtr<T> dst, const T& v) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    return CopyOutBytes(dst.addr(), {reinterpret_cast<const uint8_t*>(&v), sizeof(T)});
+  }
+  template <typename T>
+  Result<void> CopyOut(UserPtr<T> dst, std::span<const T> v) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    return CopyOutBytes(dst.addr(), {reinterpret_cast<const uint8_t*>(v.data()), v.size_bytes()});
+  }
+
+  std::vector<VmaInfo> Vmas() const;
+  // Hint-less mmap search starts below this (top-down, like Linux).
+  uint64_t mmap_base() const { return mmap_base_; }
+
+ private:
+  struct Vma;
+  class Impl;
+  MemoryFile& mf_;
+  std::unique_ptr<platform::AddressSpace> as_;
+  uint64_t mmap_base_;
+  mutable absl::Mutex mu_;
+  std::unique_ptr<Impl> impl_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace sentry::mm
+
+#endif  // SENTRY_MM_MEMORY_MANAGER_H_

@@ -1,0 +1,95 @@
+// Handler declarations, one block per family file (syscalls/<family>.cc).
+#ifndef SYSCALLS_HANDLERS_H_
+#define SYSCALLS_HANDLERS_H_
+
+#include "syscalls/syscall.h"
+
+namespace syscalls {
+
+// syscalls/file.cc
+Result<uint64_t> Read(Task& t, const SyscallArgs& args);
+Result<uint64_t> Write(Task& t, const SyscallArgs& args);
+Result<uint64_t> Open(Task& t, const SyscallArgs& args);
+Result<uint64_t> Close(Task& t, const SyscallArgs& args);
+Result<uint64_t> Lseek(Task& t, const SyscallArgs& args);
+Result<uint64_t> Ioctl(Task& t, const SyscallArgs& args);
+Result<uint64_t> Pread64(Task& t, const SyscallArgs& args);
+Result<uint64_t> Pwrite64(Task& t, const SyscallArgs& args);
+Result<uint64_t> Readv(Task& t, const SyscallArgs& args);
+Result<uint64_t> Writev(Task& t, const SyscallArgs& args);
+Result<uint64_t> Dup(Task& t, const SyscallArgs& args);
+Result<uint64_t> Dup2(Task& t, const SyscallArgs& args);
+Result<uint64_t> Fcntl(Task& t, const SyscallArgs& args);
+Result<uint64_t> Getdents64(Task& t, const SyscallArgs& args);
+Result<uint64_t> Openat(Task& t, const SyscallArgs& args);
+Result<uint64_t> Dup3(Task& t, const SyscallArgs& args);
+
+// syscalls/stat.cc
+Result<uint64_t> Stat(Task& t, const SyscallArgs& args);
+Result<uint64_t> Fstat(Task& t, const SyscallArgs& args);
+Result<uint64_t> Lstat(Task& t, const SyscallArgs& args);
+Result<uint64_t> Access(Task& t, const SyscallArgs& args);
+Result<uint64_t> Getcwd(Task& t, const SyscallArgs& args);
+Result<uint64_t> Chdir(Task& t, const SyscallArgs& args);
+Result<uint64_t> Fchdir(Task& t, const SyscallArgs& args);
+Result<uint64_t> Readlink(Task& t, const SyscallArgs& args);
+Result<uint64_t> Newfstatat(Task& t, const SyscallArgs& args);
+Result<uint64_t> Readlinkat(Task& t, const SyscallArgs& args);
+Result<uint64_t> Faccessat(Task& t, const SyscallArgs& args);
+Result<uint64_t> Statx(Task& t, const SyscallArgs& args);
+Result<uint64_t> Faccessat2(Task& t, const SyscallArgs& args);
+
+// syscalls/mm.cc
+Result<uint64_t> Mmap(Task& t, const SyscallArgs& args);
+Result<uint64_t> Mprotect(Task& t, const SyscallArgs& args);
+Result<uint64_t> Munmap(Task& t, const SyscallArgs& args);
+Result<uint64_t> Brk(Task& t, const SyscallArgs& args);
+Result<uint64_t> Mremap(Task& t, const SyscallArgs& args);
+Result<uint64_t> Madvise(Task& t, const SyscallArgs& args);
+
+// syscalls/signal.cc
+Result<uint64_t> RtSigaction(Task& t, const SyscallArgs& args);
+Result<uint64_t> RtSigprocmask(Task& t, const SyscallArgs& args);
+Result<uint64_t> Sigaltstack(Task& t, const SyscallArgs& args);
+
+// syscalls/process.cc
+Result<uint64_t> SchedYield(Task& t, const SyscallArgs& args);
+Result<uint64_t> Getpid(Task& t, const SyscallArgs& args);
+Result<uint64_t> Exit(Task& t, const SyscallArgs& args);
+Result<uint64_t> Uname(Task& t, const SyscallArgs& args);
+Result<uint64_t> Umask(Task& t, const SyscallArgs& args);
+Result<uint64_t> Getrlimit(Task& t, const SyscallArgs& args);
+Result<uint64_t> Sysinfo(Task& t, const SyscallArgs& args);
+Result<uint64_t> Getuid(Task& t, const SyscallArgs& args);
+Result<uint64_t> Getgid(Task& t, const SyscallArgs& args);
+Result<uint64_t> Geteuid(Task& t, const SyscallArgs& args);
+Result<uint64_t> Getegid(Task& t, const SyscallArgs& args);
+Result<uint64_t> Getppid(Task& t, const SyscallArgs& args);
+Result<uint64_t> Getpgrp(Task& t, const SyscallArgs& args);
+Result<uint64_t> Getgroups(Task& t, const SyscallArgs& args);
+Result<uint64_t> Getresuid(Task& t, const SyscallArgs& args);
+Result<uint64_t> Getresgid(Task& t, const SyscallArgs& args);
+Result<uint64_t> Getpgid(Task& t, const SyscallArgs& args);
+Result<uint64_t> Getsid(Task& t, const SyscallArgs& args);
+Result<uint64_t> Prctl(Task& t, const SyscallArgs& args);
+Result<uint64_t> ArchPrctl(Task& t, const SyscallArgs& args);
+Result<uint64_t> Setrlimit(Task& t, const SyscallArgs& args);
+Result<uint64_t> Gettid(Task& t, const SyscallArgs& args);
+Result<uint64_t> SchedGetaffinity(Task& t, const SyscallArgs& args);
+Result<uint64_t> SetTidAddress(Task& t, const SyscallArgs& args);
+Result<uint64_t> ExitGroup(Task& t, const SyscallArgs& args);
+Result<uint64_t> SetRobustList(Task& t, const SyscallArgs& args);
+Result<uint64_t> Prlimit64(Task& t, const SyscallArgs& args);
+Result<uint64_t> Getrandom(Task& t, const SyscallArgs& args);
+
+// syscalls/time.cc
+Result<uint64_t> Nanosleep(Task& t, const SyscallArgs& args);
+Result<uint64_t> Gettimeofday(Task& t, const SyscallArgs& args);
+Result<uint64_t> Time(Task& t, const SyscallArgs& args);
+Result<uint64_t> ClockGettime(Task& t, const SyscallArgs& args);
+Result<uint64_t> ClockGetres(Task& t, const SyscallArgs& args);
+Result<uint64_t> ClockNanosleep(Task& t, const SyscallArgs& args);
+
+}  // namespace syscalls
+
+#endif  // SYSCALLS_HANDLERS_H_

@@ -1,0 +1,59 @@
+// The syscall handler shape and the table entry (STYLE.md). Handlers decode
+// their arguments at the top, validate before allocating, and return a value
+// or an Errno; the dispatcher turns errors into -errno for the app.
+#ifndef SYSCALLS_SYSCALL_H_
+#define SYSCALLS_SYSCALL_H_
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "base/result.h"
+#include "sentry/kernel/task.h"
+#include "sentry/mm/user_ptr.h"
+
+namespace syscalls {
+
+using base::Errno;
+using base::Result;
+using sentry::kernel::Task;
+using sentry::mm::UserPtr;
+
+struct SyscallArgs {
+  uint64_t raw[6];
+  uint64_t U64(int i) const { return raw[i]; }
+  int64_t I64(int i) const { return static_cast<int64_t>(raw[i]); }
+  uint32_t U32(int i) const { return static_cast<uint32_t>(raw[i]); }
+  int32_t I32(int i) const { return static_cast<int32_t>(raw[i]); }
+  // fds are ints: the upper half of the register is ignored, as in Linux.
+  int Fd(int i) const { return static_cast<int>(raw[i]); }
+  template <typename T>
+  UserPtr<T> Ptr(int i) const { return UserPtr<T>(raw[i]); }
+};
+
+using Handler = Result<uint64_t> (*)(Task& t, const SyscallArgs& args);
+enum class Support { kFull, kPartial, kNone };
+
+// How --strace prints each argument.
+enum class ArgKind : uint8_t { kHex, kInt, kFd, kPath, kStr, kBuf, kOct, kNone };
+
+struct SyscallEntry {
+  int nr;
+  std::string_view name;
+  Handler fn;  // null: ENOSYS, logged once
+  Support support;
+  std::string_view note;
+  ArgKind args[6];
+};
+
+// The table, indexed by number; entries for unused numbers have an empty name.
+std::span<const SyscallEntry> Table();
+const SyscallEntry* Lookup(uint64_t nr);
+
+// Runs one syscall for `t` from its registers and writes the result back
+// (rax), including --strace output. Restart errnos are resolved here.
+void Dispatch(Task& t);
+
+}  // namespace syscalls
+
+#endif  // SYSCALLS_SYSCALL_H_
