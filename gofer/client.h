@@ -1,0 +1,86 @@
+// gofer::Client: the sentry's side of the gofer connection. The gofer owns
+// host paths; the sentry refers to files only by Handle (a gofer-side node
+// id) and receives host fds for file data by SCM_RIGHTS, so file contents
+// never round-trip through the gofer.
+//
+// Thread-safe: requests from many task threads are serialized on one socket
+// (or matched by tag; an implementation detail).
+#ifndef GOFER_CLIENT_H_
+#define GOFER_CLIENT_H_
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "base/unique_fd.h"
+
+namespace gofer {
+
+using base::Errno;
+using base::Result;
+
+using Handle = uint64_t;
+
+// What the sentry needs of a host inode; times in nanoseconds since epoch.
+struct Attr {
+  uint32_t mode = 0;  // S_IFMT | permission bits
+  uint32_t uid = 0, gid = 0;
+  uint64_t nlink = 0;
+  uint64_t size = 0;
+  uint64_t blocks = 0;  // 512-byte blocks
+  uint32_t blksize = 4096;
+  uint64_t ino = 0;
+  uint64_t dev = 0;
+  uint64_t rdev = 0;
+  int64_t atime_ns = 0, mtime_ns = 0, ctime_ns = 0;
+};
+
+struct WalkStep {
+  Handle handle;
+  Attr attr;
+};
+
+struct StatFs {
+  uint64_t type, bsize, blocks, bfree, bavail, files, ffree, namelen, frsize, flags;
+};
+
+class Client {
+ public:
+  virtual ~Client() = default;
+  // Handshake (protocol version check) over a connected unix socket.
+  static Result<std::unique_ptr<Client>> Connect(base::UniqueFd sock);
+
+  virtual Handle root() const = 0;
+  virtual Attr root_attr() const = 0;
+  // Walks `names` (single components, no '/', not "." or "..") from `dir`,
+  // one component at a time, in one round trip. Stops before a missing name
+  // or after a symlink or non-directory; returns the steps taken (possibly
+  // fewer than names.size()). ENOENT if the first name is missing, ENOTDIR if
+  // dir is not a directory.
+  virtual Result<std::vector<WalkStep>> Walk(Handle dir, std::span<const std::string> names) = 0;
+  // A host fd for the node's data: O_RDONLY (files, directories for
+  // getdents64) or O_RDWR/O_WRONLY where the mount is writable. EROFS/EACCES
+  // as the host says.
+  virtual Result<base::UniqueFd> Open(Handle h, int flags) = 0;
+  virtual Result<std::string> Readlink(Handle h) = 0;
+  virtual Result<Attr> Stat(Handle h) = 0;
+  virtual Result<StatFs> Statfs(Handle h) = 0;
+  // Releases a handle (the sentry's dentry cache dropped it). Never fails.
+  virtual void Release(Handle h) = 0;
+  // Mutations (writable mounts only; EROFS otherwise).
+  virtual Result<WalkStep> Mkdir(Handle dir, const std::string& name, uint32_t mode, uint32_t uid, uint32_t gid) = 0;
+  virtual Result<std::pair<WalkStep, base::UniqueFd>> Create(Handle dir, const std::string& name, int flags,
+                                                             uint32_t mode, uint32_t uid, uint32_t gid) = 0;
+  virtual Result<WalkStep> Symlink(Handle dir, const std::string& name, const std::string& target, uint32_t uid,
+                                   uint32_t gid) = 0;
+  virtual Result<void> Unlink(Handle dir, const std::string& name, int flags) = 0;
+  virtual Result<void> Rename(Handle old_dir, const std::string& old_name, Handle new_dir,
+                              const std::string& new_name) = 0;
+};
+
+}  // namespace gofer
+
+#endif  // GOFER_CLIENT_H_
