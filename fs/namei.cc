@@ -138,6 +138,12 @@ Result<Path> Vfs::StartFor(const Caller& c, const FsContext& fs, int dirfd, std:
   return *loc;
 }
 
+Result<Path> Vfs::ResolveAt(const Caller& c, int dirfd, std::string_view path, ResolveOpts opts) {
+  if (path.empty()) return Errno::kENOENT;
+  const Path start = TRY(StartFor(c, *c.fs, dirfd, path));
+  return Resolve(c, *c.fs, start, path, opts);
+}
+
 std::string Vfs::PathString(const Path& root, const Path& p) {
   std::vector<const std::string*> names;
   Path cur = p;

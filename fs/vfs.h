@@ -65,6 +65,10 @@ class Vfs {
   // a directory). `path` decides whether dirfd matters at all.
   Result<Path> StartFor(const Caller& c, const FsContext& fs, int dirfd, std::string_view path);
 
+  // StartFor + Resolve with c.fs (must be set): what *at() syscalls do for a
+  // non-empty path.
+  Result<Path> ResolveAt(const Caller& c, int dirfd, std::string_view path, ResolveOpts opts = {});
+
   // open(2)/openat(2) after flag validation. `mode` is already masked by
   // umask by the caller or not (we apply fs.umask()).
   Result<std::shared_ptr<FileDescription>> Open(const Caller& c, FsContext& fs, const Path& start,
