@@ -61,6 +61,8 @@ Result<LoadResult> Load(mm::MemoryManager& mm, const Opener& open, const LoadArg
     out.argv = std::move(argv);
     TRY(internal::CheckArgSizes(out.argv, args.envp, args.path, args.stack_rlimit, why));
     cur_path = line.interp;
+    // Linux's open_exec("") fails with ENOENT whatever the Opener would do.
+    if (cur_path.empty()) return Fail(why, Errno::kENOENT, "#! line of {} names an empty interpreter", exe.path);
     auto next = open(cur_path);
     if (!next.ok())
       return Fail(why, next.error(), "cannot open #! interpreter {} of {}: {}", cur_path, exe.path,
