@@ -446,6 +446,58 @@ TEST_F(LoaderTest, MissingFileFailsWithEnoent) {
   EXPECT_EQ(r.error(), Errno::kENOENT);
 }
 
+TEST_F(LoaderTest, GnuStackWithExecFlagMakesTheStackExecutable) {
+  Elf64_Phdr stack{};
+  stack.p_type = PT_GNU_STACK;
+  stack.p_flags = PF_R | PF_W | PF_X;
+  AddFile("/bin/prog", StaticExec().Phdr(stack));
+  auto r = DoLoad();
+  ASSERT_TRUE(r.ok()) << why_;
+  bool found = false;
+  for (const mm::VmaInfo& v : mm_->Vmas()) {
+    if (v.name == "[stack]") {
+      found = true;
+      EXPECT_EQ(v.prot, PROT_READ | PROT_WRITE | PROT_EXEC);
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST_F(LoaderTest, PieWithLargeAlignmentIsLoadedAtAnAlignedBase) {
+  ElfBuilder b = Pie().Interp("/lib/ld.so");
+  for (auto& ph : b.phdrs())
+    if (ph.p_type == PT_LOAD) ph.p_align = 2 << 20;
+  AddFile("/bin/prog", b);
+  ElfBuilder ld = Interpreter();
+  for (auto& ph : ld.phdrs())
+    if (ph.p_type == PT_LOAD) ph.p_align = 2 << 20;
+  AddFile("/lib/ld.so", ld);
+  auto r = DoLoad();
+  ASSERT_TRUE(r.ok()) << why_;
+  EXPECT_EQ(r.value().load_bias % (2 << 20), 0u);
+  EXPECT_EQ(r.value().interp_base % (2 << 20), 0u);
+  EXPECT_EQ(Read(r.value().interp_base + 0x1000, 10), Bytes("ld.so-code"));
+}
+
+TEST_F(LoaderTest, EntryOutsideTheUserRangeFailsWithEinvalLikeLinux) {
+  ElfBuilder b = StaticExec();
+  b.Entry(0xffffffff81000000);
+  AddFile("/bin/prog", b);
+  auto r = DoLoad();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error(), Errno::kEINVAL);
+  EXPECT_THAT(why_, HasSubstr("entry point"));
+}
+
+TEST_F(LoaderTest, SegmentBelowMmapMinAddrFails) {
+  ElfBuilder b(ET_EXEC);
+  b.Entry(0x1400).Load(0x1000, PF_R | PF_X, Bytes("x"), 0, /*with_headers=*/true);
+  AddFile("/bin/prog", b);
+  auto r = DoLoad();
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(why_, HasSubstr("0x1000"));
+}
+
 // Bad ELFs: each mutation of a valid image fails with ENOEXEC and says why.
 struct BadElfCase {
   const char* name;
