@@ -49,8 +49,7 @@ class SocketClient final : public Client {
     while (all.size() < names.size()) {
       const Handle from = all.empty() ? dir : all.back().handle;
       const size_t chunk = std::min<size_t>(names.size() - all.size(), p::kMaxWalkNames);
-      p::WalkReq req{from, {names.begin() + all.size(), names.begin() + all.size() + chunk}};
-      Result<std::vector<WalkStep>> steps = WalkOnce(req);
+      Result<std::vector<WalkStep>> steps = WalkOnce(from, names.subspan(all.size(), chunk));
       if (!steps.ok()) {
         if (all.empty()) return steps.error();
         break;  // partial: the caller re-walks the rest and sees the error
@@ -171,14 +170,14 @@ class SocketClient final : public Client {
   }
 
  private:
-  Result<std::vector<WalkStep>> WalkOnce(const p::WalkReq& req) {
+  Result<std::vector<WalkStep>> WalkOnce(Handle dir, std::span<const std::string> names) {
     p::Writer w;
     p::EncodeRequestHeader(w, p::Op::kWalk);
-    p::Encode(w, req);
+    p::EncodeWalkReq(w, dir, names);
     absl::MutexLock l(&mu_);
     std::vector<UniqueFd> fds;
     p::Reader r = TRY(CallLocked(p::Op::kWalk, w, fds, 0));
-    std::vector<WalkStep> steps = TRY(Check(p::DecodeSteps(r, req.names.size())));
+    std::vector<WalkStep> steps = TRY(Check(p::DecodeSteps(r, names.size())));
     if (steps.empty()) return Broken(Errno::kEIO);  // success means >= 1 step
     return steps;
   }

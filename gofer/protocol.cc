@@ -152,10 +152,11 @@ void Encode(Writer& w, const VersionReq& m) {
   w.U32(m.magic);
   w.U32(m.version);
 }
-void Encode(Writer& w, const WalkReq& m) {
-  w.U64(m.dir);
-  w.U32(static_cast<uint32_t>(m.names.size()));
-  for (const std::string& n : m.names) w.Str(n);
+void Encode(Writer& w, const WalkReq& m) { EncodeWalkReq(w, m.dir, m.names); }
+void EncodeWalkReq(Writer& w, Handle dir, std::span<const std::string> names) {
+  w.U64(dir);
+  w.U32(static_cast<uint32_t>(names.size()));
+  for (const std::string& n : names) w.Str(n);
 }
 void Encode(Writer& w, const OpenReq& m) {
   w.U64(m.h);

@@ -177,6 +177,8 @@ struct RenameReq {
 
 void Encode(Writer& w, const VersionReq& m);
 void Encode(Writer& w, const WalkReq& m);
+// The same bytes as Encode(WalkReq), without copying the names.
+void EncodeWalkReq(Writer& w, Handle dir, std::span<const std::string> names);
 void Encode(Writer& w, const OpenReq& m);
 void Encode(Writer& w, const HandleReq& m);
 void Encode(Writer& w, const MkdirReq& m);

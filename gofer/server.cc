@@ -76,12 +76,6 @@ class Server {
   int Run(UniqueFd root);
 
  private:
-  // A response under construction: header already written.
-  struct Reply {
-    p::Writer w;
-    UniqueFd fd;  // donated with the response when valid
-  };
-
   // Ok(false) ends the connection cleanly; an error is a protocol violation.
   Result<bool> HandleOne();
   Result<void> Dispatch(p::Op op, p::Reader& r);
@@ -102,7 +96,9 @@ class Server {
   Result<void> DoRename(p::Reader& r);
 
   Result<void> SendError(p::Op op, Errno e);
-  Result<void> SendOk(p::Op op, const p::Writer* payload, int fd = -1);
+  // A success response is built in one buffer: OkHeader, then the payload.
+  static p::Writer OkHeader(p::Op op);
+  Result<void> Send(const p::Writer& w, int fd = -1);
 
   Result<Node*> Lookup(Handle h);
   Result<Node*> LookupDir(Handle h);
@@ -154,9 +150,9 @@ Result<void> Server::Handshake() {
   }
   auto st = StatFd(nodes_.at(root_).fd.get());
   if (!st.ok()) return SendError(op, st.error());
-  p::Writer w;
+  p::Writer w = OkHeader(op);
   p::Encode(w, p::VersionResp{p::kVersion, root_, AttrFromStat(st.value())});
-  return SendOk(op, &w);
+  return Send(w);
 }
 
 Result<bool> Server::HandleOne() {
@@ -208,15 +204,13 @@ Result<void> Server::SendError(p::Op op, Errno e) {
   return p::SendMessage(sock_.get(), w.bytes());
 }
 
-Result<void> Server::SendOk(p::Op op, const p::Writer* payload, int fd) {
+p::Writer Server::OkHeader(p::Op op) {
   p::Writer w;
   p::EncodeResponseHeader(w, op, 0);
-  if (payload == nullptr) return p::SendMessage(sock_.get(), w.bytes(), fd);
-  // One datagram: header then payload. Small; the copy is cheap.
-  std::vector<uint8_t> all(w.bytes().begin(), w.bytes().end());
-  all.insert(all.end(), payload->bytes().begin(), payload->bytes().end());
-  return p::SendMessage(sock_.get(), all, fd);
+  return w;
 }
+
+Result<void> Server::Send(const p::Writer& w, int fd) { return p::SendMessage(sock_.get(), w.bytes(), fd); }
 
 Result<Node*> Server::Lookup(Handle h) {
   auto it = nodes_.find(h);
@@ -263,9 +257,9 @@ Result<void> Server::DoWalk(p::Reader& r) {
     if (n.type != S_IFDIR) break;
     cur = n.fd.get();
   }
-  p::Writer w;
+  p::Writer w = OkHeader(p::Op::kWalk);
   p::EncodeSteps(w, steps);
-  return SendOk(p::Op::kWalk, &w);
+  return Send(w);
 }
 
 // Re-opens a walked node for data without looking up any name.
@@ -326,7 +320,7 @@ Result<void> Server::DoOpen(p::Reader& r) {
   };
   Result<UniqueFd> fd = open();
   if (!fd.ok()) return SendError(p::Op::kOpen, fd.error());
-  return SendOk(p::Op::kOpen, nullptr, fd.value().get());
+  return Send(OkHeader(p::Op::kOpen), fd.value().get());
 }
 
 Result<void> Server::DoReadlink(p::Reader& r) {
@@ -343,9 +337,9 @@ Result<void> Server::DoReadlink(p::Reader& r) {
   };
   Result<std::string> target = read();
   if (!target.ok()) return SendError(p::Op::kReadlink, target.error());
-  p::Writer w;
+  p::Writer w = OkHeader(p::Op::kReadlink);
   w.Str(target.value());
-  return SendOk(p::Op::kReadlink, &w);
+  return Send(w);
 }
 
 Result<void> Server::DoStat(p::Reader& r) {
@@ -354,9 +348,9 @@ Result<void> Server::DoStat(p::Reader& r) {
   if (!n.ok()) return SendError(p::Op::kStat, n.error());
   auto st = StatFd(n.value()->fd.get());
   if (!st.ok()) return SendError(p::Op::kStat, st.error());
-  p::Writer w;
+  p::Writer w = OkHeader(p::Op::kStat);
   w.PutAttr(AttrFromStat(st.value()));
-  return SendOk(p::Op::kStat, &w);
+  return Send(w);
 }
 
 Result<void> Server::DoStatfs(p::Reader& r) {
@@ -368,9 +362,9 @@ Result<void> Server::DoStatfs(p::Reader& r) {
   StatFs out{static_cast<uint64_t>(sf.f_type), static_cast<uint64_t>(sf.f_bsize), sf.f_blocks, sf.f_bfree,
              sf.f_bavail, sf.f_files, sf.f_ffree, static_cast<uint64_t>(sf.f_namelen),
              static_cast<uint64_t>(sf.f_frsize), static_cast<uint64_t>(sf.f_flags)};
-  p::Writer w;
+  p::Writer w = OkHeader(p::Op::kStatfs);
   w.PutStatFs(out);
-  return SendOk(p::Op::kStatfs, &w);
+  return Send(w);
 }
 
 Result<void> Server::DoRelease(p::Reader& r) {
@@ -407,9 +401,9 @@ Result<void> Server::DoMkdir(p::Reader& r) {
   };
   Result<WalkStep> step = mk();
   if (!step.ok()) return SendError(p::Op::kMkdir, step.error());
-  p::Writer w;
+  p::Writer w = OkHeader(p::Op::kMkdir);
   w.PutStep(step.value());
-  return SendOk(p::Op::kMkdir, &w);
+  return Send(w);
 }
 
 Result<void> Server::DoCreate(p::Reader& r) {
@@ -440,9 +434,9 @@ Result<void> Server::DoCreate(p::Reader& r) {
   };
   Result<std::pair<WalkStep, UniqueFd>> res = create();
   if (!res.ok()) return SendError(p::Op::kCreate, res.error());
-  p::Writer w;
+  p::Writer w = OkHeader(p::Op::kCreate);
   w.PutStep(res.value().first);
-  return SendOk(p::Op::kCreate, &w, res.value().second.get());
+  return Send(w, res.value().second.get());
 }
 
 Result<void> Server::DoSymlink(p::Reader& r) {
@@ -462,9 +456,9 @@ Result<void> Server::DoSymlink(p::Reader& r) {
   };
   Result<WalkStep> step = mk();
   if (!step.ok()) return SendError(p::Op::kSymlink, step.error());
-  p::Writer w;
+  p::Writer w = OkHeader(p::Op::kSymlink);
   w.PutStep(step.value());
-  return SendOk(p::Op::kSymlink, &w);
+  return Send(w);
 }
 
 Result<void> Server::DoUnlink(p::Reader& r) {
@@ -477,7 +471,7 @@ Result<void> Server::DoUnlink(p::Reader& r) {
   };
   Result<void> res = rm();
   if (!res.ok()) return SendError(p::Op::kUnlink, res.error());
-  return SendOk(p::Op::kUnlink, nullptr);
+  return Send(OkHeader(p::Op::kUnlink));
 }
 
 Result<void> Server::DoRename(p::Reader& r) {
@@ -493,7 +487,7 @@ Result<void> Server::DoRename(p::Reader& r) {
   };
   Result<void> res = mv();
   if (!res.ok()) return SendError(p::Op::kRename, res.error());
-  return SendOk(p::Op::kRename, nullptr);
+  return Send(OkHeader(p::Op::kRename));
 }
 
 }  // namespace

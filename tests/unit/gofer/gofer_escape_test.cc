@@ -141,6 +141,23 @@ TEST(GoferEscape, SymlinkSwappedBetweenWalkStepsDoesNotEscape) {
   EXPECT_GT(stopped_at_link, 0);
 }
 
+TEST(GoferEscape, NameReplacedBySymlinkAfterWalkStillOpensWalkedFile) {
+  // Walk file.txt, then (as another host process) move it away and put a
+  // symlink to outside/secret in its place. Open must give the walked inode.
+  TempTree tree;
+  ServerThread server(tree.root(), true);
+  auto c = Client::Connect(server.TakeClientSock());
+  ASSERT_TRUE(c.ok());
+  Client& client = *c.value();
+  auto s = client.Walk(client.root(), std::vector<std::string>{"file.txt"});
+  ASSERT_TRUE(s.ok());
+  ASSERT_EQ(::rename((tree.root() + "/file.txt").c_str(), (tree.root() + "/old.txt").c_str()), 0);
+  ASSERT_EQ(::symlink((tree.outside() + "/secret").c_str(), (tree.root() + "/file.txt").c_str()), 0);
+  auto fd = client.Open(s.value()[0].handle, O_RDONLY);
+  ASSERT_TRUE(fd.ok());
+  EXPECT_EQ(ReadAll(fd.value().get()), "hello gofer");
+}
+
 TEST(GoferEscape, DonatedFdFromSentryIsRefused) {
   // A compromised sentry donating an fd (e.g. a directory outside the
   // sandbox) gets its connection dropped; the server never uses it.
