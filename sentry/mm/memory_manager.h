@@ -80,6 +80,9 @@ constexpr uint64_t kMmapMinAddr = 0x10000;
 constexpr uint64_t kStackGuardGap = 256 * kPageSize;
 // Top of the app address space without a platform (x86-64 TASK_SIZE).
 constexpr uint64_t kDefaultMaxUserAddress = 0x7ffffffff000;
+// File mappings are populated (read and mapped) in aligned chunks of this
+// size, clipped to the VMA: amortizes faults and file reads.
+constexpr uint64_t kFaultChunk = 64 * 1024;
 // Largest size a grows-down VMA reaches by faults below it (RLIMIT_STACK).
 constexpr uint64_t kMaxStackSize = 8ull << 20;
 

@@ -114,9 +114,6 @@ class MemoryManager::Impl {
   uint64_t brk_ = 0;
 };
 
-// Populated chunk size for file mappings: amortizes faults and file reads.
-constexpr uint64_t kFaultChunk = 64 * 1024;
-
 inline bool AccessAllowed(int prot, int access) {
   if (access & platform::kProtWrite) return prot & platform::kProtWrite;
   if (access & platform::kProtExec) return prot & platform::kProtExec;
