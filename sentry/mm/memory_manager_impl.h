@@ -92,6 +92,9 @@ class MemoryManager::Impl {
   // A new VMA [start, end) with tmpl's attributes; backing allocated.
   Result<Vma> NewLike(const Vma& tmpl, uint64_t start, uint64_t end, uint64_t file_offset);
   Result<void> EnsureBacked(Vma& v, uint64_t start);
+  // Extends the VMA at `it` to new_end (free above it) if its backing can
+  // grow contiguously; else false and the caller adds a separate piece.
+  bool ExtendInPlace(VmaMap::iterator it, uint64_t new_end);
   void ReleaseBacking(uint64_t start, const Vma& v);
   // Top-down search below mmap_base_ (then bottom-up above it), as
   // generic_get_unmapped_area_topdown. `hint` is tried first.

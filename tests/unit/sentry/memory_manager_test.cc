@@ -284,6 +284,8 @@ TEST_F(MemoryManagerTest, MremapRejectsBadArguments) {
   EXPECT_EQ(mm_->Mremap(a + 1, kPg, 2 * kPg, 0, 0).error(), Errno::kEINVAL);
   EXPECT_EQ(mm_->Mremap(a, kPg, 0, 0, 0).error(), Errno::kEINVAL);
   EXPECT_EQ(mm_->Mremap(0x60000000, kPg, 2 * kPg, MREMAP_MAYMOVE, 0).error(), Errno::kEFAULT);
+  EXPECT_EQ(mm_->Mremap(0x60000000, kPg, kPg, 0, 0).error(), Errno::kEFAULT);
+  EXPECT_EQ(mm_->Mremap(a, 4 * kPg, 4 * kPg, 0, 0).value(), a);  // as Linux 6.18
   EXPECT_EQ(mm_->Mremap(a, 4 * kPg, 8 * kPg, MREMAP_MAYMOVE, 0).error(), Errno::kEFAULT);  // spans past VMA
   EXPECT_EQ(mm_->Mremap(a, 2 * kPg, 2 * kPg, MREMAP_MAYMOVE | MREMAP_FIXED, a + kPg).error(), Errno::kEINVAL);
 }
@@ -455,6 +457,34 @@ TEST_F(MemoryManagerTest, FaultBelowStackGrowsIt) {
   EXPECT_EQ(mm_->HandleFault(s - kMaxStackSize - kPg, PROT_WRITE).error(), Errno::kEFAULT);
   // Hint-less mmaps keep the guard gap below the stack.
   EXPECT_TRUE(mm_->Vmas().size() == 1u);
+}
+
+TEST_F(MemoryManagerTest, HintlessMmapKeepsGuardGapBelowStack) {
+  MmapOpts o;
+  o.addr = mm_->mmap_base() - 4 * kPg;
+  o.length = 4 * kPg;
+  o.prot = kRW;
+  o.fixed = true;
+  o.grows_down = true;
+  uint64_t s = mm_->Mmap(o).value();
+  EXPECT_EQ(Anon(kPg), s - kStackGuardGap - kPg);
+}
+
+TEST_F(MemoryManagerTest, HeapGrowthReusesContiguousBacking) {
+  mm_->SetBrkStart(0x10000000);
+  for (int i = 1; i <= 64; ++i) ASSERT_EQ(mm_->Brk(0x10000000 + i * kPg), 0x10000000 + i * kPg);
+  EXPECT_EQ(mf_->allocated(), 64 * kPg);
+  EXPECT_EQ(mm_->Vmas().size(), 1u);
+  Fill(0x10000000, 64 * kPg, 'b');
+  EXPECT_EQ(Read(0x10000000 + 63 * kPg, 1), "b");
+}
+
+TEST_F(MemoryManagerTest, MapsTextListsVmasInOrder) {
+  Anon(kPg, kR, 0x40000000, true);
+  Anon(kPg, kRW, 0x40001000, true);
+  EXPECT_EQ(mm_->MapsText(),
+            "40000000-40001000 r--p 00000000 00:00 0 \n"
+            "40001000-40002000 rw-p 00000000 00:00 0 \n");
 }
 
 // ---- /proc/self/maps ----
