@@ -15,6 +15,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/synchronization/mutex.h"
 #include "base/result.h"
 #include "platform/platform.h"
@@ -163,6 +164,15 @@ class MemoryManager {
   class Impl;  // memory_manager_impl.h; public only for the .cc files
 
  private:
+  // Runs Impl::Access under mu_ shared, or exclusive when a file mapping
+  // must be populated first.
+  struct AccessResult {
+    size_t done;  // bytes covered
+    Errno err;    // why it stopped short
+    bool needs_populate = false;
+  };
+  AccessResult AccessLocked(uint64_t addr, size_t len, bool write,
+                    absl::FunctionRef<void(uint8_t*, size_t, size_t)> fn);
   MemoryFile& mf_;
   std::unique_ptr<platform::AddressSpace> as_;
   uint64_t max_address_;

@@ -69,11 +69,11 @@ class MemoryManager::Impl {
   // Calls fn(sentry_pointer, offset_in_request, n) over the accessible
   // prefix of [addr, addr+len). Returns the bytes covered; the error says
   // why it stopped short (EFAULT, or EIO from a file read).
-  struct AccessResult {
-    size_t done;
-    Errno err;
-  };
-  AccessResult Access(uint64_t addr, size_t len, bool write, absl::FunctionRef<void(uint8_t*, size_t, size_t)> fn);
+  // With populate=false (callers holding mu_ shared) it changes nothing and
+  // sets needs_populate instead of reading a file; retry with mu_ exclusive.
+  using AccessResult = MemoryManager::AccessResult;
+  AccessResult Access(uint64_t addr, size_t len, bool write, bool populate,
+                      absl::FunctionRef<void(uint8_t*, size_t, size_t)> fn);
   std::vector<VmaInfo> Vmas() const;
 
  private:

@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/unit/sentry/mm_fakes.h"
@@ -485,6 +486,26 @@ TEST_F(MemoryManagerTest, MapsTextListsVmasInOrder) {
   EXPECT_EQ(mm_->MapsText(),
             "40000000-40001000 r--p 00000000 00:00 0 \n"
             "40001000-40002000 rw-p 00000000 00:00 0 \n");
+}
+
+TEST_F(MemoryManagerTest, ConcurrentCopiesOfFileMappingSeeFileContents) {
+  std::string content(16 * kFaultChunk, '\0');
+  for (size_t i = 0; i < content.size(); ++i) content[i] = static_cast<char>(i * 7);
+  uint64_t a = MapFile(std::make_shared<FakeFile>(content), content.size()).value();
+  std::vector<std::thread> threads;
+  std::vector<int> bad(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (uint64_t off = t * 100; off + 512 < content.size(); off += 4093) {
+        std::string got(512, '?');
+        if (!mm_->CopyInBytes(a + off, {reinterpret_cast<uint8_t*>(got.data()), got.size()}).ok() ||
+            got != content.substr(off, 512))
+          ++bad[t];
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(bad, std::vector<int>(4, 0));
 }
 
 // ---- /proc/self/maps ----
