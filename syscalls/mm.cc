@@ -42,6 +42,8 @@ Result<uint64_t> Mmap(Task& t, const SyscallArgs& args) {
       shared = true;
       break;
     case MAP_SHARED_VALIDATE:
+      // do_mmap() knows MAP_SHARED_VALIDATE only for files.
+      if (anonymous) return Errno::kEINVAL;
       // Only the legacy flags plus MAP_SYNC are known; we have no DAX.
       if (flags & ~(MAP_TYPE | MAP_FIXED | MAP_ANONYMOUS | MAP_32BIT | MAP_GROWSDOWN | MAP_DENYWRITE |
                     MAP_EXECUTABLE | MAP_LOCKED | MAP_NORESERVE | MAP_POPULATE | MAP_NONBLOCK | MAP_STACK |

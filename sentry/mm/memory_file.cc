@@ -66,6 +66,18 @@ base::Result<uint64_t> MemoryFile::Allocate(uint64_t length) {
   return base::Errno::kENOMEM;
 }
 
+bool MemoryFile::TryExtend(uint64_t end, uint64_t length) {
+  length = RoundUp(length);
+  absl::MutexLock l(&mu_);
+  auto it = free_.find(end);
+  if (it == free_.end() || it->second < length) return false;
+  const uint64_t rest = it->second - length;
+  free_.erase(it);
+  if (rest != 0) free_[end + length] = rest;
+  allocated_ += length;
+  return true;
+}
+
 void MemoryFile::Decommit(uint64_t offset, uint64_t length) {
   if (length == 0) return;
   // Gives the pages back to the host; every mapping of them (the sentry's

@@ -33,6 +33,9 @@ class MemoryFile {
   base::Result<uint64_t> Allocate(uint64_t length);
   // Returns the range to the allocator and to the host (punch hole).
   void Free(uint64_t offset, uint64_t length);
+  // Extends the allocated range ending at `end` by `length` bytes if the
+  // range right after it is free (keeps a growing heap one VMA).
+  bool TryExtend(uint64_t end, uint64_t length);
   // Punches a hole without freeing: the range stays owned and reads as
   // zeros (MADV_DONTNEED of private anonymous memory).
   void Decommit(uint64_t offset, uint64_t length);

@@ -269,6 +269,14 @@ Result<void> MemoryManager::Impl::EnsureBacked(Vma& v, uint64_t start) {
   return base::Ok();
 }
 
+bool MemoryManager::Impl::ExtendInPlace(VmaMap::iterator it, uint64_t new_end) {
+  Vma& v = it->second;
+  if (v.backed && !mf_.TryExtend(v.mf_offset + (v.end - it->first), new_end - v.end)) return false;
+  if (!v.backed && v.prot != platform::kProtNone) return false;
+  v.end = new_end;
+  return true;
+}
+
 Result<Vma> MemoryManager::Impl::NewLike(const Vma& tmpl, uint64_t start, uint64_t end, uint64_t file_offset) {
   Vma v = tmpl;
   v.end = end;
@@ -420,11 +428,13 @@ Result<uint64_t> MemoryManager::Impl::Mremap(uint64_t old_addr, uint64_t old_siz
     if (new_addr & (kPageSize - 1)) return Errno::kEINVAL;
     if (new_len > max_ || new_addr > max_ - new_len) return Errno::kEINVAL;
     if (new_addr < old_addr + old_len && old_addr < new_addr + new_len) return Errno::kEINVAL;  // overlap
-  } else if (new_len <= old_len) {
-    if (new_len < old_len) {
-      RemoveRange(old_addr + new_len, old_addr + old_len);
-      TRY(SyncAs(old_addr + new_len, old_addr + old_len));
-    }
+  } else if (new_len < old_len) {
+    RemoveRange(old_addr + new_len, old_addr + old_len);
+    TRY(SyncAs(old_addr + new_len, old_addr + old_len));
+    return old_addr;
+  } else if (new_len == old_len) {
+    // Linux 6.x: only the start must be mapped (checked on a 6.18 host).
+    if (Find(old_addr) == vmas_.end()) return Errno::kEFAULT;
     return old_addr;
   }
   // The old range must lie in one VMA (vma_to_resize()).
@@ -436,6 +446,10 @@ Result<uint64_t> MemoryManager::Impl::Mremap(uint64_t old_addr, uint64_t old_siz
   if (!(flags & MREMAP_FIXED) && it->second.end == old_end && IsFree(old_end, old_addr + new_len) &&
       old_addr + new_len <= max_) {
     // Grow in place.
+    if (ExtendInPlace(it, old_addr + new_len)) {
+      TRY(SyncAs(old_end, old_addr + new_len));
+      return old_addr;
+    }
     const Vma& cur = it->second;
     Vma ext = TRY(NewLike(cur, old_end, old_addr + new_len, cur.file_offset + (old_end - it->first)));
     vmas_.emplace(old_end, std::move(ext));
@@ -556,6 +570,17 @@ uint64_t MemoryManager::Impl::Brk(uint64_t addr) {
   if (next != vmas_.end() && new_end + kPageSize > StartGap(next)) return brk_;
   if (next != vmas_.begin() && std::prev(next)->second.end > old_end) return brk_;
   if (new_end > max_) return brk_;
+  if (next != vmas_.begin()) {
+    auto prev = std::prev(next);
+    if (prev->second.end == old_end && prev->second.name == "[heap]" && ExtendInPlace(prev, new_end)) {
+      if (!SyncAs(old_end, new_end).ok()) {
+        RemoveRange(old_end, new_end);
+        return brk_;
+      }
+      brk_ = addr;
+      return brk_;
+    }
+  }
   Vma tmpl;
   tmpl.prot = platform::kProtRead | platform::kProtWrite;
   tmpl.name = "[heap]";

@@ -15,6 +15,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/synchronization/mutex.h"
 #include "base/result.h"
 #include "platform/platform.h"
@@ -80,6 +81,9 @@ constexpr uint64_t kMmapMinAddr = 0x10000;
 constexpr uint64_t kStackGuardGap = 256 * kPageSize;
 // Top of the app address space without a platform (x86-64 TASK_SIZE).
 constexpr uint64_t kDefaultMaxUserAddress = 0x7ffffffff000;
+// File mappings are populated (read and mapped) in aligned chunks of this
+// size, clipped to the VMA: amortizes faults and file reads.
+constexpr uint64_t kFaultChunk = 64 * 1024;
 // Largest size a grows-down VMA reaches by faults below it (RLIMIT_STACK).
 constexpr uint64_t kMaxStackSize = 8ull << 20;
 
@@ -160,6 +164,15 @@ class MemoryManager {
   class Impl;  // memory_manager_impl.h; public only for the .cc files
 
  private:
+  // Runs Impl::Access under mu_ shared, or exclusive when a file mapping
+  // must be populated first.
+  struct AccessResult {
+    size_t done;  // bytes covered
+    Errno err;    // why it stopped short
+    bool needs_populate = false;
+  };
+  AccessResult AccessLocked(uint64_t addr, size_t len, bool write,
+                    absl::FunctionRef<void(uint8_t*, size_t, size_t)> fn);
   MemoryFile& mf_;
   std::unique_ptr<platform::AddressSpace> as_;
   uint64_t max_address_;

@@ -78,7 +78,7 @@ Result<void> MemoryManager::Impl::HandleFault(uint64_t addr, int access) {
 }
 
 MemoryManager::Impl::AccessResult MemoryManager::Impl::Access(
-    uint64_t addr, size_t len, bool write, absl::FunctionRef<void(uint8_t*, size_t, size_t)> fn) {
+    uint64_t addr, size_t len, bool write, bool populate, absl::FunctionRef<void(uint8_t*, size_t, size_t)> fn) {
   if (len == 0) return {0, Errno::kEFAULT};
   // access_ok(): the whole range must be below the top, without wrapping.
   if (addr >= max_ || len > max_ - addr) return {0, Errno::kEFAULT};
@@ -93,6 +93,7 @@ MemoryManager::Impl::AccessResult MemoryManager::Impl::Access(
     const size_t n = static_cast<size_t>(std::min<uint64_t>(len - done, v.end - a));
     const uint64_t mo = v.mf_offset + (a - it->first);
     if (v.file && !populated_.Covers(mo, mo + n)) {
+      if (!populate) return {done, Errno::kEFAULT, true};
       Result<void> r = Populate(it, a, a + n);
       if (!r.ok()) return {done, r.error()};
     }
@@ -135,38 +136,47 @@ Result<void> MemoryManager::HandleFault(uint64_t addr, int access) {
   return impl_->HandleFault(addr, access);
 }
 
+MemoryManager::AccessResult MemoryManager::AccessLocked(
+    uint64_t addr, size_t len, bool write, absl::FunctionRef<void(uint8_t*, size_t, size_t)> fn) {
+  {
+    // Fast path: shared lock, so task threads of one process copy in
+    // parallel. Re-running fn on a prefix is harmless (same bytes again).
+    absl::ReaderMutexLock l(&mu_);
+    auto r = impl_->Access(addr, len, write, /*populate=*/false, fn);
+    if (!r.needs_populate) return r;
+  }
+  absl::MutexLock l(&mu_);
+  return impl_->Access(addr, len, write, /*populate=*/true, fn);
+}
+
 Result<size_t> MemoryManager::CopyInBytesPartial(uint64_t addr, std::span<uint8_t> dst) {
   if (dst.empty()) return size_t{0};
-  absl::MutexLock l(&mu_);
-  auto r = impl_->Access(addr, dst.size(), /*write=*/false,
-                         [&](uint8_t* p, size_t off, size_t n) { memcpy(dst.data() + off, p, n); });
+  auto r = AccessLocked(addr, dst.size(), /*write=*/false,
+                        [&](uint8_t* p, size_t off, size_t n) { memcpy(dst.data() + off, p, n); });
   if (r.done == 0) return r.err;
   return r.done;
 }
 
 Result<size_t> MemoryManager::CopyOutBytesPartial(uint64_t addr, std::span<const uint8_t> src) {
   if (src.empty()) return size_t{0};
-  absl::MutexLock l(&mu_);
-  auto r = impl_->Access(addr, src.size(), /*write=*/true,
-                         [&](uint8_t* p, size_t off, size_t n) { memcpy(p, src.data() + off, n); });
+  auto r = AccessLocked(addr, src.size(), /*write=*/true,
+                        [&](uint8_t* p, size_t off, size_t n) { memcpy(p, src.data() + off, n); });
   if (r.done == 0) return r.err;
   return r.done;
 }
 
 Result<void> MemoryManager::CopyInBytes(uint64_t addr, std::span<uint8_t> dst) {
   if (dst.empty()) return base::Ok();
-  absl::MutexLock l(&mu_);
-  auto r = impl_->Access(addr, dst.size(), /*write=*/false,
-                         [&](uint8_t* p, size_t off, size_t n) { memcpy(dst.data() + off, p, n); });
+  auto r = AccessLocked(addr, dst.size(), /*write=*/false,
+                        [&](uint8_t* p, size_t off, size_t n) { memcpy(dst.data() + off, p, n); });
   if (r.done != dst.size()) return r.err;
   return base::Ok();
 }
 
 Result<void> MemoryManager::CopyOutBytes(uint64_t addr, std::span<const uint8_t> src) {
   if (src.empty()) return base::Ok();
-  absl::MutexLock l(&mu_);
-  auto r = impl_->Access(addr, src.size(), /*write=*/true,
-                         [&](uint8_t* p, size_t off, size_t n) { memcpy(p, src.data() + off, n); });
+  auto r = AccessLocked(addr, src.size(), /*write=*/true,
+                        [&](uint8_t* p, size_t off, size_t n) { memcpy(p, src.data() + off, n); });
   if (r.done != src.size()) return r.err;
   return base::Ok();
 }
@@ -174,9 +184,8 @@ Result<void> MemoryManager::CopyOutBytes(uint64_t addr, std::span<const uint8_t>
 Result<void> MemoryManager::ZeroOut(uint64_t addr, uint64_t length) {
   if (length == 0) return base::Ok();
   if (length > SIZE_MAX) return Errno::kEFAULT;
-  absl::MutexLock l(&mu_);
-  auto r = impl_->Access(addr, static_cast<size_t>(length), /*write=*/true,
-                         [&](uint8_t* p, size_t, size_t n) { memset(p, 0, n); });
+  auto r = AccessLocked(addr, static_cast<size_t>(length), /*write=*/true,
+                        [&](uint8_t* p, size_t, size_t n) { memset(p, 0, n); });
   if (r.done != length) return r.err;
   return base::Ok();
 }

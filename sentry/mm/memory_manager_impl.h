@@ -69,11 +69,11 @@ class MemoryManager::Impl {
   // Calls fn(sentry_pointer, offset_in_request, n) over the accessible
   // prefix of [addr, addr+len). Returns the bytes covered; the error says
   // why it stopped short (EFAULT, or EIO from a file read).
-  struct AccessResult {
-    size_t done;
-    Errno err;
-  };
-  AccessResult Access(uint64_t addr, size_t len, bool write, absl::FunctionRef<void(uint8_t*, size_t, size_t)> fn);
+  // With populate=false (callers holding mu_ shared) it changes nothing and
+  // sets needs_populate instead of reading a file; retry with mu_ exclusive.
+  using AccessResult = MemoryManager::AccessResult;
+  AccessResult Access(uint64_t addr, size_t len, bool write, bool populate,
+                      absl::FunctionRef<void(uint8_t*, size_t, size_t)> fn);
   std::vector<VmaInfo> Vmas() const;
 
  private:
@@ -92,6 +92,9 @@ class MemoryManager::Impl {
   // A new VMA [start, end) with tmpl's attributes; backing allocated.
   Result<Vma> NewLike(const Vma& tmpl, uint64_t start, uint64_t end, uint64_t file_offset);
   Result<void> EnsureBacked(Vma& v, uint64_t start);
+  // Extends the VMA at `it` to new_end (free above it) if its backing can
+  // grow contiguously; else false and the caller adds a separate piece.
+  bool ExtendInPlace(VmaMap::iterator it, uint64_t new_end);
   void ReleaseBacking(uint64_t start, const Vma& v);
   // Top-down search below mmap_base_ (then bottom-up above it), as
   // generic_get_unmapped_area_topdown. `hint` is tried first.
@@ -113,9 +116,6 @@ class MemoryManager::Impl {
   uint64_t brk_start_ = 0;
   uint64_t brk_ = 0;
 };
-
-// Populated chunk size for file mappings: amortizes faults and file reads.
-constexpr uint64_t kFaultChunk = 64 * 1024;
 
 inline bool AccessAllowed(int prot, int access) {
   if (access & platform::kProtWrite) return prot & platform::kProtWrite;
