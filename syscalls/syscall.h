@@ -35,7 +35,7 @@ using Handler = Result<uint64_t> (*)(Task& t, const SyscallArgs& args);
 enum class Support { kFull, kPartial, kNone };
 
 // How --strace prints each argument.
-enum class ArgKind : uint8_t { kHex, kInt, kFd, kPath, kStr, kBuf, kOct, kNone };
+enum class ArgKind : uint8_t { kNone, kHex, kInt, kFd, kPath, kStr, kBuf, kOct };
 
 struct SyscallEntry {
   int nr;

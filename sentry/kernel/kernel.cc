@@ -1,6 +1,14 @@
 #include "sentry/kernel/kernel.h"
 
+#include <sys/random.h>
+#include <sys/resource.h>
+
+#include <thread>
+
+#include "base/logging.h"
+#include "fs/vfs.h"
 #include "sentry/kernel/task.h"
+#include "sentry/loader/loader.h"
 
 namespace sentry::kernel {
 
@@ -19,10 +27,147 @@ int32_t Kernel::AllocateTid() {
   return next_tid_++;
 }
 
-// TODO(#3): the run loop lands with the loader and platform.
-base::Result<int> Kernel::Run(const ExecSpec&, std::string* why) {
-  *why = "not implemented";
-  return base::Errno::kENOSYS;
+namespace {
+
+// Linux's defaults for a new init (include/asm-generic/resource.h), with
+// NOFILE as most distributions set it.
+void DefaultRlimits(ThreadGroup& tg) {
+  constexpr uint64_t kInf = RLIM_INFINITY;
+  absl::MutexLock l(&tg.mu);
+  for (auto& r : tg.rlimits) r = {kInf, kInf};
+  tg.rlimits[RLIMIT_STACK] = {8ull << 20, kInf};
+  tg.rlimits[RLIMIT_CORE] = {0, kInf};
+  tg.rlimits[RLIMIT_NOFILE] = {1024, 524288};
+  tg.rlimits[RLIMIT_NPROC] = {63704, 63704};
+  tg.rlimits[RLIMIT_MEMLOCK] = {8ull << 20, 8ull << 20};
+  tg.rlimits[RLIMIT_SIGPENDING] = {63704, 63704};
+  tg.rlimits[RLIMIT_MSGQUEUE] = {819200, 819200};
+  tg.rlimits[RLIMIT_NICE] = {0, 0};
+  tg.rlimits[RLIMIT_RTPRIO] = {0, 0};
+}
+
+}  // namespace
+
+base::Result<void> Kernel::Exec(Task& t, const std::string& path, std::vector<std::string> argv,
+                                std::vector<std::string> envp, std::string* why) {
+  auto as = TRY(platform_->NewAddressSpace());
+  auto mm = std::make_shared<mm::MemoryManager>(*mf_, std::move(as));
+  loader::LoadArgs args;
+  args.path = path;
+  args.argv = std::move(argv);
+  args.envp = std::move(envp);
+  args.uid = t.creds().ruid;
+  args.euid = t.creds().euid;
+  args.gid = t.creds().rgid;
+  args.egid = t.creds().egid;
+  if (::getrandom(args.random.data(), args.random.size(), 0) != static_cast<ssize_t>(args.random.size())) {
+    return base::Errno::kEAGAIN;
+  }
+  const Credentials creds = t.creds();
+  fs::FsContext& fsctx = t.fs();
+  loader::Opener open = [&](std::string_view p) -> base::Result<loader::ExecFile> {
+    auto [file, abs] = TRY(vfs_->OpenForExec(fsctx, p, creds));
+    return loader::ExecFile{std::move(file), std::move(abs)};
+  };
+  loader::LoadResult lr = TRY(loader::Load(*mm, open, args, why));
+
+  // Point of no return (fs/exec.c begin_new_exec).
+  t.SetMm(std::move(mm));
+  t.fds().CloseOnExec();
+  {
+    auto& sh = t.sighand();
+    absl::MutexLock l(&sh.mu);
+    for (auto& a : sh.actions) {
+      if (a.handler != 1 /* SIG_IGN */) a = KSigaction{};
+    }
+  }
+  t.altstack_sp = 0;
+  t.altstack_size = 0;
+  t.altstack_flags = 2;  // SS_DISABLE
+  t.comm = lr.exe_path.substr(lr.exe_path.rfind('/') + 1).substr(0, 15);
+  t.thread_group().exe_path = lr.exe_path;
+  // start_thread() in arch/x86/kernel/process_64.c.
+  user_regs_struct& r = t.regs().regs;
+  r = user_regs_struct{};
+  r.rip = lr.entry;
+  r.rsp = lr.stack_pointer;
+  r.cs = 0x33;
+  r.ss = 0x2b;
+  r.eflags = 0x202;
+  r.orig_rax = ~0ull;
+  return {};
+}
+
+base::Result<int> Kernel::Run(const ExecSpec& spec, std::string* why) {
+  base::Result<int> result = base::Errno::kENOSYS;
+  // The task's own thread creates its address space and drives it
+  // (platform/platform.h threading rule).
+  std::thread th([&] {
+    auto tg = std::make_shared<ThreadGroup>();
+    tg->pid = AllocateTid();
+    tg->pgid = tg->pid;
+    tg->sid = tg->pid;
+    DefaultRlimits(*tg);
+    auto task = std::make_unique<Task>(*this, tg, tg->pid);
+    auto& c = task->creds();
+    c.ruid = c.euid = c.suid = c.fsuid = spec.uid;
+    c.rgid = c.egid = c.sgid = c.fsgid = spec.gid;
+    task->SetFds(spec.fds != nullptr ? spec.fds : std::make_shared<FdTable>());
+    auto fsctx = vfs_->NewFsContext(spec.cwd);
+    if (!fsctx.ok()) {
+      *why = fmt::format("cannot use working directory \"{}\": {}", spec.cwd, base::ErrnoText(fsctx.error()));
+      result = fsctx.error();
+      return;
+    }
+    task->SetFs(std::move(fsctx).value());
+    auto ctx = platform_->NewContext();
+    if (!ctx.ok()) {
+      *why = fmt::format("platform context: {}", base::ErrnoText(ctx.error()));
+      result = ctx.error();
+      return;
+    }
+    task->SetContext(std::move(ctx).value());
+
+    std::string path = spec.path;
+    if (path.find('/') == std::string::npos) {
+      std::string path_env = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+      for (const auto& e : spec.envp) {
+        if (e.rfind("PATH=", 0) == 0) path_env = e.substr(5);
+      }
+      auto found = vfs_->LookPath(task->fs(), path, path_env);
+      if (!found.ok()) {
+        *why = fmt::format("executable file not found in $PATH: \"{}\"", path);
+        result = found.error();
+        return;
+      }
+      path = std::move(found).value();
+    }
+    std::string exec_why;
+    auto r = Exec(*task, path, spec.argv, spec.envp, &exec_why);
+    if (!r.ok()) {
+      *why = fmt::format("cannot execute \"{}\": {}{}{}", spec.path, base::ErrnoText(r.error()),
+                         exec_why.empty() ? "" : ": ", exec_why);
+      result = r.error();
+      return;
+    }
+    {
+      absl::MutexLock l(&mu_);
+      init_ = task.get();
+    }
+    const int status = RunTask(*task);
+    {
+      absl::MutexLock l(&mu_);
+      init_ = nullptr;
+    }
+    result = status;
+  });
+  th.join();
+  return result;
+}
+
+void Kernel::SignalInit(int signo) {
+  absl::MutexLock l(&mu_);
+  if (init_ != nullptr) init_->SendSignal(signo);
 }
 
 }  // namespace sentry::kernel

@@ -26,11 +26,16 @@ struct KernelConfig {
   uint64_t memory_file_capacity = 64ull << 30;
 };
 
+class FdTable;
+struct Credentials;
+
 struct ExecSpec {  // the first process
   std::string path;  // as given; resolved through $PATH like execvp
   std::vector<std::string> argv;
   std::vector<std::string> envp;
   std::string cwd = "/";
+  uint32_t uid = 0, gid = 0;
+  std::shared_ptr<FdTable> fds;  // stdio, donated by the CLI
 };
 
 class Kernel {
@@ -52,6 +57,20 @@ class Kernel {
 
   int32_t AllocateTid();
 
+  // execve(2) for `t`: loads `path` into a fresh address space and, once
+  // nothing can fail any more, replaces t's memory, registers and
+  // close-on-exec fds. On error `t` is unchanged; *why says what was wrong.
+  base::Result<void> Exec(Task& t, const std::string& path, std::vector<std::string> argv,
+                          std::vector<std::string> envp, std::string* why);
+
+  // Forwards a host signal (SIGINT/SIGTERM sent to runsc) to pid 1. Any thread.
+  void SignalInit(int signo);
+
+ private:
+  // The task thread's loop: runs app code and dispatches its syscalls until
+  // the task exits. Returns the Linux wait status.
+  int RunTask(Task& t);
+
  private:
   KernelConfig config_;
   std::unique_ptr<mm::MemoryFile> mf_;
@@ -60,6 +79,7 @@ class Kernel {
   absl::Time boot_time_;
   absl::Mutex mu_;
   int32_t next_tid_ ABSL_GUARDED_BY(mu_) = 1;
+  Task* init_ ABSL_GUARDED_BY(mu_) = nullptr;
 };
 
 }  // namespace sentry::kernel

@@ -59,4 +59,13 @@ bool Task::HasPendingSignal() const {
   return (pending_signals_ & ~signal_mask_) != 0;
 }
 
+int Task::DequeueSignal() {
+  absl::MutexLock l(&wake_mu_);
+  const uint64_t ready = pending_signals_ & ~signal_mask_;
+  if (ready == 0) return 0;
+  const int bit = __builtin_ctzll(ready);
+  pending_signals_ &= ~(1ull << bit);
+  return bit + 1;
+}
+
 }  // namespace sentry::kernel

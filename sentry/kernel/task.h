@@ -87,6 +87,10 @@ class Task {
   uint64_t robust_list_head = 0;
   uint64_t robust_list_len = 0;
   std::string comm;  // prctl(PR_SET_NAME), /proc/self/comm
+  bool no_new_privs = false;
+  int32_t pdeath_signal = 0;
+  uint64_t altstack_sp = 0, altstack_size = 0;
+  int altstack_flags = 2;  // SS_DISABLE
 
   // The blocking primitive (invariant 5): waits until `q` notifies a waiter
   // whose mask matches, `deadline` passes (ETIMEDOUT) or a signal is pending
@@ -98,6 +102,8 @@ class Task {
   // Marks a signal pending and interrupts the task. Any thread.
   void SendSignal(int signo);
   bool HasPendingSignal() const;
+  // Removes and returns the lowest pending unblocked signal, or 0.
+  int DequeueSignal();
 
   // Replaces the address space (execve, first start); `mm` is new.
   void SetMm(std::shared_ptr<mm::MemoryManager> mm) { mm_ = std::move(mm); }

@@ -1,0 +1,115 @@
+// `runsc boot`: the sentry. Builds the kernel from the pieces (memory file,
+// platform, gofer connection, VFS, stdio) and runs the app.
+#include <fcntl.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "base/logging.h"
+#include "base/unique_fd.h"
+#include "fs/host_file.h"
+#include "fs/vfs.h"
+#include "gofer/client.h"
+#include "platform/platform.h"
+#include "runsc/commands.h"
+#include "runsc/spawn.h"
+#include "sentry/kernel/fd_table.h"
+#include "sentry/kernel/kernel.h"
+#include "sentry/mm/memory_file.h"
+
+namespace runsc {
+namespace {
+
+constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+
+std::string ReadAll(int fd) {
+  std::string out;
+  char buf[65536];
+  while (true) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+int Fail(std::string_view what) {
+  fmt::print(stderr, "runsc: {}\n", what);
+  logging::Error("{}", what);
+  return 1;
+}
+
+}  // namespace
+
+int Boot(const Config& c, const BootOptions& o) {
+  sigset_t fwd;
+  sigemptyset(&fwd);
+  for (int s : kForwarded) sigaddset(&fwd, s);
+  pthread_sigmask(SIG_BLOCK, &fwd, nullptr);
+
+  base::UniqueFd spec_fd(o.spec_fd), gofer_fd(o.gofer_fd);
+  sentry::kernel::ExecSpec spec;
+  try {
+    const auto j = nlohmann::json::parse(ReadAll(spec_fd.get()));
+    spec.path = j.at("path").get<std::string>();
+    spec.argv = j.at("argv").get<std::vector<std::string>>();
+    spec.envp = j.at("env").get<std::vector<std::string>>();
+    spec.cwd = j.at("cwd").get<std::string>();
+    spec.uid = j.at("uid").get<uint32_t>();
+    spec.gid = j.at("gid").get<uint32_t>();
+  } catch (const nlohmann::json::exception& e) {
+    return Fail(fmt::format("boot: bad spec from runsc do: {}", e.what()));
+  }
+  spec_fd.Reset();
+
+  sentry::kernel::KernelConfig kc;
+  kc.strace = c.strace;
+  auto mf = sentry::mm::MemoryFile::Create(kc.memory_file_capacity);
+  if (!mf.ok()) return Fail(fmt::format("creating the memory file: {}", base::ErrnoText(mf.error())));
+  std::string why;
+  auto plat = platform::New(c.platform, mf.value()->fd(), &why);
+  if (!plat.ok()) return Fail(why.empty() ? std::string(base::ErrnoText(plat.error())) : why);
+  auto client = gofer::Client::Connect(std::move(gofer_fd));
+  if (!client.ok()) return Fail(fmt::format("connecting to the gofer: {}", base::ErrnoText(client.error())));
+  auto vfs = fs::Vfs::Create(std::move(client).value());
+  if (!vfs.ok()) return Fail(fmt::format("mounting the root filesystem: {}", base::ErrnoText(vfs.error())));
+
+  // stdio: the host fds runsc do was given, donated to the sandbox as host
+  // files; the sentry does its own I/O on them.
+  spec.fds = std::make_shared<sentry::kernel::FdTable>();
+  for (int fd = 0; fd <= 2; ++fd) {
+    const int flags = fcntl(fd, F_GETFL);
+    if (flags < 0) continue;  // closed in the caller: closed in the app too
+    base::UniqueFd dup(fcntl(fd, F_DUPFD_CLOEXEC, 3));
+    if (!dup.valid()) return Fail(fmt::format("dup of stdio fd {}: {}", fd, strerror(errno)));
+    (void)spec.fds->InstallAt(fd, fs::NewHostFile(std::move(dup), flags), false);
+  }
+
+  sentry::kernel::Kernel kernel(kc, std::move(mf).value(), std::move(plat).value(), std::move(vfs).value());
+  std::thread forwarder([&kernel, fwd] {
+    while (true) {
+      int sig = 0;
+      if (sigwait(&fwd, &sig) != 0) continue;
+      kernel.SignalInit(sig);
+    }
+  });
+  forwarder.detach();  // lives until the process exits
+
+  auto status = kernel.Run(spec, &why);
+  if (!status.ok()) {
+    fmt::print(stderr, "runsc: {}\n", why);
+    logging::Warn("{}", why);
+    const base::Errno e = status.error();
+    // Like a shell: 127 for "not found", 126 for "found but cannot run".
+    _exit(e == base::Errno::kENOENT || e == base::Errno::kENOTDIR ? 127 : 126);
+  }
+  // _exit: the forwarder thread and task threads may still be parked.
+  _exit(ExitCodeOf(status.value()));
+}
+
+}  // namespace runsc

@@ -1,0 +1,103 @@
+#include "runsc/config.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_split.h"
+
+namespace runsc {
+
+void AddGlobalFlags(CLI::App& app, Config& c) {
+  app.add_option("--root", c.root_dir, "root directory for storage of container state");
+  app.add_flag("--debug", c.debug, "enable debug logging");
+  app.add_option("--debug-log", c.debug_log, "additional location for logs (a file path)");
+  app.add_option("--log", c.log, "file path where internal debug information is written");
+  app.add_option("--log-format", c.log_format, "log format: text or json")->check(CLI::IsMember({"text", "json"}));
+  app.add_flag("--strace", c.strace, "print every app syscall, its arguments and result");
+  app.add_option("--platform", c.platform, "how app code runs: ptrace, systrap or kvm");
+  app.add_option("--network", c.network, "network mode: none, sandbox or host");
+}
+
+std::vector<std::string> ToFlags(const Config& c) {
+  std::vector<std::string> f = {"--root=" + c.root_dir, "--log-format=" + c.log_format, "--platform=" + c.platform,
+                                "--network=" + c.network};
+  if (c.debug) f.push_back("--debug");
+  if (!c.debug_log.empty()) f.push_back("--debug-log=" + c.debug_log);
+  if (!c.log.empty()) f.push_back("--log=" + c.log);
+  if (c.strace) f.push_back("--strace");
+  return f;
+}
+
+bool Validate(const Config& c, std::string* why) {
+  if (c.platform != "ptrace" && c.platform != "systrap" && c.platform != "kvm") {
+    *why = "--platform must be one of ptrace, systrap, kvm; got \"" + c.platform + "\"";
+    return false;
+  }
+  if (c.platform != "ptrace") {
+    *why = "--platform=" + c.platform + " is not implemented yet; use --platform=ptrace";
+    return false;
+  }
+  if (c.network != "none" && c.network != "sandbox" && c.network != "host") {
+    *why = "--network must be one of none, sandbox, host; got \"" + c.network + "\"";
+    return false;
+  }
+  return true;
+}
+
+void SetUpLogging(const Config& c, std::string_view role) {
+  int fd = 2;
+  const std::string& path = !c.debug_log.empty() ? c.debug_log : c.log;
+  if (!path.empty()) {
+    // Kept open for the life of the process (logging borrows it).
+    const int f = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (f >= 0) fd = f;
+  }
+  logging::Configure(fd, c.debug ? logging::Level::kDebug : logging::Level::kWarning,
+                     c.log_format == "json" ? logging::Format::kJson : logging::Format::kText, role);
+}
+
+std::vector<std::string> NormalizeArgs(int argc, char** argv) {
+  static const absl::flat_hash_set<std::string> kLong = {
+      "root",  "debug",     "debug-log", "log",     "log-format", "strace", "platform", "network", "cwd",
+      "quiet", "help",      "version",   "bundle",  "pid-file",   "console-socket", "detach", "force",
+      "all",   "format",    "spec-fd",   "gofer-fd", "fd",        "root-path", "read-only", "ip", "volume",
+      "systemd-cgroup"};
+  static const absl::flat_hash_set<std::string> kTakesValue = {
+      "root", "debug-log", "log", "log-format", "platform", "network", "cwd", "bundle", "pid-file",
+      "console-socket", "format", "spec-fd", "gofer-fd", "fd", "root-path", "ip", "volume"};
+  std::vector<std::string> out;
+  out.emplace_back(argv[0]);
+  bool seen_sub = false;
+  bool passthrough = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (passthrough) {
+      out.push_back(std::move(a));
+      continue;
+    }
+    if (a == "--") {
+      passthrough = true;
+      out.push_back(std::move(a));
+      continue;
+    }
+    if (a.size() > 2 && a[0] == '-' && a[1] != '-') {
+      const std::string name = a.substr(1, a.find('=') == std::string::npos ? std::string::npos : a.find('=') - 1);
+      if (kLong.contains(name)) a = "-" + a;
+    }
+    if (a.rfind("--", 0) == 0) {
+      const std::string name = a.substr(2, a.find('=') == std::string::npos ? std::string::npos : a.find('=') - 2);
+      out.push_back(a);
+      if (a.find('=') == std::string::npos && kTakesValue.contains(name) && i + 1 < argc) out.emplace_back(argv[++i]);
+      continue;
+    }
+    if (a[0] != '-') {
+      if (seen_sub) passthrough = true;  // the app's command: leave the rest alone
+      seen_sub = true;
+    }
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+}  // namespace runsc

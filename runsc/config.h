@@ -1,0 +1,41 @@
+// Global configuration: the flags every runsc command accepts, in one struct,
+// passed from `do` to the `boot` and `gofer` roles on their command lines.
+#ifndef RUNSC_CONFIG_H_
+#define RUNSC_CONFIG_H_
+
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "base/logging.h"
+
+namespace runsc {
+
+struct Config {
+  std::string root_dir = "/var/run/runsc";  // --root: state directory
+  bool debug = false;
+  std::string debug_log;  // --debug-log=PATH
+  std::string log;        // --log=PATH
+  std::string log_format = "text";
+  bool strace = false;
+  std::string platform = "ptrace";
+  std::string network = "sandbox";
+};
+
+// Registers the global flags on `app`.
+void AddGlobalFlags(CLI::App& app, Config& c);
+// The flags to hand to a re-executed role so it sees the same config.
+std::vector<std::string> ToFlags(const Config& c);
+// Rejects values we do not support yet, with a message for humans.
+bool Validate(const Config& c, std::string* why);
+// Sets up logging for a role: to --debug-log (or --log) if given, else stderr.
+void SetUpLogging(const Config& c, std::string_view role);
+
+// runsc accepts Go-style single-dash long flags (`-debug`, `-root=/x`).
+// Rewrites them to `--` form for CLI11, for known long flag names only, up to
+// the first positional argument after the subcommand (the app's command).
+std::vector<std::string> NormalizeArgs(int argc, char** argv);
+
+}  // namespace runsc
+
+#endif  // RUNSC_CONFIG_H_

@@ -1,0 +1,143 @@
+// `runsc do`: start a gofer and a sentry for one command, forward signals,
+// and exit with the app's status.
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <climits>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "base/logging.h"
+#include "base/unique_fd.h"
+#include "runsc/commands.h"
+#include "runsc/spawn.h"
+
+extern char** environ;
+
+namespace runsc {
+namespace {
+
+constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+
+bool WriteAll(int fd, const std::string& s) {
+  size_t off = 0;
+  while (off < s.size()) {
+    ssize_t n = ::write(fd, s.data() + off, s.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    off += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+int Do(const Config& c, const DoOptions& o) {
+  if (o.command.empty()) {
+    fmt::print(stderr, "runsc do: missing command\nUsage: runsc [flags] do [--cwd DIR] [--] CMD [ARGS...]\n");
+    return 2;
+  }
+  std::string why;
+  if (!Validate(c, &why)) {
+    fmt::print(stderr, "runsc: {}\n", why);
+    return 2;
+  }
+  if (c.network == "sandbox" || c.network == "host") {
+    // TODO(#9): the netstack. Until then the only honest mode is none, and
+    // `runsc do` (like gVisor's with a broken host network) should still run.
+    logging::Info("--network={} is not implemented yet; running with --network=none", c.network);
+  }
+  std::string cwd = o.cwd;
+  if (cwd.empty()) {
+    char buf[PATH_MAX];
+    cwd = getcwd(buf, sizeof(buf)) != nullptr ? buf : "/";
+  }
+  if (cwd.empty() || cwd[0] != '/') {
+    fmt::print(stderr, "runsc do: --cwd must be an absolute path, got \"{}\"\n", cwd);
+    return 2;
+  }
+
+  int sp[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0) {
+    fmt::print(stderr, "runsc: socketpair: {}\n", strerror(errno));
+    return 1;
+  }
+  base::UniqueFd gofer_end(sp[0]), sentry_end(sp[1]);
+  int pp[2];
+  if (pipe2(pp, O_CLOEXEC) != 0) {
+    fmt::print(stderr, "runsc: pipe: {}\n", strerror(errno));
+    return 1;
+  }
+  base::UniqueFd spec_r(pp[0]), spec_w(pp[1]);
+
+  // Signals we forward are blocked here and collected by one thread, so the
+  // children (which unblock them) never see a half-set-up state.
+  sigset_t fwd;
+  sigemptyset(&fwd);
+  for (int s : kForwarded) sigaddset(&fwd, s);
+  pthread_sigmask(SIG_BLOCK, &fwd, nullptr);
+
+  std::vector<std::string> gargs = {"runsc-gofer"};
+  for (auto& f : ToFlags(c)) gargs.push_back(f);
+  gargs.insert(gargs.end(), {"gofer", "--fd=3", "--root-path=" + o.rootfs});
+  auto gofer = SpawnSelf(gargs, {{gofer_end.get(), 3}});
+  if (!gofer.ok()) {
+    fmt::print(stderr, "runsc: starting the gofer: {}\n", gofer.status().ToString());
+    return 1;
+  }
+  gofer_end.Reset();
+
+  std::vector<std::string> bargs = {"runsc-sandbox"};
+  for (auto& f : ToFlags(c)) bargs.push_back(f);
+  bargs.insert(bargs.end(), {"boot", "--gofer-fd=3", "--spec-fd=4"});
+  auto boot = SpawnSelf(bargs, {{sentry_end.get(), 3}, {spec_r.get(), 4}});
+  if (!boot.ok()) {
+    fmt::print(stderr, "runsc: starting the sentry: {}\n", boot.status().ToString());
+    kill(*gofer, SIGKILL);
+    (void)Wait(*gofer);
+    return 1;
+  }
+  sentry_end.Reset();
+  spec_r.Reset();
+
+  nlohmann::json spec;
+  spec["path"] = o.command[0];
+  spec["argv"] = o.command;
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+  spec["env"] = env;
+  spec["cwd"] = cwd;
+  spec["uid"] = getuid();
+  spec["gid"] = getgid();
+  if (!WriteAll(spec_w.get(), spec.dump())) logging::Warn("writing the spec to the sentry failed: {}", strerror(errno));
+  spec_w.Reset();
+
+  const pid_t boot_pid = *boot;
+  std::thread forwarder([boot_pid, fwd] {
+    while (true) {
+      int sig = 0;
+      if (sigwait(&fwd, &sig) != 0) continue;
+      if (sig == SIGUSR2 && kill(boot_pid, 0) != 0) return;  // our own stop request
+      logging::Debug("forwarding signal {} to the sandbox", sig);
+      kill(boot_pid, sig);
+    }
+  });
+  auto st = Wait(boot_pid);
+  // Stop the forwarder: it only returns on SIGUSR2 once boot is gone.
+  pthread_kill(forwarder.native_handle(), SIGUSR2);
+  forwarder.join();
+  // The gofer exits when the sentry's end of the socket closes.
+  auto gst = Wait(*gofer);
+  if (gst.ok() && *gst != 0) logging::Debug("gofer exited with status {:#x}", *gst);
+  if (!st.ok()) {
+    fmt::print(stderr, "runsc: {}\n", st.status().ToString());
+    return 1;
+  }
+  return ExitCodeOf(*st);
+}
+
+}  // namespace runsc
