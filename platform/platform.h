@@ -39,6 +39,21 @@ struct Registers {
   user_regs_struct regs{};
 };
 
+// Registers to start app code at `rip` with stack `rsp`: Linux's x86-64 user
+// segment selectors (__USER_CS 0x33, __USER_DS 0x2b; the kernel rejects
+// selectors with RPL != 3, so zeroed registers cannot be switched to) and
+// eflags with only IF (and the reserved bit 1) set, as after execve.
+inline Registers InitialRegisters(uint64_t rip, uint64_t rsp) {
+  Registers r;
+  r.regs.rip = rip;
+  r.regs.rsp = rsp;
+  r.regs.cs = 0x33;
+  r.regs.ss = 0x2b;
+  r.regs.eflags = 0x202;
+  r.regs.orig_rax = ~0ULL;
+  return r;
+}
+
 // Full FP/SSE/AVX state in XSAVE layout (as PTRACE_GETREGSET NT_X86_XSTATE).
 struct FpState {
   alignas(64) uint8_t bytes[4096];
