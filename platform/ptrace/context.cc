@@ -127,7 +127,12 @@ Result<StopInfo> PtraceContext::Switch(AddressSpace& as, Registers& regs) {
   }
   const pid_t tid = t->tid;
   if (!t->regs_valid || std::memcmp(&t->regs, &regs.regs, sizeof(regs.regs)) != 0) {
-    if (::ptrace(PTRACE_SETREGS, tid, 0, &regs.regs) != 0) return Gone(*t, "PTRACE_SETREGS");
+    // orig_rax = -1 tells the kernel we are not in a syscall, so it never
+    // restarts one behind the sentry's back (rax = -ERESTARTSYS etc.): the
+    // sentry owns restart logic. The app cannot observe orig_rax.
+    user_regs_struct k = regs.regs;
+    k.orig_rax = ~0ULL;
+    if (::ptrace(PTRACE_SETREGS, tid, 0, &k) != 0) return Gone(*t, "PTRACE_SETREGS");
     t->regs = regs.regs;
     t->regs_valid = true;
   }

@@ -129,6 +129,19 @@ TEST_F(PtracePlatformTest, SyscallStopsWithNumberAndResultIsSeenByApp) {
   EXPECT_EQ(regs.regs.rdi, 4242u);
 }
 
+TEST_F(PtracePlatformTest, RestartErrnoInRaxIsNotRestartedByHost) {
+  LoadCode(kGetpidThenExit);
+  Registers regs = InitialRegisters(kCodeAddr, 0);
+  ASSERT_EQ(Run(regs).reason, StopReason::kSyscall);
+  regs.regs.rax = static_cast<uint64_t>(-512);  // -ERESTARTSYS
+  ctx_->Interrupt();  // a pending host signal would trigger a host restart
+  ASSERT_EQ(Run(regs).reason, StopReason::kInterrupted);
+  StopInfo info = Run(regs);
+  ASSERT_EQ(info.reason, StopReason::kSyscall);
+  EXPECT_EQ(regs.regs.orig_rax, 60u);  // the next syscall, not getpid again
+  EXPECT_EQ(regs.regs.rdi, static_cast<uint64_t>(-512));
+}
+
 TEST_F(PtracePlatformTest, StoreToUnmappedAddressIsWriteFault) {
   LoadCode(kStoreToRbx);
   Registers regs = InitialRegisters(kCodeAddr, 0);
