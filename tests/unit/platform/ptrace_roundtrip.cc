@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,7 +29,8 @@ const uint8_t kSyscallLoop[] = {0xb8, 0x27, 0x00, 0x00, 0x00, 0x0f, 0x05, 0xeb, 
 const uint8_t kLoad[] = {0x48, 0x8b, 0x03};
 
 struct Numbers {
-  double syscall_us = 0, fault_us = 0, map_us = 0;
+  double syscall_us = 0, fault_us = 0, map_us = 0, new_as_us = 0;
+  size_t fp_size = 0;
 };
 
 double Median(std::vector<double> v) {
@@ -46,10 +48,12 @@ Numbers Measure(int mem_fd, const platform::ptrace::Options& opts, int iters) {
     std::fprintf(stderr, "platform: %s\n", why.c_str());
     std::exit(1);
   }
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
   auto as = std::move(plat.value()->NewAddressSpace()).value();
+  n.new_as_us = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
   auto ctx = std::move(plat.value()->NewContext()).value();
   if (!as->Map(kCode, kPage, platform::kProtRead | platform::kProtExec, mem_fd, 0).ok()) std::exit(1);
-  using Clock = std::chrono::steady_clock;
   auto per_op_us = [](Clock::time_point a, Clock::time_point b, int k) {
     return std::chrono::duration<double, std::micro>(b - a).count() / k;
   };
@@ -76,6 +80,8 @@ Numbers Measure(int mem_fd, const platform::ptrace::Options& opts, int iters) {
     }
     map.push_back(per_op_us(t0, Clock::now(), iters / 4));
   }
+  auto fp = std::make_unique<platform::FpState>();
+  if (ctx->GetFpState(*fp).ok()) n.fp_size = fp->size;
   n.syscall_us = Median(sys);
   n.fault_us = Median(fault);
   n.map_us = Median(map);
@@ -92,7 +98,8 @@ int main(int argc, char** argv) {
   std::memcpy(mem, kSyscallLoop, sizeof(kSyscallLoop));
   std::memcpy(mem + sizeof(kSyscallLoop), kLoad, sizeof(kLoad));
   std::printf("cpus online: %ld, iterations: %d (medians of 5 rounds)\n", sysconf(_SC_NPROCESSORS_ONLN), iters);
-  std::printf("%-24s %14s %14s %14s\n", "config", "syscall (us)", "fault (us)", "Map (us)");
+  std::printf("%-20s %13s %13s %13s %13s\n", "config", "syscall (us)", "fault (us)", "Map (us)",
+              "new AS (us)");
   struct Config {
     const char* name;
     platform::ptrace::Options opts;
@@ -109,7 +116,10 @@ int main(int argc, char** argv) {
   for (const Config& c : configs) {
     Numbers n;
     std::thread([&] { n = Measure(mem_fd, c.opts, iters); }).join();
-    std::printf("%-24s %14.2f %14.2f %14.2f\n", c.name, n.syscall_us, n.fault_us, n.map_us);
+    std::printf("%-20s %13.2f %13.2f %13.2f %13.0f\n", c.name, n.syscall_us, n.fault_us, n.map_us, n.new_as_us);
   }
+  Numbers n;
+  std::thread([&] { n = Measure(mem_fd, {}, 100); }).join();
+  std::printf("XSAVE state size: %zu bytes\n", n.fp_size);
   return 0;
 }
