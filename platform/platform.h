@@ -39,6 +39,21 @@ struct Registers {
   user_regs_struct regs{};
 };
 
+// Registers to start app code at `rip` with stack `rsp`: Linux's x86-64 user
+// segment selectors (__USER_CS 0x33, __USER_DS 0x2b; the kernel rejects
+// selectors with RPL != 3, so zeroed registers cannot be switched to) and
+// eflags with only IF (and the reserved bit 1) set, as after execve.
+inline Registers InitialRegisters(uint64_t rip, uint64_t rsp) {
+  Registers r;
+  r.regs.rip = rip;
+  r.regs.rsp = rsp;
+  r.regs.cs = 0x33;
+  r.regs.ss = 0x2b;
+  r.regs.eflags = 0x202;
+  r.regs.orig_rax = ~0ULL;
+  return r;
+}
+
 // Full FP/SSE/AVX state in XSAVE layout (as PTRACE_GETREGSET NT_X86_XSTATE).
 struct FpState {
   alignas(64) uint8_t bytes[4096];
@@ -56,7 +71,7 @@ enum class StopReason {
 struct StopInfo {
   StopReason reason = StopReason::kSyscall;
   uint64_t fault_addr = 0;
-  int fault_access = 0;  // kProtRead / kProtWrite / kProtExec bits
+  int fault_access = 0;  // exactly one of kProtRead / kProtWrite / kProtExec
   siginfo_t siginfo{};   // for kFault and kSignal
   int signo = 0;
 };
@@ -65,12 +80,16 @@ class AddressSpace {
  public:
   virtual ~AddressSpace() = default;
   // Maps [addr, addr+len) to `host_fd` at `offset` with `prot`, MAP_SHARED,
-  // replacing whatever was there. addr, len and offset are page aligned.
-  // host_fd is borrowed for the call only.
+  // replacing whatever was there. addr, len and offset are page aligned and
+  // the range lies below MaxUserAddress() (kEINVAL otherwise). host_fd is
+  // borrowed for the call only. The ptrace platform accepts only the memory
+  // file for now (kEINVAL for any other fd). Other errors are the host's
+  // (kENOMEM, ...) or kESRCH if the address space's host process is gone.
   virtual Result<void> Map(uint64_t addr, uint64_t len, int prot, int host_fd, uint64_t offset) = 0;
-  // Removes [addr, addr+len); unmapped parts are fine.
+  // Removes [addr, addr+len); unmapped parts are fine. Same range rules.
   virtual Result<void> Unmap(uint64_t addr, uint64_t len) = 0;
-  // Changes protection of an already mapped range.
+  // Changes protection of a range (kENOMEM if parts are unmapped, as
+  // mprotect(2)). Same range rules.
   virtual Result<void> Protect(uint64_t addr, uint64_t len, int prot) = 0;
   // Highest app address (exclusive) that may be mapped; the stub's own code
   // lives above it.
@@ -81,7 +100,13 @@ class Context {
  public:
   virtual ~Context() = default;
   // Runs the app on `as` from `regs` until it stops; `regs` holds the state
-  // at the stop. Errors are host failures (the stub is gone: kESRCH).
+  // at the stop (for kFault: at the faulting instruction, which runs again
+  // on the next Switch). The stop's signal is never delivered on the host.
+  // kDied is returned once, when the host process is found dead; later calls
+  // fail with kESRCH. Other errors: kEPERM (called from a thread that may
+  // not drive `as`), kEAGAIN (ptrace: a second Context on one AddressSpace,
+  // TODO(#5)), host failures. The host kernel never restarts a syscall on
+  // its own: whatever the sentry leaves in rax is what the app sees.
   virtual Result<StopInfo> Switch(AddressSpace& as, Registers& regs) = 0;
   // Makes a running or about-to-run Switch return kInterrupted soon. Any
   // thread; async-signal-safe is not required.

@@ -1,11 +1,80 @@
 #include "platform/ptrace/ptrace.h"
 
-namespace platform::ptrace {
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/ptrace.h>
 
-// TODO(#3): the stub process platform.
-Result<std::unique_ptr<Platform>> NewPtracePlatform(int, std::string* why) {
-  *why = "ptrace platform not built yet";
-  return Errno::kENOSYS;
+#include <atomic>
+#include <cerrno>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "base/logging.h"
+#include "platform/ptrace/address_space.h"
+#include "platform/ptrace/context.h"
+
+namespace platform::ptrace {
+namespace {
+
+class PtracePlatform final : public Platform {
+ public:
+  PtracePlatform(int memory_fd, const Options& options, std::vector<int> cpus)
+      : memory_fd_(memory_fd), options_(options), cpus_(std::move(cpus)) {}
+
+  std::string_view name() const override { return "ptrace"; }
+
+  Result<std::unique_ptr<AddressSpace>> NewAddressSpace() override {
+    if (options_.pin_cpu && !cpus_.empty()) PinCallingThread();
+    std::unique_ptr<PtraceAddressSpace> as = TRY(PtraceAddressSpace::Create(memory_fd_));
+    return std::unique_ptr<AddressSpace>(std::move(as));
+  }
+
+  Result<std::unique_ptr<Context>> NewContext() override {
+    return std::unique_ptr<Context>(std::make_unique<PtraceContext>(WaitPolicy{options_.spin_ns}));
+  }
+
+ private:
+  // The forked stub inherits the affinity. Different address spaces (sandboxed
+  // processes) land on different CPUs. Failure only costs speed.
+  void PinCallingThread() {
+    const int cpu = cpus_[next_cpu_.fetch_add(1, std::memory_order_relaxed) % cpus_.size()];
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (sched_setaffinity(0, sizeof(set), &set) != 0) {
+      logging::Warn("ptrace: sched_setaffinity(cpu {}) failed: {}", cpu, base::ErrnoName(base::FromHost(errno)));
+      return;
+    }
+    logging::Debug("ptrace: tracer thread {} pinned to cpu {}", CurrentTid(), cpu);
+  }
+
+  const int memory_fd_;
+  const Options options_;
+  const std::vector<int> cpus_;  // allowed at creation
+  std::atomic<size_t> next_cpu_{0};
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Platform>> NewPtracePlatform(int memory_fd, std::string* why) {
+  return NewPtracePlatform(memory_fd, Options{}, why);
+}
+
+Result<std::unique_ptr<Platform>> NewPtracePlatform(int memory_fd, const Options& options, std::string* why) {
+  if (fcntl(memory_fd, F_GETFD) < 0) {
+    *why = fmt::format("ptrace platform: memory file descriptor {} is not open", memory_fd);
+    return Errno::kEBADF;
+  }
+  std::vector<int> cpus;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+    }
+  }
+  return std::unique_ptr<Platform>(std::make_unique<PtracePlatform>(memory_fd, options, std::move(cpus)));
 }
 
 }  // namespace platform::ptrace

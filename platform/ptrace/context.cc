@@ -1,0 +1,273 @@
+#include "platform/ptrace/context.h"
+
+#include <elf.h>
+#include <signal.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "base/logging.h"
+#include "platform/ptrace/address_space.h"
+
+namespace platform::ptrace {
+namespace {
+
+constexpr uint64_t kTrapPageFault = 14;  // X86_TRAP_PF
+
+// Kernel-generated memory-access signals carry si_addr; anything else (a
+// general protection fault is SIGSEGV with SI_KERNEL, no address) is a plain
+// signal for the sentry.
+bool IsPageFaultSignal(int sig, int code) {
+  if (sig == SIGSEGV) return code == SEGV_MAPERR || code == SEGV_ACCERR || code == SEGV_PKUERR;
+  if (sig == SIGBUS) return code == BUS_ADRERR || code == BUS_OBJERR;
+  return false;
+}
+
+// Without the probe (it failed once for this thread): an address inside the
+// instruction at rip means an instruction fetch, anything else is reported
+// as a read. The sentry then maps with the VMA's protection, and a write to
+// a page it made read-only faults again with SEGV_ACCERR on a readable page.
+int GuessAccess(uint64_t addr, uint64_t rip) {
+  return (addr >= rip && addr < rip + 16) ? kProtExec : kProtRead;
+}
+
+pid_t SentryPid() {
+  static const pid_t pid = getpid();
+  return pid;
+}
+
+}  // namespace
+
+PtraceContext::~PtraceContext() { Unbind(); }
+
+void PtraceContext::Unbind() {
+  target_.store(0);
+  if (stub_ != nullptr) stub_->ReleaseThread(this);
+  stub_.reset();
+  thread_ = nullptr;
+  as_id_ = 0;
+}
+
+Result<StubThread*> PtraceContext::Bind(AddressSpace& as) {
+  auto* pas = dynamic_cast<PtraceAddressSpace*>(&as);
+  if (pas == nullptr) return Errno::kEINVAL;
+  if (thread_ != nullptr && pas->id() == as_id_) return thread_;
+  const std::shared_ptr<StubProcess>& stub = pas->stub();
+  if (!stub->OnTracerThread()) {
+    logging::Warn("ptrace: address space of stub {} switched to from thread {}, but its tracer is {}",
+                  stub->pid(), CurrentTid(), stub->tracer());
+    return Errno::kEPERM;
+  }
+  StubThread* t = TRY(stub->ClaimThread(this));
+  Unbind();
+  stub_ = stub;
+  thread_ = t;
+  as_id_ = pas->id();
+  // Published before Switch reads interrupt_pending_ (both seq_cst): an
+  // Interrupt() either sets the flag before that read or sees this target.
+  target_.store(static_cast<uint64_t>(stub_->pid()) << 32 | static_cast<uint32_t>(t->tid));
+  if (pending_fp_.has_value()) {
+    iovec iov{pending_fp_->bytes, pending_fp_->size};
+    if (::ptrace(PTRACE_SETREGSET, t->tid, NT_X86_XSTATE, &iov) != 0) {
+      const Errno e = base::FromHost(errno);
+      logging::Warn("ptrace: PTRACE_SETREGSET(NT_X86_XSTATE, {} bytes) on {} failed: {}", pending_fp_->size,
+                    t->tid, base::ErrnoName(e));
+      return e;
+    }
+    pending_fp_.reset();
+  }
+  return t;
+}
+
+void PtraceContext::Interrupt() {
+  interrupt_pending_.store(true);
+  const uint64_t target = target_.load();
+  if (target == 0) return;  // Not bound: the next Switch sees the flag.
+  const auto tgid = static_cast<pid_t>(target >> 32);
+  const auto tid = static_cast<pid_t>(target & 0xffffffff);
+  if (tgkill(tgid, tid, kInterruptSignal) != 0) {
+    logging::Debug("ptrace: tgkill({}, {}) for an interrupt: {}", tgid, tid,
+                   base::ErrnoName(base::FromHost(errno)));
+  }
+}
+
+Result<StopInfo> PtraceContext::Died(StubThread& t, int status) {
+  logging::Debug("ptrace: stub thread {} died (status {:#x})", t.tid, status);
+  stub_->MarkDead(t);
+  StopInfo info;
+  info.reason = StopReason::kDied;
+  info.signo = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  return info;
+}
+
+Result<StopInfo> PtraceContext::Gone(StubThread& t, const char* what) {
+  const Errno e = base::FromHost(errno);
+  if (e != Errno::kESRCH) {
+    logging::Warn("ptrace: {} on stub thread {} failed: {}", what, t.tid, base::ErrnoName(e));
+    return e;
+  }
+  // ESRCH on a thread we keep stopped means it was killed: collect the exit.
+  logging::Debug("ptrace: stub thread {} vanished during {}", t.tid, what);
+  const int status = TRY(WaitStop(t.tid, WaitPolicy{}));
+  if (WIFEXITED(status) || WIFSIGNALED(status)) return Died(t, status);
+  return Errno::kESRCH;
+}
+
+Result<StopInfo> PtraceContext::Switch(AddressSpace& as, Registers& regs) {
+  StubThread* t = TRY(Bind(as));
+  if (t->dead) return Errno::kESRCH;
+  if (interrupt_pending_.exchange(false)) {
+    StopInfo info;
+    info.reason = StopReason::kInterrupted;
+    return info;
+  }
+  const pid_t tid = t->tid;
+  if (!t->regs_valid || std::memcmp(&t->regs, &regs.regs, sizeof(regs.regs)) != 0) {
+    // orig_rax = -1 tells the kernel we are not in a syscall, so it never
+    // restarts one behind the sentry's back (rax = -ERESTARTSYS etc.): the
+    // sentry owns restart logic. The app cannot observe orig_rax.
+    user_regs_struct k = regs.regs;
+    k.orig_rax = ~0ULL;
+    if (::ptrace(PTRACE_SETREGS, tid, 0, &k) != 0) return Gone(*t, "PTRACE_SETREGS");
+    t->regs = regs.regs;
+    t->regs_valid = true;
+  }
+  for (;;) {
+    // Signal 0: whatever stopped the thread last (a fault, an interrupt, the
+    // injection int3) is suppressed, never delivered to the stub.
+    if (::ptrace(PTRACE_SYSEMU, tid, 0, 0) != 0) return Gone(*t, "PTRACE_SYSEMU");
+    t->regs_valid = false;
+    const int status = TRY(WaitStop(tid, wait_));
+    if (WIFEXITED(status) || WIFSIGNALED(status)) return Died(*t, status);
+    if (!WIFSTOPPED(status) || (status >> 16) != 0) continue;  // No PTRACE_EVENTs are enabled.
+    const int sig = WSTOPSIG(status);
+    if (sig == (SIGTRAP | 0x80)) {  // syscall-enter-stop (PTRACE_O_TRACESYSGOOD)
+      if (::ptrace(PTRACE_GETREGS, tid, 0, &regs.regs) != 0) return Gone(*t, "PTRACE_GETREGS");
+      t->regs = regs.regs;
+      t->regs_valid = true;
+      return StopInfo{};
+    }
+    StopInfo info;
+    if (::ptrace(PTRACE_GETSIGINFO, tid, 0, &info.siginfo) != 0) return Gone(*t, "PTRACE_GETSIGINFO");
+    if (sig == kInterruptSignal && info.siginfo.si_code == SI_TKILL && info.siginfo.si_pid == SentryPid() &&
+        !interrupt_pending_.exchange(false)) {
+      continue;  // Stale: its Interrupt() was already reported.
+    }
+    if (::ptrace(PTRACE_GETREGS, tid, 0, &regs.regs) != 0) return Gone(*t, "PTRACE_GETREGS");
+    t->regs = regs.regs;
+    t->regs_valid = true;
+    info.signo = sig;
+    if (sig == kInterruptSignal && info.siginfo.si_code == SI_TKILL && info.siginfo.si_pid == SentryPid()) {
+      info.reason = StopReason::kInterrupted;
+      return info;
+    }
+    if (IsPageFaultSignal(sig, info.siginfo.si_code)) {
+      info.reason = StopReason::kFault;
+      info.fault_addr = reinterpret_cast<uint64_t>(info.siginfo.si_addr);
+      return ProbeFault(*t, sig, regs.regs, info);
+    }
+    info.reason = StopReason::kSignal;
+    return info;
+  }
+}
+
+// x86 reports read/write/exec only in the page-fault error code, which
+// reaches user space in the signal frame (uc_mcontext.err), not through
+// ptrace. So the signal is delivered, once, to the stub's probe handler: it
+// runs on the stub's own sigaltstack (no app memory is touched), copies err,
+// trapno and cr2 into rax, rbx, rcx and hits int3. The tracer then puts back
+// the app's registers and XSAVE state (signal delivery reset the FPU), so for
+// the app the fault never happened. SA_NODEFER with an empty sa_mask leaves
+// the signal mask unchanged. Cost: one more stop and four ptrace requests.
+Result<StopInfo> PtraceContext::ProbeFault(StubThread& t, int sig, const user_regs_struct& app_regs,
+                                           StopInfo& info) {
+  if (t.probe_broken) {
+    info.fault_access = GuessAccess(info.fault_addr, app_regs.rip);
+    return info;
+  }
+  const pid_t tid = t.tid;
+  iovec fp{scratch_fp_->bytes, sizeof(scratch_fp_->bytes)};
+  if (::ptrace(PTRACE_GETREGSET, tid, NT_X86_XSTATE, &fp) != 0) return Gone(t, "PTRACE_GETREGSET");
+  if (::ptrace(PTRACE_CONT, tid, 0, sig) != 0) return Gone(t, "PTRACE_CONT");
+  t.regs_valid = false;
+  user_regs_struct probe{};
+  bool probed = false;
+  for (;;) {
+    const int status = TRY(WaitStop(tid, wait_));
+    if (WIFEXITED(status) || WIFSIGNALED(status)) return Died(t, status);
+    if (!WIFSTOPPED(status) || (status >> 16) != 0) {
+      if (::ptrace(PTRACE_CONT, tid, 0, 0) != 0) return Gone(t, "PTRACE_CONT");
+      continue;
+    }
+    const int s = WSTOPSIG(status);
+    if (s == SIGTRAP || s == SIGSEGV || s == SIGBUS) {
+      if (::ptrace(PTRACE_GETREGS, tid, 0, &probe) != 0) return Gone(t, "PTRACE_GETREGS");
+      probed = s == SIGTRAP && probe.rip == StubProbeTrapAddr();
+      break;
+    }
+    // Another signal (an interrupt) got in first: drop it; its flag stays set.
+    if (::ptrace(PTRACE_CONT, tid, 0, 0) != 0) return Gone(t, "PTRACE_CONT");
+  }
+  if (::ptrace(PTRACE_SETREGS, tid, 0, &app_regs) != 0) return Gone(t, "PTRACE_SETREGS");
+  if (::ptrace(PTRACE_SETREGSET, tid, NT_X86_XSTATE, &fp) != 0) return Gone(t, "PTRACE_SETREGSET");
+  t.regs = app_regs;
+  t.regs_valid = true;
+  if (!probed) {
+    logging::Warn("ptrace: fault probe failed in stub thread {} (stopped at {:#x}); guessing access types",
+                  tid, probe.rip);
+    t.probe_broken = true;
+    info.fault_access = GuessAccess(info.fault_addr, app_regs.rip);
+    return info;
+  }
+  const uint64_t err = probe.rax;
+  if (probe.rbx != kTrapPageFault) {
+    info.reason = StopReason::kSignal;
+    return info;
+  }
+  info.fault_access = (err & kPfInstr) ? kProtExec : (err & kPfWrite) ? kProtWrite : kProtRead;
+  return info;
+}
+
+Result<void> PtraceContext::GetFpState(FpState& out) {
+  if (thread_ == nullptr) {
+    if (!pending_fp_.has_value()) return Errno::kESRCH;
+    out = *pending_fp_;
+    return {};
+  }
+  if (thread_->dead) return Errno::kESRCH;
+  if (!stub_->OnTracerThread()) return Errno::kEPERM;
+  iovec iov{out.bytes, sizeof(out.bytes)};
+  if (::ptrace(PTRACE_GETREGSET, thread_->tid, NT_X86_XSTATE, &iov) != 0) {
+    const Errno e = base::FromHost(errno);
+    logging::Warn("ptrace: PTRACE_GETREGSET(NT_X86_XSTATE) on {} failed: {}", thread_->tid, base::ErrnoName(e));
+    return e;
+  }
+  out.size = iov.iov_len;
+  return {};
+}
+
+Result<void> PtraceContext::SetFpState(const FpState& in) {
+  if (in.size == 0 || in.size > sizeof(in.bytes)) return Errno::kEINVAL;
+  if (thread_ == nullptr) {
+    pending_fp_ = in;
+    return {};
+  }
+  if (thread_->dead) return Errno::kESRCH;
+  if (!stub_->OnTracerThread()) return Errno::kEPERM;
+  // The kernel wants exactly its full XSAVE size (EFAULT otherwise), which
+  // is what GetFpState returned.
+  iovec iov{const_cast<uint8_t*>(in.bytes), in.size};
+  if (::ptrace(PTRACE_SETREGSET, thread_->tid, NT_X86_XSTATE, &iov) != 0) {
+    const Errno e = base::FromHost(errno);
+    logging::Warn("ptrace: PTRACE_SETREGSET(NT_X86_XSTATE, {} bytes) on {} failed: {}", in.size, thread_->tid,
+                  base::ErrnoName(e));
+    return e;
+  }
+  return {};
+}
+
+}  // namespace platform::ptrace

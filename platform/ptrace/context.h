@@ -1,0 +1,66 @@
+// PtraceContext: runs app code in a stub thread with PTRACE_SYSEMU. Internal
+// to platform/ptrace/.
+#ifndef PLATFORM_PTRACE_CONTEXT_H_
+#define PLATFORM_PTRACE_CONTEXT_H_
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include "platform/platform.h"
+#include "platform/ptrace/stub_process.h"
+
+namespace platform::ptrace {
+
+// Sent with tgkill to the stub thread by Interrupt(). Any signal works: the
+// app's own signals are emulated by the sentry and never sent on the host.
+inline constexpr int kInterruptSignal = SIGUSR2;
+
+class PtraceContext final : public Context {
+ public:
+  explicit PtraceContext(WaitPolicy wait) : wait_(wait) {}
+  ~PtraceContext() override;
+
+  // Binds to a stub thread of `as` on first use (TODO(#5): only the stub's
+  // main thread exists, so only one Context per AddressSpace; a second one
+  // gets kEAGAIN). Must run on the AddressSpace's tracer thread (kEPERM
+  // otherwise). Returns kDied once, when the stub is found dead; kESRCH after.
+  Result<StopInfo> Switch(AddressSpace& as, Registers& regs) override;
+  void Interrupt() override;
+  // kESRCH before the first Switch unless a state was set; then a state set
+  // before binding is the one returned and applied at the next Switch.
+  Result<void> GetFpState(FpState& out) override;
+  Result<void> SetFpState(const FpState& in) override;
+
+ private:
+  Result<StubThread*> Bind(AddressSpace& as);
+  void Unbind();
+  // A ptrace request on the bound thread failed: if the stub is gone, collect
+  // its exit and report kDied.
+  Result<StopInfo> Gone(StubThread& t, const char* what);
+  Result<StopInfo> Died(StubThread& t, int status);
+  // Delivers the fault signal to the stub's probe handler to learn the
+  // hardware error code (read/write/exec), then restores the app state.
+  Result<StopInfo> ProbeFault(StubThread& t, int sig, const user_regs_struct& app_regs, StopInfo& info);
+
+  const WaitPolicy wait_;
+  std::shared_ptr<StubProcess> stub_;  // tracer thread only
+  uint64_t as_id_ = 0;
+  StubThread* thread_ = nullptr;
+  std::optional<FpState> pending_fp_;  // set before binding
+  std::unique_ptr<FpState> scratch_fp_ = std::make_unique<FpState>();
+
+  // Interrupt() may run on any thread: it sets the flag, then signals the
+  // thread in `target_` (tgid << 32 | tid, 0 if unbound). Switch consumes the
+  // flag; an interrupt signal that finds the flag already consumed is stale
+  // and ignored, so no interrupt is lost or doubled.
+  std::atomic<bool> interrupt_pending_{false};
+  std::atomic<uint64_t> target_{0};
+};
+
+}  // namespace platform::ptrace
+
+#endif  // PLATFORM_PTRACE_CONTEXT_H_

@@ -1,0 +1,394 @@
+#include "platform/ptrace/ptrace.h"
+
+#include <dirent.h>
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/unique_fd.h"
+#include "platform/platform.h"
+
+namespace platform {
+namespace {
+
+constexpr uint64_t kPage = 4096;
+constexpr uint64_t kMemSize = 16 * kPage;
+constexpr uint64_t kCodeAddr = 0x400000;
+constexpr uint64_t kDataAddr = 0x600000;
+constexpr uint64_t kUnmappedAddr = 0x700000;
+constexpr uint64_t kCodeOffset = 0;
+constexpr uint64_t kDataOffset = kPage;
+
+// x86-64 machine code (checked with `as` + objdump).
+const std::vector<uint8_t> kGetpidThenExit = {
+    0xb8, 0x27, 0x00, 0x00, 0x00,  // mov $39, %eax
+    0x0f, 0x05,                    // syscall
+    0x48, 0x89, 0xc7,              // mov %rax, %rdi
+    0xb8, 0x3c, 0x00, 0x00, 0x00,  // mov $60, %eax
+    0x0f, 0x05,                    // syscall
+};
+const std::vector<uint8_t> kStoreToRbx = {
+    0x48, 0x89, 0x03,              // mov %rax, (%rbx)
+    0xb8, 0x27, 0x00, 0x00, 0x00,  // mov $39, %eax
+    0x0f, 0x05,                    // syscall
+};
+const std::vector<uint8_t> kLoadFromRbx = {
+    0x48, 0x8b, 0x03,              // mov (%rbx), %rax
+    0xb8, 0x27, 0x00, 0x00, 0x00,  // mov $39, %eax
+    0x0f, 0x05,                    // syscall
+};
+const std::vector<uint8_t> kSpin = {0xeb, 0xfe};  // jmp .
+const std::vector<uint8_t> kSwapXmm0 = {
+    0x66, 0x48, 0x0f, 0x7e, 0xc7,  // movq %xmm0, %rdi
+    0x66, 0x48, 0x0f, 0x6e, 0xc6,  // movq %rsi, %xmm0
+    0xb8, 0x27, 0x00, 0x00, 0x00,  // mov $39, %eax
+    0x0f, 0x05,                    // syscall
+};
+const std::vector<uint8_t> kInt3 = {0xcc};
+
+// XSAVE legacy area: xmm0 starts at byte 160.
+constexpr size_t kXmm0Offset = 160;
+
+class PtracePlatformTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    mem_fd_ = base::UniqueFd(memfd_create("ptrace-test-mem", MFD_CLOEXEC));
+    ASSERT_TRUE(mem_fd_.valid());
+    ASSERT_EQ(ftruncate(mem_fd_.get(), kMemSize), 0);
+    void* p = mmap(nullptr, kMemSize, PROT_READ | PROT_WRITE, MAP_SHARED, mem_fd_.get(), 0);
+    ASSERT_NE(p, MAP_FAILED);
+    mem_ = static_cast<uint8_t*>(p);
+    std::string why;
+    auto plat = ptrace::NewPtracePlatform(mem_fd_.get(), &why);
+    ASSERT_TRUE(plat.ok()) << why;
+    platform_ = std::move(plat).value();
+    auto as = platform_->NewAddressSpace();
+    ASSERT_TRUE(as.ok()) << base::ErrnoName(as.error());
+    as_ = std::move(as).value();
+    auto ctx = platform_->NewContext();
+    ASSERT_TRUE(ctx.ok());
+    ctx_ = std::move(ctx).value();
+    ASSERT_TRUE(as_->Map(kCodeAddr, kPage, kProtRead | kProtExec, mem_fd_.get(), kCodeOffset).ok());
+    ASSERT_TRUE(as_->Map(kDataAddr, kPage, kProtRead | kProtWrite, mem_fd_.get(), kDataOffset).ok());
+  }
+  void TearDown() override {
+    ctx_.reset();
+    as_.reset();
+    platform_.reset();
+    if (mem_ != nullptr) munmap(mem_, kMemSize);
+  }
+
+  void LoadCode(const std::vector<uint8_t>& code) {
+    std::memset(mem_ + kCodeOffset, 0xcc, kPage);  // int3 everywhere else
+    std::memcpy(mem_ + kCodeOffset, code.data(), code.size());
+  }
+
+  StopInfo Run(Registers& regs) {
+    Result<StopInfo> r = ctx_->Switch(*as_, regs);
+    EXPECT_TRUE(r.ok()) << base::ErrnoName(r.error());
+    return r.ok() ? r.value() : StopInfo{StopReason::kDied};
+  }
+
+  base::UniqueFd mem_fd_;
+  uint8_t* mem_ = nullptr;
+  std::unique_ptr<Platform> platform_;
+  std::unique_ptr<AddressSpace> as_;
+  std::unique_ptr<Context> ctx_;
+};
+
+// The stub is our only child process in these tests.
+pid_t StubPid() {
+  std::ifstream in(fmt::format("/proc/self/task/{}/children", syscall(SYS_gettid)));
+  pid_t pid = -1;
+  in >> pid;
+  return pid;
+}
+
+TEST_F(PtracePlatformTest, SyscallStopsWithNumberAndResultIsSeenByApp) {
+  LoadCode(kGetpidThenExit);
+  Registers regs = InitialRegisters(kCodeAddr, 0);
+  StopInfo info = Run(regs);
+  ASSERT_EQ(info.reason, StopReason::kSyscall);
+  EXPECT_EQ(regs.regs.orig_rax, 39u);
+  EXPECT_EQ(regs.regs.rip, kCodeAddr + 7);
+  regs.regs.rax = 4242;
+  info = Run(regs);
+  ASSERT_EQ(info.reason, StopReason::kSyscall);
+  EXPECT_EQ(regs.regs.orig_rax, 60u);
+  EXPECT_EQ(regs.regs.rdi, 4242u);
+}
+
+TEST_F(PtracePlatformTest, RestartErrnoInRaxIsNotRestartedByHost) {
+  LoadCode(kGetpidThenExit);
+  Registers regs = InitialRegisters(kCodeAddr, 0);
+  ASSERT_EQ(Run(regs).reason, StopReason::kSyscall);
+  regs.regs.rax = static_cast<uint64_t>(-512);  // -ERESTARTSYS
+  ctx_->Interrupt();  // a pending host signal would trigger a host restart
+  ASSERT_EQ(Run(regs).reason, StopReason::kInterrupted);
+  StopInfo info = Run(regs);
+  ASSERT_EQ(info.reason, StopReason::kSyscall);
+  EXPECT_EQ(regs.regs.orig_rax, 60u);  // the next syscall, not getpid again
+  EXPECT_EQ(regs.regs.rdi, static_cast<uint64_t>(-512));
+}
+
+TEST_F(PtracePlatformTest, StoreToUnmappedAddressIsWriteFault) {
+  LoadCode(kStoreToRbx);
+  Registers regs = InitialRegisters(kCodeAddr, 0);
+  regs.regs.rbx = kUnmappedAddr + 8;
+  StopInfo info = Run(regs);
+  ASSERT_EQ(info.reason, StopReason::kFault);
+  EXPECT_EQ(info.fault_addr, kUnmappedAddr + 8);
+  EXPECT_EQ(info.fault_access, kProtWrite);
+  EXPECT_EQ(info.signo, SIGSEGV);
+  EXPECT_EQ(regs.regs.rip, kCodeAddr);  // at the faulting instruction
+}
+
+TEST_F(PtracePlatformTest, LoadFromUnmappedAddressIsReadFault) {
+  LoadCode(kLoadFromRbx);
+  Registers regs = InitialRegisters(kCodeAddr, 0);
+  regs.regs.rbx = kUnmappedAddr;
+  StopInfo info = Run(regs);
+  ASSERT_EQ(info.reason, StopReason::kFault);
+  EXPECT_EQ(info.fault_addr, kUnmappedAddr);
+  EXPECT_EQ(info.fault_access, kProtRead);
+}
+
+TEST_F(PtracePlatformTest, FaultIsInvisibleToAppAfterSentryMapsThePage) {
+  LoadCode(kStoreToRbx);
+  Registers regs = InitialRegisters(kCodeAddr, 0);
+  regs.regs.rbx = kUnmappedAddr + 16;
+  regs.regs.rax = 0x1122334455667788;
+  StopInfo info = Run(regs);
+  ASSERT_EQ(info.reason, StopReason::kFault);
+  // Like a demand-paging sentry: map the page, retry the instruction.
+  ASSERT_TRUE(as_->Map(kUnmappedAddr, kPage, kProtRead | kProtWrite, mem_fd_.get(), 2 * kPage).ok());
+  info = Run(regs);
+  ASSERT_EQ(info.reason, StopReason::kSyscall);
+  EXPECT_EQ(regs.regs.orig_rax, 39u);
+  uint64_t stored;
+  std::memcpy(&stored, mem_ + 2 * kPage + 16, sizeof(stored));
+  EXPECT_EQ(stored, 0x1122334455667788u);
+}
+
+TEST_F(PtracePlatformTest, ExecutingUnmappedCodeIsExecFault) {
+  LoadCode(kGetpidThenExit);
+  ASSERT_TRUE(as_->Unmap(kCodeAddr, kPage).ok());
+  Registers regs = InitialRegisters(kCodeAddr, 0);
+  StopInfo info = Run(regs);
+  ASSERT_EQ(info.reason, StopReason::kFault);
+  EXPECT_EQ(info.fault_addr, kCodeAddr);
+  EXPECT_EQ(info.fault_access, kProtExec);
+}
+
+TEST_F(PtracePlatformTest, WriteToPageProtectedReadOnlyFaults) {
+  LoadCode(kStoreToRbx);
+  Registers regs = InitialRegisters(kCodeAddr, 0);
+  regs.regs.rbx = kDataAddr;
+  regs.regs.rax = 7;
+  ASSERT_TRUE(as_->Protect(kDataAddr, kPage, kProtRead).ok());
+  StopInfo info = Run(regs);
+  ASSERT_EQ(info.reason, StopReason::kFault);
+  EXPECT_EQ(info.fault_addr, kDataAddr);
+  EXPECT_EQ(info.fault_access, kProtWrite);
+  EXPECT_EQ(info.siginfo.si_code, SEGV_ACCERR);
+  // Writable again: the same store goes through.
+  ASSERT_TRUE(as_->Protect(kDataAddr, kPage, kProtRead | kProtWrite).ok());
+  info = Run(regs);
+  ASSERT_EQ(info.reason, StopReason::kSyscall);
+  EXPECT_EQ(mem_[kDataOffset], 7);
+}
+
+TEST_F(PtracePlatformTest, Int3IsReportedAsSignal) {
+  LoadCode(kInt3);
+  Registers regs = InitialRegisters(kCodeAddr, 0);
+  StopInfo info = Run(regs);
+  ASSERT_EQ(info.reason, StopReason::kSignal);
+  EXPECT_EQ(info.signo, SIGTRAP);
+}
+
+TEST_F(PtracePlatformTest, InterruptStopsASpinningApp) {
+  LoadCode(kSpin);
+  Registers regs = InitialRegisters(kCodeAddr, 0);
+  std::thread interrupter([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ctx_->Interrupt();
+  });
+  StopInfo info = Run(regs);
+  interrupter.join();
+  ASSERT_EQ(info.reason, StopReason::kInterrupted);
+  EXPECT_EQ(regs.regs.rip, kCodeAddr);
+}
+
+TEST_F(PtracePlatformTest, InterruptBeforeSwitchIsNotLostNorRepeated) {
+  LoadCode(kGetpidThenExit);
+  Registers regs = InitialRegisters(kCodeAddr, 0);
+  ASSERT_EQ(Run(regs).reason, StopReason::kSyscall);  // bind the context
+  ctx_->Interrupt();
+  EXPECT_EQ(Run(regs).reason, StopReason::kInterrupted);
+  // The interrupt signal may still be queued in the stub: it is stale now.
+  StopInfo info = Run(regs);
+  ASSERT_EQ(info.reason, StopReason::kSyscall);
+  EXPECT_EQ(regs.regs.orig_rax, 60u);
+}
+
+TEST_F(PtracePlatformTest, InterruptBeforeFirstSwitchIsNotLost) {
+  LoadCode(kSpin);
+  ctx_->Interrupt();
+  Registers regs = InitialRegisters(kCodeAddr, 0);
+  EXPECT_EQ(Run(regs).reason, StopReason::kInterrupted);
+}
+
+TEST_F(PtracePlatformTest, FpStateRoundTripsThroughApp) {
+  LoadCode(kSwapXmm0);
+  Registers regs = InitialRegisters(kCodeAddr, 0);
+  auto fp = std::make_unique<FpState>();
+  ASSERT_TRUE(ctx_->SetFpState(*fp).error() == base::Errno::kEINVAL);  // size 0
+  // Bind first (an int3 stop), then read the initial state.
+  LoadCode(kInt3);
+  ASSERT_EQ(Run(regs).reason, StopReason::kSignal);
+  ASSERT_TRUE(ctx_->GetFpState(*fp).ok());
+  ASSERT_GT(fp->size, 512u);
+  const uint64_t in = 0xdeadbeefcafef00d;
+  std::memcpy(fp->bytes + kXmm0Offset, &in, sizeof(in));
+  ASSERT_TRUE(ctx_->SetFpState(*fp).ok());
+  LoadCode(kSwapXmm0);
+  regs = InitialRegisters(kCodeAddr, 0);
+  regs.regs.rsi = 0x0123456789abcdef;
+  ASSERT_EQ(Run(regs).reason, StopReason::kSyscall);
+  EXPECT_EQ(regs.regs.rdi, in);  // the app saw our xmm0
+  ASSERT_TRUE(ctx_->GetFpState(*fp).ok());
+  uint64_t out;
+  std::memcpy(&out, fp->bytes + kXmm0Offset, sizeof(out));
+  EXPECT_EQ(out, 0x0123456789abcdefu);  // we see the app's xmm0
+}
+
+TEST_F(PtracePlatformTest, FaultKeepsAppFpState) {
+  auto fp = std::make_unique<FpState>();
+  LoadCode(kInt3);
+  Registers regs = InitialRegisters(kCodeAddr, 0);
+  ASSERT_EQ(Run(regs).reason, StopReason::kSignal);
+  ASSERT_TRUE(ctx_->GetFpState(*fp).ok());
+  const uint64_t in = 0x5555aaaa5555aaaa;
+  std::memcpy(fp->bytes + kXmm0Offset, &in, sizeof(in));
+  ASSERT_TRUE(ctx_->SetFpState(*fp).ok());
+  LoadCode(kLoadFromRbx);
+  regs = InitialRegisters(kCodeAddr, 0);
+  regs.regs.rbx = kUnmappedAddr;
+  ASSERT_EQ(Run(regs).reason, StopReason::kFault);  // probed via a signal frame
+  ASSERT_TRUE(ctx_->GetFpState(*fp).ok());
+  uint64_t out;
+  std::memcpy(&out, fp->bytes + kXmm0Offset, sizeof(out));
+  EXPECT_EQ(out, in);
+}
+
+TEST_F(PtracePlatformTest, MapRejectsForeignFdsAndStubRange) {
+  base::UniqueFd other(memfd_create("other", MFD_CLOEXEC));
+  ASSERT_TRUE(other.valid());
+  EXPECT_EQ(as_->Map(kDataAddr, kPage, kProtRead, other.get(), 0).error(), base::Errno::kEINVAL);
+  const uint64_t top = as_->MaxUserAddress();
+  EXPECT_EQ(as_->Map(top, kPage, kProtRead, mem_fd_.get(), 0).error(), base::Errno::kEINVAL);
+  EXPECT_EQ(as_->Map(top - kPage, 2 * kPage, kProtRead, mem_fd_.get(), 0).error(), base::Errno::kEINVAL);
+  EXPECT_EQ(as_->Unmap(top, kPage).error(), base::Errno::kEINVAL);
+  EXPECT_EQ(as_->Protect(top, kPage, kProtRead | kProtWrite).error(), base::Errno::kEINVAL);
+  EXPECT_EQ(as_->Map(kDataAddr + 1, kPage, kProtRead, mem_fd_.get(), 0).error(), base::Errno::kEINVAL);
+  EXPECT_TRUE(as_->Map(top - kPage, kPage, kProtRead, mem_fd_.get(), 0).ok());
+}
+
+TEST_F(PtracePlatformTest, StubHoldsNoSentryMemoryOrFds) {
+  const pid_t pid = StubPid();
+  ASSERT_GT(pid, 0);
+  // Only the memory file is open.
+  std::set<int> fds;
+  DIR* d = opendir(fmt::format("/proc/{}/fd", pid).c_str());
+  ASSERT_NE(d, nullptr);
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] != '.') fds.insert(std::stoi(e->d_name));
+  }
+  closedir(d);
+  EXPECT_EQ(fds, std::set<int>{mem_fd_.get()});
+  // Mappings: the app's two pages, the stub's pages above MaxUserAddress(),
+  // and the fixed [vsyscall] page; no heap, stack, libraries or vdso.
+  std::ifstream maps(fmt::format("/proc/{}/maps", pid));
+  std::string line;
+  int count = 0;
+  while (std::getline(maps, line)) {
+    uint64_t start = std::stoull(line.substr(0, line.find('-')), nullptr, 16);
+    if (line.find("[vsyscall]") != std::string::npos) continue;
+    ++count;
+    EXPECT_TRUE(start == kCodeAddr || start == kDataAddr || start >= as_->MaxUserAddress()) << line;
+    EXPECT_EQ(line.find("[vdso]"), std::string::npos) << line;
+    EXPECT_EQ(line.find("[stack]"), std::string::npos) << line;
+    EXPECT_EQ(line.find("[heap]"), std::string::npos) << line;
+  }
+  EXPECT_LE(count, 4);
+}
+
+TEST_F(PtracePlatformTest, ReadingSentryMemoryFaults) {
+  static uint64_t sentry_secret = 42;
+  LoadCode(kLoadFromRbx);
+  Registers regs = InitialRegisters(kCodeAddr, 0);
+  regs.regs.rbx = reinterpret_cast<uint64_t>(&sentry_secret);
+  StopInfo info = Run(regs);
+  ASSERT_EQ(info.reason, StopReason::kFault);
+  EXPECT_EQ(info.fault_addr, regs.regs.rbx);
+}
+
+TEST_F(PtracePlatformTest, KilledStubReportsDiedThenEsrch) {
+  LoadCode(kGetpidThenExit);
+  Registers regs = InitialRegisters(kCodeAddr, 0);
+  ASSERT_EQ(Run(regs).reason, StopReason::kSyscall);
+  const pid_t pid = StubPid();
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  Result<StopInfo> r = ctx_->Switch(*as_, regs);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.value().reason, StopReason::kDied);
+  EXPECT_EQ(ctx_->Switch(*as_, regs).error(), base::Errno::kESRCH);
+  EXPECT_EQ(as_->Map(kDataAddr, kPage, kProtRead, mem_fd_.get(), 0).error(), base::Errno::kESRCH);
+}
+
+TEST_F(PtracePlatformTest, SecondContextOnSameAddressSpaceIsRefusedForNow) {
+  LoadCode(kGetpidThenExit);
+  Registers regs = InitialRegisters(kCodeAddr, 0);
+  ASSERT_EQ(Run(regs).reason, StopReason::kSyscall);
+  auto other = platform_->NewContext();
+  ASSERT_TRUE(other.ok());
+  Registers regs2 = InitialRegisters(kCodeAddr, 0);
+  EXPECT_EQ(other.value()->Switch(*as_, regs2).error(), base::Errno::kEAGAIN);  // TODO(#5)
+}
+
+TEST_F(PtracePlatformTest, SwitchFromNonTracerThreadIsRefused) {
+  LoadCode(kGetpidThenExit);
+  Registers regs = InitialRegisters(kCodeAddr, 0);
+  base::Errno err{};
+  std::thread([&] { err = ctx_->Switch(*as_, regs).error(); }).join();
+  EXPECT_EQ(err, base::Errno::kEPERM);
+}
+
+TEST_F(PtracePlatformTest, AddressSpacesAreIndependent) {
+  auto as2 = platform_->NewAddressSpace();
+  ASSERT_TRUE(as2.ok());
+  auto ctx2 = platform_->NewContext();
+  ASSERT_TRUE(ctx2.ok());
+  LoadCode(kGetpidThenExit);
+  // Code mapped only in the first address space.
+  Registers regs = InitialRegisters(kCodeAddr, 0);
+  StopInfo info = ctx2.value()->Switch(*as2.value(), regs).value();
+  EXPECT_EQ(info.reason, StopReason::kFault);
+  regs = InitialRegisters(kCodeAddr, 0);
+  EXPECT_EQ(Run(regs).reason, StopReason::kSyscall);
+}
+
+}  // namespace
+}  // namespace platform
