@@ -23,6 +23,9 @@ import sys
 import time
 
 SKIP = 77
+# Printed last by a test program that ran to the end: GoogleTest's summary,
+# and check_done() in check.h.
+COMPLETION_MARKERS = (b"[  PASSED  ]", b"all cases passed")
 
 
 def status_of(returncode):
@@ -42,8 +45,12 @@ def run_one(binary, args, mode, opts):
     print("=== {}: {}".format(name, " ".join(shlex.quote(c) for c in cmd)), flush=True)
     start = time.monotonic()
     # A new session, so a timeout can kill runsc together with its children.
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    try:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True)
+    except OSError as e:
+        print("{}: FAIL: cannot execute {}: {}".format(name, cmd[0], e.strerror), flush=True)
+        return 1
     try:
         out, err = proc.communicate(timeout=opts.timeout)
         timed_out = False
@@ -63,8 +70,13 @@ def run_one(binary, args, mode, opts):
         return SKIP
     elif status != opts.expect_exit:
         problems.append("expected exit status {}, got {}".format(opts.expect_exit, status))
-    if opts.expect_stdout and opts.expect_stdout.encode() not in out:
-        problems.append("expected stdout to contain {!r}".format(opts.expect_stdout))
+    if opts.expect_stdout:
+        if opts.expect_stdout.encode() not in out:
+            problems.append("expected stdout to contain {!r}".format(opts.expect_stdout))
+    elif status == 0 and not any(m in out for m in COMPLETION_MARKERS):
+        # Exit 0 alone proves nothing: a runsc that runs nothing exits 0 too.
+        problems.append("exit status 0 but stdout lacks a completion line ({})".format(
+            " or ".join(repr(m.decode()) for m in COMPLETION_MARKERS)))
     if problems:
         print("{}: FAIL ({:.1f}s): {}".format(name, elapsed, "; ".join(problems)), flush=True)
         return 1

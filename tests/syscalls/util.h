@@ -7,6 +7,8 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <cstring>
+#include <ostream>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -79,6 +81,12 @@ long SyscallArg(T v) {
   } else {
     return static_cast<long>(v);
   }
+}
+
+// Prints "ret=-1 errno=EBADF" in failure messages instead of raw bytes.
+inline void PrintTo(const SyscallResult& r, std::ostream* os) {
+  const char* name = r.err ? strerrorname_np(r.err) : nullptr;
+  *os << "ret=" << r.ret << " errno=" << (name ? name : std::to_string(r.err));
 }
 
 template <typename... Args>
