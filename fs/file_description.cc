@@ -14,10 +14,12 @@ Result<uint64_t> FileDescription::Ioctl(sentry::mm::MemoryManager&, uint64_t, ui
 Result<std::shared_ptr<sentry::mm::MappableFile>> FileDescription::Mappable() { return Errno::kENODEV; }
 
 bool FileDescription::readable() const {
+  if (flags() & O_PATH) return false;
   const int acc = flags() & O_ACCMODE;
   return acc == O_RDONLY || acc == O_RDWR;
 }
 bool FileDescription::writable() const {
+  if (flags() & O_PATH) return false;
   const int acc = flags() & O_ACCMODE;
   return acc == O_WRONLY || acc == O_RDWR;
 }

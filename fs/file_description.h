@@ -17,6 +17,8 @@
 
 namespace fs {
 
+struct Path;
+
 using base::Errno;
 using base::Result;
 
@@ -42,6 +44,9 @@ class FileDescription {
   virtual Result<std::shared_ptr<sentry::mm::MappableFile>> Mappable();
   // The absolute path inside the sandbox, for /proc/self/fd and getcwd.
   virtual std::string Path() const = 0;
+  // Where the file is in the VFS tree, for *at() dirfds and fchdir; null for
+  // files outside the tree (host stdio, pipes, sockets).
+  virtual const fs::Path* location() const { return nullptr; }
 
   // open(2) status flags (O_ACCMODE, O_APPEND, O_NONBLOCK, ...), as F_GETFL.
   int flags() const {
@@ -52,6 +57,7 @@ class FileDescription {
     absl::MutexLock l(&flags_mu_);
     flags_ = f;
   }
+  // By access mode; an O_PATH file is neither.
   bool readable() const;
   bool writable() const;
 

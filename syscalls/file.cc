@@ -1,23 +1,347 @@
-// syscalls/file.cc: TODO implement.
+// File syscalls: read/write and friends, open/close, dup, fcntl, ioctl,
+// getdents64. Checks follow Linux's order (fs/read_write.c, fs/open.c,
+// fs/fcntl.c): fd first, then access mode, then arguments, then the work.
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "fs/vfs.h"
+#include "sentry/kernel/kernel.h"
 #include "syscalls/handlers.h"
 
 namespace syscalls {
+namespace {
 
-Result<uint64_t> Read(Task&, const SyscallArgs&) { return Errno::kENOSYS; }
-Result<uint64_t> Write(Task&, const SyscallArgs&) { return Errno::kENOSYS; }
-Result<uint64_t> Open(Task&, const SyscallArgs&) { return Errno::kENOSYS; }
-Result<uint64_t> Close(Task&, const SyscallArgs&) { return Errno::kENOSYS; }
-Result<uint64_t> Lseek(Task&, const SyscallArgs&) { return Errno::kENOSYS; }
-Result<uint64_t> Ioctl(Task&, const SyscallArgs&) { return Errno::kENOSYS; }
-Result<uint64_t> Pread64(Task&, const SyscallArgs&) { return Errno::kENOSYS; }
-Result<uint64_t> Pwrite64(Task&, const SyscallArgs&) { return Errno::kENOSYS; }
-Result<uint64_t> Readv(Task&, const SyscallArgs&) { return Errno::kENOSYS; }
-Result<uint64_t> Writev(Task&, const SyscallArgs&) { return Errno::kENOSYS; }
-Result<uint64_t> Dup(Task&, const SyscallArgs&) { return Errno::kENOSYS; }
-Result<uint64_t> Dup2(Task&, const SyscallArgs&) { return Errno::kENOSYS; }
-Result<uint64_t> Fcntl(Task&, const SyscallArgs&) { return Errno::kENOSYS; }
-Result<uint64_t> Getdents64(Task&, const SyscallArgs&) { return Errno::kENOSYS; }
-Result<uint64_t> Openat(Task&, const SyscallArgs&) { return Errno::kENOSYS; }
-Result<uint64_t> Dup3(Task&, const SyscallArgs&) { return Errno::kENOSYS; }
+using fs::FileDescription;
+
+constexpr uint64_t kMaxRwCount = 0x7ffff000;  // INT_MAX & PAGE_MASK
+constexpr size_t kChunk = 1 << 20;             // sentry bounce buffer
+constexpr uint64_t kUioMaxIov = 1024;
+constexpr size_t kMaxDirentBuf = 1 << 20;
+
+struct KIovec {
+  uint64_t base;
+  uint64_t len;
+};
+
+// An fd usable for I/O: O_PATH files are EBADF here (fdget() in Linux).
+Result<std::shared_ptr<FileDescription>> GetIoFile(Task& t, int fd) {
+  std::shared_ptr<FileDescription> f = TRY(t.fds().Get(fd));
+  if (f->flags() & O_PATH) return Errno::kEBADF;
+  return f;
+}
+
+// Reads into app memory in bounded chunks; stops at a short read. Bytes
+// already delivered win over a later error, as in Linux.
+Result<uint64_t> ReadToUser(Task& t, FileDescription& f, uint64_t addr, uint64_t len, const int64_t* off) {
+  if (len == 0) {
+    const size_t n = TRY(off ? f.PRead({}, static_cast<uint64_t>(*off)) : f.Read({}));
+    return n;
+  }
+  std::vector<uint8_t> buf(std::min<uint64_t>(len, kChunk));
+  uint64_t done = 0;
+  while (done < len) {
+    const size_t want = std::min<uint64_t>(len - done, buf.size());
+    std::span<uint8_t> chunk(buf.data(), want);
+    Result<size_t> n = off ? f.PRead(chunk, static_cast<uint64_t>(*off) + done) : f.Read(chunk);
+    if (!n.ok()) {
+      if (done > 0) return done;
+      return n.error();
+    }
+    if (n.value() == 0) break;
+    Result<void> c = t.mm().CopyOutBytes(addr + done, std::span<const uint8_t>(buf.data(), n.value()));
+    if (!c.ok()) {
+      if (done > 0) return done;
+      return c.error();
+    }
+    done += n.value();
+    if (n.value() < want) break;
+  }
+  return done;
+}
+
+Result<uint64_t> WriteFromUser(Task& t, FileDescription& f, uint64_t addr, uint64_t len, const int64_t* off) {
+  if (len == 0) {
+    const size_t n = TRY(off ? f.PWrite({}, static_cast<uint64_t>(*off)) : f.Write({}));
+    return n;
+  }
+  std::vector<uint8_t> buf(std::min<uint64_t>(len, kChunk));
+  uint64_t done = 0;
+  while (done < len) {
+    const size_t want = std::min<uint64_t>(len - done, buf.size());
+    std::span<uint8_t> chunk(buf.data(), want);
+    Result<void> c = t.mm().CopyInBytes(addr + done, chunk);
+    if (!c.ok()) {
+      if (done > 0) return done;
+      return c.error();
+    }
+    Result<size_t> n = off ? f.PWrite(chunk, static_cast<uint64_t>(*off) + done) : f.Write(chunk);
+    if (!n.ok()) {
+      if (done > 0) return done;
+      return n.error();
+    }
+    done += n.value();
+    if (n.value() < want) break;
+  }
+  return done;
+}
+
+Result<uint64_t> DoRead(Task& t, int fd, uint64_t addr, uint64_t len, const int64_t* off) {
+  std::shared_ptr<FileDescription> f = TRY(GetIoFile(t, fd));
+  if (!f->readable()) return Errno::kEBADF;
+  if (static_cast<int64_t>(len) < 0) return Errno::kEINVAL;
+  return ReadToUser(t, *f, addr, std::min(len, kMaxRwCount), off);
+}
+
+Result<uint64_t> DoWrite(Task& t, int fd, uint64_t addr, uint64_t len, const int64_t* off) {
+  std::shared_ptr<FileDescription> f = TRY(GetIoFile(t, fd));
+  if (!f->writable()) return Errno::kEBADF;
+  if (static_cast<int64_t>(len) < 0) return Errno::kEINVAL;
+  return WriteFromUser(t, *f, addr, std::min(len, kMaxRwCount), off);
+}
+
+// Copies in and checks an iovec array (lib/iov_iter.c): at most UIO_MAXIOV
+// entries, no negative length, total clamped to MAX_RW_COUNT.
+Result<std::vector<KIovec>> CopyInIovecs(Task& t, uint64_t addr, uint64_t count) {
+  if (count > kUioMaxIov) return Errno::kEINVAL;
+  std::vector<KIovec> iov(count);
+  if (count > 0) {
+    TRY(t.mm().CopyInBytes(addr, std::span<uint8_t>(reinterpret_cast<uint8_t*>(iov.data()), count * sizeof(KIovec))));
+  }
+  uint64_t total = 0;
+  for (KIovec& v : iov) {
+    if (static_cast<int64_t>(v.len) < 0) return Errno::kEINVAL;
+    v.len = std::min(v.len, kMaxRwCount - total);
+    total += v.len;
+  }
+  return iov;
+}
+
+Result<uint64_t> DoReadv(Task& t, int fd, uint64_t iov_addr, uint64_t count) {
+  std::shared_ptr<FileDescription> f = TRY(GetIoFile(t, fd));
+  if (!f->readable()) return Errno::kEBADF;
+  const std::vector<KIovec> iov = TRY(CopyInIovecs(t, iov_addr, count));
+  uint64_t done = 0;
+  for (const KIovec& v : iov) {
+    if (v.len == 0) continue;
+    Result<uint64_t> n = ReadToUser(t, *f, v.base, v.len, nullptr);
+    if (!n.ok()) {
+      if (done > 0) break;
+      return n.error();
+    }
+    done += n.value();
+    if (n.value() < v.len) break;
+  }
+  return done;
+}
+
+Result<uint64_t> DoWritev(Task& t, int fd, uint64_t iov_addr, uint64_t count) {
+  std::shared_ptr<FileDescription> f = TRY(GetIoFile(t, fd));
+  if (!f->writable()) return Errno::kEBADF;
+  const std::vector<KIovec> iov = TRY(CopyInIovecs(t, iov_addr, count));
+  uint64_t total = 0;
+  for (const KIovec& v : iov) total += v.len;
+  if (total <= kChunk) {
+    // One write for the whole vector: pipes and ttys see it as one record.
+    std::vector<uint8_t> buf(total);
+    size_t pos = 0;
+    for (const KIovec& v : iov) {
+      TRY(t.mm().CopyInBytes(v.base, std::span<uint8_t>(buf.data() + pos, v.len)));
+      pos += v.len;
+    }
+    const size_t n = TRY(f->Write(buf));
+    return n;
+  }
+  uint64_t done = 0;
+  for (const KIovec& v : iov) {
+    if (v.len == 0) continue;
+    Result<uint64_t> n = WriteFromUser(t, *f, v.base, v.len, nullptr);
+    if (!n.ok()) {
+      if (done > 0) break;
+      return n.error();
+    }
+    done += n.value();
+    if (n.value() < v.len) break;
+  }
+  return done;
+}
+
+Result<int> DupFrom(Task& t, int oldfd, int min_fd, bool cloexec) {
+  std::shared_ptr<FileDescription> f = TRY(t.fds().Get(oldfd));
+  if (min_fd < 0 || static_cast<uint64_t>(min_fd) >= t.fds().limit()) return Errno::kEINVAL;
+  return t.fds().Install(std::move(f), cloexec, min_fd);
+}
+
+Result<uint64_t> DoDup3(Task& t, int oldfd, int newfd, bool cloexec) {
+  std::shared_ptr<FileDescription> f = TRY(t.fds().Get(oldfd));
+  const int fd = TRY(t.fds().InstallAt(newfd, std::move(f), cloexec));
+  return static_cast<uint64_t>(fd);
+}
+
+}  // namespace
+
+Result<uint64_t> Read(Task& t, const SyscallArgs& args) { return DoRead(t, args.Fd(0), args.U64(1), args.U64(2), nullptr); }
+
+Result<uint64_t> Write(Task& t, const SyscallArgs& args) {
+  return DoWrite(t, args.Fd(0), args.U64(1), args.U64(2), nullptr);
+}
+
+Result<uint64_t> Pread64(Task& t, const SyscallArgs& args) {
+  const int64_t off = args.I64(3);
+  if (off < 0) return Errno::kEINVAL;  // before the fd, as ksys_pread64
+  return DoRead(t, args.Fd(0), args.U64(1), args.U64(2), &off);
+}
+
+Result<uint64_t> Pwrite64(Task& t, const SyscallArgs& args) {
+  const int64_t off = args.I64(3);
+  if (off < 0) return Errno::kEINVAL;
+  return DoWrite(t, args.Fd(0), args.U64(1), args.U64(2), &off);
+}
+
+Result<uint64_t> Readv(Task& t, const SyscallArgs& args) { return DoReadv(t, args.Fd(0), args.U64(1), args.U64(2)); }
+Result<uint64_t> Writev(Task& t, const SyscallArgs& args) { return DoWritev(t, args.Fd(0), args.U64(1), args.U64(2)); }
+
+Result<uint64_t> Openat(Task& t, const SyscallArgs& args) {
+  const int dirfd = args.Fd(0);
+  const UserPtr<char> path_ptr = args.Ptr<char>(1);
+  int flags = args.I32(2);
+  uint32_t mode = args.U32(3);
+  // build_open_flags() (fs/open.c).
+  if ((flags & (O_CREAT | O_DIRECTORY)) == (O_CREAT | O_DIRECTORY)) return Errno::kEINVAL;
+  if (flags & (O_CREAT | __O_TMPFILE)) {
+    mode &= 07777;
+  } else {
+    mode = 0;
+  }
+  if (flags & __O_TMPFILE) {
+    if ((flags & (__O_TMPFILE | O_DIRECTORY | O_CREAT)) != O_TMPFILE) return Errno::kEINVAL;
+    if ((flags & O_ACCMODE) == O_RDONLY) return Errno::kEINVAL;
+  }
+  const bool cloexec = flags & O_CLOEXEC;
+  if (flags & O_PATH) {
+    flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW;
+  } else {
+    flags = (flags & ~O_CLOEXEC) | O_LARGEFILE;  // force_o_largefile() on 64-bit
+  }
+  const std::string path = TRY(t.mm().CopyInString(path_ptr.addr(), fs::kPathMax - 1));
+  if (flags & __O_TMPFILE) return Errno::kEOPNOTSUPP;  // TODO(#4): tmpfs
+  const fs::Caller c = fs::CallerOf(t);
+  fs::Vfs& vfs = t.kernel().vfs();
+  const fs::Path start = TRY(vfs.StartFor(c, t.fs(), dirfd, path));
+  std::shared_ptr<FileDescription> f = TRY(vfs.Open(c, t.fs(), start, path, flags, mode));
+  const int fd = TRY(t.fds().Install(std::move(f), cloexec));
+  return static_cast<uint64_t>(fd);
+}
+
+Result<uint64_t> Open(Task& t, const SyscallArgs& args) {
+  SyscallArgs a{{static_cast<uint64_t>(AT_FDCWD), args.U64(0), args.U64(1), args.U64(2), 0, 0}};
+  return Openat(t, a);
+}
+
+Result<uint64_t> Close(Task& t, const SyscallArgs& args) {
+  TRY(t.fds().Close(args.Fd(0)));
+  return 0;
+}
+
+Result<uint64_t> Lseek(Task& t, const SyscallArgs& args) {
+  std::shared_ptr<FileDescription> f = TRY(GetIoFile(t, args.Fd(0)));
+  const int whence = args.I32(2);
+  if (whence < SEEK_SET || whence > SEEK_HOLE) return Errno::kEINVAL;
+  return f->Seek(args.I64(1), whence);
+}
+
+Result<uint64_t> Ioctl(Task& t, const SyscallArgs& args) {
+  const int fd = args.Fd(0);
+  const uint32_t cmd = args.U32(1);  // Linux takes the command as unsigned int
+  const uint64_t arg = args.U64(2);
+  std::shared_ptr<FileDescription> f = TRY(GetIoFile(t, fd));
+  switch (cmd) {
+    case FIOCLEX:
+      TRY(t.fds().SetCloexec(fd, true));
+      return 0;
+    case FIONCLEX:
+      TRY(t.fds().SetCloexec(fd, false));
+      return 0;
+    case FIONBIO: {
+      const int32_t on = TRY(t.mm().CopyIn(UserPtr<int32_t>(arg)));
+      const int fl = f->flags();
+      f->set_flags(on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK));
+      return 0;
+    }
+    default:
+      return f->Ioctl(t.mm(), cmd, arg);
+  }
+}
+
+Result<uint64_t> Getdents64(Task& t, const SyscallArgs& args) {
+  std::shared_ptr<FileDescription> f = TRY(GetIoFile(t, args.Fd(0)));
+  const uint64_t addr = args.U64(1);
+  const uint64_t count = args.U32(2);
+  std::vector<uint8_t> buf(std::min<uint64_t>(count, kMaxDirentBuf));
+  const size_t n = TRY(f->Getdents64(buf));
+  TRY(t.mm().CopyOutBytes(addr, std::span<const uint8_t>(buf.data(), n)));
+  return n;
+}
+
+Result<uint64_t> Fcntl(Task& t, const SyscallArgs& args) {
+  const int fd = args.Fd(0);
+  const int cmd = args.I32(1);
+  const uint64_t arg = args.U64(2);
+  const sentry::kernel::FdEntry e = TRY(t.fds().GetEntry(fd));
+  // O_PATH files allow only these (fs/fcntl.c check_fcntl_cmd).
+  const bool path_ok = cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC || cmd == F_GETFD || cmd == F_SETFD ||
+                       cmd == F_GETFL;
+  if ((e.file->flags() & O_PATH) && !path_ok) return Errno::kEBADF;
+  switch (cmd) {
+    case F_DUPFD:
+    case F_DUPFD_CLOEXEC: {
+      const int nfd = TRY(DupFrom(t, fd, static_cast<int>(std::min<uint64_t>(arg, INT32_MAX)), cmd == F_DUPFD_CLOEXEC));
+      return static_cast<uint64_t>(nfd);
+    }
+    case F_GETFD:
+      return e.cloexec ? FD_CLOEXEC : 0;
+    case F_SETFD:
+      TRY(t.fds().SetCloexec(fd, (arg & FD_CLOEXEC) != 0));
+      return 0;
+    case F_GETFL:
+      return static_cast<uint64_t>(static_cast<uint32_t>(e.file->flags()));
+    case F_SETFL: {
+      // Only these change (fs/fcntl.c SETFL_MASK); O_ASYNC/O_DIRECT/O_NOATIME
+      // are accepted and ignored for now.
+      constexpr int kSettable = O_APPEND | O_NONBLOCK;
+      const int fl = e.file->flags();
+      e.file->set_flags((fl & ~kSettable) | (static_cast<int>(arg) & kSettable));
+      return 0;
+    }
+    default:
+      // TODO(#4): record locks (F_SETLK...), leases, pipe sizes, seals.
+      return Errno::kEINVAL;
+  }
+}
+
+Result<uint64_t> Dup(Task& t, const SyscallArgs& args) {
+  const int fd = TRY(DupFrom(t, args.Fd(0), 0, false));
+  return static_cast<uint64_t>(fd);
+}
+
+Result<uint64_t> Dup2(Task& t, const SyscallArgs& args) {
+  const int oldfd = args.Fd(0), newfd = args.Fd(1);
+  if (oldfd == newfd) {
+    TRY(t.fds().Get(oldfd));  // EBADF if not open; otherwise a no-op
+    return static_cast<uint64_t>(newfd);
+  }
+  return DoDup3(t, oldfd, newfd, false);
+}
+
+Result<uint64_t> Dup3(Task& t, const SyscallArgs& args) {
+  const int oldfd = args.Fd(0), newfd = args.Fd(1);
+  const int flags = args.I32(2);
+  if (flags & ~O_CLOEXEC) return Errno::kEINVAL;
+  if (oldfd == newfd) return Errno::kEINVAL;
+  return DoDup3(t, oldfd, newfd, flags & O_CLOEXEC);
+}
 
 }  // namespace syscalls

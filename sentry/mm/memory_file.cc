@@ -1,2 +1,110 @@
 #include "sentry/mm/memory_file.h"
-// TODO(#3): implemented by the mm work.
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <utility>
+
+#include "base/logging.h"
+
+namespace sentry::mm {
+
+namespace {
+constexpr uint64_t kPage = 4096;
+uint64_t RoundUp(uint64_t a) { return (a + kPage - 1) & ~(kPage - 1); }
+}  // namespace
+
+base::Result<std::unique_ptr<MemoryFile>> MemoryFile::Create(uint64_t capacity) {
+  capacity = RoundUp(capacity);
+  if (capacity == 0) return base::Errno::kEINVAL;
+  // CLOEXEC is fine: platform stubs are forked from the sentry, not exec'd,
+  // and inherit the fd explicitly.
+  base::UniqueFd fd(memfd_create("runsc-memory", MFD_CLOEXEC));
+  if (!fd) {
+    const base::Errno e = base::FromHost(errno);
+    logging::Error("mm: memfd_create(runsc-memory) failed: {}", base::ErrnoName(e));
+    return e;
+  }
+  if (ftruncate(fd.get(), static_cast<off_t>(capacity)) != 0) {
+    const base::Errno e = base::FromHost(errno);
+    logging::Error("mm: ftruncate(memfd, {:#x}) failed: {}", capacity, base::ErrnoName(e));
+    return e;
+  }
+  // NORESERVE: the file is sparse; pages exist only once touched.
+  void* p = mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd.get(), 0);
+  if (p == MAP_FAILED) {
+    const base::Errno e = base::FromHost(errno);
+    logging::Error("mm: mmap(memfd, {:#x}) failed: {}", capacity, base::ErrnoName(e));
+    return e;
+  }
+  return std::unique_ptr<MemoryFile>(new MemoryFile(std::move(fd), static_cast<uint8_t*>(p), capacity));
+}
+
+MemoryFile::MemoryFile(base::UniqueFd fd, uint8_t* base, uint64_t capacity)
+    : fd_(std::move(fd)), base_(base), capacity_(capacity) {
+  free_[0] = capacity;
+}
+
+MemoryFile::~MemoryFile() { munmap(base_, capacity_); }
+
+base::Result<uint64_t> MemoryFile::Allocate(uint64_t length) {
+  if (length == 0 || length > capacity_) return base::Errno::kENOMEM;
+  length = RoundUp(length);
+  absl::MutexLock l(&mu_);
+  // First fit: keeps low offsets dense, which keeps the file compact.
+  for (auto it = free_.begin(); it != free_.end(); ++it) {
+    if (it->second < length) continue;
+    const uint64_t off = it->first;
+    const uint64_t rest = it->second - length;
+    free_.erase(it);
+    if (rest != 0) free_[off + length] = rest;
+    allocated_ += length;
+    return off;
+  }
+  return base::Errno::kENOMEM;
+}
+
+void MemoryFile::Decommit(uint64_t offset, uint64_t length) {
+  if (length == 0) return;
+  // Gives the pages back to the host; every mapping of them (the sentry's
+  // and the app's) now reads zeros.
+  if (fallocate(fd_.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+                static_cast<off_t>(length)) != 0) {
+    const base::Errno e = base::FromHost(errno);
+    // Cannot happen on a memfd; if it does, zero by hand so reuse stays safe.
+    logging::Error("mm: fallocate(PUNCH_HOLE, {:#x}, {:#x}) failed: {}", offset, length, base::ErrnoName(e));
+    memset(base_ + offset, 0, length);
+  }
+}
+
+void MemoryFile::Free(uint64_t offset, uint64_t length) {
+  length = RoundUp(length);
+  if (length == 0) return;
+  Decommit(offset, length);
+  absl::MutexLock l(&mu_);
+  allocated_ -= length;
+  uint64_t start = offset, end = offset + length;
+  // Coalesce with the neighbours.
+  auto next = free_.lower_bound(start);
+  if (next != free_.begin()) {
+    auto prev = std::prev(next);
+    if (prev->first + prev->second == start) {
+      start = prev->first;
+      free_.erase(prev);
+    }
+  }
+  if (next != free_.end() && next->first == end) {
+    end += next->second;
+    free_.erase(next);
+  }
+  free_[start] = end - start;
+}
+
+uint64_t MemoryFile::allocated() const {
+  absl::MutexLock l(&mu_);
+  return allocated_;
+}
+
+}  // namespace sentry::mm

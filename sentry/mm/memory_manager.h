@@ -39,6 +39,10 @@ class MappableFile {
   virtual Result<size_t> ReadAt(std::span<uint8_t> buf, uint64_t off) = 0;
   // For /proc/self/maps ("/usr/lib/x86_64-linux-gnu/libc.so.6").
   virtual std::string MapsName() const = 0;
+  // Device and inode shown in /proc/self/maps; 0 when unknown.
+  virtual uint32_t MapsDevMajor() const { return 0; }
+  virtual uint32_t MapsDevMinor() const { return 0; }
+  virtual uint64_t MapsInode() const { return 0; }
 };
 
 struct MmapOpts {
@@ -58,9 +62,26 @@ struct VmaInfo {  // for /proc/self/maps and tests
   uint64_t start, end;
   int prot;
   bool shared;
-  uint64_t offset;
+  uint64_t offset;  // file offset of start; 0 for anonymous (as Linux shows)
   std::string name;
+  uint32_t dev_major = 0, dev_minor = 0;
+  uint64_t inode = 0;
 };
+
+// One /proc/self/maps line, exactly as Linux's show_map_vma() prints it
+// ("start-end rwxp offset maj:min inode", padded to column 73 before a name,
+// "... 0 " with a trailing space when there is none), with the '\n'.
+std::string FormatMapsLine(const VmaInfo& v);
+
+// The lowest address mmap(2) hands out or accepts with MAP_FIXED
+// (vm.mmap_min_addr); below it MAP_FIXED fails with EPERM.
+constexpr uint64_t kMmapMinAddr = 0x10000;
+// Linux's stack_guard_gap: no mapping is placed this close below a stack.
+constexpr uint64_t kStackGuardGap = 256 * kPageSize;
+// Top of the app address space without a platform (x86-64 TASK_SIZE).
+constexpr uint64_t kDefaultMaxUserAddress = 0x7ffffffff000;
+// Largest size a grows-down VMA reaches by faults below it (RLIMIT_STACK).
+constexpr uint64_t kMaxStackSize = 8ull << 20;
 
 class MemoryManager {
  public:
@@ -82,11 +103,17 @@ class MemoryManager {
   Result<void> Madvise(uint64_t addr, uint64_t length, int advice);
   // brk(2): returns the new (or unchanged) break, like Linux.
   uint64_t Brk(uint64_t addr);
-  // The loader sets the initial break right after the ELF's bss.
+  // The loader sets the initial break right after the ELF's bss (rounded up
+  // to a page, as load_elf_binary does).
   void SetBrkStart(uint64_t addr);
+  uint64_t brk() const;
+  uint64_t brk_start() const;
 
   // Called on a platform fault. Ok: the access is now possible, retry.
-  // EFAULT: no VMA or wrong protection: the app gets SIGSEGV.
+  // EFAULT: no VMA or wrong protection: the app gets SIGSEGV. Other errors
+  // (EIO reading the file of a file mapping) mean SIGBUS. `access` is
+  // platform::kProtRead/kProtWrite/kProtExec bits. A fault just below a
+  // grows-down VMA grows it (up to kMaxStackSize), as Linux's expand_stack.
   Result<void> HandleFault(uint64_t addr, int access);
 
   // The checked copy interface. Copies stop at the first unmapped or
@@ -99,7 +126,8 @@ class MemoryManager {
   // Zero-fills app memory (the loader's bss, tests).
   Result<void> ZeroOut(uint64_t addr, uint64_t length);
   // NUL-terminated string of at most max_len bytes (without the NUL):
-  // ENAMETOOLONG if no NUL within max_len, EFAULT on a bad address.
+  // ENAMETOOLONG if no NUL within max_len, EFAULT on a bad address. Linux
+  // counts the NUL in PATH_MAX, so paths pass PATH_MAX - 1.
   Result<std::string> CopyInString(uint64_t addr, size_t max_len);
 
   template <typename T>
@@ -120,15 +148,21 @@ class MemoryManager {
     return CopyOutBytes(dst.addr(), {reinterpret_cast<const uint8_t*>(v.data()), v.size_bytes()});
   }
 
+  // Ascending, adjacent compatible pieces merged as Linux shows them.
   std::vector<VmaInfo> Vmas() const;
+  // All of /proc/self/maps.
+  std::string MapsText() const;
   // Hint-less mmap search starts below this (top-down, like Linux).
   uint64_t mmap_base() const { return mmap_base_; }
+  // Exclusive upper bound of app addresses.
+  uint64_t max_address() const { return max_address_; }
+
+  class Impl;  // memory_manager_impl.h; public only for the .cc files
 
  private:
-  struct Vma;
-  class Impl;
   MemoryFile& mf_;
   std::unique_ptr<platform::AddressSpace> as_;
+  uint64_t max_address_;
   uint64_t mmap_base_;
   mutable absl::Mutex mu_;
   std::unique_ptr<Impl> impl_ ABSL_GUARDED_BY(mu_);

@@ -1,0 +1,22 @@
+// Constructors of the filesystems the Vfs mounts. Each returns the root
+// inode of a new instance.
+#ifndef FS_FILESYSTEMS_H_
+#define FS_FILESYSTEMS_H_
+
+#include <memory>
+
+#include "fs/inode.h"
+#include "gofer/client.h"
+
+namespace fs {
+
+// The gofer's root (fs/gofer_fs.cc). Inodes keep the client alive.
+std::shared_ptr<Inode> NewGoferRoot(std::shared_ptr<gofer::Client> client);
+// A procfs instance (fs/proc.cc).
+std::shared_ptr<Inode> NewProcfs();
+// A devfs instance with null, zero, full, random, urandom (fs/dev.cc).
+std::shared_ptr<Inode> NewDevfs();
+
+}  // namespace fs
+
+#endif  // FS_FILESYSTEMS_H_

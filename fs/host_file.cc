@@ -1,0 +1,161 @@
+#include "fs/host_file.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/sysmacros.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "absl/synchronization/mutex.h"
+
+namespace fs {
+namespace {
+
+// The kernel's struct termios (asm-generic/termbits.h), which TCGETS/TCSETS
+// use; glibc's struct termios is larger and laid out differently.
+struct KernelTermios {
+  uint32_t c_iflag, c_oflag, c_cflag, c_lflag;
+  uint8_t c_line;
+  uint8_t c_cc[19];
+};
+static_assert(sizeof(KernelTermios) == 36);
+
+class HostFile final : public FileDescription {
+ public:
+  HostFile(base::UniqueFd fd, int flags) : FileDescription(flags), fd_(std::move(fd)) {}
+
+  // TODO(#4): a blocking read here blocks the task thread outside
+  // Task::Block; move to host-fd readiness notifications with the poller.
+  Result<size_t> Read(std::span<uint8_t> buf) override {
+    TRY(WaitReady(POLLIN));
+    return Retry([&] { return read(fd_.get(), buf.data(), buf.size()); });
+  }
+  Result<size_t> Write(std::span<const uint8_t> buf) override {
+    TRY(WaitReady(POLLOUT));
+    return Retry([&] { return write(fd_.get(), buf.data(), buf.size()); });
+  }
+  Result<size_t> PRead(std::span<uint8_t> buf, uint64_t off) override {
+    return Retry([&] { return pread(fd_.get(), buf.data(), buf.size(), static_cast<off_t>(off)); });
+  }
+  Result<size_t> PWrite(std::span<const uint8_t> buf, uint64_t off) override {
+    return Retry([&] { return pwrite(fd_.get(), buf.data(), buf.size(), static_cast<off_t>(off)); });
+  }
+  Result<uint64_t> Seek(int64_t off, int whence) override {
+    const off_t r = lseek(fd_.get(), off, whence);
+    if (r < 0) return base::FromHost(errno);
+    return static_cast<uint64_t>(r);
+  }
+  Result<struct stat> Stat() override {
+    struct stat st;
+    if (fstat(fd_.get(), &st) != 0) return base::FromHost(errno);
+    return st;
+  }
+
+  Result<uint64_t> Ioctl(sentry::mm::MemoryManager& mm, uint64_t cmd, uint64_t arg) override {
+    switch (cmd) {
+      case TCGETS: {
+        KernelTermios t{};
+        TRY(HostIoctl(TCGETS, &t));
+        TRY(mm.CopyOut(sentry::mm::UserPtr<KernelTermios>(arg), t));
+        return 0;
+      }
+      case TCSETS:
+      case TCSETSW:
+      case TCSETSF: {
+        const KernelTermios t = TRY(mm.CopyIn(sentry::mm::UserPtr<KernelTermios>(arg)));
+        TRY(HostIoctl(static_cast<unsigned long>(cmd), const_cast<KernelTermios*>(&t)));
+        return 0;
+      }
+      case TIOCGWINSZ: {
+        struct winsize ws {};
+        TRY(HostIoctl(TIOCGWINSZ, &ws));
+        TRY(mm.CopyOut(sentry::mm::UserPtr<struct winsize>(arg), ws));
+        return 0;
+      }
+      case TIOCSWINSZ: {
+        const struct winsize ws = TRY(mm.CopyIn(sentry::mm::UserPtr<struct winsize>(arg)));
+        TRY(HostIoctl(TIOCSWINSZ, const_cast<struct winsize*>(&ws)));
+        return 0;
+      }
+      case TIOCGPGRP: {
+        // The host's process group ids mean nothing in the sandbox's pid
+        // namespace: the foreground group is kept here (set by TIOCSPGRP;
+        // pid 1's group until then). The host call still checks it is a tty.
+        pid_t host_pgrp;
+        TRY(HostIoctl(TIOCGPGRP, &host_pgrp));
+        int32_t pgrp;
+        {
+          absl::MutexLock l(&mu_);
+          pgrp = foreground_pgrp_;
+        }
+        TRY(mm.CopyOut(sentry::mm::UserPtr<int32_t>(arg), pgrp));
+        return 0;
+      }
+      case TIOCSPGRP: {
+        const int32_t pgrp = TRY(mm.CopyIn(sentry::mm::UserPtr<int32_t>(arg)));
+        if (!isatty(fd_.get())) return Errno::kENOTTY;
+        if (pgrp < 0) return Errno::kEINVAL;
+        absl::MutexLock l(&mu_);
+        foreground_pgrp_ = pgrp;
+        return 0;
+      }
+      case FIONREAD: {
+        int n = 0;
+        TRY(HostIoctl(FIONREAD, &n));
+        TRY(mm.CopyOut(sentry::mm::UserPtr<int32_t>(arg), static_cast<int32_t>(n)));
+        return 0;
+      }
+      default:
+        return Errno::kENOTTY;
+    }
+  }
+
+  std::string Path() const override {
+    // What Linux shows in /proc/self/fd for such files.
+    struct stat st;
+    if (fstat(fd_.get(), &st) != 0) return "host:[unknown]";
+    if (S_ISFIFO(st.st_mode)) return fmt::format("pipe:[{}]", st.st_ino);
+    if (S_ISSOCK(st.st_mode)) return fmt::format("socket:[{}]", st.st_ino);
+    if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 136) return fmt::format("/dev/pts/{}", minor(st.st_rdev));
+    return fmt::format("host:[{}]", st.st_ino);
+  }
+
+ private:
+  template <typename F>
+  static Result<size_t> Retry(F f) {
+    while (true) {
+      const ssize_t n = f();
+      if (n >= 0) return static_cast<size_t>(n);
+      if (errno != EINTR) return base::FromHost(errno);
+    }
+  }
+  Result<void> HostIoctl(unsigned long cmd, void* arg) {
+    if (ioctl(fd_.get(), cmd, arg) != 0) return base::FromHost(errno);
+    return {};
+  }
+  // O_NONBLOCK lives in our status flags, not on the host fd (it is shared
+  // with the user's terminal): poll first so the call does not block.
+  Result<void> WaitReady(short events) {
+    if (!(flags() & O_NONBLOCK)) return {};
+    struct pollfd p = {fd_.get(), events, 0};
+    const int r = poll(&p, 1, 0);
+    if (r < 0) return base::FromHost(errno);
+    if (r == 0) return Errno::kEAGAIN;
+    return {};
+  }
+
+  base::UniqueFd fd_;
+  absl::Mutex mu_;
+  int32_t foreground_pgrp_ ABSL_GUARDED_BY(mu_) = 1;
+};
+
+}  // namespace
+
+std::shared_ptr<FileDescription> NewHostFile(base::UniqueFd fd, int flags) {
+  return std::make_shared<HostFile>(std::move(fd), flags);
+}
+
+}  // namespace fs

@@ -1,0 +1,22 @@
+// Host-fd files: the stdio fds the CLI donates to the sandbox (a tty, a
+// pipe, a file). The sentry does the I/O on the fd itself; terminal ioctls
+// are forwarded to the host tty with arguments copied through the app's
+// MemoryManager. Nothing else about the host is reachable through them.
+#ifndef FS_HOST_FILE_H_
+#define FS_HOST_FILE_H_
+
+#include <memory>
+
+#include "base/unique_fd.h"
+#include "fs/file_description.h"
+
+namespace fs {
+
+// `flags` are the open(2) status flags the app sees (F_GETFL), normally the
+// host fd's own (O_RDONLY for stdin, O_WRONLY for stdout/stderr, O_RDWR for
+// a tty).
+std::shared_ptr<FileDescription> NewHostFile(base::UniqueFd fd, int flags);
+
+}  // namespace fs
+
+#endif  // FS_HOST_FILE_H_

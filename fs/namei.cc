@@ -1,0 +1,178 @@
+// Path resolution, after Linux's fs/namei.c: one component at a time, each
+// directory searched needs MAY_EXEC, ".." stops at the caller's root and
+// crosses mounts, symlinks are spliced into the remaining walk (ELOOP after
+// kMaxSymlinks), and a trailing slash demands a directory.
+#include <fcntl.h>
+
+#include <vector>
+
+#include "fs/vfs.h"
+#include "sentry/kernel/task.h"
+
+namespace fs {
+namespace {
+
+// Pushes the components of `path` so that the first is on top.
+void PushComponents(std::vector<std::string>& stack, std::string_view path) {
+  std::vector<std::string_view> comps;
+  size_t i = 0;
+  while (i < path.size()) {
+    while (i < path.size() && path[i] == '/') ++i;
+    size_t j = i;
+    while (j < path.size() && path[j] != '/') ++j;
+    if (j > i) comps.push_back(path.substr(i, j - i));
+    i = j;
+  }
+  for (auto it = comps.rbegin(); it != comps.rend(); ++it) stack.emplace_back(*it);
+}
+
+Result<void> MaySearch(const Caller& c, const Path& dir) {
+  const struct stat st = TRY(dir.dentry->inode()->Stat(c));
+  return CheckPermission(*c.creds, st, kMayExec);
+}
+
+}  // namespace
+
+Path Vfs::FollowMounts(Path p) const {
+  while (p.dentry->mounted()) {
+    absl::MutexLock l(&mu_);
+    auto it = mounts_.find(p.dentry.get());
+    if (it == mounts_.end()) break;
+    p = Path{it->second, it->second->root()};
+  }
+  return p;
+}
+
+Path Vfs::Parent(const Path& root, const Path& p) const {
+  Path cur = p;
+  while (true) {
+    if (cur == root) return cur;
+    if (cur.dentry != cur.mount->root()) break;
+    if (cur.mount->parent() == nullptr) return cur;  // the top: ".." is itself
+    cur = Path{cur.mount->parent(), cur.mount->mountpoint()};
+  }
+  return FollowMounts(Path{cur.mount, cur.dentry->parent()});
+}
+
+Result<Path> Vfs::Resolve(const Caller& c, const FsContext& fs, const Path& start, std::string_view path,
+                          ResolveOpts opts) {
+  if (path.empty()) return Errno::kENOENT;
+  if (path.size() >= kPathMax) return Errno::kENAMETOOLONG;
+  const Path root = fs.root();
+  Path cur = path[0] == '/' ? root : start;
+  std::vector<std::string> stack;
+  PushComponents(stack, path);
+  bool trailing = path.back() == '/';
+  int links = 0;
+  while (!stack.empty()) {
+    const std::string name = std::move(stack.back());
+    stack.pop_back();
+    const bool last = stack.empty();
+    if (!cur.dentry->inode()->is_dir()) return Errno::kENOTDIR;
+    TRY(MaySearch(c, cur));
+    if (name == ".") continue;
+    if (name == "..") {
+      cur = Parent(root, cur);
+      continue;
+    }
+    if (name.size() > kNameMax) return Errno::kENAMETOOLONG;
+    std::shared_ptr<Dentry> child = TRY(cur.dentry->LookupChild(c, name));
+    Path next = FollowMounts(Path{cur.mount, std::move(child)});
+    const auto& inode = next.dentry->inode();
+    if (inode->is_symlink() && (!last || opts.follow_final || trailing)) {
+      if (++links > kMaxSymlinks) return Errno::kELOOP;
+      const std::string target = TRY(inode->Readlink(c));
+      if (target.empty()) return Errno::kENOENT;
+      if (target[0] == '/') cur = root;
+      // The target's last component becomes the path's last; a slash at its
+      // end demands a directory like a trailing slash in the path does.
+      if (last && target.back() == '/') trailing = true;
+      PushComponents(stack, target);
+      continue;
+    }
+    cur = std::move(next);
+  }
+  if ((trailing || opts.require_dir) && !cur.dentry->inode()->is_dir()) return Errno::kENOTDIR;
+  return cur;
+}
+
+Result<ParentAndName> Vfs::ResolveParent(const Caller& c, const FsContext& fs, const Path& start,
+                                         std::string_view path) {
+  if (path.empty()) return Errno::kENOENT;
+  if (path.size() >= kPathMax) return Errno::kENAMETOOLONG;
+  ParentAndName out;
+  size_t end = path.size();
+  while (end > 0 && path[end - 1] == '/') --end;
+  out.trailing_slash = end < path.size();
+  if (end == 0) {  // "/" or "///": the root, no last component
+    out.parent = fs.root();
+    return out;
+  }
+  const size_t slash = path.rfind('/', end - 1);
+  const std::string_view last = slash == std::string_view::npos ? path.substr(0, end) : path.substr(slash + 1, end - slash - 1);
+  std::string_view dir;
+  if (slash == std::string_view::npos) {
+    dir = ".";
+  } else if (slash == 0) {
+    dir = "/";
+  } else {
+    dir = path.substr(0, slash + 1);
+  }
+  out.parent = TRY(Resolve(c, fs, start, dir, ResolveOpts{.follow_final = true, .require_dir = true}));
+  if (last != "." && last != "..") {
+    out.name = std::string(last);
+  } else {
+    // "dir/." or "..": the last names a directory, not an entry to create.
+    out.parent = TRY(Resolve(c, fs, start, path, ResolveOpts{.follow_final = true, .require_dir = true}));
+  }
+  return out;
+}
+
+Result<Path> Vfs::StartFor(const Caller& c, const FsContext& fs, int dirfd, std::string_view path) {
+  if (!path.empty() && path[0] == '/') return fs.root();  // dirfd is not even checked
+  if (dirfd == AT_FDCWD) return fs.cwd();
+  if (c.fds == nullptr) return Errno::kEBADF;
+  std::shared_ptr<FileDescription> f = TRY(c.fds->Get(dirfd));
+  const Path* loc = f->location();
+  if (loc == nullptr || !loc->dentry->inode()->is_dir()) return Errno::kENOTDIR;
+  return *loc;
+}
+
+Result<Path> Vfs::ResolveAt(const Caller& c, int dirfd, std::string_view path, ResolveOpts opts) {
+  if (path.empty()) return Errno::kENOENT;
+  const Path start = TRY(StartFor(c, *c.fs, dirfd, path));
+  return Resolve(c, *c.fs, start, path, opts);
+}
+
+std::string Vfs::PathString(const Path& root, const Path& p) {
+  std::vector<const std::string*> names;
+  Path cur = p;
+  bool unreachable = false;
+  while (!(cur == root)) {
+    if (cur.dentry == cur.mount->root()) {
+      if (cur.mount->parent() == nullptr) {
+        unreachable = true;
+        break;
+      }
+      cur = Path{cur.mount->parent(), cur.mount->mountpoint()};
+      continue;
+    }
+    names.push_back(&cur.dentry->name());
+    cur.dentry = cur.dentry->parent();
+  }
+  std::string out = unreachable ? "(unreachable)" : "";
+  for (auto it = names.rbegin(); it != names.rend(); ++it) {
+    out += '/';
+    out += **it;
+  }
+  if (names.empty()) out += '/';
+  return out;
+}
+
+std::string AbsolutePath(const Path& p) {
+  std::shared_ptr<Mount> top = p.mount;
+  while (top->parent() != nullptr) top = top->parent();
+  return Vfs::PathString(Path{top, top->root()}, p);
+}
+
+}  // namespace fs

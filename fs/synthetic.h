@@ -1,0 +1,164 @@
+// Building blocks for filesystems whose files the sentry makes up (proc,
+// dev, later sys): inodes with generated contents, and the generic open-file
+// types they and other filesystems share (VfsFile, a string snapshot file, a
+// directory listing file). Adding a /proc file is one line:
+//   dir->AddChild("version", SyntheticFile::New(dev, 0444, [](const Caller&) -> Result<std::string> {...}));
+#ifndef FS_SYNTHETIC_H_
+#define FS_SYNTHETIC_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "fs/inode.h"
+
+namespace fs {
+
+// A fresh inode number for synthetic files (process-wide, never reused).
+uint64_t NextSyntheticIno();
+// A fresh st_dev for a synthetic filesystem instance (anonymous major 0).
+uint64_t NextSyntheticDev();
+
+// Appends one linux_dirent64 at buf[pos]; returns the record length, or 0 if
+// it does not fit.
+size_t PutDirent64(std::span<uint8_t> buf, size_t pos, uint64_t ino, int64_t off, uint8_t type,
+                   std::string_view name);
+uint8_t DirentType(uint32_t mode);
+
+// An open file that lives in the VFS tree: knows its Path and inode.
+class VfsFile : public FileDescription {
+ public:
+  VfsFile(fs::Path at, std::shared_ptr<Inode> inode, int flags)
+      : FileDescription(flags), at_(std::move(at)), inode_(std::move(inode)) {}
+  Result<struct stat> Stat() override;
+  std::string Path() const override;
+  const fs::Path* location() const override { return &at_; }
+  const std::shared_ptr<Inode>& inode() const { return inode_; }
+
+ private:
+  const fs::Path at_;
+  const std::shared_ptr<Inode> inode_;
+};
+
+// O_PATH: only a location (fstat, dirfd, fchdir).
+class OPathFile final : public VfsFile {
+ public:
+  using VfsFile::VfsFile;
+};
+
+// A read-only, seekable snapshot of generated text (like Linux's seq_file
+// files: the contents are fixed at open).
+class StringFile final : public VfsFile {
+ public:
+  StringFile(fs::Path at, std::shared_ptr<Inode> inode, int flags, std::string data)
+      : VfsFile(std::move(at), std::move(inode), flags), data_(std::move(data)) {}
+  Result<size_t> Read(std::span<uint8_t> buf) override;
+  Result<size_t> PRead(std::span<uint8_t> buf, uint64_t off) override;
+  Result<uint64_t> Seek(int64_t off, int whence) override;
+
+ private:
+  const std::string data_;
+  absl::Mutex mu_;
+  uint64_t offset_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// A directory listing snapshot taken at open, "." and ".." first. The
+// offset of entry i is i + 1 (what lseek/telldir see).
+class DirListFile final : public VfsFile {
+ public:
+  DirListFile(fs::Path at, std::shared_ptr<Inode> inode, int flags, std::vector<DirEntry> entries)
+      : VfsFile(std::move(at), std::move(inode), flags), entries_(std::move(entries)) {}
+  Result<size_t> Read(std::span<uint8_t>) override { return Errno::kEISDIR; }
+  Result<size_t> PRead(std::span<uint8_t>, uint64_t) override { return Errno::kEISDIR; }
+  Result<size_t> Getdents64(std::span<uint8_t> buf) override;
+  Result<uint64_t> Seek(int64_t off, int whence) override;
+
+ private:
+  const std::vector<DirEntry> entries_;
+  absl::Mutex mu_;
+  size_t next_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// Common stat fields for synthetic inodes.
+class SyntheticInode : public Inode {
+ public:
+  SyntheticInode(uint64_t dev, uint32_t mode) : dev_(dev), ino_(NextSyntheticIno()), mode_(mode) {}
+  uint32_t mode() const override { return mode_; }
+  Result<struct stat> Stat(const Caller& c) override;
+  uint64_t ino() const { return ino_; }
+  uint64_t dev() const { return dev_; }
+
+ protected:
+  // st_size; 0 by default (like most of /proc).
+  virtual uint64_t size() const { return 0; }
+
+ private:
+  const uint64_t dev_;
+  const uint64_t ino_;
+  const uint32_t mode_;
+};
+
+// A directory with fixed children and, optionally, generated ones (/proc's
+// pid directories, /proc/<pid>/fd). Generated children are not cached.
+class SyntheticDir final : public SyntheticInode {
+ public:
+  using LookupFn = std::function<Result<std::shared_ptr<Inode>>(const Caller&, std::string_view)>;
+  using ListFn = std::function<std::vector<DirEntry>(const Caller&)>;
+
+  static std::shared_ptr<SyntheticDir> New(uint64_t dev, uint32_t perm = 0555) {
+    return std::make_shared<SyntheticDir>(dev, S_IFDIR | perm);
+  }
+  SyntheticDir(uint64_t dev, uint32_t mode) : SyntheticInode(dev, mode) {}
+  // Setup only (before the directory is reachable).
+  void AddChild(std::string name, std::shared_ptr<Inode> child) { children_.emplace(std::move(name), std::move(child)); }
+  void SetGenerated(LookupFn lookup, ListFn list) {
+    lookup_ = std::move(lookup);
+    list_ = std::move(list);
+  }
+
+  Result<std::shared_ptr<Inode>> Lookup(const Caller& c, std::string_view name) override;
+  bool CacheLookups() const override { return !lookup_; }
+  Result<std::shared_ptr<FileDescription>> Open(const Caller& c, const Path& at, int flags) override;
+
+ private:
+  std::map<std::string, std::shared_ptr<Inode>, std::less<>> children_;
+  LookupFn lookup_;
+  ListFn list_;
+};
+
+// A symlink whose target is computed per caller (/proc/self, exe, fd/N).
+class SyntheticSymlink final : public SyntheticInode {
+ public:
+  using TargetFn = std::function<Result<std::string>(const Caller&)>;
+  static std::shared_ptr<SyntheticSymlink> New(uint64_t dev, TargetFn fn) {
+    return std::make_shared<SyntheticSymlink>(dev, std::move(fn));
+  }
+  SyntheticSymlink(uint64_t dev, TargetFn fn) : SyntheticInode(dev, S_IFLNK | 0777), fn_(std::move(fn)) {}
+  Result<std::string> Readlink(const Caller& c) override { return fn_(c); }
+  Result<std::shared_ptr<FileDescription>> Open(const Caller&, const Path&, int) override { return Errno::kELOOP; }
+
+ private:
+  TargetFn fn_;
+};
+
+// A read-only regular file whose contents are generated at open.
+class SyntheticFile final : public SyntheticInode {
+ public:
+  using ContentFn = std::function<Result<std::string>(const Caller&)>;
+  static std::shared_ptr<SyntheticFile> New(uint64_t dev, uint32_t perm, ContentFn fn) {
+    return std::make_shared<SyntheticFile>(dev, S_IFREG | perm, std::move(fn));
+  }
+  SyntheticFile(uint64_t dev, uint32_t mode, ContentFn fn) : SyntheticInode(dev, mode), fn_(std::move(fn)) {}
+  Result<std::shared_ptr<FileDescription>> Open(const Caller& c, const Path& at, int flags) override;
+
+ private:
+  ContentFn fn_;
+};
+
+}  // namespace fs
+
+#endif  // FS_SYNTHETIC_H_

@@ -1,0 +1,186 @@
+#include "fs/vfs.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+
+#include "fs/filesystems.h"
+#include "fs/synthetic.h"
+#include "sentry/kernel/task.h"
+
+namespace fs {
+namespace {
+
+const sentry::kernel::Credentials& KernelCreds() {
+  static const sentry::kernel::Credentials root{};
+  return root;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<Vfs>> Vfs::Create(std::unique_ptr<gofer::Client> root_client) {
+  if (root_client == nullptr) return Errno::kEINVAL;
+  std::shared_ptr<gofer::Client> client(std::move(root_client));
+  std::shared_ptr<Inode> root_inode = NewGoferRoot(std::move(client));
+  if (!root_inode->is_dir()) return Errno::kENOTDIR;
+  std::shared_ptr<Vfs> vfs(new Vfs());  // private constructor; owned at once
+  auto root_dentry = std::make_shared<Dentry>(nullptr, "/", std::move(root_inode));
+  vfs->root_mount_ = std::make_shared<Mount>(FilesystemInfo{"gofer", true}, root_dentry, nullptr, nullptr);
+  const Path root = vfs->root();
+  vfs->AddMount(root, "proc", FilesystemInfo{"proc", false}, NewProcfs());
+  vfs->AddMount(root, "dev", FilesystemInfo{"devtmpfs", false}, NewDevfs());
+  return vfs;
+}
+
+Vfs::~Vfs() {
+  // Dentries hold their parents and cache their children: break the cycles.
+  absl::flat_hash_map<const Dentry*, std::shared_ptr<Mount>> mounts;
+  {
+    absl::MutexLock l(&mu_);
+    mounts.swap(mounts_);
+  }
+  for (auto& [d, m] : mounts) m->root()->ClearCache();
+  if (root_mount_) root_mount_->root()->ClearCache();
+}
+
+void Vfs::AddMount(const Path& at, std::string_view name, FilesystemInfo info, std::shared_ptr<Inode> root_inode) {
+  const Caller kc{&KernelCreds()};
+  Result<std::shared_ptr<Dentry>> existing = at.dentry->LookupChild(kc, name);
+  std::shared_ptr<Dentry> mountpoint;
+  if (existing.ok() && existing.value()->inode()->is_dir()) {
+    mountpoint = std::move(existing).value();
+  } else {
+    // The host has no such directory: make one in the sentry's view only.
+    mountpoint = at.dentry->AddChild(std::string(name), root_inode);
+  }
+  auto mount = std::make_shared<Mount>(std::move(info), std::make_shared<Dentry>(nullptr, "/", std::move(root_inode)),
+                                       at.mount, mountpoint);
+  {
+    absl::MutexLock l(&mu_);
+    mounts_[mountpoint.get()] = std::move(mount);
+  }
+  mountpoint->set_mounted();
+}
+
+Result<std::shared_ptr<FsContext>> Vfs::NewFsContext(std::string_view cwd) {
+  const Caller kc{&KernelCreds()};
+  FsContext tmp(root(), root(), 022);
+  Path p = TRY(Resolve(kc, tmp, root(), cwd.empty() ? "/" : cwd, ResolveOpts{.require_dir = true}));
+  return std::make_shared<FsContext>(root(), std::move(p), 022);
+}
+
+Result<struct stat> Vfs::Stat(const Caller& c, const Path& p) { return p.dentry->inode()->Stat(c); }
+
+Result<std::shared_ptr<FileDescription>> Vfs::OpenPath(const Caller& c, const Path& p, int flags) {
+  const std::shared_ptr<Inode>& inode = p.dentry->inode();
+  if (flags & O_PATH) {
+    // Linux keeps only these for O_PATH (fs/open.c O_PATH_FLAGS).
+    return std::shared_ptr<FileDescription>(
+        std::make_shared<OPathFile>(p, inode, flags & (O_PATH | O_DIRECTORY | O_NOFOLLOW)));
+  }
+  if ((flags & O_CREAT) && inode->is_dir()) return Errno::kEISDIR;
+  if ((flags & O_DIRECTORY) && !inode->is_dir()) return Errno::kENOTDIR;
+  if (inode->is_symlink()) return Errno::kELOOP;  // O_NOFOLLOW on a final symlink
+  int may = 0;
+  switch (flags & O_ACCMODE) {
+    case O_RDONLY: may = kMayRead; break;
+    case O_WRONLY: may = kMayWrite; break;
+    default: may = kMayRead | kMayWrite; break;  // O_RDWR and Linux's "3"
+  }
+  if (flags & O_TRUNC) may |= kMayWrite;
+  if (inode->is_dir() && (may & kMayWrite)) return Errno::kEISDIR;
+  // sb_permission() before generic_permission(): EROFS wins over EACCES;
+  // devices stay writable on a read-only mount.
+  if ((may & kMayWrite) && p.mount->read_only() && (inode->is_regular() || inode->is_dir())) return Errno::kEROFS;
+  const struct stat st = TRY(inode->Stat(c));
+  TRY(CheckPermission(*c.creds, st, may));
+  // Linux clears these after open (fs/open.c do_dentry_open).
+  return inode->Open(c, p, flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC));
+}
+
+Result<std::shared_ptr<FileDescription>> Vfs::Open(const Caller& c, FsContext& fs, const Path& start,
+                                                   std::string_view path, int flags, uint32_t mode) {
+  if (path.empty()) return Errno::kENOENT;
+  if (flags & O_PATH) flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+  if (flags & O_CREAT) {
+    ParentAndName pn = TRY(ResolveParent(c, fs, start, path));
+    if (pn.name.empty()) return Errno::kEISDIR;  // "/", "dir/.", ".."
+    TRY(MaySearchDir(c, pn.parent));
+    if (pn.name.size() > kNameMax) return Errno::kENAMETOOLONG;
+    Result<std::shared_ptr<Dentry>> child = pn.parent.dentry->LookupChild(c, pn.name);
+    if (!child.ok()) {
+      if (child.error() != Errno::kENOENT) return child.error();
+      if (pn.trailing_slash) return Errno::kEISDIR;  // open("missing/", O_CREAT)
+      if (pn.parent.mount->read_only()) return Errno::kEROFS;
+      const struct stat dst = TRY(pn.parent.dentry->inode()->Stat(c));
+      TRY(CheckPermission(*c.creds, dst, kMayWrite | kMayExec));
+      std::shared_ptr<Inode> inode =
+          TRY(pn.parent.dentry->inode()->Create(c, pn.name, S_IFREG | (mode & 07777 & ~fs.umask())));
+      Path created{pn.parent.mount, pn.parent.dentry->AddChild(pn.name, inode)};
+      // A file we just created opens without a permission check (may_open
+      // is skipped for FMODE_CREATED).
+      return inode->Open(c, created, flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC));
+    }
+    if (flags & O_EXCL) return Errno::kEEXIST;
+    // Exists: open it like a plain open (symlinks followed).
+    // TODO(#4): O_CREAT through a dangling symlink creates its target.
+  }
+  const bool follow = !(flags & O_NOFOLLOW) && !((flags & O_CREAT) && (flags & O_EXCL));
+  Path p = TRY(Resolve(c, fs, start, path, ResolveOpts{.follow_final = follow, .require_dir = (flags & O_DIRECTORY) != 0}));
+  return OpenPath(c, p, flags);
+}
+
+Result<void> Vfs::MaySearchDir(const Caller& c, const Path& dir) {
+  if (!dir.dentry->inode()->is_dir()) return Errno::kENOTDIR;
+  const struct stat st = TRY(dir.dentry->inode()->Stat(c));
+  return CheckPermission(*c.creds, st, kMayExec);
+}
+
+Result<std::pair<std::shared_ptr<sentry::mm::MappableFile>, std::string>> Vfs::OpenForExec(
+    FsContext& fs, std::string_view path, const sentry::kernel::Credentials& creds) {
+  const Caller c{&creds, nullptr, nullptr, &fs};
+  const Path start = (!path.empty() && path[0] == '/') ? fs.root() : fs.cwd();
+  Path p = TRY(Resolve(c, fs, start, path));
+  const std::shared_ptr<Inode>& inode = p.dentry->inode();
+  if (!inode->is_regular()) return Errno::kEACCES;
+  const struct stat st = TRY(inode->Stat(c));
+  TRY(CheckPermission(creds, st, kMayExec));
+  std::shared_ptr<FileDescription> f = TRY(inode->Open(c, p, O_RDONLY));
+  std::shared_ptr<sentry::mm::MappableFile> m = TRY(f->Mappable());
+  return std::make_pair(std::move(m), PathString(fs.root(), p));
+}
+
+Result<std::string> Vfs::LookPath(FsContext& fs, std::string_view name, std::string_view path_env) {
+  return LookPath(fs, name, path_env, KernelCreds());
+}
+
+Result<std::string> Vfs::LookPath(FsContext& fs, std::string_view name, std::string_view path_env,
+                                  const sentry::kernel::Credentials& creds) {
+  if (name.empty()) return Errno::kENOENT;
+  if (name.find('/') != std::string_view::npos) return std::string(name);
+  if (name.size() > kNameMax) return Errno::kENAMETOOLONG;
+  const Caller c{&creds, nullptr, nullptr, &fs};
+  bool saw_eacces = false;
+  size_t i = 0;
+  while (true) {
+    const size_t colon = path_env.find(':', i);
+    std::string_view dir = path_env.substr(i, colon == std::string_view::npos ? std::string_view::npos : colon - i);
+    std::string candidate = dir.empty() ? std::string(name) : fmt::format("{}/{}", dir, name);
+    const Path start = candidate[0] == '/' ? fs.root() : fs.cwd();
+    Result<Path> p = Resolve(c, fs, start, candidate);
+    if (p.ok()) {
+      const std::shared_ptr<Inode>& inode = p.value().dentry->inode();
+      Result<struct stat> st = inode->Stat(c);
+      if (st.ok() && inode->is_regular() && CheckPermission(creds, st.value(), kMayExec).ok()) {
+        return dir.empty() ? "./" + std::string(name) : candidate;
+      }
+      saw_eacces = true;
+    } else if (p.error() == Errno::kEACCES) {
+      saw_eacces = true;
+    }
+    if (colon == std::string_view::npos) break;
+    i = colon + 1;
+  }
+  return saw_eacces ? Errno::kEACCES : Errno::kENOENT;
+}
+
+}  // namespace fs

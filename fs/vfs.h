@@ -1,0 +1,119 @@
+// Vfs: the sandbox's file tree. The rootfs is the host's root served
+// read-only by the gofer; /proc and /dev are synthetic filesystems inside the
+// sentry (never the host's). Path resolution follows Linux's fs/namei.c.
+//
+// Thread-safe: any task thread may call any method. Lock order in README.md.
+#ifndef FS_VFS_H_
+#define FS_VFS_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "absl/synchronization/mutex.h"
+#include "base/result.h"
+#include "fs/file_description.h"
+#include "fs/fs_context.h"
+#include "fs/inode.h"
+#include "gofer/client.h"
+#include "sentry/mm/memory_manager.h"
+
+namespace sentry::kernel {
+struct Credentials;
+}
+
+namespace fs {
+
+struct ResolveOpts {
+  bool follow_final = true;     // follow a symlink in the last component
+  bool require_dir = false;     // O_DIRECTORY: last component must be a dir
+};
+
+// The parent directory of a path and its last component ("" when the path
+// names a root or ends in "." / "..").
+struct ParentAndName {
+  Path parent;
+  std::string name;
+  bool trailing_slash = false;
+};
+
+class Vfs {
+ public:
+  // Mounts the gofer root read-only at "/", procfs at /proc and devfs at
+  // /dev. The mount points need not exist on the host.
+  static Result<std::shared_ptr<Vfs>> Create(std::unique_ptr<gofer::Client> root_client);
+  ~Vfs();
+  Vfs(const Vfs&) = delete;
+  Vfs& operator=(const Vfs&) = delete;
+
+  // A context rooted at "/" with cwd `cwd` (absolute; must be a searchable
+  // directory) and umask 022.
+  Result<std::shared_ptr<FsContext>> NewFsContext(std::string_view cwd);
+
+  Path root() const { return {root_mount_, root_mount_->root()}; }
+
+  // Resolves `path` relative to `start` (used when the path is relative) and
+  // c.fs's root (used for "/" and as the ".." barrier). ENOENT for "".
+  Result<Path> Resolve(const Caller& c, const FsContext& fs, const Path& start, std::string_view path,
+                       ResolveOpts opts = {});
+  // The parent of the last component, resolved; the last is not looked up.
+  Result<ParentAndName> ResolveParent(const Caller& c, const FsContext& fs, const Path& start,
+                                      std::string_view path);
+  // Where a *at() syscall starts: cwd for AT_FDCWD, else the fd's directory
+  // (EBADF for a bad fd, ENOTDIR when the path is relative and the fd is not
+  // a directory). `path` decides whether dirfd matters at all.
+  Result<Path> StartFor(const Caller& c, const FsContext& fs, int dirfd, std::string_view path);
+
+  // StartFor + Resolve with c.fs (must be set): what *at() syscalls do for a
+  // non-empty path.
+  Result<Path> ResolveAt(const Caller& c, int dirfd, std::string_view path, ResolveOpts opts = {});
+
+  // open(2)/openat(2) after flag validation. `mode` is already masked by
+  // umask by the caller or not (we apply fs.umask()).
+  Result<std::shared_ptr<FileDescription>> Open(const Caller& c, FsContext& fs, const Path& start,
+                                                std::string_view path, int flags, uint32_t mode);
+
+  // For execve and the loader: resolves following symlinks, checks it is a
+  // regular file executable by `creds`, opens it. Returns the file's
+  // contents and its absolute path in the sandbox.
+  Result<std::pair<std::shared_ptr<sentry::mm::MappableFile>, std::string>> OpenForExec(
+      FsContext& fs, std::string_view path, const sentry::kernel::Credentials& creds);
+  // execvp's $PATH search (posix/execvpe.c): names with '/' are returned as
+  // they are; otherwise the first "dir/name" in path_env (':'-separated,
+  // empty entries mean ".") that is an executable regular file. EACCES if
+  // only non-executable candidates were found, else ENOENT.
+  Result<std::string> LookPath(FsContext& fs, std::string_view name, std::string_view path_env);
+  Result<std::string> LookPath(FsContext& fs, std::string_view name, std::string_view path_env,
+                               const sentry::kernel::Credentials& creds);
+
+  // The absolute path of `p` as seen from `root` (d_path): "/" for the root;
+  // ENOENT-like "(unreachable)" prefix when p is not under root.
+  static std::string PathString(const Path& root, const Path& p);
+  // stat(2) of a resolved location.
+  Result<struct stat> Stat(const Caller& c, const Path& p);
+  // Opens a resolved location (no permission checks beyond O_PATH rules):
+  // the building block for Open and fd-relative lookups.
+  Result<std::shared_ptr<FileDescription>> OpenPath(const Caller& c, const Path& p, int flags);
+
+ private:
+  Vfs() = default;
+  // Steps into whatever is mounted on p.dentry (repeatedly).
+  Path FollowMounts(Path p) const;
+  // ".." of p, not above `root`.
+  Path Parent(const Path& root, const Path& p) const;
+  // Mounts a filesystem on the directory `name` of `at` (made up in the
+  // sentry's view if the host has none).
+  void AddMount(const Path& at, std::string_view name, FilesystemInfo info, std::shared_ptr<Inode> root_inode);
+  // EACCES unless c may search the directory dir (ENOTDIR if not one).
+  static Result<void> MaySearchDir(const Caller& c, const Path& dir);
+
+  std::shared_ptr<Mount> root_mount_;
+  mutable absl::Mutex mu_;
+  // Mount stacking: mountpoint dentry -> the mount on it.
+  absl::flat_hash_map<const Dentry*, std::shared_ptr<Mount>> mounts_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace fs
+
+#endif  // FS_VFS_H_

@@ -1,0 +1,530 @@
+// The gofer server. One connection, one thread: requests are handled in
+// order, so the handle table needs no lock. See README.md for the security
+// argument; the short form: every host name lookup is one openat() of one
+// validated component, relative to an fd we already hold, with O_NOFOLLOW.
+#include "gofer/server.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "base/logging.h"
+#include "base/result.h"
+#include "gofer/protocol.h"
+
+namespace gofer {
+namespace {
+
+using base::UniqueFd;
+namespace p = protocol;
+
+// Open flags the sentry may pass through to the host open. Creation flags
+// (O_CREAT, O_EXCL, O_TMPFILE) go through Create; O_PATH is never donated.
+constexpr uint32_t kOpenFlagsAllowed = O_ACCMODE | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | O_DIRECT |
+                                       O_NOATIME | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
+constexpr uint32_t kCreateFlagsAllowed = kOpenFlagsAllowed | O_CREAT | O_EXCL;
+
+Attr AttrFromStat(const struct stat& st) {
+  Attr a;
+  a.mode = st.st_mode;
+  a.uid = st.st_uid;
+  a.gid = st.st_gid;
+  a.nlink = st.st_nlink;
+  a.size = static_cast<uint64_t>(st.st_size);
+  a.blocks = static_cast<uint64_t>(st.st_blocks);
+  a.blksize = static_cast<uint32_t>(st.st_blksize);
+  a.ino = st.st_ino;
+  a.dev = st.st_dev;
+  a.rdev = st.st_rdev;
+  auto ns = [](const timespec& t) { return static_cast<int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec; };
+  a.atime_ns = ns(st.st_atim);
+  a.mtime_ns = ns(st.st_mtim);
+  a.ctime_ns = ns(st.st_ctim);
+  return a;
+}
+
+Result<struct stat> StatFd(int fd) {
+  struct stat st {};
+  if (::fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return base::FromHost(errno);
+  return st;
+}
+
+// The only way a name is looked up on the host.
+Result<UniqueFd> OpenPathAt(int dirfd, const std::string& name) {
+  const int fd = ::openat(dirfd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return base::FromHost(errno);
+  return UniqueFd(fd);
+}
+
+struct Node {
+  UniqueFd fd;      // O_PATH|O_NOFOLLOW
+  uint32_t type;    // S_IFMT bits; an inode's type never changes
+};
+
+class Server {
+ public:
+  Server(UniqueFd sock, UniqueFd proc_self_fd, bool read_only)
+      : sock_(std::move(sock)), proc_self_fd_(std::move(proc_self_fd)), read_only_(read_only) {}
+
+  int Run(UniqueFd root);
+
+ private:
+  // Ok(false) ends the connection cleanly; an error is a protocol violation.
+  Result<bool> HandleOne();
+  Result<void> Dispatch(p::Op op, p::Reader& r);
+  Result<void> Handshake();
+
+  // Handlers: decode errors are returned (and drop the connection); host
+  // errors go to the peer as a status.
+  Result<void> DoWalk(p::Reader& r);
+  Result<void> DoOpen(p::Reader& r);
+  Result<void> DoReadlink(p::Reader& r);
+  Result<void> DoStat(p::Reader& r);
+  Result<void> DoStatfs(p::Reader& r);
+  Result<void> DoRelease(p::Reader& r);
+  Result<void> DoMkdir(p::Reader& r);
+  Result<void> DoCreate(p::Reader& r);
+  Result<void> DoSymlink(p::Reader& r);
+  Result<void> DoUnlink(p::Reader& r);
+  Result<void> DoRename(p::Reader& r);
+
+  Result<void> SendError(p::Op op, Errno e);
+  // A success response is built in one buffer: OkHeader, then the payload.
+  static p::Writer OkHeader(p::Op op);
+  Result<void> Send(const p::Writer& w, int fd = -1);
+
+  Result<Node*> Lookup(Handle h);
+  Result<Node*> LookupDir(Handle h);
+  Handle Insert(UniqueFd fd, uint32_t type);
+  // Walks one new node from `dirfd`; returns its step (handle inserted).
+  Result<WalkStep> NewStep(int dirfd, const std::string& name);
+  Result<UniqueFd> Reopen(const Node& n, int flags);
+  void Chown(int fd, uint32_t uid, uint32_t gid);
+
+  UniqueFd sock_;
+  UniqueFd proc_self_fd_;
+  const bool read_only_;
+  Handle root_ = p::kInvalidHandle;
+  Handle next_handle_ = 1;
+  absl::flat_hash_map<Handle, Node> nodes_;
+  std::array<uint8_t, p::kMaxMessageSize> buf_;
+};
+
+int Server::Run(UniqueFd root) {
+  auto st = StatFd(root.get());
+  if (!st.ok() || !S_ISDIR(st.value().st_mode)) {
+    logging::Error("gofer: root is not a directory");
+    return kServeSetupError;
+  }
+  root_ = Insert(std::move(root), S_IFDIR);
+  if (auto r = Handshake(); !r.ok()) {
+    logging::Error("gofer: handshake failed: {}", base::ErrnoName(r.error()));
+    return kServeProtocolError;
+  }
+  for (;;) {
+    Result<bool> more = HandleOne();
+    if (!more.ok()) return kServeProtocolError;  // HandleOne logged why
+    if (!more.value()) return kServeOk;
+  }
+}
+
+Result<void> Server::Handshake() {
+  const size_t n = TRY(p::RecvMessage(sock_.get(), buf_, nullptr));
+  if (n == 0) return Errno::kECONNRESET;
+  p::Reader r(std::span<const uint8_t>(buf_.data(), n));
+  const p::Op op = TRY(p::DecodeRequestHeader(r));
+  if (op != p::Op::kVersion) return Errno::kEBADMSG;
+  const p::VersionReq req = TRY(p::DecodeVersionReq(r));
+  if (req.magic != p::kMagic) return Errno::kEBADMSG;
+  if (req.version < p::kVersion) {
+    // Tell the peer why before hanging up.
+    TRY(SendError(op, Errno::kEPROTONOSUPPORT));
+    return Errno::kEPROTONOSUPPORT;
+  }
+  auto st = StatFd(nodes_.at(root_).fd.get());
+  if (!st.ok()) return SendError(op, st.error());
+  p::Writer w = OkHeader(op);
+  p::Encode(w, p::VersionResp{p::kVersion, root_, AttrFromStat(st.value())});
+  return Send(w);
+}
+
+Result<bool> Server::HandleOne() {
+  // No fds accepted from the peer: the kernel drops any it sends and we see
+  // MSG_CTRUNC, which is a protocol error.
+  Result<size_t> n = p::RecvMessage(sock_.get(), buf_, nullptr);
+  if (!n.ok()) {
+    logging::Error("gofer: dropping connection: receive failed: {}", base::ErrnoName(n.error()));
+    return n.error();
+  }
+  if (n.value() == 0) return false;
+  p::Reader r(std::span<const uint8_t>(buf_.data(), n.value()));
+  Result<p::Op> op = p::DecodeRequestHeader(r);
+  if (!op.ok()) {
+    logging::Error("gofer: dropping connection: unknown request ({} bytes)", n.value());
+    return op.error();
+  }
+  // Dispatch fails only on a malformed request or a dead socket; host
+  // errors were sent to the peer as a status.
+  if (auto res = Dispatch(op.value(), r); !res.ok()) {
+    logging::Error("gofer: dropping connection: {} request ({} bytes): {}", p::OpName(op.value()), n.value(),
+                   base::ErrnoName(res.error()));
+    return res.error();
+  }
+  return true;
+}
+
+Result<void> Server::Dispatch(p::Op op, p::Reader& r) {
+  switch (op) {
+    case p::Op::kVersion: return Errno::kEBADMSG;  // only once, first
+    case p::Op::kWalk: return DoWalk(r);
+    case p::Op::kOpen: return DoOpen(r);
+    case p::Op::kReadlink: return DoReadlink(r);
+    case p::Op::kStat: return DoStat(r);
+    case p::Op::kStatfs: return DoStatfs(r);
+    case p::Op::kRelease: return DoRelease(r);
+    case p::Op::kMkdir: return DoMkdir(r);
+    case p::Op::kCreate: return DoCreate(r);
+    case p::Op::kSymlink: return DoSymlink(r);
+    case p::Op::kUnlink: return DoUnlink(r);
+    case p::Op::kRename: return DoRename(r);
+  }
+  return Errno::kEBADMSG;
+}
+
+Result<void> Server::SendError(p::Op op, Errno e) {
+  p::Writer w;
+  p::EncodeResponseHeader(w, op, base::ToInt(e));
+  return p::SendMessage(sock_.get(), w.bytes());
+}
+
+p::Writer Server::OkHeader(p::Op op) {
+  p::Writer w;
+  p::EncodeResponseHeader(w, op, 0);
+  return w;
+}
+
+Result<void> Server::Send(const p::Writer& w, int fd) { return p::SendMessage(sock_.get(), w.bytes(), fd); }
+
+Result<Node*> Server::Lookup(Handle h) {
+  auto it = nodes_.find(h);
+  if (it == nodes_.end()) return Errno::kEBADF;
+  return &it->second;
+}
+
+Result<Node*> Server::LookupDir(Handle h) {
+  Node* n = TRY(Lookup(h));
+  if (n->type != S_IFDIR) return Errno::kENOTDIR;
+  return n;
+}
+
+Handle Server::Insert(UniqueFd fd, uint32_t type) {
+  const Handle h = next_handle_++;  // never reused: a stale handle is EBADF
+  nodes_.emplace(h, Node{std::move(fd), type});
+  return h;
+}
+
+Result<WalkStep> Server::NewStep(int dirfd, const std::string& name) {
+  UniqueFd fd = TRY(OpenPathAt(dirfd, name));
+  const struct stat st = TRY(StatFd(fd.get()));
+  const Handle h = Insert(std::move(fd), st.st_mode & S_IFMT);
+  return WalkStep{h, AttrFromStat(st)};
+}
+
+Result<void> Server::DoWalk(p::Reader& r) {
+  const p::WalkReq req = TRY(p::DecodeWalkReq(r));
+  auto dir = LookupDir(req.dir);
+  if (!dir.ok()) return SendError(p::Op::kWalk, dir.error());
+  std::vector<WalkStep> steps;
+  steps.reserve(req.names.size());
+  int cur = dir.value()->fd.get();
+  for (const std::string& name : req.names) {
+    Result<WalkStep> step = NewStep(cur, name);
+    if (!step.ok()) {
+      if (steps.empty()) return SendError(p::Op::kWalk, step.error());
+      break;  // partial walk: the sentry re-walks the rest and sees the error
+    }
+    steps.push_back(step.value());
+    const Node& n = nodes_.at(step.value().handle);
+    // Symlinks are returned, never followed: the sentry resolves them in its
+    // own mount namespace. Non-directories end the walk too.
+    if (n.type != S_IFDIR) break;
+    cur = n.fd.get();
+  }
+  p::Writer w = OkHeader(p::Op::kWalk);
+  p::EncodeSteps(w, steps);
+  return Send(w);
+}
+
+// Re-opens a walked node for data without looking up any name.
+// Directories: openat(fd, ".") from the O_PATH directory fd.
+// Regular files: through the /proc/self/fd/N magic link of the O_PATH fd.
+// That link designates exactly the inode we hold (it is not a path walk, so
+// no component can be swapped under us); it is used only for regular files,
+// never for symlink nodes, and the result is checked to be the same inode.
+Result<UniqueFd> Server::Reopen(const Node& n, int flags) {
+  flags |= O_CLOEXEC | O_NOCTTY;
+  int fd;
+  if (n.type == S_IFDIR) {
+    fd = ::openat(n.fd.get(), ".", flags | O_NOFOLLOW);
+  } else {
+    if (!proc_self_fd_.valid()) return Errno::kEACCES;
+    if (flags & O_DIRECTORY) return Errno::kENOTDIR;
+    // O_NOFOLLOW would refuse the magic link itself; the node is known not
+    // to be a symlink (checked by the caller).
+    fd = ::openat(proc_self_fd_.get(), std::to_string(n.fd.get()).c_str(), flags & ~O_NOFOLLOW);
+  }
+  if (fd < 0) return base::FromHost(errno);
+  UniqueFd out(fd);
+  struct stat a {}, b {};
+  if (::fstat(out.get(), &a) != 0 || ::fstatat(n.fd.get(), "", &b, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0 ||
+      a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+    logging::Error("gofer: re-open of fd {} yielded a different inode", n.fd.get());
+    return Errno::kEIO;
+  }
+  return out;
+}
+
+Result<void> Server::DoOpen(p::Reader& r) {
+  const p::OpenReq req = TRY(p::DecodeOpenReq(r));
+  auto open = [&]() -> Result<UniqueFd> {
+    const Node* n = TRY(Lookup(req.h));
+    const int flags = static_cast<int>(req.flags);
+    if (req.flags & ~kOpenFlagsAllowed) return Errno::kEINVAL;
+    const int acc = flags & O_ACCMODE;
+    if (acc == O_ACCMODE) return Errno::kEINVAL;
+    const bool writes = acc != O_RDONLY || (flags & O_TRUNC);
+    switch (n->type) {
+      case S_IFLNK: return Errno::kELOOP;  // what open(O_NOFOLLOW) says
+      case S_IFDIR:
+        if (writes) return Errno::kEISDIR;
+        break;
+      case S_IFREG:
+        if (flags & O_DIRECTORY) return Errno::kENOTDIR;
+        if (writes && read_only_) return Errno::kEROFS;
+        break;
+      case S_IFSOCK: return Errno::kENXIO;  // as open(2) on a socket
+      default:
+        // FIFOs would block this single-threaded server in open(); device
+        // nodes in a rootfs must not reach host devices. The sentry serves
+        // pipes and /dev itself.
+        return Errno::kEPERM;
+    }
+    return Reopen(*n, flags);
+  };
+  Result<UniqueFd> fd = open();
+  if (!fd.ok()) return SendError(p::Op::kOpen, fd.error());
+  return Send(OkHeader(p::Op::kOpen), fd.value().get());
+}
+
+Result<void> Server::DoReadlink(p::Reader& r) {
+  const p::HandleReq req = TRY(p::DecodeHandleReq(r));
+  auto read = [&]() -> Result<std::string> {
+    const Node* n = TRY(Lookup(req.h));
+    if (n->type != S_IFLNK) return Errno::kEINVAL;
+    std::string buf(p::kMaxPathLen + 1, '\0');
+    const ssize_t len = ::readlinkat(n->fd.get(), "", buf.data(), buf.size());
+    if (len < 0) return base::FromHost(errno);
+    if (static_cast<size_t>(len) > p::kMaxPathLen) return Errno::kENAMETOOLONG;
+    buf.resize(static_cast<size_t>(len));
+    return buf;
+  };
+  Result<std::string> target = read();
+  if (!target.ok()) return SendError(p::Op::kReadlink, target.error());
+  p::Writer w = OkHeader(p::Op::kReadlink);
+  w.Str(target.value());
+  return Send(w);
+}
+
+Result<void> Server::DoStat(p::Reader& r) {
+  const p::HandleReq req = TRY(p::DecodeHandleReq(r));
+  auto n = Lookup(req.h);
+  if (!n.ok()) return SendError(p::Op::kStat, n.error());
+  auto st = StatFd(n.value()->fd.get());
+  if (!st.ok()) return SendError(p::Op::kStat, st.error());
+  p::Writer w = OkHeader(p::Op::kStat);
+  w.PutAttr(AttrFromStat(st.value()));
+  return Send(w);
+}
+
+Result<void> Server::DoStatfs(p::Reader& r) {
+  const p::HandleReq req = TRY(p::DecodeHandleReq(r));
+  auto n = Lookup(req.h);
+  if (!n.ok()) return SendError(p::Op::kStatfs, n.error());
+  struct statfs sf {};
+  if (::fstatfs(n.value()->fd.get(), &sf) != 0) return SendError(p::Op::kStatfs, base::FromHost(errno));
+  StatFs out{static_cast<uint64_t>(sf.f_type), static_cast<uint64_t>(sf.f_bsize), sf.f_blocks, sf.f_bfree,
+             sf.f_bavail, sf.f_files, sf.f_ffree, static_cast<uint64_t>(sf.f_namelen),
+             static_cast<uint64_t>(sf.f_frsize), static_cast<uint64_t>(sf.f_flags)};
+  p::Writer w = OkHeader(p::Op::kStatfs);
+  w.PutStatFs(out);
+  return Send(w);
+}
+
+Result<void> Server::DoRelease(p::Reader& r) {
+  const p::HandleReq req = TRY(p::DecodeHandleReq(r));
+  // The root lives as long as the connection; unknown handles are a sentry
+  // bug worth a line but not worth the connection.
+  if (req.h == root_) return {};
+  if (nodes_.erase(req.h) == 0) logging::Warn("gofer: Release of unknown handle {}", req.h);
+  return {};  // one-way: no response
+}
+
+void Server::Chown(int fd, uint32_t uid, uint32_t gid) {
+  // Best effort: a gofer without CAP_CHOWN (rootless) keeps its own ids.
+  if (::fchownat(fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
+    logging::Debug("gofer: fchownat(fd {}, {}, {}) failed: {}", fd, uid, gid, base::ErrnoName(base::FromHost(errno)));
+  }
+}
+
+Result<void> Server::DoMkdir(p::Reader& r) {
+  const p::MkdirReq req = TRY(p::DecodeMkdirReq(r));
+  auto mk = [&]() -> Result<WalkStep> {
+    const Node* dir = TRY(LookupDir(req.dir));
+    if (read_only_) return Errno::kEROFS;
+    const int dirfd = dir->fd.get();
+    if (::mkdirat(dirfd, req.name.c_str(), req.mode & 07777) != 0) return base::FromHost(errno);
+    // Another host process could swap the new name before we open it; with
+    // O_NOFOLLOW we then get whatever sits there, never a path outside.
+    WalkStep step = TRY(NewStep(dirfd, req.name));
+    const int fd = nodes_.at(step.handle).fd.get();
+    Chown(fd, req.uid, req.gid);
+    const struct stat st = TRY(StatFd(fd));
+    step.attr = AttrFromStat(st);
+    return step;
+  };
+  Result<WalkStep> step = mk();
+  if (!step.ok()) return SendError(p::Op::kMkdir, step.error());
+  p::Writer w = OkHeader(p::Op::kMkdir);
+  w.PutStep(step.value());
+  return Send(w);
+}
+
+Result<void> Server::DoCreate(p::Reader& r) {
+  const p::CreateReq req = TRY(p::DecodeCreateReq(r));
+  auto create = [&]() -> Result<std::pair<WalkStep, UniqueFd>> {
+    const Node* dir = TRY(LookupDir(req.dir));
+    if (read_only_) return Errno::kEROFS;
+    if (req.flags & ~kCreateFlagsAllowed) return Errno::kEINVAL;
+    if ((req.flags & O_ACCMODE) == O_ACCMODE || (req.flags & O_DIRECTORY)) return Errno::kEINVAL;
+    // O_EXCL always: Create makes a new file, and O_CREAT|O_EXCL never
+    // follows a symlink at the name (open(2)).
+    const int flags = static_cast<int>(req.flags) | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
+    const int fd = ::openat(dir->fd.get(), req.name.c_str(), flags, req.mode & 07777);
+    if (fd < 0) return base::FromHost(errno);
+    UniqueFd data(fd);
+    if (::fchown(data.get(), req.uid, req.gid) != 0) {
+      logging::Debug("gofer: fchown of new file failed: {}", base::ErrnoName(base::FromHost(errno)));
+    }
+    // The handle designates the inode we created, not whatever the name
+    // points to now: an O_PATH re-open of the data fd's magic link.
+    if (!proc_self_fd_.valid()) return Errno::kEACCES;
+    const int pfd = ::openat(proc_self_fd_.get(), std::to_string(data.get()).c_str(), O_PATH | O_CLOEXEC);
+    if (pfd < 0) return base::FromHost(errno);
+    UniqueFd path(pfd);
+    const struct stat st = TRY(StatFd(path.get()));
+    const Handle h = Insert(std::move(path), S_IFREG);
+    return std::pair<WalkStep, UniqueFd>(WalkStep{h, AttrFromStat(st)}, std::move(data));
+  };
+  Result<std::pair<WalkStep, UniqueFd>> res = create();
+  if (!res.ok()) return SendError(p::Op::kCreate, res.error());
+  p::Writer w = OkHeader(p::Op::kCreate);
+  w.PutStep(res.value().first);
+  return Send(w, res.value().second.get());
+}
+
+Result<void> Server::DoSymlink(p::Reader& r) {
+  const p::SymlinkReq req = TRY(p::DecodeSymlinkReq(r));
+  auto mk = [&]() -> Result<WalkStep> {
+    const Node* dir = TRY(LookupDir(req.dir));
+    if (read_only_) return Errno::kEROFS;
+    const int dirfd = dir->fd.get();
+    // The target is stored, never resolved here.
+    if (::symlinkat(req.target.c_str(), dirfd, req.name.c_str()) != 0) return base::FromHost(errno);
+    WalkStep step = TRY(NewStep(dirfd, req.name));
+    const int fd = nodes_.at(step.handle).fd.get();
+    Chown(fd, req.uid, req.gid);
+    const struct stat st = TRY(StatFd(fd));
+    step.attr = AttrFromStat(st);
+    return step;
+  };
+  Result<WalkStep> step = mk();
+  if (!step.ok()) return SendError(p::Op::kSymlink, step.error());
+  p::Writer w = OkHeader(p::Op::kSymlink);
+  w.PutStep(step.value());
+  return Send(w);
+}
+
+Result<void> Server::DoUnlink(p::Reader& r) {
+  const p::UnlinkReq req = TRY(p::DecodeUnlinkReq(r));
+  auto rm = [&]() -> Result<void> {
+    const Node* dir = TRY(LookupDir(req.dir));
+    if (read_only_) return Errno::kEROFS;
+    if (::unlinkat(dir->fd.get(), req.name.c_str(), static_cast<int>(req.flags)) != 0) return base::FromHost(errno);
+    return {};
+  };
+  Result<void> res = rm();
+  if (!res.ok()) return SendError(p::Op::kUnlink, res.error());
+  return Send(OkHeader(p::Op::kUnlink));
+}
+
+Result<void> Server::DoRename(p::Reader& r) {
+  const p::RenameReq req = TRY(p::DecodeRenameReq(r));
+  auto mv = [&]() -> Result<void> {
+    const Node* from = TRY(LookupDir(req.old_dir));
+    const Node* to = TRY(LookupDir(req.new_dir));
+    if (read_only_) return Errno::kEROFS;
+    if (::renameat(from->fd.get(), req.old_name.c_str(), to->fd.get(), req.new_name.c_str()) != 0) {
+      return base::FromHost(errno);
+    }
+    return {};
+  };
+  Result<void> res = mv();
+  if (!res.ok()) return SendError(p::Op::kRename, res.error());
+  return Send(OkHeader(p::Op::kRename));
+}
+
+}  // namespace
+
+int ServeFds(UniqueFd sock, UniqueFd root, UniqueFd proc_self_fd, bool read_only) {
+  ::umask(0);
+  // Normalize both to O_PATH directory fds we own, whatever the caller opened.
+  UniqueFd root_path(::openat(root.get(), ".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root_path.valid()) {
+    logging::Error("gofer: cannot open root: {}", base::ErrnoName(base::FromHost(errno)));
+    return kServeSetupError;
+  }
+  UniqueFd proc;
+  if (proc_self_fd.valid()) {
+    proc = UniqueFd(::openat(proc_self_fd.get(), ".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  }
+  if (!proc.valid()) {
+    logging::Error("gofer: no /proc/self/fd; regular files cannot be opened");
+  }
+  Server server(std::move(sock), std::move(proc), read_only);
+  return server.Run(std::move(root_path));
+}
+
+int Serve(UniqueFd sock, const std::string& root_path, bool read_only) {
+  // The operator's path is resolved once, here, by the host; everything the
+  // sentry asks for afterwards is relative to this fd.
+  UniqueFd root(::open(root_path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root.valid()) {
+    logging::Error("gofer: open root '{}': {}", root_path, base::ErrnoName(base::FromHost(errno)));
+    return kServeSetupError;
+  }
+  UniqueFd proc(::open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!proc.valid()) {
+    logging::Error("gofer: open /proc/self/fd: {}", base::ErrnoName(base::FromHost(errno)));
+    return kServeSetupError;
+  }
+  return ServeFds(std::move(sock), std::move(root), std::move(proc), read_only);
+}
+
+}  // namespace gofer

@@ -1,0 +1,233 @@
+// The one door to app memory: checked copies, fault handling (demand paging
+// of file mappings, stack growth) and /proc/self/maps.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "sentry/mm/memory_manager.h"
+#include "sentry/mm/memory_manager_impl.h"
+
+namespace sentry::mm {
+
+// ---- Impl ----
+
+Result<void> MemoryManager::Impl::Populate(VmaMap::iterator it, uint64_t start, uint64_t end) {
+  const uint64_t vstart = it->first;
+  Vma& v = it->second;
+  // Whole aligned chunks, clipped to the VMA.
+  const uint64_t cs = std::max(start & ~(kFaultChunk - 1), vstart);
+  const uint64_t ce = std::min(end > v.end - kFaultChunk ? v.end : (end + kFaultChunk - 1) & ~(kFaultChunk - 1), v.end);
+  const uint64_t ms = v.mf_offset + (cs - vstart);
+  for (auto [gs, ge] : populated_.Intersect(ms, ms + (ce - cs), /*covered=*/false)) {
+    // Unpopulated pages are holes (zeros), so a short read leaves the tail
+    // past EOF zero, as Linux does for the last page of a file.
+    uint8_t* dst = mf_.Data(gs);
+    const uint64_t len = ge - gs;
+    const uint64_t foff = v.file_offset + (gs - v.mf_offset);
+    uint64_t done = 0;
+    while (done < len) {
+      Result<size_t> n = v.file->ReadAt({dst + done, static_cast<size_t>(len - done)}, foff + done);
+      if (!n.ok()) {
+        mf_.Decommit(gs, len);
+        return n.error();
+      }
+      if (n.value() == 0) break;
+      done += n.value();
+    }
+    populated_.Add(gs, ge);
+  }
+  // Map it now: saves the fault a copy-triggered population would cost later.
+  return SyncAs(cs, ce);
+}
+
+Result<void> MemoryManager::Impl::GrowStack(uint64_t addr) {
+  auto next = vmas_.upper_bound(addr);
+  if (next == vmas_.end() || !next->second.grows_down) return Errno::kEFAULT;
+  const uint64_t new_start = PageRoundDown(addr);
+  if (next->second.end - new_start > kMaxStackSize || new_start < kMmapMinAddr) return Errno::kEFAULT;
+  // expand_downwards(): keep the guard gap above the previous mapping.
+  if (next != vmas_.begin()) {
+    auto prev = std::prev(next);
+    if (!prev->second.grows_down && prev->second.prot != platform::kProtNone &&
+        new_start - prev->second.end < kStackGuardGap)
+      return Errno::kEFAULT;
+    if (prev->second.end > new_start) return Errno::kEFAULT;
+  }
+  const uint64_t old_start = next->first;
+  Vma piece = TRY(NewLike(next->second, new_start, old_start, 0));
+  vmas_.emplace(new_start, std::move(piece));
+  MergeRange(new_start, old_start);
+  return SyncAs(new_start, old_start);
+}
+
+Result<void> MemoryManager::Impl::HandleFault(uint64_t addr, int access) {
+  if (addr >= max_) return Errno::kEFAULT;
+  auto it = Find(addr);
+  if (it == vmas_.end()) {
+    TRY(GrowStack(addr));
+    it = Find(addr);
+    if (it == vmas_.end()) return Errno::kEFAULT;
+  }
+  if (!AccessAllowed(it->second.prot, access)) return Errno::kEFAULT;
+  const uint64_t page = PageRoundDown(addr);
+  if (it->second.file) return Populate(it, page, page + kPageSize);
+  // Anonymous memory is mapped whole at mmap time; a fault here is spurious
+  // (or the platform lost the mapping): map the page again.
+  return SyncAs(page, page + kPageSize);
+}
+
+MemoryManager::Impl::AccessResult MemoryManager::Impl::Access(
+    uint64_t addr, size_t len, bool write, absl::FunctionRef<void(uint8_t*, size_t, size_t)> fn) {
+  if (len == 0) return {0, Errno::kEFAULT};
+  // access_ok(): the whole range must be below the top, without wrapping.
+  if (addr >= max_ || len > max_ - addr) return {0, Errno::kEFAULT};
+  const int need = write ? platform::kProtWrite : platform::kProtRead;
+  size_t done = 0;
+  auto it = Find(addr);
+  while (done < len) {
+    const uint64_t a = addr + done;
+    if (it == vmas_.end() || it->first > a || it->second.end <= a) return {done, Errno::kEFAULT};
+    Vma& v = it->second;
+    if (!AccessAllowed(v.prot, need) || !v.backed) return {done, Errno::kEFAULT};
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(len - done, v.end - a));
+    const uint64_t mo = v.mf_offset + (a - it->first);
+    if (v.file && !populated_.Covers(mo, mo + n)) {
+      Result<void> r = Populate(it, a, a + n);
+      if (!r.ok()) return {done, r.error()};
+    }
+    fn(mf_.Data(mo), done, n);
+    done += n;
+    ++it;  // the next VMA, if contiguous, is the next piece
+  }
+  return {done, Errno::kEFAULT};
+}
+
+std::vector<VmaInfo> MemoryManager::Impl::Vmas() const {
+  std::vector<VmaInfo> out;
+  for (const auto& [start, v] : vmas_) {
+    std::string name = v.file ? v.file->MapsName() : v.name;
+    if (!v.file && v.shared && name.empty()) name = "/dev/zero (deleted)";  // shmem, as Linux names it
+    if (!out.empty()) {
+      VmaInfo& last = out.back();
+      const bool same_file_run = !v.file || last.offset + (last.end - last.start) == v.file_offset;
+      if (last.end == start && last.prot == v.prot && last.shared == v.shared && last.name == name &&
+          same_file_run) {
+        last.end = v.end;
+        continue;
+      }
+    }
+    VmaInfo info{start, v.end, v.prot, v.shared, v.file ? v.file_offset : 0, std::move(name)};
+    if (v.file) {
+      info.dev_major = v.file->MapsDevMajor();
+      info.dev_minor = v.file->MapsDevMinor();
+      info.inode = v.file->MapsInode();
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+// ---- MemoryManager: the copy interface ----
+
+Result<void> MemoryManager::HandleFault(uint64_t addr, int access) {
+  absl::MutexLock l(&mu_);
+  return impl_->HandleFault(addr, access);
+}
+
+Result<size_t> MemoryManager::CopyInBytesPartial(uint64_t addr, std::span<uint8_t> dst) {
+  if (dst.empty()) return size_t{0};
+  absl::MutexLock l(&mu_);
+  auto r = impl_->Access(addr, dst.size(), /*write=*/false,
+                         [&](uint8_t* p, size_t off, size_t n) { memcpy(dst.data() + off, p, n); });
+  if (r.done == 0) return r.err;
+  return r.done;
+}
+
+Result<size_t> MemoryManager::CopyOutBytesPartial(uint64_t addr, std::span<const uint8_t> src) {
+  if (src.empty()) return size_t{0};
+  absl::MutexLock l(&mu_);
+  auto r = impl_->Access(addr, src.size(), /*write=*/true,
+                         [&](uint8_t* p, size_t off, size_t n) { memcpy(p, src.data() + off, n); });
+  if (r.done == 0) return r.err;
+  return r.done;
+}
+
+Result<void> MemoryManager::CopyInBytes(uint64_t addr, std::span<uint8_t> dst) {
+  if (dst.empty()) return base::Ok();
+  absl::MutexLock l(&mu_);
+  auto r = impl_->Access(addr, dst.size(), /*write=*/false,
+                         [&](uint8_t* p, size_t off, size_t n) { memcpy(dst.data() + off, p, n); });
+  if (r.done != dst.size()) return r.err;
+  return base::Ok();
+}
+
+Result<void> MemoryManager::CopyOutBytes(uint64_t addr, std::span<const uint8_t> src) {
+  if (src.empty()) return base::Ok();
+  absl::MutexLock l(&mu_);
+  auto r = impl_->Access(addr, src.size(), /*write=*/true,
+                         [&](uint8_t* p, size_t off, size_t n) { memcpy(p, src.data() + off, n); });
+  if (r.done != src.size()) return r.err;
+  return base::Ok();
+}
+
+Result<void> MemoryManager::ZeroOut(uint64_t addr, uint64_t length) {
+  if (length == 0) return base::Ok();
+  if (length > SIZE_MAX) return Errno::kEFAULT;
+  absl::MutexLock l(&mu_);
+  auto r = impl_->Access(addr, static_cast<size_t>(length), /*write=*/true,
+                         [&](uint8_t* p, size_t, size_t n) { memset(p, 0, n); });
+  if (r.done != length) return r.err;
+  return base::Ok();
+}
+
+Result<std::string> MemoryManager::CopyInString(uint64_t addr, size_t max_len) {
+  std::string out;
+  // Page by page: a string may end right before unmapped memory.
+  while (out.size() <= max_len) {
+    const uint64_t a = addr + out.size();
+    if (a < addr) return Errno::kEFAULT;  // wrapped
+    const size_t want = std::min<uint64_t>(kPageSize - (a & (kPageSize - 1)), max_len + 1 - out.size());
+    const size_t old = out.size();
+    out.resize(old + want);
+    Result<size_t> n = CopyInBytesPartial(a, {reinterpret_cast<uint8_t*>(out.data() + old), want});
+    if (!n.ok()) return n.error();
+    out.resize(old + n.value());
+    if (const void* nul = memchr(out.data() + old, 0, n.value())) {
+      out.resize(static_cast<const char*>(nul) - out.data());
+      return out;
+    }
+    if (n.value() < want) return Errno::kEFAULT;
+  }
+  return Errno::kENAMETOOLONG;
+}
+
+std::vector<VmaInfo> MemoryManager::Vmas() const {
+  absl::MutexLock l(&mu_);
+  return impl_->Vmas();
+}
+
+std::string MemoryManager::MapsText() const {
+  std::string out;
+  for (const VmaInfo& v : Vmas()) out += FormatMapsLine(v);
+  return out;
+}
+
+std::string FormatMapsLine(const VmaInfo& v) {
+  // show_vma_header_prefix() then seq_pad() to 25 + 6 * sizeof(void*) - 1.
+  std::string line = fmt::format("{:08x}-{:08x} {}{}{}{} {:08x} {:02x}:{:02x} {} ", v.start, v.end,
+                                 (v.prot & platform::kProtRead) ? 'r' : '-',
+                                 (v.prot & platform::kProtWrite) ? 'w' : '-',
+                                 (v.prot & platform::kProtExec) ? 'x' : '-', v.shared ? 's' : 'p', v.offset,
+                                 v.dev_major, v.dev_minor, v.inode);
+  if (!v.name.empty()) {
+    constexpr size_t kPad = 25 + 6 * sizeof(void*) - 1;
+    if (line.size() < kPad) line.append(kPad - line.size(), ' ');
+    line += ' ';
+    line += v.name;
+  }
+  line += '\n';
+  return line;
+}
+
+}  // namespace sentry::mm

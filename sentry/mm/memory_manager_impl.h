@@ -1,0 +1,129 @@
+// Private to sentry/mm/: the VMA set behind MemoryManager. Every method runs
+// with MemoryManager::mu_ held (the caller takes it).
+#ifndef SENTRY_MM_MEMORY_MANAGER_IMPL_H_
+#define SENTRY_MM_MEMORY_MANAGER_IMPL_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "sentry/mm/memory_manager.h"
+
+namespace sentry::mm {
+
+// Disjoint half-open ranges, coalesced. Used for "which memory-file pages of
+// file mappings already hold the file's contents".
+class RangeSet {
+ public:
+  void Add(uint64_t start, uint64_t end);
+  void Remove(uint64_t start, uint64_t end);
+  // Sub-ranges of [start, end) that are (covered=true) or are not in the set.
+  std::vector<std::pair<uint64_t, uint64_t>> Intersect(uint64_t start, uint64_t end, bool covered) const;
+  bool Covers(uint64_t start, uint64_t end) const;
+
+ private:
+  std::map<uint64_t, uint64_t> r_;  // start -> end
+};
+
+// One mapping [start, end). `start` is the map key.
+struct Vma {
+  uint64_t end = 0;
+  int prot = 0;
+  bool shared = false;
+  bool grows_down = false;
+  bool dontfork = false;    // MADV_DONTFORK; TODO(#5): honoured by fork
+  bool wipeonfork = false;  // MADV_WIPEONFORK; TODO(#5)
+  std::shared_ptr<MappableFile> file;  // null: anonymous
+  uint64_t file_offset = 0;            // file offset of start
+  // Backing in the memory file. Only anonymous VMAs created PROT_NONE are
+  // unbacked (address-space reservations of Go, the JVM, V8 can be huge);
+  // they get backing when first made accessible.
+  bool backed = false;
+  uint64_t mf_offset = 0;  // memory-file offset of start
+  std::string name;        // "[heap]", "[stack]", ""
+};
+
+class MemoryManager::Impl {
+ public:
+  using VmaMap = std::map<uint64_t, Vma>;
+  Impl(MemoryFile& mf, platform::AddressSpace* as, uint64_t max_address, uint64_t mmap_base)
+      : mf_(mf), as_(as), max_(max_address), mmap_base_(mmap_base) {}
+  ~Impl();
+
+  // memory_manager.cc: mapping changes.
+  Result<uint64_t> Mmap(const MmapOpts& opts);
+  Result<void> Munmap(uint64_t addr, uint64_t length);
+  Result<void> Mprotect(uint64_t addr, uint64_t length, int prot);
+  Result<uint64_t> Mremap(uint64_t old_addr, uint64_t old_size, uint64_t new_size, int flags, uint64_t new_addr);
+  Result<void> Madvise(uint64_t addr, uint64_t length, int advice);
+  uint64_t Brk(uint64_t addr);
+  void SetBrkStart(uint64_t addr) { brk_start_ = brk_ = PageRoundUp(addr); }
+  uint64_t brk() const { return brk_; }
+  uint64_t brk_start() const { return brk_start_; }
+
+  // memory_manager_access.cc: faults, copies, /proc/self/maps.
+  Result<void> HandleFault(uint64_t addr, int access);
+  // Calls fn(sentry_pointer, offset_in_request, n) over the accessible
+  // prefix of [addr, addr+len). Returns the bytes covered; the error says
+  // why it stopped short (EFAULT, or EIO from a file read).
+  struct AccessResult {
+    size_t done;
+    Errno err;
+  };
+  AccessResult Access(uint64_t addr, size_t len, bool write, absl::FunctionRef<void(uint8_t*, size_t, size_t)> fn);
+  std::vector<VmaInfo> Vmas() const;
+
+ private:
+  // The VMA containing addr, or end().
+  VmaMap::iterator Find(uint64_t addr);
+  VmaMap::const_iterator Find(uint64_t addr) const;
+  // Makes addr a VMA boundary if a VMA straddles it.
+  void SplitAt(uint64_t addr);
+  // Removes all VMAs in [start, end), freeing their backing. Leaves the
+  // platform alone: callers SyncAs afterwards.
+  void RemoveRange(uint64_t start, uint64_t end);
+  // Merges compatible neighbours with a boundary in [start, end].
+  void MergeRange(uint64_t start, uint64_t end);
+  // Makes the platform's view of [start, end) match the VMAs.
+  Result<void> SyncAs(uint64_t start, uint64_t end);
+  // A new VMA [start, end) with tmpl's attributes; backing allocated.
+  Result<Vma> NewLike(const Vma& tmpl, uint64_t start, uint64_t end, uint64_t file_offset);
+  Result<void> EnsureBacked(Vma& v, uint64_t start);
+  void ReleaseBacking(uint64_t start, const Vma& v);
+  // Top-down search below mmap_base_ (then bottom-up above it), as
+  // generic_get_unmapped_area_topdown. `hint` is tried first.
+  Result<uint64_t> FindGap(uint64_t len, uint64_t hint) const;
+  // [start, end) is free, with the guard gap below a stack kept.
+  bool IsFree(uint64_t start, uint64_t end) const;
+  uint64_t StartGap(VmaMap::const_iterator it) const;
+  // File mapping: read the file into the unpopulated parts of the chunks
+  // covering [start, end) (clipped to the VMA) and map them in the platform.
+  Result<void> Populate(VmaMap::iterator it, uint64_t start, uint64_t end);
+  Result<void> GrowStack(uint64_t addr);
+
+  MemoryFile& mf_;
+  platform::AddressSpace* as_;  // may be null (tests)
+  const uint64_t max_;
+  const uint64_t mmap_base_;
+  VmaMap vmas_;
+  RangeSet populated_;  // memory-file ranges holding file contents
+  uint64_t brk_start_ = 0;
+  uint64_t brk_ = 0;
+};
+
+// Populated chunk size for file mappings: amortizes faults and file reads.
+constexpr uint64_t kFaultChunk = 64 * 1024;
+
+inline bool AccessAllowed(int prot, int access) {
+  if (access & platform::kProtWrite) return prot & platform::kProtWrite;
+  if (access & platform::kProtExec) return prot & platform::kProtExec;
+  // Linux's vma_is_accessible(): on x86 any of r/w/x makes a page readable.
+  return prot != platform::kProtNone;
+}
+
+}  // namespace sentry::mm
+
+#endif  // SENTRY_MM_MEMORY_MANAGER_IMPL_H_
