@@ -39,7 +39,11 @@ if [[ ! -f "${build_dir}/build.ninja" ]]; then
     meson setup "${build_dir}"
   fi
 fi
-ninja -C "${build_dir}"
+if ! ninja -C "${build_dir}"; then
+  echo "test.sh: the build failed; no test was run" >&2
+  echo "0 passed, 1 failed, 0 skipped"
+  exit 1
+fi
 
 suite_args=()
 for s in "${suites[@]}"; do
@@ -49,7 +53,7 @@ done
 testlog="${build_dir}/meson-logs/testlog.json"
 rm -f "${testlog}"
 status=0
-meson test -C "${build_dir}" --print-errorlogs "${suite_args[@]}" "${meson_args[@]}" || status=$?
+meson test -C "${build_dir}" --no-rebuild --print-errorlogs "${suite_args[@]}" "${meson_args[@]}" || status=$?
 
 if [[ ! -f "${testlog}" ]]; then
   echo "test.sh: meson wrote no ${testlog}" >&2
