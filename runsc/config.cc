@@ -53,11 +53,15 @@ void SetUpLogging(const Config& c, std::string_view role) {
     const int f = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (f >= 0) fd = f;
   }
-  logging::Configure(fd, c.debug ? logging::Level::kDebug : logging::Level::kWarning,
+  // Without a log file, stderr is shared with the app: only errors go there.
+  const logging::Level level = c.debug          ? logging::Level::kDebug
+                               : fd != 2        ? logging::Level::kWarning
+                                                : logging::Level::kError;
+  logging::Configure(fd, level,
                      c.log_format == "json" ? logging::Format::kJson : logging::Format::kText, role);
 }
 
-std::vector<std::string> NormalizeArgs(int argc, char** argv) {
+SplitArgs NormalizeArgs(int argc, char** argv) {
   static const absl::flat_hash_set<std::string> kLong = {
       "root",  "debug",     "debug-log", "log",     "log-format", "strace", "platform", "network", "cwd",
       "quiet", "help",      "version",   "bundle",  "pid-file",   "console-socket", "detach", "force",
@@ -66,36 +70,34 @@ std::vector<std::string> NormalizeArgs(int argc, char** argv) {
   static const absl::flat_hash_set<std::string> kTakesValue = {
       "root", "debug-log", "log", "log-format", "platform", "network", "cwd", "bundle", "pid-file",
       "console-socket", "format", "spec-fd", "gofer-fd", "fd", "root-path", "ip", "volume"};
-  std::vector<std::string> out;
-  out.emplace_back(argv[0]);
+  SplitArgs out;
+  out.flags.emplace_back(argv[0]);
   bool seen_sub = false;
-  bool passthrough = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (passthrough) {
-      out.push_back(std::move(a));
-      continue;
-    }
-    if (a == "--") {
-      passthrough = true;
-      out.push_back(std::move(a));
-      continue;
+    if (a == "--" && seen_sub) {
+      for (int j = i + 1; j < argc; ++j) out.trailing.emplace_back(argv[j]);
+      break;
     }
     if (a.size() > 2 && a[0] == '-' && a[1] != '-') {
-      const std::string name = a.substr(1, a.find('=') == std::string::npos ? std::string::npos : a.find('=') - 1);
+      const size_t eq = a.find('=');
+      const std::string name = a.substr(1, eq == std::string::npos ? std::string::npos : eq - 1);
       if (kLong.contains(name)) a = "-" + a;
     }
-    if (a.rfind("--", 0) == 0) {
-      const std::string name = a.substr(2, a.find('=') == std::string::npos ? std::string::npos : a.find('=') - 2);
-      out.push_back(a);
-      if (a.find('=') == std::string::npos && kTakesValue.contains(name) && i + 1 < argc) out.emplace_back(argv[++i]);
+    if (a.rfind("--", 0) == 0 && a.size() > 2) {
+      const size_t eq = a.find('=');
+      const std::string name = a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+      out.flags.push_back(a);
+      if (eq == std::string::npos && kTakesValue.contains(name) && i + 1 < argc) out.flags.emplace_back(argv[++i]);
       continue;
     }
-    if (a[0] != '-') {
-      if (seen_sub) passthrough = true;  // the app's command: leave the rest alone
-      seen_sub = true;
+    if (!a.empty() && a[0] != '-' && seen_sub) {
+      // The app's command: it and everything after it belong to the app.
+      for (int j = i; j < argc; ++j) out.trailing.emplace_back(argv[j]);
+      break;
     }
-    out.push_back(std::move(a));
+    if (!a.empty() && a[0] != '-') seen_sub = true;
+    out.flags.push_back(std::move(a));
   }
   return out;
 }

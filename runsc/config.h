@@ -34,7 +34,13 @@ void SetUpLogging(const Config& c, std::string_view role);
 // runsc accepts Go-style single-dash long flags (`-debug`, `-root=/x`).
 // Rewrites them to `--` form for CLI11, for known long flag names only, up to
 // the first positional argument after the subcommand (the app's command).
-std::vector<std::string> NormalizeArgs(int argc, char** argv);
+// That command and everything after it (or after `--`) is returned in
+// `trailing`, untouched, and is not given to CLI11.
+struct SplitArgs {
+  std::vector<std::string> flags;     // argv[0], global flags, subcommand, its flags
+  std::vector<std::string> trailing;  // the app's command line
+};
+SplitArgs NormalizeArgs(int argc, char** argv);
 
 }  // namespace runsc
 

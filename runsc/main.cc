@@ -19,8 +19,9 @@ int main(int argc, char** argv) {
   CLI::App* do_cmd = app.add_subcommand("do", "run a command in a one-off sandbox, using the host root read-only");
   do_cmd->add_option("--cwd", do_opts.cwd, "working directory inside the sandbox (default: the current one)");
   do_cmd->add_option("--root", do_opts.rootfs, "path to the root directory (default \"/\")");
-  do_cmd->add_option("command", do_opts.command, "CMD [ARGS...]")->required();
-  do_cmd->prefix_command();  // everything after CMD belongs to the app
+  // CMD [ARGS...] never reaches CLI11 (NormalizeArgs splits it off), so the
+  // app's own flags are never taken for ours.
+  do_cmd->footer("Everything from CMD on is the app's command line, passed unchanged.");
 
   runsc::BootOptions boot_opts;
   CLI::App* boot_cmd = app.add_subcommand("boot", "")->group("");  // internal: hidden
@@ -34,9 +35,9 @@ int main(int argc, char** argv) {
 
   CLI::App* compat_cmd = app.add_subcommand("compat-doc", "print the syscall compatibility table (markdown)");
 
-  std::vector<std::string> args = runsc::NormalizeArgs(argc, argv);
+  runsc::SplitArgs split = runsc::NormalizeArgs(argc, argv);
   // CLI11 wants them reversed, without argv[0].
-  std::vector<std::string> rev(args.rbegin(), args.rend() - 1);
+  std::vector<std::string> rev(split.flags.rbegin(), split.flags.rend() - 1);
   try {
     app.parse(rev);
   } catch (const CLI::CallForHelp& e) {
@@ -48,8 +49,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (do_cmd->parsed()) {
-    // With prefix_command, CLI11 leaves the app's arguments as remaining.
-    for (auto& r : do_cmd->remaining()) do_opts.command.push_back(r);
+    do_opts.command = std::move(split.trailing);
     runsc::SetUpLogging(config, "do");
     return runsc::Do(config, do_opts);
   }
