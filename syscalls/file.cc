@@ -211,13 +211,15 @@ Result<uint64_t> Openat(Task& t, const SyscallArgs& args) {
   uint32_t mode = args.U32(3);
   // build_open_flags() (fs/open.c).
   if ((flags & (O_CREAT | O_DIRECTORY)) == (O_CREAT | O_DIRECTORY)) return Errno::kEINVAL;
-  if (flags & (O_CREAT | __O_TMPFILE)) {
+  // glibc's __O_TMPFILE includes O_DIRECTORY: test the full bit pattern.
+  const bool tmpfile = (flags & __O_TMPFILE) == __O_TMPFILE;
+  if ((flags & O_CREAT) || tmpfile) {
     mode &= 07777;
   } else {
     mode = 0;
   }
-  if (flags & __O_TMPFILE) {
-    if ((flags & (__O_TMPFILE | O_DIRECTORY | O_CREAT)) != O_TMPFILE) return Errno::kEINVAL;
+  if (tmpfile) {
+    if (flags & O_CREAT) return Errno::kEINVAL;
     if ((flags & O_ACCMODE) == O_RDONLY) return Errno::kEINVAL;
   }
   const bool cloexec = flags & O_CLOEXEC;
@@ -227,7 +229,7 @@ Result<uint64_t> Openat(Task& t, const SyscallArgs& args) {
     flags = (flags & ~O_CLOEXEC) | O_LARGEFILE;  // force_o_largefile() on 64-bit
   }
   const std::string path = TRY(t.mm().CopyInString(path_ptr.addr(), fs::kPathMax - 1));
-  if (flags & __O_TMPFILE) return Errno::kEOPNOTSUPP;  // TODO(#4): tmpfs
+  if (tmpfile) return Errno::kEOPNOTSUPP;  // TODO(#4): tmpfs
   const fs::Caller c = fs::CallerOf(t);
   fs::Vfs& vfs = t.kernel().vfs();
   const fs::Path start = TRY(vfs.StartFor(c, t.fs(), dirfd, path));

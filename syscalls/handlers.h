@@ -90,6 +90,37 @@ Result<uint64_t> ClockGettime(Task& t, const SyscallArgs& args);
 Result<uint64_t> ClockGetres(Task& t, const SyscallArgs& args);
 Result<uint64_t> ClockNanosleep(Task& t, const SyscallArgs& args);
 
+// syscalls/futex.cc
+Result<uint64_t> Futex(Task& t, const SyscallArgs& args);
+
+// syscalls/signal.cc (sending)
+Result<uint64_t> Kill(Task& t, const SyscallArgs& args);
+Result<uint64_t> Tkill(Task& t, const SyscallArgs& args);
+Result<uint64_t> Tgkill(Task& t, const SyscallArgs& args);
+
+// ---- Families added later: each owner inserts its declarations under its
+// ---- own marker line (keeps parallel edits from touching the same lines).
+
+// syscalls/fs_write.cc, syscalls/xattr.cc (tmpfs, overlay, mutations)
+
+// (spacer)
+
+// syscalls/pipe.cc, syscalls/poll.cc, syscalls/epoll.cc, syscalls/eventfd.cc
+
+// (spacer)
+
+// syscalls/clone.cc, syscalls/wait.cc, syscalls/exec.cc (processes)
+
+// (spacer)
+
+// syscalls/signal_deliver.cc and thread syscalls (signals, threads)
+
+// (spacer)
+
+// syscalls/security.cc (isolation: mount/unshare/bpf/... refusals)
+
+// (spacer)
+
 }  // namespace syscalls
 
 #endif  // SYSCALLS_HANDLERS_H_

@@ -41,15 +41,6 @@ Result<clockid_t> HostClock(int32_t id) {
   }
 }
 
-Result<void> Sleep(Task& t, absl::Time deadline) {
-  while (absl::Now() < deadline) {
-    auto r = t.Block(nullptr, 0, deadline);
-    if (!r.ok() && r.error() == Errno::kETIMEDOUT) return {};
-    if (!r.ok()) return r.error();
-  }
-  return {};
-}
-
 }  // namespace
 
 Result<uint64_t> ClockGettime(Task& t, const SyscallArgs& args) {
@@ -97,7 +88,7 @@ namespace {
 // fails with EINTR per the restart rules in Dispatch.
 Result<uint64_t> SleepFor(Task& t, const struct timespec& req, UserPtr<struct timespec> rem) {
   const absl::Time deadline = absl::Now() + absl::DurationFromTimespec(req);
-  auto r = Sleep(t, deadline);
+  auto r = t.Sleep(deadline);
   if (r.ok()) return 0;
   if (!rem.null()) {
     const absl::Duration left = std::max(absl::ZeroDuration(), deadline - absl::Now());
@@ -126,7 +117,7 @@ Result<uint64_t> ClockNanosleep(Task& t, const SyscallArgs& args) {
   struct timespec now {};
   clock_gettime(host, &now);
   const absl::Duration left = absl::DurationFromTimespec(req) - absl::DurationFromTimespec(now);
-  auto r = Sleep(t, absl::Now() + std::max(left, absl::ZeroDuration()));
+  auto r = t.Sleep(absl::Now() + std::max(left, absl::ZeroDuration()));
   if (!r.ok()) return Errno::kEINTR;
   return 0;
 }

@@ -14,6 +14,7 @@
 #include "base/result.h"
 #include "fs/fs_context.h"
 #include "platform/platform.h"
+#include "sentry/kernel/futex.h"
 #include "sentry/mm/memory_file.h"
 
 namespace sentry::kernel {
@@ -49,6 +50,7 @@ class Kernel {
   platform::Platform& platform() { return *platform_; }
   fs::Vfs& vfs() { return *vfs_; }
   absl::Time boot_time() const { return boot_time_; }
+  FutexTable& futexes() { return futexes_; }
 
   // Starts pid 1 and runs until the last task exits. Returns the Linux wait
   // status of pid 1 (exit code << 8, or the terminating signal). An exec
@@ -77,6 +79,7 @@ class Kernel {
   std::unique_ptr<platform::Platform> platform_;
   std::shared_ptr<fs::Vfs> vfs_;
   absl::Time boot_time_;
+  FutexTable futexes_;
   absl::Mutex mu_;
   int32_t next_tid_ ABSL_GUARDED_BY(mu_) = 1;
   Task* init_ ABSL_GUARDED_BY(mu_) = nullptr;

@@ -1,6 +1,5 @@
 #include "sentry/kernel/task.h"
 
-#include "absl/cleanup/cleanup.h"
 #include "sentry/kernel/kernel.h"
 
 namespace sentry::kernel {
@@ -10,26 +9,16 @@ Task::Task(Kernel& k, std::shared_ptr<ThreadGroup> tg, int32_t tid)
 
 Task::~Task() = default;
 
-base::Result<void> Task::Block(WaiterQueue* q, uint64_t mask, std::optional<absl::Time> deadline) {
-  {
-    absl::MutexLock l(&wake_mu_);
-    woken_ = false;
-  }
-  Waiter w(*this);
-  w.mask = mask;
-  if (q != nullptr) q->Add(&w);
-  absl::Cleanup remove = [&] {
-    if (q != nullptr) q->Remove(&w);
-  };
+base::Result<void> Task::Block(Waiter& w, std::optional<absl::Time> deadline) {
   absl::MutexLock l(&wake_mu_);
   while (true) {
+    if (w.TakeReady()) return {};
     if (pending_signals_ & ~signal_mask_) return base::Errno::kEINTR;
-    if (woken_) {
-      woken_ = false;
-      return {};
-    }
     if (deadline.has_value()) {
-      if (wake_cv_.WaitWithDeadline(&wake_mu_, *deadline) && !woken_ && !(pending_signals_ & ~signal_mask_)) {
+      if (wake_cv_.WaitWithDeadline(&wake_mu_, *deadline)) {
+        // Timed out: a notification or signal that raced with it wins.
+        if (w.TakeReady()) return {};
+        if (pending_signals_ & ~signal_mask_) return base::Errno::kEINTR;
         return base::Errno::kETIMEDOUT;
       }
     } else {
@@ -38,9 +27,17 @@ base::Result<void> Task::Block(WaiterQueue* q, uint64_t mask, std::optional<absl
   }
 }
 
+base::Result<void> Task::Sleep(absl::Time deadline) {
+  Waiter w(*this);
+  while (absl::Now() < deadline) {
+    auto r = Block(w, deadline);
+    if (!r.ok()) return r.error() == base::Errno::kETIMEDOUT ? base::Result<void>() : r;
+  }
+  return {};
+}
+
 void Task::Wake() {
   absl::MutexLock l(&wake_mu_);
-  woken_ = true;
   wake_cv_.Signal();
 }
 

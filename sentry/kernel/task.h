@@ -92,11 +92,13 @@ class Task {
   uint64_t altstack_sp = 0, altstack_size = 0;
   int altstack_flags = 2;  // SS_DISABLE
 
-  // The blocking primitive (invariant 5): waits until `q` notifies a waiter
-  // whose mask matches, `deadline` passes (ETIMEDOUT) or a signal is pending
-  // for the task (EINTR; callers map it to ERESTARTSYS where Linux does).
-  // Callers re-check their condition after any return.
-  base::Result<void> Block(WaiterQueue* q, uint64_t mask, std::optional<absl::Time> deadline);
+  // The blocking primitive (invariant 5; see waiter.h for the pattern).
+  // Returns when `w` has been notified since the last Block (ok), when
+  // `deadline` passes (ETIMEDOUT), or when a signal is pending for the task
+  // (EINTR; callers return ERESTARTSYS or EINTR as Linux does for them).
+  base::Result<void> Block(Waiter& w, std::optional<absl::Time> deadline);
+  // A sleep with nothing to wait for but the deadline or a signal.
+  base::Result<void> Sleep(absl::Time deadline);
   // Wakes a Block()ed task (Waiter notifications call this). Any thread.
   void Wake();
   // Marks a signal pending and interrupts the task. Any thread.
@@ -139,7 +141,6 @@ class Task {
 
   // Guarded by wake_mu_: cross-thread wakeups and pending signals.
   mutable absl::Mutex wake_mu_;
-  bool woken_ ABSL_GUARDED_BY(wake_mu_) = false;
   uint64_t pending_signals_ ABSL_GUARDED_BY(wake_mu_) = 0;
   absl::CondVar wake_cv_;
 };

@@ -4,6 +4,11 @@
 
 namespace sentry::kernel {
 
+void Waiter::Notify() {
+  ready_.store(true, std::memory_order_release);
+  task_.Wake();
+}
+
 void WaiterQueue::Add(Waiter* w) {
   absl::MutexLock l(&mu_);
   waiters_.push_back(w);
@@ -17,7 +22,7 @@ void WaiterQueue::Remove(Waiter* w) {
 void WaiterQueue::Notify(uint64_t events) {
   absl::MutexLock l(&mu_);
   for (Waiter* w : waiters_) {
-    if (w->mask & events) w->task().Wake();
+    if (w->mask() & events) w->Notify();
   }
 }
 

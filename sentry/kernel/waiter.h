@@ -1,38 +1,53 @@
-// The one way to block (invariant 5). A task waits on a WaiterQueue with an
-// optional deadline; a notification, the deadline, or a signal for the task
-// ends the wait. Syscall code calls Task::Block and never sleeps otherwise,
-// so the thread-per-task model can later become fibers without touching it.
+// The one way to block (invariant 5). A task registers a Waiter on the
+// WaiterQueue of what it waits for, checks its condition, and then calls
+// Task::Block(waiter, deadline) until the condition holds. A notification,
+// the deadline, or a signal for the task ends each Block. Registering before
+// checking is what makes wakeups impossible to lose.
+//
+//   Waiter w(t, EPOLLIN);
+//   q.Add(&w);
+//   absl::Cleanup done = [&] { q.Remove(&w); };
+//   while (!ready()) TRY(t.Block(w, deadline));  // EINTR / ETIMEDOUT
+//
+// Syscall code never sleeps otherwise, so the thread-per-task model can
+// later become fibers without touching it.
 #ifndef SENTRY_KERNEL_WAITER_H_
 #define SENTRY_KERNEL_WAITER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <list>
-#include <optional>
 
 #include "absl/synchronization/mutex.h"
-#include "absl/time/time.h"
 
 namespace sentry::kernel {
 
 class Task;
 
-// An entry registered on a queue while its task waits. Notify() marks it
-// ready and wakes its task.
 class Waiter {
  public:
-  explicit Waiter(Task& t) : task_(t) {}
+  explicit Waiter(Task& t, uint64_t mask = ~0ull) : task_(t), mask_(mask) {}
+  Waiter(const Waiter&) = delete;
+  Waiter& operator=(const Waiter&) = delete;
+
   Task& task() { return task_; }
-  uint64_t mask = ~0ull;  // events this waiter cares about (EPOLLIN, ...)
+  uint64_t mask() const { return mask_; }
+  // Marks the waiter ready and wakes its task. Any thread.
+  void Notify();
+  // Consumes a pending notification (Task::Block uses it).
+  bool TakeReady() { return ready_.exchange(false, std::memory_order_acq_rel); }
 
  private:
   Task& task_;
+  const uint64_t mask_;  // events this waiter cares about (EPOLLIN, ...)
+  std::atomic<bool> ready_{false};
 };
 
 class WaiterQueue {
  public:
   void Add(Waiter* w);
   void Remove(Waiter* w);
-  // Wakes every waiter whose mask intersects `events`.
+  // Notifies every waiter whose mask intersects `events`.
   void Notify(uint64_t events = ~0ull);
 
  private:

@@ -1,0 +1,133 @@
+// futex(2) (kernel/futex/syscalls.c, waitwake.c, requeue.c).
+#include <linux/futex.h>
+#include <time.h>
+
+#include "sentry/kernel/kernel.h"
+#include "syscalls/handlers.h"
+
+namespace syscalls {
+namespace {
+
+using sentry::kernel::FutexKey;
+
+FutexKey KeyOf(Task& t, uint64_t addr) {
+  // TODO(#5): FUTEX_PRIVATE_FLAG off should key shared mappings by memory
+  // file offset so processes sharing memory meet; today both are private.
+  return FutexKey{&t.mm(), addr};
+}
+
+// FUTEX_OP decoding (include/uapi/linux/futex.h).
+Result<bool> DoWakeOp(Task& t, uint64_t addr2, uint32_t encoded) {
+  const uint32_t op = (encoded >> 28) & 7;
+  const bool shift = (encoded >> 31) & 1;
+  const uint32_t cmp = (encoded >> 24) & 15;
+  uint32_t oparg = (encoded >> 12) & 0xfff;
+  const uint32_t cmparg = encoded & 0xfff;
+  if (shift) {
+    if (oparg > 31) return Errno::kEINVAL;
+    oparg = 1u << oparg;
+  }
+  // TODO(#5): atomic with respect to other app threads (single-threaded apps
+  // cannot observe the difference).
+  const auto p = UserPtr<uint32_t>(addr2);
+  const uint32_t old = TRY(t.mm().CopyIn(p));
+  uint32_t v;
+  switch (op) {
+    case FUTEX_OP_SET: v = oparg; break;
+    case FUTEX_OP_ADD: v = old + oparg; break;
+    case FUTEX_OP_OR: v = old | oparg; break;
+    case FUTEX_OP_ANDN: v = old & ~oparg; break;
+    case FUTEX_OP_XOR: v = old ^ oparg; break;
+    default: return Errno::kENOSYS;
+  }
+  TRY(t.mm().CopyOut(p, v));
+  // Comparisons are on sign-extended 12-bit values (futex_atomic_op_inuser).
+  const int32_t a = static_cast<int32_t>(old);
+  const int32_t b = static_cast<int32_t>(cmparg << 20) >> 20;
+  switch (cmp) {
+    case FUTEX_OP_CMP_EQ: return a == b;
+    case FUTEX_OP_CMP_NE: return a != b;
+    case FUTEX_OP_CMP_LT: return a < b;
+    case FUTEX_OP_CMP_LE: return a <= b;
+    case FUTEX_OP_CMP_GT: return a > b;
+    case FUTEX_OP_CMP_GE: return a >= b;
+    default: return Errno::kENOSYS;
+  }
+}
+
+}  // namespace
+
+Result<uint64_t> Futex(Task& t, const SyscallArgs& args) {
+  const uint64_t addr = args.U64(0);
+  const int op = args.I32(1);
+  const int cmd = op & FUTEX_CMD_MASK;
+  const bool realtime = op & FUTEX_CLOCK_REALTIME;
+  const uint32_t val = args.U32(2);
+  auto& futexes = t.kernel().futexes();
+  if (realtime && cmd != FUTEX_WAIT && cmd != FUTEX_WAIT_BITSET && cmd != FUTEX_WAIT_REQUEUE_PI &&
+      cmd != FUTEX_LOCK_PI2) {
+    return Errno::kENOSYS;
+  }
+  switch (cmd) {
+    case FUTEX_WAIT:
+    case FUTEX_WAIT_BITSET: {
+      const uint32_t bitset = cmd == FUTEX_WAIT ? FUTEX_BITSET_MATCH_ANY : args.U32(5);
+      std::optional<absl::Time> deadline;
+      if (args.U64(3) != 0) {
+        const struct timespec ts = TRY(t.mm().CopyIn(args.Ptr<struct timespec>(3)));
+        if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000) return Errno::kEINVAL;
+        if (cmd == FUTEX_WAIT) {
+          deadline = absl::Now() + absl::DurationFromTimespec(ts);  // relative
+        } else {
+          // Absolute on CLOCK_MONOTONIC, or CLOCK_REALTIME with the flag.
+          struct timespec now {};
+          clock_gettime(realtime ? CLOCK_REALTIME : CLOCK_MONOTONIC, &now);
+          deadline = absl::Now() + (absl::DurationFromTimespec(ts) - absl::DurationFromTimespec(now));
+        }
+      }
+      auto r = futexes.Wait(t, KeyOf(t, addr), val, bitset, deadline);
+      if (!r.ok()) {
+        // An untimed wait restarts; a timed one reports EINTR (Linux restarts
+        // it through restart_block; without handlers the app sees EINTR only
+        // if a handler ran, which cannot happen before #5).
+        if (r.error() == Errno::kEINTR) return deadline ? Errno::kEINTR : Errno::kERESTARTSYS;
+        return r.error();
+      }
+      return 0;
+    }
+    case FUTEX_WAKE:
+      if (addr % 4 != 0) return Errno::kEINVAL;
+      return static_cast<uint64_t>(futexes.Wake(KeyOf(t, addr), static_cast<int>(std::min<uint32_t>(val, INT32_MAX)),
+                                                FUTEX_BITSET_MATCH_ANY));
+    case FUTEX_WAKE_BITSET:
+      if (addr % 4 != 0) return Errno::kEINVAL;
+      if (args.U32(5) == 0) return Errno::kEINVAL;
+      return static_cast<uint64_t>(
+          futexes.Wake(KeyOf(t, addr), static_cast<int>(std::min<uint32_t>(val, INT32_MAX)), args.U32(5)));
+    case FUTEX_REQUEUE:
+    case FUTEX_CMP_REQUEUE: {
+      const uint64_t addr2 = args.U64(4);
+      if (addr % 4 != 0 || addr2 % 4 != 0) return Errno::kEINVAL;
+      const int n_wake = static_cast<int>(val);
+      const int n_requeue = static_cast<int>(args.U32(3));  // the timeout slot carries val2
+      if (n_wake < 0 || n_requeue < 0) return Errno::kEINVAL;
+      if (cmd == FUTEX_CMP_REQUEUE) {
+        const uint32_t cur = TRY(t.mm().CopyIn(UserPtr<uint32_t>(addr)));
+        if (cur != args.U32(5)) return Errno::kEAGAIN;
+      }
+      return static_cast<uint64_t>(futexes.Requeue(KeyOf(t, addr), KeyOf(t, addr2), n_wake, n_requeue));
+    }
+    case FUTEX_WAKE_OP: {
+      const uint64_t addr2 = args.U64(4);
+      if (addr % 4 != 0 || addr2 % 4 != 0) return Errno::kEINVAL;
+      const bool cond = TRY(DoWakeOp(t, addr2, args.U32(5)));
+      int woken = futexes.Wake(KeyOf(t, addr), static_cast<int>(val), FUTEX_BITSET_MATCH_ANY);
+      if (cond) woken += futexes.Wake(KeyOf(t, addr2), static_cast<int>(args.U32(3)), FUTEX_BITSET_MATCH_ANY);
+      return static_cast<uint64_t>(woken);
+    }
+    default:
+      return Errno::kENOSYS;  // TODO(#5): PI futexes.
+  }
+}
+
+}  // namespace syscalls
