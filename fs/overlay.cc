@@ -162,7 +162,8 @@ class OverlayInode final : public Inode {
   }
 
   Result<struct statfs> Statfs(const Caller& c) override {
-    struct statfs st = TRY(fs_->lower_root_->Statfs(c));
+    Result<struct statfs> r = fs_->lower_root_->Statfs(c);
+    struct statfs st = r.ok() ? r.value() : TRY(Top()->Statfs(c));
     st.f_type = OVERLAYFS_SUPER_MAGIC;
     return st;
   }
