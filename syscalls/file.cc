@@ -229,11 +229,11 @@ Result<uint64_t> Openat(Task& t, const SyscallArgs& args) {
     flags = (flags & ~O_CLOEXEC) | O_LARGEFILE;  // force_o_largefile() on 64-bit
   }
   const std::string path = TRY(t.mm().CopyInString(path_ptr.addr(), fs::kPathMax - 1));
-  if (tmpfile) return Errno::kEOPNOTSUPP;  // TODO(#4): tmpfs
   const fs::Caller c = fs::CallerOf(t);
   fs::Vfs& vfs = t.kernel().vfs();
   const fs::Path start = TRY(vfs.StartFor(c, t.fs(), dirfd, path));
-  std::shared_ptr<FileDescription> f = TRY(vfs.Open(c, t.fs(), start, path, flags, mode));
+  std::shared_ptr<FileDescription> f = TRY(tmpfile ? vfs.OpenTmpFile(c, t.fs(), start, path, flags, mode)
+                                                   : vfs.Open(c, t.fs(), start, path, flags, mode));
   const int fd = TRY(t.fds().Install(std::move(f), cloexec));
   return static_cast<uint64_t>(fd);
 }
