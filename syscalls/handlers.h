@@ -155,6 +155,20 @@ Result<uint64_t> Fchmodat2(Task& t, const SyscallArgs& args);
 // (spacer)
 
 // syscalls/pipe.cc, syscalls/poll.cc, syscalls/epoll.cc, syscalls/eventfd.cc
+Result<uint64_t> Pipe(Task& t, const SyscallArgs& args);
+Result<uint64_t> Pipe2(Task& t, const SyscallArgs& args);
+Result<uint64_t> Poll(Task& t, const SyscallArgs& args);
+Result<uint64_t> Ppoll(Task& t, const SyscallArgs& args);
+Result<uint64_t> Select(Task& t, const SyscallArgs& args);
+Result<uint64_t> Pselect6(Task& t, const SyscallArgs& args);
+Result<uint64_t> EpollCreate(Task& t, const SyscallArgs& args);
+Result<uint64_t> EpollCreate1(Task& t, const SyscallArgs& args);
+Result<uint64_t> EpollCtl(Task& t, const SyscallArgs& args);
+Result<uint64_t> EpollWait(Task& t, const SyscallArgs& args);
+Result<uint64_t> EpollPwait(Task& t, const SyscallArgs& args);
+Result<uint64_t> EpollPwait2(Task& t, const SyscallArgs& args);
+Result<uint64_t> Eventfd(Task& t, const SyscallArgs& args);
+Result<uint64_t> Eventfd2(Task& t, const SyscallArgs& args);
 
 // (spacer)
 
