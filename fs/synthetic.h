@@ -78,6 +78,10 @@ class DirListFile final : public VfsFile {
   // opener before the first read must not use it.
   DirListFile(fs::Path at, std::shared_ptr<Inode> inode, int flags, std::function<std::vector<DirEntry>()> generate)
       : VfsFile(std::move(at), std::move(inode), flags), generate_(std::move(generate)) {}
+  // A fixed listing.
+  DirListFile(fs::Path at, std::shared_ptr<Inode> inode, int flags, std::vector<DirEntry> entries)
+      : DirListFile(std::move(at), std::move(inode), flags,
+                    [e = std::move(entries)] { return e; }) {}
   Result<size_t> Read(std::span<uint8_t>) override { return Errno::kEISDIR; }
   Result<size_t> PRead(std::span<uint8_t>, uint64_t) override { return Errno::kEISDIR; }
   Result<size_t> Getdents64(std::span<uint8_t> buf) override;
