@@ -12,7 +12,7 @@
 namespace fs {
 
 Caller CallerOf(sentry::kernel::Task& t) {
-  return Caller{&t.creds(), &t.thread_group(), &t.fds(), &t.fs(), t.tid()};
+  return Caller{&t.creds(), &t.thread_group(), &t.fds(), &t.fs(), t.tid(), &t.kernel()};
 }
 
 Result<std::shared_ptr<Inode>> Inode::Lookup(const Caller&, std::string_view) { return Errno::kENOTDIR; }

@@ -33,6 +33,7 @@ struct Credentials;
 struct ThreadGroup;
 class FdTable;
 class Task;
+class Kernel;
 }  // namespace sentry::kernel
 
 namespace fs {
@@ -59,6 +60,8 @@ struct Caller {
   sentry::kernel::FdTable* fds = nullptr;
   FsContext* fs = nullptr;
   int32_t tid = 0;
+  // Optional: the task registry, for /proc/<pid> of other processes.
+  sentry::kernel::Kernel* kernel = nullptr;
 };
 // The caller for a syscall made by `t`.
 Caller CallerOf(sentry::kernel::Task& t);

@@ -1,7 +1,7 @@
-// A minimal procfs, built from the synthetic-fs helpers. Per-process
-// directories describe the caller (the only process whose state we can reach
-// without a task registry). TODO(#4): other pids, status, maps, cmdline,
-// mounts.
+// A minimal procfs, built from the synthetic-fs helpers. /proc/<pid> exists
+// for every live or zombie process of the sandbox (through the Kernel's task
+// registry, Caller::kernel); without a registry (unit tests) only the
+// caller's own. TODO(#4): maps of other processes, mounts.
 #include <dirent.h>
 
 #include <charconv>
@@ -10,7 +10,9 @@
 #include "fs/filesystems.h"
 #include "fs/synthetic.h"
 #include "fs/vfs.h"
+#include "sentry/kernel/kernel.h"
 #include "sentry/kernel/task.h"
+#include <fmt/format.h>
 
 namespace fs {
 namespace {
@@ -37,27 +39,83 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
     root->SetGenerated(
         [self](const Caller& c, std::string_view name) -> Result<std::shared_ptr<Inode>> {
           const std::optional<int64_t> pid = ParseNumber(name);
-          if (!pid.has_value() || c.thread_group == nullptr || *pid != c.thread_group->pid) {
+          if (!pid.has_value() || *pid > INT32_MAX || !InfoOf(c, static_cast<int32_t>(*pid)).ok()) {
             return Errno::kENOENT;
           }
           return std::shared_ptr<Inode>(self->PidDir(static_cast<int32_t>(*pid)));
         },
         [self](const Caller& c) {
           std::vector<DirEntry> out;
-          if (c.thread_group != nullptr) {
-            const int32_t pid = c.thread_group->pid;
-            out.push_back({std::to_string(pid), self->PidDir(pid)->ino(), DT_DIR});
+          std::vector<int32_t> pids;
+          if (c.kernel != nullptr) {
+            pids = c.kernel->Pids();
+          } else if (c.thread_group != nullptr) {
+            pids.push_back(c.thread_group->pid);
           }
+          for (int32_t pid : pids) out.push_back({std::to_string(pid), self->PidDir(pid)->ino(), DT_DIR});
           return out;
         });
     return root;
   }
 
  private:
-  // The caller's state, if the caller is process `pid`.
-  static Result<void> IsCaller(const Caller& c, int32_t pid) {
-    if (c.thread_group == nullptr || c.thread_group->pid != pid) return Errno::kENOENT;
-    return {};
+  static bool IsSelf(const Caller& c, int32_t pid) { return c.thread_group != nullptr && c.thread_group->pid == pid; }
+
+  // What /proc shows of process `pid`; ENOENT once it is gone.
+  static Result<sentry::kernel::ProcessInfo> InfoOf(const Caller& c, int32_t pid) {
+    if (c.kernel != nullptr) {
+      std::optional<sentry::kernel::ProcessInfo> info = c.kernel->GetProcessInfo(pid);
+      if (!info.has_value()) return Errno::kENOENT;
+      return *std::move(info);
+    }
+    if (!IsSelf(c, pid)) return Errno::kENOENT;
+    sentry::kernel::ProcessInfo info;
+    const auto& tg = *c.thread_group;
+    info.pid = tg.pid, info.ppid = tg.ppid, info.pgid = tg.pgid, info.sid = tg.sid;
+    info.exe_path = tg.exe_path;
+    info.threads = 1;
+    info.ruid = c.creds->ruid, info.euid = c.creds->euid, info.suid = c.creds->suid, info.fsuid = c.creds->fsuid;
+    info.rgid = c.creds->rgid, info.egid = c.creds->egid, info.sgid = c.creds->sgid, info.fsgid = c.creds->fsgid;
+    return info;
+  }
+
+  // A process's fd table (the caller's own, or through the registry).
+  struct Fds {
+    std::shared_ptr<sentry::kernel::FdTable> hold;
+    sentry::kernel::FdTable* table = nullptr;
+  };
+  static Result<Fds> FdsOf(const Caller& c, int32_t pid) {
+    Fds f;
+    if (IsSelf(c, pid)) {
+      f.table = c.fds;
+    } else if (c.kernel != nullptr) {
+      f.hold = c.kernel->ProcessFds(pid);
+      f.table = f.hold.get();
+    }
+    if (f.table == nullptr) return Errno::kENOENT;
+    return f;
+  }
+
+  // /proc/<pid>/stat (fs/proc/array.c do_task_stat): 52 fields.
+  static std::string StatLine(const sentry::kernel::ProcessInfo& i) {
+    std::string s = fmt::format("{} ({}) {} {} {} {} 0 -1 4194304", i.pid, i.comm, i.state, i.ppid, i.pgid, i.sid);
+    // minflt..cstime (10), priority 20, nice 0, threads, itrealvalue 0,
+    // starttime, vsize, rss, rsslim, then 30 more zeros with exit_signal 17.
+    s += " 0 0 0 0 0 0 0 0 20 0";
+    s += fmt::format(" {} 0 0 0 0 18446744073709551615", i.threads);
+    for (int f = 26; f <= 52; ++f) s += f == 38 ? " 17" : " 0";
+    s += '\n';
+    return s;
+  }
+
+  static std::string StatusText(const sentry::kernel::ProcessInfo& i) {
+    const char* state = i.state == 'Z' ? "Z (zombie)" : i.state == 'R' ? "R (running)" : "S (sleeping)";
+    return fmt::format(
+        "Name:\t{}\nUmask:\t0022\nState:\t{}\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t0\n"
+        "Uid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t\nNStgid:\t{}\nNSpid:\t{}\n"
+        "NSpgid:\t{}\nNSsid:\t{}\nThreads:\t{}\nSigQ:\t0/63704\n",
+        i.comm, state, i.pid, i.pid, i.ppid, i.ruid, i.euid, i.suid, i.fsuid, i.rgid, i.egid, i.sgid, i.fsgid, i.pid,
+        i.pid, i.pgid, i.sid, i.threads);
   }
 
   // One inode per live pid directory, so st_ino is stable while in use.
@@ -66,18 +124,32 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
     if (auto d = pid_dirs_[pid].lock()) return d;
     auto d = SyntheticDir::New(dev_);
     d->AddChild("exe", SyntheticSymlink::New(dev_, [pid](const Caller& c) -> Result<std::string> {
-                  TRY(IsCaller(c, pid));
-                  if (c.thread_group->exe_path.empty()) return Errno::kENOENT;
-                  return c.thread_group->exe_path;
+                  const auto info = TRY(InfoOf(c, pid));
+                  if (info.exe_path.empty()) return Errno::kENOENT;
+                  return info.exe_path;
                 }));
     d->AddChild("cwd", SyntheticSymlink::New(dev_, [pid](const Caller& c) -> Result<std::string> {
-                  TRY(IsCaller(c, pid));
-                  if (c.fs == nullptr) return Errno::kENOENT;
-                  return Vfs::PathString(c.fs->root(), c.fs->cwd());
+                  if (IsSelf(c, pid) && c.fs != nullptr) return Vfs::PathString(c.fs->root(), c.fs->cwd());
+                  std::shared_ptr<FsContext> fs = c.kernel != nullptr ? c.kernel->ProcessFs(pid) : nullptr;
+                  if (fs == nullptr) return Errno::kENOENT;
+                  return Vfs::PathString(fs->root(), fs->cwd());
                 }));
     d->AddChild("root", SyntheticSymlink::New(dev_, [pid](const Caller& c) -> Result<std::string> {
-                  TRY(IsCaller(c, pid));
+                  TRY(InfoOf(c, pid));
                   return std::string("/");
+                }));
+    d->AddChild("stat", SyntheticFile::New(dev_, 0444, [pid](const Caller& c) -> Result<std::string> {
+                  return StatLine(TRY(InfoOf(c, pid)));
+                }));
+    d->AddChild("status", SyntheticFile::New(dev_, 0444, [pid](const Caller& c) -> Result<std::string> {
+                  return StatusText(TRY(InfoOf(c, pid)));
+                }));
+    d->AddChild("comm", SyntheticFile::New(dev_, 0644, [pid](const Caller& c) -> Result<std::string> {
+                  return TRY(InfoOf(c, pid)).comm + "\n";
+                }));
+    // TODO(#5): read from the process's memory (setproctitle shows there).
+    d->AddChild("cmdline", SyntheticFile::New(dev_, 0444, [pid](const Caller& c) -> Result<std::string> {
+                  return TRY(InfoOf(c, pid)).cmdline;
                 }));
     d->AddChild("fd", FdDir(pid));
     pid_dirs_[pid] = d;
@@ -90,10 +162,10 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
     const uint64_t dev = dev_;
     dir->SetGenerated(
         [pid, dev](const Caller& c, std::string_view name) -> Result<std::shared_ptr<Inode>> {
-          TRY(IsCaller(c, pid));
+          const Fds fds = TRY(FdsOf(c, pid));
           const std::optional<int64_t> fd = ParseNumber(name);
-          if (!fd.has_value() || c.fds == nullptr || *fd > INT32_MAX) return Errno::kENOENT;
-          Result<std::shared_ptr<FileDescription>> f = c.fds->Get(static_cast<int>(*fd));
+          if (!fd.has_value() || *fd > INT32_MAX) return Errno::kENOENT;
+          Result<std::shared_ptr<FileDescription>> f = fds.table->Get(static_cast<int>(*fd));
           if (!f.ok()) return Errno::kENOENT;
           std::string target = f.value()->Path();
           return std::shared_ptr<Inode>(SyntheticSymlink::New(
@@ -101,8 +173,9 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
         },
         [pid](const Caller& c) {
           std::vector<DirEntry> out;
-          if (!IsCaller(c, pid).ok() || c.fds == nullptr) return out;
-          for (int fd : c.fds->Fds()) out.push_back({std::to_string(fd), NextSyntheticIno(), DT_LNK});
+          Result<Fds> fds = FdsOf(c, pid);
+          if (!fds.ok()) return out;
+          for (int fd : fds.value().table->Fds()) out.push_back({std::to_string(fd), NextSyntheticIno(), DT_LNK});
           return out;
         });
     return dir;

@@ -173,6 +173,18 @@ Result<uint64_t> Eventfd2(Task& t, const SyscallArgs& args);
 // (spacer)
 
 // syscalls/clone.cc, syscalls/wait.cc, syscalls/exec.cc (processes)
+Result<uint64_t> Clone(Task& t, const SyscallArgs& args);
+Result<uint64_t> Fork(Task& t, const SyscallArgs& args);
+Result<uint64_t> Vfork(Task& t, const SyscallArgs& args);
+Result<uint64_t> Clone3(Task& t, const SyscallArgs& args);
+Result<uint64_t> Execve(Task& t, const SyscallArgs& args);
+Result<uint64_t> Execveat(Task& t, const SyscallArgs& args);
+Result<uint64_t> Wait4(Task& t, const SyscallArgs& args);
+Result<uint64_t> Waitid(Task& t, const SyscallArgs& args);
+Result<uint64_t> Getrusage(Task& t, const SyscallArgs& args);
+Result<uint64_t> Times(Task& t, const SyscallArgs& args);
+Result<uint64_t> Setpgid(Task& t, const SyscallArgs& args);
+Result<uint64_t> Setsid(Task& t, const SyscallArgs& args);
 
 // (spacer)
 

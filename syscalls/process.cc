@@ -43,15 +43,11 @@ Result<uint64_t> Getegid(Task& t, const SyscallArgs&) { return t.creds().egid; }
 Result<uint64_t> Getpgrp(Task& t, const SyscallArgs&) { return static_cast<uint64_t>(t.thread_group().pgid); }
 
 Result<uint64_t> Getpgid(Task& t, const SyscallArgs& args) {
-  const int32_t pid = args.I32(0);
-  if (pid != 0 && pid != t.pid()) return Errno::kESRCH;  // TODO(#5): other processes.
-  return static_cast<uint64_t>(t.thread_group().pgid);
+  return static_cast<uint64_t>(TRY(t.kernel().Getpgid(t, args.I32(0))));
 }
 
 Result<uint64_t> Getsid(Task& t, const SyscallArgs& args) {
-  const int32_t pid = args.I32(0);
-  if (pid != 0 && pid != t.pid()) return Errno::kESRCH;  // TODO(#5): other processes.
-  return static_cast<uint64_t>(t.thread_group().sid);
+  return static_cast<uint64_t>(TRY(t.kernel().Getsid(t, args.I32(0))));
 }
 
 Result<uint64_t> Getresuid(Task& t, const SyscallArgs& args) {
@@ -187,7 +183,7 @@ Result<uint64_t> Sysinfo(Task& t, const SyscallArgs& args) {
   // The sandbox's own view: its memory budget, not the host's.
   si.totalram = t.kernel().config().memory_file_capacity;
   si.freeram = si.totalram / 2;  // TODO(#7): real accounting of the memory file.
-  si.procs = 1;                  // TODO(#5): the task count.
+  si.procs = static_cast<uint16_t>(t.kernel().TaskCount());
   si.mem_unit = 1;
   TRY(t.mm().CopyOut(args.Ptr<struct sysinfo>(0), si));
   return 0;

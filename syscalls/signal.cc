@@ -3,6 +3,7 @@
 // terminating default action ends the process (sentry/kernel/task_run.cc).
 #include <signal.h>
 
+#include "sentry/kernel/kernel.h"
 #include "syscalls/handlers.h"
 
 namespace syscalls {
@@ -88,40 +89,26 @@ Result<uint64_t> Sigaltstack(Task& t, const SyscallArgs& args) {
 }  // namespace syscalls
 
 namespace syscalls {
-namespace {
 
-// Sending: until the task issue (#5) brings a task registry, a process can
-// signal only itself. Linux checks the signal number first (EINVAL).
-Result<uint64_t> SignalSelf(Task& t, int sig) {
-  if (sig < 0 || sig > 64) return Errno::kEINVAL;
-  if (sig != 0) t.SendSignal(sig);
-  return 0;
-}
-
-}  // namespace
-
+// Sending goes through the task registry (sentry/kernel/process.cc).
 Result<uint64_t> Kill(Task& t, const SyscallArgs& args) {
-  const int32_t pid = args.I32(0);
-  const int sig = args.I32(1);
-  if (sig < 0 || sig > 64) return Errno::kEINVAL;
-  if (pid == t.pid() || pid == 0 || pid == -1 || pid == -t.thread_group().pgid) return SignalSelf(t, sig);
-  if (pid == INT32_MIN) return Errno::kESRCH;
-  return Errno::kESRCH;
+  TRY(t.kernel().Kill(t, args.I32(0), args.I32(1)));
+  return 0;
 }
 
 Result<uint64_t> Tkill(Task& t, const SyscallArgs& args) {
   const int32_t tid = args.I32(0);
   if (tid <= 0) return Errno::kEINVAL;
-  if (tid != t.tid()) return Errno::kESRCH;
-  return SignalSelf(t, args.I32(1));
+  TRY(t.kernel().KillThread(t, -1, tid, args.I32(1)));
+  return 0;
 }
 
 Result<uint64_t> Tgkill(Task& t, const SyscallArgs& args) {
   const int32_t tgid = args.I32(0);
   const int32_t tid = args.I32(1);
   if (tgid <= 0 || tid <= 0) return Errno::kEINVAL;
-  if (tgid != t.pid() || tid != t.tid()) return Errno::kESRCH;
-  return SignalSelf(t, args.I32(2));
+  TRY(t.kernel().KillThread(t, tgid, tid, args.I32(2)));
+  return 0;
 }
 
 }  // namespace syscalls

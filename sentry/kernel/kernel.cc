@@ -52,6 +52,11 @@ base::Result<void> Kernel::Exec(Task& t, const std::string& path, std::vector<st
                                 std::vector<std::string> envp, std::string* why) {
   auto as = TRY(platform_->NewAddressSpace());
   auto mm = std::make_shared<mm::MemoryManager>(*mf_, std::move(as));
+  std::string cmdline;
+  for (const auto& a : argv) {
+    cmdline += a;
+    cmdline += '\0';
+  }
   loader::LoadArgs args;
   args.path = path;
   args.argv = std::move(argv);
@@ -85,7 +90,11 @@ base::Result<void> Kernel::Exec(Task& t, const std::string& path, std::vector<st
   t.altstack_size = 0;
   t.altstack_flags = 2;  // SS_DISABLE
   t.comm = lr.exe_path.substr(lr.exe_path.rfind('/') + 1).substr(0, 15);
-  t.thread_group().exe_path = lr.exe_path;
+  {
+    absl::MutexLock l(&mu_);
+    t.thread_group().exe_path = lr.exe_path;
+    t.thread_group().cmdline = std::move(cmdline);
+  }
   // start_thread() in arch/x86/kernel/process_64.c.
   user_regs_struct& r = t.regs().regs;
   r = user_regs_struct{};
@@ -100,6 +109,7 @@ base::Result<void> Kernel::Exec(Task& t, const std::string& path, std::vector<st
 
 base::Result<int> Kernel::Run(const ExecSpec& spec, std::string* why) {
   base::Result<int> result = base::Errno::kENOSYS;
+  bool started = false;
   // The task's own thread creates its address space and drives it
   // (platform/platform.h threading rule).
   std::thread th([&] {
@@ -153,16 +163,33 @@ base::Result<int> Kernel::Run(const ExecSpec& spec, std::string* why) {
     {
       absl::MutexLock l(&mu_);
       init_ = task.get();
+      init_tg_ = tg.get();
+      ++live_threads_;
+      RegisterProcessLocked(tg, task.get(), nullptr);
     }
-    const int status = RunTask(*task);
-    {
-      absl::MutexLock l(&mu_);
-      init_ = nullptr;
-    }
-    result = status;
+    started = true;
+    TaskMain(std::move(task));
   });
   th.join();
-  return result;
+  if (!started) return result;
+  // Every other task was sent SIGKILL when pid 1 died; wait for their threads.
+  {
+    absl::MutexLock l(&mu_);
+    mu_.Await(absl::Condition(
+        +[](int* n) { return *n == 0; }, &live_threads_));
+  }
+  std::vector<std::thread> rest;
+  {
+    absl::MutexLock l(&mu_);
+    for (auto& [tid, t] : threads_) rest.push_back(std::move(t));
+    threads_.clear();
+    finished_threads_.clear();
+  }
+  for (auto& t : rest) {
+    if (t.joinable()) t.join();
+  }
+  absl::MutexLock l(&mu_);
+  return init_status_;
 }
 
 void Kernel::SignalInit(int signo) {

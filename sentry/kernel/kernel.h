@@ -5,7 +5,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -15,6 +17,7 @@
 #include "fs/fs_context.h"
 #include "platform/platform.h"
 #include "sentry/kernel/futex.h"
+#include "sentry/kernel/process.h"
 #include "sentry/mm/memory_file.h"
 
 namespace sentry::kernel {
@@ -29,6 +32,7 @@ struct KernelConfig {
 
 class FdTable;
 struct Credentials;
+struct ThreadGroup;
 
 struct ExecSpec {  // the first process
   std::string path;  // as given; resolved through $PATH like execvp
@@ -68,6 +72,65 @@ class Kernel {
   // Forwards a host signal (SIGINT/SIGTERM sent to runsc) to pid 1. Any thread.
   void SignalInit(int signo);
 
+  // ---- Processes (process.h; process.cc, fork.cc, wait.cc) ----
+
+  // fork/vfork/clone without CLONE_THREAD: a new process whose task runs on
+  // a new sentry thread with a copy-on-write copy of the caller's memory.
+  // Returns the child's pid. With CLONE_VFORK, returns once the child has
+  // exec'd or exited (or the parent got a signal).
+  base::Result<int32_t> Clone(Task& parent, const CloneArgs& args);
+  // CLONE_THREAD: a new task in the caller's thread group. TODO(#5): the
+  // signals/threads engineer fills this in (platform stub threads); EAGAIN
+  // until then.
+  base::Result<int32_t> CloneThread(Task& parent, const CloneArgs& args);
+  // After a successful execve: marks the process as exec'd (setpgid) and
+  // releases a vfork parent.
+  void ExecDone(Task& t);
+  // wait4/waitid for `t`'s children; blocks through Task::Block on the
+  // caller's child_events queue. ECHILD, EINTR (a signal arrived).
+  base::Result<WaitResult> Wait(Task& t, const WaitRequest& req);
+
+  // kill(2): pid > 0 one process, 0 the caller's group, -1 every process
+  // but pid 1 and the caller, < -1 process group -pid. sig 0 checks only.
+  base::Result<void> Kill(Task& sender, int32_t pid, int sig);
+  // tgkill/tkill (tgid -1): one task.
+  base::Result<void> KillThread(Task& sender, int32_t tgid, int32_t tid, int sig);
+  // Process-directed signal to `tg`. Kernel::mu_ held. TODO(#5): the signals
+  // engineer replaces "the first live task" with a shared pending set.
+  void SendGroupSignalLocked(ThreadGroup& tg, int sig) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // setpgid/setsid/getpgid/getsid with Linux's rules (kernel/sys.c).
+  base::Result<void> Setpgid(Task& t, int32_t pid, int32_t pgid);
+  base::Result<int32_t> Setsid(Task& t);
+  base::Result<int32_t> Getpgid(Task& t, int32_t pid);
+  base::Result<int32_t> Getsid(Task& t, int32_t pid);
+
+  // For /proc: live and zombie pids, ascending, and one process's state.
+  std::vector<int32_t> Pids();
+  std::optional<ProcessInfo> GetProcessInfo(int32_t pid);
+  // The fd table and fs context of a live process's first task (/proc/<pid>/fd, cwd).
+  std::shared_ptr<FdTable> ProcessFds(int32_t pid);
+  std::shared_ptr<fs::FsContext> ProcessFs(int32_t pid);
+  // Number of live tasks (sysinfo procs).
+  int TaskCount();
+
+ private:
+  // The body of every task thread once the task is registered: runs it,
+  // then ExitTask, then records the thread as finished.
+  void TaskMain(std::unique_ptr<Task> t);
+  // Registers a new process (parent's child, or pid 1 when parent is null).
+  void RegisterProcessLocked(std::shared_ptr<ThreadGroup> tg, Task* leader, ThreadGroup* parent)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The last task of `tg` is gone: zombie, reparenting, SIGCHLD.
+  void ProcessDiedLocked(ThreadGroup& tg, int status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // kill(2) permission (kernel/signal.c kill_ok_by_cred).
+  bool MaySignalLocked(Task& sender, ThreadGroup& target) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The exit path of a task, on its own thread (process.cc): releases its
+  // memory, fds and context, leaves the registry, makes its process a
+  // zombie when it was the last task.
+  void ExitTask(Task& t);
+  void JoinFinishedThreads();
+
  private:
   // The task thread's loop: runs app code and dispatches its syscalls until
   // the task exits. Returns the Linux wait status.
@@ -83,6 +146,16 @@ class Kernel {
   absl::Mutex mu_;
   int32_t next_tid_ ABSL_GUARDED_BY(mu_) = 1;
   Task* init_ ABSL_GUARDED_BY(mu_) = nullptr;
+  // The registry: live tasks by tid; processes (live and zombie) by pid.
+  absl::flat_hash_map<int32_t, Task*> tasks_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<int32_t, std::shared_ptr<ThreadGroup>> processes_ ABSL_GUARDED_BY(mu_);
+  ThreadGroup* init_tg_ ABSL_GUARDED_BY(mu_) = nullptr;
+  bool init_exited_ ABSL_GUARDED_BY(mu_) = false;
+  int init_status_ ABSL_GUARDED_BY(mu_) = 0;
+  // Task threads: running count, and finished ones not yet joined.
+  int live_threads_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_map<int32_t, std::thread> threads_ ABSL_GUARDED_BY(mu_);
+  std::vector<int32_t> finished_threads_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace sentry::kernel

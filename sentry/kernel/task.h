@@ -26,6 +26,8 @@
 namespace sentry::kernel {
 
 class Kernel;
+class Task;
+struct VforkDone;  // sentry/kernel/process.h
 
 struct Credentials {
   uint32_t ruid = 0, euid = 0, suid = 0, fsuid = 0;
@@ -54,11 +56,27 @@ struct RLimit {
 // Process-wide state (one per thread group).
 struct ThreadGroup {
   int32_t pid = 0;   // tgid, in the sandbox's pid namespace
-  int32_t ppid = 0;  // 0 for the sandbox's pid 1
-  int32_t pgid = 0, sid = 0;
+  // Change under Kernel::mu_ (reparenting, setpgid, setsid); any thread may
+  // read them without it.
+  std::atomic<int32_t> ppid = 0;  // 0 for the sandbox's pid 1
+  std::atomic<int32_t> pgid = 0, sid = 0;
   absl::Mutex mu;
   std::array<RLimit, 16> rlimits ABSL_GUARDED_BY(mu);
   std::string exe_path;  // for /proc/self/exe; set at exec
+  std::string cmdline;   // argv, NUL-separated, at exec; under Kernel::mu_
+
+  // The process tree (sentry/kernel/process.cc). Guarded by Kernel::mu_.
+  ThreadGroup* parent = nullptr;  // null for pid 1 and for orphans after pid 1 died
+  std::vector<std::shared_ptr<ThreadGroup>> children;  // live and zombie
+  std::vector<Task*> tasks;        // live tasks; the leader first
+  int exit_signal = SIGCHLD;       // sent to the parent at exit (0: none)
+  bool group_exiting = false;      // exit_group or a fatal signal: status below
+  int group_exit_status = 0;
+  bool zombie = false;             // all tasks exited, not yet reaped
+  int exit_status = 0;             // Linux wait status, once zombie
+  bool exec_done = false;          // has called execve since fork (setpgid EACCES)
+  // Notified when a child changes state (exit); wait4/waitid block on it.
+  WaiterQueue child_events;
 };
 
 class Task {
@@ -70,6 +88,9 @@ class Task {
   mm::MemoryManager& mm() { return *mm_; }
   std::shared_ptr<mm::MemoryManager> mm_ptr() { return mm_; }
   FdTable& fds() { return *fds_; }
+  std::shared_ptr<FdTable> fds_ptr() { return fds_; }
+  std::shared_ptr<SignalHandlers> sighand_ptr() { return sighand_; }
+  std::shared_ptr<ThreadGroup> thread_group_ptr() { return tg_; }
   fs::FsContext& fs() { return *fs_; }
   std::shared_ptr<fs::FsContext> fs_ptr() { return fs_; }
   ThreadGroup& thread_group() { return *tg_; }
@@ -112,6 +133,10 @@ class Task {
   void SetFds(std::shared_ptr<FdTable> f) { fds_ = std::move(f); }
   void SetFs(std::shared_ptr<fs::FsContext> f) { fs_ = std::move(f); }
   void SetContext(std::unique_ptr<platform::Context> c) { context_ = std::move(c); }
+  void SetSighand(std::shared_ptr<SignalHandlers> sh) { sighand_ = std::move(sh); }
+  // CLONE_VFORK: set in the child; released at its execve or exit
+  // (sentry/kernel/process.h).
+  std::shared_ptr<VforkDone> vfork_done;
 
   // Exit requests from syscalls (exit, exit_group); the run loop acts on them.
   void RequestExit(int status, bool group) {
@@ -120,6 +145,7 @@ class Task {
     exiting_ = true;
   }
   bool exiting() const { return exiting_; }
+  bool exit_group() const { return exit_group_; }
   // Linux wait status (status << 8, or the signal number).
   int exit_status() const { return exit_status_; }
 

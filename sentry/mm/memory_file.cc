@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
+#include <algorithm>
 #include <utility>
 
 #include "base/logging.h"
@@ -91,11 +93,91 @@ void MemoryFile::Decommit(uint64_t offset, uint64_t length) {
   }
 }
 
+void MemoryFile::SplitRefsAt(uint64_t at) {
+  auto it = refs_.upper_bound(at);
+  if (it == refs_.begin()) return;
+  --it;
+  if (it->first < at && it->second.end > at) {
+    refs_[at] = Refs{it->second.end, it->second.extra};
+    it->second.end = at;
+  }
+}
+
+void MemoryFile::IncRef(uint64_t offset, uint64_t length) {
+  length = RoundUp(length);
+  if (length == 0) return;
+  const uint64_t end = offset + length;
+  absl::MutexLock l(&mu_);
+  SplitRefsAt(offset);
+  SplitRefsAt(end);
+  uint64_t cursor = offset;
+  auto it = refs_.lower_bound(offset);
+  while (cursor < end) {
+    if (it != refs_.end() && it->first == cursor) {
+      ++it->second.extra;
+      cursor = it->second.end;
+      ++it;
+      continue;
+    }
+    const uint64_t gap_end = (it != refs_.end() && it->first < end) ? it->first : end;
+    refs_.emplace_hint(it, cursor, Refs{gap_end, 1});
+    cursor = gap_end;
+  }
+}
+
+void MemoryFile::CopyPages(uint64_t dst, uint64_t src, uint64_t length) {
+  uint64_t off = src;
+  const uint64_t end = src + length;
+  while (off < end) {
+    const off_t data = lseek(fd_.get(), static_cast<off_t>(off), SEEK_DATA);
+    if (data < 0) {
+      if (errno == ENXIO) return;  // only holes from here on
+      memcpy(base_ + dst + (off - src), base_ + off, end - off);  // no SEEK_DATA: copy everything
+      return;
+    }
+    if (static_cast<uint64_t>(data) >= end) return;
+    off_t hole = lseek(fd_.get(), data, SEEK_HOLE);
+    const uint64_t stop = hole < 0 ? end : std::min<uint64_t>(static_cast<uint64_t>(hole), end);
+    const uint64_t from = static_cast<uint64_t>(data);
+    memcpy(base_ + dst + (from - src), base_ + from, stop - from);
+    off = stop;
+  }
+}
+
+bool MemoryFile::IsShared(uint64_t offset, uint64_t length) const {
+  const uint64_t end = offset + RoundUp(length);
+  absl::MutexLock l(&mu_);
+  auto it = refs_.upper_bound(offset);
+  if (it != refs_.begin() && std::prev(it)->second.end > offset) return true;
+  return it != refs_.end() && it->first < end;
+}
+
 void MemoryFile::Free(uint64_t offset, uint64_t length) {
   length = RoundUp(length);
   if (length == 0) return;
-  Decommit(offset, length);
+  const uint64_t end = offset + length;
   absl::MutexLock l(&mu_);
+  SplitRefsAt(offset);
+  SplitRefsAt(end);
+  // Shared pages lose a reference; the gaps between them are freed.
+  uint64_t cursor = offset;
+  auto it = refs_.lower_bound(offset);
+  while (it != refs_.end() && it->first < end) {
+    if (it->first > cursor) FreeLocked(cursor, it->first - cursor);
+    cursor = it->second.end;
+    if (--it->second.extra == 0) {
+      it = refs_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (cursor < end) FreeLocked(cursor, end - cursor);
+}
+
+void MemoryFile::FreeLocked(uint64_t offset, uint64_t length) {
+  // Punching under mu_ keeps a freed range from being handed out before it
+  // reads as zeros.
+  Decommit(offset, length);
   allocated_ -= length;
   uint64_t start = offset, end = offset + length;
   // Coalesce with the neighbours.

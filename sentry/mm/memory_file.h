@@ -3,11 +3,11 @@
 // Ranges are handed out page-aligned; freed ranges are hole-punched so the
 // host gives the memory back and the range reads as zeros when reused.
 //
-// Ownership: each allocated range has exactly one owner (a VMA piece of one
-// MemoryManager). TODO(#5): copy-on-write fork will need per-range reference
-// counts here (offset -> refs in a second map, split like free_), with
-// Free() dropping a reference and punching only at zero; MemoryManager then
-// copies a shared private range on the first write fault after fork.
+// Ownership: an allocated page has one reference when allocated; fork adds
+// references (IncRef) for pages that both address spaces now hold (private
+// copy-on-write pages and shared anonymous memory). Free() drops one
+// reference per page and gives a page back only when its last one goes.
+// Pages with one reference have no entry in refs_ (the common case).
 #ifndef SENTRY_MM_MEMORY_FILE_H_
 #define SENTRY_MM_MEMORY_FILE_H_
 
@@ -31,8 +31,17 @@ class MemoryFile {
   uint64_t capacity() const { return capacity_; }
   // Page-aligned range of `length` bytes, reading as zeros. ENOMEM if full.
   base::Result<uint64_t> Allocate(uint64_t length);
-  // Returns the range to the allocator and to the host (punch hole).
+  // Drops one reference to each page of the range; pages whose last
+  // reference goes return to the allocator and to the host (punch hole).
   void Free(uint64_t offset, uint64_t length);
+  // Adds one reference to each page of an allocated range (fork).
+  void IncRef(uint64_t offset, uint64_t length);
+  // Copies `length` bytes from offset `src` to `dst` (a fresh range, which
+  // reads as zeros), skipping the source's holes so copying untouched
+  // memory costs nothing.
+  void CopyPages(uint64_t dst, uint64_t src, uint64_t length);
+  // Whether any page of the range has more than one reference.
+  bool IsShared(uint64_t offset, uint64_t length) const;
   // Extends the allocated range ending at `end` by `length` bytes if the
   // range right after it is free (keeps a growing heap one VMA).
   bool TryExtend(uint64_t end, uint64_t length);
@@ -52,6 +61,14 @@ class MemoryFile {
   mutable absl::Mutex mu_;
   std::map<uint64_t, uint64_t> free_ ABSL_GUARDED_BY(mu_);  // offset -> length
   uint64_t allocated_ ABSL_GUARDED_BY(mu_) = 0;
+  // offset -> {end, references beyond the first}; disjoint, split on demand.
+  struct Refs {
+    uint64_t end;
+    uint32_t extra;
+  };
+  std::map<uint64_t, Refs> refs_ ABSL_GUARDED_BY(mu_);
+  void SplitRefsAt(uint64_t at) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FreeLocked(uint64_t offset, uint64_t length) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 };
 
 }  // namespace sentry::mm

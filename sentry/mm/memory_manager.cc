@@ -17,7 +17,7 @@ namespace {
 bool Compatible(uint64_t a_start, const Vma& a, const Vma& b) {
   const uint64_t len = a.end - a_start;
   return a.prot == b.prot && a.shared == b.shared && a.grows_down == b.grows_down && a.dontfork == b.dontfork &&
-         a.wipeonfork == b.wipeonfork && a.name == b.name && a.file == b.file &&
+         a.wipeonfork == b.wipeonfork && a.cow == b.cow && a.name == b.name && a.file == b.file &&
          (!a.file || a.file_offset + len == b.file_offset) && a.backed == b.backed &&
          (!a.backed || a.mf_offset + len == b.mf_offset);
 }
@@ -231,7 +231,9 @@ Result<void> MemoryManager::Impl::SyncAs(uint64_t start, uint64_t end) {
   };
   auto map = [&](uint64_t s, uint64_t e, const Vma& v, uint64_t vstart) -> Result<void> {
     TRY(flush(s));
-    return as_->Map(s, e - s, v.prot, mf_.fd(), v.mf_offset + (s - vstart));
+    // Copy-on-write pages are mapped read-only until BreakCow.
+    const int prot = v.cow ? (v.prot & ~platform::kProtWrite) : v.prot;
+    return as_->Map(s, e - s, prot, mf_.fd(), v.mf_offset + (s - vstart));
   };
   uint64_t cursor = start;
   auto it = vmas_.upper_bound(start);
@@ -283,6 +285,7 @@ Result<Vma> MemoryManager::Impl::NewLike(const Vma& tmpl, uint64_t start, uint64
   v.file_offset = v.file ? file_offset : 0;
   v.backed = false;
   v.mf_offset = 0;
+  v.cow = false;
   if (v.file || v.prot != platform::kProtNone) TRY(EnsureBacked(v, start));
   return v;
 }
@@ -508,6 +511,17 @@ Result<void> MemoryManager::Impl::Madvise(uint64_t addr, uint64_t length, int ad
   if (end < addr) return Errno::kEINVAL;
   if (end == addr) return base::Ok();
 
+  if (advice == MADV_DONTNEED) {
+    // Copy-on-write pages may be another process's too: give this side
+    // fresh zero pages instead of punching the shared ones.
+    bool any_cow = false;
+    auto i = Find(addr);
+    if (i == vmas_.end()) i = vmas_.lower_bound(addr);
+    for (; i != vmas_.end() && i->first < end; ++i) {
+      any_cow |= i->second.cow;
+    }
+    if (any_cow) TRY(BreakCow(addr, end, /*copy=*/false));
+  }
   const bool sets_flag = advice == MADV_DONTFORK || advice == MADV_DOFORK || advice == MADV_WIPEONFORK ||
                          advice == MADV_KEEPONFORK;
   if (sets_flag) {

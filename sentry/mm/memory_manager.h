@@ -97,6 +97,17 @@ class MemoryManager {
 
   platform::AddressSpace* address_space() { return as_.get(); }
 
+  // fork(2): a copy-on-write copy of this address space without a platform
+  // address space (the platform wants the child's own thread to create
+  // one). Private pages are shared and write-protected on both sides until
+  // written; MAP_SHARED anonymous memory stays shared; MADV_DONTFORK VMAs
+  // are left out and MADV_WIPEONFORK ones are zero in the child. Call on the
+  // thread driving this address space (it write-protects the parent).
+  Result<std::unique_ptr<MemoryManager>> Fork();
+  // For a forked MemoryManager: attaches the address space that the calling
+  // thread just created and maps every VMA into it.
+  Result<void> AttachAddressSpace(std::unique_ptr<platform::AddressSpace> as);
+
   // mmap(2) semantics (mm/mmap.c): returns the start address.
   Result<uint64_t> Mmap(const MmapOpts& opts);
   Result<void> Munmap(uint64_t addr, uint64_t length);
@@ -173,6 +184,7 @@ class MemoryManager {
   };
   AccessResult AccessLocked(uint64_t addr, size_t len, bool write,
                     absl::FunctionRef<void(uint8_t*, size_t, size_t)> fn);
+  MemoryManager(MemoryFile& mf, uint64_t max_address, uint64_t mmap_base);  // Fork
   MemoryFile& mf_;
   std::unique_ptr<platform::AddressSpace> as_;
   uint64_t max_address_;

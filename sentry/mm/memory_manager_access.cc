@@ -71,6 +71,15 @@ Result<void> MemoryManager::Impl::HandleFault(uint64_t addr, int access) {
   }
   if (!AccessAllowed(it->second.prot, access)) return Errno::kEFAULT;
   const uint64_t page = PageRoundDown(addr);
+  if ((access & platform::kProtWrite) && it->second.cow) {
+    // Copy-on-write: give the written chunk (clipped to the VMA) its own
+    // pages. Populate a file page first so the copy has its contents.
+    if (it->second.file) TRY(Populate(it, page, page + kPageSize));
+    it = Find(addr);
+    const uint64_t cs = std::max(page & ~(kFaultChunk - 1), it->first);
+    const uint64_t ce = std::min((page & ~(kFaultChunk - 1)) + kFaultChunk, it->second.end);
+    return BreakCow(cs, ce, /*copy=*/true);
+  }
   if (it->second.file) return Populate(it, page, page + kPageSize);
   // Anonymous memory is mapped whole at mmap time; a fault here is spurious
   // (or the platform lost the mapping): map the page again.
@@ -96,6 +105,13 @@ MemoryManager::Impl::AccessResult MemoryManager::Impl::Access(
       if (!populate) return {done, Errno::kEFAULT, true};
       Result<void> r = Populate(it, a, a + n);
       if (!r.ok()) return {done, r.error()};
+    }
+    if (write && v.cow) {
+      if (!populate) return {done, Errno::kEFAULT, true};
+      Result<void> r = BreakCow(PageRoundDown(a), PageRoundUp(a + n), /*copy=*/true);
+      if (!r.ok()) return {done, r.error()};
+      it = Find(a);
+      continue;
     }
     fn(mf_.Data(mo), done, n);
     done += n;

@@ -34,8 +34,12 @@ struct Vma {
   int prot = 0;
   bool shared = false;
   bool grows_down = false;
-  bool dontfork = false;    // MADV_DONTFORK; TODO(#5): honoured by fork
-  bool wipeonfork = false;  // MADV_WIPEONFORK; TODO(#5)
+  bool dontfork = false;    // MADV_DONTFORK: the child of fork does not get it
+  bool wipeonfork = false;  // MADV_WIPEONFORK: the child gets zeros
+  // Private memory whose pages may be shared with another address space
+  // since fork: mapped without write in the platform; a write (fault or
+  // CopyOut) first copies shared pages (BreakCow).
+  bool cow = false;
   std::shared_ptr<MappableFile> file;  // null: anonymous
   uint64_t file_offset = 0;            // file offset of start
   // Backing in the memory file. Only anonymous VMAs created PROT_NONE are
@@ -75,6 +79,18 @@ class MemoryManager::Impl {
   AccessResult Access(uint64_t addr, size_t len, bool write, bool populate,
                       absl::FunctionRef<void(uint8_t*, size_t, size_t)> fn);
   std::vector<VmaInfo> Vmas() const;
+
+  // memory_manager_fork.cc: copy-on-write fork.
+  // Fills `child` (empty, no platform) with this address space's VMAs:
+  // private pages become shared copy-on-write (both sides write-protected),
+  // shared anonymous memory stays shared.
+  Result<void> ForkInto(Impl& child);
+  void set_address_space(platform::AddressSpace* as) { as_ = as; }
+  // Maps every VMA into the (fresh) platform address space.
+  Result<void> MapAll();
+  // Gives the cow pieces of [start, end) (page aligned) their own pages:
+  // copies of the shared ones when `copy`, zeros otherwise (MADV_DONTNEED).
+  Result<void> BreakCow(uint64_t start, uint64_t end, bool copy);
 
  private:
   // The VMA containing addr, or end().

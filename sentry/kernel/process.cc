@@ -1,0 +1,321 @@
+// The process tree: registration, exit (zombies, reparenting to pid 1,
+// SIGCHLD), signals to other processes, process groups and sessions, and
+// what /proc shows of other processes. See process.h for the locking.
+#include <signal.h>
+
+#include <algorithm>
+
+#include "base/logging.h"
+#include "sentry/kernel/kernel.h"
+#include "sentry/kernel/task.h"
+
+namespace sentry::kernel {
+
+void Kernel::RegisterProcessLocked(std::shared_ptr<ThreadGroup> tg, Task* leader, ThreadGroup* parent) {
+  tg->parent = parent;
+  tg->ppid = parent != nullptr ? parent->pid : 0;
+  tg->tasks.push_back(leader);
+  tasks_[leader->tid()] = leader;
+  if (parent != nullptr) parent->children.push_back(tg);
+  processes_[tg->pid] = std::move(tg);
+}
+
+void Kernel::TaskMain(std::unique_ptr<Task> t) {
+  RunTask(*t);
+  ExitTask(*t);
+  const int32_t tid = t->tid();
+  t.reset();  // the platform context goes on this thread
+  absl::MutexLock l(&mu_);
+  --live_threads_;
+  finished_threads_.push_back(tid);
+}
+
+void Kernel::JoinFinishedThreads() {
+  std::vector<std::thread> done;
+  {
+    absl::MutexLock l(&mu_);
+    for (int32_t tid : finished_threads_) {
+      auto it = threads_.find(tid);
+      if (it == threads_.end()) continue;
+      done.push_back(std::move(it->second));
+      threads_.erase(it);
+    }
+    finished_threads_.clear();
+  }
+  // Each of these has left TaskMain's last lock: joining is immediate.
+  for (auto& th : done) th.join();
+}
+
+void Kernel::ExitTask(Task& t) {
+  ThreadGroup& tg = t.thread_group();
+  {
+    absl::MutexLock l(&mu_);
+    if (t.exit_group() && !tg.group_exiting) {
+      tg.group_exiting = true;
+      tg.group_exit_status = t.exit_status();
+    }
+    // zap_other_threads(): the group's other tasks die too.
+    if (tg.group_exiting) {
+      for (Task* o : tg.tasks) {
+        if (o != &t) o->SendSignal(SIGKILL);
+      }
+    }
+  }
+  // mm_release(): CLONE_CHILD_CLEARTID and the vfork parent.
+  if (t.clear_child_tid != 0 && t.mm_ptr() != nullptr) {
+    const uint64_t addr = t.clear_child_tid;
+    if (t.mm().CopyOut(mm::UserPtr<uint32_t>(addr), uint32_t{0}).ok()) {
+      futexes_.Wake(FutexKey{&t.mm(), addr}, 1, ~0u);
+    }
+  }
+  if (t.vfork_done != nullptr) {
+    t.vfork_done->Release();
+    t.vfork_done.reset();
+  }
+  // Release memory (the platform address space dies on this, its driving
+  // thread), files and fs context before the parent can see the zombie, as
+  // Linux's exit_mm/exit_files come before exit_notify: a reader of a pipe
+  // sees EOF once the writer is waitable.
+  std::shared_ptr<mm::MemoryManager> mm = t.mm_ptr();
+  std::shared_ptr<FdTable> fds = t.fds_ptr();
+  std::shared_ptr<fs::FsContext> fsctx = t.fs_ptr();
+  {
+    absl::MutexLock l(&mu_);
+    t.SetMm(nullptr);
+    t.SetFds(nullptr);
+    t.SetFs(nullptr);
+  }
+  mm.reset();
+  fds.reset();
+  fsctx.reset();
+
+  absl::MutexLock l(&mu_);
+  tasks_.erase(t.tid());
+  std::erase(tg.tasks, &t);
+  if (init_ == &t) init_ = nullptr;
+  if (!tg.tasks.empty()) return;
+  ProcessDiedLocked(tg, tg.group_exiting ? tg.group_exit_status : t.exit_status());
+}
+
+void Kernel::ProcessDiedLocked(ThreadGroup& tg, int status) {
+  tg.zombie = true;
+  tg.exit_status = status;
+  // forget_original_parent(): children go to pid 1, which reaps them.
+  ThreadGroup* reaper = (init_tg_ != nullptr && &tg != init_tg_) ? init_tg_ : nullptr;
+  bool zombie_moved = false;
+  for (auto& c : tg.children) {
+    c->parent = reaper;
+    c->ppid = reaper != nullptr ? reaper->pid : 0;
+    if (reaper != nullptr) {
+      reaper->children.push_back(c);
+      zombie_moved |= c->zombie;
+    } else if (c->zombie) {
+      processes_.erase(c->pid);  // nobody left to reap it
+    }
+  }
+  tg.children.clear();
+  if (zombie_moved) reaper->child_events.Notify();
+
+  if (&tg == init_tg_) {
+    // zap_pid_ns_processes(): the sandbox's init is gone; so is everyone.
+    init_tg_ = nullptr;
+    init_exited_ = true;
+    init_status_ = status;
+    processes_.erase(tg.pid);
+    for (auto& [tid, task] : tasks_) task->SendSignal(SIGKILL);
+    return;
+  }
+  ThreadGroup* p = tg.parent;
+  if (p == nullptr) {
+    processes_.erase(tg.pid);
+    return;
+  }
+  // do_notify_parent(): a parent ignoring SIGCHLD (or with SA_NOCLDWAIT)
+  // gets no zombie.
+  bool autoreap = false;
+  if (tg.exit_signal == SIGCHLD && !p->tasks.empty()) {
+    auto& sh = p->tasks.front()->sighand();
+    absl::MutexLock sl(&sh.mu);
+    const KSigaction& act = sh.actions[SIGCHLD - 1];
+    autoreap = act.handler == 1 /* SIG_IGN */ || (act.flags & SA_NOCLDWAIT);
+  }
+  if (tg.exit_signal > 0) SendGroupSignalLocked(*p, tg.exit_signal);
+  if (autoreap) {
+    std::erase_if(p->children, [&](const auto& c) { return c.get() == &tg; });
+    processes_.erase(tg.pid);
+  }
+  p->child_events.Notify();
+}
+
+void Kernel::SendGroupSignalLocked(ThreadGroup& tg, int sig) {
+  if (sig <= 0 || tg.tasks.empty()) return;
+  // TODO(#5): a shared pending set and a thread that does not block it.
+  tg.tasks.front()->SendSignal(sig);
+}
+
+bool Kernel::MaySignalLocked(Task& sender, ThreadGroup& target) {
+  const Credentials& s = sender.creds();
+  if (s.euid == 0) return true;  // CAP_KILL in the sandbox's user namespace
+  if (target.tasks.empty()) return true;  // a zombie: nothing happens anyway
+  const Credentials& c = target.tasks.front()->creds();
+  return s.euid == c.suid || s.euid == c.ruid || s.ruid == c.suid || s.ruid == c.ruid;
+}
+
+base::Result<void> Kernel::Kill(Task& sender, int32_t pid, int sig) {
+  if (sig < 0 || sig > 64) return base::Errno::kEINVAL;
+  absl::MutexLock l(&mu_);
+  if (pid > 0) {
+    auto it = processes_.find(pid);
+    if (it == processes_.end()) return base::Errno::kESRCH;
+    if (!MaySignalLocked(sender, *it->second)) return base::Errno::kEPERM;
+    SendGroupSignalLocked(*it->second, sig);
+    return {};
+  }
+  if (pid == INT32_MIN) return base::Errno::kESRCH;
+  const int32_t me = sender.pid();
+  const bool all = pid == -1;
+  const int32_t pgrp = pid == 0 ? sender.thread_group().pgid.load() : -pid;
+  bool found = false, sent = false;
+  for (auto& [p, tg] : processes_) {
+    if (all ? (p == 1 || p == me) : tg->pgid != pgrp) continue;
+    found = true;
+    if (!MaySignalLocked(sender, *tg)) continue;
+    sent = true;
+    SendGroupSignalLocked(*tg, sig);
+  }
+  if (!found) return base::Errno::kESRCH;
+  if (!sent) return base::Errno::kEPERM;
+  return {};
+}
+
+base::Result<void> Kernel::KillThread(Task& sender, int32_t tgid, int32_t tid, int sig) {
+  if (sig < 0 || sig > 64) return base::Errno::kEINVAL;
+  absl::MutexLock l(&mu_);
+  auto it = tasks_.find(tid);
+  if (it == tasks_.end() || (tgid != -1 && it->second->pid() != tgid)) return base::Errno::kESRCH;
+  if (!MaySignalLocked(sender, it->second->thread_group())) return base::Errno::kEPERM;
+  if (sig != 0) it->second->SendSignal(sig);
+  return {};
+}
+
+base::Result<void> Kernel::Setpgid(Task& t, int32_t pid, int32_t pgid) {
+  ThreadGroup& me = t.thread_group();
+  if (pid == 0) pid = me.pid;
+  if (pgid == 0) pgid = pid;
+  if (pgid < 0) return base::Errno::kEINVAL;
+  absl::MutexLock l(&mu_);
+  auto it = processes_.find(pid);
+  if (it == processes_.end()) return base::Errno::kESRCH;
+  ThreadGroup& target = *it->second;
+  if (target.parent == &me) {
+    if (target.sid != me.sid) return base::Errno::kEPERM;
+    if (target.exec_done) return base::Errno::kEACCES;
+  } else if (&target != &me) {
+    return base::Errno::kESRCH;
+  }
+  if (target.sid == target.pid) return base::Errno::kEPERM;  // a session leader
+  if (pgid != pid) {
+    bool ok = false;
+    for (auto& [p, tg] : processes_) {
+      if (tg->pgid == pgid && tg->sid == me.sid.load()) {
+        ok = true;
+        break;
+      }
+    }
+    if (!ok) return base::Errno::kEPERM;
+  }
+  target.pgid = pgid;
+  return {};
+}
+
+base::Result<int32_t> Kernel::Setsid(Task& t) {
+  ThreadGroup& me = t.thread_group();
+  absl::MutexLock l(&mu_);
+  // Fails if a process group with our pid exists (we lead one already).
+  for (auto& [p, tg] : processes_) {
+    if (tg->pgid == me.pid) return base::Errno::kEPERM;
+  }
+  me.sid = me.pid;
+  me.pgid = me.pid;
+  return me.pid;
+}
+
+base::Result<int32_t> Kernel::Getpgid(Task& t, int32_t pid) {
+  if (pid == 0) return t.thread_group().pgid.load();
+  absl::MutexLock l(&mu_);
+  auto it = processes_.find(pid);
+  if (it == processes_.end()) return base::Errno::kESRCH;
+  return it->second->pgid.load();
+}
+
+base::Result<int32_t> Kernel::Getsid(Task& t, int32_t pid) {
+  if (pid == 0) return t.thread_group().sid.load();
+  absl::MutexLock l(&mu_);
+  auto it = processes_.find(pid);
+  if (it == processes_.end()) return base::Errno::kESRCH;
+  return it->second->sid.load();
+}
+
+void Kernel::ExecDone(Task& t) {
+  {
+    absl::MutexLock l(&mu_);
+    t.thread_group().exec_done = true;
+  }
+  if (t.vfork_done != nullptr) {
+    t.vfork_done->Release();
+    t.vfork_done.reset();
+  }
+}
+
+std::vector<int32_t> Kernel::Pids() {
+  std::vector<int32_t> out;
+  absl::MutexLock l(&mu_);
+  for (auto& [p, tg] : processes_) out.push_back(p);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::optional<ProcessInfo> Kernel::GetProcessInfo(int32_t pid) {
+  absl::MutexLock l(&mu_);
+  auto it = processes_.find(pid);
+  if (it == processes_.end()) return std::nullopt;
+  const ThreadGroup& tg = *it->second;
+  ProcessInfo info;
+  info.pid = tg.pid;
+  info.ppid = tg.ppid;
+  info.pgid = tg.pgid;
+  info.sid = tg.sid;
+  info.exe_path = tg.exe_path;
+  info.cmdline = tg.cmdline;
+  info.threads = static_cast<int>(tg.tasks.size());
+  info.state = tg.zombie ? 'Z' : 'S';
+  if (!tg.tasks.empty()) {
+    Task& leader = *tg.tasks.front();
+    const Credentials& c = leader.creds();
+    info.ruid = c.ruid, info.euid = c.euid, info.suid = c.suid, info.fsuid = c.fsuid;
+    info.rgid = c.rgid, info.egid = c.egid, info.sgid = c.sgid, info.fsgid = c.fsgid;
+    info.comm = leader.comm;  // TODO(#5): comm is written by prctl without this lock
+  }
+  return info;
+}
+
+std::shared_ptr<FdTable> Kernel::ProcessFds(int32_t pid) {
+  absl::MutexLock l(&mu_);
+  auto it = processes_.find(pid);
+  if (it == processes_.end() || it->second->tasks.empty()) return nullptr;
+  return it->second->tasks.front()->fds_ptr();
+}
+
+std::shared_ptr<fs::FsContext> Kernel::ProcessFs(int32_t pid) {
+  absl::MutexLock l(&mu_);
+  auto it = processes_.find(pid);
+  if (it == processes_.end() || it->second->tasks.empty()) return nullptr;
+  return it->second->tasks.front()->fs_ptr();
+}
+
+int Kernel::TaskCount() {
+  absl::MutexLock l(&mu_);
+  return static_cast<int>(tasks_.size());
+}
+
+}  // namespace sentry::kernel

@@ -1,0 +1,79 @@
+// Processes: the task registry's process tree (parent/children, zombies,
+// process groups and sessions), fork/clone, exit and wait. The Kernel's
+// methods for these live in process.cc (tree, exit, signals to others),
+// fork.cc (clone) and wait.cc (wait4/waitid); this header holds their
+// argument types.
+//
+// Locking: Kernel::mu_ guards the registry and every ThreadGroup tree field
+// (parent, children, tasks, zombie, exit state, pgid/sid/ppid writes). It is
+// the outermost sentry lock: under it we may take Task::wake_mu_ (to signal),
+// WaiterQueue::mu_ (to notify), ThreadGroup::mu and SignalHandlers::mu; never
+// a MemoryManager or fd table lock, and no platform call.
+#ifndef SENTRY_KERNEL_PROCESS_H_
+#define SENTRY_KERNEL_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sentry/kernel/waiter.h"
+
+namespace sentry::kernel {
+
+// clone(2) / clone3(2) arguments, decoded and validated by syscalls/clone.cc.
+struct CloneArgs {
+  uint64_t flags = 0;        // CLONE_* without the exit signal
+  int exit_signal = 0;       // sent to the parent at exit (SIGCHLD for fork)
+  uint64_t stack = 0;        // new rsp; 0 keeps the parent's
+  uint64_t tls = 0;          // CLONE_SETTLS: new fs_base
+  uint64_t parent_tid = 0;   // CLONE_PARENT_SETTID: written in the parent
+  uint64_t child_tid = 0;    // CLONE_CHILD_SETTID / CLONE_CHILD_CLEARTID
+  uint64_t pidfd = 0;        // CLONE_PIDFD: where the fd number goes
+};
+
+// Released when a CLONE_VFORK child execs or exits (mm_release()).
+struct VforkDone {
+  std::atomic<bool> done{false};
+  WaiterQueue queue;
+  void Release() {
+    done.store(true, std::memory_order_release);
+    queue.Notify();
+  }
+};
+
+// Which children a wait looks at (waitid idtype / wait4 pid).
+enum class WaitWho { kPid, kPgid, kAll };
+
+struct WaitRequest {
+  WaitWho who = WaitWho::kAll;
+  int32_t id = 0;          // pid or pgid
+  int options = 0;         // WNOHANG, WNOWAIT, WEXITED, WSTOPPED, WCONTINUED, __WALL, __WCLONE
+};
+
+struct WaitResult {
+  int32_t pid = 0;         // 0: WNOHANG and nothing ready
+  int status = 0;          // Linux wait status
+  int32_t uid = 0;
+  int code = 0;            // CLD_EXITED, CLD_KILLED, CLD_DUMPED
+  int child_status = 0;    // exit code or signal number (si_status)
+};
+
+// A copy of what /proc/<pid> shows of another process.
+struct ProcessInfo {
+  int32_t pid = 0, ppid = 0, pgid = 0, sid = 0;
+  uint32_t ruid = 0, euid = 0, suid = 0, fsuid = 0;
+  uint32_t rgid = 0, egid = 0, sgid = 0, fsgid = 0;
+  char state = 'S';        // R, S, Z
+  std::string comm;
+  std::string exe_path;
+  std::string cmdline;     // NUL-separated, as at execve
+  int threads = 0;
+};
+
+}  // namespace sentry::kernel
+
+#endif  // SENTRY_KERNEL_PROCESS_H_

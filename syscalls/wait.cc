@@ -1,0 +1,141 @@
+// wait4, waitid (kernel/exit.c), getrusage and times (minimal), and the
+// process-group/session calls setpgid, setsid, getpgid, getsid.
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/times.h>
+#include <sys/wait.h>
+
+#include "sentry/kernel/kernel.h"
+#include "syscalls/handlers.h"
+
+namespace syscalls {
+namespace {
+
+using sentry::kernel::WaitRequest;
+using sentry::kernel::WaitResult;
+using sentry::kernel::WaitWho;
+
+constexpr int kWnothread = 0x20000000;  // __WNOTHREAD
+constexpr int kWall = 0x40000000;
+constexpr int kWclone = static_cast<int>(0x80000000u);
+constexpr int kPPidfd = 3;  // P_PIDFD
+
+// A signal ended the wait: restart it if no handler runs (Linux returns
+// ERESTARTSYS from do_wait).
+Result<WaitResult> DoWait(Task& t, const WaitRequest& req) {
+  auto r = t.kernel().Wait(t, req);
+  if (!r.ok() && r.error() == Errno::kEINTR) return Errno::kERESTARTSYS;
+  return r;
+}
+
+}  // namespace
+
+Result<uint64_t> Wait4(Task& t, const SyscallArgs& args) {
+  const int32_t pid = args.I32(0);
+  const auto status_ptr = args.Ptr<int32_t>(1);
+  const int options = args.I32(2);
+  const auto rusage_ptr = args.Ptr<struct rusage>(3);
+  if (options & ~(WNOHANG | WUNTRACED | WCONTINUED | kWnothread | kWall | kWclone)) return Errno::kEINVAL;
+  // kernel_wait4(): INT_MIN would be -INT_MIN.
+  if (pid == INT32_MIN) return Errno::kESRCH;
+  WaitRequest req;
+  req.options = options | WEXITED;
+  if (pid == -1) {
+    req.who = WaitWho::kAll;
+  } else if (pid < 0) {
+    req.who = WaitWho::kPgid;
+    req.id = -pid;
+  } else if (pid == 0) {
+    req.who = WaitWho::kPgid;
+    req.id = t.thread_group().pgid;
+  } else {
+    req.who = WaitWho::kPid;
+    req.id = pid;
+  }
+  const WaitResult r = TRY(DoWait(t, req));
+  if (r.pid == 0) return 0;
+  if (!status_ptr.null()) TRY(t.mm().CopyOut(status_ptr, static_cast<int32_t>(r.status)));
+  if (!rusage_ptr.null()) {
+    struct rusage ru {};  // TODO(#5): CPU times and max RSS of the child.
+    TRY(t.mm().CopyOut(rusage_ptr, ru));
+  }
+  return static_cast<uint64_t>(r.pid);
+}
+
+Result<uint64_t> Waitid(Task& t, const SyscallArgs& args) {
+  const int which = args.I32(0);
+  const int32_t id = args.I32(1);
+  const auto info_ptr = args.Ptr<siginfo_t>(2);
+  const int options = args.I32(3);
+  const auto rusage_ptr = args.Ptr<struct rusage>(4);
+  if (options & ~(WNOHANG | WNOWAIT | WEXITED | WSTOPPED | WCONTINUED | kWnothread | kWall | kWclone)) {
+    return Errno::kEINVAL;
+  }
+  if (!(options & (WEXITED | WSTOPPED | WCONTINUED))) return Errno::kEINVAL;
+  WaitRequest req;
+  req.options = options;
+  switch (which) {
+    case P_ALL:
+      req.who = WaitWho::kAll;
+      break;
+    case P_PID:
+      if (id <= 0) return Errno::kEINVAL;
+      req.who = WaitWho::kPid;
+      req.id = id;
+      break;
+    case P_PGID:
+      if (id < 0) return Errno::kEINVAL;
+      req.who = WaitWho::kPgid;
+      req.id = id == 0 ? t.thread_group().pgid.load() : id;
+      break;
+    case kPPidfd:
+      return Errno::kEBADF;  // TODO(#5): pidfds
+    default:
+      return Errno::kEINVAL;
+  }
+  const WaitResult r = TRY(DoWait(t, req));
+  if (!info_ptr.null()) {
+    // With WNOHANG and nothing to report, Linux zeroes si_signo and si_pid.
+    siginfo_t si {};
+    if (r.pid != 0) {
+      si.si_signo = SIGCHLD;
+      si.si_code = r.code;
+      si.si_pid = r.pid;
+      si.si_uid = static_cast<uid_t>(r.uid);
+      si.si_status = r.child_status;
+    }
+    TRY(t.mm().CopyOut(info_ptr, si));
+  }
+  if (!rusage_ptr.null()) {
+    struct rusage ru {};
+    TRY(t.mm().CopyOut(rusage_ptr, ru));
+  }
+  return 0;
+}
+
+Result<uint64_t> Getrusage(Task& t, const SyscallArgs& args) {
+  const int who = args.I32(0);
+  if (who != RUSAGE_SELF && who != RUSAGE_CHILDREN && who != RUSAGE_THREAD) return Errno::kEINVAL;
+  struct rusage ru {};  // TODO(#5): CPU time accounting per task.
+  TRY(t.mm().CopyOut(args.Ptr<struct rusage>(1), ru));
+  return 0;
+}
+
+Result<uint64_t> Times(Task& t, const SyscallArgs& args) {
+  const auto buf = args.Ptr<struct tms>(0);
+  if (!buf.null()) {
+    struct tms tm {};  // TODO(#5): CPU time accounting per task.
+    TRY(t.mm().CopyOut(buf, tm));
+  }
+  // Clock ticks (USER_HZ = 100) since boot.
+  return static_cast<uint64_t>(absl::ToInt64Milliseconds(absl::Now() - t.kernel().boot_time()) / 10);
+}
+
+Result<uint64_t> Setpgid(Task& t, const SyscallArgs& args) {
+  TRY(t.kernel().Setpgid(t, args.I32(0), args.I32(1)));
+  return 0;
+}
+
+Result<uint64_t> Setsid(Task& t, const SyscallArgs&) { return static_cast<uint64_t>(TRY(t.kernel().Setsid(t))); }
+
+}  // namespace syscalls

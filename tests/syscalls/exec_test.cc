@@ -1,0 +1,137 @@
+// execve(2), execveat(2): running programs, argument copy-in errors, errno
+// for missing and non-executable files, close-on-exec.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <string>
+#include <vector>
+
+#include "proc_util.h"
+#include "util.h"
+
+namespace syscall_test {
+namespace {
+
+char* const* Envp() {
+  static char* env[] = {const_cast<char*>("PATH=/usr/bin:/bin"), nullptr};
+  return env;
+}
+
+// Runs `sh -c script` through fork + execve; returns the exit code.
+int Sh(const std::string& script) {
+  return RunInChild([&] {
+    char* argv[] = {const_cast<char*>("sh"), const_cast<char*>("-c"), const_cast<char*>(script.c_str()), nullptr};
+    execve("/bin/sh", argv, Envp());
+    return 100 + errno;
+  });
+}
+
+TEST(Execve, RunsTheProgramWithItsArguments) {
+  EXPECT_EQ(Sh("exit 7"), 7);
+  EXPECT_EQ(Sh("test \"$0\" = sh"), 0);
+}
+
+TEST(Execve, ChildOfVforkExecs) {
+  const pid_t pid = vfork();
+  if (pid == 0) {
+    char* argv[] = {const_cast<char*>("true"), nullptr};
+    execve("/bin/true", argv, Envp());
+    _exit(127);
+  }
+  ASSERT_GT(pid, 0);
+  const int st = WaitStatus(pid);
+  ASSERT_TRUE(WIFEXITED(st));
+  EXPECT_EQ(WEXITSTATUS(st), 0);
+}
+
+TEST(Execve, MissingFileFailsWithEnoent) {
+  char* argv[] = {const_cast<char*>("x"), nullptr};
+  EXPECT_THAT(Sys(SYS_execve, "/nonexistent-dir-for-tests/x", argv, Envp()), FailsWith(ENOENT));
+  EXPECT_THAT(Sys(SYS_execve, "", argv, Envp()), FailsWith(ENOENT));
+}
+
+TEST(Execve, NonExecutableFileFailsWithEacces) {
+  char* argv[] = {const_cast<char*>("x"), nullptr};
+  EXPECT_THAT(Sys(SYS_execve, "/etc/passwd", argv, Envp()), FailsWith(EACCES));
+  EXPECT_THAT(Sys(SYS_execve, "/etc", argv, Envp()), FailsWith(EACCES));
+}
+
+TEST(Execve, BadPointersFailWithEfault) {
+  char* argv[] = {const_cast<char*>("x"), nullptr};
+  EXPECT_THAT(Sys(SYS_execve, UnmappedAddress(), argv, Envp()), FailsWith(EFAULT));
+  EXPECT_THAT(Sys(SYS_execve, "/bin/true", UnmappedAddress(), Envp()), FailsWith(EFAULT));
+  char* bad_argv[] = {static_cast<char*>(UnmappedAddress()), nullptr};
+  EXPECT_THAT(Sys(SYS_execve, "/bin/true", bad_argv, Envp()), FailsWith(EFAULT));
+}
+
+TEST(Execve, OversizedArgumentFailsWithE2big) {
+  std::string big(33 * 4096, 'a');  // more than MAX_ARG_STRLEN
+  char* argv[] = {const_cast<char*>("true"), big.data(), nullptr};
+  EXPECT_THAT(Sys(SYS_execve, "/bin/true", argv, Envp()), FailsWith(E2BIG));
+}
+
+TEST(Execve, CloseOnExecFdsAreClosed) {
+  Fd keep(open("/etc/passwd", O_RDONLY));
+  Fd drop(open("/etc/passwd", O_RDONLY | O_CLOEXEC));
+  ASSERT_GE(keep.get(), 0);
+  ASSERT_GE(drop.get(), 0);
+  EXPECT_EQ(Sh("test -e /proc/self/fd/" + std::to_string(keep.get())), 0);
+  EXPECT_EQ(Sh("test -e /proc/self/fd/" + std::to_string(drop.get())), 1);
+}
+
+TEST(Execveat, EmptyPathExecsTheFd) {
+  Fd fd(open("/bin/true", O_RDONLY | O_CLOEXEC));
+  ASSERT_GE(fd.get(), 0);
+  EXPECT_EQ(RunInChild([&] {
+              char* argv[] = {const_cast<char*>("true"), nullptr};
+              syscall(SYS_execveat, fd.get(), "", argv, Envp(), AT_EMPTY_PATH);
+              return 100 + errno;
+            }),
+            0);
+}
+
+TEST(Execveat, EmptyPathWithoutFlagFailsWithEnoent) {
+  Fd fd(open("/bin/true", O_RDONLY));
+  char* argv[] = {const_cast<char*>("true"), nullptr};
+  EXPECT_THAT(Sys(SYS_execveat, fd.get(), "", argv, Envp(), 0), FailsWith(ENOENT));
+}
+
+TEST(Execveat, RelativeToDirectoryFd) {
+  Fd dir(open("/bin", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_GE(dir.get(), 0);
+  EXPECT_EQ(RunInChild([&] {
+              char* argv[] = {const_cast<char*>("false"), nullptr};
+              syscall(SYS_execveat, dir.get(), "false", argv, Envp(), 0);
+              return 100 + errno;
+            }),
+            1);
+}
+
+TEST(Execveat, UnknownFlagFailsWithEinval) {
+  char* argv[] = {const_cast<char*>("true"), nullptr};
+  EXPECT_THAT(Sys(SYS_execveat, AT_FDCWD, "/bin/true", argv, Envp(), 0x4), FailsWith(EINVAL));
+}
+
+TEST(Execveat, SymlinkNofollowOnASymlinkFailsWithEloop) {
+  struct stat st {};
+  if (lstat("/bin/sh", &st) != 0 || !S_ISLNK(st.st_mode)) GTEST_SKIP() << "/bin/sh is not a symlink here";
+  char* argv[] = {const_cast<char*>("sh"), nullptr};
+  EXPECT_THAT(Sys(SYS_execveat, AT_FDCWD, "/bin/sh", argv, Envp(), AT_SYMLINK_NOFOLLOW), FailsWith(ELOOP));
+}
+
+TEST(Execve, ForkExecLoopLeavesNothingBehind) {
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_EQ(RunInChild([] {
+                char* argv[] = {const_cast<char*>("true"), nullptr};
+                execve("/bin/true", argv, Envp());
+                return 127;
+              }),
+              0)
+        << "iteration " << i;
+  }
+}
+
+}  // namespace
+}  // namespace syscall_test
