@@ -25,6 +25,8 @@ struct KernelConfig {
   bool strace = false;
   std::string hostname = "runsc";
   uint64_t memory_file_capacity = 64ull << 30;
+  uint64_t max_tasks = 0;  // tasks alive at once (runsc --max-tasks); 0: no limit
+  uint64_t max_fds = 0;    // RLIMIT_NOFILE of the first process (runsc --max-fds); 0: Linux's default
 };
 
 class FdTable;
@@ -59,6 +61,12 @@ class Kernel {
 
   int32_t AllocateTid();
 
+  // Task accounting for --max-tasks: fork/clone call ReserveTask() before
+  // creating a task (EAGAIN at the limit, as Linux at RLIMIT_NPROC or
+  // pids.max) and ReleaseTask() once the task is gone or was never made.
+  base::Result<void> ReserveTask();
+  void ReleaseTask();
+
   // execve(2) for `t`: loads `path` into a fresh address space and, once
   // nothing can fail any more, replaces t's memory, registers and
   // close-on-exec fds. On error `t` is unchanged; *why says what was wrong.
@@ -82,6 +90,7 @@ class Kernel {
   FutexTable futexes_;
   absl::Mutex mu_;
   int32_t next_tid_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t live_tasks_ ABSL_GUARDED_BY(mu_) = 0;
   Task* init_ ABSL_GUARDED_BY(mu_) = nullptr;
 };
 
