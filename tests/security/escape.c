@@ -211,7 +211,7 @@ static int read_outside(const char* host_marker, const char* secret) {
   if (chdir("/") != 0) fail("chdir(/)", -1, errno);
   for (int i = 0; i < n; ++i) {
     char what[600];
-    snprintf(what, sizeof(what), "read %s", paths[i]);
+    snprintf(what, sizeof(what), "read %.500s", paths[i]);
     const int fd = open(paths[i], O_RDONLY);
     if (fd < 0) {
       printf("PASS %s: %s\n", what, strerror(errno));
