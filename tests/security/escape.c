@@ -4,7 +4,9 @@
  * when the sandbox lacks a feature the attack needs, and exits 1 on any FAIL.
  * The runner checks the host side (the target still alive, no file written).
  * Static, raw syscalls where libc would get in the way. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

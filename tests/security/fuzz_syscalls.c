@@ -16,7 +16,9 @@
  * Memory-management calls get addresses only inside a private arena (or
  * invalid ones), so the fuzzer cannot unmap its own code and stack. With -v
  * every call is printed before it is made, to find the one that hurt. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
