@@ -16,6 +16,8 @@
 #include "gofer/client.h"
 #include "platform/platform.h"
 #include "runsc/commands.h"
+#include "runsc/sandbox.h"
+#include "runsc/seccomp_filter.h"
 #include "runsc/spawn.h"
 #include "sentry/kernel/fd_table.h"
 #include "sentry/kernel/kernel.h"
@@ -67,8 +69,27 @@ int Boot(const Config& c, const BootOptions& o) {
   }
   spec_fd.Reset();
 
+  // Where a --debug seccomp violation is reported, besides stderr (opened
+  // before the pivot; kept for the life of the process).
+  const std::string& log_path = !c.debug_log.empty() ? c.debug_log : c.log;
+  const int report_fd =
+      c.debug && !log_path.empty() ? ::open(log_path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC) : -1;
+  // Confinement, first part (docs/security.md): from here on the sentry can
+  // name no host path, holds no capability, and can never gain privileges.
+  // Capabilities are per thread: this must happen before any thread starts.
+  if (auto s = sandbox::PivotToEmptyRoot(); !s.ok()) {
+    return Fail(fmt::format("boot: pivoting to an empty root: {}", s.ToString()));
+  }
+  if (auto s = sandbox::DropCapabilities({}); !s.ok()) {
+    return Fail(fmt::format("boot: dropping capabilities: {}", s.ToString()));
+  }
+  if (auto s = sandbox::SetNoNewPrivs(); !s.ok()) return Fail(fmt::format("boot: {}", s.ToString()));
+
   sentry::kernel::KernelConfig kc;
   kc.strace = c.strace;
+  if (c.total_memory != 0) kc.memory_file_capacity = c.total_memory;
+  kc.max_tasks = c.max_tasks;
+  kc.max_fds = c.max_fds;
   auto mf = sentry::mm::MemoryFile::Create(kc.memory_file_capacity);
   if (!mf.ok()) return Fail(fmt::format("creating the memory file: {}", base::ErrnoText(mf.error())));
   std::string why;
@@ -81,7 +102,7 @@ int Boot(const Config& c, const BootOptions& o) {
 
   // stdio: the host fds runsc do was given, donated to the sandbox as host
   // files; the sentry does its own I/O on them.
-  spec.fds = std::make_shared<sentry::kernel::FdTable>();
+  spec.fds = std::make_shared<sentry::kernel::FdTable>(c.max_fds != 0 ? c.max_fds : 1024);
   // A write to a host pipe whose reader left must fail with EPIPE (the app
   // gets its SIGPIPE from the sentry), not kill the sentry.
   signal(SIGPIPE, SIG_IGN);
@@ -104,6 +125,19 @@ int Boot(const Config& c, const BootOptions& o) {
     }
   });
   forwarder.detach();  // lives until the process exits
+
+  // Confinement, second part: the host syscall allowlist, for every thread,
+  // before any app code runs.
+  if (c.seccomp) {
+    const auto policy = seccomp::SentryPolicy({.memory_fd = kernel.memory_file().fd()});
+    const auto mode = c.debug ? seccomp::OnViolation::kTrapAndLog : seccomp::OnViolation::kKillProcess;
+    if (auto s = seccomp::Install(policy, mode, report_fd); !s.ok()) {
+      fmt::print(stderr, "runsc: boot: installing the seccomp filter: {}\n", s.ToString());
+      _exit(1);
+    }
+  } else {
+    logging::Warn("boot: --seccomp=false: the sentry runs without a host syscall filter (weaker isolation)");
+  }
 
   auto status = kernel.Run(spec, &why);
   if (!status.ok()) {

@@ -17,6 +17,12 @@ void AddGlobalFlags(CLI::App& app, Config& c) {
   app.add_flag("--strace", c.strace, "print every app syscall, its arguments and result");
   app.add_option("--platform", c.platform, "how app code runs: ptrace, systrap or kvm");
   app.add_option("--network", c.network, "network mode: none, sandbox or host");
+  app.add_flag("--seccomp", c.seccomp,
+               "host seccomp filters on the sentry and gofer (default true; --seccomp=false weakens isolation)");
+  app.add_option("--total-memory", c.total_memory, "app memory limit, e.g. 2G (default 64G)")
+      ->transform(CLI::AsSizeValue(false));
+  app.add_option("--max-tasks", c.max_tasks, "most tasks (threads) alive at once; fork gets EAGAIN (default: no limit)");
+  app.add_option("--max-fds", c.max_fds, "the app's RLIMIT_NOFILE (default 1024 soft, 524288 hard)");
 }
 
 std::vector<std::string> ToFlags(const Config& c) {
@@ -26,6 +32,10 @@ std::vector<std::string> ToFlags(const Config& c) {
   if (!c.debug_log.empty()) f.push_back("--debug-log=" + c.debug_log);
   if (!c.log.empty()) f.push_back("--log=" + c.log);
   if (c.strace) f.push_back("--strace");
+  if (!c.seccomp) f.push_back("--seccomp=false");
+  if (c.total_memory != 0) f.push_back("--total-memory=" + std::to_string(c.total_memory));
+  if (c.max_tasks != 0) f.push_back("--max-tasks=" + std::to_string(c.max_tasks));
+  if (c.max_fds != 0) f.push_back("--max-fds=" + std::to_string(c.max_fds));
   return f;
 }
 
@@ -66,10 +76,11 @@ SplitArgs NormalizeArgs(int argc, char** argv) {
       "root",  "debug",     "debug-log", "log",     "log-format", "strace", "platform", "network", "cwd",
       "quiet", "help",      "version",   "bundle",  "pid-file",   "console-socket", "detach", "force",
       "all",   "format",    "spec-fd",   "gofer-fd", "fd",        "root-path", "read-only", "ip", "volume",
-      "systemd-cgroup"};
+      "systemd-cgroup", "seccomp", "total-memory", "max-tasks", "max-fds"};
   static const absl::flat_hash_set<std::string> kTakesValue = {
       "root", "debug-log", "log", "log-format", "platform", "network", "cwd", "bundle", "pid-file",
-      "console-socket", "format", "spec-fd", "gofer-fd", "fd", "root-path", "ip", "volume"};
+      "console-socket", "format", "spec-fd", "gofer-fd", "fd", "root-path", "ip", "volume", "total-memory",
+      "max-tasks", "max-fds"};
   SplitArgs out;
   out.flags.emplace_back(argv[0]);
   bool seen_sub = false;  // only `do` takes an app command line

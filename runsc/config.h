@@ -20,6 +20,11 @@ struct Config {
   bool strace = false;
   std::string platform = "ptrace";
   std::string network = "sandbox";
+  // Isolation and resource bounds (docs/security.md).
+  bool seccomp = true;        // --seccomp=false: no host syscall filters (weakens isolation; debugging only)
+  uint64_t total_memory = 0;  // --total-memory: bytes of app memory; 0: the default (64 GiB, sparse)
+  uint64_t max_tasks = 0;     // --max-tasks: tasks alive at once; 0: unlimited
+  uint64_t max_fds = 0;       // --max-fds: the app's RLIMIT_NOFILE (soft and hard); 0: Linux's default
 };
 
 // Registers the global flags on `app`.

@@ -14,6 +14,7 @@
 #include "base/logging.h"
 #include "base/unique_fd.h"
 #include "runsc/commands.h"
+#include "runsc/sandbox.h"
 #include "runsc/spawn.h"
 
 extern char** environ;
@@ -62,6 +63,20 @@ int Do(const Config& c, const DoOptions& o) {
     return 2;
   }
 
+  char rootfs_buf[PATH_MAX];
+  if (realpath(o.rootfs.c_str(), rootfs_buf) == nullptr) {
+    fmt::print(stderr, "runsc do: --root \"{}\": {}\n", o.rootfs, strerror(errno));
+    return 2;
+  }
+  const std::string rootfs = rootfs_buf;
+  // Each role gets namespaces of its own (docs/security.md). That takes
+  // CAP_SYS_ADMIN; there is no unconfined fallback.
+  if (!sandbox::CanCreateNamespaces()) {
+    fmt::print(stderr,
+               "runsc do: creating the sandbox's namespaces needs root (CAP_SYS_ADMIN); run runsc as root\n");
+    return 1;
+  }
+
   int sp[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0) {
     fmt::print(stderr, "runsc: socketpair: {}\n", strerror(errno));
@@ -84,8 +99,8 @@ int Do(const Config& c, const DoOptions& o) {
 
   std::vector<std::string> gargs = {"runsc-gofer"};
   for (auto& f : ToFlags(c)) gargs.push_back(f);
-  gargs.insert(gargs.end(), {"gofer", "--fd=3", "--root-path=" + o.rootfs});
-  auto gofer = SpawnSelf(gargs, {{gofer_end.get(), 3}});
+  gargs.insert(gargs.end(), {"gofer", "--fd=3", "--root-path=" + rootfs});
+  auto gofer = SpawnSelf(gargs, {{gofer_end.get(), 3}}, sandbox::kGoferNamespaces);
   if (!gofer.ok()) {
     fmt::print(stderr, "runsc: starting the gofer: {}\n", gofer.status().ToString());
     return 1;
@@ -95,7 +110,7 @@ int Do(const Config& c, const DoOptions& o) {
   std::vector<std::string> bargs = {"runsc-sandbox"};
   for (auto& f : ToFlags(c)) bargs.push_back(f);
   bargs.insert(bargs.end(), {"boot", "--gofer-fd=3", "--spec-fd=4"});
-  auto boot = SpawnSelf(bargs, {{sentry_end.get(), 3}, {spec_r.get(), 4}});
+  auto boot = SpawnSelf(bargs, {{sentry_end.get(), 3}, {spec_r.get(), 4}}, sandbox::kSentryNamespaces);
   if (!boot.ok()) {
     fmt::print(stderr, "runsc: starting the sentry: {}\n", boot.status().ToString());
     kill(*gofer, SIGKILL);

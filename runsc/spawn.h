@@ -15,10 +15,13 @@ namespace runsc {
 // Starts /proc/self/exe with `args` (args[0] is the role's display name).
 // `fds` maps fds of this process to fd numbers in the child; fds 0-2 are
 // inherited unless remapped; every other fd is closed in the child.
-// With `detach`, the child starts a new session and outlives this process
-// (an OCI container's supervisor); otherwise it dies with it.
+// `namespaces` (CLONE_NEW* flags, see runsc/sandbox.h) are created for the
+// child by clone(2) itself, so with CLONE_NEWPID the child is pid 1 of its
+// own pid namespace and everything it forks stays inside it. With `detach`,
+// the child starts a new session and outlives this process (an OCI
+// container's supervisor); otherwise it dies with it.
 absl::StatusOr<pid_t> SpawnSelf(const std::vector<std::string>& args, const std::vector<std::pair<int, int>>& fds,
-                                bool detach = false);
+                                int namespaces = 0, bool detach = false);
 
 // Waits for `pid`; returns the wait status. Retries EINTR.
 absl::StatusOr<int> Wait(pid_t pid);

@@ -135,7 +135,7 @@ int Create(const Config& c, const std::string& id, const CreateOptions& o) {
   std::vector<std::string> args = {"runsc-container"};
   for (auto& f : ToFlags(c)) args.push_back(f);
   args.insert(args.end(), {"container-supervisor", "--bundle=" + bundle, id});
-  auto pid = SpawnSelf(args, {}, /*detach=*/true);
+  auto pid = SpawnSelf(args, {}, /*namespaces=*/0, /*detach=*/true);
   if (!pid.ok()) return cleanup(fmt::format("starting the container: {}", pid.status().ToString()));
   s.pid = *pid;
   s.status = "created";

@@ -27,17 +27,30 @@ int32_t Kernel::AllocateTid() {
   return next_tid_++;
 }
 
+base::Result<void> Kernel::ReserveTask() {
+  absl::MutexLock l(&mu_);
+  if (config_.max_tasks != 0 && live_tasks_ >= config_.max_tasks) return base::Errno::kEAGAIN;
+  ++live_tasks_;
+  return {};
+}
+
+void Kernel::ReleaseTask() {
+  absl::MutexLock l(&mu_);
+  if (live_tasks_ > 0) --live_tasks_;
+}
+
 namespace {
 
 // Linux's defaults for a new init (include/asm-generic/resource.h), with
 // NOFILE as most distributions set it.
-void DefaultRlimits(ThreadGroup& tg) {
+void DefaultRlimits(ThreadGroup& tg, uint64_t max_fds) {
   constexpr uint64_t kInf = RLIM_INFINITY;
   absl::MutexLock l(&tg.mu);
   for (auto& r : tg.rlimits) r = {kInf, kInf};
   tg.rlimits[RLIMIT_STACK] = {8ull << 20, kInf};
   tg.rlimits[RLIMIT_CORE] = {0, kInf};
   tg.rlimits[RLIMIT_NOFILE] = {1024, 524288};
+  if (max_fds != 0) tg.rlimits[RLIMIT_NOFILE] = {max_fds, max_fds};
   tg.rlimits[RLIMIT_NPROC] = {63704, 63704};
   tg.rlimits[RLIMIT_MEMLOCK] = {8ull << 20, 8ull << 20};
   tg.rlimits[RLIMIT_SIGPENDING] = {63704, 63704};
@@ -113,11 +126,12 @@ base::Result<int> Kernel::Run(const ExecSpec& spec, std::string* why) {
   // The task's own thread creates its address space and drives it
   // (platform/platform.h threading rule).
   std::thread th([&] {
+    (void)ReserveTask();  // pid 1 counts; the limit is at least 1 in practice
     auto tg = std::make_shared<ThreadGroup>();
     tg->pid = AllocateTid();
     tg->pgid = tg->pid;
     tg->sid = tg->pid;
-    DefaultRlimits(*tg);
+    DefaultRlimits(*tg, config_.max_fds);
     auto task = std::make_unique<Task>(*this, tg, tg->pid);
     auto& c = task->creds();
     c.ruid = c.euid = c.suid = c.fsuid = spec.uid;

@@ -28,6 +28,8 @@ struct KernelConfig {
   bool strace = false;
   std::string hostname = "runsc";
   uint64_t memory_file_capacity = 64ull << 30;
+  uint64_t max_tasks = 0;  // tasks alive at once (runsc --max-tasks); 0: no limit
+  uint64_t max_fds = 0;    // RLIMIT_NOFILE of the first process (runsc --max-fds); 0: Linux's default
 };
 
 class FdTable;
@@ -62,6 +64,12 @@ class Kernel {
   base::Result<int> Run(const ExecSpec& spec, std::string* why);
 
   int32_t AllocateTid();
+
+  // Task accounting for --max-tasks: fork/clone call ReserveTask() before
+  // creating a task (EAGAIN at the limit, as Linux at RLIMIT_NPROC or
+  // pids.max) and ReleaseTask() once the task is gone or was never made.
+  base::Result<void> ReserveTask();
+  void ReleaseTask();
 
   // execve(2) for `t`: loads `path` into a fresh address space and, once
   // nothing can fail any more, replaces t's memory, registers and
@@ -145,6 +153,7 @@ class Kernel {
   FutexTable futexes_;
   absl::Mutex mu_;
   int32_t next_tid_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t live_tasks_ ABSL_GUARDED_BY(mu_) = 0;
   Task* init_ ABSL_GUARDED_BY(mu_) = nullptr;
   // The registry: live tasks by tid; processes (live and zombie) by pid.
   absl::flat_hash_map<int32_t, Task*> tasks_ ABSL_GUARDED_BY(mu_);

@@ -1,0 +1,350 @@
+/* Escape attempts, run inside the sandbox by tests/security/run.py. Each
+ * attack is a subcommand; it prints "PASS <what>" for every attempt that
+ * failed as it must and "FAIL <what>" for one that got through, "SKIP <why>"
+ * when the sandbox lacks a feature the attack needs, and exits 1 on any FAIL.
+ * The runner checks the host side (the target still alive, no file written).
+ * Static, raw syscalls where libc would get in the way. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int failures;
+
+static void pass(const char* what) { printf("PASS %s\n", what); }
+static void fail(const char* what, long r, int e) {
+  printf("FAIL %s: returned %ld (%s)\n", what, r, e != 0 ? strerror(e) : "no error");
+  failures = 1;
+}
+/* The attempt must fail with one of the listed errnos (0-terminated). */
+static void must_fail(const char* what, long r, int e, const int* ok) {
+  if (r < 0) {
+    for (; *ok != 0; ++ok) {
+      if (e == *ok) {
+        printf("PASS %s: %s\n", what, strerror(e));
+        return;
+      }
+    }
+  }
+  fail(what, r, r < 0 ? e : 0);
+}
+
+static long sys(long nr, long a, long b, long c, long d, long e) {
+  errno = 0;
+  return syscall(nr, a, b, c, d, e, 0);
+}
+
+static int host_pid_attacks(pid_t target) {
+  static const int esrch[] = {ESRCH, EPERM, ENOSYS, 0};
+  long r = kill(target, 0);
+  must_fail("kill(host pid, 0)", r, errno, esrch);
+  r = kill(target, SIGKILL);
+  must_fail("kill(host pid, SIGKILL)", r, errno, esrch);
+  r = sys(SYS_tgkill, target, target, SIGKILL, 0, 0);
+  must_fail("tgkill(host pid)", r, errno, esrch);
+  r = sys(SYS_ptrace, PTRACE_ATTACH, target, 0, 0, 0);
+  must_fail("ptrace(PTRACE_ATTACH, host pid)", r, errno, esrch);
+  r = sys(SYS_ptrace, PTRACE_SEIZE, target, 0, 0, 0);
+  must_fail("ptrace(PTRACE_SEIZE, host pid)", r, errno, esrch);
+  r = sys(SYS_pidfd_open, target, 0, 0, 0, 0);
+  must_fail("pidfd_open(host pid)", r, errno, esrch);
+  /* /proc shows only the sandbox's pids. */
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/%d", target);
+  struct stat st;
+  r = stat(path, &st);
+  static const int enoent[] = {ENOENT, 0};
+  must_fail("stat(/proc/<host pid>)", r, errno, enoent);
+  DIR* d = opendir("/proc");
+  if (d == NULL) {
+    printf("SKIP /proc listing: %s\n", strerror(errno));
+  } else {
+    int bad = 0, count = 0;
+    for (struct dirent* de; (de = readdir(d)) != NULL;) {
+      const long pid = strtol(de->d_name, NULL, 10);
+      if (pid <= 0) continue;
+      ++count;
+      if (pid == target || pid > 4194304) bad = 1;
+    }
+    closedir(d);
+    if (bad || count == 0) fail("/proc lists only sandbox pids", count, 0);
+    else pass("/proc lists only sandbox pids");
+  }
+  return failures;
+}
+
+static int connect_host_loopback(int port) {
+  const int s = socket(AF_INET, SOCK_STREAM, 0);
+  if (s < 0) {
+    static const int ok[] = {ENOSYS, EAFNOSUPPORT, EPERM, EACCES, 0};
+    must_fail("socket(AF_INET)", s, errno, ok);
+    return failures;
+  }
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_port = htons((unsigned short)port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const long r = connect(s, (struct sockaddr*)&a, sizeof(a));
+  static const int ok[] = {ECONNREFUSED, ENETUNREACH, EHOSTUNREACH, ETIMEDOUT, EPERM, EACCES, ENOSYS, 0};
+  must_fail("connect(host 127.0.0.1 listener)", r, errno, ok);
+  close(s);
+  return failures;
+}
+
+static int mknod_device(void) {
+  static const int ok[] = {EPERM, EROFS, ENOSYS, EACCES, 0};
+  long r = mknod("/escape-sda", S_IFBLK | 0600, makedev(8, 0));
+  must_fail("mknod(block device 8:0)", r, errno, ok);
+  r = mknod("/escape-mem", S_IFCHR | 0600, makedev(1, 1));
+  must_fail("mknod(char device /dev/mem 1:1)", r, errno, ok);
+  r = mknodat(AT_FDCWD, "/dev/escape-kmsg", S_IFCHR | 0600, makedev(1, 11));
+  must_fail("mknodat(/dev, char 1:11)", r, errno, ok);
+  return failures;
+}
+
+static int privileged_syscalls(void) {
+  static const int ok[] = {EPERM, ENOSYS, 0};
+  struct {
+    const char* name;
+    long nr, a, b, c, d, e;
+  } calls[] = {
+      {"mount(tmpfs)", SYS_mount, (long)"none", (long)"/", (long)"tmpfs", 0, 0},
+      {"mount(MS_BIND /)", SYS_mount, (long)"/", (long)"/tmp", 0, MS_BIND, 0},
+      {"umount2(/)", SYS_umount2, (long)"/", MNT_DETACH, 0, 0, 0},
+      {"pivot_root", SYS_pivot_root, (long)"/", (long)"/", 0, 0, 0},
+      {"chroot", SYS_chroot, (long)"/", 0, 0, 0, 0},
+      {"unshare(CLONE_NEWUSER|CLONE_NEWNS)", SYS_unshare, CLONE_NEWUSER | CLONE_NEWNS, 0, 0, 0, 0},
+      {"unshare(CLONE_NEWNET)", SYS_unshare, CLONE_NEWNET, 0, 0, 0, 0},
+      {"setns(0, 0)", SYS_setns, 0, 0, 0, 0, 0},
+      {"bpf(BPF_PROG_LOAD)", SYS_bpf, 5, 0, 0, 0, 0},
+      {"perf_event_open", SYS_perf_event_open, 0, 0, -1, -1, 0},
+      {"kexec_load", SYS_kexec_load, 0, 0, 0, 0, 0},
+      {"kexec_file_load", SYS_kexec_file_load, 0, 0, 0, 0, 0},
+      {"init_module", SYS_init_module, 0, 0, (long)"", 0, 0},
+      {"finit_module", SYS_finit_module, 0, (long)"", 0, 0, 0},
+      {"delete_module", SYS_delete_module, (long)"ext4", 0, 0, 0, 0},
+      {"keyctl(KEYCTL_GET_KEYRING_ID)", SYS_keyctl, 0, -3, 0, 0, 0},
+      {"add_key", SYS_add_key, (long)"user", (long)"x", (long)"y", 1, -3},
+      {"userfaultfd", SYS_userfaultfd, 0, 0, 0, 0, 0},
+      {"reboot", SYS_reboot, 0xfee1dead, 672274793, 0x4321fedc, 0, 0},
+      {"swapon", SYS_swapon, (long)"/", 0, 0, 0, 0},
+      {"iopl(3)", SYS_iopl, 3, 0, 0, 0, 0},
+      {"ioperm", SYS_ioperm, 0x80, 1, 1, 0, 0},
+      {"acct", SYS_acct, (long)"/", 0, 0, 0, 0},
+      {"settimeofday", SYS_settimeofday, 0, 0, 0, 0, 0},
+      {"open_by_handle_at", SYS_open_by_handle_at, 0, 0, 0, 0, 0},
+      {"fsopen", SYS_fsopen, (long)"tmpfs", 0, 0, 0, 0},
+      {"open_tree", SYS_open_tree, -100, (long)"/", 1, 0, 0},
+      {"process_vm_readv(1)", SYS_process_vm_readv, 1, 0, 0, 0, 0},
+  };
+  for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); ++i) {
+    const long r = sys(calls[i].nr, calls[i].a, calls[i].b, calls[i].c, calls[i].d, calls[i].e);
+    must_fail(calls[i].name, r, errno, ok);
+  }
+  return failures;
+}
+
+/* Writes anywhere in the rootfs must fail or stay in the sandbox; the runner
+ * checks the host rootfs afterwards. */
+static int write_rootfs(void) {
+  static const int ok[] = {EROFS, EACCES, EPERM, ENOSYS, 0};
+  int fd = open("/escape-created", O_CREAT | O_WRONLY | O_TRUNC, 0644);
+  if (fd >= 0) {
+    (void)!write(fd, "escaped\n", 8);
+    close(fd);
+    printf("NOTE created /escape-created inside the sandbox (the runner checks the host)\n");
+  } else {
+    must_fail("open(/escape-created, O_CREAT)", fd, errno, ok);
+  }
+  fd = open("/bin/busybox", O_WRONLY);
+  if (fd >= 0) {
+    (void)!write(fd, "XX", 2);
+    close(fd);
+    printf("NOTE opened /bin/busybox for write inside the sandbox (the runner checks the host)\n");
+  } else {
+    must_fail("open(/bin/busybox, O_WRONLY)", fd, errno, ok);
+  }
+  long r = truncate("/bin/busybox", 0);
+  if (r == 0) printf("NOTE truncate(/bin/busybox) succeeded inside the sandbox\n");
+  else must_fail("truncate(/bin/busybox)", r, errno, ok);
+  r = unlink("/marker-inside");
+  if (r == 0) printf("NOTE unlink(/marker-inside) succeeded inside the sandbox\n");
+  else must_fail("unlink(/marker-inside)", r, errno, (const int[]){EROFS, EACCES, EPERM, ENOSYS, 0});
+  r = mkdir("/escape-dir", 0755);
+  if (r == 0) printf("NOTE mkdir(/escape-dir) succeeded inside the sandbox\n");
+  else must_fail("mkdir(/escape-dir)", r, errno, ok);
+  return failures;
+}
+
+/* Every way out of the rootfs by name: none may read the secret. */
+static int read_outside(const char* host_marker, const char* secret) {
+  char paths[12][512];
+  int n = 0;
+  snprintf(paths[n++], 512, "%s", host_marker);
+  snprintf(paths[n++], 512, "/../../../../../../..%s", host_marker);
+  snprintf(paths[n++], 512, "../../../../../../..%s", host_marker);
+  snprintf(paths[n++], 512, "/proc/self/root%s", host_marker);
+  snprintf(paths[n++], 512, "/proc/self/root/../../..%s", host_marker);
+  snprintf(paths[n++], 512, "/proc/1/root%s", host_marker);
+  snprintf(paths[n++], 512, "/proc/self/cwd/../../../..%s", host_marker);
+  snprintf(paths[n++], 512, "/abs-link");      /* -> host_marker (absolute) */
+  snprintf(paths[n++], 512, "/rel-link");      /* -> ../../../..(host_marker) */
+  snprintf(paths[n++], 512, "/dir-link/marker"); /* -> dirname(host_marker) */
+  snprintf(paths[n++], 512, "/proc/self/root/abs-link");
+  snprintf(paths[n++], 512, "/../marker");
+  if (chdir("/") != 0) fail("chdir(/)", -1, errno);
+  for (int i = 0; i < n; ++i) {
+    char what[600];
+    snprintf(what, sizeof(what), "read %.500s", paths[i]);
+    const int fd = open(paths[i], O_RDONLY);
+    if (fd < 0) {
+      printf("PASS %s: %s\n", what, strerror(errno));
+      continue;
+    }
+    char buf[256] = {0};
+    const ssize_t got = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (got > 0 && strstr(buf, secret) != NULL) fail(what, got, 0);
+    else printf("PASS %s: opened, but not the host file\n", what);
+  }
+  return failures;
+}
+
+static int proc_self_exe(const char* runsc_size_str) {
+  static const int ok[] = {EACCES, ETXTBSY, EROFS, EPERM, EISDIR, ENOENT, 0};
+  int fd = open("/proc/self/exe", O_WRONLY);
+  must_fail("open(/proc/self/exe, O_WRONLY)", fd, errno, ok);
+  if (fd >= 0) close(fd);
+  fd = open("/proc/self/exe", O_RDWR);
+  must_fail("open(/proc/self/exe, O_RDWR)", fd, errno, ok);
+  if (fd >= 0) close(fd);
+  char link[512] = {0};
+  const ssize_t n = readlink("/proc/self/exe", link, sizeof(link) - 1);
+  if (n <= 0) fail("readlink(/proc/self/exe)", n, errno);
+  else if (strstr(link, "runsc") != NULL) fail("/proc/self/exe names runsc", n, 0);
+  else printf("PASS /proc/self/exe is %s\n", link);
+  fd = open("/proc/self/exe", O_RDONLY);
+  struct stat st;
+  if (fd >= 0 && fstat(fd, &st) == 0) {
+    const long runsc_size = strtol(runsc_size_str, NULL, 10);
+    if (st.st_size == runsc_size) fail("/proc/self/exe has runsc's size", st.st_size, 0);
+    else pass("/proc/self/exe is not the runsc binary");
+  } else {
+    printf("PASS /proc/self/exe cannot be opened: %s\n", strerror(errno));
+  }
+  if (fd >= 0) close(fd);
+  return failures;
+}
+
+static int fork_bomb(long limit) {
+  pid_t first = fork();
+  if (first < 0 && (errno == ENOSYS)) {
+    printf("SKIP fork is not implemented in the sandbox yet (ENOSYS)\n");
+    return 0;
+  }
+  if (first == 0) {
+    pause();
+    _exit(0);
+  }
+  long made = first > 0 ? 1 : 0;
+  int last_errno = first < 0 ? errno : 0;
+  while (first > 0 && made < limit * 4) {
+    const pid_t p = fork();
+    if (p == 0) {
+      pause();
+      _exit(0);
+    }
+    if (p < 0) {
+      last_errno = errno;
+      break;
+    }
+    ++made;
+  }
+  kill(-1, SIGKILL);  /* every other sandbox process; never us */
+  while (waitpid(-1, NULL, 0) > 0) {
+  }
+  if (last_errno == EAGAIN && made < limit) printf("PASS fork bomb stopped with EAGAIN after %ld forks\n", made);
+  else fail("fork bomb stopped by --max-tasks", made, last_errno);
+  return failures;
+}
+
+static int memory_bomb(long limit_mb) {
+  const size_t chunk = 16u << 20;
+  long touched_mb = 0;
+  for (int i = 0; i < 4096; ++i) {
+    void* p = mmap(NULL, chunk, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+      if (errno == ENOMEM && touched_mb <= limit_mb) {
+        printf("PASS memory bomb: mmap ENOMEM after %ld MiB\n", touched_mb);
+        return 0;
+      }
+      fail("memory bomb: mmap", -1, errno);
+      return 1;
+    }
+    memset(p, 0xab, chunk);  /* may die with SIGBUS/SIGSEGV at the limit */
+    touched_mb += 16;
+    printf("touched %ld MiB\n", touched_mb);
+    fflush(stdout);
+    if (touched_mb > limit_mb + 64) {
+      fail("memory bomb went past --total-memory", touched_mb, 0);
+      return 1;
+    }
+  }
+  fail("memory bomb never stopped", touched_mb, 0);
+  return 1;
+}
+
+static int fd_exhaustion(long limit) {
+  long made = 0;
+  int e = 0;
+  for (long i = 0; i < limit * 4 + 100; ++i) {
+    const int fd = open("/", O_RDONLY | O_DIRECTORY);
+    if (fd < 0) {
+      e = errno;
+      break;
+    }
+    ++made;
+  }
+  if (e == EMFILE && made < limit) printf("PASS fd exhaustion: EMFILE after %ld opens\n", made);
+  else fail("fd exhaustion stopped by --max-fds with EMFILE", made, e);
+  return failures;
+}
+
+int main(int argc, char** argv) {
+  setvbuf(stdout, NULL, _IONBF, 0);
+  if (argc < 2) {
+    fprintf(stderr, "usage: escape ATTACK [ARGS]\n");
+    return 2;
+  }
+  const char* a = argv[1];
+  if (strcmp(a, "host_pid") == 0 && argc == 3) return host_pid_attacks(atoi(argv[2]));
+  if (strcmp(a, "connect") == 0 && argc == 3) return connect_host_loopback(atoi(argv[2]));
+  if (strcmp(a, "mknod") == 0) return mknod_device();
+  if (strcmp(a, "privileged") == 0) return privileged_syscalls();
+  if (strcmp(a, "write_rootfs") == 0) return write_rootfs();
+  if (strcmp(a, "read_outside") == 0 && argc == 4) return read_outside(argv[2], argv[3]);
+  if (strcmp(a, "proc_self_exe") == 0 && argc == 3) return proc_self_exe(argv[2]);
+  if (strcmp(a, "fork_bomb") == 0 && argc == 3) return fork_bomb(atol(argv[2]));
+  if (strcmp(a, "memory_bomb") == 0 && argc == 3) return memory_bomb(atol(argv[2]));
+  if (strcmp(a, "fd_exhaustion") == 0 && argc == 3) return fd_exhaustion(atol(argv[2]));
+  fprintf(stderr, "escape: unknown attack or arguments: %s\n", a);
+  return 2;
+}

@@ -1,0 +1,357 @@
+#!/usr/bin/env python3
+"""Escape tests: a hostile app tries to get out; each case is named after the
+attack and asserts both that the attempt failed inside the sandbox and that
+the host is untouched. See docs/security.md.
+
+  tests/security/run.py --runsc build/runsc/runsc --escape build/tests/security/escape \
+      --fuzz build/tests/security/fuzz_syscalls [--case NAME] [--fuzz-seconds N] [--list]
+
+Every case runs in a rootfs built here from busybox-static (`runsc do --root
+DIR`), beside a directory `outside/` holding a secret marker file that no
+case may read. Prints PASS/FAIL/SKIP per case; exits 0 if none failed, 77
+(meson's skip) if all selected cases were skipped.
+"""
+
+import argparse
+import hashlib
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+TIMEOUT = 120
+
+
+class Skip(Exception):
+    pass
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Failure(what)
+
+
+class Env:
+    """The rootfs, the marker outside it, and how to run runsc."""
+
+    def __init__(self, args):
+        self.runsc = os.path.abspath(args.runsc)
+        self.dir = tempfile.mkdtemp(prefix="runsc-security-")
+        self.outside = os.path.join(self.dir, "outside")
+        self.marker = os.path.join(self.outside, "marker")
+        self.secret = "secret-" + secrets.token_hex(8)
+        self.root = os.path.join(self.dir, "rootfs")
+        os.makedirs(self.outside)
+        with open(self.marker, "w") as f:
+            f.write(self.secret + "\n")
+        for d in ["bin", "proc", "dev", "tmp", "etc"]:
+            os.makedirs(os.path.join(self.root, d))
+        shutil.copy2("/bin/busybox", os.path.join(self.root, "bin/busybox"))
+        for applet in ["sh", "sleep", "cat", "ls", "echo", "true"]:
+            os.symlink("busybox", os.path.join(self.root, "bin", applet))
+        shutil.copy2(args.escape, os.path.join(self.root, "bin/escape"))
+        shutil.copy2(args.fuzz, os.path.join(self.root, "bin/fuzz_syscalls"))
+        with open(os.path.join(self.root, "marker-inside"), "w") as f:
+            f.write("inside\n")
+        # Ways out by name, planted by a hostile image author.
+        os.symlink(self.marker, os.path.join(self.root, "abs-link"))
+        os.symlink("../" * 12 + self.marker.lstrip("/"), os.path.join(self.root, "rel-link"))
+        os.symlink(self.outside, os.path.join(self.root, "dir-link"))
+        self.fuzz_seconds = args.fuzz_seconds
+
+    def close(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def cmd(self, argv, flags=()):
+        return [self.runsc, "--network=none", *flags, "do", "--root", self.root, "--cwd", "/", *argv]
+
+    def run(self, argv, flags=(), timeout=TIMEOUT):
+        cmd = self.cmd(argv, flags)
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate()
+            raise Failure(f"runsc hung (killed after {timeout}s): {' '.join(cmd)}\n{out.decode()}{err.decode()}")
+        return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+
+    def escape(self, attack, *args, flags=(), allow_status=(0,)):
+        status, out, err = self.run(["/bin/escape", attack, *args], flags)
+        sys.stdout.write(out)
+        if err:
+            sys.stdout.write("stderr: " + err)
+        check("FAIL" not in out, f"an escape attempt got through ({attack})")
+        if "SKIP" in out and "PASS" not in out:
+            raise Skip(out.strip())
+        check(status in allow_status, f"escape {attack} exited {status}, expected one of {allow_status}")
+        return out
+
+    def snapshot(self):
+        """Names, types and contents of everything under the rootfs and outside/."""
+        state = {}
+        for top in [self.root, self.outside]:
+            for dirpath, dirnames, filenames in os.walk(top):
+                for n in dirnames + filenames:
+                    p = os.path.join(dirpath, n)
+                    st = os.lstat(p)
+                    digest = ""
+                    if os.path.isfile(p) and not os.path.islink(p):
+                        with open(p, "rb") as f:
+                            digest = hashlib.sha256(f.read()).hexdigest()
+                    state[p] = (st.st_mode, st.st_size, digest)
+        return state
+
+
+def proc_status(pid):
+    fields = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            fields[k] = v.strip()
+    return fields
+
+
+def children(pid):
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            if proc_status(d).get("PPid") == str(pid):
+                out.append(int(d))
+        except OSError:
+            pass
+    return out
+
+
+def argv0(pid):
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return f.read().split(b"\0")[0].decode()
+
+
+# ---- cases ----
+
+def sentry_and_gofer_run_confined(env):
+    """Seccomp 2, NoNewPrivs 1, reduced capabilities, own namespaces, pivoted roots."""
+    proc = subprocess.Popen(env.cmd(["/bin/sleep", "3"]), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        roles = {}
+        deadline = time.time() + 30
+        while time.time() < deadline and len(roles) < 2:
+            for c in children(proc.pid):
+                try:
+                    roles[argv0(c)] = c
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        check("runsc-sandbox" in roles and "runsc-gofer" in roles, f"found roles {roles}")
+        time.sleep(0.5)  # past start-up: filters are installed before the app runs
+        gofer_caps = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4)  # CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID
+        for role, pid in roles.items():
+            st = proc_status(pid)
+            print(f"{role} pid {pid}: Seccomp={st.get('Seccomp')} NoNewPrivs={st.get('NoNewPrivs')} "
+                  f"CapEff={st.get('CapEff')} CapBnd={st.get('CapBnd')}")
+            check(st.get("Seccomp") == "2", f"{role} runs without a seccomp filter")
+            check(st.get("NoNewPrivs") == "1", f"{role} lacks no_new_privs")
+            want = 0 if role == "runsc-sandbox" else gofer_caps
+            check(int(st["CapEff"], 16) == want, f"{role} CapEff {st['CapEff']}, want {want:#x}")
+            check(int(st["CapBnd"], 16) == want, f"{role} CapBnd {st['CapBnd']}, want {want:#x}")
+            check(int(st["CapPrm"], 16) == want, f"{role} CapPrm {st['CapPrm']}")
+            for ns in ["pid", "mnt", "net", "ipc", "uts"]:
+                mine, theirs = os.readlink(f"/proc/self/ns/{ns}"), os.readlink(f"/proc/{pid}/ns/{ns}")
+                print(f"  {ns}: host {mine}, {role} {theirs}")
+                check(mine != theirs, f"{role} shares the host's {ns} namespace")
+        check(os.listdir(f"/proc/{roles['runsc-sandbox']}/root") == [], "the sentry's root is not empty")
+        gofer_root = sorted(os.listdir(f"/proc/{roles['runsc-gofer']}/root"))
+        check(gofer_root == sorted(os.listdir(env.root)), f"the gofer's root is not the rootfs: {gofer_root}")
+        # The sentry's network namespace is empty: only lo.
+        with open(f"/proc/{roles['runsc-sandbox']}/net/dev") as f:
+            ifaces = [l.split(":")[0].strip() for l in f.readlines()[2:]]
+        check(ifaces == ["lo"], f"the sentry's netns has interfaces {ifaces}")
+        for stub in children(roles["runsc-sandbox"]):
+            st = proc_status(stub)
+            print(f"stub pid {stub}: Seccomp={st.get('Seccomp')} NoNewPrivs={st.get('NoNewPrivs')}")
+            check(st.get("Seccomp") == "2", "a stub runs without the seccomp filter")
+    finally:
+        out, err = proc.communicate(timeout=TIMEOUT)
+    check(proc.returncode == 0, f"runsc do sleep exited {proc.returncode}: {err.decode()}")
+
+
+def kill_ptrace_pidfd_of_host_pid_fail(env):
+    victim = subprocess.Popen(["sleep", "120"])
+    try:
+        env.escape("host_pid", str(victim.pid))
+        check(victim.poll() is None, "the host process died")
+        st = proc_status(victim.pid)
+        check(st["TracerPid"] == "0", "the host process is being traced")
+        check(st["State"].startswith("S"), f"the host process is in state {st['State']}")
+    finally:
+        victim.kill()
+        victim.wait()
+
+
+def network_none_cannot_reach_host_loopback(env):
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    srv.settimeout(0.2)
+    port = srv.getsockname()[1]
+    accepted = []
+    stop = threading.Event()
+
+    def accept_loop():
+        while not stop.is_set():
+            try:
+                c, _ = srv.accept()
+                accepted.append(c)
+            except OSError:
+                pass
+
+    t = threading.Thread(target=accept_loop)
+    t.start()
+    try:
+        env.escape("connect", str(port))
+    finally:
+        stop.set()
+        t.join()
+        srv.close()
+    check(not accepted, "the host listener accepted a connection from the sandbox")
+
+
+def mknod_of_device_fails(env):
+    before = env.snapshot()
+    env.escape("mknod")
+    check(env.snapshot() == before, "the host rootfs changed")
+
+
+def privileged_syscalls_get_eperm_or_enosys(env):
+    env.escape("privileged")
+
+
+def rootfs_writes_never_reach_host(env):
+    before = env.snapshot()
+    env.escape("write_rootfs")
+    after = env.snapshot()
+    changed = sorted(set(before.items()) ^ set(after.items()))
+    check(not changed, f"the host rootfs changed: {changed}")
+
+
+def reads_never_leave_rootfs(env):
+    env.escape("read_outside", env.marker, env.secret)
+
+
+def proc_self_exe_is_not_runsc_and_not_writable(env):
+    before = env.snapshot()
+    runsc_sum = hashlib.sha256(open(env.runsc, "rb").read()).hexdigest()
+    env.escape("proc_self_exe", str(os.path.getsize(env.runsc)))
+    check(hashlib.sha256(open(env.runsc, "rb").read()).hexdigest() == runsc_sum, "the runsc binary changed")
+    check(env.snapshot() == before, "the host rootfs changed")
+
+
+def fork_bomb_gets_eagain(env):
+    env.escape("fork_bomb", "32", flags=["--max-tasks=32"])
+
+
+def memory_bomb_gets_enomem(env):
+    # Either mmap fails with ENOMEM, or the app is killed at the limit (as by
+    # Linux's OOM killer): both keep the host fine; runsc must not crash.
+    status, out, err = env.run(["/bin/escape", "memory_bomb", "256"], flags=["--total-memory=256M"])
+    sys.stdout.write(out[-2000:])
+    check("FAIL" not in out, "the memory bomb went past --total-memory")
+    check(status == 0 or status in (128 + signal.SIGKILL, 128 + signal.SIGSEGV, 128 + signal.SIGBUS),
+          f"runsc exited {status}: {err[-2000:]}")
+    touched = [int(m) for m in re.findall(r"touched (\d+) MiB", out)]
+    check(not touched or max(touched) <= 256 + 64, f"touched {max(touched)} MiB with --total-memory=256M")
+
+
+def fd_exhaustion_gets_emfile(env):
+    env.escape("fd_exhaustion", "64", flags=["--max-fds=64"])
+
+
+def syscall_fuzzer_never_crashes_or_hangs_sentry(env):
+    seed = int(os.environ.get("FUZZ_SEED", str(int(time.time()))))
+    print(f"fuzz seed {seed} for {env.fuzz_seconds}s (FUZZ_SEED={seed} reproduces)")
+    status, out, err = env.run(["/bin/fuzz_syscalls", str(seed), str(env.fuzz_seconds)],
+                               timeout=env.fuzz_seconds + 120)
+    sys.stdout.write(out[-3000:])
+    if err:
+        sys.stdout.write("stderr: " + err[-3000:])
+    check("BAD" not in out, f"the sentry returned a non-Linux errno (seed {seed})")
+    check(re.search(r"FUZZ seed=\d+ calls=\d+", out) is not None,
+          f"the fuzzer did not finish (exit {status}, seed {seed})")
+    check(status == 0, f"runsc exited {status} (seed {seed})")
+
+
+CASES = [
+    sentry_and_gofer_run_confined,
+    kill_ptrace_pidfd_of_host_pid_fail,
+    network_none_cannot_reach_host_loopback,
+    mknod_of_device_fails,
+    privileged_syscalls_get_eperm_or_enosys,
+    rootfs_writes_never_reach_host,
+    reads_never_leave_rootfs,
+    proc_self_exe_is_not_runsc_and_not_writable,
+    fork_bomb_gets_eagain,
+    memory_bomb_gets_enomem,
+    fd_exhaustion_gets_emfile,
+    syscall_fuzzer_never_crashes_or_hangs_sentry,
+]
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--runsc")
+    p.add_argument("--escape")
+    p.add_argument("--fuzz")
+    p.add_argument("--case", action="append")
+    p.add_argument("--fuzz-seconds", type=int, default=int(os.environ.get("FUZZ_SECONDS", "60")))
+    p.add_argument("--list", action="store_true")
+    args = p.parse_args()
+    if args.list:
+        for c in CASES:
+            print(c.__name__)
+        return 0
+    if os.geteuid() != 0:
+        print("SKIP: runsc do needs root to create the sandbox's namespaces")
+        return 77
+    selected = [c for c in CASES if not args.case or c.__name__ in args.case]
+    if not selected:
+        print(f"no such case: {args.case}")
+        return 2
+    env = Env(args)
+    failed = skipped = 0
+    try:
+        for c in selected:
+            print(f"=== {c.__name__}")
+            try:
+                c(env)
+                print(f"PASS {c.__name__}")
+            except Skip as e:
+                skipped += 1
+                print(f"SKIP {c.__name__}: {e}")
+            except Failure as e:
+                failed += 1
+                print(f"FAIL {c.__name__}: {e}")
+    finally:
+        env.close()
+    if failed:
+        return 1
+    return 77 if skipped == len(selected) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
