@@ -38,10 +38,12 @@ class Case:
     stderr_re: regex the sandboxed stderr must match (case-insensitive).
     native: whether the native run must meet the same expectations (False for
             sandbox-only facts such as pid 1).
+    stdin: bytes written to the command's stdin through a pipe, or None for
+           /dev/null.
     """
 
-    def __init__(self, name, argv, status=0, stdout=None, stderr_re=None, native=True, doc=""):
-        self.name, self.argv, self.status = name, argv, status
+    def __init__(self, name, argv, status=0, stdout=None, stderr_re=None, native=True, doc="", stdin=None):
+        self.name, self.argv, self.status, self.stdin = name, argv, status, stdin
         self.stdout, self.stderr_re, self.native, self.doc = stdout, stderr_re, native, doc
 
 
@@ -69,19 +71,24 @@ def cases():
              doc="a missing binary fails with a clear error naming it"),
         Case("killed_by_signal", ["/bin/sh", "-c", "kill -9 $$"], status=128 + 9,
              doc="an app killed by SIGKILL gives status 137, like a shell"),
+        Case("cat_stdin_pipe", ["/bin/cat"], stdin=b"hello\n", stdout=b"hello\n",
+             doc="stdin is a host pipe: reads wait for data and see EOF"),
+        Case("cat_stdin_dev_null", ["/bin/cat"], stdout=b"",
+             doc="cat < /dev/null exits 0"),
     ]
 
 
-def run(cmd, env):
+def run(cmd, env, stdin=None):
     # A new session, so a timeout can kill runsc together with its children.
     try:
-        proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
+                                stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, start_new_session=True)
     except OSError as e:
         # What a shell would say and return for a command it cannot execute.
         return 127, b"", "{}: {}\n".format(cmd[0], e.strerror).encode()
     try:
-        out, err = proc.communicate(timeout=TIMEOUT)
+        out, err = proc.communicate(input=stdin, timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         out, err = proc.communicate()
@@ -115,7 +122,7 @@ def run_case(case, opts):
     env = dict(os.environ)
     env.pop("RUNSC_SANDBOXED", None)
     if case.native:
-        status, out, err = run(case.argv, env)
+        status, out, err = run(case.argv, env, case.stdin)
         problems = check(case, status, out, err, sandboxed=False)
         if problems:
             print("{}: ERROR: native run does not meet the expectation on this host:\n  {}"
@@ -124,7 +131,7 @@ def run_case(case, opts):
     env["RUNSC_SANDBOXED"] = "1"
     cmd = [opts.runsc] + shlex.split(opts.runsc_flags) + ["do"] + case.argv
     print("$ " + " ".join(shlex.quote(c) for c in cmd), flush=True)
-    status, out, err = run(cmd, env)
+    status, out, err = run(cmd, env, case.stdin)
     problems = check(case, status, out, err, sandboxed=True)
     if problems:
         print("{}: FAIL\n  {}".format(case.name, "\n  ".join(problems)), flush=True)
