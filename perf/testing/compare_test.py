@@ -47,6 +47,9 @@ class CompareTest(unittest.TestCase):
             self.assertGreater(ours["median"], 0, name)
             self.assertIsNotNone(results[name]["ours_over_native"], name)
         self.assertEqual(results["Getpid"]["target_ours_over_runsc"], 0.3)
+        read = results["ReadRootfs/1048576"]
+        self.assertEqual(read["target_ours_over_native"], 2.0)
+        self.assertIsNotNone(read["target_met"])
 
     def test_our_sandbox_fills_the_ours_column(self):
         runsc = os.path.join(BUILDDIR, "runsc", "runsc")
