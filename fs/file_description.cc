@@ -1,6 +1,9 @@
 #include "fs/file_description.h"
 
 #include <fcntl.h>
+#include <sys/epoll.h>
+
+#include <algorithm>
 
 namespace fs {
 
@@ -12,6 +15,43 @@ Result<uint64_t> FileDescription::Seek(int64_t, int) { return Errno::kESPIPE; }
 Result<size_t> FileDescription::Getdents64(std::span<uint8_t>) { return Errno::kENOTDIR; }
 Result<uint64_t> FileDescription::Ioctl(sentry::mm::MemoryManager&, uint64_t, uint64_t) { return Errno::kENOTTY; }
 Result<std::shared_ptr<sentry::mm::MappableFile>> FileDescription::Mappable() { return Errno::kENODEV; }
+
+FileDescription::~FileDescription() {
+  std::vector<std::shared_ptr<FileWatch>> watches;
+  {
+    absl::MutexLock l(&watch_mu_);
+    watches.swap(watches_);
+  }
+  for (const auto& w : watches) {
+    queue_.Remove(w->waiter());
+    w->Released();
+  }
+}
+
+uint64_t FileDescription::Readiness(uint64_t mask) {
+  return mask & (EPOLLIN | EPOLLOUT | EPOLLRDNORM | EPOLLWRNORM);
+}
+
+void FileDescription::EventRegister(sentry::kernel::Waiter* w) { queue_.Add(w); }
+void FileDescription::EventUnregister(sentry::kernel::Waiter* w) { queue_.Remove(w); }
+
+void FileDescription::AddWatch(std::shared_ptr<FileWatch> w) {
+  EventRegister(w->waiter());
+  absl::MutexLock l(&watch_mu_);
+  watches_.push_back(std::move(w));
+}
+
+void FileDescription::RemoveWatch(FileWatch* w) {
+  std::shared_ptr<FileWatch> keep;  // dropped after the lock
+  {
+    absl::MutexLock l(&watch_mu_);
+    auto it = std::find_if(watches_.begin(), watches_.end(), [w](const auto& p) { return p.get() == w; });
+    if (it == watches_.end()) return;
+    keep = std::move(*it);
+    watches_.erase(it);
+  }
+  EventUnregister(w->waiter());
+}
 
 bool FileDescription::readable() const {
   if (flags() & O_PATH) return false;

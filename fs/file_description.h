@@ -10,21 +10,38 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "base/result.h"
+#include "sentry/kernel/waiter.h"
 #include "sentry/mm/memory_manager.h"
 
 namespace fs {
 
 struct Path;
+class FileDescription;
 
 using base::Errno;
 using base::Result;
 
+// A long-lived waiter registration on a file by another object (an epoll
+// interest item). The file keeps the watch alive while its waiter is
+// registered; when the file is released (last close) it unregisters the
+// waiter and calls Released(), as Linux's eventpoll_release() does, so
+// watchers never hold the file open.
+class FileWatch {
+ public:
+  virtual ~FileWatch() = default;
+  virtual sentry::kernel::Waiter* waiter() = 0;
+  // The file is being destroyed; it must not be touched any more. Called
+  // with no lock of the file held.
+  virtual void Released() = 0;
+};
+
 class FileDescription {
  public:
-  virtual ~FileDescription() = default;
+  virtual ~FileDescription();
 
   // Read/Write use and advance the file offset; P* variants do not. Default
   // implementations give the errno Linux gives for files without the
@@ -61,12 +78,42 @@ class FileDescription {
   bool readable() const;
   bool writable() const;
 
+  // ---- Readiness (poll, select, epoll, blocking I/O; fs/poll.h).
+  // The events of `mask` (EPOLLIN, EPOLLOUT, EPOLLPRI, EPOLLRDHUP, with
+  // their *NORM/*BAND twins) that hold now, plus EPOLLERR and EPOLLHUP when
+  // they hold (always reported). Default: readable and writable, as Linux's
+  // DEFAULT_POLLMASK for files without a poll operation.
+  virtual uint64_t Readiness(uint64_t mask);
+  // Adds/removes a waiter notified (with the events that happened) when the
+  // readiness may have changed. Register first, then check Readiness: no
+  // wakeup is lost. The queue is the file's own (one per description), so
+  // it lives exactly as long as the file. Overrides must call these.
+  virtual void EventRegister(sentry::kernel::Waiter* w);
+  virtual void EventUnregister(sentry::kernel::Waiter* w);
+  // Whether epoll may watch the file: Linux refuses files without a poll
+  // operation (regular files, directories, /dev/null) with EPERM.
+  virtual bool Pollable() const { return false; }
+  // Whether a blocking write(2) waits until every byte is taken (pipes,
+  // stream sockets), rather than returning the first partial count (eventfd
+  // takes 8 bytes of any longer buffer).
+  virtual bool WritesWholeBuffer() const { return false; }
+  // A watch (epoll item): registers its waiter and keeps it until
+  // RemoveWatch or the file's release.
+  void AddWatch(std::shared_ptr<FileWatch> w);
+  void RemoveWatch(FileWatch* w);
+
  protected:
   explicit FileDescription(int flags) : flags_(flags) {}
+  // Wakes waiters whose mask intersects `events`. Never from a destructor
+  // of the derived class (watchers may be letting go concurrently).
+  void NotifyEvents(uint64_t events) { queue_.Notify(events); }
 
  private:
   mutable absl::Mutex flags_mu_;
   int flags_ ABSL_GUARDED_BY(flags_mu_);
+  sentry::kernel::WaiterQueue queue_;
+  absl::Mutex watch_mu_;
+  std::vector<std::shared_ptr<FileWatch>> watches_ ABSL_GUARDED_BY(watch_mu_);
 };
 
 }  // namespace fs

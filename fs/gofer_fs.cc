@@ -196,6 +196,25 @@ class GoferInode final : public Inode {
     return Errno::kENXIO;
   }
 
+  // The host filesystem's numbers, from the gofer (fstatfs on its fd).
+  Result<struct statfs> Statfs(const Caller&) override {
+    const gofer::StatFs s = TRY(client_->Statfs(handle_));
+    struct statfs st {};
+    st.f_type = static_cast<__fsword_t>(s.type);
+    st.f_bsize = static_cast<__fsword_t>(s.bsize);
+    st.f_blocks = s.blocks;
+    st.f_bfree = s.bfree;
+    st.f_bavail = s.bavail;
+    st.f_files = s.files;
+    st.f_ffree = s.ffree;
+    st.f_namelen = static_cast<__fsword_t>(s.namelen);
+    st.f_frsize = static_cast<__fsword_t>(s.frsize);
+    return st;
+  }
+
+  // A read-only view: no xattrs are exposed (reads give ENODATA and empty
+  // lists, the Inode defaults), so `ls -l` works.
+
   Result<std::shared_ptr<Inode>> Create(const Caller&, std::string_view, uint32_t) override {
     return Errno::kEROFS;  // TODO(#4): writable gofer mounts.
   }

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "absl/synchronization/mutex.h"
+#include "base/logging.h"
 
 namespace fs {
 namespace {
@@ -25,17 +26,63 @@ static_assert(sizeof(KernelTermios) == 36);
 
 class HostFile final : public FileDescription {
  public:
-  HostFile(base::UniqueFd fd, int flags) : FileDescription(flags), fd_(std::move(fd)) {}
+  HostFile(base::UniqueFd fd, int flags, std::shared_ptr<HostPoller> poller)
+      : FileDescription(flags), fd_(std::move(fd)), poller_(std::move(poller)) {
+    // Pollable if the host's epoll takes it (not regular files, /dev/null):
+    // those are always ready and never need the poller.
+    if (poller_ != nullptr) {
+      Result<uint64_t> key = poller_->Add(fd_.get(), [](uint64_t) {});
+      pollable_ = key.ok();
+      if (key.ok()) poller_->Remove(key.value());
+    }
+  }
+  ~HostFile() override {
+    absl::MutexLock l(&mu_);
+    if (poll_key_ != 0) poller_->Remove(poll_key_);
+  }
 
-  // TODO(#4): a blocking read here blocks the task thread outside
-  // Task::Block; move to host-fd readiness notifications with the poller.
+  // Never blocks the task thread waiting for the host: a host fd that is
+  // not ready gives EAGAIN, and fs::ReadBlocking/WriteBlocking wait through
+  // Task::Block, woken by the poller. (The host fd stays blocking; a reader
+  // outside the sandbox stealing the data between poll and read is the one
+  // way the read can still block.)
   Result<size_t> Read(std::span<uint8_t> buf) override {
-    TRY(WaitReady(POLLIN));
+    TRY(Ready(POLLIN));
     return Retry([&] { return read(fd_.get(), buf.data(), buf.size()); });
   }
+  // A write that the host takes only in part (a slow pipe reader) may wait
+  // in the host for the rest. TODO(#4): bound host writes to the free room.
   Result<size_t> Write(std::span<const uint8_t> buf) override {
-    TRY(WaitReady(POLLOUT));
+    TRY(Ready(POLLOUT));
     return Retry([&] { return write(fd_.get(), buf.data(), buf.size()); });
+  }
+
+  uint64_t Readiness(uint64_t mask) override {
+    struct pollfd p = {fd_.get(), static_cast<short>(mask & 0xffff), 0};
+    if (poll(&p, 1, 0) <= 0) return 0;
+    return static_cast<uint16_t>(p.revents) & (mask | POLLERR | POLLHUP);
+  }
+  bool Pollable() const override { return pollable_; }
+  void EventRegister(sentry::kernel::Waiter* w) override {
+    FileDescription::EventRegister(w);
+    if (!pollable_) return;
+    absl::MutexLock l(&mu_);
+    if (waiters_++ > 0) return;
+    // The first waiter: ask the poller for edges on the host fd.
+    Result<uint64_t> key = poller_->Add(fd_.get(), [this](uint64_t events) { NotifyEvents(events); });
+    if (!key.ok()) {
+      logging::Warn("host file: poller add failed: {}", base::ErrnoName(key.error()));
+      return;
+    }
+    poll_key_ = key.value();
+  }
+  void EventUnregister(sentry::kernel::Waiter* w) override {
+    FileDescription::EventUnregister(w);
+    if (!pollable_) return;
+    absl::MutexLock l(&mu_);
+    if (--waiters_ > 0 || poll_key_ == 0) return;
+    poller_->Remove(poll_key_);
+    poll_key_ = 0;
   }
   Result<size_t> PRead(std::span<uint8_t> buf, uint64_t off) override {
     return Retry([&] { return pread(fd_.get(), buf.data(), buf.size(), static_cast<off_t>(off)); });
@@ -138,8 +185,7 @@ class HostFile final : public FileDescription {
   }
   // O_NONBLOCK lives in our status flags, not on the host fd (it is shared
   // with the user's terminal): poll first so the call does not block.
-  Result<void> WaitReady(short events) {
-    if (!(flags() & O_NONBLOCK)) return {};
+  Result<void> Ready(short events) {
     struct pollfd p = {fd_.get(), events, 0};
     const int r = poll(&p, 1, 0);
     if (r < 0) return base::FromHost(errno);
@@ -148,14 +194,18 @@ class HostFile final : public FileDescription {
   }
 
   base::UniqueFd fd_;
+  const std::shared_ptr<HostPoller> poller_;  // null: never waits (tests)
+  bool pollable_ = false;                     // set in the constructor
   absl::Mutex mu_;
   int32_t foreground_pgrp_ ABSL_GUARDED_BY(mu_) = 1;
+  int waiters_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t poll_key_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace
 
-std::shared_ptr<FileDescription> NewHostFile(base::UniqueFd fd, int flags) {
-  return std::make_shared<HostFile>(std::move(fd), flags);
+std::shared_ptr<FileDescription> NewHostFile(base::UniqueFd fd, int flags, std::shared_ptr<HostPoller> poller) {
+  return std::make_shared<HostFile>(std::move(fd), flags, std::move(poller));
 }
 
 }  // namespace fs

@@ -9,13 +9,15 @@
 
 #include "base/unique_fd.h"
 #include "fs/file_description.h"
+#include "fs/poller.h"
 
 namespace fs {
 
 // `flags` are the open(2) status flags the app sees (F_GETFL), normally the
 // host fd's own (O_RDONLY for stdin, O_WRONLY for stdout/stderr, O_RDWR for
-// a tty).
-std::shared_ptr<FileDescription> NewHostFile(base::UniqueFd fd, int flags);
+// a tty). `poller` (one per kernel) wakes tasks waiting on the fd; without
+// one the file is treated as always ready.
+std::shared_ptr<FileDescription> NewHostFile(base::UniqueFd fd, int flags, std::shared_ptr<HostPoller> poller);
 
 }  // namespace fs
 

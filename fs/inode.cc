@@ -1,6 +1,11 @@
 #include "fs/inode.h"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+
 #include <algorithm>
+#include <cstring>
 
 #include "sentry/kernel/task.h"
 
@@ -14,6 +19,65 @@ Result<std::shared_ptr<Inode>> Inode::Lookup(const Caller&, std::string_view) { 
 Result<std::string> Inode::Readlink(const Caller&) { return Errno::kEINVAL; }
 Result<std::shared_ptr<Inode>> Inode::Create(const Caller&, std::string_view, uint32_t) { return Errno::kEPERM; }
 Result<std::shared_ptr<Inode>> Inode::Mkdir(const Caller&, std::string_view, uint32_t) { return Errno::kEPERM; }
+
+struct timespec Now() {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return ts;
+}
+
+Result<std::shared_ptr<Inode>> Inode::Mknod(const Caller&, std::string_view, uint32_t, dev_t) { return Errno::kEPERM; }
+Result<std::shared_ptr<Inode>> Inode::Symlink(const Caller&, std::string_view, std::string_view) {
+  return Errno::kEPERM;
+}
+Result<void> Inode::Link(const Caller&, std::string_view, const std::shared_ptr<Inode>&) { return Errno::kEPERM; }
+Result<void> Inode::Unlink(const Caller&, std::string_view) { return Errno::kEPERM; }
+Result<void> Inode::Rmdir(const Caller&, std::string_view) { return Errno::kEPERM; }
+Result<void> Inode::Rename(const Caller&, std::string_view, Inode&, std::string_view, unsigned) {
+  return Errno::kEPERM;
+}
+Result<std::shared_ptr<Inode>> Inode::TmpFile(const Caller&, uint32_t) { return Errno::kEOPNOTSUPP; }
+Result<void> Inode::SetAttr(const Caller&, const SetAttrRequest&) { return Errno::kEPERM; }
+
+Result<std::vector<DirEntry>> Inode::ReadDir(const Caller& c) {
+  if (!is_dir()) return Errno::kENOTDIR;
+  std::shared_ptr<FileDescription> f = TRY(Open(c, Path{}, O_RDONLY | O_DIRECTORY));
+  std::vector<DirEntry> out;
+  std::vector<uint8_t> buf(32768);
+  while (true) {
+    const size_t n = TRY(f->Getdents64(buf));
+    if (n == 0) break;
+    size_t pos = 0;
+    // struct linux_dirent64 { u64 d_ino; s64 d_off; u16 d_reclen; u8 d_type; char d_name[]; }
+    while (pos + 19 <= n) {
+      uint64_t ino;
+      uint16_t reclen;
+      std::memcpy(&ino, &buf[pos], 8);
+      std::memcpy(&reclen, &buf[pos + 16], 2);
+      if (reclen < 19 || pos + reclen > n) return Errno::kEIO;
+      const char* name = reinterpret_cast<const char*>(&buf[pos + 19]);
+      const std::string nm(name, strnlen(name, reclen - 19));
+      if (nm != "." && nm != "..") out.push_back(DirEntry{nm, ino, buf[pos + 18]});
+      pos += reclen;
+    }
+  }
+  return out;
+}
+
+Result<struct statfs> Inode::Statfs(const Caller&) {
+  // Like a synthetic filesystem (proc, sysfs): no blocks, no limits.
+  struct statfs st {};
+  st.f_type = PROC_SUPER_MAGIC;
+  st.f_bsize = 4096;
+  st.f_frsize = 4096;
+  st.f_namelen = kNameMax;
+  return st;
+}
+
+Result<std::string> Inode::GetXattr(const Caller&, std::string_view) { return Errno::kENODATA; }
+Result<std::vector<std::string>> Inode::ListXattr(const Caller&) { return std::vector<std::string>{}; }
+Result<void> Inode::SetXattr(const Caller&, std::string_view, std::string_view, int) { return Errno::kEOPNOTSUPP; }
+Result<void> Inode::RemoveXattr(const Caller&, std::string_view) { return Errno::kEOPNOTSUPP; }
 
 Result<std::shared_ptr<Dentry>> Dentry::LookupChild(const Caller& c, std::string_view name) {
   const bool cache = inode_->CacheLookups();
@@ -46,6 +110,21 @@ std::shared_ptr<Dentry> Dentry::AddChild(std::string name, std::shared_ptr<Inode
   absl::MutexLock l(&mu_);
   children_[std::move(name)] = child;
   return child;
+}
+
+void Dentry::Invalidate(std::string_view name) {
+  std::shared_ptr<Dentry> old;
+  absl::MutexLock l(&mu_);
+  auto it = children_.find(std::string(name));
+  if (it == children_.end()) return;
+  old = std::move(it->second);  // released after mu_ (its destructor may cascade)
+  children_.erase(it);
+}
+
+std::shared_ptr<Dentry> Dentry::CachedChild(std::string_view name) {
+  absl::MutexLock l(&mu_);
+  auto it = children_.find(std::string(name));
+  return it == children_.end() ? nullptr : it->second;
 }
 
 void Dentry::ClearCache() {

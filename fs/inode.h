@@ -12,10 +12,13 @@
 #define FS_INODE_H_
 
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -77,11 +80,37 @@ struct DirEntry {
   uint8_t type;  // DT_*
 };
 
+// Attribute changes for Inode::SetAttr (struct iattr / notify_change() in
+// Linux). Unset fields stay. Permission checks are the VFS's job; the
+// filesystem updates ctime for any change and mtime for a size change.
+struct SetAttrRequest {
+  std::optional<uint32_t> mode;  // permission bits only (07777)
+  std::optional<uint32_t> uid;
+  std::optional<uint32_t> gid;
+  std::optional<uint64_t> size;
+  std::optional<struct timespec> atime;  // UTIME_NOW already resolved
+  std::optional<struct timespec> mtime;
+};
+
+// renameat2 flags (include/uapi/linux/fs.h).
+constexpr unsigned kRenameNoreplace = 1;
+constexpr unsigned kRenameExchange = 2;
+constexpr unsigned kRenameWhiteout = 4;
+
+// setxattr flags.
+constexpr int kXattrCreate = 1;
+constexpr int kXattrReplace = 2;
+
+// The current wall-clock time, for timestamps.
+struct timespec Now();
+
 class Inode : public std::enable_shared_from_this<Inode> {
  public:
   virtual ~Inode() = default;
 
-  // File type and permission bits; stable for the inode's life.
+  // File type and permission bits. The type is fixed for the inode's life;
+  // writable filesystems change the permission bits (chmod), so permission
+  // decisions use Stat().
   virtual uint32_t mode() const = 0;
   virtual Result<struct stat> Stat(const Caller& c) = 0;
   // A child by name (never "." or "..", at most kNameMax bytes). ENOENT if
@@ -99,6 +128,42 @@ class Inode : public std::enable_shared_from_this<Inode> {
   // first; filesystems without creation return EROFS or EPERM.
   virtual Result<std::shared_ptr<Inode>> Create(const Caller& c, std::string_view name, uint32_t mode);
   virtual Result<std::shared_ptr<Inode>> Mkdir(const Caller& c, std::string_view name, uint32_t mode);
+
+  // ---- Mutations (writable filesystems; the defaults give EPERM). The VFS
+  // has checked the mount, permissions, sticky bits, name length and that
+  // `this` is a directory; the filesystem re-checks existence and emptiness
+  // under its own lock. `name` is never "", "." or "..".
+  // A special file (S_IFREG, S_IFCHR, S_IFIFO...) named `name`.
+  virtual Result<std::shared_ptr<Inode>> Mknod(const Caller& c, std::string_view name, uint32_t mode, dev_t rdev);
+  virtual Result<std::shared_ptr<Inode>> Symlink(const Caller& c, std::string_view name, std::string_view target);
+  // A new name for `target` (a non-directory). EXDEV if `target` belongs to
+  // another filesystem instance; EMLINK at the link limit.
+  virtual Result<void> Link(const Caller& c, std::string_view name, const std::shared_ptr<Inode>& target);
+  // Removes a non-directory entry (EISDIR for a directory).
+  virtual Result<void> Unlink(const Caller& c, std::string_view name);
+  // Removes an empty directory (ENOTDIR, ENOTEMPTY).
+  virtual Result<void> Rmdir(const Caller& c, std::string_view name);
+  // rename(2) of this directory's `old_name` to `new_dir`'s `new_name`
+  // (same filesystem instance, else EXDEV). flags: kRenameNoreplace,
+  // kRenameExchange. Linux's type rules (EISDIR, ENOTDIR, ENOTEMPTY) apply.
+  virtual Result<void> Rename(const Caller& c, std::string_view old_name, Inode& new_dir, std::string_view new_name,
+                              unsigned flags);
+  // O_TMPFILE: an unnamed regular file in this directory (EOPNOTSUPP).
+  virtual Result<std::shared_ptr<Inode>> TmpFile(const Caller& c, uint32_t mode);
+  virtual Result<void> SetAttr(const Caller& c, const SetAttrRequest& req);
+  // The entries of a directory, "." and ".." excluded (for overlay merges).
+  // The default opens the directory and decodes getdents64.
+  virtual Result<std::vector<DirEntry>> ReadDir(const Caller& c);
+  // statfs(2) of the filesystem this inode is on.
+  virtual Result<struct statfs> Statfs(const Caller& c);
+  // Extended attributes, full names ("user.x"); namespace policy is the
+  // syscall layer's. Defaults: none exist, none can be set (EOPNOTSUPP).
+  virtual Result<std::string> GetXattr(const Caller& c, std::string_view name);
+  virtual Result<std::vector<std::string>> ListXattr(const Caller& c);
+  virtual Result<void> SetXattr(const Caller& c, std::string_view name, std::string_view value, int flags);
+  virtual Result<void> RemoveXattr(const Caller& c, std::string_view name);
+  // fsync: nothing to flush by default.
+  virtual Result<void> Sync() { return {}; }
 
   bool is_dir() const { return S_ISDIR(mode()); }
   bool is_symlink() const { return S_ISLNK(mode()); }
@@ -128,6 +193,12 @@ class Dentry : public std::enable_shared_from_this<Dentry> {
   std::shared_ptr<Dentry> AddChild(std::string name, std::shared_ptr<Inode> inode);
   // Drops cached children recursively (breaks the parent<->child cycles).
   void ClearCache();
+  // Forgets the cached entry `name` (after a mutation under this directory):
+  // the next lookup asks the inode.
+  void Invalidate(std::string_view name);
+  // The cached child `name`, if any (no inode call): for EBUSY checks on
+  // mount points.
+  std::shared_ptr<Dentry> CachedChild(std::string_view name);
 
   // Set when a mount is on this dentry (checked on every step, so atomic).
   bool mounted() const { return mounted_.load(std::memory_order_acquire); }

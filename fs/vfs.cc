@@ -4,7 +4,9 @@
 #include <fmt/format.h>
 
 #include "fs/filesystems.h"
+#include "fs/overlay.h"
 #include "fs/synthetic.h"
+#include "fs/tmpfs.h"
 #include "sentry/kernel/task.h"
 
 namespace fs {
@@ -17,17 +19,24 @@ const sentry::kernel::Credentials& KernelCreds() {
 
 }  // namespace
 
-Result<std::shared_ptr<Vfs>> Vfs::Create(std::unique_ptr<gofer::Client> root_client) {
+Result<std::shared_ptr<Vfs>> Vfs::Create(std::unique_ptr<gofer::Client> root_client, VfsOptions opts) {
   if (root_client == nullptr) return Errno::kEINVAL;
   std::shared_ptr<gofer::Client> client(std::move(root_client));
   std::shared_ptr<Inode> root_inode = NewGoferRoot(std::move(client));
   if (!root_inode->is_dir()) return Errno::kENOTDIR;
+  FilesystemInfo root_info{"gofer", true};
+  if (opts.overlay_root) {
+    root_inode = TRY(NewOverlayRoot(std::move(root_inode), Tmpfs::NewRoot()));
+    root_info = FilesystemInfo{"overlay", false};
+  }
   std::shared_ptr<Vfs> vfs(new Vfs());  // private constructor; owned at once
   auto root_dentry = std::make_shared<Dentry>(nullptr, "/", std::move(root_inode));
-  vfs->root_mount_ = std::make_shared<Mount>(FilesystemInfo{"gofer", true}, root_dentry, nullptr, nullptr);
+  vfs->root_mount_ = std::make_shared<Mount>(std::move(root_info), root_dentry, nullptr, nullptr);
   const Path root = vfs->root();
   vfs->AddMount(root, "proc", FilesystemInfo{"proc", false}, NewProcfs());
-  vfs->AddMount(root, "dev", FilesystemInfo{"devtmpfs", false}, NewDevfs());
+  const Path dev = vfs->AddMount(root, "dev", FilesystemInfo{"devtmpfs", false}, NewDevfs());
+  vfs->AddMount(root, "tmp", FilesystemInfo{"tmpfs", false}, Tmpfs::NewRoot(01777));
+  vfs->AddMount(dev, "shm", FilesystemInfo{"tmpfs", false}, Tmpfs::NewRoot(01777));
   return vfs;
 }
 
@@ -42,7 +51,7 @@ Vfs::~Vfs() {
   if (root_mount_) root_mount_->root()->ClearCache();
 }
 
-void Vfs::AddMount(const Path& at, std::string_view name, FilesystemInfo info, std::shared_ptr<Inode> root_inode) {
+Path Vfs::AddMount(const Path& at, std::string_view name, FilesystemInfo info, std::shared_ptr<Inode> root_inode) {
   const Caller kc{&KernelCreds()};
   Result<std::shared_ptr<Dentry>> existing = at.dentry->LookupChild(kc, name);
   std::shared_ptr<Dentry> mountpoint;
@@ -54,11 +63,13 @@ void Vfs::AddMount(const Path& at, std::string_view name, FilesystemInfo info, s
   }
   auto mount = std::make_shared<Mount>(std::move(info), std::make_shared<Dentry>(nullptr, "/", std::move(root_inode)),
                                        at.mount, mountpoint);
+  Path mount_root{mount, mount->root()};
   {
     absl::MutexLock l(&mu_);
     mounts_[mountpoint.get()] = std::move(mount);
   }
   mountpoint->set_mounted();
+  return mount_root;
 }
 
 Result<std::shared_ptr<FsContext>> Vfs::NewFsContext(std::string_view cwd) {
@@ -94,7 +105,28 @@ Result<std::shared_ptr<FileDescription>> Vfs::OpenPath(const Caller& c, const Pa
   const struct stat st = TRY(inode->Stat(c));
   TRY(CheckPermission(*c.creds, st, may));
   // Linux clears these after open (fs/open.c do_dentry_open).
-  return inode->Open(c, p, flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC));
+  std::shared_ptr<FileDescription> f =
+      TRY(inode->Open(c, p, flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC)));
+  // handle_truncate(): after the open, regular files only.
+  if ((flags & O_TRUNC) && inode->is_regular()) {
+    SetAttrRequest req;
+    req.size = 0;
+    TRY(inode->SetAttr(c, req));
+  }
+  return f;
+}
+
+Result<std::shared_ptr<FileDescription>> Vfs::OpenTmpFile(const Caller& c, FsContext& fs, const Path& start,
+                                                          std::string_view path, int flags, uint32_t mode) {
+  Path dir = TRY(Resolve(c, fs, start, path, ResolveOpts{.follow_final = true, .require_dir = true}));
+  TRY(CheckWritableMount(dir));
+  const struct stat st = TRY(dir.dentry->inode()->Stat(c));
+  TRY(CheckPermission(*c.creds, st, kMayWrite | kMayExec));
+  std::shared_ptr<Inode> inode = TRY(dir.dentry->inode()->TmpFile(c, mode & 07777 & ~fs.umask()));
+  // The file's location is a dentry no directory lists (d_tmpfile): its
+  // path reads "/dir/#<ino> (deleted)" in Linux; ours "/dir/#tmpfile".
+  auto d = std::make_shared<Dentry>(dir.dentry, "#tmpfile", inode);
+  return inode->Open(c, Path{dir.mount, std::move(d)}, flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC | O_TMPFILE));
 }
 
 Result<std::shared_ptr<FileDescription>> Vfs::Open(const Caller& c, FsContext& fs, const Path& start,
@@ -115,7 +147,8 @@ Result<std::shared_ptr<FileDescription>> Vfs::Open(const Caller& c, FsContext& f
       TRY(CheckPermission(*c.creds, dst, kMayWrite | kMayExec));
       std::shared_ptr<Inode> inode =
           TRY(pn.parent.dentry->inode()->Create(c, pn.name, S_IFREG | (mode & 07777 & ~fs.umask())));
-      Path created{pn.parent.mount, pn.parent.dentry->AddChild(pn.name, inode)};
+      pn.parent.dentry->Invalidate(pn.name);
+      Path created{pn.parent.mount, TRY(pn.parent.dentry->LookupChild(c, pn.name))};
       // A file we just created opens without a permission check (may_open
       // is skipped for FMODE_CREATED).
       return inode->Open(c, created, flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC));

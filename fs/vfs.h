@@ -38,11 +38,29 @@ struct ParentAndName {
   bool trailing_slash = false;
 };
 
+struct VfsOptions {
+  // true: "/" is an overlay of the gofer's read-only view under a tmpfs
+  // upper layer, so the app can write anywhere and nothing reaches the
+  // host. false: the plain read-only gofer root (writes give EROFS).
+  bool overlay_root = true;
+};
+
+// What an attribute change applies to: a resolved path, or an open file
+// (memfds and O_TMPFILE files have no place in the tree).
+struct AttrTarget {
+  std::shared_ptr<Inode> inode;
+  bool read_only_mount = false;
+  static AttrTarget Of(const Path& p) { return AttrTarget{p.dentry->inode(), p.mount->read_only()}; }
+  // EBADF for O_PATH files; EPERM for files without an inode (host stdio).
+  static Result<AttrTarget> Of(const FileDescription& f);
+};
+
 class Vfs {
  public:
-  // Mounts the gofer root read-only at "/", procfs at /proc and devfs at
-  // /dev. The mount points need not exist on the host.
-  static Result<std::shared_ptr<Vfs>> Create(std::unique_ptr<gofer::Client> root_client);
+  // Mounts the root (see VfsOptions) at "/", procfs at /proc, devfs at
+  // /dev, and fresh tmpfs instances at /tmp and /dev/shm (mode 1777), as a
+  // container runtime would. The mount points need not exist on the host.
+  static Result<std::shared_ptr<Vfs>> Create(std::unique_ptr<gofer::Client> root_client, VfsOptions opts = {});
   ~Vfs();
   Vfs(const Vfs&) = delete;
   Vfs& operator=(const Vfs&) = delete;
@@ -95,6 +113,47 @@ class Vfs {
   // Opens a resolved location (no permission checks beyond O_PATH rules):
   // the building block for Open and fd-relative lookups.
   Result<std::shared_ptr<FileDescription>> OpenPath(const Caller& c, const Path& p, int flags);
+  // open(O_TMPFILE): an unnamed file in the directory `path`.
+  Result<std::shared_ptr<FileDescription>> OpenTmpFile(const Caller& c, FsContext& fs, const Path& start,
+                                                       std::string_view path, int flags, uint32_t mode);
+
+  // ---- Namespace and attribute changes (fs/vfs_write.cc), with Linux's
+  // checks and errno order (fs/namei.c, fs/open.c, fs/attr.c). Paths are
+  // resolved from `dirfd` (AT_FDCWD or an fd in c.fds) with c.fs, which
+  // must be set. `mode` arguments are applied with c.fs's umask here.
+  Result<void> Mkdir(const Caller& c, int dirfd, std::string_view path, uint32_t mode);
+  // S_IFREG (or 0), S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK in mode; devices
+  // need root (EPERM) and then the filesystem decides.
+  Result<void> Mknod(const Caller& c, int dirfd, std::string_view path, uint32_t mode, dev_t dev);
+  Result<void> Symlink(const Caller& c, std::string_view target, int dirfd, std::string_view path);
+  // A new name `newpath` for the file at `old` (already resolved).
+  Result<void> Link(const Caller& c, const Path& old, int newdirfd, std::string_view newpath);
+  Result<void> Unlink(const Caller& c, int dirfd, std::string_view path);
+  Result<void> Rmdir(const Caller& c, int dirfd, std::string_view path);
+  Result<void> Rename(const Caller& c, int olddirfd, std::string_view oldpath, int newdirfd,
+                      std::string_view newpath, unsigned flags);
+  // chmod: owner or root (EPERM); S_ISGID is dropped for a non-root caller
+  // outside the file's group.
+  Result<void> Chmod(const Caller& c, const AttrTarget& p, uint32_t mode);
+  // chown: uid/gid -1 (as uint32_t) leave that id; non-root may only set
+  // the group of their own file to one of their groups. Clears setuid and
+  // setgid on non-directories.
+  Result<void> Chown(const Caller& c, const AttrTarget& p, uint32_t uid, uint32_t gid);
+  // truncate(2) (check_write: the caller needs write permission) or
+  // ftruncate(2) (the fd was opened for writing: no permission check).
+  Result<void> Truncate(const Caller& c, const AttrTarget& p, uint64_t size, bool check_write);
+  // utimensat: nullopt leaves a time (UTIME_OMIT); UTIME_NOW in tv_nsec
+  // means now. Explicit times need ownership (EPERM); "now" needs
+  // ownership or write permission (EACCES).
+  Result<void> Utimes(const Caller& c, const AttrTarget& p, std::optional<struct timespec> atime,
+                      std::optional<struct timespec> mtime);
+  Result<struct statfs> Statfs(const Caller& c, const AttrTarget& p);
+  // EROFS if the mount of `p` is read-only (for xattr changes, fallocate).
+  static Result<void> CheckWritableMount(const Path& p);
+  static Result<void> CheckWritableMount(const AttrTarget& p) {
+    if (p.read_only_mount) return Errno::kEROFS;
+    return {};
+  }
 
  private:
   Vfs() = default;
@@ -104,9 +163,24 @@ class Vfs {
   Path Parent(const Path& root, const Path& p) const;
   // Mounts a filesystem on the directory `name` of `at` (made up in the
   // sentry's view if the host has none).
-  void AddMount(const Path& at, std::string_view name, FilesystemInfo info, std::shared_ptr<Inode> root_inode);
+  // Returns the new mount's root.
+  Path AddMount(const Path& at, std::string_view name, FilesystemInfo info, std::shared_ptr<Inode> root_inode);
   // EACCES unless c may search the directory dir (ENOTDIR if not one).
   static Result<void> MaySearchDir(const Caller& c, const Path& dir);
+  // The parent and the new name for a creation (mkdir, mknod, symlink,
+  // link): EEXIST if it exists (or is "." / ".."), EROFS, EACCES.
+  Result<ParentAndName> PrepareCreate(const Caller& c, int dirfd, std::string_view path, bool want_dir);
+  // The parent and the existing victim of unlink/rmdir/rename.
+  struct Victim {
+    Path parent;
+    std::string name;
+    std::shared_ptr<Dentry> dentry;
+  };
+  Result<Victim> PrepareDelete(const Caller& c, int dirfd, std::string_view path, bool want_dir);
+  // may_delete() (fs/namei.c): write+search on the directory, sticky bit.
+  static Result<void> MayDelete(const Caller& c, const Path& dir, Inode& victim);
+  // Whether `d` is a mount point or a mount root (EBUSY for removal).
+  bool Busy(const Path& dir, const std::shared_ptr<Dentry>& d) const;
 
   std::shared_ptr<Mount> root_mount_;
   mutable absl::Mutex mu_;

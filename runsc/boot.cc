@@ -82,12 +82,17 @@ int Boot(const Config& c, const BootOptions& o) {
   // stdio: the host fds runsc do was given, donated to the sandbox as host
   // files; the sentry does its own I/O on them.
   spec.fds = std::make_shared<sentry::kernel::FdTable>();
+  // A write to a host pipe whose reader left must fail with EPIPE (the app
+  // gets its SIGPIPE from the sentry), not kill the sentry.
+  signal(SIGPIPE, SIG_IGN);
+  auto poller = fs::HostPoller::Create();
+  if (!poller.ok()) return Fail(fmt::format("host fd poller: {}", base::ErrnoText(poller.error())));
   for (int fd = 0; fd <= 2; ++fd) {
     const int flags = fcntl(fd, F_GETFL);
     if (flags < 0) continue;  // closed in the caller: closed in the app too
     base::UniqueFd dup(fcntl(fd, F_DUPFD_CLOEXEC, 3));
     if (!dup.valid()) return Fail(fmt::format("dup of stdio fd {}: {}", fd, strerror(errno)));
-    (void)spec.fds->InstallAt(fd, fs::NewHostFile(std::move(dup), flags), false);
+    (void)spec.fds->InstallAt(fd, fs::NewHostFile(std::move(dup), flags, poller.value()), false);
   }
 
   sentry::kernel::Kernel kernel(kc, std::move(mf).value(), std::move(plat).value(), std::move(vfs).value());

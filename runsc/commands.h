@@ -2,6 +2,8 @@
 #ifndef RUNSC_COMMANDS_H_
 #define RUNSC_COMMANDS_H_
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +15,9 @@ struct DoOptions {
   std::string cwd;              // default: the caller's working directory
   std::string rootfs = "/";     // `runsc do --root DIR`: the sandbox's root
   std::vector<std::string> command;
+  // Set by the OCI commands from config.json; `do` uses the caller's.
+  std::optional<std::vector<std::string>> env;
+  std::optional<uint32_t> uid, gid;
 };
 
 // `runsc do CMD...`: a one-off sandbox; exit code is the app's.

@@ -72,7 +72,7 @@ SplitArgs NormalizeArgs(int argc, char** argv) {
       "console-socket", "format", "spec-fd", "gofer-fd", "fd", "root-path", "ip", "volume"};
   SplitArgs out;
   out.flags.emplace_back(argv[0]);
-  bool seen_sub = false;
+  bool seen_sub = false;  // only `do` takes an app command line
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--" && seen_sub) {
@@ -96,7 +96,22 @@ SplitArgs NormalizeArgs(int argc, char** argv) {
       for (int j = i; j < argc; ++j) out.trailing.emplace_back(argv[j]);
       break;
     }
-    if (!a.empty() && a[0] != '-') seen_sub = true;
+    if (!a.empty() && a[0] != '-' && !seen_sub) {
+      if (a != "do") {
+        // Other subcommands: CLI11 parses everything (Go-style flags still
+        // normalized below).
+        for (int j = i; j < argc; ++j) {
+          std::string b = argv[j];
+          if (b.size() > 2 && b[0] == '-' && b[1] != '-') {
+            const size_t eq = b.find('=');
+            if (kLong.contains(b.substr(1, eq == std::string::npos ? std::string::npos : eq - 1))) b = "-" + b;
+          }
+          out.flags.push_back(std::move(b));
+        }
+        return out;
+      }
+      seen_sub = true;
+    }
     out.flags.push_back(std::move(a));
   }
   return out;

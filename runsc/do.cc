@@ -52,6 +52,7 @@ int Do(const Config& c, const DoOptions& o) {
     logging::Info("--network={} is not implemented yet; running with --network=none", c.network);
   }
   std::string cwd = o.cwd;
+  if (cwd.empty() && o.rootfs != "/") cwd = "/";  // the host's cwd means nothing in another root
   if (cwd.empty()) {
     char buf[PATH_MAX];
     cwd = getcwd(buf, sizeof(buf)) != nullptr ? buf : "/";
@@ -108,11 +109,15 @@ int Do(const Config& c, const DoOptions& o) {
   spec["path"] = o.command[0];
   spec["argv"] = o.command;
   std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+  if (o.env.has_value()) {
+    env = *o.env;
+  } else {
+    for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+  }
   spec["env"] = env;
   spec["cwd"] = cwd;
-  spec["uid"] = getuid();
-  spec["gid"] = getgid();
+  spec["uid"] = o.uid.value_or(getuid());
+  spec["gid"] = o.gid.value_or(getgid());
   if (!WriteAll(spec_w.get(), spec.dump())) logging::Warn("writing the spec to the sentry failed: {}", strerror(errno));
   spec_w.Reset();
 

@@ -7,6 +7,7 @@
 #include "CLI/CLI.hpp"
 #include "runsc/commands.h"
 #include "runsc/config.h"
+#include "runsc/oci/commands.h"
 
 int main(int argc, char** argv) {
   runsc::Config config;
@@ -35,6 +36,53 @@ int main(int argc, char** argv) {
 
   CLI::App* compat_cmd = app.add_subcommand("compat-doc", "print the syscall compatibility table (markdown)");
 
+  // OCI lifecycle (runtime-spec runtime.md).
+  std::string id, signal_name, format = "table", spec_bundle = ".";
+  bool force = false, all = false;
+  runsc::oci::CreateOptions create_opts;
+  auto add_create_flags = [&](CLI::App* cmd) {
+    cmd->add_option("-b,--bundle", create_opts.bundle, "path to the bundle directory (default \".\")");
+    cmd->add_option("--pid-file", create_opts.pid_file, "file to write the container's process id to");
+    cmd->add_option("--console-socket", create_opts.console_socket, "unix socket for the console's pty master");
+    cmd->add_option("id", id, "container id")->required();
+  };
+  CLI::App* spec_cmd = app.add_subcommand("spec", "write a default config.json in the bundle directory");
+  spec_cmd->add_option("-b,--bundle", spec_bundle, "bundle directory (default \".\")");
+  CLI::App* create_cmd = app.add_subcommand("create", "create a container from a bundle");
+  add_create_flags(create_cmd);
+  CLI::App* run_cmd = app.add_subcommand("run", "create and start a container");
+  add_create_flags(run_cmd);
+  run_cmd->add_flag("-d,--detach", create_opts.detach, "return once the container has started");
+  CLI::App* start_cmd = app.add_subcommand("start", "start a created container");
+  start_cmd->add_option("id", id, "container id")->required();
+  CLI::App* state_cmd = app.add_subcommand("state", "print a container's OCI state as JSON");
+  state_cmd->add_option("id", id, "container id")->required();
+  CLI::App* kill_cmd = app.add_subcommand("kill", "send a signal to a container");
+  kill_cmd->add_option("id", id, "container id")->required();
+  kill_cmd->add_option("signal", signal_name, "signal name or number (default TERM)");
+  kill_cmd->add_flag("-a,--all", all, "signal every process of the container");
+  CLI::App* delete_cmd = app.add_subcommand("delete", "delete a stopped container");
+  delete_cmd->add_option("id", id, "container id")->required();
+  delete_cmd->add_flag("-f,--force", force, "kill a running container first");
+  CLI::App* list_cmd = app.add_subcommand("list", "list containers");
+  list_cmd->add_option("-f,--format", format, "table or json")->check(CLI::IsMember({"table", "json"}));
+  CLI::App* ps_cmd = app.add_subcommand("ps", "list a container's processes");
+  ps_cmd->add_option("id", id, "container id")->required();
+  ps_cmd->add_option("-f,--format", format, "table or json")->check(CLI::IsMember({"table", "json"}));
+  CLI::App* wait_cmd = app.add_subcommand("wait", "wait for a container to stop; exit with its status");
+  wait_cmd->add_option("id", id, "container id")->required();
+  CLI::App* features_cmd = app.add_subcommand("features", "print the runtime's features as JSON");
+  std::vector<CLI::App*> unsupported;
+  for (const char* name : {"exec", "events", "pause", "resume", "checkpoint", "restore"}) {
+    CLI::App* cmd = app.add_subcommand(name, "not supported yet");
+    cmd->allow_extras();
+    unsupported.push_back(cmd);
+  }
+  std::string sup_bundle;
+  CLI::App* sup_cmd = app.add_subcommand("container-supervisor", "")->group("");  // internal
+  sup_cmd->add_option("--bundle", sup_bundle)->required();
+  sup_cmd->add_option("id", id)->required();
+
   runsc::SplitArgs split = runsc::NormalizeArgs(argc, argv);
   // CLI11 wants them reversed, without argv[0].
   std::vector<std::string> rev(split.flags.rbegin(), split.flags.rend() - 1);
@@ -62,5 +110,21 @@ int main(int argc, char** argv) {
     return runsc::GoferMain(config, gofer_opts);
   }
   if (compat_cmd->parsed()) return runsc::CompatDoc();
+  runsc::SetUpLogging(config, "runsc");
+  if (spec_cmd->parsed()) return runsc::oci::WriteSpec(spec_bundle);
+  if (create_cmd->parsed()) return runsc::oci::Create(config, id, create_opts);
+  if (run_cmd->parsed()) return runsc::oci::Run(config, id, create_opts);
+  if (start_cmd->parsed()) return runsc::oci::Start(config, id);
+  if (state_cmd->parsed()) return runsc::oci::PrintState(config, id);
+  if (kill_cmd->parsed()) return runsc::oci::Kill(config, id, signal_name, all);
+  if (delete_cmd->parsed()) return runsc::oci::Delete(config, id, force);
+  if (list_cmd->parsed()) return runsc::oci::List(config, format);
+  if (ps_cmd->parsed()) return runsc::oci::Ps(config, id, format);
+  if (wait_cmd->parsed()) return runsc::oci::Wait(config, id);
+  if (features_cmd->parsed()) return runsc::oci::Features();
+  if (sup_cmd->parsed()) return runsc::oci::Supervise(config, id, sup_bundle);
+  for (CLI::App* cmd : unsupported) {
+    if (cmd->parsed()) return runsc::oci::NotSupported(cmd->get_name());
+  }
   return 2;
 }

@@ -16,7 +16,8 @@
 
 namespace runsc {
 
-absl::StatusOr<pid_t> SpawnSelf(const std::vector<std::string>& args, const std::vector<std::pair<int, int>>& fds) {
+absl::StatusOr<pid_t> SpawnSelf(const std::vector<std::string>& args, const std::vector<std::pair<int, int>>& fds,
+                                bool detach) {
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -27,8 +28,12 @@ absl::StatusOr<pid_t> SpawnSelf(const std::vector<std::string>& args, const std:
   if (pid < 0) return absl::ErrnoToStatus(errno, "fork");
   if (pid == 0) {
     // Child: async-signal-safe calls only. Die with the parent.
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(127);
+    if (detach) {
+      setsid();
+    } else {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != parent) _exit(127);
+    }
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -15,7 +15,10 @@ namespace runsc {
 // Starts /proc/self/exe with `args` (args[0] is the role's display name).
 // `fds` maps fds of this process to fd numbers in the child; fds 0-2 are
 // inherited unless remapped; every other fd is closed in the child.
-absl::StatusOr<pid_t> SpawnSelf(const std::vector<std::string>& args, const std::vector<std::pair<int, int>>& fds);
+// With `detach`, the child starts a new session and outlives this process
+// (an OCI container's supervisor); otherwise it dies with it.
+absl::StatusOr<pid_t> SpawnSelf(const std::vector<std::string>& args, const std::vector<std::pair<int, int>>& fds,
+                                bool detach = false);
 
 // Waits for `pid`; returns the wait status. Retries EINTR.
 absl::StatusOr<int> Wait(pid_t pid);

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "fs/pipe.h"
+#include "fs/poll.h"
 #include "fs/vfs.h"
 #include "sentry/kernel/kernel.h"
 #include "syscalls/handlers.h"
@@ -35,8 +37,10 @@ Result<std::shared_ptr<FileDescription>> GetIoFile(Task& t, int fd) {
 }
 
 // Reads into app memory in bounded chunks; stops at a short read. Bytes
-// already delivered win over a later error, as in Linux.
-Result<uint64_t> ReadToUser(Task& t, FileDescription& f, uint64_t addr, uint64_t len, const int64_t* off) {
+// already delivered win over a later error, as in Linux. Only the first
+// chunk of a call may wait for data (`may_block`: nothing read yet).
+Result<uint64_t> ReadToUser(Task& t, FileDescription& f, uint64_t addr, uint64_t len, const int64_t* off,
+                            bool may_block = true) {
   if (len == 0) {
     const size_t n = TRY(off ? f.PRead({}, static_cast<uint64_t>(*off)) : f.Read({}));
     return n;
@@ -46,7 +50,9 @@ Result<uint64_t> ReadToUser(Task& t, FileDescription& f, uint64_t addr, uint64_t
   while (done < len) {
     const size_t want = std::min<uint64_t>(len - done, buf.size());
     std::span<uint8_t> chunk(buf.data(), want);
-    Result<size_t> n = off ? f.PRead(chunk, static_cast<uint64_t>(*off) + done) : f.Read(chunk);
+    Result<size_t> n = off                          ? f.PRead(chunk, static_cast<uint64_t>(*off) + done)
+                       : (may_block && done == 0) ? fs::ReadBlocking(t, f, chunk)
+                                                  : f.Read(chunk);
     if (!n.ok()) {
       if (done > 0) return done;
       return n.error();
@@ -78,7 +84,7 @@ Result<uint64_t> WriteFromUser(Task& t, FileDescription& f, uint64_t addr, uint6
       if (done > 0) return done;
       return c.error();
     }
-    Result<size_t> n = off ? f.PWrite(chunk, static_cast<uint64_t>(*off) + done) : f.Write(chunk);
+    Result<size_t> n = off ? f.PWrite(chunk, static_cast<uint64_t>(*off) + done) : fs::WriteBlocking(t, f, chunk);
     if (!n.ok()) {
       if (done > 0) return done;
       return n.error();
@@ -127,7 +133,7 @@ Result<uint64_t> DoReadv(Task& t, int fd, uint64_t iov_addr, uint64_t count) {
   uint64_t done = 0;
   for (const KIovec& v : iov) {
     if (v.len == 0) continue;
-    Result<uint64_t> n = ReadToUser(t, *f, v.base, v.len, nullptr);
+    Result<uint64_t> n = ReadToUser(t, *f, v.base, v.len, nullptr, done == 0);
     if (!n.ok()) {
       if (done > 0) break;
       return n.error();
@@ -152,7 +158,7 @@ Result<uint64_t> DoWritev(Task& t, int fd, uint64_t iov_addr, uint64_t count) {
       TRY(t.mm().CopyInBytes(v.base, std::span<uint8_t>(buf.data() + pos, v.len)));
       pos += v.len;
     }
-    const size_t n = TRY(f->Write(buf));
+    const size_t n = TRY(fs::WriteBlocking(t, *f, buf));
     return n;
   }
   uint64_t done = 0;
@@ -229,11 +235,11 @@ Result<uint64_t> Openat(Task& t, const SyscallArgs& args) {
     flags = (flags & ~O_CLOEXEC) | O_LARGEFILE;  // force_o_largefile() on 64-bit
   }
   const std::string path = TRY(t.mm().CopyInString(path_ptr.addr(), fs::kPathMax - 1));
-  if (tmpfile) return Errno::kEOPNOTSUPP;  // TODO(#4): tmpfs
   const fs::Caller c = fs::CallerOf(t);
   fs::Vfs& vfs = t.kernel().vfs();
   const fs::Path start = TRY(vfs.StartFor(c, t.fs(), dirfd, path));
-  std::shared_ptr<FileDescription> f = TRY(vfs.Open(c, t.fs(), start, path, flags, mode));
+  std::shared_ptr<FileDescription> f = TRY(tmpfile ? vfs.OpenTmpFile(c, t.fs(), start, path, flags, mode)
+                                                   : vfs.Open(c, t.fs(), start, path, flags, mode));
   const int fd = TRY(t.fds().Install(std::move(f), cloexec));
   return static_cast<uint64_t>(fd);
 }
@@ -318,8 +324,11 @@ Result<uint64_t> Fcntl(Task& t, const SyscallArgs& args) {
       e.file->set_flags((fl & ~kSettable) | (static_cast<int>(arg) & kSettable));
       return 0;
     }
+    case F_SETPIPE_SZ:
+    case F_GETPIPE_SZ:
+      return fs::PipeFcntl(*e.file, cmd, arg, t.creds().euid == 0);  // TODO(#4): CAP_SYS_RESOURCE
     default:
-      // TODO(#4): record locks (F_SETLK...), leases, pipe sizes, seals.
+      // TODO(#4): record locks (F_SETLK...), leases, seals.
       return Errno::kEINVAL;
   }
 }

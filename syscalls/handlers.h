@@ -102,10 +102,73 @@ Result<uint64_t> Tgkill(Task& t, const SyscallArgs& args);
 // ---- own marker line (keeps parallel edits from touching the same lines).
 
 // syscalls/fs_write.cc, syscalls/xattr.cc (tmpfs, overlay, mutations)
+Result<uint64_t> Fsync(Task& t, const SyscallArgs& args);
+Result<uint64_t> Fdatasync(Task& t, const SyscallArgs& args);
+Result<uint64_t> Truncate(Task& t, const SyscallArgs& args);
+Result<uint64_t> Ftruncate(Task& t, const SyscallArgs& args);
+Result<uint64_t> Rename(Task& t, const SyscallArgs& args);
+Result<uint64_t> Mkdir(Task& t, const SyscallArgs& args);
+Result<uint64_t> Rmdir(Task& t, const SyscallArgs& args);
+Result<uint64_t> Creat(Task& t, const SyscallArgs& args);
+Result<uint64_t> Link(Task& t, const SyscallArgs& args);
+Result<uint64_t> Unlink(Task& t, const SyscallArgs& args);
+Result<uint64_t> Symlink(Task& t, const SyscallArgs& args);
+Result<uint64_t> Chmod(Task& t, const SyscallArgs& args);
+Result<uint64_t> Fchmod(Task& t, const SyscallArgs& args);
+Result<uint64_t> Chown(Task& t, const SyscallArgs& args);
+Result<uint64_t> Fchown(Task& t, const SyscallArgs& args);
+Result<uint64_t> Lchown(Task& t, const SyscallArgs& args);
+Result<uint64_t> Utime(Task& t, const SyscallArgs& args);
+Result<uint64_t> Mknod(Task& t, const SyscallArgs& args);
+Result<uint64_t> Statfs(Task& t, const SyscallArgs& args);
+Result<uint64_t> Fstatfs(Task& t, const SyscallArgs& args);
+Result<uint64_t> Sync(Task& t, const SyscallArgs& args);
+Result<uint64_t> Setxattr(Task& t, const SyscallArgs& args);
+Result<uint64_t> Lsetxattr(Task& t, const SyscallArgs& args);
+Result<uint64_t> Fsetxattr(Task& t, const SyscallArgs& args);
+Result<uint64_t> Getxattr(Task& t, const SyscallArgs& args);
+Result<uint64_t> Lgetxattr(Task& t, const SyscallArgs& args);
+Result<uint64_t> Fgetxattr(Task& t, const SyscallArgs& args);
+Result<uint64_t> Listxattr(Task& t, const SyscallArgs& args);
+Result<uint64_t> Llistxattr(Task& t, const SyscallArgs& args);
+Result<uint64_t> Flistxattr(Task& t, const SyscallArgs& args);
+Result<uint64_t> Removexattr(Task& t, const SyscallArgs& args);
+Result<uint64_t> Lremovexattr(Task& t, const SyscallArgs& args);
+Result<uint64_t> Fremovexattr(Task& t, const SyscallArgs& args);
+Result<uint64_t> Utimes(Task& t, const SyscallArgs& args);
+Result<uint64_t> Mkdirat(Task& t, const SyscallArgs& args);
+Result<uint64_t> Mknodat(Task& t, const SyscallArgs& args);
+Result<uint64_t> Fchownat(Task& t, const SyscallArgs& args);
+Result<uint64_t> Futimesat(Task& t, const SyscallArgs& args);
+Result<uint64_t> Unlinkat(Task& t, const SyscallArgs& args);
+Result<uint64_t> Renameat(Task& t, const SyscallArgs& args);
+Result<uint64_t> Linkat(Task& t, const SyscallArgs& args);
+Result<uint64_t> Symlinkat(Task& t, const SyscallArgs& args);
+Result<uint64_t> Fchmodat(Task& t, const SyscallArgs& args);
+Result<uint64_t> Utimensat(Task& t, const SyscallArgs& args);
+Result<uint64_t> Fallocate(Task& t, const SyscallArgs& args);
+Result<uint64_t> Syncfs(Task& t, const SyscallArgs& args);
+Result<uint64_t> Renameat2(Task& t, const SyscallArgs& args);
+Result<uint64_t> MemfdCreate(Task& t, const SyscallArgs& args);
+Result<uint64_t> Fchmodat2(Task& t, const SyscallArgs& args);
 
 // (spacer)
 
 // syscalls/pipe.cc, syscalls/poll.cc, syscalls/epoll.cc, syscalls/eventfd.cc
+Result<uint64_t> Pipe(Task& t, const SyscallArgs& args);
+Result<uint64_t> Pipe2(Task& t, const SyscallArgs& args);
+Result<uint64_t> Poll(Task& t, const SyscallArgs& args);
+Result<uint64_t> Ppoll(Task& t, const SyscallArgs& args);
+Result<uint64_t> Select(Task& t, const SyscallArgs& args);
+Result<uint64_t> Pselect6(Task& t, const SyscallArgs& args);
+Result<uint64_t> EpollCreate(Task& t, const SyscallArgs& args);
+Result<uint64_t> EpollCreate1(Task& t, const SyscallArgs& args);
+Result<uint64_t> EpollCtl(Task& t, const SyscallArgs& args);
+Result<uint64_t> EpollWait(Task& t, const SyscallArgs& args);
+Result<uint64_t> EpollPwait(Task& t, const SyscallArgs& args);
+Result<uint64_t> EpollPwait2(Task& t, const SyscallArgs& args);
+Result<uint64_t> Eventfd(Task& t, const SyscallArgs& args);
+Result<uint64_t> Eventfd2(Task& t, const SyscallArgs& args);
 
 // (spacer)
 

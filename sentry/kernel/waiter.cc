@@ -5,8 +5,12 @@
 namespace sentry::kernel {
 
 void Waiter::Notify() {
+  if (callback_) {
+    callback_();
+    return;
+  }
   ready_.store(true, std::memory_order_release);
-  task_.Wake();
+  task_->Wake();
 }
 
 void WaiterQueue::Add(Waiter* w) {

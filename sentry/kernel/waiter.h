@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <list>
 
 #include "absl/synchronization/mutex.h"
@@ -26,11 +27,15 @@ class Task;
 
 class Waiter {
  public:
-  explicit Waiter(Task& t, uint64_t mask = ~0ull) : task_(t), mask_(mask) {}
+  explicit Waiter(Task& t, uint64_t mask = ~0ull) : task_(&t), mask_(mask) {}
+  // A waiter with no task (epoll interest items): Notify() runs `callback`
+  // on the notifying thread with the queue's lock held, so the callback must
+  // not block, nor add or remove waiters on that queue. Never Block() on it.
+  Waiter(std::function<void()> callback, uint64_t mask) : mask_(mask), callback_(std::move(callback)) {}
   Waiter(const Waiter&) = delete;
   Waiter& operator=(const Waiter&) = delete;
 
-  Task& task() { return task_; }
+  Task& task() { return *task_; }  // task waiters only
   uint64_t mask() const { return mask_; }
   // Marks the waiter ready and wakes its task. Any thread.
   void Notify();
@@ -38,9 +43,10 @@ class Waiter {
   bool TakeReady() { return ready_.exchange(false, std::memory_order_acq_rel); }
 
  private:
-  Task& task_;
+  Task* task_ = nullptr;
   const uint64_t mask_;  // events this waiter cares about (EPOLLIN, ...)
   std::atomic<bool> ready_{false};
+  std::function<void()> callback_;  // set for task-less waiters
 };
 
 class WaiterQueue {

@@ -39,7 +39,7 @@ class VfsTest : public ::testing::Test {
       g->Add(1, "l" + std::to_string(i), S_IFLNK | 0777, i == 40 ? "etc/passwd" : "l" + std::to_string(i + 1));
     }
     g->Add(1, "escape", S_IFLNK | 0777, "../../../etc");
-    auto v = Vfs::Create(std::move(g));
+    auto v = Vfs::Create(std::move(g), VfsOptions{.overlay_root = UseOverlay()});
     ASSERT_TRUE(v.ok());
     vfs_ = std::move(v).value();
     auto ctx = vfs_->NewFsContext("/");
@@ -48,6 +48,9 @@ class VfsTest : public ::testing::Test {
     tg_.pid = 7;
     tg_.exe_path = "/bin/sh";
   }
+
+  // The plain read-only gofer root by default; overlay tests override.
+  virtual bool UseOverlay() const { return false; }
 
   Caller RootCaller() { return Caller{&root_, &tg_, &fds_, fsctx_.get(), 7}; }
   Caller UserCaller() { return Caller{&user_, &tg_, &fds_, fsctx_.get(), 7}; }

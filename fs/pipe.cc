@@ -1,0 +1,264 @@
+#include "fs/pipe.h"
+
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/sysmacros.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <deque>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "absl/time/clock.h"
+
+namespace fs {
+namespace {
+
+constexpr size_t kPage = 4096;
+constexpr size_t kPipeBuf = 4096;  // PIPE_BUF
+
+uint64_t NextPipeIno() {
+  // Linux numbers pipefs inodes with get_next_ino(); one counter for the
+  // sentry process is as unique as the app can observe.
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
+class PipeEnd;
+
+}  // namespace
+
+class Pipe {
+ public:
+  Pipe(uint32_t uid, uint32_t gid) : ino_(NextPipeIno()), uid_(uid), gid_(gid), ctime_(absl::ToTimespec(absl::Now())) {}
+
+  void Attach(PipeEnd* e, bool reader, bool writer);
+  void Detach(PipeEnd* e, bool reader, bool writer);
+  Result<size_t> Read(std::span<uint8_t> buf);
+  Result<size_t> Write(std::span<const uint8_t> buf, bool packet);
+  uint64_t Readiness(bool reader, bool writer, uint64_t mask);
+  size_t Available() {
+    absl::MutexLock l(&mu_);
+    return bytes_;
+  }
+  uint64_t Size() {
+    absl::MutexLock l(&mu_);
+    return max_slots_ * kPage;
+  }
+  Result<uint64_t> SetSize(uint64_t size, bool privileged);
+  struct stat Stat() const;
+  uint64_t ino() const { return ino_; }
+
+ private:
+  struct Slot {
+    std::vector<uint8_t> data;  // from the start of the "page"
+    size_t off = 0;             // bytes already read
+    bool packet = false;
+    size_t len() const { return data.size() - off; }
+  };
+  void NotifyLocked(uint64_t events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const uint64_t ino_;
+  const uint32_t uid_, gid_;
+  const struct timespec ctime_;
+  absl::Mutex mu_;
+  std::deque<Slot> slots_ ABSL_GUARDED_BY(mu_);
+  size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t max_slots_ ABSL_GUARDED_BY(mu_) = kPipeDefaultSize / kPage;
+  int readers_ ABSL_GUARDED_BY(mu_) = 0;
+  int writers_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<PipeEnd*> ends_ ABSL_GUARDED_BY(mu_);  // open ends, to wake
+};
+
+namespace {
+
+class PipeEnd final : public FileDescription {
+ public:
+  PipeEnd(std::shared_ptr<Pipe> pipe, int flags)
+      : FileDescription(flags), pipe_(std::move(pipe)), reader_(readable()), writer_(writable()) {}
+  ~PipeEnd() override { pipe_->Detach(this, reader_, writer_); }
+
+  // After construction: the pipe may wake this end from then on.
+  void Attach() { pipe_->Attach(this, reader_, writer_); }
+  void Wake(uint64_t events) { NotifyEvents(events); }
+  Pipe& pipe() { return *pipe_; }
+
+  Result<size_t> Read(std::span<uint8_t> buf) override {
+    if (buf.empty()) return 0;  // before anything else, as pipe_read()
+    return pipe_->Read(buf);
+  }
+  Result<size_t> Write(std::span<const uint8_t> buf) override {
+    if (buf.empty()) return 0;
+    return pipe_->Write(buf, (flags() & O_DIRECT) != 0);
+  }
+  Result<struct stat> Stat() override { return pipe_->Stat(); }
+  Result<uint64_t> Ioctl(sentry::mm::MemoryManager& mm, uint64_t cmd, uint64_t arg) override {
+    if (cmd != FIONREAD) return Errno::kENOTTY;
+    const auto n = static_cast<int32_t>(std::min<size_t>(pipe_->Available(), INT32_MAX));
+    TRY(mm.CopyOut(sentry::mm::UserPtr<int32_t>(arg), n));
+    return 0;
+  }
+  std::string Path() const override { return fmt::format("pipe:[{}]", pipe_->ino()); }
+
+  uint64_t Readiness(uint64_t mask) override { return pipe_->Readiness(reader_, writer_, mask); }
+  bool Pollable() const override { return true; }
+  bool WritesWholeBuffer() const override { return true; }
+
+ private:
+  const std::shared_ptr<Pipe> pipe_;
+  const bool reader_, writer_;  // by access mode at open
+};
+
+}  // namespace
+
+void Pipe::Attach(PipeEnd* e, bool reader, bool writer) {
+  absl::MutexLock l(&mu_);
+  ends_.push_back(e);
+  readers_ += reader;
+  writers_ += writer;
+}
+
+void Pipe::Detach(PipeEnd* e, bool reader, bool writer) {
+  absl::MutexLock l(&mu_);
+  ends_.erase(std::remove(ends_.begin(), ends_.end(), e), ends_.end());
+  readers_ -= reader;
+  writers_ -= writer;
+  // pipe_release(): the other side sees EOF / EPIPE.
+  uint64_t events = 0;
+  if (reader && readers_ == 0) events |= EPOLLOUT | EPOLLWRNORM | EPOLLERR;
+  if (writer && writers_ == 0) events |= EPOLLIN | EPOLLRDNORM | EPOLLHUP;
+  if (events != 0) NotifyLocked(events);
+}
+
+void Pipe::NotifyLocked(uint64_t events) {
+  for (PipeEnd* e : ends_) e->Wake(events);
+}
+
+Result<size_t> Pipe::Read(std::span<uint8_t> buf) {
+  absl::MutexLock l(&mu_);
+  if (slots_.empty()) {
+    if (writers_ == 0) return 0;
+    return Errno::kEAGAIN;
+  }
+  const size_t slots_before = slots_.size();
+  size_t total = 0;
+  while (total < buf.size() && !slots_.empty()) {
+    Slot& s = slots_.front();
+    const size_t n = std::min(s.len(), buf.size() - total);
+    std::memcpy(buf.data() + total, s.data.data() + s.off, n);
+    total += n;
+    s.off += n;
+    bytes_ -= n;
+    if (s.packet) {
+      // A packet is read whole or its rest is discarded (pipe_read()).
+      bytes_ -= s.len();
+      slots_.pop_front();
+      break;
+    }
+    if (s.len() == 0) slots_.pop_front();
+  }
+  if (slots_.size() < slots_before) NotifyLocked(EPOLLOUT | EPOLLWRNORM);
+  return total;
+}
+
+Result<size_t> Pipe::Write(std::span<const uint8_t> buf, bool packet) {
+  absl::MutexLock l(&mu_);
+  if (readers_ == 0) return Errno::kEPIPE;
+  size_t written = 0;
+  // pipe_write(): the part of the write beyond whole pages is merged into
+  // the last slot if it fits there, so small writes share a slot.
+  const size_t chars = buf.size() & (kPage - 1);
+  if (!packet && chars != 0 && !slots_.empty()) {
+    Slot& last = slots_.back();
+    if (!last.packet && last.data.size() + chars <= kPage) {
+      last.data.insert(last.data.end(), buf.begin(), buf.begin() + static_cast<ptrdiff_t>(chars));
+      written = chars;
+    }
+  }
+  // Then whole slots, while there is room. A write of up to PIPE_BUF bytes
+  // takes one slot, so it is all-or-nothing (atomic).
+  while (written < buf.size() && slots_.size() < max_slots_) {
+    const size_t n = std::min(kPage, buf.size() - written);
+    Slot s;
+    s.data.reserve(kPage);
+    s.data.assign(buf.begin() + static_cast<ptrdiff_t>(written), buf.begin() + static_cast<ptrdiff_t>(written + n));
+    s.packet = packet;
+    slots_.push_back(std::move(s));
+    written += n;
+  }
+  static_assert(kPipeBuf <= kPage);
+  if (written == 0) return Errno::kEAGAIN;
+  bytes_ += written;
+  NotifyLocked(EPOLLIN | EPOLLRDNORM);
+  return written;
+}
+
+uint64_t Pipe::Readiness(bool reader, bool writer, uint64_t mask) {
+  absl::MutexLock l(&mu_);
+  uint64_t r = 0;
+  if (reader) {
+    if (!slots_.empty()) r |= EPOLLIN | EPOLLRDNORM;
+    if (writers_ == 0) r |= EPOLLHUP;
+  }
+  if (writer) {
+    if (slots_.size() < max_slots_) r |= EPOLLOUT | EPOLLWRNORM;
+    if (readers_ == 0) r |= EPOLLERR;
+  }
+  return r & (mask | EPOLLERR | EPOLLHUP);
+}
+
+Result<uint64_t> Pipe::SetSize(uint64_t size, bool privileged) {
+  // round_pipe_size(): at least a page, a power of two, at most 2^31.
+  if (size > (1ull << 31)) return Errno::kEINVAL;
+  uint64_t rounded = kPage;
+  while (rounded < size) rounded <<= 1;
+  const size_t slots = rounded / kPage;
+  absl::MutexLock l(&mu_);
+  if (slots > max_slots_ && rounded > kPipeMaxSize && !privileged) return Errno::kEPERM;
+  if (slots < slots_.size()) return Errno::kEBUSY;
+  const bool grew = slots > max_slots_;
+  max_slots_ = slots;
+  if (grew) NotifyLocked(EPOLLOUT | EPOLLWRNORM);
+  return rounded;
+}
+
+struct stat Pipe::Stat() const {
+  struct stat st {};
+  st.st_dev = makedev(0, 14);  // pipefs is an anonymous-device filesystem
+  st.st_ino = ino_;
+  st.st_mode = S_IFIFO | 0600;
+  st.st_nlink = 1;
+  st.st_uid = uid_;
+  st.st_gid = gid_;
+  st.st_blksize = kPage;
+  st.st_atim = st.st_mtim = st.st_ctim = ctime_;
+  return st;
+}
+
+std::shared_ptr<Pipe> NewPipeObject(uint32_t uid, uint32_t gid) { return std::make_shared<Pipe>(uid, gid); }
+
+std::shared_ptr<FileDescription> OpenPipeEnd(std::shared_ptr<Pipe> pipe, int flags) {
+  auto end = std::make_shared<PipeEnd>(std::move(pipe), flags);
+  end->Attach();
+  return end;
+}
+
+PipeEnds NewPipe(int flags, uint32_t uid, uint32_t gid) {
+  std::shared_ptr<Pipe> p = NewPipeObject(uid, gid);
+  const int extra = flags & (O_NONBLOCK | O_DIRECT);
+  return {OpenPipeEnd(p, O_RDONLY | extra), OpenPipeEnd(p, O_WRONLY | extra)};
+}
+
+Result<uint64_t> PipeFcntl(FileDescription& f, int cmd, uint64_t arg, bool privileged) {
+  auto* end = dynamic_cast<PipeEnd*>(&f);
+  if (end == nullptr) return Errno::kEBADF;
+  if (cmd == F_GETPIPE_SZ) return end->pipe().Size();
+  if (cmd == F_SETPIPE_SZ) return end->pipe().SetSize(static_cast<uint32_t>(arg), privileged);
+  return Errno::kEINVAL;
+}
+
+}  // namespace fs

@@ -1,0 +1,139 @@
+// tmpfs: a filesystem whose files live in sentry memory (after Linux's
+// mm/shmem.c). Regular files are sparse (4 KiB pages allocated on write, so
+// holes, SEEK_DATA/SEEK_HOLE and FALLOC_FL_PUNCH_HOLE behave as on Linux),
+// directories, symlinks, special files (whiteouts for the overlay), hard
+// links, timestamps, modes and owners, and extended attributes of any
+// namespace (the syscall layer decides which an app may touch).
+//
+// TODO(#4): back pages with the memory file so MAP_SHARED mappings see
+// writes; today a mapping reads the pages at fault time (MAP_PRIVATE).
+//
+// Locking: Tmpfs::ns_mu_ (one per instance) guards every directory's
+// children, link counts and the dead flag, so rename needs no ordering of
+// directory locks; TmpfsInode::mu_ guards an inode's data and attributes.
+// Order: TmpfsFile::mu_ (offset) > Tmpfs::ns_mu_ > TmpfsInode::mu_.
+#ifndef FS_TMPFS_H_
+#define FS_TMPFS_H_
+
+#include <array>
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "fs/inode.h"
+
+namespace fs {
+
+class TmpfsInode;
+
+// One tmpfs instance (a superblock): device number and inode numbers.
+class Tmpfs : public std::enable_shared_from_this<Tmpfs> {
+ public:
+  // A new instance whose root directory has `mode` (permission bits) and
+  // the given owner.
+  static std::shared_ptr<TmpfsInode> NewRoot(uint32_t mode = 01777, uint32_t uid = 0, uint32_t gid = 0);
+  uint64_t dev() const { return dev_; }
+
+ private:
+  friend class TmpfsInode;
+  Tmpfs();
+  uint64_t NextIno() { return next_ino_.fetch_add(1, std::memory_order_relaxed); }
+
+  const uint64_t dev_;
+  std::atomic<uint64_t> next_ino_{2};
+  absl::Mutex ns_mu_;
+};
+
+class TmpfsInode final : public Inode {
+ public:
+  static constexpr size_t kPageSize = 4096;
+  // Largest file: Linux's MAX_LFS_FILESIZE.
+  static constexpr uint64_t kMaxFileSize = INT64_MAX;
+
+  TmpfsInode(std::shared_ptr<Tmpfs> fs, uint32_t mode, uint32_t uid, uint32_t gid, dev_t rdev = 0);
+
+  uint32_t mode() const override;
+  Result<struct stat> Stat(const Caller& c) override;
+  Result<std::shared_ptr<Inode>> Lookup(const Caller& c, std::string_view name) override;
+  Result<std::string> Readlink(const Caller& c) override;
+  Result<std::shared_ptr<FileDescription>> Open(const Caller& c, const Path& at, int flags) override;
+  Result<std::shared_ptr<Inode>> Create(const Caller& c, std::string_view name, uint32_t mode) override;
+  Result<std::shared_ptr<Inode>> Mkdir(const Caller& c, std::string_view name, uint32_t mode) override;
+  Result<std::shared_ptr<Inode>> Mknod(const Caller& c, std::string_view name, uint32_t mode, dev_t rdev) override;
+  Result<std::shared_ptr<Inode>> Symlink(const Caller& c, std::string_view name, std::string_view target) override;
+  Result<void> Link(const Caller& c, std::string_view name, const std::shared_ptr<Inode>& target) override;
+  Result<void> Unlink(const Caller& c, std::string_view name) override;
+  Result<void> Rmdir(const Caller& c, std::string_view name) override;
+  Result<void> Rename(const Caller& c, std::string_view old_name, Inode& new_dir, std::string_view new_name,
+                      unsigned flags) override;
+  Result<std::shared_ptr<Inode>> TmpFile(const Caller& c, uint32_t mode) override;
+  Result<void> SetAttr(const Caller& c, const SetAttrRequest& req) override;
+  Result<std::vector<DirEntry>> ReadDir(const Caller& c) override;
+  Result<struct statfs> Statfs(const Caller& c) override;
+  Result<std::string> GetXattr(const Caller& c, std::string_view name) override;
+  Result<std::vector<std::string>> ListXattr(const Caller& c) override;
+  Result<void> SetXattr(const Caller& c, std::string_view name, std::string_view value, int flags) override;
+  Result<void> RemoveXattr(const Caller& c, std::string_view name) override;
+
+  // Opens this inode with `shown` as the inode fstat and /proc see (the
+  // overlay shows its own inode over an upper tmpfs file).
+  Result<std::shared_ptr<FileDescription>> OpenAs(const Path& at, int flags, std::shared_ptr<Inode> shown);
+
+  // File data. ReadAt stops at EOF; WriteAt with append writes at EOF and
+  // returns the offset after the write in *end.
+  Result<size_t> ReadAt(std::span<uint8_t> buf, uint64_t off);
+  Result<size_t> WriteAt(std::span<const uint8_t> buf, uint64_t off, bool append, uint64_t* end);
+  uint64_t size();
+  // fallocate(2): mode 0, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE|KEEP_SIZE.
+  Result<void> Allocate(int mode, uint64_t off, uint64_t len);
+  // lseek SEEK_DATA / SEEK_HOLE from off (ENXIO at or past EOF).
+  Result<uint64_t> SeekDataHole(uint64_t off, int whence);
+
+  uint64_t ino() const { return ino_; }
+  const std::shared_ptr<Tmpfs>& fs() const { return fs_; }
+
+ private:
+  friend class Tmpfs;
+  using Page = std::array<uint8_t, kPageSize>;
+
+  // Directory helpers; ns_mu_ held.
+  Result<void> CheckLiveDirLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fs_->ns_mu_);
+  Result<std::shared_ptr<TmpfsInode>> AddLocked(const Caller& c, std::string_view name, uint32_t mode, dev_t rdev)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(fs_->ns_mu_);
+  void TouchDir();  // mtime = ctime = now
+  void TouchCtime();
+  void TruncateLocked(uint64_t size) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const std::shared_ptr<Tmpfs> fs_;
+  const uint64_t ino_;
+  const uint32_t type_;  // S_IFMT bits
+  const dev_t rdev_;
+
+  // Directory state, guarded by fs_->ns_mu_.
+  std::map<std::string, std::shared_ptr<TmpfsInode>, std::less<>> children_;
+  uint32_t nlink_ = 1;
+  bool dead_ = false;  // a removed directory: nothing may be created in it
+
+  mutable absl::Mutex mu_;
+  uint32_t perm_ ABSL_GUARDED_BY(mu_);
+  uint32_t uid_ ABSL_GUARDED_BY(mu_);
+  uint32_t gid_ ABSL_GUARDED_BY(mu_);
+  struct timespec atime_ ABSL_GUARDED_BY(mu_);
+  struct timespec mtime_ ABSL_GUARDED_BY(mu_);
+  struct timespec ctime_ ABSL_GUARDED_BY(mu_);
+  uint64_t size_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<uint64_t, std::unique_ptr<Page>> pages_ ABSL_GUARDED_BY(mu_);  // by page index
+  std::string target_ ABSL_GUARDED_BY(mu_);                               // symlinks
+  std::map<std::string, std::string, std::less<>> xattrs_ ABSL_GUARDED_BY(mu_);
+};
+
+// A memfd_create(2) file: an unnamed tmpfs regular file ("/memfd:<name>").
+Result<std::shared_ptr<FileDescription>> NewMemfd(const Caller& c, std::string_view name, int flags);
+
+}  // namespace fs
+
+#endif  // FS_TMPFS_H_

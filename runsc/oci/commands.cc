@@ -1,0 +1,335 @@
+#include "runsc/oci/commands.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/numbers.h"
+#include "base/logging.h"
+#include "fmt/format.h"
+#include "runsc/commands.h"
+#include "runsc/oci/hooks.h"
+#include "runsc/oci/spec.h"
+#include "runsc/oci/state.h"
+#include "runsc/spawn.h"
+
+namespace runsc::oci {
+namespace {
+
+int Fail(std::string_view msg) {
+  fmt::print(stderr, "runsc: {}\n", msg);
+  logging::Warn("{}", msg);  // to the log file, if any (stderr shows errors only)
+  return 1;
+}
+
+int Fail(const absl::Status& s) { return Fail(std::string(s.message())); }
+
+std::string Now() {
+  char buf[64];
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  struct tm tm {};
+  gmtime_r(&ts.tv_sec, &tm);
+  strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+  return fmt::format("{}.{:09}Z", buf, ts.tv_nsec);
+}
+
+std::string Absolute(const std::string& path) {
+  char buf[PATH_MAX];
+  if (realpath(path.c_str(), buf) == nullptr) return path;
+  return buf;
+}
+
+absl::Status WritePidFile(const std::string& path, pid_t pid) {
+  if (path.empty()) return absl::OkStatus();
+  // Written atomically like runc: readers never see a partial pid.
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp);
+    if (!f.good()) return absl::ErrnoToStatus(errno, fmt::format("cannot write pid file {}", path));
+    f << pid;
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return absl::ErrnoToStatus(errno, "rename pid file");
+  return absl::OkStatus();
+}
+
+// Loads a container's state under its lock; refreshes a dead process to stopped.
+absl::StatusOr<std::pair<StateDir, oci::State>> LoadContainer(const Config& c, const std::string& id) {
+  auto dir = StateDir::Open(c.root_dir, id, false);
+  if (!dir.ok()) return dir.status();
+  auto st = dir->Load();
+  if (!st.ok()) return st.status();
+  oci::State s = *st;
+  Refresh(s);
+  return std::make_pair(std::move(*dir), s);
+}
+
+}  // namespace
+
+int ParseSignal(const std::string& in) {
+  int n = 0;
+  if (absl::SimpleAtoi(in, &n)) return (n > 0 && n <= 64) ? n : 0;
+  std::string name = in;
+  if (name.rfind("SIG", 0) == 0) name = name.substr(3);
+  for (int s = 1; s < NSIG; ++s) {
+    const char* abbrev = sigabbrev_np(s);
+    if (abbrev != nullptr && name == abbrev) return s;
+  }
+  return 0;
+}
+
+int WriteSpec(const std::string& bundle) {
+  const std::string path = bundle + "/config.json";
+  if (::access(path.c_str(), F_OK) == 0) {
+    return Fail(fmt::format("File {} exists. Remove it first", path));
+  }
+  std::ofstream f(path);
+  if (!f.good()) return Fail(fmt::format("cannot write {}: {}", path, strerror(errno)));
+  f << DefaultSpecJson();
+  return 0;
+}
+
+int Create(const Config& c, const std::string& id, const CreateOptions& o) {
+  const std::string bundle = Absolute(o.bundle);
+  auto spec = LoadSpec(bundle);
+  if (!spec.ok()) return Fail(spec.status());
+  if (spec->terminal && o.console_socket.empty()) {
+    return Fail("process.terminal is true but no --console-socket was given");
+  }
+  if (spec->terminal) return Fail("process.terminal: consoles are not supported yet (#8)");
+  if (spec->args.empty()) return Fail("config.json: process.args: must not be empty");
+  struct stat st {};
+  if (::stat(spec->root_path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return Fail(fmt::format("config.json: root.path: {} is not a directory", spec->root_path));
+  }
+  std::string why;
+  if (!Validate(c, &why)) return Fail(why);
+
+  auto dir = StateDir::Open(c.root_dir, id, true);
+  if (!dir.ok()) return Fail(dir.status());
+  oci::State s;
+  s.id = id;
+  s.status = "creating";
+  s.bundle = bundle;
+  s.created = Now();
+  s.annotations = spec->annotations;
+  // Nothing is left behind on failure: the state directory goes too.
+  auto cleanup = [&](std::string_view msg) {
+    (void)dir->Remove();
+    return Fail(msg);
+  };
+  if (::mkfifo((dir->path() + "/start").c_str(), 0600) != 0) {
+    return cleanup(fmt::format("mkfifo: {}", strerror(errno)));
+  }
+  std::vector<std::string> args = {"runsc-container"};
+  for (auto& f : ToFlags(c)) args.push_back(f);
+  args.insert(args.end(), {"container-supervisor", "--bundle=" + bundle, id});
+  auto pid = SpawnSelf(args, {}, /*detach=*/true);
+  if (!pid.ok()) return cleanup(fmt::format("starting the container: {}", pid.status().ToString()));
+  s.pid = *pid;
+  s.status = "created";
+  if (auto st2 = dir->Save(s); !st2.ok()) {
+    kill(*pid, SIGKILL);
+    return cleanup(std::string(st2.message()));
+  }
+  if (auto p = WritePidFile(o.pid_file, *pid); !p.ok()) {
+    kill(*pid, SIGKILL);
+    return cleanup(std::string(p.message()));
+  }
+  // createRuntime and createContainer hooks run now; prestart is their
+  // deprecated alias and runs first (runtime-spec config.md "Hooks").
+  for (const auto* hooks : {&spec->hooks.prestart, &spec->hooks.create_runtime, &spec->hooks.create_container}) {
+    if (auto h = RunHooks(*hooks, StateJson(s)); !h.ok()) {
+      kill(*pid, SIGKILL);
+      return cleanup(std::string(h.message()));
+    }
+  }
+  return 0;
+}
+
+int Start(const Config& c, const std::string& id) {
+  auto loaded = LoadContainer(c, id);
+  if (!loaded.ok()) return Fail(loaded.status());
+  auto& [dir, s] = *loaded;
+  if (s.status != "created") return Fail(fmt::format("cannot start a container in state \"{}\"", s.status));
+  // O_NONBLOCK: ENXIO until the supervisor has opened its end; it may still
+  // be starting (run = create + start), so retry while it lives.
+  base::UniqueFd fifo;
+  for (int i = 0; i < 5000 && !fifo.valid(); ++i) {
+    fifo.Reset(::open((dir.path() + "/start").c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+    if (fifo.valid() || errno != ENXIO || !ProcessAlive(s.pid)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (!fifo.valid()) return Fail(fmt::format("container \"{}\" is not waiting to start: {}", id, strerror(errno)));
+  if (::write(fifo.get(), "s", 1) != 1) return Fail(fmt::format("starting \"{}\": {}", id, strerror(errno)));
+  s.status = "running";
+  if (auto st = dir.Save(s); !st.ok()) return Fail(st);
+  return 0;
+}
+
+int Supervise(const Config& c, const std::string& id, const std::string& bundle) {
+  auto spec = LoadSpec(bundle);
+  if (!spec.ok()) return Fail(spec.status());
+  std::string dirpath = c.root_dir + "/" + id;
+  // Block until `runsc start` (or delete) opens the FIFO.
+  base::UniqueFd fifo(::open((dirpath + "/start").c_str(), O_RDONLY | O_CLOEXEC));
+  char b = 0;
+  if (!fifo.valid() || ::read(fifo.get(), &b, 1) != 1) return 1;  // deleted before start
+  fifo.Reset();
+  {
+    auto dir = StateDir::Open(c.root_dir, id, false);
+    if (dir.ok()) {
+      if (auto s = dir->Load(); s.ok()) {
+        (void)RunHooks(spec->hooks.start_container, StateJson(*s));
+        (void)RunHooks(spec->hooks.poststart, StateJson(*s));
+      }
+    }
+  }
+  DoOptions o;
+  o.cwd = spec->cwd;
+  o.rootfs = spec->root_path;
+  o.command = spec->args;
+  o.env = spec->env;
+  o.uid = spec->uid;
+  o.gid = spec->gid;
+  const int code = Do(c, o);
+  auto dir = StateDir::Open(c.root_dir, id, false);
+  if (dir.ok()) {
+    if (auto s = dir->Load(); s.ok()) {
+      s->status = "stopped";
+      s->exit_status = code;
+      (void)dir->Save(*s);
+      (void)RunHooks(spec->hooks.poststop, StateJson(*s));
+    }
+  }
+  return code;
+}
+
+int Run(const Config& c, const std::string& id, const CreateOptions& o) {
+  if (int r = Create(c, id, o); r != 0) return r;
+  if (int r = Start(c, id); r != 0) return r;
+  if (o.detach) return 0;
+  return Wait(c, id);
+}
+
+int Wait(const Config& c, const std::string& id) {
+  pid_t pid = 0;
+  {
+    auto loaded = LoadContainer(c, id);
+    if (!loaded.ok()) return Fail(loaded.status());
+    pid = loaded->second.pid;
+  }
+  // The supervisor is usually not our child: poll for its exit.
+  while (ProcessAlive(pid)) {
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  auto loaded = LoadContainer(c, id);
+  if (!loaded.ok()) return Fail(loaded.status());
+  return loaded->second.exit_status < 0 ? 1 : loaded->second.exit_status;
+}
+
+int PrintState(const Config& c, const std::string& id) {
+  auto loaded = LoadContainer(c, id);
+  if (!loaded.ok()) return Fail(loaded.status());
+  fmt::print("{}\n", StateJson(loaded->second));
+  return 0;
+}
+
+int Kill(const Config& c, const std::string& id, const std::string& signal, bool all) {
+  (void)all;  // One sandbox process tree per container: --all is the same.
+  const int sig = ParseSignal(signal.empty() ? "TERM" : signal);
+  if (sig == 0) return Fail(fmt::format("unknown signal \"{}\"", signal));
+  auto loaded = LoadContainer(c, id);
+  if (!loaded.ok()) return Fail(loaded.status());
+  const auto& s = loaded->second;
+  if (s.status != "created" && s.status != "running") {
+    return Fail(fmt::format("cannot kill container \"{}\" in state \"{}\"", id, s.status));
+  }
+  if (::kill(s.pid, sig) != 0) return Fail(fmt::format("kill {}: {}", s.pid, strerror(errno)));
+  return 0;
+}
+
+int Delete(const Config& c, const std::string& id, bool force) {
+  auto loaded = LoadContainer(c, id);
+  if (!loaded.ok()) {
+    if (force && absl::IsNotFound(loaded.status())) return 0;
+    return Fail(loaded.status());
+  }
+  auto& [dir, s] = *loaded;
+  if (s.status == "running" && !force) {
+    return Fail(fmt::format("cannot delete container \"{}\" that is running (use --force)", id));
+  }
+  if (s.status != "stopped") {
+    ::kill(s.pid, SIGKILL);
+    for (int i = 0; i < 1000 && ProcessAlive(s.pid); ++i) {
+      ::waitpid(s.pid, nullptr, WNOHANG);
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
+  if (auto r = dir.Remove(); !r.ok()) return Fail(r);
+  return 0;
+}
+
+int List(const Config& c, const std::string& format) {
+  nlohmann::json out = nlohmann::json::array();
+  std::string table = "ID      PID     STATUS      BUNDLE      CREATED\n";
+  for (const std::string& id : ListIds(c.root_dir)) {
+    auto loaded = LoadContainer(c, id);
+    if (!loaded.ok()) continue;
+    const auto& s = loaded->second;
+    out.push_back({{"ociVersion", "1.0.2"}, {"id", s.id}, {"pid", s.pid}, {"status", s.status},
+                   {"bundle", s.bundle}, {"created", s.created}, {"annotations", s.annotations}});
+    table += fmt::format("{}  {}  {}  {}  {}\n", s.id, s.pid, s.status, s.bundle, s.created);
+  }
+  if (format == "json") {
+    fmt::print("{}\n", out.dump());
+  } else {
+    fmt::print("{}", table);
+  }
+  return 0;
+}
+
+int Ps(const Config& c, const std::string& id, const std::string& format) {
+  auto loaded = LoadContainer(c, id);
+  if (!loaded.ok()) return Fail(loaded.status());
+  // TODO(#8): the sandbox's own process list. The host sees only the
+  // container's supervisor; its sandboxed processes have no host pids.
+  const auto& s = loaded->second;
+  if (format == "json") {
+    fmt::print("{}\n", nlohmann::json::array({s.pid}).dump());
+  } else {
+    fmt::print("PID\n{}\n", s.pid);
+  }
+  return 0;
+}
+
+int Features() {
+  nlohmann::json f = {
+      {"ociVersionMin", "1.0.0"},
+      {"ociVersionMax", "1.0.2"},
+      {"hooks", {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}},
+      {"mountOptions", nlohmann::json::array()},
+      {"linux", {{"namespaces", {"pid", "network", "ipc", "uts", "mount"}}, {"capabilities", nlohmann::json::array()}}},
+      {"annotations", {{"org.opencontainers.runc.version", "runsc-cpp 0.1.0"}}}};
+  fmt::print("{}\n", f.dump(4));
+  return 0;
+}
+
+int NotSupported(const std::string& command) {
+  return Fail(fmt::format("\"{}\" is not supported yet by this runtime (#8)", command));
+}
+
+}  // namespace runsc::oci

@@ -1,0 +1,41 @@
+// The OCI lifecycle commands (runtime-spec runtime.md), with runc's and
+// runsc's flags and exit codes.
+#ifndef RUNSC_OCI_COMMANDS_H_
+#define RUNSC_OCI_COMMANDS_H_
+
+#include <string>
+#include <vector>
+
+#include "runsc/config.h"
+
+namespace runsc::oci {
+
+struct CreateOptions {
+  std::string bundle = ".";
+  std::string pid_file;
+  std::string console_socket;
+  bool detach = false;  // run only
+};
+
+int WriteSpec(const std::string& bundle);
+int Create(const Config& c, const std::string& id, const CreateOptions& o);
+int Start(const Config& c, const std::string& id);
+int Run(const Config& c, const std::string& id, const CreateOptions& o);
+int PrintState(const Config& c, const std::string& id);
+int Kill(const Config& c, const std::string& id, const std::string& signal, bool all);
+int Delete(const Config& c, const std::string& id, bool force);
+int List(const Config& c, const std::string& format);
+int Wait(const Config& c, const std::string& id);
+int Ps(const Config& c, const std::string& id, const std::string& format);
+int Features();
+// checkpoint, restore, pause, resume, events, exec: a clear error for now.
+int NotSupported(const std::string& command);
+// The hidden `runsc container-supervisor` role started by create.
+int Supervise(const Config& c, const std::string& id, const std::string& bundle);
+
+// "TERM", "SIGTERM", "15" -> 15; 0 if unknown.
+int ParseSignal(const std::string& s);
+
+}  // namespace runsc::oci
+
+#endif  // RUNSC_OCI_COMMANDS_H_

@@ -1,0 +1,69 @@
+// The OCI runtime spec's config.json (runtime-spec v1.0.2 config.md), the
+// part this runtime acts on. Parsing is strict about types and names the
+// field at fault; JSON syntax errors give line and column.
+#ifndef RUNSC_OCI_SPEC_H_
+#define RUNSC_OCI_SPEC_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace runsc::oci {
+
+struct Mount {
+  std::string destination;
+  std::string type;
+  std::string source;
+  std::vector<std::string> options;
+};
+
+struct Rlimit {
+  std::string type;  // "RLIMIT_NOFILE"
+  uint64_t hard = 0, soft = 0;
+};
+
+struct Hook {
+  std::string path;
+  std::vector<std::string> args, env;
+  std::optional<int> timeout;
+};
+
+struct Hooks {
+  std::vector<Hook> prestart, create_runtime, create_container, start_container, poststart, poststop;
+};
+
+struct Spec {
+  std::string oci_version;
+  std::string root_path;  // absolute (resolved against the bundle)
+  bool root_readonly = false;
+  bool terminal = false;
+  uint32_t uid = 0, gid = 0;
+  std::vector<uint32_t> additional_gids;
+  std::optional<uint32_t> umask;
+  std::vector<std::string> args, env;
+  std::string cwd = "/";
+  std::vector<Rlimit> rlimits;
+  bool no_new_privileges = false;
+  std::string hostname;
+  std::vector<Mount> mounts;
+  std::map<std::string, std::string> annotations;
+  std::map<std::string, std::string> sysctl;
+  Hooks hooks;
+};
+
+// Parses `text` (the contents of <bundle>/config.json). `bundle` is the
+// absolute bundle directory, for a relative root.path.
+absl::StatusOr<Spec> ParseSpec(const std::string& text, const std::string& bundle);
+// Reads and parses <bundle>/config.json.
+absl::StatusOr<Spec> LoadSpec(const std::string& bundle);
+// The default config.json that `runsc spec` writes (runc's defaults, with
+// args ["sh"] and a rootfs directory "rootfs").
+std::string DefaultSpecJson();
+
+}  // namespace runsc::oci
+
+#endif  // RUNSC_OCI_SPEC_H_

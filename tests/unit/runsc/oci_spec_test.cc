@@ -1,0 +1,104 @@
+#include "runsc/oci/spec.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "runsc/config.h"
+#include "runsc/oci/commands.h"
+#include "runsc/oci/state.h"
+
+namespace runsc::oci {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string Msg(const absl::Status& s) { return std::string(s.message()); }
+
+TEST(OciSpec, DefaultSpecParses) {
+  auto s = ParseSpec(DefaultSpecJson(), "/b");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->root_path, "/b/rootfs");
+  EXPECT_EQ(s->args, std::vector<std::string>{"sh"});
+  EXPECT_EQ(s->cwd, "/");
+  EXPECT_TRUE(s->terminal);
+  ASSERT_EQ(s->rlimits.size(), 1u);
+  EXPECT_EQ(s->rlimits[0].type, "RLIMIT_NOFILE");
+}
+
+TEST(OciSpec, JsonSyntaxErrorNamesLineAndColumn) {
+  auto s = ParseSpec("{\n  \"ociVersion\": \"1.0.2\",\n  \"root\": {,}\n}", "/b");
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(Msg(s.status()), HasSubstr("line 3"));
+}
+
+TEST(OciSpec, WrongTypeNamesTheField) {
+  auto s = ParseSpec(R"({"ociVersion":"1.0.2","root":{"path":"r"},"process":{"cwd":"/","args":"sh"}})", "/b");
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(Msg(s.status()), HasSubstr("process.args"));
+}
+
+TEST(OciSpec, MissingRootIsAnError) {
+  auto s = ParseSpec(R"({"ociVersion":"1.0.2"})", "/b");
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(Msg(s.status()), HasSubstr("root"));
+}
+
+TEST(OciSpec, RelativeCwdIsRejected) {
+  auto s = ParseSpec(R"({"ociVersion":"1.0.2","root":{"path":"r"},"process":{"cwd":"tmp","args":["sh"]}})", "/b");
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(Msg(s.status()), HasSubstr("process.cwd"));
+}
+
+TEST(OciSpec, UnsupportedSysctlIsAnErrorNotIgnored) {
+  auto s = ParseSpec(R"({"ociVersion":"1.0.2","root":{"path":"r"},"linux":{"sysctl":{"net.ipv4.ip_forward":"1"}}})",
+                     "/b");
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(Msg(s.status()), HasSubstr("linux.sysctl.net.ipv4.ip_forward"));
+}
+
+TEST(OciSpec, UidOutOfRangeIsRejected) {
+  auto s = ParseSpec(
+      R"({"ociVersion":"1.0.2","root":{"path":"r"},"process":{"cwd":"/","user":{"uid":4294967296,"gid":0}}})", "/b");
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(Msg(s.status()), HasSubstr("process.user.uid"));
+}
+
+TEST(OciSpec, HookPathMustBeAbsolute) {
+  auto s = ParseSpec(R"({"ociVersion":"1.0.2","root":{"path":"r"},"hooks":{"prestart":[{"path":"hook"}]}})", "/b");
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(Msg(s.status()), HasSubstr("hooks.prestart[0].path"));
+}
+
+TEST(OciState, IdsFollowTheOciRules) {
+  EXPECT_TRUE(ValidateId("abc-1.2_x").ok());
+  EXPECT_FALSE(ValidateId("").ok());
+  EXPECT_FALSE(ValidateId("../etc").ok());
+  EXPECT_FALSE(ValidateId("a/b").ok());
+  EXPECT_FALSE(ValidateId("-flag").ok());
+  EXPECT_FALSE(ValidateId(std::string(1025, 'a')).ok());
+}
+
+TEST(OciKill, SignalNamesAndNumbersParse) {
+  EXPECT_EQ(ParseSignal("TERM"), 15);
+  EXPECT_EQ(ParseSignal("SIGKILL"), 9);
+  EXPECT_EQ(ParseSignal("2"), 2);
+  EXPECT_EQ(ParseSignal("NOPE"), 0);
+  EXPECT_EQ(ParseSignal("99"), 0);
+}
+
+TEST(Cli, GoStyleFlagsAreNormalizedAndTheAppCommandIsUntouched) {
+  const char* argv[] = {"runsc", "-debug", "-root=/x", "do", "-cwd", "/", "ls", "-debug", "--", "-x"};
+  SplitArgs a = NormalizeArgs(10, const_cast<char**>(argv));
+  EXPECT_EQ(a.flags, (std::vector<std::string>{"runsc", "--debug", "--root=/x", "do", "--cwd", "/"}));
+  EXPECT_EQ(a.trailing, (std::vector<std::string>{"ls", "-debug", "--", "-x"}));
+}
+
+TEST(Cli, OtherSubcommandsKeepTheirPositionals) {
+  const char* argv[] = {"runsc", "kill", "c1", "TERM", "-all"};
+  SplitArgs a = NormalizeArgs(5, const_cast<char**>(argv));
+  EXPECT_EQ(a.flags, (std::vector<std::string>{"runsc", "kill", "c1", "TERM", "--all"}));
+  EXPECT_TRUE(a.trailing.empty());
+}
+
+}  // namespace
+}  // namespace runsc::oci
