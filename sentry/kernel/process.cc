@@ -48,6 +48,7 @@ void Kernel::JoinFinishedThreads() {
 
 void Kernel::ExitTask(Task& t) {
   ThreadGroup& tg = t.thread_group();
+  ReleaseTask();  // reserved by Run (pid 1) or Clone
   {
     absl::MutexLock l(&mu_);
     if (t.exit_group() && !tg.group_exiting) {
