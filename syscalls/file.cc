@@ -45,7 +45,7 @@ Result<uint64_t> ReadToUser(Task& t, FileDescription& f, uint64_t addr, uint64_t
     const size_t n = TRY(off ? f.PRead({}, static_cast<uint64_t>(*off)) : f.Read({}));
     return n;
   }
-  std::vector<uint8_t> buf(std::min<uint64_t>(len, kChunk));
+  std::span<uint8_t> buf = t.BounceBuffer(std::min<uint64_t>(len, kChunk));
   uint64_t done = 0;
   while (done < len) {
     const size_t want = std::min<uint64_t>(len - done, buf.size());
@@ -74,7 +74,7 @@ Result<uint64_t> WriteFromUser(Task& t, FileDescription& f, uint64_t addr, uint6
     const size_t n = TRY(off ? f.PWrite({}, static_cast<uint64_t>(*off)) : f.Write({}));
     return n;
   }
-  std::vector<uint8_t> buf(std::min<uint64_t>(len, kChunk));
+  std::span<uint8_t> buf = t.BounceBuffer(std::min<uint64_t>(len, kChunk));
   uint64_t done = 0;
   while (done < len) {
     const size_t want = std::min<uint64_t>(len - done, buf.size());

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -109,6 +110,13 @@ class Task {
   uint64_t robust_list_len = 0;
   std::string comm;  // prctl(PR_SET_NAME), /proc/self/comm
   bool no_new_privs = false;
+  // Scratch space for copying file data to and from app memory (read/write
+  // bounce buffer): reused so a large read does not pay for fresh pages
+  // every call. Task thread only; never used by two calls at once.
+  std::span<uint8_t> BounceBuffer(size_t n) {
+    if (bounce_.size() < n) bounce_.resize(n);
+    return {bounce_.data(), n};
+  }
   int32_t pdeath_signal = 0;
   uint64_t altstack_sp = 0, altstack_size = 0;
   int altstack_flags = 2;  // SS_DISABLE
@@ -159,6 +167,7 @@ class Task {
   std::shared_ptr<SignalHandlers> sighand_;
   std::unique_ptr<platform::Context> context_;
   platform::Registers regs_;
+  std::vector<uint8_t> bounce_;
   Credentials creds_;
   uint64_t signal_mask_ = 0;
   bool exiting_ = false;
