@@ -14,6 +14,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "base/result.h"
+#include "fs/locks.h"
 #include "fs/file_description.h"
 #include "fs/fs_context.h"
 #include "fs/inode.h"
@@ -156,6 +157,9 @@ class Vfs {
     return {};
   }
 
+  // Advisory locks (fcntl record locks, OFD locks, flock).
+  LockTable& locks() { return locks_; }
+
   // Files being executed (fs/exec.c deny_write_access): while a process runs
   // a file, opening it for writing fails with ETXTBSY. OpenForExec hands out
   // mappables that count as "executing" until the last mapping is gone.
@@ -173,6 +177,7 @@ class Vfs {
  private:
   Vfs() = default;
   std::shared_ptr<ExecTracker> exec_tracker_ = std::make_shared<ExecTracker>();
+  LockTable locks_;
   // Steps into whatever is mounted on p.dentry (repeatedly).
   Path FollowMounts(Path p) const;
   // ".." of p, not above `root`.

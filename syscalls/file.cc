@@ -10,6 +10,7 @@
 
 #include "fs/pipe.h"
 #include "fs/poll.h"
+#include "fs/locks.h"
 #include "fs/vfs.h"
 #include "sentry/kernel/kernel.h"
 #include "syscalls/handlers.h"
@@ -257,6 +258,11 @@ Result<uint64_t> Open(Task& t, const SyscallArgs& args) {
 }
 
 Result<uint64_t> Close(Task& t, const SyscallArgs& args) {
+  std::shared_ptr<FileDescription> f = TRY(t.fds().Get(args.Fd(0)));
+  // POSIX record locks die with any close of the file by their process
+  // (fs/locks.c locks_remove_posix). TODO(#4): also on exit and dup2-close.
+  t.kernel().vfs().locks().ReleaseOwner(fs::LockKey(*f), &t.thread_group());
+  if (f.use_count() <= 2) t.kernel().vfs().locks().ReleaseOwner(fs::LockKey(*f), f.get());  // last fd: OFD, flock
   TRY(t.fds().Close(args.Fd(0)));
   return 0;
 }
@@ -301,6 +307,78 @@ Result<uint64_t> Getdents64(Task& t, const SyscallArgs& args) {
   return n;
 }
 
+namespace {
+
+// struct flock -> a lock range (fs/locks.c flock_to_posix_lock).
+Result<fs::RecordLock> LockFromFlock(FileDescription& f, const struct flock& fl) {
+  int64_t base = 0;
+  switch (fl.l_whence) {
+    case SEEK_SET: break;
+    case SEEK_CUR: base = static_cast<int64_t>(TRY(f.Seek(0, SEEK_CUR))); break;
+    case SEEK_END: base = TRY(f.Stat()).st_size; break;
+    default: return Errno::kEINVAL;
+  }
+  int64_t start = 0;
+  if (__builtin_add_overflow(base, static_cast<int64_t>(fl.l_start), &start)) return Errno::kEOVERFLOW;
+  int64_t end = INT64_MAX;  // l_len 0: to EOF and beyond
+  if (fl.l_len > 0) {
+    if (__builtin_add_overflow(start, static_cast<int64_t>(fl.l_len), &end)) return Errno::kEOVERFLOW;
+  } else if (fl.l_len < 0) {
+    end = start;
+    start += fl.l_len;
+  }
+  if (start < 0) return Errno::kEINVAL;
+  fs::RecordLock l;
+  l.range = {static_cast<uint64_t>(start), end == INT64_MAX ? UINT64_MAX : static_cast<uint64_t>(end)};
+  l.write = fl.l_type == F_WRLCK;
+  return l;
+}
+
+Result<uint64_t> RecordLockCmd(Task& t, FileDescription& f, int cmd, uint64_t arg) {
+  const auto ptr = UserPtr<struct flock>(arg);
+  struct flock fl = TRY(t.mm().CopyIn(ptr));
+  if (fl.l_type != F_RDLCK && fl.l_type != F_WRLCK && fl.l_type != F_UNLCK) return Errno::kEINVAL;
+  const bool ofd = cmd == F_OFD_GETLK || cmd == F_OFD_SETLK || cmd == F_OFD_SETLKW;
+  if (ofd && fl.l_pid != 0) return Errno::kEINVAL;  // fs/locks.c: OFD requests need l_pid 0
+  fs::RecordLock want = TRY(LockFromFlock(f, fl));
+  want.owner = ofd ? static_cast<const void*>(&f) : static_cast<const void*>(&t.thread_group());
+  want.pid = ofd ? -1 : t.pid();
+  fs::LockTable& locks = t.kernel().vfs().locks();
+  const void* key = fs::LockKey(f);
+  if (cmd == F_GETLK || cmd == F_OFD_GETLK) {
+    if (fl.l_type == F_UNLCK) return Errno::kEINVAL;
+    std::optional<fs::RecordLock> h = locks.Test(key, want);
+    if (!h.has_value()) {
+      fl.l_type = F_UNLCK;
+    } else {
+      fl.l_type = h->write ? F_WRLCK : F_RDLCK;
+      fl.l_whence = SEEK_SET;
+      fl.l_start = static_cast<off_t>(h->range.start);
+      fl.l_len = h->range.end == UINT64_MAX ? 0 : static_cast<off_t>(h->range.end - h->range.start);
+      fl.l_pid = h->pid;
+    }
+    TRY(t.mm().CopyOut(ptr, fl));
+    return 0;
+  }
+  // A lock needs the matching access mode (fs/locks.c check_fmode_for_setlk).
+  if (fl.l_type == F_RDLCK && !f.readable()) return Errno::kEBADF;
+  if (fl.l_type == F_WRLCK && !f.writable()) return Errno::kEBADF;
+  const bool wait = cmd == F_SETLKW || cmd == F_OFD_SETLKW;
+  auto r = locks.Set(t, key, want, fl.l_type == F_UNLCK, wait);
+  if (!r.ok()) return r.error() == Errno::kEINTR ? Errno::kERESTARTSYS : r.error();
+  return 0;
+}
+
+}  // namespace
+
+Result<uint64_t> Flock(Task& t, const SyscallArgs& args) {
+  std::shared_ptr<FileDescription> f = TRY(t.fds().Get(args.Fd(0)));
+  if (f->flags() & O_PATH) return Errno::kEBADF;
+  auto r = t.kernel().vfs().locks().Flock(t, fs::LockKey(*f), f.get(), args.I32(1));
+  if (!r.ok()) return r.error() == Errno::kEINTR ? Errno::kERESTARTSYS : r.error();
+  return 0;
+}
+
 Result<uint64_t> Fcntl(Task& t, const SyscallArgs& args) {
   const int fd = args.Fd(0);
   const int cmd = args.I32(1);
@@ -334,8 +412,15 @@ Result<uint64_t> Fcntl(Task& t, const SyscallArgs& args) {
     case F_SETPIPE_SZ:
     case F_GETPIPE_SZ:
       return fs::PipeFcntl(*e.file, cmd, arg, t.creds().euid == 0);  // TODO(#4): CAP_SYS_RESOURCE
+    case F_GETLK:
+    case F_SETLK:
+    case F_SETLKW:
+    case F_OFD_GETLK:
+    case F_OFD_SETLK:
+    case F_OFD_SETLKW:
+      return RecordLockCmd(t, *e.file, cmd, arg);
     default:
-      // TODO(#4): record locks (F_SETLK...), leases, seals.
+      // TODO(#4): leases, seals.
       return Errno::kEINVAL;
   }
 }

@@ -20,6 +20,7 @@ Result<uint64_t> Writev(Task& t, const SyscallArgs& args);
 Result<uint64_t> Dup(Task& t, const SyscallArgs& args);
 Result<uint64_t> Dup2(Task& t, const SyscallArgs& args);
 Result<uint64_t> Fcntl(Task& t, const SyscallArgs& args);
+Result<uint64_t> Flock(Task& t, const SyscallArgs& args);
 Result<uint64_t> Getdents64(Task& t, const SyscallArgs& args);
 Result<uint64_t> Openat(Task& t, const SyscallArgs& args);
 Result<uint64_t> Dup3(Task& t, const SyscallArgs& args);
