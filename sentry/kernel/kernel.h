@@ -14,6 +14,7 @@
 #include "base/result.h"
 #include "fs/fs_context.h"
 #include "platform/platform.h"
+#include "sentry/kernel/clone_args.h"
 #include "sentry/kernel/futex.h"
 #include "sentry/mm/memory_file.h"
 
@@ -67,6 +68,13 @@ class Kernel {
 
   // Forwards a host signal (SIGINT/SIGTERM sent to runsc) to pid 1. Any thread.
   void SignalInit(int signo);
+
+  // clone(CLONE_THREAD): a new thread in parent's group sharing its memory,
+  // signal handlers, and (per flags) fds and fs; it starts on its own sentry
+  // thread with parent's registers, rax = 0, rsp = args.stack, fs_base =
+  // args.tls (CLONE_SETTLS). Returns the new tid. Parent's task thread.
+  // (sentry/kernel/thread.cc)
+  base::Result<int32_t> CloneThread(Task& parent, const CloneArgs& args);
 
  private:
   // The task thread's loop: runs app code and dispatches its syscalls until
