@@ -78,9 +78,10 @@ Result<uint64_t> StringFile::Seek(int64_t off, int whence) {
 
 Result<size_t> DirListFile::Getdents64(std::span<uint8_t> buf) {
   absl::MutexLock l(&mu_);
+  if (!entries_.has_value()) entries_ = generate_();
   size_t pos = 0;
-  while (next_ < entries_.size()) {
-    const DirEntry& e = entries_[next_];
+  while (next_ < entries_->size()) {
+    const DirEntry& e = (*entries_)[next_];
     const size_t n = PutDirent64(buf, pos, e.ino, static_cast<int64_t>(next_ + 1), e.type, e.name);
     if (n == 0) {
       if (pos == 0) return Errno::kEINVAL;  // Linux: buffer too small for one record
@@ -104,6 +105,7 @@ Result<uint64_t> DirListFile::Seek(int64_t off, int whence) {
   }
   if (pos < 0) return Errno::kEINVAL;
   next_ = static_cast<size_t>(pos);
+  if (pos == 0) entries_.reset();  // rewinddir sees the directory as it is now
   return static_cast<uint64_t>(pos);
 }
 
@@ -126,6 +128,12 @@ Result<std::shared_ptr<Inode>> SyntheticDir::Lookup(const Caller& c, std::string
 }
 
 Result<std::shared_ptr<FileDescription>> SyntheticDir::Open(const Caller& c, const Path& at, int flags) {
+  auto self = std::static_pointer_cast<SyntheticDir>(shared_from_this());
+  return std::shared_ptr<FileDescription>(
+      std::make_shared<DirListFile>(at, shared_from_this(), flags, [self, c, at] { return self->List(c, at); }));
+}
+
+std::vector<DirEntry> SyntheticDir::List(const Caller& c, const Path& at) {
   std::vector<DirEntry> entries;
   entries.push_back({".", ino(), DT_DIR});
   // ".." reports this directory's inode when the parent is not synthetic;
@@ -143,8 +151,7 @@ Result<std::shared_ptr<FileDescription>> SyntheticDir::Open(const Caller& c, con
   if (list_) {
     for (DirEntry& e : list_(c)) entries.push_back(std::move(e));
   }
-  return std::shared_ptr<FileDescription>(
-      std::make_shared<DirListFile>(at, shared_from_this(), flags, std::move(entries)));
+  return entries;
 }
 
 Result<std::shared_ptr<FileDescription>> SyntheticFile::Open(const Caller& c, const Path& at, int flags) {

@@ -9,6 +9,8 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -70,16 +72,21 @@ class StringFile final : public VfsFile {
 // offset of entry i is i + 1 (what lseek/telldir see).
 class DirListFile final : public VfsFile {
  public:
-  DirListFile(fs::Path at, std::shared_ptr<Inode> inode, int flags, std::vector<DirEntry> entries)
-      : VfsFile(std::move(at), std::move(inode), flags), entries_(std::move(entries)) {}
+  // `generate` runs at the first getdents64 (not at open), so a listing such
+  // as /proc/self/fd includes the fd of the directory itself, as in Linux.
+  // TODO(#5): it captures the opener's Caller; a file that outlives its
+  // opener before the first read must not use it.
+  DirListFile(fs::Path at, std::shared_ptr<Inode> inode, int flags, std::function<std::vector<DirEntry>()> generate)
+      : VfsFile(std::move(at), std::move(inode), flags), generate_(std::move(generate)) {}
   Result<size_t> Read(std::span<uint8_t>) override { return Errno::kEISDIR; }
   Result<size_t> PRead(std::span<uint8_t>, uint64_t) override { return Errno::kEISDIR; }
   Result<size_t> Getdents64(std::span<uint8_t> buf) override;
   Result<uint64_t> Seek(int64_t off, int whence) override;
 
  private:
-  const std::vector<DirEntry> entries_;
+  std::function<std::vector<DirEntry>()> generate_;
   absl::Mutex mu_;
+  std::optional<std::vector<DirEntry>> entries_ ABSL_GUARDED_BY(mu_);
   size_t next_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
@@ -125,6 +132,7 @@ class SyntheticDir final : public SyntheticInode {
   Result<std::shared_ptr<FileDescription>> Open(const Caller& c, const Path& at, int flags) override;
 
  private:
+  std::vector<DirEntry> List(const Caller& c, const Path& at);
   std::map<std::string, std::shared_ptr<Inode>, std::less<>> children_;
   LookupFn lookup_;
   ListFn list_;

@@ -130,6 +130,7 @@ Result<void> DoPrlimit(Task& t, int resource, const struct rlimit* new_lim, stru
     if (new_lim->rlim_max > cur.max && t.creds().euid != 0) return Errno::kEPERM;
     if (resource == RLIMIT_NOFILE && new_lim->rlim_max > 1048576) return Errno::kEPERM;  // nr_open
     cur = {new_lim->rlim_cur, new_lim->rlim_max};
+    if (resource == RLIMIT_NOFILE) t.fds().set_limit(new_lim->rlim_cur);
   }
   return {};
 }

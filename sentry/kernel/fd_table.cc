@@ -8,7 +8,8 @@ namespace sentry::kernel {
 Result<int> FdTable::Install(std::shared_ptr<fs::FileDescription> file, bool cloexec, int min_fd) {
   if (min_fd < 0) return Errno::kEINVAL;
   absl::MutexLock l(&mu_);
-  for (uint64_t fd = static_cast<uint64_t>(min_fd); fd < limit_; ++fd) {
+  const uint64_t limit = limit_.load(std::memory_order_relaxed);
+  for (uint64_t fd = static_cast<uint64_t>(min_fd); fd < limit; ++fd) {
     if (!entries_.contains(static_cast<int>(fd))) {
       entries_[static_cast<int>(fd)] = FdEntry{std::move(file), cloexec};
       return static_cast<int>(fd);
@@ -18,7 +19,7 @@ Result<int> FdTable::Install(std::shared_ptr<fs::FileDescription> file, bool clo
 }
 
 Result<int> FdTable::InstallAt(int fd, std::shared_ptr<fs::FileDescription> file, bool cloexec) {
-  if (fd < 0 || static_cast<uint64_t>(fd) >= limit_) return Errno::kEBADF;
+  if (fd < 0 || static_cast<uint64_t>(fd) >= limit()) return Errno::kEBADF;
   FdEntry old;  // released after the lock: closing may block.
   {
     absl::MutexLock l(&mu_);
@@ -96,7 +97,7 @@ void FdTable::CloseOnExec() {
 }
 
 std::unique_ptr<FdTable> FdTable::Fork() const {
-  auto t = std::make_unique<FdTable>(limit_);
+  auto t = std::make_unique<FdTable>(limit());
   absl::MutexLock l(&mu_);
   absl::MutexLock l2(&t->mu_);
   t->entries_ = entries_;

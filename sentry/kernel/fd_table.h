@@ -3,6 +3,7 @@
 #ifndef SENTRY_KERNEL_FD_TABLE_H_
 #define SENTRY_KERNEL_FD_TABLE_H_
 
+#include <atomic>
 #include <memory>
 #include <vector>
 
@@ -39,12 +40,14 @@ class FdTable {
   void CloseOnExec();
   std::unique_ptr<FdTable> Fork() const;
   std::vector<int> Fds() const;  // sorted, for /proc/self/fd
-  uint64_t limit() const { return limit_; }
+  // RLIMIT_NOFILE: new fds must be below it (existing ones stay).
+  uint64_t limit() const { return limit_.load(std::memory_order_relaxed); }
+  void set_limit(uint64_t l) { limit_.store(l, std::memory_order_relaxed); }
 
  private:
   mutable absl::Mutex mu_;
   absl::flat_hash_map<int, FdEntry> entries_ ABSL_GUARDED_BY(mu_);
-  uint64_t limit_;
+  std::atomic<uint64_t> limit_;
 };
 
 }  // namespace sentry::kernel
