@@ -117,7 +117,12 @@ Result<StubThread*> StubProcess::ClaimThread(const void* owner) {
       if (o->owner == owner) t = o.get();
     }
     if (t == nullptr) {
-      if (main_.owner == nullptr && OnTracerThread()) {
+      if (main_.owner == nullptr) {
+        if (!OnTracerThread()) {
+          logging::Warn("ptrace: stub {} switched to from thread {}, but its tracer is {}", pid_, CurrentTid(),
+                        tracer_);
+          return Errno::kEPERM;
+        }
         main_.owner = owner;
         return &main_;
       }

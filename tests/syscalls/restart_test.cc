@@ -1,6 +1,7 @@
 // Syscall restart after a signal handler: SA_RESTART restarts a futex wait
 // transparently, without it the wait fails with EINTR. The signal comes
-// from another thread while this one is blocked.
+// from another thread while this one is blocked: a process-wide kill() that
+// the sending thread blocks, so the waiting thread is the one to take it.
 #include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
@@ -28,9 +29,13 @@ long FutexWait(uint32_t* addr, uint32_t val) {
 // changes the word and wakes it after the handler ran.
 void* Signaller(void* arg) {
   const bool wake = arg != nullptr;
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
   while (g_waiter == 0) usleep(1000);
   usleep(50000);
-  syscall(SYS_tgkill, getpid(), g_waiter.load(), SIGUSR1);
+  kill(getpid(), SIGUSR1);
   if (wake) {
     while (g_handled == 0) usleep(1000);
     usleep(50000);

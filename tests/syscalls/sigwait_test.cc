@@ -59,15 +59,18 @@ TEST(Sigtimedwait, TimesOutWithEagain) {
 
 TEST(Sigtimedwait, WakesForSignalFromAnotherThread) {
   BlockedSet b(SIGUSR1);
-  const pid_t tid = static_cast<pid_t>(syscall(SYS_gettid));
   pthread_t th;
-  static pid_t target;
-  target = tid;
   ASSERT_EQ(pthread_create(
                 &th, nullptr,
                 [](void*) -> void* {
+                  // Blocked here, so the waiting thread takes the
+                  // process-wide signal.
+                  sigset_t set;
+                  sigemptyset(&set);
+                  sigaddset(&set, SIGUSR1);
+                  pthread_sigmask(SIG_BLOCK, &set, nullptr);
                   usleep(20000);
-                  syscall(SYS_tgkill, getpid(), target, SIGUSR1);
+                  kill(getpid(), SIGUSR1);
                   return nullptr;
                 },
                 nullptr),
@@ -114,14 +117,16 @@ TEST(Pause, ReturnsEintrAfterHandler) {
   sa.sa_handler = CountHandler;
   sigaction(SIGUSR2, &sa, &old);
   g_count = 0;
-  static pid_t target;
-  target = static_cast<pid_t>(syscall(SYS_gettid));
   pthread_t th;
   ASSERT_EQ(pthread_create(
                 &th, nullptr,
                 [](void*) -> void* {
+                  sigset_t set;
+                  sigemptyset(&set);
+                  sigaddset(&set, SIGUSR2);
+                  pthread_sigmask(SIG_BLOCK, &set, nullptr);
                   usleep(20000);
-                  syscall(SYS_tgkill, getpid(), target, SIGUSR2);
+                  kill(getpid(), SIGUSR2);
                   return nullptr;
                 },
                 nullptr),

@@ -99,9 +99,10 @@ TEST(Threads, TgkillTargetsTheNamedThread) {
             0);
   while (tid == 0) usleep(1000);
   g_handled_on = 0;
-  ASSERT_EQ(syscall(SYS_tgkill, getpid(), tid.load(), SIGUSR1), 0);
-  for (int i = 0; i < 5000 && g_handled_on == 0; ++i) usleep(1000);
-  EXPECT_EQ(g_handled_on, tid.load());
+  const long r = syscall(SYS_tgkill, getpid(), tid.load(), SIGUSR1);
+  EXPECT_EQ(r, 0);
+  for (int i = 0; r == 0 && i < 5000 && g_handled_on == 0; ++i) usleep(1000);
+  EXPECT_EQ(g_handled_on, r == 0 ? tid.load() : 0);
   done = true;
   pthread_join(th, nullptr);
   sigaction(SIGUSR1, &old, nullptr);
