@@ -106,6 +106,7 @@ Policy SentryPolicy(const SentryPolicyOptions& o) {
   allow(SYS_set_robust_list, "glibc thread start");
   allow(SYS_rseq, "glibc thread start; stubs unregister it");
   allow(SYS_exit, "thread exit");
+  allow(SYS_pause, "new stub threads wait in pause() until their tracer seizes them");
   allow(SYS_exit_group, "sentry exit");
   allow(SYS_wait4, "ptrace stops of stubs, reaping stubs");
   allow(SYS_waitid, "reaping stubs");
@@ -118,6 +119,8 @@ Policy SentryPolicy(const SentryPolicyOptions& o) {
   allow(SYS_sched_yield, "spinning");
   allow(SYS_sched_getaffinity, "CPU pinning of tracer threads");
   allow(SYS_sched_setaffinity, "CPU pinning of tracer threads");
+  allow(SYS_sched_getparam, "glibc pthread_create from a pinned thread (inherited scheduling)");
+  allow(SYS_sched_getscheduler, "glibc pthread_create (inherited scheduling)");
   allow(SYS_getcpu, "CPU pinning; the app's vsyscall getcpu");
   allow(SYS_getrlimit, "glibc");
   allow(SYS_prlimit64, "glibc (getrlimit)");

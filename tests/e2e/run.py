@@ -69,6 +69,15 @@ def cases():
              doc="a missing binary fails with a clear error naming it"),
         Case("killed_by_signal", ["/bin/sh", "-c", "kill -9 $$"], status=128 + 9,
              doc="an app killed by SIGKILL gives status 137, like a shell"),
+        Case("python_threads_counter",
+             ["/usr/bin/python3", "-c",
+              "import threading\n"
+              "n = 0\nlock = threading.Lock()\n"
+              "def work():\n    global n\n    for _ in range(20000):\n        with lock:\n            n += 1\n"
+              "ts = [threading.Thread(target=work) for _ in range(4)]\n"
+              "[t.start() for t in ts]\n[t.join() for t in ts]\nprint('total', n)\n"],
+             stdout=b"total 80000\n",
+             doc="4 python threads increment a counter under a lock"),
     ]
 
 
