@@ -30,8 +30,9 @@ class EventFd final : public FileDescription {
     return sizeof(v);
   }
 
+  // Unlike reads, a write must be exactly 8 bytes (what Linux 6.x checks).
   Result<size_t> Write(std::span<const uint8_t> buf) override {
-    if (buf.size() < sizeof(uint64_t)) return Errno::kEINVAL;
+    if (buf.size() != sizeof(uint64_t)) return Errno::kEINVAL;
     uint64_t v;
     std::memcpy(&v, buf.data(), sizeof(v));
     if (v == kMax) return Errno::kEINVAL;

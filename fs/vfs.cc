@@ -102,6 +102,7 @@ Result<std::shared_ptr<FileDescription>> Vfs::OpenPath(const Caller& c, const Pa
   // sb_permission() before generic_permission(): EROFS wins over EACCES;
   // devices stay writable on a read-only mount.
   if ((may & kMayWrite) && p.mount->read_only() && (inode->is_regular() || inode->is_dir())) return Errno::kEROFS;
+  if ((may & kMayWrite) && exec_tracker_->Executing(inode.get())) return Errno::kETXTBSY;
   const struct stat st = TRY(inode->Stat(c));
   TRY(CheckPermission(*c.creds, st, may));
   // Linux clears these after open (fs/open.c do_dentry_open).
@@ -168,6 +169,32 @@ Result<void> Vfs::MaySearchDir(const Caller& c, const Path& dir) {
   return CheckPermission(*c.creds, st, kMayExec);
 }
 
+namespace {
+
+// A running program's mapping: the file counts as executing while any
+// mapping made from it lives (the loader's VMAs hold it).
+class ExecMappable final : public sentry::mm::MappableFile {
+ public:
+  ExecMappable(std::shared_ptr<sentry::mm::MappableFile> inner, std::shared_ptr<Inode> inode,
+               std::shared_ptr<Vfs::ExecTracker> tracker)
+      : inner_(std::move(inner)), inode_(std::move(inode)), tracker_(std::move(tracker)) {
+    tracker_->Add(inode_.get());
+  }
+  ~ExecMappable() override { tracker_->Remove(inode_.get()); }
+  Result<size_t> ReadAt(std::span<uint8_t> buf, uint64_t off) override { return inner_->ReadAt(buf, off); }
+  std::string MapsName() const override { return inner_->MapsName(); }
+  uint32_t MapsDevMajor() const override { return inner_->MapsDevMajor(); }
+  uint32_t MapsDevMinor() const override { return inner_->MapsDevMinor(); }
+  uint64_t MapsInode() const override { return inner_->MapsInode(); }
+
+ private:
+  std::shared_ptr<sentry::mm::MappableFile> inner_;
+  std::shared_ptr<Inode> inode_;
+  std::shared_ptr<Vfs::ExecTracker> tracker_;
+};
+
+}  // namespace
+
 Result<std::pair<std::shared_ptr<sentry::mm::MappableFile>, std::string>> Vfs::OpenForExec(
     FsContext& fs, std::string_view path, const sentry::kernel::Credentials& creds) {
   const Caller c{&creds, nullptr, nullptr, &fs};
@@ -179,7 +206,25 @@ Result<std::pair<std::shared_ptr<sentry::mm::MappableFile>, std::string>> Vfs::O
   TRY(CheckPermission(creds, st, kMayExec));
   std::shared_ptr<FileDescription> f = TRY(inode->Open(c, p, O_RDONLY));
   std::shared_ptr<sentry::mm::MappableFile> m = TRY(f->Mappable());
-  return std::make_pair(std::move(m), PathString(fs.root(), p));
+  return std::make_pair(std::shared_ptr<sentry::mm::MappableFile>(
+                            std::make_shared<ExecMappable>(std::move(m), inode, exec_tracker_)),
+                        PathString(fs.root(), p));
+}
+
+void Vfs::ExecTracker::Add(const Inode* i) {
+  absl::MutexLock l(&mu_);
+  ++count_[i];
+}
+
+void Vfs::ExecTracker::Remove(const Inode* i) {
+  absl::MutexLock l(&mu_);
+  auto it = count_.find(i);
+  if (it != count_.end() && --it->second == 0) count_.erase(it);
+}
+
+bool Vfs::ExecTracker::Executing(const Inode* i) {
+  absl::MutexLock l(&mu_);
+  return count_.contains(i);
 }
 
 Result<std::string> Vfs::LookPath(FsContext& fs, std::string_view name, std::string_view path_env) {

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "base/result.h"
 #include "fs/file_description.h"
@@ -155,8 +156,23 @@ class Vfs {
     return {};
   }
 
+  // Files being executed (fs/exec.c deny_write_access): while a process runs
+  // a file, opening it for writing fails with ETXTBSY. OpenForExec hands out
+  // mappables that count as "executing" until the last mapping is gone.
+  class ExecTracker {
+   public:
+    void Add(const Inode* i);
+    void Remove(const Inode* i);
+    bool Executing(const Inode* i);
+
+   private:
+    absl::Mutex mu_;
+    absl::flat_hash_map<const Inode*, int> count_ ABSL_GUARDED_BY(mu_);
+  };
+
  private:
   Vfs() = default;
+  std::shared_ptr<ExecTracker> exec_tracker_ = std::make_shared<ExecTracker>();
   // Steps into whatever is mounted on p.dentry (repeatedly).
   Path FollowMounts(Path p) const;
   // ".." of p, not above `root`.

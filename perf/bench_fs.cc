@@ -139,13 +139,33 @@ void BM_ReadTmp(benchmark::State& state) {
 }
 BENCHMARK(BM_ReadTmp)->Arg(4096)->Arg(1 << 20)->UseRealTime();
 
-// Reads the benchmark's own executable: a large rootfs file that needs no
-// write access (the program is static, so well over 1 MiB).
+// Reads a large rootfs file that needs no write access: $PERF_ROOTFS_FILE if
+// set, else the first candidate at least one block long. The programs are
+// dynamic (about 0.5 MiB), so for 1 MiB blocks that is usually libc. The
+// label names the file, so native and sandboxed runs can be checked to read
+// the same one.
 void BM_ReadRootfs(benchmark::State& state) {
-  perf::Fd fd(open(perf::g_argv0, O_RDONLY | O_CLOEXEC));
-  if (!fd.ok()) fd = perf::Fd(open("/proc/self/exe", O_RDONLY | O_CLOEXEC));
-  if (!fd.ok()) return perf::SkipErrno(state, std::string("open own executable ") + perf::g_argv0);
-  PreadLoop(state, fd.get());
+  const auto n = static_cast<off_t>(state.range(0));
+  std::vector<std::string> candidates;
+  if (const char* f = getenv("PERF_ROOTFS_FILE"); f != nullptr && *f != '\0') candidates.emplace_back(f);
+  candidates.insert(candidates.end(), {perf::g_argv0, "/usr/lib/x86_64-linux-gnu/libc.so.6",
+                                       "/usr/lib/x86_64-linux-gnu/libstdc++.so.6", "/usr/bin/bash"});
+  std::string tried;
+  for (const std::string& path : candidates) {
+    perf::Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    struct stat st {};
+    if (!fd.ok() || fstat(fd.get(), &st) != 0) {
+      tried += " " + perf::ErrnoText(path);
+      continue;
+    }
+    if (st.st_size < n) {
+      tried += " " + path + " (" + std::to_string(st.st_size) + " bytes)";
+      continue;
+    }
+    state.SetLabel(path);
+    return PreadLoop(state, fd.get());
+  }
+  state.SkipWithError(("no rootfs file of " + std::to_string(n) + " bytes:" + tried).c_str());
 }
 BENCHMARK(BM_ReadRootfs)->Arg(4096)->Arg(1 << 20)->UseRealTime();
 

@@ -119,8 +119,10 @@ Policy SentryPolicy(const SentryPolicyOptions& o) {
   allow(SYS_sched_yield, "spinning");
   allow(SYS_sched_getaffinity, "CPU pinning of tracer threads");
   allow(SYS_sched_setaffinity, "CPU pinning of tracer threads");
-  allow(SYS_sched_getparam, "glibc pthread_create from a pinned thread (inherited scheduling)");
-  allow(SYS_sched_getscheduler, "glibc pthread_create (inherited scheduling)");
+  // glibc's pthread_create reads the creating thread's policy the first time
+  // that thread creates one (a forked task's thread starting its child).
+  allow(SYS_sched_getparam, "glibc pthread_create: the creating thread's parameters (by its tid; the sentry sees only its own pid namespace)");
+  allow(SYS_sched_getscheduler, "glibc pthread_create: the creating thread's policy");
   allow(SYS_getcpu, "CPU pinning; the app's vsyscall getcpu");
   allow(SYS_getrlimit, "glibc");
   allow(SYS_prlimit64, "glibc (getrlimit)");

@@ -95,17 +95,24 @@ Result<uint64_t> WriteFromUser(Task& t, FileDescription& f, uint64_t addr, uint6
   return done;
 }
 
+// access_ok() (arch/x86/include/asm/uaccess_64.h): the whole range must lie
+// below TASK_SIZE_MAX; checked before anything else looks at the buffer.
+bool AccessOk(uint64_t addr, uint64_t len) {
+  constexpr uint64_t kTaskSizeMax = (1ull << 47) - 4096;
+  return len <= kTaskSizeMax && addr <= kTaskSizeMax - len;
+}
+
 Result<uint64_t> DoRead(Task& t, int fd, uint64_t addr, uint64_t len, const int64_t* off) {
   std::shared_ptr<FileDescription> f = TRY(GetIoFile(t, fd));
   if (!f->readable()) return Errno::kEBADF;
-  if (static_cast<int64_t>(len) < 0) return Errno::kEINVAL;
+  if (!AccessOk(addr, len)) return Errno::kEFAULT;  // vfs_read()
   return ReadToUser(t, *f, addr, std::min(len, kMaxRwCount), off);
 }
 
 Result<uint64_t> DoWrite(Task& t, int fd, uint64_t addr, uint64_t len, const int64_t* off) {
   std::shared_ptr<FileDescription> f = TRY(GetIoFile(t, fd));
   if (!f->writable()) return Errno::kEBADF;
-  if (static_cast<int64_t>(len) < 0) return Errno::kEINVAL;
+  if (!AccessOk(addr, len)) return Errno::kEFAULT;  // vfs_write()
   return WriteFromUser(t, *f, addr, std::min(len, kMaxRwCount), off);
 }
 

@@ -7,6 +7,7 @@
 #include <linux/sched.h>
 #include <signal.h>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/synchronization/notification.h"
 #include "base/logging.h"
 #include "sentry/kernel/kernel.h"
@@ -32,6 +33,9 @@ base::Result<int32_t> Kernel::Clone(Task& parent, const CloneArgs& a) {
   if (a.flags & CLONE_THREAD) return CloneThread(parent, a);
   ThreadGroup& ptg = parent.thread_group();
   JoinFinishedThreads();
+  // --max-tasks: a fork bomb gets EAGAIN (like RLIMIT_NPROC / pids.max).
+  TRY(ReserveTask());
+  absl::Cleanup release = [this] { ReleaseTask(); };
 
   // Memory first: the likeliest failure, and it must run on the parent's
   // thread (it write-protects the parent's private memory).
@@ -161,6 +165,7 @@ base::Result<int32_t> Kernel::Clone(Task& parent, const CloneArgs& a) {
     }
     vfork->queue.Remove(&w);
   }
+  std::move(release).Cancel();  // the task now counts until ExitTask
   return pid;
 }
 

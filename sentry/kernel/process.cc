@@ -53,6 +53,8 @@ void Kernel::JoinFinishedThreads() {
 
 void Kernel::ExitTask(Task& t, int status) {
   ThreadGroup& tg = t.thread_group();
+  ReleaseTask();  // reserved by Run (pid 1) or Clone
+  tg.real_timer.Set({});  // exit_itimers / hrtimer_cancel(real_timer)
   // ExitThread (thread.cc) did the rest of mm_release() (clear_child_tid,
   // robust list); the vfork parent goes on here.
   if (t.vfork_done != nullptr) {

@@ -21,6 +21,7 @@
 #include "fs/fs_context.h"
 #include "platform/platform.h"
 #include "sentry/kernel/fd_table.h"
+#include "sentry/kernel/itimer.h"
 #include "sentry/kernel/signal_queue.h"
 #include "sentry/kernel/waiter.h"
 #include "sentry/mm/memory_manager.h"
@@ -95,6 +96,10 @@ struct ThreadGroup {
   bool stopped ABSL_GUARDED_BY(signal_mu) = false;
   int stop_signal ABSL_GUARDED_BY(signal_mu) = 0;
   WaiterQueue state_queue;  // notified on continue, group exit, thread exit
+
+  // ITIMER_REAL (alarm, setitimer). Last: destroyed (its thread joined)
+  // before the fields it signals through.
+  RealTimer real_timer{*this};
 };
 
 class Task {

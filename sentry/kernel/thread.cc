@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "absl/cleanup/cleanup.h"
 #include "base/logging.h"
 #include "sentry/kernel/clone_args.h"
 #include "sentry/kernel/kernel.h"
@@ -107,6 +108,9 @@ base::Result<int32_t> Kernel::CloneThread(Task& parent, const CloneArgs& args) {
   // copy_process(): threads share signal handlers, which needs a shared mm.
   if (!(f & CLONE_THREAD) || !(f & CLONE_SIGHAND) || !(f & CLONE_VM)) return base::Errno::kEINVAL;
   JoinFinishedThreads();
+  // --max-tasks counts threads too (pids.max does).
+  TRY(ReserveTask());
+  absl::Cleanup release = [this] { ReleaseTask(); };
   const int32_t tid = AllocateTid();
   auto task = std::make_unique<Task>(*this, parent.thread_group_ptr(), tid);
   task->SetMm(parent.mm_ptr());
@@ -144,6 +148,7 @@ base::Result<int32_t> Kernel::CloneThread(Task& parent, const CloneArgs& args) {
   if (init_exited_ || !RegisterThread(*raw)) return base::Errno::kEAGAIN;
   tasks_[tid] = raw;
   ++live_threads_;
+  std::move(release).Cancel();  // released when the thread ends
   threads_.emplace(tid, std::thread([this, tg_ref, t = std::move(task)]() mutable {
     RunTask(*t);  // ends with ExitThread: out of the group's list
     const int32_t my_tid = t->tid();
@@ -151,6 +156,7 @@ base::Result<int32_t> Kernel::CloneThread(Task& parent, const CloneArgs& args) {
       absl::MutexLock l(&mu_);
       tasks_.erase(my_tid);
     }
+    ReleaseTask();
     t.reset();  // releases the stub thread (platform) on its own sentry thread
     ThreadFinished(*tg_ref);
     absl::MutexLock l(&mu_);
