@@ -135,15 +135,29 @@ Result<StubThread*> StubProcess::ClaimThread(const void* owner) {
     }
   }
   TRY(Attach(*t));
-  bool last = false;
   {
     absl::MutexLock l(&mu_);
     t->attached = true;
-    last = --unattached_ == 0;
+    --unattached_;
   }
   // Non-dumpable again once nobody needs to attach (see CreateThread).
-  if (last) (void)Inject(SYS_prctl, PR_SET_DUMPABLE, 0);
+  (void)SyncDumpable();
   return t;
+}
+
+Result<void> StubProcess::SyncDumpable() {
+  absl::MutexLock d(&dumpable_mu_);
+  bool want;
+  {
+    absl::MutexLock l(&mu_);
+    want = unattached_ > 0;
+  }
+  if (want == dumpable_) return {};
+  auto r = Inject(SYS_prctl, PR_SET_DUMPABLE, want ? 1 : 0);
+  if (!r.ok()) return r.error();
+  if (r.value() != 0) return Errno::kEIO;
+  dumpable_ = want;
+  return {};
 }
 
 Result<void> StubProcess::Attach(StubThread& t) {
@@ -181,7 +195,6 @@ Result<void> StubProcess::CreateThread(const void* owner) {
     return Errno::kEPERM;
   }
   int slot = -1;
-  bool first = false;
   {
     absl::MutexLock l(&mu_);
     const size_t max_slots = (kUserTop - StubEnd()) / kThreadAltstackSize;
@@ -194,21 +207,21 @@ Result<void> StubProcess::CreateThread(const void* owner) {
       slot = static_cast<int>(slots_.size() - 1);
     }
     slots_[static_cast<size_t>(slot)] = true;
-    first = unattached_++ == 0;
+    ++unattached_;
   }
   auto undo = [&] {
-    absl::MutexLock l(&mu_);
-    slots_[static_cast<size_t>(slot)] = false;
-    --unattached_;
+    {
+      absl::MutexLock l(&mu_);
+      slots_[static_cast<size_t>(slot)] = false;
+      --unattached_;
+    }
+    (void)SyncDumpable();
   };
   // The stub is non-dumpable, and attaching to a non-dumpable process takes
   // CAP_SYS_PTRACE; it stays dumpable only until the new thread is seized.
-  if (first) {
-    auto r = Inject(SYS_prctl, PR_SET_DUMPABLE, 1);
-    if (!r.ok() || r.value() != 0) {
-      undo();
-      return r.ok() ? Errno::kEIO : r.error();
-    }
+  if (auto d = SyncDumpable(); !d.ok()) {
+    undo();
+    return d.error();
   }
   const uint64_t stack = StubEnd() + static_cast<uint64_t>(slot) * kThreadAltstackSize;
   auto m = Inject(SYS_mmap, stack, kThreadAltstackSize, PROT_READ | PROT_WRITE,

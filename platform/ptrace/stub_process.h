@@ -100,6 +100,10 @@ class StubProcess {
   Result<user_regs_struct> Run(StubThread& t, user_regs_struct r, uint64_t trap);
   // PTRACE_SEIZE + PTRACE_INTERRUPT of a created thread, on its new tracer.
   Result<void> Attach(StubThread& t);
+  // Makes the stub dumpable exactly while a created thread waits to be
+  // seized (unattached_ > 0). Decision and prctl injection happen under
+  // dumpable_mu_, so concurrent creators and attachers cannot reorder them.
+  Result<void> SyncDumpable();
 
   const pid_t pid_;
   const pid_t tracer_;
@@ -109,6 +113,8 @@ class StubProcess {
   std::vector<std::unique_ptr<StubThread>> others_ ABSL_GUARDED_BY(mu_);
   std::vector<bool> slots_ ABSL_GUARDED_BY(mu_);  // sigaltstack slots in use
   int unattached_ ABSL_GUARDED_BY(mu_) = 0;        // created, not yet seized
+  absl::Mutex dumpable_mu_;                        // before mu_
+  bool dumpable_ ABSL_GUARDED_BY(dumpable_mu_) = false;
   bool reaped_ = false;
 };
 
