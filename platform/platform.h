@@ -76,6 +76,8 @@ struct StopInfo {
   int signo = 0;
 };
 
+class Context;
+
 class AddressSpace {
  public:
   virtual ~AddressSpace() = default;
@@ -94,6 +96,16 @@ class AddressSpace {
   // Highest app address (exclusive) that may be mapped; the stub's own code
   // lives above it.
   virtual uint64_t MaxUserAddress() const = 0;
+  // Lets `c` (fresh, never switched) run this address space from another
+  // sentry thread: a new app thread. Call on a thread that drives this
+  // address space; c's first Switch may then come from any one thread, which
+  // drives c from then on (and may then Map/Unmap/Protect too). ptrace: a new
+  // stub thread (kEAGAIN when too many). c must outlive nothing: destroying
+  // it on its driving thread releases the host thread.
+  virtual Result<void> AddContext(Context& c) {
+    (void)c;
+    return {};
+  }
 };
 
 class Context {
@@ -104,8 +116,8 @@ class Context {
   // on the next Switch). The stop's signal is never delivered on the host.
   // kDied is returned once, when the host process is found dead; later calls
   // fail with kESRCH. Other errors: kEPERM (called from a thread that may
-  // not drive `as`), kEAGAIN (ptrace: a second Context on one AddressSpace,
-  // TODO(#5)), host failures. The host kernel never restarts a syscall on
+  // not drive `as`), kEAGAIN (ptrace: a second Context on one AddressSpace
+  // that was not prepared with AddressSpace::AddContext), host failures. The host kernel never restarts a syscall on
   // its own: whatever the sentry leaves in rax is what the app sees.
   virtual Result<StopInfo> Switch(AddressSpace& as, Registers& regs) = 0;
   // Makes a running or about-to-run Switch return kInterrupted soon. Any

@@ -106,6 +106,7 @@ Policy SentryPolicy(const SentryPolicyOptions& o) {
   allow(SYS_set_robust_list, "glibc thread start");
   allow(SYS_rseq, "glibc thread start; stubs unregister it");
   allow(SYS_exit, "thread exit");
+  allow(SYS_pause, "new stub threads wait in pause() until their tracer seizes them");
   allow(SYS_exit_group, "sentry exit");
   allow(SYS_wait4, "ptrace stops of stubs, reaping stubs");
   allow(SYS_waitid, "reaping stubs");

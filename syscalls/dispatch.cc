@@ -140,18 +140,20 @@ void Dispatch(Task& t) {
 
   if (!res.ok()) {
     switch (res.error()) {
-      // No signal handler ran (delivery comes with #5), so Linux restarts
-      // these transparently: back up over the 2-byte `syscall` instruction.
+      // Restart or EINTR depends on whether a handler runs and its
+      // SA_RESTART: signal delivery (sentry/kernel/signal_deliver.cc,
+      // ResolveRestart) decides before the task returns to the app.
       case Errno::kERESTARTSYS:
       case Errno::kERESTARTNOINTR:
       case Errno::kERESTARTNOHAND:
-        if (strace) logging::Write(logging::Level::kInfo, call + " = ? (restarting)");
-        r.rax = r.orig_rax;
-        r.rip -= 2;
-        return;
       case Errno::kERESTART_RESTARTBLOCK:
-        res = Errno::kEINTR;
-        break;
+        if (strace) {
+          logging::Write(logging::Level::kInfo,
+                         fmt::format("{} = ? {} (to be restarted)", call, base::ErrnoName(res.error())));
+        }
+        t.pending_restart = base::ToInt(res.error());
+        r.rax = static_cast<uint64_t>(-static_cast<int64_t>(t.pending_restart));
+        return;
       default:
         break;
     }

@@ -190,6 +190,18 @@ Result<uint64_t> Setsid(Task& t, const SyscallArgs& args);
 // (spacer)
 
 // syscalls/signal_deliver.cc and thread syscalls (signals, threads)
+Result<uint64_t> RtSigreturn(Task& t, const SyscallArgs& args);
+Result<uint64_t> RtSigpending(Task& t, const SyscallArgs& args);
+Result<uint64_t> RtSigsuspend(Task& t, const SyscallArgs& args);
+Result<uint64_t> RtSigtimedwait(Task& t, const SyscallArgs& args);
+Result<uint64_t> RtSigqueueinfo(Task& t, const SyscallArgs& args);
+Result<uint64_t> RtTgsigqueueinfo(Task& t, const SyscallArgs& args);
+Result<uint64_t> Pause(Task& t, const SyscallArgs& args);
+Result<uint64_t> RestartSyscall(Task& t, const SyscallArgs& args);
+// syscalls/itimer.cc (ITIMER_REAL; added at the signals/proc merge)
+Result<uint64_t> Alarm(Task& t, const SyscallArgs& args);
+Result<uint64_t> Getitimer(Task& t, const SyscallArgs& args);
+Result<uint64_t> Setitimer(Task& t, const SyscallArgs& args);
 
 // (spacer)
 

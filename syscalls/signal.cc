@@ -1,9 +1,11 @@
-// Signal state: actions, masks, the alternate stack. Delivery to handlers
-// comes with the task issue (#5); until then a pending signal with a
-// terminating default action ends the process (sentry/kernel/task_run.cc).
+// Signal state: actions, masks, the alternate stack. Delivery is in
+// sentry/kernel/signal_deliver.cc; waiting and sigreturn in
+// syscalls/signal_deliver.cc.
 #include <signal.h>
 
 #include "sentry/kernel/kernel.h"
+#include "sentry/kernel/signal.h"
+#include "sentry/kernel/signal_frame.h"
 #include "syscalls/handlers.h"
 
 namespace syscalls {
@@ -11,8 +13,6 @@ namespace {
 
 constexpr uint64_t kUnblockable = (1ull << (SIGKILL - 1)) | (1ull << (SIGSTOP - 1));
 constexpr uint64_t kSigsetSize = 8;
-constexpr int kSsAutodisarm = static_cast<int>(1u << 31);  // include/uapi/linux/signal.h
-constexpr size_t kMinSigstkSz = 2048;                       // the kernel's MINSIGSTKSZ
 
 }  // namespace
 
@@ -60,27 +60,16 @@ Result<uint64_t> RtSigprocmask(Task& t, const SyscallArgs& args) {
 }
 
 Result<uint64_t> Sigaltstack(Task& t, const SyscallArgs& args) {
-  const auto ss_ptr = args.Ptr<stack_t>(0);
-  const auto old_ptr = args.Ptr<stack_t>(1);
-  stack_t old{};
-  old.ss_sp = reinterpret_cast<void*>(t.altstack_sp);
+  const auto ss_ptr = args.Ptr<sentry::kernel::KStackT>(0);
+  const auto old_ptr = args.Ptr<sentry::kernel::KStackT>(1);
+  const uint64_t sp = t.regs().regs.rsp;
+  sentry::kernel::KStackT old{};
+  old.ss_sp = t.altstack_sp;
   old.ss_size = t.altstack_size;
-  old.ss_flags = t.altstack_flags;
+  old.ss_flags = sentry::kernel::AltStackFlags(t, sp) | (t.altstack_flags & sentry::kernel::kSsAutodisarm);
   if (!ss_ptr.null()) {
-    const stack_t ss = TRY(t.mm().CopyIn(ss_ptr));
-    // kernel/signal.c do_sigaltstack: only SS_DISABLE and kSsAutodisarm.
-    const int mode = ss.ss_flags & ~kSsAutodisarm;
-    if (mode != SS_DISABLE && mode != SS_ONSTACK && mode != 0) return Errno::kEINVAL;
-    if (mode == SS_DISABLE) {
-      t.altstack_sp = 0;
-      t.altstack_size = 0;
-      t.altstack_flags = SS_DISABLE;
-    } else {
-      if (ss.ss_size < kMinSigstkSz) return Errno::kENOMEM;
-      t.altstack_sp = reinterpret_cast<uint64_t>(ss.ss_sp);
-      t.altstack_size = ss.ss_size;
-      t.altstack_flags = ss.ss_flags & kSsAutodisarm;
-    }
+    const sentry::kernel::KStackT ss = TRY(t.mm().CopyIn(ss_ptr));
+    TRY(sentry::kernel::SetAltStack(t, ss, sp));
   }
   if (!old_ptr.null()) TRY(t.mm().CopyOut(old_ptr, old));
   return 0;
@@ -90,7 +79,8 @@ Result<uint64_t> Sigaltstack(Task& t, const SyscallArgs& args) {
 
 namespace syscalls {
 
-// Sending goes through the task registry (sentry/kernel/process.cc).
+// Sending: the task registry (sentry/kernel/process.cc) finds the targets,
+// the signals code (sentry/kernel/signal.h) queues on them.
 Result<uint64_t> Kill(Task& t, const SyscallArgs& args) {
   TRY(t.kernel().Kill(t, args.I32(0), args.I32(1)));
   return 0;

@@ -84,17 +84,22 @@ Result<uint64_t> Time(Task& t, const SyscallArgs& args) {
 namespace {
 
 // Shared by nanosleep and relative clock_nanosleep: on a signal, the time
-// left goes to `rem` (kernel/time/hrtimer.c) and the call is restarted or
-// fails with EINTR per the restart rules in Dispatch.
-Result<uint64_t> SleepFor(Task& t, const struct timespec& req, UserPtr<struct timespec> rem) {
-  const absl::Time deadline = absl::Now() + absl::DurationFromTimespec(req);
+// left goes to `rem` (kernel/time/hrtimer.c) and the call returns
+// ERESTART_RESTARTBLOCK: EINTR if a handler runs, else restart_syscall(2)
+// sleeps on until the same deadline (the task's restart block).
+Result<uint64_t> SleepUntil(Task& t, absl::Time deadline, UserPtr<struct timespec> rem) {
   auto r = t.Sleep(deadline);
   if (r.ok()) return 0;
   if (!rem.null()) {
     const absl::Duration left = std::max(absl::ZeroDuration(), deadline - absl::Now());
     TRY(t.mm().CopyOut(rem, absl::ToTimespec(left)));
   }
-  return Errno::kEINTR;
+  t.restart_block = [deadline, rem](Task& t2) { return SleepUntil(t2, deadline, rem); };
+  return Errno::kERESTART_RESTARTBLOCK;
+}
+
+Result<uint64_t> SleepFor(Task& t, const struct timespec& req, UserPtr<struct timespec> rem) {
+  return SleepUntil(t, absl::Now() + absl::DurationFromTimespec(req), rem);
 }
 
 }  // namespace
@@ -120,7 +125,8 @@ Result<uint64_t> ClockNanosleep(Task& t, const SyscallArgs& args) {
   clock_gettime(host, &now);
   const absl::Duration left = absl::DurationFromTimespec(req) - absl::DurationFromTimespec(now);
   auto r = t.Sleep(absl::Now() + std::max(left, absl::ZeroDuration()));
-  if (!r.ok()) return Errno::kEINTR;
+  // An absolute sleep restarts as is unless a handler runs (hrtimer.c).
+  if (!r.ok()) return Errno::kERESTARTNOHAND;
   return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <atomic>
 
 #include "base/logging.h"
+#include "platform/ptrace/context.h"
 
 namespace platform::ptrace {
 namespace {
@@ -58,6 +59,13 @@ Result<void> PtraceAddressSpace::Map(uint64_t addr, uint64_t len, int prot, int 
     return Errno::kEIO;
   }
   return {};
+}
+
+Result<void> PtraceAddressSpace::AddContext(Context& c) {
+  auto* pc = dynamic_cast<PtraceContext*>(&c);
+  if (pc == nullptr) return Errno::kEINVAL;
+  // The owner key is what PtraceContext::Bind passes to ClaimThread.
+  return stub_->CreateThread(static_cast<const void*>(pc));
 }
 
 Result<void> PtraceAddressSpace::Unmap(uint64_t addr, uint64_t len) {

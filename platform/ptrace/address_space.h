@@ -26,6 +26,8 @@ class PtraceAddressSpace final : public AddressSpace {
   Result<void> Unmap(uint64_t addr, uint64_t len) override;
   Result<void> Protect(uint64_t addr, uint64_t len, int prot) override;
   uint64_t MaxUserAddress() const override { return kStubBase; }
+  // A new stub thread for `c`, cloned through the calling thread's own.
+  Result<void> AddContext(Context& c) override;
 
   // Distinguishes address spaces even if one is freed and another allocated
   // at the same address.

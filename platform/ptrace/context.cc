@@ -57,11 +57,8 @@ Result<StubThread*> PtraceContext::Bind(AddressSpace& as) {
   if (pas == nullptr) return Errno::kEINVAL;
   if (thread_ != nullptr && pas->id() == as_id_) return thread_;
   const std::shared_ptr<StubProcess>& stub = pas->stub();
-  if (!stub->OnTracerThread()) {
-    logging::Warn("ptrace: address space of stub {} switched to from thread {}, but its tracer is {}",
-                  stub->pid(), CurrentTid(), stub->tracer());
-    return Errno::kEPERM;
-  }
+  // ClaimThread checks the calling thread: the stub's tracer for the main
+  // thread, or the first to claim a thread made by AddContext.
   StubThread* t = TRY(stub->ClaimThread(this));
   Unbind();
   stub_ = stub;
@@ -239,7 +236,7 @@ Result<void> PtraceContext::GetFpState(FpState& out) {
     return {};
   }
   if (thread_->dead) return Errno::kESRCH;
-  if (!stub_->OnTracerThread()) return Errno::kEPERM;
+  if (thread_->tracer != CurrentTid()) return Errno::kEPERM;
   iovec iov{out.bytes, sizeof(out.bytes)};
   if (::ptrace(PTRACE_GETREGSET, thread_->tid, NT_X86_XSTATE, &iov) != 0) {
     const Errno e = base::FromHost(errno);
@@ -257,7 +254,7 @@ Result<void> PtraceContext::SetFpState(const FpState& in) {
     return {};
   }
   if (thread_->dead) return Errno::kESRCH;
-  if (!stub_->OnTracerThread()) return Errno::kEPERM;
+  if (thread_->tracer != CurrentTid()) return Errno::kEPERM;
   // The kernel wants exactly its full XSAVE size (EFAULT otherwise), which
   // is what GetFpState returned.
   iovec iov{const_cast<uint8_t*>(in.bytes), in.size};

@@ -109,6 +109,29 @@ platform_ptrace_stub_syscall:
   syscall
   int3
   ud2
+  .globl platform_ptrace_stub_clone
+  .hidden platform_ptrace_stub_clone
+platform_ptrace_stub_clone:
+  syscall                         # clone(CLONE_VM|CLONE_THREAD|..., 0)
+  test %rax, %rax
+  jnz 7f
+  mov %r12, (%r12)                # child: stack_t{r12, 0, r13} at r12
+  movq $0, 8(%r12)
+  mov %r13, 16(%r12)
+  mov %r12, %rdi                  # sigaltstack(&ss, NULL) for the probe
+  xor %esi, %esi
+  mov $131, %eax
+  syscall
+6:
+  mov $34, %eax                   # pause() until a tracer seizes us
+  syscall
+  jmp 6b
+7:
+  int3                            # the injecting thread stops here
+  .globl platform_ptrace_stub_clone_trap
+  .hidden platform_ptrace_stub_clone_trap
+platform_ptrace_stub_clone_trap:
+  ud2
   .globl platform_ptrace_stub_probe
   .hidden platform_ptrace_stub_probe
 platform_ptrace_stub_probe:
@@ -140,6 +163,8 @@ extern "C" {
 extern const char platform_ptrace_stub_start[];
 extern const char platform_ptrace_stub_syscall[];
 extern const char platform_ptrace_stub_probe[];
+extern const char platform_ptrace_stub_clone[];
+extern const char platform_ptrace_stub_clone_trap[];
 extern const char platform_ptrace_stub_probe_trap[];
 extern const char platform_ptrace_stub_end[];
 }
@@ -249,6 +274,8 @@ struct KernelSigaction {
 
 uint64_t StubSyscallAddr() { return kStubBase + StubOffset(platform_ptrace_stub_syscall); }
 uint64_t StubProbeTrapAddr() { return kStubBase + StubOffset(platform_ptrace_stub_probe_trap); }
+uint64_t StubCloneAddr() { return kStubBase + StubOffset(platform_ptrace_stub_clone); }
+uint64_t StubCloneTrapAddr() { return kStubBase + StubOffset(platform_ptrace_stub_clone_trap); }
 uint64_t StubEnd() { return kStubBase + StubCodeSize() + kStubDataSize; }
 
 pid_t CurrentTid() {

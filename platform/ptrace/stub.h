@@ -37,6 +37,13 @@ inline constexpr uint64_t kStubDataSize = 64 * 1024;
 uint64_t StubSyscallAddr();     // `syscall; int3` used for injection
 uint64_t StubProbeTrapAddr();   // rip after the probe handler's int3
 uint64_t StubEnd();             // end of stub code + data (exclusive)
+// `syscall` of an injected clone: the child (rax 0) makes [r12, r12+r13)
+// its sigaltstack and pause()s until seized; the parent hits an int3 and
+// stops with rip = StubCloneTrapAddr().
+uint64_t StubCloneAddr();
+uint64_t StubCloneTrapAddr();
+// Per-thread sigaltstacks of later stub threads, above StubEnd().
+inline constexpr uint64_t kThreadAltstackSize = 32 * 1024;
 
 // Fault details gathered by the probe handler (from the signal frame's
 // uc_mcontext: err, trapno, cr2), left in rax, rbx, rcx at the probe's int3.

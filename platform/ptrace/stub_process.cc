@@ -7,6 +7,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/prctl.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+
+#include <algorithm>
 #include <cerrno>
 
 #include "base/logging.h"
@@ -57,6 +63,7 @@ Result<std::shared_ptr<StubProcess>> StubProcess::Create(int memory_fd) {
 StubProcess::StubProcess(pid_t pid, pid_t tracer, const user_regs_struct& init_regs)
     : pid_(pid), tracer_(tracer), init_regs_(init_regs) {
   main_.tid = pid;
+  main_.tracer = tracer;
   // The stub sits at its SIGSTOP with exactly these registers.
   main_.regs = init_regs;
   main_.regs_valid = true;
@@ -91,73 +98,269 @@ void StubProcess::MarkDead(StubThread& t) {
   }
 }
 
-Result<StubThread*> StubProcess::ClaimThread(const void* owner) {
-  if (main_owner_ == owner) return &main_;
-  if (main_owner_ != nullptr) {
-    logging::Warn("ptrace: stub {}: a second context needs its own stub thread (not yet supported)", pid_);
-    return Errno::kEAGAIN;  // TODO(#5): one stub thread per Context.
+StubThread* StubProcess::Mine() {
+  const pid_t me = CurrentTid();
+  if (main_.tracer == me && !main_.dead) return &main_;
+  absl::MutexLock l(&mu_);
+  for (auto& t : others_) {
+    if (t->attached && t->tracer == me && !t->dead) return t.get();
   }
-  main_owner_ = owner;
-  return &main_;
+  return nullptr;
+}
+
+Result<StubThread*> StubProcess::ClaimThread(const void* owner) {
+  StubThread* t = nullptr;
+  {
+    absl::MutexLock l(&mu_);
+    if (main_.owner == owner) return &main_;
+    for (auto& o : others_) {
+      if (o->owner == owner) t = o.get();
+    }
+    if (t == nullptr) {
+      if (main_.owner == nullptr) {
+        if (!OnTracerThread()) {
+          logging::Warn("ptrace: stub {} switched to from thread {}, but its tracer is {}", pid_, CurrentTid(),
+                        tracer_);
+          return Errno::kEPERM;
+        }
+        main_.owner = owner;
+        return &main_;
+      }
+      logging::Warn("ptrace: stub {}: a context without a stub thread (AddressSpace::AddContext first)", pid_);
+      return Errno::kEAGAIN;
+    }
+    if (t->attached) {
+      if (t->tracer != CurrentTid()) return Errno::kEPERM;
+      return t;
+    }
+  }
+  TRY(Attach(*t));
+  {
+    absl::MutexLock l(&mu_);
+    t->attached = true;
+    --unattached_;
+  }
+  // Non-dumpable again once nobody needs to attach (see CreateThread).
+  (void)SyncDumpable();
+  return t;
+}
+
+Result<void> StubProcess::SyncDumpable() {
+  absl::MutexLock d(&dumpable_mu_);
+  bool want;
+  {
+    absl::MutexLock l(&mu_);
+    want = unattached_ > 0;
+  }
+  if (want == dumpable_) return {};
+  auto r = Inject(SYS_prctl, PR_SET_DUMPABLE, want ? 1 : 0);
+  if (!r.ok()) return r.error();
+  if (r.value() != 0) return Errno::kEIO;
+  dumpable_ = want;
+  return {};
+}
+
+Result<void> StubProcess::Attach(StubThread& t) {
+  // EXITKILL: if this sentry thread dies, the stub dies with it rather than
+  // running app code untraced.
+  if (::ptrace(PTRACE_SEIZE, t.tid, 0, PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD) != 0) {
+    const Errno e = base::FromHost(errno);
+    logging::Warn("ptrace: PTRACE_SEIZE of stub thread {} failed: {}", t.tid, base::ErrnoName(e));
+    return e;
+  }
+  if (::ptrace(PTRACE_INTERRUPT, t.tid, 0, 0) != 0) {
+    const Errno e = base::FromHost(errno);
+    logging::Warn("ptrace: PTRACE_INTERRUPT of stub thread {} failed: {}", t.tid, base::ErrnoName(e));
+    return e;
+  }
+  for (;;) {
+    const int status = TRY(WaitStop(t.tid, WaitPolicy{}));
+    if (WIFEXITED(status) || WIFSIGNALED(status)) {
+      MarkDead(t);
+      return Errno::kESRCH;
+    }
+    if (WIFSTOPPED(status) && (status >> 16) == PTRACE_EVENT_STOP) break;
+    if (::ptrace(PTRACE_CONT, t.tid, 0, 0) != 0) return base::FromHost(errno);
+  }
+  t.tracer = CurrentTid();
+  t.regs_valid = false;
+  return {};
+}
+
+Result<void> StubProcess::CreateThread(const void* owner) {
+  StubThread* me = Mine();
+  if (me == nullptr) {
+    logging::Warn("ptrace: stub {}: CreateThread from thread {}, which traces none of its threads", pid_,
+                  CurrentTid());
+    return Errno::kEPERM;
+  }
+  int slot = -1;
+  {
+    absl::MutexLock l(&mu_);
+    const size_t max_slots = (kUserTop - StubEnd()) / kThreadAltstackSize;
+    for (size_t i = 0; i < slots_.size(); ++i) {
+      if (!slots_[i]) slot = static_cast<int>(i);
+    }
+    if (slot < 0) {
+      if (slots_.size() >= max_slots) return Errno::kEAGAIN;
+      slots_.push_back(false);
+      slot = static_cast<int>(slots_.size() - 1);
+    }
+    slots_[static_cast<size_t>(slot)] = true;
+    ++unattached_;
+  }
+  auto undo = [&] {
+    {
+      absl::MutexLock l(&mu_);
+      slots_[static_cast<size_t>(slot)] = false;
+      --unattached_;
+    }
+    (void)SyncDumpable();
+  };
+  // The stub is non-dumpable, and attaching to a non-dumpable process takes
+  // CAP_SYS_PTRACE; it stays dumpable only until the new thread is seized.
+  if (auto d = SyncDumpable(); !d.ok()) {
+    undo();
+    return d.error();
+  }
+  const uint64_t stack = StubEnd() + static_cast<uint64_t>(slot) * kThreadAltstackSize;
+  auto m = Inject(SYS_mmap, stack, kThreadAltstackSize, PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, ~0ull, 0);
+  if (!m.ok() || m.value() != static_cast<int64_t>(stack)) {
+    undo();
+    return m.ok() ? Errno::kENOMEM : m.error();
+  }
+  user_regs_struct r = init_regs_;
+  r.rip = StubCloneAddr();
+  r.rax = SYS_clone;
+  r.rdi = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
+  r.rsi = 0;  // same (unused) stack: the child touches no stack memory
+  r.rdx = r.r10 = r.r8 = 0;
+  r.r12 = stack;
+  r.r13 = kThreadAltstackSize;
+  auto res = Run(*me, r, StubCloneTrapAddr());
+  if (!res.ok()) {
+    undo();
+    return res.error();
+  }
+  const auto tid = static_cast<int64_t>(res.value().rax);
+  if (tid <= 0) {
+    logging::Warn("ptrace: stub {}: injected clone failed: {}", pid_, base::ErrnoName(base::FromHost(-tid)));
+    undo();
+    return tid < 0 ? base::FromHost(static_cast<int>(-tid)) : Errno::kEIO;
+  }
+  auto t = std::make_unique<StubThread>();
+  t->tid = static_cast<pid_t>(tid);
+  t->owner = owner;
+  t->attached = false;
+  t->slot = slot;
+  absl::MutexLock l(&mu_);
+  others_.push_back(std::move(t));
+  return {};
 }
 
 void StubProcess::ReleaseThread(const void* owner) {
-  if (main_owner_ == owner) main_owner_ = nullptr;
+  StubThread* t = nullptr;
+  {
+    absl::MutexLock l(&mu_);
+    if (main_.owner == owner) {
+      main_.owner = nullptr;
+      return;
+    }
+    for (auto& o : others_) {
+      if (o->owner == owner) t = o.get();
+    }
+    if (t == nullptr) return;
+    if (!t->attached || t->tracer != CurrentTid()) {
+      // Never seized (or released from a foreign thread): it stays parked
+      // in pause() until the stub dies.
+      t->owner = nullptr;
+      return;
+    }
+  }
+  if (!t->dead) {
+    // exit(2) of just this host thread; the wait reaps it (ESRCH).
+    user_regs_struct r = init_regs_;
+    r.rip = StubSyscallAddr();
+    r.rax = SYS_exit;
+    r.rdi = 0;
+    auto res = Run(*t, r, StubSyscallAddr() + 3);
+    if (res.ok()) logging::Warn("ptrace: stub thread {} survived exit(2)", t->tid);
+  }
+  absl::MutexLock l(&mu_);
+  if (t->dead) {
+    if (t->slot >= 0) slots_[static_cast<size_t>(t->slot)] = false;
+    others_.erase(std::remove_if(others_.begin(), others_.end(), [&](auto& o) { return o.get() == t; }),
+                  others_.end());
+  } else {
+    t->owner = nullptr;
+  }
 }
 
 Result<int64_t> StubProcess::Inject(int64_t nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
                                     uint64_t a5, uint64_t a6) {
-  if (main_.dead) return Errno::kESRCH;
-  if (!OnTracerThread()) {
-    logging::Warn("ptrace: stub {} used from thread {}, but its tracer is {}", pid_, CurrentTid(), tracer_);
+  StubThread* t = Mine();
+  if (t == nullptr) {
+    if (main_.dead) return Errno::kESRCH;
+    logging::Warn("ptrace: stub {} used from thread {}, which traces none of its threads", pid_, CurrentTid());
     return Errno::kEPERM;
   }
   user_regs_struct r = init_regs_;
   r.rip = StubSyscallAddr();
   r.rax = static_cast<uint64_t>(nr);
-  r.orig_rax = ~0ULL;  // Not in a syscall: no kernel restart logic applies.
   r.rdi = a1;
   r.rsi = a2;
   r.rdx = a3;
   r.r10 = a4;
   r.r8 = a5;
   r.r9 = a6;
-  const pid_t tid = main_.tid;
-  main_.regs_valid = false;
+  const user_regs_struct out = TRY(Run(*t, r, StubSyscallAddr() + 3));  // after `syscall; int3`
+  return static_cast<int64_t>(out.rax);
+}
+
+Result<user_regs_struct> StubProcess::Run(StubThread& st, user_regs_struct r, uint64_t trap) {
+  if (st.dead) return Errno::kESRCH;
+  r.orig_rax = ~0ULL;  // Not in a syscall: no kernel restart logic applies.
+  const pid_t tid = st.tid;
+  st.regs_valid = false;
   auto gone = [&](const char* what) -> Errno {
     const Errno e = base::FromHost(errno);
     if (e == Errno::kESRCH) {
       // Killed from outside while stopped: collect the exit.
-      logging::Debug("ptrace: stub {} vanished during {}", pid_, what);
-      Kill();
+      logging::Debug("ptrace: stub thread {} vanished during {}", tid, what);
+      if (&st == &main_) {
+        Kill();
+      } else {
+        auto status = WaitStop(tid, WaitPolicy{});
+        if (status.ok() && (WIFEXITED(status.value()) || WIFSIGNALED(status.value()))) MarkDead(st);
+      }
     } else {
-      logging::Warn("ptrace: {} on stub {} failed: {}", what, pid_, base::ErrnoName(e));
+      logging::Warn("ptrace: {} on stub thread {} failed: {}", what, tid, base::ErrnoName(e));
     }
     return e;
   };
   if (::ptrace(PTRACE_SETREGS, tid, 0, &r) != 0) return gone("PTRACE_SETREGS");
-  int sig = 0;
   for (;;) {
-    if (::ptrace(PTRACE_CONT, tid, 0, sig) != 0) return gone("PTRACE_CONT");
+    if (::ptrace(PTRACE_CONT, tid, 0, 0) != 0) return gone("PTRACE_CONT");
     const int status = TRY(WaitStop(tid, WaitPolicy{}));
     if (WIFEXITED(status) || WIFSIGNALED(status)) {
-      logging::Debug("ptrace: stub {} died during syscall injection (status {:#x})", pid_, status);
-      MarkDead(main_);
+      logging::Debug("ptrace: stub thread {} ended during syscall injection (status {:#x})", tid, status);
+      MarkDead(st);
       return Errno::kESRCH;
     }
     if (!WIFSTOPPED(status)) continue;
     if (WSTOPSIG(status) == SIGTRAP && (status >> 16) == 0) break;
-    // Any other signal: drop it. Interrupts live on in their Context flag.
-    sig = 0;
+    // Any other signal or event: drop it. Interrupts live on in their
+    // Context flag.
   }
   if (::ptrace(PTRACE_GETREGS, tid, 0, &r) != 0) return gone("PTRACE_GETREGS");
-  if (r.rip != StubSyscallAddr() + 3) {  // after `syscall` (2 bytes) and `int3` (1)
-    logging::Warn("ptrace: stub {} trapped at {:#x} during syscall injection", pid_, r.rip);
+  if (r.rip != trap) {
+    logging::Warn("ptrace: stub thread {} trapped at {:#x} during syscall injection", tid, r.rip);
     return Errno::kEIO;
   }
-  main_.regs = r;
-  main_.regs_valid = true;
-  return static_cast<int64_t>(r.rax);
+  st.regs = r;
+  st.regs_valid = true;
+  return r;
 }
 
 }  // namespace platform::ptrace

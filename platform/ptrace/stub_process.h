@@ -1,10 +1,11 @@
 // StubProcess: one traced stub process (one per AddressSpace) and its
 // threads. Internal to platform/ptrace/.
 //
-// Threading: every method except Kill() must be called on the tracer thread
-// (the sentry thread that created the stub); ptrace(2) only accepts requests
-// from the tracer. Kill() may run on any thread, but not while the tracer
-// thread is inside a method of this stub.
+// Threading: ptrace(2) only accepts requests from a thread's tracer, so each
+// stub thread is driven by one sentry thread (the main one by the sentry
+// thread that forked the stub). mu_ guards the thread list. Kill() may run
+// on any thread, but not while another thread is inside a method of this
+// stub.
 #ifndef PLATFORM_PTRACE_STUB_PROCESS_H_
 #define PLATFORM_PTRACE_STUB_PROCESS_H_
 
@@ -13,7 +14,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "base/result.h"
 #include "platform/ptrace/stub.h"
 
@@ -25,9 +28,11 @@ struct WaitPolicy {
   int64_t spin_ns = 0;
 };
 
-// One host thread of a stub, traced by `tracer`.
+// One host thread of a stub, traced by `tracer`. Its fields are touched
+// only by its tracer thread (after claiming), except as noted.
 struct StubThread {
   pid_t tid = -1;
+  pid_t tracer = -1;
   // What the kernel holds for this thread, when known: lets Switch skip
   // PTRACE_SETREGS if the sentry did not change the registers. Any resume
   // other than a Context's own invalidates it.
@@ -37,6 +42,11 @@ struct StubThread {
   bool dead = false;
   // The fault probe misbehaved once; access types are guessed from then on.
   bool probe_broken = false;
+  // Guarded by StubProcess::mu_: the Context it belongs to; whether its
+  // tracer has seized it (later threads); its sigaltstack slot (-1: main).
+  const void* owner = nullptr;
+  bool attached = true;
+  int slot = -1;
 };
 
 // A wait status, or the fact that the thread is gone.
@@ -53,17 +63,25 @@ class StubProcess {
   pid_t tracer() const { return tracer_; }
   bool OnTracerThread() const;
 
-  // Runs one syscall in the stub's main thread (which must be in a
-  // ptrace-stop, as it is whenever no Switch is running) and returns its raw
-  // result (-errno on failure). Host signals arriving meanwhile are dropped:
-  // an Interrupt() stays pending in its Context flag.
+  // Runs one syscall in the stub thread traced by the calling thread
+  // (which must be in a ptrace-stop, as it is whenever no Switch is running
+  // on it) and returns its raw result (-errno on failure). kEPERM if the
+  // calling thread traces no thread of this stub. Host signals arriving
+  // meanwhile are dropped: an Interrupt() stays pending in its Context flag.
   Result<int64_t> Inject(int64_t nr, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0,
                          uint64_t a4 = 0, uint64_t a5 = 0, uint64_t a6 = 0);
 
-  // The main thread goes to the first Context that asks; later Contexts need
-  // threads of their own. TODO(#5): clone another stub thread (injected
-  // clone(CLONE_VM|CLONE_THREAD|...)) traced by the asking sentry thread.
+  // Threads. The main thread goes to the first Context that asks on the
+  // tracer thread. Every later Context needs CreateThread(owner) first, on a
+  // thread that traces a thread of this stub: it injects a clone of a new
+  // stub thread that waits, untraced, in pause(). The owner's first Switch,
+  // on whichever sentry thread, claims it: PTRACE_SEIZE makes that thread
+  // its tracer. All stub threads share the address space, so each sentry
+  // thread injects Map/Unmap/Protect through its own stub thread.
+  Result<void> CreateThread(const void* owner);
   Result<StubThread*> ClaimThread(const void* owner);
+  // The owner is done: a later stub thread exits (injected exit(2), on its
+  // tracer thread); the main thread stays for the process's lifetime.
   void ReleaseThread(const void* owner);
 
   // Marks `t` dead after a wait reported its exit (the main thread's exit
@@ -75,12 +93,28 @@ class StubProcess {
 
  private:
   StubProcess(pid_t pid, pid_t tracer, const user_regs_struct& init_regs);
+  // The stub thread the calling thread traces, or null.
+  StubThread* Mine();
+  // Runs the stub code at `entry` on `t` with `r`'s arguments until its
+  // int3 (rip = `trap`); returns the registers there.
+  Result<user_regs_struct> Run(StubThread& t, user_regs_struct r, uint64_t trap);
+  // PTRACE_SEIZE + PTRACE_INTERRUPT of a created thread, on its new tracer.
+  Result<void> Attach(StubThread& t);
+  // Makes the stub dumpable exactly while a created thread waits to be
+  // seized (unattached_ > 0). Decision and prctl injection happen under
+  // dumpable_mu_, so concurrent creators and attachers cannot reorder them.
+  Result<void> SyncDumpable();
 
   const pid_t pid_;
   const pid_t tracer_;
   const user_regs_struct init_regs_;
-  StubThread main_;
-  const void* main_owner_ = nullptr;
+  absl::Mutex mu_;
+  StubThread main_;  // tid == pid_
+  std::vector<std::unique_ptr<StubThread>> others_ ABSL_GUARDED_BY(mu_);
+  std::vector<bool> slots_ ABSL_GUARDED_BY(mu_);  // sigaltstack slots in use
+  int unattached_ ABSL_GUARDED_BY(mu_) = 0;        // created, not yet seized
+  absl::Mutex dumpable_mu_;                        // before mu_
+  bool dumpable_ ABSL_GUARDED_BY(dumpable_mu_) = false;
   bool reaped_ = false;
 };
 

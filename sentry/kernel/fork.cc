@@ -1,4 +1,5 @@
-// fork/vfork/clone of a new process (kernel/fork.c copy_process). The child
+// fork/vfork/clone of a new process (kernel/fork.c copy_process); threads
+// (CLONE_THREAD) are Kernel::CloneThread in thread.cc. The child
 // task gets its own sentry thread, which must create the child's platform
 // context and address space itself (platform/platform.h threading rule): the
 // parent builds everything else, including the copy-on-write MemoryManager,
@@ -27,13 +28,6 @@ struct StartState {
 };
 
 }  // namespace
-
-base::Result<int32_t> Kernel::CloneThread(Task&, const CloneArgs&) {
-  // TODO(#5): threads (CLONE_VM|CLONE_THREAD) belong to the signals/threads
-  // engineer: a Task in parent's ThreadGroup sharing its MemoryManager, its
-  // own Context on a stub thread.
-  return base::Errno::kEAGAIN;
-}
 
 base::Result<int32_t> Kernel::Clone(Task& parent, const CloneArgs& a) {
   if (a.flags & CLONE_THREAD) return CloneThread(parent, a);
@@ -143,7 +137,11 @@ base::Result<int32_t> Kernel::Clone(Task& parent, const CloneArgs& a) {
     }
     // A dying parent (or sandbox) makes no children (copy_process checks
     // fatal_signal_pending and restarts the call, which then never returns).
-    const bool dying = ptg.group_exiting || init_exited_ || ptg.tasks.empty() || real_parent == nullptr;
+    bool dying = init_exited_ || real_parent == nullptr;
+    {
+      absl::MutexLock gl(&ptg.signal_mu);
+      dying = dying || ptg.group_exiting || ptg.tasks.empty();
+    }
     if (!st->ok || dying) {
       st->abort = true;
       st->go.Notify();

@@ -7,6 +7,7 @@
 
 #include "base/logging.h"
 #include "fs/vfs.h"
+#include "sentry/kernel/signal.h"
 #include "sentry/kernel/task.h"
 #include "sentry/loader/loader.h"
 
@@ -213,7 +214,9 @@ base::Result<int> Kernel::Run(const ExecSpec& spec, std::string* why) {
 
 void Kernel::SignalInit(int signo) {
   absl::MutexLock l(&mu_);
-  if (init_ != nullptr) init_->SendSignal(signo);
+  // A process-directed signal from outside the sandbox (SI_KERNEL, as from
+  // pid 0 of the init's namespace).
+  if (init_tg_ != nullptr) SendGroupSignalLocked(*init_tg_, KernelSignalInfo(signo));
 }
 
 }  // namespace sentry::kernel

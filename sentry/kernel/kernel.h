@@ -87,9 +87,11 @@ class Kernel {
   // Returns the child's pid. With CLONE_VFORK, returns once the child has
   // exec'd or exited (or the parent got a signal).
   base::Result<int32_t> Clone(Task& parent, const CloneArgs& args);
-  // CLONE_THREAD: a new task in the caller's thread group. TODO(#5): the
-  // signals/threads engineer fills this in (platform stub threads); EAGAIN
-  // until then.
+  // clone(CLONE_THREAD): a new thread in parent's group sharing its memory,
+  // signal handlers, and (per flags) fds and fs; it starts on its own sentry
+  // thread with parent's registers, rax = 0, rsp = args.stack, fs_base =
+  // args.tls (CLONE_SETTLS). Returns the new tid. Parent's task thread.
+  // (sentry/kernel/thread.cc)
   base::Result<int32_t> CloneThread(Task& parent, const CloneArgs& args);
   // After a successful execve: marks the process as exec'd (setpgid) and
   // releases a vfork parent.
@@ -103,9 +105,9 @@ class Kernel {
   base::Result<void> Kill(Task& sender, int32_t pid, int sig);
   // tgkill/tkill (tgid -1): one task.
   base::Result<void> KillThread(Task& sender, int32_t tgid, int32_t tid, int sig);
-  // Process-directed signal to `tg`. Kernel::mu_ held. TODO(#5): the signals
-  // engineer replaces "the first live task" with a shared pending set.
-  void SendGroupSignalLocked(ThreadGroup& tg, int sig) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Process-directed signal to `tg` (its shared pending set, signal.h
+  // SendToGroup). Kernel::mu_ held.
+  void SendGroupSignalLocked(ThreadGroup& tg, const siginfo_t& info) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // setpgid/setsid/getpgid/getsid with Linux's rules (kernel/sys.c).
   base::Result<void> Setpgid(Task& t, int32_t pid, int32_t pgid);
@@ -133,10 +135,11 @@ class Kernel {
   void ProcessDiedLocked(ThreadGroup& tg, int status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // kill(2) permission (kernel/signal.c kill_ok_by_cred).
   bool MaySignalLocked(Task& sender, ThreadGroup& target) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The exit path of a task, on its own thread (process.cc): releases its
-  // memory, fds and context, leaves the registry, makes its process a
-  // zombie when it was the last task.
-  void ExitTask(Task& t);
+  // The exit path of a process's leader task, on its own thread, after
+  // ExitThread saw every other thread go (process.cc): releases the vfork
+  // parent, its memory, fds and context, leaves the registry, makes the
+  // process a zombie with wait status `status`.
+  void ExitTask(Task& t, int status);
   void JoinFinishedThreads();
 
  private:

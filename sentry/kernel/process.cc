@@ -2,27 +2,32 @@
 // SIGCHLD), signals to other processes, process groups and sessions, and
 // what /proc shows of other processes. See process.h for the locking.
 #include <signal.h>
+#include <sys/wait.h>
 
 #include <algorithm>
 
 #include "base/logging.h"
 #include "sentry/kernel/kernel.h"
+#include "sentry/kernel/signal.h"
 #include "sentry/kernel/task.h"
+#include "sentry/kernel/thread.h"
 
 namespace sentry::kernel {
 
 void Kernel::RegisterProcessLocked(std::shared_ptr<ThreadGroup> tg, Task* leader, ThreadGroup* parent) {
   tg->parent = parent;
   tg->ppid = parent != nullptr ? parent->pid : 0;
-  tg->tasks.push_back(leader);
+  RegisterThread(*leader);  // signal_mu, inside mu_
   tasks_[leader->tid()] = leader;
   if (parent != nullptr) parent->children.push_back(tg);
   processes_[tg->pid] = std::move(tg);
 }
 
 void Kernel::TaskMain(std::unique_ptr<Task> t) {
-  RunTask(*t);
-  ExitTask(*t);
+  // RunTask ends with ExitThread: the leader returns once all other
+  // threads of its group are gone, with the process's wait status.
+  const int status = RunTask(*t);
+  ExitTask(*t, status);
   const int32_t tid = t->tid();
   t.reset();  // the platform context goes on this thread
   absl::MutexLock l(&mu_);
@@ -46,29 +51,12 @@ void Kernel::JoinFinishedThreads() {
   for (auto& th : done) th.join();
 }
 
-void Kernel::ExitTask(Task& t) {
+void Kernel::ExitTask(Task& t, int status) {
   ThreadGroup& tg = t.thread_group();
   ReleaseTask();  // reserved by Run (pid 1) or Clone
-  {
-    absl::MutexLock l(&mu_);
-    if (t.exit_group() && !tg.group_exiting) {
-      tg.group_exiting = true;
-      tg.group_exit_status = t.exit_status();
-    }
-    // zap_other_threads(): the group's other tasks die too.
-    if (tg.group_exiting) {
-      for (Task* o : tg.tasks) {
-        if (o != &t) o->SendSignal(SIGKILL);
-      }
-    }
-  }
-  // mm_release(): CLONE_CHILD_CLEARTID and the vfork parent.
-  if (t.clear_child_tid != 0 && t.mm_ptr() != nullptr) {
-    const uint64_t addr = t.clear_child_tid;
-    if (t.mm().CopyOut(mm::UserPtr<uint32_t>(addr), uint32_t{0}).ok()) {
-      futexes_.Wake(FutexKey{&t.mm(), addr}, 1, ~0u);
-    }
-  }
+  tg.real_timer.Set({});  // exit_itimers / hrtimer_cancel(real_timer)
+  // ExitThread (thread.cc) did the rest of mm_release() (clear_child_tid,
+  // robust list); the vfork parent goes on here.
   if (t.vfork_done != nullptr) {
     t.vfork_done->Release();
     t.vfork_done.reset();
@@ -92,10 +80,8 @@ void Kernel::ExitTask(Task& t) {
 
   absl::MutexLock l(&mu_);
   tasks_.erase(t.tid());
-  std::erase(tg.tasks, &t);
   if (init_ == &t) init_ = nullptr;
-  if (!tg.tasks.empty()) return;
-  ProcessDiedLocked(tg, tg.group_exiting ? tg.group_exit_status : t.exit_status());
+  ProcessDiedLocked(tg, status);
 }
 
 void Kernel::ProcessDiedLocked(ThreadGroup& tg, int status) {
@@ -123,7 +109,7 @@ void Kernel::ProcessDiedLocked(ThreadGroup& tg, int status) {
     init_exited_ = true;
     init_status_ = status;
     processes_.erase(tg.pid);
-    for (auto& [tid, task] : tasks_) task->SendSignal(SIGKILL);
+    for (auto& [tid, task] : tasks_) SendToTask(*task, KernelSignalInfo(SIGKILL));
     return;
   }
   ThreadGroup* p = tg.parent;
@@ -134,13 +120,23 @@ void Kernel::ProcessDiedLocked(ThreadGroup& tg, int status) {
   // do_notify_parent(): a parent ignoring SIGCHLD (or with SA_NOCLDWAIT)
   // gets no zombie.
   bool autoreap = false;
-  if (tg.exit_signal == SIGCHLD && !p->tasks.empty()) {
-    auto& sh = p->tasks.front()->sighand();
-    absl::MutexLock sl(&sh.mu);
-    const KSigaction& act = sh.actions[SIGCHLD - 1];
-    autoreap = act.handler == 1 /* SIG_IGN */ || (act.flags & SA_NOCLDWAIT);
+  if (tg.exit_signal == SIGCHLD) {
+    absl::MutexLock gl(&p->signal_mu);
+    if (!p->tasks.empty()) {
+      auto& sh = p->tasks.front()->sighand();
+      absl::MutexLock sl(&sh.mu);
+      const KSigaction& act = sh.actions[SIGCHLD - 1];
+      autoreap = act.handler == 1 /* SIG_IGN */ || (act.flags & SA_NOCLDWAIT);
+    }
   }
-  if (tg.exit_signal > 0) SendGroupSignalLocked(*p, tg.exit_signal);
+  if (tg.exit_signal > 0) {
+    siginfo_t info{};
+    info.si_signo = tg.exit_signal;
+    info.si_code = WIFEXITED(status) ? CLD_EXITED : CLD_KILLED;
+    info.si_pid = tg.pid;
+    info.si_status = WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status);
+    SendGroupSignalLocked(*p, info);
+  }
   if (autoreap) {
     std::erase_if(p->children, [&](const auto& c) { return c.get() == &tg; });
     processes_.erase(tg.pid);
@@ -148,15 +144,15 @@ void Kernel::ProcessDiedLocked(ThreadGroup& tg, int status) {
   p->child_events.Notify();
 }
 
-void Kernel::SendGroupSignalLocked(ThreadGroup& tg, int sig) {
-  if (sig <= 0 || tg.tasks.empty()) return;
-  // TODO(#5): a shared pending set and a thread that does not block it.
-  tg.tasks.front()->SendSignal(sig);
+void Kernel::SendGroupSignalLocked(ThreadGroup& tg, const siginfo_t& info) {
+  if (info.si_signo <= 0 || tg.zombie) return;
+  SendToGroup(tg, info);
 }
 
 bool Kernel::MaySignalLocked(Task& sender, ThreadGroup& target) {
   const Credentials& s = sender.creds();
   if (s.euid == 0) return true;  // CAP_KILL in the sandbox's user namespace
+  absl::MutexLock gl(&target.signal_mu);
   if (target.tasks.empty()) return true;  // a zombie: nothing happens anyway
   const Credentials& c = target.tasks.front()->creds();
   return s.euid == c.suid || s.euid == c.ruid || s.ruid == c.suid || s.ruid == c.ruid;
@@ -169,7 +165,7 @@ base::Result<void> Kernel::Kill(Task& sender, int32_t pid, int sig) {
     auto it = processes_.find(pid);
     if (it == processes_.end()) return base::Errno::kESRCH;
     if (!MaySignalLocked(sender, *it->second)) return base::Errno::kEPERM;
-    SendGroupSignalLocked(*it->second, sig);
+    if (sig != 0) SendGroupSignalLocked(*it->second, UserSignalInfo(sig, SI_USER, sender));
     return {};
   }
   if (pid == INT32_MIN) return base::Errno::kESRCH;
@@ -182,7 +178,7 @@ base::Result<void> Kernel::Kill(Task& sender, int32_t pid, int sig) {
     found = true;
     if (!MaySignalLocked(sender, *tg)) continue;
     sent = true;
-    SendGroupSignalLocked(*tg, sig);
+    if (sig != 0) SendGroupSignalLocked(*tg, UserSignalInfo(sig, SI_USER, sender));
   }
   if (!found) return base::Errno::kESRCH;
   if (!sent) return base::Errno::kEPERM;
@@ -195,7 +191,8 @@ base::Result<void> Kernel::KillThread(Task& sender, int32_t tgid, int32_t tid, i
   auto it = tasks_.find(tid);
   if (it == tasks_.end() || (tgid != -1 && it->second->pid() != tgid)) return base::Errno::kESRCH;
   if (!MaySignalLocked(sender, it->second->thread_group())) return base::Errno::kEPERM;
-  if (sig != 0) it->second->SendSignal(sig);
+  // A task in tasks_ lives while mu_ is held (it leaves before it dies).
+  if (sig != 0) SendToTask(*it->second, UserSignalInfo(sig, SI_TKILL, sender));
   return {};
 }
 
@@ -288,8 +285,9 @@ std::optional<ProcessInfo> Kernel::GetProcessInfo(int32_t pid) {
   info.sid = tg.sid;
   info.exe_path = tg.exe_path;
   info.cmdline = tg.cmdline;
-  info.threads = static_cast<int>(tg.tasks.size());
   info.state = tg.zombie ? 'Z' : 'S';
+  absl::MutexLock gl(&it->second->signal_mu);
+  info.threads = static_cast<int>(tg.tasks.size());
   if (!tg.tasks.empty()) {
     Task& leader = *tg.tasks.front();
     const Credentials& c = leader.creds();
@@ -303,14 +301,18 @@ std::optional<ProcessInfo> Kernel::GetProcessInfo(int32_t pid) {
 std::shared_ptr<FdTable> Kernel::ProcessFds(int32_t pid) {
   absl::MutexLock l(&mu_);
   auto it = processes_.find(pid);
-  if (it == processes_.end() || it->second->tasks.empty()) return nullptr;
+  if (it == processes_.end()) return nullptr;
+  absl::MutexLock gl(&it->second->signal_mu);
+  if (it->second->tasks.empty()) return nullptr;
   return it->second->tasks.front()->fds_ptr();
 }
 
 std::shared_ptr<fs::FsContext> Kernel::ProcessFs(int32_t pid) {
   absl::MutexLock l(&mu_);
   auto it = processes_.find(pid);
-  if (it == processes_.end() || it->second->tasks.empty()) return nullptr;
+  if (it == processes_.end()) return nullptr;
+  absl::MutexLock gl(&it->second->signal_mu);
+  if (it->second->tasks.empty()) return nullptr;
   return it->second->tasks.front()->fs_ptr();
 }
 

@@ -5,10 +5,12 @@
 // argument types.
 //
 // Locking: Kernel::mu_ guards the registry and every ThreadGroup tree field
-// (parent, children, tasks, zombie, exit state, pgid/sid/ppid writes). It is
-// the outermost sentry lock: under it we may take Task::wake_mu_ (to signal),
-// WaiterQueue::mu_ (to notify), ThreadGroup::mu and SignalHandlers::mu; never
-// a MemoryManager or fd table lock, and no platform call.
+// (parent, children, zombie, exit state, pgid/sid/ppid writes). It is the
+// outermost sentry lock: under it we may take ThreadGroup::signal_mu (the
+// thread list, group exit, pending signals: signal.h), SignalHandlers::mu,
+// Task::wake_mu_, WaiterQueue::mu_ and ThreadGroup::mu; never a
+// MemoryManager or fd table lock, and no platform call. Full order in
+// sentry/README.md.
 #ifndef SENTRY_KERNEL_PROCESS_H_
 #define SENTRY_KERNEL_PROCESS_H_
 
@@ -20,20 +22,10 @@
 #include <string>
 #include <vector>
 
+#include "sentry/kernel/clone_args.h"
 #include "sentry/kernel/waiter.h"
 
 namespace sentry::kernel {
-
-// clone(2) / clone3(2) arguments, decoded and validated by syscalls/clone.cc.
-struct CloneArgs {
-  uint64_t flags = 0;        // CLONE_* without the exit signal
-  int exit_signal = 0;       // sent to the parent at exit (SIGCHLD for fork)
-  uint64_t stack = 0;        // new rsp; 0 keeps the parent's
-  uint64_t tls = 0;          // CLONE_SETTLS: new fs_base
-  uint64_t parent_tid = 0;   // CLONE_PARENT_SETTID: written in the parent
-  uint64_t child_tid = 0;    // CLONE_CHILD_SETTID / CLONE_CHILD_CLEARTID
-  uint64_t pidfd = 0;        // CLONE_PIDFD: where the fd number goes
-};
 
 // Released when a CLONE_VFORK child execs or exits (mm_release()).
 struct VforkDone {

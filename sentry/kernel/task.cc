@@ -11,14 +11,19 @@ Task::~Task() = default;
 
 base::Result<void> Task::Block(Waiter& w, std::optional<absl::Time> deadline) {
   absl::MutexLock l(&wake_mu_);
+  // Shared (group) signals are read through their lock-free mirror: a sender
+  // updates it before taking wake_mu_ to wake us (ThreadGroup lock order).
+  auto interrupted = [&] {
+    return ((pending_.set() | tg_->shared_pending_set.load()) & ~signal_mask()) != 0;
+  };
   while (true) {
     if (w.TakeReady()) return {};
-    if (pending_signals_ & ~signal_mask_) return base::Errno::kEINTR;
+    if (interrupted()) return base::Errno::kEINTR;
     if (deadline.has_value()) {
       if (wake_cv_.WaitWithDeadline(&wake_mu_, *deadline)) {
         // Timed out: a notification or signal that raced with it wins.
         if (w.TakeReady()) return {};
-        if (pending_signals_ & ~signal_mask_) return base::Errno::kEINTR;
+        if (interrupted()) return base::Errno::kEINTR;
         return base::Errno::kETIMEDOUT;
       }
     } else {
@@ -39,30 +44,6 @@ base::Result<void> Task::Sleep(absl::Time deadline) {
 void Task::Wake() {
   absl::MutexLock l(&wake_mu_);
   wake_cv_.Signal();
-}
-
-void Task::SendSignal(int signo) {
-  if (signo < 1 || signo > 64) return;
-  {
-    absl::MutexLock l(&wake_mu_);
-    pending_signals_ |= 1ull << (signo - 1);
-    wake_cv_.Signal();
-  }
-  if (context_ != nullptr) context_->Interrupt();
-}
-
-bool Task::HasPendingSignal() const {
-  absl::MutexLock l(&wake_mu_);
-  return (pending_signals_ & ~signal_mask_) != 0;
-}
-
-int Task::DequeueSignal() {
-  absl::MutexLock l(&wake_mu_);
-  const uint64_t ready = pending_signals_ & ~signal_mask_;
-  if (ready == 0) return 0;
-  const int bit = __builtin_ctzll(ready);
-  pending_signals_ &= ~(1ull << bit);
-  return bit + 1;
 }
 
 }  // namespace sentry::kernel

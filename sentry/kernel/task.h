@@ -9,6 +9,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -21,6 +22,8 @@
 #include "fs/fs_context.h"
 #include "platform/platform.h"
 #include "sentry/kernel/fd_table.h"
+#include "sentry/kernel/itimer.h"
+#include "sentry/kernel/signal_queue.h"
 #include "sentry/kernel/waiter.h"
 #include "sentry/mm/memory_manager.h"
 
@@ -66,18 +69,38 @@ struct ThreadGroup {
   std::string exe_path;  // for /proc/self/exe; set at exec
   std::string cmdline;   // argv, NUL-separated, at exec; under Kernel::mu_
 
-  // The process tree (sentry/kernel/process.cc). Guarded by Kernel::mu_.
+  // ---- The process tree (sentry/kernel/process.cc). Guarded by Kernel::mu_.
   ThreadGroup* parent = nullptr;  // null for pid 1 and for orphans after pid 1 died
   std::vector<std::shared_ptr<ThreadGroup>> children;  // live and zombie
-  std::vector<Task*> tasks;        // live tasks; the leader first
   int exit_signal = SIGCHLD;       // sent to the parent at exit (0: none)
-  bool group_exiting = false;      // exit_group or a fatal signal: status below
-  int group_exit_status = 0;
-  bool zombie = false;             // all tasks exited, not yet reaped
+  bool zombie = false;             // all threads exited, not yet reaped
   int exit_status = 0;             // Linux wait status, once zombie
   bool exec_done = false;          // has called execve since fork (setpgid EACCES)
   // Notified when a child changes state (exit); wait4/waitid block on it.
   WaiterQueue child_events;
+
+  // ---- Signals and threads (sentry/kernel/signal_deliver.cc, thread.cc).
+  // Lock order (sentry/README.md): Kernel::mu_ > signal_mu >
+  // SignalHandlers::mu > Task::wake_mu_. Senders wake tasks while holding
+  // signal_mu; a task in `tasks` stays alive while signal_mu is held.
+  absl::Mutex signal_mu;
+  PendingSignals shared_pending ABSL_GUARDED_BY(signal_mu);
+  // Mirror of shared_pending.set(), read without the lock by Task::Block.
+  std::atomic<uint64_t> shared_pending_set{0};
+  std::vector<Task*> tasks ABSL_GUARDED_BY(signal_mu);  // live threads, leader first
+  int live_threads ABSL_GUARDED_BY(signal_mu) = 0;      // threads not yet finished
+  // exit_group or a fatal signal: every thread dies, the process's status
+  // is group_exit_status.
+  bool group_exiting ABSL_GUARDED_BY(signal_mu) = false;
+  int group_exit_status ABSL_GUARDED_BY(signal_mu) = 0;
+  // Job control (SIGSTOP & co): the whole group stops until SIGCONT.
+  bool stopped ABSL_GUARDED_BY(signal_mu) = false;
+  int stop_signal ABSL_GUARDED_BY(signal_mu) = 0;
+  WaiterQueue state_queue;  // notified on continue, group exit, thread exit
+
+  // ITIMER_REAL (alarm, setitimer). Last: destroyed (its thread joined)
+  // before the fields it signals through.
+  RealTimer real_timer{*this};
 };
 
 class Task {
@@ -103,8 +126,21 @@ class Task {
   int32_t tid() const { return tid_; }
   int32_t pid() const { return tg_->pid; }
 
-  uint64_t signal_mask() const { return signal_mask_; }
-  void set_signal_mask(uint64_t m) { signal_mask_ = m & ~((1ull << (SIGKILL - 1)) | (1ull << (SIGSTOP - 1))); }
+  // The blocked set. Written by the task thread only; read by senders
+  // choosing a thread of the group.
+  uint64_t signal_mask() const { return signal_mask_.load(std::memory_order_relaxed); }
+  void set_signal_mask(uint64_t m) {
+    signal_mask_.store(m & ~((1ull << (SIGKILL - 1)) | (1ull << (SIGSTOP - 1))), std::memory_order_relaxed);
+  }
+  // sigsuspend/pselect: the mask to put back (and save in a signal frame)
+  // once the syscall is done; set_restore_sigmask in Linux.
+  std::optional<uint64_t> saved_signal_mask;
+  // A restart errno left by the last syscall (ERESTARTSYS & co, as a
+  // positive number), resolved by signal delivery before the next Switch.
+  int pending_restart = 0;
+  // restart_syscall(2) after ERESTART_RESTARTBLOCK (nanosleep's remaining
+  // time): Linux's current->restart_block.
+  std::function<base::Result<uint64_t>(Task&)> restart_block;
   uint64_t clear_child_tid = 0;
   uint64_t robust_list_head = 0;
   uint64_t robust_list_len = 0;
@@ -130,11 +166,23 @@ class Task {
   base::Result<void> Sleep(absl::Time deadline);
   // Wakes a Block()ed task (Waiter notifications call this). Any thread.
   void Wake();
-  // Marks a signal pending and interrupts the task. Any thread.
+  // Signals (sentry/kernel/signal_deliver.cc; the full API is in signal.h).
+  // SendSignal queues `signo` for this thread with SI_KERNEL-free SI_USER
+  // info from the task itself. Any thread.
   void SendSignal(int signo);
+  // Queues `info` on this thread's private set, unless ignored (then it is
+  // discarded, as Linux at generation). False if an RT queue is full.
+  // Any thread; takes the group's signal_mu.
+  bool SendSignalInfo(const siginfo_t& info);
+  // A signal in the private or shared set that the task does not block.
   bool HasPendingSignal() const;
-  // Removes and returns the lowest pending unblocked signal, or 0.
-  int DequeueSignal();
+  // Private and shared pending sets combined.
+  uint64_t PendingSet() const;
+  // Removes the lowest pending signal in `allowed`, private set first.
+  bool DequeueSignal(uint64_t allowed, siginfo_t* out);
+  // Wakes a blocked task and interrupts its app code so that it notices a
+  // signal or a group exit. Any thread.
+  void Kick();
 
   // Replaces the address space (execve, first start); `mm` is new.
   void SetMm(std::shared_ptr<mm::MemoryManager> mm) { mm_ = std::move(mm); }
@@ -153,7 +201,13 @@ class Task {
     exiting_ = true;
   }
   bool exiting() const { return exiting_; }
-  bool exit_group() const { return exit_group_; }
+  bool exit_group_requested() const { return exit_group_; }
+  // Hardware details of the last fault for the signal frame's err, trapno
+  // and cr2 (valid while `signo` matches the signal being delivered).
+  struct {
+    int signo = 0;
+    uint64_t err = 0, trapno = 0, cr2 = 0;
+  } last_fault;
   // Linux wait status (status << 8, or the signal number).
   int exit_status() const { return exit_status_; }
 
@@ -169,15 +223,17 @@ class Task {
   platform::Registers regs_;
   std::vector<uint8_t> bounce_;
   Credentials creds_;
-  uint64_t signal_mask_ = 0;
   bool exiting_ = false;
   bool exit_group_ = false;
   int exit_status_ = 0;
 
+  std::atomic<uint64_t> signal_mask_{0};
+
   // Guarded by wake_mu_: cross-thread wakeups and pending signals.
   mutable absl::Mutex wake_mu_;
-  uint64_t pending_signals_ ABSL_GUARDED_BY(wake_mu_) = 0;
+  PendingSignals pending_ ABSL_GUARDED_BY(wake_mu_);
   absl::CondVar wake_cv_;
+  friend class SignalDelivery;
 };
 
 }  // namespace sentry::kernel

@@ -1,88 +1,78 @@
 // The task loop: run app code on the platform, dispatch its syscalls, page
-// in its faults, act on signals. One sentry thread per task.
+// in its faults, deliver signals. One sentry thread per task.
 #include <signal.h>
 
 #include "base/logging.h"
 #include "sentry/kernel/kernel.h"
+#include "sentry/kernel/signal.h"
 #include "sentry/kernel/task.h"
+#include "sentry/kernel/thread.h"
 #include "syscalls/syscall.h"
 
 namespace sentry::kernel {
 namespace {
 
-enum class DefaultAction { kTerminate, kCore, kIgnore, kStop, kContinue };
+// x86 page-fault error code bits (arch/x86/include/asm/trap_pf.h).
+constexpr uint64_t kPfProt = 1, kPfWrite = 2, kPfUser = 4, kPfInstr = 0x10;
+constexpr uint64_t kTrapPageFault = 14;
 
-// signal(7), "Standard signals".
-DefaultAction DefaultActionOf(int signo) {
-  switch (signo) {
-    case SIGCHLD:
-    case SIGURG:
-    case SIGWINCH:
-      return DefaultAction::kIgnore;
-    case SIGCONT:
-      return DefaultAction::kContinue;
-    case SIGSTOP:
-    case SIGTSTP:
-    case SIGTTIN:
-    case SIGTTOU:
-      return DefaultAction::kStop;
-    case SIGQUIT:
-    case SIGILL:
-    case SIGTRAP:
-    case SIGABRT:
-    case SIGBUS:
-    case SIGFPE:
-    case SIGSEGV:
-    case SIGXCPU:
-    case SIGXFSZ:
-    case SIGSYS:
-      return DefaultAction::kCore;
-    default:
-      return DefaultAction::kTerminate;
+// A fault the memory manager could not resolve: SIGSEGV with SEGV_MAPERR
+// (no mapping) or SEGV_ACCERR (wrong protection), or SIGBUS (the file
+// behind the mapping failed), as Linux's do_user_addr_fault.
+void SignalFault(Task& t, const platform::StopInfo& s, base::Errno err) {
+  siginfo_t info{};
+  info.si_addr = reinterpret_cast<void*>(s.fault_addr);
+  bool mapped = false;
+  for (const auto& v : t.mm().Vmas()) {
+    if (s.fault_addr >= v.start && s.fault_addr < v.end) mapped = true;
   }
+  if (err == base::Errno::kEFAULT) {
+    info.si_signo = SIGSEGV;
+    info.si_code = mapped ? SEGV_ACCERR : SEGV_MAPERR;
+  } else {
+    info.si_signo = SIGBUS;
+    info.si_code = BUS_ADRERR;
+  }
+  logging::Info("task {}: {} at {:#x} (access {}) rip {:#x}", t.tid(), info.si_signo == SIGSEGV ? "SIGSEGV" : "SIGBUS",
+                s.fault_addr, s.fault_access, t.regs().regs.rip);
+  t.last_fault.signo = info.si_signo;
+  t.last_fault.trapno = kTrapPageFault;
+  t.last_fault.cr2 = s.fault_addr;
+  t.last_fault.err = kPfUser | (mapped ? kPfProt : 0) | (s.fault_access == platform::kProtWrite ? kPfWrite : 0) |
+                     (s.fault_access == platform::kProtExec ? kPfInstr : 0);
+  ForceSignal(t, info);
 }
 
-// Wait status of a death by `signo` (include/uapi/linux/wait.h). The core
-// bit (0x80) is set only when a core file was written; the sandbox never
-// writes one (RLIMIT_CORE is 0), so it stays clear.
-int KilledStatus(int signo) { return signo & 0x7f; }
-
-// Acts on one signal with no handler delivery yet (TODO(#5)): returns true
-// if the task must die.
-bool ActOnSignal(Task& t, int signo) {
-  KSigaction act;
-  {
-    auto& sh = t.sighand();
-    absl::MutexLock l(&sh.mu);
-    act = sh.actions[static_cast<size_t>(signo - 1)];
+// A synchronous signal from the app's own instruction, with the host's
+// siginfo (si_code, si_addr are the app's: FPE_INTDIV, ILL_ILLOPN,
+// TRAP_BRKPT with rip after the int3, ...).
+void SignalTrap(Task& t, const platform::StopInfo& s) {
+  logging::Info("task {}: signal {} (code {}) at rip {:#x}", t.tid(), s.signo, s.siginfo.si_code,
+                t.regs().regs.rip);
+  siginfo_t info = s.siginfo;
+  info.si_signo = s.signo;
+  t.last_fault.signo = s.signo;
+  t.last_fault.err = 0;
+  t.last_fault.cr2 = 0;
+  switch (s.signo) {
+    case SIGFPE: t.last_fault.trapno = 0; break;   // X86_TRAP_DE
+    case SIGTRAP: t.last_fault.trapno = 3; break;  // X86_TRAP_BP
+    case SIGILL: t.last_fault.trapno = 6; break;   // X86_TRAP_UD
+    default: t.last_fault.trapno = 13; break;      // X86_TRAP_GP
   }
-  if (signo != SIGKILL && act.handler == 1 /* SIG_IGN */) return false;
-  if (signo != SIGKILL && act.handler != 0 /* SIG_DFL */) {
-    logging::Warn("signal {} has a handler; delivery to handlers is not implemented yet (#5): dropped", signo);
-    return false;
-  }
-  switch (DefaultActionOf(signo)) {
-    case DefaultAction::kTerminate:
-    case DefaultAction::kCore:
-      t.RequestExit(KilledStatus(signo), /*group=*/true);
-      return true;
-    default:
-      return false;  // TODO(#5): job control stops.
-  }
+  ForceSignal(t, info);
 }
 
 }  // namespace
 
 int Kernel::RunTask(Task& t) {
-  while (!t.exiting()) {
-    if (int signo = t.DequeueSignal(); signo != 0) {
-      if (ActOnSignal(t, signo)) break;
-      continue;
-    }
+  RegisterThread(t);
+  while (DeliverSignals(t)) {
     platform::AddressSpace* as = t.mm().address_space();
     auto stop = t.context().Switch(*as, t.regs());
     if (!stop.ok()) {
       logging::Warn("task {}: platform switch failed: {}; killing it", t.tid(), base::ErrnoName(stop.error()));
+      StartGroupExit(t, KilledStatus(SIGKILL));
       t.RequestExit(KilledStatus(SIGKILL), true);
       break;
     }
@@ -93,32 +83,27 @@ int Kernel::RunTask(Task& t) {
         break;
       case platform::StopReason::kFault: {
         auto r = t.mm().HandleFault(s.fault_addr, s.fault_access);
-        if (!r.ok()) {
-          logging::Info("task {}: SIGSEGV at {:#x} (access {}) rip {:#x}", t.tid(), s.fault_addr, s.fault_access,
-                        t.regs().regs.rip);
-          // TODO(#5): deliver SIGSEGV to a handler with siginfo.
-          ActOnSignal(t, SIGSEGV);
-        }
+        if (!r.ok()) SignalFault(t, s, r.error());
         break;
       }
       case platform::StopReason::kSignal:
-        // A synchronous signal raised by the app's own instruction (SIGILL,
-        // SIGFPE, SIGTRAP, SIGBUS) or an asynchronous host signal.
+        // A synchronous signal raised by the app's own instruction; other
+        // host signals (nothing on the host may signal the stub) are dropped.
         if (s.signo == SIGILL || s.signo == SIGFPE || s.signo == SIGTRAP || s.signo == SIGBUS ||
             s.signo == SIGSEGV) {
-          logging::Info("task {}: signal {} at rip {:#x}", t.tid(), s.signo, t.regs().regs.rip);
-          ActOnSignal(t, s.signo);
+          SignalTrap(t, s);
         }
         break;
       case platform::StopReason::kInterrupted:
         break;
       case platform::StopReason::kDied:
         logging::Warn("task {}: the platform lost the app (killed from outside?)", t.tid());
+        StartGroupExit(t, KilledStatus(SIGKILL));
         t.RequestExit(KilledStatus(SIGKILL), true);
         break;
     }
   }
-  return t.exit_status();
+  return ExitThread(t);
 }
 
 }  // namespace sentry::kernel

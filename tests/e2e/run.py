@@ -110,6 +110,15 @@ def cases():
         Case("sh_ls_wc", ["/bin/sh", "-c", "ls / | wc -l"],
              stdout=str(len([n for n in os.listdir("/") if not n.startswith(".")])).encode() + b"\n", needs="pipes",
              doc="ls piped into wc"),
+        Case("python_threads_counter",
+             ["/usr/bin/python3", "-c",
+              "import threading\n"
+              "n = 0\nlock = threading.Lock()\n"
+              "def work():\n    global n\n    for _ in range(20000):\n        with lock:\n            n += 1\n"
+              "ts = [threading.Thread(target=work) for _ in range(4)]\n"
+              "[t.start() for t in ts]\n[t.join() for t in ts]\nprint('total', n)\n"],
+             stdout=b"total 80000\n",
+             doc="4 python threads increment a counter under a lock"),
     ]
 
 

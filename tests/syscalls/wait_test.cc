@@ -163,7 +163,9 @@ TEST(Kill, ZeroSignalChecksExistence) {
   EXPECT_THAT(Sys(SYS_kill, getpid(), 0), Succeeds());
   EXPECT_THAT(Sys(SYS_kill, 0, 0), Succeeds());
   // kill(-1) means "everyone else", not group 1 (the sandbox's pid 1 leads it).
-  if (getpgrp() != 1) EXPECT_THAT(Sys(SYS_kill, -getpgrp(), 0), Succeeds());
+  if (getpgrp() != 1) {
+    EXPECT_THAT(Sys(SYS_kill, -getpgrp(), 0), Succeeds());
+  }
   EXPECT_THAT(Sys(SYS_kill, 0x3ffffff0, 0), FailsWith(ESRCH));
 }
 

@@ -358,14 +358,40 @@ TEST_F(PtracePlatformTest, KilledStubReportsDiedThenEsrch) {
   EXPECT_EQ(as_->Map(kDataAddr, kPage, kProtRead, mem_fd_.get(), 0).error(), base::Errno::kESRCH);
 }
 
-TEST_F(PtracePlatformTest, SecondContextOnSameAddressSpaceIsRefusedForNow) {
+TEST_F(PtracePlatformTest, SecondContextWithoutAddContextIsRefused) {
   LoadCode(kGetpidThenExit);
   Registers regs = InitialRegisters(kCodeAddr, 0);
   ASSERT_EQ(Run(regs).reason, StopReason::kSyscall);
   auto other = platform_->NewContext();
   ASSERT_TRUE(other.ok());
   Registers regs2 = InitialRegisters(kCodeAddr, 0);
-  EXPECT_EQ(other.value()->Switch(*as_, regs2).error(), base::Errno::kEAGAIN);  // TODO(#5)
+  EXPECT_EQ(other.value()->Switch(*as_, regs2).error(), base::Errno::kEAGAIN);
+}
+
+TEST_F(PtracePlatformTest, AddedContextRunsOnAnotherThreadAndMapsThroughItsOwnStubThread) {
+  LoadCode(kGetpidThenExit);
+  Registers regs = InitialRegisters(kCodeAddr, 0);
+  ASSERT_EQ(Run(regs).reason, StopReason::kSyscall);
+  auto other = platform_->NewContext();
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE(as_->AddContext(*other.value()).ok());
+  StopInfo info;
+  bool mapped = false;
+  std::thread([&] {
+    Registers r = InitialRegisters(kCodeAddr, 0);
+    auto s = other.value()->Switch(*as_, r);
+    if (s.ok()) info = s.value();
+    // The new thread maps through its own stub thread; then it is released
+    // (exit(2) of its stub thread) on this thread.
+    mapped = as_->Map(kDataAddr + kPage, kPage, kProtRead, mem_fd_.get(), kDataOffset).ok();
+    other.value().reset();
+  }).join();
+  EXPECT_EQ(info.reason, StopReason::kSyscall);
+  EXPECT_EQ(info.siginfo.si_signo, 0);
+  EXPECT_TRUE(mapped);
+  // The main thread still works after the other stub thread exited.
+  regs = InitialRegisters(kCodeAddr, 0);
+  EXPECT_EQ(Run(regs).reason, StopReason::kSyscall);
 }
 
 TEST_F(PtracePlatformTest, SwitchFromNonTracerThreadIsRefused) {

@@ -1,0 +1,396 @@
+// Signal generation and delivery (kernel/signal.c, arch/x86/kernel/signal.c).
+#include <signal.h>
+
+#include <algorithm>
+
+#include "base/logging.h"
+#include "sentry/kernel/kernel.h"
+#include "sentry/kernel/signal.h"
+#include "sentry/kernel/signal_frame.h"
+
+namespace sentry::kernel {
+
+namespace {
+
+constexpr uint64_t kStopSignals = SigBit(SIGSTOP) | SigBit(SIGTSTP) | SigBit(SIGTTIN) | SigBit(SIGTTOU);
+constexpr int kRestartSyscallNr = 219;
+constexpr size_t kSyscallInsnLen = 2;
+
+KSigaction ActionOf(Task& t, int signo) {
+  auto& sh = t.sighand();
+  absl::MutexLock l(&sh.mu);
+  return sh.actions[static_cast<size_t>(signo - 1)];
+}
+
+}  // namespace
+
+DefaultAction DefaultActionOf(int signo) {
+  switch (signo) {
+    case SIGCHLD:
+    case SIGURG:
+    case SIGWINCH:
+      return DefaultAction::kIgnore;
+    case SIGCONT:
+      return DefaultAction::kContinue;
+    case SIGSTOP:
+    case SIGTSTP:
+    case SIGTTIN:
+    case SIGTTOU:
+      return DefaultAction::kStop;
+    case SIGQUIT:
+    case SIGILL:
+    case SIGTRAP:
+    case SIGABRT:
+    case SIGBUS:
+    case SIGFPE:
+    case SIGSEGV:
+    case SIGXCPU:
+    case SIGXFSZ:
+    case SIGSYS:
+      return DefaultAction::kCore;
+    default:
+      return DefaultAction::kTerminate;
+  }
+}
+
+siginfo_t UserSignalInfo(int signo, int code, const Task& sender) {
+  siginfo_t info{};
+  info.si_signo = signo;
+  info.si_code = code;
+  info.si_pid = sender.pid();
+  info.si_uid = const_cast<Task&>(sender).creds().ruid;
+  return info;
+}
+
+siginfo_t KernelSignalInfo(int signo) {
+  siginfo_t info{};
+  info.si_signo = signo;
+  info.si_code = SI_KERNEL;
+  return info;
+}
+
+// Friend of Task: the pending sets are private to it.
+class SignalDelivery {
+ public:
+  // sig_ignored(): discarded at generation unless `t` blocks it (the
+  // handler may change before it is unblocked).
+  static bool IgnoredLocked(ThreadGroup& tg, int signo) ABSL_EXCLUSIVE_LOCKS_REQUIRED(tg.signal_mu) {
+    if (signo == SIGKILL || signo == SIGSTOP || tg.tasks.empty()) return false;
+    Task& t = *tg.tasks.front();
+    if (t.signal_mask() & SigBit(signo)) return false;
+    const KSigaction act = ActionOf(t, signo);
+    if (act.handler == 1 /* SIG_IGN */) return true;
+    if (act.handler != 0) return false;
+    const DefaultAction d = DefaultActionOf(signo);
+    return d == DefaultAction::kIgnore || d == DefaultAction::kContinue;
+  }
+
+  // prepare_signal(): SIGCONT resumes a stopped group and discards pending
+  // stop signals; a stop signal discards pending SIGCONTs.
+  static void PrepareLocked(ThreadGroup& tg, int signo) ABSL_EXCLUSIVE_LOCKS_REQUIRED(tg.signal_mu) {
+    uint64_t discard = 0;
+    if (signo == SIGCONT) discard = kStopSignals;
+    if (SigBit(signo) & kStopSignals) discard = SigBit(SIGCONT);
+    if (discard == 0) return;
+    tg.shared_pending.Discard(discard);
+    tg.shared_pending_set.store(tg.shared_pending.set());
+    for (Task* t : tg.tasks) {
+      absl::MutexLock l(&t->wake_mu_);
+      t->pending_.Discard(discard);
+    }
+    if (signo == SIGCONT && tg.stopped) {
+      tg.stopped = false;
+      // TODO(#5): report CLD_CONTINUED to the parent (SIGCHLD, waitid
+      // WCONTINUED) through the processes engineer's hook.
+      tg.state_queue.Notify();
+    }
+  }
+
+  static bool Send(ThreadGroup& tg, Task* target, const siginfo_t& info) {
+    absl::MutexLock l(&tg.signal_mu);
+    return SendLocked(tg, target, info);
+  }
+
+  static base::Result<void> SendToTid(ThreadGroup& tg, int32_t tid, const siginfo_t& info) {
+    absl::MutexLock l(&tg.signal_mu);
+    for (Task* t : tg.tasks) {
+      if (t->tid() == tid) return SendLocked(tg, t, info) ? base::Result<void>() : base::Errno::kEAGAIN;
+    }
+    return base::Errno::kESRCH;
+  }
+
+  static bool SendLocked(ThreadGroup& tg, Task* target, const siginfo_t& info)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(tg.signal_mu) {
+    const int signo = info.si_signo;
+    if (signo < 1 || signo > kNumSignals) return false;
+    if (tg.group_exiting) return true;  // the group is dying anyway
+    PrepareLocked(tg, signo);
+    if (IgnoredLocked(tg, signo)) return true;
+    Task* wake = target;
+    if (target != nullptr) {
+      absl::MutexLock w(&target->wake_mu_);
+      if (!target->pending_.Enqueue(info)) return signo < kFirstRtSignal;
+    } else {
+      if (!tg.shared_pending.Enqueue(info)) return signo < kFirstRtSignal;
+      tg.shared_pending_set.store(tg.shared_pending.set());
+      // complete_signal(): prefer a thread that does not block it.
+      for (Task* t : tg.tasks) {
+        if (!(t->signal_mask() & SigBit(signo))) {
+          wake = t;
+          break;
+        }
+      }
+    }
+    if (signo == SIGKILL) {
+      for (Task* t : tg.tasks) t->Kick();
+    } else if (wake != nullptr) {
+      wake->Kick();
+    }
+    return true;
+  }
+
+  static bool Dequeue(Task& t, uint64_t allowed, siginfo_t* out) {
+    ThreadGroup& tg = t.thread_group();
+    absl::MutexLock l(&tg.signal_mu);
+    absl::MutexLock w(&t.wake_mu_);
+    if (t.pending_.Dequeue(allowed, out)) return true;
+    if (tg.shared_pending.Dequeue(allowed, out)) {
+      tg.shared_pending_set.store(tg.shared_pending.set());
+      return true;
+    }
+    return false;
+  }
+
+  static uint64_t Pending(const Task& t) {
+    absl::MutexLock w(&t.wake_mu_);
+    return t.pending_.set() | t.tg_->shared_pending_set.load();
+  }
+
+  static void EnqueuePrivate(Task& t, const siginfo_t& info) {
+    absl::MutexLock w(&t.wake_mu_);
+    t.pending_.Enqueue(info);
+  }
+
+  static bool HasSigkill(const Task& t) {
+    absl::MutexLock w(&t.wake_mu_);
+    return t.pending_.set() & SigBit(SIGKILL);
+  }
+};
+
+bool SendToTask(Task& t, const siginfo_t& info) { return SignalDelivery::Send(t.thread_group(), &t, info); }
+
+bool SendToGroup(ThreadGroup& tg, const siginfo_t& info) { return SignalDelivery::Send(tg, nullptr, info); }
+
+base::Result<void> SendToTid(ThreadGroup& tg, int32_t tid, const siginfo_t& info) {
+  return SignalDelivery::SendToTid(tg, tid, info);
+}
+
+void Task::SendSignal(int signo) {
+  // From outside the sandbox (runsc forwarding SIGINT/SIGTERM): SI_USER from
+  // pid 0, like a signal from an ancestor pid namespace.
+  siginfo_t info{};
+  info.si_signo = signo;
+  info.si_code = SI_USER;
+  SendToGroup(*tg_, info);
+}
+
+bool Task::SendSignalInfo(const siginfo_t& info) { return SendToTask(*this, info); }
+
+bool Task::HasPendingSignal() const { return (PendingSet() & ~signal_mask()) != 0; }
+
+uint64_t Task::PendingSet() const { return SignalDelivery::Pending(*this); }
+
+bool Task::DequeueSignal(uint64_t allowed, siginfo_t* out) { return SignalDelivery::Dequeue(*this, allowed, out); }
+
+void Task::Kick() {
+  {
+    absl::MutexLock l(&wake_mu_);
+    wake_cv_.Signal();
+  }
+  if (context_ != nullptr) context_->Interrupt();
+}
+
+void ForceSignal(Task& t, const siginfo_t& info) {
+  const int signo = info.si_signo;
+  {
+    auto& sh = t.sighand();
+    absl::MutexLock l(&sh.mu);
+    KSigaction& act = sh.actions[static_cast<size_t>(signo - 1)];
+    const bool blocked = t.signal_mask() & SigBit(signo);
+    if (blocked || act.handler == 1 /* SIG_IGN */) act.handler = 0;
+    if (blocked) t.set_signal_mask(t.signal_mask() & ~SigBit(signo));
+  }
+  SendToTask(t, info);
+}
+
+bool StartGroupExit(Task& t, int status) {
+  ThreadGroup& tg = t.thread_group();
+  absl::MutexLock l(&tg.signal_mu);
+  if (tg.group_exiting) return false;
+  tg.group_exiting = true;
+  tg.group_exit_status = status;
+  tg.stopped = false;
+  const siginfo_t kill = KernelSignalInfo(SIGKILL);
+  for (Task* other : tg.tasks) {
+    if (other == &t) continue;
+    SignalDelivery::EnqueuePrivate(*other, kill);
+    other->Kick();
+  }
+  tg.state_queue.Notify();
+  return true;
+}
+
+namespace {
+
+// Ends the task for a fatal signal or a group exit started elsewhere.
+void ExitForGroup(Task& t, int status_if_first) {
+  StartGroupExit(t, status_if_first);
+  ThreadGroup& tg = t.thread_group();
+  int status;
+  {
+    absl::MutexLock l(&tg.signal_mu);
+    status = tg.group_exit_status;
+  }
+  t.RequestExit(status, /*group=*/true);
+}
+
+// A restart errno from the last syscall: with a handler about to run
+// (`act`), or with none (null). arch/x86/kernel/signal.c handle_signal and
+// arch_do_signal_or_restart.
+void ResolveRestart(Task& t, const KSigaction* act) {
+  const int e = std::exchange(t.pending_restart, 0);
+  if (e == 0) return;
+  user_regs_struct& r = t.regs().regs;
+  bool restart = false;
+  switch (static_cast<base::Errno>(e)) {
+    case base::Errno::kERESTARTNOHAND: restart = act == nullptr; break;
+    case base::Errno::kERESTARTSYS: restart = act == nullptr || (act->flags & SA_RESTART); break;
+    case base::Errno::kERESTARTNOINTR: restart = true; break;
+    case base::Errno::kERESTART_RESTARTBLOCK:
+      if (act == nullptr) {
+        r.rax = kRestartSyscallNr;
+        r.rip -= kSyscallInsnLen;
+        return;
+      }
+      break;
+    default: break;
+  }
+  if (restart) {
+    r.rax = r.orig_rax;
+    r.rip -= kSyscallInsnLen;
+  } else {
+    r.rax = static_cast<uint64_t>(-static_cast<int64_t>(EINTR));
+  }
+}
+
+// do_signal_stop(): the group is stopped; wait (with every signal but
+// SIGKILL blocked, so only SIGKILL or SIGCONT ends it).
+void WaitWhileStopped(Task& t) {
+  ThreadGroup& tg = t.thread_group();
+  auto stopped = [&] {
+    absl::MutexLock l(&tg.signal_mu);
+    return tg.stopped && !tg.group_exiting;
+  };
+  if (!stopped()) return;
+  const uint64_t mask = t.signal_mask();
+  t.set_signal_mask(~0ull);
+  Waiter w(t);
+  tg.state_queue.Add(&w);
+  while (stopped() && !SignalDelivery::HasSigkill(t)) (void)t.Block(w, std::nullopt);
+  tg.state_queue.Remove(&w);
+  t.set_signal_mask(mask);
+}
+
+}  // namespace
+
+bool DeliverSignals(Task& t) {
+  bool handled = false;
+  while (!t.exiting()) {
+    WaitWhileStopped(t);
+    siginfo_t info;
+    if (!t.DequeueSignal(~t.signal_mask(), &info)) break;
+    const int signo = info.si_signo;
+    if (signo == SIGKILL) {
+      ExitForGroup(t, KilledStatus(SIGKILL));
+      break;
+    }
+    const KSigaction act = ActionOf(t, signo);
+    if (act.handler == 1 /* SIG_IGN */) continue;
+    if (act.handler == 0 /* SIG_DFL */) {
+      switch (DefaultActionOf(signo)) {
+        case DefaultAction::kIgnore:
+        case DefaultAction::kContinue:
+          continue;
+        case DefaultAction::kStop: {
+          ThreadGroup& tg = t.thread_group();
+          absl::MutexLock l(&tg.signal_mu);
+          if (!tg.group_exiting) {
+            tg.stopped = true;
+            tg.stop_signal = signo;
+            // TODO(#5): report CLD_STOPPED to the parent (SIGCHLD, wait
+            // WUNTRACED) through the processes engineer's hook.
+            for (Task* other : tg.tasks) {
+              if (other != &t) other->Kick();
+            }
+          }
+          continue;
+        }
+        case DefaultAction::kTerminate:
+        case DefaultAction::kCore:
+          logging::Info("task {}: killed by signal {}", t.tid(), signo);
+          ExitForGroup(t, KilledStatus(signo));
+          return false;
+      }
+    }
+    // A handler: restart rules first, so the frame saves the final rax.
+    ResolveRestart(t, &act);
+    const uint64_t saved = t.saved_signal_mask.value_or(t.signal_mask());
+    FaultContext fault;
+    if (t.last_fault.signo == signo) fault = {t.last_fault.err, t.last_fault.trapno, t.last_fault.cr2};
+    t.last_fault.signo = 0;
+    auto r = SetupFrame(t, info, act, saved, fault);
+    if (!r.ok()) {
+      // force_sigsegv(): a frame that cannot be written kills, unless a
+      // SIGSEGV handler can still run (not for SIGSEGV itself).
+      logging::Info("task {}: cannot set up the frame for signal {}: {}", t.tid(), signo,
+                    base::ErrnoName(r.error()));
+      if (signo == SIGSEGV) {
+        ExitForGroup(t, KilledStatus(SIGSEGV));
+        return false;
+      }
+      ForceSignal(t, KernelSignalInfo(SIGSEGV));
+      continue;
+    }
+    t.saved_signal_mask.reset();
+    handled = true;
+    uint64_t blocked = t.signal_mask() | act.mask;
+    if (!(act.flags & SA_NODEFER)) blocked |= SigBit(signo);
+    t.set_signal_mask(blocked);
+    if (act.flags & SA_RESETHAND) {
+      auto& sh = t.sighand();
+      absl::MutexLock l(&sh.mu);
+      sh.actions[static_cast<size_t>(signo - 1)] = KSigaction{};
+    }
+  }
+  if (t.exiting()) return false;
+  if (!handled) {
+    ResolveRestart(t, nullptr);
+    if (t.saved_signal_mask.has_value()) {  // restore_saved_sigmask()
+      t.set_signal_mask(*t.saved_signal_mask);
+      t.saved_signal_mask.reset();
+    }
+  }
+  return true;
+}
+
+base::Result<uint64_t> SigReturn(Task& t) {
+  auto r = RestoreFrame(t);
+  if (!r.ok()) {
+    logging::Info("task {}: bad rt_sigreturn frame at {:#x}: {}", t.tid(), t.regs().regs.rsp,
+                  base::ErrnoName(r.error()));
+    ForceSignal(t, KernelSignalInfo(SIGSEGV));
+  }
+  return r;
+}
+
+}  // namespace sentry::kernel

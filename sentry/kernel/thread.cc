@@ -1,0 +1,169 @@
+// Threads: clone(CLONE_THREAD), thread exit, robust futexes.
+#include "sentry/kernel/thread.h"
+
+#include <linux/futex.h>
+#include <linux/sched.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "absl/cleanup/cleanup.h"
+#include "base/logging.h"
+#include "sentry/kernel/clone_args.h"
+#include "sentry/kernel/kernel.h"
+#include "sentry/kernel/signal.h"
+
+namespace sentry::kernel {
+namespace {
+
+constexpr int kRobustListLimit = 2048;  // ROBUST_LIST_LIMIT
+
+// handle_futex_death(): a robust futex held by the dying thread is marked
+// FUTEX_OWNER_DIED and one waiter is woken.
+void FutexDeath(Task& t, uint64_t addr) {
+  const auto p = mm::UserPtr<uint32_t>(addr);
+  auto v = t.mm().CopyIn(p);
+  if (!v.ok() || (v.value() & FUTEX_TID_MASK) != static_cast<uint32_t>(t.tid())) return;
+  // TODO(#5): a compare-and-exchange against app threads racing on the word.
+  const uint32_t nv = (v.value() & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
+  if (!t.mm().CopyOut(p, nv).ok()) return;
+  if (v.value() & FUTEX_WAITERS) t.kernel().futexes().Wake(FutexKey{&t.mm(), addr}, 1, FUTEX_BITSET_MATCH_ANY);
+}
+
+// exit_robust_list() (kernel/futex/core.c).
+void WalkRobustList(Task& t) {
+  if (t.robust_list_head == 0) return;
+  struct Head {
+    uint64_t next;
+    int64_t futex_offset;
+    uint64_t list_op_pending;
+  };
+  auto head = t.mm().CopyIn(mm::UserPtr<Head>(t.robust_list_head));
+  if (!head.ok()) return;
+  const Head h = head.value();
+  uint64_t entry = h.next;
+  for (int i = 0; i < kRobustListLimit && entry != t.robust_list_head && entry != 0; ++i) {
+    auto next = t.mm().CopyIn(mm::UserPtr<uint64_t>(entry));
+    if (entry != h.list_op_pending) FutexDeath(t, entry + static_cast<uint64_t>(h.futex_offset));
+    if (!next.ok()) break;
+    entry = next.value();
+  }
+  if (h.list_op_pending != 0) FutexDeath(t, h.list_op_pending + static_cast<uint64_t>(h.futex_offset));
+}
+
+}  // namespace
+
+bool RegisterThread(Task& t) {
+  ThreadGroup& tg = t.thread_group();
+  absl::MutexLock l(&tg.signal_mu);
+  if (std::find(tg.tasks.begin(), tg.tasks.end(), &t) != tg.tasks.end()) return true;
+  if (tg.group_exiting) return false;
+  if (t.tid() == t.pid()) {
+    tg.tasks.insert(tg.tasks.begin(), &t);
+  } else {
+    tg.tasks.push_back(&t);
+  }
+  ++tg.live_threads;
+  return true;
+}
+
+int ExitThread(Task& t) {
+  ThreadGroup& tg = t.thread_group();
+  if (t.exit_group_requested()) StartGroupExit(t, t.exit_status());
+  bool group_exit;
+  {
+    absl::MutexLock l(&tg.signal_mu);
+    group_exit = tg.group_exiting;
+  }
+  // mm_release(): clear_child_tid is written and woken even on a group
+  // exit (another process may share the memory).
+  WalkRobustList(t);
+  if (t.clear_child_tid != 0) {
+    if (t.mm().CopyOut(mm::UserPtr<uint32_t>(t.clear_child_tid), 0u).ok()) {
+      t.kernel().futexes().Wake(FutexKey{&t.mm(), t.clear_child_tid}, 1, FUTEX_BITSET_MATCH_ANY);
+    }
+  }
+  {
+    absl::MutexLock l(&tg.signal_mu);
+    tg.tasks.erase(std::remove(tg.tasks.begin(), tg.tasks.end(), &t), tg.tasks.end());
+  }
+  tg.state_queue.Notify();
+  if (t.tid() != t.pid()) return t.exit_status();
+  // The leader stays (a zombie in Linux) until every thread is gone; its
+  // sentry thread also owns the stub process (platform threading rule).
+  absl::MutexLock l(&tg.signal_mu);
+  tg.signal_mu.Await(absl::Condition(
+      +[](ThreadGroup* g) ABSL_EXCLUSIVE_LOCKS_REQUIRED(g->signal_mu) { return g->live_threads <= 1; }, &tg));
+  --tg.live_threads;
+  return (group_exit || tg.group_exiting) ? tg.group_exit_status : t.exit_status();
+}
+
+void ThreadFinished(ThreadGroup& tg) {
+  absl::MutexLock l(&tg.signal_mu);
+  --tg.live_threads;
+}
+
+base::Result<int32_t> Kernel::CloneThread(Task& parent, const CloneArgs& args) {
+  const uint64_t f = args.flags;
+  // copy_process(): threads share signal handlers, which needs a shared mm.
+  if (!(f & CLONE_THREAD) || !(f & CLONE_SIGHAND) || !(f & CLONE_VM)) return base::Errno::kEINVAL;
+  JoinFinishedThreads();
+  // --max-tasks counts threads too (pids.max does).
+  TRY(ReserveTask());
+  absl::Cleanup release = [this] { ReleaseTask(); };
+  const int32_t tid = AllocateTid();
+  auto task = std::make_unique<Task>(*this, parent.thread_group_ptr(), tid);
+  task->SetMm(parent.mm_ptr());
+  task->SetSighand(parent.sighand_ptr());
+  task->SetFds(f & CLONE_FILES ? parent.fds_ptr() : std::shared_ptr<FdTable>(parent.fds().Fork()));
+  task->SetFs(f & CLONE_FS ? parent.fs_ptr() : parent.fs().Fork());
+  task->creds() = parent.creds();
+  task->comm = parent.comm;
+  task->no_new_privs = parent.no_new_privs;
+  task->set_signal_mask(parent.signal_mask());
+  // The child resumes after `syscall` with the parent's registers, rax = 0.
+  user_regs_struct& r = task->regs().regs;
+  r = parent.regs().regs;
+  r.rax = 0;
+  if (args.stack != 0) r.rsp = args.stack;
+  if (f & CLONE_SETTLS) r.fs_base = args.tls;
+  if (f & CLONE_CHILD_CLEARTID) task->clear_child_tid = args.child_tid;
+  const uint32_t tid_value = static_cast<uint32_t>(tid);
+  if (f & CLONE_PARENT_SETTID) TRY(parent.mm().CopyOut(mm::UserPtr<uint32_t>(args.parent_tid), tid_value));
+  if (f & CLONE_CHILD_SETTID) TRY(parent.mm().CopyOut(mm::UserPtr<uint32_t>(args.child_tid), tid_value));
+
+  // The platform context: prepared here, on a thread that drives the
+  // address space; the new sentry thread then switches to it.
+  std::unique_ptr<platform::Context> ctx = TRY(platform_->NewContext());
+  TRY(parent.mm().address_space()->AddContext(*ctx));
+  task->SetContext(std::move(ctx));
+
+  // Registration: the group's thread list (refused once a group exit is
+  // under way, so no thread escapes it) and the kernel's task registry
+  // (tkill/tgkill from other processes), then the sentry thread, which the
+  // kernel joins like a process's (process.cc).
+  std::shared_ptr<ThreadGroup> tg_ref = parent.thread_group_ptr();
+  Task* raw = task.get();
+  absl::MutexLock l(&mu_);
+  if (init_exited_ || !RegisterThread(*raw)) return base::Errno::kEAGAIN;
+  tasks_[tid] = raw;
+  ++live_threads_;
+  std::move(release).Cancel();  // released when the thread ends
+  threads_.emplace(tid, std::thread([this, tg_ref, t = std::move(task)]() mutable {
+    RunTask(*t);  // ends with ExitThread: out of the group's list
+    const int32_t my_tid = t->tid();
+    {
+      absl::MutexLock l(&mu_);
+      tasks_.erase(my_tid);
+    }
+    ReleaseTask();
+    t.reset();  // releases the stub thread (platform) on its own sentry thread
+    ThreadFinished(*tg_ref);
+    absl::MutexLock l(&mu_);
+    --live_threads_;
+    finished_threads_.push_back(my_tid);
+  }));
+  return tid;
+}
+
+}  // namespace sentry::kernel
