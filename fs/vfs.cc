@@ -35,7 +35,9 @@ Result<std::shared_ptr<Vfs>> Vfs::Create(std::unique_ptr<gofer::Client> root_cli
   const Path root = vfs->root();
   vfs->AddMount(root, "proc", FilesystemInfo{"proc", false}, NewProcfs());
   const Path dev = vfs->AddMount(root, "dev", FilesystemInfo{"devtmpfs", false}, NewDevfs());
-  vfs->AddMount(root, "tmp", FilesystemInfo{"tmpfs", false}, Tmpfs::NewRoot(01777));
+  if (opts.tmpfs_tmp || !opts.overlay_root) {
+    vfs->AddMount(root, "tmp", FilesystemInfo{"tmpfs", false}, Tmpfs::NewRoot(01777));
+  }
   vfs->AddMount(dev, "shm", FilesystemInfo{"tmpfs", false}, Tmpfs::NewRoot(01777));
   return vfs;
 }

@@ -45,6 +45,10 @@ struct VfsOptions {
   // upper layer, so the app can write anywhere and nothing reaches the
   // host. false: the plain read-only gofer root (writes give EROFS).
   bool overlay_root = true;
+  // A fresh tmpfs over /tmp (what an OCI container gets). Off for `runsc do`:
+  // its app runs programs from the host's /tmp too, and the overlay already
+  // keeps its /tmp writes inside the sandbox. Always on for a read-only root.
+  bool tmpfs_tmp = false;
 };
 
 // What an attribute change applies to: a resolved path, or an open file

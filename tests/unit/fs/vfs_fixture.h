@@ -39,7 +39,7 @@ class VfsTest : public ::testing::Test {
       g->Add(1, "l" + std::to_string(i), S_IFLNK | 0777, i == 40 ? "etc/passwd" : "l" + std::to_string(i + 1));
     }
     g->Add(1, "escape", S_IFLNK | 0777, "../../../etc");
-    auto v = Vfs::Create(std::move(g), VfsOptions{.overlay_root = UseOverlay()});
+    auto v = Vfs::Create(std::move(g), VfsOptions{.overlay_root = UseOverlay(), .tmpfs_tmp = true});
     ASSERT_TRUE(v.ok());
     vfs_ = std::move(v).value();
     auto ctx = vfs_->NewFsContext("/");
