@@ -81,6 +81,14 @@ SplitArgs NormalizeArgs(int argc, char** argv) {
       "root", "debug-log", "log", "log-format", "platform", "network", "cwd", "bundle", "pid-file",
       "console-socket", "format", "spec-fd", "gofer-fd", "fd", "root-path", "ip", "volume", "total-memory",
       "max-tasks", "max-fds"};
+  // `-name[=v]` -> `--name[=v]` for our long flags only.
+  auto normalize = [&](std::string a) {
+    if (a.size() > 2 && a[0] == '-' && a[1] != '-') {
+      const size_t eq = a.find('=');
+      if (kLong.contains(a.substr(1, eq == std::string::npos ? std::string::npos : eq - 1))) a = "-" + a;
+    }
+    return a;
+  };
   SplitArgs out;
   out.flags.emplace_back(argv[0]);
   bool seen_sub = false;  // only `do` takes an app command line
@@ -90,11 +98,7 @@ SplitArgs NormalizeArgs(int argc, char** argv) {
       for (int j = i + 1; j < argc; ++j) out.trailing.emplace_back(argv[j]);
       break;
     }
-    if (a.size() > 2 && a[0] == '-' && a[1] != '-') {
-      const size_t eq = a.find('=');
-      const std::string name = a.substr(1, eq == std::string::npos ? std::string::npos : eq - 1);
-      if (kLong.contains(name)) a = "-" + a;
-    }
+    a = normalize(std::move(a));
     if (a.rfind("--", 0) == 0 && a.size() > 2) {
       const size_t eq = a.find('=');
       const std::string name = a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
@@ -111,14 +115,7 @@ SplitArgs NormalizeArgs(int argc, char** argv) {
       if (a != "do") {
         // Other subcommands: CLI11 parses everything (Go-style flags still
         // normalized below).
-        for (int j = i; j < argc; ++j) {
-          std::string b = argv[j];
-          if (b.size() > 2 && b[0] == '-' && b[1] != '-') {
-            const size_t eq = b.find('=');
-            if (kLong.contains(b.substr(1, eq == std::string::npos ? std::string::npos : eq - 1))) b = "-" + b;
-          }
-          out.flags.push_back(std::move(b));
-        }
+        for (int j = i; j < argc; ++j) out.flags.push_back(normalize(argv[j]));
         return out;
       }
       seen_sub = true;

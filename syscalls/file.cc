@@ -134,14 +134,14 @@ Result<std::vector<KIovec>> CopyInIovecs(Task& t, uint64_t addr, uint64_t count)
   return iov;
 }
 
-Result<uint64_t> DoReadv(Task& t, int fd, uint64_t iov_addr, uint64_t count) {
-  std::shared_ptr<FileDescription> f = TRY(GetIoFile(t, fd));
-  if (!f->readable()) return Errno::kEBADF;
-  const std::vector<KIovec> iov = TRY(CopyInIovecs(t, iov_addr, count));
+// Runs `one` per non-empty iovec until a short transfer; an error after some
+// bytes moved ends the call with the count (Linux do_loop_readv_writev).
+template <typename Fn>
+Result<uint64_t> EachIovec(const std::vector<KIovec>& iov, Fn&& one) {
   uint64_t done = 0;
   for (const KIovec& v : iov) {
     if (v.len == 0) continue;
-    Result<uint64_t> n = ReadToUser(t, *f, v.base, v.len, nullptr, done == 0);
+    Result<uint64_t> n = one(v, done == 0);
     if (!n.ok()) {
       if (done > 0) break;
       return n.error();
@@ -152,6 +152,13 @@ Result<uint64_t> DoReadv(Task& t, int fd, uint64_t iov_addr, uint64_t count) {
   return done;
 }
 
+Result<uint64_t> DoReadv(Task& t, int fd, uint64_t iov_addr, uint64_t count) {
+  std::shared_ptr<FileDescription> f = TRY(GetIoFile(t, fd));
+  if (!f->readable()) return Errno::kEBADF;
+  const std::vector<KIovec> iov = TRY(CopyInIovecs(t, iov_addr, count));
+  return EachIovec(iov, [&](const KIovec& v, bool first) { return ReadToUser(t, *f, v.base, v.len, nullptr, first); });
+}
+
 Result<uint64_t> DoWritev(Task& t, int fd, uint64_t iov_addr, uint64_t count) {
   std::shared_ptr<FileDescription> f = TRY(GetIoFile(t, fd));
   if (!f->writable()) return Errno::kEBADF;
@@ -160,7 +167,7 @@ Result<uint64_t> DoWritev(Task& t, int fd, uint64_t iov_addr, uint64_t count) {
   for (const KIovec& v : iov) total += v.len;
   if (total <= kChunk) {
     // One write for the whole vector: pipes and ttys see it as one record.
-    std::vector<uint8_t> buf(total);
+    std::span<uint8_t> buf = t.BounceBuffer(total);
     size_t pos = 0;
     for (const KIovec& v : iov) {
       TRY(t.mm().CopyInBytes(v.base, std::span<uint8_t>(buf.data() + pos, v.len)));
@@ -169,18 +176,7 @@ Result<uint64_t> DoWritev(Task& t, int fd, uint64_t iov_addr, uint64_t count) {
     const size_t n = TRY(fs::WriteBlocking(t, *f, buf));
     return n;
   }
-  uint64_t done = 0;
-  for (const KIovec& v : iov) {
-    if (v.len == 0) continue;
-    Result<uint64_t> n = WriteFromUser(t, *f, v.base, v.len, nullptr);
-    if (!n.ok()) {
-      if (done > 0) break;
-      return n.error();
-    }
-    done += n.value();
-    if (n.value() < v.len) break;
-  }
-  return done;
+  return EachIovec(iov, [&](const KIovec& v, bool) { return WriteFromUser(t, *f, v.base, v.len, nullptr); });
 }
 
 Result<int> DupFrom(Task& t, int oldfd, int min_fd, bool cloexec) {

@@ -181,8 +181,9 @@ Result<uint64_t> Sysinfo(Task& t, const SyscallArgs& args) {
   struct sysinfo si {};
   si.uptime = absl::ToInt64Seconds(absl::Now() - t.kernel().boot_time());
   // The sandbox's own view: its memory budget, not the host's.
-  si.totalram = t.kernel().config().memory_file_capacity;
-  si.freeram = si.totalram / 2;  // TODO(#7): real accounting of the memory file.
+  const auto& mf = t.kernel().memory_file();
+  si.totalram = mf.capacity();
+  si.freeram = mf.capacity() - std::min(mf.allocated(), mf.capacity());
   si.procs = static_cast<uint16_t>(t.kernel().TaskCount());
   si.mem_unit = 1;
   TRY(t.mm().CopyOut(args.Ptr<struct sysinfo>(0), si));
