@@ -4,10 +4,13 @@
 //
 // The ptrace stubs are forked from the sentry and inherit this filter: their
 // own start-up (platform/ptrace/stub.cc) and the syscalls the sentry injects
-// into them (mmap/munmap/mprotect of app memory) must pass it too. App
-// syscalls never reach it: PTRACE_SYSEMU stops them before seccomp runs.
+// into them (mmap/munmap/mprotect of app memory) must pass it too. Each stub
+// then adds its own, much smaller filter (platform/ptrace/stub_filter.cc);
+// filters stack, so a stub may make only what both allow. App syscalls never
+// reach either: PTRACE_SYSEMU stops them before seccomp runs.
 #include <linux/futex.h>
 #include <linux/prctl.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -136,6 +139,9 @@ Policy SentryPolicy(const SentryPolicyOptions& o) {
           {ArgEq(0, static_cast<uint64_t>(option))});
   }
   allow(SYS_arch_prctl, "glibc TLS");
+  // Only adds restrictions (filters stack); no TSYNC or other flags.
+  allow(SYS_seccomp, "stub start-up installs the stub's own filter (platform/ptrace/stub_filter.h)",
+        {ArgEq(0, SECCOMP_SET_MODE_FILTER), ArgEq(1, 0)});
 
   // ptrace of the sentry's own stubs (its children; its pid namespace holds
   // nothing else). Requests that read or weaken seccomp are left out.

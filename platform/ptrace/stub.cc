@@ -13,6 +13,7 @@
 #include <cstddef>
 
 #include "base/logging.h"
+#include "platform/ptrace/stub_filter.h"
 
 // The stub's code: position independent, in its own page-aligned section so
 // that it owns whole pages of the binary. The forked child moves these pages
@@ -214,7 +215,7 @@ struct KernelSigaction {
 
 // Runs in the forked child. Exit codes say which step failed (the parent logs
 // them): 10+ here, 20 in the assembly stub.
-[[noreturn]] __attribute__((noinline)) void StubChild(int memory_fd, pid_t parent) {
+[[noreturn]] __attribute__((noinline)) void StubChild(int memory_fd, pid_t parent, StubFilter& filter) {
   // Die with the tracer thread; if it is already gone, getppid() changed.
   if (RawSyscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL) != 0) RawExit(10);
   if (RawSyscall(SYS_getppid) != parent) RawExit(11);
@@ -249,6 +250,8 @@ struct KernelSigaction {
       RawExit(18);
     }
   }
+  // From here on only the stub's own allowlist (stub_filter.h) holds.
+  if (InstallStubFilter(filter, static_cast<pid_t>(RawSyscall(SYS_getpid))) != 0) RawExit(21);
   // Move the stub's pages to kStubBase and jump there. Nothing after the
   // mremap may touch memory: the destination may have been this stack.
   register long r10 asm("r10") = MREMAP_MAYMOVE | MREMAP_FIXED;
@@ -286,6 +289,8 @@ pid_t CurrentTid() {
 
 Result<NewStub> ForkStub(int memory_fd) {
   const pid_t parent = getpid();
+  // Built here: the child may not allocate.
+  StubFilter filter = BuildStubFilter(memory_fd);
   // A raw clone, not fork(3): no atfork handlers, and the child runs only
   // StubChild. The calling thread is the child's parent, hence its tracer.
   const long pid = RawSyscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
@@ -293,7 +298,7 @@ Result<NewStub> ForkStub(int memory_fd) {
     logging::Warn("ptrace: clone(SIGCHLD) for a stub failed: {}", base::ErrnoName(base::FromHost(-pid)));
     return base::FromHost(static_cast<int>(-pid));
   }
-  if (pid == 0) StubChild(memory_fd, parent);
+  if (pid == 0) StubChild(memory_fd, parent, filter);
 
   NewStub stub;
   stub.pid = static_cast<pid_t>(pid);

@@ -1,0 +1,42 @@
+// The stub's own seccomp filter (defense in depth): a stub runs app code, and
+// if that code ever ran untraced (a tracer bug, a kernel bug) it would make
+// host syscalls directly. The filter allows only what the stub's start-up,
+// the tracer's injected syscalls (Map/Unmap/Protect, thread creation, the
+// dumpable toggle, thread exit) and the kernel-emulated [vsyscall] page need;
+// anything else kills the whole stub (SECCOMP_RET_KILL_PROCESS).
+//
+// App syscalls never reach it: under PTRACE_SYSEMU the kernel reports the
+// syscall-enter stop and skips the syscall before seccomp runs (Linux >= 4.8,
+// commit 93e35efb8de4), so only syscalls the stub really executes are checked.
+// Filters stack: the stub also keeps whatever filter the sentry had when it
+// forked it. Internal to platform/ptrace/.
+#ifndef PLATFORM_PTRACE_STUB_FILTER_H_
+#define PLATFORM_PTRACE_STUB_FILTER_H_
+
+#include <linux/filter.h>
+#include <sys/types.h>
+
+#include <vector>
+
+namespace platform::ptrace {
+
+// The BPF program for a stub holding `memory_fd`, built before the fork (the
+// child may not allocate). The stub's own pid is patched in by
+// InstallStubFilter: kill(2) is allowed only as kill(self, SIGSTOP).
+struct StubFilter {
+  std::vector<sock_filter> insns;
+  size_t pid_insn = 0;  // index of the instruction comparing kill's pid
+};
+StubFilter BuildStubFilter(int memory_fd);
+
+// In the forked child (raw syscalls only, no allocation): patches `self` into
+// the child's copy of the program and loads it. Requires no_new_privs.
+// Returns 0 or -errno.
+long InstallStubFilter(StubFilter& filter, pid_t self);
+
+// The number of distinct syscalls the filter lets run (for logs and docs).
+int StubFilterAllowedCount();
+
+}  // namespace platform::ptrace
+
+#endif  // PLATFORM_PTRACE_STUB_FILTER_H_

@@ -1,0 +1,160 @@
+// The ptrace stub's own seccomp filter (platform/ptrace/stub_filter.h): it
+// kills a stub that makes any host syscall beyond its start-up and the
+// tracer's injections, yet never sees app syscalls (PTRACE_SYSEMU skips
+// seccomp).
+#include "platform/ptrace/stub_filter.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <linux/prctl.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "base/unique_fd.h"
+#include "platform/platform.h"
+#include "platform/ptrace/ptrace.h"
+#include "platform/ptrace/stub.h"
+
+namespace platform {
+namespace {
+
+constexpr uint64_t kPage = 4096;
+constexpr uint64_t kCodeAddr = 0x400000;
+
+// Forks a child that loads the stub filter for `fd` and runs `body`, which
+// makes one syscall; the child exits 0 if that syscall returned. Returns the
+// wait status.
+int RunFiltered(int fd, const std::function<void()>& body) {
+  ptrace::StubFilter filter = ptrace::BuildStubFilter(fd);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) _exit(90);
+    if (ptrace::InstallStubFilter(filter, static_cast<pid_t>(syscall(SYS_getpid))) != 0) _exit(91);
+    body();
+    _exit(0);
+  }
+  int status = 0;
+  EXPECT_EQ(waitpid(pid, &status, 0), pid);
+  return status;
+}
+
+bool KilledBySeccomp(int status) { return WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS; }
+bool ExitedZero(int status) { return WIFEXITED(status) && WEXITSTATUS(status) == 0; }
+
+class StubFilterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fd_ = base::UniqueFd(memfd_create("stub-filter-test", MFD_CLOEXEC));
+    ASSERT_TRUE(fd_.valid());
+    ASSERT_EQ(ftruncate(fd_.get(), 4 * kPage), 0);
+  }
+  base::UniqueFd fd_;
+};
+
+TEST_F(StubFilterTest, HostSyscallsOutsideTheStubAllowlistKillTheStub) {
+  EXPECT_TRUE(KilledBySeccomp(RunFiltered(fd_.get(), [] { syscall(SYS_getuid); })));
+  EXPECT_TRUE(KilledBySeccomp(RunFiltered(fd_.get(), [] { syscall(SYS_openat, AT_FDCWD, "/etc/passwd", O_RDONLY); })));
+  EXPECT_TRUE(KilledBySeccomp(RunFiltered(fd_.get(), [] { syscall(SYS_socket, AF_INET, SOCK_STREAM, 0); })));
+  EXPECT_TRUE(KilledBySeccomp(RunFiltered(fd_.get(), [] { syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0); })));
+  EXPECT_TRUE(KilledBySeccomp(RunFiltered(fd_.get(), [] { syscall(SYS_execve, "/bin/true", nullptr, nullptr); })));
+  // x86-64 numbers only: an i386 int 0x80 (getpid is 20 there) and x32.
+  EXPECT_TRUE(KilledBySeccomp(RunFiltered(fd_.get(), [] {
+    long r;
+    asm volatile("int $0x80" : "=a"(r) : "a"(20) : "memory");
+  })));
+  EXPECT_TRUE(KilledBySeccomp(RunFiltered(fd_.get(), [] { syscall(0x40000000 | SYS_getpid); })));
+}
+
+TEST_F(StubFilterTest, ArgumentFiltersHold) {
+  const int fd = fd_.get();
+  // Anonymous memory is never executable; the memory file may be.
+  EXPECT_TRUE(KilledBySeccomp(RunFiltered(fd, [] {
+    syscall(SYS_mmap, 0x500000, kPage, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  })));
+  EXPECT_TRUE(ExitedZero(RunFiltered(fd, [fd] {
+    if (syscall(SYS_mmap, 0x500000, kPage, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED, fd, 0) != 0x500000) {
+      _exit(1);
+    }
+    if (syscall(SYS_mprotect, 0x500000, kPage, PROT_READ | PROT_WRITE | PROT_EXEC) != 0) _exit(2);
+    if (syscall(SYS_munmap, 0x500000, kPage) != 0) _exit(3);
+  })));
+  // Another fd, even mapped shared, is refused.
+  EXPECT_TRUE(KilledBySeccomp(RunFiltered(fd, [fd] {
+    syscall(SYS_mmap, 0x500000, kPage, PROT_READ, MAP_SHARED | MAP_FIXED, fd + 100, 0);
+  })));
+  // prctl: only PR_SET_DUMPABLE; clone: only the stub-thread flags (no fork).
+  EXPECT_TRUE(ExitedZero(RunFiltered(fd, [] { (void)syscall(SYS_prctl, PR_SET_DUMPABLE, 0); })));
+  EXPECT_TRUE(KilledBySeccomp(RunFiltered(fd, [] { syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 0, 0, 0, 0); })));
+  EXPECT_TRUE(KilledBySeccomp(RunFiltered(fd, [] { syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0); })));
+  // kill: only SIGSTOP to itself.
+  EXPECT_TRUE(KilledBySeccomp(RunFiltered(fd, [] { syscall(SYS_kill, getppid(), SIGSTOP); })));
+  EXPECT_TRUE(KilledBySeccomp(RunFiltered(fd, [] { syscall(SYS_kill, syscall(SYS_getpid), SIGCONT); })));
+  // mremap: only start-up's move to kStubBase.
+  EXPECT_TRUE(KilledBySeccomp(RunFiltered(fd, [] {
+    void* p = reinterpret_cast<void*>(0x500000);
+    syscall(SYS_mremap, p, kPage, kPage, MREMAP_MAYMOVE | MREMAP_FIXED, 0x600000);
+  })));
+  EXPECT_GT(ptrace::StubFilterAllowedCount(), 10);
+  EXPECT_LT(ptrace::StubFilterAllowedCount(), 25);
+}
+
+// App code making host syscalls that the stub filter would kill (getuid,
+// openat, socket) still stops at the tracer: SYSEMU runs before seccomp.
+TEST_F(StubFilterTest, AppSyscallsReachTheSentryNotTheStubFilter) {
+  void* p = mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(), 0);
+  ASSERT_NE(p, MAP_FAILED);
+  const std::vector<uint8_t> code = {
+      0xb8, 0x66, 0x00, 0x00, 0x00,  // mov $102 (getuid), %eax
+      0x0f, 0x05,                    // syscall
+      0xb8, 0x01, 0x01, 0x00, 0x00,  // mov $257 (openat), %eax
+      0x0f, 0x05,                    // syscall
+      0xb8, 0x29, 0x00, 0x00, 0x00,  // mov $41 (socket), %eax
+      0x0f, 0x05,                    // syscall
+  };
+  std::memset(p, 0xcc, kPage);
+  std::memcpy(p, code.data(), code.size());
+  munmap(p, kPage);
+  std::string why;
+  auto plat = ptrace::NewPtracePlatform(fd_.get(), &why);
+  ASSERT_TRUE(plat.ok()) << why;
+  auto as = plat.value()->NewAddressSpace();
+  ASSERT_TRUE(as.ok());
+  auto ctx = plat.value()->NewContext();
+  ASSERT_TRUE(ctx.ok());
+  ASSERT_TRUE(as.value()->Map(kCodeAddr, kPage, kProtRead | kProtExec, fd_.get(), 0).ok());
+  Registers regs = InitialRegisters(kCodeAddr, 0);
+  for (uint64_t nr : {102, 257, 41}) {
+    auto info = ctx.value()->Switch(*as.value(), regs);
+    ASSERT_TRUE(info.ok());
+    ASSERT_EQ(info.value().reason, StopReason::kSyscall);
+    EXPECT_EQ(regs.regs.orig_rax, nr);
+    regs.regs.rax = static_cast<uint64_t>(-ENOSYS);
+  }
+  // The stub is alive, and it runs under a filter of its own.
+  std::ifstream in(fmt::format("/proc/self/task/{}/children", syscall(SYS_gettid)));
+  pid_t stub = -1;
+  in >> stub;
+  ASSERT_GT(stub, 0);
+  std::ifstream status(fmt::format("/proc/{}/status", stub));
+  std::string line, seccomp;
+  while (std::getline(status, line)) {
+    if (line.rfind("Seccomp:", 0) == 0) seccomp = line;
+  }
+  EXPECT_EQ(seccomp, "Seccomp:\t2");
+}
+
+}  // namespace
+}  // namespace platform
