@@ -13,6 +13,7 @@
 #include "base/logging.h"
 #include "platform/ptrace/address_space.h"
 #include "platform/ptrace/context.h"
+#include "platform/ptrace/stub_filter.h"
 
 namespace platform::ptrace {
 namespace {
@@ -74,6 +75,8 @@ Result<std::unique_ptr<Platform>> NewPtracePlatform(int memory_fd, const Options
       if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
     }
   }
+  logging::Debug("seccomp: stub allowlist: {} host syscalls allowed (platform/ptrace/stub_filter.cc)",
+                 StubFilterAllowedCount());
   return std::unique_ptr<Platform>(std::make_unique<PtracePlatform>(memory_fd, options, std::move(cpus)));
 }
 
