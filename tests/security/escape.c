@@ -10,6 +10,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
@@ -17,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
@@ -24,6 +27,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static int failures;
@@ -109,6 +113,51 @@ static int connect_host_loopback(int port) {
   return failures;
 }
 
+/* No interface but the sandbox's own loopback, by every way of listing them
+ * the sandbox offers (none at all is fine too). */
+static int only_loopback(void) {
+  int listed = 0;
+  FILE* f = fopen("/proc/net/dev", "r");
+  if (f != NULL) {
+    char line[256];
+    int n = 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+      if (++n <= 2) continue; /* headers */
+      char name[64] = {0};
+      if (sscanf(line, " %63[^:]:", name) != 1) continue;
+      ++listed;
+      if (strcmp(name, "lo") != 0) fail("/proc/net/dev lists a host interface", 0, 0), printf("  %s\n", name);
+    }
+    fclose(f);
+  }
+  const int s = socket(AF_INET, SOCK_DGRAM, 0);
+  if (s >= 0) {
+    struct ifreq reqs[16];
+    struct ifconf conf;
+    memset(&conf, 0, sizeof(conf));
+    conf.ifc_len = sizeof(reqs);
+    conf.ifc_req = reqs;
+    if (ioctl(s, SIOCGIFCONF, &conf) == 0) {
+      for (size_t i = 0; i < (size_t)conf.ifc_len / sizeof(reqs[0]); ++i) {
+        ++listed;
+        if (strcmp(reqs[i].ifr_name, "lo") != 0) {
+          fail("SIOCGIFCONF lists a host interface", 0, 0);
+          printf("  %s\n", reqs[i].ifr_name);
+        }
+      }
+    }
+    /* A host interface by name (every host has eth0/ens*: ENODEV here). */
+    struct ifreq r;
+    memset(&r, 0, sizeof(r));
+    strcpy(r.ifr_name, "eth0");
+    if (ioctl(s, SIOCGIFINDEX, &r) == 0) fail("SIOCGIFINDEX(eth0) found a host interface", 0, 0);
+    close(s);
+  }
+  if (if_nametoindex("eth0") != 0) fail("if_nametoindex(eth0)", 1, 0);
+  printf("PASS only loopback is visible (%d interface entries listed)\n", listed);
+  return failures;
+}
+
 static int mknod_device(void) {
   static const int ok[] = {EPERM, EROFS, ENOSYS, EACCES, 0};
   long r = mknod("/escape-sda", S_IFBLK | 0600, makedev(8, 0));
@@ -117,6 +166,36 @@ static int mknod_device(void) {
   must_fail("mknod(char device /dev/mem 1:1)", r, errno, ok);
   r = mknodat(AT_FDCWD, "/dev/escape-kmsg", S_IFCHR | 0600, makedev(1, 11));
   must_fail("mknodat(/dev, char 1:11)", r, errno, ok);
+  /* In a writable tmpfs: if the node can be made, it must lead nowhere. */
+  static const struct { const char* path; mode_t type; unsigned maj, min; } nodes[] = {
+      {"/tmp/escape-sda", S_IFBLK, 8, 0}, {"/tmp/escape-mem", S_IFCHR, 1, 1},
+      {"/tmp/escape-kmem", S_IFCHR, 1, 2}, {"/tmp/escape-port", S_IFCHR, 1, 4}};
+  for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); ++i) {
+    char what[128];
+    snprintf(what, sizeof(what), "mknod(%s)", nodes[i].path);
+    r = mknod(nodes[i].path, nodes[i].type | 0600, makedev(nodes[i].maj, nodes[i].min));
+    if (r != 0) {
+      must_fail(what, r, errno, ok);
+      continue;
+    }
+    const int fd = open(nodes[i].path, O_RDWR);
+    snprintf(what, sizeof(what), "open(%s) of a device node made inside", nodes[i].path);
+    static const int nodev[] = {ENXIO, ENODEV, EPERM, EACCES, ENOENT, EROFS, 0};
+    must_fail(what, fd, errno, nodev);
+    if (fd >= 0) close(fd);
+    unlink(nodes[i].path);
+  }
+  /* The host's device nodes do not exist inside. */
+  static const char* host_devs[] = {"/dev/mem", "/dev/kmem", "/dev/port", "/dev/sda", "/dev/vda", "/dev/nvme0n1",
+                                    "/dev/kmsg", "/dev/kvm", "/dev/fuse", "/dev/loop0", "/dev/mapper/control"};
+  for (size_t i = 0; i < sizeof(host_devs) / sizeof(host_devs[0]); ++i) {
+    char what[128];
+    snprintf(what, sizeof(what), "open(%s)", host_devs[i]);
+    const int fd = open(host_devs[i], O_RDONLY);
+    static const int gone[] = {ENOENT, ENXIO, ENODEV, EPERM, EACCES, 0};
+    must_fail(what, fd, errno, gone);
+    if (fd >= 0) close(fd);
+  }
   return failures;
 }
 
@@ -194,6 +273,19 @@ static int write_rootfs(void) {
   return failures;
 }
 
+/* `fd` (or a negative result) must not yield the secret; closes it. */
+static void check_not_secret(const char* what, int fd, const char* secret) {
+  if (fd < 0) {
+    printf("PASS %s: %s\n", what, strerror(errno));
+    return;
+  }
+  char buf[256] = {0};
+  const ssize_t got = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (got > 0 && strstr(buf, secret) != NULL) fail(what, got, 0);
+  else printf("PASS %s: opened, but not the host file\n", what);
+}
+
 /* Every way out of the rootfs by name: none may read the secret. */
 static int read_outside(const char* host_marker, const char* secret) {
   char paths[12][512];
@@ -211,6 +303,52 @@ static int read_outside(const char* host_marker, const char* secret) {
   snprintf(paths[n++], 512, "/proc/self/root/abs-link");
   snprintf(paths[n++], 512, "/../marker");
   if (chdir("/") != 0) fail("chdir(/)", -1, errno);
+  /* /proc/self/fd of a directory, and ".." from a directory fd. */
+  const int dirfd = open("/bin", O_RDONLY | O_DIRECTORY);
+  if (dirfd < 0) fail("open(/bin, O_DIRECTORY)", dirfd, errno);
+  char fdpaths[4][600];
+  snprintf(fdpaths[0], 600, "/proc/self/fd/%d/../../../../..%s", dirfd, host_marker);
+  snprintf(fdpaths[1], 600, "/proc/self/fd/%d/../../abs-link", dirfd);
+  snprintf(fdpaths[2], 600, "../../../../../..%s", host_marker);
+  snprintf(fdpaths[3], 600, "/proc/self/fd/%d/../dir-link/marker", dirfd);
+  for (int i = 0; i < 4; ++i) {
+    char what[700];
+    snprintf(what, sizeof(what), "read %.600s", fdpaths[i]);
+    const int fd = i == 2 ? openat(dirfd, fdpaths[i], O_RDONLY) : open(fdpaths[i], O_RDONLY);
+    check_not_secret(what, fd, secret);
+  }
+  /* openat2 and its RESOLVE_* flags (ENOSYS until implemented: then there
+   * is nothing to escape through). */
+  struct {
+    const char* path;
+    unsigned long long resolve;
+    int from_dir;
+  } o2[] = {
+      {host_marker, 0, 0},
+      {host_marker, RESOLVE_IN_ROOT, 0},
+      {"/abs-link", RESOLVE_IN_ROOT, 0},
+      {"../../../../../../..", RESOLVE_IN_ROOT, 1},
+      {"abs-link", RESOLVE_IN_ROOT, 0},
+      {"/proc/self/root/abs-link", RESOLVE_NO_MAGICLINKS, 0},
+      {"/proc/self/root/abs-link", 0, 0},
+      {"../abs-link", RESOLVE_BENEATH, 1},
+      {"../../../../../../../outside/marker", RESOLVE_BENEATH, 1},
+      {"dir-link/marker", RESOLVE_NO_XDEV, 0},
+      {"/rel-link", RESOLVE_NO_SYMLINKS, 0},
+      {"/rel-link", RESOLVE_CACHED, 0},
+  };
+  for (size_t i = 0; i < sizeof(o2) / sizeof(o2[0]); ++i) {
+    char what[700];
+    snprintf(what, sizeof(what), "openat2(%s, %.500s, resolve %#llx)", o2[i].from_dir ? "/bin fd" : "AT_FDCWD",
+             o2[i].path, o2[i].resolve);
+    struct open_how how;
+    memset(&how, 0, sizeof(how));
+    how.flags = O_RDONLY;
+    how.resolve = o2[i].resolve;
+    const long fd = sys(SYS_openat2, o2[i].from_dir ? dirfd : AT_FDCWD, (long)o2[i].path, (long)&how, sizeof(how), 0);
+    check_not_secret(what, (int)fd, secret);
+  }
+  if (dirfd >= 0) close(dirfd);
   for (int i = 0; i < n; ++i) {
     char what[600];
     snprintf(what, sizeof(what), "read %.500s", paths[i]);
@@ -251,6 +389,113 @@ static int proc_self_exe(const char* runsc_size_str) {
     printf("PASS /proc/self/exe cannot be opened: %s\n", strerror(errno));
   }
   if (fd >= 0) close(fd);
+  return failures;
+}
+
+/* A symlink on the walk swapped in a tight loop between a harmless target
+ * and ways out; the walker must never read the secret. Inside the sandbox a
+ * child swaps (rename over, atomic); the runner swaps on the host too. */
+static int symlink_race(const char* host_marker, const char* secret, int seconds) {
+  char host_dir[512];
+  snprintf(host_dir, sizeof(host_dir), "%s", host_marker);
+  char* slash = strrchr(host_dir, '/');
+  if (slash != NULL) *slash = '\0';
+  mkdir("/tmp/race", 0755);
+  mkdir("/tmp/race/real", 0755);
+  FILE* f = fopen("/tmp/race/real/marker", "w");
+  if (f == NULL) {
+    printf("SKIP cannot write /tmp in the sandbox: %s\n", strerror(errno));
+    return 0;
+  }
+  fputs("decoy\n", f);
+  fclose(f);
+  char up[600];
+  snprintf(up, sizeof(up), "../../../../../../../..%s", host_dir);
+  const char* targets[] = {"real", host_dir, up, "/dir-link", "/proc/self/root/dir-link", "/proc/1/root/../../.."};
+  const size_t ntargets = sizeof(targets) / sizeof(targets[0]);
+  if (symlink("real", "/tmp/race/link") != 0) {
+    fail("symlink(/tmp/race/link)", -1, errno);
+    return failures;
+  }
+  const pid_t swapper = fork();
+  if (swapper < 0) {
+    fail("fork for the swapper", -1, errno);
+    return failures;
+  }
+  if (swapper == 0) {
+    for (unsigned long i = 0;; ++i) {
+      const char* t = targets[i % ntargets];
+      if (symlink(t, "/tmp/race/next") == 0) (void)!rename("/tmp/race/next", "/tmp/race/link");
+      else unlink("/tmp/race/next");
+    }
+  }
+  long opens = 0, decoys = 0, walks = 0;
+  const time_t end = time(NULL) + seconds;
+  while (time(NULL) < end) {
+    for (int k = 0; k < 200; ++k) {
+      ++walks;
+      const char* paths[] = {"/tmp/race/link/marker", "/race/marker"};
+      const int fd = open(paths[k & 1], O_RDONLY);
+      if (fd < 0) continue;
+      ++opens;
+      char buf[256] = {0};
+      const ssize_t got = read(fd, buf, sizeof(buf) - 1);
+      close(fd);
+      if (got > 0 && strstr(buf, secret) != NULL) {
+        fail("a swapped symlink led out of the rootfs", got, 0);
+        printf("  via %s\n", paths[k & 1]);
+        kill(swapper, SIGKILL);
+        waitpid(swapper, NULL, 0);
+        return failures;
+      }
+      if (got > 0 && strstr(buf, "decoy") != NULL) ++decoys;
+    }
+  }
+  kill(swapper, SIGKILL);
+  waitpid(swapper, NULL, 0);
+  printf("PASS symlink swapped during %ld walks: %ld opened (%ld decoys), never the secret\n", walks, opens, decoys);
+  return failures;
+}
+
+/* /proc/self/mem reaches only the app's own memory: not the stub's code
+ * above the app's address space, nor anything of the sentry. */
+static int proc_self_mem(void) {
+  const int fd = open("/proc/self/mem", O_RDWR);
+  if (fd < 0) {
+    printf("PASS open(/proc/self/mem): %s\n", strerror(errno));
+    return 0;
+  }
+  static int probe = 0x5eed;
+  int got = 0;
+  if (pread(fd, &got, sizeof(got), (off_t)(unsigned long)&probe) != sizeof(got) || got != 0x5eed) {
+    printf("NOTE /proc/self/mem does not read the app's own memory (%s)\n", strerror(errno));
+  }
+  static const unsigned long addrs[] = {
+      0x7fffff000000ul,            /* the ptrace stub's code (kStubBase) */
+      0x7ffffffff000ul - 4096,     /* the stub's data, top of user space */
+      0x555555554000ul,            /* a typical PIE base: the sentry's, were it shared */
+      0x7f0000000000ul,            /* where host libraries usually live */
+      0xffff800000000000ul,        /* the kernel */
+  };
+  static const int ok[] = {EIO, EFAULT, EINVAL, ENOMEM, EPERM, 0};
+  for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); ++i) {
+    char page[64];
+    /* Skip addresses the app itself has mapped (msync: ENOMEM if not). */
+    if (addrs[i] < 0x800000000000ul && msync((void*)addrs[i], 4096, MS_ASYNC) == 0) continue;
+    char what[128];
+    snprintf(what, sizeof(what), "pread(/proc/self/mem, %#lx)", addrs[i]);
+    long r = pread(fd, page, sizeof(page), (off_t)addrs[i]);
+    must_fail(what, r, errno, ok);
+    snprintf(what, sizeof(what), "pwrite(/proc/self/mem, %#lx)", addrs[i]);
+    memset(page, 0xcc, sizeof(page));
+    r = pwrite(fd, page, sizeof(page), (off_t)addrs[i]);
+    must_fail(what, r, errno, ok);
+  }
+  close(fd);
+  /* Another process's mem: only the sandbox's own pids exist. */
+  const int other = open("/proc/2/mem", O_RDONLY);
+  if (other >= 0) close(other);
+  printf("PASS /proc/self/mem stays in the app's memory\n");
   return failures;
 }
 
@@ -350,6 +595,9 @@ int main(int argc, char** argv) {
   if (strcmp(a, "write_rootfs") == 0) return write_rootfs();
   if (strcmp(a, "read_outside") == 0 && argc == 4) return read_outside(argv[2], argv[3]);
   if (strcmp(a, "proc_self_exe") == 0 && argc == 3) return proc_self_exe(argv[2]);
+  if (strcmp(a, "only_loopback") == 0) return only_loopback();
+  if (strcmp(a, "symlink_race") == 0 && argc == 5) return symlink_race(argv[2], argv[3], atoi(argv[4]));
+  if (strcmp(a, "proc_self_mem") == 0) return proc_self_mem();
   if (strcmp(a, "fork_bomb") == 0 && argc == 3) return fork_bomb(atol(argv[2]));
   if (strcmp(a, "memory_bomb") == 0 && argc == 3) return memory_bomb(atol(argv[2]));
   if (strcmp(a, "fd_exhaustion") == 0 && argc == 3) return fd_exhaustion(atol(argv[2]));

@@ -182,10 +182,23 @@ def sentry_and_gofer_run_confined(env):
         with open(f"/proc/{roles['runsc-sandbox']}/net/dev") as f:
             ifaces = [l.split(":")[0].strip() for l in f.readlines()[2:]]
         check(ifaces == ["lo"], f"the sentry's netns has interfaces {ifaces}")
-        for stub in children(roles["runsc-sandbox"]):
+        sentry_filters = int(proc_status(roles["runsc-sandbox"]).get("Seccomp_filters", "1"))
+        stubs = children(roles["runsc-sandbox"])
+        check(stubs, "no stub process found under the sentry")
+        for stub in stubs:
             st = proc_status(stub)
-            print(f"stub pid {stub}: Seccomp={st.get('Seccomp')} NoNewPrivs={st.get('NoNewPrivs')}")
+            fds = os.listdir(f"/proc/{stub}/fd")
+            print(f"stub pid {stub}: Seccomp={st.get('Seccomp')} Seccomp_filters={st.get('Seccomp_filters')} "
+                  f"NoNewPrivs={st.get('NoNewPrivs')} CapEff={st.get('CapEff')} fds={fds}")
             check(st.get("Seccomp") == "2", "a stub runs without the seccomp filter")
+            # Its own filter on top of the inherited sentry filter.
+            check(int(st.get("Seccomp_filters", "0")) > sentry_filters, "a stub lacks its own seccomp filter")
+            check(st.get("NoNewPrivs") == "1", "a stub lacks no_new_privs")
+            check(int(st["CapEff"], 16) == 0, f"a stub has capabilities {st['CapEff']}")
+            # No fds but the memory file.
+            check(len(fds) == 1, f"a stub holds fds {fds}")
+            check(os.readlink(f"/proc/{stub}/fd/{fds[0]}").startswith("/memfd:"),
+                  f"a stub's one fd is {os.readlink(f'/proc/{stub}/fd/{fds[0]}')}, not the memory file")
     finally:
         out, err = proc.communicate(timeout=TIMEOUT)
     check(proc.returncode == 0, f"runsc do sleep exited {proc.returncode}: {err.decode()}")
@@ -230,6 +243,7 @@ def network_none_cannot_reach_host_loopback(env):
         t.join()
         srv.close()
     check(not accepted, "the host listener accepted a connection from the sandbox")
+    env.escape("only_loopback")
 
 
 def mknod_of_device_fails(env):
@@ -252,6 +266,47 @@ def rootfs_writes_never_reach_host(env):
 
 def reads_never_leave_rootfs(env):
     env.escape("read_outside", env.marker, env.secret)
+
+
+def symlink_swapped_during_walk_never_leaves_rootfs(env):
+    """The app walks through a symlink swapped in a tight loop, both inside
+    the sandbox (by a child) and on the host (the runner swaps rootfs/race, a
+    directory with a decoy, with a symlink to outside/ by RENAME_EXCHANGE)."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    race, swap = os.path.join(env.root, "race"), os.path.join(env.root, "race-swap")
+    os.makedirs(race)
+    with open(os.path.join(race, "marker"), "w") as f:
+        f.write("decoy\n")
+    os.symlink(env.outside, swap)
+    stop = threading.Event()
+    swaps = [0]
+
+    def swapper():
+        AT_FDCWD, RENAME_EXCHANGE = -100, 2
+        while not stop.is_set():
+            if libc.renameat2(AT_FDCWD, race.encode(), AT_FDCWD, swap.encode(), RENAME_EXCHANGE) == 0:
+                swaps[0] += 1
+
+    t = threading.Thread(target=swapper)
+    t.start()
+    try:
+        env.escape("symlink_race", env.marker, env.secret, "5")
+    finally:
+        stop.set()
+        t.join()
+        if os.path.islink(race):  # leave the directory where it was
+            libc.renameat2(-100, race.encode(), -100, swap.encode(), 2)
+        shutil.rmtree(race, ignore_errors=True)
+        os.unlink(swap)
+    print(f"host side: {swaps[0]} swaps")
+    check(swaps[0] > 0, "the host-side swapper never swapped")
+    with open(env.marker) as f:
+        check(f.read().strip() == env.secret, "the marker outside the rootfs changed")
+
+
+def proc_self_mem_cannot_reach_sentry_or_stub(env):
+    env.escape("proc_self_mem")
 
 
 def proc_self_exe_is_not_runsc_and_not_writable(env):
@@ -304,6 +359,8 @@ CASES = [
     privileged_syscalls_get_eperm_or_enosys,
     rootfs_writes_never_reach_host,
     reads_never_leave_rootfs,
+    symlink_swapped_during_walk_never_leaves_rootfs,
+    proc_self_mem_cannot_reach_sentry_or_stub,
     proc_self_exe_is_not_runsc_and_not_writable,
     fork_bomb_gets_eagain,
     memory_bomb_gets_enomem,
