@@ -7,7 +7,10 @@
 #   TEST_SUITES="unit syscalls-native" scripts/test.sh
 #   scripts/test.sh -- open_test[native]     # args after -- go to meson test
 #
-# Suites: unit, syscalls-native, syscalls-sandboxed, e2e.
+# Suites: unit, syscalls-native, syscalls-sandboxed, e2e, security, fuzz
+# (meson suites), and asan: the unit tests built with
+# -Db_sanitize=address,undefined in ${ASAN_BUILD_DIR:-build-asan} (only that
+# target is built there), counted as one test.
 # Environment: BUILD_DIR (default: build), TEST_SUITES (space- or
 # comma-separated; default: all), RUNSC_FLAGS (extra runsc flags for the
 # sandboxed runs). Exits non-zero if a test failed or the build failed.
@@ -46,14 +49,54 @@ if ! ninja -C "${build_dir}"; then
 fi
 
 suite_args=()
-for s in "${suites[@]}"; do
-  [[ -n "$s" ]] && suite_args+=(--suite "$s")
-done
+run_asan=1
+run_meson=1
+if ((${#suites[@]})); then
+  run_asan=0
+  for s in "${suites[@]}"; do
+    if [[ "$s" == asan ]]; then
+      run_asan=1
+    elif [[ -n "$s" ]]; then
+      suite_args+=(--suite "$s")
+    fi
+  done
+  ((${#suite_args[@]})) || run_meson=0
+fi
+# Tests named after --: meson tests only.
+((${#meson_args[@]})) && run_asan=0 && run_meson=1
 
 testlog="${build_dir}/meson-logs/testlog.json"
+mkdir -p "$(dirname "${testlog}")"
 rm -f "${testlog}"
 status=0
-meson test -C "${build_dir}" --no-rebuild --print-errorlogs "${suite_args[@]}" "${meson_args[@]}" || status=$?
+if ((run_meson)); then
+  meson test -C "${build_dir}" --no-rebuild --print-errorlogs "${suite_args[@]}" "${meson_args[@]}" || status=$?
+fi
+
+# The sanitizer build of the unit tests: one more result line in the log.
+if ((run_asan)); then
+  asan_dir="${ASAN_BUILD_DIR:-build-asan}"
+  asan_result=OK
+  start=${SECONDS}
+  if [[ ! -f "${asan_dir}/build.ninja" ]]; then
+    meson setup "${asan_dir}" --buildtype=debug -Db_sanitize=address,undefined >/dev/null || asan_result=ERROR
+  fi
+  if [[ "${asan_result}" == OK ]] && ! ninja -C "${asan_dir}" tests/unit/unit_tests; then
+    echo "test.sh: the asan build of the unit tests failed" >&2
+    asan_result=ERROR
+  fi
+  if [[ "${asan_result}" == OK ]]; then
+    echo "test.sh: asan: ${asan_dir}/tests/unit/unit_tests"
+    if ! SOURCE_DIR="${PWD}" ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+        UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+        "${asan_dir}/tests/unit/unit_tests" --gtest_brief=1 >"${asan_dir}/unit_tests.log" 2>&1; then
+      tail -n 60 "${asan_dir}/unit_tests.log"
+      asan_result=FAIL
+    fi
+  fi
+  echo "test.sh: asan unit tests: ${asan_result} ($((SECONDS - start)) s; log ${asan_dir}/unit_tests.log)"
+  echo "{\"name\": \"asan/unit_tests\", \"result\": \"${asan_result}\"}" >>"${testlog}"
+fi
 
 if [[ ! -f "${testlog}" ]]; then
   echo "test.sh: meson wrote no ${testlog}" >&2

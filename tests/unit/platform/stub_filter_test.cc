@@ -156,5 +156,40 @@ TEST_F(StubFilterTest, AppSyscallsReachTheSentryNotTheStubFilter) {
   EXPECT_EQ(seccomp, "Seccomp:\t2");
 }
 
+// The kernel emulates the [vsyscall] page through seccomp (time,
+// gettimeofday, getcpu): old static binaries calling it must not kill the
+// stub.
+TEST_F(StubFilterTest, VsyscallPageDoesNotKillTheStub) {
+  void* p = mmap(nullptr, 2 * kPage, PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(), 0);
+  ASSERT_NE(p, MAP_FAILED);
+  const std::vector<uint8_t> code = {
+      0x48, 0x31, 0xff,                                            // xor %rdi, %rdi
+      0x48, 0xb8, 0x00, 0x04, 0x60, 0xff, 0xff, 0xff, 0xff, 0xff,  // movabs $0xffffffffff600400 (time), %rax
+      0xff, 0xd0,                                                  // call *%rax
+      0x48, 0x89, 0xc7,                                            // mov %rax, %rdi
+      0xb8, 0x27, 0x00, 0x00, 0x00,                                // mov $39, %eax
+      0x0f, 0x05,                                                  // syscall
+  };
+  std::memset(p, 0xcc, kPage);
+  std::memcpy(p, code.data(), code.size());
+  munmap(p, 2 * kPage);
+  std::string why;
+  auto plat = ptrace::NewPtracePlatform(fd_.get(), &why);
+  ASSERT_TRUE(plat.ok()) << why;
+  auto as = plat.value()->NewAddressSpace();
+  ASSERT_TRUE(as.ok());
+  auto ctx = plat.value()->NewContext();
+  ASSERT_TRUE(ctx.ok());
+  ASSERT_TRUE(as.value()->Map(kCodeAddr, kPage, kProtRead | kProtExec, fd_.get(), 0).ok());
+  ASSERT_TRUE(as.value()->Map(kCodeAddr + 0x10000, kPage, kProtRead | kProtWrite, fd_.get(), kPage).ok());
+  Registers regs = InitialRegisters(kCodeAddr, kCodeAddr + 0x10000 + kPage - 64);
+  auto info = ctx.value()->Switch(*as.value(), regs);
+  ASSERT_TRUE(info.ok());
+  if (info.value().reason == StopReason::kFault) GTEST_SKIP() << "no [vsyscall] page on this host";
+  ASSERT_EQ(info.value().reason, StopReason::kSyscall);
+  EXPECT_EQ(regs.regs.orig_rax, 39u);
+  EXPECT_GT(regs.regs.rdi, 1000000000u);  // time(NULL) from the host
+}
+
 }  // namespace
 }  // namespace platform
