@@ -118,7 +118,7 @@ class ElfBuilder {
  private:
   void Put(uint64_t off, const std::vector<uint8_t>& data) {
     if (image_.size() < off + data.size()) image_.resize(off + data.size());
-    std::memcpy(image_.data() + off, data.data(), data.size());
+    if (!data.empty()) std::memcpy(image_.data() + off, data.data(), data.size());  // data() may be null
   }
   Elf64_Ehdr ehdr_{};
   std::vector<Elf64_Phdr> phdrs_;
