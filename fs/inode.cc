@@ -80,7 +80,7 @@ Result<void> Inode::SetXattr(const Caller&, std::string_view, std::string_view, 
 Result<void> Inode::RemoveXattr(const Caller&, std::string_view) { return Errno::kEOPNOTSUPP; }
 
 Result<std::shared_ptr<Dentry>> Dentry::LookupChild(const Caller& c, std::string_view name) {
-  const bool cache = inode_->CacheLookups();
+  const bool cache = cache_children_ && inode_->CacheLookups();
   if (cache) {
     absl::MutexLock l(&mu_);
     auto it = children_.find(std::string(name));
@@ -96,6 +96,7 @@ Result<std::shared_ptr<Dentry>> Dentry::LookupChild(const Caller& c, std::string
   std::shared_ptr<Dentry> child;
   if (r.ok()) child = std::make_shared<Dentry>(shared_from_this(), std::string(name), std::move(r).value());
   if (!cache) {
+    if (child != nullptr) child->cache_children_ = false;
     if (child == nullptr) return Errno::kENOENT;
     return child;
   }
@@ -114,11 +115,18 @@ std::shared_ptr<Dentry> Dentry::AddChild(std::string name, std::shared_ptr<Inode
 
 void Dentry::Invalidate(std::string_view name) {
   std::shared_ptr<Dentry> old;
-  absl::MutexLock l(&mu_);
-  auto it = children_.find(std::string(name));
-  if (it == children_.end()) return;
-  old = std::move(it->second);  // released after mu_ (its destructor may cascade)
-  children_.erase(it);
+  {
+    absl::MutexLock l(&mu_);
+    auto it = children_.find(std::string(name));
+    if (it == children_.end()) return;
+    old = std::move(it->second);  // released after mu_ (its destructor may cascade)
+    children_.erase(it);
+  }
+  // Its cached children hold it as their parent: drop them too, or the
+  // detached subtree (a renamed or removed directory) would keep itself,
+  // and its inodes' data, alive forever. Holders of the old dentry (a cwd,
+  // an open file) keep working: lookups under it just ask the inode again.
+  if (old != nullptr) old->ClearCache();
 }
 
 std::shared_ptr<Dentry> Dentry::CachedChild(std::string_view name) {

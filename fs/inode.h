@@ -209,6 +209,11 @@ class Dentry : public std::enable_shared_from_this<Dentry> {
   const std::string name_;
   const std::shared_ptr<Inode> inode_;
   std::atomic<bool> mounted_{false};
+  // False for a dentry its parent did not cache (per-caller dirs such as
+  // /proc/<pid>): nothing below it is cached either, or a cached child
+  // (holding this dentry as its parent) and this dentry would hold each
+  // other forever, a leak on every /proc/<pid>/... lookup.
+  bool cache_children_ = true;
   absl::Mutex mu_;
   // A null value is a negative entry (the name does not exist).
   absl::flat_hash_map<std::string, std::shared_ptr<Dentry>> children_ ABSL_GUARDED_BY(mu_);

@@ -88,7 +88,6 @@ if ((run_asan)); then
   if [[ "${asan_result}" == OK ]]; then
     echo "test.sh: asan: ${asan_dir}/tests/unit/unit_tests"
     if ! SOURCE_DIR="${PWD}" ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
-        LSAN_OPTIONS="suppressions=${PWD}/tests/unit/lsan.supp:print_suppressions=0" \
         UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
         "${asan_dir}/tests/unit/unit_tests" --gtest_brief=1 >"${asan_dir}/unit_tests.log" 2>&1; then
       tail -n 60 "${asan_dir}/unit_tests.log"
