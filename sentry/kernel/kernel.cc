@@ -19,7 +19,14 @@ Kernel::Kernel(KernelConfig config, std::unique_ptr<mm::MemoryFile> mf, std::uni
       mf_(std::move(mf)),
       platform_(std::move(p)),
       vfs_(std::move(vfs)),
-      boot_time_(absl::Now()) {}
+      boot_time_(absl::Now()) {
+  auto v = vdso::Vdso::Create(*mf_);
+  if (v.ok()) {
+    vdso_ = std::move(v).value();
+  } else {
+    logging::Warn("vdso: cannot allocate its parameter page: {}; running without a vDSO", base::ErrnoName(v.error()));
+  }
+}
 
 Kernel::~Kernel() = default;
 
@@ -82,6 +89,7 @@ base::Result<void> Kernel::Exec(Task& t, const std::string& path, std::vector<st
   if (::getrandom(args.random.data(), args.random.size(), 0) != static_cast<ssize_t>(args.random.size())) {
     return base::Errno::kEAGAIN;
   }
+  if (vdso_ != nullptr) args.sysinfo_ehdr = TRY(vdso_->Map(*mm));
   const Credentials creds = t.creds();
   fs::FsContext& fsctx = t.fs();
   loader::Opener open = [&](std::string_view p) -> base::Result<loader::ExecFile> {
