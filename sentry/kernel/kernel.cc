@@ -101,6 +101,7 @@ base::Result<void> Kernel::Exec(Task& t, const std::string& path, std::vector<st
   // Point of no return (fs/exec.c begin_new_exec).
   t.SetMm(std::move(mm));
   t.fds().CloseOnExec();
+  t.thread_group().posix_timers.DeleteAll();  // exit_itimers() in begin_new_exec
   {
     auto& sh = t.sighand();
     absl::MutexLock l(&sh.mu);

@@ -124,6 +124,8 @@ class Kernel {
   // The fd table and fs context of a live process's first task (/proc/<pid>/fd, cwd).
   std::shared_ptr<FdTable> ProcessFds(int32_t pid);
   std::shared_ptr<fs::FsContext> ProcessFs(int32_t pid);
+  // A live or zombie process by pid (clock ids made from pids), or null.
+  std::shared_ptr<ThreadGroup> FindProcess(int32_t pid);
   // Number of live tasks (sysinfo procs).
   int TaskCount();
 
