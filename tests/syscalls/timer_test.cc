@@ -6,6 +6,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
 #include <atomic>
 #include <cstring>
 #include <thread>
@@ -316,6 +318,74 @@ TEST(TimerCreate, CpuClockTimersCanBeCreated) {
   ASSERT_THAT(Sys(SYS_timer_delete, Kid(t)), Succeeds());
   ASSERT_EQ(CreateTimer(CLOCK_THREAD_CPUTIME_ID, &sev, &t), 0);
   ASSERT_THAT(Sys(SYS_timer_delete, Kid(t)), Succeeds());
+}
+
+// Clock ids made from pids (include/linux/posix-timers.h).
+constexpr clockid_t ProcessCpuClock(pid_t pid, int which) { return (~static_cast<clockid_t>(pid) << 3) | which; }
+constexpr clockid_t ThreadCpuClock(pid_t tid, int which) { return ProcessCpuClock(tid, which | 4); }
+constexpr int kCpuClockProf = 0, kCpuClockVirt = 1, kCpuClockSched = 2, kClockFd = 3;
+
+TEST(CpuClockIds, ProcessAndThreadClocksOfTheCallerRead) {
+  clockid_t c;
+  ASSERT_EQ(clock_getcpuclockid(getpid(), &c), 0);
+  struct timespec ts = {-1, -1};
+  EXPECT_THAT(Sys(SYS_clock_gettime, c, &ts), Succeeds());
+  EXPECT_GE(ts.tv_sec, 0);
+  EXPECT_THAT(Sys(SYS_clock_getres, c, &ts), Succeeds());
+  ASSERT_EQ(pthread_getcpuclockid(pthread_self(), &c), 0);
+  EXPECT_THAT(Sys(SYS_clock_gettime, c, &ts), Succeeds());
+  for (int which : {kCpuClockProf, kCpuClockVirt, kCpuClockSched}) {
+    EXPECT_THAT(Sys(SYS_clock_gettime, ProcessCpuClock(0, which), &ts), Succeeds()) << which;
+    EXPECT_THAT(Sys(SYS_clock_gettime, ThreadCpuClock(0, which), &ts), Succeeds()) << which;
+  }
+}
+
+TEST(CpuClockIds, ClocksOfOtherThreadsOfTheProcessRead) {
+  std::atomic<pid_t> tid{0};
+  std::atomic<bool> done{false};
+  std::thread th([&] {
+    tid = static_cast<pid_t>(syscall(SYS_gettid));
+    while (!done) usleep(1000);
+  });
+  while (tid == 0) usleep(1000);
+  struct timespec ts {};
+  EXPECT_THAT(Sys(SYS_clock_gettime, ThreadCpuClock(tid, kCpuClockSched), &ts), Succeeds());
+  done = true;
+  th.join();
+}
+
+TEST(CpuClockIds, BadPidsAndClockFdFailWithEinval) {
+  struct timespec ts {};
+  EXPECT_THAT(Sys(SYS_clock_gettime, ProcessCpuClock(0x3ffffff0, kCpuClockSched), &ts), FailsWith(EINVAL));
+  EXPECT_THAT(Sys(SYS_clock_gettime, ProcessCpuClock(getpid(), kClockFd), &ts), FailsWith(EINVAL));
+  EXPECT_THAT(Sys(SYS_clock_getres, ThreadCpuClock(0x3ffffff0, kCpuClockSched), &ts), FailsWith(EINVAL));
+  // A thread clock names a thread of the caller's own process only.
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    pause();
+    _exit(0);
+  }
+  EXPECT_THAT(Sys(SYS_clock_gettime, ThreadCpuClock(pid, kCpuClockSched), &ts), FailsWith(EINVAL));
+  EXPECT_THAT(Sys(SYS_clock_gettime, ProcessCpuClock(pid, kCpuClockSched), &ts), Succeeds());
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+}
+
+TEST(CpuClockIds, NanosleepOnTheCallersThreadClockFails) {
+  struct timespec ts {0, 1000};
+  EXPECT_THAT(Sys(SYS_clock_nanosleep, CLOCK_THREAD_CPUTIME_ID, 0, &ts, nullptr), FailsWith(EOPNOTSUPP));
+  const pid_t tid = static_cast<pid_t>(syscall(SYS_gettid));
+  EXPECT_THAT(Sys(SYS_clock_nanosleep, ThreadCpuClock(tid, kCpuClockSched), 0, &ts, nullptr), FailsWith(EINVAL));
+  EXPECT_THAT(Sys(SYS_clock_nanosleep, ThreadCpuClock(0, kCpuClockSched), 0, &ts, nullptr), FailsWith(EINVAL));
+}
+
+TEST(Getcpu, ReportsACpuAndNode) {
+  unsigned cpu = ~0u, node = ~0u;
+  ASSERT_THAT(Sys(SYS_getcpu, &cpu, &node, nullptr), Succeeds());
+  EXPECT_LT(cpu, 4096u);
+  EXPECT_LT(node, 1024u);
+  EXPECT_THAT(Sys(SYS_getcpu, UnmappedAddress(), nullptr, nullptr), FailsWith(EFAULT));
 }
 
 }  // namespace
