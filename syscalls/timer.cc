@@ -33,7 +33,7 @@ Result<Timer::Value> Arm(Task& t, Timer& timer, const Clock& clock, UserPtr<stru
   const struct itimerspec v = TRY(t.mm().CopyIn(in));
   if (!ValidTimespec(v.it_value) || !ValidTimespec(v.it_interval)) return Errno::kEINVAL;
   const absl::Duration interval = absl::DurationFromTimespec(v.it_interval);
-  if (v.it_value.tv_sec == 0 && v.it_value.tv_nsec == 0) return timer.Set(std::nullopt, absl::ZeroDuration());
+  if (v.it_value.tv_sec == 0 && v.it_value.tv_nsec == 0) return timer.Disarm();
   const absl::Time deadline = absolute ? sentry::kernel::ClockToDeadline(t, clock, v.it_value)
                                        : absl::Now() + absl::DurationFromTimespec(v.it_value);
   return timer.Set(deadline, interval);

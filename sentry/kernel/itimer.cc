@@ -13,8 +13,8 @@ namespace sentry::kernel {
 // however many periods passed.
 RealTimer::RealTimer(ThreadGroup& tg) : timer_([&tg](uint64_t) { SendToGroup(tg, KernelSignalInfo(SIGALRM)); }) {}
 
-RealTimer::Value RealTimer::Set(Value v) {
-  if (v.value <= absl::ZeroDuration()) return timer_.Set(std::nullopt, absl::ZeroDuration());
+base::Result<RealTimer::Value> RealTimer::Set(Value v) {
+  if (v.value <= absl::ZeroDuration()) return timer_.Disarm();
   return timer_.Set(absl::Now() + v.value, v.interval);
 }
 

@@ -20,7 +20,8 @@ class RealTimer {
   RealTimer& operator=(const RealTimer&) = delete;
 
   // Arms (value > 0) or disarms (value == 0); returns the previous setting.
-  Value Set(Value v);
+  // EAGAIN: see Timer::Set.
+  base::Result<Value> Set(Value v);
   // An armed timer reads at least 1 us (getitimer's unit), never 0.
   Value Get();
 

@@ -54,7 +54,7 @@ void Kernel::JoinFinishedThreads() {
 void Kernel::ExitTask(Task& t, int status) {
   ThreadGroup& tg = t.thread_group();
   ReleaseTask();  // reserved by Run (pid 1) or Clone
-  tg.real_timer.Set({});  // exit_itimers / hrtimer_cancel(real_timer)
+  (void)tg.real_timer.Set({});  // exit_itimers / hrtimer_cancel(real_timer)
   tg.posix_timers.DeleteAll();
   // ExitThread (thread.cc) did the rest of mm_release() (clear_child_tid,
   // robust list); the vfork parent goes on here.

@@ -1,6 +1,7 @@
 #include "sentry/kernel/timer.h"
 
 #include <algorithm>
+#include <system_error>
 
 namespace sentry::kernel {
 
@@ -24,16 +25,26 @@ Timer::Value Timer::Get() {
   return GetLocked();
 }
 
-Timer::Value Timer::Set(std::optional<absl::Time> deadline, absl::Duration interval) {
+base::Result<Timer::Value> Timer::Set(std::optional<absl::Time> deadline, absl::Duration interval) {
   absl::MutexLock l(&mu_);
+  if (deadline.has_value() && !thread_.joinable()) {
+    // std::thread reports the host's EAGAIN by throwing; an app arming many
+    // timers must get an error, not bring the sentry down.
+    try {
+      thread_ = std::thread([this] { Loop(); });
+    } catch (const std::system_error&) {
+      return base::Errno::kEAGAIN;
+    }
+  }
   Value old = GetLocked();
   expirations_.store(0, std::memory_order_release);
   deadline_ = deadline;
   interval_ = deadline.has_value() ? std::max(interval, absl::ZeroDuration()) : absl::ZeroDuration();
-  if (deadline.has_value() && !thread_.joinable()) thread_ = std::thread([this] { Loop(); });
   cv_.Signal();
   return old;
 }
+
+Timer::Value Timer::Disarm() { return std::move(Set(std::nullopt, absl::ZeroDuration())).value(); }
 
 void Timer::Loop() {
   absl::MutexLock l(&mu_);

@@ -20,6 +20,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "base/result.h"
 
 namespace sentry::kernel {
 
@@ -39,8 +40,12 @@ class Timer {
   Timer& operator=(const Timer&) = delete;
 
   // Arms at `deadline` (past deadlines expire at once) with `interval`, or
-  // disarms (nullopt). Resets the expiration count. Returns the old value.
-  Value Set(std::optional<absl::Time> deadline, absl::Duration interval);
+  // disarms (nullopt). Resets the expiration count. Returns the old value;
+  // EAGAIN if the timer's thread cannot be started (the host's thread
+  // limit), leaving the timer as it was.
+  base::Result<Value> Set(std::optional<absl::Time> deadline, absl::Duration interval);
+  // Set(nullopt): never fails.
+  Value Disarm();
   Value Get();
   // Expirations since the last Set or Take (timerfd's ticks). Lock-free,
   // so a file's Readiness may call them under its own locks.

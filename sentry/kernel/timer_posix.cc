@@ -10,7 +10,9 @@
 namespace sentry::kernel {
 namespace {
 
-constexpr size_t kMaxTimers = 32768;  // per process; Linux bounds them by memory
+// Per process. Linux bounds them by memory only; each armed timer here has
+// a sentry thread, so fewer (TODO(#5): one timer thread for all).
+constexpr size_t kMaxTimers = 4096;
 
 // SIGEV_THREAD_ID alone, as <signal.h> spells it.
 constexpr int kSigevThreadId = 4;
@@ -64,7 +66,7 @@ bool PosixTimers::Delete(int id) {
     timers_.erase(it);
   }
   // Disarm now even if a concurrent timer_settime still holds a reference.
-  victim->timer().Set(std::nullopt, absl::ZeroDuration());
+  victim->timer().Disarm();
   return true;
 }
 
@@ -75,7 +77,7 @@ void PosixTimers::DeleteAll() {
     all.swap(timers_);
     next_id_ = 0;
   }
-  for (auto& [id, timer] : all) timer->timer().Set(std::nullopt, absl::ZeroDuration());
+  for (auto& [id, timer] : all) timer->timer().Disarm();
 }
 
 }  // namespace sentry::kernel
