@@ -212,9 +212,10 @@ base::Result<int> Kernel::Run(const ExecSpec& spec, std::string* why) {
   for (auto& t : rest) {
     if (t.joinable()) t.join();
   }
-  // Every address space is gone: nothing may remain allocated (a leak of
-  // copy-on-write references would show here).
-  if (const uint64_t left = mf_->allocated(); left != 0) {
+  // Every address space is gone: nothing may remain allocated but the
+  // vDSO's parameter page (a leak of copy-on-write references would show).
+  const uint64_t kept = vdso_ != nullptr ? mm::kPageSize : 0;
+  if (const uint64_t left = mf_->allocated() - kept; left != 0) {
     logging::Warn("kernel: {} bytes of the memory file still allocated after the last task", left);
   }
   absl::MutexLock l(&mu_);
