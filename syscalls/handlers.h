@@ -90,6 +90,21 @@ Result<uint64_t> Time(Task& t, const SyscallArgs& args);
 Result<uint64_t> ClockGettime(Task& t, const SyscallArgs& args);
 Result<uint64_t> ClockGetres(Task& t, const SyscallArgs& args);
 Result<uint64_t> ClockNanosleep(Task& t, const SyscallArgs& args);
+Result<uint64_t> Getcpu(Task& t, const SyscallArgs& args);
+
+// syscalls/timer.cc
+Result<uint64_t> TimerCreate(Task& t, const SyscallArgs& args);
+Result<uint64_t> TimerSettime(Task& t, const SyscallArgs& args);
+Result<uint64_t> TimerGettime(Task& t, const SyscallArgs& args);
+Result<uint64_t> TimerGetoverrun(Task& t, const SyscallArgs& args);
+Result<uint64_t> TimerDelete(Task& t, const SyscallArgs& args);
+Result<uint64_t> TimerfdCreate(Task& t, const SyscallArgs& args);
+Result<uint64_t> TimerfdSettime(Task& t, const SyscallArgs& args);
+Result<uint64_t> TimerfdGettime(Task& t, const SyscallArgs& args);
+
+// syscalls/signalfd.cc
+Result<uint64_t> Signalfd(Task& t, const SyscallArgs& args);
+Result<uint64_t> Signalfd4(Task& t, const SyscallArgs& args);
 
 // syscalls/futex.cc
 Result<uint64_t> Futex(Task& t, const SyscallArgs& args);

@@ -25,7 +25,7 @@ Result<void> CheckWhich(int which) {
 
 Result<uint64_t> Alarm(Task& t, const SyscallArgs& args) {
   const uint32_t secs = static_cast<uint32_t>(args.U64(0));
-  const RealTimer::Value old = t.thread_group().real_timer.Set({absl::Seconds(secs), absl::ZeroDuration()});
+  const RealTimer::Value old = TRY(t.thread_group().real_timer.Set({absl::Seconds(secs), absl::ZeroDuration()}));
   // kernel/time/itimer.c alarm_setitimer: round to the nearest second, and
   // never report 0 for an armed timer.
   const timeval tv = absl::ToTimeval(old.value);
@@ -50,7 +50,7 @@ Result<uint64_t> Setitimer(Task& t, const SyscallArgs& args) {
     nv.value = TRY(FromTimeval(in.it_value));
     nv.interval = TRY(FromTimeval(in.it_interval));
   }
-  const RealTimer::Value old = t.thread_group().real_timer.Set(nv);
+  const RealTimer::Value old = TRY(t.thread_group().real_timer.Set(nv));
   if (!args.Ptr<itimerval>(2).null()) {
     const itimerval out{absl::ToTimeval(old.interval), absl::ToTimeval(old.value)};
     TRY(t.mm().CopyOut(args.Ptr<itimerval>(2), out));

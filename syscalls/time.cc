@@ -1,9 +1,13 @@
 // Clocks and sleeping. The sentry reads its own host clocks (that is the
 // sandbox's time source, not a passthrough of the app's call); sleeping goes
 // through Task::Block like every wait (invariant 5).
+#include <sched.h>
 #include <time.h>
 
+#include <algorithm>
+
 #include "sentry/kernel/kernel.h"
+#include "sentry/kernel/timer_clock.h"
 #include "syscalls/handlers.h"
 
 namespace syscalls {
@@ -15,54 +19,27 @@ bool ValidTimespec(const struct timespec& ts) {
   return ts.tv_sec >= 0 && ts.tv_nsec >= 0 && ts.tv_nsec < kNsPerSec;
 }
 
-// Maps an app clock id to the host clock the sentry reads for it.
-Result<clockid_t> HostClock(int32_t id) {
-  switch (id) {
-    case CLOCK_REALTIME:
-    case CLOCK_MONOTONIC:
-    case CLOCK_MONOTONIC_RAW:
-    case CLOCK_REALTIME_COARSE:
-    case CLOCK_MONOTONIC_COARSE:
-    case CLOCK_BOOTTIME:
-    case CLOCK_TAI:
-      return static_cast<clockid_t>(id);
-    case CLOCK_REALTIME_ALARM:
-      return CLOCK_REALTIME;
-    case CLOCK_BOOTTIME_ALARM:
-      return CLOCK_BOOTTIME;
-    // TODO(#5): the app's own CPU time. Until tasks account it, the sentry
-    // thread's CPU time (which includes the work done for the app) stands in.
-    case CLOCK_PROCESS_CPUTIME_ID:
-      return CLOCK_PROCESS_CPUTIME_ID;
-    case CLOCK_THREAD_CPUTIME_ID:
-      return CLOCK_THREAD_CPUTIME_ID;
-    default:
-      return Errno::kEINVAL;  // TODO(#5): clock ids made from pids.
-  }
-}
-
 }  // namespace
 
+using sentry::kernel::Clock;
+using sentry::kernel::DecodeClock;
+using sentry::kernel::ReadClock;
+
 Result<uint64_t> ClockGettime(Task& t, const SyscallArgs& args) {
-  const clockid_t c = TRY(HostClock(args.I32(0)));
-  struct timespec ts {};
-  clock_gettime(c, &ts);
-  TRY(t.mm().CopyOut(args.Ptr<struct timespec>(1), ts));
+  const Clock c = TRY(DecodeClock(t, args.I32(0)));
+  TRY(t.mm().CopyOut(args.Ptr<struct timespec>(1), ReadClock(t, c)));
   return 0;
 }
 
 Result<uint64_t> ClockGetres(Task& t, const SyscallArgs& args) {
-  const clockid_t c = TRY(HostClock(args.I32(0)));
+  const Clock c = TRY(DecodeClock(t, args.I32(0)));
   if (args.U64(1) == 0) return 0;
-  struct timespec ts {};
-  clock_getres(c, &ts);
-  TRY(t.mm().CopyOut(args.Ptr<struct timespec>(1), ts));
+  TRY(t.mm().CopyOut(args.Ptr<struct timespec>(1), sentry::kernel::ClockResolution(c)));
   return 0;
 }
 
 Result<uint64_t> Gettimeofday(Task& t, const SyscallArgs& args) {
-  struct timespec ts {};
-  clock_gettime(CLOCK_REALTIME, &ts);
+  const struct timespec ts = ReadClock(t, TRY(DecodeClock(t, CLOCK_REALTIME)));
   if (args.U64(0) != 0) {
     struct timeval tv {ts.tv_sec, ts.tv_nsec / 1000};
     TRY(t.mm().CopyOut(args.Ptr<struct timeval>(0), tv));
@@ -75,10 +52,19 @@ Result<uint64_t> Gettimeofday(Task& t, const SyscallArgs& args) {
 }
 
 Result<uint64_t> Time(Task& t, const SyscallArgs& args) {
-  struct timespec ts {};
-  clock_gettime(CLOCK_REALTIME, &ts);
+  const struct timespec ts = ReadClock(t, TRY(DecodeClock(t, CLOCK_REALTIME)));
   if (args.U64(0) != 0) TRY(t.mm().CopyOut(args.Ptr<int64_t>(0), static_cast<int64_t>(ts.tv_sec)));
   return static_cast<uint64_t>(ts.tv_sec);
+}
+
+// getcpu(2): the host CPU the task's sentry thread runs on (the app's
+// thread ran there or nearby a moment ago; the vDSO's getcpu reads the
+// app's own). One NUMA node. `tcache` is ignored since Linux 2.6.24.
+Result<uint64_t> Getcpu(Task& t, const SyscallArgs& args) {
+  const int cpu = sched_getcpu();
+  if (args.U64(0) != 0) TRY(t.mm().CopyOut(args.Ptr<uint32_t>(0), static_cast<uint32_t>(std::max(cpu, 0))));
+  if (args.U64(1) != 0) TRY(t.mm().CopyOut(args.Ptr<uint32_t>(1), uint32_t{0}));
+  return 0;
 }
 
 namespace {
@@ -111,20 +97,24 @@ Result<uint64_t> Nanosleep(Task& t, const SyscallArgs& args) {
 }
 
 Result<uint64_t> ClockNanosleep(Task& t, const SyscallArgs& args) {
-  const int32_t clock = args.I32(0);
+  const int32_t id = args.I32(0);
   const int flags = args.I32(1);
-  // The man page says EINVAL; kernel/time/posix-cpu-timers.c says
-  // EOPNOTSUPP for the calling thread's CPU clock, and Linux wins.
-  if (clock == CLOCK_THREAD_CPUTIME_ID) return Errno::kEOPNOTSUPP;
-  const clockid_t host = TRY(HostClock(clock));
+  // kernel/time/posix-timers.c: CLOCK_THREAD_CPUTIME_ID has no nsleep
+  // (EOPNOTSUPP, whatever the man page says); posix_cpu_nsleep refuses the
+  // caller's own thread clock made from its tid (EINVAL).
+  if (id == CLOCK_THREAD_CPUTIME_ID) return Errno::kEOPNOTSUPP;
+  const Clock c = TRY(DecodeClock(t, id));
+  if (c.kind == Clock::Kind::kCpu && c.thread && (c.pid == 0 || c.pid == t.tid())) return Errno::kEINVAL;
   const struct timespec req = TRY(t.mm().CopyIn(args.Ptr<struct timespec>(2)));
   if (!ValidTimespec(req)) return Errno::kEINVAL;
   if (!(flags & TIMER_ABSTIME)) return SleepFor(t, req, args.Ptr<struct timespec>(3));
-  // Absolute: convert the target on `host` to a deadline on absl's clock.
-  struct timespec now {};
-  clock_gettime(host, &now);
-  const absl::Duration left = absl::DurationFromTimespec(req) - absl::DurationFromTimespec(now);
-  auto r = t.Sleep(absl::Now() + std::max(left, absl::ZeroDuration()));
+  // Absolute: the target on the app's clock, as a deadline on absl's.
+  // TODO(#5): CPU clocks advance with the app's CPU time, not wall time.
+  const absl::Time deadline = c.kind == Clock::Kind::kCpu
+                                  ? absl::Now() + std::max(absl::ZeroDuration(), absl::DurationFromTimespec(req) -
+                                                           absl::DurationFromTimespec(ReadClock(t, c)))
+                                  : sentry::kernel::ClockToDeadline(t, c, req);
+  auto r = t.Sleep(deadline);
   // An absolute sleep restarts as is unless a handler runs (hrtimer.c).
   if (!r.ok()) return Errno::kERESTARTNOHAND;
   return 0;

@@ -19,7 +19,14 @@ Kernel::Kernel(KernelConfig config, std::unique_ptr<mm::MemoryFile> mf, std::uni
       mf_(std::move(mf)),
       platform_(std::move(p)),
       vfs_(std::move(vfs)),
-      boot_time_(absl::Now()) {}
+      boot_time_(absl::Now()) {
+  auto v = vdso::Vdso::Create(*mf_);
+  if (v.ok()) {
+    vdso_ = std::move(v).value();
+  } else {
+    logging::Warn("vdso: cannot allocate its parameter page: {}; running without a vDSO", base::ErrnoName(v.error()));
+  }
+}
 
 Kernel::~Kernel() = default;
 
@@ -82,6 +89,7 @@ base::Result<void> Kernel::Exec(Task& t, const std::string& path, std::vector<st
   if (::getrandom(args.random.data(), args.random.size(), 0) != static_cast<ssize_t>(args.random.size())) {
     return base::Errno::kEAGAIN;
   }
+  if (vdso_ != nullptr) args.sysinfo_ehdr = TRY(vdso_->Map(*mm));
   const Credentials creds = t.creds();
   fs::FsContext& fsctx = t.fs();
   loader::Opener open = [&](std::string_view p) -> base::Result<loader::ExecFile> {
@@ -93,6 +101,7 @@ base::Result<void> Kernel::Exec(Task& t, const std::string& path, std::vector<st
   // Point of no return (fs/exec.c begin_new_exec).
   t.SetMm(std::move(mm));
   t.fds().CloseOnExec();
+  t.thread_group().posix_timers.DeleteAll();  // exit_itimers() in begin_new_exec
   {
     auto& sh = t.sighand();
     absl::MutexLock l(&sh.mu);
@@ -203,9 +212,10 @@ base::Result<int> Kernel::Run(const ExecSpec& spec, std::string* why) {
   for (auto& t : rest) {
     if (t.joinable()) t.join();
   }
-  // Every address space is gone: nothing may remain allocated (a leak of
-  // copy-on-write references would show here).
-  if (const uint64_t left = mf_->allocated(); left != 0) {
+  // Every address space is gone: nothing may remain allocated but the
+  // vDSO's parameter page (a leak of copy-on-write references would show).
+  const uint64_t kept = vdso_ != nullptr ? mm::kPageSize : 0;
+  if (const uint64_t left = mf_->allocated() - kept; left != 0) {
     logging::Warn("kernel: {} bytes of the memory file still allocated after the last task", left);
   }
   absl::MutexLock l(&mu_);

@@ -19,6 +19,7 @@
 #include "sentry/kernel/futex.h"
 #include "sentry/kernel/process.h"
 #include "sentry/mm/memory_file.h"
+#include "sentry/vdso/vdso.h"
 
 namespace sentry::kernel {
 
@@ -57,6 +58,8 @@ class Kernel {
   fs::Vfs& vfs() { return *vfs_; }
   absl::Time boot_time() const { return boot_time_; }
   FutexTable& futexes() { return futexes_; }
+  // The vDSO mapped at exec, null if it could not be set up (no vDSO then).
+  vdso::Vdso* vdso() { return vdso_.get(); }
 
   // Starts pid 1 and runs until the last task exits. Returns the Linux wait
   // status of pid 1 (exit code << 8, or the terminating signal). An exec
@@ -121,6 +124,8 @@ class Kernel {
   // The fd table and fs context of a live process's first task (/proc/<pid>/fd, cwd).
   std::shared_ptr<FdTable> ProcessFds(int32_t pid);
   std::shared_ptr<fs::FsContext> ProcessFs(int32_t pid);
+  // A live or zombie process by pid (clock ids made from pids), or null.
+  std::shared_ptr<ThreadGroup> FindProcess(int32_t pid);
   // Number of live tasks (sysinfo procs).
   int TaskCount();
 
@@ -150,6 +155,7 @@ class Kernel {
  private:
   KernelConfig config_;
   std::unique_ptr<mm::MemoryFile> mf_;
+  std::unique_ptr<vdso::Vdso> vdso_;  // after mf_: its page lives there
   std::unique_ptr<platform::Platform> platform_;
   std::shared_ptr<fs::Vfs> vfs_;
   absl::Time boot_time_;

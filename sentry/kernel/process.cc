@@ -54,7 +54,8 @@ void Kernel::JoinFinishedThreads() {
 void Kernel::ExitTask(Task& t, int status) {
   ThreadGroup& tg = t.thread_group();
   ReleaseTask();  // reserved by Run (pid 1) or Clone
-  tg.real_timer.Set({});  // exit_itimers / hrtimer_cancel(real_timer)
+  (void)tg.real_timer.Set({});  // exit_itimers / hrtimer_cancel(real_timer)
+  tg.posix_timers.DeleteAll();
   // ExitThread (thread.cc) did the rest of mm_release() (clear_child_tid,
   // robust list); the vfork parent goes on here.
   if (t.vfork_done != nullptr) {
@@ -271,6 +272,12 @@ std::vector<int32_t> Kernel::Pids() {
   for (auto& [p, tg] : processes_) out.push_back(p);
   std::sort(out.begin(), out.end());
   return out;
+}
+
+std::shared_ptr<ThreadGroup> Kernel::FindProcess(int32_t pid) {
+  absl::MutexLock l(&mu_);
+  auto it = processes_.find(pid);
+  return it == processes_.end() ? nullptr : it->second;
 }
 
 std::optional<ProcessInfo> Kernel::GetProcessInfo(int32_t pid) {

@@ -48,6 +48,13 @@ bool SendToGroup(ThreadGroup& tg, const siginfo_t& info);
 // is still alive: kESRCH if not, kEAGAIN if a real-time queue is full.
 base::Result<void> SendToTid(ThreadGroup& tg, int32_t tid, const siginfo_t& info);
 
+// POSIX timers (timer_posix.h): if the SI_TIMER signal of `info.si_timerid`
+// is still pending (on thread `tid` of `tg`, or on the group for tid 0),
+// adds `expirations` to its si_overrun (capped at INT_MAX) and returns the
+// new overrun; otherwise queues `info` and returns -1.
+// (kernel/time/posix-timers.c: one preallocated sigqueue per timer.)
+int SendTimerSignal(ThreadGroup& tg, int32_t tid, const siginfo_t& info, uint64_t expirations);
+
 // A synchronous signal from the app's own instruction (fault, int3, ud2):
 // force_sig_info semantics: if the task blocks or ignores it, the handler is
 // reset to SIG_DFL and it is unblocked, so the process dies.

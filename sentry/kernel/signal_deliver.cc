@@ -2,6 +2,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <climits>
 
 #include "base/logging.h"
 #include "sentry/kernel/kernel.h"
@@ -146,6 +147,7 @@ class SignalDelivery {
     } else if (wake != nullptr) {
       wake->Kick();
     }
+    tg.signalfd_events.Notify();  // signalfd_notify()
     return true;
   }
 
@@ -166,6 +168,34 @@ class SignalDelivery {
     return t.pending_.set() | t.tg_->shared_pending_set.load();
   }
 
+  static int SendTimer(ThreadGroup& tg, int32_t tid, const siginfo_t& info, uint64_t expirations) {
+    absl::MutexLock l(&tg.signal_mu);
+    Task* target = nullptr;
+    if (tid != 0) {
+      for (Task* t : tg.tasks) {
+        if (t->tid() == tid) target = t;
+      }
+      if (target == nullptr) return -1;  // the thread is gone
+    }
+    siginfo_t* queued;
+    if (target != nullptr) {
+      absl::MutexLock w(&target->wake_mu_);
+      queued = target->pending_.FindTimerSignal(info.si_signo, info.si_timerid);
+      if (queued != nullptr) return AddOverrun(*queued, expirations);
+    } else {
+      queued = tg.shared_pending.FindTimerSignal(info.si_signo, info.si_timerid);
+      if (queued != nullptr) return AddOverrun(*queued, expirations);
+    }
+    SendLocked(tg, target, info);
+    return -1;
+  }
+
+  static int AddOverrun(siginfo_t& info, uint64_t n) {
+    const uint64_t total = std::min<uint64_t>(static_cast<uint64_t>(info.si_overrun) + n, INT_MAX);
+    info.si_overrun = static_cast<int>(total);
+    return info.si_overrun;
+  }
+
   static void EnqueuePrivate(Task& t, const siginfo_t& info) {
     absl::MutexLock w(&t.wake_mu_);
     t.pending_.Enqueue(info);
@@ -183,6 +213,10 @@ bool SendToGroup(ThreadGroup& tg, const siginfo_t& info) { return SignalDelivery
 
 base::Result<void> SendToTid(ThreadGroup& tg, int32_t tid, const siginfo_t& info) {
   return SignalDelivery::SendToTid(tg, tid, info);
+}
+
+int SendTimerSignal(ThreadGroup& tg, int32_t tid, const siginfo_t& info, uint64_t expirations) {
+  return SignalDelivery::SendTimer(tg, tid, info, expirations);
 }
 
 void Task::SendSignal(int signo) {

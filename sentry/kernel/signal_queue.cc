@@ -36,6 +36,14 @@ bool PendingSignals::Dequeue(uint64_t allowed, siginfo_t* out) {
   return true;
 }
 
+siginfo_t* PendingSignals::FindTimerSignal(int signo, int timerid) {
+  if (signo < 1 || signo > kNumSignals || !(set_ & SigBit(signo))) return nullptr;
+  for (siginfo_t& info : queues_[static_cast<size_t>(signo - 1)]) {
+    if (info.si_code == SI_TIMER && info.si_timerid == timerid) return &info;
+  }
+  return nullptr;
+}
+
 void PendingSignals::Discard(uint64_t set) {
   uint64_t s = set_ & set;
   while (s != 0) {

@@ -31,6 +31,9 @@ class PendingSignals {
   // Drops every instance of the signals in `set` (SIGCONT discards pending
   // stop signals and vice versa; SIG_IGN discards pending ones).
   void Discard(uint64_t set);
+  // The queued SI_TIMER siginfo of POSIX timer `timerid` for `signo`, or
+  // null: a timer's expirations while it is pending become its overruns.
+  siginfo_t* FindTimerSignal(int signo, int timerid);
   uint64_t set() const { return set_; }
   bool empty() const { return set_ == 0; }
 

@@ -1,13 +1,29 @@
 #include "sentry/kernel/task.h"
 
+#include <pthread.h>
+
 #include "sentry/kernel/kernel.h"
 
 namespace sentry::kernel {
 
+namespace {
+thread_local Task* current_task = nullptr;
+}  // namespace
+
 Task::Task(Kernel& k, std::shared_ptr<ThreadGroup> tg, int32_t tid)
     : kernel_(k), tg_(std::move(tg)), tid_(tid), sighand_(std::make_shared<SignalHandlers>()) {}
 
-Task::~Task() = default;
+Task::~Task() {
+  if (current_task == this) current_task = nullptr;
+}
+
+Task* Task::Current() { return current_task; }
+
+void Task::BindToCurrentThread() {
+  current_task = this;
+  clockid_t c;
+  if (pthread_getcpuclockid(pthread_self(), &c) == 0) cpu_clock_.store(c, std::memory_order_relaxed);
+}
 
 base::Result<void> Task::Block(Waiter& w, std::optional<absl::Time> deadline) {
   absl::MutexLock l(&wake_mu_);

@@ -23,6 +23,7 @@
 #include "platform/platform.h"
 #include "sentry/kernel/fd_table.h"
 #include "sentry/kernel/itimer.h"
+#include "sentry/kernel/timer_posix.h"
 #include "sentry/kernel/signal_queue.h"
 #include "sentry/kernel/waiter.h"
 #include "sentry/mm/memory_manager.h"
@@ -97,10 +98,15 @@ struct ThreadGroup {
   bool stopped ABSL_GUARDED_BY(signal_mu) = false;
   int stop_signal ABSL_GUARDED_BY(signal_mu) = 0;
   WaiterQueue state_queue;  // notified on continue, group exit, thread exit
+  // Notified (under signal_mu) whenever a signal is queued for the group or
+  // one of its threads: signalfd's wakeups (fs/signalfd.h).
+  WaiterQueue signalfd_events;
 
   // ITIMER_REAL (alarm, setitimer). Last: destroyed (its thread joined)
   // before the fields it signals through.
   RealTimer real_timer{*this};
+  // timer_create(2) timers (timer_posix.h); destroyed first, like real_timer.
+  PosixTimers posix_timers;
 };
 
 class Task {
@@ -124,6 +130,15 @@ class Task {
   platform::Context& context() { return *context_; }
 
   int32_t tid() const { return tid_; }
+  // The task run by the calling sentry thread (Linux's `current`), or null
+  // on other threads. For files whose answers depend on the caller, as
+  // signalfd's do. Set by BindToCurrentThread when the task starts running.
+  static Task* Current();
+  void BindToCurrentThread();
+  // The host CPU-time clock of the sentry thread running this task: the
+  // stand-in for the task's CPU time (TODO(#5): the app's own time on the
+  // platform). Valid once the task runs; 0 before.
+  clockid_t cpu_clock() const { return cpu_clock_.load(std::memory_order_relaxed); }
   int32_t pid() const { return tg_->pid; }
 
   // The blocked set. Written by the task thread only; read by senders
@@ -228,6 +243,7 @@ class Task {
   int exit_status_ = 0;
 
   std::atomic<uint64_t> signal_mask_{0};
+  std::atomic<clockid_t> cpu_clock_{0};
 
   // Guarded by wake_mu_: cross-thread wakeups and pending signals.
   mutable absl::Mutex wake_mu_;

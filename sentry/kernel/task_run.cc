@@ -66,6 +66,7 @@ void SignalTrap(Task& t, const platform::StopInfo& s) {
 }  // namespace
 
 int Kernel::RunTask(Task& t) {
+  t.BindToCurrentThread();
   RegisterThread(t);
   while (DeliverSignals(t)) {
     platform::AddressSpace* as = t.mm().address_space();

@@ -17,7 +17,7 @@ namespace {
 bool Compatible(uint64_t a_start, const Vma& a, const Vma& b) {
   const uint64_t len = a.end - a_start;
   return a.prot == b.prot && a.shared == b.shared && a.grows_down == b.grows_down && a.dontfork == b.dontfork &&
-         a.wipeonfork == b.wipeonfork && a.cow == b.cow && a.name == b.name && a.file == b.file &&
+         a.wipeonfork == b.wipeonfork && a.cow == b.cow && a.may_write == b.may_write && a.name == b.name && a.file == b.file &&
          (!a.file || a.file_offset + len == b.file_offset) && a.backed == b.backed &&
          (!a.backed || a.mf_offset + len == b.mf_offset);
 }
@@ -359,8 +359,20 @@ Result<uint64_t> MemoryManager::Impl::Mmap(const MmapOpts& o) {
   tmpl.grows_down = o.grows_down;
   tmpl.file = o.file;
   tmpl.name = o.file ? "" : o.name;
-  // Allocate before touching what MAP_FIXED replaces, so ENOMEM leaves it.
-  Vma v = TRY(NewLike(tmpl, addr, addr + len, o.offset));
+  tmpl.may_write = o.may_write;
+  if (!o.may_write && (tmpl.prot & platform::kProtWrite)) return Errno::kEACCES;
+  Vma v;
+  if (o.mf_offset.has_value()) {
+    if (o.file || !o.shared || (*o.mf_offset & (kPageSize - 1))) return Errno::kEINVAL;
+    v = tmpl;
+    v.end = addr + len;
+    v.backed = true;
+    v.mf_offset = *o.mf_offset;
+    mf_.IncRef(v.mf_offset, len);
+  } else {
+    // Allocate before touching what MAP_FIXED replaces, so ENOMEM leaves it.
+    v = TRY(NewLike(tmpl, addr, addr + len, o.offset));
+  }
   if (fixed) RemoveRange(addr, addr + len);
   vmas_.emplace(addr, std::move(v));
   MergeRange(addr, addr + len);
@@ -398,6 +410,10 @@ Result<void> MemoryManager::Impl::Mprotect(uint64_t addr, uint64_t length, int p
     }
     // TODO(#4): EACCES for PROT_WRITE on a shared file mapping of a
     // read-only file.
+    if ((prot & platform::kProtWrite) && !it->second.may_write) {
+      result = Errno::kEACCES;
+      break;
+    }
     if (prot != platform::kProtNone) {
       Result<void> r = EnsureBacked(it->second, it->first);
       if (!r.ok()) {

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -57,6 +58,13 @@ struct MmapOpts {
   std::shared_ptr<MappableFile> file;  // null for anonymous
   uint64_t offset = 0;     // file offset, page aligned
   std::string name;        // "[stack]", "[heap]"; file mappings use file->MapsName()
+  // Maps this existing memory-file range (taking a reference) instead of
+  // fresh memory: the vDSO's parameter page, one page shared by every
+  // address space (sentry/vdso/). Anonymous and shared only.
+  std::optional<uint64_t> mf_offset;
+  // False: mprotect may never add PROT_WRITE (EACCES), as a VMA without
+  // VM_MAYWRITE ([vvar]).
+  bool may_write = true;
 };
 
 struct VmaInfo {  // for /proc/self/maps and tests

@@ -40,6 +40,7 @@ struct Vma {
   // since fork: mapped without write in the platform; a write (fault or
   // CopyOut) first copies shared pages (BreakCow).
   bool cow = false;
+  bool may_write = true;  // MmapOpts::may_write
   std::shared_ptr<MappableFile> file;  // null: anonymous
   uint64_t file_offset = 0;            // file offset of start
   // Backing in the memory file. Only anonymous VMAs created PROT_NONE are
