@@ -209,6 +209,22 @@ Result<uint64_t> Setitimer(Task& t, const SyscallArgs& args);
 
 // (spacer)
 
+// syscalls/creds.cc, sched.cc, prctl.cc, pidfd.cc, rusage.cc (procs)
+Result<uint64_t> Setuid(Task& t, const SyscallArgs& args);
+Result<uint64_t> Setgid(Task& t, const SyscallArgs& args);
+Result<uint64_t> Setreuid(Task& t, const SyscallArgs& args);
+Result<uint64_t> Setregid(Task& t, const SyscallArgs& args);
+Result<uint64_t> Setresuid(Task& t, const SyscallArgs& args);
+Result<uint64_t> Setresgid(Task& t, const SyscallArgs& args);
+Result<uint64_t> Setfsuid(Task& t, const SyscallArgs& args);
+Result<uint64_t> Setfsgid(Task& t, const SyscallArgs& args);
+Result<uint64_t> Setgroups(Task& t, const SyscallArgs& args);
+Result<uint64_t> Capget(Task& t, const SyscallArgs& args);
+Result<uint64_t> Capset(Task& t, const SyscallArgs& args);
+Result<uint64_t> Personality(Task& t, const SyscallArgs& args);
+
+// (spacer)
+
 }  // namespace syscalls
 
 #endif  // SYSCALLS_HANDLERS_H_

@@ -49,8 +49,9 @@ base::Result<int32_t> Kernel::Clone(Task& parent, const CloneArgs& a) {
     tg->rlimits = ptg.rlimits;
   }
   tg->exit_signal = a.exit_signal;
+  tg->personality = ptg.personality.load();
   auto child = std::make_unique<Task>(*this, tg, tg->pid);
-  child->creds() = parent.creds();
+  child->SetCreds(parent.creds());
   child->SetFds((a.flags & CLONE_FILES) ? parent.fds_ptr() : std::shared_ptr<FdTable>(parent.fds().Fork()));
   child->SetFs((a.flags & CLONE_FS) ? parent.fs_ptr() : parent.fs().Fork());
   if (a.flags & CLONE_SIGHAND) {

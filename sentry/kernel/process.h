@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "sentry/kernel/clone_args.h"
+#include "sentry/kernel/credentials.h"
 #include "sentry/kernel/waiter.h"
 
 namespace sentry::kernel {
@@ -64,6 +65,8 @@ struct ProcessInfo {
   std::string exe_path;
   std::string cmdline;     // NUL-separated, as at execve
   int threads = 0;
+  Credentials creds;       // the leader's (groups, capabilities)
+  bool no_new_privs = false;
 };
 
 }  // namespace sentry::kernel

@@ -21,6 +21,7 @@
 #include "base/result.h"
 #include "fs/fs_context.h"
 #include "platform/platform.h"
+#include "sentry/kernel/credentials.h"
 #include "sentry/kernel/fd_table.h"
 #include "sentry/kernel/itimer.h"
 #include "sentry/kernel/signal_queue.h"
@@ -32,12 +33,6 @@ namespace sentry::kernel {
 class Kernel;
 class Task;
 struct VforkDone;  // sentry/kernel/process.h
-
-struct Credentials {
-  uint32_t ruid = 0, euid = 0, suid = 0, fsuid = 0;
-  uint32_t rgid = 0, egid = 0, sgid = 0, fsgid = 0;
-  std::vector<uint32_t> groups;
-};
 
 // Kernel-ABI sigaction (struct k_sigaction in arch/x86/include/asm/signal.h).
 struct KSigaction {
@@ -78,6 +73,17 @@ struct ThreadGroup {
   bool exec_done = false;          // has called execve since fork (setpgid EACCES)
   // Notified when a child changes state (exit); wait4/waitid block on it.
   WaiterQueue child_events;
+  // PR_SET_CHILD_SUBREAPER: orphaned descendants are reparented here
+  // rather than to pid 1. Written by the process itself, read under mu_.
+  std::atomic<bool> child_subreaper{false};
+  // PR_SET_DUMPABLE (mm->flags in Linux): 1 at exec, 0 after a credential
+  // change that Linux's commit_creds() marks non-dumpable.
+  std::atomic<int> dumpable{1};
+  std::atomic<uint32_t> personality{0};  // personality(2); PER_LINUX = 0
+  // 0 live, 1 zombie (all threads exited), 2 reaped: pidfd readiness.
+  // Written under Kernel::mu_; exit_events is notified on each change.
+  std::atomic<int> exit_state{0};
+  WaiterQueue exit_events;
 
   // ---- Signals and threads (sentry/kernel/signal_deliver.cc, thread.cc).
   // Lock order (sentry/README.md): Kernel::mu_ > signal_mu >
@@ -118,7 +124,23 @@ class Task {
   fs::FsContext& fs() { return *fs_; }
   std::shared_ptr<fs::FsContext> fs_ptr() { return fs_; }
   ThreadGroup& thread_group() { return *tg_; }
-  Credentials& creds() { return creds_; }
+  // The task's credentials (credentials.h). The task thread reads them
+  // freely and replaces them with SetCreds (also before the task starts);
+  // any other thread takes a CredsSnapshot.
+  const Credentials& creds() const { return *creds_; }
+  std::shared_ptr<const Credentials> CredsSnapshot() const {
+    absl::MutexLock l(&creds_mu_);
+    return creds_;
+  }
+  void SetCreds(Credentials c) {
+    auto n = std::make_shared<const Credentials>(std::move(c));
+    absl::MutexLock l(&creds_mu_);
+    creds_ = std::move(n);
+  }
+  // A credential change by the task itself (commit_creds): like SetCreds,
+  // and a change of euid/egid/fsuid/fsgid or a gain of permitted
+  // capabilities makes the process non-dumpable and clears pdeath_signal.
+  void CommitCreds(Credentials c);
   SignalHandlers& sighand() { return *sighand_; }
   platform::Registers& regs() { return regs_; }
   platform::Context& context() { return *context_; }
@@ -153,7 +175,9 @@ class Task {
     if (bounce_.size() < n) bounce_.resize(n);
     return {bounce_.data(), n};
   }
-  int32_t pdeath_signal = 0;
+  // PR_SET_PDEATHSIG: sent to this task's process when its parent process
+  // dies (Kernel::ProcessDiedLocked reads it from the parent's thread).
+  std::atomic<int32_t> pdeath_signal{0};
   uint64_t altstack_sp = 0, altstack_size = 0;
   int altstack_flags = 2;  // SS_DISABLE
 
@@ -222,7 +246,8 @@ class Task {
   std::unique_ptr<platform::Context> context_;
   platform::Registers regs_;
   std::vector<uint8_t> bounce_;
-  Credentials creds_;
+  mutable absl::Mutex creds_mu_;  // a leaf; guards the pointer, not the snapshot
+  std::shared_ptr<const Credentials> creds_ = std::make_shared<const Credentials>();
   bool exiting_ = false;
   bool exit_group_ = false;
   int exit_status_ = 0;

@@ -59,6 +59,8 @@ base::Result<WaitResult> Kernel::Wait(Task& t, const WaitRequest& req) {
         }
         if (!(req.options & WNOWAIT)) {
           const int32_t pid = c.pid;
+          c.exit_state = 2;
+          c.exit_events.Notify();
           me.children.erase(it);
           processes_.erase(pid);
         }
