@@ -222,6 +222,20 @@ Result<uint64_t> Setgroups(Task& t, const SyscallArgs& args);
 Result<uint64_t> Capget(Task& t, const SyscallArgs& args);
 Result<uint64_t> Capset(Task& t, const SyscallArgs& args);
 Result<uint64_t> Personality(Task& t, const SyscallArgs& args);
+Result<uint64_t> SchedSetaffinity(Task& t, const SyscallArgs& args);
+Result<uint64_t> SchedGetscheduler(Task& t, const SyscallArgs& args);
+Result<uint64_t> SchedSetscheduler(Task& t, const SyscallArgs& args);
+Result<uint64_t> SchedGetparam(Task& t, const SyscallArgs& args);
+Result<uint64_t> SchedSetparam(Task& t, const SyscallArgs& args);
+Result<uint64_t> SchedGetPriorityMax(Task& t, const SyscallArgs& args);
+Result<uint64_t> SchedGetPriorityMin(Task& t, const SyscallArgs& args);
+Result<uint64_t> SchedRrGetInterval(Task& t, const SyscallArgs& args);
+Result<uint64_t> SchedGetattr(Task& t, const SyscallArgs& args);
+Result<uint64_t> SchedSetattr(Task& t, const SyscallArgs& args);
+Result<uint64_t> Getpriority(Task& t, const SyscallArgs& args);
+Result<uint64_t> Setpriority(Task& t, const SyscallArgs& args);
+Result<uint64_t> IoprioGet(Task& t, const SyscallArgs& args);
+Result<uint64_t> IoprioSet(Task& t, const SyscallArgs& args);
 
 // (spacer)
 

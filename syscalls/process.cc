@@ -213,20 +213,6 @@ Result<uint64_t> Getrandom(Task& t, const SyscallArgs& args) {
   return len;
 }
 
-Result<uint64_t> SchedYield(Task&, const SyscallArgs&) { return 0; }
-
 Result<uint64_t> Umask(Task& t, const SyscallArgs& args) { return t.fs().SwapUmask(args.U32(0) & 0777); }
-
-Result<uint64_t> SchedGetaffinity(Task& t, const SyscallArgs& args) {
-  const int32_t pid = args.I32(0);
-  const uint64_t len = args.U64(1);
-  if (pid != 0 && pid != t.tid()) return Errno::kESRCH;
-  // Linux: len must cover nr_cpu_ids bits and be a multiple of sizeof(long).
-  if (len < sizeof(uint64_t) || len % sizeof(uint64_t) != 0) return Errno::kEINVAL;
-  const long ncpu = std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
-  const uint64_t mask = ncpu >= 64 ? ~0ull : ((1ull << ncpu) - 1);
-  TRY(t.mm().CopyOut(args.Ptr<uint64_t>(2), mask));
-  return sizeof(uint64_t);
-}
 
 }  // namespace syscalls

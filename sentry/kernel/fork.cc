@@ -73,6 +73,11 @@ base::Result<int32_t> Kernel::Clone(Task& parent, const CloneArgs& a) {
   }
   child->set_signal_mask(parent.signal_mask());
   child->comm = parent.comm;
+  {
+    const SchedState ps = parent.GetSched();
+    absl::MutexLock l(&child->sched_mu);
+    child->sched = ps.ForChild();
+  }
   child->no_new_privs = parent.no_new_privs;
   child->altstack_sp = parent.altstack_sp;
   child->altstack_size = parent.altstack_size;

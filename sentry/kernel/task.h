@@ -48,6 +48,28 @@ struct SignalHandlers {
   std::array<KSigaction, 64> actions ABSL_GUARDED_BY(mu);
 };
 
+// Scheduling attributes (sched_setattr & co, setpriority, ioprio_set,
+// sched_setaffinity). Recorded and reported; the host schedules the
+// sentry's threads as it likes.
+struct SchedState {
+  int policy = 0;                // SCHED_OTHER
+  int priority = 0;              // sched_priority: 1..99 for FIFO/RR
+  int nice = 0;                  // -20..19
+  bool reset_on_fork = false;    // SCHED_RESET_ON_FORK
+  uint64_t affinity = ~0ull;     // virtual CPUs; ANDed with the CPU count
+  int ioprio = 0;                // IOPRIO_PRIO_VALUE(class, data)
+  // What a child gets at fork/clone (sched_fork()).
+  SchedState ForChild() const {
+    SchedState c = *this;
+    if (reset_on_fork) {
+      if (c.policy == 1 || c.policy == 2 /* FIFO, RR */) c.policy = 0, c.priority = 0;
+      if (c.nice < 0) c.nice = 0;
+      c.reset_on_fork = false;
+    }
+    return c;
+  }
+};
+
 struct RLimit {
   uint64_t cur, max;
 };
@@ -167,6 +189,13 @@ class Task {
   uint64_t robust_list_head = 0;
   uint64_t robust_list_len = 0;
   std::string comm;  // prctl(PR_SET_NAME), /proc/self/comm
+  // Guards `sched`; a leaf lock (taken under Kernel::mu_ by setpriority).
+  mutable absl::Mutex sched_mu;
+  SchedState sched ABSL_GUARDED_BY(sched_mu);
+  SchedState GetSched() const {
+    absl::MutexLock l(&sched_mu);
+    return sched;
+  }
   bool no_new_privs = false;
   // Scratch space for copying file data to and from app memory (read/write
   // bounce buffer): reused so a large read does not pay for fresh pages
