@@ -236,6 +236,9 @@ Result<uint64_t> Getpriority(Task& t, const SyscallArgs& args);
 Result<uint64_t> Setpriority(Task& t, const SyscallArgs& args);
 Result<uint64_t> IoprioGet(Task& t, const SyscallArgs& args);
 Result<uint64_t> IoprioSet(Task& t, const SyscallArgs& args);
+Result<uint64_t> PidfdOpen(Task& t, const SyscallArgs& args);
+Result<uint64_t> PidfdSendSignal(Task& t, const SyscallArgs& args);
+Result<uint64_t> PidfdGetfd(Task& t, const SyscallArgs& args);
 
 // (spacer)
 

@@ -5,7 +5,10 @@
 #include <sys/times.h>
 #include <sys/wait.h>
 
+#include <fcntl.h>
+
 #include "sentry/kernel/kernel.h"
+#include "sentry/kernel/pidfd.h"
 #include "syscalls/handlers.h"
 
 namespace syscalls {
@@ -74,6 +77,7 @@ Result<uint64_t> Waitid(Task& t, const SyscallArgs& args) {
   if (!(options & (WEXITED | WSTOPPED | WCONTINUED))) return Errno::kEINVAL;
   WaitRequest req;
   req.options = options;
+  bool nonblock_pidfd = false;
   switch (which) {
     case P_ALL:
       req.who = WaitWho::kAll;
@@ -88,12 +92,23 @@ Result<uint64_t> Waitid(Task& t, const SyscallArgs& args) {
       req.who = WaitWho::kPgid;
       req.id = id == 0 ? t.thread_group().pgid.load() : id;
       break;
-    case kPPidfd:
-      return Errno::kEBADF;  // TODO(#5): pidfds
+    case kPPidfd: {
+      // pidfd_get_pid(): the process behind the fd; a non-blocking pidfd
+      // makes the wait WNOHANG, reporting EAGAIN instead of 0.
+      auto pidfd = TRY(sentry::kernel::GetPidFd(t, id));
+      req.who = WaitWho::kPid;
+      req.id = pidfd->thread_group().pid;
+      if (pidfd->flags() & O_NONBLOCK) {
+        req.options |= WNOHANG;
+        nonblock_pidfd = true;
+      }
+      break;
+    }
     default:
       return Errno::kEINVAL;
   }
   const WaitResult r = TRY(DoWait(t, req));
+  if (r.pid == 0 && nonblock_pidfd && !(options & WNOHANG)) return Errno::kEAGAIN;
   if (!info_ptr.null()) {
     // With WNOHANG and nothing to report, Linux zeroes si_signo and si_pid.
     siginfo_t si {};

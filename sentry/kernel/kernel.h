@@ -108,6 +108,12 @@ class Kernel {
   // kill(2): pid > 0 one process, 0 the caller's group, -1 every process
   // but pid 1 and the caller, < -1 process group -pid. sig 0 checks only.
   base::Result<void> Kill(Task& sender, int32_t pid, int sig);
+  // rt_sigqueueinfo / pidfd_send_signal: `info` to process `target` with
+  // kill(2)'s permission check. ESRCH once it has exited; EAGAIN if a
+  // real-time queue is full; sig 0 only checks.
+  base::Result<void> SignalProcess(Task& sender, ThreadGroup& target, const siginfo_t& info);
+  // rt_tgsigqueueinfo to any thread: `info` to thread tid of tgid.
+  base::Result<void> SignalThread(Task& sender, int32_t tgid, int32_t tid, const siginfo_t& info);
   // tgkill/tkill (tgid -1): one task.
   base::Result<void> KillThread(Task& sender, int32_t tgid, int32_t tid, int sig);
   // Process-directed signal to `tg` (its shared pending set, signal.h

@@ -218,6 +218,25 @@ base::Result<void> Kernel::Kill(Task& sender, int32_t pid, int sig) {
   return {};
 }
 
+base::Result<void> Kernel::SignalProcess(Task& sender, ThreadGroup& target, const siginfo_t& info) {
+  absl::MutexLock l(&mu_);
+  if (target.zombie || target.exit_state.load() != 0) return base::Errno::kESRCH;
+  if (!MaySignalLocked(sender, target)) return base::Errno::kEPERM;
+  if (info.si_signo == 0) return {};
+  if (!SendToGroup(target, info)) return base::Errno::kEAGAIN;
+  return {};
+}
+
+base::Result<void> Kernel::SignalThread(Task& sender, int32_t tgid, int32_t tid, const siginfo_t& info) {
+  absl::MutexLock l(&mu_);
+  auto it = tasks_.find(tid);
+  if (it == tasks_.end() || it->second->pid() != tgid) return base::Errno::kESRCH;
+  if (!MaySignalLocked(sender, it->second->thread_group())) return base::Errno::kEPERM;
+  if (info.si_signo == 0) return {};
+  if (!SendToTask(*it->second, info)) return base::Errno::kEAGAIN;
+  return {};
+}
+
 base::Result<void> Kernel::KillThread(Task& sender, int32_t tgid, int32_t tid, int sig) {
   if (sig < 0 || sig > 64) return base::Errno::kEINVAL;
   absl::MutexLock l(&mu_);
