@@ -106,6 +106,10 @@ struct ThreadGroup {
   // Written under Kernel::mu_; exit_events is notified on each change.
   std::atomic<int> exit_state{0};
   WaiterQueue exit_events;
+  // CPU time (sentry/kernel/rusage.h): of threads that have finished, and
+  // of reaped children (with their own children's), in ns.
+  std::atomic<int64_t> dead_utime_ns{0}, dead_stime_ns{0};
+  std::atomic<int64_t> child_utime_ns{0}, child_stime_ns{0};
 
   // ---- Signals and threads (sentry/kernel/signal_deliver.cc, thread.cc).
   // Lock order (sentry/README.md): Kernel::mu_ > signal_mu >
@@ -197,6 +201,13 @@ class Task {
     return sched;
   }
   bool no_new_privs = false;
+  // CPU time accounting (sentry/kernel/rusage.h). utime: time spent in
+  // app code (Switch); stime: the CPU time of the sentry thread running the
+  // task, read through its clock. Written by the task thread.
+  std::atomic<int64_t> utime_ns{0};
+  std::atomic<bool> cpu_clock_valid{false};
+  clockid_t cpu_clock = 0;
+  std::atomic<bool> times_folded{false};  // added to the group's dead_* times
   // Scratch space for copying file data to and from app memory (read/write
   // bounce buffer): reused so a large read does not pay for fresh pages
   // every call. Task thread only; never used by two calls at once.
