@@ -148,25 +148,29 @@ void Dentry::ClearCache() {
 
 Result<void> CheckPermission(const sentry::kernel::Credentials& creds, const struct stat& st, int may) {
   may &= kMayRead | kMayWrite | kMayExec;
-  if (creds.fsuid == 0) {
-    // CAP_DAC_OVERRIDE (fs/namei.c generic_permission): everything except
-    // executing a file with no x bit at all.
-    if ((may & kMayExec) && !S_ISDIR(st.st_mode) && !(st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH))) {
-      return Errno::kEACCES;
-    }
-    return {};
-  }
+  // acl_permission_check(): the owner's bits for the owner, else the group's
+  // for a member, else the others'.
   uint32_t bits;
   if (creds.fsuid == st.st_uid) {
     bits = (st.st_mode >> 6) & 7;
-  } else if (creds.fsgid == st.st_gid ||
-             std::find(creds.groups.begin(), creds.groups.end(), st.st_gid) != creds.groups.end()) {
+  } else if (creds.InGroup(st.st_gid)) {
     bits = (st.st_mode >> 3) & 7;
   } else {
     bits = st.st_mode & 7;
   }
-  if ((static_cast<uint32_t>(may) & ~bits) != 0) return Errno::kEACCES;
-  return {};
+  if ((static_cast<uint32_t>(may) & ~bits) == 0) return {};
+  // generic_permission() (fs/namei.c): capabilities override the mode.
+  if (S_ISDIR(st.st_mode)) {
+    if (!(may & kMayWrite) && creds.HasCap(CAP_DAC_READ_SEARCH)) return {};
+    if (creds.HasCap(CAP_DAC_OVERRIDE)) return {};
+    return Errno::kEACCES;
+  }
+  if (may == kMayRead && creds.HasCap(CAP_DAC_READ_SEARCH)) return {};
+  // Executing needs at least one x bit even with CAP_DAC_OVERRIDE.
+  if ((!(may & kMayExec) || (st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH))) && creds.HasCap(CAP_DAC_OVERRIDE)) {
+    return {};
+  }
+  return Errno::kEACCES;
 }
 
 }  // namespace fs

@@ -76,6 +76,7 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
     info.threads = 1;
     info.ruid = c.creds->ruid, info.euid = c.creds->euid, info.suid = c.creds->suid, info.fsuid = c.creds->fsuid;
     info.rgid = c.creds->rgid, info.egid = c.creds->egid, info.sgid = c.creds->sgid, info.fsgid = c.creds->fsgid;
+    info.creds = *c.creds;
     return info;
   }
 
@@ -110,12 +111,18 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
 
   static std::string StatusText(const sentry::kernel::ProcessInfo& i) {
     const char* state = i.state == 'Z' ? "Z (zombie)" : i.state == 'R' ? "R (running)" : "S (sleeping)";
+    std::string groups;  // fs/proc/array.c task_state(): "%u " each
+    for (uint32_t g : i.creds.groups) groups += fmt::format("{} ", g);
+    const auto& cr = i.creds;
     return fmt::format(
         "Name:\t{}\nUmask:\t0022\nState:\t{}\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t0\n"
-        "Uid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t\nNStgid:\t{}\nNSpid:\t{}\n"
-        "NSpgid:\t{}\nNSsid:\t{}\nThreads:\t{}\nSigQ:\t0/63704\n",
-        i.comm, state, i.pid, i.pid, i.ppid, i.ruid, i.euid, i.suid, i.fsuid, i.rgid, i.egid, i.sgid, i.fsgid, i.pid,
-        i.pid, i.pgid, i.sid, i.threads);
+        "Uid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t{}\nNStgid:\t{}\nNSpid:\t{}\n"
+        "NSpgid:\t{}\nNSsid:\t{}\nThreads:\t{}\nSigQ:\t0/63704\n"
+        "CapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\n"
+        "NoNewPrivs:\t{}\n",
+        i.comm, state, i.pid, i.pid, i.ppid, i.ruid, i.euid, i.suid, i.fsuid, i.rgid, i.egid, i.sgid, i.fsgid, groups,
+        i.pid, i.pid, i.pgid, i.sid, i.threads, cr.cap_inheritable, cr.cap_permitted, cr.cap_effective,
+        cr.cap_bounding, cr.cap_ambient, i.no_new_privs ? 1 : 0);
   }
 
   // One inode per live pid directory, so st_ino is stable while in use.

@@ -24,12 +24,11 @@ std::string_view LastComponent(std::string_view path) {
 
 bool IsDots(std::string_view n) { return n == "." || n == ".."; }
 
-bool InGroup(const sentry::kernel::Credentials& cr, uint32_t gid) {
-  if (cr.fsgid == gid) return true;
-  for (uint32_t g : cr.groups) {
-    if (g == gid) return true;
-  }
-  return false;
+bool InGroup(const sentry::kernel::Credentials& cr, uint32_t gid) { return cr.InGroup(gid); }
+
+// inode_owner_or_capable(): the owner, or CAP_FOWNER.
+bool OwnerOrCapable(const sentry::kernel::Credentials& cr, const struct stat& st) {
+  return cr.fsuid == st.st_uid || cr.HasCap(CAP_FOWNER);
 }
 
 }  // namespace
@@ -53,7 +52,8 @@ bool Vfs::Busy(const Path& dir, const std::shared_ptr<Dentry>& d) const {
 Result<void> Vfs::MayDelete(const Caller& c, const Path& dir, Inode& victim) {
   const struct stat dst = TRY(dir.dentry->inode()->Stat(c));
   TRY(CheckPermission(*c.creds, dst, kMayWrite | kMayExec));
-  if ((dst.st_mode & S_ISVTX) && c.creds->fsuid != 0) {
+  if ((dst.st_mode & S_ISVTX) && !c.creds->HasCap(CAP_FOWNER)) {
+    // check_sticky().
     const struct stat vst = TRY(victim.Stat(c));
     if (vst.st_uid != c.creds->fsuid && dst.st_uid != c.creds->fsuid) return Errno::kEPERM;
   }
@@ -123,7 +123,7 @@ Result<void> Vfs::Mknod(const Caller& c, int dirfd, std::string_view path, uint3
     case S_IFSOCK: break;
     case S_IFCHR:
     case S_IFBLK:
-      if (c.creds->euid != 0) return Errno::kEPERM;  // CAP_MKNOD
+      if (!c.creds->HasCap(CAP_MKNOD)) return Errno::kEPERM;
       break;
     case S_IFDIR:
     default: return Errno::kEINVAL;
@@ -240,10 +240,10 @@ Result<void> Vfs::Chmod(const Caller& c, const AttrTarget& p, uint32_t mode) {
   TRY(CheckWritableMount(p));
   const struct stat st = TRY(p.inode->Stat(c));
   const auto& cr = *c.creds;
-  if (cr.fsuid != 0 && cr.fsuid != st.st_uid) return Errno::kEPERM;
+  if (!OwnerOrCapable(cr, st)) return Errno::kEPERM;
   mode &= 07777;
-  // Linux (inode_init_owner/setattr_copy): non-root outside the group loses S_ISGID.
-  if (cr.fsuid != 0 && !InGroup(cr, st.st_gid)) mode &= ~S_ISGID;
+  // Linux (setattr_copy): outside the group and without CAP_FSETID, S_ISGID goes.
+  if (!InGroup(cr, st.st_gid) && !cr.HasCap(CAP_FSETID)) mode &= ~S_ISGID;
   SetAttrRequest req;
   req.mode = mode;
   return p.inode->SetAttr(c, req);
@@ -254,7 +254,7 @@ Result<void> Vfs::Chown(const Caller& c, const AttrTarget& p, uint32_t uid, uint
   const struct stat st = TRY(p.inode->Stat(c));
   const auto& cr = *c.creds;
   constexpr uint32_t kKeep = static_cast<uint32_t>(-1);
-  if (cr.fsuid != 0) {
+  if (!cr.HasCap(CAP_CHOWN)) {
     // chown_ok / chgrp_ok (fs/attr.c): owner may "change" uid to itself and
     // gid to one of its groups.
     if (uid != kKeep && !(uid == st.st_uid && cr.fsuid == st.st_uid)) return Errno::kEPERM;
@@ -294,7 +294,7 @@ Result<void> Vfs::Utimes(const Caller& c, const AttrTarget& p, std::optional<str
   TRY(CheckWritableMount(p));
   const struct stat st = TRY(p.inode->Stat(c));
   const auto& cr = *c.creds;
-  const bool owner = cr.fsuid == 0 || cr.fsuid == st.st_uid;
+  const bool owner = OwnerOrCapable(cr, st);
   const bool only_now = (!atime || atime->tv_nsec == UTIME_NOW) && (!mtime || mtime->tv_nsec == UTIME_NOW);
   if (!owner) {
     if (!only_now) return Errno::kEPERM;

@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include "sentry/kernel/kernel.h"
+#include "sentry/kernel/pidfd.h"
 #include "syscalls/handlers.h"
 
 namespace syscalls {
@@ -28,14 +29,26 @@ Result<void> CheckFlags(Task& t, uint64_t flags) {
   // New namespaces need CAP_SYS_ADMIN the sandbox does not grant.
   // TODO(#5): the isolation issue decides which namespaces to emulate.
   if (flags & kNamespaces) return Errno::kEPERM;
-  // TODO(#5): CLONE_PIDFD (pidfd file descriptions).
-  if (flags & CLONE_PIDFD) return Errno::kEINVAL;
   return base::Ok();
 }
 
-Result<uint64_t> DoClone(Task& t, const CloneArgs& a) {
-  TRY(CheckFlags(t, a.flags));
+Result<uint64_t> DoClone(Task& t, const CloneArgs& args) {
+  TRY(CheckFlags(t, args.flags));
+  CloneArgs a = args;
+  std::shared_ptr<sentry::kernel::ThreadGroup> child;
+  if (a.flags & CLONE_PIDFD) {
+    // Linux stores the pidfd before the child runs; a bad address fails
+    // the whole clone. Probe it first, then fill it in.
+    TRY(t.mm().CopyOut(UserPtr<int32_t>(a.pidfd), int32_t{-1}));
+    a.new_process = &child;
+  }
   const int32_t pid = TRY(t.kernel().Clone(t, a));
+  if (child != nullptr) {
+    auto f = std::make_shared<sentry::kernel::PidFd>(std::move(child), 0);
+    // TODO(#5): reserve the fd before the child exists, as Linux does.
+    auto fd = t.fds().Install(std::move(f), /*cloexec=*/true);
+    if (fd.ok()) (void)t.mm().CopyOut(UserPtr<int32_t>(a.pidfd), static_cast<int32_t>(fd.value()));
+  }
   return static_cast<uint64_t>(pid);
 }
 

@@ -407,7 +407,7 @@ Result<uint64_t> Fcntl(Task& t, const SyscallArgs& args) {
     }
     case F_SETPIPE_SZ:
     case F_GETPIPE_SZ:
-      return fs::PipeFcntl(*e.file, cmd, arg, t.creds().euid == 0);  // TODO(#4): CAP_SYS_RESOURCE
+      return fs::PipeFcntl(*e.file, cmd, arg, t.creds().HasCap(CAP_SYS_RESOURCE));
     case F_GETLK:
     case F_SETLK:
     case F_SETLKW:

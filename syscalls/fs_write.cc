@@ -53,7 +53,7 @@ Result<uint64_t> LinkatCommon(Task& t, int olddirfd, uint64_t oldp, int newdirfd
     if (!(flags & AT_EMPTY_PATH)) return Errno::kENOENT;
     // linkat(fd, "", ..., AT_EMPTY_PATH): the fd's file itself (an
     // O_TMPFILE file gets its name this way). Linux wants CAP_DAC_READ_SEARCH.
-    if (t.creds().euid != 0) return Errno::kENOENT;
+    if (!t.creds().HasCap(CAP_DAC_READ_SEARCH)) return Errno::kENOENT;
     if (olddirfd == AT_FDCWD) return Errno::kENOENT;  // cwd is a directory: EPERM below
     std::shared_ptr<fs::FileDescription> f = TRY(t.fds().Get(olddirfd));
     if (f->location() == nullptr) return Errno::kENOENT;

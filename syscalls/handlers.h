@@ -224,6 +224,39 @@ Result<uint64_t> Setitimer(Task& t, const SyscallArgs& args);
 
 // (spacer)
 
+// syscalls/creds.cc, sched.cc, prctl.cc, pidfd.cc, rusage.cc (procs)
+Result<uint64_t> Setuid(Task& t, const SyscallArgs& args);
+Result<uint64_t> Setgid(Task& t, const SyscallArgs& args);
+Result<uint64_t> Setreuid(Task& t, const SyscallArgs& args);
+Result<uint64_t> Setregid(Task& t, const SyscallArgs& args);
+Result<uint64_t> Setresuid(Task& t, const SyscallArgs& args);
+Result<uint64_t> Setresgid(Task& t, const SyscallArgs& args);
+Result<uint64_t> Setfsuid(Task& t, const SyscallArgs& args);
+Result<uint64_t> Setfsgid(Task& t, const SyscallArgs& args);
+Result<uint64_t> Setgroups(Task& t, const SyscallArgs& args);
+Result<uint64_t> Capget(Task& t, const SyscallArgs& args);
+Result<uint64_t> Capset(Task& t, const SyscallArgs& args);
+Result<uint64_t> Personality(Task& t, const SyscallArgs& args);
+Result<uint64_t> SchedSetaffinity(Task& t, const SyscallArgs& args);
+Result<uint64_t> SchedGetscheduler(Task& t, const SyscallArgs& args);
+Result<uint64_t> SchedSetscheduler(Task& t, const SyscallArgs& args);
+Result<uint64_t> SchedGetparam(Task& t, const SyscallArgs& args);
+Result<uint64_t> SchedSetparam(Task& t, const SyscallArgs& args);
+Result<uint64_t> SchedGetPriorityMax(Task& t, const SyscallArgs& args);
+Result<uint64_t> SchedGetPriorityMin(Task& t, const SyscallArgs& args);
+Result<uint64_t> SchedRrGetInterval(Task& t, const SyscallArgs& args);
+Result<uint64_t> SchedGetattr(Task& t, const SyscallArgs& args);
+Result<uint64_t> SchedSetattr(Task& t, const SyscallArgs& args);
+Result<uint64_t> Getpriority(Task& t, const SyscallArgs& args);
+Result<uint64_t> Setpriority(Task& t, const SyscallArgs& args);
+Result<uint64_t> IoprioGet(Task& t, const SyscallArgs& args);
+Result<uint64_t> IoprioSet(Task& t, const SyscallArgs& args);
+Result<uint64_t> PidfdOpen(Task& t, const SyscallArgs& args);
+Result<uint64_t> PidfdSendSignal(Task& t, const SyscallArgs& args);
+Result<uint64_t> PidfdGetfd(Task& t, const SyscallArgs& args);
+
+// (spacer)
+
 }  // namespace syscalls
 
 #endif  // SYSCALLS_HANDLERS_H_

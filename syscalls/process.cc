@@ -123,7 +123,7 @@ Result<void> DoPrlimit(Task& t, int resource, const struct rlimit* new_lim, stru
   if (new_lim != nullptr) {
     if (new_lim->rlim_cur > new_lim->rlim_max) return Errno::kEINVAL;
     // Raising the hard limit needs CAP_SYS_RESOURCE (kernel/sys.c).
-    if (new_lim->rlim_max > cur.max && t.creds().euid != 0) return Errno::kEPERM;
+    if (new_lim->rlim_max > cur.max && !t.creds().HasCap(CAP_SYS_RESOURCE)) return Errno::kEPERM;
     if (resource == RLIMIT_NOFILE && new_lim->rlim_max > 1048576) return Errno::kEPERM;  // nr_open
     cur = {new_lim->rlim_cur, new_lim->rlim_max};
     if (resource == RLIMIT_NOFILE) t.fds().set_limit(new_lim->rlim_cur);
@@ -213,57 +213,6 @@ Result<uint64_t> Getrandom(Task& t, const SyscallArgs& args) {
   return len;
 }
 
-Result<uint64_t> SchedYield(Task&, const SyscallArgs&) { return 0; }
-
 Result<uint64_t> Umask(Task& t, const SyscallArgs& args) { return t.fs().SwapUmask(args.U32(0) & 0777); }
-
-Result<uint64_t> SchedGetaffinity(Task& t, const SyscallArgs& args) {
-  const int32_t pid = args.I32(0);
-  const uint64_t len = args.U64(1);
-  if (pid != 0 && pid != t.tid()) return Errno::kESRCH;
-  // Linux: len must cover nr_cpu_ids bits and be a multiple of sizeof(long).
-  if (len < sizeof(uint64_t) || len % sizeof(uint64_t) != 0) return Errno::kEINVAL;
-  const long ncpu = std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
-  const uint64_t mask = ncpu >= 64 ? ~0ull : ((1ull << ncpu) - 1);
-  TRY(t.mm().CopyOut(args.Ptr<uint64_t>(2), mask));
-  return sizeof(uint64_t);
-}
-
-Result<uint64_t> Prctl(Task& t, const SyscallArgs& args) {
-  switch (args.I32(0)) {
-    case PR_SET_NAME: {
-      std::string name = TRY(t.mm().CopyInString(args.U64(1), 4096));
-      if (name.size() > 15) name.resize(15);
-      t.comm = name;
-      return 0;
-    }
-    case PR_GET_NAME: {
-      char buf[16] = {};
-      std::memcpy(buf, t.comm.data(), std::min<size_t>(t.comm.size(), 15));
-      TRY(t.mm().CopyOutBytes(args.U64(1), {reinterpret_cast<const uint8_t*>(buf), sizeof(buf)}));
-      return 0;
-    }
-    case PR_GET_DUMPABLE:
-      return 1;
-    case PR_SET_DUMPABLE:
-      if (args.U64(1) > 1) return Errno::kEINVAL;
-      return 0;
-    case PR_SET_NO_NEW_PRIVS:
-      if (args.U64(1) != 1 || args.U64(2) || args.U64(3) || args.U64(4)) return Errno::kEINVAL;
-      t.no_new_privs = true;
-      return 0;
-    case PR_GET_NO_NEW_PRIVS:
-      return t.no_new_privs ? 1 : 0;
-    case PR_SET_PDEATHSIG:
-      if (args.U64(1) > 64) return Errno::kEINVAL;
-      t.pdeath_signal = args.I32(1);
-      return 0;
-    case PR_GET_PDEATHSIG:
-      TRY(t.mm().CopyOut(args.Ptr<int32_t>(1), t.pdeath_signal));
-      return 0;
-    default:
-      return Errno::kEINVAL;
-  }
-}
 
 }  // namespace syscalls

@@ -96,10 +96,15 @@ Result<siginfo_t> QueueInfo(Task& t, int sig, UserPtr<siginfo_t> p, int32_t targ
 
 Result<uint64_t> RtSigqueueinfo(Task& t, const SyscallArgs& args) {
   const int32_t pid = args.I32(0);
-  // TODO(#5): other processes through the process registry.
-  if (pid != t.pid()) return Errno::kESRCH;
   const siginfo_t info = TRY(QueueInfo(t, args.I32(1), args.Ptr<siginfo_t>(2), pid));
-  if (!sentry::kernel::SendToGroup(t.thread_group(), info)) return Errno::kEAGAIN;
+  if (pid == t.pid()) {
+    if (!sentry::kernel::SendToGroup(t.thread_group(), info)) return Errno::kEAGAIN;
+    return 0;
+  }
+  if (pid <= 0) return Errno::kESRCH;  // kill_proc_info(): one process only
+  auto target = t.kernel().FindProcess(pid);
+  if (target == nullptr) return Errno::kESRCH;
+  TRY(t.kernel().SignalProcess(t, *target, info));
   return 0;
 }
 
@@ -107,9 +112,12 @@ Result<uint64_t> RtTgsigqueueinfo(Task& t, const SyscallArgs& args) {
   const int32_t tgid = args.I32(0);
   const int32_t tid = args.I32(1);
   if (tgid <= 0 || tid <= 0) return Errno::kEINVAL;
-  if (tgid != t.pid()) return Errno::kESRCH;  // TODO(#5): other processes
   const siginfo_t info = TRY(QueueInfo(t, args.I32(2), args.Ptr<siginfo_t>(3), tgid));
-  TRY(sentry::kernel::SendToTid(t.thread_group(), tid, info));
+  if (tgid == t.pid()) {
+    TRY(sentry::kernel::SendToTid(t.thread_group(), tid, info));
+    return 0;
+  }
+  TRY(t.kernel().SignalThread(t, tgid, tid, info));
   return 0;
 }
 

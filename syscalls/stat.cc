@@ -62,11 +62,7 @@ Result<uint64_t> FaccessatCommon(Task& t, int dirfd, uint64_t path_addr, int mod
   if (path.empty() && !(flags & AT_EMPTY_PATH)) return Errno::kENOENT;
   // Without AT_EACCESS the check (lookup included) runs with the real ids,
   // as access_override_creds() does.
-  sentry::kernel::Credentials creds = t.creds();
-  if (!(flags & AT_EACCESS)) {
-    creds.fsuid = creds.ruid;
-    creds.fsgid = creds.rgid;
-  }
+  const sentry::kernel::Credentials creds = (flags & AT_EACCESS) ? t.creds() : t.creds().ForAccess();
   fs::Caller c = fs::CallerOf(t);
   c.creds = &creds;
   fs::Vfs& vfs = t.kernel().vfs();

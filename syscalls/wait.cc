@@ -5,7 +5,11 @@
 #include <sys/times.h>
 #include <sys/wait.h>
 
+#include <fcntl.h>
+
 #include "sentry/kernel/kernel.h"
+#include "sentry/kernel/pidfd.h"
+#include "sentry/kernel/rusage.h"
 #include "syscalls/handlers.h"
 
 namespace syscalls {
@@ -19,6 +23,17 @@ constexpr int kWnothread = 0x20000000;  // __WNOTHREAD
 constexpr int kWall = 0x40000000;
 constexpr int kWclone = static_cast<int>(0x80000000u);
 constexpr int kPPidfd = 3;  // P_PIDFD
+
+struct timeval ToTimeval(int64_t ns) {
+  return {static_cast<time_t>(ns / 1000000000), static_cast<suseconds_t>((ns % 1000000000) / 1000)};
+}
+
+struct rusage ToRusage(const sentry::kernel::CpuTimes& c) {
+  struct rusage ru {};
+  ru.ru_utime = ToTimeval(c.utime_ns);
+  ru.ru_stime = ToTimeval(c.stime_ns);
+  return ru;
+}
 
 // A signal ended the wait: restart it if no handler runs (Linux returns
 // ERESTARTSYS from do_wait).
@@ -56,8 +71,8 @@ Result<uint64_t> Wait4(Task& t, const SyscallArgs& args) {
   if (r.pid == 0) return 0;
   if (!status_ptr.null()) TRY(t.mm().CopyOut(status_ptr, static_cast<int32_t>(r.status)));
   if (!rusage_ptr.null()) {
-    struct rusage ru {};  // TODO(#5): CPU times and max RSS of the child.
-    TRY(t.mm().CopyOut(rusage_ptr, ru));
+    // TODO(#5): max RSS and fault counts.
+    TRY(t.mm().CopyOut(rusage_ptr, ToRusage({r.utime_ns, r.stime_ns})));
   }
   return static_cast<uint64_t>(r.pid);
 }
@@ -74,6 +89,7 @@ Result<uint64_t> Waitid(Task& t, const SyscallArgs& args) {
   if (!(options & (WEXITED | WSTOPPED | WCONTINUED))) return Errno::kEINVAL;
   WaitRequest req;
   req.options = options;
+  bool nonblock_pidfd = false;
   switch (which) {
     case P_ALL:
       req.who = WaitWho::kAll;
@@ -88,12 +104,23 @@ Result<uint64_t> Waitid(Task& t, const SyscallArgs& args) {
       req.who = WaitWho::kPgid;
       req.id = id == 0 ? t.thread_group().pgid.load() : id;
       break;
-    case kPPidfd:
-      return Errno::kEBADF;  // TODO(#5): pidfds
+    case kPPidfd: {
+      // pidfd_get_pid(): the process behind the fd; a non-blocking pidfd
+      // makes the wait WNOHANG, reporting EAGAIN instead of 0.
+      auto pidfd = TRY(sentry::kernel::GetPidFd(t, id));
+      req.who = WaitWho::kPid;
+      req.id = pidfd->thread_group().pid;
+      if (pidfd->flags() & O_NONBLOCK) {
+        req.options |= WNOHANG;
+        nonblock_pidfd = true;
+      }
+      break;
+    }
     default:
       return Errno::kEINVAL;
   }
   const WaitResult r = TRY(DoWait(t, req));
+  if (r.pid == 0 && nonblock_pidfd && !(options & WNOHANG)) return Errno::kEAGAIN;
   if (!info_ptr.null()) {
     // With WNOHANG and nothing to report, Linux zeroes si_signo and si_pid.
     siginfo_t si {};
@@ -106,25 +133,43 @@ Result<uint64_t> Waitid(Task& t, const SyscallArgs& args) {
     }
     TRY(t.mm().CopyOut(info_ptr, si));
   }
-  if (!rusage_ptr.null()) {
-    struct rusage ru {};
-    TRY(t.mm().CopyOut(rusage_ptr, ru));
-  }
+  if (!rusage_ptr.null()) TRY(t.mm().CopyOut(rusage_ptr, ToRusage({r.utime_ns, r.stime_ns})));
   return 0;
 }
 
 Result<uint64_t> Getrusage(Task& t, const SyscallArgs& args) {
   const int who = args.I32(0);
-  if (who != RUSAGE_SELF && who != RUSAGE_CHILDREN && who != RUSAGE_THREAD) return Errno::kEINVAL;
-  struct rusage ru {};  // TODO(#5): CPU time accounting per task.
-  TRY(t.mm().CopyOut(args.Ptr<struct rusage>(1), ru));
+  sentry::kernel::CpuTimes c;
+  switch (who) {
+    case RUSAGE_SELF:
+      c = sentry::kernel::GroupTimes(t.thread_group());
+      break;
+    case RUSAGE_CHILDREN:
+      c = sentry::kernel::ChildTimes(t.thread_group());
+      break;
+    case RUSAGE_THREAD:
+      c = sentry::kernel::TaskTimes(t);
+      break;
+    default:
+      return Errno::kEINVAL;
+  }
+  // TODO(#5): ru_maxrss and fault counts.
+  TRY(t.mm().CopyOut(args.Ptr<struct rusage>(1), ToRusage(c)));
   return 0;
 }
 
 Result<uint64_t> Times(Task& t, const SyscallArgs& args) {
   const auto buf = args.Ptr<struct tms>(0);
   if (!buf.null()) {
-    struct tms tm {};  // TODO(#5): CPU time accounting per task.
+    // Clock ticks of USER_HZ = 100: 10 ms each.
+    constexpr int64_t kTick = 10000000;
+    const auto self = sentry::kernel::GroupTimes(t.thread_group());
+    const auto kids = sentry::kernel::ChildTimes(t.thread_group());
+    struct tms tm {};
+    tm.tms_utime = self.utime_ns / kTick;
+    tm.tms_stime = self.stime_ns / kTick;
+    tm.tms_cutime = kids.utime_ns / kTick;
+    tm.tms_cstime = kids.stime_ns / kTick;
     TRY(t.mm().CopyOut(buf, tm));
   }
   // Clock ticks (USER_HZ = 100) since boot.

@@ -5,8 +5,11 @@
 #define SENTRY_KERNEL_CLONE_ARGS_H_
 
 #include <cstdint>
+#include <memory>
 
 namespace sentry::kernel {
+
+struct ThreadGroup;
 
 struct CloneArgs {
   uint64_t flags = 0;        // CLONE_* (the low byte is not the exit signal here)
@@ -16,6 +19,9 @@ struct CloneArgs {
   uint64_t child_tid = 0;    // CLONE_CHILD_SETTID / CLONE_CHILD_CLEARTID
   int32_t exit_signal = 0;   // for a new process; 0 for threads
   uint64_t pidfd = 0;        // CLONE_PIDFD: where the fd number goes
+  // If set, Kernel::Clone stores the new process here once it is
+  // registered (CLONE_PIDFD makes its pidfd from it).
+  std::shared_ptr<ThreadGroup>* new_process = nullptr;
 };
 
 }  // namespace sentry::kernel

@@ -49,8 +49,9 @@ base::Result<int32_t> Kernel::Clone(Task& parent, const CloneArgs& a) {
     tg->rlimits = ptg.rlimits;
   }
   tg->exit_signal = a.exit_signal;
+  tg->personality = ptg.personality.load();
   auto child = std::make_unique<Task>(*this, tg, tg->pid);
-  child->creds() = parent.creds();
+  child->SetCreds(parent.creds());
   child->SetFds((a.flags & CLONE_FILES) ? parent.fds_ptr() : std::shared_ptr<FdTable>(parent.fds().Fork()));
   child->SetFs((a.flags & CLONE_FS) ? parent.fs_ptr() : parent.fs().Fork());
   if (a.flags & CLONE_SIGHAND) {
@@ -72,6 +73,11 @@ base::Result<int32_t> Kernel::Clone(Task& parent, const CloneArgs& a) {
   }
   child->set_signal_mask(parent.signal_mask());
   child->comm = parent.comm;
+  {
+    const SchedState ps = parent.GetSched();
+    absl::MutexLock l(&child->sched_mu);
+    child->sched = ps.ForChild();
+  }
   child->no_new_privs = parent.no_new_privs;
   child->altstack_sp = parent.altstack_sp;
   child->altstack_size = parent.altstack_size;
@@ -151,6 +157,7 @@ base::Result<int32_t> Kernel::Clone(Task& parent, const CloneArgs& a) {
     tg->sid = ptg.sid.load();
     tg->exe_path = ptg.exe_path;
     tg->cmdline = ptg.cmdline;
+    if (a.new_process != nullptr) *a.new_process = tg;
     RegisterProcessLocked(tg, raw, real_parent);
   }
   st->go.Notify();

@@ -102,6 +102,9 @@ base::Result<void> Kernel::Exec(Task& t, const std::string& path, std::vector<st
   t.SetMm(std::move(mm));
   t.fds().CloseOnExec();
   t.thread_group().posix_timers.DeleteAll();  // exit_itimers() in begin_new_exec
+  // Capabilities across execve (security/commoncap.c). Set-user-ID bits are
+  // not honored yet: files run with the caller's ids, as on a nosuid mount.
+  t.SetCreds(t.creds().AfterExec());
   {
     auto& sh = t.sighand();
     absl::MutexLock l(&sh.mu);
@@ -112,6 +115,7 @@ base::Result<void> Kernel::Exec(Task& t, const std::string& path, std::vector<st
   t.altstack_sp = 0;
   t.altstack_size = 0;
   t.altstack_flags = 2;  // SS_DISABLE
+  t.thread_group().dumpable = 1;  // begin_new_exec(): SUID_DUMP_USER
   t.comm = lr.exe_path.substr(lr.exe_path.rfind('/') + 1).substr(0, 15);
   {
     absl::MutexLock l(&mu_);
@@ -143,9 +147,7 @@ base::Result<int> Kernel::Run(const ExecSpec& spec, std::string* why) {
     tg->sid = tg->pid;
     DefaultRlimits(*tg, config_.max_fds);
     auto task = std::make_unique<Task>(*this, tg, tg->pid);
-    auto& c = task->creds();
-    c.ruid = c.euid = c.suid = c.fsuid = spec.uid;
-    c.rgid = c.egid = c.sgid = c.fsgid = spec.gid;
+    task->SetCreds(spec.creds.has_value() ? *spec.creds : Credentials::ForUser(spec.uid, spec.gid));
     task->SetFds(spec.fds != nullptr ? spec.fds : std::make_shared<FdTable>());
     auto fsctx = vfs_->NewFsContext(spec.cwd);
     if (!fsctx.ok()) {

@@ -11,11 +11,13 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "base/result.h"
 #include "fs/fs_context.h"
 #include "platform/platform.h"
+#include "sentry/kernel/credentials.h"
 #include "sentry/kernel/futex.h"
 #include "sentry/kernel/process.h"
 #include "sentry/mm/memory_file.h"
@@ -34,7 +36,6 @@ struct KernelConfig {
 };
 
 class FdTable;
-struct Credentials;
 struct ThreadGroup;
 
 struct ExecSpec {  // the first process
@@ -43,6 +44,10 @@ struct ExecSpec {  // the first process
   std::vector<std::string> envp;
   std::string cwd = "/";
   uint32_t uid = 0, gid = 0;
+  // If set, the first process's credentials instead of ForUser(uid, gid)
+  // (OCI: user, additionalGids, capabilities). Kernel::Exec then applies
+  // execve's capability rules (Credentials::AfterExec), as runc's execve.
+  std::optional<Credentials> creds;
   std::shared_ptr<FdTable> fds;  // stdio, donated by the CLI
 };
 
@@ -106,6 +111,12 @@ class Kernel {
   // kill(2): pid > 0 one process, 0 the caller's group, -1 every process
   // but pid 1 and the caller, < -1 process group -pid. sig 0 checks only.
   base::Result<void> Kill(Task& sender, int32_t pid, int sig);
+  // rt_sigqueueinfo / pidfd_send_signal: `info` to process `target` with
+  // kill(2)'s permission check. ESRCH once it has exited; EAGAIN if a
+  // real-time queue is full; sig 0 only checks.
+  base::Result<void> SignalProcess(Task& sender, ThreadGroup& target, const siginfo_t& info);
+  // rt_tgsigqueueinfo to any thread: `info` to thread tid of tgid.
+  base::Result<void> SignalThread(Task& sender, int32_t tgid, int32_t tid, const siginfo_t& info);
   // tgkill/tkill (tgid -1): one task.
   base::Result<void> KillThread(Task& sender, int32_t tgid, int32_t tid, int sig);
   // Process-directed signal to `tg` (its shared pending set, signal.h
@@ -128,6 +139,15 @@ class Kernel {
   std::shared_ptr<ThreadGroup> FindProcess(int32_t pid);
   // Number of live tasks (sysinfo procs).
   int TaskCount();
+  // A live task's credentials (capget of another thread); null if none.
+  std::shared_ptr<const Credentials> TaskCreds(int32_t tid);
+  // Runs `fn` on live task `tid` (false if there is none) or on every live
+  // task, with Kernel::mu_ held: `fn` may take locks below it only and must
+  // not block (sched_setaffinity, setpriority of other tasks).
+  bool WithTask(int32_t tid, absl::FunctionRef<void(Task&)> fn);
+  void ForEachTask(absl::FunctionRef<void(Task&)> fn);
+  // A process (live or zombie) by pid; null if unknown (pidfd_open).
+  std::shared_ptr<ThreadGroup> FindProcess(int32_t pid);
 
  private:
   // The body of every task thread once the task is registered: runs it,
@@ -138,6 +158,9 @@ class Kernel {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The last task of `tg` is gone: zombie, reparenting, SIGCHLD.
   void ProcessDiedLocked(ThreadGroup& tg, int status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // PR_SET_PDEATHSIG: `parent` died; signal `child` for each of its
+  // threads that asked.
+  void SendParentDeathSignalLocked(ThreadGroup& child, ThreadGroup& parent) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // kill(2) permission (kernel/signal.c kill_ok_by_cred).
   bool MaySignalLocked(Task& sender, ThreadGroup& target) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The exit path of a process's leader task, on its own thread, after

@@ -88,10 +88,20 @@ void Kernel::ExitTask(Task& t, int status) {
 void Kernel::ProcessDiedLocked(ThreadGroup& tg, int status) {
   tg.zombie = true;
   tg.exit_status = status;
-  // forget_original_parent(): children go to pid 1, which reaps them.
+  tg.exit_state = 1;
+  tg.exit_events.Notify();
+  // forget_original_parent(): children go to the nearest live ancestor that
+  // is a child subreaper (find_new_reaper), else to pid 1, which reaps them.
   ThreadGroup* reaper = (init_tg_ != nullptr && &tg != init_tg_) ? init_tg_ : nullptr;
+  for (ThreadGroup* a = tg.parent; reaper != nullptr && a != nullptr && a != init_tg_; a = a->parent) {
+    if (a->child_subreaper && !a->zombie) {
+      reaper = a;
+      break;
+    }
+  }
   bool zombie_moved = false;
   for (auto& c : tg.children) {
+    if (!c->zombie) SendParentDeathSignalLocked(*c, tg);
     c->parent = reaper;
     c->ppid = reaper != nullptr ? reaper->pid : 0;
     if (reaper != nullptr) {
@@ -139,10 +149,32 @@ void Kernel::ProcessDiedLocked(ThreadGroup& tg, int status) {
     SendGroupSignalLocked(*p, info);
   }
   if (autoreap) {
+    tg.exit_state = 2;
+    tg.exit_events.Notify();
     std::erase_if(p->children, [&](const auto& c) { return c.get() == &tg; });
     processes_.erase(tg.pid);
   }
   p->child_events.Notify();
+}
+
+void Kernel::SendParentDeathSignalLocked(ThreadGroup& child, ThreadGroup& parent) {
+  // Each thread's PR_SET_PDEATHSIG goes to its whole process, as
+  // group_send_sig_info(t->pdeath_signal, SEND_SIG_NOINFO, ...) from the
+  // dying parent.
+  std::vector<int> sigs;
+  {
+    absl::MutexLock gl(&child.signal_mu);
+    for (Task* t : child.tasks) {
+      if (const int sig = t->pdeath_signal.load(); sig > 0) sigs.push_back(sig);
+    }
+  }
+  for (int sig : sigs) {
+    siginfo_t info{};
+    info.si_signo = sig;
+    info.si_code = SI_USER;
+    info.si_pid = parent.pid;
+    SendGroupSignalLocked(child, info);
+  }
 }
 
 void Kernel::SendGroupSignalLocked(ThreadGroup& tg, const siginfo_t& info) {
@@ -152,10 +184,11 @@ void Kernel::SendGroupSignalLocked(ThreadGroup& tg, const siginfo_t& info) {
 
 bool Kernel::MaySignalLocked(Task& sender, ThreadGroup& target) {
   const Credentials& s = sender.creds();
-  if (s.euid == 0) return true;  // CAP_KILL in the sandbox's user namespace
+  if (s.HasCap(CAP_KILL)) return true;
   absl::MutexLock gl(&target.signal_mu);
   if (target.tasks.empty()) return true;  // a zombie: nothing happens anyway
-  const Credentials& c = target.tasks.front()->creds();
+  const std::shared_ptr<const Credentials> cp = target.tasks.front()->CredsSnapshot();
+  const Credentials& c = *cp;
   return s.euid == c.suid || s.euid == c.ruid || s.ruid == c.suid || s.ruid == c.ruid;
 }
 
@@ -183,6 +216,25 @@ base::Result<void> Kernel::Kill(Task& sender, int32_t pid, int sig) {
   }
   if (!found) return base::Errno::kESRCH;
   if (!sent) return base::Errno::kEPERM;
+  return {};
+}
+
+base::Result<void> Kernel::SignalProcess(Task& sender, ThreadGroup& target, const siginfo_t& info) {
+  absl::MutexLock l(&mu_);
+  if (target.zombie || target.exit_state.load() != 0) return base::Errno::kESRCH;
+  if (!MaySignalLocked(sender, target)) return base::Errno::kEPERM;
+  if (info.si_signo == 0) return {};
+  if (!SendToGroup(target, info)) return base::Errno::kEAGAIN;
+  return {};
+}
+
+base::Result<void> Kernel::SignalThread(Task& sender, int32_t tgid, int32_t tid, const siginfo_t& info) {
+  absl::MutexLock l(&mu_);
+  auto it = tasks_.find(tid);
+  if (it == tasks_.end() || it->second->pid() != tgid) return base::Errno::kESRCH;
+  if (!MaySignalLocked(sender, it->second->thread_group())) return base::Errno::kEPERM;
+  if (info.si_signo == 0) return {};
+  if (!SendToTask(*it->second, info)) return base::Errno::kEAGAIN;
   return {};
 }
 
@@ -297,7 +349,9 @@ std::optional<ProcessInfo> Kernel::GetProcessInfo(int32_t pid) {
   info.threads = static_cast<int>(tg.tasks.size());
   if (!tg.tasks.empty()) {
     Task& leader = *tg.tasks.front();
-    const Credentials& c = leader.creds();
+    info.creds = *leader.CredsSnapshot();
+    const Credentials& c = info.creds;
+    info.no_new_privs = leader.no_new_privs;
     info.ruid = c.ruid, info.euid = c.euid, info.suid = c.suid, info.fsuid = c.fsuid;
     info.rgid = c.rgid, info.egid = c.egid, info.sgid = c.sgid, info.fsgid = c.fsgid;
     info.comm = leader.comm;  // TODO(#5): comm is written by prctl without this lock
@@ -326,6 +380,32 @@ std::shared_ptr<fs::FsContext> Kernel::ProcessFs(int32_t pid) {
 int Kernel::TaskCount() {
   absl::MutexLock l(&mu_);
   return static_cast<int>(tasks_.size());
+}
+
+std::shared_ptr<const Credentials> Kernel::TaskCreds(int32_t tid) {
+  absl::MutexLock l(&mu_);
+  auto it = tasks_.find(tid);
+  if (it == tasks_.end()) return nullptr;
+  return it->second->CredsSnapshot();
+}
+
+bool Kernel::WithTask(int32_t tid, absl::FunctionRef<void(Task&)> fn) {
+  absl::MutexLock l(&mu_);
+  auto it = tasks_.find(tid);
+  if (it == tasks_.end()) return false;
+  fn(*it->second);
+  return true;
+}
+
+void Kernel::ForEachTask(absl::FunctionRef<void(Task&)> fn) {
+  absl::MutexLock l(&mu_);
+  for (auto& [tid, task] : tasks_) fn(*task);
+}
+
+std::shared_ptr<ThreadGroup> Kernel::FindProcess(int32_t pid) {
+  absl::MutexLock l(&mu_);
+  auto it = processes_.find(pid);
+  return it == processes_.end() ? nullptr : it->second;
 }
 
 }  // namespace sentry::kernel

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "sentry/kernel/clone_args.h"
+#include "sentry/kernel/credentials.h"
 #include "sentry/kernel/waiter.h"
 
 namespace sentry::kernel {
@@ -52,6 +53,8 @@ struct WaitResult {
   int32_t uid = 0;
   int code = 0;            // CLD_EXITED, CLD_KILLED, CLD_DUMPED
   int child_status = 0;    // exit code or signal number (si_status)
+  // The child's CPU times with its reaped children's (wait4's rusage).
+  int64_t utime_ns = 0, stime_ns = 0;
 };
 
 // A copy of what /proc/<pid> shows of another process.
@@ -64,6 +67,8 @@ struct ProcessInfo {
   std::string exe_path;
   std::string cmdline;     // NUL-separated, as at execve
   int threads = 0;
+  Credentials creds;       // the leader's (groups, capabilities)
+  bool no_new_privs = false;
 };
 
 }  // namespace sentry::kernel

@@ -62,4 +62,14 @@ void Task::Wake() {
   wake_cv_.Signal();
 }
 
+void Task::CommitCreds(Credentials c) {
+  const Credentials& old = creds();
+  if (old.euid != c.euid || old.egid != c.egid || old.fsuid != c.fsuid || old.fsgid != c.fsgid ||
+      (c.cap_permitted & ~old.cap_permitted) != 0) {
+    thread_group().dumpable = 0;  // suid_dumpable is 0
+    pdeath_signal = 0;
+  }
+  SetCreds(std::move(c));
+}
+
 }  // namespace sentry::kernel

@@ -21,6 +21,7 @@
 #include "base/result.h"
 #include "fs/fs_context.h"
 #include "platform/platform.h"
+#include "sentry/kernel/credentials.h"
 #include "sentry/kernel/fd_table.h"
 #include "sentry/kernel/itimer.h"
 #include "sentry/kernel/timer_posix.h"
@@ -34,12 +35,6 @@ class Kernel;
 class Task;
 struct VforkDone;  // sentry/kernel/process.h
 
-struct Credentials {
-  uint32_t ruid = 0, euid = 0, suid = 0, fsuid = 0;
-  uint32_t rgid = 0, egid = 0, sgid = 0, fsgid = 0;
-  std::vector<uint32_t> groups;
-};
-
 // Kernel-ABI sigaction (struct k_sigaction in arch/x86/include/asm/signal.h).
 struct KSigaction {
   uint64_t handler = 0;  // SIG_DFL = 0, SIG_IGN = 1
@@ -52,6 +47,28 @@ struct KSigaction {
 struct SignalHandlers {
   absl::Mutex mu;
   std::array<KSigaction, 64> actions ABSL_GUARDED_BY(mu);
+};
+
+// Scheduling attributes (sched_setattr & co, setpriority, ioprio_set,
+// sched_setaffinity). Recorded and reported; the host schedules the
+// sentry's threads as it likes.
+struct SchedState {
+  int policy = 0;                // SCHED_OTHER
+  int priority = 0;              // sched_priority: 1..99 for FIFO/RR
+  int nice = 0;                  // -20..19
+  bool reset_on_fork = false;    // SCHED_RESET_ON_FORK
+  uint64_t affinity = ~0ull;     // virtual CPUs; ANDed with the CPU count
+  int ioprio = 0;                // IOPRIO_PRIO_VALUE(class, data)
+  // What a child gets at fork/clone (sched_fork()).
+  SchedState ForChild() const {
+    SchedState c = *this;
+    if (reset_on_fork) {
+      if (c.policy == 1 || c.policy == 2 /* FIFO, RR */) c.policy = 0, c.priority = 0;
+      if (c.nice < 0) c.nice = 0;
+      c.reset_on_fork = false;
+    }
+    return c;
+  }
 };
 
 struct RLimit {
@@ -79,6 +96,21 @@ struct ThreadGroup {
   bool exec_done = false;          // has called execve since fork (setpgid EACCES)
   // Notified when a child changes state (exit); wait4/waitid block on it.
   WaiterQueue child_events;
+  // PR_SET_CHILD_SUBREAPER: orphaned descendants are reparented here
+  // rather than to pid 1. Written by the process itself, read under mu_.
+  std::atomic<bool> child_subreaper{false};
+  // PR_SET_DUMPABLE (mm->flags in Linux): 1 at exec, 0 after a credential
+  // change that Linux's commit_creds() marks non-dumpable.
+  std::atomic<int> dumpable{1};
+  std::atomic<uint32_t> personality{0};  // personality(2); PER_LINUX = 0
+  // 0 live, 1 zombie (all threads exited), 2 reaped: pidfd readiness.
+  // Written under Kernel::mu_; exit_events is notified on each change.
+  std::atomic<int> exit_state{0};
+  WaiterQueue exit_events;
+  // CPU time (sentry/kernel/rusage.h): of threads that have finished, and
+  // of reaped children (with their own children's), in ns.
+  std::atomic<int64_t> dead_utime_ns{0}, dead_stime_ns{0};
+  std::atomic<int64_t> child_utime_ns{0}, child_stime_ns{0};
 
   // ---- Signals and threads (sentry/kernel/signal_deliver.cc, thread.cc).
   // Lock order (sentry/README.md): Kernel::mu_ > signal_mu >
@@ -124,7 +156,23 @@ class Task {
   fs::FsContext& fs() { return *fs_; }
   std::shared_ptr<fs::FsContext> fs_ptr() { return fs_; }
   ThreadGroup& thread_group() { return *tg_; }
-  Credentials& creds() { return creds_; }
+  // The task's credentials (credentials.h). The task thread reads them
+  // freely and replaces them with SetCreds (also before the task starts);
+  // any other thread takes a CredsSnapshot.
+  const Credentials& creds() const { return *creds_; }
+  std::shared_ptr<const Credentials> CredsSnapshot() const {
+    absl::MutexLock l(&creds_mu_);
+    return creds_;
+  }
+  void SetCreds(Credentials c) {
+    auto n = std::make_shared<const Credentials>(std::move(c));
+    absl::MutexLock l(&creds_mu_);
+    creds_ = std::move(n);
+  }
+  // A credential change by the task itself (commit_creds): like SetCreds,
+  // and a change of euid/egid/fsuid/fsgid or a gain of permitted
+  // capabilities makes the process non-dumpable and clears pdeath_signal.
+  void CommitCreds(Credentials c);
   SignalHandlers& sighand() { return *sighand_; }
   platform::Registers& regs() { return regs_; }
   platform::Context& context() { return *context_; }
@@ -160,7 +208,21 @@ class Task {
   uint64_t robust_list_head = 0;
   uint64_t robust_list_len = 0;
   std::string comm;  // prctl(PR_SET_NAME), /proc/self/comm
+  // Guards `sched`; a leaf lock (taken under Kernel::mu_ by setpriority).
+  mutable absl::Mutex sched_mu;
+  SchedState sched ABSL_GUARDED_BY(sched_mu);
+  SchedState GetSched() const {
+    absl::MutexLock l(&sched_mu);
+    return sched;
+  }
   bool no_new_privs = false;
+  // CPU time accounting (sentry/kernel/rusage.h). utime: time spent in
+  // app code (Switch); stime: the CPU time of the sentry thread running the
+  // task, read through its clock. Written by the task thread.
+  std::atomic<int64_t> utime_ns{0};
+  std::atomic<bool> cpu_clock_valid{false};
+  clockid_t cpu_clock = 0;
+  std::atomic<bool> times_folded{false};  // added to the group's dead_* times
   // Scratch space for copying file data to and from app memory (read/write
   // bounce buffer): reused so a large read does not pay for fresh pages
   // every call. Task thread only; never used by two calls at once.
@@ -168,7 +230,9 @@ class Task {
     if (bounce_.size() < n) bounce_.resize(n);
     return {bounce_.data(), n};
   }
-  int32_t pdeath_signal = 0;
+  // PR_SET_PDEATHSIG: sent to this task's process when its parent process
+  // dies (Kernel::ProcessDiedLocked reads it from the parent's thread).
+  std::atomic<int32_t> pdeath_signal{0};
   uint64_t altstack_sp = 0, altstack_size = 0;
   int altstack_flags = 2;  // SS_DISABLE
 
@@ -237,7 +301,8 @@ class Task {
   std::unique_ptr<platform::Context> context_;
   platform::Registers regs_;
   std::vector<uint8_t> bounce_;
-  Credentials creds_;
+  mutable absl::Mutex creds_mu_;  // a leaf; guards the pointer, not the snapshot
+  std::shared_ptr<const Credentials> creds_ = std::make_shared<const Credentials>();
   bool exiting_ = false;
   bool exit_group_ = false;
   int exit_status_ = 0;

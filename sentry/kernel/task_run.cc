@@ -4,6 +4,7 @@
 
 #include "base/logging.h"
 #include "sentry/kernel/kernel.h"
+#include "sentry/kernel/rusage.h"
 #include "sentry/kernel/signal.h"
 #include "sentry/kernel/task.h"
 #include "sentry/kernel/thread.h"
@@ -68,9 +69,12 @@ void SignalTrap(Task& t, const platform::StopInfo& s) {
 int Kernel::RunTask(Task& t) {
   t.BindToCurrentThread();
   RegisterThread(t);
+  StartCpuClock(t);
   while (DeliverSignals(t)) {
     platform::AddressSpace* as = t.mm().address_space();
+    const int64_t app_start = MonotonicNs();
     auto stop = t.context().Switch(*as, t.regs());
+    t.utime_ns += MonotonicNs() - app_start;
     if (!stop.ok()) {
       logging::Warn("task {}: platform switch failed: {}; killing it", t.tid(), base::ErrnoName(stop.error()));
       StartGroupExit(t, KilledStatus(SIGKILL));
@@ -104,6 +108,7 @@ int Kernel::RunTask(Task& t) {
         break;
     }
   }
+  FoldTaskTimes(t);
   return ExitThread(t);
 }
 

@@ -117,8 +117,13 @@ base::Result<int32_t> Kernel::CloneThread(Task& parent, const CloneArgs& args) {
   task->SetSighand(parent.sighand_ptr());
   task->SetFds(f & CLONE_FILES ? parent.fds_ptr() : std::shared_ptr<FdTable>(parent.fds().Fork()));
   task->SetFs(f & CLONE_FS ? parent.fs_ptr() : parent.fs().Fork());
-  task->creds() = parent.creds();
+  task->SetCreds(parent.creds());
   task->comm = parent.comm;
+  {
+    const SchedState ps = parent.GetSched();
+    absl::MutexLock l(&task->sched_mu);
+    task->sched = ps.ForChild();
+  }
   task->no_new_privs = parent.no_new_privs;
   task->set_signal_mask(parent.signal_mask());
   // The child resumes after `syscall` with the parent's registers, rax = 0.

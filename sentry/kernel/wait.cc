@@ -57,8 +57,15 @@ base::Result<WaitResult> Kernel::Wait(Task& t, const WaitRequest& req) {
           r.code = WCOREDUMP(c.exit_status) ? CLD_DUMPED : CLD_KILLED;
           r.child_status = WTERMSIG(c.exit_status);
         }
+        r.utime_ns = c.dead_utime_ns.load() + c.child_utime_ns.load();
+        r.stime_ns = c.dead_stime_ns.load() + c.child_stime_ns.load();
         if (!(req.options & WNOWAIT)) {
+          // wait_task_zombie(): the child's times become the parent's.
+          me.child_utime_ns += r.utime_ns;
+          me.child_stime_ns += r.stime_ns;
           const int32_t pid = c.pid;
+          c.exit_state = 2;
+          c.exit_events.Notify();
           me.children.erase(it);
           processes_.erase(pid);
         }

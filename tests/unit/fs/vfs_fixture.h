@@ -74,10 +74,7 @@ class VfsTest : public ::testing::Test {
   }
 
   static sentry::kernel::Credentials User() {
-    sentry::kernel::Credentials c;
-    c.ruid = c.euid = c.suid = c.fsuid = 1000;
-    c.rgid = c.egid = c.sgid = c.fsgid = 1000;
-    return c;
+    return sentry::kernel::Credentials::ForUser(1000, 1000);
   }
 
   FakeGofer* gofer_ = nullptr;

@@ -106,9 +106,7 @@ TEST(CheckPermission, OwnerGroupOtherBitsAndRootExecRule) {
   st.st_mode = S_IFREG | 0640;
   st.st_uid = 1000;
   st.st_gid = 50;
-  sentry::kernel::Credentials c;
-  c.fsuid = 1000;
-  c.fsgid = 1000;
+  auto c = sentry::kernel::Credentials::ForUser(1000, 1000);
   EXPECT_TRUE(CheckPermission(c, st, kMayRead | kMayWrite).ok());
   EXPECT_EQ(CheckPermission(c, st, kMayExec).error(), Errno::kEACCES);
   c.fsuid = 2000;
@@ -116,7 +114,9 @@ TEST(CheckPermission, OwnerGroupOtherBitsAndRootExecRule) {
   c.groups = {50};  // supplementary group
   EXPECT_TRUE(CheckPermission(c, st, kMayRead).ok());
   EXPECT_EQ(CheckPermission(c, st, kMayWrite).error(), Errno::kEACCES);
-  c.fsuid = 0;  // root: anything but exec without any x bit
+  // CAP_DAC_OVERRIDE (root's, or anyone's who holds it): anything but
+  // exec without any x bit.
+  c.cap_effective = sentry::kernel::kAllCaps;
   EXPECT_TRUE(CheckPermission(c, st, kMayRead | kMayWrite).ok());
   EXPECT_EQ(CheckPermission(c, st, kMayExec).error(), Errno::kEACCES);
   st.st_mode = S_IFREG | 0001;
