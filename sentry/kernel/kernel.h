@@ -146,8 +146,6 @@ class Kernel {
   // not block (sched_setaffinity, setpriority of other tasks).
   bool WithTask(int32_t tid, absl::FunctionRef<void(Task&)> fn);
   void ForEachTask(absl::FunctionRef<void(Task&)> fn);
-  // A process (live or zombie) by pid; null if unknown (pidfd_open).
-  std::shared_ptr<ThreadGroup> FindProcess(int32_t pid);
 
  private:
   // The body of every task thread once the task is registered: runs it,

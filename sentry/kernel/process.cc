@@ -402,10 +402,5 @@ void Kernel::ForEachTask(absl::FunctionRef<void(Task&)> fn) {
   for (auto& [tid, task] : tasks_) fn(*task);
 }
 
-std::shared_ptr<ThreadGroup> Kernel::FindProcess(int32_t pid) {
-  absl::MutexLock l(&mu_);
-  auto it = processes_.find(pid);
-  return it == processes_.end() ? nullptr : it->second;
-}
 
 }  // namespace sentry::kernel

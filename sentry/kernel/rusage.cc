@@ -16,14 +16,11 @@ int64_t ClockNs(clockid_t c) {
 
 int64_t MonotonicNs() { return ClockNs(CLOCK_MONOTONIC); }
 
-void StartCpuClock(Task& t) {
-  if (pthread_getcpuclockid(pthread_self(), &t.cpu_clock) == 0) t.cpu_clock_valid = true;
-}
 
 CpuTimes TaskTimes(Task& t) {
   CpuTimes c;
   c.utime_ns = t.utime_ns.load();
-  if (t.cpu_clock_valid.load()) c.stime_ns = ClockNs(t.cpu_clock);
+  if (t.cpu_clock() != 0) c.stime_ns = ClockNs(t.cpu_clock());
   return c;
 }
 

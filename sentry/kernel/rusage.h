@@ -20,8 +20,6 @@ struct CpuTimes {
 
 // Now on the monotonic clock, in ns (the run loop's Switch timing).
 int64_t MonotonicNs();
-// Called by the task's own thread before it first runs.
-void StartCpuClock(Task& t);
 // One thread (RUSAGE_THREAD). Any thread.
 CpuTimes TaskTimes(Task& t);
 // The whole process: live threads plus finished ones (RUSAGE_SELF). Takes

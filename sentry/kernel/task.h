@@ -220,8 +220,6 @@ class Task {
   // app code (Switch); stime: the CPU time of the sentry thread running the
   // task, read through its clock. Written by the task thread.
   std::atomic<int64_t> utime_ns{0};
-  std::atomic<bool> cpu_clock_valid{false};
-  clockid_t cpu_clock = 0;
   std::atomic<bool> times_folded{false};  // added to the group's dead_* times
   // Scratch space for copying file data to and from app memory (read/write
   // bounce buffer): reused so a large read does not pay for fresh pages

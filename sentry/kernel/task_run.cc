@@ -69,7 +69,6 @@ void SignalTrap(Task& t, const platform::StopInfo& s) {
 int Kernel::RunTask(Task& t) {
   t.BindToCurrentThread();
   RegisterThread(t);
-  StartCpuClock(t);
   while (DeliverSignals(t)) {
     platform::AddressSpace* as = t.mm().address_space();
     const int64_t app_start = MonotonicNs();
