@@ -205,7 +205,8 @@ base::Result<int> Kernel::Run(const ExecSpec& spec, std::string* why) {
   }
   // Every address space is gone: nothing may remain allocated (a leak of
   // copy-on-write references would show here).
-  if (const uint64_t left = mf_->allocated(); left != 0) {
+  // (File data of tmpfs and memfd lives on with the filesystems.)
+  if (const uint64_t left = mf_->allocated() - mf_->file_data(); left != 0) {
     logging::Warn("kernel: {} bytes of the memory file still allocated after the last task", left);
   }
   absl::MutexLock l(&mu_);

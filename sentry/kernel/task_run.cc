@@ -68,6 +68,9 @@ void SignalTrap(Task& t, const platform::StopInfo& s) {
 int Kernel::RunTask(Task& t) {
   RegisterThread(t);
   while (DeliverSignals(t)) {
+    // Shared file pages a file gave up leave this address space before app
+    // code runs again (sentry/mm/file_pages.h).
+    t.mm().ProcessInvalidations();
     platform::AddressSpace* as = t.mm().address_space();
     auto stop = t.context().Switch(*as, t.regs());
     if (!stop.ok()) {
