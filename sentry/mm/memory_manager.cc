@@ -16,7 +16,8 @@ namespace {
 
 bool Compatible(uint64_t a_start, const Vma& a, const Vma& b) {
   const uint64_t len = a.end - a_start;
-  return a.prot == b.prot && a.shared == b.shared && a.maywrite == b.maywrite && a.shm == b.shm && a.grows_down == b.grows_down && a.dontfork == b.dontfork &&
+  return a.prot == b.prot && a.shared == b.shared && a.maywrite == b.maywrite && a.shm == b.shm &&
+         a.grows_down == b.grows_down && a.dontfork == b.dontfork &&
          a.wipeonfork == b.wipeonfork && a.cow == b.cow && a.name == b.name && a.file == b.file &&
          (!a.file || a.file_offset + len == b.file_offset) && a.backed == b.backed &&
          (!a.backed || a.mf_offset + len == b.mf_offset);
