@@ -11,7 +11,9 @@
 
 #include <fmt/format.h>
 
+#include "base/logging.h"
 #include "fs/synthetic.h"
+#include "sentry/kernel/kernel.h"
 #include "sentry/kernel/task.h"
 
 namespace fs {
@@ -89,7 +91,8 @@ class TmpfsFile final : public VfsFile {
   uint64_t offset_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-// MAP_PRIVATE of a tmpfs file: pages are read at fault time.
+// mmap of a tmpfs file: MAP_PRIVATE reads pages at fault time; MAP_SHARED
+// maps the file's own pages.
 class TmpfsMappable final : public sentry::mm::MappableFile {
  public:
   TmpfsMappable(std::shared_ptr<TmpfsInode> inode, std::string name, uint64_t dev)
@@ -103,6 +106,15 @@ class TmpfsMappable final : public sentry::mm::MappableFile {
   uint32_t MapsDevMajor() const override { return major(dev_); }
   uint32_t MapsDevMinor() const override { return minor(dev_); }
   uint64_t MapsInode() const override { return inode_->ino(); }
+  bool HasSharedPages() const override { return true; }
+  const void* SharedId() const override { return inode_.get(); }
+  Result<std::vector<PageRun>> SharedPages(uint64_t off, uint64_t len, bool allocate) override {
+    return inode_->SharedPages(off, len, allocate);
+  }
+  uint64_t SharedSize() override { return inode_->size(); }
+  std::unique_ptr<sentry::mm::MapperRegistration> AddMapper(sentry::mm::SharedMapper* m) override {
+    return inode_->AddMapper(m);
+  }
 
  private:
   const std::shared_ptr<TmpfsInode> inode_;
@@ -116,10 +128,21 @@ Result<std::shared_ptr<sentry::mm::MappableFile>> TmpfsFile::Mappable() {
 
 }  // namespace
 
-Tmpfs::Tmpfs() : dev_(NextSyntheticDev()) {}
+Tmpfs::Tmpfs(sentry::mm::MemoryFile* mf) : dev_(NextSyntheticDev()), mf_(mf) {
+  if (mf_ == nullptr) {
+    // Sparse: only written pages cost memory.
+    auto own = sentry::mm::MemoryFile::Create(4ull << 30);
+    if (!own.ok()) {
+      logging::Error("tmpfs: no memory file: {}", base::ErrnoName(own.error()));
+      std::abort();
+    }
+    own_mf_ = std::move(own).value();
+    mf_ = own_mf_.get();
+  }
+}
 
-std::shared_ptr<TmpfsInode> Tmpfs::NewRoot(uint32_t mode, uint32_t uid, uint32_t gid) {
-  std::shared_ptr<Tmpfs> fs(new Tmpfs());  // private constructor; owned at once
+std::shared_ptr<TmpfsInode> Tmpfs::NewRoot(uint32_t mode, uint32_t uid, uint32_t gid, sentry::mm::MemoryFile* mf) {
+  std::shared_ptr<Tmpfs> fs(new Tmpfs(mf));  // private constructor; owned at once
   auto root = std::make_shared<TmpfsInode>(fs, S_IFDIR | (mode & 07777), uid, gid);
   absl::MutexLock l(&fs->ns_mu_);
   root->nlink_ = 2;
@@ -128,7 +151,7 @@ std::shared_ptr<TmpfsInode> Tmpfs::NewRoot(uint32_t mode, uint32_t uid, uint32_t
 
 TmpfsInode::TmpfsInode(std::shared_ptr<Tmpfs> fs, uint32_t mode, uint32_t uid, uint32_t gid, dev_t rdev)
     : fs_(std::move(fs)), ino_(fs_->NextIno()), type_(mode & S_IFMT), rdev_(rdev), perm_(mode & 07777),
-      uid_(uid), gid_(gid) {
+      uid_(uid), gid_(gid), pages_(fs_->memory_file()) {
   atime_ = mtime_ = ctime_ = Now();
 }
 
@@ -155,7 +178,7 @@ Result<struct stat> TmpfsInode::Stat(const Caller&) {
   st.st_blksize = kPageSize;
   if (type_ == S_IFREG) {
     st.st_size = static_cast<off_t>(size_);
-    st.st_blocks = static_cast<blkcnt_t>(pages_.size() * (kPageSize / 512));
+    st.st_blocks = static_cast<blkcnt_t>(pages_.npages() * (kPageSize / 512));
   } else if (type_ == S_IFLNK) {
     st.st_size = static_cast<off_t>(target_.size());
   } else if (type_ == S_IFDIR) {
@@ -480,7 +503,8 @@ Result<void> TmpfsInode::RemoveXattr(const Caller&, std::string_view name) {
 Result<std::shared_ptr<FileDescription>> NewMemfd(const Caller& c, std::string_view name, int flags) {
   // Each memfd is alone on a private tmpfs instance (Linux's shm_mnt is
   // internal too: no path reaches it).
-  std::shared_ptr<TmpfsInode> root = Tmpfs::NewRoot(0777);
+  std::shared_ptr<TmpfsInode> root =
+      Tmpfs::NewRoot(0777, 0, 0, c.kernel != nullptr ? &c.kernel->memory_file() : nullptr);
   std::shared_ptr<Inode> file = TRY(root->TmpFile(c, 0777));
   auto t = std::static_pointer_cast<TmpfsInode>(file);
   auto f = std::make_shared<TmpfsFile>(Path{}, t, flags, t);

@@ -5,8 +5,10 @@
 // links, timestamps, modes and owners, and extended attributes of any
 // namespace (the syscall layer decides which an app may touch).
 //
-// TODO(#4): back pages with the memory file so MAP_SHARED mappings see
-// writes; today a mapping reads the pages at fault time (MAP_PRIVATE).
+// File data lives in memory-file pages (sentry/mm/file_pages.h): MAP_SHARED
+// maps the same pages read(2) and write(2) use, and tmpfs data counts
+// against the sandbox's memory (--total-memory): a full memory file is
+// ENOSPC for a write.
 //
 // Locking: Tmpfs::ns_mu_ (one per instance) guards every directory's
 // children, link counts and the dead flag, so rename needs no ordering of
@@ -25,6 +27,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "fs/inode.h"
+#include "sentry/mm/file_pages.h"
+#include "sentry/mm/memory_manager.h"
 
 namespace fs {
 
@@ -34,16 +38,22 @@ class TmpfsInode;
 class Tmpfs : public std::enable_shared_from_this<Tmpfs> {
  public:
   // A new instance whose root directory has `mode` (permission bits) and
-  // the given owner.
-  static std::shared_ptr<TmpfsInode> NewRoot(uint32_t mode = 01777, uint32_t uid = 0, uint32_t gid = 0);
+  // the given owner, keeping file data in `mf` (the kernel's memory file;
+  // must outlive the instance). Without one (unit tests) the instance makes
+  // its own.
+  static std::shared_ptr<TmpfsInode> NewRoot(uint32_t mode = 01777, uint32_t uid = 0, uint32_t gid = 0,
+                                             sentry::mm::MemoryFile* mf = nullptr);
   uint64_t dev() const { return dev_; }
+  sentry::mm::MemoryFile& memory_file() const { return *mf_; }
 
  private:
   friend class TmpfsInode;
-  Tmpfs();
+  explicit Tmpfs(sentry::mm::MemoryFile* mf);
   uint64_t NextIno() { return next_ino_.fetch_add(1, std::memory_order_relaxed); }
 
   const uint64_t dev_;
+  std::unique_ptr<sentry::mm::MemoryFile> own_mf_;  // only without a kernel's
+  sentry::mm::MemoryFile* mf_;
   std::atomic<uint64_t> next_ino_{2};
   absl::Mutex ns_mu_;
 };
@@ -96,9 +106,14 @@ class TmpfsInode final : public Inode {
   uint64_t ino() const { return ino_; }
   const std::shared_ptr<Tmpfs>& fs() const { return fs_; }
 
+  // MAP_SHARED (sentry::mm::MappableFile::SharedPages and friends).
+  Result<std::vector<sentry::mm::MappableFile::PageRun>> SharedPages(uint64_t off, uint64_t len, bool allocate);
+  std::unique_ptr<sentry::mm::MapperRegistration> AddMapper(sentry::mm::SharedMapper* m) {
+    return mappers_->Add(m);
+  }
+
  private:
   friend class Tmpfs;
-  using Page = std::array<uint8_t, kPageSize>;
 
   // Directory helpers; ns_mu_ held.
   Result<void> CheckLiveDirLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fs_->ns_mu_);
@@ -107,6 +122,9 @@ class TmpfsInode final : public Inode {
   void TouchDir();  // mtime = ctime = now
   void TouchCtime();
   void TruncateLocked(uint64_t size) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Takes pages [first, end) out of the file; mappers unmap them before
+  // they are reused.
+  void DropPagesLocked(uint64_t first, uint64_t end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::shared_ptr<Tmpfs> fs_;
   const uint64_t ino_;
@@ -126,7 +144,8 @@ class TmpfsInode final : public Inode {
   struct timespec mtime_ ABSL_GUARDED_BY(mu_);
   struct timespec ctime_ ABSL_GUARDED_BY(mu_);
   uint64_t size_ ABSL_GUARDED_BY(mu_) = 0;
-  std::map<uint64_t, std::unique_ptr<Page>> pages_ ABSL_GUARDED_BY(mu_);  // by page index
+  sentry::mm::FilePages pages_ ABSL_GUARDED_BY(mu_);
+  const std::shared_ptr<sentry::mm::SharedMappers> mappers_ = std::make_shared<sentry::mm::SharedMappers>();
   std::string target_ ABSL_GUARDED_BY(mu_);                               // symlinks
   std::map<std::string, std::string, std::less<>> xattrs_ ABSL_GUARDED_BY(mu_);
 };

@@ -22,20 +22,13 @@ Result<size_t> TmpfsInode::ReadAt(std::span<uint8_t> buf, uint64_t off) {
   absl::MutexLock l(&mu_);
   if (off >= size_) return size_t{0};
   const size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), size_ - off));
-  size_t done = 0;
-  while (done < n) {
-    const uint64_t pos = off + done;
-    const uint64_t idx = pos / kPageSize;
-    const size_t in_page = pos % kPageSize;
-    const size_t chunk = std::min(n - done, kPageSize - in_page);
-    auto it = pages_.find(idx);
-    if (it == pages_.end()) {
-      std::memset(buf.data() + done, 0, chunk);
+  pages_.ForEach(off, n, [&](uint64_t at, uint8_t* data, size_t len) {
+    if (data == nullptr) {
+      std::memset(buf.data() + at, 0, len);
     } else {
-      std::memcpy(buf.data() + done, it->second->data() + in_page, chunk);
+      std::memcpy(buf.data() + at, data, len);
     }
-    done += chunk;
-  }
+  });
   return n;
 }
 
@@ -49,19 +42,19 @@ Result<size_t> TmpfsInode::WriteAt(std::span<const uint8_t> buf, uint64_t off, b
     n = static_cast<size_t>(kMaxFileSize - off);
     if (n == 0) return Errno::kEFBIG;
   }
-  size_t done = 0;
-  while (done < n) {
-    const uint64_t pos = off + done;
-    const uint64_t idx = pos / kPageSize;
-    const size_t in_page = pos % kPageSize;
-    const size_t chunk = std::min(n - done, kPageSize - in_page);
-    std::unique_ptr<Page>& page = pages_[idx];
-    if (page == nullptr) {
-      page = std::make_unique<Page>();
-      page->fill(0);
+  if (n > 0) {
+    // Pages first: a full memory file (the sandbox's memory limit) ends the
+    // write early, as a full tmpfs does (shmem_get_folio: ENOSPC).
+    const uint64_t first = off / kPageSize, last = (off + n + kPageSize - 1) / kPageSize;
+    const uint64_t filled = pages_.Fill(first, last);
+    if (filled < last) {
+      const uint64_t room = filled * kPageSize > off ? filled * kPageSize - off : 0;
+      if (room == 0) return Errno::kENOSPC;
+      n = static_cast<size_t>(std::min<uint64_t>(n, room));
     }
-    std::memcpy(page->data() + in_page, buf.data() + done, chunk);
-    done += chunk;
+    pages_.ForEach(off, n, [&](uint64_t at, uint8_t* data, size_t len) {
+      std::memcpy(data, buf.data() + at, len);
+    });
   }
   if (n > 0) {
     size_ = std::max(size_, off + n);
@@ -78,17 +71,24 @@ Result<size_t> TmpfsInode::WriteAt(std::span<const uint8_t> buf, uint64_t off, b
   return n;
 }
 
+void TmpfsInode::DropPagesLocked(uint64_t first, uint64_t end) {
+  std::vector<std::pair<uint64_t, uint64_t>> freed = pages_.Remove(first, end);
+  if (freed.empty()) return;
+  mappers_->Release(pages_.memory_file(), this, first * kPageSize,
+                    end >= UINT64_MAX / kPageSize ? UINT64_MAX : end * kPageSize, std::move(freed));
+}
+
 void TmpfsInode::TruncateLocked(uint64_t size) {
   if (size < size_) {
     // Drop whole pages past the end and zero the tail of the last one, so a
-    // later extension reads zeros.
+    // later extension reads zeros (shmem_setattr; a shared mapping of that
+    // page sees the zeros too, and SIGBUS past it).
     const uint64_t first_dead = (size + kPageSize - 1) / kPageSize;
-    pages_.erase(pages_.lower_bound(first_dead), pages_.end());
+    DropPagesLocked(first_dead, UINT64_MAX);
     if (size % kPageSize != 0) {
-      auto it = pages_.find(size / kPageSize);
-      if (it != pages_.end()) {
-        std::memset(it->second->data() + size % kPageSize, 0, kPageSize - size % kPageSize);
-      }
+      pages_.ForEach(size, kPageSize - size % kPageSize, [](uint64_t, uint8_t* data, size_t len) {
+        if (data != nullptr) std::memset(data, 0, len);
+      });
     }
   }
   size_ = size;
@@ -101,25 +101,27 @@ Result<void> TmpfsInode::Allocate(int mode, uint64_t off, uint64_t len) {
   absl::MutexLock l(&mu_);
   if (mode & FALLOC_FL_PUNCH_HOLE) {
     // Whole pages in the range are freed, partial ones zeroed; size stays.
-    for (uint64_t pos = off; pos < std::min(end, size_);) {
-      const uint64_t idx = pos / kPageSize;
-      const size_t in_page = pos % kPageSize;
-      const size_t chunk = static_cast<size_t>(std::min<uint64_t>(end - pos, kPageSize - in_page));
-      auto it = pages_.find(idx);
-      if (it != pages_.end()) {
-        if (chunk == kPageSize) {
-          pages_.erase(it);
-        } else {
-          std::memset(it->second->data() + in_page, 0, chunk);
-        }
+    const uint64_t stop = std::min(end, size_);
+    if (off < stop) {
+      const uint64_t first_whole = (off + kPageSize - 1) / kPageSize, end_whole = stop / kPageSize;
+      auto zero = [](uint64_t, uint8_t* data, size_t n) {
+        if (data != nullptr) std::memset(data, 0, n);
+      };
+      if (first_whole >= end_whole) {
+        pages_.ForEach(off, stop - off, zero);
+      } else {
+        pages_.ForEach(off, first_whole * kPageSize - off, zero);
+        pages_.ForEach(end_whole * kPageSize, stop - end_whole * kPageSize, zero);
+        DropPagesLocked(first_whole, end_whole);
       }
-      pos += chunk;
     }
     mtime_ = ctime_ = Now();
     return {};
   }
-  // Allocation: pages are made on demand, so only the size matters.
-  // TODO(#4): reserve memory so later writes cannot fail.
+  // shmem_fallocate(): the pages are allocated now, so later writes (and
+  // stores through a mapping) cannot run out of memory.
+  const uint64_t first = off / kPageSize, last = (end + kPageSize - 1) / kPageSize;
+  if (pages_.Fill(first, last) < last) return Errno::kENOSPC;
   if (!(mode & FALLOC_FL_KEEP_SIZE) && end > size_) {
     size_ = end;
     mtime_ = ctime_ = Now();
@@ -130,17 +132,32 @@ Result<void> TmpfsInode::Allocate(int mode, uint64_t off, uint64_t len) {
 Result<uint64_t> TmpfsInode::SeekDataHole(uint64_t off, int whence) {
   absl::MutexLock l(&mu_);
   if (off >= size_) return Errno::kENXIO;
-  uint64_t idx = off / kPageSize;
+  const uint64_t idx = off / kPageSize;
   if (whence == SEEK_DATA) {
-    auto it = pages_.lower_bound(idx);
-    if (it == pages_.end()) return Errno::kENXIO;
-    const uint64_t pos = std::max(off, it->first * kPageSize);
+    const uint64_t d = pages_.NextData(idx);
+    if (d == UINT64_MAX || d >= (size_ + kPageSize - 1) / kPageSize) return Errno::kENXIO;
+    const uint64_t pos = std::max(off, d * kPageSize);
     if (pos >= size_) return Errno::kENXIO;
     return pos;
   }
   // SEEK_HOLE: the first page index >= idx with no page; EOF is a hole.
-  for (auto it = pages_.lower_bound(idx); it != pages_.end() && it->first == idx; ++it) ++idx;
-  return std::min(std::max(off, idx * kPageSize), size_);
+  const uint64_t h = pages_.NextHole(idx);
+  return std::min(std::max(off, h * kPageSize), size_);
+}
+
+Result<std::vector<sentry::mm::MappableFile::PageRun>> TmpfsInode::SharedPages(uint64_t off, uint64_t len,
+                                                                                bool allocate) {
+  absl::MutexLock l(&mu_);
+  const uint64_t eof_pages = (size_ + kPageSize - 1) / kPageSize;
+  const uint64_t first = off / kPageSize;
+  const uint64_t last = std::min((off + len + kPageSize - 1) / kPageSize, eof_pages);
+  std::vector<sentry::mm::MappableFile::PageRun> out;
+  if (first >= last) return out;
+  if (allocate && pages_.Fill(first, last) < last) return Errno::kENOMEM;
+  for (const auto& r : pages_.Runs(first, last)) {
+    out.push_back({r.page * kPageSize, r.npages * kPageSize, r.mf_off});
+  }
+  return out;
 }
 
 }  // namespace fs

@@ -26,7 +26,7 @@ Result<std::shared_ptr<Vfs>> Vfs::Create(std::unique_ptr<gofer::Client> root_cli
   if (!root_inode->is_dir()) return Errno::kENOTDIR;
   FilesystemInfo root_info{"gofer", true};
   if (opts.overlay_root) {
-    root_inode = TRY(NewOverlayRoot(std::move(root_inode), Tmpfs::NewRoot()));
+    root_inode = TRY(NewOverlayRoot(std::move(root_inode), Tmpfs::NewRoot(01777, 0, 0, opts.memory_file)));
     root_info = FilesystemInfo{"overlay", false};
   }
   std::shared_ptr<Vfs> vfs(new Vfs());  // private constructor; owned at once
@@ -36,9 +36,9 @@ Result<std::shared_ptr<Vfs>> Vfs::Create(std::unique_ptr<gofer::Client> root_cli
   vfs->AddMount(root, "proc", FilesystemInfo{"proc", false}, NewProcfs());
   const Path dev = vfs->AddMount(root, "dev", FilesystemInfo{"devtmpfs", false}, NewDevfs());
   if (opts.tmpfs_tmp || !opts.overlay_root) {
-    vfs->AddMount(root, "tmp", FilesystemInfo{"tmpfs", false}, Tmpfs::NewRoot(01777));
+    vfs->AddMount(root, "tmp", FilesystemInfo{"tmpfs", false}, Tmpfs::NewRoot(01777, 0, 0, opts.memory_file));
   }
-  vfs->AddMount(dev, "shm", FilesystemInfo{"tmpfs", false}, Tmpfs::NewRoot(01777));
+  vfs->AddMount(dev, "shm", FilesystemInfo{"tmpfs", false}, Tmpfs::NewRoot(01777, 0, 0, opts.memory_file));
   return vfs;
 }
 

@@ -49,6 +49,9 @@ struct VfsOptions {
   // its app runs programs from the host's /tmp too, and the overlay already
   // keeps its /tmp writes inside the sandbox. Always on for a read-only root.
   bool tmpfs_tmp = false;
+  // Where tmpfs file data lives (the kernel's memory file, so it counts
+  // against the sandbox's memory); null: each tmpfs makes its own (tests).
+  sentry::mm::MemoryFile* memory_file = nullptr;
 };
 
 // What an attribute change applies to: a resolved path, or an open file

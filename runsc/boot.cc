@@ -97,7 +97,7 @@ int Boot(const Config& c, const BootOptions& o) {
   if (!plat.ok()) return Fail(why.empty() ? std::string(base::ErrnoText(plat.error())) : why);
   auto client = gofer::Client::Connect(std::move(gofer_fd));
   if (!client.ok()) return Fail(fmt::format("connecting to the gofer: {}", base::ErrnoText(client.error())));
-  auto vfs = fs::Vfs::Create(std::move(client).value());
+  auto vfs = fs::Vfs::Create(std::move(client).value(), fs::VfsOptions{.memory_file = mf.value().get()});
   if (!vfs.ok()) return Fail(fmt::format("mounting the root filesystem: {}", base::ErrnoText(vfs.error())));
 
   // stdio: the host fds runsc do was given, donated to the sandbox as host

@@ -10,10 +10,12 @@ namespace {
 
 using sentry::kernel::FutexKey;
 
-FutexKey KeyOf(Task& t, uint64_t addr) {
-  // TODO(#5): FUTEX_PRIVATE_FLAG off should key shared mappings by memory
-  // file offset so processes sharing memory meet; today both are private.
-  return FutexKey{&t.mm(), addr};
+// get_futex_key(): without FUTEX_PRIVATE_FLAG a word in a MAP_SHARED
+// mapping is keyed by its memory-file page, so processes sharing it meet.
+Result<FutexKey> KeyOf(Task& t, uint64_t addr, int op) {
+  if (addr % 4 != 0) return Errno::kEINVAL;
+  auto [space, key] = TRY(t.mm().FutexKey(addr, (op & FUTEX_PRIVATE_FLAG) != 0));
+  return FutexKey{space, key, addr};
 }
 
 // FUTEX_OP decoding (include/uapi/linux/futex.h).
@@ -85,7 +87,7 @@ Result<uint64_t> Futex(Task& t, const SyscallArgs& args) {
           deadline = absl::Now() + (absl::DurationFromTimespec(ts) - absl::DurationFromTimespec(now));
         }
       }
-      auto r = futexes.Wait(t, KeyOf(t, addr), val, bitset, deadline);
+      auto r = futexes.Wait(t, TRY(KeyOf(t, addr, op)), val, bitset, deadline);
       if (!r.ok()) {
         // An untimed wait restarts; a timed one reports EINTR (Linux restarts
         // it through restart_block; without handlers the app sees EINTR only
@@ -97,13 +99,13 @@ Result<uint64_t> Futex(Task& t, const SyscallArgs& args) {
     }
     case FUTEX_WAKE:
       if (addr % 4 != 0) return Errno::kEINVAL;
-      return static_cast<uint64_t>(futexes.Wake(KeyOf(t, addr), static_cast<int>(std::min<uint32_t>(val, INT32_MAX)),
+      return static_cast<uint64_t>(futexes.Wake(TRY(KeyOf(t, addr, op)), static_cast<int>(std::min<uint32_t>(val, INT32_MAX)),
                                                 FUTEX_BITSET_MATCH_ANY));
     case FUTEX_WAKE_BITSET:
       if (addr % 4 != 0) return Errno::kEINVAL;
       if (args.U32(5) == 0) return Errno::kEINVAL;
       return static_cast<uint64_t>(
-          futexes.Wake(KeyOf(t, addr), static_cast<int>(std::min<uint32_t>(val, INT32_MAX)), args.U32(5)));
+          futexes.Wake(TRY(KeyOf(t, addr, op)), static_cast<int>(std::min<uint32_t>(val, INT32_MAX)), args.U32(5)));
     case FUTEX_REQUEUE:
     case FUTEX_CMP_REQUEUE: {
       const uint64_t addr2 = args.U64(4);
@@ -115,14 +117,18 @@ Result<uint64_t> Futex(Task& t, const SyscallArgs& args) {
         const uint32_t cur = TRY(t.mm().CopyIn(UserPtr<uint32_t>(addr)));
         if (cur != args.U32(5)) return Errno::kEAGAIN;
       }
-      return static_cast<uint64_t>(futexes.Requeue(KeyOf(t, addr), KeyOf(t, addr2), n_wake, n_requeue));
+      const FutexKey from = TRY(KeyOf(t, addr, op));
+      const FutexKey to = TRY(KeyOf(t, addr2, op));
+      return static_cast<uint64_t>(futexes.Requeue(from, to, n_wake, n_requeue));
     }
     case FUTEX_WAKE_OP: {
       const uint64_t addr2 = args.U64(4);
       if (addr % 4 != 0 || addr2 % 4 != 0) return Errno::kEINVAL;
       const bool cond = TRY(DoWakeOp(t, addr2, args.U32(5)));
-      int woken = futexes.Wake(KeyOf(t, addr), static_cast<int>(val), FUTEX_BITSET_MATCH_ANY);
-      if (cond) woken += futexes.Wake(KeyOf(t, addr2), static_cast<int>(args.U32(3)), FUTEX_BITSET_MATCH_ANY);
+      const FutexKey k1 = TRY(KeyOf(t, addr, op));
+      const FutexKey k2 = TRY(KeyOf(t, addr2, op));
+      int woken = futexes.Wake(k1, static_cast<int>(val), FUTEX_BITSET_MATCH_ANY);
+      if (cond) woken += futexes.Wake(k2, static_cast<int>(args.U32(3)), FUTEX_BITSET_MATCH_ANY);
       return static_cast<uint64_t>(woken);
     }
     default:

@@ -47,6 +47,8 @@ Result<uint64_t> Munmap(Task& t, const SyscallArgs& args);
 Result<uint64_t> Brk(Task& t, const SyscallArgs& args);
 Result<uint64_t> Mremap(Task& t, const SyscallArgs& args);
 Result<uint64_t> Madvise(Task& t, const SyscallArgs& args);
+Result<uint64_t> Msync(Task& t, const SyscallArgs& args);
+Result<uint64_t> Mincore(Task& t, const SyscallArgs& args);
 
 // syscalls/signal.cc
 Result<uint64_t> RtSigaction(Task& t, const SyscallArgs& args);

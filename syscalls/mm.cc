@@ -76,6 +76,9 @@ Result<uint64_t> Mmap(Task& t, const SyscallArgs& args) {
       return Errno::kEACCES;
     opts.file = TRY(file->Mappable());
     opts.offset = off;
+    // VM_MAYWRITE: a shared mapping of a file not open for writing can
+    // never become writable (mprotect gives EACCES).
+    opts.maywrite = !shared || file->writable();
   }
   return t.mm().Mmap(opts);
 }
@@ -106,6 +109,37 @@ Result<uint64_t> Mremap(Task& t, const SyscallArgs& args) {
 
 Result<uint64_t> Madvise(Task& t, const SyscallArgs& args) {
   TRY(t.mm().Madvise(args.U64(0), args.U64(1), args.I32(2)));
+  return 0;
+}
+
+Result<uint64_t> Msync(Task& t, const SyscallArgs& args) {
+  const uint64_t addr = args.U64(0);
+  const uint64_t len = args.U64(1);
+  const int flags = args.I32(2);
+  // mm/msync.c: flags, then alignment, then the mapping.
+  if (flags & ~(MS_ASYNC | MS_INVALIDATE | MS_SYNC)) return Errno::kEINVAL;
+  if ((flags & MS_ASYNC) && (flags & MS_SYNC)) return Errno::kEINVAL;
+  if (addr & (kPageSize - 1)) return Errno::kEINVAL;
+  TRY(t.mm().Msync(addr, len, flags));
+  return 0;
+}
+
+Result<uint64_t> Mincore(Task& t, const SyscallArgs& args) {
+  const uint64_t addr = args.U64(0);
+  const uint64_t len = args.U64(1);
+  const uint64_t vec = args.U64(2);
+  if (addr & (kPageSize - 1)) return Errno::kEINVAL;
+  if (len > UINT64_MAX - kPageSize) return Errno::kENOMEM;
+  // A bounded batch at a time (mm/mincore.c does a page of results per
+  // pass), so a huge range costs no huge buffer.
+  constexpr uint64_t kBatch = 1 << 16;  // pages
+  const uint64_t pages = sentry::mm::PageRoundUp(len) / kPageSize;
+  for (uint64_t done = 0; done < pages;) {
+    const uint64_t n = std::min(kBatch, pages - done);
+    const std::vector<uint8_t> bits = TRY(t.mm().Mincore(addr + done * kPageSize, n * kPageSize));
+    TRY(t.mm().CopyOut(UserPtr<uint8_t>(vec + done), std::span<const uint8_t>(bits)));
+    done += n;
+  }
   return 0;
 }
 

@@ -7,14 +7,14 @@ namespace sentry::kernel {
 base::Result<void> FutexTable::Wait(Task& t, FutexKey key, uint32_t val, uint32_t bitset,
                                     std::optional<absl::Time> deadline) {
   if (bitset == 0) return base::Errno::kEINVAL;
-  if (key.addr % 4 != 0) return base::Errno::kEINVAL;
+  if (key.uaddr % 4 != 0) return base::Errno::kEINVAL;
   Waiter w(t);
   Entry e{&w, bitset, false, key};
   {
     // The value check and the enqueue are one step under mu_, and wakers
     // take mu_: a wake between them cannot be lost (futex_wait_setup()).
     absl::MutexLock l(&mu_);
-    const uint32_t cur = TRY(t.mm().CopyIn(mm::UserPtr<uint32_t>(key.addr)));
+    const uint32_t cur = TRY(t.mm().CopyIn(mm::UserPtr<uint32_t>(key.uaddr)));
     if (cur != val) return base::Errno::kEAGAIN;
     queues_[key].push_back(&e);
   }

@@ -1,6 +1,7 @@
 // Futexes (kernel/futex/): wait queues keyed by an app address. Private
-// futexes are keyed by (address space, address); shared ones will be keyed by
-// memory-file offset so they work across processes (TODO(#5)).
+// futexes are keyed by (address space, address); shared ones in a MAP_SHARED
+// mapping by (memory file, offset), the same in every process mapping it
+// (MemoryManager::FutexKey).
 #ifndef SENTRY_KERNEL_FUTEX_H_
 #define SENTRY_KERNEL_FUTEX_H_
 
@@ -19,9 +20,12 @@ namespace sentry::kernel {
 class Task;
 
 struct FutexKey {
-  const void* space;  // the MemoryManager for private futexes
-  uint64_t addr;
-  bool operator==(const FutexKey&) const = default;
+  const void* space;  // the MemoryManager (private) or the MemoryFile (shared)
+  uint64_t addr;      // app address (private) or memory-file offset (shared)
+  // The caller's app address of the word, for the value check; not part of
+  // the identity.
+  uint64_t uaddr = 0;
+  bool operator==(const FutexKey& o) const { return space == o.space && addr == o.addr; }
   template <typename H>
   friend H AbslHashValue(H h, const FutexKey& k) {
     return H::combine(std::move(h), k.space, k.addr);

@@ -215,8 +215,9 @@ base::Result<int> Kernel::Run(const ExecSpec& spec, std::string* why) {
     if (t.joinable()) t.join();
   }
   // Every address space is gone: nothing may remain allocated but the
-  // vDSO's parameter page (a leak of copy-on-write references would show).
-  const uint64_t kept = vdso_ != nullptr ? mm::kPageSize : 0;
+  // vDSO's parameter page and tmpfs/memfd file data, which lives on with the
+  // filesystems (a leak of copy-on-write references would show).
+  const uint64_t kept = (vdso_ != nullptr ? mm::kPageSize : 0) + mf_->file_data();
   if (const uint64_t left = mf_->allocated() - kept; left != 0) {
     logging::Warn("kernel: {} bytes of the memory file still allocated after the last task", left);
   }

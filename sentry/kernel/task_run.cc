@@ -70,6 +70,9 @@ int Kernel::RunTask(Task& t) {
   t.BindToCurrentThread();
   RegisterThread(t);
   while (DeliverSignals(t)) {
+    // Shared file pages a file gave up leave this address space before app
+    // code runs again (sentry/mm/file_pages.h).
+    t.mm().ProcessInvalidations();
     platform::AddressSpace* as = t.mm().address_space();
     const int64_t app_start = MonotonicNs();
     auto stop = t.context().Switch(*as, t.regs());

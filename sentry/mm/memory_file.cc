@@ -196,6 +196,11 @@ void MemoryFile::FreeLocked(uint64_t offset, uint64_t length) {
   free_[start] = end - start;
 }
 
+bool MemoryFile::HasData(uint64_t offset) const {
+  const off_t data = lseek(fd_.get(), static_cast<off_t>(offset), SEEK_DATA);
+  return data >= 0 && static_cast<uint64_t>(data) < offset + kPage;
+}
+
 uint64_t MemoryFile::allocated() const {
   absl::MutexLock l(&mu_);
   return allocated_;

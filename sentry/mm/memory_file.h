@@ -11,6 +11,7 @@
 #ifndef SENTRY_MM_MEMORY_FILE_H_
 #define SENTRY_MM_MEMORY_FILE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -48,8 +49,13 @@ class MemoryFile {
   // Punches a hole without freeing: the range stays owned and reads as
   // zeros (MADV_DONTNEED of private anonymous memory).
   void Decommit(uint64_t offset, uint64_t length);
+  // Whether the page at `offset` has memory (is not a hole): mincore(2).
+  bool HasData(uint64_t offset) const;
   // Bytes currently handed out (for tests and accounting).
   uint64_t allocated() const;
+  // Of those, bytes holding file data (tmpfs, memfd): FilePages keeps it.
+  void AddFileData(int64_t delta) { file_data_.fetch_add(static_cast<uint64_t>(delta), std::memory_order_relaxed); }
+  uint64_t file_data() const { return file_data_.load(std::memory_order_relaxed); }
   // Sentry-side address of file offset `offset`; valid for the life of this.
   uint8_t* Data(uint64_t offset) const { return base_ + offset; }
 
@@ -58,6 +64,7 @@ class MemoryFile {
   base::UniqueFd fd_;
   uint8_t* base_;
   uint64_t capacity_;
+  std::atomic<uint64_t> file_data_{0};
   mutable absl::Mutex mu_;
   std::map<uint64_t, uint64_t> free_ ABSL_GUARDED_BY(mu_);  // offset -> length
   uint64_t allocated_ ABSL_GUARDED_BY(mu_) = 0;

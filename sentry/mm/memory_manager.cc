@@ -16,8 +16,9 @@ namespace {
 
 bool Compatible(uint64_t a_start, const Vma& a, const Vma& b) {
   const uint64_t len = a.end - a_start;
-  return a.prot == b.prot && a.shared == b.shared && a.grows_down == b.grows_down && a.dontfork == b.dontfork &&
-         a.wipeonfork == b.wipeonfork && a.cow == b.cow && a.may_write == b.may_write && a.name == b.name && a.file == b.file &&
+  return a.prot == b.prot && a.shared == b.shared && a.maywrite == b.maywrite && a.shm == b.shm &&
+         a.grows_down == b.grows_down && a.dontfork == b.dontfork &&
+         a.wipeonfork == b.wipeonfork && a.cow == b.cow && a.name == b.name && a.file == b.file &&
          (!a.file || a.file_offset + len == b.file_offset) && a.backed == b.backed &&
          (!a.backed || a.mf_offset + len == b.mf_offset);
 }
@@ -103,7 +104,7 @@ MemoryManager::MemoryManager(MemoryFile& mf, std::unique_ptr<platform::AddressSp
   // for the stack (the minimum gap, 128 MiB, plus the guard gap) below the top.
   // TODO(#3): ASLR (mmap_rnd_bits) once the loader randomizes too.
   mmap_base_ = PageRoundDown(max_address_ - (128ull << 20) - kStackGuardGap);
-  impl_ = std::make_unique<Impl>(mf_, as_.get(), max_address_, mmap_base_);
+  impl_ = std::make_unique<Impl>(mf_, as_.get(), max_address_, mmap_base_, this);
 }
 
 MemoryManager::~MemoryManager() {
@@ -243,7 +244,22 @@ Result<void> MemoryManager::Impl::SyncAs(uint64_t start, uint64_t end) {
     if (v.end <= cursor) continue;
     if (it->first > cursor) want_unmap(cursor);
     const uint64_t s = std::max(it->first, cursor), e = std::min(v.end, end);
-    if (!v.backed || v.prot == platform::kProtNone) {
+    if (v.shm && v.prot != platform::kProtNone) {
+      // The file's pages that exist; holes and the part past EOF fault.
+      const uint64_t fs = v.file_offset + (s - it->first);
+      Result<std::vector<MappableFile::PageRun>> runs = v.file->SharedPages(fs, e - s, /*allocate=*/false);
+      uint64_t c = s;
+      if (runs.ok()) {
+        for (const auto& r : runs.value()) {
+          const uint64_t as = s + (r.file_off - fs), ae = as + r.len;
+          if (as > c) want_unmap(c);
+          TRY(flush(as));
+          TRY(as_->Map(as, ae - as, v.prot, mf_.fd(), r.mf_off));
+          c = ae;
+        }
+      }
+      if (c < e) want_unmap(c);
+    } else if (!v.backed || v.prot == platform::kProtNone) {
       want_unmap(s);
     } else if (!v.file) {
       TRY(map(s, e, v, it->first));
@@ -286,7 +302,7 @@ Result<Vma> MemoryManager::Impl::NewLike(const Vma& tmpl, uint64_t start, uint64
   v.backed = false;
   v.mf_offset = 0;
   v.cow = false;
-  if (v.file || v.prot != platform::kProtNone) TRY(EnsureBacked(v, start));
+  if (!v.shm && (v.file || v.prot != platform::kProtNone)) TRY(EnsureBacked(v, start));
   return v;
 }
 
@@ -334,8 +350,11 @@ Result<uint64_t> MemoryManager::Impl::Mmap(const MmapOpts& o) {
   if (len == 0) return Errno::kENOMEM;  // rounding wrapped
   if (o.offset & (kPageSize - 1)) return Errno::kEINVAL;
   if (o.file && o.offset + len < o.offset) return Errno::kEOVERFLOW;
-  // TODO(#4): shared file mappings (gofer files need write-back).
-  if (o.file && o.shared) return Errno::kENODEV;
+  // Shared mappings of files without shared pages are copies, right only
+  // while nothing writes the file: the read-only rootfs, mapped by a file
+  // not open for writing.
+  const bool shm = o.file && o.shared && o.file->HasSharedPages();
+  if (o.file && o.shared && !shm && o.maywrite) return Errno::kENODEV;
   const bool fixed = o.fixed || o.fixed_noreplace;
   uint64_t addr;
   if (fixed) {
@@ -358,9 +377,10 @@ Result<uint64_t> MemoryManager::Impl::Mmap(const MmapOpts& o) {
   tmpl.shared = o.shared;
   tmpl.grows_down = o.grows_down;
   tmpl.file = o.file;
+  tmpl.shm = shm;
+  tmpl.maywrite = o.maywrite;
   tmpl.name = o.file ? "" : o.name;
-  tmpl.may_write = o.may_write;
-  if (!o.may_write && (tmpl.prot & platform::kProtWrite)) return Errno::kEACCES;
+  if (!o.maywrite && (tmpl.prot & platform::kProtWrite)) return Errno::kEACCES;
   Vma v;
   if (o.mf_offset.has_value()) {
     if (o.file || !o.shared || (*o.mf_offset & (kPageSize - 1))) return Errno::kEINVAL;
@@ -374,6 +394,7 @@ Result<uint64_t> MemoryManager::Impl::Mmap(const MmapOpts& o) {
     v = TRY(NewLike(tmpl, addr, addr + len, o.offset));
   }
   if (fixed) RemoveRange(addr, addr + len);
+  if (shm) RegisterShared(o.file);
   vmas_.emplace(addr, std::move(v));
   MergeRange(addr, addr + len);
   TRY(SyncAs(addr, addr + len));
@@ -408,13 +429,13 @@ Result<void> MemoryManager::Impl::Mprotect(uint64_t addr, uint64_t length, int p
       result = Errno::kENOMEM;
       break;
     }
-    // TODO(#4): EACCES for PROT_WRITE on a shared file mapping of a
-    // read-only file.
-    if ((prot & platform::kProtWrite) && !it->second.may_write) {
+    // mprotect_fixup(): no write to a shared mapping of a file not open
+    // for writing.
+    if ((prot & platform::kProtWrite) && !it->second.maywrite) {
       result = Errno::kEACCES;
       break;
     }
-    if (prot != platform::kProtNone) {
+    if (prot != platform::kProtNone && !it->second.shm) {
       Result<void> r = EnsureBacked(it->second, it->first);
       if (!r.ok()) {
         result = r;

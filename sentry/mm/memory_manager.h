@@ -8,6 +8,7 @@
 #ifndef SENTRY_MM_MEMORY_MANAGER_H_
 #define SENTRY_MM_MEMORY_MANAGER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -20,6 +21,7 @@
 #include "absl/synchronization/mutex.h"
 #include "base/result.h"
 #include "platform/platform.h"
+#include "sentry/mm/file_pages.h"
 #include "sentry/mm/memory_file.h"
 #include "sentry/mm/user_ptr.h"
 
@@ -45,6 +47,35 @@ class MappableFile {
   virtual uint32_t MapsDevMajor() const { return 0; }
   virtual uint32_t MapsDevMinor() const { return 0; }
   virtual uint64_t MapsInode() const { return 0; }
+
+  // MAP_SHARED of a file whose data lives in memory-file pages (tmpfs,
+  // memfd): the mapping maps those pages, so it and read/write see the same
+  // bytes. Other files (the read-only rootfs) are mapped shared as copies,
+  // which is the same thing while nothing can write them.
+  virtual bool HasSharedPages() const { return false; }
+  // Identity of the file's data (the inode), the same for every
+  // MappableFile of one file.
+  virtual const void* SharedId() const { return this; }
+  struct PageRun {
+    uint64_t file_off;  // page aligned
+    uint64_t len;
+    uint64_t mf_off;    // memory-file offset of file_off
+  };
+  // The memory-file pages holding file bytes [off, off+len) (page aligned),
+  // as runs in file order. Stops at EOF (the page holding EOF included);
+  // with `allocate`, holes before EOF get zero pages first (ENOMEM if the
+  // memory file is full), otherwise holes are left out.
+  virtual Result<std::vector<PageRun>> SharedPages(uint64_t off, uint64_t len, bool allocate) {
+    (void)off, (void)len, (void)allocate;
+    return Errno::kENODEV;
+  }
+  // File size, for SIGBUS past EOF.
+  virtual uint64_t SharedSize() { return 0; }
+  // Registers an address space to be told when pages go (file_pages.h).
+  virtual std::unique_ptr<MapperRegistration> AddMapper(SharedMapper* m) {
+    (void)m;
+    return nullptr;
+  }
 };
 
 struct MmapOpts {
@@ -53,7 +84,10 @@ struct MmapOpts {
   int prot = 0;            // PROT_*
   bool fixed = false;      // MAP_FIXED: replace what is there
   bool fixed_noreplace = false;  // MAP_FIXED_NOREPLACE: EEXIST if occupied
-  bool shared = false;     // MAP_SHARED (anonymous shared for now)
+  bool shared = false;     // MAP_SHARED
+  // VM_MAYWRITE: false for a shared mapping of a file not open for writing
+  // and for [vvar]: mmap or mprotect with PROT_WRITE then fails with EACCES.
+  bool maywrite = true;
   bool grows_down = false; // the stack
   std::shared_ptr<MappableFile> file;  // null for anonymous
   uint64_t offset = 0;     // file offset, page aligned
@@ -62,9 +96,6 @@ struct MmapOpts {
   // fresh memory: the vDSO's parameter page, one page shared by every
   // address space (sentry/vdso/). Anonymous and shared only.
   std::optional<uint64_t> mf_offset;
-  // False: mprotect may never add PROT_WRITE (EACCES), as a VMA without
-  // VM_MAYWRITE ([vvar]).
-  bool may_write = true;
 };
 
 struct VmaInfo {  // for /proc/self/maps and tests
@@ -95,11 +126,11 @@ constexpr uint64_t kFaultChunk = 64 * 1024;
 // Largest size a grows-down VMA reaches by faults below it (RLIMIT_STACK).
 constexpr uint64_t kMaxStackSize = 8ull << 20;
 
-class MemoryManager {
+class MemoryManager final : public SharedMapper {
  public:
   // `as` may be null in unit tests (no platform). `mf` must outlive this.
   MemoryManager(MemoryFile& mf, std::unique_ptr<platform::AddressSpace> as);
-  ~MemoryManager();
+  ~MemoryManager() override;
   MemoryManager(const MemoryManager&) = delete;
   MemoryManager& operator=(const MemoryManager&) = delete;
 
@@ -171,6 +202,29 @@ class MemoryManager {
     return CopyOutBytes(dst.addr(), {reinterpret_cast<const uint8_t*>(v.data()), v.size_bytes()});
   }
 
+  // msync(2): checks the range is mapped (ENOMEM otherwise) and, with
+  // MS_INVALIDATE, that no page of it is locked. Shared file pages are the
+  // file's own pages, so there is nothing to write back.
+  Result<void> Msync(uint64_t addr, uint64_t length, int flags);
+  // mincore(2): one byte per page of [addr, addr+length), bit 0 set for
+  // pages that have memory. ENOMEM if a page is unmapped.
+  Result<std::vector<uint8_t>> Mincore(uint64_t addr, uint64_t length);
+  // The identity of the futex word at addr (kernel/futex/core.c
+  // get_futex_key): for a shared mapping the memory-file page and offset
+  // (the same in every process mapping it), else this address space and
+  // addr. EFAULT if unmapped.
+  Result<std::pair<const void*, uint64_t>> FutexKey(uint64_t addr, bool is_private);
+
+  // Shared file mappings: queued by a file that gave up pages (any
+  // thread); applied by ProcessInvalidations, which the task loop calls
+  // before running app code (it must run on a thread driving the address
+  // space).
+  void QueueInvalidation(const void* id, uint64_t start, uint64_t end,
+                         std::shared_ptr<FreedPages> pages) override;
+  void ProcessInvalidations() {
+    if (pending_any_.load(std::memory_order_acquire)) ProcessInvalidationsSlow();
+  }
+
   // Ascending, adjacent compatible pieces merged as Linux shows them.
   std::vector<VmaInfo> Vmas() const;
   // All of /proc/self/maps.
@@ -193,6 +247,15 @@ class MemoryManager {
   AccessResult AccessLocked(uint64_t addr, size_t len, bool write,
                     absl::FunctionRef<void(uint8_t*, size_t, size_t)> fn);
   MemoryManager(MemoryFile& mf, uint64_t max_address, uint64_t mmap_base);  // Fork
+  void ProcessInvalidationsSlow();
+  struct Invalidation {
+    const void* id;
+    uint64_t start, end;
+    std::shared_ptr<FreedPages> pages;
+  };
+  absl::Mutex pending_mu_;  // a leaf: taken under a file's lock
+  std::vector<Invalidation> pending_ ABSL_GUARDED_BY(pending_mu_);
+  std::atomic<bool> pending_any_{false};
   MemoryFile& mf_;
   std::unique_ptr<platform::AddressSpace> as_;
   uint64_t max_address_;

@@ -80,6 +80,20 @@ Result<void> MemoryManager::Impl::HandleFault(uint64_t addr, int access) {
     const uint64_t ce = std::min((page & ~(kFaultChunk - 1)) + kFaultChunk, it->second.end);
     return BreakCow(cs, ce, /*copy=*/true);
   }
+  if (it->second.shm) {
+    // shmem_fault(): past EOF is SIGBUS; a hole gets pages. The chunk
+    // around the fault (clipped to the VMA and EOF) is filled and mapped.
+    const Vma& v = it->second;
+    const uint64_t fpage = v.file_offset + (page - it->first);
+    const uint64_t eof = PageRoundUp(v.file->SharedSize());
+    if (fpage >= eof) return Errno::kEIO;
+    const uint64_t cs = std::max(page & ~(kFaultChunk - 1), it->first);
+    const uint64_t ce = std::min({(page & ~(kFaultChunk - 1)) + kFaultChunk, v.end, it->first + (eof - v.file_offset)});
+    const uint64_t fcs = v.file_offset + (cs - it->first);
+    Result<std::vector<MappableFile::PageRun>> r = v.file->SharedPages(fcs, ce - cs, /*allocate=*/true);
+    if (!r.ok()) return r.error() == Errno::kENOMEM ? Errno::kENOMEM : Errno::kEIO;
+    return SyncAs(cs, ce);
+  }
   if (it->second.file) return Populate(it, page, page + kPageSize);
   // Anonymous memory is mapped whole at mmap time; a fault here is spurious
   // (or the platform lost the mapping): map the page again.
@@ -98,8 +112,31 @@ MemoryManager::Impl::AccessResult MemoryManager::Impl::Access(
     const uint64_t a = addr + done;
     if (it == vmas_.end() || it->first > a || it->second.end <= a) return {done, Errno::kEFAULT};
     Vma& v = it->second;
-    if (!AccessAllowed(v.prot, need) || !v.backed) return {done, Errno::kEFAULT};
     const size_t n = static_cast<size_t>(std::min<uint64_t>(len - done, v.end - a));
+    if (v.shm && AccessAllowed(v.prot, need)) {
+      // The file's own pages; holes get pages only with populate (they
+      // change the file); past EOF is EFAULT for a copy.
+      const uint64_t foff = v.file_offset + (a - it->first);
+      const uint64_t fs = PageRoundDown(foff), fe = PageRoundUp(foff + n);
+      Result<std::vector<MappableFile::PageRun>> runs = v.file->SharedPages(fs, fe - fs, populate);
+      if (!runs.ok()) return {done, Errno::kEFAULT};
+      uint64_t cur = foff;
+      for (const auto& r : runs.value()) {
+        if (r.file_off > cur) break;  // a hole
+        const uint64_t stop = std::min(r.file_off + r.len, foff + n);
+        if (stop <= cur) continue;
+        fn(mf_.Data(r.mf_off + (cur - r.file_off)), done + (cur - foff), stop - cur);
+        cur = stop;
+      }
+      if (cur < foff + n) {
+        if (!populate) return {done + (cur - foff), Errno::kEFAULT, true};
+        return {done + (cur - foff), Errno::kEFAULT};
+      }
+      done += n;
+      ++it;
+      continue;
+    }
+    if (!AccessAllowed(v.prot, need) || !v.backed) return {done, Errno::kEFAULT};
     const uint64_t mo = v.mf_offset + (a - it->first);
     if (v.file && !populated_.Covers(mo, mo + n)) {
       if (!populate) return {done, Errno::kEFAULT, true};

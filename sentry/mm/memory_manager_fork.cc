@@ -20,6 +20,7 @@ Result<void> MemoryManager::Impl::ForkInto(Impl& c) {
       continue;
     }
     Vma cv = v;
+    if (v.shm) c.RegisterShared(v.file);
     if (v.backed) {
       mf_.IncRef(v.mf_offset, len);
       if (!v.shared) cv.cow = true;
@@ -83,7 +84,7 @@ Result<void> MemoryManager::Impl::BreakCow(uint64_t start, uint64_t end, bool co
 
 MemoryManager::MemoryManager(MemoryFile& mf, uint64_t max_address, uint64_t mmap_base)
     : mf_(mf), max_address_(max_address), mmap_base_(mmap_base) {
-  impl_ = std::make_unique<Impl>(mf_, nullptr, max_address_, mmap_base_);
+  impl_ = std::make_unique<Impl>(mf_, nullptr, max_address_, mmap_base_, this);
 }
 
 Result<std::unique_ptr<MemoryManager>> MemoryManager::Fork() {

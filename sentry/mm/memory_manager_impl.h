@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
 #include "sentry/mm/memory_manager.h"
 
@@ -40,8 +41,11 @@ struct Vma {
   // since fork: mapped without write in the platform; a write (fault or
   // CopyOut) first copies shared pages (BreakCow).
   bool cow = false;
-  bool may_write = true;  // MmapOpts::may_write
+  bool maywrite = true;     // VM_MAYWRITE (MmapOpts::maywrite)
   std::shared_ptr<MappableFile> file;  // null: anonymous
+  // MAP_SHARED of a file with shared pages (tmpfs): never backed; the
+  // platform maps the file's own memory-file pages (file->SharedPages).
+  bool shm = false;
   uint64_t file_offset = 0;            // file offset of start
   // Backing in the memory file. Only anonymous VMAs created PROT_NONE are
   // unbacked (address-space reservations of Go, the JVM, V8 can be huge);
@@ -54,8 +58,8 @@ struct Vma {
 class MemoryManager::Impl {
  public:
   using VmaMap = std::map<uint64_t, Vma>;
-  Impl(MemoryFile& mf, platform::AddressSpace* as, uint64_t max_address, uint64_t mmap_base)
-      : mf_(mf), as_(as), max_(max_address), mmap_base_(mmap_base) {}
+  Impl(MemoryFile& mf, platform::AddressSpace* as, uint64_t max_address, uint64_t mmap_base, SharedMapper* mapper)
+      : mf_(mf), as_(as), max_(max_address), mmap_base_(mmap_base), mapper_(mapper) {}
   ~Impl();
 
   // memory_manager.cc: mapping changes.
@@ -80,6 +84,13 @@ class MemoryManager::Impl {
   AccessResult Access(uint64_t addr, size_t len, bool write, bool populate,
                       absl::FunctionRef<void(uint8_t*, size_t, size_t)> fn);
   std::vector<VmaInfo> Vmas() const;
+  // memory_manager_shared.cc: msync, mincore, futex keys, invalidations.
+  Result<void> Msync(uint64_t addr, uint64_t length, int flags);
+  Result<std::vector<uint8_t>> Mincore(uint64_t addr, uint64_t length);
+  Result<std::pair<const void*, uint64_t>> SharedFutexKey(uint64_t addr);
+  // The file `id` lost its pages for file bytes [start, end): remap what
+  // its shared mappings still have there.
+  void Invalidate(const void* id, uint64_t start, uint64_t end);
 
   // memory_manager_fork.cc: copy-on-write fork.
   // Fills `child` (empty, no platform) with this address space's VMAs:
@@ -123,6 +134,8 @@ class MemoryManager::Impl {
   // covering [start, end) (clipped to the VMA) and map them in the platform.
   Result<void> Populate(VmaMap::iterator it, uint64_t start, uint64_t end);
   Result<void> GrowStack(uint64_t addr);
+  // Shared file VMAs: register with the file so its freed pages wait for us.
+  void RegisterShared(const std::shared_ptr<MappableFile>& f);
 
   MemoryFile& mf_;
   platform::AddressSpace* as_;  // may be null (tests)
@@ -132,6 +145,8 @@ class MemoryManager::Impl {
   RangeSet populated_;  // memory-file ranges holding file contents
   uint64_t brk_start_ = 0;
   uint64_t brk_ = 0;
+  SharedMapper* mapper_;  // the MemoryManager owning this
+  absl::flat_hash_map<const void*, std::unique_ptr<MapperRegistration>> shared_regs_;
 };
 
 inline bool AccessAllowed(int prot, int access) {

@@ -68,7 +68,7 @@ base::Result<uint64_t> Vdso::Map(mm::MemoryManager& mm) {
   vvar.fixed = true;
   vvar.shared = true;
   vvar.mf_offset = vvar_offset_;
-  vvar.may_write = false;
+  vvar.maywrite = false;
   vvar.name = "[vvar]";
   TRY(mm.Mmap(vvar));
 

@@ -565,6 +565,41 @@ static int memory_bomb(long limit_mb) {
   return 1;
 }
 
+/* Fills the sandbox's tmpfs (/dev/shm, and the overlay's upper layer under
+ * /tmp) past --total-memory: the writes must fail with ENOSPC, not grow
+ * the host's memory. */
+static int tmpfs_fill(const char* path, long limit_mb) {
+  static char buf[1 << 20];
+  memset(buf, 0xcd, sizeof(buf));
+  const int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) {
+    fail("tmpfs fill: open", -1, errno);
+    return 1;
+  }
+  long written_mb = 0;
+  for (long i = 0; i < 4 * limit_mb + 256; ++i) {
+    const ssize_t n = write(fd, buf, sizeof(buf));
+    if (n < 0) {
+      if (errno == ENOSPC || errno == ENOMEM) {
+        printf("PASS tmpfs fill %s: %s after %ld MiB\n", path, errno == ENOSPC ? "ENOSPC" : "ENOMEM", written_mb);
+        close(fd);
+        unlink(path);
+        return 0;
+      }
+      fail("tmpfs fill: write", -1, errno);
+      return 1;
+    }
+    if (n < (ssize_t)sizeof(buf)) continue; /* a short write at the limit; the next one fails */
+    ++written_mb;
+    if (written_mb > limit_mb + 64) {
+      fail("tmpfs fill went past --total-memory", written_mb, 0);
+      return 1;
+    }
+  }
+  fail("tmpfs fill never stopped", written_mb, 0);
+  return 1;
+}
+
 static int fd_exhaustion(long limit) {
   long made = 0;
   int e = 0;
@@ -600,6 +635,7 @@ int main(int argc, char** argv) {
   if (strcmp(a, "proc_self_mem") == 0) return proc_self_mem();
   if (strcmp(a, "fork_bomb") == 0 && argc == 3) return fork_bomb(atol(argv[2]));
   if (strcmp(a, "memory_bomb") == 0 && argc == 3) return memory_bomb(atol(argv[2]));
+  if (strcmp(a, "tmpfs_fill") == 0 && argc == 4) return tmpfs_fill(argv[2], atol(argv[3]));
   if (strcmp(a, "fd_exhaustion") == 0 && argc == 3) return fd_exhaustion(atol(argv[2]));
   fprintf(stderr, "escape: unknown attack or arguments: %s\n", a);
   return 2;

@@ -333,6 +333,12 @@ def memory_bomb_gets_enomem(env):
     check(not touched or max(touched) <= 256 + 64, f"touched {max(touched)} MiB with --total-memory=256M")
 
 
+def tmpfs_fill_gets_enospc(env):
+    # tmpfs data lives in the memory file, so it counts against --total-memory.
+    for path in ("/dev/shm/fill", "/tmp/fill"):
+        env.escape("tmpfs_fill", path, "128", flags=["--total-memory=128M"])
+
+
 def fd_exhaustion_gets_emfile(env):
     env.escape("fd_exhaustion", "64", flags=["--max-fds=64"])
 
@@ -364,6 +370,7 @@ CASES = [
     proc_self_exe_is_not_runsc_and_not_writable,
     fork_bomb_gets_eagain,
     memory_bomb_gets_enomem,
+    tmpfs_fill_gets_enospc,
     fd_exhaustion_gets_emfile,
     syscall_fuzzer_never_crashes_or_hangs_sentry,
 ]
