@@ -99,6 +99,11 @@ class Kernel {
   // wait4/waitid for `t`'s children; blocks through Task::Block on the
   // caller's child_events queue. ECHILD, EINTR (a signal arrived).
   base::Result<WaitResult> Wait(Task& t, const WaitRequest& req);
+  // do_notify_parent_cldstop(): t's process stopped (CLD_STOPPED, status =
+  // the stop signal) or continued (CLD_CONTINUED, SIGCONT): SIGCHLD to the
+  // parent unless its handler has SA_NOCLDSTOP, and its waiters woken.
+  // No lock held (takes mu_). (wait.cc)
+  void NotifyParentJobControl(Task& t, int code, int status);
 
   // kill(2): pid > 0 one process, 0 the caller's group, -1 every process
   // but pid 1 and the caller, < -1 process group -pid. sig 0 checks only.

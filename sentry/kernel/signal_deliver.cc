@@ -100,9 +100,14 @@ class SignalDelivery {
     }
     if (signo == SIGCONT && tg.stopped) {
       tg.stopped = false;
-      // TODO(#5): report CLD_CONTINUED to the parent (SIGCHLD, waitid
-      // WCONTINUED) through the processes engineer's hook.
+      // SIGNAL_STOP_CONTINUED | SIGNAL_CLD_CONTINUED: wait(WCONTINUED) sees
+      // it, and a thread of the group sends the parent's SIGCHLD once it
+      // runs (the sender may hold Kernel::mu_, which that needs).
+      tg.stop_report = 0;
+      tg.continue_report = true;
+      tg.notify_parent.store(CLD_CONTINUED);
       tg.state_queue.Notify();
+      if (!tg.tasks.empty()) tg.tasks.front()->Kick();
     }
   }
 
@@ -307,6 +312,11 @@ bool DeliverSignals(Task& t) {
   bool handled = false;
   while (!t.exiting()) {
     WaitWhileStopped(t);
+    ThreadGroup& tg = t.thread_group();
+    if (tg.notify_parent.load(std::memory_order_relaxed) != 0) {
+      const int code = tg.notify_parent.exchange(0);
+      if (code != 0) t.kernel().NotifyParentJobControl(t, code, SIGCONT);
+    }
     siginfo_t info;
     if (!t.DequeueSignal(~t.signal_mask(), &info)) break;
     const int signo = info.si_signo;
@@ -323,16 +333,25 @@ bool DeliverSignals(Task& t) {
           continue;
         case DefaultAction::kStop: {
           ThreadGroup& tg = t.thread_group();
-          absl::MutexLock l(&tg.signal_mu);
-          if (!tg.group_exiting) {
-            tg.stopped = true;
-            tg.stop_signal = signo;
-            // TODO(#5): report CLD_STOPPED to the parent (SIGCHLD, wait
-            // WUNTRACED) through the processes engineer's hook.
-            for (Task* other : tg.tasks) {
-              if (other != &t) other->Kick();
+          bool report = false;
+          {
+            absl::MutexLock l(&tg.signal_mu);
+            if (!tg.group_exiting && tg.exec_task == nullptr && !tg.stopped) {
+              tg.stopped = true;
+              tg.stop_signal = signo;
+              // do_signal_stop(): SIGNAL_STOP_STOPPED with group_exit_code
+              // for wait(WUNTRACED); a continue not yet reaped is forgotten.
+              tg.stop_report = signo;
+              tg.continue_report = false;
+              tg.notify_parent.store(0);
+              report = true;
+              for (Task* other : tg.tasks) {
+                if (other != &t) other->Kick();
+              }
             }
           }
+          // do_notify_parent_cldstop(CLD_STOPPED), with no lock held.
+          if (report) t.kernel().NotifyParentJobControl(t, CLD_STOPPED, signo);
           continue;
         }
         case DefaultAction::kTerminate:

@@ -97,6 +97,18 @@ struct ThreadGroup {
   bool stopped ABSL_GUARDED_BY(signal_mu) = false;
   int stop_signal ABSL_GUARDED_BY(signal_mu) = 0;
   WaiterQueue state_queue;  // notified on continue, group exit, thread exit
+  // Job-control reports to the parent (kernel/signal.c): the stop signal not
+  // yet collected by wait(WUNTRACED) (Linux's group_exit_code), a continue
+  // not yet collected by wait(WCONTINUED) (SIGNAL_STOP_CONTINUED).
+  int stop_report ABSL_GUARDED_BY(signal_mu) = 0;
+  bool continue_report ABSL_GUARDED_BY(signal_mu) = false;
+  // A CLD_CONTINUED SIGCHLD still to send (SIGNAL_CLD_CONTINUED): set by a
+  // SIGCONT sender under signal_mu (which may hold Kernel::mu_), sent by a
+  // thread of the group from DeliverSignals with no lock held.
+  std::atomic<int> notify_parent{0};
+  // execve from a non-leader thread (de_thread, sentry/kernel/exec.cc): the
+  // thread that survives; the others are being killed.
+  Task* exec_task ABSL_GUARDED_BY(signal_mu) = nullptr;
 
   // ITIMER_REAL (alarm, setitimer). Last: destroyed (its thread joined)
   // before the fields it signals through.
@@ -123,7 +135,10 @@ class Task {
   platform::Registers& regs() { return regs_; }
   platform::Context& context() { return *context_; }
 
-  int32_t tid() const { return tid_; }
+  int32_t tid() const { return tid_.load(std::memory_order_relaxed); }
+  // de_thread (sentry/kernel/exec.cc) swaps the exec'ing thread's tid with
+  // the leader's, under Kernel::mu_ and the group's signal_mu.
+  void set_tid(int32_t tid) { tid_.store(tid, std::memory_order_relaxed); }
   int32_t pid() const { return tg_->pid; }
 
   // The blocked set. Written by the task thread only; read by senders
@@ -214,7 +229,7 @@ class Task {
  private:
   Kernel& kernel_;
   std::shared_ptr<ThreadGroup> tg_;
-  int32_t tid_;
+  std::atomic<int32_t> tid_;
   std::shared_ptr<mm::MemoryManager> mm_;
   std::shared_ptr<FdTable> fds_;
   std::shared_ptr<fs::FsContext> fs_;
