@@ -104,6 +104,9 @@ class Kernel {
   // parent unless its handler has SA_NOCLDSTOP, and its waiters woken.
   // No lock held (takes mu_). (wait.cc)
   void NotifyParentJobControl(Task& t, int code, int status);
+  // is_current_pgrp_orphaned(): SIGTSTP/SIGTTIN/SIGTTOU do not stop a
+  // process of an orphaned process group. (wait.cc)
+  bool PgrpOrphaned(int32_t pgid);
 
   // kill(2): pid > 0 one process, 0 the caller's group, -1 every process
   // but pid 1 and the caller, < -1 process group -pid. sig 0 checks only.
@@ -138,6 +141,12 @@ class Kernel {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The last task of `tg` is gone: zombie, reparenting, SIGCHLD.
   void ProcessDiedLocked(ThreadGroup& tg, int status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Orphaned process groups with stopped members get SIGHUP and SIGCONT
+  // (kernel/exit.c kill_orphaned_pgrp); tg is dying, its children already
+  // reparented but still listed. (wait.cc)
+  void KillOrphanedPgrpsOnExitLocked(ThreadGroup& tg) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void KillOrphanedPgrpLocked(int32_t pgid, int32_t sid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool PgrpOrphanedLocked(int32_t pgid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // kill(2) permission (kernel/signal.c kill_ok_by_cred).
   bool MaySignalLocked(Task& sender, ThreadGroup& target) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The exit path of a process's leader task, on its own thread, after

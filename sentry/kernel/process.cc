@@ -100,6 +100,7 @@ void Kernel::ProcessDiedLocked(ThreadGroup& tg, int status) {
       processes_.erase(c->pid);  // nobody left to reap it
     }
   }
+  if (&tg != init_tg_) KillOrphanedPgrpsOnExitLocked(tg);
   tg.children.clear();
   if (zombie_moved) reaper->child_events.Notify();
 

@@ -77,7 +77,7 @@ class SignalDelivery {
   static bool IgnoredLocked(ThreadGroup& tg, int signo) ABSL_EXCLUSIVE_LOCKS_REQUIRED(tg.signal_mu) {
     if (signo == SIGKILL || signo == SIGSTOP || tg.tasks.empty()) return false;
     Task& t = *tg.tasks.front();
-    if (t.signal_mask() & SigBit(signo)) return false;
+    if ((t.signal_mask() | t.real_blocked.load()) & SigBit(signo)) return false;
     const KSigaction act = ActionOf(t, signo);
     if (act.handler == 1 /* SIG_IGN */) return true;
     if (act.handler != 0) return false;
@@ -178,7 +178,8 @@ class SignalDelivery {
 
   static bool HasSigkill(const Task& t) {
     absl::MutexLock w(&t.wake_mu_);
-    return t.pending_.set() & SigBit(SIGKILL);
+    // kill(2) queues SIGKILL on the group's shared set.
+    return ((t.pending_.set() | t.tg_->shared_pending_set.load()) & SigBit(SIGKILL)) != 0;
   }
 };
 
@@ -332,7 +333,9 @@ bool DeliverSignals(Task& t) {
         case DefaultAction::kContinue:
           continue;
         case DefaultAction::kStop: {
-          ThreadGroup& tg = t.thread_group();
+          // get_signal(): the tty stop signals are discarded in an orphaned
+          // process group (nobody could continue it).
+          if (signo != SIGSTOP && t.kernel().PgrpOrphaned(tg.pgid)) continue;
           bool report = false;
           {
             absl::MutexLock l(&tg.signal_mu);

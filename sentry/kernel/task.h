@@ -150,6 +150,9 @@ class Task {
   // sigsuspend/pselect: the mask to put back (and save in a signal frame)
   // once the syscall is done; set_restore_sigmask in Linux.
   std::optional<uint64_t> saved_signal_mask;
+  // rt_sigtimedwait: the mask before the wait unblocked the waited-for set
+  // (Linux's real_blocked); senders read it. 0 otherwise.
+  std::atomic<uint64_t> real_blocked{0};
   // A restart errno left by the last syscall (ERESTARTSYS & co, as a
   // positive number), resolved by signal delivery before the next Switch.
   int pending_restart = 0;

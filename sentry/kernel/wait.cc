@@ -7,6 +7,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "sentry/kernel/kernel.h"
+#include "sentry/kernel/signal.h"
 #include "sentry/kernel/task.h"
 
 namespace sentry::kernel {
@@ -86,6 +87,52 @@ void Kernel::NotifyParentJobControl(Task& t, int code, int status) {
     SendGroupSignalLocked(*p, info);
   }
   p->child_events.Notify();
+}
+
+bool Kernel::PgrpOrphanedLocked(int32_t pgid) {
+  // will_become_orphaned_pgrp(): no member has a parent in another process
+  // group of the same session. Zombies do not count, nor does a parent
+  // outside the sandbox (null).
+  for (auto& [pid, p] : processes_) {
+    if (p->pgid != pgid || p->zombie || p->parent == nullptr) continue;
+    if (p->parent->pgid != pgid && p->parent->sid == p->sid) return false;
+  }
+  return true;
+}
+
+bool Kernel::PgrpOrphaned(int32_t pgid) {
+  absl::MutexLock l(&mu_);
+  return PgrpOrphanedLocked(pgid);
+}
+
+void Kernel::KillOrphanedPgrpLocked(int32_t pgid, int32_t sid) {
+  if (!PgrpOrphanedLocked(pgid)) return;
+  // has_stopped_jobs(): only a group with a stopped member is told.
+  bool stopped = false;
+  for (auto& [pid, p] : processes_) {
+    if (p->pgid != pgid || p->zombie || p->sid != sid) continue;
+    absl::MutexLock gl(&p->signal_mu);
+    stopped |= p->stopped;
+  }
+  if (!stopped) return;
+  for (auto& [pid, p] : processes_) {
+    if (p->pgid != pgid || p->zombie) continue;
+    SendGroupSignalLocked(*p, KernelSignalInfo(SIGHUP));
+    SendGroupSignalLocked(*p, KernelSignalInfo(SIGCONT));
+  }
+}
+
+void Kernel::KillOrphanedPgrpsOnExitLocked(ThreadGroup& tg) {
+  // exit_notify(): the children's groups (reparent_leader()) and our own
+  // (kill_orphaned_pgrp()) may have lost their last link to the session.
+  for (auto& c : tg.children) {
+    if (c->zombie) continue;
+    if (c->pgid != tg.pgid && c->sid == tg.sid) KillOrphanedPgrpLocked(c->pgid, c->sid);
+  }
+  ThreadGroup* parent = tg.parent;
+  if (parent != nullptr && parent->pgid != tg.pgid && parent->sid == tg.sid) {
+    KillOrphanedPgrpLocked(tg.pgid, tg.sid);
+  }
 }
 
 base::Result<WaitResult> Kernel::Wait(Task& t, const WaitRequest& req) {
