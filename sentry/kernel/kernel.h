@@ -136,6 +136,15 @@ class Kernel {
   // The body of every task thread once the task is registered: runs it,
   // then ExitTask, then records the thread as finished.
   void TaskMain(std::unique_ptr<Task> t);
+  // The end of every task thread: the process exit for the group leader,
+  // leaving the registry for other threads; `key` is the thread's key in
+  // threads_ (its tid at creation). (process.cc)
+  void FinishTaskThread(std::unique_ptr<Task> t, int status, int32_t key);
+ public:
+  // de_thread: the exiting leader `leader` hands its tid to the group's
+  // exec task (thread.cc). No lock held.
+  void TransferLeadership(Task& leader);
+ private:
   // Registers a new process (parent's child, or pid 1 when parent is null).
   void RegisterProcessLocked(std::shared_ptr<ThreadGroup> tg, Task* leader, ThreadGroup* parent)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

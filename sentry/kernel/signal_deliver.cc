@@ -246,6 +246,52 @@ bool StartGroupExit(Task& t, int status) {
   return true;
 }
 
+bool NeedsDeThread(Task& t) {
+  ThreadGroup& tg = t.thread_group();
+  absl::MutexLock l(&tg.signal_mu);
+  // TODO(#5): exec from a non-leader thread: the leader hand-over
+  // (TransferLeadership) can hang; until fixed that exec keeps the other
+  // threads (the old behaviour) and only a leader's exec ends them.
+  if (t.tid() != t.pid()) return false;
+  return tg.tasks.size() > 1;
+}
+
+bool StartDeThread(Task& t) {
+  ThreadGroup& tg = t.thread_group();
+  absl::MutexLock l(&tg.signal_mu);
+  if (tg.group_exiting || tg.exec_task != nullptr) return false;
+  tg.exec_task = &t;
+  tg.stopped = false;
+  const siginfo_t kill = KernelSignalInfo(SIGKILL);
+  for (Task* other : tg.tasks) {
+    if (other == &t) continue;
+    SignalDelivery::EnqueuePrivate(*other, kill);
+    other->Kick();
+  }
+  tg.state_queue.Notify();
+  return true;
+}
+
+bool WaitDeThread(Task& t) {
+  ThreadGroup& tg = t.thread_group();
+  auto done = [&] {
+    absl::MutexLock l(&tg.signal_mu);
+    return tg.tasks.size() <= 1 && t.tid() == t.pid();
+  };
+  // Killable only (TASK_KILLABLE): other signals stay pending.
+  const uint64_t mask = t.signal_mask();
+  t.set_signal_mask(~0ull);
+  Waiter w(t);
+  tg.state_queue.Add(&w);
+  bool ok;
+  while (!(ok = done()) && !SignalDelivery::HasSigkill(t)) (void)t.Block(w, std::nullopt);
+  tg.state_queue.Remove(&w);
+  t.set_signal_mask(mask);
+  absl::MutexLock l(&tg.signal_mu);
+  if (tg.exec_task == &t) tg.exec_task = nullptr;
+  return ok;
+}
+
 namespace {
 
 // Ends the task for a fatal signal or a group exit started elsewhere.
@@ -322,7 +368,17 @@ bool DeliverSignals(Task& t) {
     if (!t.DequeueSignal(~t.signal_mask(), &info)) break;
     const int signo = info.si_signo;
     if (signo == SIGKILL) {
-      ExitForGroup(t, KilledStatus(SIGKILL));
+      bool exec_victim;
+      {
+        absl::MutexLock l(&tg.signal_mu);
+        exec_victim = tg.exec_task != nullptr && tg.exec_task != &t && !tg.group_exiting;
+      }
+      // de_thread(): another thread execs; only this thread goes.
+      if (exec_victim) {
+        t.RequestExit(KilledStatus(SIGKILL), /*group=*/false);
+      } else {
+        ExitForGroup(t, KilledStatus(SIGKILL));
+      }
       break;
     }
     const KSigaction act = ActionOf(t, signo);
