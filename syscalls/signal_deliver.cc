@@ -62,6 +62,9 @@ Result<uint64_t> RtSigtimedwait(Task& t, const SyscallArgs& args) {
   bool got = t.DequeueSignal(set, &info);
   if (!got && deadline != absl::Now() - absl::InfiniteDuration()) {
     const uint64_t old = t.signal_mask();
+    // real_blocked: a signal blocked before the wait is still not ignored
+    // at generation (sig_ignored()), so a default-ignored SIGCHLD arrives.
+    t.real_blocked.store(old);
     t.set_signal_mask(old & ~set);
     sentry::kernel::Waiter w(t);
     while (!(got = t.DequeueSignal(set, &info))) {
@@ -70,6 +73,7 @@ Result<uint64_t> RtSigtimedwait(Task& t, const SyscallArgs& args) {
       if (!r.ok() && (t.PendingSet() & ~t.signal_mask() & ~set) != 0) break;  // another signal: EINTR
     }
     t.set_signal_mask(old);
+    t.real_blocked.store(0);
     if (!got) {
       const bool timed_out = deadline.has_value() && absl::Now() >= *deadline;
       return timed_out ? Errno::kEAGAIN : Errno::kEINTR;

@@ -9,6 +9,7 @@
 #include "fs/vfs.h"
 #include "sentry/kernel/signal.h"
 #include "sentry/kernel/task.h"
+#include "sentry/kernel/thread.h"
 #include "sentry/loader/loader.h"
 
 namespace sentry::kernel {
@@ -98,19 +99,37 @@ base::Result<void> Kernel::Exec(Task& t, const std::string& path, std::vector<st
   };
   loader::LoadResult lr = TRY(loader::Load(*mm, open, args, why));
 
-  // Point of no return (fs/exec.c begin_new_exec).
+  // fs/exec.c begin_new_exec(): first the other threads go (de_thread);
+  // this one takes the leader's tid.
+  if (NeedsDeThread(t)) {
+    if (!StartDeThread(t)) return base::Errno::kEAGAIN;  // a group exit is under way
+    if (!WaitDeThread(t)) return base::Errno::kEINTR;    // SIGKILLed: the caller dies
+  }
+  // Point of no return. exec_mm_release(): the old memory's robust list and
+  // clear_child_tid are done with (futex_exec_release, mm_release).
+  ExecReleaseMm(t);
   t.SetMm(std::move(mm));
+  // unshare_files(): a table shared with another process is copied first.
+  if (t.fds_ptr().use_count() > 2) t.SetFds(std::shared_ptr<FdTable>(t.fds().Fork()));
   t.fds().CloseOnExec();
   t.thread_group().posix_timers.DeleteAll();  // exit_itimers() in begin_new_exec
   // Capabilities across execve (security/commoncap.c). Set-user-ID bits are
   // not honored yet: files run with the caller's ids, as on a nosuid mount.
   t.SetCreds(t.creds().AfterExec());
   {
-    auto& sh = t.sighand();
-    absl::MutexLock l(&sh.mu);
-    for (auto& a : sh.actions) {
-      if (a.handler != 1 /* SIG_IGN */) a = KSigaction{};
+    // unshare_sighand() and flush_signal_handlers(t, 0): handlers go back to
+    // SIG_DFL, SIG_IGN stays, flags, masks and restorers are cleared.
+    auto sh = std::make_shared<SignalHandlers>();
+    {
+      auto& old = t.sighand();
+      absl::MutexLock l(&old.mu);
+      absl::MutexLock nl(&sh->mu);
+      for (size_t i = 0; i < sh->actions.size(); ++i) {
+        sh->actions[i] = KSigaction{};
+        if (old.actions[i].handler == 1 /* SIG_IGN */) sh->actions[i].handler = 1;
+      }
     }
+    t.SetSighand(std::move(sh));
   }
   t.altstack_sp = 0;
   t.altstack_size = 0;

@@ -107,6 +107,14 @@ class Kernel {
   // wait4/waitid for `t`'s children; blocks through Task::Block on the
   // caller's child_events queue. ECHILD, EINTR (a signal arrived).
   base::Result<WaitResult> Wait(Task& t, const WaitRequest& req);
+  // do_notify_parent_cldstop(): t's process stopped (CLD_STOPPED, status =
+  // the stop signal) or continued (CLD_CONTINUED, SIGCONT): SIGCHLD to the
+  // parent unless its handler has SA_NOCLDSTOP, and its waiters woken.
+  // No lock held (takes mu_). (wait.cc)
+  void NotifyParentJobControl(Task& t, int code, int status);
+  // is_current_pgrp_orphaned(): SIGTSTP/SIGTTIN/SIGTTOU do not stop a
+  // process of an orphaned process group. (wait.cc)
+  bool PgrpOrphaned(int32_t pgid);
 
   // kill(2): pid > 0 one process, 0 the caller's group, -1 every process
   // but pid 1 and the caller, < -1 process group -pid. sig 0 checks only.
@@ -151,6 +159,15 @@ class Kernel {
   // The body of every task thread once the task is registered: runs it,
   // then ExitTask, then records the thread as finished.
   void TaskMain(std::unique_ptr<Task> t);
+  // The end of every task thread: the process exit for the group leader,
+  // leaving the registry for other threads; `key` is the thread's key in
+  // threads_ (its tid at creation). (process.cc)
+  void FinishTaskThread(std::unique_ptr<Task> t, int status, int32_t key);
+ public:
+  // de_thread: the exiting leader `leader` hands its tid to the group's
+  // exec task (thread.cc). No lock held.
+  void TransferLeadership(Task& leader);
+ private:
   // Registers a new process (parent's child, or pid 1 when parent is null).
   void RegisterProcessLocked(std::shared_ptr<ThreadGroup> tg, Task* leader, ThreadGroup* parent)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -159,6 +176,12 @@ class Kernel {
   // PR_SET_PDEATHSIG: `parent` died; signal `child` for each of its
   // threads that asked.
   void SendParentDeathSignalLocked(ThreadGroup& child, ThreadGroup& parent) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Orphaned process groups with stopped members get SIGHUP and SIGCONT
+  // (kernel/exit.c kill_orphaned_pgrp); tg is dying, its children already
+  // reparented but still listed. (wait.cc)
+  void KillOrphanedPgrpsOnExitLocked(ThreadGroup& tg) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void KillOrphanedPgrpLocked(int32_t pgid, int32_t sid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool PgrpOrphanedLocked(int32_t pgid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // kill(2) permission (kernel/signal.c kill_ok_by_cred).
   bool MaySignalLocked(Task& sender, ThreadGroup& target) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The exit path of a process's leader task, on its own thread, after

@@ -26,13 +26,30 @@ void Kernel::RegisterProcessLocked(std::shared_ptr<ThreadGroup> tg, Task* leader
 void Kernel::TaskMain(std::unique_ptr<Task> t) {
   // RunTask ends with ExitThread: the leader returns once all other
   // threads of its group are gone, with the process's wait status.
+  const int32_t key = t->tid();  // threads_'s key; de_thread may change the tid
   const int status = RunTask(*t);
-  ExitTask(*t, status);
-  const int32_t tid = t->tid();
-  t.reset();  // the platform context goes on this thread
+  FinishTaskThread(std::move(t), status, key);
+}
+
+void Kernel::FinishTaskThread(std::unique_ptr<Task> t, int status, int32_t key) {
+  // Leader or not is decided now: de_thread (execve from another thread)
+  // swaps the roles of the leader and the exec'ing thread.
+  if (t->tid() == t->pid()) {
+    ExitTask(*t, status);
+    t.reset();  // the platform context goes on this thread
+  } else {
+    std::shared_ptr<ThreadGroup> tg = t->thread_group_ptr();
+    {
+      absl::MutexLock l(&mu_);
+      tasks_.erase(t->tid());
+    }
+    ReleaseTask();
+    t.reset();  // releases the stub thread (platform) on its own sentry thread
+    ThreadFinished(*tg);
+  }
   absl::MutexLock l(&mu_);
   --live_threads_;
-  finished_threads_.push_back(tid);
+  finished_threads_.push_back(key);
 }
 
 void Kernel::JoinFinishedThreads() {
@@ -111,6 +128,7 @@ void Kernel::ProcessDiedLocked(ThreadGroup& tg, int status) {
       processes_.erase(c->pid);  // nobody left to reap it
     }
   }
+  if (&tg != init_tg_) KillOrphanedPgrpsOnExitLocked(tg);
   tg.children.clear();
   if (zombie_moved) reaper->child_events.Notify();
 

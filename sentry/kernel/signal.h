@@ -65,6 +65,16 @@ void ForceSignal(Task& t, const siginfo_t& info);
 // already under way (the caller's status loses).
 bool StartGroupExit(Task& t, int status);
 
+// execve from a thread of a multi-threaded process (fs/exec.c de_thread):
+// StartDeThread makes `t` the group's exec task and SIGKILLs every other
+// thread (false, nothing done, if a group exit or another exec is under
+// way); WaitDeThread then waits (killable) until `t` is the only thread
+// and holds the leader's tid (the leader hands it over as it exits, see
+// thread.cc). False if a SIGKILL ended the wait.
+bool NeedsDeThread(Task& t);
+bool StartDeThread(Task& t);
+bool WaitDeThread(Task& t);
+
 // Called by the run loop before each Switch: resolves a pending syscall
 // restart, acts on pending signals (default actions, job-control stops,
 // handler frames). Returns false if the task must exit (exiting() is set).

@@ -78,7 +78,7 @@ class SignalDelivery {
   static bool IgnoredLocked(ThreadGroup& tg, int signo) ABSL_EXCLUSIVE_LOCKS_REQUIRED(tg.signal_mu) {
     if (signo == SIGKILL || signo == SIGSTOP || tg.tasks.empty()) return false;
     Task& t = *tg.tasks.front();
-    if (t.signal_mask() & SigBit(signo)) return false;
+    if ((t.signal_mask() | t.real_blocked.load()) & SigBit(signo)) return false;
     const KSigaction act = ActionOf(t, signo);
     if (act.handler == 1 /* SIG_IGN */) return true;
     if (act.handler != 0) return false;
@@ -101,9 +101,14 @@ class SignalDelivery {
     }
     if (signo == SIGCONT && tg.stopped) {
       tg.stopped = false;
-      // TODO(#5): report CLD_CONTINUED to the parent (SIGCHLD, waitid
-      // WCONTINUED) through the processes engineer's hook.
+      // SIGNAL_STOP_CONTINUED | SIGNAL_CLD_CONTINUED: wait(WCONTINUED) sees
+      // it, and a thread of the group sends the parent's SIGCHLD once it
+      // runs (the sender may hold Kernel::mu_, which that needs).
+      tg.stop_report = 0;
+      tg.continue_report = true;
+      tg.notify_parent.store(CLD_CONTINUED);
       tg.state_queue.Notify();
+      if (!tg.tasks.empty()) tg.tasks.front()->Kick();
     }
   }
 
@@ -203,7 +208,8 @@ class SignalDelivery {
 
   static bool HasSigkill(const Task& t) {
     absl::MutexLock w(&t.wake_mu_);
-    return t.pending_.set() & SigBit(SIGKILL);
+    // kill(2) queues SIGKILL on the group's shared set.
+    return ((t.pending_.set() | t.tg_->shared_pending_set.load()) & SigBit(SIGKILL)) != 0;
   }
 };
 
@@ -274,6 +280,52 @@ bool StartGroupExit(Task& t, int status) {
   return true;
 }
 
+bool NeedsDeThread(Task& t) {
+  ThreadGroup& tg = t.thread_group();
+  absl::MutexLock l(&tg.signal_mu);
+  // TODO(#5): exec from a non-leader thread: the leader hand-over
+  // (TransferLeadership) can hang; until fixed that exec keeps the other
+  // threads (the old behaviour) and only a leader's exec ends them.
+  if (t.tid() != t.pid()) return false;
+  return tg.tasks.size() > 1;
+}
+
+bool StartDeThread(Task& t) {
+  ThreadGroup& tg = t.thread_group();
+  absl::MutexLock l(&tg.signal_mu);
+  if (tg.group_exiting || tg.exec_task != nullptr) return false;
+  tg.exec_task = &t;
+  tg.stopped = false;
+  const siginfo_t kill = KernelSignalInfo(SIGKILL);
+  for (Task* other : tg.tasks) {
+    if (other == &t) continue;
+    SignalDelivery::EnqueuePrivate(*other, kill);
+    other->Kick();
+  }
+  tg.state_queue.Notify();
+  return true;
+}
+
+bool WaitDeThread(Task& t) {
+  ThreadGroup& tg = t.thread_group();
+  auto done = [&] {
+    absl::MutexLock l(&tg.signal_mu);
+    return tg.tasks.size() <= 1 && t.tid() == t.pid();
+  };
+  // Killable only (TASK_KILLABLE): other signals stay pending.
+  const uint64_t mask = t.signal_mask();
+  t.set_signal_mask(~0ull);
+  Waiter w(t);
+  tg.state_queue.Add(&w);
+  bool ok;
+  while (!(ok = done()) && !SignalDelivery::HasSigkill(t)) (void)t.Block(w, std::nullopt);
+  tg.state_queue.Remove(&w);
+  t.set_signal_mask(mask);
+  absl::MutexLock l(&tg.signal_mu);
+  if (tg.exec_task == &t) tg.exec_task = nullptr;
+  return ok;
+}
+
 namespace {
 
 // Ends the task for a fatal signal or a group exit started elsewhere.
@@ -341,11 +393,26 @@ bool DeliverSignals(Task& t) {
   bool handled = false;
   while (!t.exiting()) {
     WaitWhileStopped(t);
+    ThreadGroup& tg = t.thread_group();
+    if (tg.notify_parent.load(std::memory_order_relaxed) != 0) {
+      const int code = tg.notify_parent.exchange(0);
+      if (code != 0) t.kernel().NotifyParentJobControl(t, code, SIGCONT);
+    }
     siginfo_t info;
     if (!t.DequeueSignal(~t.signal_mask(), &info)) break;
     const int signo = info.si_signo;
     if (signo == SIGKILL) {
-      ExitForGroup(t, KilledStatus(SIGKILL));
+      bool exec_victim;
+      {
+        absl::MutexLock l(&tg.signal_mu);
+        exec_victim = tg.exec_task != nullptr && tg.exec_task != &t && !tg.group_exiting;
+      }
+      // de_thread(): another thread execs; only this thread goes.
+      if (exec_victim) {
+        t.RequestExit(KilledStatus(SIGKILL), /*group=*/false);
+      } else {
+        ExitForGroup(t, KilledStatus(SIGKILL));
+      }
       break;
     }
     const KSigaction act = ActionOf(t, signo);
@@ -356,17 +423,28 @@ bool DeliverSignals(Task& t) {
         case DefaultAction::kContinue:
           continue;
         case DefaultAction::kStop: {
-          ThreadGroup& tg = t.thread_group();
-          absl::MutexLock l(&tg.signal_mu);
-          if (!tg.group_exiting) {
-            tg.stopped = true;
-            tg.stop_signal = signo;
-            // TODO(#5): report CLD_STOPPED to the parent (SIGCHLD, wait
-            // WUNTRACED) through the processes engineer's hook.
-            for (Task* other : tg.tasks) {
-              if (other != &t) other->Kick();
+          // get_signal(): the tty stop signals are discarded in an orphaned
+          // process group (nobody could continue it).
+          if (signo != SIGSTOP && t.kernel().PgrpOrphaned(tg.pgid)) continue;
+          bool report = false;
+          {
+            absl::MutexLock l(&tg.signal_mu);
+            if (!tg.group_exiting && tg.exec_task == nullptr && !tg.stopped) {
+              tg.stopped = true;
+              tg.stop_signal = signo;
+              // do_signal_stop(): SIGNAL_STOP_STOPPED with group_exit_code
+              // for wait(WUNTRACED); a continue not yet reaped is forgotten.
+              tg.stop_report = signo;
+              tg.continue_report = false;
+              tg.notify_parent.store(0);
+              report = true;
+              for (Task* other : tg.tasks) {
+                if (other != &t) other->Kick();
+              }
             }
           }
+          // do_notify_parent_cldstop(CLD_STOPPED), with no lock held.
+          if (report) t.kernel().NotifyParentJobControl(t, CLD_STOPPED, signo);
           continue;
         }
         case DefaultAction::kTerminate:

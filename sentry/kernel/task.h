@@ -133,6 +133,18 @@ struct ThreadGroup {
   // Notified (under signal_mu) whenever a signal is queued for the group or
   // one of its threads: signalfd's wakeups (fs/signalfd.h).
   WaiterQueue signalfd_events;
+  // Job-control reports to the parent (kernel/signal.c): the stop signal not
+  // yet collected by wait(WUNTRACED) (Linux's group_exit_code), a continue
+  // not yet collected by wait(WCONTINUED) (SIGNAL_STOP_CONTINUED).
+  int stop_report ABSL_GUARDED_BY(signal_mu) = 0;
+  bool continue_report ABSL_GUARDED_BY(signal_mu) = false;
+  // A CLD_CONTINUED SIGCHLD still to send (SIGNAL_CLD_CONTINUED): set by a
+  // SIGCONT sender under signal_mu (which may hold Kernel::mu_), sent by a
+  // thread of the group from DeliverSignals with no lock held.
+  std::atomic<int> notify_parent{0};
+  // execve from a non-leader thread (de_thread, sentry/kernel/exec.cc): the
+  // thread that survives; the others are being killed.
+  Task* exec_task ABSL_GUARDED_BY(signal_mu) = nullptr;
 
   // ITIMER_REAL (alarm, setitimer). Last: destroyed (its thread joined)
   // before the fields it signals through.
@@ -177,7 +189,6 @@ class Task {
   platform::Registers& regs() { return regs_; }
   platform::Context& context() { return *context_; }
 
-  int32_t tid() const { return tid_; }
   // The task run by the calling sentry thread (Linux's `current`), or null
   // on other threads. For files whose answers depend on the caller, as
   // signalfd's do. Set by BindToCurrentThread when the task starts running.
@@ -187,6 +198,10 @@ class Task {
   // stand-in for the task's CPU time (TODO(#5): the app's own time on the
   // platform). Valid once the task runs; 0 before.
   clockid_t cpu_clock() const { return cpu_clock_.load(std::memory_order_relaxed); }
+  int32_t tid() const { return tid_.load(std::memory_order_relaxed); }
+  // de_thread (sentry/kernel/exec.cc) swaps the exec'ing thread's tid with
+  // the leader's, under Kernel::mu_ and the group's signal_mu.
+  void set_tid(int32_t tid) { tid_.store(tid, std::memory_order_relaxed); }
   int32_t pid() const { return tg_->pid; }
 
   // The blocked set. Written by the task thread only; read by senders
@@ -198,6 +213,9 @@ class Task {
   // sigsuspend/pselect: the mask to put back (and save in a signal frame)
   // once the syscall is done; set_restore_sigmask in Linux.
   std::optional<uint64_t> saved_signal_mask;
+  // rt_sigtimedwait: the mask before the wait unblocked the waited-for set
+  // (Linux's real_blocked); senders read it. 0 otherwise.
+  std::atomic<uint64_t> real_blocked{0};
   // A restart errno left by the last syscall (ERESTARTSYS & co, as a
   // positive number), resolved by signal delivery before the next Switch.
   int pending_restart = 0;
@@ -291,7 +309,7 @@ class Task {
  private:
   Kernel& kernel_;
   std::shared_ptr<ThreadGroup> tg_;
-  int32_t tid_;
+  std::atomic<int32_t> tid_;
   std::shared_ptr<mm::MemoryManager> mm_;
   std::shared_ptr<FdTable> fds_;
   std::shared_ptr<fs::FsContext> fs_;

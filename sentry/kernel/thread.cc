@@ -53,6 +53,19 @@ void WalkRobustList(Task& t) {
 
 }  // namespace
 
+void ExecReleaseMm(Task& t) {
+  WalkRobustList(t);
+  t.robust_list_head = 0;
+  t.robust_list_len = 0;
+  if (t.clear_child_tid != 0) {
+    if (t.mm_ptr().use_count() > 2 &&
+        t.mm().CopyOut(mm::UserPtr<uint32_t>(t.clear_child_tid), 0u).ok()) {
+      t.kernel().futexes().Wake(FutexKey{&t.mm(), t.clear_child_tid}, 1, FUTEX_BITSET_MATCH_ANY);
+    }
+    t.clear_child_tid = 0;
+  }
+}
+
 bool RegisterThread(Task& t) {
   ThreadGroup& tg = t.thread_group();
   absl::MutexLock l(&tg.signal_mu);
@@ -91,11 +104,46 @@ int ExitThread(Task& t) {
   if (t.tid() != t.pid()) return t.exit_status();
   // The leader stays (a zombie in Linux) until every thread is gone; its
   // sentry thread also owns the stub process (platform threading rule).
-  absl::MutexLock l(&tg.signal_mu);
-  tg.signal_mu.Await(absl::Condition(
-      +[](ThreadGroup* g) ABSL_EXCLUSIVE_LOCKS_REQUIRED(g->signal_mu) { return g->live_threads <= 1; }, &tg));
-  --tg.live_threads;
-  return (group_exit || tg.group_exiting) ? tg.group_exit_status : t.exit_status();
+  // If another thread execs meanwhile (de_thread), it takes over the
+  // leader's tid and this one ends as an ordinary thread.
+  {
+    absl::MutexLock l(&tg.signal_mu);
+    struct Arg {
+      ThreadGroup* g;
+      Task* me;
+    } arg{&tg, &t};
+    tg.signal_mu.Await(absl::Condition(
+        +[](Arg* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+          return a->g->live_threads <= 1 || (a->g->exec_task != nullptr && a->g->exec_task != a->me);
+        },
+        &arg));
+    if (tg.exec_task == nullptr || tg.exec_task == &t) {
+      --tg.live_threads;
+      return (group_exit || tg.group_exiting) ? tg.group_exit_status : t.exit_status();
+    }
+  }
+  t.kernel().TransferLeadership(t);
+  return t.exit_status();
+}
+
+void Kernel::TransferLeadership(Task& leader) {
+  ThreadGroup& tg = leader.thread_group();
+  {
+    absl::MutexLock l(&mu_);
+    absl::MutexLock gl(&tg.signal_mu);
+    Task* e = tg.exec_task;
+    if (e == nullptr || e == &leader || leader.tid() != leader.pid()) return;
+    // de_thread(): exchange_tids(); the exec'ing thread becomes the leader.
+    const int32_t old = e->tid();
+    e->set_tid(leader.tid());
+    leader.set_tid(old);
+    tasks_[e->tid()] = e;
+    tasks_[old] = &leader;
+    if (init_ == &leader) init_ = e;
+    auto it = std::find(tg.tasks.begin(), tg.tasks.end(), e);
+    if (it != tg.tasks.end()) std::rotate(tg.tasks.begin(), it, it + 1);
+  }
+  tg.state_queue.Notify();
 }
 
 void ThreadFinished(ThreadGroup& tg) {
@@ -154,19 +202,11 @@ base::Result<int32_t> Kernel::CloneThread(Task& parent, const CloneArgs& args) {
   tasks_[tid] = raw;
   ++live_threads_;
   std::move(release).Cancel();  // released when the thread ends
-  threads_.emplace(tid, std::thread([this, tg_ref, t = std::move(task)]() mutable {
-    RunTask(*t);  // ends with ExitThread: out of the group's list
-    const int32_t my_tid = t->tid();
-    {
-      absl::MutexLock l(&mu_);
-      tasks_.erase(my_tid);
-    }
-    ReleaseTask();
-    t.reset();  // releases the stub thread (platform) on its own sentry thread
-    ThreadFinished(*tg_ref);
-    absl::MutexLock l(&mu_);
-    --live_threads_;
-    finished_threads_.push_back(my_tid);
+  threads_.emplace(tid, std::thread([this, tg_ref, tid, t = std::move(task)]() mutable {
+    // threads_ keeps the creation tid as its key: de_thread may change
+    // this task's tid.
+    const int status = RunTask(*t);  // ends with ExitThread: out of the group's list
+    FinishTaskThread(std::move(t), status, tid);
   }));
   return tid;
 }

@@ -21,6 +21,11 @@ bool RegisterThread(Task& t);
 // Task thread, after its run loop.
 int ExitThread(Task& t);
 
+// execve's mm_release() for the old memory: the robust list is walked and
+// forgotten; clear_child_tid is written and woken only if another user of
+// the memory remains (a vfork parent), then forgotten. Task thread.
+void ExecReleaseMm(Task& t);
+
 // The last step of a non-leader thread's sentry thread, after its Task has
 // left the registry and been destroyed: lets the leader's ExitThread return.
 void ThreadFinished(ThreadGroup& tg);

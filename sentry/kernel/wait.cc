@@ -3,8 +3,11 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <optional>
+
 #include "absl/cleanup/cleanup.h"
 #include "sentry/kernel/kernel.h"
+#include "sentry/kernel/signal.h"
 #include "sentry/kernel/task.h"
 
 namespace sentry::kernel {
@@ -30,7 +33,107 @@ bool Eligible(const ThreadGroup& c, const WaitRequest& req) {
   return (c.exit_signal != SIGCHLD) == ((req.options & kWclone) != 0);
 }
 
+// wait_task_stopped() / wait_task_continued(): a live child's stop not yet
+// reported (WSTOPPED, WUNTRACED for wait4) or continue (WCONTINUED). Each is
+// reported once unless WNOWAIT. Kernel::mu_ held.
+std::optional<WaitResult> JobControlReport(ThreadGroup& c, int options) {
+  if (!(options & (WSTOPPED | WCONTINUED))) return std::nullopt;
+  int32_t uid = 0;
+  absl::MutexLock gl(&c.signal_mu);
+  if (!c.tasks.empty()) uid = static_cast<int32_t>(c.tasks.front()->creds().ruid);
+  WaitResult r;
+  r.pid = c.pid;
+  r.uid = uid;
+  if ((options & WSTOPPED) && c.stop_report != 0) {
+    r.status = (c.stop_report << 8) | 0x7f;
+    r.code = CLD_STOPPED;
+    r.child_status = c.stop_report;
+    if (!(options & WNOWAIT)) c.stop_report = 0;
+    return r;
+  }
+  if ((options & WCONTINUED) && c.continue_report) {
+    r.status = 0xffff;
+    r.code = CLD_CONTINUED;
+    r.child_status = SIGCONT;
+    if (!(options & WNOWAIT)) c.continue_report = false;
+    return r;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
+
+void Kernel::NotifyParentJobControl(Task& t, int code, int status) {
+  ThreadGroup& tg = t.thread_group();
+  absl::MutexLock l(&mu_);
+  ThreadGroup* p = tg.parent;
+  if (p == nullptr || p->zombie || tg.zombie) return;
+  bool nocldstop = false;
+  {
+    absl::MutexLock gl(&p->signal_mu);
+    if (!p->tasks.empty()) {
+      auto& sh = p->tasks.front()->sighand();
+      absl::MutexLock sl(&sh.mu);
+      nocldstop = sh.actions[SIGCHLD - 1].flags & SA_NOCLDSTOP;
+    }
+  }
+  if (!nocldstop) {
+    siginfo_t info{};
+    info.si_signo = SIGCHLD;
+    info.si_code = code;
+    info.si_pid = tg.pid;
+    info.si_uid = t.creds().ruid;
+    info.si_status = status;
+    SendGroupSignalLocked(*p, info);
+  }
+  p->child_events.Notify();
+}
+
+bool Kernel::PgrpOrphanedLocked(int32_t pgid) {
+  // will_become_orphaned_pgrp(): no member has a parent in another process
+  // group of the same session. Zombies do not count, nor does a parent
+  // outside the sandbox (null).
+  for (auto& [pid, p] : processes_) {
+    if (p->pgid != pgid || p->zombie || p->parent == nullptr) continue;
+    if (p->parent->pgid != pgid && p->parent->sid == p->sid) return false;
+  }
+  return true;
+}
+
+bool Kernel::PgrpOrphaned(int32_t pgid) {
+  absl::MutexLock l(&mu_);
+  return PgrpOrphanedLocked(pgid);
+}
+
+void Kernel::KillOrphanedPgrpLocked(int32_t pgid, int32_t sid) {
+  if (!PgrpOrphanedLocked(pgid)) return;
+  // has_stopped_jobs(): only a group with a stopped member is told.
+  bool stopped = false;
+  for (auto& [pid, p] : processes_) {
+    if (p->pgid != pgid || p->zombie || p->sid != sid) continue;
+    absl::MutexLock gl(&p->signal_mu);
+    stopped |= p->stopped;
+  }
+  if (!stopped) return;
+  for (auto& [pid, p] : processes_) {
+    if (p->pgid != pgid || p->zombie) continue;
+    SendGroupSignalLocked(*p, KernelSignalInfo(SIGHUP));
+    SendGroupSignalLocked(*p, KernelSignalInfo(SIGCONT));
+  }
+}
+
+void Kernel::KillOrphanedPgrpsOnExitLocked(ThreadGroup& tg) {
+  // exit_notify(): the children's groups (reparent_leader()) and our own
+  // (kill_orphaned_pgrp()) may have lost their last link to the session.
+  for (auto& c : tg.children) {
+    if (c->zombie) continue;
+    if (c->pgid != tg.pgid && c->sid == tg.sid) KillOrphanedPgrpLocked(c->pgid, c->sid);
+  }
+  ThreadGroup* parent = tg.parent;
+  if (parent != nullptr && parent->pgid != tg.pgid && parent->sid == tg.sid) {
+    KillOrphanedPgrpLocked(tg.pgid, tg.sid);
+  }
+}
 
 base::Result<WaitResult> Kernel::Wait(Task& t, const WaitRequest& req) {
   ThreadGroup& me = t.thread_group();
@@ -45,7 +148,11 @@ base::Result<WaitResult> Kernel::Wait(Task& t, const WaitRequest& req) {
         ThreadGroup& c = **it;
         if (!Eligible(c, req)) continue;
         any = true;
-        if (!c.zombie || !(req.options & WEXITED)) continue;
+        if (!c.zombie) {
+          if (auto r = JobControlReport(c, req.options); r.has_value()) return *r;
+          continue;
+        }
+        if (!(req.options & WEXITED)) continue;
         WaitResult r;
         r.pid = c.pid;
         r.status = c.exit_status;
@@ -71,7 +178,6 @@ base::Result<WaitResult> Kernel::Wait(Task& t, const WaitRequest& req) {
         }
         return r;
       }
-      // TODO(#5): WSTOPPED/WCONTINUED once job-control stops exist.
       if (!any) return base::Errno::kECHILD;
       if (req.options & WNOHANG) return WaitResult{};
     }

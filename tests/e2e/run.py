@@ -57,11 +57,66 @@ class Case:
 FEATURE_SYSCALLS = {
     "pipes": ["pipe", "pipe2"],
     "rt_sigsuspend": ["rt_sigsuspend"],
+    "setresuid": ["setresuid"],  # glibc's posix_spawn (make) with POSIX_SPAWN_RESETIDS
 }
+
+# Probes for Case.needs that are not one syscall: a command that must
+# succeed inside the sandbox.
+FEATURE_PROBES = {
+    # MAP_SHARED of a file (multiprocessing's sem_open in /dev/shm).
+    "map_shared_file": ["/usr/bin/python3", "-c",
+                        "import mmap, tempfile\nf = tempfile.TemporaryFile()\nf.truncate(4096)\n"
+                        "mmap.mmap(f.fileno(), 4096)"],
+}
+
+
+def _c_project():
+    """A small multi-file C project in a fresh host temp dir (visible inside
+    `runsc do`, whose root is the host's through an overlay)."""
+    import atexit
+    import shutil
+    import tempfile
+    d = tempfile.mkdtemp(prefix="e2e-cproj-")
+    atexit.register(shutil.rmtree, d, True)
+    files = {
+        "hello.c": '#include <stdio.h>\nint main(void) { puts("hello"); return 0; }\n',
+        "main.c": '#include <stdio.h>\n#include "lib.h"\n'
+                  'int main(void) { printf("sum %d product %d\\n", add(2, 3), mul(4, 5)); return 0; }\n',
+        "lib.h": "int add(int a, int b);\nint mul(int a, int b);\n",
+        "add.c": '#include "lib.h"\nint add(int a, int b) { return a + b; }\n',
+        "mul.c": '#include "lib.h"\nint mul(int a, int b) { return a * b; }\n',
+        "Makefile": "all: prog\n\t./prog\nprog: main.o add.o mul.o\n\t$(CC) -o $@ $^\n"
+                    "%.o: %.c lib.h\n\t$(CC) -c -o $@ $<\n",
+    }
+    for name, text in files.items():
+        with open(os.path.join(d, name), "w") as f:
+            f.write(text)
+    return d
+
+
+# bash job control: traps, a subshell, a stopped and continued background
+# job (polling `jobs` so the output does not depend on timing), wait.
+JOB_CONTROL_SCRIPT = r"""set -m
+trap 'echo got USR1' USR1
+kill -USR1 $$
+( echo sub $((1+2)); exit 4 ); echo "subshell status $?"
+sleep 30 &
+p=$!
+kill -STOP $p
+i=0; while ! jobs -l | grep -q Stopped && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done
+jobs -l | sed 's/ *[0-9][0-9]* / PID /'
+kill -CONT $p
+i=0; while jobs -l | grep -q Stopped && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done
+jobs -l | sed 's/ *[0-9][0-9]* / PID /'
+kill -TERM $p
+wait $p; echo "wait $?"
+trap 'echo exiting' EXIT
+"""
 
 
 def cases():
     missing = "/nonexistent-e2e-dir/no-such-binary"
+    cproj = _c_project()
     return [
         Case("busybox_echo", ["/bin/busybox", "echo", "hello"], stdout=b"hello\n",
              doc="a static binary runs and writes to stdout"),
@@ -119,6 +174,31 @@ def cases():
               "[t.start() for t in ts]\n[t.join() for t in ts]\nprint('total', n)\n"],
              stdout=b"total 80000\n",
              doc="4 python threads increment a counter under a lock"),
+        Case("timeout_sleep", ["/usr/bin/timeout", "1", "/bin/sleep", "5"], status=124, stdout=b"",
+             doc="timeout(1) kills a sleeping child (SIGTERM from a timer) and exits 124"),
+        Case("bash_kill_background_wait", ["/bin/bash", "-c", "sleep 10 & kill -TERM $!; wait $!"],
+             status=143, stdout=b"", doc="wait reports a background job killed by SIGTERM as 143"),
+        Case("gcc_hello", ["/bin/sh", "-c",
+                           "d=$(mktemp -d) && gcc -o $d/hello {}/hello.c && $d/hello; s=$?; rm -rf $d; exit $s"
+                           .format(cproj)],
+             stdout=b"hello\n", doc="gcc compiles (writing into /tmp) and runs a C program"),
+        Case("make_j2", ["/bin/sh", "-c",
+                         "d=$(mktemp -d) && cp {}/*.c {}/*.h {}/Makefile $d && make -s -j2 -C $d; s=$?; rm -rf $d; "
+                         "exit $s".format(cproj, cproj, cproj)],
+             stdout=b"sum 5 product 20\n", needs="setresuid",
+             doc="make -j2 builds and runs a multi-file C project"),
+        Case("python_multiprocessing_pool",
+             ["/usr/bin/python3", "-c",
+              "import multiprocessing\n"
+              "def sq(x):\n    return x * x\n"
+              "if __name__ == '__main__':\n"
+              "    with multiprocessing.Pool(2) as p:\n        print(p.map(sq, range(10)))\n"],
+             stdout=b"[0, 1, 4, 9, 16, 25, 36, 49, 64, 81]\n", needs="map_shared_file",
+             doc="multiprocessing.Pool(2).map"),
+        Case("bash_job_control", ["/bin/bash", "-c", JOB_CONTROL_SCRIPT],
+             stdout=b"got USR1\nsub 3\nsubshell status 4\n[1]+ PID Stopped (signal)        sleep 30\n"
+                    b"[1]+ PID Running                 sleep 30 &\nwait 143\nexiting\n",
+             doc="bash traps, subshells, kill -STOP/-CONT of a background job (set -m), wait"),
     ]
 
 
@@ -171,6 +251,9 @@ _feature_cache = {}
 
 
 def feature_missing(feature, opts):
+    if feature not in _feature_cache and feature in FEATURE_PROBES:
+        cmd = [opts.runsc] + shlex.split(opts.runsc_flags) + ["do"] + FEATURE_PROBES[feature]
+        _feature_cache[feature] = subprocess.run(cmd, capture_output=True, timeout=TIMEOUT).returncode != 0
     if feature not in _feature_cache:
         doc = subprocess.run([opts.runsc, "compat-doc"], capture_output=True, text=True).stdout
         missing = False
