@@ -39,6 +39,7 @@ Result<std::shared_ptr<Vfs>> Vfs::Create(std::unique_ptr<gofer::Client> root_cli
     vfs->AddMount(root, "tmp", FilesystemInfo{"tmpfs", false}, Tmpfs::NewRoot(01777));
   }
   vfs->AddMount(dev, "shm", FilesystemInfo{"tmpfs", false}, Tmpfs::NewRoot(01777));
+  for (const auto& m : opts.mounts) TRY(vfs->MountExtra(m));
   return vfs;
 }
 
@@ -57,7 +58,9 @@ Path Vfs::AddMount(const Path& at, std::string_view name, FilesystemInfo info, s
   const Caller kc{&KernelCreds()};
   Result<std::shared_ptr<Dentry>> existing = at.dentry->LookupChild(kc, name);
   std::shared_ptr<Dentry> mountpoint;
-  if (existing.ok() && existing.value()->inode()->is_dir()) {
+  // A directory on a directory, a file on a file (a bind-mounted file).
+  if (existing.ok() && existing.value()->inode()->is_dir() == root_inode->is_dir() &&
+      !existing.value()->inode()->is_symlink()) {
     mountpoint = std::move(existing).value();
   } else {
     // The host has no such directory: make one in the sentry's view only.

@@ -49,6 +49,18 @@ struct VfsOptions {
   // its app runs programs from the host's /tmp too, and the overlay already
   // keeps its /tmp writes inside the sandbox. Always on for a read-only root.
   bool tmpfs_tmp = false;
+  // Further mounts from an OCI config.json, in order, after the defaults
+  // (fs/vfs_mount.cc). Missing parent directories are made up in the
+  // sentry's view only.
+  struct ExtraMount {
+    std::string destination;  // absolute
+    std::string type;         // "bind", "tmpfs", "proc", "sysfs"
+    bool read_only = false;
+    uint32_t mode = 01777;    // tmpfs
+    std::shared_ptr<gofer::Client> client;  // bind: the gofer serving the source
+    bool file = false;        // bind of a file: the gofer root's "file" entry
+  };
+  std::vector<ExtraMount> mounts;
 };
 
 // What an attribute change applies to: a resolved path, or an open file
@@ -76,6 +88,10 @@ class Vfs {
   Result<std::shared_ptr<FsContext>> NewFsContext(std::string_view cwd);
 
   Path root() const { return {root_mount_, root_mount_->root()}; }
+
+  // Mounts `m` at m.destination (fs/vfs_mount.cc). Start-up only, before
+  // any task runs. EINVAL for a bad destination or type.
+  Result<void> MountExtra(const VfsOptions::ExtraMount& m);
 
   // Resolves `path` relative to `start` (used when the path is relative) and
   // c.fs's root (used for "/" and as the ".." barrier). ENOENT for "".

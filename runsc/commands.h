@@ -11,6 +11,20 @@
 
 namespace runsc {
 
+// A filesystem mounted into the sandbox besides the root (from config.json).
+struct MountSpec {
+  std::string destination;  // absolute, in the sandbox
+  std::string type;         // "bind" (served by a gofer of its own), "tmpfs", "proc", "sysfs"
+  std::string source;       // bind: the host path
+  bool read_only = false;
+  uint32_t mode = 01777;    // tmpfs root mode
+};
+
+struct RlimitSpec {
+  int resource = 0;  // RLIMIT_*
+  uint64_t soft = 0, hard = 0;
+};
+
 struct DoOptions {
   std::string cwd;              // default: the caller's working directory
   std::string rootfs = "/";     // `runsc do --root DIR`: the sandbox's root
@@ -18,6 +32,16 @@ struct DoOptions {
   // Set by the OCI commands from config.json; `do` uses the caller's.
   std::optional<std::vector<std::string>> env;
   std::optional<uint32_t> uid, gid;
+  // OCI only (runsc/oci/apply.cc fills them from config.json).
+  std::vector<uint32_t> groups;
+  std::optional<uint32_t> umask;
+  std::vector<RlimitSpec> rlimits;
+  std::vector<MountSpec> mounts;
+  std::string hostname;      // empty: the default ("runsc")
+  bool root_readonly = false;  // no writable overlay over the rootfs
+  // The directory of a control socket the sentry serves (runsc exec/ps);
+  // empty: none.
+  std::string control_dir;
 };
 
 // `runsc do CMD...`: a one-off sandbox; exit code is the app's.
@@ -26,6 +50,7 @@ int Do(const Config& c, const DoOptions& o);
 struct BootOptions {
   int spec_fd = -1;   // JSON ExecSpec from `do`
   int gofer_fd = -1;  // connected gofer socket
+  int control_fd = -1;  // listening control socket (runsc/control.h); -1: none
 };
 // `runsc boot` (internal): the sentry.
 int Boot(const Config& c, const BootOptions& o);
@@ -33,7 +58,7 @@ int Boot(const Config& c, const BootOptions& o);
 struct GoferOptions {
   int fd = -1;
   std::string root_path = "/";
-  bool read_only = true;
+  bool read_only = true;  // --read-only=false: a writable bind mount
 };
 // `runsc gofer` (internal): the file server.
 int GoferMain(const Config& c, const GoferOptions& o);

@@ -19,6 +19,7 @@
 #include "base/logging.h"
 #include "fmt/format.h"
 #include "runsc/commands.h"
+#include "runsc/oci/apply.h"
 #include "runsc/oci/hooks.h"
 #include "runsc/oci/spec.h"
 #include "runsc/oci/state.h"
@@ -109,6 +110,10 @@ int Create(const Config& c, const std::string& id, const CreateOptions& o) {
   }
   if (spec->terminal) return Fail("process.terminal: consoles are not supported yet (#8)");
   if (spec->args.empty()) return Fail("config.json: process.args: must not be empty");
+  {
+    Config probe = c;
+    if (auto o = ToDoOptions(*spec, probe); !o.ok()) return Fail(o.status());
+  }
   struct stat st {};
   if (::stat(spec->root_path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return Fail(fmt::format("config.json: root.path: {} is not a directory", spec->root_path));
@@ -196,14 +201,11 @@ int Supervise(const Config& c, const std::string& id, const std::string& bundle)
       }
     }
   }
-  DoOptions o;
-  o.cwd = spec->cwd;
-  o.rootfs = spec->root_path;
-  o.command = spec->args;
-  o.env = spec->env;
-  o.uid = spec->uid;
-  o.gid = spec->gid;
-  const int code = Do(c, o);
+  Config cfg = c;
+  auto o = ToDoOptions(*spec, cfg);
+  if (!o.ok()) return Fail(o.status());
+  o->control_dir = dirpath;
+  const int code = Do(cfg, *o);
   auto dir = StateDir::Open(c.root_dir, id, false);
   if (dir.ok()) {
     if (auto s = dir->Load(); s.ok()) {
@@ -298,20 +300,6 @@ int List(const Config& c, const std::string& format) {
     fmt::print("{}\n", out.dump());
   } else {
     fmt::print("{}", table);
-  }
-  return 0;
-}
-
-int Ps(const Config& c, const std::string& id, const std::string& format) {
-  auto loaded = LoadContainer(c, id);
-  if (!loaded.ok()) return Fail(loaded.status());
-  // TODO(#8): the sandbox's own process list. The host sees only the
-  // container's supervisor; its sandboxed processes have no host pids.
-  const auto& s = loaded->second;
-  if (format == "json") {
-    fmt::print("{}\n", nlohmann::json::array({s.pid}).dump());
-  } else {
-    fmt::print("PID\n{}\n", s.pid);
   }
   return 0;
 }

@@ -27,6 +27,22 @@ int Delete(const Config& c, const std::string& id, bool force);
 int List(const Config& c, const std::string& format);
 int Wait(const Config& c, const std::string& id);
 int Ps(const Config& c, const std::string& id, const std::string& format);
+
+struct ExecOptions {
+  std::string process_file;  // --process: a process JSON (runtime-spec)
+  std::vector<std::string> command;
+  bool detach = false;
+  bool tty = false;              // -t (tty engineer)
+  std::string console_socket;    // (tty engineer)
+  std::string pid_file;
+  std::string cwd;
+  std::vector<std::string> env;  // --env KEY=VALUE, repeatable
+  std::string user;              // --user UID[:GID]
+};
+// `runsc exec`: a new process in the running sandbox (runsc/oci/exec.cc).
+int Exec(const Config& c, const std::string& id, const ExecOptions& o);
+// `runsc events`: runc-style stats JSON lines (--stats: one, then exit).
+int Events(const Config& c, const std::string& id, bool stats_once, int interval_s);
 int Features();
 // checkpoint, restore, pause, resume, events, exec: a clear error for now.
 int NotSupported(const std::string& command);
