@@ -140,6 +140,7 @@ int main(int argc, char** argv) {
   }
   if (compat_cmd->parsed()) return runsc::CompatDoc();
   runsc::SetUpLogging(config, "runsc");
+  runsc::oci::SetErrorsToLog(!config.log.empty() || !config.debug_log.empty());
   if (spec_cmd->parsed()) return runsc::oci::WriteSpec(spec_bundle);
   if (create_cmd->parsed()) return runsc::oci::Create(config, id, create_opts);
   if (run_cmd->parsed()) return runsc::oci::Run(config, id, create_opts);

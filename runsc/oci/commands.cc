@@ -30,7 +30,7 @@ namespace {
 
 int Fail(std::string_view msg) {
   fmt::print(stderr, "runsc: {}\n", msg);
-  logging::Warn("{}", msg);  // to the log file, if any (stderr shows errors only)
+  if (ErrorsToLog()) logging::Error("{}", msg);  // engines report the log's last error line
   return 1;
 }
 
@@ -76,7 +76,12 @@ absl::StatusOr<std::pair<StateDir, oci::State>> LoadContainer(const Config& c, c
   return std::make_pair(std::move(*dir), s);
 }
 
+bool errors_to_log = false;  // written once by main() before any thread starts
+
 }  // namespace
+
+void SetErrorsToLog(bool on) { errors_to_log = on; }
+bool ErrorsToLog() { return errors_to_log; }
 
 int ParseSignal(const std::string& in) {
   int n = 0;

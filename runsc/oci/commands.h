@@ -17,6 +17,12 @@ struct CreateOptions {
   bool detach = false;  // run only
 };
 
+// Whether failures also go to the log (--log/--debug-log set): engines
+// (containerd's shim, conmon) report the log's last error line. Set once by
+// main() before any command runs.
+void SetErrorsToLog(bool on);
+bool ErrorsToLog();
+
 int WriteSpec(const std::string& bundle);
 int Create(const Config& c, const std::string& id, const CreateOptions& o);
 int Start(const Config& c, const std::string& id);

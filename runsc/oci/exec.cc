@@ -27,7 +27,7 @@ namespace {
 
 int Fail(std::string_view msg) {
   fmt::print(stderr, "runsc: {}\n", msg);
-  logging::Warn("{}", msg);
+  if (ErrorsToLog()) logging::Error("{}", msg);  // engines report the log's last error line
   return 1;
 }
 

@@ -272,7 +272,16 @@ absl::StatusOr<Spec> ParseSpec(const std::string& text, const std::string& bundl
       // TODO(#8): the sandbox's own sysctls. None is supported yet, and
       // silently ignoring one would lie to the user.
       std::string keys;
-      for (const auto& [k, v] : l["sysctl"].items()) keys += (keys.empty() ? "" : ", ") + k;
+      for (const auto& [k, v] : l["sysctl"].items()) {
+        // Engines set these by default (podman); they concern only the
+        // sandbox's own network namespace, which has no network yet (#9),
+        // so they have nothing to change. Kept for the netstack to honour.
+        if (k == "net.ipv4.ping_group_range" || k == "net.ipv4.ip_unprivileged_port_start") {
+          s.sysctl[k] = r.String(v, "linux.sysctl." + k);
+          continue;
+        }
+        keys += (keys.empty() ? "" : ", ") + k;
+      }
       if (!keys.empty()) r.Fail("linux.sysctl", fmt::format("unsupported keys: {} (this runtime supports none yet)", keys));
     }
   }
