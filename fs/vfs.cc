@@ -66,8 +66,19 @@ Path Vfs::AddMount(const Path& at, std::string_view name, FilesystemInfo info, s
     // The host has no such directory: make one in the sentry's view only.
     mountpoint = at.dentry->AddChild(std::string(name), root_inode);
   }
-  auto mount = std::make_shared<Mount>(std::move(info), std::make_shared<Dentry>(nullptr, "/", std::move(root_inode)),
-                                       at.mount, mountpoint);
+  return AddMountDentry(Path{at.mount, mountpoint}, "", std::move(info),
+                        std::make_shared<Dentry>(nullptr, "/", std::move(root_inode)));
+}
+
+Path Vfs::AddMountDentry(const Path& at, std::string_view name, FilesystemInfo info, std::shared_ptr<Dentry> root) {
+  std::shared_ptr<Dentry> mountpoint = at.dentry;
+  if (!name.empty()) {
+    const Caller kc{&KernelCreds()};
+    auto existing = at.dentry->LookupChild(kc, name);
+    mountpoint = existing.ok() && existing.value()->inode()->is_dir() ? std::move(existing).value()
+                                                                        : at.dentry->AddChild(std::string(name), root->inode());
+  }
+  auto mount = std::make_shared<Mount>(std::move(info), std::move(root), at.mount, mountpoint);
   Path mount_root{mount, mount->root()};
   {
     absl::MutexLock l(&mu_);

@@ -93,6 +93,14 @@ class Vfs {
   // any task runs. EINVAL for a bad destination or type.
   Result<void> MountExtra(const VfsOptions::ExtraMount& m);
 
+  // A pod's further container (fs/vfs_mount.cc): a root of its own (an
+  // overlay over `client`'s tree, or the plain read-only tree), detached
+  // from "/", with its own /proc and /dev and the sandbox's /dev/shm (the
+  // same directory: the pod's containers share it, as Kubernetes expects).
+  Result<Path> NewContainerRoot(std::shared_ptr<gofer::Client> client, bool overlay);
+  // A context rooted at `root` with cwd `cwd` (resolved from root).
+  Result<std::shared_ptr<FsContext>> NewFsContextAt(const Path& root, std::string_view cwd);
+
   // Resolves `path` relative to `start` (used when the path is relative) and
   // c.fs's root (used for "/" and as the ".." barrier). ENOENT for "".
   Result<Path> Resolve(const Caller& c, const FsContext& fs, const Path& start, std::string_view path,
@@ -206,6 +214,8 @@ class Vfs {
   // sentry's view if the host has none).
   // Returns the new mount's root.
   Path AddMount(const Path& at, std::string_view name, FilesystemInfo info, std::shared_ptr<Inode> root_inode);
+  // The same with an existing mount's root dentry (a bind of a whole mount).
+  Path AddMountDentry(const Path& at, std::string_view name, FilesystemInfo info, std::shared_ptr<Dentry> root);
   // EACCES unless c may search the directory dir (ENOTDIR if not one).
   static Result<void> MaySearchDir(const Caller& c, const Path& dir);
   // The parent and the new name for a creation (mkdir, mknod, symlink,

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_split.h"
 #include "fs/filesystems.h"
+#include "fs/overlay.h"
 #include "fs/tmpfs.h"
 #include "fs/vfs.h"
 #include "sentry/kernel/task.h"
@@ -59,6 +60,43 @@ Result<void> Vfs::MountExtra(const VfsOptions::ExtraMount& m) {
   }
   AddMount(cur, parts.back(), std::move(info), std::move(inode));
   return {};
+}
+
+}  // namespace fs
+
+namespace fs {
+
+Result<Path> Vfs::NewContainerRoot(std::shared_ptr<gofer::Client> client, bool overlay) {
+  static const sentry::kernel::Credentials kRoot{};
+  const Caller kc{&kRoot};
+  if (client == nullptr) return Errno::kEINVAL;
+  std::shared_ptr<Inode> root_inode = NewGoferRoot(std::move(client));
+  if (!root_inode->is_dir()) return Errno::kENOTDIR;
+  FilesystemInfo info{"gofer", true};
+  if (overlay) {
+    root_inode = TRY(NewOverlayRoot(std::move(root_inode), Tmpfs::NewRoot()));
+    info = FilesystemInfo{"overlay", false};
+  }
+  // A top-level mount of its own: ".." stops at it like at "/".
+  auto dentry = std::make_shared<Dentry>(nullptr, "/", std::move(root_inode));
+  auto mount = std::make_shared<Mount>(std::move(info), dentry, nullptr, nullptr);
+  const Path root{mount, dentry};
+  AddMount(root, "proc", FilesystemInfo{"proc", false}, NewProcfs());
+  const Path dev = AddMount(root, "dev", FilesystemInfo{"devtmpfs", false}, NewDevfs());
+  if (!overlay) AddMount(root, "tmp", FilesystemInfo{"tmpfs", false}, Tmpfs::NewRoot(01777));
+  // The sandbox's /dev/shm itself (same dentry, so same cache), not a copy.
+  FsContext main_ctx(this->root(), this->root(), 022);
+  const Path shm = TRY(Resolve(kc, main_ctx, this->root(), "/dev/shm", ResolveOpts{.require_dir = true}));
+  AddMountDentry(dev, "shm", FilesystemInfo{"tmpfs", false}, shm.dentry);
+  return root;
+}
+
+Result<std::shared_ptr<FsContext>> Vfs::NewFsContextAt(const Path& root, std::string_view cwd) {
+  static const sentry::kernel::Credentials kRoot{};
+  const Caller kc{&kRoot};
+  FsContext tmp(root, root, 022);
+  Path p = TRY(Resolve(kc, tmp, root, cwd.empty() ? "/" : cwd, ResolveOpts{.require_dir = true}));
+  return std::make_shared<FsContext>(root, std::move(p), 022);
 }
 
 }  // namespace fs

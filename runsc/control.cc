@@ -13,9 +13,12 @@
 #include "base/logging.h"
 #include "fmt/format.h"
 #include "fs/host_file.h"
+#include "fs/vfs.h"
+#include "gofer/client.h"
 #include "fs/poller.h"
 #include "sentry/kernel/fd_table.h"
 #include "sentry/kernel/kernel.h"
+#include "sentry/kernel/signal.h"
 
 namespace runsc {
 namespace {
@@ -37,7 +40,9 @@ absl::StatusOr<ControlAddress> AddressOf(const std::string& dir) {
 }
 
 // One connection: a request, then its reply (or replies).
-void Serve(sentry::kernel::Kernel& k, const std::shared_ptr<fs::HostPoller>& poller, base::UniqueFd conn) {
+void Serve(sentry::kernel::Kernel& k, const std::shared_ptr<fs::HostPoller>& poller,
+           std::shared_ptr<base::UniqueFd> conn_ref) {
+  const base::UniqueFd& conn = *conn_ref;
   std::vector<base::UniqueFd> fds;
   auto req = RecvControl(conn.get(), &fds);
   if (!req.ok()) {
@@ -56,7 +61,7 @@ void Serve(sentry::kernel::Kernel& k, const std::shared_ptr<fs::HostPoller>& pol
     (void)SendControl(conn.get(), {{"processes", procs}});
     return;
   }
-  if (op != "exec") {
+  if (op != "exec" && op != "container") {
     (void)SendControl(conn.get(), {{"error", fmt::format("unknown control request \"{}\"", op)}});
     return;
   }
@@ -84,6 +89,24 @@ void Serve(sentry::kernel::Kernel& k, const std::shared_ptr<fs::HostPoller>& pol
     if (flags < 0) continue;
     (void)spec.fds->InstallAt(static_cast<int>(i), fs::NewHostFile(std::move(fds[i]), flags, poller), false);
   }
+  if (op == "container") {
+    // A pod's further container: its rootfs comes from its own gofer (fd 3).
+    if (fds.size() < 4) {
+      (void)SendControl(conn.get(), {{"error", "container: no gofer connection"}});
+      return;
+    }
+    auto client = gofer::Client::Connect(std::move(fds[3]));
+    if (!client.ok()) {
+      (void)SendControl(conn.get(), {{"error", fmt::format("container: gofer: {}", base::ErrnoText(client.error()))}});
+      return;
+    }
+    auto root = k.vfs().NewContainerRoot(std::move(client).value(), !req->value("root_readonly", false));
+    if (!root.ok()) {
+      (void)SendControl(conn.get(), {{"error", fmt::format("container: rootfs: {}", base::ErrnoText(root.error()))}});
+      return;
+    }
+    spec.root = std::move(root).value();
+  }
   std::string why;
   auto pid = k.StartProcess(spec, &why);
   if (!pid.ok()) {
@@ -93,6 +116,21 @@ void Serve(sentry::kernel::Kernel& k, const std::shared_ptr<fs::HostPoller>& pol
   }
   spec.fds.reset();  // the process holds its own reference
   (void)SendControl(conn.get(), {{"pid", pid.value()}});
+  if (op == "container") {
+    // The container's supervisor forwards signals as {"signal":N}; if it
+    // goes away (runsc kill -9 of it, its engine died), so does the process.
+    std::thread([&k, conn_ref, p = pid.value()] {
+      while (true) {
+        auto msg = RecvControl(conn_ref->get());
+        if (!msg.ok()) {
+          k.SignalProcess(p, SIGKILL);
+          return;
+        }
+        const int sig = msg->value("signal", 0);
+        if (sig > 0 && sig <= 64) k.SignalProcess(p, sig);
+      }
+    }).detach();
+  }
   const int status = k.WaitStartedProcess(pid.value());
   (void)SendControl(conn.get(), {{"status", status}});
 }
@@ -127,12 +165,12 @@ absl::StatusOr<base::UniqueFd> ConnectControl(const std::string& dir) {
 
 absl::Status SendControl(int sock, const nlohmann::json& msg, std::span<const int> fds) {
   const std::string text = msg.dump();
-  if (text.size() > kMaxControlMessage || fds.size() > 3) return absl::InvalidArgumentError("control message too big");
+  if (text.size() > kMaxControlMessage || fds.size() > kMaxControlFds) return absl::InvalidArgumentError("control message too big");
   iovec iov{const_cast<char*>(text.data()), text.size()};
   msghdr mh{};
   mh.msg_iov = &iov;
   mh.msg_iovlen = 1;
-  alignas(cmsghdr) char cbuf[CMSG_SPACE(3 * sizeof(int))] = {};
+  alignas(cmsghdr) char cbuf[CMSG_SPACE(kMaxControlFds * sizeof(int))] = {};
   if (!fds.empty()) {
     mh.msg_control = cbuf;
     mh.msg_controllen = CMSG_SPACE(fds.size() * sizeof(int));
@@ -154,7 +192,7 @@ absl::StatusOr<nlohmann::json> RecvControl(int sock, std::vector<base::UniqueFd>
   msghdr mh{};
   mh.msg_iov = &iov;
   mh.msg_iovlen = 1;
-  alignas(cmsghdr) char cbuf[CMSG_SPACE(3 * sizeof(int))] = {};
+  alignas(cmsghdr) char cbuf[CMSG_SPACE(kMaxControlFds * sizeof(int))] = {};
   mh.msg_control = cbuf;
   mh.msg_controllen = sizeof(cbuf);
   ssize_t n;
@@ -191,7 +229,7 @@ void StartControlServer(sentry::kernel::Kernel& k, std::shared_ptr<fs::HostPolle
         return;
       }
       // exec replies when its process exits: one thread per connection.
-      std::thread(Serve, std::ref(k), poller, std::move(conn)).detach();
+      std::thread(Serve, std::ref(k), poller, std::make_shared<base::UniqueFd>(std::move(conn))).detach();
     }
   }).detach();
 }

@@ -8,6 +8,9 @@
 //   {"op":"exec","argv":[..],"env":[..],"cwd":"/","uid":0,"gid":0,"groups":[],
 //    "umask":18?}  + fds 0,1,2  ->  {"pid":N} | {"error":"..","errno":E}
 //                                 then {"status":wait status} when it exits
+//   {"op":"container",...exec's fields, "root_readonly":b} + fds 0,1,2 and a
+//    gofer socket for its rootfs -> like exec; the client then sends
+//    {"signal":N} to signal it, and closing the connection kills it
 //   {"op":"ps"}                 ->  {"processes":[{"pid","ppid","uid","state","comm","cmdline"}]}
 //
 // Only processes that can open the state directory (root, 0711 + 0600
@@ -38,8 +41,9 @@ absl::StatusOr<base::UniqueFd> ListenControl(const std::string& dir);
 // Connects to <dir>/ctl. NotFound if no sandbox serves it.
 absl::StatusOr<base::UniqueFd> ConnectControl(const std::string& dir);
 
-// One message, at most kMaxControlMessage bytes, with up to 3 fds.
+// One message, at most kMaxControlMessage bytes, with up to kMaxControlFds fds.
 inline constexpr size_t kMaxControlMessage = 1 << 20;
+inline constexpr size_t kMaxControlFds = 4;
 absl::Status SendControl(int sock, const nlohmann::json& msg, std::span<const int> fds = {});
 absl::StatusOr<nlohmann::json> RecvControl(int sock, std::vector<base::UniqueFd>* fds = nullptr);
 

@@ -21,6 +21,7 @@
 #include "runsc/commands.h"
 #include "runsc/oci/apply.h"
 #include "runsc/oci/hooks.h"
+#include "runsc/oci/pod.h"
 #include "runsc/oci/spec.h"
 #include "runsc/oci/state.h"
 #include "runsc/spawn.h"
@@ -125,6 +126,17 @@ int Create(const Config& c, const std::string& id, const CreateOptions& o) {
   }
   std::string why;
   if (!Validate(c, &why)) return Fail(why);
+  if (auto sandbox = PodSandboxId(*spec, id)) {
+    // Joining a pod: its sandbox must be running (it serves the join).
+    auto sdir = StateDir::Open(c.root_dir, *sandbox, false);
+    if (!sdir.ok()) return Fail(fmt::format("pod sandbox \"{}\": {}", *sandbox, std::string(sdir.status().message())));
+    auto sst = sdir->Load();
+    if (!sst.ok()) return Fail(sst.status());
+    Refresh(*sst);
+    if (sst->status != "running" && sst->status != "created") {
+      return Fail(fmt::format("pod sandbox \"{}\" is {}", *sandbox, sst->status));
+    }
+  }
 
   auto dir = StateDir::Open(c.root_dir, id, true);
   if (!dir.ok()) return Fail(dir.status());
@@ -206,11 +218,16 @@ int Supervise(const Config& c, const std::string& id, const std::string& bundle)
       }
     }
   }
-  Config cfg = c;
-  auto o = ToDoOptions(*spec, cfg);
-  if (!o.ok()) return Fail(o.status());
-  o->control_dir = dirpath;
-  const int code = Do(cfg, *o);
+  int code = 0;
+  if (auto sandbox = PodSandboxId(*spec, id)) {
+    code = RunInPod(c, *sandbox, *spec);
+  } else {
+    Config cfg = c;
+    auto o = ToDoOptions(*spec, cfg);
+    if (!o.ok()) return Fail(o.status());
+    o->control_dir = dirpath;
+    code = Do(cfg, *o);
+  }
   auto dir = StateDir::Open(c.root_dir, id, false);
   if (dir.ok()) {
     if (auto s = dir->Load(); s.ok()) {

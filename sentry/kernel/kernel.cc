@@ -141,7 +141,7 @@ base::Result<std::unique_ptr<Task>> Kernel::NewProcessTask(const ExecSpec& spec,
   c.rgid = c.egid = c.sgid = c.fsgid = spec.gid;
   c.groups = spec.groups;
   task->SetFds(spec.fds != nullptr ? spec.fds : std::make_shared<FdTable>());
-  auto fsctx = vfs_->NewFsContext(spec.cwd);
+  auto fsctx = spec.root.has_value() ? vfs_->NewFsContextAt(*spec.root, spec.cwd) : vfs_->NewFsContext(spec.cwd);
   if (!fsctx.ok()) {
     *why = fmt::format("cannot use working directory \"{}\": {}", spec.cwd, base::ErrnoText(fsctx.error()));
     return fsctx.error();

@@ -51,6 +51,9 @@ struct ExecSpec {  // the first process, or one started by `runsc exec`
   };
   std::vector<Rlimit> rlimits;    // over Linux's defaults
   std::shared_ptr<FdTable> fds;  // stdio, donated by the CLI
+  // A pod's further container: its own root (fs::Vfs::NewContainerRoot);
+  // unset: the sandbox's "/".
+  std::optional<fs::Path> root;
 };
 
 class Kernel {
@@ -80,6 +83,9 @@ class Kernel {
   // Blocks (host thread, not a task) until the process `pid` started by
   // StartProcess exits; returns its wait status. Each pid is waited once.
   int WaitStartedProcess(int32_t pid);
+  // A signal from outside the sandbox (runsc kill of a pod's container) to
+  // a live process. Any thread.
+  void SignalProcess(int32_t pid, int signo);
 
   // Task accounting for --max-tasks: fork/clone call ReserveTask() before
   // creating a task (EAGAIN at the limit, as Linux at RLIMIT_NPROC or

@@ -5,6 +5,7 @@
 
 #include "absl/synchronization/notification.h"
 #include "sentry/kernel/kernel.h"
+#include "sentry/kernel/signal.h"
 #include "sentry/kernel/task.h"
 
 namespace sentry::kernel {
@@ -83,6 +84,13 @@ int Kernel::WaitStartedProcess(int32_t pid) {
   const int status = it->second;
   started_exits_.erase(it);
   return status;
+}
+
+void Kernel::SignalProcess(int32_t pid, int signo) {
+  absl::MutexLock l(&mu_);
+  auto it = processes_.find(pid);
+  if (it == processes_.end() || it->second->zombie) return;
+  SendGroupSignalLocked(*it->second, KernelSignalInfo(signo));
 }
 
 }  // namespace sentry::kernel

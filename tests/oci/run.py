@@ -324,6 +324,49 @@ def case_crashed_sandbox_is_reported_stopped(runsc, tmp):
     runsc("delete", "cr", check=0)
 
 
+def case_pod_containers_share_the_sandbox_and_dev_shm(runsc, tmp):
+    sb_bundle, _ = make_bundle(os.path.join(tmp, "sb"), None)
+    app_bundle, app_rootfs = make_bundle(os.path.join(tmp, "app"), None)
+    with open(os.path.join(app_rootfs, "marker"), "w") as f:
+        f.write("app rootfs\n")
+    cri = "io.kubernetes.cri."
+    write_config(sb_bundle, runsc, ["/bin/sh", "-c", "echo from-sandbox > /dev/shm/a; sleep 30"],
+                 mutate=lambda c: c.__setitem__("annotations", {cri + "container-type": "sandbox"}))
+    runsc("run", "--detach", "--bundle", sb_bundle, "pod", check=0)
+    try:
+        deadline = time.time() + 10
+        while runsc("exec", "pod", "cat", "/dev/shm/a").returncode != 0:
+            assert time.time() < deadline, "the pod sandbox did not come up"
+            time.sleep(0.1)
+        write_config(app_bundle, runsc,
+                     ["/bin/sh", "-c", "cat /marker; cat /dev/shm/a; echo from-app > /dev/shm/b; ls /bin/busybox"],
+                     mutate=lambda c: c.__setitem__("annotations", {cri + "container-type": "container",
+                                                                     cri + "sandbox-id": "pod"}))
+        p = runsc("run", "--bundle", app_bundle, "app", check=0)
+        assert p.stdout == "app rootfs\nfrom-sandbox\n/bin/busybox\n", (p.stdout, p.stderr)
+        p = runsc("exec", "pod", "/bin/sh", "-c", "cat /dev/shm/b; cat /marker 2>/dev/null || echo no-marker")
+        assert p.stdout == "from-app\nno-marker\n", (p.stdout, p.stderr)
+        runsc("delete", "app", check=0)
+        os.unlink(os.path.join(app_bundle, "config.json"))
+        # A long-running pod container is stopped by runsc kill like any other.
+        write_config(app_bundle, runsc, ["/bin/sleep", "30"],
+                     mutate=lambda c: c.__setitem__("annotations", {cri + "container-type": "container",
+                                                                     cri + "sandbox-id": "pod"}))
+        runsc("run", "--detach", "--bundle", app_bundle, "app2", check=0)
+        runsc("kill", "app2", "KILL", check=0)
+        wait_status(runsc, "app2", "stopped")
+        assert runsc.status("pod") == "running"
+        runsc("delete", "app2", check=0)
+        p = runsc("create", "--bundle", app_bundle, "app3")
+        runsc("delete", "--force", "app3", check=None)
+    finally:
+        runsc("delete", "--force", "pod", check=None)
+    # Without its sandbox a pod container cannot be created.
+    p = runsc("create", "--bundle", app_bundle, "app4")
+    assert p.returncode != 0 and "pod" in p.stderr, p.stderr
+    assert not os.path.exists(os.path.join(runsc.root, "app4"))
+
+
 class Skip(Exception):
     """The case cannot run on this machine; the message says why."""
 
