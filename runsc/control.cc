@@ -61,6 +61,14 @@ void Serve(sentry::kernel::Kernel& k, const std::shared_ptr<fs::HostPoller>& pol
     (void)SendControl(conn.get(), {{"processes", procs}});
     return;
   }
+  if (op == "pause" || op == "resume") {
+    // Job-control stop of every process (SIGSTOP/SIGCONT through the
+    // sentry's signals), not a freezer: a parent could notice.
+    // TODO(#8): a kernel-wide freeze invisible to the app.
+    for (int32_t pid : k.Pids()) k.SignalProcess(pid, op == "pause" ? SIGSTOP : SIGCONT);
+    (void)SendControl(conn.get(), {{"ok", true}});
+    return;
+  }
   if (op != "exec" && op != "container") {
     (void)SendControl(conn.get(), {{"error", fmt::format("unknown control request \"{}\"", op)}});
     return;

@@ -11,6 +11,7 @@
 //   {"op":"container",...exec's fields, "root_readonly":b} + fds 0,1,2 and a
 //    gofer socket for its rootfs -> like exec; the client then sends
 //    {"signal":N} to signal it, and closing the connection kills it
+//   {"op":"pause"|"resume"}     ->  {"ok":true}
 //   {"op":"ps"}                 ->  {"processes":[{"pid","ppid","uid","state","comm","cmdline"}]}
 //
 // Only processes that can open the state directory (root, 0711 + 0600

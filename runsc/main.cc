@@ -101,8 +101,12 @@ int main(int argc, char** argv) {
   events_cmd->add_flag("--stats", events_stats, "print one stats line and exit");
   events_cmd->add_option("--interval", events_interval, "seconds between stats lines (default 5)");
   events_cmd->add_option("id", id, "container id")->required();
+  CLI::App* pause_cmd = app.add_subcommand("pause", "stop every process of a container");
+  pause_cmd->add_option("id", id, "container id")->required();
+  CLI::App* resume_cmd = app.add_subcommand("resume", "continue a paused container");
+  resume_cmd->add_option("id", id, "container id")->required();
   std::vector<CLI::App*> unsupported;
-  for (const char* name : {"pause", "resume", "checkpoint", "restore"}) {
+  for (const char* name : {"checkpoint", "restore"}) {
     CLI::App* cmd = app.add_subcommand(name, "not supported yet");
     cmd->allow_extras();
     unsupported.push_back(cmd);
@@ -156,6 +160,8 @@ int main(int argc, char** argv) {
     exec_opts.command = std::move(split.trailing);
     return runsc::oci::Exec(config, id, exec_opts);
   }
+  if (pause_cmd->parsed()) return runsc::oci::Pause(config, id, true);
+  if (resume_cmd->parsed()) return runsc::oci::Pause(config, id, false);
   if (events_cmd->parsed()) return runsc::oci::Events(config, id, events_stats, events_interval);
   if (sup_cmd->parsed()) return runsc::oci::Supervise(config, id, sup_bundle);
   for (CLI::App* cmd : unsupported) {

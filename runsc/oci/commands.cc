@@ -279,7 +279,7 @@ int Kill(const Config& c, const std::string& id, const std::string& signal, bool
   auto loaded = LoadContainer(c, id);
   if (!loaded.ok()) return Fail(loaded.status());
   const auto& s = loaded->second;
-  if (s.status != "created" && s.status != "running") {
+  if (s.status != "created" && s.status != "running" && s.status != "paused") {
     return Fail(fmt::format("cannot kill container \"{}\" in state \"{}\"", id, s.status));
   }
   if (::kill(s.pid, sig) != 0) return Fail(fmt::format("kill {}: {}", s.pid, strerror(errno)));
@@ -293,7 +293,7 @@ int Delete(const Config& c, const std::string& id, bool force) {
     return Fail(loaded.status());
   }
   auto& [dir, s] = *loaded;
-  if (s.status == "running" && !force) {
+  if ((s.status == "running" || s.status == "paused") && !force) {
     return Fail(fmt::format("cannot delete container \"{}\" that is running (use --force)", id));
   }
   if (s.status != "stopped") {

@@ -47,6 +47,8 @@ struct ExecOptions {
 };
 // `runsc exec`: a new process in the running sandbox (runsc/oci/exec.cc).
 int Exec(const Config& c, const std::string& id, const ExecOptions& o);
+// `runsc pause`/`resume`: stop or continue every process of the sandbox.
+int Pause(const Config& c, const std::string& id, bool pause);
 // `runsc events`: runc-style stats JSON lines (--stats: one, then exit).
 int Events(const Config& c, const std::string& id, bool stats_once, int interval_s);
 int Features();

@@ -40,7 +40,7 @@ absl::StatusOr<State> Running(const Config& c, const std::string& id) {
   auto st = dir->Load();
   if (!st.ok()) return st.status();
   Refresh(*st);
-  if (st->status != "running" && st->status != "created") {
+  if (st->status != "running" && st->status != "created" && st->status != "paused") {
     return absl::FailedPreconditionError(fmt::format("container \"{}\" is not running (state \"{}\")", id, st->status));
   }
   return *st;
@@ -160,6 +160,26 @@ int Ps(const Config& c, const std::string& id, const std::string& format) {
     fmt::print("{:<8} {:<8} {:<8} {:<6} {}\n", p.value("uid", 0), p.value("pid", 0), p.value("ppid", 0),
                p.value("state", "?"), cmd);
   }
+  return 0;
+}
+
+int Pause(const Config& c, const std::string& id, bool pause) {
+  auto dir = StateDir::Open(c.root_dir, id, false);
+  if (!dir.ok()) return Fail(dir.status());
+  auto st = dir->Load();
+  if (!st.ok()) return Fail(st.status());
+  Refresh(*st);
+  const char* want = pause ? "running" : "paused";
+  if (st->status != want) {
+    return Fail(fmt::format("cannot {} container \"{}\" in state \"{}\"", pause ? "pause" : "resume", id, st->status));
+  }
+  auto sock = ConnectControl(c.root_dir + "/" + id);
+  if (!sock.ok()) return Fail(sock.status());
+  if (auto s = SendControl(sock->get(), {{"op", pause ? "pause" : "resume"}}); !s.ok()) return Fail(s);
+  auto reply = RecvControl(sock->get());
+  if (!reply.ok()) return Fail(reply.status());
+  st->status = pause ? "paused" : "running";
+  if (auto s = dir->Save(*st); !s.ok()) return Fail(s);
   return 0;
 }
 

@@ -367,6 +367,29 @@ def case_pod_containers_share_the_sandbox_and_dev_shm(runsc, tmp):
     assert not os.path.exists(os.path.join(runsc.root, "app4"))
 
 
+def case_pause_stops_every_process_until_resume(runsc, tmp):
+    bundle, _ = make_bundle(tmp, None)
+    write_config(bundle, runsc, ["/bin/sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 0.05; done"])
+    runsc("run", "--detach", "--bundle", bundle, "pz", check=0)
+    deadline = time.time() + 10
+    while runsc("exec", "pz", "cat", "/tmp/n").returncode != 0:
+        assert time.time() < deadline
+        time.sleep(0.1)
+    runsc("pause", "pz", check=0)
+    assert runsc.status("pz") == "paused"
+    runsc("pause", "pz", check=1)  # already paused
+    first = runsc("exec", "pz", "cat", "/tmp/n", check=0).stdout
+    time.sleep(0.5)
+    assert runsc("exec", "pz", "cat", "/tmp/n", check=0).stdout == first, "counter advanced while paused"
+    runsc("resume", "pz", check=0)
+    assert runsc.status("pz") == "running"
+    deadline = time.time() + 10
+    while runsc("exec", "pz", "cat", "/tmp/n", check=0).stdout == first:
+        assert time.time() < deadline, "counter did not advance after resume"
+        time.sleep(0.1)
+    runsc("delete", "--force", "pz", check=0)
+
+
 class Skip(Exception):
     """The case cannot run on this machine; the message says why."""
 
