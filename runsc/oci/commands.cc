@@ -331,7 +331,7 @@ int Features() {
       {"ociVersionMin", "1.0.0"},
       {"ociVersionMax", "1.0.2"},
       {"hooks", {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}},
-      {"mountOptions", nlohmann::json::array()},
+      {"mountOptions", {"bind", "rbind", "ro", "rw", "nosuid", "nodev", "noexec", "mode"}},
       {"linux", {{"namespaces", {"pid", "network", "ipc", "uts", "mount"}}, {"capabilities", nlohmann::json::array()}}},
       {"annotations", {{"org.opencontainers.runc.version", "runsc-cpp 0.1.0"}}}};
   fmt::print("{}\n", f.dump(4));
