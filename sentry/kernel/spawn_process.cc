@@ -12,8 +12,16 @@ namespace sentry::kernel {
 
 base::Result<int32_t> Kernel::StartProcess(const ExecSpec& spec, std::string* why) {
   {
+    // A request may arrive while pid 1 is still being exec'd (runsc exec
+    // right after runsc start): wait for it, briefly.
     absl::MutexLock l(&mu_);
-    if (init_tg_ == nullptr) return base::Errno::kESRCH;  // the sandbox is gone (or not started)
+    mu_.AwaitWithTimeout(absl::Condition(
+                             +[](Kernel* k) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                               return k->init_tg_ != nullptr || k->init_exited_;
+                             },
+                             this),
+                         absl::Seconds(30));
+    if (init_tg_ == nullptr) return base::Errno::kESRCH;  // the sandbox is gone (or never started)
   }
   TRY(ReserveTask());
   const int32_t pid = AllocateTid();

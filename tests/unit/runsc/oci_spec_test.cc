@@ -53,7 +53,24 @@ TEST(OciSpec, UnsupportedSysctlIsAnErrorNotIgnored) {
   auto s = ParseSpec(R"({"ociVersion":"1.0.2","root":{"path":"r"},"linux":{"sysctl":{"net.ipv4.ip_forward":"1"}}})",
                      "/b");
   ASSERT_FALSE(s.ok());
-  EXPECT_THAT(Msg(s.status()), HasSubstr("linux.sysctl.net.ipv4.ip_forward"));
+  EXPECT_THAT(Msg(s.status()), HasSubstr("linux.sysctl"));
+  EXPECT_THAT(Msg(s.status()), HasSubstr("net.ipv4.ip_forward"));
+}
+
+TEST(OciSpec, ResourcesAndCapabilitiesAreParsedAndBadOnesNamed) {
+  auto s = ParseSpec(R"({"ociVersion":"1.0.2","root":{"path":"r"},
+      "process":{"cwd":"/","capabilities":{"bounding":["CAP_CHOWN"]}},
+      "linux":{"resources":{"memory":{"limit":1048576},"pids":{"limit":5}}}})",
+                     "/b");
+  ASSERT_TRUE(s.ok()) << Msg(s.status());
+  EXPECT_EQ(s->memory_limit, 1048576);
+  EXPECT_EQ(s->pids_limit, 5);
+  EXPECT_EQ(s->capabilities.at("bounding"), std::vector<std::string>{"CAP_CHOWN"});
+  auto bad = ParseSpec(R"({"ociVersion":"1.0.2","root":{"path":"r"},
+      "linux":{"resources":{"pids":{"limit":"many"}}}})",
+                       "/b");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(Msg(bad.status()), HasSubstr("linux.resources.pids.limit"));
 }
 
 TEST(OciSpec, UidOutOfRangeIsRejected) {
