@@ -78,6 +78,7 @@ int Exec(const Config& c, const std::string& id, const ExecOptions& o) {
     if (o.command.empty()) return Fail("exec: a command or --process is required");
     p = *cspec;
     p.args = o.command;
+    p.terminal = false;  // runc: only -t asks for one, whatever the container has
   }
   if (o.tty || p.terminal) return Fail("exec: terminals (-t, process.terminal) are not supported yet (#8)");
   for (const auto& e : o.env) {
