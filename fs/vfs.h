@@ -91,7 +91,9 @@ class Vfs {
 
   // Mounts `m` at m.destination (fs/vfs_mount.cc). Start-up only, before
   // any task runs. EINVAL for a bad destination or type.
-  Result<void> MountExtra(const VfsOptions::ExtraMount& m);
+  Result<void> MountExtra(const VfsOptions::ExtraMount& m) { return MountExtraAt(root(), m); }
+  // The same under another root (a pod container's, NewContainerRoot).
+  Result<void> MountExtraAt(const Path& root, const VfsOptions::ExtraMount& m);
 
   // A pod's further container (fs/vfs_mount.cc): a root of its own (an
   // overlay over `client`'s tree, or the plain read-only tree), detached

@@ -12,7 +12,7 @@
 
 namespace fs {
 
-Result<void> Vfs::MountExtra(const VfsOptions::ExtraMount& m) {
+Result<void> Vfs::MountExtraAt(const Path& top, const VfsOptions::ExtraMount& m) {
   static const sentry::kernel::Credentials kRoot{};
   const Caller kc{&kRoot};
   if (m.destination.empty() || m.destination[0] != '/') return Errno::kEINVAL;
@@ -44,7 +44,7 @@ Result<void> Vfs::MountExtra(const VfsOptions::ExtraMount& m) {
   }
   // Walk to the parent, inventing missing directories in the sentry's view
   // (runc would mkdir them in the rootfs; ours stays untouched).
-  Path cur = root();
+  Path cur = top;
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
     auto child = cur.dentry->LookupChild(kc, parts[i]);
     if (child.ok()) {

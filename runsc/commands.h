@@ -2,11 +2,15 @@
 #ifndef RUNSC_COMMANDS_H_
 #define RUNSC_COMMANDS_H_
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "base/unique_fd.h"
 #include "runsc/config.h"
 
 namespace runsc {
@@ -43,6 +47,15 @@ struct DoOptions {
   // empty: none.
   std::string control_dir;
 };
+
+// A gofer of its own for a bind mount, confined to m.source (a file
+// source is served as the only entry "file" of an empty directory).
+struct MountGofer {
+  pid_t pid = 0;
+  base::UniqueFd sentry_end;  // the sentry's end of its socket
+  bool is_file = false;
+};
+absl::StatusOr<MountGofer> SpawnMountGofer(const Config& c, const MountSpec& m);
 
 // `runsc do CMD...`: a one-off sandbox; exit code is the app's.
 int Do(const Config& c, const DoOptions& o);

@@ -113,6 +113,29 @@ void Serve(sentry::kernel::Kernel& k, const std::shared_ptr<fs::HostPoller>& pol
       (void)SendControl(conn.get(), {{"error", fmt::format("container: rootfs: {}", base::ErrnoText(root.error()))}});
       return;
     }
+    for (const auto& jm : req->value("mounts", nlohmann::json::array())) {
+      fs::VfsOptions::ExtraMount em;
+      try {
+        em.destination = jm.at("destination").get<std::string>();
+        em.type = jm.at("type").get<std::string>();
+        em.read_only = jm.value("ro", false);
+        em.mode = jm.value("mode", 01777u);
+        em.file = jm.value("file", false);
+        const int idx = jm.value("fd", -1);
+        if (idx >= 4 && static_cast<size_t>(idx) < fds.size() && fds[idx].valid()) {
+          auto mc = gofer::Client::Connect(std::move(fds[idx]));
+          if (mc.ok()) em.client = std::move(mc).value();
+        }
+      } catch (const nlohmann::json::exception& e) {
+        (void)SendControl(conn.get(), {{"error", fmt::format("container: bad mount: {}", e.what())}});
+        return;
+      }
+      if (auto r = k.vfs().MountExtraAt(root.value(), em); !r.ok()) {
+        (void)SendControl(conn.get(), {{"error", fmt::format("container: mount {}: {}", em.destination,
+                                                             base::ErrnoText(r.error()))}});
+        return;
+      }
+    }
     spec.root = std::move(root).value();
   }
   std::string why;

@@ -8,8 +8,9 @@
 //   {"op":"exec","argv":[..],"env":[..],"cwd":"/","uid":0,"gid":0,"groups":[],
 //    "umask":18?}  + fds 0,1,2  ->  {"pid":N} | {"error":"..","errno":E}
 //                                 then {"status":wait status} when it exits
-//   {"op":"container",...exec's fields, "root_readonly":b} + fds 0,1,2 and a
-//    gofer socket for its rootfs -> like exec; the client then sends
+//   {"op":"container",...exec's fields, "root_readonly":b, "mounts":[{destination,
+//    type, ro, mode, file, fd: index into the fds}]} + fds 0,1,2, a gofer
+//    socket for its rootfs, then one per bind mount -> like exec; the client then sends
 //    {"signal":N} to signal it, and closing the connection kills it
 //   {"op":"pause"|"resume"}     ->  {"ok":true}
 //   {"op":"ps"}                 ->  {"processes":[{"pid","ppid","uid","state","comm","cmdline"}]}
@@ -44,7 +45,7 @@ absl::StatusOr<base::UniqueFd> ConnectControl(const std::string& dir);
 
 // One message, at most kMaxControlMessage bytes, with up to kMaxControlFds fds.
 inline constexpr size_t kMaxControlMessage = 1 << 20;
-inline constexpr size_t kMaxControlFds = 4;
+inline constexpr size_t kMaxControlFds = 64;  // stdio, a rootfs gofer, one gofer per bind mount
 absl::Status SendControl(int sock, const nlohmann::json& msg, std::span<const int> fds = {});
 absl::StatusOr<nlohmann::json> RecvControl(int sock, std::vector<base::UniqueFd>* fds = nullptr);
 

@@ -39,6 +39,24 @@ bool WriteAll(int fd, const std::string& s) {
 
 }  // namespace
 
+absl::StatusOr<MountGofer> SpawnMountGofer(const Config& c, const MountSpec& m) {
+  int msp[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, msp) != 0) return absl::ErrnoToStatus(errno, "socketpair");
+  base::UniqueFd g_end(msp[0]);
+  MountGofer out;
+  out.sentry_end.Reset(msp[1]);
+  struct stat st {};
+  out.is_file = ::stat(m.source.c_str(), &st) == 0 && !S_ISDIR(st.st_mode);
+  std::vector<std::string> margs = {"runsc-gofer"};
+  for (auto& f : ToFlags(c)) margs.push_back(f);
+  margs.insert(margs.end(), {"gofer", "--fd=3", "--root-path=" + m.source,
+                             std::string("--read-only=") + (m.read_only ? "true" : "false")});
+  auto pid = SpawnSelf(margs, {{g_end.get(), 3}}, sandbox::kGoferNamespaces);
+  if (!pid.ok()) return pid.status();
+  out.pid = *pid;
+  return out;
+}
+
 int Do(const Config& c, const DoOptions& o) {
   if (o.command.empty()) {
     fmt::print(stderr, "runsc do: missing command\nUsage: runsc [flags] do [--cwd DIR] [--] CMD [ARGS...]\n");
@@ -122,29 +140,16 @@ int Do(const Config& c, const DoOptions& o) {
   for (const MountSpec& m : o.mounts) {
     nlohmann::json jm = {{"destination", m.destination}, {"type", m.type}, {"ro", m.read_only}, {"mode", m.mode}};
     if (m.type == "bind") {
-      int msp[2];
-      if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, msp) != 0) {
-        fmt::print(stderr, "runsc: socketpair: {}\n", strerror(errno));
-        stop_gofers();
-        return 1;
-      }
-      base::UniqueFd g_end(msp[0]);
-      mount_ends.emplace_back(msp[1]);
-      struct stat st {};
-      const bool is_file = ::stat(m.source.c_str(), &st) == 0 && !S_ISDIR(st.st_mode);
-      std::vector<std::string> margs = {"runsc-gofer"};
-      for (auto& f : ToFlags(c)) margs.push_back(f);
-      margs.insert(margs.end(), {"gofer", "--fd=3", "--root-path=" + m.source,
-                                 std::string("--read-only=") + (m.read_only ? "true" : "false")});
-      auto mg = SpawnSelf(margs, {{g_end.get(), 3}}, sandbox::kGoferNamespaces);
+      auto mg = SpawnMountGofer(c, m);
       if (!mg.ok()) {
         fmt::print(stderr, "runsc: starting the gofer for {}: {}\n", m.destination, mg.status().ToString());
         stop_gofers();
         return 1;
       }
-      gofers.push_back(*mg);
+      gofers.push_back(mg->pid);
+      mount_ends.push_back(std::move(mg->sentry_end));
       jm["fd"] = 4 + static_cast<int>(mount_ends.size());
-      jm["file"] = is_file;
+      jm["file"] = mg->is_file;
     }
     mounts.push_back(std::move(jm));
   }

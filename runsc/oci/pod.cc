@@ -12,7 +12,9 @@
 
 #include "base/logging.h"
 #include "fmt/format.h"
+#include "runsc/commands.h"
 #include "runsc/control.h"
+#include "runsc/oci/apply.h"
 #include "runsc/oci/commands.h"
 #include "runsc/oci/pod.h"
 #include "runsc/sandbox.h"
@@ -51,9 +53,22 @@ int RunInPod(const Config& c, const std::string& sandbox_id, const Spec& spec) {
   auto gofer = SpawnSelf(gargs, {{gofer_end.get(), 3}}, sandbox::kGoferNamespaces);
   if (!gofer.ok()) return fail(fmt::format("starting the gofer: {}", gofer.status().ToString()));
   gofer_end.Reset();
-  if (!spec.mounts.empty()) {
-    // TODO(#8): config.json mounts of a joined container.
-    logging::Info("pod container: its config.json mounts are not applied yet");
+  Config probe = c;
+  auto opts = ToDoOptions(spec, probe);
+  if (!opts.ok()) return fail(std::string(opts.status().message()));
+  std::vector<base::UniqueFd> mount_ends;
+  nlohmann::json mounts = nlohmann::json::array();
+  for (const MountSpec& m : opts->mounts) {
+    nlohmann::json jm = {{"destination", m.destination}, {"type", m.type}, {"ro", m.read_only}, {"mode", m.mode}};
+    if (m.type == "bind") {
+      if (mount_ends.size() + 4 >= kMaxControlFds) return fail("pod container: too many bind mounts");
+      auto mg = SpawnMountGofer(c, m);  // dies with this supervisor (PDEATHSIG)
+      if (!mg.ok()) return fail(fmt::format("gofer for {}: {}", m.destination, mg.status().ToString()));
+      jm["fd"] = 4 + static_cast<int>(mount_ends.size());
+      jm["file"] = mg->is_file;
+      mount_ends.push_back(std::move(mg->sentry_end));
+    }
+    mounts.push_back(std::move(jm));
   }
   auto sock = ConnectControl(c.root_dir + "/" + sandbox_id);
   if (!sock.ok()) return fail(fmt::format("joining sandbox \"{}\": {}", sandbox_id, std::string(sock.status().message())));
@@ -61,9 +76,12 @@ int RunInPod(const Config& c, const std::string& sandbox_id, const Spec& spec) {
                         {"cwd", spec.cwd},   {"uid", spec.uid},   {"gid", spec.gid},
                         {"groups", spec.additional_gids}, {"root_readonly", spec.root_readonly}};
   if (spec.umask.has_value()) req["umask"] = *spec.umask;
-  const int fds[4] = {0, 1, 2, sentry_end.get()};
+  req["mounts"] = mounts;
+  std::vector<int> fds = {0, 1, 2, sentry_end.get()};
+  for (const auto& e : mount_ends) fds.push_back(e.get());
   if (auto s = SendControl(sock->get(), req, fds); !s.ok()) return fail(std::string(s.message()));
   sentry_end.Reset();
+  mount_ends.clear();
   auto started = RecvControl(sock->get());
   if (!started.ok()) return fail(std::string(started.status().message()));
   if (started->contains("error")) return fail(started->value("error", ""));

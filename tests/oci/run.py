@@ -338,12 +338,21 @@ def case_pod_containers_share_the_sandbox_and_dev_shm(runsc, tmp):
         while runsc("exec", "pod", "cat", "/dev/shm/a").returncode != 0:
             assert time.time() < deadline, "the pod sandbox did not come up"
             time.sleep(0.1)
+        podfile = os.path.join(tmp, "podfile")
+        with open(podfile, "w") as f:
+            f.write("bound into the pod container\n")
+
+        def app_cfg(c):
+            c["annotations"] = {cri + "container-type": "container", cri + "sandbox-id": "pod"}
+            c["mounts"] += [{"destination": "/etc/podfile", "type": "bind", "source": podfile, "options": ["ro"]},
+                            {"destination": "/scratch", "type": "tmpfs", "source": "tmpfs"}]
         write_config(app_bundle, runsc,
-                     ["/bin/sh", "-c", "cat /marker; cat /dev/shm/a; echo from-app > /dev/shm/b; ls /bin/busybox"],
-                     mutate=lambda c: c.__setitem__("annotations", {cri + "container-type": "container",
-                                                                     cri + "sandbox-id": "pod"}))
+                     ["/bin/sh", "-c", "cat /marker; cat /dev/shm/a; echo from-app > /dev/shm/b; ls /bin/busybox; "
+                                       "cat /etc/podfile; echo s > /scratch/s && cat /scratch/s"],
+                     mutate=app_cfg)
         p = runsc("run", "--bundle", app_bundle, "app", check=0)
-        assert p.stdout == "app rootfs\nfrom-sandbox\n/bin/busybox\n", (p.stdout, p.stderr)
+        assert p.stdout == "app rootfs\nfrom-sandbox\n/bin/busybox\nbound into the pod container\ns\n", (
+            p.stdout, p.stderr)
         p = runsc("exec", "pod", "/bin/sh", "-c", "cat /dev/shm/b; cat /marker 2>/dev/null || echo no-marker")
         assert p.stdout == "from-app\nno-marker\n", (p.stdout, p.stderr)
         runsc("delete", "app", check=0)
