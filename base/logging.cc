@@ -44,10 +44,15 @@ void Write(Level level, std::string_view msg) {
   clock_gettime(CLOCK_REALTIME, &ts);
   std::string line;
   if (g_format == Format::kJson) {
+    // runc's format (logrus JSON): containerd's shim parses "time" as
+    // RFC 3339 to report the last "error" line.
+    struct tm tm {};
+    gmtime_r(&ts.tv_sec, &tm);
     nlohmann::json j = {{"level", LevelName(level)},
                         {"msg", msg},
                         {"role", g_role},
-                        {"time", fmt::format("{}.{:09}", ts.tv_sec, ts.tv_nsec)}};
+                        {"time", fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z", tm.tm_year + 1900,
+                                             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec)}};
     line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   } else {
     struct tm tm {};

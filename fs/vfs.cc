@@ -30,6 +30,7 @@ Result<std::shared_ptr<Vfs>> Vfs::Create(std::unique_ptr<gofer::Client> root_cli
     root_info = FilesystemInfo{"overlay", false};
   }
   std::shared_ptr<Vfs> vfs(new Vfs());  // private constructor; owned at once
+  vfs->memory_file_ = opts.memory_file;
   auto root_dentry = std::make_shared<Dentry>(nullptr, "/", std::move(root_inode));
   vfs->root_mount_ = std::make_shared<Mount>(std::move(root_info), root_dentry, nullptr, nullptr);
   const Path root = vfs->root();
@@ -39,6 +40,7 @@ Result<std::shared_ptr<Vfs>> Vfs::Create(std::unique_ptr<gofer::Client> root_cli
     vfs->AddMount(root, "tmp", FilesystemInfo{"tmpfs", false}, Tmpfs::NewRoot(01777, 0, 0, opts.memory_file));
   }
   vfs->AddMount(dev, "shm", FilesystemInfo{"tmpfs", false}, Tmpfs::NewRoot(01777, 0, 0, opts.memory_file));
+  for (const auto& m : opts.mounts) TRY(vfs->MountExtra(m));
   return vfs;
 }
 
@@ -57,14 +59,27 @@ Path Vfs::AddMount(const Path& at, std::string_view name, FilesystemInfo info, s
   const Caller kc{&KernelCreds()};
   Result<std::shared_ptr<Dentry>> existing = at.dentry->LookupChild(kc, name);
   std::shared_ptr<Dentry> mountpoint;
-  if (existing.ok() && existing.value()->inode()->is_dir()) {
+  // A directory on a directory, a file on a file (a bind-mounted file).
+  if (existing.ok() && existing.value()->inode()->is_dir() == root_inode->is_dir() &&
+      !existing.value()->inode()->is_symlink()) {
     mountpoint = std::move(existing).value();
   } else {
     // The host has no such directory: make one in the sentry's view only.
     mountpoint = at.dentry->AddChild(std::string(name), root_inode);
   }
-  auto mount = std::make_shared<Mount>(std::move(info), std::make_shared<Dentry>(nullptr, "/", std::move(root_inode)),
-                                       at.mount, mountpoint);
+  return AddMountDentry(Path{at.mount, mountpoint}, "", std::move(info),
+                        std::make_shared<Dentry>(nullptr, "/", std::move(root_inode)));
+}
+
+Path Vfs::AddMountDentry(const Path& at, std::string_view name, FilesystemInfo info, std::shared_ptr<Dentry> root) {
+  std::shared_ptr<Dentry> mountpoint = at.dentry;
+  if (!name.empty()) {
+    const Caller kc{&KernelCreds()};
+    auto existing = at.dentry->LookupChild(kc, name);
+    mountpoint = existing.ok() && existing.value()->inode()->is_dir() ? std::move(existing).value()
+                                                                        : at.dentry->AddChild(std::string(name), root->inode());
+  }
+  auto mount = std::make_shared<Mount>(std::move(info), std::move(root), at.mount, mountpoint);
   Path mount_root{mount, mount->root()};
   {
     absl::MutexLock l(&mu_);

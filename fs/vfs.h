@@ -52,6 +52,18 @@ struct VfsOptions {
   // Where tmpfs file data lives (the kernel's memory file, so it counts
   // against the sandbox's memory); null: each tmpfs makes its own (tests).
   sentry::mm::MemoryFile* memory_file = nullptr;
+  // Further mounts from an OCI config.json, in order, after the defaults
+  // (fs/vfs_mount.cc). Missing parent directories are made up in the
+  // sentry's view only.
+  struct ExtraMount {
+    std::string destination;  // absolute
+    std::string type;         // "bind", "tmpfs", "proc", "sysfs"
+    bool read_only = false;
+    uint32_t mode = 01777;    // tmpfs
+    std::shared_ptr<gofer::Client> client;  // bind: the gofer serving the source
+    bool file = false;        // bind of a file: the gofer root's "file" entry
+  };
+  std::vector<ExtraMount> mounts;
 };
 
 // What an attribute change applies to: a resolved path, or an open file
@@ -79,6 +91,20 @@ class Vfs {
   Result<std::shared_ptr<FsContext>> NewFsContext(std::string_view cwd);
 
   Path root() const { return {root_mount_, root_mount_->root()}; }
+
+  // Mounts `m` at m.destination (fs/vfs_mount.cc). Start-up only, before
+  // any task runs. EINVAL for a bad destination or type.
+  Result<void> MountExtra(const VfsOptions::ExtraMount& m) { return MountExtraAt(root(), m); }
+  // The same under another root (a pod container's, NewContainerRoot).
+  Result<void> MountExtraAt(const Path& root, const VfsOptions::ExtraMount& m);
+
+  // A pod's further container (fs/vfs_mount.cc): a root of its own (an
+  // overlay over `client`'s tree, or the plain read-only tree), detached
+  // from "/", with its own /proc and /dev and the sandbox's /dev/shm (the
+  // same directory: the pod's containers share it, as Kubernetes expects).
+  Result<Path> NewContainerRoot(std::shared_ptr<gofer::Client> client, bool overlay);
+  // A context rooted at `root` with cwd `cwd` (resolved from root).
+  Result<std::shared_ptr<FsContext>> NewFsContextAt(const Path& root, std::string_view cwd);
 
   // Resolves `path` relative to `start` (used when the path is relative) and
   // c.fs's root (used for "/" and as the ".." barrier). ENOENT for "".
@@ -185,6 +211,8 @@ class Vfs {
   Vfs() = default;
   std::shared_ptr<ExecTracker> exec_tracker_ = std::make_shared<ExecTracker>();
   LockTable locks_;
+  // Where tmpfs file data lives (VfsOptions::memory_file); null in tests.
+  sentry::mm::MemoryFile* memory_file_ = nullptr;
   // Steps into whatever is mounted on p.dentry (repeatedly).
   Path FollowMounts(Path p) const;
   // ".." of p, not above `root`.
@@ -193,6 +221,8 @@ class Vfs {
   // sentry's view if the host has none).
   // Returns the new mount's root.
   Path AddMount(const Path& at, std::string_view name, FilesystemInfo info, std::shared_ptr<Inode> root_inode);
+  // The same with an existing mount's root dentry (a bind of a whole mount).
+  Path AddMountDentry(const Path& at, std::string_view name, FilesystemInfo info, std::shared_ptr<Dentry> root);
   // EACCES unless c may search the directory dir (ENOTDIR if not one).
   static Result<void> MaySearchDir(const Caller& c, const Path& dir);
   // The parent and the new name for a creation (mkdir, mknod, symlink,

@@ -16,6 +16,7 @@
 #include "gofer/client.h"
 #include "platform/platform.h"
 #include "runsc/commands.h"
+#include "runsc/control.h"
 #include "runsc/sandbox.h"
 #include "runsc/seccomp_filter.h"
 #include "runsc/spawn.h"
@@ -54,8 +55,11 @@ int Boot(const Config& c, const BootOptions& o) {
   for (int s : kForwarded) sigaddset(&fwd, s);
   pthread_sigmask(SIG_BLOCK, &fwd, nullptr);
 
-  base::UniqueFd spec_fd(o.spec_fd), gofer_fd(o.gofer_fd);
+  base::UniqueFd spec_fd(o.spec_fd), gofer_fd(o.gofer_fd), control_fd(o.control_fd);
   sentry::kernel::ExecSpec spec;
+  fs::VfsOptions vfs_opts;
+  std::string hostname;
+  std::vector<base::UniqueFd> mount_fds;  // owned until connected below
   try {
     const auto j = nlohmann::json::parse(ReadAll(spec_fd.get()));
     spec.path = j.at("path").get<std::string>();
@@ -64,6 +68,23 @@ int Boot(const Config& c, const BootOptions& o) {
     spec.cwd = j.at("cwd").get<std::string>();
     spec.uid = j.at("uid").get<uint32_t>();
     spec.gid = j.at("gid").get<uint32_t>();
+    spec.groups = j.value("groups", std::vector<uint32_t>{});
+    if (j.contains("umask")) spec.umask = j.at("umask").get<uint32_t>();
+    for (const auto& r : j.value("rlimits", nlohmann::json::array())) {
+      spec.rlimits.push_back({r.at(0).get<int>(), r.at(1).get<uint64_t>(), r.at(2).get<uint64_t>()});
+    }
+    hostname = j.value("hostname", "");
+    vfs_opts.overlay_root = !j.value("root_readonly", false);
+    for (const auto& m : j.value("mounts", nlohmann::json::array())) {
+      fs::VfsOptions::ExtraMount em;
+      em.destination = m.at("destination").get<std::string>();
+      em.type = m.at("type").get<std::string>();
+      em.read_only = m.value("ro", false);
+      em.mode = m.value("mode", 01777u);
+      em.file = m.value("file", false);
+      mount_fds.emplace_back(m.value("fd", -1));
+      vfs_opts.mounts.push_back(std::move(em));
+    }
   } catch (const nlohmann::json::exception& e) {
     return Fail(fmt::format("boot: bad spec from runsc do: {}", e.what()));
   }
@@ -87,6 +108,7 @@ int Boot(const Config& c, const BootOptions& o) {
 
   sentry::kernel::KernelConfig kc;
   kc.strace = c.strace;
+  if (!hostname.empty()) kc.hostname = hostname;
   if (c.total_memory != 0) kc.memory_file_capacity = c.total_memory;
   kc.max_tasks = c.max_tasks;
   kc.max_fds = c.max_fds;
@@ -97,7 +119,17 @@ int Boot(const Config& c, const BootOptions& o) {
   if (!plat.ok()) return Fail(why.empty() ? std::string(base::ErrnoText(plat.error())) : why);
   auto client = gofer::Client::Connect(std::move(gofer_fd));
   if (!client.ok()) return Fail(fmt::format("connecting to the gofer: {}", base::ErrnoText(client.error())));
-  auto vfs = fs::Vfs::Create(std::move(client).value(), fs::VfsOptions{.memory_file = mf.value().get()});
+  for (size_t i = 0; i < mount_fds.size(); ++i) {
+    if (!mount_fds[i].valid()) continue;
+    auto mc = gofer::Client::Connect(std::move(mount_fds[i]));
+    if (!mc.ok()) {
+      return Fail(fmt::format("connecting to the gofer of {}: {}", vfs_opts.mounts[i].destination,
+                              base::ErrnoText(mc.error())));
+    }
+    vfs_opts.mounts[i].client = std::move(mc).value();
+  }
+  vfs_opts.memory_file = mf.value().get();
+  auto vfs = fs::Vfs::Create(std::move(client).value(), vfs_opts);
   if (!vfs.ok()) return Fail(fmt::format("mounting the root filesystem: {}", base::ErrnoText(vfs.error())));
 
   // stdio: the host fds runsc do was given, donated to the sandbox as host
@@ -117,6 +149,7 @@ int Boot(const Config& c, const BootOptions& o) {
   }
 
   sentry::kernel::Kernel kernel(kc, std::move(mf).value(), std::move(plat).value(), std::move(vfs).value());
+  if (control_fd.valid()) StartControlServer(kernel, poller.value(), std::move(control_fd));
   std::thread forwarder([&kernel, fwd] {
     while (true) {
       int sig = 0;

@@ -2,14 +2,32 @@
 #ifndef RUNSC_COMMANDS_H_
 #define RUNSC_COMMANDS_H_
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "base/unique_fd.h"
 #include "runsc/config.h"
 
 namespace runsc {
+
+// A filesystem mounted into the sandbox besides the root (from config.json).
+struct MountSpec {
+  std::string destination;  // absolute, in the sandbox
+  std::string type;         // "bind" (served by a gofer of its own), "tmpfs", "proc", "sysfs"
+  std::string source;       // bind: the host path
+  bool read_only = false;
+  uint32_t mode = 01777;    // tmpfs root mode
+};
+
+struct RlimitSpec {
+  int resource = 0;  // RLIMIT_*
+  uint64_t soft = 0, hard = 0;
+};
 
 struct DoOptions {
   std::string cwd;              // default: the caller's working directory
@@ -18,7 +36,26 @@ struct DoOptions {
   // Set by the OCI commands from config.json; `do` uses the caller's.
   std::optional<std::vector<std::string>> env;
   std::optional<uint32_t> uid, gid;
+  // OCI only (runsc/oci/apply.cc fills them from config.json).
+  std::vector<uint32_t> groups;
+  std::optional<uint32_t> umask;
+  std::vector<RlimitSpec> rlimits;
+  std::vector<MountSpec> mounts;
+  std::string hostname;      // empty: the default ("runsc")
+  bool root_readonly = false;  // no writable overlay over the rootfs
+  // The directory of a control socket the sentry serves (runsc exec/ps);
+  // empty: none.
+  std::string control_dir;
 };
+
+// A gofer of its own for a bind mount, confined to m.source (a file
+// source is served as the only entry "file" of an empty directory).
+struct MountGofer {
+  pid_t pid = 0;
+  base::UniqueFd sentry_end;  // the sentry's end of its socket
+  bool is_file = false;
+};
+absl::StatusOr<MountGofer> SpawnMountGofer(const Config& c, const MountSpec& m);
 
 // `runsc do CMD...`: a one-off sandbox; exit code is the app's.
 int Do(const Config& c, const DoOptions& o);
@@ -26,6 +63,7 @@ int Do(const Config& c, const DoOptions& o);
 struct BootOptions {
   int spec_fd = -1;   // JSON ExecSpec from `do`
   int gofer_fd = -1;  // connected gofer socket
+  int control_fd = -1;  // listening control socket (runsc/control.h); -1: none
 };
 // `runsc boot` (internal): the sentry.
 int Boot(const Config& c, const BootOptions& o);
@@ -33,7 +71,7 @@ int Boot(const Config& c, const BootOptions& o);
 struct GoferOptions {
   int fd = -1;
   std::string root_path = "/";
-  bool read_only = true;
+  bool read_only = true;  // --read-only=false: a writable bind mount
 };
 // `runsc gofer` (internal): the file server.
 int GoferMain(const Config& c, const GoferOptions& o);

@@ -22,6 +22,7 @@ void AddGlobalFlags(CLI::App& app, Config& c) {
   app.add_option("--total-memory", c.total_memory, "app memory limit, e.g. 2G (default 64G)")
       ->transform(CLI::AsSizeValue(false));
   app.add_option("--max-tasks", c.max_tasks, "most tasks (threads) alive at once; fork gets EAGAIN (default: no limit)");
+  app.add_flag("--systemd-cgroup", c.systemd_cgroup, "accepted for runc compatibility (cgroups are the engine's)");
   app.add_option("--max-fds", c.max_fds, "the app's RLIMIT_NOFILE (default 1024 soft, 524288 hard)");
 }
 
@@ -76,11 +77,14 @@ SplitArgs NormalizeArgs(int argc, char** argv) {
       "root",  "debug",     "debug-log", "log",     "log-format", "strace", "platform", "network", "cwd",
       "quiet", "help",      "version",   "bundle",  "pid-file",   "console-socket", "detach", "force",
       "all",   "format",    "spec-fd",   "gofer-fd", "fd",        "root-path", "read-only", "ip", "volume",
-      "systemd-cgroup", "seccomp", "total-memory", "max-tasks", "max-fds"};
+      "systemd-cgroup", "seccomp", "total-memory", "max-tasks", "max-fds", "control-fd", "process", "env", "user",
+      "tty", "stats", "interval", "no-pivot", "no-new-keyring", "preserve-fds", "process-label", "apparmor", "cap",
+      "no-new-privs"};
   static const absl::flat_hash_set<std::string> kTakesValue = {
       "root", "debug-log", "log", "log-format", "platform", "network", "cwd", "bundle", "pid-file",
       "console-socket", "format", "spec-fd", "gofer-fd", "fd", "root-path", "ip", "volume", "total-memory",
-      "max-tasks", "max-fds"};
+      "max-tasks", "max-fds", "control-fd", "process", "env", "user", "interval", "preserve-fds", "process-label",
+      "apparmor", "cap"};
   // `-name[=v]` -> `--name[=v]` for our long flags only.
   auto normalize = [&](std::string a) {
     if (a.size() > 2 && a[0] == '-' && a[1] != '-') {
@@ -91,7 +95,9 @@ SplitArgs NormalizeArgs(int argc, char** argv) {
   };
   SplitArgs out;
   out.flags.emplace_back(argv[0]);
-  bool seen_sub = false;  // only `do` takes an app command line
+  bool seen_sub = false;  // only `do` and `exec` take an app command line
+  int ids_left = 0;       // exec: the container id precedes the command
+  bool is_exec = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--" && seen_sub) {
@@ -106,13 +112,24 @@ SplitArgs NormalizeArgs(int argc, char** argv) {
       if (eq == std::string::npos && kTakesValue.contains(name) && i + 1 < argc) out.flags.emplace_back(argv[++i]);
       continue;
     }
+    if (is_exec && (a == "-p" || a == "-e" || a == "-u" || a == "-c") && i + 1 < argc) {
+      out.flags.push_back(std::move(a));
+      out.flags.emplace_back(argv[++i]);
+      continue;
+    }
+    if (!a.empty() && a[0] != '-' && seen_sub && ids_left > 0) {
+      --ids_left;
+      out.flags.push_back(std::move(a));
+      continue;
+    }
     if (!a.empty() && a[0] != '-' && seen_sub) {
       // The app's command: it and everything after it belong to the app.
       for (int j = i; j < argc; ++j) out.trailing.emplace_back(argv[j]);
       break;
     }
     if (!a.empty() && a[0] != '-' && !seen_sub) {
-      if (a != "do") {
+      if (a == "exec") ids_left = 1, is_exec = true;
+      if (a != "do" && a != "exec") {
         // Other subcommands: CLI11 parses everything (Go-style flags still
         // normalized below).
         for (int j = i; j < argc; ++j) out.flags.push_back(normalize(argv[j]));

@@ -14,6 +14,7 @@ namespace runsc {
 struct Config {
   std::string root_dir = "/var/run/runsc";  // --root: state directory
   bool debug = false;
+  bool systemd_cgroup = false;  // --systemd-cgroup: accepted, no effect (runc compatibility)
   std::string debug_log;  // --debug-log=PATH
   std::string log;        // --log=PATH
   std::string log_format = "text";

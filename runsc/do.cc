@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -14,6 +15,7 @@
 #include "base/logging.h"
 #include "base/unique_fd.h"
 #include "runsc/commands.h"
+#include "runsc/control.h"
 #include "runsc/sandbox.h"
 #include "runsc/spawn.h"
 
@@ -36,6 +38,24 @@ bool WriteAll(int fd, const std::string& s) {
 }
 
 }  // namespace
+
+absl::StatusOr<MountGofer> SpawnMountGofer(const Config& c, const MountSpec& m) {
+  int msp[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, msp) != 0) return absl::ErrnoToStatus(errno, "socketpair");
+  base::UniqueFd g_end(msp[0]);
+  MountGofer out;
+  out.sentry_end.Reset(msp[1]);
+  struct stat st {};
+  out.is_file = ::stat(m.source.c_str(), &st) == 0 && !S_ISDIR(st.st_mode);
+  std::vector<std::string> margs = {"runsc-gofer"};
+  for (auto& f : ToFlags(c)) margs.push_back(f);
+  margs.insert(margs.end(), {"gofer", "--fd=3", "--root-path=" + m.source,
+                             std::string("--read-only=") + (m.read_only ? "true" : "false")});
+  auto pid = SpawnSelf(margs, {{g_end.get(), 3}}, sandbox::kGoferNamespaces);
+  if (!pid.ok()) return pid.status();
+  out.pid = *pid;
+  return out;
+}
 
 int Do(const Config& c, const DoOptions& o) {
   if (o.command.empty()) {
@@ -107,18 +127,63 @@ int Do(const Config& c, const DoOptions& o) {
   }
   gofer_end.Reset();
 
+  // Each bind mount gets a gofer of its own, confined to its source (a
+  // file source is staged alone in an otherwise empty directory), so one
+  // gofer's root never reaches another's files.
+  std::vector<pid_t> gofers = {*gofer};
+  auto stop_gofers = [&gofers] {
+    for (pid_t g : gofers) kill(g, SIGKILL);
+    for (pid_t g : gofers) (void)Wait(g);
+  };
+  std::vector<base::UniqueFd> mount_ends;  // the sentry's ends, fd 5 onwards in boot
+  nlohmann::json mounts = nlohmann::json::array();
+  for (const MountSpec& m : o.mounts) {
+    nlohmann::json jm = {{"destination", m.destination}, {"type", m.type}, {"ro", m.read_only}, {"mode", m.mode}};
+    if (m.type == "bind") {
+      auto mg = SpawnMountGofer(c, m);
+      if (!mg.ok()) {
+        fmt::print(stderr, "runsc: starting the gofer for {}: {}\n", m.destination, mg.status().ToString());
+        stop_gofers();
+        return 1;
+      }
+      gofers.push_back(mg->pid);
+      mount_ends.push_back(std::move(mg->sentry_end));
+      jm["fd"] = 4 + static_cast<int>(mount_ends.size());
+      jm["file"] = mg->is_file;
+    }
+    mounts.push_back(std::move(jm));
+  }
+
   std::vector<std::string> bargs = {"runsc-sandbox"};
   for (auto& f : ToFlags(c)) bargs.push_back(f);
   bargs.insert(bargs.end(), {"boot", "--gofer-fd=3", "--spec-fd=4"});
-  auto boot = SpawnSelf(bargs, {{sentry_end.get(), 3}, {spec_r.get(), 4}}, sandbox::kSentryNamespaces);
+  std::vector<std::pair<int, int>> boot_fds = {{sentry_end.get(), 3}, {spec_r.get(), 4}};
+  for (size_t i = 0; i < mount_ends.size(); ++i) boot_fds.emplace_back(mount_ends[i].get(), 5 + static_cast<int>(i));
+  base::UniqueFd control;
+  if (!o.control_dir.empty()) {
+    // The control socket (runsc exec, ps) is bound here, in the container's
+    // state directory, and served by the sentry: it cannot bind after its
+    // pivot to an empty root.
+    auto ctl = ListenControl(o.control_dir);
+    if (!ctl.ok()) {
+      fmt::print(stderr, "runsc: control socket: {}\n", ctl.status().ToString());
+      stop_gofers();
+      return 1;
+    }
+    control = std::move(*ctl);
+    boot_fds.emplace_back(control.get(), 5 + static_cast<int>(mount_ends.size()));
+    bargs.push_back("--control-fd=" + std::to_string(5 + mount_ends.size()));
+  }
+  auto boot = SpawnSelf(bargs, boot_fds, sandbox::kSentryNamespaces);
   if (!boot.ok()) {
     fmt::print(stderr, "runsc: starting the sentry: {}\n", boot.status().ToString());
-    kill(*gofer, SIGKILL);
-    (void)Wait(*gofer);
+    stop_gofers();
     return 1;
   }
   sentry_end.Reset();
   spec_r.Reset();
+  mount_ends.clear();
+  control.Reset();
 
   nlohmann::json spec;
   spec["path"] = o.command[0];
@@ -133,6 +198,14 @@ int Do(const Config& c, const DoOptions& o) {
   spec["cwd"] = cwd;
   spec["uid"] = o.uid.value_or(getuid());
   spec["gid"] = o.gid.value_or(getgid());
+  spec["groups"] = o.groups;
+  if (o.umask.has_value()) spec["umask"] = *o.umask;
+  nlohmann::json rl = nlohmann::json::array();
+  for (const RlimitSpec& r : o.rlimits) rl.push_back({r.resource, r.soft, r.hard});
+  spec["rlimits"] = rl;
+  spec["mounts"] = mounts;
+  spec["hostname"] = o.hostname;
+  spec["root_readonly"] = o.root_readonly;
   if (!WriteAll(spec_w.get(), spec.dump())) logging::Warn("writing the spec to the sentry failed: {}", strerror(errno));
   spec_w.Reset();
 
@@ -150,9 +223,11 @@ int Do(const Config& c, const DoOptions& o) {
   // Stop the forwarder: it only returns on SIGUSR2 once boot is gone.
   pthread_kill(forwarder.native_handle(), SIGUSR2);
   forwarder.join();
-  // The gofer exits when the sentry's end of the socket closes.
-  auto gst = Wait(*gofer);
-  if (gst.ok() && *gst != 0) logging::Debug("gofer exited with status {:#x}", *gst);
+  // The gofers exit when the sentry's ends of their sockets close.
+  for (pid_t g : gofers) {
+    auto gst = Wait(g);
+    if (gst.ok() && *gst != 0) logging::Debug("gofer {} exited with status {:#x}", g, *gst);
+  }
   if (!st.ok()) {
     fmt::print(stderr, "runsc: {}\n", st.status().ToString());
     return 1;

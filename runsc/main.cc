@@ -28,11 +28,13 @@ int main(int argc, char** argv) {
   CLI::App* boot_cmd = app.add_subcommand("boot", "")->group("");  // internal: hidden
   boot_cmd->add_option("--spec-fd", boot_opts.spec_fd)->required();
   boot_cmd->add_option("--gofer-fd", boot_opts.gofer_fd)->required();
+  boot_cmd->add_option("--control-fd", boot_opts.control_fd);
 
   runsc::GoferOptions gofer_opts;
   CLI::App* gofer_cmd = app.add_subcommand("gofer", "")->group("");  // internal: hidden
   gofer_cmd->add_option("--fd", gofer_opts.fd)->required();
   gofer_cmd->add_option("--root-path", gofer_opts.root_path);
+  gofer_cmd->add_option("--read-only", gofer_opts.read_only);
 
   CLI::App* compat_cmd = app.add_subcommand("compat-doc", "print the syscall compatibility table (markdown)");
 
@@ -45,6 +47,10 @@ int main(int argc, char** argv) {
     cmd->add_option("--pid-file", create_opts.pid_file, "file to write the container's process id to");
     cmd->add_option("--console-socket", create_opts.console_socket, "unix socket for the console's pty master");
     cmd->add_option("id", id, "container id")->required();
+    // runc flags engines pass that mean nothing for a sandbox.
+    cmd->add_flag("--no-pivot")->description("ignored (the sandbox always pivots)");
+    cmd->add_flag("--no-new-keyring")->description("ignored (the sandbox has no keyrings)");
+    cmd->add_option("--preserve-fds", "ignored: extra fds are not passed into the sandbox yet");
   };
   CLI::App* spec_cmd = app.add_subcommand("spec", "write a default config.json in the bundle directory");
   spec_cmd->add_option("-b,--bundle", spec_bundle, "bundle directory (default \".\")");
@@ -72,8 +78,35 @@ int main(int argc, char** argv) {
   CLI::App* wait_cmd = app.add_subcommand("wait", "wait for a container to stop; exit with its status");
   wait_cmd->add_option("id", id, "container id")->required();
   CLI::App* features_cmd = app.add_subcommand("features", "print the runtime's features as JSON");
+  runsc::oci::ExecOptions exec_opts;
+  CLI::App* exec_cmd = app.add_subcommand("exec", "run a new process in a running container");
+  exec_cmd->add_option("-p,--process", exec_opts.process_file, "path to a process.json (runtime-spec process)");
+  exec_cmd->add_flag("-d,--detach", exec_opts.detach, "return once the process has started");
+  exec_cmd->add_flag("-t,--tty", exec_opts.tty, "allocate a pseudo-TTY");
+  exec_cmd->add_option("--console-socket", exec_opts.console_socket, "unix socket for the console's pty master");
+  exec_cmd->add_option("--pid-file", exec_opts.pid_file, "file to write the process's (host-side) pid to");
+  exec_cmd->add_option("--cwd", exec_opts.cwd, "working directory in the container");
+  exec_cmd->add_option("-e,--env", exec_opts.env, "KEY=VALUE to add to the environment (repeatable)");
+  exec_cmd->add_option("-u,--user", exec_opts.user, "UID[:GID]");
+  exec_cmd->add_option("--process-label", "ignored (no SELinux labels in the sandbox)");
+  exec_cmd->add_option("--apparmor", "ignored (no AppArmor in the sandbox)");
+  exec_cmd->add_flag("--no-new-privs")->description("implied");
+  exec_cmd->add_option("-c,--cap", "ignored: the sandbox does not model capability sets yet");
+  exec_cmd->add_option("--preserve-fds", "ignored");
+  exec_cmd->add_option("id", id, "container id")->required();
+  exec_cmd->footer("Everything after ID is the command line, passed unchanged.");
+  bool events_stats = false;
+  int events_interval = 5;
+  CLI::App* events_cmd = app.add_subcommand("events", "print a container's stats as JSON lines");
+  events_cmd->add_flag("--stats", events_stats, "print one stats line and exit");
+  events_cmd->add_option("--interval", events_interval, "seconds between stats lines (default 5)");
+  events_cmd->add_option("id", id, "container id")->required();
+  CLI::App* pause_cmd = app.add_subcommand("pause", "stop every process of a container");
+  pause_cmd->add_option("id", id, "container id")->required();
+  CLI::App* resume_cmd = app.add_subcommand("resume", "continue a paused container");
+  resume_cmd->add_option("id", id, "container id")->required();
   std::vector<CLI::App*> unsupported;
-  for (const char* name : {"exec", "events", "pause", "resume", "checkpoint", "restore"}) {
+  for (const char* name : {"checkpoint", "restore"}) {
     CLI::App* cmd = app.add_subcommand(name, "not supported yet");
     cmd->allow_extras();
     unsupported.push_back(cmd);
@@ -111,6 +144,7 @@ int main(int argc, char** argv) {
   }
   if (compat_cmd->parsed()) return runsc::CompatDoc();
   runsc::SetUpLogging(config, "runsc");
+  runsc::oci::SetErrorsToLog(!config.log.empty() || !config.debug_log.empty());
   if (spec_cmd->parsed()) return runsc::oci::WriteSpec(spec_bundle);
   if (create_cmd->parsed()) return runsc::oci::Create(config, id, create_opts);
   if (run_cmd->parsed()) return runsc::oci::Run(config, id, create_opts);
@@ -122,6 +156,13 @@ int main(int argc, char** argv) {
   if (ps_cmd->parsed()) return runsc::oci::Ps(config, id, format);
   if (wait_cmd->parsed()) return runsc::oci::Wait(config, id);
   if (features_cmd->parsed()) return runsc::oci::Features();
+  if (exec_cmd->parsed()) {
+    exec_opts.command = std::move(split.trailing);
+    return runsc::oci::Exec(config, id, exec_opts);
+  }
+  if (pause_cmd->parsed()) return runsc::oci::Pause(config, id, true);
+  if (resume_cmd->parsed()) return runsc::oci::Pause(config, id, false);
+  if (events_cmd->parsed()) return runsc::oci::Events(config, id, events_stats, events_interval);
   if (sup_cmd->parsed()) return runsc::oci::Supervise(config, id, sup_bundle);
   for (CLI::App* cmd : unsupported) {
     if (cmd->parsed()) return runsc::oci::NotSupported(cmd->get_name());

@@ -100,8 +100,28 @@ absl::Status PivotToRootfs(const std::string& root_path, bool read_only) {
   }
   const std::string target = std::string(kStaging) + "/root";
   if (mkdir(target.c_str(), 0700) != 0) return HostError(fmt::format("mkdir({})", target));
-  if (syscall(SYS_move_mount, tree.get(), "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0) {
-    return HostError(fmt::format("move_mount(rootfs, {})", target));
+  struct stat st {};
+  if (fstat(tree.get(), &st) != 0) return HostError("fstat(rootfs)");
+  if (S_ISDIR(st.st_mode)) {
+    if (syscall(SYS_move_mount, tree.get(), "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+      return HostError(fmt::format("move_mount(rootfs, {})", target));
+    }
+  } else {
+    // A bind-mounted file (config.json mounts): served as the only entry
+    // "file" of a read-only directory, so nothing beside it is reachable.
+    const std::string file = target + "/file";
+    base::UniqueFd f(open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!f.valid()) return HostError(fmt::format("creat({})", file));
+    if (syscall(SYS_move_mount, tree.get(), "", AT_FDCWD, file.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+      return HostError(fmt::format("move_mount(file, {})", file));
+    }
+    // pivot_root wants a mount point: bind the directory onto itself.
+    if (mount(target.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+      return HostError(fmt::format("mount({}, MS_BIND)", target));
+    }
+    if (mount(nullptr, target.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr) != 0) {
+      return HostError(fmt::format("remount({}, read-only)", target));
+    }
   }
   if (auto s = PivotHere(target.c_str()); !s.ok()) return s;
   // The host's procfs (if the rootfs is "/") would show host processes and

@@ -83,6 +83,7 @@ Policy SentryPolicy(const SentryPolicyOptions& o) {
   // The gofer connection (a socketpair made by runsc do). No socket(2).
   allow(SYS_sendmsg, "gofer requests");
   allow(SYS_recvmsg, "gofer replies and donated fds");
+  allow(SYS_accept4, "control socket (runsc exec/ps), bound by runsc do before the pivot (runsc/control.h)");
 
   // Memory: the sentry's heap and stacks, the memfd mapping, and (in the
   // stubs) the app's mappings of the memfd.

@@ -42,10 +42,10 @@ absl::StatusOr<pid_t> SpawnSelf(const std::vector<std::string>& args, const std:
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     // Move sources out of the way first so a dst never clobbers a src.
-    int tmp[16];
+    int tmp[64];
     size_t n = 0;
     for (const auto& [src, dst] : fds) {
-      if (n >= 16) _exit(127);
+      if (n >= 64) _exit(127);
       tmp[n++] = fcntl(src, F_DUPFD_CLOEXEC, max_dst + 1);
     }
     n = 0;

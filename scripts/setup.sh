@@ -12,6 +12,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libcap-dev
   # tests and benchmarks
   busybox-static python3 runsc
+  # OCI clients driven by tests/oci (podman, ctr with the runc v2 shim)
+  podman containerd
 )
 
 missing=()

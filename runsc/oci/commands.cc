@@ -19,7 +19,9 @@
 #include "base/logging.h"
 #include "fmt/format.h"
 #include "runsc/commands.h"
+#include "runsc/oci/apply.h"
 #include "runsc/oci/hooks.h"
+#include "runsc/oci/pod.h"
 #include "runsc/oci/spec.h"
 #include "runsc/oci/state.h"
 #include "runsc/spawn.h"
@@ -29,7 +31,7 @@ namespace {
 
 int Fail(std::string_view msg) {
   fmt::print(stderr, "runsc: {}\n", msg);
-  logging::Warn("{}", msg);  // to the log file, if any (stderr shows errors only)
+  if (ErrorsToLog()) logging::Error("{}", msg);  // engines report the log's last error line
   return 1;
 }
 
@@ -75,7 +77,12 @@ absl::StatusOr<std::pair<StateDir, oci::State>> LoadContainer(const Config& c, c
   return std::make_pair(std::move(*dir), s);
 }
 
+bool errors_to_log = false;  // written once by main() before any thread starts
+
 }  // namespace
+
+void SetErrorsToLog(bool on) { errors_to_log = on; }
+bool ErrorsToLog() { return errors_to_log; }
 
 int ParseSignal(const std::string& in) {
   int n = 0;
@@ -109,12 +116,27 @@ int Create(const Config& c, const std::string& id, const CreateOptions& o) {
   }
   if (spec->terminal) return Fail("process.terminal: consoles are not supported yet (#8)");
   if (spec->args.empty()) return Fail("config.json: process.args: must not be empty");
+  {
+    Config probe = c;
+    if (auto o = ToDoOptions(*spec, probe); !o.ok()) return Fail(o.status());
+  }
   struct stat st {};
   if (::stat(spec->root_path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return Fail(fmt::format("config.json: root.path: {} is not a directory", spec->root_path));
   }
   std::string why;
   if (!Validate(c, &why)) return Fail(why);
+  if (auto sandbox = PodSandboxId(*spec, id)) {
+    // Joining a pod: its sandbox must be running (it serves the join).
+    auto sdir = StateDir::Open(c.root_dir, *sandbox, false);
+    if (!sdir.ok()) return Fail(fmt::format("pod sandbox \"{}\": {}", *sandbox, std::string(sdir.status().message())));
+    auto sst = sdir->Load();
+    if (!sst.ok()) return Fail(sst.status());
+    Refresh(*sst);
+    if (sst->status != "running" && sst->status != "created") {
+      return Fail(fmt::format("pod sandbox \"{}\" is {}", *sandbox, sst->status));
+    }
+  }
 
   auto dir = StateDir::Open(c.root_dir, id, true);
   if (!dir.ok()) return Fail(dir.status());
@@ -196,14 +218,16 @@ int Supervise(const Config& c, const std::string& id, const std::string& bundle)
       }
     }
   }
-  DoOptions o;
-  o.cwd = spec->cwd;
-  o.rootfs = spec->root_path;
-  o.command = spec->args;
-  o.env = spec->env;
-  o.uid = spec->uid;
-  o.gid = spec->gid;
-  const int code = Do(c, o);
+  int code = 0;
+  if (auto sandbox = PodSandboxId(*spec, id)) {
+    code = RunInPod(c, *sandbox, *spec);
+  } else {
+    Config cfg = c;
+    auto o = ToDoOptions(*spec, cfg);
+    if (!o.ok()) return Fail(o.status());
+    o->control_dir = dirpath;
+    code = Do(cfg, *o);
+  }
   auto dir = StateDir::Open(c.root_dir, id, false);
   if (dir.ok()) {
     if (auto s = dir->Load(); s.ok()) {
@@ -255,7 +279,7 @@ int Kill(const Config& c, const std::string& id, const std::string& signal, bool
   auto loaded = LoadContainer(c, id);
   if (!loaded.ok()) return Fail(loaded.status());
   const auto& s = loaded->second;
-  if (s.status != "created" && s.status != "running") {
+  if (s.status != "created" && s.status != "running" && s.status != "paused") {
     return Fail(fmt::format("cannot kill container \"{}\" in state \"{}\"", id, s.status));
   }
   if (::kill(s.pid, sig) != 0) return Fail(fmt::format("kill {}: {}", s.pid, strerror(errno)));
@@ -269,7 +293,7 @@ int Delete(const Config& c, const std::string& id, bool force) {
     return Fail(loaded.status());
   }
   auto& [dir, s] = *loaded;
-  if (s.status == "running" && !force) {
+  if ((s.status == "running" || s.status == "paused") && !force) {
     return Fail(fmt::format("cannot delete container \"{}\" that is running (use --force)", id));
   }
   if (s.status != "stopped") {
@@ -302,26 +326,12 @@ int List(const Config& c, const std::string& format) {
   return 0;
 }
 
-int Ps(const Config& c, const std::string& id, const std::string& format) {
-  auto loaded = LoadContainer(c, id);
-  if (!loaded.ok()) return Fail(loaded.status());
-  // TODO(#8): the sandbox's own process list. The host sees only the
-  // container's supervisor; its sandboxed processes have no host pids.
-  const auto& s = loaded->second;
-  if (format == "json") {
-    fmt::print("{}\n", nlohmann::json::array({s.pid}).dump());
-  } else {
-    fmt::print("PID\n{}\n", s.pid);
-  }
-  return 0;
-}
-
 int Features() {
   nlohmann::json f = {
       {"ociVersionMin", "1.0.0"},
       {"ociVersionMax", "1.0.2"},
       {"hooks", {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}},
-      {"mountOptions", nlohmann::json::array()},
+      {"mountOptions", {"bind", "rbind", "ro", "rw", "nosuid", "nodev", "noexec", "mode"}},
       {"linux", {{"namespaces", {"pid", "network", "ipc", "uts", "mount"}}, {"capabilities", nlohmann::json::array()}}},
       {"annotations", {{"org.opencontainers.runc.version", "runsc-cpp 0.1.0"}}}};
   fmt::print("{}\n", f.dump(4));

@@ -17,6 +17,12 @@ struct CreateOptions {
   bool detach = false;  // run only
 };
 
+// Whether failures also go to the log (--log/--debug-log set): engines
+// (containerd's shim, conmon) report the log's last error line. Set once by
+// main() before any command runs.
+void SetErrorsToLog(bool on);
+bool ErrorsToLog();
+
 int WriteSpec(const std::string& bundle);
 int Create(const Config& c, const std::string& id, const CreateOptions& o);
 int Start(const Config& c, const std::string& id);
@@ -27,6 +33,24 @@ int Delete(const Config& c, const std::string& id, bool force);
 int List(const Config& c, const std::string& format);
 int Wait(const Config& c, const std::string& id);
 int Ps(const Config& c, const std::string& id, const std::string& format);
+
+struct ExecOptions {
+  std::string process_file;  // --process: a process JSON (runtime-spec)
+  std::vector<std::string> command;
+  bool detach = false;
+  bool tty = false;              // -t (tty engineer)
+  std::string console_socket;    // (tty engineer)
+  std::string pid_file;
+  std::string cwd;
+  std::vector<std::string> env;  // --env KEY=VALUE, repeatable
+  std::string user;              // --user UID[:GID]
+};
+// `runsc exec`: a new process in the running sandbox (runsc/oci/exec.cc).
+int Exec(const Config& c, const std::string& id, const ExecOptions& o);
+// `runsc pause`/`resume`: stop or continue every process of the sandbox.
+int Pause(const Config& c, const std::string& id, bool pause);
+// `runsc events`: runc-style stats JSON lines (--stats: one, then exit).
+int Events(const Config& c, const std::string& id, bool stats_once, int interval_s);
 int Features();
 // checkpoint, restore, pause, resume, events, exec: a clear error for now.
 int NotSupported(const std::string& command);

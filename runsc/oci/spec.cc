@@ -147,6 +147,56 @@ void ParseProcess(Reader& r, const json& p, Spec& s) {
   if (p.contains("user")) ParseUser(r, p["user"], s);
   if (p.contains("rlimits")) ParseRlimits(r, p["rlimits"], s);
   if (p.contains("noNewPrivileges")) s.no_new_privileges = r.Bool(p["noNewPrivileges"], "process.noNewPrivileges");
+  if (p.contains("capabilities") && r.Object(p["capabilities"], "process.capabilities")) {
+    for (const auto& [set, names] : p["capabilities"].items()) {
+      const std::string cp = "process.capabilities." + set;
+      if (set != "bounding" && set != "effective" && set != "inheritable" && set != "permitted" && set != "ambient") {
+        r.Fail(cp, "unknown capability set (want bounding, effective, inheritable, permitted or ambient)");
+        continue;
+      }
+      std::vector<std::string> list = r.Strings(names, cp);
+      for (size_t i = 0; i < list.size() && r.ok(); ++i) {
+        if (list[i].rfind("CAP_", 0) != 0) r.Fail(fmt::format("{}[{}]", cp, i), fmt::format("\"{}\" is not a capability", list[i]));
+      }
+      s.capabilities[set] = std::move(list);
+    }
+  }
+  if (p.contains("oomScoreAdj")) {
+    const json& o = p["oomScoreAdj"];
+    if (!o.is_number_integer() || o.get<int64_t>() < -1000 || o.get<int64_t>() > 1000) {
+      r.Fail("process.oomScoreAdj", fmt::format("must be an integer in [-1000, 1000], got {}", o.dump()));
+    } else {
+      s.oom_score_adj = o.get<int>();
+    }
+  }
+  if (p.contains("consoleSize")) (void)r.Object(p["consoleSize"], "process.consoleSize");  // tty engineer
+}
+
+// A signed integer field (resources use -1 for "unlimited").
+std::optional<int64_t> Int(Reader& r, const json& j, const std::string& path) {
+  if (!j.is_number_integer()) {
+    r.Fail(path, fmt::format("must be an integer, got {}", j.dump()));
+    return std::nullopt;
+  }
+  return j.get<int64_t>();
+}
+
+void ParseResources(Reader& r, const json& res, Spec& s) {
+  if (!r.Object(res, "linux.resources")) return;
+  if (res.contains("memory") && r.Object(res["memory"], "linux.resources.memory")) {
+    const json& m = res["memory"];
+    if (m.contains("limit")) s.memory_limit = Int(r, m["limit"], "linux.resources.memory.limit");
+  }
+  if (res.contains("pids") && r.Object(res["pids"], "linux.resources.pids")) {
+    const json& p = res["pids"];
+    if (p.contains("limit")) s.pids_limit = Int(r, p["limit"], "linux.resources.pids.limit");
+  }
+  if (res.contains("cpu") && r.Object(res["cpu"], "linux.resources.cpu")) {
+    const json& c = res["cpu"];
+    if (c.contains("shares")) s.cpu_shares = r.Uint(c["shares"], "linux.resources.cpu.shares", UINT64_MAX);
+    if (c.contains("quota")) s.cpu_quota = Int(r, c["quota"], "linux.resources.cpu.quota");
+    if (c.contains("period")) s.cpu_period = r.Uint(c["period"], "linux.resources.cpu.period", UINT64_MAX);
+  }
 }
 
 void ParseMounts(Reader& r, const json& m, Spec& s) {
@@ -217,12 +267,40 @@ absl::StatusOr<Spec> ParseSpec(const std::string& text, const std::string& bundl
   if (j.contains("hooks")) ParseHooks(r, j["hooks"], s.hooks);
   if (j.contains("linux") && r.Object(j["linux"], "linux")) {
     const json& l = j["linux"];
+    if (l.contains("resources")) ParseResources(r, l["resources"], s);
     if (l.contains("sysctl") && r.Object(l["sysctl"], "linux.sysctl")) {
       // TODO(#8): the sandbox's own sysctls. None is supported yet, and
       // silently ignoring one would lie to the user.
-      for (const auto& [k, v] : l["sysctl"].items()) r.Fail("linux.sysctl." + k, "is not supported by this runtime yet");
+      std::string keys;
+      for (const auto& [k, v] : l["sysctl"].items()) {
+        // Engines set these by default (podman); they concern only the
+        // sandbox's own network namespace, which has no network yet (#9),
+        // so they have nothing to change. Kept for the netstack to honour.
+        if (k == "net.ipv4.ping_group_range" || k == "net.ipv4.ip_unprivileged_port_start") {
+          s.sysctl[k] = r.String(v, "linux.sysctl." + k);
+          continue;
+        }
+        keys += (keys.empty() ? "" : ", ") + k;
+      }
+      if (!keys.empty()) r.Fail("linux.sysctl", fmt::format("unsupported keys: {} (this runtime supports none yet)", keys));
     }
   }
+  if (!r.ok()) return r.status();
+  return s;
+}
+
+absl::StatusOr<Spec> ParseProcessSpec(const std::string& text) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    return absl::InvalidArgumentError(
+        fmt::format("process.json: invalid JSON at {}: {}", Position(text, e.byte > 0 ? e.byte - 1 : 0), e.what()));
+  }
+  Reader r;
+  Spec s;
+  ParseProcess(r, j, s);
+  if (r.ok() && s.args.empty()) r.Fail("process.args", "must not be empty");
   if (!r.ok()) return r.status();
   return s;
 }

@@ -53,11 +53,25 @@ struct Spec {
   std::map<std::string, std::string> annotations;
   std::map<std::string, std::string> sysctl;
   Hooks hooks;
+  // process.capabilities: the sets the app should see (names like
+  // "CAP_CHOWN"). Parsed and validated; see runsc/oci/apply.cc for what the
+  // sandbox does with them.
+  std::map<std::string, std::vector<std::string>> capabilities;
+  std::optional<int> oom_score_adj;
+  // linux.resources: the sandbox's own limits.
+  std::optional<int64_t> memory_limit;  // bytes; -1: unlimited
+  std::optional<int64_t> pids_limit;    // tasks; <= 0: unlimited
+  std::optional<uint64_t> cpu_shares;
+  std::optional<int64_t> cpu_quota;
+  std::optional<uint64_t> cpu_period;
 };
 
 // Parses `text` (the contents of <bundle>/config.json). `bundle` is the
 // absolute bundle directory, for a relative root.path.
 absl::StatusOr<Spec> ParseSpec(const std::string& text, const std::string& bundle);
+// Parses a process object alone (`runsc exec --process F`) into the
+// process fields of a Spec; errors name "process.<field>".
+absl::StatusOr<Spec> ParseProcessSpec(const std::string& text);
 // Reads and parses <bundle>/config.json.
 absl::StatusOr<Spec> LoadSpec(const std::string& bundle);
 // The default config.json that `runsc spec` writes (runc's defaults, with

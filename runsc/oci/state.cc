@@ -34,8 +34,13 @@ absl::Status ValidateId(const std::string& id) {
 
 absl::StatusOr<StateDir> StateDir::Open(const std::string& root, const std::string& id, bool create) {
   if (absl::Status s = ValidateId(id); !s.ok()) return s;
-  if (::mkdir(root.c_str(), 0711) != 0 && errno != EEXIST) {
-    return absl::ErrnoToStatus(errno, fmt::format("cannot create state root {}", root));
+  // Like runc's MkdirAll: engines pass roots like /run/containerd/runc/<ns>.
+  for (size_t slash = root.find('/', 1); ; slash = root.find('/', slash + 1)) {
+    const std::string prefix = root.substr(0, slash);
+    if (!prefix.empty() && ::mkdir(prefix.c_str(), 0711) != 0 && errno != EEXIST) {
+      return absl::ErrnoToStatus(errno, fmt::format("cannot create state root {}", prefix));
+    }
+    if (slash == std::string::npos) break;
   }
   const std::string dir = root + "/" + id;
   if (create) {

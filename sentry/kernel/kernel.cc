@@ -153,6 +153,60 @@ base::Result<void> Kernel::Exec(Task& t, const std::string& path, std::vector<st
   return {};
 }
 
+base::Result<std::unique_ptr<Task>> Kernel::NewProcessTask(const ExecSpec& spec, int32_t pid, std::string* why) {
+  auto tg = std::make_shared<ThreadGroup>();
+  tg->pid = pid;
+  tg->pgid = tg->pid;
+  tg->sid = tg->pid;
+  DefaultRlimits(*tg, config_.max_fds);
+  {
+    absl::MutexLock l(&tg->mu);
+    for (const ExecSpec::Rlimit& r : spec.rlimits) {
+      if (r.resource >= 0 && static_cast<size_t>(r.resource) < tg->rlimits.size()) {
+        tg->rlimits[r.resource] = {r.soft, r.hard};
+      }
+    }
+  }
+  auto task = std::make_unique<Task>(*this, tg, tg->pid);
+  task->SetCreds(spec.creds.has_value() ? *spec.creds : Credentials::ForUser(spec.uid, spec.gid, spec.groups));
+  task->SetFds(spec.fds != nullptr ? spec.fds : std::make_shared<FdTable>());
+  auto fsctx = spec.root.has_value() ? vfs_->NewFsContextAt(*spec.root, spec.cwd) : vfs_->NewFsContext(spec.cwd);
+  if (!fsctx.ok()) {
+    *why = fmt::format("cannot use working directory \"{}\": {}", spec.cwd, base::ErrnoText(fsctx.error()));
+    return fsctx.error();
+  }
+  if (spec.umask.has_value()) (void)fsctx.value()->SwapUmask(*spec.umask);
+  task->SetFs(std::move(fsctx).value());
+  auto ctx = platform_->NewContext();
+  if (!ctx.ok()) {
+    *why = fmt::format("platform context: {}", base::ErrnoText(ctx.error()));
+    return ctx.error();
+  }
+  task->SetContext(std::move(ctx).value());
+
+  std::string path = spec.path;
+  if (path.find('/') == std::string::npos) {
+    std::string path_env = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    for (const auto& e : spec.envp) {
+      if (e.rfind("PATH=", 0) == 0) path_env = e.substr(5);
+    }
+    auto found = vfs_->LookPath(task->fs(), path, path_env);
+    if (!found.ok()) {
+      *why = fmt::format("executable file not found in $PATH: \"{}\"", path);
+      return found.error();
+    }
+    path = std::move(found).value();
+  }
+  std::string exec_why;
+  auto r = Exec(*task, path, spec.argv, spec.envp, &exec_why);
+  if (!r.ok()) {
+    *why = fmt::format("cannot execute \"{}\": {}{}{}", spec.path, base::ErrnoText(r.error()),
+                       exec_why.empty() ? "" : ": ", exec_why);
+    return r.error();
+  }
+  return task;
+}
+
 base::Result<int> Kernel::Run(const ExecSpec& spec, std::string* why) {
   base::Result<int> result = base::Errno::kENOSYS;
   bool started = false;
@@ -160,60 +214,20 @@ base::Result<int> Kernel::Run(const ExecSpec& spec, std::string* why) {
   // (platform/platform.h threading rule).
   std::thread th([&] {
     (void)ReserveTask();  // pid 1 counts; the limit is at least 1 in practice
-    auto tg = std::make_shared<ThreadGroup>();
-    tg->pid = AllocateTid();
-    tg->pgid = tg->pid;
-    tg->sid = tg->pid;
-    DefaultRlimits(*tg, config_.max_fds);
-    auto task = std::make_unique<Task>(*this, tg, tg->pid);
-    task->SetCreds(spec.creds.has_value() ? *spec.creds : Credentials::ForUser(spec.uid, spec.gid));
-    task->SetFds(spec.fds != nullptr ? spec.fds : std::make_shared<FdTable>());
-    auto fsctx = vfs_->NewFsContext(spec.cwd);
-    if (!fsctx.ok()) {
-      *why = fmt::format("cannot use working directory \"{}\": {}", spec.cwd, base::ErrnoText(fsctx.error()));
-      result = fsctx.error();
-      return;
-    }
-    task->SetFs(std::move(fsctx).value());
-    auto ctx = platform_->NewContext();
-    if (!ctx.ok()) {
-      *why = fmt::format("platform context: {}", base::ErrnoText(ctx.error()));
-      result = ctx.error();
-      return;
-    }
-    task->SetContext(std::move(ctx).value());
-
-    std::string path = spec.path;
-    if (path.find('/') == std::string::npos) {
-      std::string path_env = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-      for (const auto& e : spec.envp) {
-        if (e.rfind("PATH=", 0) == 0) path_env = e.substr(5);
-      }
-      auto found = vfs_->LookPath(task->fs(), path, path_env);
-      if (!found.ok()) {
-        *why = fmt::format("executable file not found in $PATH: \"{}\"", path);
-        result = found.error();
-        return;
-      }
-      path = std::move(found).value();
-    }
-    std::string exec_why;
-    auto r = Exec(*task, path, spec.argv, spec.envp, &exec_why);
-    if (!r.ok()) {
-      *why = fmt::format("cannot execute \"{}\": {}{}{}", spec.path, base::ErrnoText(r.error()),
-                         exec_why.empty() ? "" : ": ", exec_why);
-      result = r.error();
+    auto task = NewProcessTask(spec, AllocateTid(), why);
+    if (!task.ok()) {
+      result = task.error();
       return;
     }
     {
       absl::MutexLock l(&mu_);
-      init_ = task.get();
-      init_tg_ = tg.get();
+      init_ = task.value().get();
+      init_tg_ = &task.value()->thread_group();
       ++live_threads_;
-      RegisterProcessLocked(tg, task.get(), nullptr);
+      RegisterProcessLocked(task.value()->thread_group_ptr(), task.value().get(), nullptr);
     }
     started = true;
-    TaskMain(std::move(task));
+    TaskMain(std::move(task).value());
   });
   th.join();
   if (!started) return result;

@@ -38,7 +38,7 @@ struct KernelConfig {
 class FdTable;
 struct ThreadGroup;
 
-struct ExecSpec {  // the first process
+struct ExecSpec {  // the first process, or one started by `runsc exec`
   std::string path;  // as given; resolved through $PATH like execvp
   std::vector<std::string> argv;
   std::vector<std::string> envp;
@@ -48,7 +48,17 @@ struct ExecSpec {  // the first process
   // (OCI: user, additionalGids, capabilities). Kernel::Exec then applies
   // execve's capability rules (Credentials::AfterExec), as runc's execve.
   std::optional<Credentials> creds;
+  std::vector<uint32_t> groups;   // supplementary groups (unless creds is set)
+  std::optional<uint32_t> umask;  // default 022
+  struct Rlimit {
+    int resource = 0;
+    uint64_t soft = 0, hard = 0;
+  };
+  std::vector<Rlimit> rlimits;    // over Linux's defaults
   std::shared_ptr<FdTable> fds;  // stdio, donated by the CLI
+  // A pod's further container: its own root (fs::Vfs::NewContainerRoot);
+  // unset: the sandbox's "/".
+  std::optional<fs::Path> root;
 };
 
 class Kernel {
@@ -72,6 +82,17 @@ class Kernel {
   base::Result<int> Run(const ExecSpec& spec, std::string* why);
 
   int32_t AllocateTid();
+
+  // `runsc exec`: a new process with no parent in the sandbox (like
+  // gVisor's), running while pid 1 lives. Returns its pid once it has
+  // exec'd; errors like Run's. Any thread but a task's. (spawn_process.cc)
+  base::Result<int32_t> StartProcess(const ExecSpec& spec, std::string* why);
+  // Blocks (host thread, not a task) until the process `pid` started by
+  // StartProcess exits; returns its wait status. Each pid is waited once.
+  int WaitStartedProcess(int32_t pid);
+  // A signal from outside the sandbox (runsc kill of a pod's container) to
+  // a live process. Any thread.
+  void SignalProcess(int32_t pid, int signo);
 
   // Task accounting for --max-tasks: fork/clone call ReserveTask() before
   // creating a task (EAGAIN at the limit, as Linux at RLIMIT_NPROC or
@@ -190,6 +211,9 @@ class Kernel {
   // process a zombie with wait status `status`.
   void ExitTask(Task& t, int status);
   void JoinFinishedThreads();
+  // Builds a process's leader task with pid `pid` (credentials, limits, fds,
+  // fs, platform context) and execs spec.path. On the task's own thread.
+  base::Result<std::unique_ptr<Task>> NewProcessTask(const ExecSpec& spec, int32_t pid, std::string* why);
 
  private:
   // The task thread's loop: runs app code and dispatches its syscalls until
@@ -213,6 +237,9 @@ class Kernel {
   absl::flat_hash_map<int32_t, std::shared_ptr<ThreadGroup>> processes_ ABSL_GUARDED_BY(mu_);
   ThreadGroup* init_tg_ ABSL_GUARDED_BY(mu_) = nullptr;
   bool init_exited_ ABSL_GUARDED_BY(mu_) = false;
+  // Wait statuses of exited parentless processes (StartProcess), until
+  // WaitStartedProcess takes them.
+  absl::flat_hash_map<int32_t, int> started_exits_ ABSL_GUARDED_BY(mu_);
   int init_status_ ABSL_GUARDED_BY(mu_) = 0;
   // Task threads: running count, and finished ones not yet joined.
   int live_threads_ ABSL_GUARDED_BY(mu_) = 0;

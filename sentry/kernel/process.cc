@@ -143,6 +143,7 @@ void Kernel::ProcessDiedLocked(ThreadGroup& tg, int status) {
   }
   ThreadGroup* p = tg.parent;
   if (p == nullptr) {
+    started_exits_[tg.pid] = status;  // a `runsc exec` process (spawn_process.cc)
     processes_.erase(tg.pid);
     return;
   }

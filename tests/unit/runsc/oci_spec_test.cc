@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "runsc/config.h"
+#include "runsc/oci/apply.h"
 #include "runsc/oci/commands.h"
 #include "runsc/oci/state.h"
 
@@ -53,7 +54,24 @@ TEST(OciSpec, UnsupportedSysctlIsAnErrorNotIgnored) {
   auto s = ParseSpec(R"({"ociVersion":"1.0.2","root":{"path":"r"},"linux":{"sysctl":{"net.ipv4.ip_forward":"1"}}})",
                      "/b");
   ASSERT_FALSE(s.ok());
-  EXPECT_THAT(Msg(s.status()), HasSubstr("linux.sysctl.net.ipv4.ip_forward"));
+  EXPECT_THAT(Msg(s.status()), HasSubstr("linux.sysctl"));
+  EXPECT_THAT(Msg(s.status()), HasSubstr("net.ipv4.ip_forward"));
+}
+
+TEST(OciSpec, ResourcesAndCapabilitiesAreParsedAndBadOnesNamed) {
+  auto s = ParseSpec(R"({"ociVersion":"1.0.2","root":{"path":"r"},
+      "process":{"cwd":"/","capabilities":{"bounding":["CAP_CHOWN"]}},
+      "linux":{"resources":{"memory":{"limit":1048576},"pids":{"limit":5}}}})",
+                     "/b");
+  ASSERT_TRUE(s.ok()) << Msg(s.status());
+  EXPECT_EQ(s->memory_limit, 1048576);
+  EXPECT_EQ(s->pids_limit, 5);
+  EXPECT_EQ(s->capabilities.at("bounding"), std::vector<std::string>{"CAP_CHOWN"});
+  auto bad = ParseSpec(R"({"ociVersion":"1.0.2","root":{"path":"r"},
+      "linux":{"resources":{"pids":{"limit":"many"}}}})",
+                       "/b");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(Msg(bad.status()), HasSubstr("linux.resources.pids.limit"));
 }
 
 TEST(OciSpec, UidOutOfRangeIsRejected) {
@@ -98,6 +116,53 @@ TEST(Cli, OtherSubcommandsKeepTheirPositionals) {
   SplitArgs a = NormalizeArgs(5, const_cast<char**>(argv));
   EXPECT_EQ(a.flags, (std::vector<std::string>{"runsc", "kill", "c1", "TERM", "--all"}));
   EXPECT_TRUE(a.trailing.empty());
+}
+
+TEST(Cli, ExecKeepsItsFlagsAndIdAndPassesTheCommandUntouched) {
+  const char* argv[] = {"runsc", "-root", "/r", "exec", "-e", "A=1", "--detach", "--cwd", "/tmp",
+                        "c1", "sh", "-c", "echo --env"};
+  SplitArgs a = NormalizeArgs(13, const_cast<char**>(argv));
+  EXPECT_EQ(a.flags, (std::vector<std::string>{"runsc", "--root", "/r", "exec", "-e", "A=1", "--detach", "--cwd",
+                                               "/tmp", "c1"}));
+  EXPECT_EQ(a.trailing, (std::vector<std::string>{"sh", "-c", "echo --env"}));
+}
+
+TEST(OciApply, MountsAreClassifiedAndUnknownTypesNamed) {
+  auto s = ParseSpec(R"({"ociVersion":"1.0.2","root":{"path":"r"},"process":{"cwd":"/"},"mounts":[
+      {"destination":"/proc","type":"proc"},
+      {"destination":"/dev","type":"tmpfs","options":["mode=755"]},
+      {"destination":"/run","type":"tmpfs","options":["mode=0700"]},
+      {"destination":"/dev/pts","type":"devpts"},
+      {"destination":"/etc/x","type":"bind","source":"/","options":["rbind","ro"]}]})",
+                     "/b");
+  ASSERT_TRUE(s.ok()) << Msg(s.status());
+  Config c;
+  auto o = ToDoOptions(*s, c);
+  ASSERT_TRUE(o.ok()) << o.status();
+  ASSERT_EQ(o->mounts.size(), 2u);  // /proc and /dev are the sandbox's own; devpts is skipped
+  EXPECT_EQ(o->mounts[0].type, "tmpfs");
+  EXPECT_EQ(o->mounts[0].mode, 0700u);
+  EXPECT_EQ(o->mounts[1].type, "bind");
+  EXPECT_TRUE(o->mounts[1].read_only);
+  auto bad = ParseSpec(R"({"ociVersion":"1.0.2","root":{"path":"r"},"process":{"cwd":"/"},"mounts":[
+      {"destination":"/a","type":"tmpfs"},{"destination":"/x","type":"nfs"}]})",
+                       "/b");
+  ASSERT_TRUE(bad.ok());
+  auto bo = ToDoOptions(*bad, c);
+  ASSERT_FALSE(bo.ok());
+  EXPECT_THAT(Msg(bo.status()), HasSubstr("mounts[1].type"));
+}
+
+TEST(OciApply, ResourceLimitsTightenTheSandboxConfig) {
+  auto s = ParseSpec(R"({"ociVersion":"1.0.2","root":{"path":"r"},"process":{"cwd":"/"},
+      "linux":{"resources":{"memory":{"limit":268435456},"pids":{"limit":64}}}})",
+                     "/b");
+  ASSERT_TRUE(s.ok());
+  Config c;
+  c.max_tasks = 1000;
+  ASSERT_TRUE(ToDoOptions(*s, c).ok());
+  EXPECT_EQ(c.total_memory, 268435456u);
+  EXPECT_EQ(c.max_tasks, 64u);
 }
 
 }  // namespace

@@ -1,0 +1,268 @@
+#include "runsc/control.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "base/logging.h"
+#include "fmt/format.h"
+#include "fs/host_file.h"
+#include "fs/vfs.h"
+#include "gofer/client.h"
+#include "fs/poller.h"
+#include "sentry/kernel/fd_table.h"
+#include "sentry/kernel/kernel.h"
+#include "sentry/kernel/signal.h"
+
+namespace runsc {
+namespace {
+
+// <dir>/ctl through an O_PATH fd of dir, so the state root may be longer
+// than sun_path allows.
+struct ControlAddress {
+  base::UniqueFd dir;
+  sockaddr_un addr{};
+};
+
+absl::StatusOr<ControlAddress> AddressOf(const std::string& dir) {
+  ControlAddress a;
+  a.dir.Reset(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!a.dir.valid()) return absl::ErrnoToStatus(errno, fmt::format("open {}", dir));
+  a.addr.sun_family = AF_UNIX;
+  fmt::format_to_n(a.addr.sun_path, sizeof(a.addr.sun_path) - 1, "/proc/self/fd/{}/ctl", a.dir.get());
+  return a;
+}
+
+// One connection: a request, then its reply (or replies).
+void Serve(sentry::kernel::Kernel& k, const std::shared_ptr<fs::HostPoller>& poller,
+           std::shared_ptr<base::UniqueFd> conn_ref) {
+  const base::UniqueFd& conn = *conn_ref;
+  std::vector<base::UniqueFd> fds;
+  auto req = RecvControl(conn.get(), &fds);
+  if (!req.ok()) {
+    logging::Warn("control: bad request: {}", req.status().ToString());
+    return;
+  }
+  const std::string op = req->value("op", "");
+  if (op == "ps") {
+    nlohmann::json procs = nlohmann::json::array();
+    for (int32_t pid : k.Pids()) {
+      auto info = k.GetProcessInfo(pid);
+      if (!info.has_value()) continue;
+      procs.push_back({{"pid", info->pid}, {"ppid", info->ppid}, {"uid", info->ruid}, {"state", std::string(1, info->state)},
+                       {"comm", info->comm}, {"cmdline", info->cmdline}, {"threads", info->threads}});
+    }
+    (void)SendControl(conn.get(), {{"processes", procs}});
+    return;
+  }
+  if (op == "pause" || op == "resume") {
+    // Job-control stop of every process (SIGSTOP/SIGCONT through the
+    // sentry's signals), not a freezer: a parent could notice.
+    // TODO(#8): a kernel-wide freeze invisible to the app.
+    for (int32_t pid : k.Pids()) k.SignalProcess(pid, op == "pause" ? SIGSTOP : SIGCONT);
+    (void)SendControl(conn.get(), {{"ok", true}});
+    return;
+  }
+  if (op != "exec" && op != "container") {
+    (void)SendControl(conn.get(), {{"error", fmt::format("unknown control request \"{}\"", op)}});
+    return;
+  }
+  sentry::kernel::ExecSpec spec;
+  try {
+    spec.argv = req->at("argv").get<std::vector<std::string>>();
+    spec.envp = req->at("env").get<std::vector<std::string>>();
+    spec.cwd = req->value("cwd", "/");
+    spec.uid = req->value("uid", 0u);
+    spec.gid = req->value("gid", 0u);
+    spec.groups = req->value("groups", std::vector<uint32_t>{});
+    if (req->contains("umask")) spec.umask = req->at("umask").get<uint32_t>();
+  } catch (const nlohmann::json::exception& e) {
+    (void)SendControl(conn.get(), {{"error", fmt::format("malformed exec request: {}", e.what())}});
+    return;
+  }
+  if (spec.argv.empty()) {
+    (void)SendControl(conn.get(), {{"error", "exec: empty command"}});
+    return;
+  }
+  spec.path = spec.argv[0];
+  spec.fds = std::make_shared<sentry::kernel::FdTable>(k.config().max_fds != 0 ? k.config().max_fds : 1024);
+  for (size_t i = 0; i < fds.size() && i < 3; ++i) {
+    const int flags = fcntl(fds[i].get(), F_GETFL);
+    if (flags < 0) continue;
+    (void)spec.fds->InstallAt(static_cast<int>(i), fs::NewHostFile(std::move(fds[i]), flags, poller), false);
+  }
+  if (op == "container") {
+    // A pod's further container: its rootfs comes from its own gofer (fd 3).
+    if (fds.size() < 4) {
+      (void)SendControl(conn.get(), {{"error", "container: no gofer connection"}});
+      return;
+    }
+    auto client = gofer::Client::Connect(std::move(fds[3]));
+    if (!client.ok()) {
+      (void)SendControl(conn.get(), {{"error", fmt::format("container: gofer: {}", base::ErrnoText(client.error()))}});
+      return;
+    }
+    auto root = k.vfs().NewContainerRoot(std::move(client).value(), !req->value("root_readonly", false));
+    if (!root.ok()) {
+      (void)SendControl(conn.get(), {{"error", fmt::format("container: rootfs: {}", base::ErrnoText(root.error()))}});
+      return;
+    }
+    for (const auto& jm : req->value("mounts", nlohmann::json::array())) {
+      fs::VfsOptions::ExtraMount em;
+      try {
+        em.destination = jm.at("destination").get<std::string>();
+        em.type = jm.at("type").get<std::string>();
+        em.read_only = jm.value("ro", false);
+        em.mode = jm.value("mode", 01777u);
+        em.file = jm.value("file", false);
+        const int idx = jm.value("fd", -1);
+        if (idx >= 4 && static_cast<size_t>(idx) < fds.size() && fds[idx].valid()) {
+          auto mc = gofer::Client::Connect(std::move(fds[idx]));
+          if (mc.ok()) em.client = std::move(mc).value();
+        }
+      } catch (const nlohmann::json::exception& e) {
+        (void)SendControl(conn.get(), {{"error", fmt::format("container: bad mount: {}", e.what())}});
+        return;
+      }
+      if (auto r = k.vfs().MountExtraAt(root.value(), em); !r.ok()) {
+        (void)SendControl(conn.get(), {{"error", fmt::format("container: mount {}: {}", em.destination,
+                                                             base::ErrnoText(r.error()))}});
+        return;
+      }
+    }
+    spec.root = std::move(root).value();
+  }
+  std::string why;
+  auto pid = k.StartProcess(spec, &why);
+  if (!pid.ok()) {
+    (void)SendControl(conn.get(), {{"error", why.empty() ? std::string(base::ErrnoText(pid.error())) : why},
+                                   {"errno", static_cast<int>(pid.error())}});
+    return;
+  }
+  spec.fds.reset();  // the process holds its own reference
+  (void)SendControl(conn.get(), {{"pid", pid.value()}});
+  if (op == "container") {
+    // The container's supervisor forwards signals as {"signal":N}; if it
+    // goes away (runsc kill -9 of it, its engine died), so does the process.
+    std::thread([&k, conn_ref, p = pid.value()] {
+      while (true) {
+        auto msg = RecvControl(conn_ref->get());
+        if (!msg.ok()) {
+          k.SignalProcess(p, SIGKILL);
+          return;
+        }
+        const int sig = msg->value("signal", 0);
+        if (sig > 0 && sig <= 64) k.SignalProcess(p, sig);
+      }
+    }).detach();
+  }
+  const int status = k.WaitStartedProcess(pid.value());
+  (void)SendControl(conn.get(), {{"status", status}});
+}
+
+}  // namespace
+
+absl::StatusOr<base::UniqueFd> ListenControl(const std::string& dir) {
+  auto a = AddressOf(dir);
+  if (!a.ok()) return a.status();
+  base::UniqueFd s(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  if (!s.valid()) return absl::ErrnoToStatus(errno, "socket(AF_UNIX)");
+  (void)::unlinkat(a->dir.get(), "ctl", 0);
+  if (::bind(s.get(), reinterpret_cast<const sockaddr*>(&a->addr), sizeof(a->addr)) != 0) {
+    return absl::ErrnoToStatus(errno, fmt::format("bind {}/ctl", dir));
+  }
+  (void)::fchmodat(a->dir.get(), "ctl", 0600, 0);
+  if (::listen(s.get(), 16) != 0) return absl::ErrnoToStatus(errno, "listen");
+  return s;
+}
+
+absl::StatusOr<base::UniqueFd> ConnectControl(const std::string& dir) {
+  auto a = AddressOf(dir);
+  if (!a.ok()) return a.status();
+  base::UniqueFd s(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  if (!s.valid()) return absl::ErrnoToStatus(errno, "socket(AF_UNIX)");
+  if (::connect(s.get(), reinterpret_cast<const sockaddr*>(&a->addr), sizeof(a->addr)) != 0) {
+    if (errno == ENOENT || errno == ECONNREFUSED) return absl::NotFoundError("the sandbox is not running");
+    return absl::ErrnoToStatus(errno, fmt::format("connect {}/ctl", dir));
+  }
+  return s;
+}
+
+absl::Status SendControl(int sock, const nlohmann::json& msg, std::span<const int> fds) {
+  const std::string text = msg.dump();
+  if (text.size() > kMaxControlMessage || fds.size() > kMaxControlFds) return absl::InvalidArgumentError("control message too big");
+  iovec iov{const_cast<char*>(text.data()), text.size()};
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  alignas(cmsghdr) char cbuf[CMSG_SPACE(kMaxControlFds * sizeof(int))] = {};
+  if (!fds.empty()) {
+    mh.msg_control = cbuf;
+    mh.msg_controllen = CMSG_SPACE(fds.size() * sizeof(int));
+    cmsghdr* c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(fds.size() * sizeof(int));
+    std::memcpy(CMSG_DATA(c), fds.data(), fds.size() * sizeof(int));
+  }
+  while (::sendmsg(sock, &mh, MSG_NOSIGNAL) < 0) {
+    if (errno != EINTR) return absl::ErrnoToStatus(errno, "sendmsg (control)");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<nlohmann::json> RecvControl(int sock, std::vector<base::UniqueFd>* fds) {
+  std::string buf(kMaxControlMessage, '\0');
+  iovec iov{buf.data(), buf.size()};
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  alignas(cmsghdr) char cbuf[CMSG_SPACE(kMaxControlFds * sizeof(int))] = {};
+  mh.msg_control = cbuf;
+  mh.msg_controllen = sizeof(cbuf);
+  ssize_t n;
+  while ((n = ::recvmsg(sock, &mh, MSG_CMSG_CLOEXEC)) < 0) {
+    if (errno != EINTR) return absl::ErrnoToStatus(errno, "recvmsg (control)");
+  }
+  // Take ownership of every donated fd first, so none leaks on an error.
+  std::vector<base::UniqueFd> got;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c != nullptr; c = CMSG_NXTHDR(&mh, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; ++i) {
+      int fd = -1;
+      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+      got.emplace_back(fd);
+    }
+  }
+  if (n == 0) return absl::UnavailableError("control connection closed");
+  if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) return absl::InvalidArgumentError("control message truncated");
+  buf.resize(static_cast<size_t>(n));
+  nlohmann::json j = nlohmann::json::parse(buf, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return absl::InvalidArgumentError("control message is not a JSON object");
+  if (fds != nullptr) *fds = std::move(got);
+  return j;
+}
+
+void StartControlServer(sentry::kernel::Kernel& k, std::shared_ptr<fs::HostPoller> poller, base::UniqueFd listener) {
+  std::thread([&k, poller = std::move(poller), l = std::move(listener)] {
+    while (true) {
+      base::UniqueFd conn(::accept4(l.get(), nullptr, nullptr, SOCK_CLOEXEC));
+      if (!conn.valid()) {
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        logging::Warn("control: accept4: {}", strerror(errno));
+        return;
+      }
+      // exec replies when its process exits: one thread per connection.
+      std::thread(Serve, std::ref(k), poller, std::make_shared<base::UniqueFd>(std::move(conn))).detach();
+    }
+  }).detach();
+}
+
+}  // namespace runsc

@@ -1,0 +1,58 @@
+// The control channel of a running sandbox (`runsc exec`, `runsc ps`): a
+// SOCK_SEQPACKET unix socket "ctl" in the container's state directory,
+// bound by `runsc do` (the sentry cannot bind after pivoting to an empty
+// root) and served by a thread of the sentry. One request per connection,
+// one JSON object per message; stdio fds travel with an exec request as
+// SCM_RIGHTS.
+//
+//   {"op":"exec","argv":[..],"env":[..],"cwd":"/","uid":0,"gid":0,"groups":[],
+//    "umask":18?}  + fds 0,1,2  ->  {"pid":N} | {"error":"..","errno":E}
+//                                 then {"status":wait status} when it exits
+//   {"op":"container",...exec's fields, "root_readonly":b, "mounts":[{destination,
+//    type, ro, mode, file, fd: index into the fds}]} + fds 0,1,2, a gofer
+//    socket for its rootfs, then one per bind mount -> like exec; the client then sends
+//    {"signal":N} to signal it, and closing the connection kills it
+//   {"op":"pause"|"resume"}     ->  {"ok":true}
+//   {"op":"ps"}                 ->  {"processes":[{"pid","ppid","uid","state","comm","cmdline"}]}
+//
+// Only processes that can open the state directory (root, 0711 + 0600
+// socket) can connect.
+#ifndef RUNSC_CONTROL_H_
+#define RUNSC_CONTROL_H_
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/status/statusor.h"
+#include "base/unique_fd.h"
+
+namespace sentry::kernel {
+class Kernel;
+}
+namespace fs {
+class HostPoller;
+}
+
+namespace runsc {
+
+// Binds and listens on <dir>/ctl (any path length).
+absl::StatusOr<base::UniqueFd> ListenControl(const std::string& dir);
+// Connects to <dir>/ctl. NotFound if no sandbox serves it.
+absl::StatusOr<base::UniqueFd> ConnectControl(const std::string& dir);
+
+// One message, at most kMaxControlMessage bytes, with up to kMaxControlFds fds.
+inline constexpr size_t kMaxControlMessage = 1 << 20;
+inline constexpr size_t kMaxControlFds = 64;  // stdio, a rootfs gofer, one gofer per bind mount
+absl::Status SendControl(int sock, const nlohmann::json& msg, std::span<const int> fds = {});
+absl::StatusOr<nlohmann::json> RecvControl(int sock, std::vector<base::UniqueFd>* fds = nullptr);
+
+// The sentry's side: accepts and serves connections on `listener` on a
+// detached thread, for the life of the process.
+void StartControlServer(sentry::kernel::Kernel& k, std::shared_ptr<fs::HostPoller> poller, base::UniqueFd listener);
+
+}  // namespace runsc
+
+#endif  // RUNSC_CONTROL_H_

@@ -1,0 +1,159 @@
+#include "runsc/oci/apply.h"
+
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "base/logging.h"
+#include "fmt/format.h"
+
+namespace runsc::oci {
+namespace {
+
+bool HasOption(const Mount& m, std::string_view opt) {
+  for (const auto& o : m.options) {
+    if (o == opt) return true;
+  }
+  return false;
+}
+
+// One config.json mount -> a MountSpec, nullopt for a logged skip.
+absl::StatusOr<std::optional<MountSpec>> ToMount(const Mount& m, size_t i) {
+  const std::string field = fmt::format("config.json: mounts[{}]", i);
+  MountSpec out;
+  out.destination = m.destination;
+  out.read_only = HasOption(m, "ro") || HasOption(m, "readonly");
+  const bool bind = m.type == "bind" || HasOption(m, "bind") || HasOption(m, "rbind");
+  if (bind) {
+    if (m.source.empty() || m.source[0] != '/') {
+      return absl::InvalidArgumentError(fmt::format("{}.source: a bind mount needs an absolute host path, got \"{}\"",
+                                                    field, m.source));
+    }
+    struct stat st {};
+    if (::stat(m.source.c_str(), &st) != 0) {
+      return absl::InvalidArgumentError(fmt::format("{}.source: {}: {}", field, m.source, strerror(errno)));
+    }
+    if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+      return absl::InvalidArgumentError(
+          fmt::format("{}.source: {} is neither a directory nor a regular file", field, m.source));
+    }
+    out.type = "bind";
+    out.source = m.source;
+    return std::optional<MountSpec>(out);
+  }
+  if (m.type == "proc") {
+    // The sandbox always has its own procfs at /proc.
+    if (m.destination == "/proc") return std::optional<MountSpec>();
+    out.type = "proc";
+    return std::optional<MountSpec>(out);
+  }
+  if (m.type == "tmpfs") {
+    // /dev is the sentry's devfs (null, zero, random, ...): a tmpfs over it
+    // would hide the devices runc would create there. /dev/shm is a tmpfs
+    // already (shared by a pod's containers).
+    if (m.destination == "/dev" || m.destination == "/dev/shm") return std::optional<MountSpec>();
+    out.type = "tmpfs";
+    for (const auto& o : m.options) {
+      if (o.rfind("mode=", 0) == 0) {
+        const std::string v = o.substr(5);
+        char* end = nullptr;
+        const unsigned long mode = std::strtoul(v.c_str(), &end, 8);
+        if (v.empty() || *end != '\0' || mode > 07777) {
+          return absl::InvalidArgumentError(fmt::format("{}.options: bad \"{}\"", field, o));
+        }
+        out.mode = static_cast<uint32_t>(mode);
+      }
+    }
+    return std::optional<MountSpec>(out);
+  }
+  if (m.type == "sysfs") {
+    // TODO(#8): a synthetic sysfs. An empty read-only directory until then.
+    logging::Info("mount {}: sysfs is an empty read-only directory in this sandbox", m.destination);
+    out.type = "sysfs";
+    out.read_only = true;
+    return std::optional<MountSpec>(out);
+  }
+  if (m.type == "devpts" || m.type == "mqueue" || m.type == "cgroup" || m.type == "cgroup2") {
+    // devpts is the tty work; mqueue and cgroup have no sandbox view yet.
+    logging::Info("mount {} ({}): not available in this sandbox yet; skipped", m.destination, m.type);
+    return std::optional<MountSpec>();
+  }
+  return absl::InvalidArgumentError(fmt::format("{}.type: \"{}\" is not supported (bind, tmpfs, proc, sysfs, "
+                                                "devpts, mqueue, cgroup)",
+                                                field, m.type));
+}
+
+}  // namespace
+
+int RlimitByName(const std::string& name) {
+  static const std::pair<const char*, int> kNames[] = {
+      {"RLIMIT_CPU", RLIMIT_CPU},         {"RLIMIT_FSIZE", RLIMIT_FSIZE},     {"RLIMIT_DATA", RLIMIT_DATA},
+      {"RLIMIT_STACK", RLIMIT_STACK},     {"RLIMIT_CORE", RLIMIT_CORE},       {"RLIMIT_RSS", RLIMIT_RSS},
+      {"RLIMIT_NPROC", RLIMIT_NPROC},     {"RLIMIT_NOFILE", RLIMIT_NOFILE},   {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK},
+      {"RLIMIT_AS", RLIMIT_AS},           {"RLIMIT_LOCKS", RLIMIT_LOCKS},     {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+      {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE}, {"RLIMIT_NICE", RLIMIT_NICE},     {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},
+      {"RLIMIT_RTTIME", RLIMIT_RTTIME}};
+  for (const auto& [n, v] : kNames) {
+    if (name == n) return v;
+  }
+  return -1;
+}
+
+absl::StatusOr<DoOptions> ToDoOptions(const Spec& spec, Config& c) {
+  DoOptions o;
+  o.cwd = spec.cwd;
+  o.rootfs = spec.root_path;
+  o.command = spec.args;
+  o.env = spec.env;
+  o.uid = spec.uid;
+  o.gid = spec.gid;
+  o.groups = spec.additional_gids;
+  o.umask = spec.umask;
+  o.hostname = spec.hostname;
+  o.root_readonly = spec.root_readonly;
+  for (size_t i = 0; i < spec.rlimits.size(); ++i) {
+    const Rlimit& l = spec.rlimits[i];
+    const int res = RlimitByName(l.type);
+    if (res < 0) {
+      return absl::InvalidArgumentError(
+          fmt::format("config.json: process.rlimits[{}].type: unknown limit \"{}\"", i, l.type));
+    }
+    o.rlimits.push_back({res, l.soft, l.hard});
+  }
+  for (size_t i = 0; i < spec.mounts.size(); ++i) {
+    auto m = ToMount(spec.mounts[i], i);
+    if (!m.ok()) return m.status();
+    if (m->has_value()) o.mounts.push_back(std::move(**m));
+  }
+  // The sandbox's own resource bounds. The host-side cgroup (if the engine
+  // made one) still applies to the sandbox's processes as a whole.
+  if (spec.memory_limit.has_value() && *spec.memory_limit > 0) {
+    const uint64_t limit = static_cast<uint64_t>(*spec.memory_limit);
+    if (c.total_memory == 0 || limit < c.total_memory) c.total_memory = limit;
+  }
+  if (spec.pids_limit.has_value() && *spec.pids_limit > 0) {
+    const uint64_t limit = static_cast<uint64_t>(*spec.pids_limit);
+    if (c.max_tasks == 0 || limit < c.max_tasks) c.max_tasks = limit;
+  }
+  if (spec.cpu_shares.has_value() || spec.cpu_quota.has_value()) {
+    // TODO(#8): cpu shares/quota through a cgroup v1 child of the engine's.
+    logging::Info("linux.resources.cpu: not applied by the sandbox itself (the engine's cgroup still applies)");
+  }
+  if (!spec.capabilities.empty()) {
+    // TODO(#8): the sentry has no per-task capability sets yet (procs).
+    // The sandbox's root is already confined by the sentry; a capability
+    // list cannot widen what the host grants (none).
+    logging::Info("process.capabilities: recorded; the sandbox does not model capability sets yet");
+  }
+  if (spec.no_new_privileges) {
+    // Nothing in the sandbox can gain privileges on execve today: setuid
+    // bits and file capabilities are not honoured by the sentry.
+    logging::Debug("process.noNewPrivileges: implied (the sentry never grants privileges on execve)");
+  }
+  return o;
+}
+
+}  // namespace runsc::oci

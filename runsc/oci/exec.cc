@@ -1,0 +1,205 @@
+// `runsc exec`, `ps` and `events`: the commands that talk to a running
+// sandbox through its control socket (runsc/control.h).
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "base/logging.h"
+#include "fmt/format.h"
+#include "runsc/control.h"
+#include "runsc/oci/commands.h"
+#include "runsc/oci/spec.h"
+#include "runsc/oci/state.h"
+#include "runsc/spawn.h"
+
+namespace runsc::oci {
+namespace {
+
+int Fail(std::string_view msg) {
+  fmt::print(stderr, "runsc: {}\n", msg);
+  if (ErrorsToLog()) logging::Error("{}", msg);  // engines report the log's last error line
+  return 1;
+}
+
+int Fail(const absl::Status& s) { return Fail(std::string(s.message())); }
+
+// The running container's state and its control directory.
+absl::StatusOr<State> Running(const Config& c, const std::string& id) {
+  auto dir = StateDir::Open(c.root_dir, id, false);
+  if (!dir.ok()) return dir.status();
+  auto st = dir->Load();
+  if (!st.ok()) return st.status();
+  Refresh(*st);
+  if (st->status != "running" && st->status != "created" && st->status != "paused") {
+    return absl::FailedPreconditionError(fmt::format("container \"{}\" is not running (state \"{}\")", id, st->status));
+  }
+  return *st;
+}
+
+absl::StatusOr<nlohmann::json> Request(const Config& c, const std::string& id, const nlohmann::json& req) {
+  auto sock = ConnectControl(c.root_dir + "/" + id);
+  if (!sock.ok()) return sock.status();
+  if (auto s = SendControl(sock->get(), req); !s.ok()) return s;
+  auto reply = RecvControl(sock->get());
+  if (!reply.ok()) return reply.status();
+  if (reply->contains("error")) return absl::InternalError(reply->value("error", ""));
+  return reply;
+}
+
+}  // namespace
+
+int Exec(const Config& c, const std::string& id, const ExecOptions& o) {
+  auto st = Running(c, id);
+  if (!st.ok()) return Fail(st.status());
+  auto cspec = LoadSpec(st->bundle);
+  if (!cspec.ok()) return Fail(cspec.status());
+  // The process: --process F, else the container's process with CMD and
+  // the flags over it (runc's rules).
+  Spec p;
+  if (!o.process_file.empty()) {
+    std::ifstream f(o.process_file);
+    if (!f.good()) return Fail(fmt::format("cannot open --process {}: {}", o.process_file, strerror(errno)));
+    std::stringstream ss;
+    ss << f.rdbuf();
+    auto parsed = ParseProcessSpec(ss.str());
+    if (!parsed.ok()) return Fail(parsed.status());
+    p = std::move(*parsed);
+  } else {
+    if (o.command.empty()) return Fail("exec: a command or --process is required");
+    p = *cspec;
+    p.args = o.command;
+    p.terminal = false;  // runc: only -t asks for one, whatever the container has
+  }
+  if (o.tty || p.terminal) return Fail("exec: terminals (-t, process.terminal) are not supported yet (#8)");
+  for (const auto& e : o.env) {
+    if (e.find('=') == std::string::npos) return Fail(fmt::format("--env \"{}\": want KEY=VALUE", e));
+    p.env.push_back(e);
+  }
+  if (!o.cwd.empty()) p.cwd = o.cwd;
+  if (!o.user.empty()) {
+    std::vector<std::string> ug = absl::StrSplit(o.user, ':');
+    uint32_t uid = 0, gid = 0;
+    if (ug.size() > 2 || !absl::SimpleAtoi(ug[0], &uid) || (ug.size() == 2 && !absl::SimpleAtoi(ug[1], &gid))) {
+      return Fail(fmt::format("--user \"{}\": want UID[:GID] (numbers)", o.user));
+    }
+    p.uid = uid;
+    p.gid = ug.size() == 2 ? gid : p.gid;
+  }
+  nlohmann::json req = {{"op", "exec"}, {"argv", p.args},  {"env", p.env},      {"cwd", p.cwd},
+                        {"uid", p.uid}, {"gid", p.gid},    {"groups", p.additional_gids}};
+  if (p.umask.has_value()) req["umask"] = *p.umask;
+
+  auto sock = ConnectControl(c.root_dir + "/" + id);
+  if (!sock.ok()) return Fail(fmt::format("exec in \"{}\": {}", id, std::string(sock.status().message())));
+  const int stdio[3] = {0, 1, 2};
+  if (auto s = SendControl(sock->get(), req, stdio); !s.ok()) return Fail(s);
+  auto started = RecvControl(sock->get());
+  if (!started.ok()) return Fail(started.status());
+  if (started->contains("error")) return Fail(fmt::format("exec: {}", started->value("error", "")));
+  // The engine (conmon, the containerd shim) watches a host process for
+  // the exec'd one: ours lives until it exits and exits with its status.
+  const pid_t child = fork();
+  if (child < 0) return Fail(fmt::format("fork: {}", strerror(errno)));
+  if (child == 0) {
+    if (o.detach) {
+      // The app has its own copies of stdio: let the engine's pipes close
+      // when the app is done with them.
+      base::UniqueFd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
+      for (int fd = 0; fd <= 2 && null.valid(); ++fd) ::dup2(null.get(), fd);
+      setsid();
+    }
+    auto done = RecvControl(sock->get());
+    if (!done.ok()) _exit(255);
+    _exit(ExitCodeOf(done->value("status", 0)));
+  }
+  sock->Reset();
+  if (!o.pid_file.empty()) {
+    const std::string tmp = o.pid_file + ".tmp";
+    std::ofstream(tmp) << child;
+    if (::rename(tmp.c_str(), o.pid_file.c_str()) != 0) return Fail(fmt::format("pid file: {}", strerror(errno)));
+  }
+  if (o.detach) return 0;
+  auto status = runsc::Wait(child);
+  if (!status.ok()) return Fail(status.status());
+  return ExitCodeOf(*status);
+}
+
+absl::StatusOr<std::vector<nlohmann::json>> SandboxProcesses(const Config& c, const std::string& id) {
+  auto st = Running(c, id);
+  if (!st.ok()) return st.status();
+  auto reply = Request(c, id, {{"op", "ps"}});
+  if (!reply.ok()) return reply.status();
+  return reply->value("processes", std::vector<nlohmann::json>{});
+}
+
+int Ps(const Config& c, const std::string& id, const std::string& format) {
+  auto procs = SandboxProcesses(c, id);
+  if (!procs.ok()) return Fail(procs.status());
+  if (format == "json") {
+    // runc prints pids; ours are the sandbox's (its processes have no
+    // host pids: the sentry runs them).
+    nlohmann::json pids = nlohmann::json::array();
+    for (const auto& p : *procs) pids.push_back(p.value("pid", 0));
+    fmt::print("{}\n", pids.dump());
+    return 0;
+  }
+  fmt::print("{:<8} {:<8} {:<8} {:<6} {}\n", "UID", "PID", "PPID", "STAT", "CMD");
+  for (const auto& p : *procs) {
+    std::string cmd = p.value("cmdline", "");
+    std::replace(cmd.begin(), cmd.end(), '\0', ' ');
+    if (cmd.empty()) cmd = "[" + p.value("comm", "") + "]";
+    fmt::print("{:<8} {:<8} {:<8} {:<6} {}\n", p.value("uid", 0), p.value("pid", 0), p.value("ppid", 0),
+               p.value("state", "?"), cmd);
+  }
+  return 0;
+}
+
+int Pause(const Config& c, const std::string& id, bool pause) {
+  auto dir = StateDir::Open(c.root_dir, id, false);
+  if (!dir.ok()) return Fail(dir.status());
+  auto st = dir->Load();
+  if (!st.ok()) return Fail(st.status());
+  Refresh(*st);
+  const char* want = pause ? "running" : "paused";
+  if (st->status != want) {
+    return Fail(fmt::format("cannot {} container \"{}\" in state \"{}\"", pause ? "pause" : "resume", id, st->status));
+  }
+  auto sock = ConnectControl(c.root_dir + "/" + id);
+  if (!sock.ok()) return Fail(sock.status());
+  if (auto s = SendControl(sock->get(), {{"op", pause ? "pause" : "resume"}}); !s.ok()) return Fail(s);
+  auto reply = RecvControl(sock->get());
+  if (!reply.ok()) return Fail(reply.status());
+  st->status = pause ? "paused" : "running";
+  if (auto s = dir->Save(*st); !s.ok()) return Fail(s);
+  return 0;
+}
+
+int Events(const Config& c, const std::string& id, bool stats_once, int interval_s) {
+  // runc's format: {"type":"stats","id":ID,"data":{...}} per line, every
+  // interval, until the container stops.
+  while (true) {
+    auto procs = SandboxProcesses(c, id);
+    if (!procs.ok()) {
+      if (stats_once) return Fail(procs.status());
+      return 0;  // stopped: the stream ends
+    }
+    nlohmann::json data = {{"pids", {{"current", procs->size()}}}};
+    if (c.max_tasks != 0) data["pids"]["limit"] = c.max_tasks;
+    fmt::print("{}\n", nlohmann::json({{"type", "stats"}, {"id", id}, {"data", data}}).dump());
+    std::fflush(stdout);
+    if (stats_once) return 0;
+    std::this_thread::sleep_for(std::chrono::seconds(std::max(1, interval_s)));
+  }
+}
+
+}  // namespace runsc::oci
