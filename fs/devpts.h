@@ -53,6 +53,9 @@ class Devpts : public std::enable_shared_from_this<Devpts> {
   std::map<uint32_t, Entry> ttys_ ABSL_GUARDED_BY(mu_);
 };
 
+// The pair behind a master or replica file, or null for other files.
+Tty* TtyOfFile(FileDescription& f);
+
 // /dev/tty (c 5,0) for a devfs: the caller's controlling terminal (ENXIO
 // without one).
 std::shared_ptr<Inode> NewDevTty(uint64_t dev, std::shared_ptr<Devpts> devpts);

@@ -348,6 +348,11 @@ Result<uint64_t> TtyFileBase::TaskIoctl(Task& t, uint64_t cmd, uint64_t arg) {
 
 }  // namespace
 
+Tty* TtyOfFile(FileDescription& f) {
+  auto* t = dynamic_cast<TtyFileBase*>(&f);
+  return t != nullptr ? &t->tty() : nullptr;
+}
+
 Result<std::shared_ptr<FileDescription>> Devpts::OpenMaster(const Caller& c, const Path& at,
                                                             std::shared_ptr<Inode> inode, int flags) {
   const uint32_t uid = c.creds != nullptr ? c.creds->euid : 0;
