@@ -456,5 +456,100 @@ TEST(PtyJobControl, TiocspgrpMovesTheForegroundGroup) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
+TEST(PtyJobControl, SuspendCharacterSendsSigtstp) {
+  Pty p = OpenPty();
+  Pipe ready = MakePipe();
+  const pid_t pid = SpawnSessionOn(p, ready.write_end.get(), [](int, int rfd) {
+    signal(SIGTSTP, [](int) { _exit(8); });
+    if (write(rfd, "r", 1) != 1) return 1;
+    while (true) pause();
+    return 2;
+  });
+  char c;
+  ASSERT_EQ(read(ready.read_end.get(), &c, 1), 1);
+  WriteAll(p.master.get(), "\x1a");
+  int status;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 8) << status;
+}
+
+TEST(PtyJobControl, IsigOffMakesInterruptCharacterData) {
+  Pty p = OpenPty();
+  struct termios t;
+  ASSERT_EQ(tcgetattr(p.replica.get(), &t), 0);
+  t.c_lflag &= ~ISIG;
+  ASSERT_EQ(tcsetattr(p.replica.get(), TCSANOW, &t), 0);
+  WriteAll(p.master.get(), "\x03\n");
+  EXPECT_EQ(ReadSome(p.replica.get()), "\x03\n");
+}
+
+TEST(PtyJobControl, BackgroundReadStopsTheGroupWithSigttin) {
+  Pty p = OpenPty();
+  Pipe ready = MakePipe();
+  const pid_t pid = SpawnSessionOn(p, ready.write_end.get(), [](int fd, int) {
+    const pid_t bg = fork();
+    if (bg == 0) {
+      setpgid(0, 0);
+      char c;
+      (void)read(fd, &c, 1);
+      _exit(30);
+    }
+    setpgid(bg, bg);
+    int status;
+    if (waitpid(bg, &status, WUNTRACED) != bg) return 31;
+    const bool stopped = WIFSTOPPED(status) && WSTOPSIG(status) == SIGTTIN;
+    kill(bg, SIGKILL);
+    waitpid(bg, nullptr, 0);
+    return stopped ? 0 : 32;
+  });
+  int status;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
+TEST(PtyJobControl, BackgroundWriteWithTostopStopsTheGroupWithSigttou) {
+  Pty p = OpenPty();
+  Pipe ready = MakePipe();
+  const pid_t pid = SpawnSessionOn(p, ready.write_end.get(), [](int fd, int) {
+    struct termios t;
+    if (tcgetattr(fd, &t) != 0) return 40;
+    t.c_lflag |= TOSTOP;
+    if (tcsetattr(fd, TCSANOW, &t) != 0) return 41;
+    const pid_t bg = fork();
+    if (bg == 0) {
+      setpgid(0, 0);
+      (void)write(fd, "x", 1);
+      _exit(42);
+    }
+    setpgid(bg, bg);
+    int status;
+    if (waitpid(bg, &status, WUNTRACED) != bg) return 43;
+    const bool stopped = WIFSTOPPED(status) && WSTOPSIG(status) == SIGTTOU;
+    kill(bg, SIGKILL);
+    waitpid(bg, nullptr, 0);
+    return stopped ? 0 : 44;
+  });
+  int status;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
+TEST(PtyJobControl, MasterCloseHangsUpTheSessionLeader) {
+  Pty p = OpenPty();
+  Pipe ready = MakePipe();
+  const pid_t pid = SpawnSessionOn(p, ready.write_end.get(), [m = p.master.get()](int, int rfd) {
+    close(m);  // the parent's close must be the master's last
+    if (write(rfd, "r", 1) != 1) return 1;
+    while (true) pause();  // SIGHUP's default action ends us
+    return 2;
+  });
+  char c;
+  ASSERT_EQ(read(ready.read_end.get(), &c, 1), 1);
+  p.master.Reset();
+  int status;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGHUP) << status;
+}
+
 }  // namespace
 }  // namespace syscall_test
