@@ -1,12 +1,13 @@
 // A minimal /dev, all in the sentry: the memory devices of Linux's
 // drivers/char/mem.c and random.c, and the usual fd symlinks.
-// TODO(#4): tty, ptmx/pts, shm (tmpfs).
+// /dev/tty, /dev/ptmx and the pts mount come from fs/devpts.h.
 #include <fcntl.h>
 #include <sys/random.h>
 #include <sys/sysmacros.h>
 
 #include <cstring>
 
+#include "fs/devpts.h"
 #include "fs/filesystems.h"
 #include "fs/synthetic.h"
 
@@ -63,7 +64,7 @@ class DevInode final : public SyntheticInode {
     return st;
   }
   Result<std::shared_ptr<FileDescription>> Open(const Caller&, const Path& at, int flags) override {
-    return std::shared_ptr<FileDescription>(std::make_shared<DevFile>(at, shared_from_this(), flags, kind_));
+    return std::shared_ptr<FileDescription>(std::make_shared<DevFile>(at, shared_from_this(), flags & ~O_NOCTTY, kind_));
   }
 
  private:
@@ -77,7 +78,7 @@ std::shared_ptr<SyntheticSymlink> FixedLink(uint64_t dev, std::string target) {
 
 }  // namespace
 
-std::shared_ptr<Inode> NewDevfs() {
+std::shared_ptr<Inode> NewDevfs(std::shared_ptr<Devpts> devpts) {
   const uint64_t dev = NextSyntheticDev();
   auto root = SyntheticDir::New(dev, 0755);
   root->AddChild("null", std::make_shared<DevInode>(dev, DevKind::kNull, 1, 3));
@@ -89,6 +90,10 @@ std::shared_ptr<Inode> NewDevfs() {
   root->AddChild("stdin", FixedLink(dev, "/proc/self/fd/0"));
   root->AddChild("stdout", FixedLink(dev, "/proc/self/fd/1"));
   root->AddChild("stderr", FixedLink(dev, "/proc/self/fd/2"));
+  if (devpts != nullptr) {
+    root->AddChild("tty", NewDevTty(dev, std::move(devpts)));
+    root->AddChild("ptmx", FixedLink(dev, "pts/ptmx"));
+  }
   return root;
 }
 

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "sentry/kernel/task.h"
+
 namespace fs {
 
 Result<size_t> FileDescription::Read(std::span<uint8_t>) { return Errno::kEINVAL; }
@@ -14,6 +16,11 @@ Result<size_t> FileDescription::PWrite(std::span<const uint8_t>, uint64_t) { ret
 Result<uint64_t> FileDescription::Seek(int64_t, int) { return Errno::kESPIPE; }
 Result<size_t> FileDescription::Getdents64(std::span<uint8_t>) { return Errno::kENOTDIR; }
 Result<uint64_t> FileDescription::Ioctl(sentry::mm::MemoryManager&, uint64_t, uint64_t) { return Errno::kENOTTY; }
+Result<uint64_t> FileDescription::TaskIoctl(sentry::kernel::Task& t, uint64_t cmd, uint64_t arg) {
+  return Ioctl(t.mm(), cmd, arg);
+}
+Result<size_t> FileDescription::TaskRead(sentry::kernel::Task&, std::span<uint8_t> buf) { return Read(buf); }
+Result<size_t> FileDescription::TaskWrite(sentry::kernel::Task&, std::span<const uint8_t> buf) { return Write(buf); }
 Result<std::shared_ptr<sentry::mm::MappableFile>> FileDescription::Mappable() { return Errno::kENODEV; }
 
 FileDescription::~FileDescription() {

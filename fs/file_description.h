@@ -17,6 +17,10 @@
 #include "sentry/kernel/waiter.h"
 #include "sentry/mm/memory_manager.h"
 
+namespace sentry::kernel {
+class Task;
+}
+
 namespace fs {
 
 struct Path;
@@ -57,6 +61,15 @@ class FileDescription {
   virtual Result<size_t> Getdents64(std::span<uint8_t> buf);
   // ioctl(2); `mm` is the caller's memory for arguments. ENOTTY by default.
   virtual Result<uint64_t> Ioctl(sentry::mm::MemoryManager& mm, uint64_t cmd, uint64_t arg);
+  // ---- Calls that need the calling task (terminals: the controlling
+  // terminal, job control, VMIN/VTIME; fs/tty_file.cc). The ioctl syscall
+  // calls TaskIoctl, which defaults to Ioctl(t.mm(), ...). A file with
+  // OwnBlocking() does its own waiting through Task::Block in TaskRead and
+  // TaskWrite, which fs::ReadBlocking/WriteBlocking then call instead.
+  virtual Result<uint64_t> TaskIoctl(sentry::kernel::Task& t, uint64_t cmd, uint64_t arg);
+  virtual bool OwnBlocking() const { return false; }
+  virtual Result<size_t> TaskRead(sentry::kernel::Task& t, std::span<uint8_t> buf);
+  virtual Result<size_t> TaskWrite(sentry::kernel::Task& t, std::span<const uint8_t> buf);
   // For mmap(2) of this file; ENODEV if it cannot be mapped.
   virtual Result<std::shared_ptr<sentry::mm::MappableFile>> Mappable();
   // The absolute path inside the sandbox, for /proc/self/fd and getcwd.

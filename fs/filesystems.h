@@ -10,12 +10,15 @@
 
 namespace fs {
 
+class Devpts;
+
 // The gofer's root (fs/gofer_fs.cc). Inodes keep the client alive.
 std::shared_ptr<Inode> NewGoferRoot(std::shared_ptr<gofer::Client> client);
 // A procfs instance (fs/proc.cc).
 std::shared_ptr<Inode> NewProcfs();
-// A devfs instance with null, zero, full, random, urandom (fs/dev.cc).
-std::shared_ptr<Inode> NewDevfs();
+// A devfs instance with null, zero, full, random, urandom (fs/dev.cc);
+// with `devpts`, also tty (the controlling terminal) and ptmx -> pts/ptmx.
+std::shared_ptr<Inode> NewDevfs(std::shared_ptr<Devpts> devpts = nullptr);
 
 }  // namespace fs
 

@@ -20,6 +20,7 @@ Errno Interrupted(Errno e) { return e == Errno::kEINTR ? Errno::kERESTARTSYS : e
 }  // namespace
 
 Result<size_t> ReadBlocking(sentry::kernel::Task& t, FileDescription& f, std::span<uint8_t> buf) {
+  if (f.OwnBlocking()) return f.TaskRead(t, buf);
   Result<size_t> r = f.Read(buf);
   if (r.ok() || r.error() != Errno::kEAGAIN || (f.flags() & O_NONBLOCK)) return r;
   Waiter w(t, kReadEvents);
@@ -34,6 +35,7 @@ Result<size_t> ReadBlocking(sentry::kernel::Task& t, FileDescription& f, std::sp
 }
 
 Result<size_t> WriteBlocking(sentry::kernel::Task& t, FileDescription& f, std::span<const uint8_t> buf) {
+  if (f.OwnBlocking()) return f.TaskWrite(t, buf);
   const bool whole = f.WritesWholeBuffer();
   std::optional<Waiter> w;
   absl::Cleanup done = [&] {

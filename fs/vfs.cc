@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 
+#include "fs/devpts.h"
 #include "fs/filesystems.h"
 #include "fs/overlay.h"
 #include "fs/synthetic.h"
@@ -35,7 +36,9 @@ Result<std::shared_ptr<Vfs>> Vfs::Create(std::unique_ptr<gofer::Client> root_cli
   vfs->root_mount_ = std::make_shared<Mount>(std::move(root_info), root_dentry, nullptr, nullptr);
   const Path root = vfs->root();
   vfs->AddMount(root, "proc", FilesystemInfo{"proc", false}, NewProcfs());
-  const Path dev = vfs->AddMount(root, "dev", FilesystemInfo{"devtmpfs", false}, NewDevfs());
+  vfs->devpts_ = Devpts::Create();
+  const Path dev = vfs->AddMount(root, "dev", FilesystemInfo{"devtmpfs", false}, NewDevfs(vfs->devpts_));
+  vfs->AddMount(dev, "pts", FilesystemInfo{"devpts", false}, vfs->devpts_->root());
   if (opts.tmpfs_tmp || !opts.overlay_root) {
     vfs->AddMount(root, "tmp", FilesystemInfo{"tmpfs", false}, Tmpfs::NewRoot(01777, 0, 0, opts.memory_file));
   }
@@ -122,9 +125,11 @@ Result<std::shared_ptr<FileDescription>> Vfs::OpenPath(const Caller& c, const Pa
   if ((may & kMayWrite) && exec_tracker_->Executing(inode.get())) return Errno::kETXTBSY;
   const struct stat st = TRY(inode->Stat(c));
   TRY(CheckPermission(*c.creds, st, may));
-  // Linux clears these after open (fs/open.c do_dentry_open).
+  // Linux clears these after open (fs/open.c do_dentry_open). Character
+  // devices still see O_NOCTTY (terminals act on it, then drop it).
+  const int noctty = S_ISCHR(inode->mode()) ? 0 : O_NOCTTY;
   std::shared_ptr<FileDescription> f =
-      TRY(inode->Open(c, p, flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC)));
+      TRY(inode->Open(c, p, flags & ~(O_CREAT | O_EXCL | noctty | O_TRUNC | O_CLOEXEC)));
   // handle_truncate(): after the open, regular files only.
   if ((flags & O_TRUNC) && inode->is_regular()) {
     SetAttrRequest req;

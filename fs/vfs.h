@@ -27,6 +27,8 @@ struct Credentials;
 
 namespace fs {
 
+class Devpts;
+
 struct ResolveOpts {
   bool follow_final = true;     // follow a symlink in the last component
   bool require_dir = false;     // O_DIRECTORY: last component must be a dir
@@ -190,6 +192,9 @@ class Vfs {
     return {};
   }
 
+  // The sandbox's pseudo-terminals, mounted at /dev/pts (fs/devpts.h).
+  Devpts& devpts() { return *devpts_; }
+
   // Advisory locks (fcntl record locks, OFD locks, flock).
   LockTable& locks() { return locks_; }
 
@@ -241,6 +246,7 @@ class Vfs {
   bool Busy(const Path& dir, const std::shared_ptr<Dentry>& d) const;
 
   std::shared_ptr<Mount> root_mount_;
+  std::shared_ptr<Devpts> devpts_;
   mutable absl::Mutex mu_;
   // Mount stacking: mountpoint dentry -> the mount on it.
   absl::flat_hash_map<const Dentry*, std::shared_ptr<Mount>> mounts_ ABSL_GUARDED_BY(mu_);

@@ -2,6 +2,7 @@
 // platform, gofer connection, VFS, stdio) and runs the app.
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -11,7 +12,9 @@
 
 #include "base/logging.h"
 #include "base/unique_fd.h"
+#include "fs/devpts.h"
 #include "fs/host_file.h"
+#include "fs/tty_console.h"
 #include "fs/vfs.h"
 #include "gofer/client.h"
 #include "platform/platform.h"
@@ -22,12 +25,15 @@
 #include "runsc/spawn.h"
 #include "sentry/kernel/fd_table.h"
 #include "sentry/kernel/kernel.h"
+#include "sentry/kernel/task.h"
 #include "sentry/mm/memory_file.h"
 
 namespace runsc {
 namespace {
 
 constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+// SIGWINCH from the host terminal resizes the sandbox's console.
+constexpr int kConsoleResize = SIGWINCH;
 
 std::string ReadAll(int fd) {
   std::string out;
@@ -39,6 +45,37 @@ std::string ReadAll(int fd) {
     out.append(buf, static_cast<size_t>(n));
   }
   return out;
+}
+
+// The console: a pty of the sandbox's devpts whose replica replaces every
+// stdio fd that is the host terminal on fd 0, with pid 1's session (sid 1,
+// the first process's) as its controlling session, as runc's console is.
+base::Result<std::unique_ptr<fs::TtyConsole>> SetUpConsole(sentry::kernel::Kernel& kernel, fs::Vfs& vfs,
+                                                           sentry::kernel::FdTable& fds) {
+  struct stat host_tty {};
+  if (fstat(0, &host_tty) != 0 || !S_ISCHR(host_tty.st_mode)) return base::Errno::kENOTTY;
+  static const sentry::kernel::Credentials root{};
+  const fs::Caller caller{.creds = &root, .kernel = &kernel};
+  std::shared_ptr<fs::FsContext> ctx = TRY(vfs.NewFsContext("/"));
+  std::shared_ptr<fs::FileDescription> master = TRY(vfs.Open(caller, *ctx, vfs.root(), "/dev/ptmx", O_RDWR | O_NOCTTY, 0));
+  fs::Tty* tty = fs::TtyOfFile(*master);
+  if (tty == nullptr) return base::Errno::kENOTTY;
+  tty->set_locked(false);
+  std::shared_ptr<fs::FileDescription> replica =
+      TRY(vfs.Open(caller, *ctx, vfs.root(), fmt::format("/dev/pts/{}", tty->index()), O_RDWR | O_NOCTTY, 0));
+  tty->SetSession(1, 1);
+  int out_fd = -1;
+  for (int fd : {0, 1, 2}) {
+    struct stat st {};
+    if (fstat(fd, &st) != 0 || !S_ISCHR(st.st_mode) || st.st_rdev != host_tty.st_rdev) continue;
+    (void)fds.InstallAt(fd, replica, false);
+    const int acc = fcntl(fd, F_GETFL) & O_ACCMODE;
+    if (out_fd < 0 && (acc == O_WRONLY || acc == O_RDWR)) out_fd = fd;
+  }
+  base::UniqueFd in(fcntl(0, F_DUPFD_CLOEXEC, 3));
+  base::UniqueFd out(fcntl(out_fd >= 0 ? out_fd : 0, F_DUPFD_CLOEXEC, 3));
+  if (!in.valid() || !out.valid()) return base::FromHost(errno);
+  return fs::TtyConsole::Start(std::move(master), std::move(in), std::move(out));
 }
 
 int Fail(std::string_view what) {
@@ -53,8 +90,10 @@ int Boot(const Config& c, const BootOptions& o) {
   sigset_t fwd;
   sigemptyset(&fwd);
   for (int s : kForwarded) sigaddset(&fwd, s);
+  sigaddset(&fwd, kConsoleResize);
   pthread_sigmask(SIG_BLOCK, &fwd, nullptr);
 
+  bool console = false;
   base::UniqueFd spec_fd(o.spec_fd), gofer_fd(o.gofer_fd), control_fd(o.control_fd);
   sentry::kernel::ExecSpec spec;
   fs::VfsOptions vfs_opts;
@@ -85,6 +124,7 @@ int Boot(const Config& c, const BootOptions& o) {
       mount_fds.emplace_back(m.value("fd", -1));
       vfs_opts.mounts.push_back(std::move(em));
     }
+    console = j.value("console", false);
   } catch (const nlohmann::json::exception& e) {
     return Fail(fmt::format("boot: bad spec from runsc do: {}", e.what()));
   }
@@ -131,6 +171,7 @@ int Boot(const Config& c, const BootOptions& o) {
   vfs_opts.memory_file = mf.value().get();
   auto vfs = fs::Vfs::Create(std::move(client).value(), vfs_opts);
   if (!vfs.ok()) return Fail(fmt::format("mounting the root filesystem: {}", base::ErrnoText(vfs.error())));
+  const std::shared_ptr<fs::Vfs> vfs_ref = vfs.value();
 
   // stdio: the host fds runsc do was given, donated to the sandbox as host
   // files; the sentry does its own I/O on them.
@@ -150,10 +191,22 @@ int Boot(const Config& c, const BootOptions& o) {
 
   sentry::kernel::Kernel kernel(kc, std::move(mf).value(), std::move(plat).value(), std::move(vfs).value());
   if (control_fd.valid()) StartControlServer(kernel, poller.value(), std::move(control_fd));
-  std::thread forwarder([&kernel, fwd] {
+  // A host terminal on stdin (runsc do put it in raw mode): the app's
+  // terminal is the sandbox's own /dev/pts/0, bridged to it.
+  std::unique_ptr<fs::TtyConsole> tty_console;
+  if (console) {
+    auto made = SetUpConsole(kernel, *vfs_ref, *spec.fds);
+    if (!made.ok()) return Fail(fmt::format("console: {}", base::ErrnoText(made.error())));
+    tty_console = std::move(made).value();
+  }
+  std::thread forwarder([&kernel, &tty_console, fwd] {
     while (true) {
       int sig = 0;
       if (sigwait(&fwd, &sig) != 0) continue;
+      if (sig == kConsoleResize) {
+        if (tty_console != nullptr) tty_console->Resize();
+        continue;
+      }
       kernel.SignalInit(sig);
     }
   });
@@ -180,6 +233,7 @@ int Boot(const Config& c, const BootOptions& o) {
     // Like a shell: 127 for "not found", 126 for "found but cannot run".
     _exit(e == base::Errno::kENOENT || e == base::Errno::kENOTDIR ? 127 : 126);
   }
+  if (tty_console != nullptr) tty_console->Finish();  // the app's last output
   // _exit: the forwarder thread and task threads may still be parked.
   _exit(ExitCodeOf(status.value()));
 }

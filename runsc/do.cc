@@ -4,14 +4,17 @@
 #include <pthread.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <csignal>
 #include <climits>
+#include <optional>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
+#include "absl/cleanup/cleanup.h"
 #include "base/logging.h"
 #include "base/unique_fd.h"
 #include "runsc/commands.h"
@@ -206,6 +209,26 @@ int Do(const Config& c, const DoOptions& o) {
   spec["mounts"] = mounts;
   spec["hostname"] = o.hostname;
   spec["root_readonly"] = o.root_readonly;
+  // A terminal on stdin with us in its foreground: the app gets the
+  // sandbox's own pty as its terminal (fs/tty_console.h), so ^C, ^Z and
+  // job control are the sandbox's; the host terminal passes raw bytes
+  // until we exit (as ssh and `docker run -t` do).
+  std::optional<struct termios> saved_termios;
+  if (isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp()) {
+    struct termios t {};
+    if (tcgetattr(STDIN_FILENO, &t) == 0) {
+      saved_termios = t;
+      cfmakeraw(&t);
+      if (tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0) {
+        spec["console"] = true;
+      } else {
+        saved_termios.reset();
+      }
+    }
+  }
+  absl::Cleanup restore_termios = [&] {
+    if (saved_termios.has_value()) tcsetattr(STDIN_FILENO, TCSADRAIN, &*saved_termios);
+  };
   if (!WriteAll(spec_w.get(), spec.dump())) logging::Warn("writing the spec to the sentry failed: {}", strerror(errno));
   spec_w.Reset();
 

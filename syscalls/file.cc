@@ -289,7 +289,7 @@ Result<uint64_t> Ioctl(Task& t, const SyscallArgs& args) {
       return 0;
     }
     default:
-      return f->Ioctl(t.mm(), cmd, arg);
+      return f->TaskIoctl(t, cmd, arg);
   }
 }
 

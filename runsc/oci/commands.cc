@@ -20,6 +20,7 @@
 #include "fmt/format.h"
 #include "runsc/commands.h"
 #include "runsc/oci/apply.h"
+#include "runsc/oci/console.h"
 #include "runsc/oci/hooks.h"
 #include "runsc/oci/pod.h"
 #include "runsc/oci/spec.h"
@@ -114,7 +115,6 @@ int Create(const Config& c, const std::string& id, const CreateOptions& o) {
   if (spec->terminal && o.console_socket.empty()) {
     return Fail("process.terminal is true but no --console-socket was given");
   }
-  if (spec->terminal) return Fail("process.terminal: consoles are not supported yet (#8)");
   if (spec->args.empty()) return Fail("config.json: process.args: must not be empty");
   {
     Config probe = c;
@@ -157,7 +157,18 @@ int Create(const Config& c, const std::string& id, const CreateOptions& o) {
   std::vector<std::string> args = {"runsc-container"};
   for (auto& f : ToFlags(c)) args.push_back(f);
   args.insert(args.end(), {"container-supervisor", "--bundle=" + bundle, id});
-  auto pid = SpawnSelf(args, {}, /*namespaces=*/0, /*detach=*/true);
+  // process.terminal: the console's master goes to the engine now (before
+  // create returns, as runc does); its replica is the container's stdio.
+  std::vector<std::pair<int, int>> stdio;
+  base::UniqueFd console;
+  if (spec->terminal) {
+    auto made = NewConsole(o.console_socket, spec->console_height, spec->console_width);
+    if (!made.ok()) return cleanup(std::string(made.status().message()));
+    console = std::move(made).value();
+    stdio = {{console.get(), 0}, {console.get(), 1}, {console.get(), 2}};
+  }
+  auto pid = SpawnSelf(args, stdio, /*namespaces=*/0, /*detach=*/true);
+  console.Reset();
   if (!pid.ok()) return cleanup(fmt::format("starting the container: {}", pid.status().ToString()));
   s.pid = *pid;
   s.status = "created";
@@ -217,6 +228,12 @@ int Supervise(const Config& c, const std::string& id, const std::string& bundle)
         (void)RunHooks(spec->hooks.poststart, StateJson(*s));
       }
     }
+  }
+  if (spec->terminal) {
+    // We lead a new session (SpawnSelf detach): the console becomes our
+    // controlling terminal, with us in its foreground, so runsc do treats
+    // it like a user's terminal (raw mode, the sandbox's /dev/pts/0).
+    if (auto s = AcquireConsole(STDIN_FILENO); !s.ok()) logging::Warn("console: {}", s.ToString());
   }
   int code = 0;
   if (auto sandbox = PodSandboxId(*spec, id)) {

@@ -137,6 +137,11 @@ void ParseRlimits(Reader& r, const json& rl, Spec& s) {
 void ParseProcess(Reader& r, const json& p, Spec& s) {
   if (!r.Object(p, "process")) return;
   if (p.contains("terminal")) s.terminal = r.Bool(p["terminal"], "process.terminal");
+  if (p.contains("consoleSize") && r.Object(p["consoleSize"], "process.consoleSize")) {
+    const json& cs = p["consoleSize"];
+    if (cs.contains("height")) s.console_height = static_cast<uint16_t>(r.Uint(cs["height"], "process.consoleSize.height", UINT16_MAX));
+    if (cs.contains("width")) s.console_width = static_cast<uint16_t>(r.Uint(cs["width"], "process.consoleSize.width", UINT16_MAX));
+  }
   if (const json* c = r.Required(p, "cwd", "process.cwd")) s.cwd = r.String(*c, "process.cwd");
   if (r.ok() && (s.cwd.empty() || s.cwd[0] != '/')) r.Fail("process.cwd", "must be an absolute path");
   if (p.contains("args")) s.args = r.Strings(p["args"], "process.args");

@@ -41,6 +41,7 @@ struct Spec {
   std::string root_path;  // absolute (resolved against the bundle)
   bool root_readonly = false;
   bool terminal = false;
+  uint16_t console_height = 0, console_width = 0;  // process.consoleSize (0: left as is)
   uint32_t uid = 0, gid = 0;
   std::vector<uint32_t> additional_gids;
   std::optional<uint32_t> umask;

@@ -158,6 +158,17 @@ class Kernel {
   base::Result<int32_t> Getpgid(Task& t, int32_t pid);
   base::Result<int32_t> Getsid(Task& t, int32_t pid);
 
+  // ---- Terminals (pgrp.cc; used by fs/tty*.cc) ----
+  // A signal the kernel generates (SI_KERNEL, no permission check) for
+  // every process of group `pgid` / for process `pid`: ^C, SIGWINCH, hangup.
+  void SignalProcessGroup(int32_t pgid, int sig);
+  // TIOCSPGRP: ok if a live process of group `pgid` is in session `sid`;
+  // EPERM if the group is in another session, ESRCH if there is none.
+  base::Result<void> CheckProcessGroupInSession(int32_t pgid, int32_t sid);
+  // No member of `pgid` has a parent in another group of the same session
+  // (job-control stops and terminal reads/writes give EIO instead).
+  bool IsProcessGroupOrphaned(int32_t pgid);
+
   // For /proc: live and zombie pids, ascending, and one process's state.
   std::vector<int32_t> Pids();
   std::optional<ProcessInfo> GetProcessInfo(int32_t pid);

@@ -526,6 +526,76 @@ def case_containerd_ctr_run_exec_kill_delete(runsc, tmp):
             daemon.kill()
             daemon.wait()
         log.close()
+def recv_console(listener, timeout=30):
+    """The engine's side of --console-socket: one connection carrying the
+    pty master in SCM_RIGHTS (runc's utils.SendFile), as containerd's
+    go-runc console socket receives it."""
+    import socket
+    listener.settimeout(timeout)
+    conn, _ = listener.accept()
+    with conn:
+        msg, fds, _, _ = socket.recv_fds(conn, 4096, 1)
+    assert len(fds) == 1, "no fd in the console message"
+    return msg, fds[0]
+
+
+def read_until_eof(fd, timeout=30):
+    import select
+    out = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([fd], [], [], 0.5)
+        if not r:
+            continue
+        try:
+            data = os.read(fd, 4096)
+        except OSError:  # EIO: every replica is closed
+            break
+        if not data:
+            break
+        out += data
+    return out
+
+
+def case_console_socket_gets_a_terminal_master(runsc, tmp):
+    import socket
+    bundle, rootfs = make_bundle(tmp, None)
+    for tool in ["stty", "tty", "read"]:
+        if not os.path.exists(os.path.join(rootfs, "bin", tool)):
+            os.symlink("busybox", os.path.join(rootfs, "bin", tool))
+
+    def terminal(cfg):
+        cfg["process"]["terminal"] = True
+        cfg["process"]["consoleSize"] = {"height": 24, "width": 77}
+    write_config(bundle, runsc, ["/bin/sh", "-c", "stty size; tty; read x; echo got-$x; exit 4"], terminal)
+    sock_path = os.path.join(tmp, "console.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(sock_path)
+    listener.listen(1)
+    runsc("create", "--bundle", bundle, "--console-socket", sock_path, "c8", check=0)
+    msg, master = recv_console(listener)
+    try:
+        assert msg == b"/dev/ptmx", msg
+        assert os.isatty(master), "the console fd is not a terminal"
+        runsc("start", "c8", check=0)
+        os.write(master, b"abc\n")
+        out = read_until_eof(master)
+    finally:
+        os.close(master)
+    assert b"24 77" in out, out
+    assert b"/dev/pts/0" in out, out
+    assert b"abc\r\n" in out, out  # echoed by the sandbox's line discipline
+    assert b"got-abc\r\n" in out, out  # ONLCR of the sandbox's terminal
+    runsc("wait", "c8", check=4)
+    runsc("delete", "c8", check=0)
+
+
+def case_terminal_without_console_socket_is_refused(runsc, tmp):
+    bundle, _ = make_bundle(tmp, None)
+    write_config(bundle, runsc, ["/bin/true"], lambda cfg: cfg["process"].update(terminal=True))
+    p = runsc("create", "--bundle", bundle, "c9")
+    assert p.returncode != 0 and "console-socket" in p.stderr, p.stderr
+    assert runsc("list", "--format", "json", check=0).stdout.strip() == "[]"
 
 
 CASES = {name[len("case_"):]: fn for name, fn in sorted(globals().items()) if name.startswith("case_")}
