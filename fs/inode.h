@@ -121,6 +121,9 @@ class Inode : public std::enable_shared_from_this<Inode> {
   // /proc and /proc/<pid>/fd.
   virtual bool CacheLookups() const { return true; }
   virtual Result<std::string> Readlink(const Caller& c);
+  // A procfs "magic link" (/proc/<pid>/fd/N, exe, cwd, root): what
+  // RESOLVE_NO_MAGICLINKS refuses.
+  virtual bool IsMagicLink() const { return false; }
   // Opens the file. `at` is where it was found (for Path()/fd dirfds).
   // Permission and EROFS checks are done by the VFS before this.
   virtual Result<std::shared_ptr<FileDescription>> Open(const Caller& c, const Path& at, int flags) = 0;

@@ -58,8 +58,20 @@ Result<Path> Vfs::Resolve(const Caller& c, const FsContext& fs, const Path& star
                           ResolveOpts opts) {
   if (path.empty()) return Errno::kENOENT;
   if (path.size() >= kPathMax) return Errno::kENAMETOOLONG;
-  const Path root = fs.root();
-  Path cur = path[0] == '/' ? root : start;
+  const unsigned rf = opts.resolve;
+  // RESOLVE_BENEATH and RESOLVE_IN_ROOT scope the walk to `start`
+  // (LOOKUP_IS_SCOPED in fs/namei.c): ".." stops there (BENEATH: EXDEV).
+  const bool scoped = rf & (kResolveBeneath | kResolveInRoot);
+  const Path root = scoped ? start : fs.root();
+  Path cur = start;
+  // nd_jump_root(): an absolute path or symlink restarts at the root.
+  auto jump_root = [&]() -> Result<void> {
+    if (rf & kResolveBeneath) return Errno::kEXDEV;
+    if ((rf & kResolveNoXdev) && root.mount != cur.mount) return Errno::kEXDEV;
+    cur = root;
+    return {};
+  };
+  if (path[0] == '/') TRY(jump_root());
   std::vector<std::string> stack;
   PushComponents(stack, path);
   bool trailing = path.back() == '/';
@@ -72,18 +84,24 @@ Result<Path> Vfs::Resolve(const Caller& c, const FsContext& fs, const Path& star
     TRY(MaySearch(c, cur));
     if (name == ".") continue;
     if (name == "..") {
-      cur = Parent(root, cur);
+      if ((rf & kResolveBeneath) && cur == root) return Errno::kEXDEV;
+      Path up = Parent(root, cur);
+      if ((rf & kResolveNoXdev) && up.mount != cur.mount) return Errno::kEXDEV;
+      cur = std::move(up);
       continue;
     }
     if (name.size() > kNameMax) return Errno::kENAMETOOLONG;
     std::shared_ptr<Dentry> child = TRY(cur.dentry->LookupChild(c, name));
     Path next = FollowMounts(Path{cur.mount, std::move(child)});
+    if ((rf & kResolveNoXdev) && next.mount != cur.mount) return Errno::kEXDEV;
     const auto& inode = next.dentry->inode();
     if (inode->is_symlink() && (!last || opts.follow_final || trailing)) {
+      if (rf & kResolveNoSymlinks) return Errno::kELOOP;
+      if ((rf & kResolveNoMagiclinks) && inode->IsMagicLink()) return Errno::kELOOP;
       if (++links > kMaxSymlinks) return Errno::kELOOP;
       const std::string target = TRY(inode->Readlink(c));
       if (target.empty()) return Errno::kENOENT;
-      if (target[0] == '/') cur = root;
+      if (target[0] == '/') TRY(jump_root());
       // The target's last component becomes the path's last; a slash at its
       // end demands a directory like a trailing slash in the path does.
       if (last && target.back() == '/') trailing = true;
@@ -97,7 +115,7 @@ Result<Path> Vfs::Resolve(const Caller& c, const FsContext& fs, const Path& star
 }
 
 Result<ParentAndName> Vfs::ResolveParent(const Caller& c, const FsContext& fs, const Path& start,
-                                         std::string_view path) {
+                                         std::string_view path, unsigned resolve) {
   if (path.empty()) return Errno::kENOENT;
   if (path.size() >= kPathMax) return Errno::kENAMETOOLONG;
   ParentAndName out;
@@ -105,7 +123,8 @@ Result<ParentAndName> Vfs::ResolveParent(const Caller& c, const FsContext& fs, c
   while (end > 0 && path[end - 1] == '/') --end;
   out.trailing_slash = end < path.size();
   if (end == 0) {  // "/" or "///": the root, no last component
-    out.parent = fs.root();
+    if (resolve & kResolveBeneath) return Errno::kEXDEV;
+    out.parent = (resolve & kResolveInRoot) ? start : fs.root();
     return out;
   }
   const size_t slash = path.rfind('/', end - 1);
@@ -118,12 +137,12 @@ Result<ParentAndName> Vfs::ResolveParent(const Caller& c, const FsContext& fs, c
   } else {
     dir = path.substr(0, slash + 1);
   }
-  out.parent = TRY(Resolve(c, fs, start, dir, ResolveOpts{.follow_final = true, .require_dir = true}));
+  out.parent = TRY(Resolve(c, fs, start, dir, ResolveOpts{.follow_final = true, .require_dir = true, .resolve = resolve}));
   if (last != "." && last != "..") {
     out.name = std::string(last);
   } else {
     // "dir/." or "..": the last names a directory, not an entry to create.
-    out.parent = TRY(Resolve(c, fs, start, path, ResolveOpts{.follow_final = true, .require_dir = true}));
+    out.parent = TRY(Resolve(c, fs, start, path, ResolveOpts{.follow_final = true, .require_dir = true, .resolve = resolve}));
   }
   return out;
 }

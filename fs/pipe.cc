@@ -50,6 +50,7 @@ class Pipe {
     return max_slots_ * kPage;
   }
   Result<uint64_t> SetSize(uint64_t size, bool privileged);
+  static Result<size_t> Transfer(Pipe& in, Pipe& out, size_t len, bool consume);
   struct stat Stat() const;
   uint64_t ino() const { return ino_; }
 
@@ -226,6 +227,45 @@ Result<uint64_t> Pipe::SetSize(uint64_t size, bool privileged) {
   return rounded;
 }
 
+Result<size_t> Pipe::Transfer(Pipe& in, Pipe& out, size_t len, bool consume) {
+  if (&in == &out) return Errno::kEINVAL;
+  // Two pipe locks: in address order (never nested otherwise).
+  Pipe* first = &in < &out ? &in : &out;
+  Pipe* second = &in < &out ? &out : &in;
+  absl::MutexLock l1(&first->mu_);
+  absl::MutexLock l2(&second->mu_);
+  if (out.readers_ == 0) return Errno::kEPIPE;
+  if (in.slots_.empty()) return in.writers_ == 0 ? Result<size_t>(0) : Result<size_t>(Errno::kEAGAIN);
+  if (out.slots_.size() >= out.max_slots_) return Errno::kEAGAIN;
+  size_t done = 0;
+  size_t index = 0;
+  // Each input buffer becomes one output buffer (splice_pipe_to_pipe and
+  // link_pipe in fs/splice.c), the last one possibly split at `len`.
+  while (done < len && index < in.slots_.size() && out.slots_.size() < out.max_slots_) {
+    Slot& s = in.slots_[index];
+    const size_t n = std::min(s.len(), len - done);
+    Slot copy;
+    copy.data.assign(s.data.begin() + static_cast<ptrdiff_t>(s.off),
+                     s.data.begin() + static_cast<ptrdiff_t>(s.off + n));
+    copy.packet = s.packet;
+    out.slots_.push_back(std::move(copy));
+    out.bytes_ += n;
+    done += n;
+    if (consume) {
+      s.off += n;
+      in.bytes_ -= n;
+      if (s.len() == 0) {
+        in.slots_.pop_front();
+        continue;  // index stays: the next buffer moved to the front
+      }
+    }
+    ++index;
+  }
+  if (consume) in.NotifyLocked(EPOLLOUT | EPOLLWRNORM);
+  out.NotifyLocked(EPOLLIN | EPOLLRDNORM);
+  return done;
+}
+
 struct stat Pipe::Stat() const {
   struct stat st {};
   st.st_dev = makedev(0, 14);  // pipefs is an anonymous-device filesystem
@@ -251,6 +291,15 @@ PipeEnds NewPipe(int flags, uint32_t uid, uint32_t gid) {
   std::shared_ptr<Pipe> p = NewPipeObject(uid, gid);
   const int extra = flags & (O_NONBLOCK | O_DIRECT);
   return {OpenPipeEnd(p, O_RDONLY | extra), OpenPipeEnd(p, O_WRONLY | extra)};
+}
+
+bool IsPipe(const FileDescription& f) { return dynamic_cast<const PipeEnd*>(&f) != nullptr; }
+
+Result<size_t> PipeToPipe(FileDescription& in, FileDescription& out, size_t len, bool consume) {
+  auto* i = dynamic_cast<PipeEnd*>(&in);
+  auto* o = dynamic_cast<PipeEnd*>(&out);
+  if (i == nullptr || o == nullptr) return Errno::kEINVAL;
+  return Pipe::Transfer(i->pipe(), o->pipe(), len, consume);
 }
 
 Result<uint64_t> PipeFcntl(FileDescription& f, int cmd, uint64_t arg, bool privileged) {

@@ -36,6 +36,15 @@ PipeEnds NewPipe(int flags, uint32_t uid, uint32_t gid);
 std::shared_ptr<Pipe> NewPipeObject(uint32_t uid, uint32_t gid);
 std::shared_ptr<FileDescription> OpenPipeEnd(std::shared_ptr<Pipe> pipe, int flags);
 
+// Whether `f` is an end of a pipe or FIFO (get_pipe_info() in Linux).
+bool IsPipe(const FileDescription& f);
+// splice(2) and tee(2) between two pipes (fs/splice.c): moves (consume) or
+// copies up to `len` bytes from in's pipe into out's, buffer by buffer.
+// Never waits: EAGAIN when `in` is empty but has writers or `out` is full,
+// 0 when `in` is empty without writers, EPIPE when `out` has no readers.
+// EINVAL when both are the same pipe. Callers check that in/out are pipes.
+Result<size_t> PipeToPipe(FileDescription& in, FileDescription& out, size_t len, bool consume);
+
 // fcntl F_GETPIPE_SZ / F_SETPIPE_SZ (`arg` as Linux's unsigned int).
 // EBADF for a file that is not a pipe; `privileged` is CAP_SYS_RESOURCE,
 // which may exceed kPipeMaxSize.

@@ -134,17 +134,21 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
                   const auto info = TRY(InfoOf(c, pid));
                   if (info.exe_path.empty()) return Errno::kENOENT;
                   return info.exe_path;
-                }));
+                }, true));
     d->AddChild("cwd", SyntheticSymlink::New(dev_, [pid](const Caller& c) -> Result<std::string> {
                   if (IsSelf(c, pid) && c.fs != nullptr) return Vfs::PathString(c.fs->root(), c.fs->cwd());
                   std::shared_ptr<FsContext> fs = c.kernel != nullptr ? c.kernel->ProcessFs(pid) : nullptr;
                   if (fs == nullptr) return Errno::kENOENT;
                   return Vfs::PathString(fs->root(), fs->cwd());
-                }));
+                }, true));
+    // The process's root (chroot) as the caller sees it.
     d->AddChild("root", SyntheticSymlink::New(dev_, [pid](const Caller& c) -> Result<std::string> {
                   TRY(InfoOf(c, pid));
-                  return std::string("/");
-                }));
+                  std::shared_ptr<FsContext> fs = c.kernel != nullptr ? c.kernel->ProcessFs(pid) : nullptr;
+                  FsContext* ctx = IsSelf(c, pid) && c.fs != nullptr ? c.fs : fs.get();
+                  if (ctx == nullptr || c.fs == nullptr) return std::string("/");
+                  return Vfs::PathString(c.fs->root(), ctx->root());
+                }, true));
     d->AddChild("stat", SyntheticFile::New(dev_, 0444, [pid](const Caller& c) -> Result<std::string> {
                   return StatLine(TRY(InfoOf(c, pid)));
                 }));
@@ -176,7 +180,7 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
           if (!f.ok()) return Errno::kENOENT;
           std::string target = f.value()->Path();
           return std::shared_ptr<Inode>(SyntheticSymlink::New(
-              dev, [target = std::move(target)](const Caller&) -> Result<std::string> { return target; }));
+              dev, [target = std::move(target)](const Caller&) -> Result<std::string> { return target; }, true));
         },
         [pid](const Caller& c) {
           std::vector<DirEntry> out;

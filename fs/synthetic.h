@@ -146,15 +146,19 @@ class SyntheticDir final : public SyntheticInode {
 class SyntheticSymlink final : public SyntheticInode {
  public:
   using TargetFn = std::function<Result<std::string>(const Caller&)>;
-  static std::shared_ptr<SyntheticSymlink> New(uint64_t dev, TargetFn fn) {
-    return std::make_shared<SyntheticSymlink>(dev, std::move(fn));
+  // `magic`: a procfs magic link (fd/N, exe, cwd, root).
+  static std::shared_ptr<SyntheticSymlink> New(uint64_t dev, TargetFn fn, bool magic = false) {
+    return std::make_shared<SyntheticSymlink>(dev, std::move(fn), magic);
   }
-  SyntheticSymlink(uint64_t dev, TargetFn fn) : SyntheticInode(dev, S_IFLNK | 0777), fn_(std::move(fn)) {}
+  SyntheticSymlink(uint64_t dev, TargetFn fn, bool magic = false)
+      : SyntheticInode(dev, S_IFLNK | 0777), fn_(std::move(fn)), magic_(magic) {}
   Result<std::string> Readlink(const Caller& c) override { return fn_(c); }
+  bool IsMagicLink() const override { return magic_; }
   Result<std::shared_ptr<FileDescription>> Open(const Caller&, const Path&, int) override { return Errno::kELOOP; }
 
  private:
   TargetFn fn_;
+  const bool magic_;
 };
 
 // A read-only regular file whose contents are generated at open.

@@ -153,11 +153,12 @@ Result<std::shared_ptr<FileDescription>> Vfs::OpenTmpFile(const Caller& c, FsCon
 }
 
 Result<std::shared_ptr<FileDescription>> Vfs::Open(const Caller& c, FsContext& fs, const Path& start,
-                                                   std::string_view path, int flags, uint32_t mode) {
+                                                   std::string_view path, int flags, uint32_t mode,
+                                                   unsigned resolve) {
   if (path.empty()) return Errno::kENOENT;
   if (flags & O_PATH) flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
   if (flags & O_CREAT) {
-    ParentAndName pn = TRY(ResolveParent(c, fs, start, path));
+    ParentAndName pn = TRY(ResolveParent(c, fs, start, path, resolve));
     if (pn.name.empty()) return Errno::kEISDIR;  // "/", "dir/.", ".."
     TRY(MaySearchDir(c, pn.parent));
     if (pn.name.size() > kNameMax) return Errno::kENAMETOOLONG;
@@ -181,7 +182,7 @@ Result<std::shared_ptr<FileDescription>> Vfs::Open(const Caller& c, FsContext& f
     // TODO(#4): O_CREAT through a dangling symlink creates its target.
   }
   const bool follow = !(flags & O_NOFOLLOW) && !((flags & O_CREAT) && (flags & O_EXCL));
-  Path p = TRY(Resolve(c, fs, start, path, ResolveOpts{.follow_final = follow, .require_dir = (flags & O_DIRECTORY) != 0}));
+  Path p = TRY(Resolve(c, fs, start, path, ResolveOpts{.follow_final = follow, .require_dir = (flags & O_DIRECTORY) != 0, .resolve = resolve}));
   return OpenPath(c, p, flags);
 }
 

@@ -32,7 +32,16 @@ class Devpts;
 struct ResolveOpts {
   bool follow_final = true;     // follow a symlink in the last component
   bool require_dir = false;     // O_DIRECTORY: last component must be a dir
+  unsigned resolve = 0;         // openat2 RESOLVE_* flags (kResolve*)
 };
+
+// openat2(2) RESOLVE_* flags (include/uapi/linux/openat2.h).
+constexpr unsigned kResolveNoXdev = 0x01;        // EXDEV on crossing a mount
+constexpr unsigned kResolveNoMagiclinks = 0x02;  // ELOOP on /proc/<pid>/fd/N-like links
+constexpr unsigned kResolveNoSymlinks = 0x04;    // ELOOP on any symlink followed
+constexpr unsigned kResolveBeneath = 0x08;       // EXDEV on leaving the start dir
+constexpr unsigned kResolveInRoot = 0x10;        // the start dir acts as "/"
+constexpr unsigned kResolveCached = 0x20;        // (our lookups never block on I/O)
 
 // The parent directory of a path and its last component ("" when the path
 // names a root or ends in "." / "..").
@@ -114,7 +123,7 @@ class Vfs {
                        ResolveOpts opts = {});
   // The parent of the last component, resolved; the last is not looked up.
   Result<ParentAndName> ResolveParent(const Caller& c, const FsContext& fs, const Path& start,
-                                      std::string_view path);
+                                      std::string_view path, unsigned resolve = 0);
   // Where a *at() syscall starts: cwd for AT_FDCWD, else the fd's directory
   // (EBADF for a bad fd, ENOTDIR when the path is relative and the fd is not
   // a directory). `path` decides whether dirfd matters at all.
@@ -126,8 +135,10 @@ class Vfs {
 
   // open(2)/openat(2) after flag validation. `mode` is already masked by
   // umask by the caller or not (we apply fs.umask()).
+  // `resolve`: openat2's RESOLVE_* flags.
   Result<std::shared_ptr<FileDescription>> Open(const Caller& c, FsContext& fs, const Path& start,
-                                                std::string_view path, int flags, uint32_t mode);
+                                                std::string_view path, int flags, uint32_t mode,
+                                                unsigned resolve = 0);
 
   // For execve and the loader: resolves following symlinks, checks it is a
   // regular file executable by `creds`, opens it. Returns the file's

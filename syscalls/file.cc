@@ -6,6 +6,7 @@
 #include <sys/uio.h>
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "fs/pipe.h"
@@ -152,31 +153,79 @@ Result<uint64_t> EachIovec(const std::vector<KIovec>& iov, Fn&& one) {
   return done;
 }
 
-Result<uint64_t> DoReadv(Task& t, int fd, uint64_t iov_addr, uint64_t count) {
+// RWF_* flags of preadv2/pwritev2 (include/uapi/linux/fs.h).
+constexpr int kRwfHipri = 0x01, kRwfDsync = 0x02, kRwfSync = 0x04, kRwfNowait = 0x08, kRwfAppend = 0x10,
+              kRwfNoappend = 0x20;
+constexpr int kRwfKnown = kRwfHipri | kRwfDsync | kRwfSync | kRwfNowait | kRwfAppend | kRwfNoappend;
+
+// kiocb_set_rw_flags(): unknown flags are EOPNOTSUPP (RWF_ATOMIC and
+// RWF_DONTCACHE need direct I/O or page-cache hints we do not have).
+Result<void> CheckRwFlags(int flags) {
+  if (flags & ~kRwfKnown) return Errno::kEOPNOTSUPP;
+  return {};
+}
+
+// `off` null: the file offset (readv); else a positional read (preadv).
+Result<uint64_t> DoReadv(Task& t, int fd, uint64_t iov_addr, uint64_t count, const int64_t* off = nullptr,
+                         int rwf = 0) {
   std::shared_ptr<FileDescription> f = TRY(GetIoFile(t, fd));
   if (!f->readable()) return Errno::kEBADF;
   const std::vector<KIovec> iov = TRY(CopyInIovecs(t, iov_addr, count));
-  return EachIovec(iov, [&](const KIovec& v, bool first) { return ReadToUser(t, *f, v.base, v.len, nullptr, first); });
+  TRY(CheckRwFlags(rwf));
+  if (off != nullptr) TRY(f->PRead({}, static_cast<uint64_t>(*off)));  // ESPIPE for pipes, as FMODE_PREAD
+  const bool may_block = (rwf & kRwfNowait) == 0;
+  uint64_t done = 0;
+  return EachIovec(iov, [&](const KIovec& v, bool first) -> Result<uint64_t> {
+    if (off == nullptr) return ReadToUser(t, *f, v.base, v.len, nullptr, first && may_block);
+    const int64_t at = *off + static_cast<int64_t>(done);
+    const uint64_t n = TRY(ReadToUser(t, *f, v.base, v.len, &at));
+    done += n;
+    return n;
+  });
 }
 
-Result<uint64_t> DoWritev(Task& t, int fd, uint64_t iov_addr, uint64_t count) {
+Result<uint64_t> DoWritev(Task& t, int fd, uint64_t iov_addr, uint64_t count, const int64_t* off = nullptr,
+                          int rwf = 0) {
   std::shared_ptr<FileDescription> f = TRY(GetIoFile(t, fd));
   if (!f->writable()) return Errno::kEBADF;
   const std::vector<KIovec> iov = TRY(CopyInIovecs(t, iov_addr, count));
+  TRY(CheckRwFlags(rwf));
+  int64_t pos = 0;
+  if (off != nullptr) {
+    TRY(f->PWrite({}, static_cast<uint64_t>(*off)));  // ESPIPE for pipes
+    pos = *off;
+    // RWF_APPEND (or O_APPEND without RWF_NOAPPEND) writes at the end.
+    const bool append = (rwf & kRwfAppend) || ((f->flags() & O_APPEND) && !(rwf & kRwfNoappend));
+    if (append) pos = TRY(f->Stat()).st_size;
+  } else if (rwf & kRwfAppend) {
+    off = &pos;
+    pos = TRY(f->Stat()).st_size;
+  }
   uint64_t total = 0;
   for (const KIovec& v : iov) total += v.len;
   if (total <= kChunk) {
     // One write for the whole vector: pipes and ttys see it as one record.
     std::span<uint8_t> buf = t.BounceBuffer(total);
-    size_t pos = 0;
+    size_t at = 0;
     for (const KIovec& v : iov) {
-      TRY(t.mm().CopyInBytes(v.base, std::span<uint8_t>(buf.data() + pos, v.len)));
-      pos += v.len;
+      TRY(t.mm().CopyInBytes(v.base, std::span<uint8_t>(buf.data() + at, v.len)));
+      at += v.len;
     }
-    const size_t n = TRY(fs::WriteBlocking(t, *f, buf));
+    if (off != nullptr) {
+      const size_t n = TRY(f->PWrite(buf, static_cast<uint64_t>(pos)));
+      return n;
+    }
+    const size_t n = TRY((rwf & kRwfNowait) ? f->Write(buf) : fs::WriteBlocking(t, *f, buf));
     return n;
   }
-  return EachIovec(iov, [&](const KIovec& v, bool) { return WriteFromUser(t, *f, v.base, v.len, nullptr); });
+  uint64_t done = 0;
+  return EachIovec(iov, [&](const KIovec& v, bool) -> Result<uint64_t> {
+    if (off == nullptr) return WriteFromUser(t, *f, v.base, v.len, nullptr);
+    const int64_t at = pos + static_cast<int64_t>(done);
+    const uint64_t n = TRY(WriteFromUser(t, *f, v.base, v.len, &at));
+    done += n;
+    return n;
+  });
 }
 
 Result<int> DupFrom(Task& t, int oldfd, int min_fd, bool cloexec) {
@@ -213,6 +262,33 @@ Result<uint64_t> Pwrite64(Task& t, const SyscallArgs& args) {
 
 Result<uint64_t> Readv(Task& t, const SyscallArgs& args) { return DoReadv(t, args.Fd(0), args.U64(1), args.U64(2)); }
 Result<uint64_t> Writev(Task& t, const SyscallArgs& args) { return DoWritev(t, args.Fd(0), args.U64(1), args.U64(2)); }
+
+// preadv/pwritev: on x86-64 the offset is the low register alone
+// (pos_from_hilo shifts the high one out); negative is EINVAL before the fd.
+Result<uint64_t> Preadv(Task& t, const SyscallArgs& args) {
+  const int64_t off = args.I64(3);
+  if (off < 0) return Errno::kEINVAL;
+  return DoReadv(t, args.Fd(0), args.U64(1), args.U64(2), &off);
+}
+
+Result<uint64_t> Pwritev(Task& t, const SyscallArgs& args) {
+  const int64_t off = args.I64(3);
+  if (off < 0) return Errno::kEINVAL;
+  return DoWritev(t, args.Fd(0), args.U64(1), args.U64(2), &off);
+}
+
+// preadv2/pwritev2: offset -1 means the file offset (readv/writev).
+Result<uint64_t> Preadv2(Task& t, const SyscallArgs& args) {
+  const int64_t off = args.I64(3);
+  if (off < -1) return Errno::kEINVAL;
+  return DoReadv(t, args.Fd(0), args.U64(1), args.U64(2), off == -1 ? nullptr : &off, args.I32(5));
+}
+
+Result<uint64_t> Pwritev2(Task& t, const SyscallArgs& args) {
+  const int64_t off = args.I64(3);
+  if (off < -1) return Errno::kEINVAL;
+  return DoWritev(t, args.Fd(0), args.U64(1), args.U64(2), off == -1 ? nullptr : &off, args.I32(5));
+}
 
 Result<uint64_t> Openat(Task& t, const SyscallArgs& args) {
   const int dirfd = args.Fd(0);
@@ -301,6 +377,53 @@ Result<uint64_t> Getdents64(Task& t, const SyscallArgs& args) {
   const size_t n = TRY(f->Getdents64(buf));
   TRY(t.mm().CopyOutBytes(addr, std::span<const uint8_t>(buf.data(), n)));
   return n;
+}
+
+// getdents(2): the old struct linux_dirent, with d_type in the last byte
+// of each record. Its records are exactly as long as linux_dirent64's
+// (ALIGN(18 + len + 2, 8) == ALIGN(19 + len + 1, 8)), so the 64-bit records
+// are converted in place and the same buffer size fits the same entries.
+Result<uint64_t> Getdents(Task& t, const SyscallArgs& args) {
+  std::shared_ptr<FileDescription> f = TRY(GetIoFile(t, args.Fd(0)));
+  const uint64_t addr = args.U64(1);
+  const uint64_t count = args.U32(2);
+  std::vector<uint8_t> buf(std::min<uint64_t>(count, kMaxDirentBuf));
+  const size_t n = TRY(f->Getdents64(buf));
+  std::vector<uint8_t> out(n);
+  for (size_t pos = 0; pos < n;) {
+    uint64_t ino;
+    int64_t off;
+    uint16_t reclen;
+    std::memcpy(&ino, &buf[pos], 8);
+    std::memcpy(&off, &buf[pos + 8], 8);
+    std::memcpy(&reclen, &buf[pos + 16], 2);
+    const uint8_t type = buf[pos + 18];
+    if (reclen < 20 || pos + reclen > n) return Errno::kEIO;  // a malformed record from a filesystem
+    const size_t name_len = strnlen(reinterpret_cast<const char*>(&buf[pos + 19]), reclen - 19);
+    std::memcpy(&out[pos], &ino, 8);
+    std::memcpy(&out[pos + 8], &off, 8);
+    std::memcpy(&out[pos + 16], &reclen, 2);
+    std::memcpy(&out[pos + 18], &buf[pos + 19], name_len);
+    out[pos + 18 + name_len] = 0;
+    out[pos + reclen - 1] = type;
+    pos += reclen;
+  }
+  TRY(t.mm().CopyOutBytes(addr, std::span<const uint8_t>(out.data(), n)));
+  return n;
+}
+
+// close_range(2) (fs/file.c): CLOSE_RANGE_UNSHARE gives the caller a private
+// copy of a shared table first.
+Result<uint64_t> CloseRange(Task& t, const SyscallArgs& args) {
+  const uint32_t first = args.U32(0), last = args.U32(1), flags = args.U32(2);
+  constexpr uint32_t kUnshare = 1u << 1, kCloexec = 1u << 2;
+  if (flags & ~(kUnshare | kCloexec)) return Errno::kEINVAL;
+  if (first > last) return Errno::kEINVAL;
+  if ((flags & kUnshare) && t.fds_ptr().use_count() > 1) {
+    t.SetFds(std::shared_ptr<sentry::kernel::FdTable>(t.fds().Fork()));
+  }
+  t.fds().CloseRange(first, last, (flags & kCloexec) != 0);
+  return 0;
 }
 
 namespace {

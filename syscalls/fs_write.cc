@@ -195,6 +195,43 @@ Result<uint64_t> Fdatasync(Task& t, const SyscallArgs& args) { return Fsync(t, a
 Result<uint64_t> Sync(Task&, const SyscallArgs&) { return 0; }
 Result<uint64_t> Syncfs(Task& t, const SyscallArgs& args) { return Fsync(t, args); }
 
+// fadvise64, readahead and sync_file_range: page-cache hints and
+// write-back control. Everything is in sentry memory, so after Linux's
+// checks (mm/fadvise.c, mm/readahead.c, fs/sync.c) there is nothing to do.
+Result<uint64_t> Fadvise64(Task& t, const SyscallArgs& args) {
+  std::shared_ptr<fs::FileDescription> f = TRY(t.fds().Get(args.Fd(0)));
+  if (f->flags() & O_PATH) return Errno::kEBADF;
+  const struct stat st = TRY(f->Stat());
+  if (S_ISFIFO(st.st_mode)) return Errno::kESPIPE;
+  if (args.I64(2) < 0) return Errno::kEINVAL;
+  if (args.I32(3) < POSIX_FADV_NORMAL || args.I32(3) > POSIX_FADV_NOREUSE) return Errno::kEINVAL;
+  return 0;
+}
+
+Result<uint64_t> Readahead(Task& t, const SyscallArgs& args) {
+  std::shared_ptr<fs::FileDescription> f = TRY(t.fds().Get(args.Fd(0)));
+  if ((f->flags() & O_PATH) || !f->readable()) return Errno::kEBADF;
+  const struct stat st = TRY(f->Stat());
+  if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) return Errno::kEINVAL;
+  return 0;
+}
+
+Result<uint64_t> SyncFileRange(Task& t, const SyscallArgs& args) {
+  std::shared_ptr<fs::FileDescription> f = TRY(t.fds().Get(args.Fd(0)));
+  if (f->flags() & O_PATH) return Errno::kEBADF;
+  const int64_t off = args.I64(1), nbytes = args.I64(2);
+  const uint32_t flags = args.U32(3);
+  constexpr uint32_t kValid = SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER;
+  if (flags & ~kValid) return Errno::kEINVAL;
+  int64_t end = 0;
+  if (off < 0 || __builtin_add_overflow(off, nbytes, &end) || end < 0 || end < off) return Errno::kEINVAL;
+  const struct stat st = TRY(f->Stat());
+  if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode) && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode)) {
+    return Errno::kESPIPE;
+  }
+  return 0;
+}
+
 Result<uint64_t> MemfdCreate(Task& t, const SyscallArgs& args) {
   const uint32_t flags = args.U32(1);
   // mm/memfd.c: MFD_HUGETLB and MFD_NOEXEC_SEAL/EXEC are not offered.

@@ -172,6 +172,27 @@ Result<uint64_t> Fchmodat2(Task& t, const SyscallArgs& args);
 
 // (spacer)
 
+// syscalls/file.cc, syscalls/fs_write.cc, syscalls/splice.cc, syscalls/fs_root.cc (#4 fsops)
+Result<uint64_t> Preadv(Task& t, const SyscallArgs& args);
+Result<uint64_t> Pwritev(Task& t, const SyscallArgs& args);
+Result<uint64_t> Preadv2(Task& t, const SyscallArgs& args);
+Result<uint64_t> Pwritev2(Task& t, const SyscallArgs& args);
+Result<uint64_t> Getdents(Task& t, const SyscallArgs& args);
+Result<uint64_t> CloseRange(Task& t, const SyscallArgs& args);
+Result<uint64_t> Openat2(Task& t, const SyscallArgs& args);
+
+Result<uint64_t> Sendfile(Task& t, const SyscallArgs& args);
+Result<uint64_t> Splice(Task& t, const SyscallArgs& args);
+Result<uint64_t> Tee(Task& t, const SyscallArgs& args);
+Result<uint64_t> Vmsplice(Task& t, const SyscallArgs& args);
+Result<uint64_t> CopyFileRange(Task& t, const SyscallArgs& args);
+Result<uint64_t> Fadvise64(Task& t, const SyscallArgs& args);
+Result<uint64_t> Readahead(Task& t, const SyscallArgs& args);
+Result<uint64_t> SyncFileRange(Task& t, const SyscallArgs& args);
+Result<uint64_t> Chroot(Task& t, const SyscallArgs& args);
+
+// (spacer)
+
 // syscalls/pipe.cc, syscalls/poll.cc, syscalls/epoll.cc, syscalls/eventfd.cc
 Result<uint64_t> Pipe(Task& t, const SyscallArgs& args);
 Result<uint64_t> Pipe2(Task& t, const SyscallArgs& args);
