@@ -60,6 +60,24 @@ class ScopedSignalMask {
     }
     t.set_signal_mask(mask);
   }
+  // The call was interrupted by a signal (EINTR/ERESTARTNOHAND): keep the
+  // temporary mask for the signal's delivery, which puts the old one back
+  // (restore_saved_sigmask_unless in Linux). Without this a signal the old
+  // mask blocks would interrupt the restarted call forever.
+  void KeepUntilDelivery() {
+    if (task_ != nullptr) {
+      task_->saved_signal_mask = old_;
+      task_ = nullptr;
+    }
+  }
+  // Returns r, keeping the mask as above if r says the call was interrupted.
+  template <typename R>
+  R Finish(R r) {
+    if (!r.ok() && (r.error() == base::Errno::kEINTR || r.error() == base::Errno::kERESTARTNOHAND)) {
+      KeepUntilDelivery();
+    }
+    return r;
+  }
 
  private:
   sentry::kernel::Task* task_ = nullptr;

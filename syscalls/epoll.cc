@@ -47,7 +47,7 @@ Result<uint64_t> DoPwait(Task& t, const SyscallArgs& args, std::optional<absl::T
     if (args.U64(5) != kSigsetSize) return Errno::kEINVAL;
     mask.Set(t, TRY(t.mm().CopyIn(set)));
   }
-  return DoWait(t, args.Fd(0), args.U64(1), args.I32(2), deadline);
+  return mask.Finish(DoWait(t, args.Fd(0), args.U64(1), args.I32(2), deadline));
 }
 
 }  // namespace

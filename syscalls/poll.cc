@@ -185,7 +185,7 @@ Result<uint64_t> Ppoll(Task& t, const SyscallArgs& args) {
   }
   fs::ScopedSignalMask mask;
   TRY(SetUserSigmask(t, args.Ptr<uint64_t>(3), args.U64(4), mask));
-  return FinishTimeout(t, ts_ptr, deadline, zero, DoPoll(t, args.U64(0), args.U32(1), deadline));
+  return mask.Finish(FinishTimeout(t, ts_ptr, deadline, zero, DoPoll(t, args.U64(0), args.U32(1), deadline)));
 }
 
 Result<uint64_t> Select(Task& t, const SyscallArgs& args) {
@@ -223,8 +223,8 @@ Result<uint64_t> Pselect6(Task& t, const SyscallArgs& args) {
     const SigsetArg pack = TRY(t.mm().CopyIn(pack_ptr));
     TRY(SetUserSigmask(t, UserPtr<uint64_t>(pack.ss), pack.len, mask));
   }
-  return FinishTimeout(t, ts_ptr, deadline, zero,
-                       DoSelect(t, args.I32(0), args.U64(1), args.U64(2), args.U64(3), deadline));
+  return mask.Finish(FinishTimeout(t, ts_ptr, deadline, zero,
+                                   DoSelect(t, args.I32(0), args.U64(1), args.U64(2), args.U64(3), deadline)));
 }
 
 }  // namespace syscalls
