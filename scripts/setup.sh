@@ -11,7 +11,7 @@ PACKAGES=(
   libseccomp-dev libboost-context-dev libfmt-dev libabsl-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libcap-dev
   # tests and benchmarks
-  busybox-static python3 runsc
+  busybox-static python3 runsc make
   # OCI clients driven by tests/oci (podman, ctr with the runc v2 shim)
   podman containerd
 )
