@@ -23,9 +23,10 @@ const sentry::kernel::Credentials& KernelCreds() {
 Result<std::shared_ptr<Vfs>> Vfs::Create(std::unique_ptr<gofer::Client> root_client, VfsOptions opts) {
   if (root_client == nullptr) return Errno::kEINVAL;
   std::shared_ptr<gofer::Client> client(std::move(root_client));
-  std::shared_ptr<Inode> root_inode = NewGoferRoot(std::move(client));
+  const bool gofer_rw = !opts.overlay_root && opts.root_writable;
+  std::shared_ptr<Inode> root_inode = NewGoferRoot(std::move(client), gofer_rw);
   if (!root_inode->is_dir()) return Errno::kENOTDIR;
-  FilesystemInfo root_info{"gofer", true};
+  FilesystemInfo root_info{"gofer", !gofer_rw};
   if (opts.overlay_root) {
     root_inode = TRY(NewOverlayRoot(std::move(root_inode), Tmpfs::NewRoot(01777, 0, 0, opts.memory_file)));
     root_info = FilesystemInfo{"overlay", false};
