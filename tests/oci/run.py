@@ -228,7 +228,7 @@ def case_do_volume_rw_writes_reach_the_host_and_ro_is_erofs(runsc, tmp):
         f.write("keep\n")
     script = ("umask 022; echo hello > /rw/new && chmod 604 /rw/new && echo more >> /rw/new && "
               "ln -s new /rw/link && ln /rw/new /rw/hard && cat /rw/link && "
-              "touch /ro/x 2>/tmp/err; cat /tmp/err; rm /ro/keep 2>/dev/null || echo rm-refused")
+              "touch /ro/x 2>&1; rm /ro/keep 2>/dev/null || echo rm-refused")
     p = runsc("do", "--root", rootfs, "--volume", rw + ":/rw", "--volume", ro + ":/ro:ro",
               "/bin/sh", "-c", script, check=0)
     assert p.stdout.startswith("hello\nmore\n"), repr(p.stdout + p.stderr)

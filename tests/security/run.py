@@ -331,7 +331,7 @@ def rw_volume_writes_never_escape_through_symlinks(env):
         "$B ln /vol/f /vol/abs/hard",
         "$B touch /vol/up/tmp/escaped",
         # Writes under sub/ while the host swaps it for a symlink to outside/.
-        "i=0; while [ $i -lt 300 ]; do echo pwned > /vol/sub/w$i; $B mkdir /vol/sub/d$i; i=$((i+1)); done",
+        "i=0; while [ $i -lt 300 ]; do echo pwned > /vol/sub/w$i; $B mkdir /vol/sub/d$i; i=$((i+1)); done 2>/dev/null",
         "echo done",
     ])
     stop = threading.Event()
@@ -351,7 +351,7 @@ def rw_volume_writes_never_escape_through_symlinks(env):
     finally:
         stop.set()
         t.join()
-    print(out + err)
+    print((out + err)[-3000:])
     print(f"host side: {swaps[0]} swaps")
     check("done" in out, f"the script did not finish: {status} {out} {err}")
     outside_after = {k: v for k, v in env.snapshot().items() if k.startswith(env.outside)}
