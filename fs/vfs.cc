@@ -226,6 +226,7 @@ Result<std::pair<std::shared_ptr<sentry::mm::MappableFile>, std::string>> Vfs::O
   Path p = TRY(Resolve(c, fs, start, path));
   const std::shared_ptr<Inode>& inode = p.dentry->inode();
   if (!inode->is_regular()) return Errno::kEACCES;
+  if (p.mount->info().noexec) return Errno::kEACCES;  // do_open_execat: path_noexec()
   const struct stat st = TRY(inode->Stat(c));
   TRY(CheckPermission(creds, st, kMayExec));
   std::shared_ptr<FileDescription> f = TRY(inode->Open(c, p, O_RDONLY));

@@ -76,6 +76,7 @@ struct VfsOptions {
     uint32_t mode = 01777;    // tmpfs
     std::shared_ptr<gofer::Client> client;  // bind: the gofer serving the source
     bool file = false;        // bind of a file: the gofer root's "file" entry
+    bool noexec = false;      // the "noexec" option
   };
   std::vector<ExtraMount> mounts;
 };

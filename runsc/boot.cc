@@ -123,6 +123,7 @@ int Boot(const Config& c, const BootOptions& o) {
       em.destination = m.at("destination").get<std::string>();
       em.type = m.at("type").get<std::string>();
       em.read_only = m.value("ro", false);
+      em.noexec = m.value("noexec", false);
       em.mode = m.value("mode", 01777u);
       em.file = m.value("file", false);
       mount_fds.emplace_back(m.value("fd", -1));

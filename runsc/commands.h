@@ -22,6 +22,7 @@ struct MountSpec {
   std::string source;       // bind: the host path
   bool read_only = false;
   uint32_t mode = 01777;    // tmpfs root mode
+  bool noexec = false;      // "noexec": execve from it is EACCES
 };
 
 struct RlimitSpec {

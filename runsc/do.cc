@@ -191,7 +191,8 @@ int Do(const Config& c, const DoOptions& o) {
   std::vector<base::UniqueFd> mount_ends;  // the sentry's ends, fd 5 onwards in boot
   nlohmann::json mounts = nlohmann::json::array();
   for (const MountSpec& m : all_mounts) {
-    nlohmann::json jm = {{"destination", m.destination}, {"type", m.type}, {"ro", m.read_only}, {"mode", m.mode}};
+    nlohmann::json jm = {{"destination", m.destination}, {"type", m.type}, {"ro", m.read_only}, {"mode", m.mode},
+                         {"noexec", m.noexec}};
     if (m.type == "bind") {
       auto mg = SpawnMountGofer(c, m);
       if (!mg.ok()) {

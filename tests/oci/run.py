@@ -218,6 +218,27 @@ def case_config_mounts_bind_tmpfs_and_file(runsc, tmp):
     assert not os.path.exists(os.path.join(rw, "in"))
 
 
+def case_config_mount_noexec_refuses_execve(runsc, tmp):
+    bundle, _ = make_bundle(tmp, None)
+    ne = os.path.join(tmp, "ne")
+    ex = os.path.join(tmp, "ex")
+    for d in (ne, ex):
+        os.makedirs(d)
+        shutil.copy(BUSYBOX, os.path.join(d, "busybox"))
+
+    def mutate(c):
+        c["mounts"] += [
+            {"destination": "/ne", "type": "bind", "source": ne, "options": ["rbind", "rw", "noexec", "nosuid"]},
+            {"destination": "/ex", "type": "bind", "source": ex, "options": ["rbind", "rw"]},
+        ]
+    script = "/ne/busybox true 2>&1 || echo noexec-refused; /ex/busybox echo exec-ok; echo w > /ne/written"
+    write_config(bundle, runsc, ["/bin/sh", "-c", script], mutate=mutate)
+    p = runsc("run", "--bundle", bundle, "noexec", check=0)
+    assert "Permission denied" in p.stdout and "noexec-refused\nexec-ok\n" in p.stdout, repr(p.stdout + p.stderr)
+    with open(os.path.join(ne, "written")) as f:  # noexec, still writable
+        assert f.read() == "w\n"
+
+
 def case_do_volume_rw_writes_reach_the_host_and_ro_is_erofs(runsc, tmp):
     _, rootfs = make_bundle(tmp, None)
     rw = os.path.join(tmp, "vol-rw")
