@@ -21,8 +21,8 @@ Result<void> ToResult(int64_t raw) {
 
 }  // namespace
 
-Result<std::unique_ptr<PtraceAddressSpace>> PtraceAddressSpace::Create(int memory_fd) {
-  std::shared_ptr<StubProcess> stub = TRY(StubProcess::Create(memory_fd));
+Result<std::unique_ptr<PtraceAddressSpace>> PtraceAddressSpace::Create(StubFactory& factory, int memory_fd, bool pin) {
+  std::shared_ptr<StubProcess> stub = TRY(StubProcess::Create(factory, pin));
   return std::unique_ptr<PtraceAddressSpace>(new PtraceAddressSpace(std::move(stub), memory_fd));
 }
 

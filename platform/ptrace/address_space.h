@@ -13,8 +13,9 @@ namespace platform::ptrace {
 
 class PtraceAddressSpace final : public AddressSpace {
  public:
-  // Forks the stub from the calling thread, which becomes its tracer.
-  static Result<std::unique_ptr<PtraceAddressSpace>> Create(int memory_fd);
+  // Takes a stub from `factory`; the calling thread becomes its tracer.
+  // `pin`: the stub gets the calling thread's CPU affinity.
+  static Result<std::unique_ptr<PtraceAddressSpace>> Create(StubFactory& factory, int memory_fd, bool pin);
   // Kills and reaps the stub; Contexts still bound to it see kESRCH.
   ~PtraceAddressSpace() override;
 

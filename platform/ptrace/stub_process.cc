@@ -54,10 +54,16 @@ Result<int> WaitStop(pid_t tid, const WaitPolicy& policy) {
   }
 }
 
-Result<std::shared_ptr<StubProcess>> StubProcess::Create(int memory_fd) {
-  NewStub s = TRY(ForkStub(memory_fd));
+Result<std::shared_ptr<StubProcess>> StubProcess::Create(StubFactory& factory, bool pin) {
+  NewStub s = TRY(factory.Take(pin));
   // No make_shared: the constructor is private.
-  return std::shared_ptr<StubProcess>(new StubProcess(s.pid, CurrentTid(), s.init_regs));
+  std::shared_ptr<StubProcess> p(new StubProcess(s.pid, CurrentTid(), s.init_regs));
+  {
+    absl::MutexLock d(&p->dumpable_mu_);
+    p->dumpable_ = true;  // the factory's stubs are, until seized
+  }
+  TRY(p->SyncDumpable());  // on failure the destructor kills and reaps it
+  return p;
 }
 
 StubProcess::StubProcess(pid_t pid, pid_t tracer, const user_regs_struct& init_regs)

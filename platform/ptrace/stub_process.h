@@ -54,7 +54,9 @@ Result<int> WaitStop(pid_t tid, const WaitPolicy& policy);
 
 class StubProcess {
  public:
-  static Result<std::shared_ptr<StubProcess>> Create(int memory_fd);
+  // A stub from `factory`, seized by the calling thread (its tracer), made
+  // non-dumpable; `pin` as StubFactory::Take.
+  static Result<std::shared_ptr<StubProcess>> Create(StubFactory& factory, bool pin);
   ~StubProcess();
   StubProcess(const StubProcess&) = delete;
   StubProcess& operator=(const StubProcess&) = delete;

@@ -107,12 +107,24 @@ class PtracePlatformTest : public ::testing::Test {
   std::unique_ptr<Context> ctx_;
 };
 
-// The stub is our only child process in these tests.
+// The stub traced by the calling thread (the factory, not the test, is its
+// parent).
 pid_t StubPid() {
-  std::ifstream in(fmt::format("/proc/self/task/{}/children", syscall(SYS_gettid)));
-  pid_t pid = -1;
-  in >> pid;
-  return pid;
+  const std::string want = fmt::format("TracerPid:\t{}", syscall(SYS_gettid));
+  DIR* d = opendir("/proc");
+  if (d == nullptr) return -1;
+  pid_t found = -1;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    std::ifstream status(fmt::format("/proc/{}/status", e->d_name));
+    std::string line;
+    while (std::getline(status, line)) {
+      if (line == want) found = std::stoi(e->d_name);
+    }
+    if (found > 0) break;
+  }
+  closedir(d);
+  return found;
 }
 
 TEST_F(PtracePlatformTest, SyscallStopsWithNumberAndResultIsSeenByApp) {
@@ -303,6 +315,49 @@ TEST_F(PtracePlatformTest, MapRejectsForeignFdsAndStubRange) {
   EXPECT_EQ(as_->Protect(top, kPage, kProtRead | kProtWrite).error(), base::Errno::kEINVAL);
   EXPECT_EQ(as_->Map(kDataAddr + 1, kPage, kProtRead, mem_fd_.get(), 0).error(), base::Errno::kEINVAL);
   EXPECT_TRUE(as_->Map(top - kPage, kPage, kProtRead, mem_fd_.get(), 0).ok());
+}
+
+// "PPid:" of /proc/<pid>/status, or -1.
+pid_t ParentOf(pid_t pid) {
+  std::ifstream status(fmt::format("/proc/{}/status", pid));
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("PPid:", 0) == 0) return std::stoi(line.substr(5));
+  }
+  return -1;
+}
+
+std::string ChildrenOfThisThread() {
+  std::ifstream in(fmt::format("/proc/self/task/{}/children", syscall(SYS_gettid)));
+  std::string all;
+  std::getline(in, all);
+  return all;
+}
+
+// Stubs come from the factory (our child), not from a fork of this process;
+// each address space gets its own, and destroying the platform leaves no
+// process behind (the factory's ready stubs die with it).
+TEST_F(PtracePlatformTest, StubsComeFromTheFactoryAndDieWithThePlatform) {
+  const pid_t stub = StubPid();
+  ASSERT_GT(stub, 0);
+  const pid_t factory = ParentOf(stub);
+  EXPECT_NE(factory, getpid());
+  EXPECT_EQ(ParentOf(factory), getpid());
+  EXPECT_EQ(ChildrenOfThisThread(), fmt::format("{} ", factory));
+  for (int i = 0; i < 5; ++i) {
+    auto as = platform_->NewAddressSpace();
+    ASSERT_TRUE(as.ok()) << base::ErrnoName(as.error());
+    ASSERT_TRUE(as.value()->Map(kCodeAddr, kPage, kProtRead | kProtExec, mem_fd_.get(), kCodeOffset).ok());
+  }
+  ctx_.reset();
+  as_.reset();
+  platform_.reset();
+  // The factory is reaped by now; its orphaned stubs (zombies or dying) are
+  // reaped by init soon.
+  EXPECT_EQ(kill(factory, 0), -1);
+  EXPECT_EQ(ChildrenOfThisThread(), "");
+  for (int i = 0; i < 500 && kill(stub, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(kill(stub, 0), -1);
 }
 
 TEST_F(PtracePlatformTest, StubHoldsNoSentryMemoryOrFds) {
