@@ -146,6 +146,8 @@ Policy SentryPolicy(const SentryPolicyOptions& o) {
                    PTRACE_PEEKSIGINFO, PTRACE_GETSIGMASK, PTRACE_SETSIGMASK, PTRACE_GET_SYSCALL_INFO}) {
     allow(SYS_ptrace, "driving stubs (platform/ptrace)", {ArgEq(0, static_cast<uint64_t>(req))});
   }
+  allow(SYS_process_vm_writev,
+        "syscall batches into a stub's own buffer (platform/ptrace); reaches only what PTRACE_POKEDATA does");
   for (long req : std::initializer_list<long>{PTRACE_SETOPTIONS, PTRACE_SEIZE}) {
     allow(SYS_ptrace, "stub options (EXITKILL, TRACESYSGOOD, TRACECLONE); never SUSPEND_SECCOMP",
           {ArgEq(0, static_cast<uint64_t>(req)), ArgMaskedEq(3, kPtraceOSuspendSeccomp, 0)});

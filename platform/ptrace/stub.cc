@@ -117,6 +117,34 @@ platform_ptrace_stub_syscall:
   syscall
   int3
   ud2
+  .globl platform_ptrace_stub_batch
+  .hidden platform_ptrace_stub_batch
+platform_ptrace_stub_batch:
+  xor %r14d, %r14d                # r14: entries done of r13 at r12
+4:
+  cmp %r13, %r14
+  jae 3f
+  mov %r14, %r15
+  shl $6, %r15                    # 64 bytes per entry
+  add %r12, %r15
+  mov 0(%r15), %rax
+  mov 8(%r15), %rdi
+  mov 16(%r15), %rsi
+  mov 24(%r15), %rdx
+  mov 32(%r15), %r10
+  mov 40(%r15), %r8
+  mov 48(%r15), %r9
+  syscall
+  cmp $-4095, %rax                # a failure stops the batch
+  jae 3f
+  inc %r14
+  jmp 4b
+3:
+  int3
+  .globl platform_ptrace_stub_batch_trap
+  .hidden platform_ptrace_stub_batch_trap
+platform_ptrace_stub_batch_trap:
+  ud2
   .globl platform_ptrace_stub_clone
   .hidden platform_ptrace_stub_clone
 platform_ptrace_stub_clone:
@@ -172,6 +200,8 @@ extern const char platform_ptrace_stub_start[];
 extern const char platform_ptrace_stub_syscall[];
 extern const char platform_ptrace_stub_probe[];
 extern const char platform_ptrace_stub_clone[];
+extern const char platform_ptrace_stub_batch[];
+extern const char platform_ptrace_stub_batch_trap[];
 extern const char platform_ptrace_stub_clone_trap[];
 extern const char platform_ptrace_stub_probe_trap[];
 extern const char platform_ptrace_stub_end[];
@@ -186,6 +216,7 @@ static_assert(offsetof(ucontext_t, uc_mcontext.gregs) + REG_CR2 * 8 == 216);
 constexpr int kSaRestorer = 0x04000000;  // SA_RESTORER: kernel-only, not in glibc headers
 static_assert((SA_SIGINFO | SA_ONSTACK | kSaRestorer | SA_NODEFER) == 0x4C000004);
 static_assert(kUserTop == 0x7ffffffff000 && kStubDataSize == 0x10000);
+static_assert(sizeof(BatchEntry) == 64 && kBatchMax * sizeof(BatchEntry) <= kStubDataSize / 8);
 
 uint64_t StubOffset(const char* sym) {
   return static_cast<uint64_t>(sym - platform_ptrace_stub_start);
@@ -289,6 +320,9 @@ uint64_t StubSyscallAddr() { return kStubBase + StubOffset(platform_ptrace_stub_
 uint64_t StubProbeTrapAddr() { return kStubBase + StubOffset(platform_ptrace_stub_probe_trap); }
 uint64_t StubCloneAddr() { return kStubBase + StubOffset(platform_ptrace_stub_clone); }
 uint64_t StubCloneTrapAddr() { return kStubBase + StubOffset(platform_ptrace_stub_clone_trap); }
+uint64_t StubBatchAddr() { return kStubBase + StubOffset(platform_ptrace_stub_batch); }
+uint64_t StubBatchTrapAddr() { return kStubBase + StubOffset(platform_ptrace_stub_batch_trap); }
+uint64_t StubBatchBuffer() { return kStubBase + StubCodeSize(); }
 uint64_t StubEnd() { return kStubBase + StubCodeSize() + kStubDataSize; }
 
 pid_t CurrentTid() {

@@ -17,6 +17,7 @@
 #include <sys/types.h>
 #include <sys/user.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 
@@ -46,6 +47,21 @@ uint64_t StubEnd();             // end of stub code + data (exclusive)
 // stops with rip = StubCloneTrapAddr().
 uint64_t StubCloneAddr();
 uint64_t StubCloneTrapAddr();
+// Batched syscalls (StubProcess::InjectBatch): the sentry writes up to
+// kBatchMax entries at StubBatchBuffer() (the bottom 8 KiB of the main
+// thread's sigaltstack, far below any probe frame) with process_vm_writev;
+// the code at StubBatchAddr() runs them in order until one fails and traps
+// at StubBatchTrapAddr() with r14 = entries that succeeded, rax = the last
+// result.
+struct BatchEntry {
+  uint64_t nr = 0;
+  uint64_t args[6] = {};
+  uint64_t unused = 0;
+};
+inline constexpr size_t kBatchMax = 128;
+uint64_t StubBatchAddr();
+uint64_t StubBatchTrapAddr();
+uint64_t StubBatchBuffer();
 // Per-thread sigaltstacks of later stub threads, above StubEnd().
 inline constexpr uint64_t kThreadAltstackSize = 32 * 1024;
 

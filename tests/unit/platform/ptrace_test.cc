@@ -471,5 +471,56 @@ TEST_F(PtracePlatformTest, AddressSpacesAreIndependent) {
   EXPECT_EQ(Run(regs).reason, StopReason::kSyscall);
 }
 
+
+// A fresh address space queues its Maps and injects them in batches at the
+// first Switch: more than one batch's worth, in order (a later Map of the
+// same page wins), all present afterwards.
+TEST_F(PtracePlatformTest, MapsBeforeTheFirstSwitchAreAllApplied) {
+  auto as2 = platform_->NewAddressSpace();
+  ASSERT_TRUE(as2.ok());
+  auto ctx2 = platform_->NewContext();
+  ASSERT_TRUE(ctx2.ok());
+  LoadCode({0x48, 0x8b, 0x3b,                    // mov (%rbx), %rdi
+            0xb8, 0x27, 0x00, 0x00, 0x00,        // mov $39, %eax
+            0x0f, 0x05});                        // syscall
+  constexpr uint64_t kBase = 0x10000000;
+  constexpr int kPages = 300;  // > kBatchMax (128)
+  std::memcpy(mem_ + kDataOffset, "\x11\x22\x33\x44\x55\x66\x77\x88", 8);
+  std::memcpy(mem_ + 2 * kPage, "\x99\x99\x99\x99\x99\x99\x99\x99", 8);
+  for (int i = 0; i < kPages; ++i) {
+    ASSERT_TRUE(as2.value()->Map(kBase + i * kPage, kPage, kProtRead, mem_fd_.get(), 2 * kPage).ok());
+  }
+  ASSERT_TRUE(as2.value()->Map(kBase + (kPages - 1) * kPage, kPage, kProtRead, mem_fd_.get(), kDataOffset).ok());
+  ASSERT_TRUE(as2.value()->Map(kCodeAddr, kPage, kProtRead | kProtExec, mem_fd_.get(), kCodeOffset).ok());
+  for (uint64_t addr : {kBase, kBase + 200 * kPage, kBase + (kPages - 1) * kPage}) {
+    Registers regs = InitialRegisters(kCodeAddr, 0);
+    regs.regs.rbx = addr;
+    auto info = ctx2.value()->Switch(*as2.value(), regs);
+    ASSERT_TRUE(info.ok());
+    ASSERT_EQ(info.value().reason, StopReason::kSyscall) << std::hex << addr;
+    EXPECT_EQ(regs.regs.rdi, addr == kBase + (kPages - 1) * kPage ? 0x8877665544332211ull : 0x9999999999999999ull);
+  }
+  // After the first Switch, Map is immediate again (and still correct).
+  ASSERT_TRUE(as2.value()->Map(kBase, kPage, kProtRead, mem_fd_.get(), kDataOffset).ok());
+  Registers regs = InitialRegisters(kCodeAddr, 0);
+  regs.regs.rbx = kBase;
+  auto info = ctx2.value()->Switch(*as2.value(), regs);
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(regs.regs.rdi, 0x8877665544332211ull);
+}
+
+// A queued Map the host refuses fails the first Switch rather than being
+// lost (here: a file offset beyond what mmap can express).
+TEST_F(PtracePlatformTest, AQueuedMapTheHostRefusesFailsTheFirstSwitch) {
+  auto as2 = platform_->NewAddressSpace();
+  ASSERT_TRUE(as2.ok());
+  auto ctx2 = platform_->NewContext();
+  ASSERT_TRUE(ctx2.ok());
+  ASSERT_TRUE(as2.value()->Map(kCodeAddr, kPage, kProtRead | kProtExec, mem_fd_.get(), kCodeOffset).ok());
+  ASSERT_TRUE(as2.value()->Map(kDataAddr, kPage, kProtRead, mem_fd_.get(), 0x7ffffffffffff000ull).ok());
+  Registers regs = InitialRegisters(kCodeAddr, 0);
+  EXPECT_FALSE(ctx2.value()->Switch(*as2.value(), regs).ok());
+}
+
 }  // namespace
 }  // namespace platform
