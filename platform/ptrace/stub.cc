@@ -375,7 +375,8 @@ FactoryReply FactoryNewStub(int memory_fd, pid_t self, StubFilter& filter) {
 // scheduled: the sentry reads one and acknowledges it with a byte, and the
 // factory then makes the next.
 [[noreturn]] __attribute__((noinline)) void FactoryMain(int memory_fd, int sock, pid_t parent, int pool,
-                                                        StubFilter& filter) {
+                                                        StubFilter& filter,
+                                                        const std::vector<sock_filter>& factory_filter) {
   if (RawSyscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL) != 0) RawExit(30);
   if (RawSyscall(SYS_getppid) != parent) RawExit(31);
   const int lo = memory_fd < sock ? memory_fd : sock;
@@ -383,6 +384,8 @@ FactoryReply FactoryNewStub(int memory_fd, pid_t self, StubFilter& filter) {
   if (lo > 0) RawSyscall(SYS_close_range, 0, lo - 1, 0);
   if (hi > lo + 1) RawSyscall(SYS_close_range, lo + 1, hi - 1, 0);
   RawSyscall(SYS_close_range, hi + 1, ~0U, 0);
+  if (RawSyscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) RawExit(32);
+  if (InstallFilter(factory_filter) != 0) RawExit(33);
   const auto self = static_cast<pid_t>(RawSyscall(SYS_getpid));
   if (pool < 1) pool = 1;
   int outstanding = 0;  // replies written and not yet acknowledged
@@ -415,13 +418,14 @@ Result<std::unique_ptr<StubFactory>> StubFactory::Start(int memory_fd, int pool)
   const pid_t parent = getpid();
   // Built here: the factory may not allocate.
   StubFilter filter = BuildStubFilter(memory_fd);
+  const std::vector<sock_filter> factory_filter = BuildFactoryFilter();
   const long pid = RawSyscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
   if (pid < 0) {
     logging::Warn("ptrace: clone(SIGCHLD) for the stub factory failed: {}",
                   base::ErrnoName(base::FromHost(static_cast<int>(-pid))));
     return base::FromHost(static_cast<int>(-pid));
   }
-  if (pid == 0) FactoryMain(memory_fd, theirs.get(), parent, pool, filter);
+  if (pid == 0) FactoryMain(memory_fd, theirs.get(), parent, pool, filter, factory_filter);
   logging::Debug("ptrace: stub factory {} started (pool of {})", pid, pool);
   return std::unique_ptr<StubFactory>(new StubFactory(static_cast<pid_t>(pid), std::move(mine)));
 }
