@@ -82,6 +82,8 @@ Result<std::unique_ptr<Platform>> NewPtracePlatform(int memory_fd, const Options
   }
   logging::Debug("seccomp: stub allowlist: {} host syscalls allowed (platform/ptrace/stub_filter.cc)",
                  StubFilterAllowedCount());
+  logging::Debug("seccomp: stub factory allowlist: {} host syscalls allowed (platform/ptrace/stub_filter.cc)",
+                 FactoryFilterAllowedCount());
   auto factory = StubFactory::Start(memory_fd, options.stub_pool);
   if (!factory.ok()) {
     *why = fmt::format("ptrace platform: starting the stub factory: {}", base::ErrnoText(factory.error()));
