@@ -1,5 +1,6 @@
 #include "platform/ptrace/address_space.h"
 
+#include <linux/prctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
@@ -105,9 +106,16 @@ Result<void> PtraceAddressSpace::Activate() {
   // AddContext, which already activated) changes nothing.
   if (active_.load(std::memory_order_acquire) || !stub_->OnTracerThread()) return {};
   active_.store(true, std::memory_order_release);
+  // Non-dumpable from now on (batches needed it dumpable): as the last entry
+  // of the batch if there is one, which saves a stop.
+  if (!pending_.empty() && stub_->ClaimDumpableOff()) {
+    BatchEntry e;
+    e.nr = SYS_prctl;
+    e.args[0] = PR_SET_DUMPABLE;
+    pending_.push_back(e);
+  }
   TRY(FlushPending());
-  // Non-dumpable from now on (batches needed it dumpable).
-  return stub_->SyncDumpable();
+  return stub_->SyncDumpable();  // nothing to do if the batch did it
 }
 
 Result<void> PtraceAddressSpace::AddContext(Context& c) {

@@ -151,6 +151,17 @@ Result<StubThread*> StubProcess::ClaimThread(const void* owner) {
   return t;
 }
 
+bool StubProcess::ClaimDumpableOff() {
+  absl::MutexLock d(&dumpable_mu_);
+  {
+    absl::MutexLock l(&mu_);
+    if (unattached_ > 0) return false;
+  }
+  if (!dumpable_) return false;
+  dumpable_ = false;
+  return true;
+}
+
 Result<void> StubProcess::SyncDumpable() {
   absl::MutexLock d(&dumpable_mu_);
   bool want;

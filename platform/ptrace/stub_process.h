@@ -99,6 +99,10 @@ class StubProcess {
   // injection happen under dumpable_mu_, so concurrent creators and
   // attachers cannot reorder them.
   Result<void> SyncDumpable();
+  // If the stub is dumpable and should not be (no created thread waits to be
+  // seized), records it as non-dumpable and returns true: the caller then
+  // runs prctl(PR_SET_DUMPABLE, 0) itself (at the end of a batch).
+  bool ClaimDumpableOff();
 
   // Marks `t` dead after a wait reported its exit (the main thread's exit
   // also reaps the process).
