@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include <gmock/gmock.h>
@@ -355,6 +356,33 @@ TEST_F(Locks, TwoProcessesWaitingForEachOtherGetEdeadlk) {
   }
 }
 
+TEST_F(Locks, AnUnlockedWaiterIsNoLongerSeenWaiting) {
+  // The child waits behind the parent's lock on byte 0 while holding byte
+  // 1. The parent unlocks byte 0 and at once waits for byte 1: the child is
+  // no longer blocked by the parent, so this is no deadlock (Linux drops a
+  // waiter from the wait-for graph when its blocker's lock changes).
+  struct flock first = Lock(F_WRLCK, 0, 1);
+  ASSERT_EQ(fcntl(a_.get(), F_SETLK, &first), 0);
+  Pipe locked = MakePipe();
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    struct flock mine = Lock(F_WRLCK, 1, 1);
+    if (fcntl(b_.get(), F_SETLK, &mine) != 0) _exit(1);
+    SendByte(locked.write_end.get());
+    struct flock theirs = Lock(F_WRLCK, 0, 1);
+    if (fcntl(b_.get(), F_SETLKW, &theirs) != 0) _exit(2);
+    _exit(0);  // releases both
+  }
+  ASSERT_TRUE(ReadByte(locked.read_end.get()));
+  usleep(50000);  // makes it likely (not necessary) that the child waits by now
+  struct flock un = Lock(F_UNLCK, 0, 1);
+  ASSERT_EQ(fcntl(a_.get(), F_SETLK, &un), 0);
+  struct flock second = Lock(F_WRLCK, 1, 1);
+  EXPECT_EQ(fcntl(a_.get(), F_SETLKW, &second), 0) << strerror(errno);
+  EXPECT_EQ(Reap(child), 0);
+}
+
 TEST_F(Locks, SetlkwWithoutSaRestartFailsWithEintr) {
   struct sigaction sa {};
   sa.sa_handler = [](int) {};
@@ -607,6 +635,31 @@ TEST_F(Locks, FlockWaitIsWokenByTheHoldersUnlock) {
   EXPECT_EQ(flock(a_.get(), LOCK_EX), 0);
   SendByte(go.write_end.get());
   EXPECT_EQ(Reap(child), 0);
+}
+
+TEST_F(Locks, FlockWaitWithoutSaRestartFailsWithEintr) {
+  struct sigaction sa {};
+  sa.sa_handler = [](int) {};
+  struct sigaction old {};
+  ASSERT_EQ(sigaction(SIGUSR1, &sa, &old), 0);
+  Pipe locked = MakePipe();
+  const pid_t parent = getpid();
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (flock(b_.get(), LOCK_EX) != 0) _exit(1);
+    SendByte(locked.write_end.get());
+    while (true) {
+      kill(parent, SIGUSR1);
+      usleep(20000);
+    }
+  }
+  ASSERT_TRUE(ReadByte(locked.read_end.get()));
+  Fd own = Open();
+  EXPECT_THAT(Sys(SYS_flock, own.get(), LOCK_EX), FailsWith(EINTR));
+  kill(child, SIGKILL);
+  Reap(child);
+  sigaction(SIGUSR1, &old, nullptr);
 }
 
 TEST_F(Locks, FlockAndRecordLocksDoNotInteract) {
