@@ -78,9 +78,7 @@ void Serve(sentry::kernel::Kernel& k, const std::shared_ptr<fs::HostPoller>& pol
     spec.argv = req->at("argv").get<std::vector<std::string>>();
     spec.envp = req->at("env").get<std::vector<std::string>>();
     spec.cwd = req->value("cwd", "/");
-    spec.uid = req->value("uid", 0u);
-    spec.gid = req->value("gid", 0u);
-    spec.groups = req->value("groups", std::vector<uint32_t>{});
+    CredsFromJson(*req, spec);
     if (req->contains("umask")) spec.umask = req->at("umask").get<uint32_t>();
   } catch (const nlohmann::json::exception& e) {
     (void)SendControl(conn.get(), {{"error", fmt::format("malformed exec request: {}", e.what())}});
@@ -167,6 +165,25 @@ void Serve(sentry::kernel::Kernel& k, const std::shared_ptr<fs::HostPoller>& pol
 }
 
 }  // namespace
+
+void CredsFromJson(const nlohmann::json& j, sentry::kernel::ExecSpec& spec) {
+  spec.uid = j.value("uid", 0u);
+  spec.gid = j.value("gid", 0u);
+  spec.groups = j.value("groups", std::vector<uint32_t>{});
+  spec.no_new_privs = j.value("no_new_privs", false);
+  if (!j.contains("caps") || !j["caps"].is_object()) return;
+  // runc's order: bounding set, then the ids (keeping capabilities), then
+  // capset and the ambient raises; its final execve is Kernel::Exec's.
+  const nlohmann::json& c = j["caps"];
+  const auto set = [&](const char* name) { return c.value(name, uint64_t{0}) & sentry::kernel::kAllCaps; };
+  sentry::kernel::Credentials cr = sentry::kernel::Credentials::ForUser(spec.uid, spec.gid, spec.groups);
+  cr.cap_bounding = set("bounding");
+  cr.cap_permitted = set("permitted");
+  cr.cap_effective = set("effective") & cr.cap_permitted;
+  cr.cap_inheritable = set("inheritable");
+  cr.cap_ambient = set("ambient") & cr.cap_permitted & cr.cap_inheritable;
+  spec.creds = std::move(cr);
+}
 
 absl::StatusOr<base::UniqueFd> ListenControl(const std::string& dir) {
   auto a = AddressOf(dir);

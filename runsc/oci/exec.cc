@@ -17,6 +17,7 @@
 #include "base/logging.h"
 #include "fmt/format.h"
 #include "runsc/control.h"
+#include "runsc/oci/apply.h"
 #include "runsc/oci/commands.h"
 #include "runsc/oci/spec.h"
 #include "runsc/oci/state.h"
@@ -98,6 +99,17 @@ int Exec(const Config& c, const std::string& id, const ExecOptions& o) {
   nlohmann::json req = {{"op", "exec"}, {"argv", p.args},  {"env", p.env},      {"cwd", p.cwd},
                         {"uid", p.uid}, {"gid", p.gid},    {"groups", p.additional_gids}};
   if (p.umask.has_value()) req["umask"] = *p.umask;
+  // Capabilities: the process's own (the container's unless --process),
+  // plus runc's --cap additions to every set but ambient.
+  for (const auto& cap : o.caps) {
+    if (CapabilityByName(cap) < 0) return Fail(fmt::format("--cap \"{}\": unknown capability", cap));
+    for (const char* set : {"bounding", "effective", "permitted", "inheritable"}) p.capabilities[set].push_back(cap);
+  }
+  if (auto caps = CapsOf(p)) {
+    req["caps"] = {{"bounding", caps->bounding}, {"effective", caps->effective}, {"permitted", caps->permitted},
+                   {"inheritable", caps->inheritable}, {"ambient", caps->ambient}};
+  }
+  req["no_new_privs"] = p.no_new_privileges || o.no_new_privs;
 
   auto sock = ConnectControl(c.root_dir + "/" + id);
   if (!sock.ok()) return Fail(fmt::format("exec in \"{}\": {}", id, std::string(sock.status().message())));

@@ -49,6 +49,7 @@ struct ExecSpec {  // the first process, or one started by `runsc exec`
   // execve's capability rules (Credentials::AfterExec), as runc's execve.
   std::optional<Credentials> creds;
   std::vector<uint32_t> groups;   // supplementary groups (unless creds is set)
+  bool no_new_privs = false;      // OCI process.noNewPrivileges (prctl PR_SET_NO_NEW_PRIVS)
   std::optional<uint32_t> umask;  // default 022
   struct Rlimit {
     int resource = 0;

@@ -175,6 +175,64 @@ def case_config_process_fields_are_applied(runsc, tmp):
                                          "300"], repr(p.stdout)
 
 
+def status_fields(text, names):
+    out = {}
+    for line in text.splitlines():
+        k, _, v = line.partition(":")
+        if k in names:
+            out[k] = v.strip()
+    return out
+
+
+CAP_FIELDS = ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs")
+RUNC_DEFAULT_CAPS = "0000000020000420"  # CAP_KILL, CAP_NET_BIND_SERVICE, CAP_AUDIT_WRITE
+
+
+def case_capabilities_and_no_new_privs_are_applied(runsc, tmp):
+    # runc's default set for root: the sandbox's init and exec'd processes
+    # see it (capget through /proc/self/status), lack CAP_CHOWN (chown to
+    # another uid is EPERM), and have no_new_privs set.
+    bundle, _ = make_bundle(tmp, None)
+
+    def mutate(c):
+        c["mounts"].append({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"})
+    script = ("cat /proc/self/status; touch /tmp/f; chown 5 /tmp/f && echo chown=ok || echo chown=denied; "
+              "sleep 30")
+    write_config(bundle, runsc, ["/bin/sh", "-c", script], mutate=mutate)
+    out = os.path.join(tmp, "out")
+    with open(out, "w") as f:
+        subprocess.Popen([runsc.path, "--root", runsc.root, "run", "--bundle", bundle, "caps"],
+                         stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 30
+        while "chown=" not in open(out).read() and time.time() < deadline:
+            time.sleep(0.05)
+        text = open(out).read()
+        got = status_fields(text, CAP_FIELDS)
+        want = {"CapInh": RUNC_DEFAULT_CAPS, "CapPrm": RUNC_DEFAULT_CAPS, "CapEff": RUNC_DEFAULT_CAPS,
+                "CapBnd": RUNC_DEFAULT_CAPS, "CapAmb": RUNC_DEFAULT_CAPS, "NoNewPrivs": "1"}
+        assert got == want, (got, text)
+        assert "chown=denied" in text, text
+        # exec: the container's process capabilities; --cap adds one.
+        p = runsc("exec", "caps", "/bin/cat", "/proc/self/status", check=0)
+        assert status_fields(p.stdout, CAP_FIELDS) == want, p.stdout
+        p = runsc("exec", "--cap", "CAP_CHOWN", "caps", "/bin/sh", "-c",
+                  "chown 7 /tmp/f && echo chown=ok; grep CapEff /proc/self/status", check=0)
+        assert "chown=ok" in p.stdout and "CapEff:\t0000000020000421" in p.stdout, p.stdout
+        # A non-root user without capabilities: EPERM where Linux gives it.
+        proc = os.path.join(tmp, "proc.json")
+        with open(proc, "w") as f:
+            json.dump({"args": ["/bin/sh", "-c", "grep -E 'CapEff|NoNewPrivs' /proc/self/status; "
+                                "chown 8 /tmp/f && echo chown=ok || echo chown=denied"],
+                       "cwd": "/", "user": {"uid": 1000, "gid": 1000}, "env": ["PATH=/bin"],
+                       "capabilities": {"bounding": ["CAP_CHOWN"]}}, f)
+        p = runsc("exec", "--process", proc, "caps", check=0)
+        assert "CapEff:\t0000000000000000" in p.stdout and "NoNewPrivs:\t0" in p.stdout, p.stdout
+        assert "chown=denied" in p.stdout, p.stdout
+    finally:
+        runsc("delete", "--force", "caps")
+
+
 def case_config_mounts_bind_tmpfs_and_file(runsc, tmp):
     bundle, _ = make_bundle(tmp, None)
     ro = os.path.join(tmp, "ro")
