@@ -20,6 +20,7 @@
 #include "fmt/format.h"
 #include "runsc/commands.h"
 #include "runsc/oci/apply.h"
+#include "runsc/oci/cgroup.h"
 #include "runsc/oci/console.h"
 #include "runsc/oci/hooks.h"
 #include "runsc/oci/pod.h"
@@ -172,6 +173,24 @@ int Create(const Config& c, const std::string& id, const CreateOptions& o) {
   if (!pid.ok()) return cleanup(fmt::format("starting the container: {}", pid.status().ToString()));
   s.pid = *pid;
   s.status = "created";
+  // The host cgroup (runsc/oci/cgroup.h): the supervisor goes in before it
+  // starts the gofers and the sentry (it waits for `start`).
+  if (const std::string cg = CgroupPathFor(*spec, id, c.systemd_cgroup); cg.empty()) {
+    kill(*pid, SIGKILL);
+    return cleanup(fmt::format("linux.cgroupsPath: \"{}\" is not a usable cgroup path", spec->cgroups_path));
+  } else if (auto made = CreateCgroup(cg, *spec, *pid, &s.cgroup_owned); !made.ok()) {
+    if (spec->cpu_shares.has_value() || spec->cpu_quota.has_value() || !spec->cgroups_path.empty()) {
+      kill(*pid, SIGKILL);
+      DestroyCgroup(cg, s.cgroup_owned);
+      return cleanup(fmt::format("cgroup {}: {}", cg, std::string(made.message())));
+    }
+    // No limits asked for: the sandbox runs without a cgroup of its own
+    // (pause falls back to stopping its tasks).
+    logging::Warn("cgroup {}: {}; continuing without one", cg, made.ToString());
+    DestroyCgroup(cg, s.cgroup_owned);
+  } else {
+    s.cgroup = cg;
+  }
   if (auto st2 = dir->Save(s); !st2.ok()) {
     kill(*pid, SIGKILL);
     return cleanup(std::string(st2.message()));
@@ -314,12 +333,15 @@ int Delete(const Config& c, const std::string& id, bool force) {
     return Fail(fmt::format("cannot delete container \"{}\" that is running (use --force)", id));
   }
   if (s.status != "stopped") {
+    // A frozen supervisor would not die of SIGKILL until thawed.
+    if (s.status == "paused" && !s.cgroup.empty()) (void)FreezeCgroup(s.cgroup, false);
     ::kill(s.pid, SIGKILL);
     for (int i = 0; i < 1000 && ProcessAlive(s.pid); ++i) {
       ::waitpid(s.pid, nullptr, WNOHANG);
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
   }
+  if (!s.cgroup.empty()) DestroyCgroup(s.cgroup, s.cgroup_owned);
   if (auto r = dir.Remove(); !r.ok()) return Fail(r);
   return 0;
 }

@@ -435,26 +435,87 @@ def case_pod_containers_share_the_sandbox_and_dev_shm(runsc, tmp):
 
 
 def case_pause_stops_every_process_until_resume(runsc, tmp):
+    # pause freezes the sandbox's cgroup: the counter (printed to a host
+    # file) does not advance while paused; state says paused; exec is
+    # refused as runc does; resume lets it go on.
     bundle, _ = make_bundle(tmp, None)
-    write_config(bundle, runsc, ["/bin/sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 0.05; done"])
-    runsc("run", "--detach", "--bundle", bundle, "pz", check=0)
-    deadline = time.time() + 10
-    while runsc("exec", "pz", "cat", "/tmp/n").returncode != 0:
-        assert time.time() < deadline
-        time.sleep(0.1)
-    runsc("pause", "pz", check=0)
-    assert runsc.status("pz") == "paused"
-    runsc("pause", "pz", check=1)  # already paused
-    first = runsc("exec", "pz", "cat", "/tmp/n", check=0).stdout
-    time.sleep(0.5)
-    assert runsc("exec", "pz", "cat", "/tmp/n", check=0).stdout == first, "counter advanced while paused"
-    runsc("resume", "pz", check=0)
-    assert runsc.status("pz") == "running"
-    deadline = time.time() + 10
-    while runsc("exec", "pz", "cat", "/tmp/n", check=0).stdout == first:
-        assert time.time() < deadline, "counter did not advance after resume"
-        time.sleep(0.1)
-    runsc("delete", "--force", "pz", check=0)
+    write_config(bundle, runsc, ["/bin/sh", "-c", "i=0; while true; do i=$((i+1)); echo $i; sleep 0.02; done"])
+    out = os.path.join(tmp, "out")
+
+    def lines():
+        with open(out) as f:
+            return f.read().count("\n")
+    with open(out, "w") as f:
+        subprocess.Popen([runsc.path, "--root", runsc.root, "run", "--detach", "--bundle", bundle, "pz"],
+                         stdout=f, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL).wait(timeout=60)
+    try:
+        deadline = time.time() + 10
+        while lines() < 3:
+            assert time.time() < deadline, "the counter did not start"
+            time.sleep(0.05)
+        runsc("pause", "pz", check=0)
+        assert runsc.status("pz") == "paused"
+        runsc("pause", "pz", check=1)  # already paused
+        first = lines()
+        time.sleep(0.5)
+        assert lines() == first, "counter advanced while paused"
+        p = runsc("exec", "pz", "/bin/true")
+        assert p.returncode != 0 and "paused" in p.stderr, p.stderr
+        stats = json.loads(runsc("events", "--stats", "pz", check=0).stdout)
+        assert stats["type"] == "stats" and stats["data"]["cpu"]["usage"]["total"] > 0, stats
+        time.sleep(0.3)
+        assert lines() == first, "counter advanced while paused"
+        runsc("resume", "pz", check=0)
+        assert runsc.status("pz") == "running"
+        deadline = time.time() + 10
+        while lines() == first:
+            assert time.time() < deadline, "counter did not advance after resume"
+            time.sleep(0.05)
+    finally:
+        runsc("delete", "--force", "pz", check=0)
+
+
+def cgroup_dir(controller, path):
+    return "/sys/fs/cgroup/{}{}".format(controller, path)
+
+
+def case_cgroup_applies_cpu_and_memory_and_is_removed(runsc, tmp):
+    # linux.resources.cpu and memory through a cgroup v1 of the sandbox
+    # (linux.cgroupsPath), real figures in events --stats, cleanup at delete.
+    if not os.path.exists("/sys/fs/cgroup/cpu/cgroup.procs"):
+        raise Skip("no cgroup v1 cpu controller")
+    bundle, _ = make_bundle(tmp, None)
+    path = "/runsc-test/cg-{}".format(os.getpid())
+
+    def mutate(c):
+        c["linux"]["cgroupsPath"] = path
+        c["linux"]["resources"] = {"cpu": {"shares": 512, "quota": 20000, "period": 100000},
+                                   "memory": {"limit": 256 << 20}, "pids": {"limit": 50}}
+    write_config(bundle, runsc, ["/bin/sh", "-c", "while true; do i=$((i+1)); done"], mutate=mutate)
+    runsc("run", "--detach", "--bundle", bundle, "cg", check=0)
+    try:
+        d = cgroup_dir("cpu", path)
+        assert open(d + "/cpu.shares").read().strip() == "512"
+        assert open(d + "/cpu.cfs_quota_us").read().strip() == "20000"
+        assert open(d + "/cpu.cfs_period_us").read().strip() == "100000"
+        limit = int(open(cgroup_dir("memory", path) + "/memory.limit_in_bytes").read())
+        assert (256 << 20) <= limit <= (256 << 20) + (128 << 20), limit
+        # The whole sandbox is inside: the supervisor and its children.
+        procs = open(cgroup_dir("freezer", path) + "/cgroup.procs").read().split()
+        assert len(procs) >= 3, procs  # supervisor, gofer, sentry (+ stubs)
+        time.sleep(0.5)
+        stats = json.loads(runsc("events", "--stats", "cg", check=0).stdout)["data"]
+        assert stats["cpu"]["usage"]["total"] > 0, stats
+        assert stats["memory"]["usage"]["usage"] > 0 and stats["memory"]["usage"]["limit"] == limit, stats
+        assert stats["pids"]["current"] >= 1 and stats["pids"]["limit"] == 50, stats
+    finally:
+        runsc("delete", "--force", "cg", check=0)
+    for c in ("cpu", "cpuacct", "memory", "freezer"):
+        assert not os.path.exists(cgroup_dir(c, path)), c
+        try:
+            os.rmdir(cgroup_dir(c, "/runsc-test"))
+        except OSError:
+            pass
 
 
 class Skip(Exception):
@@ -646,6 +707,65 @@ def case_console_socket_gets_a_terminal_master(runsc, tmp):
     assert b"got-abc\r\n" in out, out  # ONLCR of the sandbox's terminal
     runsc("wait", "c8", check=4)
     runsc("delete", "c8", check=0)
+
+
+def case_exec_tty_gets_a_new_sandbox_pty(runsc, tmp):
+    # runsc exec -t --console-socket S (podman exec -it): the engine gets a
+    # pty master; the process has a new pty of the sandbox's devpts as its
+    # controlling terminal; the engine's resizes reach it; its exit code is
+    # the exec's.
+    import fcntl
+    import socket
+    import struct
+    import termios
+    bundle, rootfs = make_bundle(tmp, None)
+    for tool in ["stty", "tty"]:
+        if not os.path.exists(os.path.join(rootfs, "bin", tool)):
+            os.symlink("busybox", os.path.join(rootfs, "bin", tool))
+    write_config(bundle, runsc, ["/bin/sleep", "60"])
+    runsc("run", "--detach", "--bundle", bundle, "xt", check=0)
+    sock_path = os.path.join(tmp, "console.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(sock_path)
+    listener.listen(2)
+    try:
+        script = ("tty; echo ctty-ok > /dev/tty; read x; "
+                  "while [ \"$(stty size)\" != \"30 90\" ]; do sleep 0.05; done; echo got-$x-size-ok; exit 5")
+        proc = subprocess.Popen([runsc.path, "--root", runsc.root, "exec", "-t", "--console-socket", sock_path,
+                                 "xt", "/bin/sh", "-c", script],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        msg, master = recv_console(listener)
+        try:
+            assert msg == b"/dev/ptmx", msg
+            fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 90, 0, 0))
+            os.write(master, b"abc\n")
+            out = read_until_eof(master)
+        finally:
+            os.close(master)
+        rc = proc.wait(timeout=30)
+        assert rc == 5, (rc, proc.stderr.read(), out)
+        assert b"/dev/pts/" in out and b"ctty-ok\r\n" in out, out
+        assert b"got-abc-size-ok\r\n" in out, out
+        # exec --process with terminal: true and its consoleSize.
+        proc_json = os.path.join(tmp, "proc.json")
+        with open(proc_json, "w") as f:
+            json.dump({"args": ["/bin/sh", "-c", "stty size; exit 3"], "cwd": "/", "terminal": True,
+                       "consoleSize": {"height": 21, "width": 61}, "env": ["PATH=/bin"],
+                       "user": {"uid": 0, "gid": 0}}, f)
+        proc = subprocess.Popen([runsc.path, "--root", runsc.root, "exec", "--process", proc_json,
+                                 "--console-socket", sock_path, "xt"],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, master = recv_console(listener)
+        try:
+            out = read_until_eof(master)
+        finally:
+            os.close(master)
+        assert proc.wait(timeout=30) == 3, proc.stderr.read()
+        assert b"21 61\r\n" in out, out
+        p = runsc("exec", "-t", "xt", "/bin/true")
+        assert p.returncode != 0 and "console-socket" in p.stderr, p.stderr
+    finally:
+        runsc("delete", "--force", "xt")
 
 
 def case_terminal_without_console_socket_is_refused(runsc, tmp):
