@@ -563,6 +563,109 @@ def case_podman_run_exec_stop_rm(runsc, tmp):
     assert name not in p.stdout, p.stdout
 
 
+class PtyClient:
+    """Runs argv with a new pty as its controlling terminal and stdio, as a
+    user's interactive shell runs `podman run -it`."""
+
+    def __init__(self, argv):
+        import fcntl
+        import termios
+        self.master, replica = os.openpty()
+
+        def ctty():
+            os.setsid()
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        self.proc = subprocess.Popen(argv, stdin=replica, stdout=replica, stderr=replica, preexec_fn=ctty)
+        os.close(replica)
+        self.out = b""
+
+    def expect(self, want, timeout=60):
+        import select
+        deadline = time.monotonic() + timeout
+        while want not in self.out:
+            assert time.monotonic() < deadline, "no {!r} in {!r}".format(want, self.out)
+            r, _, _ = select.select([self.master], [], [], 0.2)
+            if r:
+                try:
+                    data = os.read(self.master, 4096)
+                except OSError:
+                    data = b""
+                if not data:
+                    assert want in self.out, "EOF before {!r} in {!r}".format(want, self.out)
+                self.out += data
+
+    def send(self, data):
+        os.write(self.master, data)
+
+    def wait(self, timeout=60):
+        import select
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            r, _, _ = select.select([self.master], [], [], 0.2)
+            if r:
+                try:
+                    self.out += os.read(self.master, 4096)
+                except OSError:
+                    pass
+        rc = self.proc.wait(timeout=5)
+        os.close(self.master)
+        return rc
+
+
+def case_podman_interactive_tty_run_and_exec(runsc, tmp):
+    # podman run -it and podman exec -it through a pty driven by the test:
+    # the sandbox's line discipline echoes, the shell's exit code comes back.
+    need("podman")
+    _, rootfs = make_bundle(tmp, None)
+    for tool in ["stty", "tty"]:
+        os.symlink("busybox", os.path.join(rootfs, "bin", tool))
+    name = "runsc-oci-tty-{}".format(os.getpid())
+    pod = ["podman", "--runtime", runsc.path]
+    c = PtyClient(pod + ["run", "-it", "--rm", "--network=none", "--rootfs", rootfs, "/bin/sh"])
+    try:
+        c.send(b"tty; echo sum-$((40+2))\n")
+        c.expect(b"sum-42\r\n")
+        assert b"/dev/pts/" in c.out, c.out
+        c.send(b"exit 7\n")
+        assert c.wait() == 7, c.out
+    finally:
+        if c.proc.poll() is None:
+            c.proc.kill()
+    run_tool(pod + ["run", "-d", "--name", name, "--network=none", "--rootfs", rootfs, "/bin/sleep", "60"])
+    try:
+        c = PtyClient(pod + ["exec", "-it", name, "/bin/sh"])
+        c.send(b"tty; echo in-$((6*7))\n")
+        c.expect(b"in-42\r\n")
+        assert b"/dev/pts/" in c.out, c.out
+        c.send(b"exit 9\n")
+        assert c.wait() == 9, c.out
+    finally:
+        run_tool(pod + ["rm", "-f", name], check=None)
+
+
+def case_podman_stop_sigterm_and_rm_f_running(runsc, tmp):
+    # podman stop: SIGTERM first (a handler exits with its own code, before
+    # the timeout); rm -f of a running container leaves nothing behind.
+    need("podman")
+    _, rootfs = make_bundle(tmp, None)
+    name = "runsc-oci-stop-{}".format(os.getpid())
+    pod = ["podman", "--runtime", runsc.path]
+    run_tool(pod + ["run", "-d", "--name", name, "--network=none", "--rootfs", rootfs, "/bin/sh", "-c",
+                    "trap 'exit 3' TERM; while true; do sleep 0.1; done"])
+    try:
+        t0 = time.monotonic()
+        run_tool(pod + ["stop", "-t", "30", name])
+        assert time.monotonic() - t0 < 25, "stop waited for the SIGKILL timeout"
+        p = run_tool(pod + ["inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", name])
+        assert p.stdout.strip() == "exited 3", p.stdout
+    finally:
+        run_tool(pod + ["rm", "-f", name], check=None)
+    run_tool(pod + ["run", "-d", "--name", name, "--network=none", "--rootfs", rootfs, "/bin/sleep", "60"])
+    run_tool(pod + ["rm", "-f", name])
+    p = run_tool(pod + ["ps", "-a", "--format", "{{.Names}}"])
+    assert name not in p.stdout, p.stdout
+
+
 def image_tar(rootfs, out, ref):
     """An OCI image layout tarball of `rootfs`, built here (no registry)."""
     layer = io.BytesIO()
