@@ -76,9 +76,21 @@ absl::StatusOr<std::optional<MountSpec>> ToMount(const Mount& m, size_t i) {
     out.read_only = true;
     return std::optional<MountSpec>(out);
   }
-  if (m.type == "devpts" || m.type == "mqueue" || m.type == "cgroup" || m.type == "cgroup2") {
-    // devpts is the tty work; mqueue and cgroup have no sandbox view yet.
-    logging::Info("mount {} ({}): not available in this sandbox yet; skipped", m.destination, m.type);
+  if (m.type == "cgroup" || m.type == "cgroup2" || m.type == "mqueue") {
+    // TODO(#8): no cgroup view and no POSIX message queues in the sandbox
+    // yet: an empty read-only directory (mq_open is ENOSYS), so the path
+    // exists as engines expect and nothing pretends to work.
+    logging::Info("mount {} ({}): an empty read-only directory in this sandbox", m.destination, m.type);
+    out.type = "sysfs";  // the sentry's empty read-only filesystem
+    out.read_only = true;
+    return std::optional<MountSpec>(out);
+  }
+  if (m.type == "devpts") {
+    // The sandbox has its own devpts at /dev/pts (fs/devpts.h), with
+    // Linux's defaults (ptmxmode 0666, mode 0620); options are not applied.
+    if (m.destination != "/dev/pts") {
+      return absl::InvalidArgumentError(fmt::format("{}.destination: devpts is only available at /dev/pts", field));
+    }
     return std::optional<MountSpec>();
   }
   return absl::InvalidArgumentError(fmt::format("{}.type: \"{}\" is not supported (bind, tmpfs, proc, sysfs, "

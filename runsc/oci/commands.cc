@@ -254,6 +254,14 @@ int Supervise(const Config& c, const std::string& id, const std::string& bundle)
     // it like a user's terminal (raw mode, the sandbox's /dev/pts/0).
     if (auto s = AcquireConsole(STDIN_FILENO); !s.ok()) logging::Warn("console: {}", s.ToString());
   }
+  if (spec->oom_score_adj.has_value()) {
+    // process.oomScoreAdj: for the whole sandbox on the host (the gofers and
+    // the sentry inherit it from us), as runc sets it on the container.
+    std::ofstream f("/proc/self/oom_score_adj");
+    f << *spec->oom_score_adj;
+    f.flush();
+    if (!f.good()) logging::Warn("process.oomScoreAdj: writing /proc/self/oom_score_adj failed");
+  }
   int code = 0;
   if (auto sandbox = PodSandboxId(*spec, id)) {
     code = RunInPod(c, *sandbox, *spec);

@@ -267,6 +267,41 @@ def case_config_mounts_bind_tmpfs_and_file(runsc, tmp):
     assert not os.path.exists(os.path.join(ro, "nope"))
 
 
+def case_special_mounts_and_oom_score_adj(runsc, tmp):
+    # cgroup and mqueue mounts are empty read-only directories; devpts is
+    # the sandbox's own; oomScoreAdj is the whole sandbox's on the host.
+    bundle, rootfs = make_bundle(tmp, None)
+
+    def mutate(c):
+        c["process"]["oomScoreAdj"] = 500
+        c["mounts"] += [
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["newinstance", "gid=5"]},
+            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue"},
+            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro"]},
+        ]
+    script = ("ls -A /sys/fs/cgroup /dev/mqueue; touch /sys/fs/cgroup/x 2>/dev/null || echo cgroup-ro; "
+              "touch /dev/mqueue/q 2>/dev/null || echo mqueue-ro; ls /dev/pts/ptmx; echo up; sleep 30")
+    write_config(bundle, runsc, ["/bin/sh", "-c", script], mutate=mutate)
+    out = os.path.join(tmp, "out")
+    with open(out, "w") as f:
+        subprocess.Popen([runsc.path, "--root", runsc.root, "run", "--detach", "--bundle", bundle, "sm"],
+                         stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).wait(timeout=60)
+    try:
+        deadline = time.time() + 20
+        while "up\n" not in open(out).read():
+            assert time.time() < deadline, open(out).read()
+            time.sleep(0.05)
+        text = open(out).read()
+        assert "cgroup-ro\nmqueue-ro\n/dev/pts/ptmx\nup\n" in text, text
+        pid = json.loads(runsc("state", "sm", check=0).stdout)["pid"]
+        pids = [pid] + open("/proc/{}/task/{}/children".format(pid, pid)).read().split()
+        assert len(pids) >= 3, pids  # the supervisor, its gofer and sentry
+        for p in pids:
+            assert open("/proc/{}/oom_score_adj".format(p)).read().strip() == "500", p
+    finally:
+        runsc("delete", "--force", "sm")
+
+
 def case_unsupported_sysctl_is_refused_by_name(runsc, tmp):
     bundle, _ = make_bundle(tmp, None)
     write_config(bundle, runsc, ["/bin/true"],
