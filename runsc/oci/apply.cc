@@ -100,9 +100,9 @@ absl::StatusOr<std::optional<MountSpec>> ToMount(const Mount& m, size_t i) {
 
 }  // namespace
 
-int CapabilityByName(const std::string& name) {
-  // include/uapi/linux/capability.h, in number order.
-  static const char* const kNames[] = {
+namespace {
+// include/uapi/linux/capability.h, in number order.
+const char* const kCapNames[] = {
       "CAP_CHOWN",          "CAP_DAC_OVERRIDE",  "CAP_DAC_READ_SEARCH", "CAP_FOWNER",         "CAP_FSETID",
       "CAP_KILL",           "CAP_SETGID",        "CAP_SETUID",          "CAP_SETPCAP",        "CAP_LINUX_IMMUTABLE",
       "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN",     "CAP_NET_RAW",        "CAP_IPC_LOCK",
@@ -112,8 +112,13 @@ int CapabilityByName(const std::string& name) {
       "CAP_AUDIT_CONTROL",  "CAP_SETFCAP",       "CAP_MAC_OVERRIDE",    "CAP_MAC_ADMIN",      "CAP_SYSLOG",
       "CAP_WAKE_ALARM",     "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",      "CAP_PERFMON",        "CAP_BPF",
       "CAP_CHECKPOINT_RESTORE"};
-  for (size_t i = 0; i < std::size(kNames); ++i) {
-    if (name == kNames[i]) return static_cast<int>(i);
+}  // namespace
+
+std::vector<std::string> CapabilityNames() { return {std::begin(kCapNames), std::end(kCapNames)}; }
+
+int CapabilityByName(const std::string& name) {
+  for (size_t i = 0; i < std::size(kCapNames); ++i) {
+    if (name == kCapNames[i]) return static_cast<int>(i);
   }
   return -1;
 }

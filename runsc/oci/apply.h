@@ -21,6 +21,8 @@ absl::StatusOr<DoOptions> ToDoOptions(const Spec& spec, Config& c);
 // runc leaves root with every capability). Unknown names are skipped with a
 // warning, as runc does (a newer engine may know newer capabilities).
 std::optional<CapsSpec> CapsOf(const Spec& spec);
+// Every capability name this runtime knows, in number order.
+std::vector<std::string> CapabilityNames();
 // "CAP_CHOWN" -> 0; -1 if unknown.
 int CapabilityByName(const std::string& name);
 

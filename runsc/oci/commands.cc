@@ -379,7 +379,8 @@ int Features() {
       {"ociVersionMax", "1.0.2"},
       {"hooks", {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}},
       {"mountOptions", {"bind", "rbind", "ro", "rw", "nosuid", "nodev", "noexec", "mode"}},
-      {"linux", {{"namespaces", {"pid", "network", "ipc", "uts", "mount"}}, {"capabilities", nlohmann::json::array()}}},
+      {"linux", {{"namespaces", {"pid", "network", "ipc", "uts", "mount"}}, {"capabilities", CapabilityNames()},
+                 {"cgroup", {{"v1", true}, {"v2", false}, {"systemd", false}, {"systemdUser", false}}}}},
       {"annotations", {{"org.opencontainers.runc.version", "runsc-cpp 0.1.0"}}}};
   fmt::print("{}\n", f.dump(4));
   return 0;
