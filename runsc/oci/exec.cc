@@ -80,6 +80,8 @@ int WatchConsole(int sock, int console) {
   sigaddset(&winch, SIGWINCH);
   sigprocmask(SIG_BLOCK, &winch, nullptr);
   base::UniqueFd sfd(signalfd(-1, &winch, SFD_CLOEXEC));
+  // A resize before we held the terminal raised no SIGWINCH: look once now.
+  (void)SendControl(sock, {{"resize", true}});
   while (true) {
     struct pollfd p[2] = {{sock, POLLIN, 0}, {sfd.get(), POLLIN, 0}};
     if (poll(p, sfd.valid() ? 2 : 1, -1) < 0) {

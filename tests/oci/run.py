@@ -900,6 +900,15 @@ def case_exec_tty_gets_a_new_sandbox_pty(runsc, tmp):
             os.close(master)
         assert proc.wait(timeout=30) == 3, proc.stderr.read()
         assert b"21 61\r\n" in out, out
+        # The engine closing the master hangs up the process's terminal: the
+        # session leader gets SIGHUP (exit 128+1), as on Linux.
+        proc = subprocess.Popen([runsc.path, "--root", runsc.root, "exec", "-t", "--console-socket", sock_path,
+                                 "xt", "/bin/sleep", "60"],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, master = recv_console(listener)
+        time.sleep(0.2)
+        os.close(master)
+        assert proc.wait(timeout=30) == 129, proc.stderr.read()
         p = runsc("exec", "-t", "xt", "/bin/true")
         assert p.returncode != 0 and "console-socket" in p.stderr, p.stderr
     finally:
