@@ -686,8 +686,12 @@ def case_podman_stop_sigterm_and_rm_f_running(runsc, tmp):
     name = "runsc-oci-stop-{}".format(os.getpid())
     pod = ["podman", "--runtime", runsc.path]
     run_tool(pod + ["run", "-d", "--name", name, "--network=none", "--rootfs", rootfs, "/bin/sh", "-c",
-                    "trap 'exit 3' TERM; while true; do sleep 0.1; done"])
+                    "trap 'exit 3' TERM; touch /ready; while true; do sleep 0.1; done"])
     try:
+        deadline = time.monotonic() + 30
+        while run_tool(pod + ["exec", name, "/bin/ls", "/ready"], check=None).returncode != 0:
+            assert time.monotonic() < deadline, "the trap was never set"
+            time.sleep(0.1)
         t0 = time.monotonic()
         run_tool(pod + ["stop", "-t", "30", name])
         assert time.monotonic() - t0 < 25, "stop waited for the SIGKILL timeout"
