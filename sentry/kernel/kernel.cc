@@ -172,6 +172,7 @@ base::Result<std::unique_ptr<Task>> Kernel::NewProcessTask(const ExecSpec& spec,
   task->no_new_privs = spec.no_new_privs;
   if (spec.on_start) spec.on_start(pid);
   task->SetFds(spec.fds != nullptr ? spec.fds : std::make_shared<FdTable>());
+  task->fds().set_locks(vfs_->locks_ptr());  // POSIX record locks are owned by the table
   auto fsctx = spec.root.has_value() ? vfs_->NewFsContextAt(*spec.root, spec.cwd) : vfs_->NewFsContext(spec.cwd);
   if (!fsctx.ok()) {
     *why = fmt::format("cannot use working directory \"{}\": {}", spec.cwd, base::ErrnoText(fsctx.error()));
