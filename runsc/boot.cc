@@ -105,9 +105,8 @@ int Boot(const Config& c, const BootOptions& o) {
     spec.argv = j.at("argv").get<std::vector<std::string>>();
     spec.envp = j.at("env").get<std::vector<std::string>>();
     spec.cwd = j.at("cwd").get<std::string>();
-    spec.uid = j.at("uid").get<uint32_t>();
-    spec.gid = j.at("gid").get<uint32_t>();
-    spec.groups = j.value("groups", std::vector<uint32_t>{});
+    (void)j.at("uid").get<uint32_t>();  // required
+    CredsFromJson(j, spec);
     if (j.contains("umask")) spec.umask = j.at("umask").get<uint32_t>();
     for (const auto& r : j.value("rlimits", nlohmann::json::array())) {
       spec.rlimits.push_back({r.at(0).get<int>(), r.at(1).get<uint64_t>(), r.at(2).get<uint64_t>()});

@@ -30,6 +30,12 @@ struct RlimitSpec {
   uint64_t soft = 0, hard = 0;
 };
 
+// process.capabilities as bit sets (bit n = capability n), the task's sets
+// before the container's execve; the sentry applies execve's rules after.
+struct CapsSpec {
+  uint64_t bounding = 0, effective = 0, permitted = 0, inheritable = 0, ambient = 0;
+};
+
 struct DoOptions {
   std::string cwd;              // default: the caller's working directory
   std::string rootfs = "/";     // `runsc do --root DIR`: the sandbox's root
@@ -46,6 +52,8 @@ struct DoOptions {
   std::vector<MountSpec> mounts;
   std::string hostname;      // empty: the default ("runsc")
   bool root_readonly = false;  // no writable overlay over the rootfs
+  std::optional<CapsSpec> caps;  // unset: root has every capability, others none
+  bool no_new_privs = false;     // process.noNewPrivileges
   // The directory of a control socket the sentry serves (runsc exec/ps);
   // empty: none.
   std::string control_dir;

@@ -260,6 +260,11 @@ int Do(const Config& c, const DoOptions& o) {
   spec["mounts"] = mounts;
   spec["hostname"] = o.hostname;
   spec["root_readonly"] = o.root_readonly;
+  if (o.caps.has_value()) {
+    spec["caps"] = {{"bounding", o.caps->bounding}, {"effective", o.caps->effective}, {"permitted", o.caps->permitted},
+                    {"inheritable", o.caps->inheritable}, {"ambient", o.caps->ambient}};
+  }
+  spec["no_new_privs"] = o.no_new_privs;
   // A terminal on stdin with us in its foreground: the app gets the
   // sandbox's own pty as its terminal (fs/tty_console.h), so ^C, ^Z and
   // job control are the sandbox's; the host terminal passes raw bytes

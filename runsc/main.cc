@@ -93,8 +93,8 @@ int main(int argc, char** argv) {
   exec_cmd->add_option("-u,--user", exec_opts.user, "UID[:GID]");
   exec_cmd->add_option("--process-label", "ignored (no SELinux labels in the sandbox)");
   exec_cmd->add_option("--apparmor", "ignored (no AppArmor in the sandbox)");
-  exec_cmd->add_flag("--no-new-privs")->description("implied");
-  exec_cmd->add_option("-c,--cap", "ignored: the sandbox does not model capability sets yet");
+  exec_cmd->add_flag("--no-new-privs", exec_opts.no_new_privs, "set no_new_privs for the process");
+  exec_cmd->add_option("-c,--cap", exec_opts.caps, "add a capability to the process's sets (repeatable)");
   exec_cmd->add_option("--preserve-fds", "ignored");
   exec_cmd->add_option("id", id, "container id")->required();
   exec_cmd->footer("Everything after ID is the command line, passed unchanged.");
