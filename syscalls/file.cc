@@ -47,6 +47,11 @@ Result<uint64_t> ReadToUser(Task& t, FileDescription& f, uint64_t addr, uint64_t
     const size_t n = TRY(off ? f.PRead({}, static_cast<uint64_t>(*off)) : f.Read({}));
     return n;
   }
+  if (f.DirectIo()) {  // tmpfs: one copy from the file's pages, never blocks
+    const uint64_t at = off ? static_cast<uint64_t>(*off) : 0;
+    const size_t n = TRY(f.ReadApp(t.mm(), addr, len, off ? &at : nullptr));
+    return n;
+  }
   std::span<uint8_t> buf = t.BounceBuffer(std::min<uint64_t>(len, kChunk));
   uint64_t done = 0;
   while (done < len) {
@@ -74,6 +79,11 @@ Result<uint64_t> ReadToUser(Task& t, FileDescription& f, uint64_t addr, uint64_t
 Result<uint64_t> WriteFromUser(Task& t, FileDescription& f, uint64_t addr, uint64_t len, const int64_t* off) {
   if (len == 0) {
     const size_t n = TRY(off ? f.PWrite({}, static_cast<uint64_t>(*off)) : f.Write({}));
+    return n;
+  }
+  if (f.DirectIo()) {  // tmpfs: one copy into the file's pages
+    const uint64_t at = off ? static_cast<uint64_t>(*off) : 0;
+    const size_t n = TRY(f.WriteApp(t.mm(), addr, len, off ? &at : nullptr));
     return n;
   }
   std::span<uint8_t> buf = t.BounceBuffer(std::min<uint64_t>(len, kChunk));
@@ -320,6 +330,7 @@ Result<uint64_t> Openat(Task& t, const SyscallArgs& args) {
   const fs::Path start = TRY(vfs.StartFor(c, t.fs(), dirfd, path));
   std::shared_ptr<FileDescription> f = TRY(tmpfile ? vfs.OpenTmpFile(c, t.fs(), start, path, flags, mode)
                                                    : vfs.Open(c, t.fs(), start, path, flags, mode));
+  TRY(fs::WaitFifoPartner(t, *f));  // a FIFO's open waits for the other side
   const int fd = TRY(t.fds().Install(std::move(f), cloexec));
   return static_cast<uint64_t>(fd);
 }

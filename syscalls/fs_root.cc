@@ -1,10 +1,12 @@
 // chroot(2) and openat2(2): the per-process root and scoped path resolution
 // (fs/open.c, fs/namei.c).
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/openat2.h>
 
 #include <cstring>
 
+#include "fs/pipe.h"
 #include "fs/vfs.h"
 #include "sentry/kernel/kernel.h"
 #include "syscalls/handlers.h"
@@ -17,8 +19,7 @@ Result<uint64_t> Chroot(Task& t, const SyscallArgs& args) {
   const fs::Path p = TRY(t.kernel().vfs().ResolveAt(c, AT_FDCWD, path, fs::ResolveOpts{.require_dir = true}));
   const struct stat st = TRY(p.dentry->inode()->Stat(c));
   TRY(fs::CheckPermission(*c.creds, st, fs::kMayExec));
-  // CAP_SYS_CHROOT. TODO(#4): the capability sets once credentials carry them.
-  if (t.creds().euid != 0) return Errno::kEPERM;
+  if (!c.creds->HasCap(CAP_SYS_CHROOT)) return Errno::kEPERM;
   t.fs().SetRoot(p);
   return 0;
 }
@@ -82,6 +83,7 @@ Result<uint64_t> Openat2(Task& t, const SyscallArgs& args) {
   std::shared_ptr<fs::FileDescription> f =
       TRY(tmpfile ? vfs.OpenTmpFile(c, t.fs(), start, path, flags, mode)
                   : vfs.Open(c, t.fs(), start, path, flags, mode, static_cast<unsigned>(how.resolve)));
+  TRY(fs::WaitFifoPartner(t, *f));  // a FIFO's open waits for the other side
   const int fd = TRY(t.fds().Install(std::move(f), cloexec));
   return static_cast<uint64_t>(fd);
 }
