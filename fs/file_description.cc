@@ -25,7 +25,7 @@ Result<std::shared_ptr<sentry::mm::MappableFile>> FileDescription::Mappable() { 
 Result<size_t> FileDescription::ReadApp(sentry::mm::MemoryManager&, uint64_t, size_t, const uint64_t*) {
   return Errno::kEINVAL;
 }
-Result<size_t> FileDescription::WriteApp(sentry::mm::MemoryManager&, uint64_t, size_t, const uint64_t*) {
+Result<size_t> FileDescription::WriteApp(sentry::mm::MemoryManager&, uint64_t, size_t, const uint64_t*, bool) {
   return Errno::kEINVAL;
 }
 

@@ -65,9 +65,9 @@ class TmpfsFile final : public VfsFile {
     offset_ += n;
     return n;
   }
-  Result<size_t> WriteApp(sentry::mm::MemoryManager& mm, uint64_t addr, size_t len, const uint64_t* off) override {
+  Result<size_t> WriteApp(sentry::mm::MemoryManager& mm, uint64_t addr, size_t len, const uint64_t* off,
+                          bool append) override {
     uint64_t end = 0;
-    const bool append = (flags() & O_APPEND) != 0;
     if (off != nullptr) return data_->WriteFromApp(mm, addr, len, *off, append, &end);
     absl::MutexLock l(&mu_);
     const size_t n = TRY(data_->WriteFromApp(mm, addr, len, offset_, append, &end));

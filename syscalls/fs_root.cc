@@ -34,6 +34,8 @@ constexpr uint64_t kOPathFlags = O_DIRECTORY | O_NOFOLLOW | O_PATH | O_CLOEXEC;
 constexpr uint64_t kValidResolve = fs::kResolveNoXdev | fs::kResolveNoMagiclinks | fs::kResolveNoSymlinks |
                                    fs::kResolveBeneath | fs::kResolveInRoot | fs::kResolveCached;
 constexpr size_t kOpenHowSizeVer0 = 24;
+// The kernel's __O_TMPFILE bit alone (glibc's __O_TMPFILE includes O_DIRECTORY).
+constexpr uint64_t kTmpfileBit = 020000000;
 constexpr size_t kPageSize = 4096;
 
 }  // namespace
@@ -65,10 +67,10 @@ Result<uint64_t> Openat2(Task& t, const SyscallArgs& args) {
     return Errno::kEINVAL;
   }
   if ((how.flags & O_CREAT) && (how.flags & O_DIRECTORY)) return Errno::kEINVAL;
-  if ((how.flags & __O_TMPFILE) && !tmpfile) return Errno::kEINVAL;
+  if ((how.flags & kTmpfileBit) && !tmpfile) return Errno::kEINVAL;
   if (tmpfile && (how.flags & O_ACCMODE) == O_RDONLY) return Errno::kEINVAL;
   if ((how.flags & O_PATH) && (how.flags & ~kOPathFlags)) return Errno::kEINVAL;
-  if ((how.resolve & fs::kResolveCached) && (how.flags & (O_TRUNC | O_CREAT | __O_TMPFILE))) return Errno::kEAGAIN;
+  if ((how.resolve & fs::kResolveCached) && (how.flags & (O_TRUNC | O_CREAT | kTmpfileBit))) return Errno::kEAGAIN;
   int flags = static_cast<int>(how.flags);
   const bool cloexec = flags & O_CLOEXEC;
   flags &= ~O_CLOEXEC;
