@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "fs/locks.h"
 #include "sentry/kernel/task.h"
 
 namespace fs {
@@ -30,6 +31,10 @@ Result<size_t> FileDescription::WriteApp(sentry::mm::MemoryManager&, uint64_t, s
 }
 
 FileDescription::~FileDescription() {
+  {
+    absl::MutexLock l(&locks_mu_);
+    if (lock_table_ != nullptr) lock_table_->ReleaseDescription(lock_key_, this);
+  }
   std::vector<std::shared_ptr<FileWatch>> watches;
   {
     absl::MutexLock l(&watch_mu_);
@@ -43,6 +48,14 @@ FileDescription::~FileDescription() {
 
 uint64_t FileDescription::Readiness(uint64_t mask) {
   return mask & (EPOLLIN | EPOLLOUT | EPOLLRDNORM | EPOLLWRNORM);
+}
+
+void FileDescription::NoteLocks(std::shared_ptr<LockTable> table, const void* key) {
+  absl::MutexLock l(&locks_mu_);
+  if (lock_table_ == nullptr) {
+    lock_table_ = std::move(table);
+    lock_key_ = key;
+  }
 }
 
 void FileDescription::EventRegister(sentry::kernel::Waiter* w) { queue_.Add(w); }
