@@ -23,6 +23,12 @@ Result<uint64_t> FileDescription::TaskIoctl(sentry::kernel::Task& t, uint64_t cm
 Result<size_t> FileDescription::TaskRead(sentry::kernel::Task&, std::span<uint8_t> buf) { return Read(buf); }
 Result<size_t> FileDescription::TaskWrite(sentry::kernel::Task&, std::span<const uint8_t> buf) { return Write(buf); }
 Result<std::shared_ptr<sentry::mm::MappableFile>> FileDescription::Mappable() { return Errno::kENODEV; }
+Result<size_t> FileDescription::ReadApp(sentry::mm::MemoryManager&, uint64_t, size_t, const uint64_t*) {
+  return Errno::kEINVAL;
+}
+Result<size_t> FileDescription::WriteApp(sentry::mm::MemoryManager&, uint64_t, size_t, const uint64_t*, bool) {
+  return Errno::kEINVAL;
+}
 
 FileDescription::~FileDescription() {
   {

@@ -71,6 +71,20 @@ class FileDescription {
   virtual bool OwnBlocking() const { return false; }
   virtual Result<size_t> TaskRead(sentry::kernel::Task& t, std::span<uint8_t> buf);
   virtual Result<size_t> TaskWrite(sentry::kernel::Task& t, std::span<const uint8_t> buf);
+  // ---- One-copy I/O for files whose data lives in memory-file pages
+  // (tmpfs, memfd, the overlay's upper files): when DirectIo(), ReadApp and
+  // WriteApp copy straight between app memory [addr, addr+len) and the
+  // file's pages through the sentry's mapping (MemoryManager::AccessPartial),
+  // with no bounce buffer. `off` null: at the file offset (advanced), else
+  // positional (as PRead/PWrite). `append` (O_APPEND, or RWF_APPEND without
+  // RWF_NOAPPEND: the caller decides) writes at EOF and, without `off`,
+  // leaves the file offset after the write. They never block. A fault after
+  // some bytes moved ends the call short; EFAULT if none did. EINVAL by
+  // default.
+  virtual bool DirectIo() const { return false; }
+  virtual Result<size_t> ReadApp(sentry::mm::MemoryManager& mm, uint64_t addr, size_t len, const uint64_t* off);
+  virtual Result<size_t> WriteApp(sentry::mm::MemoryManager& mm, uint64_t addr, size_t len, const uint64_t* off,
+                                  bool append);
   // For mmap(2) of this file; ENODEV if it cannot be mapped.
   virtual Result<std::shared_ptr<sentry::mm::MappableFile>> Mappable();
   // The absolute path inside the sandbox, for /proc/self/fd and getcwd.

@@ -9,11 +9,15 @@
 #include <atomic>
 #include <cstring>
 #include <deque>
+#include <optional>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/time/clock.h"
+#include "fs/inode.h"
+#include "sentry/kernel/task.h"
 
 namespace fs {
 namespace {
@@ -36,11 +40,26 @@ class Pipe {
  public:
   Pipe(uint32_t uid, uint32_t gid) : ino_(NextPipeIno()), uid_(uid), gid_(gid), ctime_(absl::ToTimespec(absl::Now())) {}
 
-  void Attach(PipeEnd* e, bool reader, bool writer);
+  // Attach returns the writer-open counter after this end's own opens
+  // (f_version in fifo_open). `fifo_wait` gets whether the end must wait
+  // for a partner (none was open) and the partner counter to watch.
+  uint64_t Attach(PipeEnd* e, bool reader, bool writer, uint64_t* partner_since = nullptr,
+                  bool* partner_missing = nullptr);
   void Detach(PipeEnd* e, bool reader, bool writer);
+  int Readers() {
+    absl::MutexLock l(&mu_);
+    return readers_;
+  }
+  // Whether the other side opened since `since` (wait_for_partner).
+  bool PartnerOpened(bool reader, uint64_t since) {
+    absl::MutexLock l(&mu_);
+    return (reader ? w_counter_ : r_counter_) != since;
+  }
   Result<size_t> Read(std::span<uint8_t> buf);
   Result<size_t> Write(std::span<const uint8_t> buf, bool packet);
-  uint64_t Readiness(bool reader, bool writer, uint64_t mask);
+  // `w_version`: Attach's result for this end; a reader sees EPOLLHUP only
+  // once a writer has opened since then and all have gone (pipe_poll).
+  uint64_t Readiness(bool reader, bool writer, uint64_t mask, uint64_t w_version);
   size_t Available() {
     absl::MutexLock l(&mu_);
     return bytes_;
@@ -72,6 +91,8 @@ class Pipe {
   size_t max_slots_ ABSL_GUARDED_BY(mu_) = kPipeDefaultSize / kPage;
   int readers_ ABSL_GUARDED_BY(mu_) = 0;
   int writers_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t r_counter_ ABSL_GUARDED_BY(mu_) = 0;  // opens ever, for FIFO waits
+  uint64_t w_counter_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<PipeEnd*> ends_ ABSL_GUARDED_BY(mu_);  // open ends, to wake
 };
 
@@ -81,12 +102,27 @@ class PipeEnd final : public FileDescription {
  public:
   PipeEnd(std::shared_ptr<Pipe> pipe, int flags)
       : FileDescription(flags), pipe_(std::move(pipe)), reader_(readable()), writer_(writable()) {}
-  ~PipeEnd() override { pipe_->Detach(this, reader_, writer_); }
+  // A FIFO's end: fstat and the path are the FIFO inode's.
+  PipeEnd(std::shared_ptr<Pipe> pipe, int flags, const fs::Path& at, std::shared_ptr<Inode> shown)
+      : PipeEnd(std::move(pipe), flags) {
+    at_ = at;
+    shown_ = std::move(shown);
+  }
+  ~PipeEnd() override {
+    if (attached_) pipe_->Detach(this, reader_, writer_);
+  }
 
   // After construction: the pipe may wake this end from then on.
-  void Attach() { pipe_->Attach(this, reader_, writer_); }
+  void Attach() {
+    w_version_ = pipe_->Attach(this, reader_, writer_, &partner_since_, &partner_missing_);
+    attached_ = true;
+  }
   void Wake(uint64_t events) { NotifyEvents(events); }
   Pipe& pipe() { return *pipe_; }
+  bool fifo() const { return shown_ != nullptr; }
+  bool reader() const { return reader_; }
+  bool partner_missing() const { return partner_missing_; }
+  uint64_t partner_since() const { return partner_since_; }
 
   Result<size_t> Read(std::span<uint8_t> buf) override {
     if (buf.empty()) return 0;  // before anything else, as pipe_read()
@@ -96,31 +132,55 @@ class PipeEnd final : public FileDescription {
     if (buf.empty()) return 0;
     return pipe_->Write(buf, (flags() & O_DIRECT) != 0);
   }
-  Result<struct stat> Stat() override { return pipe_->Stat(); }
+  Result<struct stat> Stat() override {
+    if (shown_ == nullptr) return pipe_->Stat();
+    sentry::kernel::Credentials root;
+    return shown_->Stat(Caller{&root});
+  }
   Result<uint64_t> Ioctl(sentry::mm::MemoryManager& mm, uint64_t cmd, uint64_t arg) override {
     if (cmd != FIONREAD) return Errno::kENOTTY;
     const auto n = static_cast<int32_t>(std::min<size_t>(pipe_->Available(), INT32_MAX));
     TRY(mm.CopyOut(sentry::mm::UserPtr<int32_t>(arg), n));
     return 0;
   }
-  std::string Path() const override { return fmt::format("pipe:[{}]", pipe_->ino()); }
+  std::string Path() const override {
+    if (at_.has_value()) return AbsolutePath(*at_);
+    return fmt::format("pipe:[{}]", pipe_->ino());
+  }
+  const fs::Path* location() const override { return at_.has_value() ? &*at_ : nullptr; }
 
-  uint64_t Readiness(uint64_t mask) override { return pipe_->Readiness(reader_, writer_, mask); }
+  uint64_t Readiness(uint64_t mask) override { return pipe_->Readiness(reader_, writer_, mask, w_version_); }
   bool Pollable() const override { return true; }
   bool WritesWholeBuffer() const override { return true; }
 
  private:
   const std::shared_ptr<Pipe> pipe_;
   const bool reader_, writer_;  // by access mode at open
+  std::optional<fs::Path> at_;    // FIFOs only
+  std::shared_ptr<Inode> shown_;  // FIFOs only
+  bool attached_ = false;
+  uint64_t w_version_ = 0;
+  uint64_t partner_since_ = 0;
+  bool partner_missing_ = false;
 };
 
 }  // namespace
 
-void Pipe::Attach(PipeEnd* e, bool reader, bool writer) {
+uint64_t Pipe::Attach(PipeEnd* e, bool reader, bool writer, uint64_t* partner_since, bool* partner_missing) {
   absl::MutexLock l(&mu_);
   ends_.push_back(e);
   readers_ += reader;
   writers_ += writer;
+  r_counter_ += reader;
+  w_counter_ += writer;
+  if (partner_since != nullptr) {
+    *partner_since = reader ? w_counter_ : r_counter_;
+    *partner_missing = reader ? writers_ == 0 : readers_ == 0;
+  }
+  // wake_up_partner(): an open waiting for this side may go on, and a
+  // writer that saw no reader (EPOLLERR) may write now.
+  NotifyLocked(EPOLLIN | EPOLLRDNORM | EPOLLOUT | EPOLLWRNORM);
+  return w_counter_;
 }
 
 void Pipe::Detach(PipeEnd* e, bool reader, bool writer) {
@@ -133,6 +193,11 @@ void Pipe::Detach(PipeEnd* e, bool reader, bool writer) {
   if (reader && readers_ == 0) events |= EPOLLOUT | EPOLLWRNORM | EPOLLERR;
   if (writer && writers_ == 0) events |= EPOLLIN | EPOLLRDNORM | EPOLLHUP;
   if (events != 0) NotifyLocked(events);
+  // free_pipe_info() on the last close: a FIFO opened again starts empty.
+  if (readers_ == 0 && writers_ == 0) {
+    slots_.clear();
+    bytes_ = 0;
+  }
 }
 
 void Pipe::NotifyLocked(uint64_t events) {
@@ -198,12 +263,12 @@ Result<size_t> Pipe::Write(std::span<const uint8_t> buf, bool packet) {
   return written;
 }
 
-uint64_t Pipe::Readiness(bool reader, bool writer, uint64_t mask) {
+uint64_t Pipe::Readiness(bool reader, bool writer, uint64_t mask, uint64_t w_version) {
   absl::MutexLock l(&mu_);
   uint64_t r = 0;
   if (reader) {
     if (!slots_.empty()) r |= EPOLLIN | EPOLLRDNORM;
-    if (writers_ == 0) r |= EPOLLHUP;
+    if (writers_ == 0 && w_counter_ != w_version) r |= EPOLLHUP;
   }
   if (writer) {
     if (slots_.size() < max_slots_) r |= EPOLLOUT | EPOLLWRNORM;
@@ -285,6 +350,30 @@ std::shared_ptr<FileDescription> OpenPipeEnd(std::shared_ptr<Pipe> pipe, int fla
   auto end = std::make_shared<PipeEnd>(std::move(pipe), flags);
   end->Attach();
   return end;
+}
+
+Result<std::shared_ptr<FileDescription>> OpenFifoEnd(std::shared_ptr<Pipe> pipe, int flags, const Path& at,
+                                                     std::shared_ptr<Inode> shown) {
+  // fifo_open(): a non-blocking writer needs a reader already there.
+  if ((flags & O_ACCMODE) == O_WRONLY && (flags & O_NONBLOCK) && pipe->Readers() == 0) return Errno::kENXIO;
+  auto end = std::make_shared<PipeEnd>(std::move(pipe), flags, at, std::move(shown));
+  end->Attach();
+  return std::shared_ptr<FileDescription>(std::move(end));
+}
+
+Result<void> WaitFifoPartner(sentry::kernel::Task& t, FileDescription& f) {
+  auto* e = dynamic_cast<PipeEnd*>(&f);
+  if (e == nullptr || !e->fifo() || !e->partner_missing()) return {};
+  const int acc = f.flags() & O_ACCMODE;
+  if (acc == O_RDWR || (f.flags() & O_NONBLOCK)) return {};
+  sentry::kernel::Waiter w(t, EPOLLIN | EPOLLRDNORM | EPOLLOUT | EPOLLWRNORM);
+  f.EventRegister(&w);
+  absl::Cleanup done = [&] { f.EventUnregister(&w); };
+  while (!e->pipe().PartnerOpened(e->reader(), e->partner_since())) {
+    Result<void> b = t.Block(w, std::nullopt);
+    if (!b.ok()) return b.error() == Errno::kEINTR ? Errno::kERESTARTSYS : b.error();
+  }
+  return {};
 }
 
 PipeEnds NewPipe(int flags, uint32_t uid, uint32_t gid) {

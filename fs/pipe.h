@@ -1,4 +1,4 @@
-// Pipes (pipe(2), pipe2(2); FIFOs later): a buffer of page-sized slots
+// Pipes (pipe(2), pipe2(2)) and FIFOs (mknod S_IFIFO on tmpfs and the overlay): a buffer of page-sized slots
 // shared by a read end and a write end, after Linux fs/pipe.c. Capacity is
 // counted in slots as Linux does (64 KiB = 16 slots by default): writes
 // merge into the last slot when they fit, O_DIRECT ("packet mode") gives
@@ -15,6 +15,8 @@
 namespace fs {
 
 class Pipe;
+class Inode;
+struct Path;
 
 constexpr uint64_t kPipeDefaultSize = 65536;
 // /proc/sys/fs/pipe-max-size: the most an unprivileged F_SETPIPE_SZ may ask.
@@ -31,10 +33,18 @@ PipeEnds NewPipe(int flags, uint32_t uid, uint32_t gid);
 
 // For FIFOs (mknod S_IFIFO): one pipe object per FIFO inode, and an open
 // end on it with open(2) flags (O_RDONLY, O_WRONLY or O_RDWR, O_NONBLOCK).
-// TODO(#4): the blocking open rules (a reader waits for a writer) belong to
-// the FIFO inode's Open, which needs the Task.
 std::shared_ptr<Pipe> NewPipeObject(uint32_t uid, uint32_t gid);
 std::shared_ptr<FileDescription> OpenPipeEnd(std::shared_ptr<Pipe> pipe, int flags);
+// open(2) of a FIFO inode (fs/pipe.c fifo_open): an end whose fstat shows
+// `shown` and whose path is `at`. ENXIO for O_WRONLY|O_NONBLOCK while no
+// reader has it open. The wait for the other side is WaitFifoPartner's.
+Result<std::shared_ptr<FileDescription>> OpenFifoEnd(std::shared_ptr<Pipe> pipe, int flags, const Path& at,
+                                                     std::shared_ptr<Inode> shown);
+// fifo_open()'s wait, made by open(2) once the end exists: a blocking
+// O_RDONLY open waits until a writer has opened the FIFO (since this open),
+// a blocking O_WRONLY open until a reader has; O_RDWR, O_NONBLOCK and
+// non-FIFO files return at once. ERESTARTSYS when a signal ends the wait.
+Result<void> WaitFifoPartner(sentry::kernel::Task& t, FileDescription& f);
 
 // Whether `f` is an end of a pipe or FIFO (get_pipe_info() in Linux).
 bool IsPipe(const FileDescription& f);

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "base/logging.h"
+#include "fs/pipe.h"
 #include "fs/synthetic.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/task.h"
@@ -55,6 +56,23 @@ class TmpfsFile final : public VfsFile {
     uint64_t end = 0;
     // Linux: pwrite on an O_APPEND file appends (a documented bug).
     return data_->WriteAt(buf, off, (flags() & O_APPEND) != 0, &end);
+  }
+  bool DirectIo() const override { return true; }
+  Result<size_t> ReadApp(sentry::mm::MemoryManager& mm, uint64_t addr, size_t len, const uint64_t* off) override {
+    if (off != nullptr) return data_->ReadToApp(mm, addr, len, *off);
+    absl::MutexLock l(&mu_);
+    const size_t n = TRY(data_->ReadToApp(mm, addr, len, offset_));
+    offset_ += n;
+    return n;
+  }
+  Result<size_t> WriteApp(sentry::mm::MemoryManager& mm, uint64_t addr, size_t len, const uint64_t* off,
+                          bool append) override {
+    uint64_t end = 0;
+    if (off != nullptr) return data_->WriteFromApp(mm, addr, len, *off, append, &end);
+    absl::MutexLock l(&mu_);
+    const size_t n = TRY(data_->WriteFromApp(mm, addr, len, offset_, append, &end));
+    offset_ = end;
+    return n;
   }
   Result<uint64_t> Seek(int64_t off, int whence) override {
     absl::MutexLock l(&mu_);
@@ -151,7 +169,8 @@ std::shared_ptr<TmpfsInode> Tmpfs::NewRoot(uint32_t mode, uint32_t uid, uint32_t
 
 TmpfsInode::TmpfsInode(std::shared_ptr<Tmpfs> fs, uint32_t mode, uint32_t uid, uint32_t gid, dev_t rdev)
     : fs_(std::move(fs)), ino_(fs_->NextIno()), type_(mode & S_IFMT), rdev_(rdev), perm_(mode & 07777),
-      uid_(uid), gid_(gid), pages_(fs_->memory_file()) {
+      uid_(uid), gid_(gid), pages_(fs_->memory_file()),
+      fifo_(type_ == S_IFIFO ? NewPipeObject(uid, gid) : nullptr) {
   atime_ = mtime_ = ctime_ = Now();
 }
 
@@ -216,7 +235,8 @@ Result<std::shared_ptr<FileDescription>> TmpfsInode::OpenAs(const Path& at, int 
       return std::shared_ptr<FileDescription>(std::make_shared<DirListFile>(at, std::move(shown), flags, std::move(entries)));
     }
     case S_IFLNK: return Errno::kELOOP;
-    // Devices are not reachable (nodev); FIFOs and sockets: TODO(#4) with pipes.
+    case S_IFIFO: return OpenFifoEnd(fifo_, flags, at, std::move(shown));
+    // Devices are not reachable (nodev); sockets are ENXIO as on Linux.
     case S_IFCHR:
     case S_IFBLK: return Errno::kEACCES;
     default: return Errno::kENXIO;

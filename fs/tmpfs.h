@@ -13,7 +13,9 @@
 // Locking: Tmpfs::ns_mu_ (one per instance) guards every directory's
 // children, link counts and the dead flag, so rename needs no ordering of
 // directory locks; TmpfsInode::mu_ guards an inode's data and attributes.
-// Order: TmpfsFile::mu_ (offset) > Tmpfs::ns_mu_ > TmpfsInode::mu_.
+// Order: TmpfsFile::mu_ (offset) > Tmpfs::ns_mu_ > TmpfsInode::mu_;
+// one-copy I/O: TmpfsFile::mu_ > TmpfsInode::write_mu_ > MemoryManager::mu_
+// > TmpfsInode::mu_.
 #ifndef FS_TMPFS_H_
 #define FS_TMPFS_H_
 
@@ -33,6 +35,7 @@
 namespace fs {
 
 class TmpfsInode;
+class Pipe;
 
 // One tmpfs instance (a superblock): device number and inode numbers.
 class Tmpfs : public std::enable_shared_from_this<Tmpfs> {
@@ -98,6 +101,12 @@ class TmpfsInode final : public Inode {
   Result<size_t> ReadAt(std::span<uint8_t> buf, uint64_t off);
   Result<size_t> WriteAt(std::span<const uint8_t> buf, uint64_t off, bool append, uint64_t* end);
   uint64_t size();
+  // The same with app memory (one copy, FileDescription::ReadApp): pages
+  // are copied run by run under mu_ per piece of app memory; a write holds
+  // write_mu_ throughout, so it is atomic (O_APPEND) as WriteAt is.
+  Result<size_t> ReadToApp(sentry::mm::MemoryManager& mm, uint64_t addr, size_t len, uint64_t off);
+  Result<size_t> WriteFromApp(sentry::mm::MemoryManager& mm, uint64_t addr, size_t len, uint64_t off, bool append,
+                              uint64_t* end);
   // fallocate(2): mode 0, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE|KEEP_SIZE.
   Result<void> Allocate(int mode, uint64_t off, uint64_t len);
   // lseek SEEK_DATA / SEEK_HOLE from off (ENXIO at or past EOF).
@@ -136,6 +145,9 @@ class TmpfsInode final : public Inode {
   uint32_t nlink_ = 1;
   bool dead_ = false;  // a removed directory: nothing may be created in it
 
+  // Serializes WriteFromApp, whose copy runs with mu_ dropped between
+  // pieces. Order: write_mu_ > MemoryManager::mu_ > mu_.
+  absl::Mutex write_mu_;
   mutable absl::Mutex mu_;
   uint32_t perm_ ABSL_GUARDED_BY(mu_);
   uint32_t uid_ ABSL_GUARDED_BY(mu_);
@@ -147,6 +159,7 @@ class TmpfsInode final : public Inode {
   sentry::mm::FilePages pages_ ABSL_GUARDED_BY(mu_);
   const std::shared_ptr<sentry::mm::SharedMappers> mappers_ = std::make_shared<sentry::mm::SharedMappers>();
   std::string target_ ABSL_GUARDED_BY(mu_);                               // symlinks
+  const std::shared_ptr<Pipe> fifo_;  // FIFOs: the pipe every open shares
   std::map<std::string, std::string, std::less<>> xattrs_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -71,6 +71,85 @@ Result<size_t> TmpfsInode::WriteAt(std::span<const uint8_t> buf, uint64_t off, b
   return n;
 }
 
+Result<size_t> TmpfsInode::ReadToApp(sentry::mm::MemoryManager& mm, uint64_t addr, size_t len, uint64_t off) {
+  if (type_ == S_IFDIR) return Errno::kEISDIR;
+  if (off > kMaxFileSize) return Errno::kEINVAL;
+  size_t n;
+  {
+    absl::MutexLock l(&mu_);
+    if (off >= size_) return size_t{0};
+    n = static_cast<size_t>(std::min<uint64_t>(len, size_ - off));
+  }
+  // One copy per run of file pages within each piece of app memory; a
+  // concurrent truncate shows as zeros, as a read racing one may see.
+  return mm.AccessPartial(addr, n, /*write=*/true, [&](uint8_t* p, size_t at, size_t k) {
+    absl::MutexLock l(&mu_);
+    pages_.ForEach(off + at, k, [&](uint64_t a, uint8_t* data, size_t m) {
+      if (data == nullptr) {
+        std::memset(p + a, 0, m);
+      } else {
+        std::memcpy(p + a, data, m);
+      }
+    });
+  });
+}
+
+Result<size_t> TmpfsInode::WriteFromApp(sentry::mm::MemoryManager& mm, uint64_t addr, size_t len, uint64_t off,
+                                        bool append, uint64_t* end) {
+  if (type_ != S_IFREG) return Errno::kEINVAL;
+  absl::MutexLock w(&write_mu_);
+  size_t n = len;
+  uint64_t old_size;
+  {
+    absl::MutexLock l(&mu_);
+    if (append) off = size_;
+    if (off > kMaxFileSize) return Errno::kEFBIG;
+    if (n > kMaxFileSize - off) {
+      n = static_cast<size_t>(kMaxFileSize - off);
+      if (n == 0) return Errno::kEFBIG;
+    }
+    old_size = size_;
+    // Pages first, as WriteAt. Fresh memory-file pages read as zeros, so
+    // pages about to be overwritten are never zero-filled by us.
+    const uint64_t first = off / kPageSize, last = (off + n + kPageSize - 1) / kPageSize;
+    const uint64_t filled = pages_.Fill(first, last);
+    if (filled < last) {
+      const uint64_t room = filled * kPageSize > off ? filled * kPageSize - off : 0;
+      if (room == 0) return Errno::kENOSPC;
+      n = static_cast<size_t>(std::min<uint64_t>(n, room));
+    }
+  }
+  Result<size_t> copied = size_t{0};
+  if (n > 0) {
+    copied = mm.AccessPartial(addr, n, /*write=*/false, [&](uint8_t* p, size_t at, size_t k) {
+      absl::MutexLock l(&mu_);
+      pages_.ForEach(off + at, k, [&](uint64_t a, uint8_t* data, size_t m) {
+        if (data != nullptr) std::memcpy(data, p + a, m);  // null: truncated meanwhile
+      });
+    });
+  }
+  absl::MutexLock l(&mu_);
+  const size_t done = copied.ok() ? copied.value() : 0;
+  if (done < n) {
+    // A fault: give back the pages past what the file now holds that this
+    // write added beyond the old end.
+    const uint64_t keep = (std::max(old_size, off + done) + kPageSize - 1) / kPageSize;
+    const uint64_t last = (off + n + kPageSize - 1) / kPageSize;
+    if (keep < last && keep * kPageSize >= old_size) DropPagesLocked(keep, last);
+    if (done == 0) return copied.ok() ? Errno::kEFAULT : copied.error();
+  }
+  if (done > 0) {
+    size_ = std::max(size_, off + done);
+    if (perm_ & (S_ISUID | S_ISGID)) {  // file_remove_privs(), as WriteAt
+      perm_ &= ~S_ISUID;
+      if (perm_ & S_IXGRP) perm_ &= ~S_ISGID;
+    }
+    mtime_ = ctime_ = Now();
+  }
+  *end = off + done;
+  return done;
+}
+
 void TmpfsInode::DropPagesLocked(uint64_t first, uint64_t end) {
   std::vector<std::pair<uint64_t, uint64_t>> freed = pages_.Remove(first, end);
   if (freed.empty()) return;

@@ -129,10 +129,15 @@ Result<void> Vfs::Mknod(const Caller& c, int dirfd, std::string_view path, uint3
     default: return Errno::kEINVAL;
   }
   ParentAndName pn = TRY(PrepareCreate(c, dirfd, path, false));
-  // Devices would reach host hardware semantics we do not emulate, and the
-  // sentry has no FIFO inode yet. TODO(#4): FIFOs once pipes land.
-  if (type != S_IFREG) return Errno::kEPERM;
-  TRY(pn.parent.dentry->inode()->Create(c, pn.name, mode & 07777 & ~c.fs->umask()));
+  // Devices would reach host hardware semantics we do not emulate, and
+  // sockets need a bind(2) to mean anything. FIFOs are pipes (fs/pipe.h).
+  if (type == S_IFIFO) {
+    TRY(pn.parent.dentry->inode()->Mknod(c, pn.name, S_IFIFO | (mode & 07777 & ~c.fs->umask()), 0));
+  } else if (type != S_IFREG) {
+    return Errno::kEPERM;
+  } else {
+    TRY(pn.parent.dentry->inode()->Create(c, pn.name, mode & 07777 & ~c.fs->umask()));
+  }
   pn.parent.dentry->Invalidate(pn.name);
   return {};
 }

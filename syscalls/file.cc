@@ -47,6 +47,11 @@ Result<uint64_t> ReadToUser(Task& t, FileDescription& f, uint64_t addr, uint64_t
     const size_t n = TRY(off ? f.PRead({}, static_cast<uint64_t>(*off)) : f.Read({}));
     return n;
   }
+  if (f.DirectIo()) {  // tmpfs: one copy from the file's pages, never blocks
+    const uint64_t at = off ? static_cast<uint64_t>(*off) : 0;
+    const size_t n = TRY(f.ReadApp(t.mm(), addr, len, off ? &at : nullptr));
+    return n;
+  }
   std::span<uint8_t> buf = t.BounceBuffer(std::min<uint64_t>(len, kChunk));
   uint64_t done = 0;
   while (done < len) {
@@ -74,6 +79,11 @@ Result<uint64_t> ReadToUser(Task& t, FileDescription& f, uint64_t addr, uint64_t
 Result<uint64_t> WriteFromUser(Task& t, FileDescription& f, uint64_t addr, uint64_t len, const int64_t* off) {
   if (len == 0) {
     const size_t n = TRY(off ? f.PWrite({}, static_cast<uint64_t>(*off)) : f.Write({}));
+    return n;
+  }
+  if (f.DirectIo()) {  // tmpfs: one copy into the file's pages
+    const uint64_t at = off ? static_cast<uint64_t>(*off) : 0;
+    const size_t n = TRY(f.WriteApp(t.mm(), addr, len, off ? &at : nullptr, (f.flags() & O_APPEND) != 0));
     return n;
   }
   std::span<uint8_t> buf = t.BounceBuffer(std::min<uint64_t>(len, kChunk));
@@ -104,8 +114,17 @@ bool AccessOk(uint64_t addr, uint64_t len) {
   return len <= kTaskSizeMax && addr <= kTaskSizeMax - len;
 }
 
+// do_preadv/do_pwritev: a file without positional I/O (FMODE_PREAD: pipes)
+// is ESPIPE before its access mode is looked at. `probe` is a zero-length
+// PRead/PWrite at the offset: only its ESPIPE counts here.
+Result<void> CheckPositional(const Result<size_t>& probe) {
+  if (!probe.ok() && probe.error() == Errno::kESPIPE) return Errno::kESPIPE;
+  return {};
+}
+
 Result<uint64_t> DoRead(Task& t, int fd, uint64_t addr, uint64_t len, const int64_t* off) {
   std::shared_ptr<FileDescription> f = TRY(GetIoFile(t, fd));
+  if (off != nullptr) TRY(CheckPositional(f->PRead({}, static_cast<uint64_t>(*off))));
   if (!f->readable()) return Errno::kEBADF;
   if (!AccessOk(addr, len)) return Errno::kEFAULT;  // vfs_read()
   return ReadToUser(t, *f, addr, std::min(len, kMaxRwCount), off);
@@ -113,6 +132,7 @@ Result<uint64_t> DoRead(Task& t, int fd, uint64_t addr, uint64_t len, const int6
 
 Result<uint64_t> DoWrite(Task& t, int fd, uint64_t addr, uint64_t len, const int64_t* off) {
   std::shared_ptr<FileDescription> f = TRY(GetIoFile(t, fd));
+  if (off != nullptr) TRY(CheckPositional(f->PWrite({}, static_cast<uint64_t>(*off))));
   if (!f->writable()) return Errno::kEBADF;
   if (!AccessOk(addr, len)) return Errno::kEFAULT;  // vfs_write()
   return WriteFromUser(t, *f, addr, std::min(len, kMaxRwCount), off);
@@ -169,10 +189,10 @@ Result<void> CheckRwFlags(int flags) {
 Result<uint64_t> DoReadv(Task& t, int fd, uint64_t iov_addr, uint64_t count, const int64_t* off = nullptr,
                          int rwf = 0) {
   std::shared_ptr<FileDescription> f = TRY(GetIoFile(t, fd));
+  if (off != nullptr) TRY(CheckPositional(f->PRead({}, static_cast<uint64_t>(*off))));
   if (!f->readable()) return Errno::kEBADF;
   const std::vector<KIovec> iov = TRY(CopyInIovecs(t, iov_addr, count));
   TRY(CheckRwFlags(rwf));
-  if (off != nullptr) TRY(f->PRead({}, static_cast<uint64_t>(*off)));  // ESPIPE for pipes, as FMODE_PREAD
   const bool may_block = (rwf & kRwfNowait) == 0;
   uint64_t done = 0;
   return EachIovec(iov, [&](const KIovec& v, bool first) -> Result<uint64_t> {
@@ -187,9 +207,22 @@ Result<uint64_t> DoReadv(Task& t, int fd, uint64_t iov_addr, uint64_t count, con
 Result<uint64_t> DoWritev(Task& t, int fd, uint64_t iov_addr, uint64_t count, const int64_t* off = nullptr,
                           int rwf = 0) {
   std::shared_ptr<FileDescription> f = TRY(GetIoFile(t, fd));
+  if (off != nullptr) TRY(CheckPositional(f->PWrite({}, static_cast<uint64_t>(*off))));
   if (!f->writable()) return Errno::kEBADF;
   const std::vector<KIovec> iov = TRY(CopyInIovecs(t, iov_addr, count));
   TRY(CheckRwFlags(rwf));
+  if (f->DirectIo()) {
+    // tmpfs: one copy per iovec, straight into the file's pages, with
+    // RWF_APPEND/RWF_NOAPPEND deciding over O_APPEND (kiocb_set_rw_flags).
+    const bool append = (rwf & kRwfAppend) || ((f->flags() & O_APPEND) && !(rwf & kRwfNoappend));
+    uint64_t done = 0;
+    return EachIovec(iov, [&](const KIovec& v, bool) -> Result<uint64_t> {
+      const uint64_t at = off ? static_cast<uint64_t>(*off) + done : 0;
+      const size_t n = TRY(f->WriteApp(t.mm(), v.base, v.len, off ? &at : nullptr, append));
+      done += n;
+      return n;
+    });
+  }
   int64_t pos = 0;
   if (off != nullptr) {
     TRY(f->PWrite({}, static_cast<uint64_t>(*off)));  // ESPIPE for pipes
@@ -320,6 +353,7 @@ Result<uint64_t> Openat(Task& t, const SyscallArgs& args) {
   const fs::Path start = TRY(vfs.StartFor(c, t.fs(), dirfd, path));
   std::shared_ptr<FileDescription> f = TRY(tmpfile ? vfs.OpenTmpFile(c, t.fs(), start, path, flags, mode)
                                                    : vfs.Open(c, t.fs(), start, path, flags, mode));
+  TRY(fs::WaitFifoPartner(t, *f));  // a FIFO's open waits for the other side
   const int fd = TRY(t.fds().Install(std::move(f), cloexec));
   return static_cast<uint64_t>(fd);
 }

@@ -1,10 +1,12 @@
 // chroot(2) and openat2(2): the per-process root and scoped path resolution
 // (fs/open.c, fs/namei.c).
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/openat2.h>
 
 #include <cstring>
 
+#include "fs/pipe.h"
 #include "fs/vfs.h"
 #include "sentry/kernel/kernel.h"
 #include "syscalls/handlers.h"
@@ -17,8 +19,7 @@ Result<uint64_t> Chroot(Task& t, const SyscallArgs& args) {
   const fs::Path p = TRY(t.kernel().vfs().ResolveAt(c, AT_FDCWD, path, fs::ResolveOpts{.require_dir = true}));
   const struct stat st = TRY(p.dentry->inode()->Stat(c));
   TRY(fs::CheckPermission(*c.creds, st, fs::kMayExec));
-  // CAP_SYS_CHROOT. TODO(#4): the capability sets once credentials carry them.
-  if (t.creds().euid != 0) return Errno::kEPERM;
+  if (!c.creds->HasCap(CAP_SYS_CHROOT)) return Errno::kEPERM;
   t.fs().SetRoot(p);
   return 0;
 }
@@ -33,6 +34,8 @@ constexpr uint64_t kOPathFlags = O_DIRECTORY | O_NOFOLLOW | O_PATH | O_CLOEXEC;
 constexpr uint64_t kValidResolve = fs::kResolveNoXdev | fs::kResolveNoMagiclinks | fs::kResolveNoSymlinks |
                                    fs::kResolveBeneath | fs::kResolveInRoot | fs::kResolveCached;
 constexpr size_t kOpenHowSizeVer0 = 24;
+// The kernel's __O_TMPFILE bit alone (glibc's __O_TMPFILE includes O_DIRECTORY).
+constexpr uint64_t kTmpfileBit = 020000000;
 constexpr size_t kPageSize = 4096;
 
 }  // namespace
@@ -64,10 +67,10 @@ Result<uint64_t> Openat2(Task& t, const SyscallArgs& args) {
     return Errno::kEINVAL;
   }
   if ((how.flags & O_CREAT) && (how.flags & O_DIRECTORY)) return Errno::kEINVAL;
-  if ((how.flags & __O_TMPFILE) && !tmpfile) return Errno::kEINVAL;
+  if ((how.flags & kTmpfileBit) && !tmpfile) return Errno::kEINVAL;
   if (tmpfile && (how.flags & O_ACCMODE) == O_RDONLY) return Errno::kEINVAL;
   if ((how.flags & O_PATH) && (how.flags & ~kOPathFlags)) return Errno::kEINVAL;
-  if ((how.resolve & fs::kResolveCached) && (how.flags & (O_TRUNC | O_CREAT | __O_TMPFILE))) return Errno::kEAGAIN;
+  if ((how.resolve & fs::kResolveCached) && (how.flags & (O_TRUNC | O_CREAT | kTmpfileBit))) return Errno::kEAGAIN;
   int flags = static_cast<int>(how.flags);
   const bool cloexec = flags & O_CLOEXEC;
   flags &= ~O_CLOEXEC;
@@ -82,6 +85,7 @@ Result<uint64_t> Openat2(Task& t, const SyscallArgs& args) {
   std::shared_ptr<fs::FileDescription> f =
       TRY(tmpfile ? vfs.OpenTmpFile(c, t.fs(), start, path, flags, mode)
                   : vfs.Open(c, t.fs(), start, path, flags, mode, static_cast<unsigned>(how.resolve)));
+  TRY(fs::WaitFifoPartner(t, *f));  // a FIFO's open waits for the other side
   const int fd = TRY(t.fds().Install(std::move(f), cloexec));
   return static_cast<uint64_t>(fd);
 }

@@ -377,11 +377,9 @@ Result<uint64_t> CopyFileRange(Task& t, const SyscallArgs& args) {
   Side src{in.get(), off_in}, dst{out.get(), off_out};
   const int64_t pos_in = TRY(CurrentPos(src));
   const int64_t pos_out = TRY(CurrentPos(dst));
-  int64_t end = 0;
-  if (static_cast<int64_t>(len) < 0 || __builtin_add_overflow(pos_in, static_cast<int64_t>(len), &end) ||
-      __builtin_add_overflow(pos_out, static_cast<int64_t>(len), &end)) {
-    return Errno::kEOVERFLOW;
-  }
+  // Offsets wrap as unsigned (loff_t + size_t), so -1 is EOVERFLOW here.
+  const auto uin = static_cast<uint64_t>(pos_in), uout = static_cast<uint64_t>(pos_out);
+  if (uin + len < uin || uout + len < uout) return Errno::kEOVERFLOW;
   // Shorten to the input's end, then refuse overlap within one file.
   len = pos_in >= st_in.st_size ? 0 : std::min<uint64_t>(len, static_cast<uint64_t>(st_in.st_size - pos_in));
   const bool same = st_in.st_dev == st_out.st_dev && st_in.st_ino == st_out.st_ino;

@@ -177,6 +177,18 @@ class MemoryManager final : public SharedMapper {
   Result<void> CopyOutBytes(uint64_t addr, std::span<const uint8_t> src);
   Result<size_t> CopyInBytesPartial(uint64_t addr, std::span<uint8_t> dst);
   Result<size_t> CopyOutBytesPartial(uint64_t addr, std::span<const uint8_t> src);
+  // Direct access for one-copy I/O (tmpfs read/write copy straight between
+  // app memory and the file's memory-file pages): calls fn(p, off, n) where
+  // p is the sentry's address of app bytes [addr+off, addr+off+n), in
+  // order, in runs as long as the VMAs allow, with the same checks as the
+  // copies (`write`: the app range is written). The address space stays
+  // locked during fn, so p cannot be unmapped and reused under it. fn may
+  // run again over a prefix (when a file mapping must be populated first),
+  // may take a file's lock (MemoryManager::mu_ comes first in the lock
+  // order) and must not call back into this MemoryManager. Returns the bytes
+  // covered; EFAULT if none.
+  Result<size_t> AccessPartial(uint64_t addr, size_t len, bool write,
+                               absl::FunctionRef<void(uint8_t* p, size_t off, size_t n)> fn);
   // Zero-fills app memory (the loader's bss, tests).
   Result<void> ZeroOut(uint64_t addr, uint64_t length);
   // NUL-terminated string of at most max_len bytes (without the NUL):

@@ -218,6 +218,14 @@ Result<size_t> MemoryManager::CopyOutBytesPartial(uint64_t addr, std::span<const
   return r.done;
 }
 
+Result<size_t> MemoryManager::AccessPartial(uint64_t addr, size_t len, bool write,
+                                            absl::FunctionRef<void(uint8_t*, size_t, size_t)> fn) {
+  if (len == 0) return size_t{0};
+  auto r = AccessLocked(addr, len, write, fn);
+  if (r.done == 0) return r.err;
+  return r.done;
+}
+
 Result<void> MemoryManager::CopyInBytes(uint64_t addr, std::span<uint8_t> dst) {
   if (dst.empty()) return base::Ok();
   auto r = AccessLocked(addr, dst.size(), /*write=*/false,

@@ -182,6 +182,10 @@ def cases():
              doc="a child killed by a signal shows as 128+N in the parent shell"),
         Case("sh_background_wait", ["/bin/sh", "-c", "/bin/sh -c 'exit 5' & wait $!; echo $?"],
              stdout=b"5\n", needs="rt_sigsuspend", doc="a background job and wait for its pid"),
+        Case("mkfifo_cat_redirect", ["/bin/sh", "-c",
+                                     "d=$(mktemp -d) && mkfifo $d/f && (echo through-fifo > $d/f &) && cat < $d/f"
+                                     " && [ -p $d/f ] && echo is-fifo; rm -rf $d"],
+             stdout=b"through-fifo\nis-fifo\n", doc="mkfifo, a background writer redirected into it, cat reading"),
         Case("fork_exec_loop", ["/bin/sh", "-c",
                                 "i=0; while [ $i -lt 100 ]; do /bin/true || exit 1; i=$((i+1)); done; echo $i"],
              stdout=b"100\n", doc="fork+exec of /bin/true 100 times (no leaked stubs or memory)"),

@@ -199,6 +199,64 @@ static int mknod_device(void) {
   return failures;
 }
 
+/* chroot(2) is the sandbox root's (CAP_SYS_CHROOT) but stays inside the
+ * sandbox: "/.." of the new root is the new root, and the classic escape
+ * (chroot into a subdirectory while the cwd stays above it, then ".." up and
+ * chroot(".")) ends at the sandbox's own root, never above it. In a child:
+ * the root is per process. */
+static void chroot_confined(void) {
+  struct stat root0, st;
+  if (stat("/", &root0) != 0) {
+    fail("stat(/)", -1, errno);
+    return;
+  }
+  mkdir("/tmp/escape-jail", 0755);
+  mkdir("/tmp/escape-jail/sub", 0755);
+  const int mfd = open("/tmp/escape-jail/marker", O_CREAT | O_WRONLY, 0644);
+  if (mfd < 0) {
+    printf("SKIP chroot: no writable /tmp (%s)\n", strerror(errno));
+    return;
+  }
+  close(mfd);
+  const pid_t pid = fork();
+  if (pid < 0) {
+    fail("fork", -1, errno);
+    return;
+  }
+  if (pid == 0) {
+    if (syscall(SYS_chroot, "/tmp/escape-jail") != 0) {
+      if (errno == EPERM) {
+        printf("PASS chroot: EPERM\n");
+        _exit(0);
+      }
+      fail("chroot(/tmp/escape-jail)", -1, errno);
+      _exit(1);
+    }
+    if (chdir("/") != 0) fail("chdir(/) in the chroot", -1, errno);
+    if (stat("/../marker", &st) == 0 && stat("/../../tmp/escape-jail", &st) != 0) {
+      pass("chroot: /.. stays in the new root");
+    } else {
+      fail("chroot: /.. left the new root", 0, 0);
+    }
+    if (syscall(SYS_chroot, "sub") != 0) fail("chroot(sub)", -1, errno);
+    for (int i = 0; i < 64; ++i) (void)!chdir("..");
+    if (syscall(SYS_chroot, ".") != 0) fail("chroot(.)", -1, errno);
+    if (stat("/", &st) == 0 && st.st_dev == root0.st_dev && st.st_ino == root0.st_ino &&
+        stat("/..", &st) == 0 && st.st_ino == root0.st_ino) {
+      pass("chroot: the classic chdir(..) escape stops at the sandbox root");
+    } else {
+      fail("chroot: escaped above the sandbox root", 0, 0);
+    }
+    _exit(failures);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) failures = 1;
+  unlink("/tmp/escape-jail/marker");
+  rmdir("/tmp/escape-jail/sub");
+  rmdir("/tmp/escape-jail");
+}
+
 static int privileged_syscalls(void) {
   static const int ok[] = {EPERM, ENOSYS, 0};
   struct {
@@ -209,7 +267,6 @@ static int privileged_syscalls(void) {
       {"mount(MS_BIND /)", SYS_mount, (long)"/", (long)"/tmp", 0, MS_BIND, 0},
       {"umount2(/)", SYS_umount2, (long)"/", MNT_DETACH, 0, 0, 0},
       {"pivot_root", SYS_pivot_root, (long)"/", (long)"/", 0, 0, 0},
-      {"chroot", SYS_chroot, (long)"/", 0, 0, 0, 0},
       {"unshare(CLONE_NEWUSER|CLONE_NEWNS)", SYS_unshare, CLONE_NEWUSER | CLONE_NEWNS, 0, 0, 0, 0},
       {"unshare(CLONE_NEWNET)", SYS_unshare, CLONE_NEWNET, 0, 0, 0, 0},
       {"setns(0, 0)", SYS_setns, 0, 0, 0, 0, 0},
@@ -238,6 +295,7 @@ static int privileged_syscalls(void) {
     const long r = sys(calls[i].nr, calls[i].a, calls[i].b, calls[i].c, calls[i].d, calls[i].e);
     must_fail(calls[i].name, r, errno, ok);
   }
+  chroot_confined();
   return failures;
 }
 
