@@ -79,6 +79,11 @@ base::Result<void> Kernel::Exec(Task& t, const std::string& path, std::vector<st
     cmdline += a;
     cmdline += '\0';
   }
+  std::string environ;
+  for (const auto& e : envp) {
+    environ += e;
+    environ += '\0';
+  }
   loader::LoadArgs args;
   args.path = path;
   args.argv = std::move(argv);
@@ -140,6 +145,7 @@ base::Result<void> Kernel::Exec(Task& t, const std::string& path, std::vector<st
     absl::MutexLock l(&mu_);
     t.thread_group().exe_path = lr.exe_path;
     t.thread_group().cmdline = std::move(cmdline);
+    t.thread_group().environ = std::move(environ);
   }
   // start_thread() in arch/x86/kernel/process_64.c.
   user_regs_struct& r = t.regs().regs;
