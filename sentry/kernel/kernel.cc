@@ -140,7 +140,9 @@ base::Result<void> Kernel::Exec(Task& t, const std::string& path, std::vector<st
   t.altstack_size = 0;
   t.altstack_flags = 2;  // SS_DISABLE
   t.thread_group().dumpable = 1;  // begin_new_exec(): SUID_DUMP_USER
-  t.comm = lr.exe_path.substr(lr.exe_path.rfind('/') + 1).substr(0, 15);
+  // begin_new_exec(): kbasename(bprm->filename), the path as passed
+  // ("sh" for /bin/sh -> dash), not the file finally loaded.
+  t.comm = path.substr(path.rfind('/') + 1).substr(0, 15);
   {
     absl::MutexLock l(&mu_);
     t.thread_group().exe_path = lr.exe_path;
