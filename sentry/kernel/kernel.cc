@@ -113,7 +113,13 @@ base::Result<void> Kernel::Exec(Task& t, const std::string& path, std::vector<st
   // Point of no return. exec_mm_release(): the old memory's robust list and
   // clear_child_tid are done with (futex_exec_release, mm_release).
   ExecReleaseMm(t);
-  t.SetMm(std::move(mm));
+  {
+    // /proc readers (GetProcessInfo) copy the pointer under signal_mu; the
+    // old memory is released after the lock.
+    std::shared_ptr<mm::MemoryManager> old = t.mm_ptr();
+    absl::MutexLock l(&t.thread_group().signal_mu);
+    t.SetMm(std::move(mm));
+  }
   // unshare_files(): a table shared with another process is copied first.
   if (t.fds_ptr().use_count() > 2) t.SetFds(std::shared_ptr<FdTable>(t.fds().Fork()));
   t.fds().CloseOnExec();
@@ -134,6 +140,8 @@ base::Result<void> Kernel::Exec(Task& t, const std::string& path, std::vector<st
         if (old.actions[i].handler == 1 /* SIG_IGN */) sh->actions[i].handler = 1;
       }
     }
+    std::shared_ptr<SignalHandlers> old = t.sighand_ptr();
+    absl::MutexLock l(&t.thread_group().signal_mu);
     t.SetSighand(std::move(sh));
   }
   t.altstack_sp = 0;
