@@ -69,6 +69,52 @@ MemStats MemOf(const ProcessInfo& i) {
 
 std::string Sigset(uint64_t s) { return fmt::format("{:016x}", s); }
 
+// A per-process knob that programs write (oom_score_adj, loginuid): reads
+// give the generated text; a write of an integer in [min, max] is accepted
+// and has no effect (no OOM killer, no audit); O_TRUNC is ignored as Linux
+// ignores it for /proc files.
+class KnobFile final : public VfsFile {
+ public:
+  KnobFile(fs::Path at, std::shared_ptr<Inode> inode, int flags, std::string data, int64_t min, int64_t max)
+      : VfsFile(at, inode, flags), text_(at, inode, flags, std::move(data)), min_(min), max_(max) {}
+  Result<size_t> Read(std::span<uint8_t> buf) override { return text_.Read(buf); }
+  Result<size_t> PRead(std::span<uint8_t> buf, uint64_t off) override { return text_.PRead(buf, off); }
+  Result<uint64_t> Seek(int64_t off, int whence) override { return text_.Seek(off, whence); }
+  Result<size_t> Write(std::span<const uint8_t> buf) override { return PWrite(buf, 0); }
+  Result<size_t> PWrite(std::span<const uint8_t> buf, uint64_t) override {
+    std::string_view s(reinterpret_cast<const char*>(buf.data()), std::min<size_t>(buf.size(), 32));
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.remove_suffix(1);
+    if (!s.empty() && s[0] == '+') s.remove_prefix(1);
+    int64_t v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || ec != std::errc() || p != s.data() + s.size() || v < min_ || v > max_) return Errno::kEINVAL;
+    return buf.size();
+  }
+
+ private:
+  StringFile text_;
+  const int64_t min_, max_;
+};
+
+class KnobInode final : public SyntheticInode {
+ public:
+  KnobInode(uint64_t dev, SyntheticFile::ContentFn fn, int64_t min, int64_t max)
+      : SyntheticInode(dev, S_IFREG | 0644), fn_(std::move(fn)), min_(min), max_(max) {}
+  Result<std::shared_ptr<FileDescription>> Open(const Caller& c, const Path& at, int flags) override {
+    std::string data = TRY(fn_(c));
+    return std::shared_ptr<FileDescription>(
+        std::make_shared<KnobFile>(at, shared_from_this(), flags, std::move(data), min_, max_));
+  }
+  Result<void> SetAttr(const Caller& c, const SetAttrRequest& req) override {
+    if (req.size.has_value() && !req.mode && !req.uid && !req.gid && !req.atime && !req.mtime) return {};
+    return SyntheticInode::SetAttr(c, req);
+  }
+
+ private:
+  SyntheticFile::ContentFn fn_;
+  const int64_t min_, max_;
+};
+
 class Procfs : public std::enable_shared_from_this<Procfs> {
  public:
   Procfs() : dev_(NextSyntheticDev()) {}
@@ -380,9 +426,15 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
     // No cgroups, no audit, no OOM killer: Linux's values for those.
     file("cgroup", 0444, [pid](const Caller& c) -> Result<std::string> { TRY(InfoOf(c, pid)); return std::string("0::/\n"); });
     file("oom_score", 0444, [pid](const Caller& c) -> Result<std::string> { TRY(InfoOf(c, pid)); return std::string("0\n"); });
-    file("oom_score_adj", 0644, [pid](const Caller& c) -> Result<std::string> { TRY(InfoOf(c, pid)); return std::string("0\n"); });
-    file("oom_adj", 0644, [pid](const Caller& c) -> Result<std::string> { TRY(InfoOf(c, pid)); return std::string("0\n"); });
-    file("loginuid", 0644, [pid](const Caller& c) -> Result<std::string> { TRY(InfoOf(c, pid)); return std::string("4294967295"); });
+    auto knob = [&](std::string name, std::string text, int64_t min, int64_t max) {
+      d->AddChild(std::move(name), std::make_shared<KnobInode>(dev, [pid, text](const Caller& c) -> Result<std::string> {
+                    TRY(InfoOf(c, pid));
+                    return text;
+                  }, min, max));
+    };
+    knob("oom_score_adj", "0\n", -1000, 1000);
+    knob("oom_adj", "0\n", -17, 15);
+    knob("loginuid", "4294967295", 0, 4294967295);
     file("sessionid", 0444, [pid](const Caller& c) -> Result<std::string> { TRY(InfoOf(c, pid)); return std::string("4294967295"); });
     file("io", 0400, [pid](const Caller& c) -> Result<std::string> { TRY(InfoIfMayRead(c, pid)); return IoText(); });
     file("wchan", 0444, [pid](const Caller& c) -> Result<std::string> { TRY(InfoOf(c, pid)); return std::string("0"); });
