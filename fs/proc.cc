@@ -39,11 +39,10 @@ using proc::NsToTicks;
 using proc::ParseNumber;
 using sentry::kernel::ProcessInfo;
 
-// Memory figures of a process, in bytes, from its VMAs. Residency is not
-// tracked per address space: resident = what is mapped writable and
-// private (a stand-in; TODO(#4): count populated pages).
+// Memory figures of a process, in bytes, from its VMAs; resident = pages
+// of the memory file behind them that hold data (VmaInfo::rss).
 struct MemStats {
-  uint64_t size = 0, rss = 0, data = 0, stack = 0, exe = 0, lib = 0, shared = 0;
+  uint64_t size = 0, rss = 0, rss_anon = 0, rss_shared = 0, data = 0, stack = 0, exe = 0, lib = 0, shared = 0;
 };
 
 MemStats MemOf(const ProcessInfo& i) {
@@ -62,7 +61,12 @@ MemStats MemOf(const ProcessInfo& i) {
     }
     if ((v.prot & PROT_WRITE) && !v.shared && v.name != "[stack]") m.data += len;
     if (v.shared) m.shared += len;
-    if ((v.prot & PROT_WRITE) || v.inode != 0) m.rss += len;
+    m.rss += v.rss;
+    if (v.shared) {
+      m.rss_shared += v.rss;
+    } else if (v.name.empty() || v.name[0] == '[') {
+      m.rss_anon += v.rss;
+    }
   }
   return m;
 }
@@ -245,7 +249,7 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
 
   static std::string StatmText(const ProcessInfo& i) {
     const MemStats m = MemOf(i);
-    return fmt::format("{} {} {} {} 0 {} 0\n", m.size / 4096, m.rss / 4096, m.shared / 4096, m.exe / 4096,
+    return fmt::format("{} {} {} {} 0 {} 0\n", m.size / 4096, m.rss / 4096, (m.rss - m.rss_anon) / 4096, m.exe / 4096,
                        (m.data + m.stack) / 4096);
   }
 
@@ -270,9 +274,9 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
       kb("VmPin", 0);
       kb("VmHWM", m.rss);
       kb("VmRSS", m.rss);
-      kb("RssAnon", m.data + m.stack);
-      kb("RssFile", m.rss - std::min(m.rss, m.data + m.stack));
-      kb("RssShmem", m.shared);
+      kb("RssAnon", m.rss_anon);
+      kb("RssFile", m.rss - m.rss_anon - m.rss_shared);
+      kb("RssShmem", m.rss_shared);
       kb("VmData", m.data);
       kb("VmStk", m.stack);
       kb("VmExe", m.exe);
@@ -322,8 +326,8 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
     for (const sentry::mm::VmaInfo& v : i.mm->Vmas()) {
       s += sentry::mm::FormatMapsLine(v);
       const uint64_t kb = (v.end - v.start) >> 10;
-      const uint64_t rss = ((v.prot & PROT_WRITE) || v.inode != 0) ? kb : 0;
-      const bool anon = v.inode == 0;
+      const uint64_t rss = v.rss >> 10;
+      const bool anon = !v.shared && (v.name.empty() || v.name[0] == '[');
       auto f = [&s](std::string_view name, uint64_t val) { s += fmt::format("{:<16}{:>8} kB\n", fmt::format("{}:", name), val); };
       f("Size", kb);
       f("KernelPageSize", 4);
