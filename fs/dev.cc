@@ -90,6 +90,9 @@ std::shared_ptr<Inode> NewDevfs(std::shared_ptr<Devpts> devpts) {
   root->AddChild("stdin", FixedLink(dev, "/proc/self/fd/0"));
   root->AddChild("stdout", FixedLink(dev, "/proc/self/fd/1"));
   root->AddChild("stderr", FixedLink(dev, "/proc/self/fd/2"));
+  // Mount points (Vfs mounts tmpfs and devpts here), so that they are listed.
+  root->AddChild("shm", SyntheticDir::New(dev, 01777));
+  root->AddChild("pts", SyntheticDir::New(dev, 0755));
   if (devpts != nullptr) {
     root->AddChild("tty", NewDevTty(dev, std::move(devpts)));
     root->AddChild("ptmx", FixedLink(dev, "pts/ptmx"));

@@ -19,6 +19,8 @@ class Devpts;
 std::shared_ptr<Inode> NewGoferRoot(std::shared_ptr<gofer::Client> client, bool writable = false);
 // A procfs instance (fs/proc.cc).
 std::shared_ptr<Inode> NewProcfs();
+// A synthetic sysfs instance: CPUs, an empty /sys/fs/cgroup (fs/sysfs.cc).
+std::shared_ptr<Inode> NewSysfs();
 // A devfs instance with null, zero, full, random, urandom (fs/dev.cc);
 // with `devpts`, also tty (the controlling terminal) and ptmx -> pts/ptmx.
 std::shared_ptr<Inode> NewDevfs(std::shared_ptr<Devpts> devpts = nullptr);

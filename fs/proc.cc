@@ -1,21 +1,27 @@
-// A minimal procfs, built from the synthetic-fs helpers. /proc/<pid> exists
-// for every live or zombie process of the sandbox (through the Kernel's task
-// registry, Caller::kernel); without a registry (unit tests) only the
-// caller's own. TODO(#4): maps of other processes, mounts.
+// procfs, built from the synthetic-fs helpers. /proc/<pid> exists for every
+// live or zombie process of the sandbox (through the Kernel's task registry,
+// Caller::kernel); without a registry (unit tests) only the caller's own.
+// Formats follow fs/proc/array.c, base.c, task_mmu.c. System-wide files are
+// in proc_sys.cc, mounts in proc_mounts.cc.
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 
 #include <charconv>
 
 #include "absl/container/flat_hash_map.h"
 #include "fs/filesystems.h"
+#include "fs/proc_internal.h"
 #include "fs/synthetic.h"
 #include "fs/vfs.h"
 #include "sentry/kernel/kernel.h"
+#include "sentry/kernel/rusage.h"
 #include "sentry/kernel/task.h"
 #include <fmt/format.h>
 
 namespace fs {
-namespace {
+namespace proc {
 
 std::optional<int64_t> ParseNumber(std::string_view s) {
   if (s.empty() || s.size() > 10 || (s.size() > 1 && s[0] == '0')) return std::nullopt;
@@ -24,6 +30,94 @@ std::optional<int64_t> ParseNumber(std::string_view s) {
   if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
   return v;
 }
+
+}  // namespace proc
+
+namespace {
+
+using proc::NsToTicks;
+using proc::ParseNumber;
+using sentry::kernel::ProcessInfo;
+
+// Memory figures of a process, in bytes, from its VMAs; resident = pages
+// of the memory file behind them that hold data (VmaInfo::rss).
+struct MemStats {
+  uint64_t size = 0, rss = 0, rss_anon = 0, rss_shared = 0, data = 0, stack = 0, exe = 0, lib = 0, shared = 0;
+};
+
+MemStats MemOf(const ProcessInfo& i) {
+  MemStats m;
+  if (i.mm == nullptr) return m;
+  for (const sentry::mm::VmaInfo& v : i.mm->Vmas()) {
+    const uint64_t len = v.end - v.start;
+    m.size += len;
+    if (v.name == "[stack]") m.stack += len;
+    if (v.prot & PROT_EXEC) {
+      if (v.name == i.exe_path) {
+        m.exe += len;
+      } else {
+        m.lib += len;
+      }
+    }
+    if ((v.prot & PROT_WRITE) && !v.shared && v.name != "[stack]") m.data += len;
+    if (v.shared) m.shared += len;
+    m.rss += v.rss;
+    if (v.shared) {
+      m.rss_shared += v.rss;
+    } else if (v.name.empty() || v.name[0] == '[') {
+      m.rss_anon += v.rss;
+    }
+  }
+  return m;
+}
+
+std::string Sigset(uint64_t s) { return fmt::format("{:016x}", s); }
+
+// A per-process knob that programs write (oom_score_adj, loginuid): reads
+// give the generated text; a write of an integer in [min, max] is accepted
+// and has no effect (no OOM killer, no audit); O_TRUNC is ignored as Linux
+// ignores it for /proc files.
+class KnobFile final : public VfsFile {
+ public:
+  KnobFile(fs::Path at, std::shared_ptr<Inode> inode, int flags, std::string data, int64_t min, int64_t max)
+      : VfsFile(at, inode, flags), text_(at, inode, flags, std::move(data)), min_(min), max_(max) {}
+  Result<size_t> Read(std::span<uint8_t> buf) override { return text_.Read(buf); }
+  Result<size_t> PRead(std::span<uint8_t> buf, uint64_t off) override { return text_.PRead(buf, off); }
+  Result<uint64_t> Seek(int64_t off, int whence) override { return text_.Seek(off, whence); }
+  Result<size_t> Write(std::span<const uint8_t> buf) override { return PWrite(buf, 0); }
+  Result<size_t> PWrite(std::span<const uint8_t> buf, uint64_t) override {
+    std::string_view s(reinterpret_cast<const char*>(buf.data()), std::min<size_t>(buf.size(), 32));
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.remove_suffix(1);
+    if (!s.empty() && s[0] == '+') s.remove_prefix(1);
+    int64_t v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || ec != std::errc() || p != s.data() + s.size() || v < min_ || v > max_) return Errno::kEINVAL;
+    return buf.size();
+  }
+
+ private:
+  StringFile text_;
+  const int64_t min_, max_;
+};
+
+class KnobInode final : public SyntheticInode {
+ public:
+  KnobInode(uint64_t dev, SyntheticFile::ContentFn fn, int64_t min, int64_t max)
+      : SyntheticInode(dev, S_IFREG | 0644), fn_(std::move(fn)), min_(min), max_(max) {}
+  Result<std::shared_ptr<FileDescription>> Open(const Caller& c, const Path& at, int flags) override {
+    std::string data = TRY(fn_(c));
+    return std::shared_ptr<FileDescription>(
+        std::make_shared<KnobFile>(at, shared_from_this(), flags, std::move(data), min_, max_));
+  }
+  Result<void> SetAttr(const Caller& c, const SetAttrRequest& req) override {
+    if (req.size.has_value() && !req.mode && !req.uid && !req.gid && !req.atime && !req.mtime) return {};
+    return SyntheticInode::SetAttr(c, req);
+  }
+
+ private:
+  SyntheticFile::ContentFn fn_;
+  const int64_t min_, max_;
+};
 
 class Procfs : public std::enable_shared_from_this<Procfs> {
  public:
@@ -35,6 +129,15 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
                      if (c.thread_group == nullptr) return Errno::kENOENT;
                      return std::to_string(c.thread_group->pid);
                    }));
+    root->AddChild("thread-self", SyntheticSymlink::New(dev_, [](const Caller& c) -> Result<std::string> {
+                     if (c.thread_group == nullptr) return Errno::kENOENT;
+                     const int32_t tid = c.tid != 0 ? c.tid : c.thread_group->pid;
+                     return fmt::format("{}/task/{}", c.thread_group->pid, tid);
+                   }));
+    root->AddChild("mounts", SyntheticSymlink::New(dev_, [](const Caller&) -> Result<std::string> {
+                     return std::string("self/mounts");
+                   }));
+    proc::AddSystemFiles(*root, dev_);
     std::shared_ptr<Procfs> self = shared_from_this();
     root->SetGenerated(
         [self](const Caller& c, std::string_view name) -> Result<std::shared_ptr<Inode>> {
@@ -42,7 +145,7 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
           if (!pid.has_value() || *pid > INT32_MAX || !InfoOf(c, static_cast<int32_t>(*pid)).ok()) {
             return Errno::kENOENT;
           }
-          return std::shared_ptr<Inode>(self->PidDir(static_cast<int32_t>(*pid)));
+          return std::shared_ptr<Inode>(self->PidDir(static_cast<int32_t>(*pid), 0));
         },
         [self](const Caller& c) {
           std::vector<DirEntry> out;
@@ -52,7 +155,7 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
           } else if (c.thread_group != nullptr) {
             pids.push_back(c.thread_group->pid);
           }
-          for (int32_t pid : pids) out.push_back({std::to_string(pid), self->PidDir(pid)->ino(), DT_DIR});
+          for (int32_t pid : pids) out.push_back({std::to_string(pid), self->PidDir(pid, 0)->ino(), DT_DIR});
           return out;
         });
     return root;
@@ -62,22 +165,48 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
   static bool IsSelf(const Caller& c, int32_t pid) { return c.thread_group != nullptr && c.thread_group->pid == pid; }
 
   // What /proc shows of process `pid`; ENOENT once it is gone.
-  static Result<sentry::kernel::ProcessInfo> InfoOf(const Caller& c, int32_t pid) {
+  static Result<ProcessInfo> InfoOf(const Caller& c, int32_t pid) {
     if (c.kernel != nullptr) {
-      std::optional<sentry::kernel::ProcessInfo> info = c.kernel->GetProcessInfo(pid);
+      std::optional<ProcessInfo> info = c.kernel->GetProcessInfo(pid);
       if (!info.has_value()) return Errno::kENOENT;
+      if (IsSelf(c, pid) && info->state == 'S') info->state = 'R';  // the reader runs
       return *std::move(info);
     }
     if (!IsSelf(c, pid)) return Errno::kENOENT;
-    sentry::kernel::ProcessInfo info;
+    ProcessInfo info;
     const auto& tg = *c.thread_group;
     info.pid = tg.pid, info.ppid = tg.ppid, info.pgid = tg.pgid, info.sid = tg.sid;
     info.exe_path = tg.exe_path;
     info.threads = 1;
+    info.state = 'R';
+    info.tids = {c.tid != 0 ? c.tid : tg.pid};
     info.ruid = c.creds->ruid, info.euid = c.creds->euid, info.suid = c.creds->suid, info.fsuid = c.creds->fsuid;
     info.rgid = c.creds->rgid, info.egid = c.creds->egid, info.sgid = c.creds->sgid, info.fsgid = c.creds->fsgid;
     info.creds = *c.creds;
     return info;
+  }
+
+  // ptrace_may_access(PTRACE_MODE_READ_FSCREDS), simplified: the same user
+  // throughout, or CAP_SYS_PTRACE. For environ, maps and fd of others.
+  static Result<ProcessInfo> InfoIfMayRead(const Caller& c, int32_t pid) {
+    ProcessInfo i = TRY(InfoOf(c, pid));
+    if (IsSelf(c, pid) || c.creds->HasCap(CAP_SYS_PTRACE)) return i;
+    const uint32_t u = c.creds->fsuid;
+    if (u != i.ruid || u != i.euid || u != i.suid) return Errno::kEACCES;
+    return i;
+  }
+
+  // The process's fs context (cwd, root, umask).
+  static std::shared_ptr<FsContext> FsOf(const Caller& c, int32_t pid, FsContext** ctx) {
+    std::shared_ptr<FsContext> hold;
+    *ctx = nullptr;
+    if (IsSelf(c, pid) && c.fs != nullptr) {
+      *ctx = c.fs;
+    } else if (c.kernel != nullptr) {
+      hold = c.kernel->ProcessFs(pid);
+      *ctx = hold.get();
+    }
+    return hold;
   }
 
   // A process's fd table (the caller's own, or through the registry).
@@ -90,6 +219,7 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
     if (IsSelf(c, pid)) {
       f.table = c.fds;
     } else if (c.kernel != nullptr) {
+      TRY(InfoIfMayRead(c, pid));
       f.hold = c.kernel->ProcessFds(pid);
       f.table = f.hold.get();
     }
@@ -97,96 +227,284 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
     return f;
   }
 
-  // /proc/<pid>/stat (fs/proc/array.c do_task_stat): 52 fields.
-  static std::string StatLine(const sentry::kernel::ProcessInfo& i) {
-    std::string s = fmt::format("{} ({}) {} {} {} {} 0 -1 4194304", i.pid, i.comm, i.state, i.ppid, i.pgid, i.sid);
-    // minflt..cstime (10), priority 20, nice 0, threads, itrealvalue 0,
-    // starttime, vsize, rss, rsslim, then 30 more zeros with exit_signal 17.
-    s += " 0 0 0 0 0 0 0 0 20 0";
-    s += fmt::format(" {} 0 0 0 0 18446744073709551615", i.threads);
-    for (int f = 26; f <= 52; ++f) s += f == 38 ? " 17" : " 0";
-    s += '\n';
+  // /proc/<pid>/stat (fs/proc/array.c do_task_stat): 52 fields. `tid`: a
+  // task/<tid>/stat, which shows the tid in the first field.
+  static std::string StatLine(const ProcessInfo& i, int32_t tid) {
+    const MemStats m = MemOf(i);
+    const uint64_t rsslim = i.rlimits.size() > RLIMIT_RSS ? i.rlimits[RLIMIT_RSS].first : ~0ull;
+    std::string s = fmt::format("{} ({}) {} {} {} {} 0 -1 4194304 0 0 0 0", tid != 0 ? tid : i.pid, i.comm, i.state,
+                                i.ppid, i.pgid, i.sid);
+    s += fmt::format(" {} {} {} {} {} {} {} 0 {} {} {} {}", NsToTicks(i.utime_ns), NsToTicks(i.stime_ns),
+                     NsToTicks(i.cutime_ns), NsToTicks(i.cstime_ns), 20 + i.nice, i.nice, i.threads,
+                     NsToTicks(i.start_ns), m.size, m.rss / 4096, rsslim);
+    // startcode..kstkeip (5), signal, blocked, sigignore, sigcatch (decimal),
+    // wchan, nswap, cnswap, exit_signal, processor, rt_priority, policy,
+    // delayacct, guest times, then start_data..env_end and exit_code.
+    s += " 0 0 0 0 0";
+    s += fmt::format(" {} {} {} {}", i.sig_pending & 0x7fffffff, i.sig_blocked & 0x7fffffff,
+                     i.sig_ignored & 0x7fffffff, i.sig_caught & 0x7fffffff);
+    s += " 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
     return s;
   }
 
-  static std::string StatusText(const sentry::kernel::ProcessInfo& i) {
+  static std::string StatmText(const ProcessInfo& i) {
+    const MemStats m = MemOf(i);
+    return fmt::format("{} {} {} {} 0 {} 0\n", m.size / 4096, m.rss / 4096, (m.rss - m.rss_anon) / 4096, m.exe / 4096,
+                       (m.data + m.stack) / 4096);
+  }
+
+  static std::string StatusText(const ProcessInfo& i, int32_t tid, uint32_t umask) {
     const char* state = i.state == 'Z' ? "Z (zombie)" : i.state == 'R' ? "R (running)" : "S (sleeping)";
     std::string groups;  // fs/proc/array.c task_state(): "%u " each
     for (uint32_t g : i.creds.groups) groups += fmt::format("{} ", g);
     const auto& cr = i.creds;
-    return fmt::format(
-        "Name:\t{}\nUmask:\t0022\nState:\t{}\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t0\n"
+    const int32_t pid = tid != 0 ? tid : i.pid;
+    std::string s = fmt::format(
+        "Name:\t{}\nUmask:\t{:04o}\nState:\t{}\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t0\n"
         "Uid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t{}\nNStgid:\t{}\nNSpid:\t{}\n"
-        "NSpgid:\t{}\nNSsid:\t{}\nThreads:\t{}\nSigQ:\t0/63704\n"
+        "NSpgid:\t{}\nNSsid:\t{}\n",
+        i.comm, umask, state, i.pid, pid, i.ppid, i.ruid, i.euid, i.suid, i.fsuid, i.rgid, i.egid, i.sgid, i.fsgid,
+        groups, i.pid, pid, i.pgid, i.sid);
+    if (i.mm != nullptr) {
+      const MemStats m = MemOf(i);
+      auto kb = [&s](std::string_view name, uint64_t bytes) { s += fmt::format("{}:\t{:>8} kB\n", name, bytes >> 10); };
+      kb("VmPeak", m.size);
+      kb("VmSize", m.size);
+      kb("VmLck", 0);
+      kb("VmPin", 0);
+      kb("VmHWM", m.rss);
+      kb("VmRSS", m.rss);
+      kb("RssAnon", m.rss_anon);
+      kb("RssFile", m.rss - m.rss_anon - m.rss_shared);
+      kb("RssShmem", m.rss_shared);
+      kb("VmData", m.data);
+      kb("VmStk", m.stack);
+      kb("VmExe", m.exe);
+      kb("VmLib", m.lib);
+      kb("VmPTE", 0);
+      kb("VmSwap", 0);
+      s += "HugetlbPages:\t       0 kB\nCoreDumping:\t0\nTHP_enabled:\t1\n";
+    }
+    const int n = sentry::kernel::NumCpus();
+    const uint64_t cpus = n >= 64 ? ~0ull : (1ull << n) - 1;
+    s += fmt::format(
+        "Threads:\t{}\nSigQ:\t0/63704\nSigPnd:\t{}\nShdPnd:\t{}\nSigBlk:\t{}\nSigIgn:\t{}\nSigCgt:\t{}\n"
         "CapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\n"
-        "NoNewPrivs:\t{}\n",
-        i.comm, state, i.pid, i.pid, i.ppid, i.ruid, i.euid, i.suid, i.fsuid, i.rgid, i.egid, i.sgid, i.fsgid, groups,
-        i.pid, i.pid, i.pgid, i.sid, i.threads, cr.cap_inheritable, cr.cap_permitted, cr.cap_effective,
-        cr.cap_bounding, cr.cap_ambient, i.no_new_privs ? 1 : 0);
+        "NoNewPrivs:\t{}\nSeccomp:\t0\nSeccomp_filters:\t0\nSpeculation_Store_Bypass:\tthread vulnerable\n"
+        "SpeculationIndirectBranch:\tconditional enabled\nCpus_allowed:\t{:x}\nCpus_allowed_list:\t{}\n"
+        "Mems_allowed:\t1\nMems_allowed_list:\t0\nvoluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n",
+        i.threads, Sigset(0), Sigset(i.sig_pending), Sigset(i.sig_blocked), Sigset(i.sig_ignored),
+        Sigset(i.sig_caught), cr.cap_inheritable, cr.cap_permitted, cr.cap_effective, cr.cap_bounding, cr.cap_ambient,
+        i.no_new_privs ? 1 : 0, cpus, n == 1 ? std::string("0") : fmt::format("0-{}", n - 1));
+    return s;
   }
 
-  // One inode per live pid directory, so st_ino is stable while in use.
-  std::shared_ptr<SyntheticDir> PidDir(int32_t pid) {
+  // fs/proc/base.c proc_pid_limits.
+  static std::string LimitsText(const ProcessInfo& i) {
+    static constexpr struct {
+      const char* name;
+      const char* unit;
+    } kLimits[] = {{"Max cpu time", "seconds"},     {"Max file size", "bytes"},       {"Max data size", "bytes"},
+                   {"Max stack size", "bytes"},     {"Max core file size", "bytes"},  {"Max resident set", "bytes"},
+                   {"Max processes", "processes"},  {"Max open files", "files"},      {"Max locked memory", "bytes"},
+                   {"Max address space", "bytes"},  {"Max file locks", "locks"},      {"Max pending signals", "signals"},
+                   {"Max msgqueue size", "bytes"},  {"Max nice priority", ""},        {"Max realtime priority", ""},
+                   {"Max realtime timeout", "us"}};
+    std::string s = fmt::format("{:<25} {:<20} {:<20} {:<10}\n", "Limit", "Soft Limit", "Hard Limit", "Units");
+    auto v = [](uint64_t x) { return x == RLIM_INFINITY ? std::string("unlimited") : std::to_string(x); };
+    for (size_t r = 0; r < std::size(kLimits) && r < i.rlimits.size(); ++r) {
+      s += fmt::format("{:<25} {:<20} {:<20} {:<10}\n", kLimits[r].name, v(i.rlimits[r].first),
+                       v(i.rlimits[r].second), kLimits[r].unit);
+    }
+    return s;
+  }
+
+  // fs/proc/task_mmu.c show_smap, with the figures we have.
+  static std::string SmapsText(const ProcessInfo& i) {
+    if (i.mm == nullptr) return "";
+    std::string s;
+    for (const sentry::mm::VmaInfo& v : i.mm->Vmas()) {
+      s += sentry::mm::FormatMapsLine(v);
+      const uint64_t kb = (v.end - v.start) >> 10;
+      const uint64_t rss = v.rss >> 10;
+      const bool anon = !v.shared && (v.name.empty() || v.name[0] == '[');
+      auto f = [&s](std::string_view name, uint64_t val) { s += fmt::format("{:<16}{:>8} kB\n", fmt::format("{}:", name), val); };
+      f("Size", kb);
+      f("KernelPageSize", 4);
+      f("MMUPageSize", 4);
+      f("Rss", rss);
+      f("Pss", rss);
+      f("Shared_Clean", 0);
+      f("Shared_Dirty", 0);
+      f("Private_Clean", anon ? 0 : rss);
+      f("Private_Dirty", anon ? rss : 0);
+      f("Referenced", rss);
+      f("Anonymous", anon ? rss : 0);
+      f("LazyFree", 0);
+      f("AnonHugePages", 0);
+      f("ShmemPmdMapped", 0);
+      f("FilePmdMapped", 0);
+      f("Shared_Hugetlb", 0);
+      f("Private_Hugetlb", 0);
+      f("Swap", 0);
+      f("SwapPss", 0);
+      f("Locked", 0);
+      s += "THPeligible:    0\nVmFlags:";
+      if (v.prot & PROT_READ) s += " rd";
+      if (v.prot & PROT_WRITE) s += " wr";
+      if (v.prot & PROT_EXEC) s += " ex";
+      if (v.shared) s += " sh";
+      s += " mr mw me";
+      if (v.shared) s += " ms";
+      if (v.name == "[stack]") s += " gd";
+      s += " ac \n";
+    }
+    return s;
+  }
+
+  static std::string IoText() {
+    return "rchar: 0\nwchar: 0\nsyscr: 0\nsyscw: 0\nread_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n";
+  }
+
+  // One inode per live pid (tid 0) or task directory, so st_ino is stable
+  // while in use.
+  std::shared_ptr<SyntheticDir> PidDir(int32_t pid, int32_t tid) {
     absl::MutexLock l(&mu_);
-    if (auto d = pid_dirs_[pid].lock()) return d;
+    const int64_t key = (static_cast<int64_t>(pid) << 32) | static_cast<uint32_t>(tid);
+    if (auto d = pid_dirs_[key].lock()) return d;
     auto d = SyntheticDir::New(dev_);
+    const uint64_t dev = dev_;
+    auto file = [&](std::string name, uint32_t perm, std::function<Result<std::string>(const Caller&)> fn) {
+      d->AddChild(std::move(name), SyntheticFile::New(dev, perm, std::move(fn)));
+    };
     d->AddChild("exe", SyntheticSymlink::New(dev_, [pid](const Caller& c) -> Result<std::string> {
                   const auto info = TRY(InfoOf(c, pid));
                   if (info.exe_path.empty()) return Errno::kENOENT;
                   return info.exe_path;
                 }, true));
     d->AddChild("cwd", SyntheticSymlink::New(dev_, [pid](const Caller& c) -> Result<std::string> {
-                  if (IsSelf(c, pid) && c.fs != nullptr) return Vfs::PathString(c.fs->root(), c.fs->cwd());
-                  std::shared_ptr<FsContext> fs = c.kernel != nullptr ? c.kernel->ProcessFs(pid) : nullptr;
-                  if (fs == nullptr) return Errno::kENOENT;
-                  return Vfs::PathString(fs->root(), fs->cwd());
+                  FsContext* ctx;
+                  auto hold = FsOf(c, pid, &ctx);
+                  if (ctx == nullptr) return Errno::kENOENT;
+                  if (c.fs == nullptr) return Vfs::PathString(ctx->root(), ctx->cwd());
+                  return Vfs::PathString(c.fs->root(), ctx->cwd());
                 }, true));
     // The process's root (chroot) as the caller sees it.
     d->AddChild("root", SyntheticSymlink::New(dev_, [pid](const Caller& c) -> Result<std::string> {
                   TRY(InfoOf(c, pid));
-                  std::shared_ptr<FsContext> fs = c.kernel != nullptr ? c.kernel->ProcessFs(pid) : nullptr;
-                  FsContext* ctx = IsSelf(c, pid) && c.fs != nullptr ? c.fs : fs.get();
+                  FsContext* ctx;
+                  auto hold = FsOf(c, pid, &ctx);
                   if (ctx == nullptr || c.fs == nullptr) return std::string("/");
                   return Vfs::PathString(c.fs->root(), ctx->root());
                 }, true));
-    d->AddChild("stat", SyntheticFile::New(dev_, 0444, [pid](const Caller& c) -> Result<std::string> {
-                  return StatLine(TRY(InfoOf(c, pid)));
-                }));
-    d->AddChild("status", SyntheticFile::New(dev_, 0444, [pid](const Caller& c) -> Result<std::string> {
-                  return StatusText(TRY(InfoOf(c, pid)));
-                }));
-    d->AddChild("comm", SyntheticFile::New(dev_, 0644, [pid](const Caller& c) -> Result<std::string> {
-                  return TRY(InfoOf(c, pid)).comm + "\n";
-                }));
+    file("stat", 0444, [pid, tid](const Caller& c) -> Result<std::string> { return StatLine(TRY(InfoOf(c, pid)), tid); });
+    file("statm", 0444, [pid](const Caller& c) -> Result<std::string> { return StatmText(TRY(InfoOf(c, pid))); });
+    file("status", 0444, [pid, tid](const Caller& c) -> Result<std::string> {
+      ProcessInfo i = TRY(InfoOf(c, pid));
+      FsContext* ctx;
+      auto hold = FsOf(c, pid, &ctx);
+      return StatusText(i, tid, ctx != nullptr ? ctx->umask() : 022);
+    });
+    file("comm", 0644, [pid](const Caller& c) -> Result<std::string> { return TRY(InfoOf(c, pid)).comm + "\n"; });
     // TODO(#5): read from the process's memory (setproctitle shows there).
-    d->AddChild("cmdline", SyntheticFile::New(dev_, 0444, [pid](const Caller& c) -> Result<std::string> {
-                  return TRY(InfoOf(c, pid)).cmdline;
-                }));
-    d->AddChild("fd", FdDir(pid));
-    pid_dirs_[pid] = d;
+    file("cmdline", 0444, [pid](const Caller& c) -> Result<std::string> { return TRY(InfoOf(c, pid)).cmdline; });
+    file("environ", 0400, [pid](const Caller& c) -> Result<std::string> { return TRY(InfoIfMayRead(c, pid)).environ; });
+    file("maps", 0444, [pid](const Caller& c) -> Result<std::string> {
+      ProcessInfo i = TRY(InfoIfMayRead(c, pid));
+      return i.mm != nullptr ? i.mm->MapsText() : std::string();
+    });
+    file("smaps", 0444, [pid](const Caller& c) -> Result<std::string> { return SmapsText(TRY(InfoIfMayRead(c, pid))); });
+    file("limits", 0444, [pid](const Caller& c) -> Result<std::string> { return LimitsText(TRY(InfoOf(c, pid))); });
+    file("mounts", 0444, [pid](const Caller& c) -> Result<std::string> {
+      TRY(InfoOf(c, pid));
+      FsContext* ctx;
+      auto hold = FsOf(c, pid, &ctx);
+      return ctx != nullptr ? proc::MountsText(c, *ctx, false) : std::string();
+    });
+    file("mountinfo", 0444, [pid](const Caller& c) -> Result<std::string> {
+      TRY(InfoOf(c, pid));
+      FsContext* ctx;
+      auto hold = FsOf(c, pid, &ctx);
+      return ctx != nullptr ? proc::MountsText(c, *ctx, true) : std::string();
+    });
+    // No cgroups, no audit, no OOM killer: Linux's values for those.
+    file("cgroup", 0444, [pid](const Caller& c) -> Result<std::string> { TRY(InfoOf(c, pid)); return std::string("0::/\n"); });
+    file("oom_score", 0444, [pid](const Caller& c) -> Result<std::string> { TRY(InfoOf(c, pid)); return std::string("0\n"); });
+    auto knob = [&](std::string name, std::string text, int64_t min, int64_t max) {
+      d->AddChild(std::move(name), std::make_shared<KnobInode>(dev, [pid, text](const Caller& c) -> Result<std::string> {
+                    TRY(InfoOf(c, pid));
+                    return text;
+                  }, min, max));
+    };
+    knob("oom_score_adj", "0\n", -1000, 1000);
+    knob("oom_adj", "0\n", -17, 15);
+    knob("loginuid", "4294967295", 0, 4294967295);
+    file("sessionid", 0444, [pid](const Caller& c) -> Result<std::string> { TRY(InfoOf(c, pid)); return std::string("4294967295"); });
+    file("io", 0400, [pid](const Caller& c) -> Result<std::string> { TRY(InfoIfMayRead(c, pid)); return IoText(); });
+    file("wchan", 0444, [pid](const Caller& c) -> Result<std::string> { TRY(InfoOf(c, pid)); return std::string("0"); });
+    d->AddChild("fd", FdDir(pid, false));
+    d->AddChild("fdinfo", FdDir(pid, true));
+    if (tid == 0) d->AddChild("task", TaskDir(pid));
+    pid_dirs_[key] = d;
     return d;
   }
 
-  // /proc/<pid>/fd: one symlink per open fd, to the file's path.
-  std::shared_ptr<SyntheticDir> FdDir(int32_t pid) {
+  // /proc/<pid>/task: one directory per live thread.
+  std::shared_ptr<SyntheticDir> TaskDir(int32_t pid) {
+    auto dir = SyntheticDir::New(dev_);
+    std::weak_ptr<Procfs> weak = weak_from_this();
+    dir->SetGenerated(
+        [pid, weak](const Caller& c, std::string_view name) -> Result<std::shared_ptr<Inode>> {
+          auto self = weak.lock();
+          const std::optional<int64_t> tid = ParseNumber(name);
+          if (self == nullptr || !tid.has_value()) return Errno::kENOENT;
+          const ProcessInfo i = TRY(InfoOf(c, pid));
+          if (std::find(i.tids.begin(), i.tids.end(), *tid) == i.tids.end()) return Errno::kENOENT;
+          return std::shared_ptr<Inode>(self->PidDir(pid, static_cast<int32_t>(*tid)));
+        },
+        [pid, weak](const Caller& c) {
+          std::vector<DirEntry> out;
+          auto self = weak.lock();
+          Result<ProcessInfo> i = InfoOf(c, pid);
+          if (self == nullptr || !i.ok()) return out;
+          for (int32_t tid : i.value().tids) out.push_back({std::to_string(tid), self->PidDir(pid, tid)->ino(), DT_DIR});
+          return out;
+        });
+    return dir;
+  }
+
+  // /proc/<pid>/fd: one symlink per open fd, to the file's path; fdinfo:
+  // fs/proc/fd.c seq_show.
+  std::shared_ptr<SyntheticDir> FdDir(int32_t pid, bool info) {
     auto dir = SyntheticDir::New(dev_, 0500);
     const uint64_t dev = dev_;
     dir->SetGenerated(
-        [pid, dev](const Caller& c, std::string_view name) -> Result<std::shared_ptr<Inode>> {
+        [pid, dev, info](const Caller& c, std::string_view name) -> Result<std::shared_ptr<Inode>> {
           const Fds fds = TRY(FdsOf(c, pid));
           const std::optional<int64_t> fd = ParseNumber(name);
           if (!fd.has_value() || *fd > INT32_MAX) return Errno::kENOENT;
-          Result<std::shared_ptr<FileDescription>> f = fds.table->Get(static_cast<int>(*fd));
-          if (!f.ok()) return Errno::kENOENT;
-          std::string target = f.value()->Path();
+          Result<sentry::kernel::FdEntry> e = fds.table->GetEntry(static_cast<int>(*fd));
+          if (!e.ok()) return Errno::kENOENT;
+          const std::shared_ptr<FileDescription>& f = e.value().file;
+          if (info) {
+            Result<uint64_t> pos = f->Seek(0, SEEK_CUR);
+            Result<struct stat> st = f->Stat();
+            const int flags = f->flags() | (e.value().cloexec ? O_CLOEXEC : 0);
+            std::string text = fmt::format("pos:\t{}\nflags:\t0{:o}\nmnt_id:\t1\nino:\t{}\n", pos.ok() ? pos.value() : 0,
+                                           flags, st.ok() ? st.value().st_ino : 0);
+            return std::shared_ptr<Inode>(proc::FixedFile(dev, std::move(text)));
+          }
+          std::string target = f->Path();
           return std::shared_ptr<Inode>(SyntheticSymlink::New(
               dev, [target = std::move(target)](const Caller&) -> Result<std::string> { return target; }, true));
         },
-        [pid](const Caller& c) {
+        [pid, info](const Caller& c) {
           std::vector<DirEntry> out;
           Result<Fds> fds = FdsOf(c, pid);
           if (!fds.ok()) return out;
-          for (int fd : fds.value().table->Fds()) out.push_back({std::to_string(fd), NextSyntheticIno(), DT_LNK});
+          for (int fd : fds.value().table->Fds()) {
+            out.push_back({std::to_string(fd), NextSyntheticIno(), static_cast<uint8_t>(info ? DT_REG : DT_LNK)});
+          }
           return out;
         });
     return dir;
@@ -194,7 +512,7 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
 
   const uint64_t dev_;
   absl::Mutex mu_;
-  absl::flat_hash_map<int32_t, std::weak_ptr<SyntheticDir>> pid_dirs_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<int64_t, std::weak_ptr<SyntheticDir>> pid_dirs_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace

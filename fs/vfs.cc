@@ -37,6 +37,7 @@ Result<std::shared_ptr<Vfs>> Vfs::Create(std::unique_ptr<gofer::Client> root_cli
   vfs->root_mount_ = std::make_shared<Mount>(std::move(root_info), root_dentry, nullptr, nullptr);
   const Path root = vfs->root();
   vfs->AddMount(root, "proc", FilesystemInfo{"proc", false}, NewProcfs());
+  vfs->AddMount(root, "sys", FilesystemInfo{"sysfs", true}, NewSysfs());
   vfs->devpts_ = Devpts::Create();
   const Path dev = vfs->AddMount(root, "dev", FilesystemInfo{"devtmpfs", false}, NewDevfs(vfs->devpts_));
   vfs->AddMount(dev, "pts", FilesystemInfo{"devpts", false}, vfs->devpts_->root());
@@ -91,6 +92,13 @@ Path Vfs::AddMountDentry(const Path& at, std::string_view name, FilesystemInfo i
   }
   mountpoint->set_mounted();
   return mount_root;
+}
+
+std::vector<std::shared_ptr<Mount>> Vfs::Mounts() const {
+  absl::MutexLock l(&mu_);
+  std::vector<std::shared_ptr<Mount>> out;
+  for (const auto& [d, m] : mounts_) out.push_back(m);
+  return out;
 }
 
 Result<std::shared_ptr<FsContext>> Vfs::NewFsContext(std::string_view cwd) {

@@ -106,6 +106,8 @@ class Vfs {
   Result<std::shared_ptr<FsContext>> NewFsContext(std::string_view cwd);
 
   Path root() const { return {root_mount_, root_mount_->root()}; }
+  // Every mount but the root one, in no order (/proc/<pid>/mounts).
+  std::vector<std::shared_ptr<Mount>> Mounts() const;
 
   // Mounts `m` at m.destination (fs/vfs_mount.cc). Start-up only, before
   // any task runs. EINVAL for a bad destination or type.

@@ -29,7 +29,7 @@ Result<void> Vfs::MountExtraAt(const Path& top, const VfsOptions::ExtraMount& m)
   } else if (m.type == "proc") {
     inode = NewProcfs();
   } else if (m.type == "sysfs") {
-    inode = Tmpfs::NewRoot(0555);  // TODO(#8): a synthetic sysfs
+    inode = NewSysfs();
     info.read_only = true;
   } else if (m.type == "bind") {
     if (m.client == nullptr) return Errno::kEINVAL;
@@ -83,6 +83,7 @@ Result<Path> Vfs::NewContainerRoot(std::shared_ptr<gofer::Client> client, bool o
   auto mount = std::make_shared<Mount>(std::move(info), dentry, nullptr, nullptr);
   const Path root{mount, dentry};
   AddMount(root, "proc", FilesystemInfo{"proc", false}, NewProcfs());
+  AddMount(root, "sys", FilesystemInfo{"sysfs", true}, NewSysfs());
   const Path dev = AddMount(root, "dev", FilesystemInfo{"devtmpfs", false}, NewDevfs());
   if (!overlay) AddMount(root, "tmp", FilesystemInfo{"tmpfs", false}, Tmpfs::NewRoot(01777, 0, 0, memory_file_));
   // The sandbox's /dev/shm itself (same dentry, so same cache), not a copy.

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "sentry/kernel/kernel.h"
+#include "sentry/kernel/rusage.h"
 #include "syscalls/handlers.h"
 
 namespace syscalls {
@@ -26,7 +27,8 @@ constexpr uint64_t kSchedFlagResetOnFork = 0x01;
 constexpr uint32_t kSchedAttrSizeVer0 = 48, kSchedAttrSize = 56;
 constexpr int kRrTimesliceMs = 100;  // RR_TIMESLICE
 
-int NumCpus() { return static_cast<int>(std::clamp(sysconf(_SC_NPROCESSORS_ONLN), 1L, 64L)); }
+// The sentry cannot read /sys, so not sysconf(_SC_NPROCESSORS_ONLN).
+int NumCpus() { return sentry::kernel::NumCpus(); }
 uint64_t AllCpus() { return NumCpus() >= 64 ? ~0ull : (1ull << NumCpus()) - 1; }
 
 bool ValidPolicy(int p) {

@@ -157,6 +157,7 @@ base::Result<int32_t> Kernel::Clone(Task& parent, const CloneArgs& a) {
     tg->sid = ptg.sid.load();
     tg->exe_path = ptg.exe_path;
     tg->cmdline = ptg.cmdline;
+    tg->environ = ptg.environ;
     if (a.new_process != nullptr) *a.new_process = tg;
     RegisterProcessLocked(tg, raw, real_parent);
   }

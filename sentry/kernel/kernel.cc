@@ -79,6 +79,11 @@ base::Result<void> Kernel::Exec(Task& t, const std::string& path, std::vector<st
     cmdline += a;
     cmdline += '\0';
   }
+  std::string environ;
+  for (const auto& e : envp) {
+    environ += e;
+    environ += '\0';
+  }
   loader::LoadArgs args;
   args.path = path;
   args.argv = std::move(argv);
@@ -108,7 +113,13 @@ base::Result<void> Kernel::Exec(Task& t, const std::string& path, std::vector<st
   // Point of no return. exec_mm_release(): the old memory's robust list and
   // clear_child_tid are done with (futex_exec_release, mm_release).
   ExecReleaseMm(t);
-  t.SetMm(std::move(mm));
+  {
+    // /proc readers (GetProcessInfo) copy the pointer under signal_mu; the
+    // old memory is released after the lock.
+    std::shared_ptr<mm::MemoryManager> old = t.mm_ptr();
+    absl::MutexLock l(&t.thread_group().signal_mu);
+    t.SetMm(std::move(mm));
+  }
   // unshare_files(): a table shared with another process is copied first.
   if (t.fds_ptr().use_count() > 2) t.SetFds(std::shared_ptr<FdTable>(t.fds().Fork()));
   t.fds().CloseOnExec();
@@ -129,17 +140,22 @@ base::Result<void> Kernel::Exec(Task& t, const std::string& path, std::vector<st
         if (old.actions[i].handler == 1 /* SIG_IGN */) sh->actions[i].handler = 1;
       }
     }
+    std::shared_ptr<SignalHandlers> old = t.sighand_ptr();
+    absl::MutexLock l(&t.thread_group().signal_mu);
     t.SetSighand(std::move(sh));
   }
   t.altstack_sp = 0;
   t.altstack_size = 0;
   t.altstack_flags = 2;  // SS_DISABLE
   t.thread_group().dumpable = 1;  // begin_new_exec(): SUID_DUMP_USER
-  t.comm = lr.exe_path.substr(lr.exe_path.rfind('/') + 1).substr(0, 15);
+  // begin_new_exec(): kbasename(bprm->filename), the path as passed
+  // ("sh" for /bin/sh -> dash), not the file finally loaded.
+  t.comm = path.substr(path.rfind('/') + 1).substr(0, 15);
   {
     absl::MutexLock l(&mu_);
     t.thread_group().exe_path = lr.exe_path;
     t.thread_group().cmdline = std::move(cmdline);
+    t.thread_group().environ = std::move(environ);
   }
   // start_thread() in arch/x86/kernel/process_64.c.
   user_regs_struct& r = t.regs().regs;

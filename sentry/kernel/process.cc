@@ -11,6 +11,7 @@
 #include "fs/tty.h"
 #include "fs/vfs.h"
 #include "sentry/kernel/kernel.h"
+#include "sentry/kernel/rusage.h"
 #include "sentry/kernel/signal.h"
 #include "sentry/kernel/task.h"
 #include "sentry/kernel/thread.h"
@@ -386,7 +387,32 @@ std::optional<ProcessInfo> Kernel::GetProcessInfo(int32_t pid) {
     info.ruid = c.ruid, info.euid = c.euid, info.suid = c.suid, info.fsuid = c.fsuid;
     info.rgid = c.rgid, info.egid = c.egid, info.sgid = c.sgid, info.fsgid = c.fsgid;
     info.comm = leader.comm;  // TODO(#5): comm is written by prctl without this lock
+    info.mm = leader.mm_ptr();  // TODO(#5): like fds_ptr(), read off the task thread
+    info.nice = leader.GetSched().nice;
+    info.sig_blocked = leader.signal_mask();
+    absl::MutexLock hl(&leader.sighand().mu);
+    for (size_t i = 0; i < leader.sighand().actions.size(); ++i) {
+      const uint64_t h = leader.sighand().actions[i].handler;
+      if (h == 1) info.sig_ignored |= 1ull << i;
+      if (h > 1) info.sig_caught |= 1ull << i;
+    }
   }
+  info.environ = tg.environ;
+  info.start_ns = absl::ToInt64Nanoseconds(tg.start_time - boot_time_);
+  info.sig_pending = tg.shared_pending_set.load();
+  for (Task* t : tg.tasks) {
+    info.tids.push_back(t->tid());
+    if (t->times_folded.load()) continue;
+    const CpuTimes x = TaskTimes(*t);
+    info.utime_ns += x.utime_ns;
+    info.stime_ns += x.stime_ns;
+  }
+  info.utime_ns += tg.dead_utime_ns.load();
+  info.stime_ns += tg.dead_stime_ns.load();
+  info.cutime_ns = tg.child_utime_ns.load();
+  info.cstime_ns = tg.child_stime_ns.load();
+  absl::MutexLock ml(&it->second->mu);
+  for (const RLimit& r : it->second->rlimits) info.rlimits.emplace_back(r.cur, r.max);
   return info;
 }
 

@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +26,10 @@
 #include "sentry/kernel/clone_args.h"
 #include "sentry/kernel/credentials.h"
 #include "sentry/kernel/waiter.h"
+
+namespace sentry::mm {
+class MemoryManager;
+}
 
 namespace sentry::kernel {
 
@@ -69,6 +74,16 @@ struct ProcessInfo {
   int threads = 0;
   Credentials creds;       // the leader's (groups, capabilities)
   bool no_new_privs = false;
+  // For /proc/<pid>/{environ,stat,status,limits,task,maps}.
+  std::string environ;     // NUL-separated, as at execve
+  int64_t start_ns = 0;    // since the sandbox's boot
+  int64_t utime_ns = 0, stime_ns = 0;    // the process's CPU times
+  int64_t cutime_ns = 0, cstime_ns = 0;  // of its reaped children
+  std::vector<int32_t> tids;             // live threads, leader first
+  std::vector<std::pair<uint64_t, uint64_t>> rlimits;  // {cur, max} by RLIMIT_*
+  int nice = 0;
+  uint64_t sig_pending = 0, sig_blocked = 0, sig_ignored = 0, sig_caught = 0;
+  std::shared_ptr<mm::MemoryManager> mm;  // the leader's; null for a zombie
 };
 
 }  // namespace sentry::kernel

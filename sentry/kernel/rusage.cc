@@ -1,7 +1,10 @@
 #include "sentry/kernel/rusage.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <time.h>
+
+#include <algorithm>
 
 namespace sentry::kernel {
 namespace {
@@ -41,6 +44,16 @@ CpuTimes GroupTimes(ThreadGroup& tg) {
 }
 
 CpuTimes ChildTimes(const ThreadGroup& tg) { return {tg.child_utime_ns.load(), tg.child_stime_ns.load()}; }
+
+int NumCpus() {
+  static const int n = [] {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
+    return std::clamp(CPU_COUNT(&set), 1, 64);
+  }();
+  return n;
+}
 
 void FoldTaskTimes(Task& t) {
   if (t.times_folded.load()) return;

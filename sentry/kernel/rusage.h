@@ -29,6 +29,10 @@ CpuTimes GroupTimes(ThreadGroup& tg);
 CpuTimes ChildTimes(const ThreadGroup& tg);
 // The task's thread is about to finish: its times go to its group.
 void FoldTaskTimes(Task& t);
+// The sandbox's virtual CPUs (1..64): as many as the host CPUs runsc may
+// run on (its sched_getaffinity mask, what nproc sees natively). One
+// number for sched_getaffinity, /proc/cpuinfo, /proc/stat and sysfs.
+int NumCpus();
 
 }  // namespace sentry::kernel
 

@@ -86,6 +86,8 @@ struct ThreadGroup {
   std::array<RLimit, 16> rlimits ABSL_GUARDED_BY(mu);
   std::string exe_path;  // for /proc/self/exe; set at exec
   std::string cmdline;   // argv, NUL-separated, at exec; under Kernel::mu_
+  std::string environ;   // envp, likewise (/proc/<pid>/environ)
+  const absl::Time start_time = absl::Now();  // /proc/<pid>/stat starttime
 
   // ---- The process tree (sentry/kernel/process.cc). Guarded by Kernel::mu_.
   ThreadGroup* parent = nullptr;  // null for pid 1 and for orphans after pid 1 died

@@ -201,6 +201,22 @@ bool MemoryFile::HasData(uint64_t offset) const {
   return data >= 0 && static_cast<uint64_t>(data) < offset + kPage;
 }
 
+uint64_t MemoryFile::DataBytes(uint64_t offset, uint64_t length) const {
+  uint64_t total = 0;
+  const uint64_t end = offset + length;
+  uint64_t pos = offset;
+  while (pos < end) {
+    const off_t data = lseek(fd_.get(), static_cast<off_t>(pos), SEEK_DATA);
+    if (data < 0 || static_cast<uint64_t>(data) >= end) break;
+    off_t hole = lseek(fd_.get(), data, SEEK_HOLE);
+    if (hole < 0) break;
+    const uint64_t stop = std::min<uint64_t>(static_cast<uint64_t>(hole), end);
+    total += stop - static_cast<uint64_t>(data);
+    pos = stop;
+  }
+  return total;
+}
+
 uint64_t MemoryFile::allocated() const {
   absl::MutexLock l(&mu_);
   return allocated_;

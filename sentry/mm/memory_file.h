@@ -51,6 +51,9 @@ class MemoryFile {
   void Decommit(uint64_t offset, uint64_t length);
   // Whether the page at `offset` has memory (is not a hole): mincore(2).
   bool HasData(uint64_t offset) const;
+  // Bytes of [offset, offset + length) that hold memory (not holes), by
+  // SEEK_DATA/SEEK_HOLE: a VMA's resident set for /proc.
+  uint64_t DataBytes(uint64_t offset, uint64_t length) const;
   // Bytes currently handed out (for tests and accounting).
   uint64_t allocated() const;
   // Of those, bytes holding file data (tmpfs, memfd): FilePages keeps it.

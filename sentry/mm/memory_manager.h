@@ -106,6 +106,7 @@ struct VmaInfo {  // for /proc/self/maps and tests
   std::string name;
   uint32_t dev_major = 0, dev_minor = 0;
   uint64_t inode = 0;
+  uint64_t rss = 0;  // bytes of it holding memory (/proc/<pid>/smaps Rss)
 };
 
 // One /proc/self/maps line, exactly as Linux's show_map_vma() prints it

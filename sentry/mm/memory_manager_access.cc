@@ -168,10 +168,12 @@ std::vector<VmaInfo> MemoryManager::Impl::Vmas() const {
       if (last.end == start && last.prot == v.prot && last.shared == v.shared && last.name == name &&
           same_file_run) {
         last.end = v.end;
+        if (v.backed && !v.shm) last.rss += mf_.DataBytes(v.mf_offset, v.end - start);
         continue;
       }
     }
     VmaInfo info{start, v.end, v.prot, v.shared, v.file ? v.file_offset : 0, std::move(name)};
+    if (v.backed && !v.shm) info.rss = mf_.DataBytes(v.mf_offset, v.end - start);
     if (v.file) {
       info.dev_major = v.file->MapsDevMajor();
       info.dev_minor = v.file->MapsDevMinor();

@@ -40,11 +40,15 @@ class Case:
             sandbox-only facts such as pid 1).
     stdin: bytes written to the command's stdin through a pipe, or None for
            /dev/null.
+    stdout may also be a function returning the bytes (run only when the
+    case runs: an expectation computed from the host, e.g. a native run).
+    after: a function called after the sandboxed run, returning a list of
+           problems (host-side checks: "the host's file is untouched").
     """
 
     def __init__(self, name, argv, status=0, stdout=None, stderr_re=None, native=True, doc="", stdin=None,
-                 needs=None):
-        self.name, self.argv, self.status, self.stdin = name, argv, status, stdin
+                 needs=None, after=None):
+        self.name, self.argv, self.status, self.stdin, self.after = name, argv, status, stdin, after
         self.stdout, self.stderr_re, self.native, self.doc = stdout, stderr_re, native, doc
         # A sandbox feature the case depends on that may not have landed yet
         # ("pipes"): when a probe shows it missing, the case is an expected
@@ -138,6 +142,62 @@ jobs -l | sed 's/ *[0-9][0-9]* / PID /'
 kill -TERM $p
 wait $p; echo "wait $?"
 trap 'echo exiting' EXIT
+"""
+
+
+TMP_PROBE = "/tmp/e2e-runsc-tmp-probe-{}".format(os.getpid())
+
+
+def _native_stdout(argv):
+    """An expectation: what argv prints natively (computed when the case runs)."""
+    return lambda: subprocess.run(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=TIMEOUT).stdout
+
+
+PY_JSON_SQLITE = """import json, sqlite3, hashlib
+print(json.dumps({"b": [1, 2.5, None, True], "a": "\u00e9t\u00e9"}, sort_keys=True))
+print(json.loads('{"x": [1, {"y": "z"}]}')["x"][1]["y"])
+print(hashlib.sha256(b"runsc").hexdigest(), hashlib.md5(b"").hexdigest())
+db = sqlite3.connect(":memory:")
+db.execute("create table t (k text, v integer)")
+db.executemany("insert into t values (?, ?)", [("x", 1), ("y", 2), ("x", 3)])
+print(db.execute("select k, sum(v), count(*) from t group by k order by k").fetchall())
+"""
+
+# Sorted names and sizes of a tree, and a sha256 of that listing.
+PY_WALK = """import hashlib, os, sys
+h, n = hashlib.sha256(), 0
+for root, dirs, files in os.walk(sys.argv[1]):
+    dirs.sort()
+    for f in sorted(files):
+        p = os.path.join(root, f)
+        h.update("{} {}\\n".format(p, os.lstat(p).st_size).encode())
+        n += 1
+print(n, h.hexdigest())
+"""
+
+# ELOOP, EFAULT and EBADF as Python sees them (raw syscalls for bad pointers).
+PY_ERRNOS = """import ctypes, errno, os, shutil, tempfile
+d = tempfile.mkdtemp()
+os.symlink(d + "/a", d + "/b")
+os.symlink(d + "/b", d + "/a")
+for what, fn in [("open", lambda: open(d + "/a")), ("stat", lambda: os.stat(d + "/a")),
+                 ("listdir", lambda: os.listdir(d + "/a/x")), ("fstat -1", lambda: os.fstat(-1)),
+                 ("read -3", lambda: os.read(-3, 1)), ("close 9999", lambda: os.close(9999)),
+                 ("lseek -1", lambda: os.lseek(-1, 0, 0))]:
+    try:
+        fn()
+        print(what, "ok")
+    except OSError as e:
+        print(what, errno.errorcode[e.errno])
+shutil.rmtree(d)
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+bad = ctypes.c_void_p(16)
+for what, nr, args in [("write badbuf", 1, (1, bad, 5)), ("read badbuf", 0, (0, bad, 5)),
+                       ("open badpath", 2, (bad, 0)), ("stat badbuf", 4, (b"/", bad)),
+                       ("uname bad", 63, (bad,)), ("read fd -1", 0, (-1, None, 1))]:
+    r = libc.syscall(nr, *args)
+    print(what, r, errno.errorcode.get(ctypes.get_errno(), "ok") if r < 0 else "ok")
 """
 
 
@@ -239,6 +299,43 @@ def cases():
              stdout=b"got USR1\nsub 3\nsubshell status 4\n[1]+ PID Stopped (signal)        sleep 30\n"
                     b"[1]+ PID Running                 sleep 30 &\nwait 143\nexiting\n",
              doc="bash traps, subshells, kill -STOP/-CONT of a background job (set -m), wait"),
+        # procfs/sysfs/devfs (#4) and everyday tools.
+        Case("python_json_sqlite_hashlib", ["/usr/bin/python3", "-c", PY_JSON_SQLITE],
+             stdout=_native_stdout(["/usr/bin/python3", "-c", PY_JSON_SQLITE]),
+             doc="python json, hashlib and an in-memory sqlite query"),
+        Case("python_walk_usr_lib_python3", ["/usr/bin/python3", "-B", "-c", PY_WALK, "/usr/lib/python3"],
+             stdout=_native_stdout(["/usr/bin/python3", "-B", "-c", PY_WALK, "/usr/lib/python3"]),
+             doc="os.walk of /usr/lib/python3: sorted names and sizes (sha256) equal native"),
+        Case("ls_la_doc_python3", ["/bin/sh", "-c", "ls -la /usr/share/doc/python3 | awk 'NR > 1 {print $1, $NF}'"],
+             stdout=_native_stdout(["/bin/sh", "-c",
+                                    "ls -la /usr/share/doc/python3 | awk 'NR > 1 {print $1, $NF}'"]),
+             needs="pipes", doc="ls -la names and modes equal native"),
+        Case("sh_tmp_write_stays_in_sandbox", ["/bin/sh", "-c", "echo x > {0}; cat {0}".format(TMP_PROBE)],
+             stdout=b"x\n", native=False,
+             after=lambda: ["the host's {} was written".format(TMP_PROBE)] if os.path.exists(TMP_PROBE) else [],
+             doc="a file written to /tmp reads back and the host's /tmp is untouched"),
+        Case("grep_r_usr_share", ["/bin/sh", "-c", "grep -r -c -i 'permission' /usr/share/common-licenses | sort"],
+             stdout=_native_stdout(["/bin/sh", "-c",
+                                    "grep -r -c -i 'permission' /usr/share/common-licenses | sort"]),
+             needs="pipes", doc="grep -r over a directory of /usr/share equals native"),
+        Case("find_usr_share_gz", ["/bin/sh", "-c", "find /usr/share -name '*.gz' | wc -l"],
+             stdout=_native_stdout(["/bin/sh", "-c", "find /usr/share -name '*.gz' | wc -l"]),
+             needs="pipes", doc="find over /usr/share counts the same .gz files as native"),
+        Case("proc_self_status_pid_1", ["/bin/grep", "^Pid:", "/proc/self/status"], stdout=b"Pid:\t1\n",
+             native=False, doc="/proc/self/status of the first process says Pid: 1"),
+        Case("python_errnos", ["/usr/bin/python3", "-c", PY_ERRNOS],
+             stdout=_native_stdout(["/usr/bin/python3", "-c", PY_ERRNOS]),
+             doc="a symlink loop gives ELOOP, bad pointers EFAULT, bad fds EBADF, as natively"),
+        Case("meminfo_head", ["/bin/sh", "-c", "head -3 /proc/meminfo | awk '{print $1, $3}'"],
+             stdout=b"MemTotal: kB\nMemFree: kB\nMemAvailable: kB\n", needs="pipes",
+             doc="/proc/meminfo starts as Linux's does"),
+        Case("nproc", ["/usr/bin/nproc"], stdout=str(len(os.sched_getaffinity(0))).encode() + b"\n",
+             doc="nproc equals native"),
+        Case("free", ["/bin/sh", "-c", "free | awk 'NR > 1 {print $1}'"], stdout=b"Mem:\nSwap:\n",
+             needs="pipes", doc="free parses /proc/meminfo and exits 0"),
+        Case("ps_e", ["/bin/sh", "-c", "sleep 30 & ps -e -o pid=,stat=,comm= | awk '{print $1, $3}'; kill $!"],
+             stdout=b"1 sh\n2 sleep\n3 ps\n4 awk\n", native=False, needs="pipes",
+             doc="ps -e lists the sandbox's processes (and only those)"),
     ]
 
 
@@ -325,6 +422,8 @@ def run_case(case, opts):
         return True
     env = dict(os.environ)
     env.pop("RUNSC_SANDBOXED", None)
+    if callable(case.stdout):
+        case.stdout = case.stdout()
     if case.native:
         status, out, err = run(case.argv, env, case.stdin)
         problems = check(case, status, out, err, sandboxed=False)
@@ -337,6 +436,8 @@ def run_case(case, opts):
     print("$ " + " ".join(shlex.quote(c) for c in cmd), flush=True)
     status, out, err = run(cmd, env, case.stdin)
     problems = check(case, status, out, err, sandboxed=True)
+    if case.after:
+        problems += case.after()
     if problems:
         print("{}: FAIL\n  {}".format(case.name, "\n  ".join(problems)), flush=True)
         tail = err.decode(errors="replace")[-2000:]

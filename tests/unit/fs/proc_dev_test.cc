@@ -155,6 +155,31 @@ TEST_F(ProcDevTest, DevNullZeroFull) {
   EXPECT_EQ(Open("/dev/stdin", O_PATH).ok(), false);  // fd 0 is not open here
 }
 
+TEST_F(ProcDevTest, SysCpuOnlineAndProcSysFiles) {
+  auto online = Open("/sys/devices/system/cpu/online", O_RDONLY);
+  ASSERT_TRUE(online.ok());
+  const std::string range = ReadAll(*online.value());
+  EXPECT_TRUE(range == "0\n" || range.rfind("0-", 0) == 0) << range;
+  EXPECT_TRUE(Resolve("/sys/devices/system/cpu/cpu0").ok());
+  EXPECT_TRUE(Resolve("/sys/fs/cgroup").ok());
+  EXPECT_EQ(Open("/sys/devices/system/cpu/online", O_WRONLY).error(), Errno::kEROFS);
+  EXPECT_EQ(ReadAll(*Open("/proc/sys/kernel/ostype", O_RDONLY).value()), "Linux\n");
+  EXPECT_EQ(ReadAll(*Open("/proc/meminfo", O_RDONLY).value()).rfind("MemTotal:", 0), 0u);
+  EXPECT_EQ(Readlink("/proc/thread-self", RootCaller()), "7/task/7");
+  EXPECT_TRUE(Resolve("/proc/self/task/7/status").ok());
+  EXPECT_EQ(Resolve("/proc/self/task/8").error(), Errno::kENOENT);
+}
+
+TEST_F(ProcDevTest, OomScoreAdjAcceptsValidWritesOnly) {
+  auto f = Open("/proc/self/oom_score_adj", O_WRONLY | O_TRUNC);
+  ASSERT_TRUE(f.ok());
+  const std::string ok = "-500\n", bad = "1001\n", junk = "x";
+  EXPECT_EQ(f.value()->Write({reinterpret_cast<const uint8_t*>(ok.data()), ok.size()}).value(), ok.size());
+  EXPECT_EQ(f.value()->Write({reinterpret_cast<const uint8_t*>(bad.data()), bad.size()}).error(), Errno::kEINVAL);
+  EXPECT_EQ(f.value()->Write({reinterpret_cast<const uint8_t*>(junk.data()), junk.size()}).error(), Errno::kEINVAL);
+  EXPECT_EQ(ReadAll(*Open("/proc/self/oom_score_adj", O_RDONLY).value()), "0\n");
+}
+
 TEST_F(ProcDevTest, DevUrandomGivesBytes) {
   auto f = Open("/dev/urandom", O_RDONLY);
   ASSERT_TRUE(f.ok());

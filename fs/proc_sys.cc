@@ -1,0 +1,366 @@
+// System-wide /proc files, formatted as Linux prints them (fs/proc/meminfo.c,
+// stat.c, uptime.c, loadavg.c, arch/x86/kernel/cpu/proc.c) but describing
+// the sandbox: its memory budget (--total-memory) and use, its virtual
+// CPUs (sentry::kernel::NumCpus), its tasks' CPU times and its boot time.
+// Nothing here reads the host's /proc (the sentry opens no host path).
+#include <cpuid.h>
+#include <sys/random.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstring>
+
+#include "absl/container/flat_hash_set.h"
+#include "fs/proc_internal.h"
+#include "sentry/kernel/kernel.h"
+#include "sentry/kernel/rusage.h"
+#include "sentry/kernel/task.h"
+#include <fmt/format.h>
+
+namespace fs::proc {
+namespace {
+
+// What uname(2) says (syscalls/process.cc Uname): a fixed release.
+constexpr std::string_view kRelease = "6.1.0";
+constexpr std::string_view kVersion = "#1 SMP runsc-cpp";
+
+std::string RandomUuid() {
+  std::array<uint8_t, 16> b{};
+  if (getrandom(b.data(), b.size(), 0) != static_cast<ssize_t>(b.size())) b.fill(0x42);
+  b[6] = (b[6] & 0x0f) | 0x40;  // version 4
+  b[8] = (b[8] & 0x3f) | 0x80;  // RFC 4122 variant
+  return fmt::format("{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}\n",
+                     b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+                     b[15]);
+}
+
+// ---- Memory (fs/proc/meminfo.c show_val_kb: 16-column label, 8-wide kB).
+
+struct MemCounts {
+  uint64_t total = 0, used = 0, file = 0;
+};
+
+MemCounts Memory(const Caller& c) {
+  MemCounts m;
+  if (c.kernel == nullptr) {
+    m.total = 64ull << 30;
+    return m;
+  }
+  auto& mf = c.kernel->memory_file();
+  m.total = mf.capacity();
+  m.used = std::min(mf.allocated(), m.total);
+  m.file = std::min(mf.file_data(), m.used);
+  return m;
+}
+
+std::string MeminfoText(const Caller& c) {
+  const MemCounts m = Memory(c);
+  const uint64_t total = m.total >> 10, free = (m.total - m.used) >> 10, shmem = m.file >> 10;
+  const uint64_t anon = (m.used - m.file) >> 10;
+  std::string s;
+  auto kb = [&s](std::string_view name, uint64_t v) { s += fmt::format("{:<16}{:>8} kB\n", fmt::format("{}:", name), v); };
+  kb("MemTotal", total);
+  kb("MemFree", free);
+  kb("MemAvailable", free);
+  kb("Buffers", 0);
+  kb("Cached", shmem);  // tmpfs and memfd data, which Linux counts as cache
+  kb("SwapCached", 0);
+  kb("Active", anon + shmem);
+  kb("Inactive", 0);
+  kb("Active(anon)", anon + shmem);
+  kb("Inactive(anon)", 0);
+  kb("Active(file)", 0);
+  kb("Inactive(file)", 0);
+  kb("Unevictable", 0);
+  kb("Mlocked", 0);
+  kb("SwapTotal", 0);
+  kb("SwapFree", 0);
+  kb("Dirty", 0);
+  kb("Writeback", 0);
+  kb("AnonPages", anon);
+  kb("Mapped", 0);
+  kb("Shmem", shmem);
+  kb("KReclaimable", 0);
+  kb("Slab", 0);
+  kb("SReclaimable", 0);
+  kb("SUnreclaim", 0);
+  kb("KernelStack", 0);
+  kb("PageTables", 0);
+  kb("NFS_Unstable", 0);
+  kb("Bounce", 0);
+  kb("WritebackTmp", 0);
+  kb("CommitLimit", total);
+  kb("Committed_AS", anon + shmem);
+  kb("VmallocTotal", 34359738367);
+  kb("VmallocUsed", 0);
+  kb("VmallocChunk", 0);
+  kb("Percpu", 0);
+  s += "HugePages_Total:       0\nHugePages_Free:        0\nHugePages_Rsvd:        0\nHugePages_Surp:        0\n";
+  kb("Hugepagesize", 2048);
+  kb("Hugetlb", 0);
+  return s;
+}
+
+// ---- CPU time: the sandbox's tasks' times, the rest of uptime idle.
+
+struct CpuTotals {
+  uint64_t user = 0, system = 0, idle = 0;  // ticks, all CPUs
+  double uptime = 0;                       // seconds
+  int running = 0, tasks = 0;
+  int32_t last_pid = 0;
+};
+
+CpuTotals Totals(const Caller& c) {
+  CpuTotals t;
+  if (c.kernel == nullptr) return t;
+  const int64_t up_ns = absl::ToInt64Nanoseconds(absl::Now() - c.kernel->boot_time());
+  t.uptime = static_cast<double>(up_ns) / 1e9;
+  int64_t user = 0, sys = 0;
+  absl::flat_hash_set<const sentry::kernel::ThreadGroup*> groups;
+  c.kernel->ForEachTask([&](sentry::kernel::Task& task) {
+    ++t.tasks;
+    if (!task.times_folded.load()) {
+      const sentry::kernel::CpuTimes x = sentry::kernel::TaskTimes(task);
+      user += x.utime_ns, sys += x.stime_ns;
+    }
+    const sentry::kernel::ThreadGroup& tg = task.thread_group();
+    t.last_pid = std::max(t.last_pid, task.tid());
+    if (groups.insert(&tg).second) {
+      // Finished threads and reaped children of live processes.
+      user += tg.dead_utime_ns.load() + tg.child_utime_ns.load();
+      sys += tg.dead_stime_ns.load() + tg.child_stime_ns.load();
+    }
+  });
+  // A process that exits takes its times with it unless a live parent
+  // reaped it: keep the sums monotonic, as top's deltas expect.
+  static std::atomic<int64_t> max_user{0}, max_sys{0};
+  int64_t prev = max_user.load();
+  while (prev < user && !max_user.compare_exchange_weak(prev, user)) {}
+  prev = max_sys.load();
+  while (prev < sys && !max_sys.compare_exchange_weak(prev, sys)) {}
+  user = std::max(user, max_user.load());
+  sys = std::max(sys, max_sys.load());
+  t.user = NsToTicks(user);
+  t.system = NsToTicks(sys);
+  const uint64_t all = NsToTicks(up_ns) * static_cast<uint64_t>(sentry::kernel::NumCpus());
+  t.idle = all > t.user + t.system ? all - t.user - t.system : 0;
+  t.running = 1;  // the reader
+  return t;
+}
+
+std::string StatText(const Caller& c) {
+  const CpuTotals t = Totals(c);
+  const uint64_t n = static_cast<uint64_t>(sentry::kernel::NumCpus());
+  auto line = [](std::string_view name, uint64_t u, uint64_t s, uint64_t i) {
+    return fmt::format("{} {} 0 {} {} 0 0 0 0 0 0\n", name, u, s, i);
+  };
+  std::string s = line("cpu ", t.user, t.system, t.idle);
+  for (uint64_t i = 0; i < n; ++i) {
+    // Evenly spread: the sentry does not track which CPU ran what.
+    s += line(fmt::format("cpu{}", i), t.user / n, t.system / n, t.idle / n);
+  }
+  const int64_t btime = c.kernel != nullptr ? absl::ToUnixSeconds(c.kernel->boot_time()) : 0;
+  s += fmt::format("intr 0\nctxt 0\nbtime {}\nprocesses {}\nprocs_running {}\nprocs_blocked 0\n", btime, t.last_pid,
+                   t.running);
+  s += "softirq 0 0 0 0 0 0 0 0 0 0 0\n";
+  return s;
+}
+
+// ---- /proc/cpuinfo from the host CPU's CPUID (what the app's own cpuid
+// instruction sees anyway), one block per virtual CPU.
+
+std::string CpuFlags() {
+  struct Bit {
+    unsigned leaf, sub;
+    char reg;  // 'b', 'c', 'd'
+    int bit;
+    const char* name;
+  };
+  static constexpr Bit kBits[] = {
+      {1, 0, 'd', 0, "fpu"},      {1, 0, 'd', 1, "vme"},       {1, 0, 'd', 2, "de"},        {1, 0, 'd', 3, "pse"},
+      {1, 0, 'd', 4, "tsc"},      {1, 0, 'd', 5, "msr"},       {1, 0, 'd', 6, "pae"},       {1, 0, 'd', 7, "mce"},
+      {1, 0, 'd', 8, "cx8"},      {1, 0, 'd', 9, "apic"},      {1, 0, 'd', 11, "sep"},      {1, 0, 'd', 12, "mtrr"},
+      {1, 0, 'd', 13, "pge"},     {1, 0, 'd', 14, "mca"},      {1, 0, 'd', 15, "cmov"},     {1, 0, 'd', 16, "pat"},
+      {1, 0, 'd', 17, "pse36"},   {1, 0, 'd', 19, "clflush"},  {1, 0, 'd', 23, "mmx"},      {1, 0, 'd', 24, "fxsr"},
+      {1, 0, 'd', 25, "sse"},     {1, 0, 'd', 26, "sse2"},     {1, 0, 'd', 28, "ht"},       {0x80000001, 0, 'd', 11, "syscall"},
+      {0x80000001, 0, 'd', 20, "nx"}, {0x80000001, 0, 'd', 26, "pdpe1gb"}, {0x80000001, 0, 'd', 27, "rdtscp"},
+      {0x80000001, 0, 'd', 29, "lm"}, {1, 0, 'c', 0, "pni"},   {1, 0, 'c', 1, "pclmulqdq"}, {1, 0, 'c', 9, "ssse3"},
+      {1, 0, 'c', 12, "fma"},     {1, 0, 'c', 13, "cx16"},     {1, 0, 'c', 19, "sse4_1"},   {1, 0, 'c', 20, "sse4_2"},
+      {1, 0, 'c', 22, "movbe"},   {1, 0, 'c', 23, "popcnt"},   {1, 0, 'c', 25, "aes"},      {1, 0, 'c', 26, "xsave"},
+      {1, 0, 'c', 28, "avx"},     {1, 0, 'c', 29, "f16c"},     {1, 0, 'c', 30, "rdrand"},   {1, 0, 'c', 31, "hypervisor"},
+      {0x80000001, 0, 'c', 0, "lahf_lm"}, {0x80000001, 0, 'c', 5, "abm"}, {0x80000001, 0, 'c', 8, "3dnowprefetch"},
+      {7, 0, 'b', 0, "fsgsbase"}, {7, 0, 'b', 3, "bmi1"},      {7, 0, 'b', 5, "avx2"},      {7, 0, 'b', 7, "smep"},
+      {7, 0, 'b', 8, "bmi2"},     {7, 0, 'b', 9, "erms"},      {7, 0, 'b', 10, "invpcid"},  {7, 0, 'b', 16, "avx512f"},
+      {7, 0, 'b', 17, "avx512dq"}, {7, 0, 'b', 18, "rdseed"},  {7, 0, 'b', 19, "adx"},      {7, 0, 'b', 20, "smap"},
+      {7, 0, 'b', 23, "clflushopt"}, {7, 0, 'b', 24, "clwb"},  {7, 0, 'b', 28, "avx512cd"}, {7, 0, 'b', 29, "sha_ni"},
+      {7, 0, 'b', 30, "avx512bw"}, {7, 0, 'b', 31, "avx512vl"}, {7, 0, 'c', 1, "avx512vbmi"}, {7, 0, 'c', 8, "gfni"},
+      {7, 0, 'c', 9, "vaes"},     {7, 0, 'c', 10, "vpclmulqdq"},
+  };
+  const unsigned max_basic = __get_cpuid_max(0, nullptr), max_ext = __get_cpuid_max(0x80000000, nullptr);
+  std::string out;
+  for (const Bit& b : kBits) {
+    if ((b.leaf < 0x80000000 && b.leaf > max_basic) || (b.leaf >= 0x80000000 && b.leaf > max_ext)) continue;
+    unsigned a = 0, rb = 0, rc = 0, rd = 0;
+    __cpuid_count(b.leaf, b.sub, a, rb, rc, rd);
+    const unsigned r = b.reg == 'b' ? rb : b.reg == 'c' ? rc : rd;
+    if (r & (1u << b.bit)) {
+      if (!out.empty()) out += ' ';
+      out += b.name;
+    }
+  }
+  return out;
+}
+
+std::string CpuinfoText() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  __cpuid(0, a, b, c, d);
+  char vendor[13] = {};
+  std::memcpy(vendor, &b, 4);
+  std::memcpy(vendor + 4, &d, 4);
+  std::memcpy(vendor + 8, &c, 4);
+  const unsigned max_basic = a;
+  __cpuid(1, a, b, c, d);
+  unsigned family = (a >> 8) & 0xf, model = (a >> 4) & 0xf;
+  const unsigned stepping = a & 0xf;
+  if (family == 0xf) family += (a >> 20) & 0xff;
+  if (family >= 6) model += ((a >> 16) & 0xf) << 4;
+  std::string name;
+  if (__get_cpuid_max(0x80000000, nullptr) >= 0x80000004) {
+    char brand[49] = {};
+    for (unsigned leaf = 0; leaf < 3; ++leaf) {
+      unsigned r[4];
+      __cpuid(0x80000002 + leaf, r[0], r[1], r[2], r[3]);
+      std::memcpy(brand + leaf * 16, r, 16);
+    }
+    name = brand;
+    while (!name.empty() && name.back() == ' ') name.pop_back();
+    name.erase(0, name.find_first_not_of(' '));
+  }
+  if (name.empty()) name = "Virtual CPU";
+  const std::string flags = CpuFlags();
+  const int n = sentry::kernel::NumCpus();
+  std::string s;
+  for (int i = 0; i < n; ++i) {
+    s += fmt::format(
+        "processor\t: {}\nvendor_id\t: {}\ncpu family\t: {}\nmodel\t\t: {}\nmodel name\t: {}\nstepping\t: {}\n"
+        "cpu MHz\t\t: 2000.000\ncache size\t: 8192 KB\nphysical id\t: 0\nsiblings\t: {}\ncore id\t\t: {}\n"
+        "cpu cores\t: {}\napicid\t\t: {}\ninitial apicid\t: {}\nfpu\t\t: yes\nfpu_exception\t: yes\n"
+        "cpuid level\t: {}\nwp\t\t: yes\nflags\t\t: {}\nbugs\t\t:\nbogomips\t: 4000.00\nclflush size\t: 64\n"
+        "cache_alignment\t: 64\naddress sizes\t: 46 bits physical, 48 bits virtual\npower management:\n\n",
+        i, vendor, family, model, name, stepping, n, i, n, i, i, max_basic, flags);
+  }
+  return s;
+}
+
+std::string UptimeText(const Caller& c) {
+  const CpuTotals t = Totals(c);
+  return fmt::format("{:.2f} {:.2f}\n", t.uptime, static_cast<double>(t.idle) / kUserHz);
+}
+
+std::string LoadavgText(const Caller& c) {
+  const CpuTotals t = Totals(c);
+  // No run-queue sampling: the load is the fraction of uptime spent busy.
+  const double load = t.uptime > 0 ? static_cast<double>(t.user + t.system) / kUserHz / t.uptime : 0;
+  return fmt::format("{0:.2f} {0:.2f} {0:.2f} {1}/{2} {3}\n", load, t.running, std::max(t.tasks, 1), t.last_pid);
+}
+
+std::shared_ptr<SyntheticDir> Dir(uint64_t dev) { return SyntheticDir::New(dev); }
+
+std::shared_ptr<SyntheticDir> SysTree(uint64_t dev) {
+  auto sys = Dir(dev);
+  auto kernel = Dir(dev);
+  kernel->AddChild("hostname", SyntheticFile::New(dev, 0644, [](const Caller& c) -> Result<std::string> {
+                     return (c.kernel != nullptr ? c.kernel->config().hostname : std::string("runsc")) + "\n";
+                   }));
+  kernel->AddChild("domainname", FixedFile(dev, "(none)\n", 0644));
+  kernel->AddChild("osrelease", FixedFile(dev, std::string(kRelease) + "\n"));
+  kernel->AddChild("ostype", FixedFile(dev, "Linux\n"));
+  kernel->AddChild("version", FixedFile(dev, std::string(kVersion) + "\n"));
+  kernel->AddChild("pid_max", FixedFile(dev, "4194304\n", 0644));
+  kernel->AddChild("threads-max", FixedFile(dev, "127408\n", 0644));
+  kernel->AddChild("ngroups_max", FixedFile(dev, "65536\n"));
+  kernel->AddChild("cap_last_cap", FixedFile(dev, "40\n"));
+  kernel->AddChild("overflowuid", FixedFile(dev, "65534\n", 0644));
+  kernel->AddChild("overflowgid", FixedFile(dev, "65534\n", 0644));
+  kernel->AddChild("shmmax", FixedFile(dev, "18446744073692774399\n", 0644));
+  kernel->AddChild("shmall", FixedFile(dev, "18446744073692774399\n", 0644));
+  kernel->AddChild("shmmni", FixedFile(dev, "4096\n", 0644));
+  kernel->AddChild("msgmax", FixedFile(dev, "8192\n", 0644));
+  kernel->AddChild("msgmnb", FixedFile(dev, "16384\n", 0644));
+  kernel->AddChild("msgmni", FixedFile(dev, "32000\n", 0644));
+  kernel->AddChild("sem", FixedFile(dev, "32000\t1024000000\t500\t32000\n", 0644));
+  kernel->AddChild("tainted", FixedFile(dev, "0\n", 0644));
+  kernel->AddChild("randomize_va_space", FixedFile(dev, "2\n", 0644));
+  kernel->AddChild("dmesg_restrict", FixedFile(dev, "1\n", 0644));
+  kernel->AddChild("kptr_restrict", FixedFile(dev, "1\n", 0644));
+  kernel->AddChild("core_pattern", FixedFile(dev, "core\n", 0644));
+  auto random = Dir(dev);
+  random->AddChild("boot_id", FixedFile(dev, RandomUuid()));
+  random->AddChild("uuid", SyntheticFile::New(dev, 0444, [](const Caller&) -> Result<std::string> { return RandomUuid(); }));
+  random->AddChild("entropy_avail", FixedFile(dev, "256\n"));
+  random->AddChild("poolsize", FixedFile(dev, "256\n"));
+  random->AddChild("urandom_min_reseed_secs", FixedFile(dev, "60\n", 0644));
+  random->AddChild("write_wakeup_threshold", FixedFile(dev, "256\n", 0644));
+  kernel->AddChild("random", random);
+  auto yama = Dir(dev);
+  yama->AddChild("ptrace_scope", FixedFile(dev, "0\n", 0644));
+  kernel->AddChild("yama", yama);
+  sys->AddChild("kernel", kernel);
+
+  auto vm = Dir(dev);
+  vm->AddChild("overcommit_memory", FixedFile(dev, "0\n", 0644));
+  vm->AddChild("overcommit_ratio", FixedFile(dev, "50\n", 0644));
+  vm->AddChild("max_map_count", FixedFile(dev, "65530\n", 0644));
+  vm->AddChild("mmap_min_addr", FixedFile(dev, "65536\n", 0644));
+  vm->AddChild("swappiness", FixedFile(dev, "60\n", 0644));
+  sys->AddChild("vm", vm);
+
+  auto fsdir = Dir(dev);
+  fsdir->AddChild("file-max", FixedFile(dev, "9223372036854775807\n", 0644));
+  fsdir->AddChild("file-nr", FixedFile(dev, "0\t0\t9223372036854775807\n"));
+  fsdir->AddChild("nr_open", FixedFile(dev, "1073741816\n", 0644));
+  fsdir->AddChild("pipe-max-size", FixedFile(dev, "1048576\n", 0644));
+  fsdir->AddChild("pipe-user-pages-hard", FixedFile(dev, "0\n", 0644));
+  fsdir->AddChild("pipe-user-pages-soft", FixedFile(dev, "16384\n", 0644));
+  fsdir->AddChild("protected_symlinks", FixedFile(dev, "1\n", 0644));
+  fsdir->AddChild("protected_hardlinks", FixedFile(dev, "1\n", 0644));
+  auto inotify = Dir(dev);
+  inotify->AddChild("max_user_watches", FixedFile(dev, "8192\n", 0644));
+  inotify->AddChild("max_user_instances", FixedFile(dev, "128\n", 0644));
+  inotify->AddChild("max_queued_events", FixedFile(dev, "16384\n", 0644));
+  fsdir->AddChild("inotify", inotify);
+  sys->AddChild("fs", fsdir);
+  return sys;
+}
+
+}  // namespace
+
+std::shared_ptr<SyntheticFile> FixedFile(uint64_t dev, std::string text, uint32_t perm) {
+  return SyntheticFile::New(dev, perm, [text = std::move(text)](const Caller&) -> Result<std::string> { return text; });
+}
+
+void AddSystemFiles(SyntheticDir& root, uint64_t dev) {
+  root.AddChild("meminfo", SyntheticFile::New(dev, 0444, [](const Caller& c) -> Result<std::string> {
+                  return MeminfoText(c);
+                }));
+  root.AddChild("stat", SyntheticFile::New(dev, 0444, [](const Caller& c) -> Result<std::string> {
+                  return StatText(c);
+                }));
+  root.AddChild("uptime", SyntheticFile::New(dev, 0444, [](const Caller& c) -> Result<std::string> {
+                  return UptimeText(c);
+                }));
+  root.AddChild("loadavg", SyntheticFile::New(dev, 0444, [](const Caller& c) -> Result<std::string> {
+                  return LoadavgText(c);
+                }));
+  root.AddChild("cpuinfo", FixedFile(dev, CpuinfoText()));
+  root.AddChild("version", FixedFile(dev, fmt::format("Linux version {} (runsc@sandbox) (runsc-cpp) {}\n", kRelease,
+                                                      kVersion)));
+  root.AddChild("cmdline", FixedFile(dev, fmt::format("BOOT_IMAGE=/vmlinuz-{}-runsc quiet\n", kRelease)));
+  root.AddChild("filesystems",
+                FixedFile(dev, "nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\tdevtmpfs\nnodev\tdevpts\n"
+                               "nodev\toverlay\nnodev\t9p\n"));
+  root.AddChild("sys", SysTree(dev));
+}
+
+}  // namespace fs::proc
