@@ -21,39 +21,28 @@ namespace {
 class PtracePlatform final : public Platform {
  public:
   PtracePlatform(int memory_fd, const Options& options, std::vector<int> cpus)
-      : memory_fd_(memory_fd), options_(options), cpus_(std::move(cpus)) {}
+      : memory_fd_(memory_fd),
+        options_(options),
+        placer_(options.pin_cpu ? std::make_shared<CpuPlacer>(std::move(cpus)) : nullptr) {}
 
   std::string_view name() const override { return "ptrace"; }
 
   Result<std::unique_ptr<AddressSpace>> NewAddressSpace() override {
-    if (options_.pin_cpu && !cpus_.empty()) PinCallingThread();
+    // The forked stub inherits the affinity. Different address spaces
+    // (sandboxed processes) land on different CPUs.
+    if (placer_ != nullptr) placer_->PinRoundRobin();
     std::unique_ptr<PtraceAddressSpace> as = TRY(PtraceAddressSpace::Create(memory_fd_));
     return std::unique_ptr<AddressSpace>(std::move(as));
   }
 
   Result<std::unique_ptr<Context>> NewContext() override {
-    return std::unique_ptr<Context>(std::make_unique<PtraceContext>(WaitPolicy{options_.spin_ns}));
+    return std::unique_ptr<Context>(std::make_unique<PtraceContext>(WaitPolicy{options_.spin_ns}, placer_));
   }
 
  private:
-  // The forked stub inherits the affinity. Different address spaces (sandboxed
-  // processes) land on different CPUs. Failure only costs speed.
-  void PinCallingThread() {
-    const int cpu = cpus_[next_cpu_.fetch_add(1, std::memory_order_relaxed) % cpus_.size()];
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    if (sched_setaffinity(0, sizeof(set), &set) != 0) {
-      logging::Warn("ptrace: sched_setaffinity(cpu {}) failed: {}", cpu, base::ErrnoName(base::FromHost(errno)));
-      return;
-    }
-    logging::Debug("ptrace: tracer thread {} pinned to cpu {}", CurrentTid(), cpu);
-  }
-
   const int memory_fd_;
   const Options options_;
-  const std::vector<int> cpus_;  // allowed at creation
-  std::atomic<size_t> next_cpu_{0};
+  const std::shared_ptr<CpuPlacer> placer_;  // null without pin_cpu
 };
 
 }  // namespace

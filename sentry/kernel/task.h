@@ -326,6 +326,10 @@ class Task {
   std::atomic<uint64_t> signal_mask_{0};
   std::atomic<clockid_t> cpu_clock_{0};
 
+  // Block's adaptive pre-sleep spin (task thread only; task.cc).
+  bool SpinForWake(Waiter& w, std::optional<absl::Time> deadline);
+  bool block_spin_ = true;  // the last blocks ended within the spin window
+
   // Guarded by wake_mu_: cross-thread wakeups and pending signals.
   mutable absl::Mutex wake_mu_;
   PendingSignals pending_ ABSL_GUARDED_BY(wake_mu_);
