@@ -63,19 +63,23 @@ bool CpuPlacer::Pin(int cpu, pid_t also) {
   return true;
 }
 
-void CpuPlacer::PinRoundRobin() {
-  if (cpus_.empty()) return;
-  Pin(cpus_[next_.fetch_add(1, std::memory_order_relaxed) % cpus_.size()], 0);
-}
-
-int CpuPlacer::Place(pid_t stub_tid) {
-  if (cpus_.empty()) return -1;
+size_t CpuPlacer::LeastLoaded() const {
   // Racy minimum: two contexts binding at once may pick the same CPU; the
   // counts stay exact, only the placement is approximate.
   size_t best = 0;
   for (size_t i = 1; i < cpus_.size(); ++i) {
     if (bound_[i].load(std::memory_order_relaxed) < bound_[best].load(std::memory_order_relaxed)) best = i;
   }
+  return best;
+}
+
+void CpuPlacer::PinLeastLoaded() {
+  if (!cpus_.empty()) Pin(cpus_[LeastLoaded()], 0);
+}
+
+int CpuPlacer::Place(pid_t stub_tid) {
+  if (cpus_.empty()) return -1;
+  const size_t best = LeastLoaded();
   if (!Pin(cpus_[best], stub_tid)) return -1;
   bound_[best].fetch_add(1, std::memory_order_relaxed);
   return static_cast<int>(best);

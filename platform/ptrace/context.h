@@ -25,9 +25,10 @@ inline constexpr int kInterruptSignal = SIGUSR2;
 class CpuPlacer {
  public:
   explicit CpuPlacer(std::vector<int> cpus);
-  // Pins the calling thread to the next CPU round-robin (NewAddressSpace: the
-  // stub it forks inherits it). Failure only costs speed (logged).
-  void PinRoundRobin();
+  // Pins the calling thread to the CPU with the fewest bound contexts
+  // (NewAddressSpace: the stub it forks inherits it, and its Bind then most
+  // likely picks the same CPU: no migration). Failure only costs speed.
+  void PinLeastLoaded();
   // Pins the calling thread and stub thread `stub_tid` to the CPU with the
   // fewest bound contexts and counts one more there. Returns the slot to
   // pass to Release, or -1.
@@ -36,8 +37,8 @@ class CpuPlacer {
 
  private:
   bool Pin(int cpu, pid_t also);
+  size_t LeastLoaded() const;
   const std::vector<int> cpus_;  // allowed at platform creation
-  std::atomic<size_t> next_{0};
   std::unique_ptr<std::atomic<int>[]> bound_;  // contexts per entry of cpus_
 };
 

@@ -28,9 +28,8 @@ class PtracePlatform final : public Platform {
   std::string_view name() const override { return "ptrace"; }
 
   Result<std::unique_ptr<AddressSpace>> NewAddressSpace() override {
-    // The forked stub inherits the affinity. Different address spaces
-    // (sandboxed processes) land on different CPUs.
-    if (placer_ != nullptr) placer_->PinRoundRobin();
+    // The forked stub inherits the affinity (README.md, "CPU placement").
+    if (placer_ != nullptr) placer_->PinLeastLoaded();
     std::unique_ptr<PtraceAddressSpace> as = TRY(PtraceAddressSpace::Create(memory_fd_));
     return std::unique_ptr<AddressSpace>(std::move(as));
   }
