@@ -115,10 +115,14 @@ Result<StubThread*> PtraceContext::Bind(AddressSpace& as) {
   as_id_ = pas->id();
   // Each bound pair (this sentry thread, its stub thread) goes together to
   // the CPU with the fewest bound pairs: the threads of one process spread
-  // over the CPUs (a clone'd task's stub thread was cloned by its parent's
-  // and inherited its CPU) while every stop stays a same-CPU switch
-  // (README.md, "CPU placement").
-  if (placer_ != nullptr) placed_ = placer_->Place(t->tid);
+  // over the CPUs while every stop stays a same-CPU switch (README.md, "CPU
+  // placement"). The stub's main thread was forked by this thread, already
+  // placed by NewAddressSpace: this only counts it. A clone'd task's stub
+  // thread and sentry thread inherited their parent's CPU; they move only
+  // once they have lived kPlaceAfterStops stops (Switch), since migrating a
+  // short-lived thread costs more than it saves.
+  unplaced_stops_ = 0;
+  if (placer_ != nullptr && t->tid == stub->pid()) placed_ = placer_->Place(t->tid);
   // Published before Switch reads interrupt_pending_ (both seq_cst): an
   // Interrupt() either sets the flag before that read or sees this target.
   target_.store(static_cast<uint64_t>(stub_->pid()) << 32 | static_cast<uint32_t>(t->tid));
@@ -178,6 +182,7 @@ Result<StopInfo> PtraceContext::Switch(AddressSpace& as, Registers& regs) {
     return info;
   }
   const pid_t tid = t->tid;
+  if (placed_ < 0 && placer_ != nullptr && ++unplaced_stops_ == kPlaceAfterStops) placed_ = placer_->Place(tid);
   if (!t->regs_valid || std::memcmp(&t->regs, &regs.regs, sizeof(regs.regs)) != 0) {
     // orig_rax = -1 tells the kernel we are not in a syscall, so it never
     // restarts one behind the sentry's back (rax = -ERESTARTSYS etc.): the

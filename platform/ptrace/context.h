@@ -74,6 +74,9 @@ class PtraceContext final : public Context {
   const WaitPolicy wait_;
   const std::shared_ptr<CpuPlacer> placer_;
   int placed_ = -1;  // placer_ slot while bound
+  // Stops since Bind while not placed (a clone'd thread is placed at this).
+  static constexpr uint32_t kPlaceAfterStops = 64;
+  uint32_t unplaced_stops_ = 0;
   std::shared_ptr<StubProcess> stub_;  // tracer thread only
   uint64_t as_id_ = 0;
   StubThread* thread_ = nullptr;

@@ -6,7 +6,6 @@
 
 #include <algorithm>
 
-#include "absl/cleanup/cleanup.h"
 #include "sentry/kernel/kernel.h"
 
 namespace sentry::kernel {
@@ -71,24 +70,23 @@ bool Task::SpinForWake(Waiter& w, std::optional<absl::Time> deadline) {
 base::Result<void> Task::Block(Waiter& w, std::optional<absl::Time> deadline) {
   // Adaptive spin before sleeping. A host futex sleep and the wakeup of a
   // thread sleeping on another CPU cost tens of microseconds on a VM, more
-  // than most ping-pong waits; so while recent blocks ended within the
-  // window, poll the waiter (pause loop, no lock) for up to the window first.
-  // A spin that runs out turns spinning off until a block that slept ends
-  // within the window again, so a task that waits long (idle sandboxes,
-  // terminals, sleeps) spins at most once. Signals and deadlines are
-  // noticed by the locked loop below: the spin only delays them by at most
-  // the window.
-  int64_t slept_since = 0;
+  // than most ping-pong waits; so poll the waiter (pause loop, no lock) for
+  // up to the window first. Each spin that runs out doubles the number of
+  // following blocks that sleep at once (1, 2, 4, ... 64); a spin that
+  // succeeds resets it. So a task that waits long (idle sandboxes,
+  // terminals, sleeps, joins) spins at most once in 64 blocks, while a
+  // ping-pong spins every time. Signals and deadlines are noticed by the
+  // locked loop below: the spin only delays them by at most the window.
   if (SpinWindowNs() > 0 && !w.Ready()) {
-    if (block_spin_) {
-      if (!SpinForWake(w, deadline)) block_spin_ = false;
+    if (spin_skip_ > 0) {
+      --spin_skip_;
+    } else if (SpinForWake(w, deadline)) {
+      spin_fails_ = 0;
     } else {
-      slept_since = MonoNs();
+      spin_skip_ = 1u << spin_fails_;
+      if (spin_fails_ < 6) ++spin_fails_;
     }
   }
-  absl::Cleanup relearn = [&] {
-    if (slept_since != 0 && MonoNs() - slept_since < SpinWindowNs()) block_spin_ = true;
-  };
   absl::MutexLock l(&wake_mu_);
   // Shared (group) signals are read through their lock-free mirror: a sender
   // updates it before taking wake_mu_ to wake us (ThreadGroup lock order).

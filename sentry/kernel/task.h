@@ -328,7 +328,8 @@ class Task {
 
   // Block's adaptive pre-sleep spin (task thread only; task.cc).
   bool SpinForWake(Waiter& w, std::optional<absl::Time> deadline);
-  bool block_spin_ = true;  // the last blocks ended within the spin window
+  uint32_t spin_skip_ = 0;  // blocks left that sleep without spinning
+  uint32_t spin_fails_ = 0;  // spins in a row that ran out (capped at 6)
 
   // Guarded by wake_mu_: cross-thread wakeups and pending signals.
   mutable absl::Mutex wake_mu_;
