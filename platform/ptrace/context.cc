@@ -73,8 +73,8 @@ size_t CpuPlacer::LeastLoaded() const {
   return best;
 }
 
-void CpuPlacer::PinLeastLoaded() {
-  if (!cpus_.empty()) Pin(cpus_[LeastLoaded()], 0);
+bool CpuPlacer::PinLeastLoaded() {
+  return !cpus_.empty() && Pin(cpus_[LeastLoaded()], 0);
 }
 
 int CpuPlacer::Place(pid_t stub_tid) {
@@ -105,6 +105,7 @@ Result<StubThread*> PtraceContext::Bind(AddressSpace& as) {
   auto* pas = dynamic_cast<PtraceAddressSpace*>(&as);
   if (pas == nullptr) return Errno::kEINVAL;
   if (thread_ != nullptr && pas->id() == as_id_) return thread_;
+  TRY(pas->Activate());  // Maps queued while the address space was fresh
   const std::shared_ptr<StubProcess>& stub = pas->stub();
   // ClaimThread checks the calling thread: the stub's tracer for the main
   // thread, or the first to claim a thread made by AddContext.

@@ -26,9 +26,10 @@ class CpuPlacer {
  public:
   explicit CpuPlacer(std::vector<int> cpus);
   // Pins the calling thread to the CPU with the fewest bound contexts
-  // (NewAddressSpace: the stub it forks inherits it, and its Bind then most
-  // likely picks the same CPU: no migration). Failure only costs speed.
-  void PinLeastLoaded();
+  // (NewAddressSpace: the new stub gets the same affinity, and its Bind then
+  // most likely picks the same CPU: no migration). False if it failed (only
+  // costs speed).
+  bool PinLeastLoaded();
   // Pins the calling thread and stub thread `stub_tid` to the CPU with the
   // fewest bound contexts and counts one more there. Returns the slot to
   // pass to Release, or -1.

@@ -20,17 +20,20 @@ namespace {
 
 class PtracePlatform final : public Platform {
  public:
-  PtracePlatform(int memory_fd, const Options& options, std::vector<int> cpus)
+  PtracePlatform(int memory_fd, const Options& options, std::vector<int> cpus,
+                 std::unique_ptr<StubFactory> factory)
       : memory_fd_(memory_fd),
         options_(options),
-        placer_(options.pin_cpu ? std::make_shared<CpuPlacer>(std::move(cpus)) : nullptr) {}
+        placer_(options.pin_cpu ? std::make_shared<CpuPlacer>(std::move(cpus)) : nullptr),
+        factory_(std::move(factory)) {}
 
   std::string_view name() const override { return "ptrace"; }
 
   Result<std::unique_ptr<AddressSpace>> NewAddressSpace() override {
-    // The forked stub inherits the affinity (README.md, "CPU placement").
-    if (placer_ != nullptr) placer_->PinLeastLoaded();
-    std::unique_ptr<PtraceAddressSpace> as = TRY(PtraceAddressSpace::Create(memory_fd_));
+    // The stub (from the factory) gets its tracer's CPU: each stop is then
+    // a same-CPU switch (README.md, "CPU placement").
+    const bool pinned = placer_ != nullptr && placer_->PinLeastLoaded();
+    std::unique_ptr<PtraceAddressSpace> as = TRY(PtraceAddressSpace::Create(*factory_, memory_fd_, pinned));
     return std::unique_ptr<AddressSpace>(std::move(as));
   }
 
@@ -42,6 +45,7 @@ class PtracePlatform final : public Platform {
   const int memory_fd_;
   const Options options_;
   const std::shared_ptr<CpuPlacer> placer_;  // null without pin_cpu
+  const std::unique_ptr<StubFactory> factory_;
 };
 
 }  // namespace
@@ -65,7 +69,15 @@ Result<std::unique_ptr<Platform>> NewPtracePlatform(int memory_fd, const Options
   }
   logging::Debug("seccomp: stub allowlist: {} host syscalls allowed (platform/ptrace/stub_filter.cc)",
                  StubFilterAllowedCount());
-  return std::unique_ptr<Platform>(std::make_unique<PtracePlatform>(memory_fd, options, std::move(cpus)));
+  logging::Debug("seccomp: stub factory allowlist: {} host syscalls allowed (platform/ptrace/stub_filter.cc)",
+                 FactoryFilterAllowedCount());
+  auto factory = StubFactory::Start(memory_fd, options.stub_pool);
+  if (!factory.ok()) {
+    *why = fmt::format("ptrace platform: starting the stub factory: {}", base::ErrnoText(factory.error()));
+    return factory.error();
+  }
+  return std::unique_ptr<Platform>(
+      std::make_unique<PtracePlatform>(memory_fd, options, std::move(cpus), std::move(factory).value()));
 }
 
 }  // namespace platform::ptrace
