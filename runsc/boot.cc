@@ -114,11 +114,16 @@ int Boot(const Config& c, const BootOptions& o) {
     }
     hostname = j.value("hostname", "");
     vfs_opts.overlay_root = !j.value("root_readonly", false);
+    if (RootfsWritableThroughGofer(c)) {  // --overlay2=none
+      vfs_opts.root_writable = vfs_opts.overlay_root;
+      vfs_opts.overlay_root = false;
+    }
     for (const auto& m : j.value("mounts", nlohmann::json::array())) {
       fs::VfsOptions::ExtraMount em;
       em.destination = m.at("destination").get<std::string>();
       em.type = m.at("type").get<std::string>();
       em.read_only = m.value("ro", false);
+      em.noexec = m.value("noexec", false);
       em.mode = m.value("mode", 01777u);
       em.file = m.value("file", false);
       mount_fds.emplace_back(m.value("fd", -1));

@@ -22,6 +22,7 @@ struct MountSpec {
   std::string source;       // bind: the host path
   bool read_only = false;
   uint32_t mode = 01777;    // tmpfs root mode
+  bool noexec = false;      // "noexec": execve from it is EACCES
 };
 
 struct RlimitSpec {
@@ -33,6 +34,8 @@ struct DoOptions {
   std::string cwd;              // default: the caller's working directory
   std::string rootfs = "/";     // `runsc do --root DIR`: the sandbox's root
   std::vector<std::string> command;
+  // `runsc do --volume HOST:SANDBOX[:ro|:rw]`, parsed by Do into mounts.
+  std::vector<std::string> volumes;
   // Set by the OCI commands from config.json; `do` uses the caller's.
   std::optional<std::vector<std::string>> env;
   std::optional<uint32_t> uid, gid;

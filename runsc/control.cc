@@ -119,6 +119,7 @@ void Serve(sentry::kernel::Kernel& k, const std::shared_ptr<fs::HostPoller>& pol
         em.destination = jm.at("destination").get<std::string>();
         em.type = jm.at("type").get<std::string>();
         em.read_only = jm.value("ro", false);
+        em.noexec = jm.value("noexec", false);
         em.mode = jm.value("mode", 01777u);
         em.file = jm.value("file", false);
         const int idx = jm.value("fd", -1);

@@ -26,6 +26,9 @@ absl::StatusOr<std::optional<MountSpec>> ToMount(const Mount& m, size_t i) {
   MountSpec out;
   out.destination = m.destination;
   out.read_only = HasOption(m, "ro") || HasOption(m, "readonly");
+  // nosuid holds everywhere (the sentry never honours set-id bits) and nodev
+  // too (no mount reaches a host device): only noexec needs a flag.
+  out.noexec = HasOption(m, "noexec");
   const bool bind = m.type == "bind" || HasOption(m, "bind") || HasOption(m, "rbind");
   if (bind) {
     if (m.source.empty() || m.source[0] != '/') {

@@ -199,14 +199,87 @@ def case_config_mounts_bind_tmpfs_and_file(runsc, tmp):
         ]
     with open(os.path.join(rw, "in"), "w") as f:
         f.write("rw mount\n")
-    # TODO(#4): writes through a rw bind mount need the sentry's writable
-    # gofer filesystem; until then only reads are checked for it.
     script = ("cat /data/ro/data; cat /etc/hosts; echo x > /data/ro/nope 2>/dev/null || echo ro-refused; "
-              "cat /data/rw/in; echo t > /scratch/t && cat /scratch/t")
+              "cat /data/rw/in; echo t > /scratch/t && cat /scratch/t; "
+              "echo written > /data/rw/out && chmod 640 /data/rw/out && mkdir /data/rw/d && "
+              "echo deep > /data/rw/d/f && mv /data/rw/d/f /data/rw/d/g && rm /data/rw/in && echo rw-ok")
     write_config(bundle, runsc, ["/bin/sh", "-c", script], mutate=mutate)
     p = runsc("run", "--bundle", bundle, "mnt", check=0)
-    assert p.stdout == "from the host\n127.0.0.1 localhost box\nro-refused\nrw mount\nt\n", repr(p.stdout + p.stderr)
+    assert p.stdout == "from the host\n127.0.0.1 localhost box\nro-refused\nrw mount\nt\nrw-ok\n", \
+        repr(p.stdout + p.stderr)
     assert not os.path.exists(os.path.join(ro, "nope"))
+    # The rw bind mount's writes are on the host, with the app's mode.
+    with open(os.path.join(rw, "out")) as f:
+        assert f.read() == "written\n"
+    assert os.stat(os.path.join(rw, "out")).st_mode & 0o7777 == 0o640, oct(os.stat(os.path.join(rw, "out")).st_mode)
+    with open(os.path.join(rw, "d", "g")) as f:
+        assert f.read() == "deep\n"
+    assert not os.path.exists(os.path.join(rw, "d", "f"))
+    assert not os.path.exists(os.path.join(rw, "in"))
+
+
+def case_config_mount_noexec_refuses_execve(runsc, tmp):
+    bundle, _ = make_bundle(tmp, None)
+    ne = os.path.join(tmp, "ne")
+    ex = os.path.join(tmp, "ex")
+    for d in (ne, ex):
+        os.makedirs(d)
+        shutil.copy(BUSYBOX, os.path.join(d, "busybox"))
+
+    def mutate(c):
+        c["mounts"] += [
+            {"destination": "/ne", "type": "bind", "source": ne, "options": ["rbind", "rw", "noexec", "nosuid"]},
+            {"destination": "/ex", "type": "bind", "source": ex, "options": ["rbind", "rw"]},
+        ]
+    script = "/ne/busybox true 2>&1 || echo noexec-refused; /ex/busybox echo exec-ok; echo w > /ne/written"
+    write_config(bundle, runsc, ["/bin/sh", "-c", script], mutate=mutate)
+    p = runsc("run", "--bundle", bundle, "noexec", check=0)
+    assert "Permission denied" in p.stdout and "noexec-refused\nexec-ok\n" in p.stdout, repr(p.stdout + p.stderr)
+    with open(os.path.join(ne, "written")) as f:  # noexec, still writable
+        assert f.read() == "w\n"
+
+
+def case_do_volume_rw_writes_reach_the_host_and_ro_is_erofs(runsc, tmp):
+    _, rootfs = make_bundle(tmp, None)
+    rw = os.path.join(tmp, "vol-rw")
+    ro = os.path.join(tmp, "vol-ro")
+    os.makedirs(rw)
+    os.makedirs(ro)
+    with open(os.path.join(ro, "keep"), "w") as f:
+        f.write("keep\n")
+    script = ("umask 022; echo hello > /rw/new && chmod 604 /rw/new && echo more >> /rw/new && "
+              "ln -s new /rw/link && ln /rw/new /rw/hard && cat /rw/link && "
+              "touch /ro/x 2>&1; rm /ro/keep 2>/dev/null || echo rm-refused")
+    p = runsc("do", "--root", rootfs, "--volume", rw + ":/rw", "--volume", ro + ":/ro:ro",
+              "/bin/sh", "-c", script, check=0)
+    assert p.stdout.startswith("hello\nmore\n"), repr(p.stdout + p.stderr)
+    assert "Read-only file system" in p.stdout, repr(p.stdout)
+    assert p.stdout.endswith("rm-refused\n"), repr(p.stdout)
+    with open(os.path.join(rw, "new")) as f:
+        assert f.read() == "hello\nmore\n"
+    st = os.stat(os.path.join(rw, "new"))
+    assert st.st_mode & 0o7777 == 0o604, oct(st.st_mode)
+    assert st.st_nlink == 2 and os.stat(os.path.join(rw, "hard")).st_ino == st.st_ino
+    assert os.readlink(os.path.join(rw, "link")) == "new"
+    assert os.listdir(ro) == ["keep"]
+    # A bad spelling is refused before anything starts.
+    p = runsc("do", "--root", rootfs, "--volume", rw, "/bin/true")
+    assert p.returncode == 2 and "HOST:SANDBOX" in p.stderr, (p.returncode, p.stderr)
+
+
+def case_do_overlay2_none_writes_the_rootfs_on_the_host(runsc, tmp):
+    _, rootfs = make_bundle(tmp, None)
+    # Default: rootfs writes stay in the sandbox's memory.
+    runsc("do", "--root", rootfs, "/bin/sh", "-c", "echo mem > /in-memory", check=0)
+    assert not os.path.exists(os.path.join(rootfs, "in-memory"))
+    # --overlay2=none (opt-in): they reach the host rootfs.
+    runsc("--overlay2=none", "do", "--root", rootfs, "/bin/sh", "-c",
+          "echo host > /on-host && mkdir /newdir && echo ok", check=0)
+    with open(os.path.join(rootfs, "on-host")) as f:
+        assert f.read() == "host\n"
+    assert os.path.isdir(os.path.join(rootfs, "newdir"))
+    p = runsc("--overlay2=bogus", "do", "--root", rootfs, "/bin/true")
+    assert p.returncode != 0 and "overlay2" in p.stderr, (p.returncode, p.stderr)
 
 
 def case_unsupported_sysctl_is_refused_by_name(runsc, tmp):
@@ -442,6 +515,24 @@ def case_podman_run_exec_stop_rm(runsc, tmp):
         run_tool(pod + ["rm", "-f", name], check=None)
     p = run_tool(pod + ["ps", "-a", "--format", "{{.Names}}"])
     assert name not in p.stdout, p.stdout
+
+
+def case_podman_run_volume_rw_writes_to_the_host(runsc, tmp):
+    need("podman")
+    _, rootfs = make_bundle(tmp, None)
+    vol = os.path.join(tmp, "podvol")
+    os.makedirs(vol)
+    pod = ["podman", "--runtime", runsc.path]
+    p = run_tool(pod + ["run", "--rm", "--network=none", "-v", vol + ":/data:rw", "--rootfs", rootfs,
+                        "/bin/sh", "-c", "echo from podman > /data/f && chmod 600 /data/f && cat /data/f"])
+    assert p.stdout == "from podman\n", (p.stdout, p.stderr)
+    with open(os.path.join(vol, "f")) as f:
+        assert f.read() == "from podman\n"
+    assert os.stat(os.path.join(vol, "f")).st_mode & 0o777 == 0o600
+    p = run_tool(pod + ["run", "--rm", "--network=none", "-v", vol + ":/data:ro", "--rootfs", rootfs,
+                        "/bin/sh", "-c", "rm /data/f || echo refused"])
+    assert "refused" in p.stdout, (p.stdout, p.stderr)
+    assert os.path.exists(os.path.join(vol, "f"))
 
 
 def image_tar(rootfs, out, ref):
