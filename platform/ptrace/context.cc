@@ -1,6 +1,7 @@
 #include "platform/ptrace/context.h"
 
 #include <elf.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
@@ -42,6 +43,52 @@ pid_t SentryPid() {
 
 }  // namespace
 
+CpuPlacer::CpuPlacer(std::vector<int> cpus)
+    : cpus_(std::move(cpus)), bound_(std::make_unique<std::atomic<int>[]>(cpus_.size())) {}
+
+bool CpuPlacer::Pin(int cpu, pid_t also) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  if (sched_setaffinity(0, sizeof(set), &set) != 0) {
+    logging::Warn("ptrace: sched_setaffinity(cpu {}) failed: {}", cpu, base::ErrnoName(base::FromHost(errno)));
+    return false;
+  }
+  if (also != 0 && sched_setaffinity(also, sizeof(set), &set) != 0) {
+    // The stub thread stays where it was: the pair may switch across CPUs.
+    logging::Warn("ptrace: sched_setaffinity(stub thread {}, cpu {}) failed: {}", also, cpu,
+                  base::ErrnoName(base::FromHost(errno)));
+  }
+  logging::Debug("ptrace: tracer thread {} (stub thread {}) pinned to cpu {}", CurrentTid(), also, cpu);
+  return true;
+}
+
+size_t CpuPlacer::LeastLoaded() const {
+  // Racy minimum: two contexts binding at once may pick the same CPU; the
+  // counts stay exact, only the placement is approximate.
+  size_t best = 0;
+  for (size_t i = 1; i < cpus_.size(); ++i) {
+    if (bound_[i].load(std::memory_order_relaxed) < bound_[best].load(std::memory_order_relaxed)) best = i;
+  }
+  return best;
+}
+
+bool CpuPlacer::PinLeastLoaded() {
+  return !cpus_.empty() && Pin(cpus_[LeastLoaded()], 0);
+}
+
+int CpuPlacer::Place(pid_t stub_tid) {
+  if (cpus_.empty()) return -1;
+  const size_t best = LeastLoaded();
+  if (!Pin(cpus_[best], stub_tid)) return -1;
+  bound_[best].fetch_add(1, std::memory_order_relaxed);
+  return static_cast<int>(best);
+}
+
+void CpuPlacer::Release(int slot) {
+  if (slot >= 0) bound_[static_cast<size_t>(slot)].fetch_sub(1, std::memory_order_relaxed);
+}
+
 PtraceContext::~PtraceContext() { Unbind(); }
 
 void PtraceContext::Unbind() {
@@ -50,6 +97,8 @@ void PtraceContext::Unbind() {
   stub_.reset();
   thread_ = nullptr;
   as_id_ = 0;
+  if (placer_ != nullptr) placer_->Release(placed_);
+  placed_ = -1;
 }
 
 Result<StubThread*> PtraceContext::Bind(AddressSpace& as) {
@@ -65,6 +114,16 @@ Result<StubThread*> PtraceContext::Bind(AddressSpace& as) {
   stub_ = stub;
   thread_ = t;
   as_id_ = pas->id();
+  // Each bound pair (this sentry thread, its stub thread) goes together to
+  // the CPU with the fewest bound pairs: the threads of one process spread
+  // over the CPUs while every stop stays a same-CPU switch (README.md, "CPU
+  // placement"). The stub's main thread was forked by this thread, already
+  // placed by NewAddressSpace: this only counts it. A clone'd task's stub
+  // thread and sentry thread inherited their parent's CPU; they move only
+  // once they have lived kPlaceAfterStops stops (Switch), since migrating a
+  // short-lived thread costs more than it saves.
+  unplaced_stops_ = 0;
+  if (placer_ != nullptr && t->tid == stub->pid()) placed_ = placer_->Place(t->tid);
   // Published before Switch reads interrupt_pending_ (both seq_cst): an
   // Interrupt() either sets the flag before that read or sees this target.
   target_.store(static_cast<uint64_t>(stub_->pid()) << 32 | static_cast<uint32_t>(t->tid));
@@ -124,6 +183,7 @@ Result<StopInfo> PtraceContext::Switch(AddressSpace& as, Registers& regs) {
     return info;
   }
   const pid_t tid = t->tid;
+  if (placed_ < 0 && placer_ != nullptr && ++unplaced_stops_ == kPlaceAfterStops) placed_ = placer_->Place(tid);
   if (!t->regs_valid || std::memcmp(&t->regs, &regs.regs, sizeof(regs.regs)) != 0) {
     // orig_rax = -1 tells the kernel we are not in a syscall, so it never
     // restarts one behind the sentry's back (rax = -ERESTARTSYS etc.): the

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "platform/platform.h"
 #include "platform/ptrace/stub_process.h"
@@ -19,9 +20,34 @@ namespace platform::ptrace {
 // app's own signals are emulated by the sentry and never sent on the host.
 inline constexpr int kInterruptSignal = SIGUSR2;
 
+// CPU placement shared by a platform's address spaces and contexts
+// (README.md, "CPU placement"). Any thread.
+class CpuPlacer {
+ public:
+  explicit CpuPlacer(std::vector<int> cpus);
+  // Pins the calling thread to the CPU with the fewest bound contexts
+  // (NewAddressSpace: the new stub gets the same affinity, and its Bind then
+  // most likely picks the same CPU: no migration). False if it failed (only
+  // costs speed).
+  bool PinLeastLoaded();
+  // Pins the calling thread and stub thread `stub_tid` to the CPU with the
+  // fewest bound contexts and counts one more there. Returns the slot to
+  // pass to Release, or -1.
+  int Place(pid_t stub_tid);
+  void Release(int slot);
+
+ private:
+  bool Pin(int cpu, pid_t also);
+  size_t LeastLoaded() const;
+  const std::vector<int> cpus_;  // allowed at platform creation
+  std::unique_ptr<std::atomic<int>[]> bound_;  // contexts per entry of cpus_
+};
+
 class PtraceContext final : public Context {
  public:
-  explicit PtraceContext(WaitPolicy wait) : wait_(wait) {}
+  // `placer` (may be null: no pinning) places the sentry thread and stub
+  // thread of each bound context.
+  PtraceContext(WaitPolicy wait, std::shared_ptr<CpuPlacer> placer) : wait_(wait), placer_(std::move(placer)) {}
   ~PtraceContext() override;
 
   // Binds to a stub thread of `as` on first use (TODO(#5): only the stub's
@@ -47,6 +73,11 @@ class PtraceContext final : public Context {
   Result<StopInfo> ProbeFault(StubThread& t, int sig, const user_regs_struct& app_regs, StopInfo& info);
 
   const WaitPolicy wait_;
+  const std::shared_ptr<CpuPlacer> placer_;
+  int placed_ = -1;  // placer_ slot while bound
+  // Stops since Bind while not placed (a clone'd thread is placed at this).
+  static constexpr uint32_t kPlaceAfterStops = 64;
+  uint32_t unplaced_stops_ = 0;
   std::shared_ptr<StubProcess> stub_;  // tracer thread only
   uint64_t as_id_ = 0;
   StubThread* thread_ = nullptr;

@@ -22,42 +22,29 @@ class PtracePlatform final : public Platform {
  public:
   PtracePlatform(int memory_fd, const Options& options, std::vector<int> cpus,
                  std::unique_ptr<StubFactory> factory)
-      : memory_fd_(memory_fd), options_(options), cpus_(std::move(cpus)), factory_(std::move(factory)) {}
+      : memory_fd_(memory_fd),
+        options_(options),
+        placer_(options.pin_cpu ? std::make_shared<CpuPlacer>(std::move(cpus)) : nullptr),
+        factory_(std::move(factory)) {}
 
   std::string_view name() const override { return "ptrace"; }
 
   Result<std::unique_ptr<AddressSpace>> NewAddressSpace() override {
     // The stub (from the factory) gets its tracer's CPU: each stop is then
-    // a same-CPU switch.
-    const bool pinned = options_.pin_cpu && !cpus_.empty() && PinCallingThread();
+    // a same-CPU switch (README.md, "CPU placement").
+    const bool pinned = placer_ != nullptr && placer_->PinLeastLoaded();
     std::unique_ptr<PtraceAddressSpace> as = TRY(PtraceAddressSpace::Create(*factory_, memory_fd_, pinned));
     return std::unique_ptr<AddressSpace>(std::move(as));
   }
 
   Result<std::unique_ptr<Context>> NewContext() override {
-    return std::unique_ptr<Context>(std::make_unique<PtraceContext>(WaitPolicy{options_.spin_ns}));
+    return std::unique_ptr<Context>(std::make_unique<PtraceContext>(WaitPolicy{options_.spin_ns}, placer_));
   }
 
  private:
-  // Different address spaces (sandboxed processes) land on different CPUs.
-  // Failure only costs speed.
-  bool PinCallingThread() {
-    const int cpu = cpus_[next_cpu_.fetch_add(1, std::memory_order_relaxed) % cpus_.size()];
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    if (sched_setaffinity(0, sizeof(set), &set) != 0) {
-      logging::Warn("ptrace: sched_setaffinity(cpu {}) failed: {}", cpu, base::ErrnoName(base::FromHost(errno)));
-      return false;
-    }
-    logging::Debug("ptrace: tracer thread {} pinned to cpu {}", CurrentTid(), cpu);
-    return true;
-  }
-
   const int memory_fd_;
   const Options options_;
-  const std::vector<int> cpus_;  // allowed at creation
-  std::atomic<size_t> next_cpu_{0};
+  const std::shared_ptr<CpuPlacer> placer_;  // null without pin_cpu
   const std::unique_ptr<StubFactory> factory_;
 };
 

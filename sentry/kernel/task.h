@@ -328,6 +328,11 @@ class Task {
   std::atomic<uint64_t> signal_mask_{0};
   std::atomic<clockid_t> cpu_clock_{0};
 
+  // Block's adaptive pre-sleep spin (task thread only; task.cc).
+  bool SpinForWake(Waiter& w, std::optional<absl::Time> deadline);
+  uint32_t spin_skip_ = 0;  // blocks left that sleep without spinning
+  uint32_t spin_fails_ = 0;  // spins in a row that ran out (capped at 6)
+
   // Guarded by wake_mu_: cross-thread wakeups and pending signals.
   mutable absl::Mutex wake_mu_;
   PendingSignals pending_ ABSL_GUARDED_BY(wake_mu_);

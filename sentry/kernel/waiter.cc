@@ -9,8 +9,11 @@ void Waiter::Notify() {
     callback_();
     return;
   }
+  // Read before publishing: once ready_ is set, the blocked task may return
+  // (Task::Block's lock-free spin sees it) and its Waiter be gone.
+  Task* const t = task_;
   ready_.store(true, std::memory_order_release);
-  task_->Wake();
+  t->Wake();
 }
 
 void WaiterQueue::Add(Waiter* w) {

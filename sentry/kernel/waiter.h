@@ -41,6 +41,8 @@ class Waiter {
   void Notify();
   // Consumes a pending notification (Task::Block uses it).
   bool TakeReady() { return ready_.exchange(false, std::memory_order_acq_rel); }
+  // A notification is pending (lock-free peek; Task::Block's spin uses it).
+  bool Ready() const { return ready_.load(std::memory_order_acquire); }
 
  private:
   Task* task_ = nullptr;
