@@ -101,6 +101,7 @@ base::Result<void> Kernel::Exec(Task& t, const std::string& path, std::vector<st
 
   // fs/exec.c begin_new_exec(): first the other threads go (de_thread);
   // this one takes the leader's tid.
+  const bool from_non_leader = t.tid() != t.pid();
   if (NeedsDeThread(t)) {
     if (!StartDeThread(t)) return base::Errno::kEAGAIN;  // a group exit is under way
     if (!WaitDeThread(t)) return base::Errno::kEINTR;    // SIGKILLed: the caller dies
@@ -108,6 +109,12 @@ base::Result<void> Kernel::Exec(Task& t, const std::string& path, std::vector<st
   // Point of no return. exec_mm_release(): the old memory's robust list and
   // clear_child_tid are done with (futex_exec_release, mm_release).
   ExecReleaseMm(t);
+  // After an exec from a non-leader thread the old address space was driven
+  // by the leader's (now gone) thread, and this task's platform context is
+  // bound to it until its next Switch: the old memory is kept until then so
+  // that it is released on this thread once nothing here is bound to it
+  // (Task::retired_mm).
+  if (from_non_leader) t.retired_mm = t.mm_ptr();
   t.SetMm(std::move(mm));
   // unshare_files(): a table shared with another process is copied first.
   if (t.fds_ptr().use_count() > 2) t.SetFds(std::shared_ptr<FdTable>(t.fds().Fork()));

@@ -106,33 +106,36 @@ int ExitThread(Task& t) {
   // sentry thread also owns the stub process (platform threading rule).
   // If another thread execs meanwhile (de_thread), it takes over the
   // leader's tid and this one ends as an ordinary thread.
-  {
-    absl::MutexLock l(&tg.signal_mu);
-    struct Arg {
-      ThreadGroup* g;
-      Task* me;
-    } arg{&tg, &t};
-    tg.signal_mu.Await(absl::Condition(
-        +[](Arg* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-          return a->g->live_threads <= 1 || (a->g->exec_task != nullptr && a->g->exec_task != a->me);
-        },
-        &arg));
-    if (tg.exec_task == nullptr || tg.exec_task == &t) {
-      --tg.live_threads;
-      return (group_exit || tg.group_exiting) ? tg.group_exit_status : t.exit_status();
+  // The exec task was killed before the hand-over: this is the leader again
+  // and waits as such.
+  while (true) {
+    {
+      absl::MutexLock l(&tg.signal_mu);
+      struct Arg {
+        ThreadGroup* g;
+        Task* me;
+      } arg{&tg, &t};
+      tg.signal_mu.Await(absl::Condition(
+          +[](Arg* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            return a->g->live_threads <= 1 || (a->g->exec_task != nullptr && a->g->exec_task != a->me);
+          },
+          &arg));
+      if (tg.exec_task == nullptr || tg.exec_task == &t) {
+        --tg.live_threads;
+        return (group_exit || tg.group_exiting) ? tg.group_exit_status : t.exit_status();
+      }
     }
+    if (t.kernel().TransferLeadership(t)) return t.exit_status();
   }
-  t.kernel().TransferLeadership(t);
-  return t.exit_status();
 }
 
-void Kernel::TransferLeadership(Task& leader) {
+bool Kernel::TransferLeadership(Task& leader) {
   ThreadGroup& tg = leader.thread_group();
   {
     absl::MutexLock l(&mu_);
     absl::MutexLock gl(&tg.signal_mu);
     Task* e = tg.exec_task;
-    if (e == nullptr || e == &leader || leader.tid() != leader.pid()) return;
+    if (e == nullptr || e == &leader || leader.tid() != leader.pid()) return false;
     // de_thread(): exchange_tids(); the exec'ing thread becomes the leader.
     const int32_t old = e->tid();
     e->set_tid(leader.tid());
@@ -144,11 +147,15 @@ void Kernel::TransferLeadership(Task& leader) {
     if (it != tg.tasks.end()) std::rotate(tg.tasks.begin(), it, it + 1);
   }
   tg.state_queue.Notify();
+  return true;
 }
 
 void ThreadFinished(ThreadGroup& tg) {
-  absl::MutexLock l(&tg.signal_mu);
-  --tg.live_threads;
+  {
+    absl::MutexLock l(&tg.signal_mu);
+    --tg.live_threads;
+  }
+  tg.state_queue.Notify();  // de_thread waits for every other thread to finish
 }
 
 base::Result<int32_t> Kernel::CloneThread(Task& parent, const CloneArgs& args) {
