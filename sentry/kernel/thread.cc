@@ -21,13 +21,21 @@ constexpr int kRobustListLimit = 2048;  // ROBUST_LIST_LIMIT
 // handle_futex_death(): a robust futex held by the dying thread is marked
 // FUTEX_OWNER_DIED and one waiter is woken.
 void FutexDeath(Task& t, uint64_t addr) {
-  const auto p = mm::UserPtr<uint32_t>(addr);
-  auto v = t.mm().CopyIn(p);
-  if (!v.ok() || (v.value() & FUTEX_TID_MASK) != static_cast<uint32_t>(t.tid())) return;
-  // TODO(#5): a compare-and-exchange against app threads racing on the word.
-  const uint32_t nv = (v.value() & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
-  if (!t.mm().CopyOut(p, nv).ok()) return;
-  if (v.value() & FUTEX_WAITERS) t.kernel().futexes().Wake(FutexKey{&t.mm(), addr}, 1, FUTEX_BITSET_MATCH_ANY);
+  // A compare-and-exchange: app threads may race on the word.
+  bool mine = false;
+  auto v = t.mm().AtomicUpdate32(addr, [&](uint32_t cur) -> std::optional<uint32_t> {
+    mine = (cur & FUTEX_TID_MASK) == static_cast<uint32_t>(t.tid());
+    if (!mine) return std::nullopt;
+    return (cur & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
+  });
+  if (!v.ok() || !mine) return;
+  if (v.value() & FUTEX_WAITERS) {
+    // The key as the futex syscalls make it: a shared word is keyed by its
+    // memory-file page.
+    auto key = t.mm().FutexKey(addr, /*is_private=*/false);
+    if (!key.ok()) return;
+    t.kernel().futexes().WakeForOwnerDeath(FutexKey{key.value().first, key.value().second, addr});
+  }
 }
 
 // exit_robust_list() (kernel/futex/core.c).
@@ -41,14 +49,17 @@ void WalkRobustList(Task& t) {
   auto head = t.mm().CopyIn(mm::UserPtr<Head>(t.robust_list_head));
   if (!head.ok()) return;
   const Head h = head.value();
-  uint64_t entry = h.next;
+  // Bit 0 of each pointer marks a PI futex (fetch_robust_entry()); the
+  // death protocol on the word is the same here.
+  const uint64_t pending = h.list_op_pending & ~1ull;
+  uint64_t entry = h.next & ~1ull;
   for (int i = 0; i < kRobustListLimit && entry != t.robust_list_head && entry != 0; ++i) {
     auto next = t.mm().CopyIn(mm::UserPtr<uint64_t>(entry));
-    if (entry != h.list_op_pending) FutexDeath(t, entry + static_cast<uint64_t>(h.futex_offset));
+    if (entry != pending) FutexDeath(t, entry + static_cast<uint64_t>(h.futex_offset));
     if (!next.ok()) break;
-    entry = next.value();
+    entry = next.value() & ~1ull;
   }
-  if (h.list_op_pending != 0) FutexDeath(t, h.list_op_pending + static_cast<uint64_t>(h.futex_offset));
+  if (pending != 0) FutexDeath(t, pending + static_cast<uint64_t>(h.futex_offset));
 }
 
 }  // namespace
