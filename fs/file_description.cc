@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "fs/locks.h"
 #include "sentry/kernel/task.h"
 
 namespace fs {
@@ -24,6 +25,10 @@ Result<size_t> FileDescription::TaskWrite(sentry::kernel::Task&, std::span<const
 Result<std::shared_ptr<sentry::mm::MappableFile>> FileDescription::Mappable() { return Errno::kENODEV; }
 
 FileDescription::~FileDescription() {
+  {
+    absl::MutexLock l(&locks_mu_);
+    if (lock_table_ != nullptr) lock_table_->ReleaseDescription(lock_key_, this);
+  }
   std::vector<std::shared_ptr<FileWatch>> watches;
   {
     absl::MutexLock l(&watch_mu_);
@@ -37,6 +42,14 @@ FileDescription::~FileDescription() {
 
 uint64_t FileDescription::Readiness(uint64_t mask) {
   return mask & (EPOLLIN | EPOLLOUT | EPOLLRDNORM | EPOLLWRNORM);
+}
+
+void FileDescription::NoteLocks(std::shared_ptr<LockTable> table, const void* key) {
+  absl::MutexLock l(&locks_mu_);
+  if (lock_table_ == nullptr) {
+    lock_table_ = std::move(table);
+    lock_key_ = key;
+  }
 }
 
 void FileDescription::EventRegister(sentry::kernel::Waiter* w) { queue_.Add(w); }

@@ -25,6 +25,7 @@ namespace fs {
 
 struct Path;
 class FileDescription;
+class LockTable;
 
 using base::Errno;
 using base::Result;
@@ -114,6 +115,11 @@ class FileDescription {
   // RemoveWatch or the file's release.
   void AddWatch(std::shared_ptr<FileWatch> w);
   void RemoveWatch(FileWatch* w);
+  // The lock syscalls call this before locking through the description:
+  // its last reference then drops its OFD and flock locks (and, for a file
+  // outside the tree, every lock kept under it), as Linux's
+  // locks_remove_file. `key` is fs::LockKey(*this).
+  void NoteLocks(std::shared_ptr<LockTable> table, const void* key);
 
  protected:
   explicit FileDescription(int flags) : flags_(flags) {}
@@ -127,6 +133,9 @@ class FileDescription {
   sentry::kernel::WaiterQueue queue_;
   absl::Mutex watch_mu_;
   std::vector<std::shared_ptr<FileWatch>> watches_ ABSL_GUARDED_BY(watch_mu_);
+  absl::Mutex locks_mu_;
+  std::shared_ptr<LockTable> lock_table_ ABSL_GUARDED_BY(locks_mu_);
+  const void* lock_key_ ABSL_GUARDED_BY(locks_mu_) = nullptr;
 };
 
 }  // namespace fs

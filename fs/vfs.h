@@ -207,7 +207,9 @@ class Vfs {
   Devpts& devpts() { return *devpts_; }
 
   // Advisory locks (fcntl record locks, OFD locks, flock).
-  LockTable& locks() { return locks_; }
+  LockTable& locks() { return *locks_; }
+  // Shared with fd tables and locking descriptions, which may outlive the Vfs.
+  const std::shared_ptr<LockTable>& locks_ptr() const { return locks_; }
 
   // Files being executed (fs/exec.c deny_write_access): while a process runs
   // a file, opening it for writing fails with ETXTBSY. OpenForExec hands out
@@ -226,7 +228,7 @@ class Vfs {
  private:
   Vfs() = default;
   std::shared_ptr<ExecTracker> exec_tracker_ = std::make_shared<ExecTracker>();
-  LockTable locks_;
+  std::shared_ptr<LockTable> locks_ = std::make_shared<LockTable>();
   // Where tmpfs file data lives (VfsOptions::memory_file); null in tests.
   sentry::mm::MemoryFile* memory_file_ = nullptr;
   // Steps into whatever is mounted on p.dentry (repeatedly).

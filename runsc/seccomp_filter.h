@@ -52,7 +52,9 @@ absl::Status Install(const Policy& policy, OnViolation on_violation, int report_
 
 // The allowlists (seccomp_sentry.cc, seccomp_gofer.cc).
 struct SentryPolicyOptions {
-  int memory_fd = -1;  // the memfd: the only fd a PROT_EXEC mapping may use
+  // The memfd. No longer grants anything: the sentry maps nothing executable
+  // (stubs come from the platform's factory, outside this filter).
+  int memory_fd = -1;
 };
 Policy SentryPolicy(const SentryPolicyOptions& o);
 Policy GoferPolicy();

@@ -2,12 +2,14 @@
 // requests; if that code found a bug and runs its own code in the sentry,
 // these are all the host syscalls it gets. Keep each line's reason true.
 //
-// The ptrace stubs are forked from the sentry and inherit this filter: their
-// own start-up (platform/ptrace/stub.cc) and the syscalls the sentry injects
-// into them (mmap/munmap/mprotect of app memory) must pass it too. Each stub
-// then adds its own, much smaller filter (platform/ptrace/stub_filter.cc);
-// filters stack, so a stub may make only what both allow. App syscalls never
-// reach either: PTRACE_SYSEMU stops them before seccomp runs.
+// The ptrace stubs are not forked from the filtered sentry: the platform's
+// stub factory (platform/ptrace/stub.h) is forked when the platform is
+// created, before this filter is installed, and forks every stub. So nothing
+// here is for the stubs (they run under their own, much smaller filter,
+// platform/ptrace/stub_filter.cc), and the sentry itself never makes an
+// executable mapping: mmap and mprotect with PROT_EXEC are refused (issue
+// #7). App syscalls never reach either filter: PTRACE_SYSEMU stops them
+// before seccomp runs.
 #include <linux/futex.h>
 #include <linux/prctl.h>
 #include <linux/seccomp.h>
@@ -26,8 +28,7 @@
 namespace runsc::seccomp {
 namespace {
 
-// clone(2) flags that create namespaces. Threads, the stub fork and stub
-// threads need none of them.
+// clone(2) flags that create namespaces. Threads need none of them.
 constexpr uint64_t kCloneNewMask = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER |
                                    CLONE_NEWPID | CLONE_NEWNET;
 constexpr uint64_t kPtraceOSuspendSeccomp = 1 << 21;  // PTRACE_O_SUSPEND_SECCOMP
@@ -64,7 +65,7 @@ Policy SentryPolicy(const SentryPolicyOptions& o) {
   allow(SYS_ftruncate, "memory file sizing, donated files");
   allow(SYS_fallocate, "memory file: punch holes to free app memory");
   allow(SYS_close, "every fd");
-  allow(SYS_close_range, "stub start-up closes every fd but the memfd");
+  allow(SYS_close_range, "closing fd ranges (glibc closefrom)");
   allow(SYS_dup, "stdio set-up");
   allow(SYS_dup3, "fd shuffling");
   allow(SYS_fcntl, "F_GETFL/F_SETFL/F_DUPFD_CLOEXEC on host fds");
@@ -85,44 +86,38 @@ Policy SentryPolicy(const SentryPolicyOptions& o) {
   allow(SYS_recvmsg, "gofer replies and donated fds");
   allow(SYS_accept4, "control socket (runsc exec/ps), bound by runsc do before the pivot (runsc/control.h)");
 
-  // Memory: the sentry's heap and stacks, the memfd mapping, and (in the
-  // stubs) the app's mappings of the memfd.
-  allow(SYS_mmap, "malloc, thread stacks: never executable", {ArgMaskedEq(2, PROT_EXEC, 0)});
-  if (o.memory_fd >= 0) {
-    allow(SYS_mmap, "stubs map app code from the memory file (platform Map)",
-          {ArgEq(4, static_cast<uint64_t>(o.memory_fd))});
-  }
-  // TODO(#7): mprotect(PROT_EXEC) is needed by the stubs (app mprotect), and
-  // seccomp cannot tell a stub from the sentry; a stub factory forked before
-  // this filter would let the sentry's own filter refuse PROT_EXEC.
-  allow(SYS_mprotect, "malloc guard pages; stubs: app mprotect (any prot)");
-  allow(SYS_munmap, "malloc; stubs: app munmap and stub start-up");
-  allow(SYS_mremap, "malloc; stub start-up moves its code");
+  // Memory: the sentry's heap and stacks and the memfd mapping; never
+  // executable (only stubs map app code, and they are not under this filter).
+  (void)o.memory_fd;
+  allow(SYS_mmap, "malloc, thread stacks, the memfd: never executable", {ArgMaskedEq(2, PROT_EXEC, 0)});
+  allow(SYS_mprotect, "malloc guard pages: never executable", {ArgMaskedEq(2, PROT_EXEC, 0)});
+  allow(SYS_munmap, "malloc, thread stacks");
+  allow(SYS_mremap, "malloc (realloc of large blocks); cannot add PROT_EXEC");
   allow(SYS_madvise, "malloc, MADV_DONTNEED of thread stacks");
   allow(SYS_brk, "malloc");
   allow(SYS_memfd_create, "a further memory file (no path)");
 
   // Threads, stubs and their lifecycle.
-  allow(SYS_clone, "threads, the stub fork and stub threads; no new namespaces",
-        {ArgMaskedEq(0, kCloneNewMask, 0)});
+  // Threads only: CLONE_VM|CLONE_THREAD set, no namespace flags (stubs come
+  // from the factory, so the sentry never forks a process).
+  allow(SYS_clone, "sentry threads (task threads, pollers); never a new process or namespace",
+        {ArgMaskedEq(0, kCloneNewMask | CLONE_VM | CLONE_THREAD, CLONE_VM | CLONE_THREAD)});
   refuse(SYS_clone3, ENOSYS, "its flags are in memory, so unfilterable: glibc falls back to clone");
   allow(SYS_futex, "mutexes, condition variables, thread joins");
   allow(SYS_set_robust_list, "glibc thread start");
-  allow(SYS_rseq, "glibc thread start; stubs unregister it");
+  allow(SYS_rseq, "glibc thread start");
   allow(SYS_exit, "thread exit");
-  allow(SYS_pause, "new stub threads wait in pause() until their tracer seizes them");
   allow(SYS_exit_group, "sentry exit");
-  allow(SYS_wait4, "ptrace stops of stubs, reaping stubs");
+  allow(SYS_wait4, "ptrace stops of stubs, reaping stubs and the factory");
   allow(SYS_waitid, "reaping stubs");
-  allow(SYS_kill, "killing stubs; stub start-up SIGSTOPs itself");
+  allow(SYS_kill, "killing stubs and the stub factory");
   allow(SYS_tgkill, "interrupting stub threads; signal forwarding; abort()");
   allow(SYS_tkill, "interrupting threads");
-  allow(SYS_getpid, "stub start-up, logging");
+  allow(SYS_getpid, "logging");
   allow(SYS_gettid, "ptrace tracer thread checks");
-  allow(SYS_getppid, "stub start-up checks its parent");
   allow(SYS_sched_yield, "spinning");
   allow(SYS_sched_getaffinity, "CPU pinning of tracer threads");
-  allow(SYS_sched_setaffinity, "CPU pinning of tracer threads");
+  allow(SYS_sched_setaffinity, "CPU pinning of tracer threads and their stubs");
   // glibc's pthread_create reads the creating thread's policy the first time
   // that thread creates one (a forked task's thread starting its child).
   allow(SYS_sched_getparam, "glibc pthread_create: the creating thread's parameters (by its tid; the sentry sees only its own pid namespace)");
@@ -135,18 +130,15 @@ Policy SentryPolicy(const SentryPolicyOptions& o) {
   allow(SYS_geteuid, "credentials");
   allow(SYS_getgid, "credentials");
   allow(SYS_getegid, "credentials");
-  for (int option : std::initializer_list<int>{PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, PR_SET_NAME, PR_GET_NAME}) {
-    allow(SYS_prctl, "stub start-up (pdeathsig, dumpable, no_new_privs); thread names",
-          {ArgEq(0, static_cast<uint64_t>(option))});
+  for (int option : std::initializer_list<int>{PR_SET_NAME, PR_GET_NAME}) {
+    allow(SYS_prctl, "thread names", {ArgEq(0, static_cast<uint64_t>(option))});
   }
   allow(SYS_arch_prctl, "glibc TLS");
-  // Only adds restrictions (filters stack); no TSYNC or other flags.
-  allow(SYS_seccomp, "stub start-up installs the stub's own filter (platform/ptrace/stub_filter.h)",
-        {ArgEq(0, SECCOMP_SET_MODE_FILTER), ArgEq(1, 0)});
 
-  // ptrace of the sentry's own stubs (its children; its pid namespace holds
-  // nothing else). Requests that read or weaken seccomp are left out.
-  for (long req : std::initializer_list<long>{PTRACE_TRACEME, PTRACE_PEEKTEXT, PTRACE_PEEKDATA, PTRACE_PEEKUSER, PTRACE_POKETEXT,
+  // ptrace of the sentry's own stubs (the factory's children, seized; the
+  // sandbox's pid namespace holds nothing else). Requests that read or
+  // weaken seccomp are left out.
+  for (long req : std::initializer_list<long>{PTRACE_PEEKTEXT, PTRACE_PEEKDATA, PTRACE_PEEKUSER, PTRACE_POKETEXT,
                    PTRACE_POKEDATA, PTRACE_POKEUSER, PTRACE_CONT, PTRACE_KILL, PTRACE_SINGLESTEP, PTRACE_GETREGS,
                    PTRACE_SETREGS, PTRACE_GETFPREGS, PTRACE_SETFPREGS, PTRACE_ATTACH, PTRACE_DETACH,
                    PTRACE_SYSCALL, PTRACE_SYSEMU, PTRACE_SYSEMU_SINGLESTEP, PTRACE_GETEVENTMSG, PTRACE_GETSIGINFO,
@@ -154,17 +146,18 @@ Policy SentryPolicy(const SentryPolicyOptions& o) {
                    PTRACE_PEEKSIGINFO, PTRACE_GETSIGMASK, PTRACE_SETSIGMASK, PTRACE_GET_SYSCALL_INFO}) {
     allow(SYS_ptrace, "driving stubs (platform/ptrace)", {ArgEq(0, static_cast<uint64_t>(req))});
   }
+  allow(SYS_process_vm_writev,
+        "syscall batches into a stub's own buffer (platform/ptrace); reaches only what PTRACE_POKEDATA does");
   for (long req : std::initializer_list<long>{PTRACE_SETOPTIONS, PTRACE_SEIZE}) {
     allow(SYS_ptrace, "stub options (EXITKILL, TRACESYSGOOD, TRACECLONE); never SUSPEND_SECCOMP",
           {ArgEq(0, static_cast<uint64_t>(req)), ArgMaskedEq(3, kPtraceOSuspendSeccomp, 0)});
   }
 
   // Signals.
-  allow(SYS_rt_sigaction, "SIGSYS/forwarded signal set-up; stubs reset every disposition");
-  allow(SYS_rt_sigprocmask, "signal masks of threads and stubs");
+  allow(SYS_rt_sigaction, "SIGSYS/forwarded signal set-up");
+  allow(SYS_rt_sigprocmask, "signal masks of threads");
   allow(SYS_rt_sigreturn, "return from the sentry's signal handlers");
   allow(SYS_rt_sigtimedwait, "the signal forwarder thread (sigwait)");
-  allow(SYS_sigaltstack, "stubs disable and set their altstack");
   allow(SYS_restart_syscall, "host restarts of interrupted sleeps");
 
   // Time and randomness.

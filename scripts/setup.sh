@@ -12,6 +12,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libcap-dev
   # tests and benchmarks
   busybox-static python3 runsc make
+  sqlite3  # tests/e2e: sqlite's fcntl locks (#4)
   # OCI clients driven by tests/oci (podman, ctr with the runc v2 shim)
   podman containerd
 )

@@ -330,11 +330,8 @@ Result<uint64_t> Open(Task& t, const SyscallArgs& args) {
 }
 
 Result<uint64_t> Close(Task& t, const SyscallArgs& args) {
-  std::shared_ptr<FileDescription> f = TRY(t.fds().Get(args.Fd(0)));
-  // POSIX record locks die with any close of the file by their process
-  // (fs/locks.c locks_remove_posix). TODO(#4): also on exit and dup2-close.
-  t.kernel().vfs().locks().ReleaseOwner(fs::LockKey(*f), &t.thread_group());
-  if (f.use_count() <= 2) t.kernel().vfs().locks().ReleaseOwner(fs::LockKey(*f), f.get());  // last fd: OFD, flock
+  // The table drops its POSIX record locks on the file; the description's
+  // last reference its OFD and flock locks (fs/locks.h).
   TRY(t.fds().Close(args.Fd(0)));
   return 0;
 }
@@ -428,72 +425,119 @@ Result<uint64_t> CloseRange(Task& t, const SyscallArgs& args) {
 
 namespace {
 
-// struct flock -> a lock range (fs/locks.c flock_to_posix_lock).
+// struct flock -> a lock range and type (fs/locks.c flock64_to_posix_lock,
+// with its checks in its order: whence, range, then type).
 Result<fs::RecordLock> LockFromFlock(FileDescription& f, const struct flock& fl) {
   int64_t base = 0;
   switch (fl.l_whence) {
-    case SEEK_SET: break;
-    case SEEK_CUR: base = static_cast<int64_t>(TRY(f.Seek(0, SEEK_CUR))); break;
-    case SEEK_END: base = TRY(f.Stat()).st_size; break;
-    default: return Errno::kEINVAL;
+    case SEEK_SET:
+      break;
+    case SEEK_CUR: {
+      auto pos = f.Seek(0, SEEK_CUR);  // f_pos; 0 for files that cannot seek
+      base = pos.ok() ? static_cast<int64_t>(pos.value()) : 0;
+      break;
+    }
+    case SEEK_END:
+      base = TRY(f.Stat()).st_size;
+      break;
+    default:
+      return Errno::kEINVAL;
   }
-  int64_t start = 0;
-  if (__builtin_add_overflow(base, static_cast<int64_t>(fl.l_start), &start)) return Errno::kEOVERFLOW;
-  int64_t end = INT64_MAX;  // l_len 0: to EOF and beyond
-  if (fl.l_len > 0) {
-    if (__builtin_add_overflow(start, static_cast<int64_t>(fl.l_len), &end)) return Errno::kEOVERFLOW;
-  } else if (fl.l_len < 0) {
-    end = start;
-    start += fl.l_len;
-  }
-  if (start < 0) return Errno::kEINVAL;
+  const int64_t l_start = fl.l_start, l_len = fl.l_len;
+  if (l_start > fs::kLockOffsetMax - base) return Errno::kEOVERFLOW;
   fs::RecordLock l;
-  l.range = {static_cast<uint64_t>(start), end == INT64_MAX ? UINT64_MAX : static_cast<uint64_t>(end)};
+  l.start = base + l_start;
+  if (l.start < 0) return Errno::kEINVAL;
+  if (l_len > 0) {
+    if (l_len - 1 > fs::kLockOffsetMax - l.start) return Errno::kEOVERFLOW;
+    l.end = l.start + (l_len - 1);
+  } else if (l_len < 0) {
+    if (l.start + l_len < 0) return Errno::kEINVAL;
+    l.end = l.start - 1;
+    l.start += l_len;
+  } else {
+    l.end = fs::kLockOffsetMax;
+  }
+  if (fl.l_type != F_RDLCK && fl.l_type != F_WRLCK && fl.l_type != F_UNLCK) return Errno::kEINVAL;
   l.write = fl.l_type == F_WRLCK;
   return l;
 }
 
-Result<uint64_t> RecordLockCmd(Task& t, FileDescription& f, int cmd, uint64_t arg) {
+// fcntl_getlk / fcntl_setlk (fs/locks.c). POSIX locks are owned by the fd
+// table, OFD locks by the description.
+Result<uint64_t> RecordLockCmd(Task& t, int fd, const std::shared_ptr<FileDescription>& file, int cmd,
+                               uint64_t arg) {
+  FileDescription& f = *file;
   const auto ptr = UserPtr<struct flock>(arg);
   struct flock fl = TRY(t.mm().CopyIn(ptr));
-  if (fl.l_type != F_RDLCK && fl.l_type != F_WRLCK && fl.l_type != F_UNLCK) return Errno::kEINVAL;
   const bool ofd = cmd == F_OFD_GETLK || cmd == F_OFD_SETLK || cmd == F_OFD_SETLKW;
-  if (ofd && fl.l_pid != 0) return Errno::kEINVAL;  // fs/locks.c: OFD requests need l_pid 0
+  const bool get = cmd == F_GETLK || cmd == F_OFD_GETLK;
+  // F_GETLK of F_UNLCK is EINVAL; F_OFD_GETLK of F_UNLCK asks for the
+  // description's own locks (Linux 6.4+).
+  if (get && !ofd && fl.l_type != F_RDLCK && fl.l_type != F_WRLCK) return Errno::kEINVAL;
   fs::RecordLock want = TRY(LockFromFlock(f, fl));
-  want.owner = ofd ? static_cast<const void*>(&f) : static_cast<const void*>(&t.thread_group());
+  const bool unlock = fl.l_type == F_UNLCK;
+  // A lock needs the matching access mode (check_fmode_for_setlk).
+  if (!get && fl.l_type == F_RDLCK && !f.readable()) return Errno::kEBADF;
+  if (!get && fl.l_type == F_WRLCK && !f.writable()) return Errno::kEBADF;
+  if (ofd && fl.l_pid != 0) return Errno::kEINVAL;  // OFD requests need l_pid 0
+  want.ofd = ofd;
+  want.owner = ofd ? static_cast<const void*>(&f) : static_cast<const void*>(&t.fds());
   want.pid = ofd ? -1 : t.pid();
-  fs::LockTable& locks = t.kernel().vfs().locks();
+  fs::Vfs& vfs = t.kernel().vfs();
+  fs::LockTable& locks = vfs.locks();
   const void* key = fs::LockKey(f);
-  if (cmd == F_GETLK || cmd == F_OFD_GETLK) {
-    if (fl.l_type == F_UNLCK) return Errno::kEINVAL;
-    std::optional<fs::RecordLock> h = locks.Test(key, want);
+  if (get) {
+    std::optional<fs::RecordLock> h = locks.Test(key, want, unlock);
     if (!h.has_value()) {
       fl.l_type = F_UNLCK;
     } else {
       fl.l_type = h->write ? F_WRLCK : F_RDLCK;
       fl.l_whence = SEEK_SET;
-      fl.l_start = static_cast<off_t>(h->range.start);
-      fl.l_len = h->range.end == UINT64_MAX ? 0 : static_cast<off_t>(h->range.end - h->range.start);
-      fl.l_pid = h->pid;
+      fl.l_start = h->start;
+      fl.l_len = h->end == fs::kLockOffsetMax ? 0 : h->end - h->start + 1;
+      fl.l_pid = h->ofd ? -1 : h->pid;  // locks_translate_pid
     }
     TRY(t.mm().CopyOut(ptr, fl));
     return 0;
   }
-  // A lock needs the matching access mode (fs/locks.c check_fmode_for_setlk).
-  if (fl.l_type == F_RDLCK && !f.readable()) return Errno::kEBADF;
-  if (fl.l_type == F_WRLCK && !f.writable()) return Errno::kEBADF;
+  f.NoteLocks(vfs.locks_ptr(), key);
   const bool wait = cmd == F_SETLKW || cmd == F_OFD_SETLKW;
-  auto r = locks.Set(t, key, want, fl.l_type == F_UNLCK, wait);
+  // fcntl(2) F_SETLKW restarts under SA_RESTART, as Linux's -ERESTARTSYS.
+  auto r = locks.Set(t, key, want, unlock, wait);
   if (!r.ok()) return r.error() == Errno::kEINTR ? Errno::kERESTARTSYS : r.error();
+  // A close of the fd raced with the lock: undo it (fcntl_setlk), or the
+  // lock would outlive every close that should have dropped it.
+  if (!ofd && !unlock) {
+    auto now = t.fds().Get(fd);
+    if (!now.ok() || now.value() != file) {
+      (void)locks.Set(t, key, want, /*unlock=*/true, /*wait=*/false);
+      return Errno::kEBADF;
+    }
+  }
   return 0;
 }
 
 }  // namespace
 
+// flock(2) (fs/locks.c): the operation is checked before the fd.
 Result<uint64_t> Flock(Task& t, const SyscallArgs& args) {
+  const uint32_t cmd = args.U32(1);
+  constexpr uint32_t kLockMand = 32;  // LOCK_MAND: ignored since Linux 5.15
+  if (cmd & kLockMand) return 0;
+  fs::LockTable::FlockOp op;
+  switch (cmd & ~static_cast<uint32_t>(LOCK_NB)) {
+    case LOCK_SH: op = fs::LockTable::FlockOp::kShared; break;
+    case LOCK_EX: op = fs::LockTable::FlockOp::kExclusive; break;
+    case LOCK_UN: op = fs::LockTable::FlockOp::kUnlock; break;
+    default: return Errno::kEINVAL;
+  }
   std::shared_ptr<FileDescription> f = TRY(t.fds().Get(args.Fd(0)));
-  if (f->flags() & O_PATH) return Errno::kEBADF;
-  auto r = t.kernel().vfs().locks().Flock(t, fs::LockKey(*f), f.get(), args.I32(1));
+  if (f->flags() & O_PATH) return Errno::kEBADF;  // fdget() refuses O_PATH files
+  fs::Vfs& vfs = t.kernel().vfs();
+  const void* key = fs::LockKey(*f);
+  f->NoteLocks(vfs.locks_ptr(), key);
+  auto r = vfs.locks().Flock(t, key, f.get(), op, (cmd & LOCK_NB) != 0);
   if (!r.ok()) return r.error() == Errno::kEINTR ? Errno::kERESTARTSYS : r.error();
   return 0;
 }
@@ -537,7 +581,7 @@ Result<uint64_t> Fcntl(Task& t, const SyscallArgs& args) {
     case F_OFD_GETLK:
     case F_OFD_SETLK:
     case F_OFD_SETLKW:
-      return RecordLockCmd(t, *e.file, cmd, arg);
+      return RecordLockCmd(t, fd, e.file, cmd, arg);
     default:
       // TODO(#4): leases, seals.
       return Errno::kEINVAL;

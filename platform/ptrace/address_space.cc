@@ -1,8 +1,10 @@
 #include "platform/ptrace/address_space.h"
 
+#include <linux/prctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
+#include <algorithm>
 #include <atomic>
 
 #include "base/logging.h"
@@ -21,8 +23,8 @@ Result<void> ToResult(int64_t raw) {
 
 }  // namespace
 
-Result<std::unique_ptr<PtraceAddressSpace>> PtraceAddressSpace::Create(int memory_fd) {
-  std::shared_ptr<StubProcess> stub = TRY(StubProcess::Create(memory_fd));
+Result<std::unique_ptr<PtraceAddressSpace>> PtraceAddressSpace::Create(StubFactory& factory, int memory_fd, bool pin) {
+  std::shared_ptr<StubProcess> stub = TRY(StubProcess::Create(factory, pin));
   return std::unique_ptr<PtraceAddressSpace>(new PtraceAddressSpace(std::move(stub), memory_fd));
 }
 
@@ -47,6 +49,20 @@ Result<void> PtraceAddressSpace::Map(uint64_t addr, uint64_t len, int prot, int 
                   memory_fd_);
     return Errno::kEINVAL;
   }
+  if (!active_.load(std::memory_order_acquire) && stub_->OnTracerThread()) {
+    BatchEntry e;
+    e.nr = SYS_mmap;
+    e.args[0] = addr;
+    e.args[1] = len;
+    e.args[2] = static_cast<uint64_t>(prot);
+    e.args[3] = MAP_SHARED | MAP_FIXED;
+    e.args[4] = static_cast<uint64_t>(host_fd);
+    e.args[5] = offset;
+    pending_.push_back(e);
+    if (pending_.size() >= kBatchMax) TRY(FlushPending());
+    return {};
+  }
+  TRY(FlushPending());
   const int64_t raw = TRY(stub_->Inject(SYS_mmap, addr, len, static_cast<uint64_t>(prot),
                                         MAP_SHARED | MAP_FIXED, static_cast<uint64_t>(host_fd), offset));
   if (raw < 0 && raw >= -4095) {
@@ -61,7 +77,55 @@ Result<void> PtraceAddressSpace::Map(uint64_t addr, uint64_t len, int prot, int 
   return {};
 }
 
+Result<void> PtraceAddressSpace::FlushPending() {
+  if (pending_.empty()) return {};
+  size_t start = 0;
+  while (start < pending_.size()) {
+    const size_t n = std::min(kBatchMax, pending_.size() - start);
+    int64_t last = 0;
+    auto done = stub_->InjectBatch(pending_.data() + start, n, &last);
+    if (!done.ok()) {
+      pending_.clear();
+      return done.error();
+    }
+    if (done.value() < n) {
+      const BatchEntry& e = pending_[start + done.value()];
+      logging::Warn("ptrace: stub {}: queued mmap({:#x}, {:#x}, {}) failed: {}", stub_->pid(), e.args[0], e.args[1],
+                    e.args[2], base::ErrnoName(base::FromHost(static_cast<int>(-last))));
+      pending_.clear();
+      return last < 0 && last >= -4095 ? base::FromHost(static_cast<int>(-last)) : Errno::kEIO;
+    }
+    start += n;
+  }
+  pending_.clear();
+  return {};
+}
+
+Result<void> PtraceAddressSpace::Activate() {
+  // Another thread's Bind (refused by ClaimThread, or a thread made by
+  // AddContext, which already activated) changes nothing.
+  if (active_.load(std::memory_order_acquire) || !stub_->OnTracerThread()) return {};
+  active_.store(true, std::memory_order_release);
+  // Non-dumpable from now on (batches needed it dumpable): as the last entry
+  // of the batch if there is one, which saves a stop.
+  if (!pending_.empty() && stub_->ClaimDumpableOff()) {
+    BatchEntry e;
+    e.nr = SYS_prctl;
+    e.args[0] = PR_SET_DUMPABLE;
+    pending_.push_back(e);
+  }
+  TRY(FlushPending());
+  return stub_->SyncDumpable();  // nothing to do if the batch did it
+}
+
 Result<void> PtraceAddressSpace::AddContext(Context& c) {
+  // From now on more than one thread may drive it: no more queueing. (The
+  // first AddContext comes from the tracer thread, the only one that can
+  // drive a fresh address space.)
+  if (!active_.load(std::memory_order_acquire) && stub_->OnTracerThread()) {
+    active_.store(true, std::memory_order_release);
+  }
+  TRY(FlushPending());
   auto* pc = dynamic_cast<PtraceContext*>(&c);
   if (pc == nullptr) return Errno::kEINVAL;
   // The owner key is what PtraceContext::Bind passes to ClaimThread.
@@ -70,12 +134,14 @@ Result<void> PtraceAddressSpace::AddContext(Context& c) {
 
 Result<void> PtraceAddressSpace::Unmap(uint64_t addr, uint64_t len) {
   TRY(CheckRange(addr, len));
+  TRY(FlushPending());
   return ToResult(TRY(stub_->Inject(SYS_munmap, addr, len)));
 }
 
 Result<void> PtraceAddressSpace::Protect(uint64_t addr, uint64_t len, int prot) {
   TRY(CheckRange(addr, len));
   if ((prot & ~(kProtRead | kProtWrite | kProtExec)) != 0) return Errno::kEINVAL;
+  TRY(FlushPending());
   return ToResult(TRY(stub_->Inject(SYS_mprotect, addr, len, static_cast<uint64_t>(prot))));
 }
 

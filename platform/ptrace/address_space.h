@@ -3,8 +3,10 @@
 #ifndef PLATFORM_PTRACE_ADDRESS_SPACE_H_
 #define PLATFORM_PTRACE_ADDRESS_SPACE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "platform/platform.h"
 #include "platform/ptrace/stub_process.h"
@@ -13,8 +15,9 @@ namespace platform::ptrace {
 
 class PtraceAddressSpace final : public AddressSpace {
  public:
-  // Forks the stub from the calling thread, which becomes its tracer.
-  static Result<std::unique_ptr<PtraceAddressSpace>> Create(int memory_fd);
+  // Takes a stub from `factory`; the calling thread becomes its tracer.
+  // `pin`: the stub gets the calling thread's CPU affinity.
+  static Result<std::unique_ptr<PtraceAddressSpace>> Create(StubFactory& factory, int memory_fd, bool pin);
   // Kills and reaps the stub; Contexts still bound to it see kESRCH.
   ~PtraceAddressSpace() override;
 
@@ -29,6 +32,10 @@ class PtraceAddressSpace final : public AddressSpace {
   // A new stub thread for `c`, cloned through the calling thread's own.
   Result<void> AddContext(Context& c) override;
 
+  // Runs the Maps queued before the first Switch (see Map), then makes Map
+  // immediate. Called by PtraceContext::Bind on the tracer thread.
+  Result<void> Activate();
+
   // Distinguishes address spaces even if one is freed and another allocated
   // at the same address.
   uint64_t id() const { return id_; }
@@ -37,10 +44,20 @@ class PtraceAddressSpace final : public AddressSpace {
  private:
   PtraceAddressSpace(std::shared_ptr<StubProcess> stub, int memory_fd);
   Result<void> CheckRange(uint64_t addr, uint64_t len) const;
+  // Injects the queued Maps, kBatchMax per stop.
+  Result<void> FlushPending();
 
   const std::shared_ptr<StubProcess> stub_;
   const int memory_fd_;
   const uint64_t id_;
+  // Until the first Switch (a fresh address space being filled by fork's
+  // copy or exec's loader), Maps are only checked and queued, then injected
+  // in batches: one stop per kBatchMax mappings instead of one per mapping.
+  // A host failure then surfaces at the first Switch (or the next Unmap/
+  // Protect/AddContext), not from Map. Only the creating (tracer) thread
+  // drives a fresh address space, so no lock.
+  std::atomic<bool> active_{false};
+  std::vector<BatchEntry> pending_;  // only while !active_, tracer thread
 };
 
 }  // namespace platform::ptrace

@@ -56,6 +56,7 @@ Result<StubThread*> PtraceContext::Bind(AddressSpace& as) {
   auto* pas = dynamic_cast<PtraceAddressSpace*>(&as);
   if (pas == nullptr) return Errno::kEINVAL;
   if (thread_ != nullptr && pas->id() == as_id_) return thread_;
+  TRY(pas->Activate());  // Maps queued while the address space was fresh
   const std::shared_ptr<StubProcess>& stub = pas->stub();
   // ClaimThread checks the calling thread: the stub's tracer for the main
   // thread, or the first to claim a thread made by AddContext.

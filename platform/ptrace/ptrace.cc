@@ -20,14 +20,17 @@ namespace {
 
 class PtracePlatform final : public Platform {
  public:
-  PtracePlatform(int memory_fd, const Options& options, std::vector<int> cpus)
-      : memory_fd_(memory_fd), options_(options), cpus_(std::move(cpus)) {}
+  PtracePlatform(int memory_fd, const Options& options, std::vector<int> cpus,
+                 std::unique_ptr<StubFactory> factory)
+      : memory_fd_(memory_fd), options_(options), cpus_(std::move(cpus)), factory_(std::move(factory)) {}
 
   std::string_view name() const override { return "ptrace"; }
 
   Result<std::unique_ptr<AddressSpace>> NewAddressSpace() override {
-    if (options_.pin_cpu && !cpus_.empty()) PinCallingThread();
-    std::unique_ptr<PtraceAddressSpace> as = TRY(PtraceAddressSpace::Create(memory_fd_));
+    // The stub (from the factory) gets its tracer's CPU: each stop is then
+    // a same-CPU switch.
+    const bool pinned = options_.pin_cpu && !cpus_.empty() && PinCallingThread();
+    std::unique_ptr<PtraceAddressSpace> as = TRY(PtraceAddressSpace::Create(*factory_, memory_fd_, pinned));
     return std::unique_ptr<AddressSpace>(std::move(as));
   }
 
@@ -36,24 +39,26 @@ class PtracePlatform final : public Platform {
   }
 
  private:
-  // The forked stub inherits the affinity. Different address spaces (sandboxed
-  // processes) land on different CPUs. Failure only costs speed.
-  void PinCallingThread() {
+  // Different address spaces (sandboxed processes) land on different CPUs.
+  // Failure only costs speed.
+  bool PinCallingThread() {
     const int cpu = cpus_[next_cpu_.fetch_add(1, std::memory_order_relaxed) % cpus_.size()];
     cpu_set_t set;
     CPU_ZERO(&set);
     CPU_SET(cpu, &set);
     if (sched_setaffinity(0, sizeof(set), &set) != 0) {
       logging::Warn("ptrace: sched_setaffinity(cpu {}) failed: {}", cpu, base::ErrnoName(base::FromHost(errno)));
-      return;
+      return false;
     }
     logging::Debug("ptrace: tracer thread {} pinned to cpu {}", CurrentTid(), cpu);
+    return true;
   }
 
   const int memory_fd_;
   const Options options_;
   const std::vector<int> cpus_;  // allowed at creation
   std::atomic<size_t> next_cpu_{0};
+  const std::unique_ptr<StubFactory> factory_;
 };
 
 }  // namespace
@@ -77,7 +82,15 @@ Result<std::unique_ptr<Platform>> NewPtracePlatform(int memory_fd, const Options
   }
   logging::Debug("seccomp: stub allowlist: {} host syscalls allowed (platform/ptrace/stub_filter.cc)",
                  StubFilterAllowedCount());
-  return std::unique_ptr<Platform>(std::make_unique<PtracePlatform>(memory_fd, options, std::move(cpus)));
+  logging::Debug("seccomp: stub factory allowlist: {} host syscalls allowed (platform/ptrace/stub_filter.cc)",
+                 FactoryFilterAllowedCount());
+  auto factory = StubFactory::Start(memory_fd, options.stub_pool);
+  if (!factory.ok()) {
+    *why = fmt::format("ptrace platform: starting the stub factory: {}", base::ErrnoText(factory.error()));
+    return factory.error();
+  }
+  return std::unique_ptr<Platform>(
+      std::make_unique<PtracePlatform>(memory_fd, options, std::move(cpus), std::move(factory).value()));
 }
 
 }  // namespace platform::ptrace

@@ -18,10 +18,14 @@ struct Options {
   bool pin_cpu = true;
   // Poll for a stop (wait4 WNOHANG) this long before blocking. 0 = block.
   int64_t spin_ns = 0;
+  // Stubs the factory keeps ready (0: each is forked on request).
+  int stub_pool = 2;
 };
 
 // `memory_fd` must stay open for the platform's lifetime; stubs inherit it
-// under the same number and nothing else.
+// under the same number and nothing else. Starts the stub factory (stub.h):
+// call before installing a seccomp filter that refuses executable mappings,
+// on a thread that outlives the platform.
 Result<std::unique_ptr<Platform>> NewPtracePlatform(int memory_fd, std::string* why);
 Result<std::unique_ptr<Platform>> NewPtracePlatform(int memory_fd, const Options& options, std::string* why);
 

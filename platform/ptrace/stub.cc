@@ -2,7 +2,9 @@
 
 #include <linux/prctl.h>
 #include <signal.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/ptrace.h>
 #include <sys/rseq.h>
 #include <sys/syscall.h>
@@ -10,6 +12,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstddef>
 
 #include "base/logging.h"
@@ -24,7 +27,9 @@
 //      it the sigaltstack;
 //   3. installs the fault probe handler for SIGSEGV and SIGBUS (used only
 //      when the tracer asks for it; see ptrace.cc);
-//   4. stops itself with kill(getpid(), SIGSTOP) for the tracer.
+//   4. stops itself with kill(getpid(), SIGSTOP) for the factory, which
+//      sees it ready, continues it with SIGCONT and hands it out; it waits
+//      in pause() until its tracer seizes it.
 // Then come `syscall; int3` (syscall injection: the tracer sets rip to the
 // `syscall` and continues until the int3) and the probe handler, which loads
 // the page-fault error code, trap number and cr2 from its signal frame into
@@ -102,13 +107,43 @@ platform_ptrace_stub_start:
   mov $19, %esi
   mov $62, %eax
   syscall
-  int3                            # never continued from here
-  ud2
+5:
+  mov $34, %eax                   # the factory's SIGCONT: pause() until
+  syscall                         # a tracer seizes us
+  jmp 5b
   .globl platform_ptrace_stub_syscall
   .hidden platform_ptrace_stub_syscall
 platform_ptrace_stub_syscall:
   syscall
   int3
+  ud2
+  .globl platform_ptrace_stub_batch
+  .hidden platform_ptrace_stub_batch
+platform_ptrace_stub_batch:
+  xor %r14d, %r14d                # r14: entries done of r13 at r12
+4:
+  cmp %r13, %r14
+  jae 3f
+  mov %r14, %r15
+  shl $6, %r15                    # 64 bytes per entry
+  add %r12, %r15
+  mov 0(%r15), %rax
+  mov 8(%r15), %rdi
+  mov 16(%r15), %rsi
+  mov 24(%r15), %rdx
+  mov 32(%r15), %r10
+  mov 40(%r15), %r8
+  mov 48(%r15), %r9
+  syscall
+  cmp $-4095, %rax                # a failure stops the batch
+  jae 3f
+  inc %r14
+  jmp 4b
+3:
+  int3
+  .globl platform_ptrace_stub_batch_trap
+  .hidden platform_ptrace_stub_batch_trap
+platform_ptrace_stub_batch_trap:
   ud2
   .globl platform_ptrace_stub_clone
   .hidden platform_ptrace_stub_clone
@@ -165,6 +200,8 @@ extern const char platform_ptrace_stub_start[];
 extern const char platform_ptrace_stub_syscall[];
 extern const char platform_ptrace_stub_probe[];
 extern const char platform_ptrace_stub_clone[];
+extern const char platform_ptrace_stub_batch[];
+extern const char platform_ptrace_stub_batch_trap[];
 extern const char platform_ptrace_stub_clone_trap[];
 extern const char platform_ptrace_stub_probe_trap[];
 extern const char platform_ptrace_stub_end[];
@@ -179,6 +216,7 @@ static_assert(offsetof(ucontext_t, uc_mcontext.gregs) + REG_CR2 * 8 == 216);
 constexpr int kSaRestorer = 0x04000000;  // SA_RESTORER: kernel-only, not in glibc headers
 static_assert((SA_SIGINFO | SA_ONSTACK | kSaRestorer | SA_NODEFER) == 0x4C000004);
 static_assert(kUserTop == 0x7ffffffff000 && kStubDataSize == 0x10000);
+static_assert(sizeof(BatchEntry) == 64 && kBatchMax * sizeof(BatchEntry) <= kStubDataSize / 8);
 
 uint64_t StubOffset(const char* sym) {
   return static_cast<uint64_t>(sym - platform_ptrace_stub_start);
@@ -216,14 +254,17 @@ struct KernelSigaction {
 // Runs in the forked child. Exit codes say which step failed (the parent logs
 // them): 10+ here, 20 in the assembly stub.
 [[noreturn]] __attribute__((noinline)) void StubChild(int memory_fd, pid_t parent, StubFilter& filter) {
-  // Die with the tracer thread; if it is already gone, getppid() changed.
+  // Die with the factory; if it is already gone, getppid() changed. (Once
+  // seized, PTRACE_O_EXITKILL also kills the stub with its tracer thread.)
   if (RawSyscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL) != 0) RawExit(10);
   if (RawSyscall(SYS_getppid) != parent) RawExit(11);
-  if (RawSyscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0) != 0) RawExit(12);
-  // Keep only the memory file: the stub must hold none of the sentry's fds.
+  // Keep only the memory file: the stub must hold none of the sentry's fds
+  // (nor the factory's socket).
   if (memory_fd > 0 && RawSyscall(SYS_close_range, 0, memory_fd - 1, 0) != 0) RawExit(13);
   if (RawSyscall(SYS_close_range, memory_fd + 1, ~0U, 0) != 0) RawExit(14);
-  if (RawSyscall(SYS_prctl, PR_SET_DUMPABLE, 0) != 0) RawExit(15);
+  // The stub stays dumpable until its tracer has seized it (seizing a
+  // non-dumpable process takes CAP_SYS_PTRACE); the tracer then makes it
+  // non-dumpable with an injected prctl (StubProcess::Create).
   if (RawSyscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) RawExit(16);
   // Default dispositions and an empty mask: a blocked signal would never
   // produce a signal-delivery-stop, and handlers point into sentry memory.
@@ -279,6 +320,9 @@ uint64_t StubSyscallAddr() { return kStubBase + StubOffset(platform_ptrace_stub_
 uint64_t StubProbeTrapAddr() { return kStubBase + StubOffset(platform_ptrace_stub_probe_trap); }
 uint64_t StubCloneAddr() { return kStubBase + StubOffset(platform_ptrace_stub_clone); }
 uint64_t StubCloneTrapAddr() { return kStubBase + StubOffset(platform_ptrace_stub_clone_trap); }
+uint64_t StubBatchAddr() { return kStubBase + StubOffset(platform_ptrace_stub_batch); }
+uint64_t StubBatchTrapAddr() { return kStubBase + StubOffset(platform_ptrace_stub_batch_trap); }
+uint64_t StubBatchBuffer() { return kStubBase + StubCodeSize(); }
 uint64_t StubEnd() { return kStubBase + StubCodeSize() + kStubDataSize; }
 
 pid_t CurrentTid() {
@@ -287,58 +331,212 @@ pid_t CurrentTid() {
   return tid;
 }
 
-Result<NewStub> ForkStub(int memory_fd) {
-  const pid_t parent = getpid();
-  // Built here: the child may not allocate.
-  StubFilter filter = BuildStubFilter(memory_fd);
-  // A raw clone, not fork(3): no atfork handlers, and the child runs only
-  // StubChild. The calling thread is the child's parent, hence its tracer.
+namespace {
+
+// What the factory answers a request with: a stub's pid, or why it has none.
+struct FactoryReply {
+  int32_t pid = -1;
+  int32_t err = 0;     // errno of a failed clone/wait4, if pid <= 0
+  int32_t status = 0;  // wait status of a stub that failed to start
+};
+
+// In the factory: forks one stub and waits for its SIGSTOP (start-up done),
+// then lets it go on into its pause() loop with SIGCONT, which also ends the
+// job-control stop (a group-stopped process would make the stub threads it
+// later clones join the stop).
+FactoryReply FactoryNewStub(int memory_fd, pid_t self, StubFilter& filter) {
+  FactoryReply r;
   const long pid = RawSyscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
   if (pid < 0) {
-    logging::Warn("ptrace: clone(SIGCHLD) for a stub failed: {}", base::ErrnoName(base::FromHost(-pid)));
+    r.err = static_cast<int32_t>(-pid);
+    return r;
+  }
+  if (pid == 0) StubChild(memory_fd, self, filter);
+  int status = 0;
+  long w;
+  do {
+    w = RawSyscall(SYS_wait4, pid, reinterpret_cast<long>(&status), WUNTRACED | __WALL, 0);
+  } while (w == -EINTR);
+  if (w != pid || !WIFSTOPPED(status) || WSTOPSIG(status) != SIGSTOP) {
+    RawSyscall(SYS_kill, pid, SIGKILL);
+    r.err = w < 0 ? static_cast<int32_t>(-w) : ECHILD;
+    r.status = status;
+    return r;
+  }
+  RawSyscall(SYS_kill, pid, SIGCONT);
+  r.pid = static_cast<int32_t>(pid);
+  return r;
+}
+
+// The factory process: forked from the sentry before its seccomp filter is
+// installed; only raw syscalls (a copy of one thread of a possibly
+// multithreaded process). It keeps `pool` replies written ahead on its
+// socket, so that taking a ready stub never waits for the factory to be
+// scheduled: the sentry reads one and acknowledges it with a byte, and the
+// factory then makes the next.
+[[noreturn]] __attribute__((noinline)) void FactoryMain(int memory_fd, int sock, pid_t parent, int pool,
+                                                        StubFilter& filter,
+                                                        const std::vector<sock_filter>& factory_filter) {
+  if (RawSyscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL) != 0) RawExit(30);
+  if (RawSyscall(SYS_getppid) != parent) RawExit(31);
+  const int lo = memory_fd < sock ? memory_fd : sock;
+  const int hi = memory_fd < sock ? sock : memory_fd;
+  if (lo > 0) RawSyscall(SYS_close_range, 0, lo - 1, 0);
+  if (hi > lo + 1) RawSyscall(SYS_close_range, lo + 1, hi - 1, 0);
+  RawSyscall(SYS_close_range, hi + 1, ~0U, 0);
+  if (RawSyscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) RawExit(32);
+  if (InstallFilter(factory_filter) != 0) RawExit(33);
+  const auto self = static_cast<pid_t>(RawSyscall(SYS_getpid));
+  if (pool < 1) pool = 1;
+  int outstanding = 0;  // replies written and not yet acknowledged
+  for (;;) {
+    // Stubs whose tracers are done with them end up here as zombies (a
+    // traced zombie is visible only to its tracer until that reaps it).
+    int st;
+    while (RawSyscall(SYS_wait4, -1, reinterpret_cast<long>(&st), WNOHANG | __WALL, 0) > 0) {
+    }
+    while (outstanding < pool) {
+      const FactoryReply r = FactoryNewStub(memory_fd, self, filter);
+      if (RawSyscall(SYS_write, sock, reinterpret_cast<long>(&r), sizeof(r)) != sizeof(r)) RawExit(0);
+      ++outstanding;
+      if (r.pid <= 0) break;  // no retry loop: the next acknowledgement retries
+    }
+    char ack;
+    const long got = RawSyscall(SYS_read, sock, reinterpret_cast<long>(&ack), 1);
+    if (got == -EINTR) continue;
+    if (got <= 0) RawExit(0);  // the sentry closed its end
+    --outstanding;
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<StubFactory>> StubFactory::Start(int memory_fd, int pool) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return base::FromHost(errno);
+  base::UniqueFd mine(sv[0]), theirs(sv[1]);
+  const pid_t parent = getpid();
+  // Built here: the factory may not allocate.
+  StubFilter filter = BuildStubFilter(memory_fd);
+  const std::vector<sock_filter> factory_filter = BuildFactoryFilter();
+  const long pid = RawSyscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+  if (pid < 0) {
+    logging::Warn("ptrace: clone(SIGCHLD) for the stub factory failed: {}",
+                  base::ErrnoName(base::FromHost(static_cast<int>(-pid))));
     return base::FromHost(static_cast<int>(-pid));
   }
-  if (pid == 0) StubChild(memory_fd, parent, filter);
+  if (pid == 0) FactoryMain(memory_fd, theirs.get(), parent, pool, filter, factory_filter);
+  logging::Debug("ptrace: stub factory {} started (pool of {})", pid, pool);
+  return std::unique_ptr<StubFactory>(new StubFactory(static_cast<pid_t>(pid), std::move(mine)));
+}
 
+StubFactory::~StubFactory() {
+  {
+    absl::MutexLock l(&mu_);
+    sock_.Reset();  // the factory exits; its ready stubs die with it (PDEATHSIG)
+  }
+  ::kill(pid_, SIGKILL);
+  int status;
+  while (waitpid(pid_, &status, __WALL) < 0 && errno == EINTR) {
+  }
+}
+
+Result<NewStub> StubFactory::Take(bool pin) {
+  for (int attempt = 0;; ++attempt) {
+    FactoryReply r;
+    {
+      absl::MutexLock l(&mu_);
+      ssize_t n;
+      do {
+        n = ::read(sock_.get(), &r, sizeof(r));
+      } while (n < 0 && errno == EINTR);
+      if (n == sizeof(r)) {
+        // The factory makes the next one while we seize this one.
+        char ack = 1;
+        iovec iov{.iov_base = &ack, .iov_len = 1};
+        msghdr m{};
+        m.msg_iov = &iov;
+        m.msg_iovlen = 1;
+        do {
+          n = sendmsg(sock_.get(), &m, MSG_NOSIGNAL) == 1 ? sizeof(r) : -1;
+        } while (n < 0 && errno == EINTR);
+      }
+      if (n != sizeof(r)) {
+        logging::Warn("ptrace: the stub factory {} is gone", pid_);
+        return Errno::kEAGAIN;
+      }
+    }
+    if (r.pid <= 0) {
+      logging::Warn("ptrace: the stub factory could not make a stub: {} (status {:#x})",
+                    base::ErrnoName(base::FromHost(r.err)), r.status);
+      return r.err == ENOMEM ? Errno::kENOMEM : Errno::kEAGAIN;
+    }
+    if (pin) {
+      // Before the seize: the stub's first stop then happens on the
+      // tracer's CPU.
+      cpu_set_t set;
+      if (sched_getaffinity(0, sizeof(set), &set) == 0 && sched_setaffinity(r.pid, sizeof(set), &set) != 0) {
+        logging::Debug("ptrace: pinning stub {}: {}", r.pid, base::ErrnoName(base::FromHost(errno)));
+      }
+    }
+    auto s = Seize(r.pid);
+    // A ready stub may have been killed from outside: take the next one.
+    if (s.ok() || attempt >= 2) return s;
+  }
+}
+
+Result<NewStub> StubFactory::Seize(pid_t pid) {
   NewStub stub;
-  stub.pid = static_cast<pid_t>(pid);
+  stub.pid = pid;
+  auto fail = [&](const char* what) -> Errno {
+    const Errno e = base::FromHost(errno);
+    logging::Warn("ptrace: {} of new stub {} failed: {}", what, pid, base::ErrnoName(e));
+    ::kill(pid, SIGKILL);
+    return e;
+  };
+  // EXITKILL: if this thread dies, the stub dies with it rather than
+  // running app code untraced.
+  if (::ptrace(PTRACE_SEIZE, pid, 0, PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD) != 0) return fail("PTRACE_SEIZE");
   auto kill_and_reap = [&] {
-    ::kill(stub.pid, SIGKILL);
+    ::kill(pid, SIGKILL);
     int st;
-    while (waitpid(stub.pid, &st, __WALL) < 0 && errno == EINTR) {
+    while (waitpid(pid, &st, __WALL) < 0 && errno == EINTR) {
     }
   };
-  int status = 0;
-  pid_t r;
-  do {
-    r = waitpid(stub.pid, &status, __WALL);
-  } while (r < 0 && errno == EINTR);
-  if (r < 0) {
-    const Errno e = base::FromHost(errno);
-    logging::Warn("ptrace: waitpid({}) for a new stub failed: {}", stub.pid, base::ErrnoName(e));
+  if (::ptrace(PTRACE_INTERRUPT, pid, 0, 0) != 0) {
+    const Errno e = fail("PTRACE_INTERRUPT");
     kill_and_reap();
     return e;
   }
-  if (!WIFSTOPPED(status) || WSTOPSIG(status) != SIGSTOP) {
-    if (WIFEXITED(status)) {
-      logging::Warn("ptrace: stub {} failed to start: exit status {}", stub.pid, WEXITSTATUS(status));
-    } else if (WIFSIGNALED(status)) {
-      logging::Warn("ptrace: stub {} failed to start: killed by signal {}", stub.pid, WTERMSIG(status));
-    } else {
-      logging::Warn("ptrace: stub {} failed to start: unexpected stop {:#x}", stub.pid, status);
+  for (;;) {
+    int st = 0;
+    pid_t w;
+    do {
+      w = waitpid(pid, &st, __WALL);
+    } while (w < 0 && errno == EINTR);
+    if (w != pid) {
+      const Errno e = fail("waitpid");
       kill_and_reap();
+      return e;
     }
-    return Errno::kECHILD;
+    if (WIFEXITED(st) || WIFSIGNALED(st)) {
+      logging::Warn("ptrace: new stub {} ended before it was seized (status {:#x})", pid, st);
+      return Errno::kECHILD;
+    }
+    if (WIFSTOPPED(st) && (st >> 16) == PTRACE_EVENT_STOP) break;
+    if (::ptrace(PTRACE_CONT, pid, 0, 0) != 0) {
+      const Errno e = fail("PTRACE_CONT");
+      kill_and_reap();
+      return e;
+    }
   }
-  if (::ptrace(PTRACE_SETOPTIONS, stub.pid, 0, PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD) != 0 ||
-      ::ptrace(PTRACE_GETREGS, stub.pid, 0, &stub.init_regs) != 0) {
-    const Errno e = base::FromHost(errno);
-    logging::Warn("ptrace: setting up stub {} failed: {}", stub.pid, base::ErrnoName(e));
+  if (::ptrace(PTRACE_GETREGS, pid, 0, &stub.init_regs) != 0) {
+    const Errno e = fail("PTRACE_GETREGS");
     kill_and_reap();
     return e;
   }
   if (stub.init_regs.rip < kStubBase || stub.init_regs.rip >= StubEnd()) {
-    logging::Warn("ptrace: stub {} stopped outside the stub at {:#x}", stub.pid, stub.init_regs.rip);
+    logging::Warn("ptrace: stub {} stopped outside the stub at {:#x}", pid, stub.init_regs.rip);
     kill_and_reap();
     return Errno::kECHILD;
   }

@@ -17,7 +17,12 @@
 #include <sys/types.h>
 #include <sys/user.h>
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
+
+#include "absl/synchronization/mutex.h"
+#include "base/unique_fd.h"
 
 #include "base/result.h"
 
@@ -42,6 +47,21 @@ uint64_t StubEnd();             // end of stub code + data (exclusive)
 // stops with rip = StubCloneTrapAddr().
 uint64_t StubCloneAddr();
 uint64_t StubCloneTrapAddr();
+// Batched syscalls (StubProcess::InjectBatch): the sentry writes up to
+// kBatchMax entries at StubBatchBuffer() (the bottom 8 KiB of the main
+// thread's sigaltstack, far below any probe frame) with process_vm_writev;
+// the code at StubBatchAddr() runs them in order until one fails and traps
+// at StubBatchTrapAddr() with r14 = entries that succeeded, rax = the last
+// result.
+struct BatchEntry {
+  uint64_t nr = 0;
+  uint64_t args[6] = {};
+  uint64_t unused = 0;
+};
+inline constexpr size_t kBatchMax = 128;
+uint64_t StubBatchAddr();
+uint64_t StubBatchTrapAddr();
+uint64_t StubBatchBuffer();
 // Per-thread sigaltstacks of later stub threads, above StubEnd().
 inline constexpr uint64_t kThreadAltstackSize = 32 * 1024;
 
@@ -50,16 +70,45 @@ inline constexpr uint64_t kThreadAltstackSize = 32 * 1024;
 inline constexpr uint64_t kPfWrite = 1 << 1;  // x86 page-fault error code W
 inline constexpr uint64_t kPfInstr = 1 << 4;  // I/D: instruction fetch
 
-// Forks a stub from the calling thread, which becomes its tracer, and waits
-// for its first stop. The child inherits only `memory_fd` (same number).
-// On success the stub is stopped (SIGSTOP signal-delivery-stop) with
-// PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD set; `init_regs` is its register
-// state there (a template with valid segment selectors).
+// A new stub's pid, seized by the calling thread, and its register state at
+// that stop (a template with valid segment selectors).
 struct NewStub {
   pid_t pid = -1;
   user_regs_struct init_regs{};
 };
-Result<NewStub> ForkStub(int memory_fd);
+
+// The stub factory: a small process forked from the sentry when the platform
+// is created (in runsc boot: before the sentry's seccomp filter and before
+// any app data exist), which forks stubs on request over a socket pair and
+// keeps `pool` of them ready. So creating an address space does not fork the
+// (big, multithreaded) sentry, and stubs do not inherit the sentry's filter
+// (which therefore refuses executable mappings). The factory holds only the
+// memory file and its socket, dies with the thread that started it
+// (PR_SET_PDEATHSIG), and its ready stubs die with it.
+class StubFactory {
+ public:
+  static Result<std::unique_ptr<StubFactory>> Start(int memory_fd, int pool);
+  ~StubFactory();
+  StubFactory(const StubFactory&) = delete;
+  StubFactory& operator=(const StubFactory&) = delete;
+
+  // A new stub, seized by the calling thread (its tracer from now on) with
+  // PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD and stopped in a
+  // PTRACE_EVENT_STOP inside its pause() loop. It inherited only the memory
+  // file (same number) and is still dumpable: the caller makes it
+  // non-dumpable. `pin`: give it the calling thread's CPU affinity first.
+  // Any thread; requests are serialized.
+  Result<NewStub> Take(bool pin);
+  pid_t pid() const { return pid_; }
+
+ private:
+  StubFactory(pid_t pid, base::UniqueFd sock) : pid_(pid), sock_(std::move(sock)) {}
+  static Result<NewStub> Seize(pid_t pid);
+
+  const pid_t pid_;
+  absl::Mutex mu_;
+  base::UniqueFd sock_ ABSL_GUARDED_BY(mu_);
+};
 
 // The calling thread's tid, cached (a ptrace request must come from the
 // tracer thread, and we check that cheaply).

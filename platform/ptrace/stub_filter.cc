@@ -72,6 +72,19 @@ constexpr int kPlain[] = {
     SYS_getcpu,          // [vsyscall]
 };
 
+// The factory's own filter (no argument checks): what the factory does, what
+// a new stub does before its own filter, and everything the stub filter
+// allows (filters stack: stubs inherit this one).
+constexpr int kFactoryPlain[] = {
+    // The factory.
+    SYS_read, SYS_write, SYS_wait4, SYS_clone, SYS_kill, SYS_getpid, SYS_exit_group,
+    // A new stub before its own filter.
+    SYS_prctl, SYS_getppid, SYS_close_range, SYS_rt_sigaction, SYS_rt_sigprocmask, SYS_sigaltstack, SYS_rseq,
+    SYS_seccomp,
+    // The stub filter's syscalls.
+    SYS_munmap, SYS_rt_sigreturn, SYS_pause, SYS_restart_syscall, SYS_exit, SYS_gettimeofday, SYS_time,
+    SYS_getcpu, SYS_mmap, SYS_mprotect, SYS_mremap};
+
 }  // namespace
 
 StubFilter BuildStubFilter(int memory_fd) {
@@ -156,6 +169,34 @@ StubFilter BuildStubFilter(int memory_fd) {
   f.insns = std::move(b.insns);
   return f;
 }
+
+std::vector<sock_filter> BuildFactoryFilter() {
+  Builder b;
+  b.insns.push_back(Load(offsetof(seccomp_data, arch)));
+  b.insns.push_back(Jump(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0));
+  b.insns.push_back(Stmt(BPF_RET | BPF_K, kKill));
+  b.insns.push_back(Load(offsetof(seccomp_data, nr)));
+  b.insns.push_back(Jump(BPF_JMP | BPF_JGE | BPF_K, kX32Bit, 0, 1));
+  b.insns.push_back(Stmt(BPF_RET | BPF_K, kKill));
+  for (int nr : kFactoryPlain) b.Allow(nr);
+  b.insns.push_back(Stmt(BPF_RET | BPF_K, kKill));
+  return std::move(b.insns);
+}
+
+long InstallFilter(const std::vector<sock_filter>& insns) {
+  sock_fprog prog{};
+  prog.len = static_cast<unsigned short>(insns.size());
+  prog.filter = const_cast<sock_filter*>(insns.data());
+  long ret;
+  register long r10 asm("r10") = 0;
+  asm volatile("syscall"
+               : "=a"(ret)
+               : "a"(SYS_seccomp), "D"(SECCOMP_SET_MODE_FILTER), "S"(0), "d"(&prog), "r"(r10)
+               : "rcx", "r11", "memory");
+  return ret;
+}
+
+int FactoryFilterAllowedCount() { return static_cast<int>(std::size(kFactoryPlain)); }
 
 long InstallStubFilter(StubFilter& filter, pid_t self) {
   filter.insns[filter.pid_insn].k = static_cast<uint32_t>(self);

@@ -37,6 +37,14 @@ long InstallStubFilter(StubFilter& filter, pid_t self);
 // The number of distinct syscalls the filter lets run (for logs and docs).
 int StubFilterAllowedCount();
 
+// The stub factory's filter (stub.h): a plain allowlist of what the factory,
+// a starting stub, and the stub filter need (stubs inherit it). Built before
+// the factory forks; installed with InstallFilter (raw syscall; requires
+// no_new_privs; returns 0 or -errno).
+std::vector<sock_filter> BuildFactoryFilter();
+long InstallFilter(const std::vector<sock_filter>& insns);
+int FactoryFilterAllowedCount();
+
 }  // namespace platform::ptrace
 
 #endif  // PLATFORM_PTRACE_STUB_FILTER_H_

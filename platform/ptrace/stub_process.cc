@@ -10,6 +10,7 @@
 #include <linux/prctl.h>
 #include <sched.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <sys/prctl.h>
 
 #include <algorithm>
@@ -54,10 +55,15 @@ Result<int> WaitStop(pid_t tid, const WaitPolicy& policy) {
   }
 }
 
-Result<std::shared_ptr<StubProcess>> StubProcess::Create(int memory_fd) {
-  NewStub s = TRY(ForkStub(memory_fd));
+Result<std::shared_ptr<StubProcess>> StubProcess::Create(StubFactory& factory, bool pin) {
+  NewStub s = TRY(factory.Take(pin));
   // No make_shared: the constructor is private.
-  return std::shared_ptr<StubProcess>(new StubProcess(s.pid, CurrentTid(), s.init_regs));
+  std::shared_ptr<StubProcess> p(new StubProcess(s.pid, CurrentTid(), s.init_regs));
+  {
+    absl::MutexLock d(&p->dumpable_mu_);
+    p->dumpable_ = true;  // the factory's stubs are, until seized
+  }
+  return p;
 }
 
 StubProcess::StubProcess(pid_t pid, pid_t tracer, const user_regs_struct& init_regs)
@@ -143,6 +149,17 @@ Result<StubThread*> StubProcess::ClaimThread(const void* owner) {
   // Non-dumpable again once nobody needs to attach (see CreateThread).
   (void)SyncDumpable();
   return t;
+}
+
+bool StubProcess::ClaimDumpableOff() {
+  absl::MutexLock d(&dumpable_mu_);
+  {
+    absl::MutexLock l(&mu_);
+    if (unattached_ > 0) return false;
+  }
+  if (!dumpable_) return false;
+  dumpable_ = false;
+  return true;
 }
 
 Result<void> StubProcess::SyncDumpable() {
@@ -316,6 +333,27 @@ Result<int64_t> StubProcess::Inject(int64_t nr, uint64_t a1, uint64_t a2, uint64
   r.r9 = a6;
   const user_regs_struct out = TRY(Run(*t, r, StubSyscallAddr() + 3));  // after `syscall; int3`
   return static_cast<int64_t>(out.rax);
+}
+
+Result<size_t> StubProcess::InjectBatch(const BatchEntry* entries, size_t n, int64_t* last) {
+  if (n == 0 || n > kBatchMax) return Errno::kEINVAL;
+  if (main_.dead) return Errno::kESRCH;
+  if (Mine() != &main_) return Errno::kEPERM;
+  iovec local{.iov_base = const_cast<BatchEntry*>(entries), .iov_len = n * sizeof(BatchEntry)};
+  iovec remote{.iov_base = reinterpret_cast<void*>(StubBatchBuffer()), .iov_len = local.iov_len};
+  const ssize_t w = process_vm_writev(pid_, &local, 1, &remote, 1, 0);
+  if (w != static_cast<ssize_t>(local.iov_len)) {
+    const Errno e = w < 0 ? base::FromHost(errno) : Errno::kEIO;
+    logging::Warn("ptrace: stub {}: writing a syscall batch failed: {}", pid_, base::ErrnoName(e));
+    return e;
+  }
+  user_regs_struct r = init_regs_;
+  r.rip = StubBatchAddr();
+  r.r12 = StubBatchBuffer();
+  r.r13 = n;
+  const user_regs_struct out = TRY(Run(main_, r, StubBatchTrapAddr()));
+  *last = static_cast<int64_t>(out.rax);
+  return std::min(static_cast<size_t>(out.r14), n);
 }
 
 Result<user_regs_struct> StubProcess::Run(StubThread& st, user_regs_struct r, uint64_t trap) {

@@ -54,7 +54,11 @@ Result<int> WaitStop(pid_t tid, const WaitPolicy& policy);
 
 class StubProcess {
  public:
-  static Result<std::shared_ptr<StubProcess>> Create(int memory_fd);
+  // A stub from `factory`, seized by the calling thread (its tracer); `pin`
+  // as StubFactory::Take. It stays dumpable (as the factory made it) until
+  // the first SyncDumpable: InjectBatch's process_vm_writev needs that
+  // without CAP_SYS_PTRACE.
+  static Result<std::shared_ptr<StubProcess>> Create(StubFactory& factory, bool pin);
   ~StubProcess();
   StubProcess(const StubProcess&) = delete;
   StubProcess& operator=(const StubProcess&) = delete;
@@ -71,6 +75,12 @@ class StubProcess {
   Result<int64_t> Inject(int64_t nr, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0,
                          uint64_t a4 = 0, uint64_t a5 = 0, uint64_t a6 = 0);
 
+  // Runs `n` (<= kBatchMax) syscalls in order in the stub's main thread
+  // (the calling thread must be its tracer: kEPERM otherwise) with one stop,
+  // stopping at the first failure. Returns how many succeeded; `*last` is
+  // the last raw result (the failure's -errno if fewer than n).
+  Result<size_t> InjectBatch(const BatchEntry* entries, size_t n, int64_t* last);
+
   // Threads. The main thread goes to the first Context that asks on the
   // tracer thread. Every later Context needs CreateThread(owner) first, on a
   // thread that traces a thread of this stub: it injects a clone of a new
@@ -83,6 +93,16 @@ class StubProcess {
   // The owner is done: a later stub thread exits (injected exit(2), on its
   // tracer thread); the main thread stays for the process's lifetime.
   void ReleaseThread(const void* owner);
+
+  // Makes the stub dumpable exactly while a created thread waits to be
+  // seized (unattached_ > 0), and otherwise not. Decision and prctl
+  // injection happen under dumpable_mu_, so concurrent creators and
+  // attachers cannot reorder them.
+  Result<void> SyncDumpable();
+  // If the stub is dumpable and should not be (no created thread waits to be
+  // seized), records it as non-dumpable and returns true: the caller then
+  // runs prctl(PR_SET_DUMPABLE, 0) itself (at the end of a batch).
+  bool ClaimDumpableOff();
 
   // Marks `t` dead after a wait reported its exit (the main thread's exit
   // also reaps the process).
@@ -100,10 +120,6 @@ class StubProcess {
   Result<user_regs_struct> Run(StubThread& t, user_regs_struct r, uint64_t trap);
   // PTRACE_SEIZE + PTRACE_INTERRUPT of a created thread, on its new tracer.
   Result<void> Attach(StubThread& t);
-  // Makes the stub dumpable exactly while a created thread waits to be
-  // seized (unattached_ > 0). Decision and prctl injection happen under
-  // dumpable_mu_, so concurrent creators and attachers cannot reorder them.
-  Result<void> SyncDumpable();
 
   const pid_t pid_;
   const pid_t tracer_;

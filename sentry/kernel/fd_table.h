@@ -12,6 +12,10 @@
 #include "base/result.h"
 #include "fs/file_description.h"
 
+namespace fs {
+class LockTable;
+}
+
 namespace sentry::kernel {
 
 using base::Errno;
@@ -25,6 +29,16 @@ struct FdEntry {
 class FdTable {
  public:
   explicit FdTable(uint64_t limit = 1024) : limit_(limit) {}
+  // Closes every fd (put_files_struct at exit or when the last sharer goes).
+  ~FdTable();
+  FdTable(const FdTable&) = delete;
+  FdTable& operator=(const FdTable&) = delete;
+  // Where this table's POSIX record locks live (the table is their owner,
+  // as files_struct is in Linux). Every fd this table drops, by close,
+  // dup2 over it, close_range, close-on-exec or the table's end, releases
+  // the table's locks on that file (locks_remove_posix). Set once, before
+  // the table is shared; Fork() passes it on.
+  void set_locks(std::shared_ptr<fs::LockTable> locks) { locks_ = std::move(locks); }
   // The lowest free fd >= min_fd; EMFILE past the limit.
   Result<int> Install(std::shared_ptr<fs::FileDescription> file, bool cloexec, int min_fd = 0);
   // dup2/dup3: replaces whatever `fd` held (closing it after the lock).
@@ -48,6 +62,10 @@ class FdTable {
   mutable absl::Mutex mu_;
   absl::flat_hash_map<int, FdEntry> entries_ ABSL_GUARDED_BY(mu_);
   std::atomic<uint64_t> limit_;
+  std::shared_ptr<fs::LockTable> locks_;
+
+  // Called for each dropped entry, without mu_ held.
+  void Dropped(const FdEntry& e) const;
 };
 
 }  // namespace sentry::kernel

@@ -177,6 +177,7 @@ base::Result<std::unique_ptr<Task>> Kernel::NewProcessTask(const ExecSpec& spec,
   auto task = std::make_unique<Task>(*this, tg, tg->pid);
   task->SetCreds(spec.creds.has_value() ? *spec.creds : Credentials::ForUser(spec.uid, spec.gid, spec.groups));
   task->SetFds(spec.fds != nullptr ? spec.fds : std::make_shared<FdTable>());
+  task->fds().set_locks(vfs_->locks_ptr());  // POSIX record locks are owned by the table
   auto fsctx = spec.root.has_value() ? vfs_->NewFsContextAt(*spec.root, spec.cwd) : vfs_->NewFsContext(spec.cwd);
   if (!fsctx.ok()) {
     *why = fmt::format("cannot use working directory \"{}\": {}", spec.cwd, base::ErrnoText(fsctx.error()));

@@ -94,6 +94,33 @@ def _c_project():
     return d
 
 
+# Two processes take turns on one sqlite database: each transaction reads the
+# largest value and inserts the next, so broken locking shows as duplicates.
+SQLITE_TWO_WRITERS = r"""
+import os, shutil, sqlite3, subprocess, sys, tempfile
+d = tempfile.mkdtemp()
+db = os.path.join(d, 't.db')
+c = sqlite3.connect(db)
+c.execute('create table t(n integer)')
+c.commit()
+c.close()
+W = '''
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1], timeout=60, isolation_level=None)
+for _ in range(100):
+    c.execute('begin immediate')
+    (m,) = c.execute('select coalesce(max(n), 0) from t').fetchone()
+    c.execute('insert into t values (?)', (m + 1,))
+    c.execute('commit')
+'''
+ps = [subprocess.Popen([sys.executable, '-c', W, db]) for _ in range(2)]
+print('workers', [p.wait() for p in ps])
+c = sqlite3.connect(db)
+print('rows %d distinct %d max %d' % c.execute('select count(*), count(distinct n), max(n) from t').fetchone())
+c.close()
+shutil.rmtree(d)
+"""
+
 # bash job control: traps, a subshell, a stopped and continued background
 # job (polling `jobs` so the output does not depend on timing), wait.
 JOB_CONTROL_SCRIPT = r"""set -m
@@ -195,6 +222,15 @@ def cases():
               "    with multiprocessing.Pool(2) as p:\n        print(p.map(sq, range(10)))\n"],
              stdout=b"[0, 1, 4, 9, 16, 25, 36, 49, 64, 81]\n", needs="map_shared_file",
              doc="multiprocessing.Pool(2).map"),
+        Case("sqlite3_cli", ["/bin/sh", "-c", "d=$(mktemp -d) && sqlite3 $d/t.db; s=$?; rm -rf $d; exit $s"],
+             stdin=b"create table t(a integer, b text);\ninsert into t values (1, 'one'), (2, 'two');\n"
+                   b"begin;\ninsert into t select a + 2, b || '+' from t;\ncommit;\n"
+                   b"select a, b from t order by a;\nselect count(*) from t;\n",
+             stdout=b"1|one\n2|two\n3|one+\n4|two+\n4\n",
+             doc="sqlite3 creates a database under /tmp, inserts in a transaction, selects (fcntl locks)"),
+        Case("python_sqlite_two_writers", ["/usr/bin/python3", "-c", SQLITE_TWO_WRITERS],
+             stdout=b"workers [0, 0]\nrows 200 distinct 200 max 200\n",
+             doc="two python processes increment a counter row by row in one sqlite db (fcntl lock contention)"),
         Case("bash_job_control", ["/bin/bash", "-c", JOB_CONTROL_SCRIPT],
              stdout=b"got USR1\nsub 3\nsubshell status 4\n[1]+ PID Stopped (signal)        sleep 30\n"
                     b"[1]+ PID Running                 sleep 30 &\nwait 143\nexiting\n",

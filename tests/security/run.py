@@ -182,16 +182,28 @@ def sentry_and_gofer_run_confined(env):
         with open(f"/proc/{roles['runsc-sandbox']}/net/dev") as f:
             ifaces = [l.split(":")[0].strip() for l in f.readlines()[2:]]
         check(ifaces == ["lo"], f"the sentry's netns has interfaces {ifaces}")
-        sentry_filters = int(proc_status(roles["runsc-sandbox"]).get("Seccomp_filters", "1"))
-        stubs = children(roles["runsc-sandbox"])
-        check(stubs, "no stub process found under the sentry")
+        # The sentry's one child is the stub factory (platform/ptrace/stub.h),
+        # confined by a filter of its own; the stubs are its children.
+        factories = children(roles["runsc-sandbox"])
+        check(len(factories) == 1, f"the sentry has children {factories}, want only the stub factory")
+        fst = proc_status(factories[0])
+        ffds = os.listdir(f"/proc/{factories[0]}/fd")
+        print(f"factory pid {factories[0]}: Seccomp={fst.get('Seccomp')} Seccomp_filters={fst.get('Seccomp_filters')} "
+              f"NoNewPrivs={fst.get('NoNewPrivs')} CapEff={fst.get('CapEff')} fds={ffds}")
+        check(fst.get("Seccomp") == "2", "the stub factory runs without a seccomp filter")
+        check(fst.get("NoNewPrivs") == "1", "the stub factory lacks no_new_privs")
+        check(int(fst["CapEff"], 16) == 0, f"the stub factory has capabilities {fst['CapEff']}")
+        check(len(ffds) == 2, f"the stub factory holds fds {ffds}, want the memory file and its socket")
+        sentry_filters = int(fst.get("Seccomp_filters", "1"))
+        stubs = children(factories[0])
+        check(stubs, "no stub process found under the stub factory")
         for stub in stubs:
             st = proc_status(stub)
             fds = os.listdir(f"/proc/{stub}/fd")
             print(f"stub pid {stub}: Seccomp={st.get('Seccomp')} Seccomp_filters={st.get('Seccomp_filters')} "
                   f"NoNewPrivs={st.get('NoNewPrivs')} CapEff={st.get('CapEff')} fds={fds}")
             check(st.get("Seccomp") == "2", "a stub runs without the seccomp filter")
-            # Its own filter on top of the inherited sentry filter.
+            # Its own filter on top of the inherited factory filter.
             check(int(st.get("Seccomp_filters", "0")) > sentry_filters, "a stub lacks its own seccomp filter")
             check(st.get("NoNewPrivs") == "1", "a stub lacks no_new_privs")
             check(int(st["CapEff"], 16) == 0, f"a stub has capabilities {st['CapEff']}")

@@ -107,12 +107,24 @@ class PtracePlatformTest : public ::testing::Test {
   std::unique_ptr<Context> ctx_;
 };
 
-// The stub is our only child process in these tests.
+// The stub traced by the calling thread (the factory, not the test, is its
+// parent).
 pid_t StubPid() {
-  std::ifstream in(fmt::format("/proc/self/task/{}/children", syscall(SYS_gettid)));
-  pid_t pid = -1;
-  in >> pid;
-  return pid;
+  const std::string want = fmt::format("TracerPid:\t{}", syscall(SYS_gettid));
+  DIR* d = opendir("/proc");
+  if (d == nullptr) return -1;
+  pid_t found = -1;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    std::ifstream status(fmt::format("/proc/{}/status", e->d_name));
+    std::string line;
+    while (std::getline(status, line)) {
+      if (line == want) found = std::stoi(e->d_name);
+    }
+    if (found > 0) break;
+  }
+  closedir(d);
+  return found;
 }
 
 TEST_F(PtracePlatformTest, SyscallStopsWithNumberAndResultIsSeenByApp) {
@@ -305,6 +317,49 @@ TEST_F(PtracePlatformTest, MapRejectsForeignFdsAndStubRange) {
   EXPECT_TRUE(as_->Map(top - kPage, kPage, kProtRead, mem_fd_.get(), 0).ok());
 }
 
+// "PPid:" of /proc/<pid>/status, or -1.
+pid_t ParentOf(pid_t pid) {
+  std::ifstream status(fmt::format("/proc/{}/status", pid));
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("PPid:", 0) == 0) return std::stoi(line.substr(5));
+  }
+  return -1;
+}
+
+std::string ChildrenOfThisThread() {
+  std::ifstream in(fmt::format("/proc/self/task/{}/children", syscall(SYS_gettid)));
+  std::string all;
+  std::getline(in, all);
+  return all;
+}
+
+// Stubs come from the factory (our child), not from a fork of this process;
+// each address space gets its own, and destroying the platform leaves no
+// process behind (the factory's ready stubs die with it).
+TEST_F(PtracePlatformTest, StubsComeFromTheFactoryAndDieWithThePlatform) {
+  const pid_t stub = StubPid();
+  ASSERT_GT(stub, 0);
+  const pid_t factory = ParentOf(stub);
+  EXPECT_NE(factory, getpid());
+  EXPECT_EQ(ParentOf(factory), getpid());
+  EXPECT_EQ(ChildrenOfThisThread(), fmt::format("{} ", factory));
+  for (int i = 0; i < 5; ++i) {
+    auto as = platform_->NewAddressSpace();
+    ASSERT_TRUE(as.ok()) << base::ErrnoName(as.error());
+    ASSERT_TRUE(as.value()->Map(kCodeAddr, kPage, kProtRead | kProtExec, mem_fd_.get(), kCodeOffset).ok());
+  }
+  ctx_.reset();
+  as_.reset();
+  platform_.reset();
+  // The factory is reaped by now; its orphaned stubs (zombies or dying) are
+  // reaped by init soon.
+  EXPECT_EQ(kill(factory, 0), -1);
+  EXPECT_EQ(ChildrenOfThisThread(), "");
+  for (int i = 0; i < 500 && kill(stub, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(kill(stub, 0), -1);
+}
+
 TEST_F(PtracePlatformTest, StubHoldsNoSentryMemoryOrFds) {
   const pid_t pid = StubPid();
   ASSERT_GT(pid, 0);
@@ -414,6 +469,57 @@ TEST_F(PtracePlatformTest, AddressSpacesAreIndependent) {
   EXPECT_EQ(info.reason, StopReason::kFault);
   regs = InitialRegisters(kCodeAddr, 0);
   EXPECT_EQ(Run(regs).reason, StopReason::kSyscall);
+}
+
+
+// A fresh address space queues its Maps and injects them in batches at the
+// first Switch: more than one batch's worth, in order (a later Map of the
+// same page wins), all present afterwards.
+TEST_F(PtracePlatformTest, MapsBeforeTheFirstSwitchAreAllApplied) {
+  auto as2 = platform_->NewAddressSpace();
+  ASSERT_TRUE(as2.ok());
+  auto ctx2 = platform_->NewContext();
+  ASSERT_TRUE(ctx2.ok());
+  LoadCode({0x48, 0x8b, 0x3b,                    // mov (%rbx), %rdi
+            0xb8, 0x27, 0x00, 0x00, 0x00,        // mov $39, %eax
+            0x0f, 0x05});                        // syscall
+  constexpr uint64_t kBase = 0x10000000;
+  constexpr int kPages = 300;  // > kBatchMax (128)
+  std::memcpy(mem_ + kDataOffset, "\x11\x22\x33\x44\x55\x66\x77\x88", 8);
+  std::memcpy(mem_ + 2 * kPage, "\x99\x99\x99\x99\x99\x99\x99\x99", 8);
+  for (int i = 0; i < kPages; ++i) {
+    ASSERT_TRUE(as2.value()->Map(kBase + i * kPage, kPage, kProtRead, mem_fd_.get(), 2 * kPage).ok());
+  }
+  ASSERT_TRUE(as2.value()->Map(kBase + (kPages - 1) * kPage, kPage, kProtRead, mem_fd_.get(), kDataOffset).ok());
+  ASSERT_TRUE(as2.value()->Map(kCodeAddr, kPage, kProtRead | kProtExec, mem_fd_.get(), kCodeOffset).ok());
+  for (uint64_t addr : {kBase, kBase + 200 * kPage, kBase + (kPages - 1) * kPage}) {
+    Registers regs = InitialRegisters(kCodeAddr, 0);
+    regs.regs.rbx = addr;
+    auto info = ctx2.value()->Switch(*as2.value(), regs);
+    ASSERT_TRUE(info.ok());
+    ASSERT_EQ(info.value().reason, StopReason::kSyscall) << std::hex << addr;
+    EXPECT_EQ(regs.regs.rdi, addr == kBase + (kPages - 1) * kPage ? 0x8877665544332211ull : 0x9999999999999999ull);
+  }
+  // After the first Switch, Map is immediate again (and still correct).
+  ASSERT_TRUE(as2.value()->Map(kBase, kPage, kProtRead, mem_fd_.get(), kDataOffset).ok());
+  Registers regs = InitialRegisters(kCodeAddr, 0);
+  regs.regs.rbx = kBase;
+  auto info = ctx2.value()->Switch(*as2.value(), regs);
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(regs.regs.rdi, 0x8877665544332211ull);
+}
+
+// A queued Map the host refuses fails the first Switch rather than being
+// lost (here: a file offset beyond what mmap can express).
+TEST_F(PtracePlatformTest, AQueuedMapTheHostRefusesFailsTheFirstSwitch) {
+  auto as2 = platform_->NewAddressSpace();
+  ASSERT_TRUE(as2.ok());
+  auto ctx2 = platform_->NewContext();
+  ASSERT_TRUE(ctx2.ok());
+  ASSERT_TRUE(as2.value()->Map(kCodeAddr, kPage, kProtRead | kProtExec, mem_fd_.get(), kCodeOffset).ok());
+  ASSERT_TRUE(as2.value()->Map(kDataAddr, kPage, kProtRead, mem_fd_.get(), 0x7ffffffffffff000ull).ok());
+  Registers regs = InitialRegisters(kCodeAddr, 0);
+  EXPECT_FALSE(ctx2.value()->Switch(*as2.value(), regs).ok());
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 // seccomp).
 #include "platform/ptrace/stub_filter.h"
 
+#include <dirent.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <linux/prctl.h>
@@ -30,6 +31,26 @@
 
 namespace platform {
 namespace {
+
+// The stub traced by the calling thread (the factory, not the test, is its
+// parent).
+pid_t TracedStubPid() {
+  const std::string want = fmt::format("TracerPid:\t{}", syscall(SYS_gettid));
+  DIR* d = opendir("/proc");
+  if (d == nullptr) return -1;
+  pid_t found = -1;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    std::ifstream status(fmt::format("/proc/{}/status", e->d_name));
+    std::string line;
+    while (std::getline(status, line)) {
+      if (line == want) found = std::stoi(e->d_name);
+    }
+    if (found > 0) break;
+  }
+  closedir(d);
+  return found;
+}
 
 constexpr uint64_t kPage = 4096;
 constexpr uint64_t kCodeAddr = 0x400000;
@@ -144,9 +165,7 @@ TEST_F(StubFilterTest, AppSyscallsReachTheSentryNotTheStubFilter) {
     regs.regs.rax = static_cast<uint64_t>(-ENOSYS);
   }
   // The stub is alive, and it runs under a filter of its own.
-  std::ifstream in(fmt::format("/proc/self/task/{}/children", syscall(SYS_gettid)));
-  pid_t stub = -1;
-  in >> stub;
+  const pid_t stub = TracedStubPid();
   ASSERT_GT(stub, 0);
   std::ifstream status(fmt::format("/proc/{}/status", stub));
   std::string line, seccomp;

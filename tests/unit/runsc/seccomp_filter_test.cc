@@ -68,7 +68,7 @@ TEST(SeccompFilterTest, DebugViolationIsLoggedWithNumberAndArgumentsThenAborts) 
   EXPECT_NE(o.report.find("0x2 0x1 0x1234"), std::string::npos) << o.report;
 }
 
-TEST(SeccompFilterTest, SentryMayNotMapAnonymousMemoryExecutable) {
+TEST(SeccompFilterTest, SentryMayNotMapAnythingExecutableNorFork) {
   base::UniqueFd mem(memfd_create("seccomp-test", MFD_CLOEXEC));
   ASSERT_TRUE(mem.valid());
   ASSERT_EQ(ftruncate(mem.get(), 4096), 0);
@@ -81,7 +81,22 @@ TEST(SeccompFilterTest, SentryMayNotMapAnonymousMemoryExecutable) {
   })));
   const int fd = mem.get();
   EXPECT_TRUE(Exited0(RunUnder(sentry, OnViolation::kKillProcess, [fd] {
+    if (mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) == MAP_FAILED) _exit(3);
+  })));
+  // Issue #7: not even the memory file may be mapped executable, and no
+  // mapping may become executable (only the factory's stubs, outside this
+  // filter, map app code).
+  EXPECT_TRUE(Killed(RunUnder(sentry, OnViolation::kKillProcess, [fd] {
     mmap(nullptr, 4096, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
+  })));
+  EXPECT_TRUE(Killed(RunUnder(sentry, OnViolation::kKillProcess, [] {
+    void* p = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED || mprotect(p, 4096, PROT_READ | PROT_WRITE) != 0) _exit(3);
+    mprotect(p, 4096, PROT_READ | PROT_EXEC);
+  })));
+  // Only threads: the sentry never forks (stubs come from the factory).
+  EXPECT_TRUE(Killed(RunUnder(sentry, OnViolation::kKillProcess, [] {
+    syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
   })));
   // Namespaces: no clone with CLONE_NEW*.
   EXPECT_TRUE(Killed(RunUnder(sentry, OnViolation::kKillProcess, [] {
