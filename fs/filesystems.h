@@ -13,7 +13,10 @@ namespace fs {
 class Devpts;
 
 // The gofer's root (fs/gofer_fs.cc). Inodes keep the client alive.
-std::shared_ptr<Inode> NewGoferRoot(std::shared_ptr<gofer::Client> client);
+// `writable`: the gofer serves the tree read-write (it still refuses every
+// mutation when it was started read-only); attributes are then revalidated
+// after changes (fs/gofer_fs.cc).
+std::shared_ptr<Inode> NewGoferRoot(std::shared_ptr<gofer::Client> client, bool writable = false);
 // A procfs instance (fs/proc.cc).
 std::shared_ptr<Inode> NewProcfs();
 // A devfs instance with null, zero, full, random, urandom (fs/dev.cc);

@@ -1,16 +1,29 @@
 // Files served by the gofer. Metadata comes from the gofer by Handle; data
-// is read by the sentry itself from the host fd the gofer donates (pread,
-// getdents64 on that fd), so contents never go through the gofer socket.
-// The rootfs is read-only, so attributes, symlink targets and lookups are
-// cached for the inode's life.
+// is read and written by the sentry itself on the host fd the gofer donates
+// (pread/pwrite, getdents64 on that fd), so contents never go through the
+// gofer socket.
+//
+// A read-only mount caches attributes for the inode's life. A writable mount
+// (an OCI rw bind, `runsc do --volume`, `--overlay2=none`) keeps them
+// coherent with what the sandbox itself does: every mutation and every
+// write bumps the mount's generation, and an inode whose cached attributes
+// are older than the generation asks the gofer again at its next Stat.
+// Changes made on the host by other processes while the sandbox runs are
+// seen at that point too, except for names: the dentry cache keeps positive
+// and negative lookups (gVisor's "exclusive" file access, its default).
+// One GoferInode per host inode (by dev/ino) per mount, so hard links and an
+// O_CREAT file share locks, mappings and attributes.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <optional>
+#include <utility>
 #include <cstring>
 
+#include "absl/container/flat_hash_map.h"
 #include "base/logging.h"
 #include "fs/filesystems.h"
 #include "fs/synthetic.h"
@@ -33,7 +46,19 @@ using SharedFd = std::shared_ptr<base::UniqueFd>;
 // ones opened again by every exec.
 constexpr int kMaxCachedReadFds = 256;
 
+class GoferInode;
+
+// Per-mount state shared by its inodes.
 struct ReadFdBudget {
+  explicit ReadFdBudget(bool w) : writable(w) {}
+  const bool writable;
+  // Bumped by every mutation and data write (see the top comment).
+  std::atomic<uint64_t> generation{1};
+  void Dirty() { generation.fetch_add(1, std::memory_order_acq_rel); }
+  // Host (dev, ino) -> the live inode for it.
+  absl::Mutex inodes_mu;
+  absl::flat_hash_map<std::pair<uint64_t, uint64_t>, std::weak_ptr<GoferInode>> inodes ABSL_GUARDED_BY(inodes_mu);
+
   std::atomic<int> used{0};
   bool Take() {
     int n = used.load(std::memory_order_relaxed);
@@ -88,8 +113,14 @@ class GoferRegularFile final : public VfsFile {
       if (errno != EINTR) return base::FromHost(errno);
     }
   }
-  Result<size_t> Write(std::span<const uint8_t>) override { return Errno::kEBADF; }
-  Result<size_t> PWrite(std::span<const uint8_t>, uint64_t) override { return Errno::kEBADF; }
+  Result<size_t> Write(std::span<const uint8_t> buf) override {
+    absl::MutexLock l(&mu_);
+    uint64_t off = offset_;
+    const size_t n = TRY(WriteAt(buf, &off));
+    offset_ = off + n;
+    return n;
+  }
+  Result<size_t> PWrite(std::span<const uint8_t> buf, uint64_t off) override { return WriteAt(buf, &off); }
   Result<uint64_t> Seek(int64_t off, int whence) override {
     absl::MutexLock l(&mu_);
     int64_t base;
@@ -117,11 +148,19 @@ class GoferRegularFile final : public VfsFile {
     offset_ = static_cast<uint64_t>(base);
     return offset_;
   }
+  // MAP_PRIVATE reads the file through the donated fd. MAP_SHARED is a copy
+  // too (HasSharedPages is false): on a writable mount, stores through a
+  // shared mapping do not reach the host file (a documented gap).
   Result<std::shared_ptr<sentry::mm::MappableFile>> Mappable() override {
     return std::shared_ptr<sentry::mm::MappableFile>(std::make_shared<GoferMappable>(fd_, Path()));
   }
 
  private:
+  // O_APPEND (and Linux's pwrite-on-O_APPEND) writes at EOF, picked and
+  // written under the inode's append lock so the sandbox's appends do not
+  // interleave. `off` is updated to where the write landed.
+  Result<size_t> WriteAt(std::span<const uint8_t> buf, uint64_t* off);
+
   SharedFd fd_;
   absl::Mutex mu_;
   uint64_t offset_ ABSL_GUARDED_BY(mu_) = 0;
@@ -161,29 +200,58 @@ class GoferInode final : public Inode {
  public:
   GoferInode(std::shared_ptr<gofer::Client> client, std::shared_ptr<ReadFdBudget> budget, gofer::Handle h,
              const gofer::Attr& attr)
-      : client_(std::move(client)), budget_(std::move(budget)), handle_(h), attr_(attr) {}
+      : client_(std::move(client)), budget_(std::move(budget)), handle_(h), mode_(attr.mode), attr_(attr),
+        attr_gen_(budget_->generation.load()) {}
   ~GoferInode() override {
     if (read_fd_ != nullptr) budget_->Give();
+    {
+      absl::MutexLock l(&budget_->inodes_mu);
+      auto it = budget_->inodes.find(Key());
+      if (it != budget_->inodes.end() && it->second.expired()) budget_->inodes.erase(it);
+    }
     client_->Release(handle_);
   }
 
-  uint32_t mode() const override { return attr_.mode; }
+  // The inode for a step the gofer returned: the live one for its host
+  // inode if there is one (the step's handle is then released), else new.
+  static std::shared_ptr<GoferInode> ForStep(const std::shared_ptr<gofer::Client>& client,
+                                             const std::shared_ptr<ReadFdBudget>& budget, const gofer::WalkStep& s) {
+    const std::pair<uint64_t, uint64_t> key{s.attr.dev, s.attr.ino};
+    std::shared_ptr<GoferInode> live;
+    {
+      absl::MutexLock l(&budget->inodes_mu);
+      auto it = budget->inodes.find(key);
+      if (it != budget->inodes.end()) live = it->second.lock();
+      if (live == nullptr) {
+        live = std::make_shared<GoferInode>(client, budget, s.handle, s.attr);
+        budget->inodes[key] = live;
+        return live;
+      }
+    }
+    // Same host inode: its type cannot have changed.
+    client->Release(s.handle);
+    if ((live->mode_.load() & S_IFMT) == (s.attr.mode & S_IFMT)) live->SetAttrCache(s.attr);
+    return live;
+  }
+
+  uint32_t mode() const override { return mode_.load(std::memory_order_acquire); }
 
   Result<struct stat> Stat(const Caller&) override {
+    const gofer::Attr a = TRY(FreshAttr());
     struct stat st {};
-    st.st_dev = attr_.dev;
-    st.st_ino = attr_.ino;
-    st.st_mode = attr_.mode;
-    st.st_nlink = attr_.nlink;
-    st.st_uid = attr_.uid;
-    st.st_gid = attr_.gid;
-    st.st_rdev = attr_.rdev;
-    st.st_size = static_cast<off_t>(attr_.size);
-    st.st_blksize = attr_.blksize;
-    st.st_blocks = static_cast<blkcnt_t>(attr_.blocks);
-    st.st_atim = ToTimespec(attr_.atime_ns);
-    st.st_mtim = ToTimespec(attr_.mtime_ns);
-    st.st_ctim = ToTimespec(attr_.ctime_ns);
+    st.st_dev = a.dev;
+    st.st_ino = a.ino;
+    st.st_mode = a.mode;
+    st.st_nlink = a.nlink;
+    st.st_uid = a.uid;
+    st.st_gid = a.gid;
+    st.st_rdev = a.rdev;
+    st.st_size = static_cast<off_t>(a.size);
+    st.st_blksize = a.blksize;
+    st.st_blocks = static_cast<blkcnt_t>(a.blocks);
+    st.st_atim = ToTimespec(a.atime_ns);
+    st.st_mtim = ToTimespec(a.mtime_ns);
+    st.st_ctim = ToTimespec(a.ctime_ns);
     return st;
   }
 
@@ -194,7 +262,7 @@ class GoferInode final : public Inode {
     if (steps.size() > 1) {  // A misbehaving gofer: keep what we asked for.
       for (size_t i = 1; i < steps.size(); ++i) client_->Release(steps[i].handle);
     }
-    return std::shared_ptr<Inode>(std::make_shared<GoferInode>(client_, budget_, steps[0].handle, steps[0].attr));
+    return std::shared_ptr<Inode>(ForStep(client_, budget_, steps[0]));
   }
 
   Result<std::string> Readlink(const Caller&) override {
@@ -205,7 +273,7 @@ class GoferInode final : public Inode {
   }
 
   Result<std::shared_ptr<FileDescription>> Open(const Caller&, const Path& at, int flags) override {
-    const uint32_t type = attr_.mode & S_IFMT;
+    const uint32_t type = mode() & S_IFMT;
     if (type == S_IFREG) {
       SharedFd fd = TRY(OpenRegular(flags & O_ACCMODE));
       return std::shared_ptr<FileDescription>(
@@ -240,21 +308,180 @@ class GoferInode final : public Inode {
     return st;
   }
 
-  // A read-only view: no xattrs are exposed (reads give ENODATA and empty
-  // lists, the Inode defaults), so `ls -l` works.
+  // ---- Mutations. The VFS has checked the mount (EROFS), permissions and
+  // names; the gofer refuses all of them on a read-only mount anyway.
+  Result<std::shared_ptr<Inode>> Create(const Caller& c, std::string_view name, uint32_t mode) override {
+    auto [step, fd] = TRY(client_->Create(handle_, std::string(name), O_RDWR, mode & 07777, c.creds->fsuid,
+                                           NewGid(c)));
+    budget_->Dirty();
+    std::shared_ptr<GoferInode> inode = ForStep(client_, budget_, step);
+    // The first open for writing (the O_CREAT open itself) uses this fd
+    // instead of a second round trip.
+    inode->StashCreatedFd(std::make_shared<base::UniqueFd>(std::move(fd)));
+    return std::shared_ptr<Inode>(std::move(inode));
+  }
+  Result<std::shared_ptr<Inode>> Mkdir(const Caller& c, std::string_view name, uint32_t mode) override {
+    // A set-group-ID directory passes its group and the bit to new
+    // directories (inode_init_owner).
+    const gofer::Attr dir = TRY(FreshAttr());
+    if (dir.mode & S_ISGID) mode |= S_ISGID;
+    const gofer::WalkStep step =
+        TRY(client_->Mkdir(handle_, std::string(name), mode & 07777, c.creds->fsuid, NewGid(c)));
+    budget_->Dirty();
+    return std::shared_ptr<Inode>(ForStep(client_, budget_, step));
+  }
+  // Regular files only: host FIFOs, sockets and device nodes are not served
+  // (see Open), so creating them would make names nothing can use.
+  Result<std::shared_ptr<Inode>> Mknod(const Caller& c, std::string_view name, uint32_t mode, dev_t) override {
+    if ((mode & S_IFMT) != S_IFREG && (mode & S_IFMT) != 0) return Errno::kEPERM;
+    auto [step, fd] = TRY(client_->Create(handle_, std::string(name), O_RDONLY, mode & 07777, c.creds->fsuid,
+                                           NewGid(c)));
+    budget_->Dirty();
+    return std::shared_ptr<Inode>(ForStep(client_, budget_, step));
+  }
+  Result<std::shared_ptr<Inode>> Symlink(const Caller& c, std::string_view name, std::string_view target) override {
+    const gofer::WalkStep step =
+        TRY(client_->Symlink(handle_, std::string(name), std::string(target), c.creds->fsuid, NewGid(c)));
+    budget_->Dirty();
+    return std::shared_ptr<Inode>(ForStep(client_, budget_, step));
+  }
+  Result<void> Link(const Caller&, std::string_view name, const std::shared_ptr<Inode>& target) override {
+    auto* t = dynamic_cast<GoferInode*>(target.get());
+    if (t == nullptr || t->budget_ != budget_) return Errno::kEXDEV;
+    const gofer::Attr a = TRY(client_->Link(handle_, std::string(name), t->handle_));
+    budget_->Dirty();
+    t->SetAttrCache(a);
+    return {};
+  }
+  Result<void> Unlink(const Caller&, std::string_view name) override {
+    TRY(client_->Unlink(handle_, std::string(name), 0));
+    budget_->Dirty();
+    return {};
+  }
+  Result<void> Rmdir(const Caller&, std::string_view name) override {
+    TRY(client_->Unlink(handle_, std::string(name), AT_REMOVEDIR));
+    budget_->Dirty();
+    return {};
+  }
+  // Within one mount (one gofer). RENAME_NOREPLACE and RENAME_EXCHANGE are
+  // not in the protocol yet: EINVAL, which callers such as mv treat as
+  // "unsupported" and fall back from.
+  Result<void> Rename(const Caller&, std::string_view old_name, Inode& new_dir, std::string_view new_name,
+                      unsigned flags) override {
+    auto* nd = dynamic_cast<GoferInode*>(&new_dir);
+    if (nd == nullptr || nd->budget_ != budget_) return Errno::kEXDEV;
+    if (flags != 0) return Errno::kEINVAL;
+    TRY(client_->Rename(handle_, std::string(old_name), nd->handle_, std::string(new_name)));
+    budget_->Dirty();
+    return {};
+  }
+  Result<void> SetAttr(const Caller&, const SetAttrRequest& req) override {
+    gofer::SetAttrSpec s;
+    s.mode = req.mode;
+    s.uid = req.uid;
+    s.gid = req.gid;
+    s.size = req.size;
+    s.atime = req.atime;
+    s.mtime = req.mtime;
+    const gofer::Attr a = TRY(client_->SetAttr(handle_, s));
+    budget_->Dirty();
+    SetAttrCache(a);
+    return {};
+  }
+  Result<std::string> GetXattr(const Caller&, std::string_view name) override {
+    return client_->GetXattr(handle_, std::string(name));
+  }
+  Result<std::vector<std::string>> ListXattr(const Caller&) override { return client_->ListXattr(handle_); }
+  Result<void> SetXattr(const Caller&, std::string_view name, std::string_view value, int flags) override {
+    TRY(client_->SetXattr(handle_, std::string(name), std::string(value), flags));
+    budget_->Dirty();  // ctime
+    return {};
+  }
+  Result<void> RemoveXattr(const Caller&, std::string_view name) override {
+    TRY(client_->RemoveXattr(handle_, std::string(name)));
+    budget_->Dirty();
+    return {};
+  }
+  // fsync(2): the host fsync of a data fd this inode holds (regular files;
+  // directories have nothing the sandbox wrote through an fd).
+  Result<void> Sync() override {
+    SharedFd fd;
+    {
+      absl::MutexLock l(&mu_);
+      fd = write_fd_.lock();
+      if (fd == nullptr) fd = read_fd_;
+    }
+    if (fd == nullptr || !budget_->writable) return {};
+    if (::fsync(fd->get()) != 0 && errno != EINVAL) return base::FromHost(errno);
+    return {};
+  }
 
-  Result<std::shared_ptr<Inode>> Create(const Caller&, std::string_view, uint32_t) override {
-    return Errno::kEROFS;  // TODO(#4): writable gofer mounts.
-  }
-  Result<std::shared_ptr<Inode>> Mkdir(const Caller&, std::string_view, uint32_t) override {
-    return Errno::kEROFS;
-  }
+  // A data write happened through an fd of this inode.
+  void WroteData() { budget_->Dirty(); }
+  absl::Mutex& append_mu() { return append_mu_; }
 
  private:
+  std::pair<uint64_t, uint64_t> Key() const {
+    absl::MutexLock l(&attr_mu_);
+    return {attr_.dev, attr_.ino};
+  }
+  void SetAttrCache(const gofer::Attr& a) {
+    absl::MutexLock l(&attr_mu_);
+    // Type bits never change; only the permission bits can.
+    const uint32_t mode = (mode_.load() & S_IFMT) | (a.mode & ~S_IFMT);
+    attr_ = a;
+    attr_.mode = mode;
+    mode_.store(mode, std::memory_order_release);
+    attr_gen_ = budget_->generation.load(std::memory_order_acquire);
+  }
+  // The cached attributes, refreshed from the gofer when the mount changed
+  // since they were fetched (writable mounts only).
+  Result<gofer::Attr> FreshAttr() {
+    if (budget_->writable) {
+      const uint64_t gen = budget_->generation.load(std::memory_order_acquire);
+      bool stale;
+      {
+        absl::MutexLock l(&attr_mu_);
+        stale = attr_gen_ != gen;
+      }
+      if (stale) {
+        const gofer::Attr a = TRY(client_->Stat(handle_));
+        absl::MutexLock l(&attr_mu_);
+        const uint32_t mode = (mode_.load() & S_IFMT) | (a.mode & ~S_IFMT);
+        attr_ = a;
+        attr_.mode = mode;
+        mode_.store(mode, std::memory_order_release);
+        attr_gen_ = gen;  // what was current when we asked
+      }
+    }
+    absl::MutexLock l(&attr_mu_);
+    return attr_;
+  }
+  // The group of a new node: the directory's when it is set-group-ID.
+  uint32_t NewGid(const Caller& c) {
+    absl::MutexLock l(&attr_mu_);
+    return (attr_.mode & S_ISGID) ? attr_.gid : c.creds->fsgid;
+  }
+  void StashCreatedFd(SharedFd fd) {
+    absl::MutexLock l(&mu_);
+    created_fd_ = std::move(fd);
+  }
+
   // A host fd for a regular file: the cached read-only one when it can be.
+  // Any data fd serves any open mode (all I/O is pread/pwrite at the
+  // file's own offset); the access mode asked of the gofer is the app's.
   Result<SharedFd> OpenRegular(int access) {
     if (access != O_RDONLY) {
-      return std::make_shared<base::UniqueFd>(TRY(client_->Open(handle_, access)));
+      SharedFd fd;
+      {
+        absl::MutexLock l(&mu_);
+        fd = std::move(created_fd_);
+        created_fd_.reset();
+      }
+      if (fd == nullptr) fd = std::make_shared<base::UniqueFd>(TRY(client_->Open(handle_, access)));
+      absl::MutexLock l(&mu_);
+      write_fd_ = fd;
+      return fd;
     }
     absl::MutexLock l(&mu_);
     if (read_fd_ != nullptr) return read_fd_;
@@ -277,18 +504,46 @@ class GoferInode final : public Inode {
   const std::shared_ptr<gofer::Client> client_;
   const std::shared_ptr<ReadFdBudget> budget_;
   const gofer::Handle handle_;
-  const gofer::Attr attr_;  // read-only rootfs: fixed at lookup
+  std::atomic<uint32_t> mode_;  // type | permission bits, for mode()
+  mutable absl::Mutex attr_mu_;  // a leaf: never held across a gofer call
+  gofer::Attr attr_ ABSL_GUARDED_BY(attr_mu_);
+  uint64_t attr_gen_ ABSL_GUARDED_BY(attr_mu_);  // the mount generation attr_ is from
   absl::Mutex mu_;
-  std::optional<std::string> link_target_ ABSL_GUARDED_BY(mu_);
+  std::optional<std::string> link_target_ ABSL_GUARDED_BY(mu_);  // a symlink's target never changes
   SharedFd read_fd_ ABSL_GUARDED_BY(mu_);  // set once, kept for the inode's life
+  SharedFd created_fd_ ABSL_GUARDED_BY(mu_);  // from Create, for the O_CREAT open
+  std::weak_ptr<base::UniqueFd> write_fd_ ABSL_GUARDED_BY(mu_);  // the last write open's, for fsync
+  absl::Mutex append_mu_;  // serializes O_APPEND writes of the sandbox
 };
+
+Result<size_t> GoferRegularFile::WriteAt(std::span<const uint8_t> buf, uint64_t* off) {
+  if (!writable()) return Errno::kEBADF;
+  auto* inode = static_cast<GoferInode*>(this->inode().get());
+  const bool append = (flags() & O_APPEND) != 0;
+  std::optional<absl::MutexLock> l;
+  if (append) {
+    l.emplace(&inode->append_mu());
+    struct stat st;
+    if (fstat(fd_->get(), &st) != 0) return base::FromHost(errno);
+    *off = static_cast<uint64_t>(st.st_size);
+  }
+  if (*off > static_cast<uint64_t>(INT64_MAX)) return Errno::kEINVAL;
+  if (buf.empty()) return 0;
+  while (true) {
+    const ssize_t n = pwrite(fd_->get(), buf.data(), buf.size(), static_cast<off_t>(*off));
+    if (n >= 0) {
+      inode->WroteData();
+      return static_cast<size_t>(n);
+    }
+    if (errno != EINTR) return base::FromHost(errno);
+  }
+}
 
 }  // namespace
 
-std::shared_ptr<Inode> NewGoferRoot(std::shared_ptr<gofer::Client> client) {
-  const gofer::Handle h = client->root();
-  const gofer::Attr attr = client->root_attr();
-  return std::make_shared<GoferInode>(std::move(client), std::make_shared<ReadFdBudget>(), h, attr);
+std::shared_ptr<Inode> NewGoferRoot(std::shared_ptr<gofer::Client> client, bool writable) {
+  const gofer::WalkStep root{client->root(), client->root_attr()};
+  return GoferInode::ForStep(client, std::make_shared<ReadFdBudget>(writable), root);
 }
 
 }  // namespace fs

@@ -177,6 +177,7 @@ class Inode : public std::enable_shared_from_this<Inode> {
 struct FilesystemInfo {
   std::string type;  // "9p"-like name shown in /proc/mounts: "gofer", "proc"
   bool read_only = false;
+  bool noexec = false;  // MS_NOEXEC: execve of its files is EACCES
 };
 
 class Dentry : public std::enable_shared_from_this<Dentry> {

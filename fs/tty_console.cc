@@ -43,7 +43,12 @@ Result<std::unique_ptr<TtyConsole>> TtyConsole::Start(std::shared_ptr<FileDescri
 
 TtyConsole::TtyConsole(std::shared_ptr<FileDescription> master, Tty* tty, base::UniqueFd in, base::UniqueFd out,
                        base::UniqueFd wake)
-    : master_(std::move(master)), tty_(tty), in_(std::move(in)), out_(std::move(out)), wake_(std::move(wake)) {
+    : master_(std::move(master)),
+      tty_(tty),
+      tty_ref_(tty->shared_from_this()),
+      in_(std::move(in)),
+      out_(std::move(out)),
+      wake_(std::move(wake)) {
   // A task-less waiter: the tty notifies it (under its locks) when the app
   // wrote output or made room for input; the thread then looks again.
   waiter_ = std::make_unique<sentry::kernel::Waiter>([this] { Wake(); }, EPOLLIN | EPOLLOUT | EPOLLHUP);
@@ -52,7 +57,12 @@ TtyConsole::TtyConsole(std::shared_ptr<FileDescription> master, Tty* tty, base::
 
 TtyConsole::~TtyConsole() {
   Finish();
+  if (master_ != nullptr) master_->EventUnregister(waiter_.get());
+}
+
+void TtyConsole::HangUp() {
   master_->EventUnregister(waiter_.get());
+  master_.reset();
 }
 
 void TtyConsole::Wake() {
@@ -116,6 +126,7 @@ void TtyConsole::Loop() {
         // leader gets SIGHUP when the master goes).
         host_open = false;
         logging::Debug("console: host terminal closed");
+        HangUp();
         return;
       }
     }

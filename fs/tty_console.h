@@ -43,9 +43,15 @@ class TtyConsole {
   // are all closed (EIO) or the host refuses.
   bool CopyOut();
   void Wake();
+  // The host terminal went away: close our master, so the sandbox's
+  // session leader gets SIGHUP and the replica reads 0 (pty_close).
+  void HangUp();
 
+  // The loop thread's alone (and the destructor's after it): reset when
+  // the host side hangs up, so the app's terminal is hung up too.
   std::shared_ptr<FileDescription> master_;
-  Tty* const tty_;  // owned by master_
+  Tty* const tty_;  // kept alive by tty_ref_
+  const std::shared_ptr<Tty> tty_ref_;
   base::UniqueFd in_, out_, wake_;
   std::unique_ptr<sentry::kernel::Waiter> waiter_;
   std::atomic<bool> stop_{false};

@@ -23,9 +23,10 @@ const sentry::kernel::Credentials& KernelCreds() {
 Result<std::shared_ptr<Vfs>> Vfs::Create(std::unique_ptr<gofer::Client> root_client, VfsOptions opts) {
   if (root_client == nullptr) return Errno::kEINVAL;
   std::shared_ptr<gofer::Client> client(std::move(root_client));
-  std::shared_ptr<Inode> root_inode = NewGoferRoot(std::move(client));
+  const bool gofer_rw = !opts.overlay_root && opts.root_writable;
+  std::shared_ptr<Inode> root_inode = NewGoferRoot(std::move(client), gofer_rw);
   if (!root_inode->is_dir()) return Errno::kENOTDIR;
-  FilesystemInfo root_info{"gofer", true};
+  FilesystemInfo root_info{"gofer", !gofer_rw};
   if (opts.overlay_root) {
     root_inode = TRY(NewOverlayRoot(std::move(root_inode), Tmpfs::NewRoot(01777, 0, 0, opts.memory_file)));
     root_info = FilesystemInfo{"overlay", false};
@@ -225,6 +226,7 @@ Result<std::pair<std::shared_ptr<sentry::mm::MappableFile>, std::string>> Vfs::O
   Path p = TRY(Resolve(c, fs, start, path));
   const std::shared_ptr<Inode>& inode = p.dentry->inode();
   if (!inode->is_regular()) return Errno::kEACCES;
+  if (p.mount->info().noexec) return Errno::kEACCES;  // do_open_execat: path_noexec()
   const struct stat st = TRY(inode->Stat(c));
   TRY(CheckPermission(creds, st, kMayExec));
   std::shared_ptr<FileDescription> f = TRY(inode->Open(c, p, O_RDONLY));

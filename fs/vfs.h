@@ -56,6 +56,9 @@ struct VfsOptions {
   // upper layer, so the app can write anywhere and nothing reaches the
   // host. false: the plain read-only gofer root (writes give EROFS).
   bool overlay_root = true;
+  // With overlay_root false: the gofer root is mounted read-write and
+  // writes reach the host rootfs (`runsc --overlay2=none`, opt-in).
+  bool root_writable = false;
   // A fresh tmpfs over /tmp (what an OCI container gets). Off for `runsc do`:
   // its app runs programs from the host's /tmp too, and the overlay already
   // keeps its /tmp writes inside the sandbox. Always on for a read-only root.
@@ -73,6 +76,7 @@ struct VfsOptions {
     uint32_t mode = 01777;    // tmpfs
     std::shared_ptr<gofer::Client> client;  // bind: the gofer serving the source
     bool file = false;        // bind of a file: the gofer root's "file" entry
+    bool noexec = false;      // the "noexec" option
   };
   std::vector<ExtraMount> mounts;
 };

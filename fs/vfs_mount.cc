@@ -23,6 +23,7 @@ Result<void> Vfs::MountExtraAt(const Path& top, const VfsOptions::ExtraMount& m)
   }
   std::shared_ptr<Inode> inode;
   FilesystemInfo info{m.type, m.read_only};
+  info.noexec = m.noexec;
   if (m.type == "tmpfs") {
     inode = Tmpfs::NewRoot(m.mode & 07777, 0, 0, memory_file_);
   } else if (m.type == "proc") {
@@ -32,7 +33,7 @@ Result<void> Vfs::MountExtraAt(const Path& top, const VfsOptions::ExtraMount& m)
     info.read_only = true;
   } else if (m.type == "bind") {
     if (m.client == nullptr) return Errno::kEINVAL;
-    inode = NewGoferRoot(m.client);
+    inode = NewGoferRoot(m.client, /*writable=*/!m.read_only);
     info.type = "gofer";
     if (m.file) {
       // The gofer of a file bind serves a directory holding only "file".

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <memory>
+#include <tuple>
 #include <utility>
 
 #include "absl/synchronization/mutex.h"
@@ -169,7 +170,99 @@ class SocketClient final : public Client {
     return EmptyCall(p::Op::kRename, w);
   }
 
+  Result<Attr> SetAttr(Handle h, const SetAttrSpec& s) override {
+    p::SetAttrReq req{};
+    req.h = h;
+    if (s.mode) req.mask |= p::kSetMode, req.mode = *s.mode & 07777;
+    if (s.uid) req.mask |= p::kSetUid, req.uid = *s.uid;
+    if (s.gid) req.mask |= p::kSetGid, req.gid = *s.gid;
+    if (s.size) {
+      if (*s.size > static_cast<uint64_t>(INT64_MAX)) return Errno::kEFBIG;
+      req.mask |= p::kSetSize, req.size = *s.size;
+    }
+    for (auto [src, mask, sec, nsec] : {std::tuple{&s.atime, p::kSetAtime, &req.atime_sec, &req.atime_nsec},
+                                        std::tuple{&s.mtime, p::kSetMtime, &req.mtime_sec, &req.mtime_nsec}}) {
+      if (!src->has_value()) continue;
+      if ((*src)->tv_nsec < 0 || (*src)->tv_nsec >= 1'000'000'000) return Errno::kEINVAL;
+      req.mask |= mask;
+      *sec = (*src)->tv_sec;
+      *nsec = (*src)->tv_nsec;
+    }
+    if (req.mask == 0) return Stat(h);
+    p::Writer w;
+    p::EncodeRequestHeader(w, p::Op::kSetAttr);
+    p::Encode(w, req);
+    return AttrCall(p::Op::kSetAttr, w);
+  }
+
+  Result<Attr> Link(Handle dir, const std::string& name, Handle target) override {
+    TRY(p::ValidateName(name));
+    p::Writer w;
+    p::EncodeRequestHeader(w, p::Op::kLink);
+    p::Encode(w, p::LinkReq{dir, name, target});
+    return AttrCall(p::Op::kLink, w);
+  }
+
+  Result<std::string> GetXattr(Handle h, const std::string& name) override {
+    TRY(p::ValidateXattrName(name));
+    p::Writer w;
+    p::EncodeRequestHeader(w, p::Op::kGetXattr);
+    p::Encode(w, p::XattrReq{h, name});
+    absl::MutexLock l(&mu_);
+    std::vector<UniqueFd> fds;
+    p::Reader r = TRY(CallLocked(p::Op::kGetXattr, w, fds, 0));
+    std::string value = TRY(Check(r.Bytes(p::kMaxXattrValue)));
+    TRY(Check(r.Finish()));
+    return value;
+  }
+
+  Result<std::vector<std::string>> ListXattr(Handle h) override {
+    p::Writer w;
+    p::EncodeRequestHeader(w, p::Op::kListXattr);
+    p::Encode(w, p::HandleReq{h});
+    absl::MutexLock l(&mu_);
+    std::vector<UniqueFd> fds;
+    p::Reader r = TRY(CallLocked(p::Op::kListXattr, w, fds, 0));
+    const uint32_t n = TRY(Check(r.U32()));
+    if (n > p::kMaxXattrNames) return Broken(Errno::kEBADMSG);
+    std::vector<std::string> names;
+    for (uint32_t i = 0; i < n; ++i) {
+      std::string name = TRY(Check(r.Str(255)));
+      if (!p::ValidateXattrName(name).ok()) return Broken(Errno::kEBADMSG);
+      names.push_back(std::move(name));
+    }
+    TRY(Check(r.Finish()));
+    return names;
+  }
+
+  Result<void> SetXattr(Handle h, const std::string& name, const std::string& value, int flags) override {
+    TRY(p::ValidateXattrName(name));
+    if (value.size() > p::kMaxXattrValue) return Errno::kE2BIG;
+    if (flags & ~3) return Errno::kEINVAL;
+    p::Writer w;
+    p::EncodeRequestHeader(w, p::Op::kSetXattr);
+    p::Encode(w, p::SetXattrReq{h, name, value, static_cast<uint32_t>(flags)});
+    return EmptyCall(p::Op::kSetXattr, w);
+  }
+
+  Result<void> RemoveXattr(Handle h, const std::string& name) override {
+    TRY(p::ValidateXattrName(name));
+    p::Writer w;
+    p::EncodeRequestHeader(w, p::Op::kRemoveXattr);
+    p::Encode(w, p::XattrReq{h, name});
+    return EmptyCall(p::Op::kRemoveXattr, w);
+  }
+
  private:
+  Result<Attr> AttrCall(p::Op op, const p::Writer& w) {
+    absl::MutexLock l(&mu_);
+    std::vector<UniqueFd> fds;
+    p::Reader r = TRY(CallLocked(op, w, fds, 0));
+    const Attr a = TRY(Check(r.GetAttr()));
+    TRY(Check(r.Finish()));
+    return a;
+  }
+
   Result<std::vector<WalkStep>> WalkOnce(Handle dir, std::span<const std::string> names) {
     p::Writer w;
     p::EncodeRequestHeader(w, p::Op::kWalk);

@@ -9,7 +9,9 @@
 #define GOFER_CLIENT_H_
 
 #include <cstdint>
+#include <ctime>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -41,6 +43,15 @@ struct Attr {
 struct WalkStep {
   Handle handle;
   Attr attr;
+};
+
+// Attribute changes for SetAttr; unset fields stay. Times are absolute
+// (UTIME_NOW resolved by the caller, UTIME_OMIT is an unset field).
+struct SetAttrSpec {
+  std::optional<uint32_t> mode;  // permission bits 07777
+  std::optional<uint32_t> uid, gid;
+  std::optional<uint64_t> size;
+  std::optional<struct timespec> atime, mtime;
 };
 
 struct StatFs {
@@ -79,6 +90,35 @@ class Client {
   virtual Result<void> Unlink(Handle dir, const std::string& name, int flags) = 0;
   virtual Result<void> Rename(Handle old_dir, const std::string& old_name, Handle new_dir,
                               const std::string& new_name) = 0;
+  // chmod/chown/truncate/utimens of the node; the new attributes. (The
+  // defaults, for clients of read-only trees and test fakes: EROFS.)
+  virtual Result<Attr> SetAttr(Handle h, const SetAttrSpec& s) {
+    (void)h, (void)s;
+    return Errno::kEROFS;
+  }
+  // A new name `name` in `dir` for the inode of `target` (not a
+  // directory); the target's new attributes.
+  virtual Result<Attr> Link(Handle dir, const std::string& name, Handle target) {
+    (void)dir, (void)name, (void)target;
+    return Errno::kEROFS;
+  }
+  // Extended attributes, "user." namespace only (EOPNOTSUPP for others).
+  virtual Result<std::string> GetXattr(Handle h, const std::string& name) {
+    (void)h, (void)name;
+    return Errno::kENODATA;
+  }
+  virtual Result<std::vector<std::string>> ListXattr(Handle h) {
+    (void)h;
+    return std::vector<std::string>{};
+  }
+  virtual Result<void> SetXattr(Handle h, const std::string& name, const std::string& value, int flags) {
+    (void)h, (void)name, (void)value, (void)flags;
+    return Errno::kEROFS;
+  }
+  virtual Result<void> RemoveXattr(Handle h, const std::string& name) {
+    (void)h, (void)name;
+    return Errno::kEROFS;
+  }
 };
 
 }  // namespace gofer

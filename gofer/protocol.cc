@@ -21,12 +21,18 @@ std::string_view OpName(Op op) {
     case Op::kSymlink: return "Symlink";
     case Op::kUnlink: return "Unlink";
     case Op::kRename: return "Rename";
+    case Op::kSetAttr: return "SetAttr";
+    case Op::kLink: return "Link";
+    case Op::kGetXattr: return "GetXattr";
+    case Op::kListXattr: return "ListXattr";
+    case Op::kSetXattr: return "SetXattr";
+    case Op::kRemoveXattr: return "RemoveXattr";
   }
   return "?";
 }
 
 bool IsKnownOp(uint32_t op) {
-  return op >= static_cast<uint32_t>(Op::kVersion) && op <= static_cast<uint32_t>(Op::kRename);
+  return op >= static_cast<uint32_t>(Op::kVersion) && op <= static_cast<uint32_t>(kLastOp);
 }
 
 // ---- Writer / Reader ----
@@ -60,6 +66,14 @@ Result<std::string> Reader::Str(size_t max_len) {
   std::string s(reinterpret_cast<const char*>(b_.data() + pos_), len);
   pos_ += len;
   if (s.find('\0') != std::string::npos) return Errno::kEBADMSG;
+  return s;
+}
+
+Result<std::string> Reader::Bytes(size_t max_len) {
+  const uint32_t len = TRY(U32());
+  if (len > max_len || len > remaining()) return Errno::kEBADMSG;
+  std::string s(reinterpret_cast<const char*>(b_.data() + pos_), len);
+  pos_ += len;
   return s;
 }
 
@@ -120,6 +134,12 @@ Result<void> ValidateTarget(std::string_view target) {
   if (target.size() > kMaxPathLen) return Errno::kENAMETOOLONG;
   if (target.empty()) return Errno::kENOENT;  // symlink(2) with "" is ENOENT
   if (target.find('\0') != std::string_view::npos) return Errno::kEINVAL;
+  return {};
+}
+
+Result<void> ValidateXattrName(std::string_view name) {
+  if (name.empty() || name.size() > 255) return Errno::kERANGE;
+  if (name.find('\0') != std::string_view::npos) return Errno::kEINVAL;
   return {};
 }
 
@@ -195,6 +215,34 @@ void Encode(Writer& w, const RenameReq& m) {
   w.Str(m.old_name);
   w.U64(m.new_dir);
   w.Str(m.new_name);
+}
+
+void Encode(Writer& w, const SetAttrReq& m) {
+  w.U64(m.h);
+  w.U32(m.mask);
+  w.U32(m.mode);
+  w.U32(m.uid);
+  w.U32(m.gid);
+  w.U64(m.size);
+  w.I64(m.atime_sec);
+  w.I64(m.atime_nsec);
+  w.I64(m.mtime_sec);
+  w.I64(m.mtime_nsec);
+}
+void Encode(Writer& w, const LinkReq& m) {
+  w.U64(m.dir);
+  w.Str(m.name);
+  w.U64(m.target);
+}
+void Encode(Writer& w, const XattrReq& m) {
+  w.U64(m.h);
+  w.Str(m.name);
+}
+void Encode(Writer& w, const SetXattrReq& m) {
+  w.U64(m.h);
+  w.Str(m.name);
+  w.Str(m.value);
+  w.U32(m.flags);
 }
 
 Result<VersionReq> DecodeVersionReq(Reader& r) {
@@ -283,6 +331,58 @@ Result<RenameReq> DecodeRenameReq(Reader& r) {
   m.old_name = TRY(r.Name());
   m.new_dir = TRY(r.U64());
   m.new_name = TRY(r.Name());
+  TRY(r.Finish());
+  return m;
+}
+
+Result<SetAttrReq> DecodeSetAttrReq(Reader& r) {
+  SetAttrReq m;
+  m.h = TRY(r.U64());
+  m.mask = TRY(r.U32());
+  m.mode = TRY(r.U32());
+  m.uid = TRY(r.U32());
+  m.gid = TRY(r.U32());
+  m.size = TRY(r.U64());
+  m.atime_sec = TRY(r.I64());
+  m.atime_nsec = TRY(r.I64());
+  m.mtime_sec = TRY(r.I64());
+  m.mtime_nsec = TRY(r.I64());
+  if (m.mask == 0 || (m.mask & ~kSetAll) != 0) return Errno::kEBADMSG;
+  if ((m.mask & kSetMode) && (m.mode & ~07777u)) return Errno::kEBADMSG;
+  if ((m.mask & kSetSize) && m.size > static_cast<uint64_t>(INT64_MAX)) return Errno::kEBADMSG;
+  for (int64_t ns : {m.atime_nsec, m.mtime_nsec}) {
+    if (ns < 0 || ns >= 1'000'000'000) return Errno::kEBADMSG;
+  }
+  TRY(r.Finish());
+  return m;
+}
+
+Result<LinkReq> DecodeLinkReq(Reader& r) {
+  LinkReq m;
+  m.dir = TRY(r.U64());
+  m.name = TRY(r.Name());
+  m.target = TRY(r.U64());
+  TRY(r.Finish());
+  return m;
+}
+
+Result<XattrReq> DecodeXattrReq(Reader& r) {
+  XattrReq m;
+  m.h = TRY(r.U64());
+  m.name = TRY(r.Str(255));
+  if (!ValidateXattrName(m.name).ok()) return Errno::kEBADMSG;
+  TRY(r.Finish());
+  return m;
+}
+
+Result<SetXattrReq> DecodeSetXattrReq(Reader& r) {
+  SetXattrReq m;
+  m.h = TRY(r.U64());
+  m.name = TRY(r.Str(255));
+  if (!ValidateXattrName(m.name).ok()) return Errno::kEBADMSG;
+  m.value = TRY(r.Bytes(kMaxXattrValue));
+  m.flags = TRY(r.U32());
+  if (m.flags & ~3u) return Errno::kEBADMSG;  // XATTR_CREATE | XATTR_REPLACE
   TRY(r.Finish());
   return m;
 }

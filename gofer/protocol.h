@@ -33,6 +33,8 @@ inline constexpr size_t kMaxMessageSize = 32 * 1024;
 inline constexpr size_t kMaxNameLen = 255;       // NAME_MAX
 inline constexpr size_t kMaxPathLen = 4095;      // PATH_MAX - 1 (symlink targets)
 inline constexpr uint32_t kMaxWalkNames = 64;    // per Walk round trip
+inline constexpr size_t kMaxXattrValue = 16 * 1024;  // fits one datagram with room to spare
+inline constexpr uint32_t kMaxXattrNames = 1024;     // per ListXattr answer
 inline constexpr Handle kInvalidHandle = 0;
 
 enum class Op : uint32_t {
@@ -48,7 +50,14 @@ enum class Op : uint32_t {
   kSymlink = 10,
   kUnlink = 11,
   kRename = 12,
+  kSetAttr = 13,
+  kLink = 14,
+  kGetXattr = 15,
+  kListXattr = 16,
+  kSetXattr = 17,
+  kRemoveXattr = 18,
 };
+inline constexpr Op kLastOp = Op::kRemoveXattr;
 std::string_view OpName(Op op);
 bool IsKnownOp(uint32_t op);
 
@@ -92,6 +101,8 @@ class Reader {
   Result<int64_t> I64() { return Raw<int64_t>(); }
   // A string of at most max_len bytes with no NUL.
   Result<std::string> Str(size_t max_len);
+  // Raw bytes (NULs allowed: xattr values), at most max_len.
+  Result<std::string> Bytes(size_t max_len);
   // A single path component: see ValidateName.
   Result<std::string> Name();
   Result<Attr> GetAttr();
@@ -118,6 +129,9 @@ class Reader {
 Result<void> ValidateName(std::string_view name);
 // Symlink target: not empty, no NUL, at most kMaxPathLen bytes.
 Result<void> ValidateTarget(std::string_view target);
+// Xattr name: 1..XATTR_NAME_MAX (255) bytes, no NUL (ERANGE/EINVAL). The
+// server further serves only the "user." namespace.
+Result<void> ValidateXattrName(std::string_view name);
 
 // ---- Headers ----
 // Request: u32 op. Response: u32 op (echoed), u32 status (0 or a Linux errno);
@@ -175,6 +189,32 @@ struct RenameReq {
   std::string new_name;
 };
 
+// SetAttr: which fields are set (SetAttrReq::mask).
+inline constexpr uint32_t kSetMode = 1, kSetUid = 2, kSetGid = 4, kSetSize = 8, kSetAtime = 16, kSetMtime = 32;
+inline constexpr uint32_t kSetAll = 63;
+struct SetAttrReq {
+  Handle h;
+  uint32_t mask;  // kSet* bits; others are malformed
+  uint32_t mode, uid, gid;  // mode: permission bits 07777 only
+  uint64_t size;
+  int64_t atime_sec, atime_nsec, mtime_sec, mtime_nsec;  // nsec < 1e9 (no UTIME_* here)
+};
+struct LinkReq {
+  Handle dir;
+  std::string name;
+  Handle target;
+};
+struct XattrReq {  // GetXattr, RemoveXattr
+  Handle h;
+  std::string name;
+};
+struct SetXattrReq {
+  Handle h;
+  std::string name;
+  std::string value;  // up to kMaxXattrValue bytes, NULs allowed
+  uint32_t flags;     // 0, XATTR_CREATE or XATTR_REPLACE
+};
+
 void Encode(Writer& w, const VersionReq& m);
 void Encode(Writer& w, const WalkReq& m);
 // The same bytes as Encode(WalkReq), without copying the names.
@@ -186,6 +226,10 @@ void Encode(Writer& w, const CreateReq& m);
 void Encode(Writer& w, const SymlinkReq& m);
 void Encode(Writer& w, const UnlinkReq& m);
 void Encode(Writer& w, const RenameReq& m);
+void Encode(Writer& w, const SetAttrReq& m);
+void Encode(Writer& w, const LinkReq& m);
+void Encode(Writer& w, const XattrReq& m);
+void Encode(Writer& w, const SetXattrReq& m);
 // Each decoder consumes the whole remaining payload.
 Result<VersionReq> DecodeVersionReq(Reader& r);
 Result<WalkReq> DecodeWalkReq(Reader& r);
@@ -196,6 +240,10 @@ Result<CreateReq> DecodeCreateReq(Reader& r);
 Result<SymlinkReq> DecodeSymlinkReq(Reader& r);
 Result<UnlinkReq> DecodeUnlinkReq(Reader& r);
 Result<RenameReq> DecodeRenameReq(Reader& r);
+Result<SetAttrReq> DecodeSetAttrReq(Reader& r);
+Result<LinkReq> DecodeLinkReq(Reader& r);
+Result<XattrReq> DecodeXattrReq(Reader& r);
+Result<SetXattrReq> DecodeSetXattrReq(Reader& r);
 
 // ---- Response payloads ----
 // Version: u32 version, u64 root handle, Attr root attr.
@@ -203,7 +251,9 @@ Result<RenameReq> DecodeRenameReq(Reader& r);
 // Open: empty, plus exactly one fd by SCM_RIGHTS.
 // Readlink: string target. Stat: Attr. Statfs: StatFs.
 // Mkdir, Symlink: (u64 handle, Attr). Create: (u64 handle, Attr) plus one fd.
-// Unlink, Rename: empty.
+// Unlink, Rename, SetXattr, RemoveXattr: empty. SetAttr: Attr (after the
+// change). Link: Attr of the target (its nlink grew).
+// GetXattr: bytes value. ListXattr: u32 n (<= kMaxXattrNames), n x name.
 struct VersionResp {
   uint32_t version;
   Handle root;

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <array>
@@ -94,6 +95,12 @@ class Server {
   Result<void> DoSymlink(p::Reader& r);
   Result<void> DoUnlink(p::Reader& r);
   Result<void> DoRename(p::Reader& r);
+  Result<void> DoSetAttr(p::Reader& r);
+  Result<void> DoLink(p::Reader& r);
+  Result<void> DoGetXattr(p::Reader& r);
+  Result<void> DoListXattr(p::Reader& r);
+  Result<void> DoSetXattr(p::Reader& r);
+  Result<void> DoRemoveXattr(p::Reader& r);
 
   Result<void> SendError(p::Op op, Errno e);
   // A success response is built in one buffer: OkHeader, then the payload.
@@ -106,6 +113,10 @@ class Server {
   // Walks one new node from `dirfd`; returns its step (handle inserted).
   Result<WalkStep> NewStep(int dirfd, const std::string& name);
   Result<UniqueFd> Reopen(const Node& n, int flags);
+  // A data fd for metadata calls that need one (fchmod, futimens,
+  // ftruncate, f*xattr): regular files and directories only.
+  Result<UniqueFd> ReopenForMeta(const Node& n, int flags);
+  Result<void> SetAttr(const Node& n, const p::SetAttrReq& req);
   void Chown(int fd, uint32_t uid, uint32_t gid);
 
   UniqueFd sock_;
@@ -194,6 +205,12 @@ Result<void> Server::Dispatch(p::Op op, p::Reader& r) {
     case p::Op::kSymlink: return DoSymlink(r);
     case p::Op::kUnlink: return DoUnlink(r);
     case p::Op::kRename: return DoRename(r);
+    case p::Op::kSetAttr: return DoSetAttr(r);
+    case p::Op::kLink: return DoLink(r);
+    case p::Op::kGetXattr: return DoGetXattr(r);
+    case p::Op::kListXattr: return DoListXattr(r);
+    case p::Op::kSetXattr: return DoSetXattr(r);
+    case p::Op::kRemoveXattr: return DoRemoveXattr(r);
   }
   return Errno::kEBADMSG;
 }
@@ -488,6 +505,193 @@ Result<void> Server::DoRename(p::Reader& r) {
   Result<void> res = mv();
   if (!res.ok()) return SendError(p::Op::kRename, res.error());
   return Send(OkHeader(p::Op::kRename));
+}
+
+Result<UniqueFd> Server::ReopenForMeta(const Node& n, int flags) {
+  if (n.type != S_IFREG && n.type != S_IFDIR) return Errno::kEPERM;
+  if (n.type == S_IFDIR) flags |= O_DIRECTORY;
+  return Reopen(n, flags | O_NONBLOCK);
+}
+
+// notify_change() order: owner first (the host clears set-id bits on a
+// chown, and a mode set in the same request then wins), then mode, size,
+// times. Each step is on the inode the handle holds, never a name.
+Result<void> Server::SetAttr(const Node& n, const p::SetAttrReq& req) {
+  if (req.mask & (p::kSetUid | p::kSetGid)) {
+    const uid_t uid = (req.mask & p::kSetUid) ? req.uid : static_cast<uid_t>(-1);
+    const gid_t gid = (req.mask & p::kSetGid) ? req.gid : static_cast<gid_t>(-1);
+    if (::fchownat(n.fd.get(), "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return base::FromHost(errno);
+  }
+  UniqueFd data;  // opened once for the calls below that need a real fd
+  if (req.mask & p::kSetSize) {
+    if (n.type == S_IFDIR) return Errno::kEISDIR;
+    if (n.type != S_IFREG) return Errno::kEINVAL;
+    data = TRY(ReopenForMeta(n, O_WRONLY));
+  }
+  if (req.mask & (p::kSetMode | p::kSetAtime | p::kSetMtime)) {
+    // chmod of a symlink is EOPNOTSUPP on Linux (fchmodat
+    // AT_SYMLINK_NOFOLLOW); FIFOs, sockets and device nodes have no data
+    // fd we would open (see DoOpen), so their mode and times stay.
+    if (n.type == S_IFLNK && (req.mask & p::kSetMode)) return Errno::kEOPNOTSUPP;
+    if (!data.valid() && n.type != S_IFLNK) data = TRY(ReopenForMeta(n, O_RDONLY));
+  }
+  if (req.mask & p::kSetMode) {
+    if (::fchmod(data.get(), req.mode & 07777) != 0) return base::FromHost(errno);
+  }
+  if (req.mask & p::kSetSize) {
+    if (::ftruncate(data.get(), static_cast<off_t>(req.size)) != 0) return base::FromHost(errno);
+  }
+  if (req.mask & (p::kSetAtime | p::kSetMtime)) {
+    struct timespec ts[2];
+    ts[0] = (req.mask & p::kSetAtime) ? timespec{req.atime_sec, req.atime_nsec} : timespec{0, UTIME_OMIT};
+    ts[1] = (req.mask & p::kSetMtime) ? timespec{req.mtime_sec, req.mtime_nsec} : timespec{0, UTIME_OMIT};
+    const int r = data.valid() ? ::futimens(data.get(), ts)
+                               : ::utimensat(n.fd.get(), "", ts, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+    if (r != 0) return base::FromHost(errno);
+  }
+  return {};
+}
+
+Result<void> Server::DoSetAttr(p::Reader& r) {
+  const p::SetAttrReq req = TRY(p::DecodeSetAttrReq(r));
+  auto set = [&]() -> Result<Attr> {
+    const Node* n = TRY(Lookup(req.h));
+    if (read_only_) return Errno::kEROFS;
+    TRY(SetAttr(*n, req));
+    const struct stat st = TRY(StatFd(n->fd.get()));
+    return AttrFromStat(st);
+  };
+  Result<Attr> attr = set();
+  if (!attr.ok()) return SendError(p::Op::kSetAttr, attr.error());
+  p::Writer w = OkHeader(p::Op::kSetAttr);
+  w.PutAttr(attr.value());
+  return Send(w);
+}
+
+Result<void> Server::DoLink(p::Reader& r) {
+  const p::LinkReq req = TRY(p::DecodeLinkReq(r));
+  auto link = [&]() -> Result<Attr> {
+    const Node* dir = TRY(LookupDir(req.dir));
+    const Node* target = TRY(Lookup(req.target));
+    if (read_only_) return Errno::kEROFS;
+    if (target->type == S_IFDIR) return Errno::kEPERM;  // link(2) on a directory
+    // The new name designates the inode the target handle holds, never a
+    // name looked up now: linkat of the O_PATH fd itself (AT_EMPTY_PATH,
+    // needs CAP_DAC_READ_SEARCH), else of its /proc/self/fd magic link
+    // with AT_SYMLINK_FOLLOW (what linkat(2) documents for unprivileged
+    // callers; for regular files only, as in Reopen).
+    if (::linkat(target->fd.get(), "", dir->fd.get(), req.name.c_str(), AT_EMPTY_PATH) != 0) {
+      const int e = errno;
+      if (e != ENOENT && e != EPERM) return base::FromHost(e);  // ENOENT: no CAP_DAC_READ_SEARCH
+      if (target->type != S_IFREG || !proc_self_fd_.valid()) return base::FromHost(e);
+      if (::linkat(proc_self_fd_.get(), std::to_string(target->fd.get()).c_str(), dir->fd.get(), req.name.c_str(),
+                   AT_SYMLINK_FOLLOW) != 0) {
+        return base::FromHost(errno);
+      }
+    }
+    const struct stat st = TRY(StatFd(target->fd.get()));
+    return AttrFromStat(st);  // nlink changed
+  };
+  Result<Attr> attr = link();
+  if (!attr.ok()) return SendError(p::Op::kLink, attr.error());
+  p::Writer w = OkHeader(p::Op::kLink);
+  w.PutAttr(attr.value());
+  return Send(w);
+}
+
+// Extended attributes: the "user." namespace only. Others reach host
+// policy the sandbox must not touch (security.capability would give a
+// binary host file capabilities, trusted.* needs host CAP_SYS_ADMIN,
+// system.posix_acl_* would change host permission checks): EOPNOTSUPP, as
+// a filesystem without that namespace answers. Like Linux, user.* exists
+// only on regular files and directories (EPERM elsewhere).
+namespace {
+bool UserXattr(std::string_view name) { return name.size() > 5 && name.substr(0, 5) == "user."; }
+}  // namespace
+
+Result<void> Server::DoGetXattr(p::Reader& r) {
+  const p::XattrReq req = TRY(p::DecodeXattrReq(r));
+  auto get = [&]() -> Result<std::string> {
+    const Node* n = TRY(Lookup(req.h));
+    if (!UserXattr(req.name)) return Errno::kEOPNOTSUPP;
+    if (n->type != S_IFREG && n->type != S_IFDIR) return Errno::kENODATA;
+    UniqueFd fd = TRY(ReopenForMeta(*n, O_RDONLY));
+    std::string buf(p::kMaxXattrValue, '\0');
+    const ssize_t len = ::fgetxattr(fd.get(), req.name.c_str(), buf.data(), buf.size());
+    if (len < 0) return base::FromHost(errno == ERANGE ? E2BIG : errno);
+    buf.resize(static_cast<size_t>(len));
+    return buf;
+  };
+  Result<std::string> value = get();
+  if (!value.ok()) return SendError(p::Op::kGetXattr, value.error());
+  p::Writer w = OkHeader(p::Op::kGetXattr);
+  w.Str(value.value());
+  return Send(w);
+}
+
+Result<void> Server::DoListXattr(p::Reader& r) {
+  const p::HandleReq req = TRY(p::DecodeHandleReq(r));
+  auto list = [&]() -> Result<std::vector<std::string>> {
+    const Node* n = TRY(Lookup(req.h));
+    std::vector<std::string> names;
+    if (n->type != S_IFREG && n->type != S_IFDIR) return names;
+    UniqueFd fd = TRY(ReopenForMeta(*n, O_RDONLY));
+    std::string buf(16 * 1024, '\0');
+    const ssize_t len = ::flistxattr(fd.get(), buf.data(), buf.size());
+    if (len < 0) return base::FromHost(errno == ERANGE ? E2BIG : errno);
+    size_t total = 0;
+    for (size_t pos = 0; pos < static_cast<size_t>(len);) {
+      const size_t end = buf.find('\0', pos);
+      if (end == std::string::npos || end > static_cast<size_t>(len)) break;
+      std::string name = buf.substr(pos, end - pos);
+      pos = end + 1;
+      if (!UserXattr(name)) continue;
+      total += 4 + name.size();
+      if (names.size() == p::kMaxXattrNames || total > p::kMaxMessageSize - 64) return Errno::kE2BIG;
+      names.push_back(std::move(name));
+    }
+    return names;
+  };
+  Result<std::vector<std::string>> names = list();
+  if (!names.ok()) return SendError(p::Op::kListXattr, names.error());
+  p::Writer w = OkHeader(p::Op::kListXattr);
+  w.U32(static_cast<uint32_t>(names.value().size()));
+  for (const std::string& n : names.value()) w.Str(n);
+  return Send(w);
+}
+
+Result<void> Server::DoSetXattr(p::Reader& r) {
+  const p::SetXattrReq req = TRY(p::DecodeSetXattrReq(r));
+  auto set = [&]() -> Result<void> {
+    const Node* n = TRY(Lookup(req.h));
+    if (read_only_) return Errno::kEROFS;
+    if (!UserXattr(req.name)) return Errno::kEOPNOTSUPP;
+    if (n->type != S_IFREG && n->type != S_IFDIR) return Errno::kEPERM;
+    UniqueFd fd = TRY(ReopenForMeta(*n, O_RDONLY));
+    if (::fsetxattr(fd.get(), req.name.c_str(), req.value.data(), req.value.size(), static_cast<int>(req.flags)) != 0) {
+      return base::FromHost(errno);
+    }
+    return {};
+  };
+  Result<void> res = set();
+  if (!res.ok()) return SendError(p::Op::kSetXattr, res.error());
+  return Send(OkHeader(p::Op::kSetXattr));
+}
+
+Result<void> Server::DoRemoveXattr(p::Reader& r) {
+  const p::XattrReq req = TRY(p::DecodeXattrReq(r));
+  auto rm = [&]() -> Result<void> {
+    const Node* n = TRY(Lookup(req.h));
+    if (read_only_) return Errno::kEROFS;
+    if (!UserXattr(req.name)) return Errno::kEOPNOTSUPP;
+    if (n->type != S_IFREG && n->type != S_IFDIR) return Errno::kEPERM;
+    UniqueFd fd = TRY(ReopenForMeta(*n, O_RDONLY));
+    if (::fremovexattr(fd.get(), req.name.c_str()) != 0) return base::FromHost(errno);
+    return {};
+  };
+  Result<void> res = rm();
+  if (!res.ok()) return SendError(p::Op::kRemoveXattr, res.error());
+  return Send(OkHeader(p::Op::kRemoveXattr));
 }
 
 }  // namespace

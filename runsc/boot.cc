@@ -105,20 +105,24 @@ int Boot(const Config& c, const BootOptions& o) {
     spec.argv = j.at("argv").get<std::vector<std::string>>();
     spec.envp = j.at("env").get<std::vector<std::string>>();
     spec.cwd = j.at("cwd").get<std::string>();
-    spec.uid = j.at("uid").get<uint32_t>();
-    spec.gid = j.at("gid").get<uint32_t>();
-    spec.groups = j.value("groups", std::vector<uint32_t>{});
+    (void)j.at("uid").get<uint32_t>();  // required
+    CredsFromJson(j, spec);
     if (j.contains("umask")) spec.umask = j.at("umask").get<uint32_t>();
     for (const auto& r : j.value("rlimits", nlohmann::json::array())) {
       spec.rlimits.push_back({r.at(0).get<int>(), r.at(1).get<uint64_t>(), r.at(2).get<uint64_t>()});
     }
     hostname = j.value("hostname", "");
     vfs_opts.overlay_root = !j.value("root_readonly", false);
+    if (RootfsWritableThroughGofer(c)) {  // --overlay2=none
+      vfs_opts.root_writable = vfs_opts.overlay_root;
+      vfs_opts.overlay_root = false;
+    }
     for (const auto& m : j.value("mounts", nlohmann::json::array())) {
       fs::VfsOptions::ExtraMount em;
       em.destination = m.at("destination").get<std::string>();
       em.type = m.at("type").get<std::string>();
       em.read_only = m.value("ro", false);
+      em.noexec = m.value("noexec", false);
       em.mode = m.value("mode", 01777u);
       em.file = m.value("file", false);
       mount_fds.emplace_back(m.value("fd", -1));

@@ -22,6 +22,7 @@ struct MountSpec {
   std::string source;       // bind: the host path
   bool read_only = false;
   uint32_t mode = 01777;    // tmpfs root mode
+  bool noexec = false;      // "noexec": execve from it is EACCES
 };
 
 struct RlimitSpec {
@@ -29,10 +30,18 @@ struct RlimitSpec {
   uint64_t soft = 0, hard = 0;
 };
 
+// process.capabilities as bit sets (bit n = capability n), the task's sets
+// before the container's execve; the sentry applies execve's rules after.
+struct CapsSpec {
+  uint64_t bounding = 0, effective = 0, permitted = 0, inheritable = 0, ambient = 0;
+};
+
 struct DoOptions {
   std::string cwd;              // default: the caller's working directory
   std::string rootfs = "/";     // `runsc do --root DIR`: the sandbox's root
   std::vector<std::string> command;
+  // `runsc do --volume HOST:SANDBOX[:ro|:rw]`, parsed by Do into mounts.
+  std::vector<std::string> volumes;
   // Set by the OCI commands from config.json; `do` uses the caller's.
   std::optional<std::vector<std::string>> env;
   std::optional<uint32_t> uid, gid;
@@ -43,6 +52,8 @@ struct DoOptions {
   std::vector<MountSpec> mounts;
   std::string hostname;      // empty: the default ("runsc")
   bool root_readonly = false;  // no writable overlay over the rootfs
+  std::optional<CapsSpec> caps;  // unset: root has every capability, others none
+  bool no_new_privs = false;     // process.noNewPrivileges
   // The directory of a control socket the sentry serves (runsc exec/ps);
   // empty: none.
   std::string control_dir;

@@ -24,6 +24,9 @@ void AddGlobalFlags(CLI::App& app, Config& c) {
   app.add_option("--max-tasks", c.max_tasks, "most tasks (threads) alive at once; fork gets EAGAIN (default: no limit)");
   app.add_flag("--systemd-cgroup", c.systemd_cgroup, "accepted for runc compatibility (cgroups are the engine's)");
   app.add_option("--max-fds", c.max_fds, "the app's RLIMIT_NOFILE (default 1024 soft, 524288 hard)");
+  app.add_option("--overlay2", c.overlay2,
+                 "rootfs overlay: root:memory (default; rootfs writes stay in sandbox memory) or none (the rootfs "
+                 "is written through the gofer: writes REACH THE HOST rootfs)");
 }
 
 std::vector<std::string> ToFlags(const Config& c) {
@@ -37,6 +40,7 @@ std::vector<std::string> ToFlags(const Config& c) {
   if (c.total_memory != 0) f.push_back("--total-memory=" + std::to_string(c.total_memory));
   if (c.max_tasks != 0) f.push_back("--max-tasks=" + std::to_string(c.max_tasks));
   if (c.max_fds != 0) f.push_back("--max-fds=" + std::to_string(c.max_fds));
+  if (c.overlay2 != "root:memory") f.push_back("--overlay2=" + c.overlay2);
   return f;
 }
 
@@ -51,6 +55,10 @@ bool Validate(const Config& c, std::string* why) {
   }
   if (c.network != "none" && c.network != "sandbox" && c.network != "host") {
     *why = "--network must be one of none, sandbox, host; got \"" + c.network + "\"";
+    return false;
+  }
+  if (c.overlay2 != "root:memory" && c.overlay2 != "none") {
+    *why = "--overlay2 must be root:memory or none; got \"" + c.overlay2 + "\"";
     return false;
   }
   return true;
@@ -79,12 +87,12 @@ SplitArgs NormalizeArgs(int argc, char** argv) {
       "all",   "format",    "spec-fd",   "gofer-fd", "fd",        "root-path", "read-only", "ip", "volume",
       "systemd-cgroup", "seccomp", "total-memory", "max-tasks", "max-fds", "control-fd", "process", "env", "user",
       "tty", "stats", "interval", "no-pivot", "no-new-keyring", "preserve-fds", "process-label", "apparmor", "cap",
-      "no-new-privs"};
+      "no-new-privs", "overlay2"};
   static const absl::flat_hash_set<std::string> kTakesValue = {
       "root", "debug-log", "log", "log-format", "platform", "network", "cwd", "bundle", "pid-file",
       "console-socket", "format", "spec-fd", "gofer-fd", "fd", "root-path", "ip", "volume", "total-memory",
       "max-tasks", "max-fds", "control-fd", "process", "env", "user", "interval", "preserve-fds", "process-label",
-      "apparmor", "cap"};
+      "apparmor", "cap", "overlay2"};
   // `-name[=v]` -> `--name[=v]` for our long flags only.
   auto normalize = [&](std::string a) {
     if (a.size() > 2 && a[0] == '-' && a[1] != '-') {

@@ -26,6 +26,10 @@ struct Config {
   uint64_t total_memory = 0;  // --total-memory: bytes of app memory; 0: the default (64 GiB, sparse)
   uint64_t max_tasks = 0;     // --max-tasks: tasks alive at once; 0: unlimited
   uint64_t max_fds = 0;       // --max-fds: the app's RLIMIT_NOFILE (soft and hard); 0: Linux's default
+  // --overlay2: "root:memory" (default: rootfs writes go to an in-memory
+  // upper layer, the host rootfs is never written) or "none" (the rootfs is
+  // served read-write by its gofer: writes reach the host; opt-in).
+  std::string overlay2 = "root:memory";
 };
 
 // Registers the global flags on `app`.
@@ -34,6 +38,8 @@ void AddGlobalFlags(CLI::App& app, Config& c);
 std::vector<std::string> ToFlags(const Config& c);
 // Rejects values we do not support yet, with a message for humans.
 bool Validate(const Config& c, std::string* why);
+// --overlay2=none: the rootfs is written through the gofer.
+inline bool RootfsWritableThroughGofer(const Config& c) { return c.overlay2 == "none"; }
 // Sets up logging for a role: to --debug-log (or --log) if given, else stderr.
 void SetUpLogging(const Config& c, std::string_view role);
 

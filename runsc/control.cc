@@ -12,7 +12,9 @@
 #include "absl/status/status.h"
 #include "base/logging.h"
 #include "fmt/format.h"
+#include "fs/devpts.h"
 #include "fs/host_file.h"
+#include "fs/tty_console.h"
 #include "fs/vfs.h"
 #include "gofer/client.h"
 #include "fs/poller.h"
@@ -37,6 +39,33 @@ absl::StatusOr<ControlAddress> AddressOf(const std::string& dir) {
   a.addr.sun_family = AF_UNIX;
   fmt::format_to_n(a.addr.sun_path, sizeof(a.addr.sun_path) - 1, "/proc/self/fd/{}/ctl", a.dir.get());
   return a;
+}
+
+// `runsc exec -t`: a new pty of the sandbox's devpts, bridged to the host
+// console `host` (the replica of the pty whose master the engine got over
+// --console-socket), as the container's console is (fs/tty_console.h).
+struct ExecConsole {
+  std::shared_ptr<fs::FileDescription> replica;
+  fs::Tty* tty = nullptr;  // owned by the bridge's master
+  std::shared_ptr<fs::TtyConsole> bridge;
+};
+
+base::Result<ExecConsole> OpenExecConsole(sentry::kernel::Kernel& k, base::UniqueFd host) {
+  static const sentry::kernel::Credentials root{};
+  const fs::Caller caller{.creds = &root, .kernel = &k};
+  fs::Vfs& vfs = k.vfs();
+  std::shared_ptr<fs::FsContext> ctx = TRY(vfs.NewFsContext("/"));
+  std::shared_ptr<fs::FileDescription> master =
+      TRY(vfs.Open(caller, *ctx, vfs.root(), "/dev/ptmx", O_RDWR | O_NOCTTY, 0));
+  ExecConsole c;
+  c.tty = fs::TtyOfFile(*master);
+  if (c.tty == nullptr) return base::Errno::kENOTTY;
+  c.tty->set_locked(false);
+  c.replica = TRY(vfs.Open(caller, *ctx, vfs.root(), fmt::format("/dev/pts/{}", c.tty->index()), O_RDWR | O_NOCTTY, 0));
+  base::UniqueFd out(fcntl(host.get(), F_DUPFD_CLOEXEC, 3));
+  if (!out.valid()) return base::FromHost(errno);
+  c.bridge = TRY(fs::TtyConsole::Start(std::move(master), std::move(host), std::move(out)));
+  return c;
 }
 
 // One connection: a request, then its reply (or replies).
@@ -78,9 +107,7 @@ void Serve(sentry::kernel::Kernel& k, const std::shared_ptr<fs::HostPoller>& pol
     spec.argv = req->at("argv").get<std::vector<std::string>>();
     spec.envp = req->at("env").get<std::vector<std::string>>();
     spec.cwd = req->value("cwd", "/");
-    spec.uid = req->value("uid", 0u);
-    spec.gid = req->value("gid", 0u);
-    spec.groups = req->value("groups", std::vector<uint32_t>{});
+    CredsFromJson(*req, spec);
     if (req->contains("umask")) spec.umask = req->at("umask").get<uint32_t>();
   } catch (const nlohmann::json::exception& e) {
     (void)SendControl(conn.get(), {{"error", fmt::format("malformed exec request: {}", e.what())}});
@@ -92,6 +119,26 @@ void Serve(sentry::kernel::Kernel& k, const std::shared_ptr<fs::HostPoller>& pol
   }
   spec.path = spec.argv[0];
   spec.fds = std::make_shared<sentry::kernel::FdTable>(k.config().max_fds != 0 ? k.config().max_fds : 1024);
+  std::optional<ExecConsole> console;
+  if (op == "exec" && req->value("console", false)) {
+    if (fds.empty() || !fds[0].valid()) {
+      (void)SendControl(conn.get(), {{"error", "exec: a console needs its terminal as fd 0"}});
+      return;
+    }
+    auto made = OpenExecConsole(k, std::move(fds[0]));
+    if (!made.ok()) {
+      (void)SendControl(conn.get(), {{"error", fmt::format("exec: console: {}", base::ErrnoText(made.error()))}});
+      return;
+    }
+    console = std::move(made).value();
+    for (int fd = 0; fd <= 2; ++fd) (void)spec.fds->InstallAt(fd, console->replica, false);
+    fds.clear();
+    // The new process leads its own session (sid = pid): the pty is that
+    // session's controlling terminal with it in the foreground, as runc's
+    // setsid + TIOCSCTTY before the exec'd process's execve.
+    spec.on_start = [tty = console->tty](int32_t pid) { tty->SetSession(pid, pid); };
+    console->replica.reset();
+  }
   for (size_t i = 0; i < fds.size() && i < 3; ++i) {
     const int flags = fcntl(fds[i].get(), F_GETFL);
     if (flags < 0) continue;
@@ -119,6 +166,7 @@ void Serve(sentry::kernel::Kernel& k, const std::shared_ptr<fs::HostPoller>& pol
         em.destination = jm.at("destination").get<std::string>();
         em.type = jm.at("type").get<std::string>();
         em.read_only = jm.value("ro", false);
+        em.noexec = jm.value("noexec", false);
         em.mode = jm.value("mode", 01777u);
         em.file = jm.value("file", false);
         const int idx = jm.value("fd", -1);
@@ -162,11 +210,41 @@ void Serve(sentry::kernel::Kernel& k, const std::shared_ptr<fs::HostPoller>& pol
       }
     }).detach();
   }
+  if (console.has_value()) {
+    // The client sends {"resize":true} when the engine resized the console.
+    std::thread([conn_ref, bridge = console->bridge] {
+      while (true) {
+        auto msg = RecvControl(conn_ref->get());
+        if (!msg.ok()) return;
+        if (msg->value("resize", false)) bridge->Resize();
+      }
+    }).detach();
+  }
   const int status = k.WaitStartedProcess(pid.value());
+  if (console.has_value()) console->bridge->Finish();  // the process's last output
   (void)SendControl(conn.get(), {{"status", status}});
 }
 
 }  // namespace
+
+void CredsFromJson(const nlohmann::json& j, sentry::kernel::ExecSpec& spec) {
+  spec.uid = j.value("uid", 0u);
+  spec.gid = j.value("gid", 0u);
+  spec.groups = j.value("groups", std::vector<uint32_t>{});
+  spec.no_new_privs = j.value("no_new_privs", false);
+  if (!j.contains("caps") || !j["caps"].is_object()) return;
+  // runc's order: bounding set, then the ids (keeping capabilities), then
+  // capset and the ambient raises; its final execve is Kernel::Exec's.
+  const nlohmann::json& c = j["caps"];
+  const auto set = [&](const char* name) { return c.value(name, uint64_t{0}) & sentry::kernel::kAllCaps; };
+  sentry::kernel::Credentials cr = sentry::kernel::Credentials::ForUser(spec.uid, spec.gid, spec.groups);
+  cr.cap_bounding = set("bounding");
+  cr.cap_permitted = set("permitted");
+  cr.cap_effective = set("effective") & cr.cap_permitted;
+  cr.cap_inheritable = set("inheritable");
+  cr.cap_ambient = set("ambient") & cr.cap_permitted & cr.cap_inheritable;
+  spec.creds = std::move(cr);
+}
 
 absl::StatusOr<base::UniqueFd> ListenControl(const std::string& dir) {
   auto a = AddressOf(dir);

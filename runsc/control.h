@@ -31,6 +31,7 @@
 
 namespace sentry::kernel {
 class Kernel;
+struct ExecSpec;
 }
 namespace fs {
 class HostPoller;
@@ -48,6 +49,13 @@ inline constexpr size_t kMaxControlMessage = 1 << 20;
 inline constexpr size_t kMaxControlFds = 64;  // stdio, a rootfs gofer, one gofer per bind mount
 absl::Status SendControl(int sock, const nlohmann::json& msg, std::span<const int> fds = {});
 absl::StatusOr<nlohmann::json> RecvControl(int sock, std::vector<base::UniqueFd>* fds = nullptr);
+
+// The credentials of a process to start, from a boot spec or an exec
+// request: uid, gid, groups, and the optional "caps" object
+// ({"bounding","effective","permitted","inheritable","ambient"}: bit sets
+// before the container's execve) and "no_new_privs". Fills spec.uid/gid/
+// groups, spec.creds (when caps are given) and spec.no_new_privs.
+void CredsFromJson(const nlohmann::json& j, sentry::kernel::ExecSpec& spec);
 
 // The sentry's side: accepts and serves connections on `listener` on a
 // detached thread, for the life of the process.

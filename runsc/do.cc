@@ -40,6 +40,44 @@ bool WriteAll(int fd, const std::string& s) {
   return true;
 }
 
+// `--volume HOST:SANDBOX[:ro|:rw]` -> a bind MountSpec (docker's -v
+// spelling; gVisor's `runsc do` has no such flag).
+absl::StatusOr<MountSpec> ParseVolume(const std::string& v) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (size_t i = 0; i <= v.size(); ++i) {
+    if (i == v.size() || v[i] == ':') {
+      parts.push_back(v.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  MountSpec m;
+  m.type = "bind";
+  if (parts.size() == 3) {
+    if (parts[2] == "ro") {
+      m.read_only = true;
+    } else if (parts[2] != "rw") {
+      return absl::InvalidArgumentError(fmt::format("--volume \"{}\": the mode must be ro or rw", v));
+    }
+  } else if (parts.size() != 2) {
+    return absl::InvalidArgumentError(fmt::format("--volume \"{}\": expected HOST:SANDBOX[:ro|:rw]", v));
+  }
+  char buf[PATH_MAX];
+  if (parts[0].empty() || realpath(parts[0].c_str(), buf) == nullptr) {
+    return absl::InvalidArgumentError(fmt::format("--volume \"{}\": host path: {}", v, strerror(errno)));
+  }
+  struct stat st {};
+  if (::stat(buf, &st) != 0 || (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))) {
+    return absl::InvalidArgumentError(fmt::format("--volume \"{}\": not a directory or regular file", v));
+  }
+  m.source = buf;
+  if (parts[1].empty() || parts[1][0] != '/') {
+    return absl::InvalidArgumentError(fmt::format("--volume \"{}\": the sandbox path must be absolute", v));
+  }
+  m.destination = parts[1];
+  return m;
+}
+
 }  // namespace
 
 absl::StatusOr<MountGofer> SpawnMountGofer(const Config& c, const MountSpec& m) {
@@ -69,6 +107,15 @@ int Do(const Config& c, const DoOptions& o) {
   if (!Validate(c, &why)) {
     fmt::print(stderr, "runsc: {}\n", why);
     return 2;
+  }
+  std::vector<MountSpec> all_mounts = o.mounts;
+  for (const std::string& v : o.volumes) {
+    auto m = ParseVolume(v);
+    if (!m.ok()) {
+      fmt::print(stderr, "runsc do: {}\n", std::string(m.status().message()));
+      return 2;
+    }
+    all_mounts.push_back(*m);
   }
   if (c.network == "sandbox" || c.network == "host") {
     // TODO(#9): the netstack. Until then the only honest mode is none, and
@@ -123,6 +170,9 @@ int Do(const Config& c, const DoOptions& o) {
   std::vector<std::string> gargs = {"runsc-gofer"};
   for (auto& f : ToFlags(c)) gargs.push_back(f);
   gargs.insert(gargs.end(), {"gofer", "--fd=3", "--root-path=" + rootfs});
+  // --overlay2=none: the rootfs itself is written through its gofer (unless
+  // config.json's root.readonly).
+  if (RootfsWritableThroughGofer(c) && !o.root_readonly) gargs.push_back("--read-only=false");
   auto gofer = SpawnSelf(gargs, {{gofer_end.get(), 3}}, sandbox::kGoferNamespaces);
   if (!gofer.ok()) {
     fmt::print(stderr, "runsc: starting the gofer: {}\n", gofer.status().ToString());
@@ -140,8 +190,9 @@ int Do(const Config& c, const DoOptions& o) {
   };
   std::vector<base::UniqueFd> mount_ends;  // the sentry's ends, fd 5 onwards in boot
   nlohmann::json mounts = nlohmann::json::array();
-  for (const MountSpec& m : o.mounts) {
-    nlohmann::json jm = {{"destination", m.destination}, {"type", m.type}, {"ro", m.read_only}, {"mode", m.mode}};
+  for (const MountSpec& m : all_mounts) {
+    nlohmann::json jm = {{"destination", m.destination}, {"type", m.type}, {"ro", m.read_only}, {"mode", m.mode},
+                         {"noexec", m.noexec}};
     if (m.type == "bind") {
       auto mg = SpawnMountGofer(c, m);
       if (!mg.ok()) {
@@ -209,6 +260,11 @@ int Do(const Config& c, const DoOptions& o) {
   spec["mounts"] = mounts;
   spec["hostname"] = o.hostname;
   spec["root_readonly"] = o.root_readonly;
+  if (o.caps.has_value()) {
+    spec["caps"] = {{"bounding", o.caps->bounding}, {"effective", o.caps->effective}, {"permitted", o.caps->permitted},
+                    {"inheritable", o.caps->inheritable}, {"ambient", o.caps->ambient}};
+  }
+  spec["no_new_privs"] = o.no_new_privs;
   // A terminal on stdin with us in its foreground: the app gets the
   // sandbox's own pty as its terminal (fs/tty_console.h), so ^C, ^Z and
   // job control are the sandbox's; the host terminal passes raw bytes

@@ -20,6 +20,9 @@ int main(int argc, char** argv) {
   CLI::App* do_cmd = app.add_subcommand("do", "run a command in a one-off sandbox, using the host root read-only");
   do_cmd->add_option("--cwd", do_opts.cwd, "working directory inside the sandbox (default: the current one)");
   do_cmd->add_option("--root", do_opts.rootfs, "path to the root directory (default \"/\")");
+  do_cmd->add_option("-v,--volume", do_opts.volumes,
+                     "HOST:SANDBOX[:ro|:rw]: bind-mount a host directory or file at SANDBOX, served by a gofer of "
+                     "its own; read-write by default, so the app's writes reach HOST (repeatable)");
   // CMD [ARGS...] never reaches CLI11 (NormalizeArgs splits it off), so the
   // app's own flags are never taken for ours.
   do_cmd->footer("Everything from CMD on is the app's command line, passed unchanged.");
@@ -90,8 +93,8 @@ int main(int argc, char** argv) {
   exec_cmd->add_option("-u,--user", exec_opts.user, "UID[:GID]");
   exec_cmd->add_option("--process-label", "ignored (no SELinux labels in the sandbox)");
   exec_cmd->add_option("--apparmor", "ignored (no AppArmor in the sandbox)");
-  exec_cmd->add_flag("--no-new-privs")->description("implied");
-  exec_cmd->add_option("-c,--cap", "ignored: the sandbox does not model capability sets yet");
+  exec_cmd->add_flag("--no-new-privs", exec_opts.no_new_privs, "set no_new_privs for the process");
+  exec_cmd->add_option("-c,--cap", exec_opts.caps, "add a capability to the process's sets (repeatable)");
   exec_cmd->add_option("--preserve-fds", "ignored");
   exec_cmd->add_option("id", id, "container id")->required();
   exec_cmd->footer("Everything after ID is the command line, passed unchanged.");

@@ -35,6 +35,16 @@ Policy GoferPolicy() {
   allow(SYS_renameat2, "Rename (glibc may use renameat2)");
   allow(SYS_fchownat, "owner of created nodes");
   allow(SYS_fchown, "owner of created files");
+  // Writable mounts (SetAttr, Link, xattrs), each on an fd the gofer holds:
+  // an O_PATH node fd or its re-opened data fd, never a path string.
+  allow(SYS_fchmod, "SetAttr mode, on a re-opened data fd");
+  allow(SYS_ftruncate, "SetAttr size, on a re-opened O_WRONLY fd");
+  allow(SYS_utimensat, "SetAttr times: futimens on a data fd, AT_EMPTY_PATH on a symlink's O_PATH fd");
+  allow(SYS_linkat, "Link: AT_EMPTY_PATH of the target's O_PATH fd, or its /proc/self/fd link");
+  allow(SYS_fgetxattr, "GetXattr (user.* only)");
+  allow(SYS_flistxattr, "ListXattr (filtered to user.*)");
+  allow(SYS_fsetxattr, "SetXattr (user.* only)");
+  allow(SYS_fremovexattr, "RemoveXattr (user.* only)");
   allow(SYS_close, "Release, temporary fds");
   allow(SYS_umask, "ServeFds sets umask 0 (the sentry applies the app's)");
   allow(SYS_fcntl, "fd flags");

@@ -185,10 +185,13 @@ Result<uint64_t> Fallocate(Task& t, const SyscallArgs& args) {
   return 0;
 }
 
-// Everything lives in sentry memory (or the read-only host): there is
-// nothing to flush, but the fd must be valid.
+// Sentry-memory files have nothing to flush, but the fd must be valid;
+// files of a writable gofer mount flush their host fd (Inode::Sync).
 Result<uint64_t> Fsync(Task& t, const SyscallArgs& args) {
-  TRY(GetDataFile(t, args.Fd(0)));
+  std::shared_ptr<fs::FileDescription> f = TRY(GetDataFile(t, args.Fd(0)));
+  if (auto target = fs::AttrTarget::Of(*f); target.ok() && target.value().inode != nullptr) {
+    TRY(target.value().inode->Sync());
+  }
   return 0;
 }
 Result<uint64_t> Fdatasync(Task& t, const SyscallArgs& args) { return Fsync(t, args); }

@@ -85,7 +85,7 @@ constexpr SyscallEntry kEntries[] = {
     {71, "msgctl", nullptr, S::kNone, "", {}},
     {72, "fcntl", Fcntl, S::kPartial, "dup, fd and status flags, record and OFD locks (EDEADLK, released as Linux: any close by the process, exit, exec), pipe sizes; no leases, seals or async I/O owners", {A::kFd, A::kInt, A::kHex}},
     {73, "flock", Flock, S::kFull, "locks of the open file description, released with its last reference", {A::kFd, A::kHex}},
-    {74, "fsync", Fsync, S::kFull, "no-op: data lives in sentry memory", {A::kFd}},
+    {74, "fsync", Fsync, S::kFull, "host fsync for files of writable gofer mounts; else a no-op (data in sentry memory)", {A::kFd}},
     {75, "fdatasync", Fdatasync, S::kFull, "no-op", {A::kFd}},
     {76, "truncate", Truncate, S::kFull, "", {A::kPath, A::kInt}},
     {77, "ftruncate", Ftruncate, S::kFull, "", {A::kFd, A::kInt}},

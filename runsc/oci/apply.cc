@@ -26,6 +26,9 @@ absl::StatusOr<std::optional<MountSpec>> ToMount(const Mount& m, size_t i) {
   MountSpec out;
   out.destination = m.destination;
   out.read_only = HasOption(m, "ro") || HasOption(m, "readonly");
+  // nosuid holds everywhere (the sentry never honours set-id bits) and nodev
+  // too (no mount reaches a host device): only noexec needs a flag.
+  out.noexec = HasOption(m, "noexec");
   const bool bind = m.type == "bind" || HasOption(m, "bind") || HasOption(m, "rbind");
   if (bind) {
     if (m.source.empty() || m.source[0] != '/') {
@@ -76,9 +79,21 @@ absl::StatusOr<std::optional<MountSpec>> ToMount(const Mount& m, size_t i) {
     out.read_only = true;
     return std::optional<MountSpec>(out);
   }
-  if (m.type == "devpts" || m.type == "mqueue" || m.type == "cgroup" || m.type == "cgroup2") {
-    // devpts is the tty work; mqueue and cgroup have no sandbox view yet.
-    logging::Info("mount {} ({}): not available in this sandbox yet; skipped", m.destination, m.type);
+  if (m.type == "cgroup" || m.type == "cgroup2" || m.type == "mqueue") {
+    // TODO(#8): no cgroup view and no POSIX message queues in the sandbox
+    // yet: an empty read-only directory (mq_open is ENOSYS), so the path
+    // exists as engines expect and nothing pretends to work.
+    logging::Info("mount {} ({}): an empty read-only directory in this sandbox", m.destination, m.type);
+    out.type = "sysfs";  // the sentry's empty read-only filesystem
+    out.read_only = true;
+    return std::optional<MountSpec>(out);
+  }
+  if (m.type == "devpts") {
+    // The sandbox has its own devpts at /dev/pts (fs/devpts.h), with
+    // Linux's defaults (ptmxmode 0666, mode 0620); options are not applied.
+    if (m.destination != "/dev/pts") {
+      return absl::InvalidArgumentError(fmt::format("{}.destination: devpts is only available at /dev/pts", field));
+    }
     return std::optional<MountSpec>();
   }
   return absl::InvalidArgumentError(fmt::format("{}.type: \"{}\" is not supported (bind, tmpfs, proc, sysfs, "
@@ -87,6 +102,56 @@ absl::StatusOr<std::optional<MountSpec>> ToMount(const Mount& m, size_t i) {
 }
 
 }  // namespace
+
+namespace {
+// include/uapi/linux/capability.h, in number order.
+const char* const kCapNames[] = {
+      "CAP_CHOWN",          "CAP_DAC_OVERRIDE",  "CAP_DAC_READ_SEARCH", "CAP_FOWNER",         "CAP_FSETID",
+      "CAP_KILL",           "CAP_SETGID",        "CAP_SETUID",          "CAP_SETPCAP",        "CAP_LINUX_IMMUTABLE",
+      "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN",     "CAP_NET_RAW",        "CAP_IPC_LOCK",
+      "CAP_IPC_OWNER",      "CAP_SYS_MODULE",    "CAP_SYS_RAWIO",       "CAP_SYS_CHROOT",     "CAP_SYS_PTRACE",
+      "CAP_SYS_PACCT",      "CAP_SYS_ADMIN",     "CAP_SYS_BOOT",        "CAP_SYS_NICE",       "CAP_SYS_RESOURCE",
+      "CAP_SYS_TIME",       "CAP_SYS_TTY_CONFIG", "CAP_MKNOD",          "CAP_LEASE",          "CAP_AUDIT_WRITE",
+      "CAP_AUDIT_CONTROL",  "CAP_SETFCAP",       "CAP_MAC_OVERRIDE",    "CAP_MAC_ADMIN",      "CAP_SYSLOG",
+      "CAP_WAKE_ALARM",     "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",      "CAP_PERFMON",        "CAP_BPF",
+      "CAP_CHECKPOINT_RESTORE"};
+}  // namespace
+
+std::vector<std::string> CapabilityNames() { return {std::begin(kCapNames), std::end(kCapNames)}; }
+
+int CapabilityByName(const std::string& name) {
+  for (size_t i = 0; i < std::size(kCapNames); ++i) {
+    if (name == kCapNames[i]) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+std::optional<CapsSpec> CapsOf(const Spec& spec) {
+  if (!spec.capabilities_set) return std::nullopt;
+  CapsSpec out;
+  for (const auto& [set, names] : spec.capabilities) {
+    uint64_t bits = 0;
+    for (const auto& n : names) {
+      const int cap = CapabilityByName(n);
+      if (cap < 0) {
+        logging::Warn("process.capabilities.{}: unknown capability \"{}\" ignored", set, n);
+        continue;
+      }
+      bits |= uint64_t{1} << cap;
+    }
+    if (set == "bounding") out.bounding = bits;
+    if (set == "effective") out.effective = bits;
+    if (set == "permitted") out.permitted = bits;
+    if (set == "inheritable") out.inheritable = bits;
+    if (set == "ambient") out.ambient = bits;
+  }
+  // capset(2) and PR_CAP_AMBIENT_RAISE as runc makes them: effective within
+  // permitted, ambient within permitted and inheritable (runc's raise of
+  // any other fails and is skipped).
+  out.effective &= out.permitted;
+  out.ambient &= out.permitted & out.inheritable;
+  return out;
+}
 
 int RlimitByName(const std::string& name) {
   static const std::pair<const char*, int> kNames[] = {
@@ -142,17 +207,10 @@ absl::StatusOr<DoOptions> ToDoOptions(const Spec& spec, Config& c) {
     // TODO(#8): cpu shares/quota through a cgroup v1 child of the engine's.
     logging::Info("linux.resources.cpu: not applied by the sandbox itself (the engine's cgroup still applies)");
   }
-  if (!spec.capabilities.empty()) {
-    // TODO(#8): the sentry has no per-task capability sets yet (procs).
-    // The sandbox's root is already confined by the sentry; a capability
-    // list cannot widen what the host grants (none).
-    logging::Info("process.capabilities: recorded; the sandbox does not model capability sets yet");
-  }
-  if (spec.no_new_privileges) {
-    // Nothing in the sandbox can gain privileges on execve today: setuid
-    // bits and file capabilities are not honoured by the sentry.
-    logging::Debug("process.noNewPrivileges: implied (the sentry never grants privileges on execve)");
-  }
+  // process.capabilities and noNewPrivileges: the first task's credentials
+  // in the sentry (Kernel::Exec applies execve's capability rules to them).
+  o.caps = CapsOf(spec);
+  o.no_new_privs = spec.no_new_privileges;
   return o;
 }
 

@@ -17,6 +17,15 @@ namespace runsc::oci {
 // --max-tasks; RLIMIT_NOFILE -> --max-fds).
 absl::StatusOr<DoOptions> ToDoOptions(const Spec& spec, Config& c);
 
+// process.capabilities -> bit sets; nullopt when the spec has none (then
+// runc leaves root with every capability). Unknown names are skipped with a
+// warning, as runc does (a newer engine may know newer capabilities).
+std::optional<CapsSpec> CapsOf(const Spec& spec);
+// Every capability name this runtime knows, in number order.
+std::vector<std::string> CapabilityNames();
+// "CAP_CHOWN" -> 0; -1 if unknown.
+int CapabilityByName(const std::string& name);
+
 // "RLIMIT_NOFILE" -> RLIMIT_NOFILE; -1 if unknown.
 int RlimitByName(const std::string& name);
 

@@ -20,6 +20,7 @@
 #include "fmt/format.h"
 #include "runsc/commands.h"
 #include "runsc/oci/apply.h"
+#include "runsc/oci/cgroup.h"
 #include "runsc/oci/console.h"
 #include "runsc/oci/hooks.h"
 #include "runsc/oci/pod.h"
@@ -172,6 +173,24 @@ int Create(const Config& c, const std::string& id, const CreateOptions& o) {
   if (!pid.ok()) return cleanup(fmt::format("starting the container: {}", pid.status().ToString()));
   s.pid = *pid;
   s.status = "created";
+  // The host cgroup (runsc/oci/cgroup.h): the supervisor goes in before it
+  // starts the gofers and the sentry (it waits for `start`).
+  if (const std::string cg = CgroupPathFor(*spec, id, c.systemd_cgroup); cg.empty()) {
+    kill(*pid, SIGKILL);
+    return cleanup(fmt::format("linux.cgroupsPath: \"{}\" is not a usable cgroup path", spec->cgroups_path));
+  } else if (auto made = CreateCgroup(cg, *spec, *pid, &s.cgroup_owned); !made.ok()) {
+    if (spec->cpu_shares.has_value() || spec->cpu_quota.has_value() || !spec->cgroups_path.empty()) {
+      kill(*pid, SIGKILL);
+      DestroyCgroup(cg, s.cgroup_owned);
+      return cleanup(fmt::format("cgroup {}: {}", cg, std::string(made.message())));
+    }
+    // No limits asked for: the sandbox runs without a cgroup of its own
+    // (pause falls back to stopping its tasks).
+    logging::Warn("cgroup {}: {}; continuing without one", cg, made.ToString());
+    DestroyCgroup(cg, s.cgroup_owned);
+  } else {
+    s.cgroup = cg;
+  }
   if (auto st2 = dir->Save(s); !st2.ok()) {
     kill(*pid, SIGKILL);
     return cleanup(std::string(st2.message()));
@@ -234,6 +253,14 @@ int Supervise(const Config& c, const std::string& id, const std::string& bundle)
     // controlling terminal, with us in its foreground, so runsc do treats
     // it like a user's terminal (raw mode, the sandbox's /dev/pts/0).
     if (auto s = AcquireConsole(STDIN_FILENO); !s.ok()) logging::Warn("console: {}", s.ToString());
+  }
+  if (spec->oom_score_adj.has_value()) {
+    // process.oomScoreAdj: for the whole sandbox on the host (the gofers and
+    // the sentry inherit it from us), as runc sets it on the container.
+    std::ofstream f("/proc/self/oom_score_adj");
+    f << *spec->oom_score_adj;
+    f.flush();
+    if (!f.good()) logging::Warn("process.oomScoreAdj: writing /proc/self/oom_score_adj failed");
   }
   int code = 0;
   if (auto sandbox = PodSandboxId(*spec, id)) {
@@ -314,12 +341,15 @@ int Delete(const Config& c, const std::string& id, bool force) {
     return Fail(fmt::format("cannot delete container \"{}\" that is running (use --force)", id));
   }
   if (s.status != "stopped") {
+    // A frozen supervisor would not die of SIGKILL until thawed.
+    if (s.status == "paused" && !s.cgroup.empty()) (void)FreezeCgroup(s.cgroup, false);
     ::kill(s.pid, SIGKILL);
     for (int i = 0; i < 1000 && ProcessAlive(s.pid); ++i) {
       ::waitpid(s.pid, nullptr, WNOHANG);
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
   }
+  if (!s.cgroup.empty()) DestroyCgroup(s.cgroup, s.cgroup_owned);
   if (auto r = dir.Remove(); !r.ok()) return Fail(r);
   return 0;
 }
@@ -349,7 +379,8 @@ int Features() {
       {"ociVersionMax", "1.0.2"},
       {"hooks", {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}},
       {"mountOptions", {"bind", "rbind", "ro", "rw", "nosuid", "nodev", "noexec", "mode"}},
-      {"linux", {{"namespaces", {"pid", "network", "ipc", "uts", "mount"}}, {"capabilities", nlohmann::json::array()}}},
+      {"linux", {{"namespaces", {"pid", "network", "ipc", "uts", "mount"}}, {"capabilities", CapabilityNames()},
+                 {"cgroup", {{"v1", true}, {"v2", false}, {"systemd", false}, {"systemdUser", false}}}}},
       {"annotations", {{"org.opencontainers.runc.version", "runsc-cpp 0.1.0"}}}};
   fmt::print("{}\n", f.dump(4));
   return 0;

@@ -44,6 +44,8 @@ struct ExecOptions {
   std::string cwd;
   std::vector<std::string> env;  // --env KEY=VALUE, repeatable
   std::string user;              // --user UID[:GID]
+  std::vector<std::string> caps; // --cap CAP_X (repeatable): added to the process's sets
+  bool no_new_privs = false;     // --no-new-privs
 };
 // `runsc exec`: a new process in the running sandbox (runsc/oci/exec.cc).
 int Exec(const Config& c, const std::string& id, const ExecOptions& o);

@@ -1,6 +1,10 @@
 // `runsc exec`, `ps` and `events`: the commands that talk to a running
 // sandbox through its control socket (runsc/control.h).
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <termios.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,6 +21,9 @@
 #include "base/logging.h"
 #include "fmt/format.h"
 #include "runsc/control.h"
+#include "runsc/oci/apply.h"
+#include "runsc/oci/cgroup.h"
+#include "runsc/oci/console.h"
 #include "runsc/oci/commands.h"
 #include "runsc/oci/spec.h"
 #include "runsc/oci/state.h"
@@ -40,6 +47,10 @@ absl::StatusOr<State> Running(const Config& c, const std::string& id) {
   auto st = dir->Load();
   if (!st.ok()) return st.status();
   Refresh(*st);
+  if (st->status == "paused" && !st->cgroup.empty()) {
+    // Frozen: the sentry cannot answer (runc refuses exec in a paused container too).
+    return absl::FailedPreconditionError(fmt::format("container \"{}\" is paused", id));
+  }
   if (st->status != "running" && st->status != "created" && st->status != "paused") {
     return absl::FailedPreconditionError(fmt::format("container \"{}\" is not running (state \"{}\")", id, st->status));
   }
@@ -54,6 +65,40 @@ absl::StatusOr<nlohmann::json> Request(const Config& c, const std::string& id, c
   if (!reply.ok()) return reply.status();
   if (reply->contains("error")) return absl::InternalError(reply->value("error", ""));
   return reply;
+}
+
+// The exec'd process's host-side stand-in when it has a console: holds the
+// console's replica as its controlling terminal, so the engine's resizes
+// (TIOCSWINSZ on the master) raise SIGWINCH here, and passes them on to
+// the sentry until the process's status arrives. Returns the exit code.
+int WatchConsole(int sock, int console) {
+  (void)setsid();
+  (void)ioctl(console, TIOCSCTTY, 0);
+  signal(SIGHUP, SIG_IGN);  // the engine closing the master is not our exit
+  sigset_t winch;
+  sigemptyset(&winch);
+  sigaddset(&winch, SIGWINCH);
+  sigprocmask(SIG_BLOCK, &winch, nullptr);
+  base::UniqueFd sfd(signalfd(-1, &winch, SFD_CLOEXEC));
+  // A resize before we held the terminal raised no SIGWINCH: look once now.
+  (void)SendControl(sock, {{"resize", true}});
+  while (true) {
+    struct pollfd p[2] = {{sock, POLLIN, 0}, {sfd.get(), POLLIN, 0}};
+    if (poll(p, sfd.valid() ? 2 : 1, -1) < 0) {
+      if (errno == EINTR) continue;
+      return 255;
+    }
+    if (p[1].revents & POLLIN) {
+      signalfd_siginfo si;
+      (void)!read(sfd.get(), &si, sizeof(si));
+      (void)SendControl(sock, {{"resize", true}});
+    }
+    if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      auto done = RecvControl(sock);
+      if (!done.ok()) return 255;
+      return ExitCodeOf(done->value("status", 0));
+    }
+  }
 }
 
 }  // namespace
@@ -80,7 +125,8 @@ int Exec(const Config& c, const std::string& id, const ExecOptions& o) {
     p.args = o.command;
     p.terminal = false;  // runc: only -t asks for one, whatever the container has
   }
-  if (o.tty || p.terminal) return Fail("exec: terminals (-t, process.terminal) are not supported yet (#8)");
+  const bool tty = o.tty || p.terminal;
+  if (tty && o.console_socket.empty()) return Fail("exec: a terminal (-t, process.terminal) needs --console-socket");
   for (const auto& e : o.env) {
     if (e.find('=') == std::string::npos) return Fail(fmt::format("--env \"{}\": want KEY=VALUE", e));
     p.env.push_back(e);
@@ -98,11 +144,41 @@ int Exec(const Config& c, const std::string& id, const ExecOptions& o) {
   nlohmann::json req = {{"op", "exec"}, {"argv", p.args},  {"env", p.env},      {"cwd", p.cwd},
                         {"uid", p.uid}, {"gid", p.gid},    {"groups", p.additional_gids}};
   if (p.umask.has_value()) req["umask"] = *p.umask;
+  // Capabilities: the process's own (the container's unless --process),
+  // plus runc's --cap additions to every set but ambient.
+  for (const auto& cap : o.caps) {
+    if (CapabilityByName(cap) < 0) return Fail(fmt::format("--cap \"{}\": unknown capability", cap));
+    for (const char* set : {"bounding", "effective", "permitted", "inheritable"}) p.capabilities[set].push_back(cap);
+  }
+  if (auto caps = CapsOf(p)) {
+    req["caps"] = {{"bounding", caps->bounding}, {"effective", caps->effective}, {"permitted", caps->permitted},
+                   {"inheritable", caps->inheritable}, {"ambient", caps->ambient}};
+  }
+  req["no_new_privs"] = p.no_new_privileges || o.no_new_privs;
 
   auto sock = ConnectControl(c.root_dir + "/" + id);
   if (!sock.ok()) return Fail(fmt::format("exec in \"{}\": {}", id, std::string(sock.status().message())));
+  // -t: a host pty whose master goes to the engine (as for create); the
+  // sentry bridges its replica to a new pty of the sandbox's devpts.
+  base::UniqueFd console;
+  if (tty) {
+    auto made = NewConsole(o.console_socket, p.console_height, p.console_width);
+    if (!made.ok()) return Fail(fmt::format("exec: {}", std::string(made.status().message())));
+    console = std::move(made).value();
+    // The host pty only carries bytes: echo, line editing and ONLCR are
+    // the sandbox pty's (as runsc do does to a user's terminal).
+    struct termios t {};
+    if (tcgetattr(console.get(), &t) == 0) {
+      cfmakeraw(&t);
+      (void)tcsetattr(console.get(), TCSANOW, &t);
+    }
+    req["console"] = true;
+  }
   const int stdio[3] = {0, 1, 2};
-  if (auto s = SendControl(sock->get(), req, stdio); !s.ok()) return Fail(s);
+  const int console_fds[1] = {console.get()};
+  if (auto s = tty ? SendControl(sock->get(), req, console_fds) : SendControl(sock->get(), req, stdio); !s.ok()) {
+    return Fail(s);
+  }
   auto started = RecvControl(sock->get());
   if (!started.ok()) return Fail(started.status());
   if (started->contains("error")) return Fail(fmt::format("exec: {}", started->value("error", "")));
@@ -118,6 +194,7 @@ int Exec(const Config& c, const std::string& id, const ExecOptions& o) {
       for (int fd = 0; fd <= 2 && null.valid(); ++fd) ::dup2(null.get(), fd);
       setsid();
     }
+    if (console.valid()) _exit(WatchConsole(sock->get(), console.get()));
     auto done = RecvControl(sock->get());
     if (!done.ok()) _exit(255);
     _exit(ExitCodeOf(done->value("status", 0)));
@@ -174,11 +251,19 @@ int Pause(const Config& c, const std::string& id, bool pause) {
   if (st->status != want) {
     return Fail(fmt::format("cannot {} container \"{}\" in state \"{}\"", pause ? "pause" : "resume", id, st->status));
   }
-  auto sock = ConnectControl(c.root_dir + "/" + id);
-  if (!sock.ok()) return Fail(sock.status());
-  if (auto s = SendControl(sock->get(), {{"op", pause ? "pause" : "resume"}}); !s.ok()) return Fail(s);
-  auto reply = RecvControl(sock->get());
-  if (!reply.ok()) return Fail(reply.status());
+  // The sandbox's cgroup freezer: every host task of the sandbox (sentry,
+  // stubs, gofers) stops where it is, so no app instruction runs and
+  // nothing in the sandbox can notice (clocks keep going, as with Linux's
+  // freezer). Without a cgroup: a job-control stop of every process.
+  if (!st->cgroup.empty()) {
+    if (auto s = FreezeCgroup(st->cgroup, pause); !s.ok()) return Fail(s);
+  } else {
+    auto sock = ConnectControl(c.root_dir + "/" + id);
+    if (!sock.ok()) return Fail(sock.status());
+    if (auto s = SendControl(sock->get(), {{"op", pause ? "pause" : "resume"}}); !s.ok()) return Fail(s);
+    auto reply = RecvControl(sock->get());
+    if (!reply.ok()) return Fail(reply.status());
+  }
   st->status = pause ? "paused" : "running";
   if (auto s = dir->Save(*st); !s.ok()) return Fail(s);
   return 0;
@@ -188,13 +273,25 @@ int Events(const Config& c, const std::string& id, bool stats_once, int interval
   // runc's format: {"type":"stats","id":ID,"data":{...}} per line, every
   // interval, until the container stops.
   while (true) {
-    auto procs = SandboxProcesses(c, id);
-    if (!procs.ok()) {
-      if (stats_once) return Fail(procs.status());
-      return 0;  // stopped: the stream ends
+    absl::StatusOr<State> st;
+    {
+      auto dir = StateDir::Open(c.root_dir, id, false);  // the lock is released at once
+      if (!dir.ok()) return stats_once ? Fail(dir.status()) : 0;
+      st = dir->Load();
     }
-    nlohmann::json data = {{"pids", {{"current", procs->size()}}}};
-    if (c.max_tasks != 0) data["pids"]["limit"] = c.max_tasks;
+    if (!st.ok()) return stats_once ? Fail(st.status()) : 0;
+    Refresh(*st);
+    if (st->status == "stopped") return stats_once ? Fail(fmt::format("container \"{}\" is stopped", id)) : 0;
+    // cpu and memory from the sandbox's cgroup; pids from the sentry (its
+    // processes, which have no host pids), unless frozen.
+    nlohmann::json data = st->cgroup.empty() ? nlohmann::json::object() : CgroupStats(st->cgroup);
+    if (st->status != "paused") {
+      auto procs = SandboxProcesses(c, id);
+      if (procs.ok()) data["pids"] = {{"current", procs->size()}};
+    }
+    if (auto spec = LoadSpec(st->bundle); spec.ok() && spec->pids_limit.has_value() && *spec->pids_limit > 0) {
+      data["pids"]["limit"] = *spec->pids_limit;
+    }
     fmt::print("{}\n", nlohmann::json({{"type", "stats"}, {"id", id}, {"data", data}}).dump());
     std::fflush(stdout);
     if (stats_once) return 0;

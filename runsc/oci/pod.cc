@@ -59,7 +59,8 @@ int RunInPod(const Config& c, const std::string& sandbox_id, const Spec& spec) {
   std::vector<base::UniqueFd> mount_ends;
   nlohmann::json mounts = nlohmann::json::array();
   for (const MountSpec& m : opts->mounts) {
-    nlohmann::json jm = {{"destination", m.destination}, {"type", m.type}, {"ro", m.read_only}, {"mode", m.mode}};
+    nlohmann::json jm = {{"destination", m.destination}, {"type", m.type}, {"ro", m.read_only}, {"mode", m.mode},
+                         {"noexec", m.noexec}};
     if (m.type == "bind") {
       if (mount_ends.size() + 4 >= kMaxControlFds) return fail("pod container: too many bind mounts");
       auto mg = SpawnMountGofer(c, m);  // dies with this supervisor (PDEATHSIG)

@@ -153,6 +153,7 @@ void ParseProcess(Reader& r, const json& p, Spec& s) {
   if (p.contains("rlimits")) ParseRlimits(r, p["rlimits"], s);
   if (p.contains("noNewPrivileges")) s.no_new_privileges = r.Bool(p["noNewPrivileges"], "process.noNewPrivileges");
   if (p.contains("capabilities") && r.Object(p["capabilities"], "process.capabilities")) {
+    s.capabilities_set = true;
     for (const auto& [set, names] : p["capabilities"].items()) {
       const std::string cp = "process.capabilities." + set;
       if (set != "bounding" && set != "effective" && set != "inheritable" && set != "permitted" && set != "ambient") {
@@ -273,6 +274,7 @@ absl::StatusOr<Spec> ParseSpec(const std::string& text, const std::string& bundl
   if (j.contains("linux") && r.Object(j["linux"], "linux")) {
     const json& l = j["linux"];
     if (l.contains("resources")) ParseResources(r, l["resources"], s);
+    if (l.contains("cgroupsPath")) s.cgroups_path = r.String(l["cgroupsPath"], "linux.cgroupsPath");
     if (l.contains("sysctl") && r.Object(l["sysctl"], "linux.sysctl")) {
       // TODO(#8): the sandbox's own sysctls. None is supported yet, and
       // silently ignoring one would lie to the user.
@@ -320,6 +322,7 @@ absl::StatusOr<Spec> LoadSpec(const std::string& bundle) {
 }
 
 std::string DefaultSpecJson() {
+  const json kDefaultCaps = {"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"};
   json spec = {
       {"ociVersion", "1.0.2"},
       {"process",
@@ -328,6 +331,12 @@ std::string DefaultSpecJson() {
         {"args", {"sh"}},
         {"env", {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"}},
         {"cwd", "/"},
+        // runc's default set (libcontainer/specconv Example()).
+        {"capabilities", {{"bounding", kDefaultCaps},
+                          {"effective", kDefaultCaps},
+                          {"inheritable", kDefaultCaps},
+                          {"permitted", kDefaultCaps},
+                          {"ambient", kDefaultCaps}}},
         {"rlimits", {{{"type", "RLIMIT_NOFILE"}, {"hard", 1024}, {"soft", 1024}}}},
         {"noNewPrivileges", true}}},
       {"root", {{"path", "rootfs"}, {"readonly", true}}},

@@ -58,6 +58,7 @@ struct Spec {
   // "CAP_CHOWN"). Parsed and validated; see runsc/oci/apply.cc for what the
   // sandbox does with them.
   std::map<std::string, std::vector<std::string>> capabilities;
+  bool capabilities_set = false;  // the object is present (even empty: no capabilities)
   std::optional<int> oom_score_adj;
   // linux.resources: the sandbox's own limits.
   std::optional<int64_t> memory_limit;  // bytes; -1: unlimited
@@ -65,6 +66,10 @@ struct Spec {
   std::optional<uint64_t> cpu_shares;
   std::optional<int64_t> cpu_quota;
   std::optional<uint64_t> cpu_period;
+  // linux.cgroupsPath: absolute (from the cgroup mounts' roots), relative
+  // (to the caller's cgroup), or systemd's "slice:prefix:name" with
+  // --systemd-cgroup. Empty: runsc's default (runsc/oci/cgroup.h).
+  std::string cgroups_path;
 };
 
 // Parses `text` (the contents of <bundle>/config.json). `bundle` is the

@@ -75,6 +75,8 @@ absl::StatusOr<State> StateDir::Load() const {
     s.created = j.value("created", "");
     s.exit_status = j.value("exitStatus", -1);
     if (j.contains("annotations")) s.annotations = j["annotations"].get<std::map<std::string, std::string>>();
+    s.cgroup = j.value("cgroupPath", "");
+    s.cgroup_owned = j.value("cgroupOwned", false);
   } catch (const json::exception& e) {
     return absl::DataLossError(fmt::format("{}/state.json is corrupt: {}", dir_, e.what()));
   }
@@ -85,6 +87,10 @@ absl::Status StateDir::Save(const State& s) const {
   json j = {{"ociVersion", "1.0.2"}, {"id", s.id},           {"status", s.status},        {"pid", s.pid},
             {"bundle", s.bundle},    {"created", s.created}, {"exitStatus", s.exit_status}};
   if (!s.annotations.empty()) j["annotations"] = s.annotations;
+  if (!s.cgroup.empty()) {
+    j["cgroupPath"] = s.cgroup;
+    j["cgroupOwned"] = s.cgroup_owned;
+  }
   const std::string tmp = dir_ + "/state.json.tmp";
   const std::string text = j.dump();
   base::UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));

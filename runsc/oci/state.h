@@ -23,6 +23,11 @@ struct State {
   std::string created;  // RFC 3339
   int exit_status = -1;  // once stopped
   std::map<std::string, std::string> annotations;
+  // The host cgroup the sandbox runs in (runsc/oci/cgroup.h); "" if none.
+  // owned: made by create (then delete kills what is left in it and
+  // removes it), not an existing one named by cgroupsPath.
+  std::string cgroup;
+  bool cgroup_owned = false;
 };
 
 // OCI container ids: [A-Za-z0-9][A-Za-z0-9_+.-]*, at most 1024 bytes, no "/".

@@ -176,6 +176,8 @@ base::Result<std::unique_ptr<Task>> Kernel::NewProcessTask(const ExecSpec& spec,
   }
   auto task = std::make_unique<Task>(*this, tg, tg->pid);
   task->SetCreds(spec.creds.has_value() ? *spec.creds : Credentials::ForUser(spec.uid, spec.gid, spec.groups));
+  task->no_new_privs = spec.no_new_privs;
+  if (spec.on_start) spec.on_start(pid);
   task->SetFds(spec.fds != nullptr ? spec.fds : std::make_shared<FdTable>());
   task->fds().set_locks(vfs_->locks_ptr());  // POSIX record locks are owned by the table
   auto fsctx = spec.root.has_value() ? vfs_->NewFsContextAt(*spec.root, spec.cwd) : vfs_->NewFsContext(spec.cwd);

@@ -4,6 +4,7 @@
 #define SENTRY_KERNEL_KERNEL_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -49,6 +50,10 @@ struct ExecSpec {  // the first process, or one started by `runsc exec`
   // execve's capability rules (Credentials::AfterExec), as runc's execve.
   std::optional<Credentials> creds;
   std::vector<uint32_t> groups;   // supplementary groups (unless creds is set)
+  bool no_new_privs = false;      // OCI process.noNewPrivileges (prctl PR_SET_NO_NEW_PRIVS)
+  // Called with the new process's pid (its sid and pgid too) before it
+  // runs: `runsc exec -t` makes its console that session's terminal.
+  std::function<void(int32_t pid)> on_start;
   std::optional<uint32_t> umask;  // default 022
   struct Rlimit {
     int resource = 0;

@@ -7,6 +7,9 @@
 #include <algorithm>
 
 #include "base/logging.h"
+#include "fs/devpts.h"
+#include "fs/tty.h"
+#include "fs/vfs.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/signal.h"
 #include "sentry/kernel/task.h"
@@ -95,6 +98,15 @@ void Kernel::ExitTask(Task& t, int status) {
   mm.reset();
   fds.reset();
   fsctx.reset();
+  // do_exit -> disassociate_ctty(1) for a session leader: its controlling
+  // terminal's foreground group gets SIGHUP (a pty: no SIGCONT) and the
+  // terminal leaves the session.
+  if (tg.sid.load() == tg.pid && vfs_ != nullptr) {
+    if (std::shared_ptr<fs::Tty> tty = vfs_->devpts().TtyOfSession(tg.pid)) {
+      const int32_t fg = tty->ClearSession();
+      if (fg > 0) SignalProcessGroup(fg, SIGHUP);
+    }
+  }
 
   absl::MutexLock l(&mu_);
   tasks_.erase(t.tid());

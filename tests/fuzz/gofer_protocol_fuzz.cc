@@ -73,6 +73,21 @@ void Request(std::span<const uint8_t> msg) {
     }
     case Op::kUnlink: RoundTrip<p::UnlinkReq>(msg, Op::kUnlink, p::DecodeUnlinkReq); break;
     case Op::kRename: RoundTrip<p::RenameReq>(msg, Op::kRename, p::DecodeRenameReq); break;
+    case Op::kSetAttr: RoundTrip<p::SetAttrReq>(msg, Op::kSetAttr, p::DecodeSetAttrReq); break;
+    case Op::kLink: RoundTrip<p::LinkReq>(msg, Op::kLink, p::DecodeLinkReq); break;
+    case Op::kGetXattr:
+    case Op::kRemoveXattr: RoundTrip<p::XattrReq>(msg, op.value(), p::DecodeXattrReq); break;
+    case Op::kListXattr: RoundTrip<p::HandleReq>(msg, Op::kListXattr, p::DecodeHandleReq); break;
+    case Op::kSetXattr: {
+      RoundTrip<p::SetXattrReq>(msg, Op::kSetXattr, p::DecodeSetXattrReq);
+      Reader again(msg);
+      (void)p::DecodeRequestHeader(again);
+      if (auto s = p::DecodeSetXattrReq(again); s.ok()) {
+        FUZZ_CHECK(p::ValidateXattrName(s.value().name).ok());
+        FUZZ_CHECK(s.value().value.size() <= p::kMaxXattrValue);
+      }
+      break;
+    }
     default: FUZZ_CHECK(!"DecodeRequestHeader accepted an unknown op");
   }
 }
@@ -105,6 +120,13 @@ void Response(std::span<const uint8_t> msg) {
     (void)x.Name();
     (void)x.Finish();
   }
+  {
+    Reader x(rest);  // GetXattr value, ListXattr names
+    (void)x.Bytes(p::kMaxXattrValue);
+    (void)x.U32();
+    (void)x.Str(255);
+    (void)x.GetAttr();
+  }
 }
 
 }  // namespace
@@ -134,6 +156,13 @@ std::vector<std::string> FuzzSeeds() {
   add(Op::kSymlink, p::SymlinkReq{.dir = 1, .name = "l", .target = "../../etc", .uid = 0, .gid = 0});
   add(Op::kUnlink, p::UnlinkReq{.dir = 1, .name = "f", .flags = 0});
   add(Op::kRename, p::RenameReq{.old_dir = 1, .old_name = "a", .new_dir = 1, .new_name = "b"});
+  add(Op::kSetAttr, p::SetAttrReq{.h = 2, .mask = p::kSetMode | p::kSetSize | p::kSetMtime, .mode = 0644, .uid = 0,
+                                  .gid = 0, .size = 10, .atime_sec = 0, .atime_nsec = 0, .mtime_sec = 5,
+                                  .mtime_nsec = 7});
+  add(Op::kLink, p::LinkReq{.dir = 1, .name = "h", .target = 2});
+  add(Op::kGetXattr, p::XattrReq{.h = 2, .name = "user.a"});
+  add(Op::kSetXattr, p::SetXattrReq{.h = 2, .name = "user.a", .value = std::string("v\0w", 3), .flags = 1});
+  add(Op::kListXattr, p::HandleReq{.h = 2});
   {
     Writer w;
     p::EncodeResponseHeader(w, Op::kWalk, 0);

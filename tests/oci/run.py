@@ -175,6 +175,64 @@ def case_config_process_fields_are_applied(runsc, tmp):
                                          "300"], repr(p.stdout)
 
 
+def status_fields(text, names):
+    out = {}
+    for line in text.splitlines():
+        k, _, v = line.partition(":")
+        if k in names:
+            out[k] = v.strip()
+    return out
+
+
+CAP_FIELDS = ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs")
+RUNC_DEFAULT_CAPS = "0000000020000420"  # CAP_KILL, CAP_NET_BIND_SERVICE, CAP_AUDIT_WRITE
+
+
+def case_capabilities_and_no_new_privs_are_applied(runsc, tmp):
+    # runc's default set for root: the sandbox's init and exec'd processes
+    # see it (capget through /proc/self/status), lack CAP_CHOWN (chown to
+    # another uid is EPERM), and have no_new_privs set.
+    bundle, _ = make_bundle(tmp, None)
+
+    def mutate(c):
+        c["mounts"].append({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"})
+    script = ("cat /proc/self/status; touch /tmp/f; chown 5 /tmp/f && echo chown=ok || echo chown=denied; "
+              "sleep 30")
+    write_config(bundle, runsc, ["/bin/sh", "-c", script], mutate=mutate)
+    out = os.path.join(tmp, "out")
+    with open(out, "w") as f:
+        subprocess.Popen([runsc.path, "--root", runsc.root, "run", "--bundle", bundle, "caps"],
+                         stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 30
+        while "chown=" not in open(out).read() and time.time() < deadline:
+            time.sleep(0.05)
+        text = open(out).read()
+        got = status_fields(text, CAP_FIELDS)
+        want = {"CapInh": RUNC_DEFAULT_CAPS, "CapPrm": RUNC_DEFAULT_CAPS, "CapEff": RUNC_DEFAULT_CAPS,
+                "CapBnd": RUNC_DEFAULT_CAPS, "CapAmb": RUNC_DEFAULT_CAPS, "NoNewPrivs": "1"}
+        assert got == want, (got, text)
+        assert "chown=denied" in text, text
+        # exec: the container's process capabilities; --cap adds one.
+        p = runsc("exec", "caps", "/bin/cat", "/proc/self/status", check=0)
+        assert status_fields(p.stdout, CAP_FIELDS) == want, p.stdout
+        p = runsc("exec", "--cap", "CAP_CHOWN", "caps", "/bin/sh", "-c",
+                  "chown 7 /tmp/f && echo chown=ok; grep CapEff /proc/self/status", check=0)
+        assert "chown=ok" in p.stdout and "CapEff:\t0000000020000421" in p.stdout, p.stdout
+        # A non-root user without capabilities: EPERM where Linux gives it.
+        proc = os.path.join(tmp, "proc.json")
+        with open(proc, "w") as f:
+            json.dump({"args": ["/bin/sh", "-c", "grep -E 'CapEff|NoNewPrivs' /proc/self/status; "
+                                "chown 8 /tmp/f && echo chown=ok || echo chown=denied"],
+                       "cwd": "/", "user": {"uid": 1000, "gid": 1000}, "env": ["PATH=/bin"],
+                       "capabilities": {"bounding": ["CAP_CHOWN"]}}, f)
+        p = runsc("exec", "--process", proc, "caps", check=0)
+        assert "CapEff:\t0000000000000000" in p.stdout and "NoNewPrivs:\t0" in p.stdout, p.stdout
+        assert "chown=denied" in p.stdout, p.stdout
+    finally:
+        runsc("delete", "--force", "caps")
+
+
 def case_config_mounts_bind_tmpfs_and_file(runsc, tmp):
     bundle, _ = make_bundle(tmp, None)
     ro = os.path.join(tmp, "ro")
@@ -199,14 +257,122 @@ def case_config_mounts_bind_tmpfs_and_file(runsc, tmp):
         ]
     with open(os.path.join(rw, "in"), "w") as f:
         f.write("rw mount\n")
-    # TODO(#4): writes through a rw bind mount need the sentry's writable
-    # gofer filesystem; until then only reads are checked for it.
     script = ("cat /data/ro/data; cat /etc/hosts; echo x > /data/ro/nope 2>/dev/null || echo ro-refused; "
-              "cat /data/rw/in; echo t > /scratch/t && cat /scratch/t")
+              "cat /data/rw/in; echo t > /scratch/t && cat /scratch/t; "
+              "echo written > /data/rw/out && chmod 640 /data/rw/out && mkdir /data/rw/d && "
+              "echo deep > /data/rw/d/f && mv /data/rw/d/f /data/rw/d/g && rm /data/rw/in && echo rw-ok")
     write_config(bundle, runsc, ["/bin/sh", "-c", script], mutate=mutate)
     p = runsc("run", "--bundle", bundle, "mnt", check=0)
-    assert p.stdout == "from the host\n127.0.0.1 localhost box\nro-refused\nrw mount\nt\n", repr(p.stdout + p.stderr)
+    assert p.stdout == "from the host\n127.0.0.1 localhost box\nro-refused\nrw mount\nt\nrw-ok\n", \
+        repr(p.stdout + p.stderr)
     assert not os.path.exists(os.path.join(ro, "nope"))
+    # The rw bind mount's writes are on the host, with the app's mode.
+    with open(os.path.join(rw, "out")) as f:
+        assert f.read() == "written\n"
+    assert os.stat(os.path.join(rw, "out")).st_mode & 0o7777 == 0o640, oct(os.stat(os.path.join(rw, "out")).st_mode)
+    with open(os.path.join(rw, "d", "g")) as f:
+        assert f.read() == "deep\n"
+    assert not os.path.exists(os.path.join(rw, "d", "f"))
+    assert not os.path.exists(os.path.join(rw, "in"))
+
+
+def case_config_mount_noexec_refuses_execve(runsc, tmp):
+    bundle, _ = make_bundle(tmp, None)
+    ne = os.path.join(tmp, "ne")
+    ex = os.path.join(tmp, "ex")
+    for d in (ne, ex):
+        os.makedirs(d)
+        shutil.copy(BUSYBOX, os.path.join(d, "busybox"))
+
+    def mutate(c):
+        c["mounts"] += [
+            {"destination": "/ne", "type": "bind", "source": ne, "options": ["rbind", "rw", "noexec", "nosuid"]},
+            {"destination": "/ex", "type": "bind", "source": ex, "options": ["rbind", "rw"]},
+        ]
+    script = "/ne/busybox true 2>&1 || echo noexec-refused; /ex/busybox echo exec-ok; echo w > /ne/written"
+    write_config(bundle, runsc, ["/bin/sh", "-c", script], mutate=mutate)
+    p = runsc("run", "--bundle", bundle, "noexec", check=0)
+    assert "Permission denied" in p.stdout and "noexec-refused\nexec-ok\n" in p.stdout, repr(p.stdout + p.stderr)
+    with open(os.path.join(ne, "written")) as f:  # noexec, still writable
+        assert f.read() == "w\n"
+
+
+def case_do_volume_rw_writes_reach_the_host_and_ro_is_erofs(runsc, tmp):
+    _, rootfs = make_bundle(tmp, None)
+    rw = os.path.join(tmp, "vol-rw")
+    ro = os.path.join(tmp, "vol-ro")
+    os.makedirs(rw)
+    os.makedirs(ro)
+    with open(os.path.join(ro, "keep"), "w") as f:
+        f.write("keep\n")
+    script = ("umask 022; echo hello > /rw/new && chmod 604 /rw/new && echo more >> /rw/new && "
+              "ln -s new /rw/link && ln /rw/new /rw/hard && cat /rw/link && "
+              "touch /ro/x 2>&1; rm /ro/keep 2>/dev/null || echo rm-refused")
+    p = runsc("do", "--root", rootfs, "--volume", rw + ":/rw", "--volume", ro + ":/ro:ro",
+              "/bin/sh", "-c", script, check=0)
+    assert p.stdout.startswith("hello\nmore\n"), repr(p.stdout + p.stderr)
+    assert "Read-only file system" in p.stdout, repr(p.stdout)
+    assert p.stdout.endswith("rm-refused\n"), repr(p.stdout)
+    with open(os.path.join(rw, "new")) as f:
+        assert f.read() == "hello\nmore\n"
+    st = os.stat(os.path.join(rw, "new"))
+    assert st.st_mode & 0o7777 == 0o604, oct(st.st_mode)
+    assert st.st_nlink == 2 and os.stat(os.path.join(rw, "hard")).st_ino == st.st_ino
+    assert os.readlink(os.path.join(rw, "link")) == "new"
+    assert os.listdir(ro) == ["keep"]
+    # A bad spelling is refused before anything starts.
+    p = runsc("do", "--root", rootfs, "--volume", rw, "/bin/true")
+    assert p.returncode == 2 and "HOST:SANDBOX" in p.stderr, (p.returncode, p.stderr)
+
+
+def case_do_overlay2_none_writes_the_rootfs_on_the_host(runsc, tmp):
+    _, rootfs = make_bundle(tmp, None)
+    # Default: rootfs writes stay in the sandbox's memory.
+    runsc("do", "--root", rootfs, "/bin/sh", "-c", "echo mem > /in-memory", check=0)
+    assert not os.path.exists(os.path.join(rootfs, "in-memory"))
+    # --overlay2=none (opt-in): they reach the host rootfs.
+    runsc("--overlay2=none", "do", "--root", rootfs, "/bin/sh", "-c",
+          "echo host > /on-host && mkdir /newdir && echo ok", check=0)
+    with open(os.path.join(rootfs, "on-host")) as f:
+        assert f.read() == "host\n"
+    assert os.path.isdir(os.path.join(rootfs, "newdir"))
+    p = runsc("--overlay2=bogus", "do", "--root", rootfs, "/bin/true")
+    assert p.returncode != 0 and "overlay2" in p.stderr, (p.returncode, p.stderr)
+
+
+def case_special_mounts_and_oom_score_adj(runsc, tmp):
+    # cgroup and mqueue mounts are empty read-only directories; devpts is
+    # the sandbox's own; oomScoreAdj is the whole sandbox's on the host.
+    bundle, rootfs = make_bundle(tmp, None)
+
+    def mutate(c):
+        c["process"]["oomScoreAdj"] = 500
+        c["mounts"] += [
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["newinstance", "gid=5"]},
+            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue"},
+            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro"]},
+        ]
+    script = ("ls -A /sys/fs/cgroup /dev/mqueue; touch /sys/fs/cgroup/x 2>/dev/null || echo cgroup-ro; "
+              "touch /dev/mqueue/q 2>/dev/null || echo mqueue-ro; ls /dev/pts/ptmx; echo up; sleep 30")
+    write_config(bundle, runsc, ["/bin/sh", "-c", script], mutate=mutate)
+    out = os.path.join(tmp, "out")
+    with open(out, "w") as f:
+        subprocess.Popen([runsc.path, "--root", runsc.root, "run", "--detach", "--bundle", bundle, "sm"],
+                         stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).wait(timeout=60)
+    try:
+        deadline = time.time() + 20
+        while "up\n" not in open(out).read():
+            assert time.time() < deadline, open(out).read()
+            time.sleep(0.05)
+        text = open(out).read()
+        assert "cgroup-ro\nmqueue-ro\n/dev/pts/ptmx\nup\n" in text, text
+        pid = json.loads(runsc("state", "sm", check=0).stdout)["pid"]
+        pids = [pid] + open("/proc/{}/task/{}/children".format(pid, pid)).read().split()
+        assert len(pids) >= 3, pids  # the supervisor, its gofer and sentry
+        for p in pids:
+            assert open("/proc/{}/oom_score_adj".format(p)).read().strip() == "500", p
+    finally:
+        runsc("delete", "--force", "sm")
 
 
 def case_unsupported_sysctl_is_refused_by_name(runsc, tmp):
@@ -377,26 +543,87 @@ def case_pod_containers_share_the_sandbox_and_dev_shm(runsc, tmp):
 
 
 def case_pause_stops_every_process_until_resume(runsc, tmp):
+    # pause freezes the sandbox's cgroup: the counter (printed to a host
+    # file) does not advance while paused; state says paused; exec is
+    # refused as runc does; resume lets it go on.
     bundle, _ = make_bundle(tmp, None)
-    write_config(bundle, runsc, ["/bin/sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 0.05; done"])
-    runsc("run", "--detach", "--bundle", bundle, "pz", check=0)
-    deadline = time.time() + 10
-    while runsc("exec", "pz", "cat", "/tmp/n").returncode != 0:
-        assert time.time() < deadline
-        time.sleep(0.1)
-    runsc("pause", "pz", check=0)
-    assert runsc.status("pz") == "paused"
-    runsc("pause", "pz", check=1)  # already paused
-    first = runsc("exec", "pz", "cat", "/tmp/n", check=0).stdout
-    time.sleep(0.5)
-    assert runsc("exec", "pz", "cat", "/tmp/n", check=0).stdout == first, "counter advanced while paused"
-    runsc("resume", "pz", check=0)
-    assert runsc.status("pz") == "running"
-    deadline = time.time() + 10
-    while runsc("exec", "pz", "cat", "/tmp/n", check=0).stdout == first:
-        assert time.time() < deadline, "counter did not advance after resume"
-        time.sleep(0.1)
-    runsc("delete", "--force", "pz", check=0)
+    write_config(bundle, runsc, ["/bin/sh", "-c", "i=0; while true; do i=$((i+1)); echo $i; sleep 0.02; done"])
+    out = os.path.join(tmp, "out")
+
+    def lines():
+        with open(out) as f:
+            return f.read().count("\n")
+    with open(out, "w") as f:
+        subprocess.Popen([runsc.path, "--root", runsc.root, "run", "--detach", "--bundle", bundle, "pz"],
+                         stdout=f, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL).wait(timeout=60)
+    try:
+        deadline = time.time() + 10
+        while lines() < 3:
+            assert time.time() < deadline, "the counter did not start"
+            time.sleep(0.05)
+        runsc("pause", "pz", check=0)
+        assert runsc.status("pz") == "paused"
+        runsc("pause", "pz", check=1)  # already paused
+        first = lines()
+        time.sleep(0.5)
+        assert lines() == first, "counter advanced while paused"
+        p = runsc("exec", "pz", "/bin/true")
+        assert p.returncode != 0 and "paused" in p.stderr, p.stderr
+        stats = json.loads(runsc("events", "--stats", "pz", check=0).stdout)
+        assert stats["type"] == "stats" and stats["data"]["cpu"]["usage"]["total"] > 0, stats
+        time.sleep(0.3)
+        assert lines() == first, "counter advanced while paused"
+        runsc("resume", "pz", check=0)
+        assert runsc.status("pz") == "running"
+        deadline = time.time() + 10
+        while lines() == first:
+            assert time.time() < deadline, "counter did not advance after resume"
+            time.sleep(0.05)
+    finally:
+        runsc("delete", "--force", "pz", check=0)
+
+
+def cgroup_dir(controller, path):
+    return "/sys/fs/cgroup/{}{}".format(controller, path)
+
+
+def case_cgroup_applies_cpu_and_memory_and_is_removed(runsc, tmp):
+    # linux.resources.cpu and memory through a cgroup v1 of the sandbox
+    # (linux.cgroupsPath), real figures in events --stats, cleanup at delete.
+    if not os.path.exists("/sys/fs/cgroup/cpu/cgroup.procs"):
+        raise Skip("no cgroup v1 cpu controller")
+    bundle, _ = make_bundle(tmp, None)
+    path = "/runsc-test/cg-{}".format(os.getpid())
+
+    def mutate(c):
+        c["linux"]["cgroupsPath"] = path
+        c["linux"]["resources"] = {"cpu": {"shares": 512, "quota": 20000, "period": 100000},
+                                   "memory": {"limit": 256 << 20}, "pids": {"limit": 50}}
+    write_config(bundle, runsc, ["/bin/sh", "-c", "while true; do i=$((i+1)); done"], mutate=mutate)
+    runsc("run", "--detach", "--bundle", bundle, "cg", check=0)
+    try:
+        d = cgroup_dir("cpu", path)
+        assert open(d + "/cpu.shares").read().strip() == "512"
+        assert open(d + "/cpu.cfs_quota_us").read().strip() == "20000"
+        assert open(d + "/cpu.cfs_period_us").read().strip() == "100000"
+        limit = int(open(cgroup_dir("memory", path) + "/memory.limit_in_bytes").read())
+        assert (256 << 20) <= limit <= (256 << 20) + (128 << 20), limit
+        # The whole sandbox is inside: the supervisor and its children.
+        procs = open(cgroup_dir("freezer", path) + "/cgroup.procs").read().split()
+        assert len(procs) >= 3, procs  # supervisor, gofer, sentry (+ stubs)
+        time.sleep(0.5)
+        stats = json.loads(runsc("events", "--stats", "cg", check=0).stdout)["data"]
+        assert stats["cpu"]["usage"]["total"] > 0, stats
+        assert stats["memory"]["usage"]["usage"] > 0 and stats["memory"]["usage"]["limit"] == limit, stats
+        assert stats["pids"]["current"] >= 1 and stats["pids"]["limit"] == 50, stats
+    finally:
+        runsc("delete", "--force", "cg", check=0)
+    for c in ("cpu", "cpuacct", "memory", "freezer"):
+        assert not os.path.exists(cgroup_dir(c, path)), c
+        try:
+            os.rmdir(cgroup_dir(c, "/runsc-test"))
+        except OSError:
+            pass
 
 
 class Skip(Exception):
@@ -440,6 +667,131 @@ def case_podman_run_exec_stop_rm(runsc, tmp):
         assert p.stdout.strip() == "exited", p.stdout
     finally:
         run_tool(pod + ["rm", "-f", name], check=None)
+    p = run_tool(pod + ["ps", "-a", "--format", "{{.Names}}"])
+    assert name not in p.stdout, p.stdout
+
+
+def case_podman_run_volume_rw_writes_to_the_host(runsc, tmp):
+    need("podman")
+    _, rootfs = make_bundle(tmp, None)
+    vol = os.path.join(tmp, "podvol")
+    os.makedirs(vol)
+    pod = ["podman", "--runtime", runsc.path]
+    p = run_tool(pod + ["run", "--rm", "--network=none", "-v", vol + ":/data:rw", "--rootfs", rootfs,
+                        "/bin/sh", "-c", "echo from podman > /data/f && chmod 600 /data/f && cat /data/f"])
+    assert p.stdout == "from podman\n", (p.stdout, p.stderr)
+    with open(os.path.join(vol, "f")) as f:
+        assert f.read() == "from podman\n"
+    assert os.stat(os.path.join(vol, "f")).st_mode & 0o777 == 0o600
+    p = run_tool(pod + ["run", "--rm", "--network=none", "-v", vol + ":/data:ro", "--rootfs", rootfs,
+                        "/bin/sh", "-c", "rm /data/f || echo refused"])
+    assert "refused" in p.stdout, (p.stdout, p.stderr)
+    assert os.path.exists(os.path.join(vol, "f"))
+
+
+class PtyClient:
+    """Runs argv with a new pty as its controlling terminal and stdio, as a
+    user's interactive shell runs `podman run -it`."""
+
+    def __init__(self, argv):
+        import fcntl
+        import termios
+        self.master, replica = os.openpty()
+
+        def ctty():
+            os.setsid()
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        self.proc = subprocess.Popen(argv, stdin=replica, stdout=replica, stderr=replica, preexec_fn=ctty)
+        os.close(replica)
+        self.out = b""
+
+    def expect(self, want, timeout=60):
+        import select
+        deadline = time.monotonic() + timeout
+        while want not in self.out:
+            assert time.monotonic() < deadline, "no {!r} in {!r}".format(want, self.out)
+            r, _, _ = select.select([self.master], [], [], 0.2)
+            if r:
+                try:
+                    data = os.read(self.master, 4096)
+                except OSError:
+                    data = b""
+                if not data:
+                    assert want in self.out, "EOF before {!r} in {!r}".format(want, self.out)
+                self.out += data
+
+    def send(self, data):
+        os.write(self.master, data)
+
+    def wait(self, timeout=60):
+        import select
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            r, _, _ = select.select([self.master], [], [], 0.2)
+            if r:
+                try:
+                    self.out += os.read(self.master, 4096)
+                except OSError:
+                    pass
+        rc = self.proc.wait(timeout=5)
+        os.close(self.master)
+        return rc
+
+
+def case_podman_interactive_tty_run_and_exec(runsc, tmp):
+    # podman run -it and podman exec -it through a pty driven by the test:
+    # the sandbox's line discipline echoes, the shell's exit code comes back.
+    need("podman")
+    _, rootfs = make_bundle(tmp, None)
+    for tool in ["stty", "tty"]:
+        os.symlink("busybox", os.path.join(rootfs, "bin", tool))
+    name = "runsc-oci-tty-{}".format(os.getpid())
+    pod = ["podman", "--runtime", runsc.path]
+    c = PtyClient(pod + ["run", "-it", "--rm", "--network=none", "--rootfs", rootfs, "/bin/sh"])
+    try:
+        c.send(b"tty; echo sum-$((40+2))\n")
+        c.expect(b"sum-42\r\n")
+        assert b"/dev/pts/" in c.out, c.out
+        c.send(b"exit 7\n")
+        assert c.wait() == 7, c.out
+    finally:
+        if c.proc.poll() is None:
+            c.proc.kill()
+    run_tool(pod + ["run", "-d", "--name", name, "--network=none", "--rootfs", rootfs, "/bin/sleep", "60"])
+    try:
+        c = PtyClient(pod + ["exec", "-it", name, "/bin/sh"])
+        c.send(b"tty; echo in-$((6*7))\n")
+        c.expect(b"in-42\r\n")
+        assert b"/dev/pts/" in c.out, c.out
+        c.send(b"exit 9\n")
+        assert c.wait() == 9, c.out
+    finally:
+        run_tool(pod + ["rm", "-f", name], check=None)
+
+
+def case_podman_stop_sigterm_and_rm_f_running(runsc, tmp):
+    # podman stop: SIGTERM first (a handler exits with its own code, before
+    # the timeout); rm -f of a running container leaves nothing behind.
+    need("podman")
+    _, rootfs = make_bundle(tmp, None)
+    name = "runsc-oci-stop-{}".format(os.getpid())
+    pod = ["podman", "--runtime", runsc.path]
+    run_tool(pod + ["run", "-d", "--name", name, "--network=none", "--rootfs", rootfs, "/bin/sh", "-c",
+                    "trap 'exit 3' TERM; touch /ready; while true; do sleep 0.1; done"])
+    try:
+        deadline = time.monotonic() + 30
+        while run_tool(pod + ["exec", name, "/bin/ls", "/ready"], check=None).returncode != 0:
+            assert time.monotonic() < deadline, "the trap was never set"
+            time.sleep(0.1)
+        t0 = time.monotonic()
+        run_tool(pod + ["stop", "-t", "30", name])
+        assert time.monotonic() - t0 < 25, "stop waited for the SIGKILL timeout"
+        p = run_tool(pod + ["inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", name])
+        assert p.stdout.strip() == "exited 3", p.stdout
+    finally:
+        run_tool(pod + ["rm", "-f", name], check=None)
+    run_tool(pod + ["run", "-d", "--name", name, "--network=none", "--rootfs", rootfs, "/bin/sleep", "60"])
+    run_tool(pod + ["rm", "-f", name])
     p = run_tool(pod + ["ps", "-a", "--format", "{{.Names}}"])
     assert name not in p.stdout, p.stdout
 
@@ -588,6 +940,74 @@ def case_console_socket_gets_a_terminal_master(runsc, tmp):
     assert b"got-abc\r\n" in out, out  # ONLCR of the sandbox's terminal
     runsc("wait", "c8", check=4)
     runsc("delete", "c8", check=0)
+
+
+def case_exec_tty_gets_a_new_sandbox_pty(runsc, tmp):
+    # runsc exec -t --console-socket S (podman exec -it): the engine gets a
+    # pty master; the process has a new pty of the sandbox's devpts as its
+    # controlling terminal; the engine's resizes reach it; its exit code is
+    # the exec's.
+    import fcntl
+    import socket
+    import struct
+    import termios
+    bundle, rootfs = make_bundle(tmp, None)
+    for tool in ["stty", "tty"]:
+        if not os.path.exists(os.path.join(rootfs, "bin", tool)):
+            os.symlink("busybox", os.path.join(rootfs, "bin", tool))
+    write_config(bundle, runsc, ["/bin/sleep", "60"])
+    runsc("run", "--detach", "--bundle", bundle, "xt", check=0)
+    sock_path = os.path.join(tmp, "console.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(sock_path)
+    listener.listen(2)
+    try:
+        script = ("tty; echo ctty-ok > /dev/tty; read x; "
+                  "while [ \"$(stty size)\" != \"30 90\" ]; do sleep 0.05; done; echo got-$x-size-ok; exit 5")
+        proc = subprocess.Popen([runsc.path, "--root", runsc.root, "exec", "-t", "--console-socket", sock_path,
+                                 "xt", "/bin/sh", "-c", script],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        msg, master = recv_console(listener)
+        try:
+            assert msg == b"/dev/ptmx", msg
+            fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 90, 0, 0))
+            os.write(master, b"abc\n")
+            out = read_until_eof(master)
+        finally:
+            os.close(master)
+        rc = proc.wait(timeout=30)
+        assert rc == 5, (rc, proc.stderr.read(), out)
+        assert b"/dev/pts/" in out and b"ctty-ok\r\n" in out, out
+        assert b"got-abc-size-ok\r\n" in out, out
+        # exec --process with terminal: true and its consoleSize.
+        proc_json = os.path.join(tmp, "proc.json")
+        with open(proc_json, "w") as f:
+            json.dump({"args": ["/bin/sh", "-c", "stty size; exit 3"], "cwd": "/", "terminal": True,
+                       "consoleSize": {"height": 21, "width": 61}, "env": ["PATH=/bin"],
+                       "user": {"uid": 0, "gid": 0}}, f)
+        proc = subprocess.Popen([runsc.path, "--root", runsc.root, "exec", "--process", proc_json,
+                                 "--console-socket", sock_path, "xt"],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, master = recv_console(listener)
+        try:
+            out = read_until_eof(master)
+        finally:
+            os.close(master)
+        assert proc.wait(timeout=30) == 3, proc.stderr.read()
+        assert b"21 61\r\n" in out, out
+        # The engine closing the master hangs up the process's terminal: the
+        # session leader gets SIGHUP (exit 128+1), as on Linux.
+        proc = subprocess.Popen([runsc.path, "--root", runsc.root, "exec", "-t", "--console-socket", sock_path,
+                                 "xt", "/bin/sleep", "60"],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, master = recv_console(listener)
+        time.sleep(0.2)
+        os.close(master)
+        assert proc.wait(timeout=30) == 129, proc.stderr.read()
+        p = runsc("exec", "-t", "xt", "/bin/true")
+        assert p.returncode != 0 and "console-socket" in p.stderr, p.stderr
+    finally:
+        runsc("delete", "--force", "xt")
 
 
 def case_terminal_without_console_socket_is_refused(runsc, tmp):

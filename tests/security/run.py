@@ -73,11 +73,11 @@ class Env:
     def close(self):
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def cmd(self, argv, flags=()):
-        return [self.runsc, "--network=none", *flags, "do", "--root", self.root, "--cwd", "/", *argv]
+    def cmd(self, argv, flags=(), do_flags=()):
+        return [self.runsc, "--network=none", *flags, "do", "--root", self.root, "--cwd", "/", *do_flags, *argv]
 
-    def run(self, argv, flags=(), timeout=TIMEOUT):
-        cmd = self.cmd(argv, flags)
+    def run(self, argv, flags=(), timeout=TIMEOUT, do_flags=()):
+        cmd = self.cmd(argv, flags, do_flags)
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 start_new_session=True)
         try:
@@ -317,6 +317,66 @@ def symlink_swapped_during_walk_never_leaves_rootfs(env):
         check(f.read().strip() == env.secret, "the marker outside the rootfs changed")
 
 
+def rw_volume_writes_never_escape_through_symlinks(env):
+    """A writable volume (`runsc do --volume`): the app plants symlinks in it
+    pointing outside (absolute host paths, `..` chains) and writes, renames
+    and links through them, while the host swaps a directory of the volume
+    with a symlink to outside/. Nothing outside the volume may change."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    vol = os.path.join(env.dir, "vol")
+    os.makedirs(os.path.join(vol, "sub"))
+    swap = os.path.join(vol, "sub-swap")
+    os.symlink(env.outside, swap)
+    outside_before = {k: v for k, v in env.snapshot().items() if k.startswith(env.outside)}
+    script = " ; ".join([
+        "B=/bin/busybox",
+        f"$B ln -s {env.outside} /vol/abs",
+        "$B ln -s ../outside /vol/rel",
+        "$B ln -s ../../../../../../../.. /vol/up",
+        "echo pwned > /vol/abs/marker",
+        "echo pwned > /vol/rel/marker",
+        "echo pwned > /vol/up" + env.marker,
+        "echo pwned > /vol/abs/new",
+        "$B mkdir /vol/rel/newdir",
+        "echo x > /vol/f; $B mv /vol/f /vol/rel/moved",
+        "$B ln /vol/f /vol/abs/hard",
+        "$B touch /vol/up/tmp/escaped",
+        # Writes under sub/ while the host swaps it for a symlink to outside/.
+        "i=0; while [ $i -lt 300 ]; do echo pwned > /vol/sub/w$i; $B mkdir /vol/sub/d$i; i=$((i+1)); done 2>/dev/null",
+        "echo done",
+    ])
+    stop = threading.Event()
+    swaps = [0]
+
+    def swapper():
+        AT_FDCWD, RENAME_EXCHANGE = -100, 2
+        sub = os.path.join(vol, "sub").encode()
+        while not stop.is_set():
+            if libc.renameat2(AT_FDCWD, sub, AT_FDCWD, swap.encode(), RENAME_EXCHANGE) == 0:
+                swaps[0] += 1
+
+    t = threading.Thread(target=swapper)
+    t.start()
+    try:
+        status, out, err = env.run(["/bin/busybox", "sh", "-c", script], do_flags=("--volume", vol + ":/vol"))
+    finally:
+        stop.set()
+        t.join()
+    print((out + err)[-3000:])
+    print(f"host side: {swaps[0]} swaps")
+    check("done" in out, f"the script did not finish: {status} {out} {err}")
+    outside_after = {k: v for k, v in env.snapshot().items() if k.startswith(env.outside)}
+    check(outside_after == outside_before,
+          f"outside/ changed: {sorted(set(outside_before.items()) ^ set(outside_after.items()))}")
+    with open(env.marker) as f:
+        check(f.read().strip() == env.secret, "the marker outside the volume changed")
+    check(not os.path.exists("/tmp/escaped"), "a write reached the host's /tmp")
+    # The planted symlinks exist in the volume as plain symlinks.
+    check(os.readlink(os.path.join(vol, "rel")) == "../outside", "the relative symlink was not stored as given")
+    shutil.rmtree(vol, ignore_errors=True)
+
+
 def proc_self_mem_cannot_reach_sentry_or_stub(env):
     env.escape("proc_self_mem")
 
@@ -378,6 +438,7 @@ CASES = [
     rootfs_writes_never_reach_host,
     reads_never_leave_rootfs,
     symlink_swapped_during_walk_never_leaves_rootfs,
+    rw_volume_writes_never_escape_through_symlinks,
     proc_self_mem_cannot_reach_sentry_or_stub,
     proc_self_exe_is_not_runsc_and_not_writable,
     fork_bomb_gets_eagain,

@@ -551,5 +551,76 @@ TEST(PtyJobControl, MasterCloseHangsUpTheSessionLeader) {
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGHUP) << status;
 }
 
+// A child of the session leader in the terminal's foreground group: says
+// "r" on `fd` when ready, "H" when SIGHUP arrives, then exits.
+int hup_fd = -1;
+void ReportHup(int) {
+  (void)!write(hup_fd, "H", 1);
+  _exit(0);
+}
+pid_t ForkHupWatcher(int fd) {
+  const pid_t g = fork();
+  if (g == 0) {
+    hup_fd = fd;
+    signal(SIGHUP, ReportHup);
+    if (write(fd, "r", 1) != 1) _exit(1);
+    for (int i = 0; i < 200; ++i) usleep(50 * 1000);  // at most 10 s
+    _exit(2);
+  }
+  return g;
+}
+
+// Two bytes from the watcher, within 10 s: "r" then "H".
+std::string ReadWatcher(int fd) {
+  std::string got;
+  while (got.size() < 2) {
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, 10000) <= 0) break;
+    char c;
+    if (read(fd, &c, 1) != 1) break;
+    got += c;
+  }
+  return got;
+}
+
+TEST(PtyJobControl, SessionLeaderExitHangsUpTheForegroundGroup) {
+  // do_exit -> disassociate_ctty(1): the foreground group gets SIGHUP.
+  Pty p = OpenPty();
+  Pipe watch = MakePipe();
+  const pid_t pid = SpawnSessionOn(p, watch.write_end.get(), [r = watch.read_end.get()](int, int wfd) {
+    if (ForkHupWatcher(wfd) < 0) return 1;
+    char c;
+    if (read(r, &c, 1) != 1) return 2;  // the watcher's handler is in place
+    return write(wfd, "r", 1) == 1 ? 0 : 3;
+  });
+  watch.write_end.Reset();
+  int status;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_EQ(ReadWatcher(watch.read_end.get()), "rH");
+}
+
+TEST(PtyJobControl, TiocnottyBySessionLeaderHangsUpForegroundAndDropsTheTerminal) {
+  Pty p = OpenPty();
+  Pipe watch = MakePipe();
+  const pid_t pid = SpawnSessionOn(p, watch.write_end.get(), [r = watch.read_end.get()](int fd, int wfd) {
+    signal(SIGHUP, SIG_IGN);  // we are in the foreground group too
+    if (ForkHupWatcher(wfd) < 0) return 1;
+    char c;
+    if (read(r, &c, 1) != 1 || write(wfd, "r", 1) != 1) return 5;
+    if (ioctl(fd, TIOCNOTTY) != 0) return 2;
+    if (open("/dev/tty", O_RDWR) >= 0 || errno != ENXIO) return 3;
+    if (tcgetpgrp(fd) >= 0 || errno != ENOTTY) return 4;
+    while (wait(nullptr) > 0) {
+    }
+    return 0;
+  });
+  watch.write_end.Reset();
+  int status;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_EQ(ReadWatcher(watch.read_end.get()), "rH");
+}
+
 }  // namespace
 }  // namespace syscall_test

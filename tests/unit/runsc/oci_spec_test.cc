@@ -5,6 +5,7 @@
 
 #include "runsc/config.h"
 #include "runsc/oci/apply.h"
+#include "runsc/oci/cgroup.h"
 #include "runsc/oci/commands.h"
 #include "runsc/oci/state.h"
 
@@ -163,6 +164,53 @@ TEST(OciApply, ResourceLimitsTightenTheSandboxConfig) {
   ASSERT_TRUE(ToDoOptions(*s, c).ok());
   EXPECT_EQ(c.total_memory, 268435456u);
   EXPECT_EQ(c.max_tasks, 64u);
+}
+
+TEST(OciCaps, DefaultSpecHasRuncsCapabilitiesAsBits) {
+  auto s = ParseSpec(DefaultSpecJson(), "/b");
+  ASSERT_TRUE(s.ok()) << s.status();
+  auto caps = CapsOf(*s);
+  ASSERT_TRUE(caps.has_value());
+  const uint64_t want = (1ull << 5) | (1ull << 10) | (1ull << 29);  // KILL, NET_BIND_SERVICE, AUDIT_WRITE
+  EXPECT_EQ(caps->bounding, want);
+  EXPECT_EQ(caps->effective, want);
+  EXPECT_EQ(caps->ambient, want);
+  EXPECT_TRUE(s->no_new_privileges);
+}
+
+TEST(OciCaps, EmptyObjectMeansNoneAndAbsentMeansUnchanged) {
+  Spec s;
+  EXPECT_FALSE(CapsOf(s).has_value());
+  s.capabilities_set = true;
+  auto caps = CapsOf(s);
+  ASSERT_TRUE(caps.has_value());
+  EXPECT_EQ(caps->bounding | caps->effective | caps->permitted | caps->inheritable | caps->ambient, 0u);
+  // Effective within permitted, ambient within permitted and inheritable;
+  // unknown names are skipped.
+  s.capabilities = {{"effective", {"CAP_CHOWN", "CAP_KILL"}},
+                    {"permitted", {"CAP_KILL", "CAP_NO_SUCH"}},
+                    {"ambient", {"CAP_KILL"}}};
+  caps = CapsOf(s);
+  EXPECT_EQ(caps->effective, 1ull << 5);
+  EXPECT_EQ(caps->permitted, 1ull << 5);
+  EXPECT_EQ(caps->ambient, 0u);
+  EXPECT_EQ(CapabilityByName("CAP_CHECKPOINT_RESTORE"), 40);
+  EXPECT_EQ(CapabilityByName("CAP_NOPE"), -1);
+}
+
+TEST(OciCgroup, PathFollowsRuncsCgroupfsAndSystemdRules) {
+  Spec s;
+  EXPECT_EQ(CgroupPathFor(s, "c1", false), "/runsc/c1");
+  s.cgroups_path = "/libpod_parent/libpod-abc/";
+  EXPECT_EQ(CgroupPathFor(s, "c1", false), "/libpod_parent/libpod-abc");
+  s.cgroups_path = "machine-pods.slice:libpod:abc";
+  EXPECT_EQ(CgroupPathFor(s, "c1", true), "/machine.slice/machine-pods.slice/libpod-abc.scope");
+  s.cgroups_path = ":cri-containerd:abc";
+  EXPECT_EQ(CgroupPathFor(s, "c1", true), "/system.slice/cri-containerd-abc.scope");
+  s.cgroups_path = "/a/../../etc";
+  EXPECT_EQ(CgroupPathFor(s, "c1", false), "");
+  s.cgroups_path = "bad--.slice:p:n";
+  EXPECT_EQ(CgroupPathFor(s, "c1", true), "");
 }
 
 }  // namespace

@@ -1,0 +1,139 @@
+// The sentry's gofer filesystem on a writable mount (fs/gofer_fs.cc), over a
+// real gofer server on a temporary host tree: mutations reach the host, the
+// dentry cache and cached attributes stay coherent, and a read-only gofer
+// mount keeps answering EROFS.
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "fs/vfs.h"
+#include "sentry/kernel/task.h"
+#include "tests/unit/gofer/gofer_test_util.h"
+
+namespace fs::testing {
+namespace {
+
+using gofer::testing::ServerThread;
+using gofer::testing::TempTree;
+
+class GoferWriteFsTest : public ::testing::Test {
+ protected:
+  void Start(bool writable) {
+    server_ = std::make_unique<ServerThread>(tree_.root(), /*read_only=*/!writable);
+    auto c = gofer::Client::Connect(server_->TakeClientSock());
+    ASSERT_TRUE(c.ok());
+    auto v = Vfs::Create(std::move(c).value(),
+                         VfsOptions{.overlay_root = false, .root_writable = writable, .tmpfs_tmp = true});
+    ASSERT_TRUE(v.ok());
+    vfs_ = std::move(v).value();
+    auto ctx = vfs_->NewFsContext("/");
+    ASSERT_TRUE(ctx.ok());
+    fsctx_ = std::move(ctx).value();
+  }
+  void TearDown() override {
+    fsctx_.reset();
+    vfs_.reset();
+    if (server_) {
+      EXPECT_EQ(server_->Join(), gofer::kServeOk);
+    }
+  }
+  Caller C() { return Caller{&root_, nullptr, &fds_, fsctx_.get(), 1}; }
+  Result<std::shared_ptr<FileDescription>> Open(std::string_view path, int flags, uint32_t mode = 0644) {
+    return vfs_->Open(C(), *fsctx_, fsctx_->cwd(), path, flags, mode);
+  }
+  Result<struct stat> Stat(std::string_view path) {
+    const Path p = TRY(vfs_->Resolve(C(), *fsctx_, fsctx_->cwd(), path, ResolveOpts{}));
+    return vfs_->Stat(C(), p);
+  }
+  std::string Host(const std::string& rel) const { return tree_.root() + "/" + rel; }
+  std::string HostRead(const std::string& rel) const {
+    base::UniqueFd fd(::open(Host(rel).c_str(), O_RDONLY | O_CLOEXEC));
+    return fd.valid() ? gofer::testing::ReadAll(fd.get()) : "<missing>";
+  }
+
+  TempTree tree_;
+  std::unique_ptr<ServerThread> server_;
+  std::shared_ptr<Vfs> vfs_;
+  std::shared_ptr<FsContext> fsctx_;
+  sentry::kernel::Credentials root_;
+  sentry::kernel::FdTable fds_;
+};
+
+TEST_F(GoferWriteFsTest, CreatedFileIsWrittenOnTheHostAndVisibleAtOnce) {
+  Start(true);
+  auto f = Open("/dir/new.txt", O_CREAT | O_EXCL | O_RDWR, 0640);
+  ASSERT_TRUE(f.ok()) << base::ErrnoName(f.error());
+  const std::string data = "written by the sandbox";
+  auto n = f.value()->Write(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(HostRead("dir/new.txt"), data);
+  // The path and the open file see one inode with the new size.
+  auto st = Stat("/dir/new.txt");
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st.value().st_size, static_cast<off_t>(data.size()));
+  EXPECT_EQ(st.value().st_mode & 07777, 0640u);
+  auto fst = f.value()->Stat();
+  ASSERT_TRUE(fst.ok());
+  EXPECT_EQ(fst.value().st_ino, st.value().st_ino);
+  EXPECT_EQ(fst.value().st_size, st.value().st_size);
+  // O_APPEND writes at the end; O_TRUNC empties.
+  auto a = Open("/dir/new.txt", O_WRONLY | O_APPEND);
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE(a.value()->Write(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>("!"), 1)).ok());
+  EXPECT_EQ(HostRead("dir/new.txt"), data + "!");
+  ASSERT_TRUE(Open("/dir/new.txt", O_WRONLY | O_TRUNC).ok());
+  EXPECT_EQ(HostRead("dir/new.txt"), "");
+  EXPECT_EQ(Stat("/dir/new.txt").value().st_size, 0);
+}
+
+TEST_F(GoferWriteFsTest, NamespaceChangesKeepTheDentryCacheCoherent) {
+  Start(true);
+  ASSERT_TRUE(Stat("/file.txt").ok());  // cached positive
+  EXPECT_EQ(Stat("/moved.txt").error(), base::Errno::kENOENT);  // cached negative
+  ASSERT_TRUE(vfs_->Rename(C(), AT_FDCWD, "/file.txt", AT_FDCWD, "/moved.txt", 0).ok());
+  EXPECT_EQ(Stat("/file.txt").error(), base::Errno::kENOENT);
+  ASSERT_TRUE(Stat("/moved.txt").ok());
+  EXPECT_EQ(HostRead("moved.txt"), "hello gofer");
+  ASSERT_TRUE(vfs_->Mkdir(C(), AT_FDCWD, "/newdir", 0750).ok());
+  EXPECT_TRUE(S_ISDIR(Stat("/newdir").value().st_mode));
+  ASSERT_TRUE(vfs_->Symlink(C(), "moved.txt", AT_FDCWD, "/newdir/link").ok());
+  auto via_link = Open("/newdir/link", O_RDONLY);
+  EXPECT_EQ(via_link.error(), base::Errno::kENOENT);  // relative to newdir/
+  auto old = vfs_->Resolve(C(), *fsctx_, fsctx_->cwd(), "/moved.txt", ResolveOpts{});
+  ASSERT_TRUE(old.ok());
+  ASSERT_TRUE(vfs_->Link(C(), old.value(), AT_FDCWD, "/newdir/hard").ok());
+  EXPECT_EQ(Stat("/moved.txt").value().st_nlink, 2u);
+  ASSERT_TRUE(vfs_->Unlink(C(), AT_FDCWD, "/moved.txt").ok());
+  EXPECT_EQ(Stat("/moved.txt").error(), base::Errno::kENOENT);
+  EXPECT_EQ(Stat("/newdir/hard").value().st_nlink, 1u);
+  EXPECT_EQ(vfs_->Rmdir(C(), AT_FDCWD, "/newdir").error(), base::Errno::kENOTEMPTY);
+  ASSERT_TRUE(vfs_->Unlink(C(), AT_FDCWD, "/newdir/hard").ok());
+  ASSERT_TRUE(vfs_->Unlink(C(), AT_FDCWD, "/newdir/link").ok());
+  ASSERT_TRUE(vfs_->Rmdir(C(), AT_FDCWD, "/newdir").ok());
+  EXPECT_NE(::access(Host("newdir").c_str(), F_OK), 0);
+}
+
+TEST_F(GoferWriteFsTest, AttributeChangesReachTheHostAndStat) {
+  Start(true);
+  const Path p = vfs_->Resolve(C(), *fsctx_, fsctx_->cwd(), "/file.txt", ResolveOpts{}).value();
+  ASSERT_TRUE(vfs_->Chmod(C(), AttrTarget::Of(p), 0600).ok());
+  ASSERT_TRUE(vfs_->Truncate(C(), AttrTarget::Of(p), 5, true).ok());
+  struct stat host {};
+  ASSERT_EQ(::stat(Host("file.txt").c_str(), &host), 0);
+  EXPECT_EQ(host.st_mode & 07777, 0600u);
+  EXPECT_EQ(host.st_size, 5);
+  const struct stat st = Stat("/file.txt").value();
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_EQ(st.st_size, 5);
+}
+
+TEST_F(GoferWriteFsTest, ReadOnlyGoferMountRefusesWrites) {
+  Start(false);
+  EXPECT_EQ(Open("/new", O_CREAT | O_RDWR).error(), base::Errno::kEROFS);
+  EXPECT_EQ(Open("/file.txt", O_RDWR).error(), base::Errno::kEROFS);
+  EXPECT_EQ(vfs_->Mkdir(C(), AT_FDCWD, "/d", 0755).error(), base::Errno::kEROFS);
+  EXPECT_EQ(vfs_->Unlink(C(), AT_FDCWD, "/file.txt").error(), base::Errno::kEROFS);
+  EXPECT_EQ(HostRead("file.txt"), "hello gofer");
+}
+
+}  // namespace
+}  // namespace fs::testing
