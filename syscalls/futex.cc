@@ -18,34 +18,31 @@ Result<FutexKey> KeyOf(Task& t, uint64_t addr, int op) {
   return FutexKey{space, key, addr};
 }
 
-// FUTEX_OP decoding (include/uapi/linux/futex.h).
+// FUTEX_OP decoding (include/uapi/linux/futex.h, futex_atomic_op_inuser):
+// oparg and cmparg are sign-extended 12-bit fields; the update is one atomic
+// compare-and-exchange on the word (MemoryManager::AtomicUpdate32).
 Result<bool> DoWakeOp(Task& t, uint64_t addr2, uint32_t encoded) {
   const uint32_t op = (encoded >> 28) & 7;
   const bool shift = (encoded >> 31) & 1;
   const uint32_t cmp = (encoded >> 24) & 15;
-  uint32_t oparg = (encoded >> 12) & 0xfff;
-  const uint32_t cmparg = encoded & 0xfff;
-  if (shift) {
-    if (oparg > 31) return Errno::kEINVAL;
-    oparg = 1u << oparg;
-  }
-  // TODO(#5): atomic with respect to other app threads (single-threaded apps
-  // cannot observe the difference).
-  const auto p = UserPtr<uint32_t>(addr2);
-  const uint32_t old = TRY(t.mm().CopyIn(p));
-  uint32_t v;
-  switch (op) {
-    case FUTEX_OP_SET: v = oparg; break;
-    case FUTEX_OP_ADD: v = old + oparg; break;
-    case FUTEX_OP_OR: v = old | oparg; break;
-    case FUTEX_OP_ANDN: v = old & ~oparg; break;
-    case FUTEX_OP_XOR: v = old ^ oparg; break;
-    default: return Errno::kENOSYS;
-  }
-  TRY(t.mm().CopyOut(p, v));
-  // Comparisons are on sign-extended 12-bit values (futex_atomic_op_inuser).
+  int32_t oparg = static_cast<int32_t>(encoded << 8) >> 20;
+  const int32_t cmparg = static_cast<int32_t>(encoded << 20) >> 20;
+  if (shift) oparg = static_cast<int32_t>(1u << (static_cast<uint32_t>(oparg) & 31));  // Linux masks a bad shift
+  // An unknown op fails before the update, an unknown comparison after it
+  // (arch_futex_atomic_op_inuser, then futex_atomic_op_inuser).
+  if (op > FUTEX_OP_XOR) return Errno::kENOSYS;
+  const uint32_t arg = static_cast<uint32_t>(oparg);
+  const uint32_t old = TRY(t.mm().AtomicUpdate32(addr2, [&](uint32_t cur) -> std::optional<uint32_t> {
+    switch (op) {
+      case FUTEX_OP_SET: return arg;
+      case FUTEX_OP_ADD: return cur + arg;
+      case FUTEX_OP_OR: return cur | arg;
+      case FUTEX_OP_ANDN: return cur & ~arg;
+      default: return cur ^ arg;  // FUTEX_OP_XOR
+    }
+  }));
   const int32_t a = static_cast<int32_t>(old);
-  const int32_t b = static_cast<int32_t>(cmparg << 20) >> 20;
+  const int32_t b = cmparg;
   switch (cmp) {
     case FUTEX_OP_CMP_EQ: return a == b;
     case FUTEX_OP_CMP_NE: return a != b;
@@ -124,15 +121,40 @@ Result<uint64_t> Futex(Task& t, const SyscallArgs& args) {
     case FUTEX_WAKE_OP: {
       const uint64_t addr2 = args.U64(4);
       if (addr % 4 != 0 || addr2 % 4 != 0) return Errno::kEINVAL;
-      const bool cond = TRY(DoWakeOp(t, addr2, args.U32(5)));
       const FutexKey k1 = TRY(KeyOf(t, addr, op));
       const FutexKey k2 = TRY(KeyOf(t, addr2, op));
-      int woken = futexes.Wake(k1, static_cast<int>(val), FUTEX_BITSET_MATCH_ANY);
-      if (cond) woken += futexes.Wake(k2, static_cast<int>(args.U32(3)), FUTEX_BITSET_MATCH_ANY);
-      return static_cast<uint64_t>(woken);
+      const uint32_t encoded = args.U32(5);
+      const int n1 = static_cast<int>(std::min<uint32_t>(val, INT32_MAX));
+      const int n2 = static_cast<int>(std::min<uint32_t>(args.U32(3), INT32_MAX));
+      return static_cast<uint64_t>(TRY(futexes.WakeOp(k1, k2, n1, n2, [&] { return DoWakeOp(t, addr2, encoded); })));
     }
+    case FUTEX_LOCK_PI:
+    case FUTEX_LOCK_PI2: {
+      // An absolute timeout: CLOCK_REALTIME for LOCK_PI, CLOCK_MONOTONIC
+      // for LOCK_PI2 unless FUTEX_CLOCK_REALTIME.
+      if (addr % 4 != 0) return Errno::kEINVAL;
+      std::optional<absl::Time> deadline;
+      if (args.U64(3) != 0) {
+        const struct timespec ts = TRY(t.mm().CopyIn(args.Ptr<struct timespec>(3)));
+        if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000) return Errno::kEINVAL;
+        struct timespec now {};
+        clock_gettime(cmd == FUTEX_LOCK_PI || realtime ? CLOCK_REALTIME : CLOCK_MONOTONIC, &now);
+        deadline = absl::Now() + (absl::DurationFromTimespec(ts) - absl::DurationFromTimespec(now));
+      }
+      auto r = futexes.LockPi(t, TRY(KeyOf(t, addr, op)), deadline);
+      if (!r.ok()) return r.error() == Errno::kEINTR ? Errno::kERESTARTNOINTR : r.error();
+      return 0;
+    }
+    case FUTEX_TRYLOCK_PI:
+      if (addr % 4 != 0) return Errno::kEINVAL;
+      TRY(futexes.TrylockPi(t, TRY(KeyOf(t, addr, op))));
+      return 0;
+    case FUTEX_UNLOCK_PI:
+      if (addr % 4 != 0) return Errno::kEINVAL;
+      TRY(futexes.UnlockPi(t, TRY(KeyOf(t, addr, op))));
+      return 0;
     default:
-      return Errno::kENOSYS;  // TODO(#5): PI futexes.
+      return Errno::kENOSYS;  // TODO(#5): WAIT_REQUEUE_PI, CMP_REQUEUE_PI.
   }
 }
 

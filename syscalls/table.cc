@@ -213,7 +213,7 @@ constexpr SyscallEntry kEntries[] = {
     {199, "fremovexattr", Fremovexattr, S::kPartial, "user.*", {A::kFd, A::kStr}},
     {200, "tkill", Tkill, S::kFull, "", {A::kInt, A::kInt}},
     {201, "time", Time, S::kFull, "", {A::kHex}},
-    {202, "futex", Futex, S::kPartial, "WAIT, WAKE, REQUEUE, CMP_REQUEUE, WAKE_OP, WAIT/WAKE_BITSET; PI ops ENOSYS (#5)", {A::kHex, A::kInt, A::kInt, A::kHex, A::kHex, A::kInt}},
+    {202, "futex", Futex, S::kPartial, "WAIT, WAKE, REQUEUE, CMP_REQUEUE, WAKE_OP (atomic), WAIT/WAKE_BITSET, LOCK_PI/LOCK_PI2/TRYLOCK_PI/UNLOCK_PI (no priority boost); WAIT_REQUEUE_PI, CMP_REQUEUE_PI ENOSYS (#5)", {A::kHex, A::kInt, A::kInt, A::kHex, A::kHex, A::kInt}},
     {203, "sched_setaffinity", SchedSetaffinity, S::kPartial, "virtual CPUs: recorded and reported", {A::kInt, A::kInt, A::kHex}},
     {204, "sched_getaffinity", SchedGetaffinity, S::kFull, "", {A::kInt, A::kInt, A::kHex}},
     {205, "set_thread_area", nullptr, S::kNone, "", {}},

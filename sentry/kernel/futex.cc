@@ -1,5 +1,8 @@
 #include "sentry/kernel/futex.h"
 
+#include <linux/futex.h>
+
+#include "sentry/kernel/kernel.h"
 #include "sentry/kernel/task.h"
 
 namespace sentry::kernel {
@@ -41,7 +44,7 @@ int FutexTable::Wake(FutexKey key, int n, uint32_t bitset) {
   int woken = 0;
   auto& q = it->second;
   for (auto e = q.begin(); e != q.end() && woken < n;) {
-    if (((*e)->bitset & bitset) == 0) {
+    if ((*e)->tid != 0 || ((*e)->bitset & bitset) == 0) {  // PI waiters wait for UnlockPi
       ++e;
       continue;
     }
@@ -52,6 +55,142 @@ int FutexTable::Wake(FutexKey key, int n, uint32_t bitset) {
   }
   if (q.empty()) queues_.erase(it);
   return woken;
+}
+
+base::Result<int> FutexTable::WakeOp(FutexKey k1, FutexKey k2, int n1, int n2,
+                                     absl::FunctionRef<base::Result<bool>()> op) {
+  absl::MutexLock l(&mu_);
+  const bool cond = TRY(op());
+  int woken = 0;
+  auto wake = [&](const FutexKey& key, int n) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto it = queues_.find(key);
+    if (it == queues_.end()) return;
+    auto& q = it->second;
+    for (auto e = q.begin(); e != q.end() && n > 0;) {
+      if ((*e)->tid != 0) {  // PI waiters wait for UnlockPi
+        ++e;
+        continue;
+      }
+      (*e)->woken = true;
+      (*e)->waiter->Notify();
+      e = q.erase(e);
+      ++woken;
+      --n;
+    }
+    if (q.empty()) queues_.erase(it);
+  };
+  wake(k1, n1);
+  if (cond) wake(k2, n2);
+  return woken;
+}
+
+base::Result<bool> FutexTable::TryTakePi(Task& t, const FutexKey& key, bool set_waiters) {
+  const uint32_t me = static_cast<uint32_t>(t.tid());
+  // Waiters already queued keep FUTEX_WAITERS set on a free word (the
+  // owner died with waiters, FUTEX_OWNER_DIED).
+  const bool queued = queues_.contains(key);
+  bool taken = false, self = false;
+  uint32_t owner = 0;
+  TRY(t.mm().AtomicUpdate32(key.uaddr, [&](uint32_t cur) -> std::optional<uint32_t> {
+    owner = cur & FUTEX_TID_MASK;
+    taken = owner == 0;
+    self = owner == me;
+    if (self) return std::nullopt;
+    if (taken) return me | (cur & FUTEX_OWNER_DIED) | (queued ? FUTEX_WAITERS : 0);
+    if (!set_waiters || (cur & FUTEX_WAITERS)) return std::nullopt;
+    return cur | FUTEX_WAITERS;
+  }));
+  if (self) return base::Errno::kEDEADLK;
+  if (taken) return true;
+  // attach_to_pi_owner(): the owner must be a live task.
+  if (t.kernel().TaskCreds(static_cast<int32_t>(owner)) == nullptr) return base::Errno::kESRCH;
+  return false;
+}
+
+base::Result<void> FutexTable::TrylockPi(Task& t, FutexKey key) {
+  absl::MutexLock l(&mu_);
+  if (TRY(TryTakePi(t, key, /*set_waiters=*/false))) return {};
+  return base::Errno::kEAGAIN;
+}
+
+base::Result<void> FutexTable::LockPi(Task& t, FutexKey key, std::optional<absl::Time> deadline) {
+  if (key.uaddr % 4 != 0) return base::Errno::kEINVAL;
+  Waiter w(t);
+  Entry e{&w, FUTEX_BITSET_MATCH_ANY, false, key, t.tid()};
+  {
+    absl::MutexLock l(&mu_);
+    if (TRY(TryTakePi(t, key, /*set_waiters=*/true))) return {};
+    queues_[key].push_back(&e);
+  }
+  while (true) {
+    auto r = t.Block(w, deadline);
+    absl::MutexLock l(&mu_);
+    if (e.woken) return {};  // UnlockPi made us the owner
+    if (e.retry) {
+      e.retry = false;
+      auto taken = TryTakePi(t, key, /*set_waiters=*/true);
+      if (!taken.ok()) return taken.error();
+      if (taken.value()) return {};
+      queues_[key].push_back(&e);
+      continue;
+    }
+    if (!r.ok()) {
+      auto it = queues_.find(e.key);
+      if (it != queues_.end()) {
+        it->second.remove(&e);
+        if (it->second.empty()) queues_.erase(it);
+      }
+      return r.error();
+    }
+  }
+}
+
+base::Result<void> FutexTable::UnlockPi(Task& t, FutexKey key) {
+  if (key.uaddr % 4 != 0) return base::Errno::kEINVAL;
+  const uint32_t me = static_cast<uint32_t>(t.tid());
+  absl::MutexLock l(&mu_);
+  auto it = queues_.find(key);
+  Entry* next = nullptr;
+  if (it != queues_.end()) {
+    // The first waiter that is a PI waiter (plain FUTEX_WAIT on a PI word
+    // is the app's own business; Linux would refuse the mix with EINVAL).
+    for (Entry* e : it->second) {
+      if (e->tid != 0) {
+        next = e;
+        break;
+      }
+    }
+  }
+  bool mine = false;
+  TRY(t.mm().AtomicUpdate32(key.uaddr, [&](uint32_t cur) -> std::optional<uint32_t> {
+    mine = (cur & FUTEX_TID_MASK) == me;
+    if (!mine) return std::nullopt;
+    if (next == nullptr) return 0u;
+    return static_cast<uint32_t>(next->tid) | FUTEX_WAITERS;
+  }));
+  if (!mine) return base::Errno::kEPERM;
+  if (next != nullptr) {
+    it->second.remove(next);
+    if (it->second.empty()) queues_.erase(it);
+    next->woken = true;
+    next->waiter->Notify();
+  }
+  return {};
+}
+
+void FutexTable::WakeForOwnerDeath(FutexKey key) {
+  absl::MutexLock l(&mu_);
+  auto it = queues_.find(key);
+  if (it == queues_.end()) return;
+  Entry* e = it->second.front();
+  it->second.pop_front();
+  if (it->second.empty()) queues_.erase(it);
+  if (e->tid != 0) {
+    e->retry = true;
+  } else {
+    e->woken = true;
+  }
+  e->waiter->Notify();
 }
 
 int FutexTable::Requeue(FutexKey from, FutexKey to, int n_wake, int n_requeue) {

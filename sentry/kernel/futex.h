@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "base/result.h"
@@ -45,6 +46,27 @@ class FutexTable {
   // FUTEX_REQUEUE: wakes up to n_wake, moves up to n_requeue to `to`;
   // returns the number woken plus moved (Linux's return for CMP_REQUEUE).
   int Requeue(FutexKey from, FutexKey to, int n_wake, int n_requeue);
+  // FUTEX_WAKE_OP (futex_wake_op): `op` (the atomic update of the second
+  // word, returning whether its old value passed the comparison) runs under
+  // the table lock, so no futex op on either word interleaves; then up to
+  // n1 waiters of k1 and, if op said so, n2 of k2 are woken.
+  base::Result<int> WakeOp(FutexKey k1, FutexKey k2, int n1, int n2, absl::FunctionRef<base::Result<bool>()> op);
+
+  // PI futexes (kernel/futex/pi.c) with the word protocol TID |
+  // FUTEX_WAITERS | FUTEX_OWNER_DIED. Priority inheritance itself is a
+  // no-op: the sandbox has no real priorities to boost. Waiters queue in
+  // FIFO order; FUTEX_UNLOCK_PI hands the lock straight to the first one
+  // (the word becomes its tid | FUTEX_WAITERS, as wake_futex_pi).
+  // LockPi: EDEADLK if the caller owns it, ESRCH if the owner tid is not a
+  // live task, ETIMEDOUT, EINTR (the caller restarts), EFAULT.
+  base::Result<void> LockPi(Task& t, FutexKey key, std::optional<absl::Time> deadline);
+  // EAGAIN (EWOULDBLOCK) if another task owns it.
+  base::Result<void> TrylockPi(Task& t, FutexKey key);
+  // EPERM unless the caller owns it.
+  base::Result<void> UnlockPi(Task& t, FutexKey key);
+  // A robust futex's owner died (handle_futex_death): wakes one waiter, a
+  // PI waiter to take the now free word (FUTEX_OWNER_DIED) itself.
+  void WakeForOwnerDeath(FutexKey key);
 
  private:
   struct Entry {
@@ -52,7 +74,12 @@ class FutexTable {
     uint32_t bitset;
     bool woken = false;
     FutexKey key;
+    int32_t tid = 0;  // PI waiters: the tid the lock is handed to
+    bool retry = false;  // PI waiters: the owner died, try to take it again
   };
+  // The atomic fast path of LockPi/TrylockPi (futex_lock_pi_atomic): true
+  // if taken; false with FUTEX_WAITERS set if `set_waiters`.
+  base::Result<bool> TryTakePi(Task& t, const FutexKey& key, bool set_waiters) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Mutex mu_;
   absl::flat_hash_map<FutexKey, std::list<Entry*>> queues_ ABSL_GUARDED_BY(mu_);
 };

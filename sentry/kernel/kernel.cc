@@ -106,6 +106,7 @@ base::Result<void> Kernel::Exec(Task& t, const std::string& path, std::vector<st
 
   // fs/exec.c begin_new_exec(): first the other threads go (de_thread);
   // this one takes the leader's tid.
+  const bool from_non_leader = t.tid() != t.pid();
   if (NeedsDeThread(t)) {
     if (!StartDeThread(t)) return base::Errno::kEAGAIN;  // a group exit is under way
     if (!WaitDeThread(t)) return base::Errno::kEINTR;    // SIGKILLed: the caller dies
@@ -116,7 +117,13 @@ base::Result<void> Kernel::Exec(Task& t, const std::string& path, std::vector<st
   {
     // /proc readers (GetProcessInfo) copy the pointer under signal_mu; the
     // old memory is released after the lock.
+    // After an exec from a non-leader thread the old address space was driven
+    // by the leader's (now gone) thread, and this task's platform context is
+    // bound to it until its next Switch: the old memory is kept until then so
+    // that it is released on this thread once nothing here is bound to it
+    // (Task::retired_mm).
     std::shared_ptr<mm::MemoryManager> old = t.mm_ptr();
+    if (from_non_leader) t.retired_mm = old;
     absl::MutexLock l(&t.thread_group().signal_mu);
     t.SetMm(std::move(mm));
   }

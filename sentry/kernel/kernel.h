@@ -202,8 +202,9 @@ class Kernel {
   void FinishTaskThread(std::unique_ptr<Task> t, int status, int32_t key);
  public:
   // de_thread: the exiting leader `leader` hands its tid to the group's
-  // exec task (thread.cc). No lock held.
-  void TransferLeadership(Task& leader);
+  // exec task (thread.cc). False if there is no exec task any more (it was
+  // killed first). No lock held.
+  bool TransferLeadership(Task& leader);
  private:
   // Registers a new process (parent's child, or pid 1 when parent is null).
   void RegisterProcessLocked(std::shared_ptr<ThreadGroup> tg, Task* leader, ThreadGroup* parent)

@@ -283,11 +283,9 @@ bool StartGroupExit(Task& t, int status) {
 bool NeedsDeThread(Task& t) {
   ThreadGroup& tg = t.thread_group();
   absl::MutexLock l(&tg.signal_mu);
-  // TODO(#5): exec from a non-leader thread: the leader hand-over
-  // (TransferLeadership) can hang; until fixed that exec keeps the other
-  // threads (the old behaviour) and only a leader's exec ends them.
-  if (t.tid() != t.pid()) return false;
-  return tg.tasks.size() > 1;
+  // Also a non-leader alone in the list: the leader has exited (it waits,
+  // a zombie, for the last thread) and its tid is still to take over.
+  return tg.tasks.size() > 1 || tg.live_threads > 1 || t.tid() != t.pid();
 }
 
 bool StartDeThread(Task& t) {
@@ -308,17 +306,29 @@ bool StartDeThread(Task& t) {
 
 bool WaitDeThread(Task& t) {
   ThreadGroup& tg = t.thread_group();
+  const bool was_leader = t.tid() == t.pid();
+  // Done when every other thread has finished (its sentry thread let go of
+  // the memory and of its stub thread: live_threads), not just left the
+  // list, so that the old address space dies on this thread once it is no
+  // longer bound to it (Task::RetireMm).
   auto done = [&] {
     absl::MutexLock l(&tg.signal_mu);
-    return tg.tasks.size() <= 1 && t.tid() == t.pid();
+    return tg.tasks.size() <= 1 && t.tid() == t.pid() && tg.live_threads <= 1;
   };
-  // Killable only (TASK_KILLABLE): other signals stay pending.
+  // Killable only (TASK_KILLABLE): other signals stay pending. Once the
+  // leader handed its tid over there is no way back (this is the process
+  // now), and what is left is threads that are already exiting: the wait
+  // goes on and a SIGKILL acts once the exec is done.
   const uint64_t mask = t.signal_mask();
   t.set_signal_mask(~0ull);
   Waiter w(t);
   tg.state_queue.Add(&w);
   bool ok;
-  while (!(ok = done()) && !SignalDelivery::HasSigkill(t)) (void)t.Block(w, std::nullopt);
+  while (!(ok = done())) {
+    const bool handed_over = !was_leader && t.tid() == t.pid();
+    if (!handed_over && SignalDelivery::HasSigkill(t)) break;
+    (void)t.Block(w, std::nullopt);
+  }
   tg.state_queue.Remove(&w);
   t.set_signal_mask(mask);
   absl::MutexLock l(&tg.signal_mu);

@@ -287,6 +287,11 @@ class Task {
   void SetFs(std::shared_ptr<fs::FsContext> f) { fs_ = std::move(f); }
   void SetContext(std::unique_ptr<platform::Context> c) { context_ = std::move(c); }
   void SetSighand(std::shared_ptr<SignalHandlers> sh) { sighand_ = std::move(sh); }
+  // execve from a non-leader thread (Kernel::Exec): the old memory, released
+  // by the run loop after the first Switch on the new one (the context is
+  // then bound to the new address space). Declared before context_, so
+  // that a task that dies first releases its context before this.
+  std::shared_ptr<mm::MemoryManager> retired_mm;
   // CLONE_VFORK: set in the child; released at its execve or exit
   // (sentry/kernel/process.h).
   std::shared_ptr<VforkDone> vfork_done;

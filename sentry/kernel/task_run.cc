@@ -77,6 +77,7 @@ int Kernel::RunTask(Task& t) {
     const int64_t app_start = MonotonicNs();
     auto stop = t.context().Switch(*as, t.regs());
     t.utime_ns += MonotonicNs() - app_start;
+    if (t.retired_mm != nullptr) [[unlikely]] t.retired_mm.reset();  // see Kernel::Exec
     if (!stop.ok()) {
       logging::Warn("task {}: platform switch failed: {}; killing it", t.tid(), base::ErrnoName(stop.error()));
       StartGroupExit(t, KilledStatus(SIGKILL));

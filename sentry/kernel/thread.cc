@@ -21,13 +21,21 @@ constexpr int kRobustListLimit = 2048;  // ROBUST_LIST_LIMIT
 // handle_futex_death(): a robust futex held by the dying thread is marked
 // FUTEX_OWNER_DIED and one waiter is woken.
 void FutexDeath(Task& t, uint64_t addr) {
-  const auto p = mm::UserPtr<uint32_t>(addr);
-  auto v = t.mm().CopyIn(p);
-  if (!v.ok() || (v.value() & FUTEX_TID_MASK) != static_cast<uint32_t>(t.tid())) return;
-  // TODO(#5): a compare-and-exchange against app threads racing on the word.
-  const uint32_t nv = (v.value() & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
-  if (!t.mm().CopyOut(p, nv).ok()) return;
-  if (v.value() & FUTEX_WAITERS) t.kernel().futexes().Wake(FutexKey{&t.mm(), addr}, 1, FUTEX_BITSET_MATCH_ANY);
+  // A compare-and-exchange: app threads may race on the word.
+  bool mine = false;
+  auto v = t.mm().AtomicUpdate32(addr, [&](uint32_t cur) -> std::optional<uint32_t> {
+    mine = (cur & FUTEX_TID_MASK) == static_cast<uint32_t>(t.tid());
+    if (!mine) return std::nullopt;
+    return (cur & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
+  });
+  if (!v.ok() || !mine) return;
+  if (v.value() & FUTEX_WAITERS) {
+    // The key as the futex syscalls make it: a shared word is keyed by its
+    // memory-file page.
+    auto key = t.mm().FutexKey(addr, /*is_private=*/false);
+    if (!key.ok()) return;
+    t.kernel().futexes().WakeForOwnerDeath(FutexKey{key.value().first, key.value().second, addr});
+  }
 }
 
 // exit_robust_list() (kernel/futex/core.c).
@@ -41,14 +49,17 @@ void WalkRobustList(Task& t) {
   auto head = t.mm().CopyIn(mm::UserPtr<Head>(t.robust_list_head));
   if (!head.ok()) return;
   const Head h = head.value();
-  uint64_t entry = h.next;
+  // Bit 0 of each pointer marks a PI futex (fetch_robust_entry()); the
+  // death protocol on the word is the same here.
+  const uint64_t pending = h.list_op_pending & ~1ull;
+  uint64_t entry = h.next & ~1ull;
   for (int i = 0; i < kRobustListLimit && entry != t.robust_list_head && entry != 0; ++i) {
     auto next = t.mm().CopyIn(mm::UserPtr<uint64_t>(entry));
-    if (entry != h.list_op_pending) FutexDeath(t, entry + static_cast<uint64_t>(h.futex_offset));
+    if (entry != pending) FutexDeath(t, entry + static_cast<uint64_t>(h.futex_offset));
     if (!next.ok()) break;
-    entry = next.value();
+    entry = next.value() & ~1ull;
   }
-  if (h.list_op_pending != 0) FutexDeath(t, h.list_op_pending + static_cast<uint64_t>(h.futex_offset));
+  if (pending != 0) FutexDeath(t, pending + static_cast<uint64_t>(h.futex_offset));
 }
 
 }  // namespace
@@ -106,33 +117,36 @@ int ExitThread(Task& t) {
   // sentry thread also owns the stub process (platform threading rule).
   // If another thread execs meanwhile (de_thread), it takes over the
   // leader's tid and this one ends as an ordinary thread.
-  {
-    absl::MutexLock l(&tg.signal_mu);
-    struct Arg {
-      ThreadGroup* g;
-      Task* me;
-    } arg{&tg, &t};
-    tg.signal_mu.Await(absl::Condition(
-        +[](Arg* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-          return a->g->live_threads <= 1 || (a->g->exec_task != nullptr && a->g->exec_task != a->me);
-        },
-        &arg));
-    if (tg.exec_task == nullptr || tg.exec_task == &t) {
-      --tg.live_threads;
-      return (group_exit || tg.group_exiting) ? tg.group_exit_status : t.exit_status();
+  // The exec task was killed before the hand-over: this is the leader again
+  // and waits as such.
+  while (true) {
+    {
+      absl::MutexLock l(&tg.signal_mu);
+      struct Arg {
+        ThreadGroup* g;
+        Task* me;
+      } arg{&tg, &t};
+      tg.signal_mu.Await(absl::Condition(
+          +[](Arg* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            return a->g->live_threads <= 1 || (a->g->exec_task != nullptr && a->g->exec_task != a->me);
+          },
+          &arg));
+      if (tg.exec_task == nullptr || tg.exec_task == &t) {
+        --tg.live_threads;
+        return (group_exit || tg.group_exiting) ? tg.group_exit_status : t.exit_status();
+      }
     }
+    if (t.kernel().TransferLeadership(t)) return t.exit_status();
   }
-  t.kernel().TransferLeadership(t);
-  return t.exit_status();
 }
 
-void Kernel::TransferLeadership(Task& leader) {
+bool Kernel::TransferLeadership(Task& leader) {
   ThreadGroup& tg = leader.thread_group();
   {
     absl::MutexLock l(&mu_);
     absl::MutexLock gl(&tg.signal_mu);
     Task* e = tg.exec_task;
-    if (e == nullptr || e == &leader || leader.tid() != leader.pid()) return;
+    if (e == nullptr || e == &leader || leader.tid() != leader.pid()) return false;
     // de_thread(): exchange_tids(); the exec'ing thread becomes the leader.
     const int32_t old = e->tid();
     e->set_tid(leader.tid());
@@ -144,11 +158,15 @@ void Kernel::TransferLeadership(Task& leader) {
     if (it != tg.tasks.end()) std::rotate(tg.tasks.begin(), it, it + 1);
   }
   tg.state_queue.Notify();
+  return true;
 }
 
 void ThreadFinished(ThreadGroup& tg) {
-  absl::MutexLock l(&tg.signal_mu);
-  --tg.live_threads;
+  {
+    absl::MutexLock l(&tg.signal_mu);
+    --tg.live_threads;
+  }
+  tg.state_queue.Notify();  // de_thread waits for every other thread to finish
 }
 
 base::Result<int32_t> Kernel::CloneThread(Task& parent, const CloneArgs& args) {

@@ -190,6 +190,15 @@ class MemoryManager final : public SharedMapper {
   // covered; EFAULT if none.
   Result<size_t> AccessPartial(uint64_t addr, size_t len, bool write,
                                absl::FunctionRef<void(uint8_t* p, size_t off, size_t n)> fn);
+  // An atomic read-modify-write of the aligned 32-bit word at addr (futex
+  // ops: FUTEX_WAKE_OP, PI futexes, robust lists), done on the sentry's
+  // mapping of the memory file with a compare-and-exchange loop, so it is
+  // atomic against app threads too. `update` maps the current value to the
+  // new one, or to nullopt to write nothing; it may run more than once.
+  // Returns the value it last saw. EFAULT if not mapped writable, EINVAL if
+  // misaligned.
+  Result<uint32_t> AtomicUpdate32(uint64_t addr,
+                                  absl::FunctionRef<std::optional<uint32_t>(uint32_t)> update);
   // Zero-fills app memory (the loader's bss, tests).
   Result<void> ZeroOut(uint64_t addr, uint64_t length);
   // NUL-terminated string of at most max_len bytes (without the NUL):

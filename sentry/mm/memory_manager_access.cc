@@ -244,6 +244,28 @@ Result<void> MemoryManager::CopyOutBytes(uint64_t addr, std::span<const uint8_t>
   return base::Ok();
 }
 
+Result<uint32_t> MemoryManager::AtomicUpdate32(uint64_t addr,
+                                               absl::FunctionRef<std::optional<uint32_t>(uint32_t)> update) {
+  if (addr % sizeof(uint32_t) != 0) return Errno::kEINVAL;
+  uint32_t seen = 0;
+  bool applied = false;
+  // An aligned word never straddles a page: fn runs once for all 4 bytes,
+  // or not at all (the shared-lock pass may stop for a populate).
+  auto r = AccessLocked(addr, sizeof(uint32_t), /*write=*/true, [&](uint8_t* p, size_t, size_t n) {
+    if (applied || n != sizeof(uint32_t)) return;
+    applied = true;
+    std::atomic_ref<uint32_t> word(*reinterpret_cast<uint32_t*>(p));
+    uint32_t cur = word.load(std::memory_order_seq_cst);
+    while (true) {
+      const std::optional<uint32_t> next = update(cur);
+      if (!next.has_value() || word.compare_exchange_weak(cur, *next, std::memory_order_seq_cst)) break;
+    }
+    seen = cur;
+  });
+  if (!applied || r.done != sizeof(uint32_t)) return r.err;
+  return seen;
+}
+
 Result<void> MemoryManager::ZeroOut(uint64_t addr, uint64_t length) {
   if (length == 0) return base::Ok();
   if (length > SIZE_MAX) return Errno::kEFAULT;
