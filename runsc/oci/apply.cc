@@ -73,8 +73,8 @@ absl::StatusOr<std::optional<MountSpec>> ToMount(const Mount& m, size_t i) {
     return std::optional<MountSpec>(out);
   }
   if (m.type == "sysfs") {
-    // TODO(#8): a synthetic sysfs. An empty read-only directory until then.
-    logging::Info("mount {}: sysfs is an empty read-only directory in this sandbox", m.destination);
+    // The sandbox's own synthetic, read-only sysfs (fs/sysfs.cc): CPU
+    // topology and empty top-level directories, never the host's /sys.
     out.type = "sysfs";
     out.read_only = true;
     return std::optional<MountSpec>(out);
