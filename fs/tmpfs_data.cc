@@ -3,7 +3,10 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 
+#include <algorithm>
 #include <cstring>
+#include <utility>
+#include <vector>
 
 #include "fs/synthetic.h"
 #include "sentry/kernel/task.h"
@@ -200,7 +203,25 @@ Result<void> TmpfsInode::Allocate(int mode, uint64_t off, uint64_t len) {
   // shmem_fallocate(): the pages are allocated now, so later writes (and
   // stores through a mapping) cannot run out of memory.
   const uint64_t first = off / kPageSize, last = (end + kPageSize - 1) / kPageSize;
-  if (pages_.Fill(first, last) < last) return Errno::kENOSPC;
+  // The holes this call fills: on ENOSPC the pages it allocated are freed
+  // again (shmem_fallocate undoes its range), or a failed fallocate would
+  // keep the sandbox's memory until the file goes.
+  std::vector<std::pair<uint64_t, uint64_t>> holes;
+  for (uint64_t idx = first; idx < last;) {
+    const uint64_t h = pages_.NextHole(idx);
+    if (h >= last) break;
+    const uint64_t d = pages_.NextData(h);
+    const uint64_t he = d == UINT64_MAX ? last : std::min(d, last);
+    holes.emplace_back(h, he);
+    idx = he;
+  }
+  if (const uint64_t filled = pages_.Fill(first, last); filled < last) {
+    for (const auto& [hs, he] : holes) {
+      if (hs >= filled) break;
+      DropPagesLocked(hs, std::min(he, filled));
+    }
+    return Errno::kENOSPC;
+  }
   if (!(mode & FALLOC_FL_KEEP_SIZE) && end > size_) {
     size_ = end;
     mtime_ = ctime_ = Now();

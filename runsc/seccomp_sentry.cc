@@ -156,6 +156,7 @@ Policy SentryPolicy(const SentryPolicyOptions& o) {
   // Signals.
   allow(SYS_rt_sigaction, "SIGSYS/forwarded signal set-up");
   allow(SYS_rt_sigprocmask, "signal masks of threads");
+  allow(SYS_sigaltstack, "the sanitizers' abort path (the --debug seccomp trap handler aborts); only the caller's own stack");
   allow(SYS_rt_sigreturn, "return from the sentry's signal handlers");
   allow(SYS_rt_sigtimedwait, "the signal forwarder thread (sigwait)");
   allow(SYS_restart_syscall, "host restarts of interrupted sleeps");
