@@ -198,6 +198,12 @@ int main(int argc, char** argv) {
     long a[6];
     for (int i = 0; i < 6; ++i) a[i] = hostile();
     if (is_mm(nr)) mm_args(a);
+    if (nr == SYS_mremap) {
+      /* With MREMAP_FIXED the new range [a[4], a[4]+a[2]) replaces whatever
+       * is there, as on Linux: keep it inside the arena too. */
+      const uint64_t left = (uint64_t)(arena + kArenaPages * kPage) - (uint64_t)a[4];
+      a[2] = (long)(next() % (left + 1));
+    }
     if (nr == SYS_prctl && (a[0] == 22 /* PR_SET_SECCOMP */ || a[0] == 35 /* PR_SET_MM */)) continue;
     if (verbose) {
       snprintf(line, sizeof(line), "call %ld: %ld(%#lx, %#lx, %#lx, %#lx, %#lx, %#lx)\n", calls, nr, a[0], a[1],
