@@ -146,6 +146,11 @@ Result<std::shared_ptr<sentry::mm::MappableFile>> TmpfsFile::Mappable() {
 
 }  // namespace
 
+TmpfsInode* TmpfsInode::DataOf(FileDescription& f) {
+  auto* t = dynamic_cast<TmpfsFile*>(&f);
+  return t != nullptr ? t->data().get() : nullptr;
+}
+
 Tmpfs::Tmpfs(sentry::mm::MemoryFile* mf) : dev_(NextSyntheticDev()), mf_(mf) {
   if (mf_ == nullptr) {
     // Sparse: only written pages cost memory.

@@ -95,6 +95,10 @@ class TmpfsInode final : public Inode {
   // Opens this inode with `shown` as the inode fstat and /proc see (the
   // overlay shows its own inode over an upper tmpfs file).
   Result<std::shared_ptr<FileDescription>> OpenAs(const Path& at, int flags, std::shared_ptr<Inode> shown);
+  // The tmpfs inode holding the data of an open regular tmpfs file (tmpfs,
+  // memfd, or an overlay file copied up into its tmpfs upper layer, whose
+  // fstat shows the overlay's inode); nullptr for any other file.
+  static TmpfsInode* DataOf(FileDescription& f);
 
   // File data. ReadAt stops at EOF; WriteAt with append writes at EOF and
   // returns the offset after the write in *end.

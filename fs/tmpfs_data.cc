@@ -206,6 +206,14 @@ Result<void> TmpfsInode::Allocate(int mode, uint64_t off, uint64_t len) {
   // The holes this call fills: on ENOSPC the pages it allocated are freed
   // again (shmem_fallocate undoes its range), or a failed fallocate would
   // keep the sandbox's memory until the file goes.
+  // More missing pages than the memory file has free: ENOSPC at once, as
+  // shmem_fallocate checks the size first (a page-by-page fill of a huge
+  // range would take minutes before failing).
+  uint64_t present = 0;
+  for (const auto& run : pages_.Runs(first, last)) present += run.npages;
+  const sentry::mm::MemoryFile& mf = fs()->memory_file();
+  const uint64_t free_pages = (mf.capacity() - std::min(mf.capacity(), mf.allocated())) / kPageSize;
+  if (last - first - present > free_pages) return Errno::kENOSPC;
   std::vector<std::pair<uint64_t, uint64_t>> holes;
   for (uint64_t idx = first; idx < last;) {
     const uint64_t h = pages_.NextHole(idx);

@@ -170,11 +170,11 @@ Result<uint64_t> Fallocate(Task& t, const SyscallArgs& args) {
   if (off + len < off) return Errno::kEFBIG;
   const fs::AttrTarget target = TRY(fs::AttrTarget::Of(*f));
   TRY(fs::Vfs::CheckWritableMount(target));
-  // Only tmpfs (directly or as the overlay's upper layer after the open
+  // Only tmpfs (directly, or as the overlay's upper layer after the open
   // for writing copied the file up) stores data we can allocate in.
-  fs::TmpfsInode* tmp = dynamic_cast<fs::TmpfsInode*>(target.inode.get());
+  fs::TmpfsInode* tmp = fs::TmpfsInode::DataOf(*f);
   if (tmp == nullptr) {
-    // An overlay file: resize through SetAttr for plain allocation.
+    // A gofer file: resize through SetAttr for plain allocation.
     if (mode != 0) return Errno::kEOPNOTSUPP;
     if (static_cast<uint64_t>(off + len) > static_cast<uint64_t>(st.st_size)) {
       TRY(t.kernel().vfs().Truncate(fs::CallerOf(t), target, static_cast<uint64_t>(off + len), false));
