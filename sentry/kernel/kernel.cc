@@ -182,6 +182,10 @@ base::Result<std::unique_ptr<Task>> Kernel::NewProcessTask(const ExecSpec& spec,
   tg->pgid = tg->pid;
   tg->sid = tg->pid;
   DefaultRlimits(*tg, config_.max_fds);
+  if (spec.oom_score_adj.has_value()) {
+    tg->oom_score_adj = *spec.oom_score_adj;
+    tg->oom_score_adj_min = *spec.oom_score_adj;
+  }
   {
     absl::MutexLock l(&tg->mu);
     for (const ExecSpec::Rlimit& r : spec.rlimits) {

@@ -51,6 +51,9 @@ struct ExecSpec {  // the first process, or one started by `runsc exec`
   std::optional<Credentials> creds;
   std::vector<uint32_t> groups;   // supplementary groups (unless creds is set)
   bool no_new_privs = false;      // OCI process.noNewPrivileges (prctl PR_SET_NO_NEW_PRIVS)
+  // OCI process.oomScoreAdj: the process's oom_score_adj and its min (as
+  // runc's privileged write leaves them).
+  std::optional<int> oom_score_adj;
   // Called with the new process's pid (its sid and pgid too) before it
   // runs: `runsc exec -t` makes its console that session's terminal.
   std::function<void(int32_t pid)> on_start;
