@@ -309,7 +309,7 @@ base::Result<int> FutexTable::CmpRequeuePi(Task& t, FutexKey from, FutexKey to, 
   int count = 0;
   if (TRY(TryTakePi(t, to, top->tid, /*force_waiters=*/n_requeue > 0, 0, &owner))) {
     q.pop_front();
-    top->key = to;
+    top->key = top->requeue_to;
     WakeEntry(top);
     owner = top->tid;
     count = 1;
@@ -330,7 +330,7 @@ base::Result<int> FutexTable::CmpRequeuePi(Task& t, FutexKey from, FutexKey to, 
       break;
     }
     i = q.erase(i);
-    e->key = to;
+    e->key = e->requeue_to;  // `to`, with the waiter's own address of the word
     e->kind = Kind::kPi;
     moved.push_back(e);
     ++count;

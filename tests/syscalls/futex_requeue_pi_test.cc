@@ -6,7 +6,9 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -229,6 +231,47 @@ TEST(FutexRequeuePi, TimeoutWhileWaitingForTheLock) {
   EXPECT_EQ(err.load(), ETIMEDOUT);
   ASSERT_THAT(Futex(&m, FUTEX_UNLOCK_PI_PRIVATE), Succeeds());
   EXPECT_EQ(m.load(), 0u);
+}
+
+// Shared (non-private) requeue-PI between processes, the waiter using its
+// own mapping of the memfd page at another address: the keys are the
+// file's, and the waiter ends owning the mutex word it sees.
+TEST(FutexRequeuePi, SharedAcrossProcessesAndMappings) {
+  const int fd = static_cast<int>(syscall(SYS_memfd_create, "futex_requeue_pi_test", 0));
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(ftruncate(fd, 4096), 0);
+  void* p = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  ASSERT_NE(p, MAP_FAILED);
+  auto* words = static_cast<std::atomic<uint32_t>*>(p);
+  std::atomic<uint32_t>* cond = &words[0];
+  std::atomic<uint32_t>* m = &words[1];
+  Lock(m);  // through user space: m holds our tid
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    void* q = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (q == MAP_FAILED || q == p) _exit(2);
+    auto* mine = static_cast<std::atomic<uint32_t>*>(q);
+    const long r = syscall(SYS_futex, &mine[0], FUTEX_WAIT_REQUEUE_PI, 0, nullptr, &mine[1], 0);
+    if (r != 0) _exit(3);
+    if ((mine[1].load() & FUTEX_TID_MASK) != static_cast<uint32_t>(getpid())) _exit(4);
+    if (syscall(SYS_futex, &mine[1], FUTEX_UNLOCK_PI, 0, nullptr, nullptr, 0) != 0) _exit(5);
+    _exit(0);
+  }
+  long total = 0;
+  for (int i = 0; i < 10000 && total == 0; ++i) {
+    total = syscall(SYS_futex, cond, FUTEX_CMP_REQUEUE_PI, 1, Val2(1), m, 0);
+    if (total == 0) usleep(1000);
+  }
+  EXPECT_EQ(total, 1);
+  EXPECT_NE(m->load() & FUTEX_WAITERS, 0u);
+  ASSERT_EQ(syscall(SYS_futex, m, FUTEX_UNLOCK_PI, 0, nullptr, nullptr, 0), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_EQ(m->load(), 0u);
+  munmap(p, 4096);
+  close(fd);
 }
 
 std::atomic<int> g_signals{0};

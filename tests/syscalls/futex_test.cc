@@ -303,6 +303,10 @@ TEST(FutexWaitv, ManyThreadsWokenByIndex) {
   // Threads 0 and 1 by their own word; then 2 and 3 by the common one.
   EXPECT_EQ(WakeUntilWoken([&] { return Futex(&own[0], FUTEX_WAKE_PRIVATE, 1); }), 1);
   EXPECT_EQ(WakeUntilWoken([&] { return Futex(&own[1], FUTEX_WAKE_PRIVATE, 1); }), 1);
+  // Until they have left, their common entries are still queued (and a
+  // wake of it would make theirs the last woken index).
+  ts[0].join();
+  ts[1].join();
   long woken = 0;
   for (int i = 0; i < 10000 && woken < 2; ++i) {
     const SyscallResult r = Futex(&common, FUTEX_WAKE_PRIVATE, INT_MAX);
@@ -311,7 +315,8 @@ TEST(FutexWaitv, ManyThreadsWokenByIndex) {
     if (woken < 2) usleep(1000);
   }
   EXPECT_EQ(woken, 2);
-  for (auto& t : ts) t.join();
+  ts[2].join();
+  ts[3].join();
   EXPECT_EQ(rets[0].load(), 1);  // own word, listed second
   EXPECT_EQ(rets[1].load(), 0);  // own word, listed first
   EXPECT_EQ(rets[2].load(), 0);  // common word, listed first
