@@ -161,6 +161,22 @@ int Boot(const Config& c, const BootOptions& o) {
   std::string why;
   auto plat = platform::New(c.platform, mf.value()->fd(), &why);
   if (!plat.ok()) return Fail(why.empty() ? std::string(base::ErrnoText(plat.error())) : why);
+  // Confinement, second part: the host syscall allowlist, for every thread,
+  // before the sentry touches app data (the image's files through the
+  // gofer, the app's binary) and before any app code runs. The platform
+  // comes first: its stub factory is forked outside this filter.
+  if (c.seccomp) {
+    const auto policy = seccomp::SentryPolicy({.memory_fd = mf.value()->fd()});
+    const auto mode = c.debug ? seccomp::OnViolation::kTrapAndLog : seccomp::OnViolation::kKillProcess;
+    if (auto s = seccomp::Install(policy, mode, report_fd); !s.ok()) {
+      fmt::print(stderr, "runsc: boot: installing the seccomp filter: {}\n", s.ToString());
+      _exit(1);
+    }
+  } else {
+    logging::Warn("boot: --seccomp=false: the sentry runs without a host syscall filter (weaker isolation)");
+  }
+  // tests/security checks that this line follows the filter's in the log.
+  logging::Debug("boot: connecting to the gofer (first contact with app data)");
   auto client = gofer::Client::Connect(std::move(gofer_fd));
   if (!client.ok()) return Fail(fmt::format("connecting to the gofer: {}", base::ErrnoText(client.error())));
   for (size_t i = 0; i < mount_fds.size(); ++i) {
@@ -215,19 +231,6 @@ int Boot(const Config& c, const BootOptions& o) {
     }
   });
   forwarder.detach();  // lives until the process exits
-
-  // Confinement, second part: the host syscall allowlist, for every thread,
-  // before any app code runs.
-  if (c.seccomp) {
-    const auto policy = seccomp::SentryPolicy({.memory_fd = kernel.memory_file().fd()});
-    const auto mode = c.debug ? seccomp::OnViolation::kTrapAndLog : seccomp::OnViolation::kKillProcess;
-    if (auto s = seccomp::Install(policy, mode, report_fd); !s.ok()) {
-      fmt::print(stderr, "runsc: boot: installing the seccomp filter: {}\n", s.ToString());
-      _exit(1);
-    }
-  } else {
-    logging::Warn("boot: --seccomp=false: the sentry runs without a host syscall filter (weaker isolation)");
-  }
 
   auto status = kernel.Run(spec, &why);
   if (!status.ok()) {

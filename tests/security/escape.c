@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -515,13 +516,27 @@ static int symlink_race(const char* host_marker, const char* secret, int seconds
   return failures;
 }
 
+/* Never called: its code is overwritten through /proc/self/mem below. */
+__attribute__((noinline, used)) void escape_mem_victim(void) { __asm__ volatile("nop; nop; nop; nop; nop; nop; nop; nop"); }
+
 /* /proc/self/mem reaches only the app's own memory: not the stub's code
- * above the app's address space, nor anything of the sentry. */
+ * above the app's address space, nor anything of the sentry. A write into
+ * the app's own code (the CVE-2019-5736 class: a private mapping of
+ * /bin/escape) changes only its copy: the runner checks that /bin/escape in
+ * the host rootfs and the runsc binary are unchanged. */
 static int proc_self_mem(void) {
   const int fd = open("/proc/self/mem", O_RDWR);
   if (fd < 0) {
     printf("PASS open(/proc/self/mem): %s\n", strerror(errno));
     return 0;
+  }
+  {
+    unsigned char code[8];
+    memset(code, 0xcc, sizeof(code));
+    const off_t at = (off_t)(unsigned long)&escape_mem_victim;
+    const long r = pwrite(fd, code, sizeof(code), at);
+    printf("NOTE pwrite(/proc/self/mem) into the app's own code: %ld (%s); the runner checks the host files\n", r,
+           r < 0 ? strerror(errno) : "written");
   }
   static int probe = 0x5eed;
   int got = 0;
@@ -648,8 +663,30 @@ static int tmpfs_fill(const char* path, long limit_mb) {
   memset(after, 1, 8 << 20);
   munmap(after, 8 << 20);
   printf("PASS tmpfs fill %s: a failed fallocate gave its memory back\n", path);
+  /* One writev(2) of 1 GiB (1024 times the 1 MiB buffer): a short count or
+   * ENOSPC, never more than the limit. */
+  {
+    static struct iovec iov[1024];
+    for (size_t i = 0; i < 1024; ++i) iov[i] = (struct iovec){.iov_base = buf, .iov_len = sizeof(buf)};
+    const ssize_t n = writev(fd, iov, 1024);
+    const int e = errno;
+    if (n < 0 && e != ENOSPC && e != ENOMEM) {
+      fail("tmpfs fill: a 1 GiB writev failed with an unexpected errno", n, e);
+      return 1;
+    }
+    if (n > (limit_mb + 64) << 20) {
+      fail("tmpfs fill: a 1 GiB writev went past --total-memory", n, 0);
+      return 1;
+    }
+    printf("PASS tmpfs fill %s: a 1 GiB writev(2) returned %zd (%s)\n", path, n, n < 0 ? strerror(e) : "short");
+    if (ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) != 0) {
+      fail("tmpfs fill: ftruncate after the 1 GiB writev", -1, errno);
+      return 1;
+    }
+  }
+  /* Then 1 GiB in 1 MiB writes (dd bs=1M count=1024): ENOSPC at the limit. */
   long written_mb = 0;
-  for (long i = 0; i < 4 * limit_mb + 256; ++i) {
+  for (long i = 0; i < 1024; ++i) {
     const ssize_t n = write(fd, buf, sizeof(buf));
     if (n < 0) {
       if (errno == ENOSPC || errno == ENOMEM) {
