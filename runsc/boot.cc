@@ -142,6 +142,9 @@ int Boot(const Config& c, const BootOptions& o) {
   // Confinement, first part (docs/security.md): from here on the sentry can
   // name no host path, holds no capability, and can never gain privileges.
   // Capabilities are per thread: this must happen before any thread starts.
+  // runsc do passes the defaults as flags (from the host's pid namespace);
+  // this is the fallback for a boot started otherwise.
+  const sandbox::ResourceDefaults defaults = sandbox::HostResourceDefaults();  // reads /proc
   if (auto s = sandbox::PivotToEmptyRoot(); !s.ok()) {
     return Fail(fmt::format("boot: pivoting to an empty root: {}", s.ToString()));
   }
@@ -153,8 +156,10 @@ int Boot(const Config& c, const BootOptions& o) {
   sentry::kernel::KernelConfig kc;
   kc.strace = c.strace;
   if (!hostname.empty()) kc.hostname = hostname;
-  if (c.total_memory != 0) kc.memory_file_capacity = c.total_memory;
-  kc.max_tasks = c.max_tasks;
+  kc.memory_file_capacity = c.total_memory != 0 ? c.total_memory : defaults.total_memory;
+  kc.max_tasks = c.max_tasks != 0 ? c.max_tasks : defaults.max_tasks;
+  logging::Debug("boot: limits: {} tasks{}, {} MiB of memory{}", kc.max_tasks, c.max_tasks != 0 ? "" : " (default)",
+                 kc.memory_file_capacity >> 20, c.total_memory != 0 ? "" : " (default)");
   kc.max_fds = c.max_fds;
   auto mf = sentry::mm::MemoryFile::Create(kc.memory_file_capacity);
   if (!mf.ok()) return Fail(fmt::format("creating the memory file: {}", base::ErrnoText(mf.error())));

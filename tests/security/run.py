@@ -485,6 +485,15 @@ def fork_bomb_gets_eagain(env):
     env.escape("fork_bomb", "32", flags=["--max-tasks=32"])
 
 
+def fork_bomb_without_flags_stops_at_the_default(env):
+    """No --max-tasks: the default (the host's pid_max/8, 256..16384,
+    runsc/sandbox.h) still stops a fork bomb before the host runs out of pids."""
+    with open("/proc/sys/kernel/pid_max") as f:
+        default = min(max(int(f.read()) // 8, 256), 16384)
+    print(f"expected default --max-tasks: {default}")
+    env.escape("fork_bomb", str(default))
+
+
 def memory_bomb_gets_enomem(env):
     # Either mmap fails with ENOMEM, or the app is killed at the limit (as by
     # Linux's OOM killer): both keep the host fine; runsc must not crash.
@@ -541,6 +550,7 @@ CASES = [
     proc_self_mem_cannot_reach_sentry_or_stub,
     proc_self_exe_is_not_runsc_and_not_writable,
     fork_bomb_gets_eagain,
+    fork_bomb_without_flags_stops_at_the_default,
     memory_bomb_gets_enomem,
     tmpfs_fill_gets_enospc,
     fd_exhaustion_gets_emfile,
