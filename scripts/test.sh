@@ -86,6 +86,10 @@ if ((run_asan)); then
   start=${SECONDS}
   if [[ ! -f "${asan_dir}/build.ninja" ]]; then
     meson setup "${asan_dir}" --buildtype=debug -Db_sanitize=address,undefined >/dev/null || asan_result=ERROR
+  elif ! grep -q '"name": "b_sanitize", "value": "address,undefined"' \
+      "${asan_dir}/meson-info/intro-buildoptions.json" 2>/dev/null; then
+    # A directory set up otherwise (e.g. address only): both sanitizers.
+    meson configure "${asan_dir}" -Db_sanitize=address,undefined >/dev/null || asan_result=ERROR
   fi
   if [[ "${asan_result}" == OK ]] && ! ninja -C "${asan_dir}" tests/unit/unit_tests runsc/runsc; then
     echo "test.sh: the asan build of the unit tests and runsc failed" >&2
