@@ -439,6 +439,25 @@ static int proc_self_exe(const char* runsc_size_str) {
   fd = open("/proc/self/exe", O_RDWR);
   must_fail("open(/proc/self/exe, O_RDWR)", fd, errno, ok);
   if (fd >= 0) close(fd);
+  /* The runc exploit's route: an O_PATH fd of /proc/self/exe, re-opened for
+   * writing through /proc/self/fd. Refused, or (overlay) a write that stays
+   * in the sandbox: the runner checks the host rootfs and runsc. */
+  const int pathfd = open("/proc/self/exe", O_PATH);
+  if (pathfd >= 0) {
+    char via[64];
+    snprintf(via, sizeof(via), "/proc/self/fd/%d", pathfd);
+    fd = open(via, O_WRONLY);
+    if (fd >= 0) {
+      const ssize_t w = write(fd, "\x7f" "ELF", 4);
+      printf("NOTE re-opened /proc/self/exe for writing via %s (write %zd); the runner checks the host\n", via, w);
+      close(fd);
+    } else {
+      must_fail("open(/proc/self/fd/<O_PATH fd of /proc/self/exe>, O_WRONLY)", fd, errno, ok);
+    }
+    close(pathfd);
+  } else {
+    printf("PASS open(/proc/self/exe, O_PATH): %s\n", strerror(errno));
+  }
   char link[512] = {0};
   const ssize_t n = readlink("/proc/self/exe", link, sizeof(link) - 1);
   if (n <= 0) fail("readlink(/proc/self/exe)", n, errno);
