@@ -246,6 +246,12 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
     root->AddChild("mounts", SyntheticSymlink::New(dev_, [](const Caller&) -> Result<std::string> {
                      return std::string("self/mounts");
                    }));
+    root->AddChild("net", SyntheticSymlink::New(dev_, [](const Caller&) -> Result<std::string> {
+                     return std::string("self/net");
+                   }));
+    root->AddChild("locks", SyntheticFile::New(dev_, 0444, [](const Caller& c) -> Result<std::string> {
+                     return proc::LocksText(c);
+                   }));
     proc::AddSystemFiles(*root, dev_);
     std::shared_ptr<Procfs> self = shared_from_this();
     root->SetGenerated(
@@ -551,6 +557,8 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
     file("sessionid", 0444, [pid](const Caller& c) -> Result<std::string> { TRY(InfoOf(c, pid)); return std::string("4294967295"); });
     file("io", 0400, [pid](const Caller& c) -> Result<std::string> { TRY(InfoIfMayRead(c, pid)); return IoText(); });
     file("wchan", 0444, [pid](const Caller& c) -> Result<std::string> { TRY(InfoOf(c, pid)); return std::string("0"); });
+    // One network namespace: every process shows the same files.
+    d->AddChild("net", net_);
     d->AddChild("fd", FdDir(pid, false));
     d->AddChild("fdinfo", FdDir(pid, true));
     if (tid == 0) d->AddChild("task", TaskDir(pid));
@@ -601,6 +609,7 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
             const int flags = f->flags() | (e.value().cloexec ? O_CLOEXEC : 0);
             std::string text = fmt::format("pos:\t{}\nflags:\t0{:o}\nmnt_id:\t1\nino:\t{}\n", pos.ok() ? pos.value() : 0,
                                            flags, st.ok() ? st.value().st_ino : 0);
+            if (st.ok()) text += proc::FdLockLines(c, *f, fds.table, pid, st.value().st_dev, st.value().st_ino);
             return std::shared_ptr<Inode>(proc::FixedFile(dev, std::move(text)));
           }
           std::string target = f->Path();
@@ -620,6 +629,7 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
   }
 
   const uint64_t dev_;
+  const std::shared_ptr<SyntheticDir> net_ = proc::NetDir(dev_);
   absl::Mutex mu_;
   absl::flat_hash_map<int64_t, std::weak_ptr<SyntheticDir>> pid_dirs_ ABSL_GUARDED_BY(mu_);
 };

@@ -31,6 +31,17 @@ Kernel::Kernel(KernelConfig config, std::unique_ptr<mm::MemoryFile> mf, std::uni
 
 Kernel::~Kernel() = default;
 
+std::string Kernel::Sysctl(std::string_view key, std::string_view dflt) const {
+  absl::MutexLock l(&sysctl_mu_);
+  auto it = sysctls_.find(absl::string_view(key.data(), key.size()));
+  return it != sysctls_.end() ? it->second : std::string(dflt);
+}
+
+void Kernel::SetSysctl(std::string_view key, std::string value) {
+  absl::MutexLock l(&sysctl_mu_);
+  sysctls_[std::string(key)] = std::move(value);
+}
+
 int32_t Kernel::AllocateTid() {
   absl::MutexLock l(&mu_);
   return next_tid_++;
