@@ -88,6 +88,15 @@ class GoferMappable final : public sentry::mm::MappableFile {
     return done;
   }
   std::string MapsName() const override { return name_; }
+  // The host file's identity and version: the sentry's page cache shares
+  // its pages between private mappings until the file changes.
+  std::optional<ContentKey> CacheKey() override {
+    struct stat st;
+    if (fstat(fd_->get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+    return ContentKey{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
+                      static_cast<uint64_t>(st.st_size), st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec,
+                      st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec};
+  }
 
  private:
   SharedFd fd_;

@@ -218,6 +218,7 @@ class ExecMappable final : public sentry::mm::MappableFile {
   uint32_t MapsDevMajor() const override { return inner_->MapsDevMajor(); }
   uint32_t MapsDevMinor() const override { return inner_->MapsDevMinor(); }
   uint64_t MapsInode() const override { return inner_->MapsInode(); }
+  std::optional<ContentKey> CacheKey() override { return inner_->CacheKey(); }
 
  private:
   std::shared_ptr<sentry::mm::MappableFile> inner_;

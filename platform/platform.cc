@@ -7,7 +7,13 @@
 namespace platform {
 
 Result<std::unique_ptr<Platform>> New(std::string_view name, int memory_fd, std::string* why) {
-  if (name == "ptrace") return ptrace::NewPtracePlatform(memory_fd, why);
+  if (name == "ptrace") {
+    // The sentry tells most fault access types from its own mappings
+    // (sentry/kernel/task_run.cc) and asks for the probe only when it cannot.
+    ptrace::Options opts;
+    opts.lazy_fault_access = true;
+    return ptrace::NewPtracePlatform(memory_fd, opts, why);
+  }
   if (name == "systrap") {
     *why = "platform \"systrap\" is not implemented yet; use --platform=ptrace";
     return Errno::kENOSYS;

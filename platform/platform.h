@@ -127,6 +127,14 @@ class Context {
   // next Switch (signal frames).
   virtual Result<void> GetFpState(FpState& out) = 0;
   virtual Result<void> SetFpState(const FpState& in) = 0;
+  // A kFault stop may report fault_access 0 when the platform did not pay
+  // to learn it (ptrace: Options::lazy_fault_access; the caller can often
+  // tell from its own mappings). FaultAccess() learns it then: call it
+  // right after that Switch, before the address space is changed from this
+  // thread (ptrace: an injected syscall discards the pending fault).
+  // kEINVAL: no fault is pending, or it was no page fault after all (report
+  // StopInfo::siginfo as a signal then).
+  virtual Result<int> FaultAccess() { return Errno::kENOSYS; }
 };
 
 class Platform {

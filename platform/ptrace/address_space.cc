@@ -49,18 +49,9 @@ Result<void> PtraceAddressSpace::Map(uint64_t addr, uint64_t len, int prot, int 
                   memory_fd_);
     return Errno::kEINVAL;
   }
-  if (!active_.load(std::memory_order_acquire) && stub_->OnTracerThread()) {
-    BatchEntry e;
-    e.nr = SYS_mmap;
-    e.args[0] = addr;
-    e.args[1] = len;
-    e.args[2] = static_cast<uint64_t>(prot);
-    e.args[3] = MAP_SHARED | MAP_FIXED;
-    e.args[4] = static_cast<uint64_t>(host_fd);
-    e.args[5] = offset;
-    pending_.push_back(e);
-    if (pending_.size() >= kBatchMax) TRY(FlushPending());
-    return {};
+  if (Queue(SYS_mmap, {addr, len, static_cast<uint64_t>(prot), MAP_SHARED | MAP_FIXED,
+                       static_cast<uint64_t>(host_fd), offset})) {
+    return pending_.size() >= kBatchMax ? FlushPending() : Result<void>{};
   }
   TRY(FlushPending());
   const int64_t raw = TRY(stub_->Inject(SYS_mmap, addr, len, static_cast<uint64_t>(prot),
@@ -77,6 +68,16 @@ Result<void> PtraceAddressSpace::Map(uint64_t addr, uint64_t len, int prot, int 
   return {};
 }
 
+bool PtraceAddressSpace::Queue(int nr, std::initializer_list<uint64_t> args) {
+  if (active_.load(std::memory_order_acquire) || !stub_->OnTracerThread()) return false;
+  BatchEntry e;
+  e.nr = nr;
+  size_t i = 0;
+  for (uint64_t a : args) e.args[i++] = a;
+  pending_.push_back(e);
+  return true;
+}
+
 Result<void> PtraceAddressSpace::FlushPending() {
   if (pending_.empty()) return {};
   size_t start = 0;
@@ -90,7 +91,7 @@ Result<void> PtraceAddressSpace::FlushPending() {
     }
     if (done.value() < n) {
       const BatchEntry& e = pending_[start + done.value()];
-      logging::Warn("ptrace: stub {}: queued mmap({:#x}, {:#x}, {}) failed: {}", stub_->pid(), e.args[0], e.args[1],
+      logging::Warn("ptrace: stub {}: queued syscall {}({:#x}, {:#x}, {}) failed: {}", stub_->pid(), e.nr, e.args[0], e.args[1],
                     e.args[2], base::ErrnoName(base::FromHost(static_cast<int>(-last))));
       pending_.clear();
       return last < 0 && last >= -4095 ? base::FromHost(static_cast<int>(-last)) : Errno::kEIO;
@@ -134,6 +135,7 @@ Result<void> PtraceAddressSpace::AddContext(Context& c) {
 
 Result<void> PtraceAddressSpace::Unmap(uint64_t addr, uint64_t len) {
   TRY(CheckRange(addr, len));
+  if (Queue(SYS_munmap, {addr, len})) return pending_.size() >= kBatchMax ? FlushPending() : Result<void>{};
   TRY(FlushPending());
   return ToResult(TRY(stub_->Inject(SYS_munmap, addr, len)));
 }
@@ -141,6 +143,9 @@ Result<void> PtraceAddressSpace::Unmap(uint64_t addr, uint64_t len) {
 Result<void> PtraceAddressSpace::Protect(uint64_t addr, uint64_t len, int prot) {
   TRY(CheckRange(addr, len));
   if ((prot & ~(kProtRead | kProtWrite | kProtExec)) != 0) return Errno::kEINVAL;
+  if (Queue(SYS_mprotect, {addr, len, static_cast<uint64_t>(prot)})) {
+    return pending_.size() >= kBatchMax ? FlushPending() : Result<void>{};
+  }
   TRY(FlushPending());
   return ToResult(TRY(stub_->Inject(SYS_mprotect, addr, len, static_cast<uint64_t>(prot))));
 }

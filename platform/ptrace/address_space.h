@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <vector>
 
@@ -44,17 +45,20 @@ class PtraceAddressSpace final : public AddressSpace {
  private:
   PtraceAddressSpace(std::shared_ptr<StubProcess> stub, int memory_fd);
   Result<void> CheckRange(uint64_t addr, uint64_t len) const;
-  // Injects the queued Maps, kBatchMax per stop.
+  // Queues the syscall if the address space is not active yet (false: run
+  // it now).
+  bool Queue(int nr, std::initializer_list<uint64_t> args);
+  // Injects the queued calls, kBatchMax per stop.
   Result<void> FlushPending();
 
   const std::shared_ptr<StubProcess> stub_;
   const int memory_fd_;
   const uint64_t id_;
   // Until the first Switch (a fresh address space being filled by fork's
-  // copy or exec's loader), Maps are only checked and queued, then injected
-  // in batches: one stop per kBatchMax mappings instead of one per mapping.
-  // A host failure then surfaces at the first Switch (or the next Unmap/
-  // Protect/AddContext), not from Map. Only the creating (tracer) thread
+  // copy or exec's loader), Map/Unmap/Protect are only checked and queued,
+  // then injected in batches, in order: one stop per kBatchMax calls
+  // instead of one per call. A host failure then surfaces at the first
+  // Switch (or the next AddContext), not from the call. Only the creating (tracer) thread
   // drives a fresh address space, so no lock.
   std::atomic<bool> active_{false};
   std::vector<BatchEntry> pending_;  // only while !active_, tracer thread

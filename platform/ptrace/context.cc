@@ -175,6 +175,7 @@ Result<StopInfo> PtraceContext::Gone(StubThread& t, const char* what) {
 }
 
 Result<StopInfo> PtraceContext::Switch(AddressSpace& as, Registers& regs) {
+  pending_fault_.reset();
   StubThread* t = TRY(Bind(as));
   if (t->dead) return Errno::kESRCH;
   if (interrupt_pending_.exchange(false)) {
@@ -226,6 +227,10 @@ Result<StopInfo> PtraceContext::Switch(AddressSpace& as, Registers& regs) {
     if (IsPageFaultSignal(sig, info.siginfo.si_code)) {
       info.reason = StopReason::kFault;
       info.fault_addr = reinterpret_cast<uint64_t>(info.siginfo.si_addr);
+      if (lazy_fault_access_ && !t->probe_broken) {
+        pending_fault_ = PendingFault{sig, regs.regs, info};
+        return info;  // fault_access 0: FaultAccess() probes on request
+      }
       return ProbeFault(*t, sig, regs.regs, info);
     }
     info.reason = StopReason::kSignal;
@@ -288,6 +293,18 @@ Result<StopInfo> PtraceContext::ProbeFault(StubThread& t, int sig, const user_re
   }
   info.fault_access = (err & kPfInstr) ? kProtExec : (err & kPfWrite) ? kProtWrite : kProtRead;
   return info;
+}
+
+Result<int> PtraceContext::FaultAccess() {
+  if (!pending_fault_.has_value() || thread_ == nullptr || thread_->dead) return Errno::kEINVAL;
+  PendingFault f = *pending_fault_;
+  pending_fault_.reset();
+  // The thread must not have run since the stop (an injection would have
+  // discarded the signal): its registers are still the fault's.
+  if (!thread_->regs_valid || std::memcmp(&thread_->regs, &f.regs, sizeof(f.regs)) != 0) return Errno::kEINVAL;
+  StopInfo out = TRY(ProbeFault(*thread_, f.sig, f.regs, f.info));
+  if (out.reason != StopReason::kFault || out.fault_access == 0) return Errno::kEINVAL;
+  return out.fault_access;
 }
 
 Result<void> PtraceContext::GetFpState(FpState& out) {

@@ -47,7 +47,8 @@ class PtraceContext final : public Context {
  public:
   // `placer` (may be null: no pinning) places the sentry thread and stub
   // thread of each bound context.
-  PtraceContext(WaitPolicy wait, std::shared_ptr<CpuPlacer> placer) : wait_(wait), placer_(std::move(placer)) {}
+  PtraceContext(WaitPolicy wait, std::shared_ptr<CpuPlacer> placer, bool lazy_fault_access = false)
+      : wait_(wait), placer_(std::move(placer)), lazy_fault_access_(lazy_fault_access) {}
   ~PtraceContext() override;
 
   // Binds to a stub thread of `as` on first use (TODO(#5): only the stub's
@@ -60,6 +61,9 @@ class PtraceContext final : public Context {
   // before binding is the one returned and applied at the next Switch.
   Result<void> GetFpState(FpState& out) override;
   Result<void> SetFpState(const FpState& in) override;
+  // Runs the fault probe for the page fault the last Switch reported with
+  // fault_access 0 (lazy_fault_access).
+  Result<int> FaultAccess() override;
 
  private:
   Result<StubThread*> Bind(AddressSpace& as);
@@ -83,6 +87,15 @@ class PtraceContext final : public Context {
   StubThread* thread_ = nullptr;
   std::optional<FpState> pending_fp_;  // set before binding
   std::unique_ptr<FpState> scratch_fp_ = std::make_unique<FpState>();
+  const bool lazy_fault_access_;
+  // The page fault the last Switch left unprobed: the stub thread still
+  // sits in its signal-delivery-stop (cleared by the next Switch).
+  struct PendingFault {
+    int sig;
+    user_regs_struct regs;
+    StopInfo info;
+  };
+  std::optional<PendingFault> pending_fault_;
 
   // Interrupt() may run on any thread: it sets the flag, then signals the
   // thread in `target_` (tgid << 32 | tid, 0 if unbound). Switch consumes the

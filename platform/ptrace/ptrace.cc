@@ -38,7 +38,8 @@ class PtracePlatform final : public Platform {
   }
 
   Result<std::unique_ptr<Context>> NewContext() override {
-    return std::unique_ptr<Context>(std::make_unique<PtraceContext>(WaitPolicy{options_.spin_ns}, placer_));
+    return std::unique_ptr<Context>(std::make_unique<PtraceContext>(WaitPolicy{options_.spin_ns}, placer_,
+                                                                    options_.lazy_fault_access));
   }
 
  private:

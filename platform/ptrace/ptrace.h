@@ -20,6 +20,9 @@ struct Options {
   int64_t spin_ns = 0;
   // Stubs the factory keeps ready (0: each is forked on request).
   int stub_pool = 2;
+  // Page faults stop with fault_access 0 and the fault probe (one more stop
+  // and six ptrace requests) runs only if Context::FaultAccess() asks.
+  bool lazy_fault_access = false;
 };
 
 // `memory_fd` must stay open for the platform's lifetime; stubs inherit it

@@ -84,12 +84,27 @@ int Kernel::RunTask(Task& t) {
       t.RequestExit(KilledStatus(SIGKILL), true);
       break;
     }
-    const platform::StopInfo& s = stop.value();
+    platform::StopInfo& s = stop.value();
     switch (s.reason) {
       case platform::StopReason::kSyscall:
         syscalls::Dispatch(t);
         break;
       case platform::StopReason::kFault: {
+        if (s.fault_access == 0) {
+          // The platform left the access type to us: the VMAs tell it in
+          // the common cases; otherwise ask (the ptrace fault probe).
+          s.fault_access = t.mm().InferFaultAccess(s.fault_addr, t.regs().regs.rip, s.siginfo.si_signo,
+                                                   s.siginfo.si_code);
+          if (s.fault_access == 0) {
+            auto a = t.context().FaultAccess();
+            if (!a.ok() && a.error() == base::Errno::kEINVAL) {
+              s.reason = platform::StopReason::kSignal;  // no page fault after all
+              SignalTrap(t, s);
+              break;
+            }
+            s.fault_access = a.ok() ? a.value() : platform::kProtRead;
+          }
+        }
         auto r = t.mm().HandleFault(s.fault_addr, s.fault_access);
         if (!r.ok()) SignalFault(t, s, r.error());
         break;

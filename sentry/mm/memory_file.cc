@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "base/logging.h"
+#include "sentry/mm/file_cache.h"
 
 namespace sentry::mm {
 
@@ -47,9 +48,13 @@ base::Result<std::unique_ptr<MemoryFile>> MemoryFile::Create(uint64_t capacity) 
 MemoryFile::MemoryFile(base::UniqueFd fd, uint8_t* base, uint64_t capacity)
     : fd_(std::move(fd)), base_(base), capacity_(capacity) {
   free_[0] = capacity;
+  file_cache_ = std::make_unique<FileCache>(*this);
 }
 
-MemoryFile::~MemoryFile() { munmap(base_, capacity_); }
+MemoryFile::~MemoryFile() {
+  file_cache_.reset();
+  munmap(base_, capacity_);
+}
 
 base::Result<uint64_t> MemoryFile::Allocate(uint64_t length) {
   if (length == 0 || length > capacity_) return base::Errno::kENOMEM;

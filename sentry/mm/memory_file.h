@@ -22,6 +22,8 @@
 
 namespace sentry::mm {
 
+class FileCache;
+
 class MemoryFile {
  public:
   // Creates the memfd (sparse, `capacity` bytes) and the sentry's mapping.
@@ -61,6 +63,8 @@ class MemoryFile {
   uint64_t file_data() const { return file_data_.load(std::memory_order_relaxed); }
   // Sentry-side address of file offset `offset`; valid for the life of this.
   uint8_t* Data(uint64_t offset) const { return base_ + offset; }
+  // The page cache of private file mappings (file_cache.h).
+  FileCache& file_cache() { return *file_cache_; }
 
  private:
   MemoryFile(base::UniqueFd fd, uint8_t* base, uint64_t capacity);
@@ -79,6 +83,7 @@ class MemoryFile {
   std::map<uint64_t, Refs> refs_ ABSL_GUARDED_BY(mu_);
   void SplitRefsAt(uint64_t at) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FreeLocked(uint64_t offset, uint64_t length) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::unique_ptr<FileCache> file_cache_;  // holds references: destroyed first
 };
 
 }  // namespace sentry::mm

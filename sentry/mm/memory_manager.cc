@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "base/logging.h"
+#include "sentry/mm/file_cache.h"
 #include "sentry/mm/memory_manager_impl.h"
 
 namespace sentry::mm {
@@ -18,7 +19,7 @@ bool Compatible(uint64_t a_start, const Vma& a, const Vma& b) {
   const uint64_t len = a.end - a_start;
   return a.prot == b.prot && a.shared == b.shared && a.maywrite == b.maywrite && a.shm == b.shm &&
          a.grows_down == b.grows_down && a.dontfork == b.dontfork &&
-         a.wipeonfork == b.wipeonfork && a.cow == b.cow && a.name == b.name && a.file == b.file &&
+         a.wipeonfork == b.wipeonfork && a.cow == b.cow && a.filled == b.filled && a.name == b.name && a.file == b.file &&
          (!a.file || a.file_offset + len == b.file_offset) && a.backed == b.backed &&
          (!a.backed || a.mf_offset + len == b.mf_offset);
 }
@@ -184,7 +185,7 @@ void MemoryManager::Impl::SplitAt(uint64_t addr) {
 void MemoryManager::Impl::ReleaseBacking(uint64_t start, const Vma& v) {
   if (!v.backed) return;
   const uint64_t len = v.end - start;
-  if (v.file) populated_.Remove(v.mf_offset, v.mf_offset + len);
+  if (v.file && !v.filled) populated_.Remove(v.mf_offset, v.mf_offset + len);
   mf_.Free(v.mf_offset, len);
 }
 
@@ -261,7 +262,7 @@ Result<void> MemoryManager::Impl::SyncAs(uint64_t start, uint64_t end) {
       if (c < e) want_unmap(c);
     } else if (!v.backed || v.prot == platform::kProtNone) {
       want_unmap(s);
-    } else if (!v.file) {
+    } else if (!v.file || v.filled) {
       TRY(map(s, e, v, it->first));
     } else {
       const uint64_t ms = v.mf_offset + (s - it->first);
@@ -289,6 +290,7 @@ Result<void> MemoryManager::Impl::EnsureBacked(Vma& v, uint64_t start) {
 
 bool MemoryManager::Impl::ExtendInPlace(VmaMap::iterator it, uint64_t new_end) {
   Vma& v = it->second;
+  if (v.filled) return false;  // the cache's range is not ours to extend
   if (v.backed && !mf_.TryExtend(v.mf_offset + (v.end - it->first), new_end - v.end)) return false;
   if (!v.backed && v.prot != platform::kProtNone) return false;
   v.end = new_end;
@@ -302,6 +304,7 @@ Result<Vma> MemoryManager::Impl::NewLike(const Vma& tmpl, uint64_t start, uint64
   v.backed = false;
   v.mf_offset = 0;
   v.cow = false;
+  v.filled = false;
   if (!v.shm && (v.file || v.prot != platform::kProtNone)) TRY(EnsureBacked(v, start));
   return v;
 }
@@ -389,6 +392,17 @@ Result<uint64_t> MemoryManager::Impl::Mmap(const MmapOpts& o) {
     v.backed = true;
     v.mf_offset = *o.mf_offset;
     mf_.IncRef(v.mf_offset, len);
+  } else if (std::optional<uint64_t> cached;
+             o.file && !o.shared && (cached = mf_.file_cache().Acquire(*o.file, o.offset, len)).has_value()) {
+    // The page cache holds the file: reference its pages copy-on-write,
+    // mapped whole at once (no read, no faults until a write).
+    v = tmpl;
+    v.end = addr + len;
+    v.file_offset = o.offset;
+    v.backed = true;
+    v.mf_offset = *cached;
+    v.cow = true;
+    v.filled = true;
   } else {
     // Allocate before touching what MAP_FIXED replaces, so ENOMEM leaves it.
     v = TRY(NewLike(tmpl, addr, addr + len, o.offset));

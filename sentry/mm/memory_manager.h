@@ -48,6 +48,16 @@ class MappableFile {
   virtual uint32_t MapsDevMinor() const { return 0; }
   virtual uint64_t MapsInode() const { return 0; }
 
+  // Identity and version of the file's contents for the page cache
+  // (file_cache.h): private mappings of files with equal (dev, ino) share
+  // the cached pages copy-on-write while size, mtime and ctime match.
+  // nullopt (the default): not cached, read on demand.
+  struct ContentKey {
+    uint64_t dev = 0, ino = 0, size = 0;
+    int64_t mtime_ns = 0, ctime_ns = 0;
+  };
+  virtual std::optional<ContentKey> CacheKey() { return std::nullopt; }
+
   // MAP_SHARED of a file whose data lives in memory-file pages (tmpfs,
   // memfd): the mapping maps those pages, so it and read/write see the same
   // bytes. Other files (the read-only rootfs) are mapped shared as copies,
@@ -170,6 +180,15 @@ class MemoryManager final : public SharedMapper {
   // platform::kProtRead/kProtWrite/kProtExec bits. A fault just below a
   // grows-down VMA grows it (up to kMaxStackSize), as Linux's expand_stack.
   Result<void> HandleFault(uint64_t addr, int access);
+  // For a fault reported without its access type (signo/si_code of the
+  // host's SIGSEGV, rip of the faulting thread): an access that handling
+  // the fault correctly needs, from the VMAs alone, or 0 if only the
+  // platform can tell. Not present (SEGV_MAPERR) in an accessible VMA:
+  // kProtRead (the page gets the VMA's protection; a write to a cow page or
+  // a forbidden access faults again, present then). Present (SEGV_ACCERR)
+  // in a writable cow VMA, away from rip: kProtWrite. Anything else,
+  // including every fault that ends in a signal: 0.
+  int InferFaultAccess(uint64_t addr, uint64_t rip, int signo, int si_code) const;
 
   // The checked copy interface. Copies stop at the first unmapped or
   // unreadable (CopyIn) / unwritable (CopyOut) byte: the partial variants

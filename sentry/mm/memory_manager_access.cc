@@ -1,6 +1,7 @@
 // The one door to app memory: checked copies, fault handling (demand paging
 // of file mappings, stack growth) and /proc/self/maps.
 #include <fmt/format.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <cstring>
@@ -15,6 +16,7 @@ namespace sentry::mm {
 Result<void> MemoryManager::Impl::Populate(VmaMap::iterator it, uint64_t start, uint64_t end) {
   const uint64_t vstart = it->first;
   Vma& v = it->second;
+  if (v.filled) return SyncAs(std::max(PageRoundDown(start), vstart), std::min(PageRoundUp(end), v.end));
   // Whole aligned chunks, clipped to the VMA.
   const uint64_t cs = std::max(start & ~(kFaultChunk - 1), vstart);
   const uint64_t ce = std::min(end > v.end - kFaultChunk ? v.end : (end + kFaultChunk - 1) & ~(kFaultChunk - 1), v.end);
@@ -74,7 +76,7 @@ Result<void> MemoryManager::Impl::HandleFault(uint64_t addr, int access) {
   if ((access & platform::kProtWrite) && it->second.cow) {
     // Copy-on-write: give the written chunk (clipped to the VMA) its own
     // pages. Populate a file page first so the copy has its contents.
-    if (it->second.file) TRY(Populate(it, page, page + kPageSize));
+    if (it->second.file && !it->second.filled) TRY(Populate(it, page, page + kPageSize));
     it = Find(addr);
     const uint64_t cs = std::max(page & ~(kFaultChunk - 1), it->first);
     const uint64_t ce = std::min((page & ~(kFaultChunk - 1)) + kFaultChunk, it->second.end);
@@ -138,7 +140,7 @@ MemoryManager::Impl::AccessResult MemoryManager::Impl::Access(
     }
     if (!AccessAllowed(v.prot, need) || !v.backed) return {done, Errno::kEFAULT};
     const uint64_t mo = v.mf_offset + (a - it->first);
-    if (v.file && !populated_.Covers(mo, mo + n)) {
+    if (v.file && !v.filled && !populated_.Covers(mo, mo + n)) {
       if (!populate) return {done, Errno::kEFAULT, true};
       Result<void> r = Populate(it, a, a + n);
       if (!r.ok()) return {done, r.error()};
@@ -185,6 +187,19 @@ std::vector<VmaInfo> MemoryManager::Impl::Vmas() const {
 }
 
 // ---- MemoryManager: the copy interface ----
+
+int MemoryManager::InferFaultAccess(uint64_t addr, uint64_t rip, int signo, int si_code) const {
+  if (signo != SIGSEGV || (si_code != SEGV_MAPERR && si_code != SEGV_ACCERR)) return 0;
+  absl::ReaderMutexLock l(&mu_);
+  const Vma* v = impl_->VmaAt(addr);
+  if (v == nullptr || v->prot == platform::kProtNone) return 0;
+  if (si_code == SEGV_MAPERR) return platform::kProtRead;
+  // An instruction fetch faults at rip or in the rest of an instruction
+  // that straddles a page boundary (x86 instructions are <= 15 bytes).
+  const bool at_rip = addr >= rip && addr - rip < 16;
+  if (!at_rip && v->cow && (v->prot & platform::kProtWrite)) return platform::kProtWrite;
+  return 0;
+}
 
 Result<void> MemoryManager::HandleFault(uint64_t addr, int access) {
   absl::MutexLock l(&mu_);

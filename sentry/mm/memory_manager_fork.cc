@@ -60,7 +60,15 @@ Result<void> MemoryManager::Impl::BreakCow(uint64_t start, uint64_t end, bool co
     if (v.backed && mf_.IsShared(v.mf_offset, len)) {
       // do_wp_page(): the other side keeps the old pages.
       const uint64_t fresh = TRY(mf_.Allocate(len));
-      if (v.file) {
+      if (v.filled) {
+        // Cached file pages: the copy holds the file's contents; it is ours
+        // alone, so populated_ tracks it from now on.
+        if (copy) {
+          mf_.CopyPages(fresh, v.mf_offset, len);
+          populated_.Add(fresh, fresh + len);
+        }
+        v.filled = false;
+      } else if (v.file) {
         for (auto [ps, pe] : populated_.Intersect(v.mf_offset, v.mf_offset + len, /*covered=*/true)) {
           const uint64_t ds = fresh + (ps - v.mf_offset);
           if (copy) {
@@ -74,6 +82,11 @@ Result<void> MemoryManager::Impl::BreakCow(uint64_t start, uint64_t end, bool co
       }
       mf_.Free(v.mf_offset, len);
       v.mf_offset = fresh;
+    }
+    if (v.filled) {
+      // Cached pages that only we hold now (the cache dropped the file).
+      populated_.Add(v.mf_offset, v.mf_offset + len);
+      v.filled = false;
     }
     // Pages only we hold now: writable again (wp_page_reuse()).
     v.cow = false;

@@ -52,6 +52,11 @@ struct Vma {
   // they get backing when first made accessible.
   bool backed = false;
   uint64_t mf_offset = 0;  // memory-file offset of start
+  // Private file mapping backed by the page cache's pages (FileCache):
+  // every page holds the file's contents (populated_ is not used: one
+  // address space may map the same cached pages twice). Always with cow;
+  // BreakCow gives the VMA its own pages and clears it.
+  bool filled = false;
   std::string name;        // "[heap]", "[stack]", ""
 };
 
@@ -75,6 +80,10 @@ class MemoryManager::Impl {
 
   // memory_manager_access.cc: faults, copies, /proc/self/maps.
   Result<void> HandleFault(uint64_t addr, int access);
+  const Vma* VmaAt(uint64_t addr) const {
+    auto it = Find(addr);
+    return it == vmas_.end() ? nullptr : &it->second;
+  }
   // Calls fn(sentry_pointer, offset_in_request, n) over the accessible
   // prefix of [addr, addr+len). Returns the bytes covered; the error says
   // why it stopped short (EFAULT, or EIO from a file read).

@@ -79,7 +79,7 @@ Result<std::vector<uint8_t>> MemoryManager::Impl::Mincore(uint64_t addr, uint64_
       const uint64_t mo = v.mf_offset + (cursor - it->first);
       for (uint64_t p = 0; p < e - cursor; p += kPageSize) {
         // Private file pages not read yet are not in memory either.
-        const bool filled = !v.file || populated_.Covers(mo + p, mo + p + kPageSize);
+        const bool filled = !v.file || v.filled || populated_.Covers(mo + p, mo + p + kPageSize);
         out.push_back(filled && mf_.HasData(mo + p) ? 1 : 0);
       }
     }

@@ -1,12 +1,15 @@
 // MemoryManager::Fork: copy-on-write sharing of memory-file pages, write
 // protection on both sides, copies on write, shared memory staying shared,
 // MADV_DONTFORK/WIPEONFORK, and no leaked pages.
+#include <signal.h>
 #include <sys/mman.h>
 
 #include <gtest/gtest.h>
 
 #include <string>
 
+#include "sentry/mm/file_cache.h"
+#include "sentry/mm/memory_file.h"
 #include "sentry/mm/memory_manager.h"
 #include "tests/unit/sentry/mm_fakes.h"
 
@@ -155,6 +158,75 @@ TEST(MemoryFileRefs, FreeDropsOneReferencePerPage) {
   EXPECT_FALSE(mf->IsShared(off + kPg, 2 * kPg));
   mf->Free(off + kPg, 2 * kPg);
   EXPECT_EQ(mf->allocated(), 0u);
+}
+
+}  // namespace
+}  // namespace sentry::mm
+
+namespace sentry::mm {
+namespace {
+
+// A file the page cache may keep (CacheKey), as gofer files are.
+class CachedFile final : public testing::FakeFile {
+ public:
+  using FakeFile::FakeFile;
+  std::optional<ContentKey> CacheKey() override { return ContentKey{1, 77, size, 5, mtime}; }
+  uint64_t size = 0;
+  int64_t mtime = 1;
+};
+
+TEST_F(ForkTest, CachedFileIsReadOnceSharedCopyOnWriteAndMappedWhole) {
+  std::string content(5 * kPg, 'f');
+  content[2 * kPg] = 'X';
+  auto f = std::make_shared<CachedFile>(content);
+  f->size = content.size();
+  auto map_file = [&](MemoryManager& mm, uint64_t off, uint64_t len, int prot) {
+    MmapOpts o;
+    o.length = len;
+    o.prot = prot;
+    o.file = f;
+    o.offset = off;
+    auto r = mm.Mmap(o);
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? r.value() : 0;
+  };
+  const uint64_t a = map_file(*parent_, 0, 5 * kPg, PROT_READ | PROT_EXEC);
+  const uint64_t b = map_file(*parent_, 2 * kPg, 2 * kPg, kRW);  // the same pages again, writable
+  const int reads = f->reads;
+  EXPECT_GT(reads, 0);
+  EXPECT_EQ(mf_->file_cache().cached_bytes(), 5 * kPg);
+  // Mapped whole at mmap time, the writable one without write until copied.
+  EXPECT_EQ(pas_.pages.count(a + 4 * kPg), 1u);
+  EXPECT_EQ(pas_.pages.at(b).prot, PROT_READ);
+  EXPECT_EQ(Get(*parent_, b, 1), "X");
+  // Writing one mapping copies; the other and the cache keep the file.
+  Put(*parent_, b, "w");
+  EXPECT_EQ(Get(*parent_, b, 2), "wf");
+  EXPECT_EQ(Get(*parent_, a + 2 * kPg, 1), "X");
+  auto child = Fork();
+  EXPECT_EQ(Get(*child, b, 1), "w");
+  const uint64_t c = map_file(*child, 0, kPg, kRW);
+  Put(*child, c, "child");
+  EXPECT_EQ(Get(*child, c, 5), "child");
+  EXPECT_EQ(Get(*parent_, a, 5), "fffff");
+  EXPECT_EQ(f->reads, reads);  // never read again
+  // A fault access inferred from the VMAs: a present page of a writable
+  // cow mapping was written; a PROT_NONE or unmapped page needs the platform.
+  EXPECT_EQ(parent_->InferFaultAccess(b + kPg, 0, SIGSEGV, SEGV_ACCERR), PROT_WRITE);
+  EXPECT_EQ(parent_->InferFaultAccess(b + kPg, b + kPg, SIGSEGV, SEGV_ACCERR), 0);  // at rip
+  EXPECT_EQ(parent_->InferFaultAccess(a, 0, SIGSEGV, SEGV_ACCERR), 0);  // not writable: a violation
+  EXPECT_EQ(parent_->InferFaultAccess(a, 0, SIGSEGV, SEGV_MAPERR), PROT_READ);
+  EXPECT_EQ(parent_->InferFaultAccess(0x1000, 0, SIGSEGV, SEGV_MAPERR), 0);
+  // A changed file is read again; the old copy leaves the cache.
+  f->mtime = 2;
+  map_file(*parent_, 0, kPg, PROT_READ);
+  EXPECT_GT(f->reads, reads);
+  EXPECT_EQ(mf_->file_cache().cached_bytes(), 5 * kPg);
+  // Everything unmapped and the cache cleared: no page leaks.
+  child.reset();
+  parent_.reset();
+  mf_->file_cache().Clear();
+  EXPECT_EQ(mf_->allocated(), 0u);
 }
 
 }  // namespace
