@@ -1,4 +1,4 @@
-// futex(2) and futex_waitv(2) (kernel/futex/syscalls.c, waitwake.c,
+// futex(2), futex_waitv(2) and futex_wake/wait/requeue(2) (kernel/futex/syscalls.c, waitwake.c,
 // requeue.c, pi.c).
 #include <linux/futex.h>
 #include <time.h>
@@ -21,6 +21,38 @@ constexpr uint32_t kFutex2SizeU32 = 0x02;
 constexpr uint32_t kFutex2SizeMask = 0x03;
 constexpr uint32_t kFutex2Private = FUTEX_PRIVATE_FLAG;
 constexpr uint32_t kFutexWaitvMax = 128;
+constexpr uint32_t kFutex2Numa = 0x04;
+constexpr uint32_t kFutex2Mpol = 0x08;
+constexpr uint32_t kFutex2ValidMask = kFutex2SizeMask | kFutex2Numa | kFutex2Mpol | kFutex2Private;
+constexpr uint32_t kFutexNoNode = 0xffffffff;
+
+// futex2_to_flags() + futex_flags_valid() for futex_wake/wait/requeue:
+// known bits only, and only 32-bit words (for now, in Linux too).
+// FUTEX2_NUMA is valid with them (a u32 holds every node id);
+// FUTEX2_MPOL changes nothing here.
+Result<uint32_t> Futex2Flags(uint32_t flags) {
+  if ((flags & ~kFutex2ValidMask) != 0) return Errno::kEINVAL;
+  if ((flags & kFutex2SizeMask) != kFutex2SizeU32) return Errno::kEINVAL;
+  return flags;
+}
+
+// get_futex_key() with futex2 flags. A FUTEX2_NUMA futex is two words,
+// the value then a node id, aligned to their size; FUTEX_NO_NODE (-1) is
+// replaced by the caller's node. The sandbox has one node, 0, which only
+// picks a hash bucket in Linux: the key is the same as without the flag.
+Result<FutexKey> Futex2Key(Task& t, uint64_t addr, uint32_t flags) {
+  if ((flags & kFutex2Numa) != 0) {
+    if (addr % 8 != 0) return Errno::kEINVAL;
+    const UserPtr<uint32_t> node_ptr(addr + 4);
+    const uint32_t node = TRY(t.mm().CopyIn(node_ptr));
+    if (node == kFutexNoNode) {
+      TRY(t.mm().CopyOut(node_ptr, uint32_t{0}));
+    } else if (node != 0) {
+      return Errno::kEINVAL;  // not a possible node
+    }
+  }
+  return sentry::kernel::MakeFutexKey(t, addr, (flags & kFutex2Private) != 0);
+}
 
 // get_futex_key(): without FUTEX_PRIVATE_FLAG a word in a MAP_SHARED
 // mapping is keyed by its memory-file page, so processes sharing it meet.
@@ -244,6 +276,75 @@ Result<uint64_t> FutexWaitv(Task& t, const SyscallArgs& args) {
   auto r = t.kernel().futexes().WaitMultiple(t, items, deadline);
   if (!r.ok()) return r.error() == Errno::kEINTR ? Errno::kERESTARTSYS : r.error();
   return static_cast<uint64_t>(r.value());
+}
+
+// futex_wake(2) (Linux 6.7, kernel/futex/syscalls.c): FUTEX_WAKE_BITSET
+// with futex2 flags; the mask must fit the word size, and nr == 0 wakes
+// nobody (FLAGS_STRICT) once the key is made.
+Result<uint64_t> FutexWake(Task& t, const SyscallArgs& args) {
+  const uint64_t addr = args.U64(0);
+  const uint64_t mask = args.U64(1);
+  const int nr = args.I32(2);
+  const uint32_t flags = TRY(Futex2Flags(args.U32(3)));
+  if ((mask >> 32) != 0 || mask == 0) return Errno::kEINVAL;
+  const FutexKey key = TRY(Futex2Key(t, addr, flags));
+  if (nr == 0) return 0;
+  return static_cast<uint64_t>(TRY(t.kernel().futexes().Wake(key, nr, static_cast<uint32_t>(mask))));
+}
+
+// futex_wait(2) (Linux 6.7): FUTEX_WAIT_BITSET with futex2 flags and an
+// absolute timeout on CLOCK_REALTIME or CLOCK_MONOTONIC; a signal restarts
+// it only with SA_RESTART (ERESTARTSYS: the deadline is absolute).
+Result<uint64_t> FutexWait(Task& t, const SyscallArgs& args) {
+  const uint64_t addr = args.U64(0);
+  const uint64_t val = args.U64(1);
+  const uint64_t mask = args.U64(2);
+  const uint32_t flags = TRY(Futex2Flags(args.U32(3)));
+  const uint64_t uts = args.U64(4);
+  const int32_t clockid = args.I32(5);
+  if ((val >> 32) != 0 || (mask >> 32) != 0) return Errno::kEINVAL;  // futex_validate_input()
+  std::optional<absl::Time> deadline;
+  if (uts != 0) {  // futex2_setup_timeout()
+    if (clockid != CLOCK_REALTIME && clockid != CLOCK_MONOTONIC) return Errno::kEINVAL;
+    const struct timespec ts = TRY(t.mm().CopyIn(UserPtr<struct timespec>(uts)));
+    if (!ValidTimespec(ts)) return Errno::kEINVAL;
+    deadline = TRY(AbsDeadline(t, clockid, ts));
+  }
+  if (mask == 0) return Errno::kEINVAL;  // __futex_wait()
+  const FutexKey key = TRY(Futex2Key(t, addr, flags));
+  auto r = t.kernel().futexes().Wait(t, key, static_cast<uint32_t>(val), static_cast<uint32_t>(mask), deadline);
+  if (!r.ok()) return r.error() == Errno::kEINTR ? Errno::kERESTARTSYS : r.error();
+  return 0;
+}
+
+// futex_requeue(2) (Linux 6.7): FUTEX_CMP_REQUEUE on two struct
+// futex_waitv, the first's val the expected value of the first word; both
+// entries must carry the same flags.
+Result<uint64_t> FutexRequeue(Task& t, const SyscallArgs& args) {
+  struct Waitv {  // struct futex_waitv
+    uint64_t val;
+    uint64_t uaddr;
+    uint32_t flags;
+    uint32_t reserved;
+  };
+  const uint64_t waiters = args.U64(0);
+  const uint32_t flags = args.U32(1);
+  const int nr_wake = args.I32(2);
+  const int nr_requeue = args.I32(3);
+  if (flags != 0 || waiters == 0) return Errno::kEINVAL;
+  Waitv ws[2];
+  for (int i = 0; i < 2; ++i) {  // futex_parse_waitv()
+    ws[i] = TRY(t.mm().CopyIn(UserPtr<Waitv>(waiters + i * sizeof(Waitv))));
+    if (ws[i].reserved != 0) return Errno::kEINVAL;
+    TRY(Futex2Flags(ws[i].flags));
+    if ((ws[i].val >> 32) != 0) return Errno::kEINVAL;
+  }
+  if (ws[0].flags != ws[1].flags) return Errno::kEINVAL;
+  if (nr_wake < 0 || nr_requeue < 0) return Errno::kEINVAL;  // futex_requeue()
+  const FutexKey from = TRY(Futex2Key(t, ws[0].uaddr, ws[0].flags));
+  const FutexKey to = TRY(Futex2Key(t, ws[1].uaddr, ws[1].flags));
+  return static_cast<uint64_t>(TRY(t.kernel().futexes().Requeue(t, from, to, nr_wake, nr_requeue,
+                                                                static_cast<uint32_t>(ws[0].val))));
 }
 
 }  // namespace syscalls

@@ -84,6 +84,7 @@ Result<uint64_t> SchedGetaffinity(Task& t, const SyscallArgs& args);
 Result<uint64_t> SetTidAddress(Task& t, const SyscallArgs& args);
 Result<uint64_t> ExitGroup(Task& t, const SyscallArgs& args);
 Result<uint64_t> SetRobustList(Task& t, const SyscallArgs& args);
+Result<uint64_t> GetRobustList(Task& t, const SyscallArgs& args);
 Result<uint64_t> Prlimit64(Task& t, const SyscallArgs& args);
 Result<uint64_t> Getrandom(Task& t, const SyscallArgs& args);
 
@@ -113,6 +114,9 @@ Result<uint64_t> Signalfd4(Task& t, const SyscallArgs& args);
 // syscalls/futex.cc
 Result<uint64_t> Futex(Task& t, const SyscallArgs& args);
 Result<uint64_t> FutexWaitv(Task& t, const SyscallArgs& args);
+Result<uint64_t> FutexWake(Task& t, const SyscallArgs& args);
+Result<uint64_t> FutexWait(Task& t, const SyscallArgs& args);
+Result<uint64_t> FutexRequeue(Task& t, const SyscallArgs& args);
 
 // syscalls/signal.cc (sending)
 Result<uint64_t> Kill(Task& t, const SyscallArgs& args);

@@ -1,6 +1,7 @@
 // Process identity, limits and per-process state: the small syscalls every
 // libc makes at start-up.
 #include <asm/prctl.h>
+#include <linux/capability.h>
 #include <linux/prctl.h>
 #include <sys/random.h>
 #include <sys/resource.h>
@@ -86,6 +87,37 @@ Result<uint64_t> SetRobustList(Task& t, const SyscallArgs& args) {
   if (args.U64(1) != 24) return Errno::kEINVAL;
   t.robust_list_head = args.U64(0);
   t.robust_list_len = args.U64(1);
+  return 0;
+}
+
+// get_robust_list(2) (kernel/futex/syscalls.c): pid 0 is the caller; another
+// task needs ptrace_may_access(PTRACE_MODE_READ_REALCREDS): the same
+// process, or the caller's real ids equal to all of the target's and the
+// target dumpable, or CAP_SYS_PTRACE. The length written is always
+// sizeof(struct robust_list_head), before the head.
+Result<uint64_t> GetRobustList(Task& t, const SyscallArgs& args) {
+  const int32_t pid = args.I32(0);
+  uint64_t head = 0;
+  if (pid == 0) {
+    head = t.robust_list_head;
+  } else {
+    bool allowed = false;
+    const auto& me = t.creds();
+    const bool found = t.kernel().WithTask(pid, [&](Task& target) {
+      head = target.robust_list_head;
+      if (&target.thread_group() == &t.thread_group() || me.HasCap(CAP_SYS_PTRACE)) {
+        allowed = true;
+        return;
+      }
+      const auto tc = target.CredsSnapshot();
+      allowed = me.ruid == tc->ruid && me.ruid == tc->euid && me.ruid == tc->suid && me.rgid == tc->rgid &&
+                me.rgid == tc->egid && me.rgid == tc->sgid && target.thread_group().dumpable.load() == 1;
+    });
+    if (!found) return Errno::kESRCH;
+    if (!allowed) return Errno::kEPERM;
+  }
+  TRY(t.mm().CopyOut(args.Ptr<uint64_t>(2), uint64_t{24}));
+  TRY(t.mm().CopyOut(args.Ptr<uint64_t>(1), head));
   return 0;
 }
 

@@ -27,6 +27,11 @@ namespace {
 #ifndef SYS_futex_waitv
 #define SYS_futex_waitv 449
 #endif
+#ifndef SYS_futex_wake
+#define SYS_futex_wake 454
+#define SYS_futex_wait 455
+#define SYS_futex_requeue 456
+#endif
 
 // include/uapi/linux/futex.h (6.7+ names).
 constexpr uint32_t kSizeU8 = 0x00, kSizeU32 = 0x02, kSizeU64 = 0x03, kPrivate = 128, kNuma = 0x04;
@@ -465,6 +470,201 @@ TEST(FutexWaitv, SignalWithHandlerIsEintr) {
   waiter.join();
   EXPECT_EQ(err.load(), EINTR);
   sigaction(SIGUSR2, &old, nullptr);
+}
+
+// --- futex_wake, futex_wait, futex_requeue (futex2, Linux 6.7) ---
+
+constexpr uint32_t kMpol = 0x08;
+
+SyscallResult Wake2(void* w, uint64_t mask, int nr, uint32_t flags = kSizeU32 | kPrivate) {
+  return Sys(SYS_futex_wake, w, mask, nr, flags);
+}
+SyscallResult Wait2(void* w, uint64_t val, uint64_t mask = 0xffffffff, uint32_t flags = kSizeU32 | kPrivate,
+                    const struct timespec* ts = nullptr, int clock = CLOCK_MONOTONIC) {
+  return Sys(SYS_futex_wait, w, val, mask, flags, ts, clock);
+}
+
+TEST(Futex2, WakeMeetsAWaitOfAMatchingMask) {
+  std::atomic<uint32_t> w{0};
+  std::atomic<long> ret{-100};
+  std::thread waiter([&] { ret = Wait2(&w, 0, 0x1).ret; });
+  EXPECT_EQ(Wake2(&w, 0x2, 1).ret, 0);  // no mask bit in common (queued or not)
+  EXPECT_EQ(WakeUntilWoken([&] { return Wake2(&w, 0x3, 1); }), 1);
+  waiter.join();
+  EXPECT_EQ(ret.load(), 0);
+}
+
+// A futex2 wait meets a futex(2) wake of the same word and kind.
+TEST(Futex2, WaitIsWokenByFutexWake) {
+  std::atomic<uint32_t> w{0};
+  std::atomic<long> ret{-100};
+  std::thread waiter([&] { ret = Wait2(&w, 0).ret; });
+  EXPECT_EQ(WakeUntilWoken([&] { return Futex(&w, FUTEX_WAKE_PRIVATE, 1); }), 1);
+  waiter.join();
+  EXPECT_EQ(ret.load(), 0);
+}
+
+TEST(Futex2, ArgumentErrors) {
+  std::atomic<uint32_t> w{0};
+  EXPECT_EQ(Wake2(&w, 1, 0).ret, 0);
+  EXPECT_THAT(Wake2(&w, 0, 1), FailsWith(EINVAL));
+  EXPECT_THAT(Wake2(&w, 1ull << 32, 1), FailsWith(EINVAL));
+  for (uint32_t flags : {kSizeU8 | kPrivate, 0x01u | kPrivate, kSizeU64 | kPrivate, kSizeU32 | kPrivate | 0x100u,
+                         kMpol, kPrivate}) {
+    EXPECT_THAT(Wake2(&w, 1, 1, flags), FailsWith(EINVAL)) << flags;
+    EXPECT_THAT(Wait2(&w, 0, 1, flags), FailsWith(EINVAL)) << flags;
+  }
+  EXPECT_EQ(Wake2(&w, 1, 1, kSizeU32 | kPrivate | kMpol).ret, 0);
+  EXPECT_THAT(Wake2(reinterpret_cast<char*>(&w) + 1, 1, 1), FailsWith(EINVAL));
+  // A private key needs no mapping; a shared one does.
+  EXPECT_EQ(Wake2(reinterpret_cast<void*>(0x1000), 1, 1).ret, 0);
+  EXPECT_THAT(Wake2(reinterpret_cast<void*>(0x1000), 1, 1, kSizeU32), FailsWith(EFAULT));
+  EXPECT_THAT(Wait2(&w, 1), FailsWith(EAGAIN));
+  EXPECT_THAT(Wait2(&w, 0, 0), FailsWith(EINVAL));
+  EXPECT_THAT(Wait2(&w, 1ull << 32), FailsWith(EINVAL));
+  EXPECT_THAT(Wait2(&w, 0, 1ull << 32), FailsWith(EINVAL));
+  const struct timespec past {0, 0};
+  EXPECT_THAT(Wait2(&w, 0, 1, kSizeU32 | kPrivate, &past, CLOCK_MONOTONIC), FailsWith(ETIMEDOUT));
+  EXPECT_THAT(Wait2(&w, 0, 1, kSizeU32 | kPrivate, &past, CLOCK_REALTIME), FailsWith(ETIMEDOUT));
+  EXPECT_THAT(Wait2(&w, 0, 1, kSizeU32 | kPrivate, &past, CLOCK_BOOTTIME), FailsWith(EINVAL));
+  const struct timespec soon = In(CLOCK_MONOTONIC, 20);
+  EXPECT_THAT(Wait2(&w, 0, 1, kSizeU32 | kPrivate, &soon, CLOCK_MONOTONIC), FailsWith(ETIMEDOUT));
+  const struct timespec bad {0, -1};
+  EXPECT_THAT(Wait2(&w, 0, 1, kSizeU32 | kPrivate, &bad), FailsWith(EINVAL));
+  auto* fault = reinterpret_cast<const struct timespec*>(8);
+  EXPECT_THAT(Wait2(&w, 0, 1, kSizeU32 | kPrivate, fault, CLOCK_MONOTONIC), FailsWith(EFAULT));
+  EXPECT_THAT(Wait2(&w, 0, 1, kSizeU32 | kPrivate, fault, CLOCK_BOOTTIME), FailsWith(EINVAL));  // clock first
+  EXPECT_THAT(Wait2(&w, 0, 0, kSizeU32 | kPrivate, &past), FailsWith(EINVAL));
+  EXPECT_THAT(Wait2(reinterpret_cast<void*>(0x1000), 0, 1, kSizeU32 | kPrivate, &past), FailsWith(EFAULT));
+}
+
+// FUTEX2_NUMA: the word is followed by a node id; FUTEX_NO_NODE (-1) is
+// replaced by the caller's node, an impossible node is EINVAL.
+TEST(Futex2, NumaNodeWord) {
+  alignas(8) static uint32_t w[4] = {0, 0xffffffff, 0, 12345};
+  EXPECT_EQ(Wake2(w, 1, 1, kSizeU32 | kPrivate | kNuma).ret, 0);
+  EXPECT_NE(w[1], 0xffffffffu);
+  EXPECT_LT(w[1], 1024u);
+  EXPECT_THAT(Wait2(w, 1, 1, kSizeU32 | kPrivate | kNuma), FailsWith(EAGAIN));
+  EXPECT_THAT(Wake2(&w[2], 1, 1, kSizeU32 | kPrivate | kNuma), FailsWith(EINVAL));
+  w[3] = 0xffffffff;
+  EXPECT_THAT(Wake2(&w[1], 1, 1, kSizeU32 | kPrivate | kNuma), FailsWith(EINVAL));  // 4-byte aligned only
+}
+
+TEST(Futex2, RequeueMovesAWaiterToTheSecondWord) {
+  std::atomic<uint32_t> a{0}, b{0};
+  std::atomic<long> ret{-100};
+  std::thread waiter([&] { ret = Wait2(&a, 0).ret; });
+  Waitv ws[2] = {Entry(&a, 0), Entry(&b, 0)};
+  EXPECT_EQ(WakeUntilWoken([&] { return Sys(SYS_futex_requeue, ws, 0, 0, 1); }), 1);
+  EXPECT_EQ(Wake2(&a, 1, 1).ret, 0);
+  EXPECT_EQ(Wake2(&b, 1, 1).ret, 1);
+  waiter.join();
+  EXPECT_EQ(ret.load(), 0);
+}
+
+TEST(Futex2, RequeueArgumentErrors) {
+  std::atomic<uint32_t> a{0}, b{0};
+  Waitv ws[2] = {Entry(&a, 0), Entry(&b, 0)};
+  EXPECT_EQ(Sys(SYS_futex_requeue, ws, 0, 1, 1).ret, 0);
+  EXPECT_THAT(Sys(SYS_futex_requeue, ws, 1, 1, 1), FailsWith(EINVAL));
+  EXPECT_THAT(Sys(SYS_futex_requeue, nullptr, 0, 1, 1), FailsWith(EINVAL));
+  EXPECT_THAT(Sys(SYS_futex_requeue, reinterpret_cast<void*>(8), 0, 1, 1), FailsWith(EFAULT));
+  EXPECT_THAT(Sys(SYS_futex_requeue, ws, 0, -1, 1), FailsWith(EINVAL));
+  EXPECT_THAT(Sys(SYS_futex_requeue, ws, 0, 1, -1), FailsWith(EINVAL));
+  Waitv cmp[2] = {Entry(&a, 7), Entry(&b, 0)};
+  EXPECT_THAT(Sys(SYS_futex_requeue, cmp, 0, 1, 1), FailsWith(EAGAIN));
+  Waitv mixed[2] = {Entry(&a, 0), Entry(&b, 0, kSizeU32)};
+  EXPECT_THAT(Sys(SYS_futex_requeue, mixed, 0, 1, 1), FailsWith(EINVAL));
+  Waitv u8[2] = {Entry(&a, 0, kSizeU8 | kPrivate), Entry(&b, 0, kSizeU8 | kPrivate)};
+  EXPECT_THAT(Sys(SYS_futex_requeue, u8, 0, 1, 1), FailsWith(EINVAL));
+  Waitv reserved[2] = {Entry(&a, 0), Entry(&b, 0)};
+  reserved[1].reserved = 1;
+  EXPECT_THAT(Sys(SYS_futex_requeue, reserved, 0, 1, 1), FailsWith(EINVAL));
+  Waitv wide[2] = {Entry(&a, 0), Entry(&b, 0)};
+  wide[1].val = 1ull << 32;
+  EXPECT_THAT(Sys(SYS_futex_requeue, wide, 0, 1, 1), FailsWith(EINVAL));
+  Waitv odd[2] = {Entry(&a, 0), Entry(&b, 0)};
+  odd[1].uaddr += 2;
+  EXPECT_THAT(Sys(SYS_futex_requeue, odd, 0, 1, 1), FailsWith(EINVAL));
+}
+
+// --- get_robust_list ---
+
+TEST(RobustList, GetReturnsWhatSetStored) {
+  void* old_head = nullptr;
+  size_t old_len = 0;
+  ASSERT_THAT(Sys(SYS_get_robust_list, 0, &old_head, &old_len), Succeeds());
+  alignas(8) static uint64_t head[3];
+  head[0] = reinterpret_cast<uint64_t>(head);  // an empty list
+  head[1] = 0;
+  head[2] = 0;
+  ASSERT_THAT(Sys(SYS_set_robust_list, head, 24), Succeeds());
+  void* got = nullptr;
+  size_t len = 0;
+  EXPECT_THAT(Sys(SYS_get_robust_list, 0, &got, &len), Succeeds());
+  EXPECT_EQ(got, static_cast<void*>(head));
+  EXPECT_EQ(len, 24u);
+  got = nullptr;
+  EXPECT_THAT(Sys(SYS_get_robust_list, Tid(), &got, &len), Succeeds());
+  EXPECT_EQ(got, static_cast<void*>(head));
+  // Another thread of the process: its own list.
+  std::thread other([&] {
+    void* h = nullptr;
+    size_t l = 0;
+    EXPECT_THAT(Sys(SYS_get_robust_list, 0, &h, &l), Succeeds());
+    EXPECT_NE(h, static_cast<void*>(head));
+  });
+  other.join();
+  EXPECT_THAT(Sys(SYS_get_robust_list, 0, &got, reinterpret_cast<void*>(8)), FailsWith(EFAULT));
+  EXPECT_THAT(Sys(SYS_get_robust_list, 0, reinterpret_cast<void*>(8), &len), FailsWith(EFAULT));
+  EXPECT_THAT(Sys(SYS_get_robust_list, -1, &got, &len), FailsWith(ESRCH));
+  ASSERT_THAT(Sys(SYS_set_robust_list, old_head, old_len), Succeeds());
+}
+
+// Another process of the same user: readable; a reaped one: ESRCH; a
+// process of another user without CAP_SYS_PTRACE: EPERM.
+TEST(RobustList, GetOfOtherProcesses) {
+  int p[2];
+  ASSERT_EQ(pipe(p), 0);
+  alignas(8) static uint64_t head[3];
+  head[0] = reinterpret_cast<uint64_t>(head);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(p[0]);
+    syscall(SYS_set_robust_list, head, 24);
+    (void)!write(p[1], "x", 1);
+    pause();
+    _exit(0);
+  }
+  close(p[1]);
+  char c;
+  ASSERT_EQ(read(p[0], &c, 1), 1);
+  void* got = nullptr;
+  size_t len = 0;
+  EXPECT_THAT(Sys(SYS_get_robust_list, child, &got, &len), Succeeds());
+  EXPECT_EQ(got, static_cast<void*>(head));
+  EXPECT_EQ(len, 24u);
+  kill(child, SIGKILL);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_THAT(Sys(SYS_get_robust_list, child, &got, &len), FailsWith(ESRCH));
+  close(p[0]);
+
+  if (getuid() != 0) GTEST_SKIP() << "EPERM case needs root to change uid";
+  const pid_t parent = getpid();
+  const pid_t reader = fork();
+  ASSERT_GE(reader, 0);
+  if (reader == 0) {
+    if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(2);
+    void* h = nullptr;
+    size_t l = 0;
+    const long r = syscall(SYS_get_robust_list, parent, &h, &l);
+    _exit(r == -1 && errno == EPERM ? 0 : 1);
+  }
+  ASSERT_EQ(waitpid(reader, &status, 0), reader);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
 }  // namespace
