@@ -207,12 +207,13 @@ void NoteSignal(int) {}
 TEST(Msg, SignalWithHandlerInterruptsWithEintr) {
   Queue q;
   const int id = q.id();
+  // Installed before fork, so the child has it from the start.
+  struct sigaction sa {}, old {};
+  sa.sa_handler = NoteSignal;
+  sa.sa_flags = SA_RESTART;  // msgrcv is never restarted after a handler
+  sigaction(SIGUSR1, &sa, &old);
   pid_t pid = fork();
   if (pid == 0) {
-    struct sigaction sa {};
-    sa.sa_handler = NoteSignal;
-    sa.sa_flags = SA_RESTART;  // msgrcv is never restarted after a handler
-    sigaction(SIGUSR1, &sa, nullptr);
     Msg m;
     _exit(Recv(id, &m, 0, 0) == -1 && errno == EINTR ? 0 : 1);
   }
@@ -229,6 +230,7 @@ TEST(Msg, SignalWithHandlerInterruptsWithEintr) {
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
   }
+  sigaction(SIGUSR1, &old, nullptr);
   EXPECT_THAT(ExitCode(status), Eq(0));
 }
 
