@@ -17,6 +17,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "fs/proc_internal.h"
+#include "sentry/ipc/ipc_namespace.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/rusage.h"
 #include "sentry/kernel/task.h"
@@ -493,6 +494,25 @@ std::shared_ptr<SyntheticFile> FixedFile(uint64_t dev, std::string text, uint32_
   return SyntheticFile::New(dev, perm, [text = std::move(text)](const Caller&) -> Result<std::string> { return text; });
 }
 
+// /proc/sysvipc: the sandbox's System V IPC objects (sentry/ipc/), as
+// ipcs(1) reads them.
+std::shared_ptr<SyntheticDir> SysvipcDir(uint64_t dev) {
+  auto d = Dir(dev);
+  d->AddChild("shm", SyntheticFile::New(dev, 0444, [](const Caller& c) -> Result<std::string> {
+                if (c.kernel == nullptr) return Errno::kENOENT;
+                return c.kernel->ipc().shm().ProcText();
+              }));
+  d->AddChild("sem", SyntheticFile::New(dev, 0444, [](const Caller& c) -> Result<std::string> {
+                if (c.kernel == nullptr) return Errno::kENOENT;
+                return c.kernel->ipc().sem().ProcText();
+              }));
+  d->AddChild("msg", SyntheticFile::New(dev, 0444, [](const Caller& c) -> Result<std::string> {
+                if (c.kernel == nullptr) return Errno::kENOENT;
+                return c.kernel->ipc().msg().ProcText();
+              }));
+  return d;
+}
+
 void AddSystemFiles(SyntheticDir& root, uint64_t dev) {
   root.AddChild("meminfo", SyntheticFile::New(dev, 0444, [](const Caller& c) -> Result<std::string> {
                   return MeminfoText(c);
@@ -514,6 +534,7 @@ void AddSystemFiles(SyntheticDir& root, uint64_t dev) {
                 FixedFile(dev, "nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\tdevtmpfs\nnodev\tdevpts\n"
                                "nodev\toverlay\nnodev\t9p\n"));
   root.AddChild("sys", SysTree(dev));
+  root.AddChild("sysvipc", SysvipcDir(dev));
 }
 
 }  // namespace fs::proc

@@ -287,6 +287,20 @@ Result<uint64_t> PidfdGetfd(Task& t, const SyscallArgs& args);
 
 // (spacer)
 
+// syscalls/sysv_ipc.cc (System V IPC, sentry/ipc/)
+Result<uint64_t> Shmget(Task& t, const SyscallArgs& args);
+Result<uint64_t> Shmat(Task& t, const SyscallArgs& args);
+Result<uint64_t> Shmdt(Task& t, const SyscallArgs& args);
+Result<uint64_t> Shmctl(Task& t, const SyscallArgs& args);
+Result<uint64_t> Semget(Task& t, const SyscallArgs& args);
+Result<uint64_t> Semop(Task& t, const SyscallArgs& args);
+Result<uint64_t> Semtimedop(Task& t, const SyscallArgs& args);
+Result<uint64_t> Semctl(Task& t, const SyscallArgs& args);
+Result<uint64_t> Msgget(Task& t, const SyscallArgs& args);
+Result<uint64_t> Msgsnd(Task& t, const SyscallArgs& args);
+Result<uint64_t> Msgrcv(Task& t, const SyscallArgs& args);
+Result<uint64_t> Msgctl(Task& t, const SyscallArgs& args);
+
 }  // namespace syscalls
 
 #endif  // SYSCALLS_HANDLERS_H_

@@ -7,6 +7,7 @@
 
 #include "base/logging.h"
 #include "fs/vfs.h"
+#include "sentry/ipc/ipc_namespace.h"
 #include "sentry/kernel/signal.h"
 #include "sentry/kernel/task.h"
 #include "sentry/kernel/thread.h"
@@ -18,6 +19,7 @@ Kernel::Kernel(KernelConfig config, std::unique_ptr<mm::MemoryFile> mf, std::uni
                std::shared_ptr<fs::Vfs> vfs)
     : config_(std::move(config)),
       mf_(std::move(mf)),
+      ipc_(std::make_unique<ipc::IpcNamespace>(*mf_)),
       platform_(std::move(p)),
       vfs_(std::move(vfs)),
       boot_time_(absl::Now()) {

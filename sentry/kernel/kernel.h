@@ -25,6 +25,10 @@
 #include "sentry/mm/memory_file.h"
 #include "sentry/vdso/vdso.h"
 
+namespace sentry::ipc {
+class IpcNamespace;  // sentry/ipc/ipc_namespace.h
+}
+
 namespace sentry::kernel {
 
 class Task;
@@ -89,6 +93,8 @@ class Kernel {
   fs::Vfs& vfs() { return *vfs_; }
   absl::Time boot_time() const { return boot_time_; }
   FutexTable& futexes() { return futexes_; }
+  // The sandbox's System V IPC objects (sentry/ipc/).
+  ipc::IpcNamespace& ipc() { return *ipc_; }
   // The vDSO mapped at exec, null if it could not be set up (no vDSO then).
   vdso::Vdso* vdso() { return vdso_.get(); }
 
@@ -252,6 +258,7 @@ class Kernel {
   KernelConfig config_;
   std::unique_ptr<mm::MemoryFile> mf_;
   std::unique_ptr<vdso::Vdso> vdso_;  // after mf_: its page lives there
+  std::unique_ptr<ipc::IpcNamespace> ipc_;  // after mf_: shm data lives there
   std::unique_ptr<platform::Platform> platform_;
   std::shared_ptr<fs::Vfs> vfs_;
   absl::Time boot_time_;

@@ -34,6 +34,11 @@ namespace sentry::kernel {
 class Kernel;
 class Task;
 struct VforkDone;  // sentry/kernel/process.h
+}  // namespace sentry::kernel
+namespace sentry::ipc {
+class SemUndoList;  // sentry/ipc/sem.h
+}  // namespace sentry::ipc
+namespace sentry::kernel {
 
 // Kernel-ABI sigaction (struct k_sigaction in arch/x86/include/asm/signal.h).
 struct KSigaction {
@@ -304,6 +309,11 @@ class Task {
   // CLONE_VFORK: set in the child; released at its execve or exit
   // (sentry/kernel/process.h).
   std::shared_ptr<VforkDone> vfork_done;
+  // SEM_UNDO adjustments (sentry/ipc/sem.h), shared by CLONE_SYSVSEM;
+  // null until the first SEM_UNDO semop. Dropped at exit (ExitThread), so
+  // the last holder applies them. Task thread only (and the parent before
+  // the child runs).
+  std::shared_ptr<ipc::SemUndoList> sem_undo;
 
   // Exit requests from syscalls (exit, exit_group); the run loop acts on them.
   void RequestExit(int status, bool group) {

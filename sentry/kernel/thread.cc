@@ -10,6 +10,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "base/logging.h"
 #include "sentry/kernel/clone_args.h"
+#include "sentry/ipc/sem.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/signal.h"
 
@@ -51,6 +52,12 @@ int ExitThread(Task& t) {
   // exit (another process may share the memory).
   FutexCleanup(t);  // robust list, PI futexes still owned
   if (t.clear_child_tid != 0) ClearChildTid(t);
+  // exit_sem(): the last task sharing the SEM_UNDO list applies it, before
+  // the exit is visible to wait(2).
+  if (t.sem_undo != nullptr) {
+    t.sem_undo->set_pid(t.pid());
+    t.sem_undo.reset();
+  }
   {
     absl::MutexLock l(&tg.signal_mu);
     tg.tasks.erase(std::remove(tg.tasks.begin(), tg.tasks.end(), &t), tg.tasks.end());
@@ -127,6 +134,7 @@ base::Result<int32_t> Kernel::CloneThread(Task& parent, const CloneArgs& args) {
   task->SetSighand(parent.sighand_ptr());
   task->SetFds(f & CLONE_FILES ? parent.fds_ptr() : std::shared_ptr<FdTable>(parent.fds().Fork()));
   task->SetFs(f & CLONE_FS ? parent.fs_ptr() : parent.fs().Fork());
+  if (f & CLONE_SYSVSEM) task->sem_undo = ipc::SemUndoFor(parent);  // copy_semundo
   task->SetCreds(parent.creds());
   task->comm = parent.comm;
   {

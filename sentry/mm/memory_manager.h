@@ -86,6 +86,9 @@ class MappableFile {
     (void)m;
     return nullptr;
   }
+  // A System V shared memory segment (sentry/ipc/shm.h): shmdt(2) finds
+  // the VMAs to remove by it.
+  virtual bool IsSysvShm() const { return false; }
 };
 
 struct MmapOpts {
@@ -265,6 +268,15 @@ class MemoryManager final : public SharedMapper {
   void ProcessInvalidations() {
     if (pending_any_.load(std::memory_order_acquire)) ProcessInvalidationsSlow();
   }
+
+  // shmdt(2) (ipc/shm.c ksys_shmdt): removes the System V shm VMA that
+  // starts at addr with file offset 0 (or a fragment of it left by
+  // mprotect/munmap whose offset matches its distance from addr), then the
+  // other fragments of the same segment within its size. EINVAL if addr is
+  // unaligned or no such VMA exists. Returns the segment's file, which the
+  // caller drops after this returns (its last reference may free pages, so
+  // not before the platform has unmapped them).
+  Result<std::shared_ptr<MappableFile>> DetachSysvShm(uint64_t addr);
 
   // Ascending, adjacent compatible pieces merged as Linux shows them.
   std::vector<VmaInfo> Vmas() const;

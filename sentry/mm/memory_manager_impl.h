@@ -100,6 +100,8 @@ class MemoryManager::Impl {
   // The file `id` lost its pages for file bytes [start, end): remap what
   // its shared mappings still have there.
   void Invalidate(const void* id, uint64_t start, uint64_t end);
+  // MemoryManager::DetachSysvShm.
+  Result<std::shared_ptr<MappableFile>> DetachSysvShm(uint64_t addr);
 
   // memory_manager_fork.cc: copy-on-write fork.
   // Fills `child` (empty, no platform) with this address space's VMAs:

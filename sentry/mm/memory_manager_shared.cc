@@ -105,7 +105,43 @@ Result<std::pair<const void*, uint64_t>> MemoryManager::Impl::SharedFutexKey(uin
   return std::pair<const void*, uint64_t>{&mf_, v.mf_offset + (addr - it->first)};
 }
 
+Result<std::shared_ptr<MappableFile>> MemoryManager::Impl::DetachSysvShm(uint64_t addr) {
+  if (addr & (kPageSize - 1)) return Errno::kEINVAL;
+  // Like ksys_shmdt: the first shm VMA at or above addr whose file offset
+  // equals its distance from addr fixes the segment and its size...
+  std::shared_ptr<MappableFile> file;
+  uint64_t size = 0;
+  auto it = vmas_.upper_bound(addr);
+  if (it != vmas_.begin() && std::prev(it)->second.end > addr) --it;
+  for (; it != vmas_.end(); ++it) {
+    const Vma& v = it->second;
+    if (v.file && v.file->IsSysvShm() && it->first - addr == v.file_offset) {
+      file = v.file;
+      size = PageRoundUp(file->SharedSize());
+      break;
+    }
+  }
+  if (file == nullptr) return Errno::kEINVAL;
+  // ...then every VMA of that segment starting at its offset from addr and
+  // ending within size goes.
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  for (; it != vmas_.end() && it->second.end - addr <= size; ++it) {
+    const Vma& v = it->second;
+    if (v.file == file && it->first - addr == v.file_offset) ranges.emplace_back(it->first, v.end);
+  }
+  for (auto [s, e] : ranges) {
+    RemoveRange(s, e);
+    (void)SyncAs(s, e);
+  }
+  return file;
+}
+
 // ---- MemoryManager ----
+
+Result<std::shared_ptr<MappableFile>> MemoryManager::DetachSysvShm(uint64_t addr) {
+  absl::MutexLock l(&mu_);
+  return impl_->DetachSysvShm(addr);
+}
 
 Result<void> MemoryManager::Msync(uint64_t addr, uint64_t length, int flags) {
   absl::MutexLock l(&mu_);

@@ -202,6 +202,45 @@ for what, nr, args in [("write badbuf", 1, (1, bad, 5)), ("read badbuf", 0, (0, 
 """
 
 
+# System V IPC through ctypes: a shm segment written by a forked child, a
+# semaphore a blocked child waits on, a message queue; all removed after.
+PY_SYSV_IPC = """import ctypes, errno, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmat.restype = ctypes.c_void_p
+libc.shmat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+libc.shmdt.argtypes = [ctypes.c_void_p]
+CREAT, RMID, NOWAIT, STAT = 0o1000, 0, 0o4000, 2
+shm = libc.shmget(0, 8192, CREAT | 0o600)
+addr = libc.shmat(shm, None, 0)
+pid = os.fork()
+if pid == 0:
+    ctypes.memmove(addr, b"from child", 10)
+    os._exit(0)
+os.waitpid(pid, 0)
+print("shm", ctypes.string_at(addr, 10), libc.shmdt(addr), libc.shmctl(shm, RMID, None))
+class SemBuf(ctypes.Structure):
+    _fields_ = [("num", ctypes.c_ushort), ("op", ctypes.c_short), ("flg", ctypes.c_short)]
+sem = libc.semget(0, 1, CREAT | 0o600)
+r = libc.semop(sem, ctypes.byref(SemBuf(0, -1, NOWAIT)), 1)
+print("semop nowait", r, errno.errorcode[ctypes.get_errno()])
+pid = os.fork()
+if pid == 0:
+    os._exit(libc.semop(sem, ctypes.byref(SemBuf(0, -1, 0)), 1))
+while libc.semctl(sem, 0, 14) != 1:  # GETNCNT: the child is blocked
+    pass
+libc.semop(sem, ctypes.byref(SemBuf(0, 1, 0)), 1)
+print("sem child", os.waitpid(pid, 0)[1], libc.semctl(sem, 0, 12), libc.semctl(sem, 0, RMID))
+class Msg(ctypes.Structure):
+    _fields_ = [("type", ctypes.c_long), ("text", ctypes.c_char * 64)]
+q = libc.msgget(0, CREAT | 0o600)
+libc.msgsnd(q, ctypes.byref(Msg(3, b"hello")), 5, 0)
+libc.msgsnd(q, ctypes.byref(Msg(1, b"first")), 5, 0)
+m = Msg()
+n = libc.msgrcv(q, ctypes.byref(m), 64, -2, 0)
+print("msg", n, m.type, m.text, libc.msgctl(q, RMID, None))
+"""
+
+
 def cases():
     missing = "/nonexistent-e2e-dir/no-such-binary"
     cproj = _c_project()
@@ -293,6 +332,8 @@ def cases():
                    b"select a, b from t order by a;\nselect count(*) from t;\n",
              stdout=b"1|one\n2|two\n3|one+\n4|two+\n4\n",
              doc="sqlite3 creates a database under /tmp, inserts in a transaction, selects (fcntl locks)"),
+        Case("python_sysv_ipc", ["/usr/bin/python3", "-c", PY_SYSV_IPC],
+             stdout=_native_stdout(["/usr/bin/python3", "-c", PY_SYSV_IPC])),
         Case("python_sqlite_two_writers", ["/usr/bin/python3", "-c", SQLITE_TWO_WRITERS],
              stdout=b"workers [0, 0]\nrows 200 distinct 200 max 200\n",
              doc="two python processes increment a counter row by row in one sqlite db (fcntl lock contention)"),

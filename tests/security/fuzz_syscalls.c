@@ -74,6 +74,7 @@ static int skipped(long nr) {
     case SYS_setrlimit: case SYS_prlimit64:                          /* RLIMIT_CPU/AS end us */
     case SYS_brk: case SYS_arch_prctl: case SYS_rseq:                /* our heap, TLS */
     case SYS_close_range:                                            /* our report fd */
+    case SYS_shmat:                                                  /* SHM_REMAP at garbage replaces our memory */
     /* Files whose reads block until someone else writes: a random read on
      * one would wait forever (correctly). Nothing here can write them. */
     case SYS_pipe: case SYS_pipe2: case SYS_eventfd: case SYS_eventfd2:
