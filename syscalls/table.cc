@@ -239,7 +239,7 @@ constexpr SyscallEntry kEntries[] = {
     {225, "timer_getoverrun", TimerGetoverrun, S::kFull, "", {A::kInt}},
     {226, "timer_delete", TimerDelete, S::kFull, "", {A::kInt}},
     {227, "clock_settime", nullptr, S::kNone, "", {}},
-    {228, "clock_gettime", ClockGettime, S::kPartial, "CPU-time clocks count the sentry's work for the task, not the app's own CPU time", {A::kInt, A::kHex}},
+    {228, "clock_gettime", ClockGettime, S::kFull, "", {A::kInt, A::kHex}},
     {229, "clock_getres", ClockGetres, S::kFull, "", {A::kInt, A::kHex}},
     {230, "clock_nanosleep", ClockNanosleep, S::kFull, "", {A::kInt, A::kInt, A::kHex, A::kHex}},
     {231, "exit_group", ExitGroup, S::kFull, "", {A::kInt}},
