@@ -134,6 +134,10 @@ class FileDescription {
   // outside the tree, every lock kept under it), as Linux's
   // locks_remove_file. `key` is fs::LockKey(*this).
   void NoteLocks(std::shared_ptr<LockTable> table, const void* key);
+  // A regular file opened for writing holds its write access while the
+  // description lives (Vfs::ExecTracker: exec of it is ETXTBSY meanwhile);
+  // released with the description. Set once by the VFS when opening.
+  std::shared_ptr<void> write_access;
 
  protected:
   explicit FileDescription(int flags) : flags_(flags) {}

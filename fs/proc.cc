@@ -344,13 +344,31 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
 
   // /proc/<pid>/stat (fs/proc/array.c do_task_stat): 52 fields. `tid`: a
   // task/<tid>/stat, which shows the tid in the first field.
+  // One thread's usage (task/<tid>/*; the leader's for /proc/<pid>/status).
+  static ProcessInfo::ThreadUsage ThreadUsageOf(const ProcessInfo& i, int32_t tid) {
+    for (size_t k = 0; k < i.tids.size() && k < i.thread_usage.size(); ++k) {
+      if (i.tids[k] == tid) return i.thread_usage[k];
+    }
+    return {};
+  }
+
   static std::string StatLine(const ProcessInfo& i, int32_t tid) {
     const MemStats m = MemOf(i);
     const uint64_t rsslim = i.rlimits.size() > RLIMIT_RSS ? i.rlimits[RLIMIT_RSS].first : ~0ull;
-    std::string s = fmt::format("{} ({}) {} {} {} {} 0 -1 4194304 0 0 0 0", tid != 0 ? tid : i.pid, i.comm, i.state,
-                                i.ppid, i.pgid, i.sid);
-    s += fmt::format(" {} {} {} {} {} {} {} 0 {} {} {} {}", NsToTicks(i.utime_ns), NsToTicks(i.stime_ns),
-                     NsToTicks(i.cutime_ns), NsToTicks(i.cstime_ns), 20 + i.nice, i.nice, i.threads,
+    // do_task_stat(whole = 0) for a task file: that thread's counters and
+    // times, no children's.
+    int64_t utime = i.utime_ns, stime = i.stime_ns, cutime = i.cutime_ns, cstime = i.cstime_ns;
+    uint64_t minflt = i.minflt, cminflt = i.cminflt, majflt = i.majflt, cmajflt = i.cmajflt;
+    if (tid != 0) {
+      const ProcessInfo::ThreadUsage u = ThreadUsageOf(i, tid);
+      utime = u.utime_ns, stime = u.stime_ns, minflt = u.minflt, majflt = u.majflt;
+      cutime = cstime = 0;
+      cminflt = cmajflt = 0;
+    }
+    std::string s = fmt::format("{} ({}) {} {} {} {} 0 -1 4194304 {} {} {} {}", tid != 0 ? tid : i.pid, i.comm,
+                                i.state, i.ppid, i.pgid, i.sid, minflt, cminflt, majflt, cmajflt);
+    s += fmt::format(" {} {} {} {} {} {} {} 0 {} {} {} {}", NsToTicks(utime), NsToTicks(stime),
+                     NsToTicks(cutime), NsToTicks(cstime), 20 + i.nice, i.nice, i.threads,
                      NsToTicks(i.start_ns), m.size, m.rss / 4096, rsslim);
     // startcode..kstkeip (5), signal, blocked, sigignore, sigcatch (decimal),
     // wchan, nswap, cnswap, exit_signal, processor, rt_priority, policy,
@@ -387,7 +405,7 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
       kb("VmSize", m.size);
       kb("VmLck", 0);
       kb("VmPin", 0);
-      kb("VmHWM", m.rss);
+      kb("VmHWM", std::max<uint64_t>(m.rss, i.maxrss_kb << 10));  // the platform's peak
       kb("VmRSS", m.rss);
       kb("RssAnon", m.rss_anon);
       kb("RssFile", m.rss - m.rss_anon - m.rss_shared);
@@ -407,10 +425,13 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
         "CapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\n"
         "NoNewPrivs:\t{}\nSeccomp:\t0\nSeccomp_filters:\t0\nSpeculation_Store_Bypass:\tthread vulnerable\n"
         "SpeculationIndirectBranch:\tconditional enabled\nCpus_allowed:\t{:x}\nCpus_allowed_list:\t{}\n"
-        "Mems_allowed:\t1\nMems_allowed_list:\t0\nvoluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n",
+        "Mems_allowed:\t1\nMems_allowed_list:\t0\n",
         i.threads, Sigset(0), Sigset(i.sig_pending), Sigset(i.sig_blocked), Sigset(i.sig_ignored),
         Sigset(i.sig_caught), cr.cap_inheritable, cr.cap_permitted, cr.cap_effective, cr.cap_bounding, cr.cap_ambient,
         i.no_new_privs ? 1 : 0, cpus, n == 1 ? std::string("0") : fmt::format("0-{}", n - 1));
+    // task_context_switch_counts(): the thread's (the leader's for /proc/<pid>).
+    const ProcessInfo::ThreadUsage u = ThreadUsageOf(i, pid);
+    s += fmt::format("voluntary_ctxt_switches:\t{}\nnonvoluntary_ctxt_switches:\t{}\n", u.nvcsw, u.nivcsw);
     return s;
   }
 

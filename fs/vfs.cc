@@ -137,8 +137,8 @@ Result<std::shared_ptr<FileDescription>> Vfs::OpenPath(const Caller& c, const Pa
   // Linux clears these after open (fs/open.c do_dentry_open). Character
   // devices still see O_NOCTTY (terminals act on it, then drop it).
   const int noctty = S_ISCHR(inode->mode()) ? 0 : O_NOCTTY;
-  std::shared_ptr<FileDescription> f =
-      TRY(inode->Open(c, p, flags & ~(O_CREAT | O_EXCL | noctty | O_TRUNC | O_CLOEXEC)));
+  std::shared_ptr<FileDescription> f = TRY(
+      WithWriteAccess(inode->Open(c, p, flags & ~(O_CREAT | O_EXCL | noctty | O_TRUNC | O_CLOEXEC)), inode, flags));
   // handle_truncate(): after the open, regular files only.
   if ((flags & O_TRUNC) && inode->is_regular()) {
     SetAttrRequest req;
@@ -158,7 +158,9 @@ Result<std::shared_ptr<FileDescription>> Vfs::OpenTmpFile(const Caller& c, FsCon
   // The file's location is a dentry no directory lists (d_tmpfile): its
   // path reads "/dir/#<ino> (deleted)" in Linux; ours "/dir/#tmpfile".
   auto d = std::make_shared<Dentry>(dir.dentry, "#tmpfile", inode);
-  return inode->Open(c, Path{dir.mount, std::move(d)}, flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC | O_TMPFILE));
+  return WithWriteAccess(
+      inode->Open(c, Path{dir.mount, std::move(d)}, flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC | O_TMPFILE)),
+      inode, flags);
 }
 
 Result<std::shared_ptr<FileDescription>> Vfs::Open(const Caller& c, FsContext& fs, const Path& start,
@@ -184,7 +186,8 @@ Result<std::shared_ptr<FileDescription>> Vfs::Open(const Caller& c, FsContext& f
       Path created{pn.parent.mount, TRY(pn.parent.dentry->LookupChild(c, pn.name))};
       // A file we just created opens without a permission check (may_open
       // is skipped for FMODE_CREATED).
-      return inode->Open(c, created, flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC));
+      return WithWriteAccess(inode->Open(c, created, flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC)),
+                             inode, flags);
     }
     if (flags & O_EXCL) return Errno::kEEXIST;
     // Exists: open it like a plain open (symlinks followed).
@@ -207,11 +210,10 @@ namespace {
 // mapping made from it lives (the loader's VMAs hold it).
 class ExecMappable final : public sentry::mm::MappableFile {
  public:
+  // The tracker's Add for `inode` already succeeded; this gives it back.
   ExecMappable(std::shared_ptr<sentry::mm::MappableFile> inner, std::shared_ptr<Inode> inode,
                std::shared_ptr<Vfs::ExecTracker> tracker)
-      : inner_(std::move(inner)), inode_(std::move(inode)), tracker_(std::move(tracker)) {
-    tracker_->Add(inode_.get());
-  }
+      : inner_(std::move(inner)), inode_(std::move(inode)), tracker_(std::move(tracker)) {}
   ~ExecMappable() override { tracker_->Remove(inode_.get()); }
   Result<size_t> ReadAt(std::span<uint8_t> buf, uint64_t off) override { return inner_->ReadAt(buf, off); }
   std::string MapsName() const override { return inner_->MapsName(); }
@@ -233,21 +235,68 @@ Result<std::pair<std::shared_ptr<sentry::mm::MappableFile>, std::string>> Vfs::O
   const Caller c{&creds, nullptr, nullptr, &fs};
   const Path start = (!path.empty() && path[0] == '/') ? fs.root() : fs.cwd();
   Path p = TRY(Resolve(c, fs, start, path));
+  return OpenForExecAt(fs, p, creds);
+}
+
+Result<std::pair<std::shared_ptr<sentry::mm::MappableFile>, std::string>> Vfs::OpenForExecAt(
+    FsContext& fs, const Path& p, const sentry::kernel::Credentials& creds) {
+  const Caller c{&creds, nullptr, nullptr, &fs};
   const std::shared_ptr<Inode>& inode = p.dentry->inode();
+  if (inode->is_symlink()) return Errno::kELOOP;  // not followed: AT_SYMLINK_NOFOLLOW
   if (!inode->is_regular()) return Errno::kEACCES;
   if (p.mount->info().noexec) return Errno::kEACCES;  // do_open_execat: path_noexec()
   const struct stat st = TRY(inode->Stat(c));
   TRY(CheckPermission(creds, st, kMayExec));
   std::shared_ptr<FileDescription> f = TRY(inode->Open(c, p, O_RDONLY));
   std::shared_ptr<sentry::mm::MappableFile> m = TRY(f->Mappable());
+  // deny_write_access(): ETXTBSY while the file is open for writing.
+  if (!exec_tracker_->Add(inode.get())) return Errno::kETXTBSY;
   return std::make_pair(std::shared_ptr<sentry::mm::MappableFile>(
                             std::make_shared<ExecMappable>(std::move(m), inode, exec_tracker_)),
                         PathString(fs.root(), p));
 }
 
-void Vfs::ExecTracker::Add(const Inode* i) {
+Result<std::pair<std::shared_ptr<sentry::mm::MappableFile>, std::string>> Vfs::OpenFileForExec(
+    FsContext& fs, FileDescription& f, const sentry::kernel::Credentials& creds) {
+  // do_open_execat(fd, "", AT_EMPTY_PATH) opens the fd's file anew, so an
+  // O_PATH fd works and the fd's own access mode does not matter.
+  if (const Path* p = f.location(); p != nullptr) return OpenForExecAt(fs, *p, creds);
+  // A file outside the tree (a memfd: no name to open it by again, and no
+  // write access held, as alloc_file_pseudo's files): its own pages.
+  const struct stat st = TRY(f.Stat());
+  if (!S_ISREG(st.st_mode)) return Errno::kEACCES;
+  TRY(CheckPermission(creds, st, kMayExec));
+  std::shared_ptr<sentry::mm::MappableFile> m = TRY(f.Mappable());
+  return std::make_pair(std::move(m), f.Path());
+}
+
+Result<std::shared_ptr<FileDescription>> Vfs::WithWriteAccess(Result<std::shared_ptr<FileDescription>> f,
+                                                               const std::shared_ptr<Inode>& inode, int flags) {
+  if (!f.ok() || !inode->is_regular() || (flags & O_PATH) || (flags & O_ACCMODE) == O_RDONLY) return f;
+  if (!exec_tracker_->AddWriter(inode.get())) return Errno::kETXTBSY;
+  std::shared_ptr<ExecTracker> tracker = exec_tracker_;
+  f.value()->write_access = std::shared_ptr<void>(nullptr, [tracker, inode](void*) { tracker->RemoveWriter(inode.get()); });
+  return f;
+}
+
+bool Vfs::ExecTracker::Add(const Inode* i) {
   absl::MutexLock l(&mu_);
+  if (writers_.contains(i)) return false;
   ++count_[i];
+  return true;
+}
+
+bool Vfs::ExecTracker::AddWriter(const Inode* i) {
+  absl::MutexLock l(&mu_);
+  if (count_.contains(i)) return false;
+  ++writers_[i];
+  return true;
+}
+
+void Vfs::ExecTracker::RemoveWriter(const Inode* i) {
+  absl::MutexLock l(&mu_);
+  auto it = writers_.find(i);
+  if (it != writers_.end() && --it->second == 0) writers_.erase(it);
 }
 
 void Vfs::ExecTracker::Remove(const Inode* i) {

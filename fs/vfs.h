@@ -155,6 +155,14 @@ class Vfs {
   // contents and its absolute path in the sandbox.
   Result<std::pair<std::shared_ptr<sentry::mm::MappableFile>, std::string>> OpenForExec(
       FsContext& fs, std::string_view path, const sentry::kernel::Credentials& creds);
+  // The same for a file already found (execveat relative to a dirfd, with
+  // AT_SYMLINK_NOFOLLOW: ELOOP for a symlink) or already open
+  // (execveat(fd, "", AT_EMPTY_PATH), fexecve: O_PATH fds and memfds
+  // included): that very file runs, whatever its name is now.
+  Result<std::pair<std::shared_ptr<sentry::mm::MappableFile>, std::string>> OpenForExecAt(
+      FsContext& fs, const Path& p, const sentry::kernel::Credentials& creds);
+  Result<std::pair<std::shared_ptr<sentry::mm::MappableFile>, std::string>> OpenFileForExec(
+      FsContext& fs, FileDescription& f, const sentry::kernel::Credentials& creds);
   // execvp's $PATH search (posix/execvpe.c): names with '/' are returned as
   // they are; otherwise the first "dir/name" in path_env (':'-separated,
   // empty entries mean ".") that is an executable regular file. EACCES if
@@ -222,22 +230,33 @@ class Vfs {
   const std::shared_ptr<LockTable>& locks_ptr() const { return locks_; }
 
   // Files being executed (fs/exec.c deny_write_access): while a process runs
-  // a file, opening it for writing fails with ETXTBSY. OpenForExec hands out
+  // a file, opening it for writing fails with ETXTBSY, and while a file is
+  // open for writing (i_writecount > 0: a description from OpenPath holds
+  // its write access), exec of it fails with ETXTBSY. OpenForExec hands out
   // mappables that count as "executing" until the last mapping is gone.
   class ExecTracker {
    public:
-    void Add(const Inode* i);
+    // False (ETXTBSY) while the file is open for writing.
+    bool Add(const Inode* i);
     void Remove(const Inode* i);
     bool Executing(const Inode* i);
+    // False (ETXTBSY) while the file is being executed.
+    bool AddWriter(const Inode* i);
+    void RemoveWriter(const Inode* i);
 
    private:
     absl::Mutex mu_;
     absl::flat_hash_map<const Inode*, int> count_ ABSL_GUARDED_BY(mu_);
+    absl::flat_hash_map<const Inode*, int> writers_ ABSL_GUARDED_BY(mu_);
   };
 
  private:
   Vfs() = default;
   std::shared_ptr<ExecTracker> exec_tracker_ = std::make_shared<ExecTracker>();
+  // A regular file opened for writing takes write access (get_write_access)
+  // for the description's lifetime: ETXTBSY if it is being executed.
+  Result<std::shared_ptr<FileDescription>> WithWriteAccess(Result<std::shared_ptr<FileDescription>> f,
+                                                           const std::shared_ptr<Inode>& inode, int flags);
   std::shared_ptr<LockTable> locks_ = std::make_shared<LockTable>();
   // Where tmpfs file data lives (VfsOptions::memory_file); null in tests.
   sentry::mm::MemoryFile* memory_file_ = nullptr;

@@ -68,12 +68,28 @@ enum class StopReason {
   kDied,         // the stub died under us (host OOM kill, SIGKILL from outside)
 };
 
+// What the app's thread used on the host during one Switch, as far as the
+// platform can tell: CPU time in user and kernel mode (the host kernel's
+// page faults and stop handling for the app; never the sentry's own time,
+// including any spinning while it waited for the app), page faults the host
+// resolved itself, involuntary context switches, and the high-water RSS of
+// the address space in KiB (0: unknown). All zero if the platform cannot
+// measure. The ptrace platform measures per host process: with several
+// threads on one address space, a Switch is credited with at most its own
+// wall time and the rest goes to the next Switch that has room.
+struct AppUsage {
+  int64_t user_ns = 0, sys_ns = 0;
+  uint64_t minflt = 0, majflt = 0, nivcsw = 0;
+  uint64_t maxrss_kb = 0;
+};
+
 struct StopInfo {
   StopReason reason = StopReason::kSyscall;
   uint64_t fault_addr = 0;
   int fault_access = 0;  // exactly one of kProtRead / kProtWrite / kProtExec
   siginfo_t siginfo{};   // for kFault and kSignal
   int signo = 0;
+  AppUsage usage;  // since the previous stop
 };
 
 class Context;

@@ -5,9 +5,11 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "fmt/format.h"
 #include "fs/file_description.h"
 #include "fs/vfs.h"
 #include "sentry/kernel/kernel.h"
@@ -58,30 +60,32 @@ Result<uint64_t> DoExecve(Task& t, int dirfd, uint64_t path_addr, uint64_t argv_
   std::vector<std::string> argv = TRY(CopyInStrings(t, argv_addr, budget));
   std::vector<std::string> envp = TRY(CopyInStrings(t, envp_addr, budget));
 
+  // do_execveat_common(): with a dirfd or AT_EMPTY_PATH the file is found
+  // (or taken from the fd) here and that very file runs; the new image sees
+  // it as "/dev/fd/N[/path]" (bprm->filename: AT_EXECFN, a script's
+  // argument). AT_SYMLINK_NOFOLLOW: a final symlink is ELOOP.
+  std::optional<sentry::kernel::Kernel::PreOpened> pre;
+  fs::Vfs& vfs = t.kernel().vfs();
   if (path.empty()) {
     if (!(flags & AT_EMPTY_PATH)) return Errno::kENOENT;
-    // fexecve: the file dirfd refers to. TODO(#5): exec the open file itself
-    // rather than its path (a renamed or unlinked file).
     auto file = TRY(t.fds().Get(dirfd));
-    path = file->Path();
-  } else if (path[0] != '/' && dirfd != AT_FDCWD) {
-    auto dir = TRY(t.fds().Get(dirfd));
-    if (dir->location() == nullptr) return Errno::kENOTDIR;
-    path = dir->Path() + "/" + path;
-  }
-  if (flags & AT_SYMLINK_NOFOLLOW) {
-    // ELOOP if the final component is a symlink (do_open_execat()).
+    auto [m, abs] = TRY(vfs.OpenFileForExec(t.fs(), *file, t.creds()));
+    // comm_from_dentry: the file's own name, not "N".
+    std::string comm = abs.substr(abs.rfind('/') + 1);
+    if (const size_t d = comm.rfind(" (deleted)"); d != std::string::npos && d + 10 == comm.size()) comm.resize(d);
+    pre = sentry::kernel::Kernel::PreOpened{std::move(m), std::move(abs), std::move(comm)};
+    path = fmt::format("/dev/fd/{}", dirfd);
+  } else if ((path[0] != '/' && dirfd != AT_FDCWD) || (flags & AT_SYMLINK_NOFOLLOW)) {
     fs::ResolveOpts opts;
-    opts.follow_final = false;
-    const fs::Caller c = fs::CallerOf(t);
-    auto p = t.kernel().vfs().ResolveAt(c, AT_FDCWD, path, opts);
-    if (p.ok()) {
-      auto st = t.kernel().vfs().Stat(c, p.value());
-      if (st.ok() && S_ISLNK(st.value().st_mode)) return Errno::kELOOP;
-    }
+    opts.follow_final = !(flags & AT_SYMLINK_NOFOLLOW);
+    const fs::Path p = TRY(vfs.ResolveAt(fs::CallerOf(t), dirfd, path, opts));
+    auto [m, abs] = TRY(vfs.OpenForExecAt(t.fs(), p, t.creds()));
+    std::string comm = path.substr(path.rfind('/') + 1);
+    pre = sentry::kernel::Kernel::PreOpened{std::move(m), std::move(abs), std::move(comm)};
+    if (path[0] != '/' && dirfd != AT_FDCWD) path = fmt::format("/dev/fd/{}/{}", dirfd, path);
   }
   std::string why;
-  auto r = t.kernel().Exec(t, path, std::move(argv), std::move(envp), &why);
+  auto r = t.kernel().Exec(t, path, std::move(argv), std::move(envp), &why, pre ? &*pre : nullptr);
   if (!r.ok()) return r.error();
   t.kernel().ExecDone(t);
   // Kernel::Exec set every register; rax 0 is what the new image sees.

@@ -1,5 +1,5 @@
-// alarm, setitimer, getitimer: ITIMER_REAL (sentry/kernel/itimer.h). The
-// CPU-time timers (ITIMER_VIRTUAL, ITIMER_PROF) are not emulated: EINVAL.
+// alarm, setitimer, getitimer: ITIMER_REAL (sentry/kernel/itimer.h) and the
+// CPU-time timers ITIMER_VIRTUAL and ITIMER_PROF (sentry/kernel/cpu_timers.h).
 #include <sys/time.h>
 
 #include "sentry/kernel/task.h"
@@ -16,9 +16,21 @@ Result<absl::Duration> FromTimeval(const timeval& tv) {
 }
 
 Result<void> CheckWhich(int which) {
-  if (which == ITIMER_REAL) return base::Ok();
-  // TODO: ITIMER_VIRTUAL / ITIMER_PROF need per-task CPU time accounting.
+  if (which == ITIMER_REAL || which == ITIMER_VIRTUAL || which == ITIMER_PROF) return base::Ok();
   return Errno::kEINVAL;
+}
+
+// One setting of `which`, old value out.
+Result<RealTimer::Value> SetWhich(Task& t, int which, RealTimer::Value v) {
+  if (which == ITIMER_REAL) return t.thread_group().real_timer.Set(v);
+  const auto old = TRY(t.thread_group().cpu_timers.SetItimer(which, {v.value, v.interval}));
+  return RealTimer::Value{old.value, old.interval};
+}
+
+RealTimer::Value GetWhich(Task& t, int which) {
+  if (which == ITIMER_REAL) return t.thread_group().real_timer.Get();
+  const auto v = t.thread_group().cpu_timers.GetItimer(which);
+  return RealTimer::Value{v.value, v.interval};
 }
 
 }  // namespace
@@ -36,7 +48,7 @@ Result<uint64_t> Alarm(Task& t, const SyscallArgs& args) {
 
 Result<uint64_t> Getitimer(Task& t, const SyscallArgs& args) {
   TRY(CheckWhich(args.I32(0)));
-  const RealTimer::Value v = t.thread_group().real_timer.Get();
+  const RealTimer::Value v = GetWhich(t, args.I32(0));
   const itimerval out{absl::ToTimeval(v.interval), absl::ToTimeval(v.value)};
   TRY(t.mm().CopyOut(args.Ptr<itimerval>(1), out));
   return 0;
@@ -50,7 +62,7 @@ Result<uint64_t> Setitimer(Task& t, const SyscallArgs& args) {
     nv.value = TRY(FromTimeval(in.it_value));
     nv.interval = TRY(FromTimeval(in.it_interval));
   }
-  const RealTimer::Value old = TRY(t.thread_group().real_timer.Set(nv));
+  const RealTimer::Value old = TRY(SetWhich(t, args.I32(0), nv));
   if (!args.Ptr<itimerval>(2).null()) {
     const itimerval out{absl::ToTimeval(old.interval), absl::ToTimeval(old.value)};
     TRY(t.mm().CopyOut(args.Ptr<itimerval>(2), out));

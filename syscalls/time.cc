@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "sentry/kernel/cpu_timers.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/timer_clock.h"
 #include "syscalls/handlers.h"
@@ -88,6 +89,25 @@ Result<uint64_t> SleepFor(Task& t, const struct timespec& req, UserPtr<struct ti
   return SleepUntil(t, absl::Now() + absl::DurationFromTimespec(req), rem);
 }
 
+// posix_cpu_nsleep: until CPU clock `c` (another thread's or a process's)
+// reads `target` ns. CPU time has no wall-clock deadline, so the sleep
+// re-reads the clock at least every tick (CpuTimers::kTick). On a signal a
+// relative sleep reports the CPU time left in `rem` and restarts to the same
+// target; an absolute one restarts unless a handler runs.
+Result<uint64_t> CpuSleepUntil(Task& t, const Clock& c, int64_t target, bool absolute, UserPtr<struct timespec> rem) {
+  for (;;) {
+    const int64_t left = target - sentry::kernel::ReadCpuClockNs(t, c);
+    if (left <= 0) return 0;
+    const absl::Duration step = std::min(absl::Nanoseconds(left), sentry::kernel::CpuTimers::kTick);
+    if (!t.Sleep(absl::Now() + step).ok()) break;
+  }
+  if (absolute) return Errno::kERESTARTNOHAND;
+  const int64_t left = std::max<int64_t>(0, target - sentry::kernel::ReadCpuClockNs(t, c));
+  if (!rem.null()) TRY(t.mm().CopyOut(rem, absl::ToTimespec(absl::Nanoseconds(left))));
+  t.restart_block = [c, target, rem](Task& t2) { return CpuSleepUntil(t2, c, target, false, rem); };
+  return Errno::kERESTART_RESTARTBLOCK;
+}
+
 }  // namespace
 
 Result<uint64_t> Nanosleep(Task& t, const SyscallArgs& args) {
@@ -107,13 +127,14 @@ Result<uint64_t> ClockNanosleep(Task& t, const SyscallArgs& args) {
   if (c.kind == Clock::Kind::kCpu && c.thread && (c.pid == 0 || c.pid == t.tid())) return Errno::kEINVAL;
   const struct timespec req = TRY(t.mm().CopyIn(args.Ptr<struct timespec>(2)));
   if (!ValidTimespec(req)) return Errno::kEINVAL;
+  if (c.kind == Clock::Kind::kCpu) {
+    const int64_t target = absl::ToInt64Nanoseconds(absl::DurationFromTimespec(req)) +
+                           ((flags & TIMER_ABSTIME) ? 0 : sentry::kernel::ReadCpuClockNs(t, c));
+    return CpuSleepUntil(t, c, target, flags & TIMER_ABSTIME, args.Ptr<struct timespec>(3));
+  }
   if (!(flags & TIMER_ABSTIME)) return SleepFor(t, req, args.Ptr<struct timespec>(3));
   // Absolute: the target on the app's clock, as a deadline on absl's.
-  // TODO(#5): CPU clocks advance with the app's CPU time, not wall time.
-  const absl::Time deadline = c.kind == Clock::Kind::kCpu
-                                  ? absl::Now() + std::max(absl::ZeroDuration(), absl::DurationFromTimespec(req) -
-                                                           absl::DurationFromTimespec(ReadClock(t, c)))
-                                  : sentry::kernel::ClockToDeadline(t, c, req);
+  const absl::Time deadline = sentry::kernel::ClockToDeadline(t, c, req);
   auto r = t.Sleep(deadline);
   // An absolute sleep restarts as is unless a handler runs (hrtimer.c).
   if (!r.ok()) return Errno::kERESTARTNOHAND;

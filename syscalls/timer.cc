@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "fs/timerfd.h"
+#include "sentry/kernel/kernel.h"
 #include "sentry/kernel/task.h"
 #include "sentry/kernel/timer_clock.h"
 #include "sentry/kernel/timer_posix.h"
@@ -93,7 +94,15 @@ Result<uint64_t> TimerCreate(Task& t, const SyscallArgs& args) {
   const UserPtr<struct sigevent> sevp = args.Ptr<struct sigevent>(1);
   const sentry::kernel::SigEvent ev = TRY(CopyInSigevent(t, sevp));
   auto& timers = t.thread_group().posix_timers;
-  const int id = TRY(timers.Create(t.thread_group(), clock, ev, sevp.null()));
+  // A CPU clock: the thread or process it reads (posix_cpu_timer_create);
+  // the caller's own when made from pid 0.
+  Clock c = clock;
+  std::weak_ptr<sentry::kernel::ThreadGroup> target;
+  if (c.kind == Clock::Kind::kCpu) {
+    if (c.pid == 0) c.pid = c.thread ? t.tid() : t.pid();
+    target = c.thread || c.pid == t.pid() ? t.thread_group_ptr() : t.kernel().FindProcess(c.pid);
+  }
+  const int id = TRY(timers.Create(t.thread_group(), c, ev, sevp.null(), std::move(target)));
   if (auto r = t.mm().CopyOut(args.Ptr<int32_t>(2), int32_t{id}); !r.ok()) {
     timers.Delete(id);
     return r.error();
@@ -105,15 +114,25 @@ Result<uint64_t> TimerSettime(Task& t, const SyscallArgs& args) {
   auto timer = TRY(FindTimer(t, args.I32(0)));
   const int flags = args.I32(1);
   if (args.Ptr<struct itimerspec>(2).null()) return Errno::kEINVAL;
-  const Timer::Value old =
-      TRY(Arm(t, timer->timer(), timer->clock(), args.Ptr<struct itimerspec>(2), flags & TIMER_ABSTIME));
+  Timer::Value old;
+  if (timer->is_cpu()) {
+    // Expires by CPU time: CpuTimers' ticker checks it while armed.
+    const struct itimerspec v = TRY(t.mm().CopyIn(args.Ptr<struct itimerspec>(2)));
+    if (!ValidTimespec(v.it_value) || !ValidTimespec(v.it_interval)) return Errno::kEINVAL;
+    const absl::Duration value = absl::DurationFromTimespec(v.it_value);
+    old = timer->SetCpu(value, absl::DurationFromTimespec(v.it_interval), flags & TIMER_ABSTIME);
+    if (value > absl::ZeroDuration()) TRY(t.thread_group().cpu_timers.Watch(timer));
+  } else {
+    old = TRY(Arm(t, timer->timer(), timer->clock(), args.Ptr<struct itimerspec>(2), flags & TIMER_ABSTIME));
+  }
   if (!args.Ptr<struct itimerspec>(3).null()) TRY(t.mm().CopyOut(args.Ptr<struct itimerspec>(3), ToItimerspec(old)));
   return 0;
 }
 
 Result<uint64_t> TimerGettime(Task& t, const SyscallArgs& args) {
   auto timer = TRY(FindTimer(t, args.I32(0)));
-  TRY(t.mm().CopyOut(args.Ptr<struct itimerspec>(1), ToItimerspec(timer->timer().Get())));
+  const Timer::Value v = timer->is_cpu() ? timer->GetCpu() : timer->timer().Get();
+  TRY(t.mm().CopyOut(args.Ptr<struct itimerspec>(1), ToItimerspec(v)));
   return 0;
 }
 

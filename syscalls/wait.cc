@@ -1,4 +1,4 @@
-// wait4, waitid (kernel/exit.c), getrusage and times (minimal), and the
+// wait4, waitid (kernel/exit.c), getrusage and times (sentry/kernel/rusage.h), and the
 // process-group/session calls setpgid, setsid, getpgid, getsid.
 #include <signal.h>
 #include <sys/resource.h>
@@ -32,7 +32,21 @@ struct rusage ToRusage(const sentry::kernel::CpuTimes& c) {
   struct rusage ru {};
   ru.ru_utime = ToTimeval(c.utime_ns);
   ru.ru_stime = ToTimeval(c.stime_ns);
+  ru.ru_maxrss = static_cast<long>(c.maxrss_kb);
+  ru.ru_minflt = static_cast<long>(c.minflt);
+  ru.ru_majflt = static_cast<long>(c.majflt);
+  ru.ru_nvcsw = static_cast<long>(c.nvcsw);
+  ru.ru_nivcsw = static_cast<long>(c.nivcsw);
   return ru;
+}
+
+sentry::kernel::CpuTimes UsageOf(const WaitResult& r) {
+  sentry::kernel::CpuTimes c;
+  c.utime_ns = r.utime_ns;
+  c.stime_ns = r.stime_ns;
+  c.minflt = r.minflt, c.majflt = r.majflt, c.nvcsw = r.nvcsw, c.nivcsw = r.nivcsw;
+  c.maxrss_kb = r.maxrss_kb;
+  return c;
 }
 
 // A signal ended the wait: restart it if no handler runs (Linux returns
@@ -70,10 +84,7 @@ Result<uint64_t> Wait4(Task& t, const SyscallArgs& args) {
   const WaitResult r = TRY(DoWait(t, req));
   if (r.pid == 0) return 0;
   if (!status_ptr.null()) TRY(t.mm().CopyOut(status_ptr, static_cast<int32_t>(r.status)));
-  if (!rusage_ptr.null()) {
-    // TODO(#5): max RSS and fault counts.
-    TRY(t.mm().CopyOut(rusage_ptr, ToRusage({r.utime_ns, r.stime_ns})));
-  }
+  if (!rusage_ptr.null()) TRY(t.mm().CopyOut(rusage_ptr, ToRusage(UsageOf(r))));
   return static_cast<uint64_t>(r.pid);
 }
 
@@ -133,7 +144,7 @@ Result<uint64_t> Waitid(Task& t, const SyscallArgs& args) {
     }
     TRY(t.mm().CopyOut(info_ptr, si));
   }
-  if (!rusage_ptr.null()) TRY(t.mm().CopyOut(rusage_ptr, ToRusage({r.utime_ns, r.stime_ns})));
+  if (!rusage_ptr.null()) TRY(t.mm().CopyOut(rusage_ptr, ToRusage(UsageOf(r))));
   return 0;
 }
 
@@ -153,7 +164,6 @@ Result<uint64_t> Getrusage(Task& t, const SyscallArgs& args) {
     default:
       return Errno::kEINVAL;
   }
-  // TODO(#5): ru_maxrss and fault counts.
   TRY(t.mm().CopyOut(args.Ptr<struct rusage>(1), ToRusage(c)));
   return 0;
 }

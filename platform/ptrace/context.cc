@@ -6,6 +6,7 @@
 #include <sys/ptrace.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -175,6 +176,19 @@ Result<StopInfo> PtraceContext::Gone(StubThread& t, const char* what) {
 }
 
 Result<StopInfo> PtraceContext::Switch(AddressSpace& as, Registers& regs) {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  const int64_t start = static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+  have_ru_ = false;
+  auto r = Run(as, regs);
+  if (r.ok() && have_ru_ && stub_ != nullptr) {
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    r.value().usage = stub_->TakeUsage(stop_ru_, static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec - start);
+  }
+  return r;
+}
+
+Result<StopInfo> PtraceContext::Run(AddressSpace& as, Registers& regs) {
   pending_fault_.reset();
   StubThread* t = TRY(Bind(as));
   if (t->dead) return Errno::kESRCH;
@@ -200,7 +214,8 @@ Result<StopInfo> PtraceContext::Switch(AddressSpace& as, Registers& regs) {
     // injection int3) is suppressed, never delivered to the stub.
     if (::ptrace(PTRACE_SYSEMU, tid, 0, 0) != 0) return Gone(*t, "PTRACE_SYSEMU");
     t->regs_valid = false;
-    const int status = TRY(WaitStop(tid, wait_));
+    const int status = TRY(WaitStop(tid, wait_, &stop_ru_));
+    have_ru_ = true;
     if (WIFEXITED(status) || WIFSIGNALED(status)) return Died(*t, status);
     if (!WIFSTOPPED(status) || (status >> 16) != 0) continue;  // No PTRACE_EVENTs are enabled.
     const int sig = WSTOPSIG(status);

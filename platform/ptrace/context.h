@@ -3,6 +3,7 @@
 #ifndef PLATFORM_PTRACE_CONTEXT_H_
 #define PLATFORM_PTRACE_CONTEXT_H_
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <atomic>
@@ -55,6 +56,7 @@ class PtraceContext final : public Context {
   // main thread exists, so only one Context per AddressSpace; a second one
   // gets kEAGAIN). Must run on the AddressSpace's tracer thread (kEPERM
   // otherwise). Returns kDied once, when the stub is found dead; kESRCH after.
+  // StopInfo::usage: from the stub's rusage at the stop (StubProcess::TakeUsage).
   Result<StopInfo> Switch(AddressSpace& as, Registers& regs) override;
   void Interrupt() override;
   // kESRCH before the first Switch unless a state was set; then a state set
@@ -66,6 +68,8 @@ class PtraceContext final : public Context {
   Result<int> FaultAccess() override;
 
  private:
+  // Switch without the usage accounting.
+  Result<StopInfo> Run(AddressSpace& as, Registers& regs);
   Result<StubThread*> Bind(AddressSpace& as);
   void Unbind();
   // A ptrace request on the bound thread failed: if the stub is gone, collect
@@ -96,6 +100,9 @@ class PtraceContext final : public Context {
     StopInfo info;
   };
   std::optional<PendingFault> pending_fault_;
+  // The stub's rusage at the last stop Run waited for (tracer thread only).
+  struct rusage stop_ru_{};
+  bool have_ru_ = false;
 
   // Interrupt() may run on any thread: it sets the flag, then signals the
   // thread in `target_` (tgid << 32 | tid, 0 if unbound). Switch consumes the

@@ -29,14 +29,14 @@ int64_t NowNs() {
 
 }  // namespace
 
-Result<int> WaitStop(pid_t tid, const WaitPolicy& policy) {
+Result<int> WaitStop(pid_t tid, const WaitPolicy& policy, struct rusage* ru) {
   int status = 0;
   if (policy.spin_ns > 0) {
     // A stop on another CPU is often only microseconds away; polling avoids
     // the tracer's own sleep/wakeup (see README.md for numbers).
     const int64_t deadline = NowNs() + policy.spin_ns;
     do {
-      const pid_t r = wait4(tid, &status, __WALL | WNOHANG, nullptr);
+      const pid_t r = wait4(tid, &status, __WALL | WNOHANG, ru);
       if (r == tid) return status;
       if (r < 0 && errno != EINTR) {
         const Errno e = base::FromHost(errno);
@@ -46,7 +46,7 @@ Result<int> WaitStop(pid_t tid, const WaitPolicy& policy) {
     } while (NowNs() < deadline);
   }
   for (;;) {
-    const pid_t r = wait4(tid, &status, __WALL, nullptr);
+    const pid_t r = wait4(tid, &status, __WALL, ru);
     if (r == tid) return status;
     if (r < 0 && errno == EINTR) continue;
     const Errno e = base::FromHost(errno);
@@ -76,6 +76,28 @@ StubProcess::StubProcess(pid_t pid, pid_t tracer, const user_regs_struct& init_r
 }
 
 StubProcess::~StubProcess() { Kill(); }
+
+AppUsage StubProcess::TakeUsage(const struct rusage& ru, int64_t wall_ns) {
+  auto ns = [](const timeval& tv) { return static_cast<int64_t>(tv.tv_sec) * 1000000000 + tv.tv_usec * 1000; };
+  auto grow = [](uint64_t now, uint64_t& taken) {
+    const uint64_t d = now > taken ? now - taken : 0;
+    taken = std::max(taken, now);
+    return d;
+  };
+  AppUsage u;
+  u.maxrss_kb = static_cast<uint64_t>(std::max<long>(ru.ru_maxrss, 0));
+  absl::MutexLock l(&usage_mu_);
+  // The host's user/system split (cputime_adjust) is monotonic per process.
+  const int64_t room = std::max<int64_t>(wall_ns, 0);
+  u.user_ns = std::clamp<int64_t>(ns(ru.ru_utime) - taken_user_ns_, 0, room);
+  u.sys_ns = std::clamp<int64_t>(ns(ru.ru_stime) - taken_sys_ns_, 0, room - u.user_ns);
+  taken_user_ns_ += u.user_ns;
+  taken_sys_ns_ += u.sys_ns;
+  u.minflt = grow(static_cast<uint64_t>(ru.ru_minflt), taken_minflt_);
+  u.majflt = grow(static_cast<uint64_t>(ru.ru_majflt), taken_majflt_);
+  u.nivcsw = grow(static_cast<uint64_t>(ru.ru_nivcsw), taken_nivcsw_);
+  return u;
+}
 
 bool StubProcess::OnTracerThread() const { return CurrentTid() == tracer_; }
 

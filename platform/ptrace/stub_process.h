@@ -9,6 +9,7 @@
 #ifndef PLATFORM_PTRACE_STUB_PROCESS_H_
 #define PLATFORM_PTRACE_STUB_PROCESS_H_
 
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/user.h>
 
@@ -18,6 +19,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "base/result.h"
+#include "platform/platform.h"
 #include "platform/ptrace/stub.h"
 
 namespace platform::ptrace {
@@ -49,8 +51,10 @@ struct StubThread {
   int slot = -1;
 };
 
-// A wait status, or the fact that the thread is gone.
-Result<int> WaitStop(pid_t tid, const WaitPolicy& policy);
+// A wait status, or the fact that the thread is gone. With `ru`, the host
+// fills in the stub process's resource use as of the stop (wait4's rusage:
+// all its threads).
+Result<int> WaitStop(pid_t tid, const WaitPolicy& policy, struct rusage* ru = nullptr);
 
 class StubProcess {
  public:
@@ -111,6 +115,13 @@ class StubProcess {
   // SIGKILLs and reaps the stub unless already reaped. Idempotent.
   void Kill();
 
+  // The app usage of one Switch (platform.h AppUsage) from the stub's
+  // cumulative rusage `ru` at its stop: the growth since what earlier
+  // Switches took, CPU time capped at the Switch's `wall_ns` (with several
+  // stub threads the process's times include the others'; the excess stays
+  // for the next Switch). Any thread; usage_mu_ is a leaf.
+  AppUsage TakeUsage(const struct rusage& ru, int64_t wall_ns);
+
  private:
   StubProcess(pid_t pid, pid_t tracer, const user_regs_struct& init_regs);
   // The stub thread the calling thread traces, or null.
@@ -132,6 +143,13 @@ class StubProcess {
   absl::Mutex dumpable_mu_;                        // before mu_
   bool dumpable_ ABSL_GUARDED_BY(dumpable_mu_) = false;
   bool reaped_ = false;
+  // What TakeUsage has handed out so far (the stub's rusage starts at 0).
+  absl::Mutex usage_mu_;
+  int64_t taken_user_ns_ ABSL_GUARDED_BY(usage_mu_) = 0;
+  int64_t taken_sys_ns_ ABSL_GUARDED_BY(usage_mu_) = 0;
+  uint64_t taken_minflt_ ABSL_GUARDED_BY(usage_mu_) = 0;
+  uint64_t taken_majflt_ ABSL_GUARDED_BY(usage_mu_) = 0;
+  uint64_t taken_nivcsw_ ABSL_GUARDED_BY(usage_mu_) = 0;
 };
 
 }  // namespace platform::ptrace

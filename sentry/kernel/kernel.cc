@@ -84,7 +84,7 @@ void DefaultRlimits(ThreadGroup& tg, uint64_t max_fds) {
 }  // namespace
 
 base::Result<void> Kernel::Exec(Task& t, const std::string& path, std::vector<std::string> argv,
-                                std::vector<std::string> envp, std::string* why) {
+                                std::vector<std::string> envp, std::string* why, const PreOpened* file) {
   auto as = TRY(platform_->NewAddressSpace());
   auto mm = std::make_shared<mm::MemoryManager>(*mf_, std::move(as));
   std::string cmdline;
@@ -111,9 +111,12 @@ base::Result<void> Kernel::Exec(Task& t, const std::string& path, std::vector<st
   if (vdso_ != nullptr) args.sysinfo_ehdr = TRY(vdso_->Map(*mm));
   const Credentials creds = t.creds();
   fs::FsContext& fsctx = t.fs();
+  bool first_open = true;
   loader::Opener open = [&](std::string_view p) -> base::Result<loader::ExecFile> {
-    auto [file, abs] = TRY(vfs_->OpenForExec(fsctx, p, creds));
-    return loader::ExecFile{std::move(file), std::move(abs)};
+    // The loader opens the program first, then interpreters by name.
+    if (std::exchange(first_open, false) && file != nullptr) return loader::ExecFile{file->file, file->abs_path};
+    auto [opened, abs] = TRY(vfs_->OpenForExec(fsctx, p, creds));
+    return loader::ExecFile{std::move(opened), std::move(abs)};
   };
   loader::LoadResult lr = TRY(loader::Load(*mm, open, args, why));
 
@@ -170,7 +173,7 @@ base::Result<void> Kernel::Exec(Task& t, const std::string& path, std::vector<st
   t.thread_group().dumpable = 1;  // begin_new_exec(): SUID_DUMP_USER
   // begin_new_exec(): kbasename(bprm->filename), the path as passed
   // ("sh" for /bin/sh -> dash), not the file finally loaded.
-  t.comm = path.substr(path.rfind('/') + 1).substr(0, 15);
+  t.comm = (file != nullptr && !file->comm.empty() ? file->comm : path.substr(path.rfind('/') + 1)).substr(0, 15);
   {
     absl::MutexLock l(&mu_);
     t.thread_group().exe_path = lr.exe_path;

@@ -125,8 +125,17 @@ class Kernel {
   // execve(2) for `t`: loads `path` into a fresh address space and, once
   // nothing can fail any more, replaces t's memory, registers and
   // close-on-exec fds. On error `t` is unchanged; *why says what was wrong.
+  // `file`: run this file already opened for exec (execveat with a dirfd
+  // or AT_EMPTY_PATH; Vfs::OpenFileForExec) instead of opening `path`,
+  // which then is only the name the new image sees ("/dev/fd/3", as
+  // AT_EXECFN and a script's argument); `comm` overrides the command name.
+  struct PreOpened {
+    std::shared_ptr<mm::MappableFile> file;
+    std::string abs_path;  // /proc/self/exe
+    std::string comm;
+  };
   base::Result<void> Exec(Task& t, const std::string& path, std::vector<std::string> argv,
-                          std::vector<std::string> envp, std::string* why);
+                          std::vector<std::string> envp, std::string* why, const PreOpened* file = nullptr);
 
   // Forwards a host signal (SIGINT/SIGTERM sent to runsc) to pid 1. Any thread.
   void SignalInit(int signo);

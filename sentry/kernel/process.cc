@@ -77,6 +77,7 @@ void Kernel::ExitTask(Task& t, int status) {
   ReleaseTask();  // reserved by Run (pid 1) or Clone
   (void)tg.real_timer.Set({});  // exit_itimers / hrtimer_cancel(real_timer)
   tg.posix_timers.DeleteAll();
+  tg.cpu_timers.DisarmAll();
   // ExitThread (thread.cc) did the rest of mm_release() (clear_child_tid,
   // robust list); the vfork parent goes on here.
   if (t.vfork_done != nullptr) {
@@ -403,15 +404,26 @@ std::optional<ProcessInfo> Kernel::GetProcessInfo(int32_t pid) {
   info.sig_pending = tg.shared_pending_set.load();
   for (Task* t : tg.tasks) {
     info.tids.push_back(t->tid());
-    if (t->times_folded.load()) continue;
-    const CpuTimes x = TaskTimes(*t);
-    info.utime_ns += x.utime_ns;
-    info.stime_ns += x.stime_ns;
+    ProcessInfo::ThreadUsage tu;
+    if (!t->times_folded.load()) {
+      const CpuTimes x = TaskTimes(*t);
+      tu = {x.utime_ns, x.stime_ns, x.minflt, x.majflt, x.nvcsw, x.nivcsw};
+    }
+    info.thread_usage.push_back(tu);
+    info.utime_ns += tu.utime_ns;
+    info.stime_ns += tu.stime_ns;
+    info.minflt += tu.minflt;
+    info.majflt += tu.majflt;
   }
   info.utime_ns += tg.dead_utime_ns.load();
   info.stime_ns += tg.dead_stime_ns.load();
+  info.minflt += tg.dead_counts.minflt.load();
+  info.majflt += tg.dead_counts.majflt.load();
   info.cutime_ns = tg.child_utime_ns.load();
   info.cstime_ns = tg.child_stime_ns.load();
+  info.cminflt = tg.child_counts.minflt.load();
+  info.cmajflt = tg.child_counts.majflt.load();
+  info.maxrss_kb = tg.maxrss_kb.load();
   absl::MutexLock ml(&it->second->mu);
   for (const RLimit& r : it->second->rlimits) info.rlimits.emplace_back(r.cur, r.max);
   return info;

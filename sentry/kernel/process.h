@@ -60,6 +60,7 @@ struct WaitResult {
   int child_status = 0;    // exit code or signal number (si_status)
   // The child's CPU times with its reaped children's (wait4's rusage).
   int64_t utime_ns = 0, stime_ns = 0;
+  uint64_t minflt = 0, majflt = 0, nvcsw = 0, nivcsw = 0, maxrss_kb = 0;
 };
 
 // A copy of what /proc/<pid> shows of another process.
@@ -79,6 +80,14 @@ struct ProcessInfo {
   int64_t start_ns = 0;    // since the sandbox's boot
   int64_t utime_ns = 0, stime_ns = 0;    // the process's CPU times
   int64_t cutime_ns = 0, cstime_ns = 0;  // of its reaped children
+  uint64_t minflt = 0, majflt = 0, cminflt = 0, cmajflt = 0;
+  // Per live thread (task/<tid>/stat and status), as `tids`.
+  struct ThreadUsage {
+    int64_t utime_ns = 0, stime_ns = 0;
+    uint64_t minflt = 0, majflt = 0, nvcsw = 0, nivcsw = 0;
+  };
+  std::vector<ThreadUsage> thread_usage;
+  uint64_t maxrss_kb = 0;  // peak RSS
   std::vector<int32_t> tids;             // live threads, leader first
   std::vector<std::pair<uint64_t, uint64_t>> rlimits;  // {cur, max} by RLIMIT_*
   int nice = 0;

@@ -77,14 +77,23 @@ base::Result<void> Task::Block(Waiter& w, std::optional<absl::Time> deadline) {
   // terminals, sleeps, joins) spins at most once in 64 blocks, while a
   // ping-pong spins every time. Signals and deadlines are noticed by the
   // locked loop below: the spin only delays them by at most the window.
-  if (SpinWindowNs() > 0 && !w.Ready()) {
+  // A wait counts as a voluntary context switch (ru_nvcsw); the spin's
+  // time is not the task's CPU time (rusage.h).
+  const bool waits = !w.Ready();
+  if (waits) usage.nvcsw.fetch_add(1, std::memory_order_relaxed);
+  if (SpinWindowNs() > 0 && waits) {
     if (spin_skip_ > 0) {
       --spin_skip_;
-    } else if (SpinForWake(w, deadline)) {
-      spin_fails_ = 0;
     } else {
-      spin_skip_ = 1u << spin_fails_;
-      if (spin_fails_ < 6) ++spin_fails_;
+      const int64_t spin_start = MonoNs();
+      const bool woken = SpinForWake(w, deadline);
+      usage.spin_ns.fetch_add(MonoNs() - spin_start, std::memory_order_relaxed);
+      if (woken) {
+        spin_fails_ = 0;
+      } else {
+        spin_skip_ = 1u << spin_fails_;
+        if (spin_fails_ < 6) ++spin_fails_;
+      }
     }
   }
   absl::MutexLock l(&wake_mu_);

@@ -21,6 +21,7 @@
 #include "base/result.h"
 #include "fs/fs_context.h"
 #include "platform/platform.h"
+#include "sentry/kernel/cpu_timers.h"
 #include "sentry/kernel/credentials.h"
 #include "sentry/kernel/fd_table.h"
 #include "sentry/kernel/itimer.h"
@@ -127,6 +128,13 @@ struct ThreadGroup {
   // of reaped children (with their own children's), in ns.
   std::atomic<int64_t> dead_utime_ns{0}, dead_stime_ns{0};
   std::atomic<int64_t> child_utime_ns{0}, child_stime_ns{0};
+  // Fault and context-switch counts, likewise; the peak RSS in KiB seen on
+  // the platform (Linux's signal->maxrss with the mm's hiwater) and the
+  // largest of reaped children's (cmaxrss).
+  struct Counts {
+    std::atomic<uint64_t> minflt{0}, majflt{0}, nvcsw{0}, nivcsw{0};
+  } dead_counts, child_counts;
+  std::atomic<uint64_t> maxrss_kb{0}, child_maxrss_kb{0};
 
   // ---- Signals and threads (sentry/kernel/signal_deliver.cc, thread.cc).
   // Lock order (sentry/README.md): Kernel::mu_ > signal_mu >
@@ -167,6 +175,9 @@ struct ThreadGroup {
   RealTimer real_timer{*this};
   // timer_create(2) timers (timer_posix.h); destroyed first, like real_timer.
   PosixTimers posix_timers;
+  // ITIMER_VIRTUAL, ITIMER_PROF and the CPU-clock POSIX timers' ticker
+  // (cpu_timers.h); its thread is joined first of all.
+  CpuTimers cpu_timers{*this};
 };
 
 class Task {
@@ -250,10 +261,23 @@ class Task {
     return sched;
   }
   bool no_new_privs = false;
-  // CPU time accounting (sentry/kernel/rusage.h). utime: time spent in
-  // app code (Switch); stime: the CPU time of the sentry thread running the
-  // task, read through its clock. Written by the task thread.
-  std::atomic<int64_t> utime_ns{0};
+  // Resource accounting (sentry/kernel/rusage.h). Written by the task
+  // thread (atomics: any thread reads them).
+  struct Usage {
+    // The app's own CPU time as the platform measured it (AppUsage).
+    std::atomic<int64_t> app_user_ns{0}, app_sys_ns{0};
+    // Sentry-thread CPU time that is not the task's (Block's spin, by the
+    // wall clock): subtracted from the thread's CPU clock.
+    std::atomic<int64_t> spin_ns{0};
+    // The Switch in progress: its start on the monotonic clock (0: none),
+    // under a sequence count (odd while the task thread updates), so that a
+    // reader never counts a finished Switch twice.
+    std::atomic<uint32_t> seq{0};
+    std::atomic<int64_t> switch_start_ns{0};
+    std::atomic<uint64_t> minflt{0}, majflt{0}, nvcsw{0}, nivcsw{0};
+    // Highest times reported (clock reads stay monotonic).
+    std::atomic<int64_t> seen_user_ns{0}, seen_sys_ns{0};
+  } usage;
   std::atomic<bool> times_folded{false};  // added to the group's dead_* times
   // Scratch space for copying file data to and from app memory (read/write
   // bounce buffer): reused so a large read does not pay for fresh pages

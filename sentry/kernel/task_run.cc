@@ -74,9 +74,9 @@ int Kernel::RunTask(Task& t) {
     // code runs again (sentry/mm/file_pages.h).
     t.mm().ProcessInvalidations();
     platform::AddressSpace* as = t.mm().address_space();
-    const int64_t app_start = MonotonicNs();
+    BeginApp(t);
     auto stop = t.context().Switch(*as, t.regs());
-    t.utime_ns += MonotonicNs() - app_start;
+    EndApp(t, stop.ok() ? stop.value().usage : platform::AppUsage{});
     if (t.retired_mm != nullptr) [[unlikely]] t.retired_mm.reset();  // see Kernel::Exec
     if (!stop.ok()) {
       logging::Warn("task {}: platform switch failed: {}; killing it", t.tid(), base::ErrnoName(stop.error()));
@@ -107,6 +107,8 @@ int Kernel::RunTask(Task& t) {
         }
         auto r = t.mm().HandleFault(s.fault_addr, s.fault_access);
         if (!r.ok()) SignalFault(t, s, r.error());
+        // A fault the sentry served counts as a minor one (ru_minflt).
+        if (r.ok()) t.usage.minflt.fetch_add(1, std::memory_order_relaxed);
         break;
       }
       case platform::StopReason::kSignal:

@@ -1,6 +1,7 @@
 #include "sentry/kernel/timer_clock.h"
 
 #include "sentry/kernel/kernel.h"
+#include "sentry/kernel/rusage.h"
 #include "sentry/kernel/task.h"
 #include "sentry/vdso/vvar.h"
 
@@ -13,12 +14,6 @@ struct timespec HostNow(clockid_t c) {
   return ts;
 }
 
-int64_t CpuNs(clockid_t c) {
-  if (c == 0) return 0;
-  struct timespec ts {};
-  if (clock_gettime(c, &ts) != 0) return 0;  // the thread just finished
-  return ts.tv_sec * 1000000000ll + ts.tv_nsec;
-}
 
 Clock Wall(int id, int vvar, bool coarse = false) {
   Clock c;
@@ -72,6 +67,7 @@ base::Result<Clock> DecodeClock(Task& t, int32_t id) {
   c.kind = Clock::Kind::kCpu;
   c.id = id;
   c.thread = (u & 4) != 0;
+  c.which = static_cast<int>(u & 3);
   c.pid = ~(id >> 3);  // CPUCLOCK_PID: an arithmetic shift of the negative id
   if (c.pid == 0) return c;
   // lookup_task(): a thread must be in the caller's process; a process
@@ -101,26 +97,28 @@ struct timespec ReadClock(Task& t, const Clock& c) {
     case Clock::Kind::kCpu:
       break;
   }
-  int64_t ns = 0;
+  const int64_t ns = ReadCpuClockNs(t, c);
+  return {ns / 1000000000, ns % 1000000000};
+}
+
+int64_t ReadCpuClockNs(Task& t, const Clock& c) {
+  CpuTimes x;
   if (c.thread) {
     if (c.pid == 0 || c.pid == t.tid()) {
-      ns = CpuNs(CLOCK_THREAD_CPUTIME_ID);  // this very thread
+      x = TaskTimes(t);
     } else {
       ThreadGroup& tg = t.thread_group();
       absl::MutexLock l(&tg.signal_mu);
       for (Task* other : tg.tasks) {
-        if (other->tid() == c.pid) ns = CpuNs(other->cpu_clock());
+        if (other->tid() == c.pid && !other->times_folded.load()) x = TaskTimes(*other);
       }
     }
   } else {
     std::shared_ptr<ThreadGroup> tg =
         c.pid == 0 || c.pid == t.pid() ? t.thread_group_ptr() : t.kernel().FindProcess(c.pid);
-    if (tg != nullptr) {
-      absl::MutexLock l(&tg->signal_mu);
-      for (Task* other : tg->tasks) ns += other == &t ? CpuNs(CLOCK_THREAD_CPUTIME_ID) : CpuNs(other->cpu_clock());
-    }
+    if (tg != nullptr) x = GroupTimes(*tg);
   }
-  return {ns / 1000000000, ns % 1000000000};
+  return c.which == kCpuClockVirt ? x.utime_ns : x.total_ns();
 }
 
 struct timespec ClockResolution(const Clock& c) {

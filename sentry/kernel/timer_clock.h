@@ -34,14 +34,17 @@ struct Clock {
   // kCpu: the caller's (pid 0) or pid's thread/process clock.
   bool thread = false;
   int32_t pid = 0;
+  int which = kCpuClockSched;  // VIRT: user time only; PROF, SCHED: user + system
 };
 
 // EINVAL for an unknown id, a pid clock naming no process (or a thread
 // outside the caller's process), or a CLOCKFD (dynamic) clock.
 base::Result<Clock> DecodeClock(Task& t, int32_t id);
-// The clock's value now. CPU clocks: the time of the sentry threads that run
-// the tasks (a stand-in, TODO(#5)); a process's clock sums its live threads.
+// The clock's value now. CPU clocks: the tasks' CPU times (rusage.h); a
+// process's clock sums its live and finished threads.
 struct timespec ReadClock(Task& t, const Clock& c);
+// A CPU clock in ns (0 for a thread or process that is gone).
+int64_t ReadCpuClockNs(Task& t, const Clock& c);
 // clock_getres(2).
 struct timespec ClockResolution(const Clock& c);
 // The host time (absl's clock, what Task::Block waits on) at which wall or

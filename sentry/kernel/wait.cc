@@ -7,6 +7,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "sentry/kernel/kernel.h"
+#include "sentry/kernel/rusage.h"
 #include "sentry/kernel/signal.h"
 #include "sentry/kernel/task.h"
 
@@ -164,12 +165,13 @@ base::Result<WaitResult> Kernel::Wait(Task& t, const WaitRequest& req) {
           r.code = WCOREDUMP(c.exit_status) ? CLD_DUMPED : CLD_KILLED;
           r.child_status = WTERMSIG(c.exit_status);
         }
-        r.utime_ns = c.dead_utime_ns.load() + c.child_utime_ns.load();
-        r.stime_ns = c.dead_stime_ns.load() + c.child_stime_ns.load();
+        // wait_task_zombie(): the child's usage becomes the parent's.
+        const CpuTimes u = ReapTimes(me, c, !(req.options & WNOWAIT));
+        r.utime_ns = u.utime_ns;
+        r.stime_ns = u.stime_ns;
+        r.minflt = u.minflt, r.majflt = u.majflt, r.nvcsw = u.nvcsw, r.nivcsw = u.nivcsw;
+        r.maxrss_kb = u.maxrss_kb;
         if (!(req.options & WNOWAIT)) {
-          // wait_task_zombie(): the child's times become the parent's.
-          me.child_utime_ns += r.utime_ns;
-          me.child_stime_ns += r.stime_ns;
           const int32_t pid = c.pid;
           c.exit_state = 2;
           c.exit_events.Notify();

@@ -1,9 +1,12 @@
 // execve(2), execveat(2): running programs, argument copy-in errors, errno
 // for missing and non-executable files, close-on-exec.
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <string>
 #include <vector>
@@ -119,6 +122,131 @@ TEST(Execveat, SymlinkNofollowOnASymlinkFailsWithEloop) {
   if (lstat("/bin/sh", &st) != 0 || !S_ISLNK(st.st_mode)) GTEST_SKIP() << "/bin/sh is not a symlink here";
   char* argv[] = {const_cast<char*>("sh"), nullptr};
   EXPECT_THAT(Sys(SYS_execveat, AT_FDCWD, "/bin/sh", argv, Envp(), AT_SYMLINK_NOFOLLOW), FailsWith(ELOOP));
+}
+
+// Copies `from` into `fd` (from its start).
+bool CopyInto(const char* from, int fd) {
+  Fd in(open(from, O_RDONLY | O_CLOEXEC));
+  if (in.get() < 0) return false;
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = read(in.get(), buf, sizeof(buf));
+    if (n < 0) return false;
+    if (n == 0) return true;
+    if (write(fd, buf, static_cast<size_t>(n)) != n) return false;
+  }
+}
+
+// A private executable copy of `from` at a fresh path in /tmp.
+std::string CopyToTmp(const char* from, const char* tag) {
+  std::string path = "/tmp/exec_test_" + std::string(tag) + "_" + std::to_string(getpid());
+  unlink(path.c_str());
+  Fd out(open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755));
+  if (out.get() < 0 || !CopyInto(from, out.get())) return "";
+  return path;
+}
+
+TEST(Execveat, EmptyPathExecsAMemfd) {
+  Fd fd(static_cast<int>(syscall(SYS_memfd_create, "prog", MFD_CLOEXEC)));
+  ASSERT_GE(fd.get(), 0);
+  ASSERT_TRUE(CopyInto("/bin/false", fd.get()));
+  EXPECT_EQ(RunInChild([&] {
+              char* argv[] = {const_cast<char*>("false"), nullptr};
+              fexecve(fd.get(), argv, Envp());
+              return 100 + errno;
+            }),
+            1);
+}
+
+TEST(Execveat, EmptyPathExecsAnOPathFd) {
+  Fd fd(open("/bin/false", O_PATH | O_CLOEXEC));
+  ASSERT_GE(fd.get(), 0);
+  EXPECT_EQ(RunInChild([&] {
+              char* argv[] = {const_cast<char*>("false"), nullptr};
+              syscall(SYS_execveat, fd.get(), "", argv, Envp(), AT_EMPTY_PATH);
+              return 100 + errno;
+            }),
+            1);
+}
+
+TEST(Execveat, EmptyPathRunsTheOpenFileNotItsFormerName) {
+  const std::string path = CopyToTmp("/bin/false", "unlinked");
+  ASSERT_FALSE(path.empty());
+  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_GE(fd.get(), 0);
+  ASSERT_EQ(unlink(path.c_str()), 0);
+  EXPECT_EQ(RunInChild([&] {
+              char* argv[] = {const_cast<char*>("false"), nullptr};
+              syscall(SYS_execveat, fd.get(), "", argv, Envp(), AT_EMPTY_PATH);
+              return 100 + errno;
+            }),
+            1);
+}
+
+TEST(Execveat, SymlinkNofollowOnAFreshSymlinkFailsWithEloop) {
+  const std::string link = "/tmp/exec_test_link_" + std::to_string(getpid());
+  unlink(link.c_str());
+  ASSERT_EQ(symlink("/bin/true", link.c_str()), 0);
+  char* argv[] = {const_cast<char*>("true"), nullptr};
+  EXPECT_THAT(Sys(SYS_execveat, AT_FDCWD, link.c_str(), argv, Envp(), AT_SYMLINK_NOFOLLOW), FailsWith(ELOOP));
+  Fd dir(open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  const std::string name = link.substr(5);
+  EXPECT_THAT(Sys(SYS_execveat, dir.get(), name.c_str(), argv, Envp(), AT_SYMLINK_NOFOLLOW), FailsWith(ELOOP));
+  // Without the flag the link is followed.
+  EXPECT_EQ(RunInChild([&] {
+              syscall(SYS_execveat, dir.get(), name.c_str(), argv, Envp(), 0);
+              return 100 + errno;
+            }),
+            0);
+  unlink(link.c_str());
+}
+
+TEST(Execve, FileOpenForWritingFailsWithEtxtbsy) {
+  const std::string path = CopyToTmp("/bin/true", "writer");
+  ASSERT_FALSE(path.empty());
+  char* argv[] = {const_cast<char*>("true"), nullptr};
+  {
+    Fd w(open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    ASSERT_GE(w.get(), 0);
+    EXPECT_THAT(Sys(SYS_execve, path.c_str(), argv, Envp()), FailsWith(ETXTBSY));
+    Fd r(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    EXPECT_THAT(Sys(SYS_execveat, r.get(), "", argv, Envp(), AT_EMPTY_PATH), FailsWith(ETXTBSY));
+  }
+  // Once the writer is closed the file runs.
+  EXPECT_EQ(RunInChild([&] {
+              execve(path.c_str(), argv, Envp());
+              return 100 + errno;
+            }),
+            0);
+  unlink(path.c_str());
+}
+
+TEST(Execve, OpeningARunningProgramForWritingFailsWithEtxtbsy) {
+  const std::string path = CopyToTmp("/bin/sleep", "running");
+  ASSERT_FALSE(path.empty());
+  const pid_t pid = ForkChild([&] {
+    char* argv[] = {const_cast<char*>("sleep"), const_cast<char*>("10"), nullptr};
+    execve(path.c_str(), argv, Envp());
+    return 100 + errno;
+  });
+  ASSERT_GT(pid, 0);
+  // Wait until the child runs the copy.
+  const std::string exe = "/proc/" + std::to_string(pid) + "/exe";
+  bool running = false;
+  for (int i = 0; i < 500 && !running; ++i) {
+    char buf[4096];
+    const ssize_t n = readlink(exe.c_str(), buf, sizeof(buf) - 1);
+    running = n > 0 && std::string(buf, static_cast<size_t>(n)) == path;
+    if (!running) usleep(10000);
+  }
+  ASSERT_TRUE(running);
+  EXPECT_THAT(Libc(open(path.c_str(), O_WRONLY | O_CLOEXEC)), FailsWith(ETXTBSY));
+  EXPECT_THAT(Libc(open(path.c_str(), O_RDWR | O_CLOEXEC)), FailsWith(ETXTBSY));
+  Fd r(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  EXPECT_GE(r.get(), 0);
+  kill(pid, SIGKILL);
+  WaitStatus(pid);
+  unlink(path.c_str());
 }
 
 TEST(Execve, ForkExecLoopLeavesNothingBehind) {
