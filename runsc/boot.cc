@@ -142,6 +142,9 @@ int Boot(const Config& c, const BootOptions& o) {
   // Confinement, first part (docs/security.md): from here on the sentry can
   // name no host path, holds no capability, and can never gain privileges.
   // Capabilities are per thread: this must happen before any thread starts.
+  // runsc do passes the defaults as flags (from the host's pid namespace);
+  // this is the fallback for a boot started otherwise.
+  const sandbox::ResourceDefaults defaults = sandbox::HostResourceDefaults();  // reads /proc
   if (auto s = sandbox::PivotToEmptyRoot(); !s.ok()) {
     return Fail(fmt::format("boot: pivoting to an empty root: {}", s.ToString()));
   }
@@ -153,14 +156,32 @@ int Boot(const Config& c, const BootOptions& o) {
   sentry::kernel::KernelConfig kc;
   kc.strace = c.strace;
   if (!hostname.empty()) kc.hostname = hostname;
-  if (c.total_memory != 0) kc.memory_file_capacity = c.total_memory;
-  kc.max_tasks = c.max_tasks;
+  kc.memory_file_capacity = c.total_memory != 0 ? c.total_memory : defaults.total_memory;
+  kc.max_tasks = c.max_tasks != 0 ? c.max_tasks : defaults.max_tasks;
+  logging::Debug("boot: limits: {} tasks{}, {} MiB of memory{}", kc.max_tasks, c.max_tasks != 0 ? "" : " (default)",
+                 kc.memory_file_capacity >> 20, c.total_memory != 0 ? "" : " (default)");
   kc.max_fds = c.max_fds;
   auto mf = sentry::mm::MemoryFile::Create(kc.memory_file_capacity);
   if (!mf.ok()) return Fail(fmt::format("creating the memory file: {}", base::ErrnoText(mf.error())));
   std::string why;
   auto plat = platform::New(c.platform, mf.value()->fd(), &why);
   if (!plat.ok()) return Fail(why.empty() ? std::string(base::ErrnoText(plat.error())) : why);
+  // Confinement, second part: the host syscall allowlist, for every thread,
+  // before the sentry touches app data (the image's files through the
+  // gofer, the app's binary) and before any app code runs. The platform
+  // comes first: its stub factory is forked outside this filter.
+  if (c.seccomp) {
+    const auto policy = seccomp::SentryPolicy({.memory_fd = mf.value()->fd()});
+    const auto mode = c.debug ? seccomp::OnViolation::kTrapAndLog : seccomp::OnViolation::kKillProcess;
+    if (auto s = seccomp::Install(policy, mode, report_fd); !s.ok()) {
+      fmt::print(stderr, "runsc: boot: installing the seccomp filter: {}\n", s.ToString());
+      _exit(1);
+    }
+  } else {
+    logging::Warn("boot: --seccomp=false: the sentry runs without a host syscall filter (weaker isolation)");
+  }
+  // tests/security checks that this line follows the filter's in the log.
+  logging::Debug("boot: connecting to the gofer (first contact with app data)");
   auto client = gofer::Client::Connect(std::move(gofer_fd));
   if (!client.ok()) return Fail(fmt::format("connecting to the gofer: {}", base::ErrnoText(client.error())));
   for (size_t i = 0; i < mount_fds.size(); ++i) {
@@ -215,19 +236,6 @@ int Boot(const Config& c, const BootOptions& o) {
     }
   });
   forwarder.detach();  // lives until the process exits
-
-  // Confinement, second part: the host syscall allowlist, for every thread,
-  // before any app code runs.
-  if (c.seccomp) {
-    const auto policy = seccomp::SentryPolicy({.memory_fd = kernel.memory_file().fd()});
-    const auto mode = c.debug ? seccomp::OnViolation::kTrapAndLog : seccomp::OnViolation::kKillProcess;
-    if (auto s = seccomp::Install(policy, mode, report_fd); !s.ok()) {
-      fmt::print(stderr, "runsc: boot: installing the seccomp filter: {}\n", s.ToString());
-      _exit(1);
-    }
-  } else {
-    logging::Warn("boot: --seccomp=false: the sentry runs without a host syscall filter (weaker isolation)");
-  }
 
   auto status = kernel.Run(spec, &why);
   if (!status.ok()) {

@@ -19,9 +19,11 @@ void AddGlobalFlags(CLI::App& app, Config& c) {
   app.add_option("--network", c.network, "network mode: none, sandbox or host");
   app.add_flag("--seccomp", c.seccomp,
                "host seccomp filters on the sentry and gofer (default true; --seccomp=false weakens isolation)");
-  app.add_option("--total-memory", c.total_memory, "app memory limit, e.g. 2G (default 64G)")
+  app.add_option("--total-memory", c.total_memory,
+                 "app memory limit, e.g. 2G (default: half the host's RAM, at most 64G)")
       ->transform(CLI::AsSizeValue(false));
-  app.add_option("--max-tasks", c.max_tasks, "most tasks (threads) alive at once; fork gets EAGAIN (default: no limit)");
+  app.add_option("--max-tasks", c.max_tasks,
+                 "most tasks (threads) alive at once; fork gets EAGAIN (default: the host's pid_max/8, 256..16384)");
   app.add_flag("--systemd-cgroup", c.systemd_cgroup, "accepted for runc compatibility (cgroups are the engine's)");
   app.add_option("--max-fds", c.max_fds, "the app's RLIMIT_NOFILE (default 1024 soft, 524288 hard)");
   app.add_option("--overlay2", c.overlay2,

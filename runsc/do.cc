@@ -210,6 +210,11 @@ int Do(const Config& c, const DoOptions& o) {
 
   std::vector<std::string> bargs = {"runsc-sandbox"};
   for (auto& f : ToFlags(c)) bargs.push_back(f);
+  // Resource bounds without flags (runsc/sandbox.h), resolved here: the
+  // sentry's own pid namespace shows a pid_max that is not the host's.
+  const sandbox::ResourceDefaults defaults = sandbox::HostResourceDefaults();
+  if (c.max_tasks == 0) bargs.push_back(fmt::format("--max-tasks={}", defaults.max_tasks));
+  if (c.total_memory == 0) bargs.push_back(fmt::format("--total-memory={}", defaults.total_memory));
   bargs.insert(bargs.end(), {"boot", "--gofer-fd=3", "--spec-fd=4"});
   std::vector<std::pair<int, int>> boot_fds = {{sentry_end.get(), 3}, {spec_r.get(), 4}};
   for (size_t i = 0; i < mount_ends.size(); ++i) boot_fds.emplace_back(mount_ends[i].get(), 5 + static_cast<int>(i));

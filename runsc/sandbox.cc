@@ -7,9 +7,12 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 
 #include "absl/cleanup/cleanup.h"
 #include "base/logging.h"
@@ -169,6 +172,26 @@ absl::Status DropCapabilities(const std::vector<int>& keep) {
 absl::Status SetNoNewPrivs() {
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return HostError("prctl(PR_SET_NO_NEW_PRIVS)");
   return absl::OkStatus();
+}
+
+ResourceDefaults ResourceDefaultsFor(uint64_t host_pid_max, uint64_t host_ram) {
+  return ResourceDefaults{
+      .max_tasks = std::clamp<uint64_t>(host_pid_max / 8, 256, 16384),
+      .total_memory = std::clamp<uint64_t>(host_ram / 2, 256ull << 20, 64ull << 30),
+  };
+}
+
+ResourceDefaults HostResourceDefaults() {
+  uint64_t pid_max = 32768;  // the kernel's default
+  if (FILE* f = fopen("/proc/sys/kernel/pid_max", "re"); f != nullptr) {
+    unsigned long long v = 0;
+    if (fscanf(f, "%llu", &v) == 1 && v > 0) pid_max = v;
+    fclose(f);
+  }
+  uint64_t ram = 0;
+  struct sysinfo si {};
+  if (sysinfo(&si) == 0) ram = static_cast<uint64_t>(si.totalram) * si.mem_unit;
+  return ResourceDefaultsFor(pid_max, ram);
 }
 
 }  // namespace runsc::sandbox

@@ -57,6 +57,20 @@ absl::Status DropCapabilities(const std::vector<int>& keep);
 // file capabilities), and seccomp may be installed without CAP_SYS_ADMIN.
 absl::Status SetNoNewPrivs();
 
+// Resource bounds when the operator set none (--max-tasks, --total-memory):
+// a fork bomb or a memory bomb must stop inside the sandbox (EAGAIN, ENOMEM)
+// before it exhausts the host's pids or memory, not only when a flag says
+// so. Each app task costs host tasks (a sentry thread, a stub thread), and
+// the memory file is host shmem.
+struct ResourceDefaults {
+  uint64_t max_tasks;     // pid_max / 8, within [256, 16384]
+  uint64_t total_memory;  // half the host's RAM, within [256 MiB, 64 GiB]
+};
+ResourceDefaults ResourceDefaultsFor(uint64_t host_pid_max, uint64_t host_ram);
+// From the host's /proc/sys/kernel/pid_max and sysinfo(2): call before the
+// pivot (it reads /proc).
+ResourceDefaults HostResourceDefaults();
+
 }  // namespace runsc::sandbox
 
 #endif  // RUNSC_SANDBOX_H_

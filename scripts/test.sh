@@ -8,9 +8,12 @@
 #   scripts/test.sh -- open_test[native]     # args after -- go to meson test
 #
 # Suites: unit, syscalls-native, syscalls-sandboxed, e2e, security, fuzz
-# (meson suites), and asan: the unit tests built with
-# -Db_sanitize=address,undefined in ${ASAN_BUILD_DIR:-build-asan} (only that
-# target is built there), counted as one test.
+# (meson suites), and asan: the unit tests and runsc built with
+# -Db_sanitize=address,undefined in ${ASAN_BUILD_DIR:-build-asan} (only those
+# two targets are built there); the unit tests run there, and every syscall
+# test program of ${BUILD_DIR} runs sandboxed under that runsc (the sentry
+# and gofer are what is sanitized; the programs are the normal build's).
+# Counted as two tests: asan/unit_tests and asan/syscalls_sandboxed.
 # Environment: BUILD_DIR (default: build), TEST_SUITES (space- or
 # comma-separated; default: all), RUNSC_FLAGS (extra runsc flags for the
 # sandboxed runs). Exits non-zero if a test failed or the build failed.
@@ -73,22 +76,30 @@ if ((run_meson)); then
   meson test -C "${build_dir}" --no-rebuild --print-errorlogs "${suite_args[@]}" "${meson_args[@]}" || status=$?
 fi
 
-# The sanitizer build of the unit tests: one more result line in the log.
+# The sanitizer build: the unit tests, and the syscall tests sandboxed under
+# the sanitized runsc; one result line each in the log. UBSan halts on the
+# first error (b_sanitize=undefined alone only prints), ASan aborts; in the
+# sandboxed runs either makes runsc exit non-zero, so the test fails.
 if ((run_asan)); then
   asan_dir="${ASAN_BUILD_DIR:-build-asan}"
   asan_result=OK
   start=${SECONDS}
   if [[ ! -f "${asan_dir}/build.ninja" ]]; then
     meson setup "${asan_dir}" --buildtype=debug -Db_sanitize=address,undefined >/dev/null || asan_result=ERROR
+  elif ! grep -q '"name": "b_sanitize", "value": "address,undefined"' \
+      "${asan_dir}/meson-info/intro-buildoptions.json" 2>/dev/null; then
+    # A directory set up otherwise (e.g. address only): both sanitizers.
+    meson configure "${asan_dir}" -Db_sanitize=address,undefined >/dev/null || asan_result=ERROR
   fi
-  if [[ "${asan_result}" == OK ]] && ! ninja -C "${asan_dir}" tests/unit/unit_tests; then
-    echo "test.sh: the asan build of the unit tests failed" >&2
+  if [[ "${asan_result}" == OK ]] && ! ninja -C "${asan_dir}" tests/unit/unit_tests runsc/runsc; then
+    echo "test.sh: the asan build of the unit tests and runsc failed" >&2
     asan_result=ERROR
   fi
+  syscalls_result=${asan_result}
+  export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
   if [[ "${asan_result}" == OK ]]; then
     echo "test.sh: asan: ${asan_dir}/tests/unit/unit_tests"
     if ! SOURCE_DIR="${PWD}" ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
-        UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
         "${asan_dir}/tests/unit/unit_tests" --gtest_brief=1 >"${asan_dir}/unit_tests.log" 2>&1; then
       tail -n 60 "${asan_dir}/unit_tests.log"
       asan_result=FAIL
@@ -96,6 +107,20 @@ if ((run_asan)); then
   fi
   echo "test.sh: asan unit tests: ${asan_result} ($((SECONDS - start)) s; log ${asan_dir}/unit_tests.log)"
   echo "{\"name\": \"asan/unit_tests\", \"result\": \"${asan_result}\"}" >>"${testlog}"
+  if [[ "${syscalls_result}" == OK ]]; then
+    start=${SECONDS}
+    echo "test.sh: asan: syscall tests sandboxed under ${asan_dir}/runsc/runsc"
+    # No leak check: the sentry leaves by _exit with task threads parked.
+    if ! ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 python3 tests/syscalls/run.py --mode sandboxed \
+        --runsc "${asan_dir}/runsc/runsc" "${build_dir}"/tests/syscalls/*_test \
+        >"${asan_dir}/syscalls_sandboxed.log" 2>&1; then
+      grep -E "FAIL|ERROR: AddressSanitizer|runtime error" "${asan_dir}/syscalls_sandboxed.log" | head -n 40
+      syscalls_result=FAIL
+    fi
+    echo "test.sh: asan syscall tests (sandboxed): ${syscalls_result} ($((SECONDS - start)) s;" \
+      "log ${asan_dir}/syscalls_sandboxed.log)"
+  fi
+  echo "{\"name\": \"asan/syscalls_sandboxed\", \"result\": \"${syscalls_result}\"}" >>"${testlog}"
 fi
 
 if [[ ! -f "${testlog}" ]]; then

@@ -1,21 +1,80 @@
-// futex(2) (kernel/futex/syscalls.c, waitwake.c, requeue.c).
+// futex(2) and futex_waitv(2) (kernel/futex/syscalls.c, waitwake.c,
+// requeue.c, pi.c).
 #include <linux/futex.h>
 #include <time.h>
 
+#include <vector>
+
 #include "sentry/kernel/kernel.h"
+#include "sentry/kernel/timer_clock.h"
 #include "syscalls/handlers.h"
 
 namespace syscalls {
 namespace {
 
 using sentry::kernel::FutexKey;
+using sentry::kernel::FutexTable;
+
+// futex2 flags (include/uapi/linux/futex.h since 6.7; Debian's headers
+// predate them).
+constexpr uint32_t kFutex2SizeU32 = 0x02;
+constexpr uint32_t kFutex2SizeMask = 0x03;
+constexpr uint32_t kFutex2Private = FUTEX_PRIVATE_FLAG;
+constexpr uint32_t kFutexWaitvMax = 128;
 
 // get_futex_key(): without FUTEX_PRIVATE_FLAG a word in a MAP_SHARED
 // mapping is keyed by its memory-file page, so processes sharing it meet.
 Result<FutexKey> KeyOf(Task& t, uint64_t addr, int op) {
-  if (addr % 4 != 0) return Errno::kEINVAL;
-  auto [space, key] = TRY(t.mm().FutexKey(addr, (op & FUTEX_PRIVATE_FLAG) != 0));
-  return FutexKey{space, key, addr};
+  return sentry::kernel::MakeFutexKey(t, addr, (op & FUTEX_PRIVATE_FLAG) != 0);
+}
+
+bool ValidTimespec(const struct timespec& ts) {
+  return ts.tv_sec >= 0 && ts.tv_nsec >= 0 && ts.tv_nsec < 1000000000;  // timespec64_valid()
+}
+
+// An absolute time on the app's CLOCK_REALTIME or CLOCK_MONOTONIC (the
+// sandbox's clocks, as the vDSO shows them) as a deadline for Task::Block.
+Result<absl::Time> AbsDeadline(Task& t, clockid_t clock, const struct timespec& ts) {
+  const sentry::kernel::Clock c = TRY(sentry::kernel::DecodeClock(t, clock));
+  return sentry::kernel::ClockToDeadline(t, c, ts);
+}
+
+// sys_futex's timeout, read before the op is even looked at
+// (futex_cmd_has_timeout, futex_init_timeout): FUTEX_WAIT's is relative,
+// the others absolute, on CLOCK_REALTIME for LOCK_PI, else CLOCK_MONOTONIC
+// unless FUTEX_CLOCK_REALTIME.
+Result<std::optional<absl::Time>> Timeout(Task& t, int cmd, bool realtime, uint64_t uts) {
+  switch (cmd) {
+    case FUTEX_WAIT:
+    case FUTEX_LOCK_PI:
+    case FUTEX_LOCK_PI2:
+    case FUTEX_WAIT_BITSET:
+    case FUTEX_WAIT_REQUEUE_PI: break;
+    default: return std::optional<absl::Time>();
+  }
+  if (uts == 0) return std::optional<absl::Time>();
+  const struct timespec ts = TRY(t.mm().CopyIn(UserPtr<struct timespec>(uts)));
+  if (!ValidTimespec(ts)) return Errno::kEINVAL;
+  if (cmd == FUTEX_WAIT) return std::optional<absl::Time>(absl::Now() + absl::DurationFromTimespec(ts));
+  return std::optional<absl::Time>(
+      TRY(AbsDeadline(t, cmd == FUTEX_LOCK_PI || realtime ? CLOCK_REALTIME : CLOCK_MONOTONIC, ts)));
+}
+
+// FUTEX_WAIT / FUTEX_WAIT_BITSET (futex_wait): a signal restarts an untimed
+// wait if the handler has SA_RESTART (ERESTARTSYS); a timed one goes
+// through restart_syscall(2) to the same absolute deadline unless a handler
+// runs (futex_wait_restart).
+Result<uint64_t> WaitBitset(Task& t, uint64_t addr, int op, uint32_t val, uint32_t bitset,
+                            std::optional<absl::Time> deadline) {
+  if (bitset == 0) return Errno::kEINVAL;
+  auto r = t.kernel().futexes().Wait(t, TRY(KeyOf(t, addr, op)), val, bitset, deadline);
+  if (r.ok()) return 0;
+  if (r.error() != Errno::kEINTR) return r.error();
+  if (!deadline.has_value()) return Errno::kERESTARTSYS;
+  t.restart_block = [addr, op, val, bitset, deadline](Task& t2) {
+    return WaitBitset(t2, addr, op, val, bitset, deadline);
+  };
+  return Errno::kERESTART_RESTARTBLOCK;
 }
 
 // FUTEX_OP decoding (include/uapi/linux/futex.h, futex_atomic_op_inuser):
@@ -62,100 +121,129 @@ Result<uint64_t> Futex(Task& t, const SyscallArgs& args) {
   const int cmd = op & FUTEX_CMD_MASK;
   const bool realtime = op & FUTEX_CLOCK_REALTIME;
   const uint32_t val = args.U32(2);
-  auto& futexes = t.kernel().futexes();
-  if (realtime && cmd != FUTEX_WAIT && cmd != FUTEX_WAIT_BITSET && cmd != FUTEX_WAIT_REQUEUE_PI &&
-      cmd != FUTEX_LOCK_PI2) {
+  const uint32_t val2 = args.U32(3);  // the timeout slot, for the ops without one
+  const uint64_t addr2 = args.U64(4);
+  const uint32_t val3 = args.U32(5);
+  FutexTable& futexes = t.kernel().futexes();
+  const std::optional<absl::Time> deadline = TRY(Timeout(t, cmd, realtime, args.U64(3)));
+  if (realtime && cmd != FUTEX_WAIT_BITSET && cmd != FUTEX_WAIT_REQUEUE_PI && cmd != FUTEX_LOCK_PI2) {
     return Errno::kENOSYS;
   }
   switch (cmd) {
-    case FUTEX_WAIT:
-    case FUTEX_WAIT_BITSET: {
-      const uint32_t bitset = cmd == FUTEX_WAIT ? FUTEX_BITSET_MATCH_ANY : args.U32(5);
-      std::optional<absl::Time> deadline;
-      if (args.U64(3) != 0) {
-        const struct timespec ts = TRY(t.mm().CopyIn(args.Ptr<struct timespec>(3)));
-        if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000) return Errno::kEINVAL;
-        if (cmd == FUTEX_WAIT) {
-          deadline = absl::Now() + absl::DurationFromTimespec(ts);  // relative
-        } else {
-          // Absolute on CLOCK_MONOTONIC, or CLOCK_REALTIME with the flag.
-          struct timespec now {};
-          clock_gettime(realtime ? CLOCK_REALTIME : CLOCK_MONOTONIC, &now);
-          deadline = absl::Now() + (absl::DurationFromTimespec(ts) - absl::DurationFromTimespec(now));
-        }
-      }
-      auto r = futexes.Wait(t, TRY(KeyOf(t, addr, op)), val, bitset, deadline);
-      if (!r.ok()) {
-        // An untimed wait restarts; a timed one reports EINTR (Linux restarts
-        // it through restart_block; without handlers the app sees EINTR only
-        // if a handler ran, which cannot happen before #5).
-        if (r.error() == Errno::kEINTR) return deadline ? Errno::kEINTR : Errno::kERESTARTSYS;
-        return r.error();
-      }
-      return 0;
-    }
+    case FUTEX_WAIT: return WaitBitset(t, addr, op, val, FUTEX_BITSET_MATCH_ANY, deadline);
+    case FUTEX_WAIT_BITSET: return WaitBitset(t, addr, op, val, val3, deadline);
     case FUTEX_WAKE:
-      if (addr % 4 != 0) return Errno::kEINVAL;
-      return static_cast<uint64_t>(futexes.Wake(TRY(KeyOf(t, addr, op)), static_cast<int>(std::min<uint32_t>(val, INT32_MAX)),
-                                                FUTEX_BITSET_MATCH_ANY));
-    case FUTEX_WAKE_BITSET:
-      if (addr % 4 != 0) return Errno::kEINVAL;
-      if (args.U32(5) == 0) return Errno::kEINVAL;
-      return static_cast<uint64_t>(
-          futexes.Wake(TRY(KeyOf(t, addr, op)), static_cast<int>(std::min<uint32_t>(val, INT32_MAX)), args.U32(5)));
+    case FUTEX_WAKE_BITSET: {
+      const uint32_t bitset = cmd == FUTEX_WAKE ? FUTEX_BITSET_MATCH_ANY : val3;
+      if (bitset == 0) return Errno::kEINVAL;
+      // The count is an int: 0 and "negative" counts wake one.
+      const FutexKey key = TRY(KeyOf(t, addr, op));
+      return static_cast<uint64_t>(TRY(futexes.Wake(key, static_cast<int>(val), bitset)));
+    }
     case FUTEX_REQUEUE:
     case FUTEX_CMP_REQUEUE: {
-      const uint64_t addr2 = args.U64(4);
-      if (addr % 4 != 0 || addr2 % 4 != 0) return Errno::kEINVAL;
       const int n_wake = static_cast<int>(val);
-      const int n_requeue = static_cast<int>(args.U32(3));  // the timeout slot carries val2
+      const int n_requeue = static_cast<int>(val2);
       if (n_wake < 0 || n_requeue < 0) return Errno::kEINVAL;
-      if (cmd == FUTEX_CMP_REQUEUE) {
-        const uint32_t cur = TRY(t.mm().CopyIn(UserPtr<uint32_t>(addr)));
-        if (cur != args.U32(5)) return Errno::kEAGAIN;
-      }
       const FutexKey from = TRY(KeyOf(t, addr, op));
       const FutexKey to = TRY(KeyOf(t, addr2, op));
-      return static_cast<uint64_t>(futexes.Requeue(from, to, n_wake, n_requeue));
+      const std::optional<uint32_t> cmp = cmd == FUTEX_CMP_REQUEUE ? std::optional<uint32_t>(val3) : std::nullopt;
+      return static_cast<uint64_t>(TRY(futexes.Requeue(t, from, to, n_wake, n_requeue, cmp)));
     }
     case FUTEX_WAKE_OP: {
-      const uint64_t addr2 = args.U64(4);
-      if (addr % 4 != 0 || addr2 % 4 != 0) return Errno::kEINVAL;
       const FutexKey k1 = TRY(KeyOf(t, addr, op));
       const FutexKey k2 = TRY(KeyOf(t, addr2, op));
-      const uint32_t encoded = args.U32(5);
-      const int n1 = static_cast<int>(std::min<uint32_t>(val, INT32_MAX));
-      const int n2 = static_cast<int>(std::min<uint32_t>(args.U32(3), INT32_MAX));
-      return static_cast<uint64_t>(TRY(futexes.WakeOp(k1, k2, n1, n2, [&] { return DoWakeOp(t, addr2, encoded); })));
+      return static_cast<uint64_t>(TRY(futexes.WakeOp(k1, k2, static_cast<int>(val), static_cast<int>(val2),
+                                                      [&] { return DoWakeOp(t, addr2, val3); })));
     }
     case FUTEX_LOCK_PI:
     case FUTEX_LOCK_PI2: {
-      // An absolute timeout: CLOCK_REALTIME for LOCK_PI, CLOCK_MONOTONIC
-      // for LOCK_PI2 unless FUTEX_CLOCK_REALTIME.
-      if (addr % 4 != 0) return Errno::kEINVAL;
-      std::optional<absl::Time> deadline;
-      if (args.U64(3) != 0) {
-        const struct timespec ts = TRY(t.mm().CopyIn(args.Ptr<struct timespec>(3)));
-        if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000) return Errno::kEINVAL;
-        struct timespec now {};
-        clock_gettime(cmd == FUTEX_LOCK_PI || realtime ? CLOCK_REALTIME : CLOCK_MONOTONIC, &now);
-        deadline = absl::Now() + (absl::DurationFromTimespec(ts) - absl::DurationFromTimespec(now));
-      }
       auto r = futexes.LockPi(t, TRY(KeyOf(t, addr, op)), deadline);
+      // The deadline is absolute: the restarted call waits for the same.
       if (!r.ok()) return r.error() == Errno::kEINTR ? Errno::kERESTARTNOINTR : r.error();
       return 0;
     }
-    case FUTEX_TRYLOCK_PI:
-      if (addr % 4 != 0) return Errno::kEINVAL;
-      TRY(futexes.TrylockPi(t, TRY(KeyOf(t, addr, op))));
+    case FUTEX_TRYLOCK_PI: {
+      const FutexKey key = TRY(KeyOf(t, addr, op));
+      TRY(futexes.TrylockPi(t, key));
       return 0;
-    case FUTEX_UNLOCK_PI:
-      if (addr % 4 != 0) return Errno::kEINVAL;
-      TRY(futexes.UnlockPi(t, TRY(KeyOf(t, addr, op))));
+    }
+    case FUTEX_UNLOCK_PI: {
+      // futex_unlock_pi(): the owner check comes first, on the word as it
+      // is (a misaligned word that does not hold our tid is EPERM).
+      const uint32_t cur = TRY(t.mm().CopyIn(UserPtr<uint32_t>(addr)));
+      if ((cur & FUTEX_TID_MASK) != static_cast<uint32_t>(t.tid())) return Errno::kEPERM;
+      const FutexKey key = TRY(KeyOf(t, addr, op));
+      TRY(futexes.UnlockPi(t, key));
       return 0;
-    default:
-      return Errno::kENOSYS;  // TODO(#5): WAIT_REQUEUE_PI, CMP_REQUEUE_PI.
+    }
+    case FUTEX_WAIT_REQUEUE_PI: {
+      // futex_wait_requeue_pi(); val3 (the bitset) is ignored.
+      if (addr == addr2) return Errno::kEINVAL;
+      const FutexKey pi_key = TRY(KeyOf(t, addr2, op));
+      const FutexKey key = TRY(KeyOf(t, addr, op));
+      TRY(futexes.WaitRequeuePi(t, key, val, pi_key, deadline));
+      return 0;
+    }
+    case FUTEX_CMP_REQUEUE_PI: {
+      const int n_wake = static_cast<int>(val);
+      const int n_requeue = static_cast<int>(val2);
+      if (n_wake < 0 || n_requeue < 0) return Errno::kEINVAL;
+      // Two distinct words, and exactly one waiter to wake: the one that
+      // gets the PI futex if it is free (futex_requeue()).
+      if (addr == addr2 || n_wake != 1) return Errno::kEINVAL;
+      const FutexKey from = TRY(KeyOf(t, addr, op));
+      const FutexKey to = TRY(KeyOf(t, addr2, op));
+      if (from == to) return Errno::kEINVAL;  // shared keys of two mappings
+      return static_cast<uint64_t>(TRY(futexes.CmpRequeuePi(t, from, to, n_requeue, val3)));
+    }
+    default: return Errno::kENOSYS;
   }
+}
+
+// futex_waitv(2) (kernel/futex/syscalls.c): waits on up to 128 32-bit
+// words at once; returns the index of the one woken.
+Result<uint64_t> FutexWaitv(Task& t, const SyscallArgs& args) {
+  struct Waitv {  // struct futex_waitv
+    uint64_t val;
+    uint64_t uaddr;
+    uint32_t flags;
+    uint32_t reserved;
+  };
+  const uint64_t waiters = args.U64(0);
+  const uint32_t nr = args.U32(1);
+  const uint32_t flags = args.U32(2);
+  const uint64_t uts = args.U64(3);
+  const int32_t clockid = args.I32(4);
+  if (flags != 0) return Errno::kEINVAL;
+  if (nr == 0 || nr > kFutexWaitvMax || waiters == 0) return Errno::kEINVAL;
+  std::optional<absl::Time> deadline;
+  if (uts != 0) {
+    // futex2_setup_timeout(): absolute, on one of the two clocks.
+    if (clockid != CLOCK_REALTIME && clockid != CLOCK_MONOTONIC) return Errno::kEINVAL;
+    const struct timespec ts = TRY(t.mm().CopyIn(UserPtr<struct timespec>(uts)));
+    if (!ValidTimespec(ts)) return Errno::kEINVAL;
+    deadline = TRY(AbsDeadline(t, clockid, ts));
+  }
+  // futex_parse_waitv(): entry by entry, read then checked; only 32-bit
+  // words, and a value that fits one.
+  std::vector<Waitv> ws(nr);
+  for (uint32_t i = 0; i < nr; ++i) {
+    ws[i] = TRY(t.mm().CopyIn(UserPtr<Waitv>(waiters + i * sizeof(Waitv))));
+    if ((ws[i].flags & ~(kFutex2SizeMask | kFutex2Private)) != 0 || ws[i].reserved != 0) return Errno::kEINVAL;
+    if ((ws[i].flags & kFutex2SizeMask) != kFutex2SizeU32) return Errno::kEINVAL;
+    if ((ws[i].val >> 32) != 0) return Errno::kEINVAL;
+  }
+  // Then every key (futex_wait_multiple_setup), then the values.
+  std::vector<FutexTable::WaitvItem> items;
+  items.reserve(nr);
+  for (const Waitv& w : ws) {
+    const FutexKey key = TRY(sentry::kernel::MakeFutexKey(t, w.uaddr, (w.flags & kFutex2Private) != 0));
+    items.push_back({key, static_cast<uint32_t>(w.val)});
+  }
+  auto r = t.kernel().futexes().WaitMultiple(t, items, deadline);
+  if (!r.ok()) return r.error() == Errno::kEINTR ? Errno::kERESTARTSYS : r.error();
+  return static_cast<uint64_t>(r.value());
 }
 
 }  // namespace syscalls

@@ -110,6 +110,7 @@ Result<uint64_t> Signalfd4(Task& t, const SyscallArgs& args);
 
 // syscalls/futex.cc
 Result<uint64_t> Futex(Task& t, const SyscallArgs& args);
+Result<uint64_t> FutexWaitv(Task& t, const SyscallArgs& args);
 
 // syscalls/signal.cc (sending)
 Result<uint64_t> Kill(Task& t, const SyscallArgs& args);

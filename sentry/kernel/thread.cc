@@ -1,4 +1,4 @@
-// Threads: clone(CLONE_THREAD), thread exit, robust futexes.
+// Threads: clone(CLONE_THREAD), thread exit (robust futexes: futex_exit.cc).
 #include "sentry/kernel/thread.h"
 
 #include <linux/futex.h>
@@ -14,65 +14,13 @@
 #include "sentry/kernel/signal.h"
 
 namespace sentry::kernel {
-namespace {
-
-constexpr int kRobustListLimit = 2048;  // ROBUST_LIST_LIMIT
-
-// handle_futex_death(): a robust futex held by the dying thread is marked
-// FUTEX_OWNER_DIED and one waiter is woken.
-void FutexDeath(Task& t, uint64_t addr) {
-  // A compare-and-exchange: app threads may race on the word.
-  bool mine = false;
-  auto v = t.mm().AtomicUpdate32(addr, [&](uint32_t cur) -> std::optional<uint32_t> {
-    mine = (cur & FUTEX_TID_MASK) == static_cast<uint32_t>(t.tid());
-    if (!mine) return std::nullopt;
-    return (cur & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
-  });
-  if (!v.ok() || !mine) return;
-  if (v.value() & FUTEX_WAITERS) {
-    // The key as the futex syscalls make it: a shared word is keyed by its
-    // memory-file page.
-    auto key = t.mm().FutexKey(addr, /*is_private=*/false);
-    if (!key.ok()) return;
-    t.kernel().futexes().WakeForOwnerDeath(FutexKey{key.value().first, key.value().second, addr});
-  }
-}
-
-// exit_robust_list() (kernel/futex/core.c).
-void WalkRobustList(Task& t) {
-  if (t.robust_list_head == 0) return;
-  struct Head {
-    uint64_t next;
-    int64_t futex_offset;
-    uint64_t list_op_pending;
-  };
-  auto head = t.mm().CopyIn(mm::UserPtr<Head>(t.robust_list_head));
-  if (!head.ok()) return;
-  const Head h = head.value();
-  // Bit 0 of each pointer marks a PI futex (fetch_robust_entry()); the
-  // death protocol on the word is the same here.
-  const uint64_t pending = h.list_op_pending & ~1ull;
-  uint64_t entry = h.next & ~1ull;
-  for (int i = 0; i < kRobustListLimit && entry != t.robust_list_head && entry != 0; ++i) {
-    auto next = t.mm().CopyIn(mm::UserPtr<uint64_t>(entry));
-    if (entry != pending) FutexDeath(t, entry + static_cast<uint64_t>(h.futex_offset));
-    if (!next.ok()) break;
-    entry = next.value() & ~1ull;
-  }
-  if (pending != 0) FutexDeath(t, pending + static_cast<uint64_t>(h.futex_offset));
-}
-
-}  // namespace
 
 void ExecReleaseMm(Task& t) {
-  WalkRobustList(t);
+  FutexCleanup(t);
   t.robust_list_head = 0;
   t.robust_list_len = 0;
   if (t.clear_child_tid != 0) {
-    if (t.mm_ptr().use_count() > 2 &&
-        t.mm().CopyOut(mm::UserPtr<uint32_t>(t.clear_child_tid), 0u).ok()) {
-      t.kernel().futexes().Wake(FutexKey{&t.mm(), t.clear_child_tid}, 1, FUTEX_BITSET_MATCH_ANY);
-    }
+    if (t.mm_ptr().use_count() > 2) ClearChildTid(t);
     t.clear_child_tid = 0;
   }
 }
@@ -101,12 +49,8 @@ int ExitThread(Task& t) {
   }
   // mm_release(): clear_child_tid is written and woken even on a group
   // exit (another process may share the memory).
-  WalkRobustList(t);
-  if (t.clear_child_tid != 0) {
-    if (t.mm().CopyOut(mm::UserPtr<uint32_t>(t.clear_child_tid), 0u).ok()) {
-      t.kernel().futexes().Wake(FutexKey{&t.mm(), t.clear_child_tid}, 1, FUTEX_BITSET_MATCH_ANY);
-    }
-  }
+  FutexCleanup(t);  // robust list, PI futexes still owned
+  if (t.clear_child_tid != 0) ClearChildTid(t);
   {
     absl::MutexLock l(&tg.signal_mu);
     tg.tasks.erase(std::remove(tg.tasks.begin(), tg.tasks.end(), &t), tg.tasks.end());

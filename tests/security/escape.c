@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -80,16 +81,22 @@ static int host_pid_attacks(pid_t target) {
   if (d == NULL) {
     printf("SKIP /proc listing: %s\n", strerror(errno));
   } else {
-    int bad = 0, count = 0;
+    /* Every listed pid is one this process can see as a process of its own
+     * pid namespace (kill(pid, 0) succeeds), and ours is among them. */
+    int bad = 0, count = 0, self = 0;
     for (struct dirent* de; (de = readdir(d)) != NULL;) {
       const long pid = strtol(de->d_name, NULL, 10);
       if (pid <= 0) continue;
       ++count;
-      if (pid == target || pid > 4194304) bad = 1;
+      if (pid == getpid()) self = 1;
+      if (pid == target || pid > 4194304 || kill((pid_t)pid, 0) != 0) {
+        bad = 1;
+        printf("  /proc lists pid %ld (host pid %d)\n", pid, target);
+      }
     }
     closedir(d);
-    if (bad || count == 0) fail("/proc lists only sandbox pids", count, 0);
-    else pass("/proc lists only sandbox pids");
+    if (bad || !self) fail("/proc lists only sandbox pids", count, 0);
+    else printf("PASS /proc lists only sandbox pids (%d)\n", count);
   }
   return failures;
 }
@@ -432,6 +439,25 @@ static int proc_self_exe(const char* runsc_size_str) {
   fd = open("/proc/self/exe", O_RDWR);
   must_fail("open(/proc/self/exe, O_RDWR)", fd, errno, ok);
   if (fd >= 0) close(fd);
+  /* The runc exploit's route: an O_PATH fd of /proc/self/exe, re-opened for
+   * writing through /proc/self/fd. Refused, or (overlay) a write that stays
+   * in the sandbox: the runner checks the host rootfs and runsc. */
+  const int pathfd = open("/proc/self/exe", O_PATH);
+  if (pathfd >= 0) {
+    char via[64];
+    snprintf(via, sizeof(via), "/proc/self/fd/%d", pathfd);
+    fd = open(via, O_WRONLY);
+    if (fd >= 0) {
+      const ssize_t w = write(fd, "\x7f" "ELF", 4);
+      printf("NOTE re-opened /proc/self/exe for writing via %s (write %zd); the runner checks the host\n", via, w);
+      close(fd);
+    } else {
+      must_fail("open(/proc/self/fd/<O_PATH fd of /proc/self/exe>, O_WRONLY)", fd, errno, ok);
+    }
+    close(pathfd);
+  } else {
+    printf("PASS open(/proc/self/exe, O_PATH): %s\n", strerror(errno));
+  }
   char link[512] = {0};
   const ssize_t n = readlink("/proc/self/exe", link, sizeof(link) - 1);
   if (n <= 0) fail("readlink(/proc/self/exe)", n, errno);
@@ -515,13 +541,27 @@ static int symlink_race(const char* host_marker, const char* secret, int seconds
   return failures;
 }
 
+/* Never called: its code is overwritten through /proc/self/mem below. */
+__attribute__((noinline, used)) void escape_mem_victim(void) { __asm__ volatile("nop; nop; nop; nop; nop; nop; nop; nop"); }
+
 /* /proc/self/mem reaches only the app's own memory: not the stub's code
- * above the app's address space, nor anything of the sentry. */
+ * above the app's address space, nor anything of the sentry. A write into
+ * the app's own code (the CVE-2019-5736 class: a private mapping of
+ * /bin/escape) changes only its copy: the runner checks that /bin/escape in
+ * the host rootfs and the runsc binary are unchanged. */
 static int proc_self_mem(void) {
   const int fd = open("/proc/self/mem", O_RDWR);
   if (fd < 0) {
     printf("PASS open(/proc/self/mem): %s\n", strerror(errno));
     return 0;
+  }
+  {
+    unsigned char code[8];
+    memset(code, 0xcc, sizeof(code));
+    const off_t at = (off_t)(unsigned long)&escape_mem_victim;
+    const long r = pwrite(fd, code, sizeof(code), at);
+    printf("NOTE pwrite(/proc/self/mem) into the app's own code: %ld (%s); the runner checks the host files\n", r,
+           r < 0 ? strerror(errno) : "written");
   }
   static int probe = 0x5eed;
   int got = 0;
@@ -648,8 +688,30 @@ static int tmpfs_fill(const char* path, long limit_mb) {
   memset(after, 1, 8 << 20);
   munmap(after, 8 << 20);
   printf("PASS tmpfs fill %s: a failed fallocate gave its memory back\n", path);
+  /* One writev(2) of 1 GiB (1024 times the 1 MiB buffer): a short count or
+   * ENOSPC, never more than the limit. */
+  {
+    static struct iovec iov[1024];
+    for (size_t i = 0; i < 1024; ++i) iov[i] = (struct iovec){.iov_base = buf, .iov_len = sizeof(buf)};
+    const ssize_t n = writev(fd, iov, 1024);
+    const int e = errno;
+    if (n < 0 && e != ENOSPC && e != ENOMEM) {
+      fail("tmpfs fill: a 1 GiB writev failed with an unexpected errno", n, e);
+      return 1;
+    }
+    if (n > (limit_mb + 64) << 20) {
+      fail("tmpfs fill: a 1 GiB writev went past --total-memory", n, 0);
+      return 1;
+    }
+    printf("PASS tmpfs fill %s: a 1 GiB writev(2) returned %zd (%s)\n", path, n, n < 0 ? strerror(e) : "short");
+    if (ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) != 0) {
+      fail("tmpfs fill: ftruncate after the 1 GiB writev", -1, errno);
+      return 1;
+    }
+  }
+  /* Then 1 GiB in 1 MiB writes (dd bs=1M count=1024): ENOSPC at the limit. */
   long written_mb = 0;
-  for (long i = 0; i < 4 * limit_mb + 256; ++i) {
+  for (long i = 0; i < 1024; ++i) {
     const ssize_t n = write(fd, buf, sizeof(buf));
     if (n < 0) {
       if (errno == ENOSPC || errno == ENOMEM) {

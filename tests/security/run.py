@@ -42,6 +42,21 @@ def check(cond, what):
         raise Failure(what)
 
 
+class RusagePopen(subprocess.Popen):
+    """Popen that keeps wait4's resource usage of the child and its waited-for
+    descendants (ru_maxrss: the largest one's peak RSS)."""
+    rusage = None
+
+    def _try_wait(self, wait_flags):
+        try:
+            pid, sts, ru = os.wait4(self.pid, wait_flags)
+        except ChildProcessError:
+            return (self.pid, 0)
+        if pid == self.pid:
+            self.rusage = ru
+        return (pid, sts)
+
+
 class Env:
     """The rootfs, the marker outside it, and how to run runsc."""
 
@@ -69,6 +84,7 @@ class Env:
         os.symlink("../" * 12 + self.marker.lstrip("/"), os.path.join(self.root, "rel-link"))
         os.symlink(self.outside, os.path.join(self.root, "dir-link"))
         self.fuzz_seconds = args.fuzz_seconds
+        self.last_maxrss_mib = None
 
     def close(self):
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -78,14 +94,15 @@ class Env:
 
     def run(self, argv, flags=(), timeout=TIMEOUT, do_flags=()):
         cmd = self.cmd(argv, flags, do_flags)
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                start_new_session=True)
+        proc = RusagePopen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           start_new_session=True)
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             out, err = proc.communicate()
             raise Failure(f"runsc hung (killed after {timeout}s): {' '.join(cmd)}\n{out.decode()}{err.decode()}")
+        self.last_maxrss_mib = proc.rusage.ru_maxrss // 1024 if proc.rusage is not None else None
         return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
 
     def escape(self, attack, *args, flags=(), allow_status=(0,)):
@@ -137,6 +154,25 @@ def children(pid):
     return out
 
 
+def mountinfo(pid):
+    """(mount point, mount options, fs type) of each mount in pid's namespace."""
+    out = []
+    with open(f"/proc/{pid}/mountinfo") as f:
+        for line in f:
+            pre, _, post = line.partition(" - ")
+            fields = pre.split()
+            out.append((fields[4], fields[5], post.split()[0]))
+    return out
+
+
+def readable_without_ptrace_cap(pid):
+    """Whether root without CAP_SYS_PTRACE may read /proc/PID/exe: a
+    PTRACE_MODE_READ check, refused for a non-dumpable process."""
+    r = subprocess.run(["setpriv", "--bounding-set", "-sys_ptrace", "readlink", f"/proc/{pid}/exe"],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    return r.returncode == 0 and r.stdout.strip() != b""
+
+
 def argv0(pid):
     with open(f"/proc/{pid}/cmdline", "rb") as f:
         return f.read().split(b"\0")[0].decode()
@@ -176,6 +212,20 @@ def sentry_and_gofer_run_confined(env):
                 print(f"  {ns}: host {mine}, {role} {theirs}")
                 check(mine != theirs, f"{role} shares the host's {ns} namespace")
         check(os.listdir(f"/proc/{roles['runsc-sandbox']}/root") == [], "the sentry's root is not empty")
+        # Each role's mount namespace holds one mount: the sentry's empty
+        # read-only tmpfs, the gofer's read-only bind of the rootfs (no host
+        # /proc, nothing else of the host).
+        for role, fstype in [("runsc-sandbox", "tmpfs"), ("runsc-gofer", None)]:
+            mounts = mountinfo(roles[role])
+            print(f"  {role} mounts: {mounts}")
+            check(len(mounts) == 1, f"{role}'s mount namespace holds {len(mounts)} mounts: {mounts}")
+            point, opts, fs = mounts[0]
+            check(point == "/" and "ro" in opts.split(","), f"{role}'s one mount is not a read-only /: {mounts[0]}")
+            check(fstype is None or fs == fstype, f"{role}'s root is {fs}, want {fstype}")
+        # The gofer has no network either: an empty netns (only lo).
+        with open(f"/proc/{roles['runsc-gofer']}/net/dev") as f:
+            ifaces = [l.split(":")[0].strip() for l in f.readlines()[2:]]
+        check(ifaces == ["lo"], f"the gofer's netns has interfaces {ifaces}")
         gofer_root = sorted(os.listdir(f"/proc/{roles['runsc-gofer']}/root"))
         check(gofer_root == sorted(os.listdir(env.root)), f"the gofer's root is not the rootfs: {gofer_root}")
         # The sentry's network namespace is empty: only lo.
@@ -197,6 +247,19 @@ def sentry_and_gofer_run_confined(env):
         sentry_filters = int(fst.get("Seccomp_filters", "1"))
         stubs = children(factories[0])
         check(stubs, "no stub process found under the stub factory")
+        # PR_SET_DUMPABLE off in every stub that runs app code (a seized one;
+        # spares stay dumpable until seized, with nothing of the app in them):
+        # without CAP_SYS_PTRACE even root may not read its /proc/PID/exe. The
+        # same probe on the (dumpable) sentry shows that it can succeed.
+        traced = [p for p in stubs if proc_status(p).get("TracerPid", "0") != "0"]
+        check(traced, "no stub is traced (none runs the app?)")
+        if shutil.which("setpriv") is None:
+            print("NOTE setpriv missing: dumpable not checked")
+        else:
+            check(readable_without_ptrace_cap(roles["runsc-sandbox"]), "probe broken: the sentry's exe unreadable")
+            for p in traced:
+                check(not readable_without_ptrace_cap(p), f"stub {p} runs app code and is dumpable")
+            print(f"stubs {traced} (traced) are not dumpable")
         for stub in stubs:
             st = proc_status(stub)
             fds = os.listdir(f"/proc/{stub}/fd")
@@ -214,6 +277,31 @@ def sentry_and_gofer_run_confined(env):
     finally:
         out, err = proc.communicate(timeout=TIMEOUT)
     check(proc.returncode == 0, f"runsc do sleep exited {proc.returncode}: {err.decode()}")
+
+
+ALLOWLIST_LOG = re.compile(r"seccomp: ([a-z ]+?) allowlist(?: installed)?: (\d+) host syscalls allowed")
+
+
+def debug_log_reports_allowlist_sizes_as_documented(env):
+    """`--debug` prints each layer's allowlist size; the sizes are those that
+    docs/security.md quotes, and the sentry's filter is installed before it
+    first contacts the gofer (before it touches any app data)."""
+    log = os.path.join(env.dir, "debug.log")
+    status, out, err = env.run(["/bin/true"], flags=["--debug", f"--debug-log={log}"])
+    check(status == 0, f"runsc --debug do /bin/true exited {status}: {err[-2000:]}")
+    with open(log) as f:
+        lines = f.read().splitlines()
+    logged = {m.group(1): int(m.group(2)) for m in map(ALLOWLIST_LOG.search, lines) if m}
+    doc_path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../docs/security.md")
+    with open(doc_path) as f:
+        documented = {m.group(1): int(m.group(2)) for m in ALLOWLIST_LOG.finditer(f.read())}
+    print(f"logged {logged}; docs/security.md {documented}")
+    check(set(logged) == {"sentry", "gofer", "stub", "stub factory"}, f"allowlist sizes logged: {logged}")
+    check(logged == documented, f"the logged sizes {logged} differ from docs/security.md's {documented}")
+    installed = [i for i, l in enumerate(lines) if "seccomp: sentry allowlist installed" in l]
+    contact = [i for i, l in enumerate(lines) if "connecting to the gofer" in l]
+    check(installed and contact and installed[0] < contact[0],
+          "the sentry's seccomp filter is not installed before its first contact with the gofer")
 
 
 def kill_ptrace_pidfd_of_host_pid_fail(env):
@@ -378,7 +466,11 @@ def rw_volume_writes_never_escape_through_symlinks(env):
 
 
 def proc_self_mem_cannot_reach_sentry_or_stub(env):
+    before = env.snapshot()
+    runsc_sum = hashlib.sha256(open(env.runsc, "rb").read()).hexdigest()
     env.escape("proc_self_mem")
+    check(hashlib.sha256(open(env.runsc, "rb").read()).hexdigest() == runsc_sum, "the runsc binary changed")
+    check(env.snapshot() == before, "the host rootfs changed (/bin/escape written through /proc/self/mem?)")
 
 
 def proc_self_exe_is_not_runsc_and_not_writable(env):
@@ -391,6 +483,15 @@ def proc_self_exe_is_not_runsc_and_not_writable(env):
 
 def fork_bomb_gets_eagain(env):
     env.escape("fork_bomb", "32", flags=["--max-tasks=32"])
+
+
+def fork_bomb_without_flags_stops_at_the_default(env):
+    """No --max-tasks: the default (the host's pid_max/8, 256..16384,
+    runsc/sandbox.h) still stops a fork bomb before the host runs out of pids."""
+    with open("/proc/sys/kernel/pid_max") as f:
+        default = min(max(int(f.read()) // 8, 256), 16384)
+    print(f"expected default --max-tasks: {default}")
+    env.escape("fork_bomb", str(default))
 
 
 def memory_bomb_gets_enomem(env):
@@ -406,9 +507,15 @@ def memory_bomb_gets_enomem(env):
 
 
 def tmpfs_fill_gets_enospc(env):
-    # tmpfs data lives in the memory file, so it counts against --total-memory.
+    """A 1 GiB write to /tmp (and /dev/shm) with --total-memory=128M: ENOSPC
+    inside, runsc exits 0, and no process of the sandbox grew past the limit
+    on the host (tmpfs data lives in the memory file, so it counts)."""
     for path in ("/dev/shm/fill", "/tmp/fill"):
         env.escape("tmpfs_fill", path, "128", flags=["--total-memory=128M"])
+        rss = env.last_maxrss_mib
+        print(f"host side: largest sandbox process peak RSS {rss} MiB")
+        check(rss is not None and rss < 128 + 128,
+              f"a sandbox process reached {rss} MiB on the host with --total-memory=128M")
 
 
 def fd_exhaustion_gets_emfile(env):
@@ -431,6 +538,7 @@ def syscall_fuzzer_never_crashes_or_hangs_sentry(env):
 
 CASES = [
     sentry_and_gofer_run_confined,
+    debug_log_reports_allowlist_sizes_as_documented,
     kill_ptrace_pidfd_of_host_pid_fail,
     network_none_cannot_reach_host_loopback,
     mknod_of_device_fails,
@@ -442,6 +550,7 @@ CASES = [
     proc_self_mem_cannot_reach_sentry_or_stub,
     proc_self_exe_is_not_runsc_and_not_writable,
     fork_bomb_gets_eagain,
+    fork_bomb_without_flags_stops_at_the_default,
     memory_bomb_gets_enomem,
     tmpfs_fill_gets_enospc,
     fd_exhaustion_gets_emfile,

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <linux/prctl.h>
+#include <linux/seccomp.h>
 #include <signal.h>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -24,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "base/unique_fd.h"
 #include "platform/platform.h"
 #include "platform/ptrace/ptrace.h"
@@ -130,6 +132,61 @@ TEST_F(StubFilterTest, ArgumentFiltersHold) {
   })));
   EXPECT_GT(ptrace::StubFilterAllowedCount(), 10);
   EXPECT_LT(ptrace::StubFilterAllowedCount(), 25);
+}
+
+// The syscall numbers a filter built by stub_filter.cc has a rule for: after
+// the 6-instruction prologue (arch check, x32 check, load of nr) each rule is
+// `if (nr == N) { body ending in a return }`, skipped by its jump's jf.
+absl::flat_hash_set<uint32_t> RuleNumbers(const std::vector<sock_filter>& insns) {
+  absl::flat_hash_set<uint32_t> nrs;
+  size_t pc = 6;
+  while (pc < insns.size() && insns[pc].code == (BPF_JMP | BPF_JEQ | BPF_K)) {
+    nrs.insert(insns[pc].k);
+    pc += 1 + insns[pc].jf;
+  }
+  // The fall-through: everything else is killed.
+  EXPECT_EQ(pc + 1, insns.size());
+  if (pc < insns.size()) {
+    EXPECT_EQ(insns[pc].code, BPF_RET | BPF_K);
+    EXPECT_EQ(insns[pc].k, static_cast<uint32_t>(SECCOMP_RET_KILL_PROCESS));
+  }
+  return nrs;
+}
+
+// The counts logged by --debug and quoted in docs/security.md are those of
+// the BPF programs themselves, and every syscall the stub filter allows is
+// in the factory filter too (filters stack: the stricter one decides, so a
+// stub syscall missing from the factory's list would kill every stub).
+TEST_F(StubFilterTest, AllowedCountsAreThoseOfTheBpfPrograms) {
+  const auto stub = RuleNumbers(ptrace::BuildStubFilter(fd_.get()).insns);
+  const auto factory = RuleNumbers(ptrace::BuildFactoryFilter());
+  EXPECT_EQ(static_cast<size_t>(ptrace::StubFilterAllowedCount()), stub.size());
+  EXPECT_EQ(static_cast<size_t>(ptrace::FactoryFilterAllowedCount()), factory.size());
+  for (uint32_t nr : stub) EXPECT_TRUE(factory.contains(nr)) << "stub syscall " << nr << " not in the factory filter";
+}
+
+// The factory (and a stub before its own filter) may not open, connect,
+// trace or exec either.
+TEST_F(StubFilterTest, FactoryFilterRefusesOpenSocketPtraceExec) {
+  const std::vector<sock_filter> insns = ptrace::BuildFactoryFilter();
+  auto run = [&insns](const std::function<void()>& body) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+      if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) _exit(90);
+      if (ptrace::InstallFilter(insns) != 0) _exit(91);
+      body();
+      _exit(0);
+    }
+    int status = 0;
+    EXPECT_EQ(waitpid(pid, &status, 0), pid);
+    return status;
+  };
+  EXPECT_TRUE(ExitedZero(run([] { syscall(SYS_getpid); })));
+  EXPECT_TRUE(KilledBySeccomp(run([] { syscall(SYS_openat, AT_FDCWD, "/etc/passwd", O_RDONLY); })));
+  EXPECT_TRUE(KilledBySeccomp(run([] { syscall(SYS_socket, AF_INET, SOCK_STREAM, 0); })));
+  EXPECT_TRUE(KilledBySeccomp(run([] { syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0); })));
+  EXPECT_TRUE(KilledBySeccomp(run([] { syscall(SYS_execve, "/bin/true", nullptr, nullptr); })));
+  EXPECT_TRUE(KilledBySeccomp(run([] { syscall(SYS_getuid); })));
 }
 
 // App code making host syscalls that the stub filter would kill (getuid,

@@ -6,18 +6,29 @@
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <linux/prctl.h>
+#include <linux/seccomp.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/ptrace.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <fstream>
 #include <functional>
+#include <map>
+#include <regex>
+#include <sstream>
 #include <string>
+#include <thread>
 
 #include "absl/container/flat_hash_set.h"
 #include "base/unique_fd.h"
+#include "platform/ptrace/stub_filter.h"
 
 namespace runsc::seccomp {
 namespace {
@@ -115,6 +126,126 @@ TEST(SeccompFilterTest, GoferMayNotUseTheNetworkOrExec) {
   EXPECT_TRUE(Killed(RunUnder(gofer, OnViolation::kKillProcess, [] {
     mmap(nullptr, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   })));
+}
+
+// Argument filters: terminal ioctls only; ptrace never reads or suspends
+// seccomp; prctl only names threads; no new filter, no socket.
+TEST(SeccompFilterTest, SentryArgumentFiltersHold) {
+  const Policy sentry = SentryPolicy({.memory_fd = -1});
+  auto killed = [&sentry](const std::function<void()>& body) {
+    return Killed(RunUnder(sentry, OnViolation::kKillProcess, body));
+  };
+  auto ran = [&sentry](const std::function<void()>& body) {
+    return Exited0(RunUnder(sentry, OnViolation::kKillProcess, body));
+  };
+  // ioctl: FIONBIO/TCGETS are terminal requests; TIOCSTI (fake terminal
+  // input) and FIOCLEX are not.
+  EXPECT_TRUE(ran([] {
+    int on = 0;
+    (void)ioctl(0, FIONBIO, &on);
+  }));
+  EXPECT_TRUE(killed([] {
+    char c = 'x';
+    (void)ioctl(0, TIOCSTI, &c);
+  }));
+  EXPECT_TRUE(killed([] { (void)ioctl(0, FIOCLEX); }));
+  // ptrace: no PTRACE_TRACEME, PTRACE_SECCOMP_GET_FILTER, nor
+  // PTRACE_O_SUSPEND_SECCOMP (in SEIZE or SETOPTIONS).
+  EXPECT_TRUE(killed([] { syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0); }));
+  EXPECT_TRUE(killed([] { syscall(SYS_ptrace, 0x420c /* PTRACE_SECCOMP_GET_FILTER */, 1, 0, 0); }));
+  EXPECT_TRUE(killed([] { syscall(SYS_ptrace, PTRACE_SEIZE, 1, 0, 1 << 21 /* O_SUSPEND_SECCOMP */); }));
+  EXPECT_TRUE(killed([] { syscall(SYS_ptrace, PTRACE_SETOPTIONS, 1, 0, (1 << 21) | PTRACE_O_EXITKILL); }));
+  EXPECT_TRUE(ran([] { (void)syscall(SYS_ptrace, PTRACE_SETOPTIONS, 1, 0, PTRACE_O_EXITKILL); }));
+  // prctl: thread names only.
+  EXPECT_TRUE(ran([] {
+    if (prctl(PR_SET_NAME, "sentry-test", 0, 0, 0) != 0) _exit(3);
+  }));
+  EXPECT_TRUE(killed([] { prctl(PR_SET_DUMPABLE, 1, 0, 0, 0); }));
+  EXPECT_TRUE(killed([] { prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT, 0, 0, 0); }));
+  EXPECT_TRUE(killed([] { syscall(SYS_seccomp, SECCOMP_SET_MODE_STRICT, 0, nullptr); }));
+  // No socket, bind or connect: only the inherited socketpair's sendmsg/recvmsg.
+  EXPECT_TRUE(killed([] { syscall(SYS_connect, 0, nullptr, 0); }));
+  EXPECT_TRUE(killed([] { syscall(SYS_bind, 0, nullptr, 0); }));
+  EXPECT_TRUE(killed([] { syscall(SYS_socketpair, AF_UNIX, SOCK_STREAM, 0, nullptr); }));
+}
+
+// The sentry is multithreaded: glibc's thread creation (clone3 refused with
+// ENOSYS, then clone with thread flags) works under its filter.
+TEST(SeccompFilterTest, SentryThreadsStartUnderTheFilter) {
+  const Policy sentry = SentryPolicy({.memory_fd = -1});
+  EXPECT_TRUE(Exited0(RunUnder(sentry, OnViolation::kKillProcess, [] {
+    if (syscall(SYS_clone3, nullptr, 0) != -1 || errno != ENOSYS) _exit(3);
+    int x = 0;
+    std::thread t([&x] { x = 1; });
+    t.join();
+    if (x != 1) _exit(4);
+  })));
+}
+
+TEST(SeccompFilterTest, GoferMayNotForkNorExec) {
+  const Policy gofer = GoferPolicy();
+  EXPECT_TRUE(Killed(RunUnder(gofer, OnViolation::kKillProcess, [] { syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0); })));
+  EXPECT_TRUE(Killed(RunUnder(gofer, OnViolation::kKillProcess, [] { syscall(SYS_execve, "/bin/true", 0, 0); })));
+  EXPECT_TRUE(Killed(RunUnder(gofer, OnViolation::kKillProcess, [] { syscall(SYS_mount, "none", "/", "tmpfs", 0, 0); })));
+  EXPECT_TRUE(Killed(RunUnder(gofer, OnViolation::kKillProcess, [] { syscall(SYS_kill, 1, SIGKILL); })));
+}
+
+// docs/security.md quotes each allowlist's size in its table ("| sentry |
+// source | syscalls | rules |") and in the --debug log lines it shows; both
+// must be the code's, and any other "N syscalls" in the text must be one of
+// the sizes. (tests/security checks the logged sizes of a real run too.)
+TEST(SeccompFilterTest, SecurityDocQuotesTheAllowlistSizesOfTheCode) {
+  const char* src = std::getenv("SOURCE_DIR");
+  ASSERT_NE(src, nullptr) << "meson sets SOURCE_DIR";
+  std::ifstream f(std::string(src) + "/docs/security.md");
+  ASSERT_TRUE(f.good()) << "docs/security.md missing";
+  std::stringstream ss;
+  ss << f.rdbuf();
+  const std::string doc = ss.str();
+  const Policy sentry = SentryPolicy({.memory_fd = 3});
+  const Policy gofer = GoferPolicy();
+  struct Size {
+    size_t syscalls;
+    size_t rules;  // 0: not a libseccomp policy
+  };
+  const std::map<std::string, Size> code = {
+      {"sentry", {sentry.AllowedCount(), sentry.rules.size()}},
+      {"gofer", {gofer.AllowedCount(), gofer.rules.size()}},
+      {"stub", {static_cast<size_t>(platform::ptrace::StubFilterAllowedCount()), 0}},
+      {"stub factory", {static_cast<size_t>(platform::ptrace::FactoryFilterAllowedCount()), 0}},
+  };
+  std::map<std::string, int> table_rows, log_lines;
+  const std::regex row(R"(\n\| (sentry|gofer|stub|stub factory) \| [^|\n]* \| (\d+) \| *(\d*) *\|)");
+  for (auto it = std::sregex_iterator(doc.begin(), doc.end(), row); it != std::sregex_iterator(); ++it) {
+    const std::string name = (*it)[1];
+    ++table_rows[name];
+    EXPECT_EQ(std::stoul((*it)[2]), code.at(name).syscalls) << "docs/security.md table row " << name;
+    const std::string rules = (*it)[3];
+    if (code.at(name).rules != 0) {
+      EXPECT_EQ(rules, std::to_string(code.at(name).rules)) << "table row " << name;
+    }
+  }
+  const std::regex logged(R"(seccomp: ([a-z ]+?) allowlist(?: installed)?: (\d+) host syscalls allowed(?: \((\d+) rules\))?)");
+  for (auto it = std::sregex_iterator(doc.begin(), doc.end(), logged); it != std::sregex_iterator(); ++it) {
+    const std::string name = (*it)[1];
+    ASSERT_TRUE(code.contains(name)) << name;
+    ++log_lines[name];
+    EXPECT_EQ(std::stoul((*it)[2]), code.at(name).syscalls) << "docs/security.md log line for " << name;
+    if ((*it)[3].matched) {
+      EXPECT_EQ(std::stoul((*it)[3]), code.at(name).rules) << "log line for " << name;
+    }
+  }
+  for (const auto& [name, size] : code) {
+    EXPECT_EQ(table_rows[name], 1) << "docs/security.md needs one table row for the " << name << " allowlist";
+    EXPECT_EQ(log_lines[name], 1) << "docs/security.md needs the --debug log line of the " << name << " allowlist";
+  }
+  const std::regex any(R"(\b(\d+)[- ](?:host )?syscalls?\b)");
+  for (auto it = std::sregex_iterator(doc.begin(), doc.end(), any); it != std::sregex_iterator(); ++it) {
+    const size_t n = std::stoul((*it)[1]);
+    bool known = false;
+    for (const auto& [name, size] : code) known = known || n == size.syscalls;
+    EXPECT_TRUE(known) << "docs/security.md says \"" << it->str() << "\", not the size of any allowlist";
+  }
 }
 
 // A ceiling, not the exact sizes (docs/security.md quotes those): growing an
