@@ -7,7 +7,10 @@
 
 #include <string>
 
+#include <cstdlib>
+
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "fs/synthetic.h"
 #include "sentry/kernel/task.h"
 
@@ -16,7 +19,6 @@ namespace {
 
 constexpr uint32_t kMaxPtys = 4096;       // /proc/sys/kernel/pty/max is larger; enough for a sandbox
 constexpr unsigned kPtyReplicaMajor = 136;  // UNIX98_PTY_SLAVE_MAJOR
-constexpr uint32_t kTtyGid = 5;            // the "tty" group (gid=5 in runc's devpts mount)
 
 // A character device node of a synthetic filesystem.
 class CharInode : public SyntheticInode {
@@ -38,7 +40,8 @@ class CharInode : public SyntheticInode {
 
 class PtmxInode final : public CharInode {
  public:
-  PtmxInode(uint64_t dev, std::weak_ptr<Devpts> devpts) : CharInode(dev, 0666, makedev(5, 2)), devpts_(std::move(devpts)) {}
+  PtmxInode(uint64_t dev, uint32_t perm, std::weak_ptr<Devpts> devpts)
+      : CharInode(dev, perm, makedev(5, 2)), devpts_(std::move(devpts)) {}
   Result<std::shared_ptr<FileDescription>> Open(const Caller& c, const Path& at, int flags) override {
     std::shared_ptr<Devpts> d = devpts_.lock();
     if (d == nullptr) return Errno::kENODEV;
@@ -51,8 +54,9 @@ class PtmxInode final : public CharInode {
 
 class PtsInode final : public CharInode {
  public:
-  PtsInode(uint64_t dev, uint32_t index, uint32_t uid, std::weak_ptr<Tty> tty, std::weak_ptr<Devpts> devpts)
-      : CharInode(dev, 0620, makedev(kPtyReplicaMajor, index), uid, kTtyGid), tty_(std::move(tty)),
+  PtsInode(uint64_t dev, uint32_t perm, uint32_t index, uint32_t uid, uint32_t gid, std::weak_ptr<Tty> tty,
+           std::weak_ptr<Devpts> devpts)
+      : CharInode(dev, perm, makedev(kPtyReplicaMajor, index), uid, gid), tty_(std::move(tty)),
         devpts_(std::move(devpts)) {}
   Result<std::shared_ptr<FileDescription>> Open(const Caller& c, const Path& at, int flags) override {
     std::shared_ptr<Tty> tty = tty_.lock();
@@ -70,7 +74,7 @@ class DevTtyInode final : public CharInode {
  public:
   DevTtyInode(uint64_t dev, std::shared_ptr<Devpts> devpts) : CharInode(dev, 0666, makedev(5, 0)), devpts_(std::move(devpts)) {}
   Result<std::shared_ptr<FileDescription>> Open(const Caller& c, const Path& at, int flags) override {
-    if (c.thread_group == nullptr) return Errno::kENXIO;
+    if (c.thread_group == nullptr || c.thread_group->no_ctty) return Errno::kENXIO;
     std::shared_ptr<Tty> tty = devpts_->TtyOfSession(c.thread_group->sid.load());
     if (tty == nullptr) return Errno::kENXIO;  // tty_open_current_tty: no controlling terminal
     return devpts_->OpenReplica(c, at, shared_from_this(), flags | O_NOCTTY, std::move(tty));
@@ -82,11 +86,42 @@ class DevTtyInode final : public CharInode {
 
 }  // namespace
 
-std::shared_ptr<Devpts> Devpts::Create() {
+Result<DevptsOptions> DevptsOptions::Parse(std::string_view data) {
+  DevptsOptions o;
+  for (absl::string_view opt : absl::StrSplit(absl::string_view(data.data(), data.size()), ',', absl::SkipEmpty())) {
+    const size_t eq = opt.find('=');
+    const absl::string_view key = opt.substr(0, eq);
+    const absl::string_view val = eq == absl::string_view::npos ? absl::string_view() : opt.substr(eq + 1);
+    if (eq == absl::string_view::npos) {
+      if (key == "newinstance") continue;  // every sandbox devpts is its own instance
+      return Errno::kEINVAL;
+    }
+    uint32_t n = 0;
+    if (key == "uid" || key == "gid" || key == "max") {
+      if (!absl::SimpleAtoi(val, &n)) return Errno::kEINVAL;
+      if (key == "uid") o.uid = n;
+      if (key == "gid") o.gid = n;
+      continue;  // max: kMaxPtys bounds the sandbox anyway
+    }
+    if (key == "mode" || key == "ptmxmode") {
+      std::string s(val);
+      char* end = nullptr;
+      const unsigned long m = std::strtoul(s.c_str(), &end, 8);
+      if (s.empty() || *end != '\0' || s[0] == '-' || m > 07777) return Errno::kEINVAL;
+      (key == "mode" ? o.mode : o.ptmxmode) = static_cast<uint32_t>(m);
+      continue;
+    }
+    return Errno::kEINVAL;
+  }
+  return o;
+}
+
+std::shared_ptr<Devpts> Devpts::Create(const DevptsOptions& opts) {
   auto d = std::make_shared<Devpts>();
   d->dev_ = NextSyntheticDev();
+  d->opts_ = opts;
   auto root = SyntheticDir::New(d->dev_, 0755);
-  root->AddChild("ptmx", std::make_shared<PtmxInode>(d->dev_, d));
+  root->AddChild("ptmx", std::make_shared<PtmxInode>(d->dev_, opts.ptmxmode, d));
   std::weak_ptr<Devpts> weak = d;
   root->SetGenerated(
       [weak](const Caller&, std::string_view name) -> Result<std::shared_ptr<Inode>> {
@@ -113,7 +148,7 @@ std::shared_ptr<Devpts> Devpts::Create() {
   return d;
 }
 
-Result<std::shared_ptr<Tty>> Devpts::NewTty(sentry::kernel::Kernel* kernel, uint32_t uid) {
+Result<std::shared_ptr<Tty>> Devpts::NewTty(sentry::kernel::Kernel* kernel, uint32_t uid, uint32_t gid) {
   absl::MutexLock l(&mu_);
   // The lowest index whose pair is gone (devpts_new_index: an ida).
   uint32_t index = 0;
@@ -127,7 +162,9 @@ Result<std::shared_ptr<Tty>> Devpts::NewTty(sentry::kernel::Kernel* kernel, uint
   while (ttys_.contains(index)) ++index;
   if (index >= kMaxPtys) return Errno::kENOSPC;
   auto tty = std::make_shared<Tty>(index, kernel);
-  ttys_[index] = Entry{tty, std::make_shared<PtsInode>(dev_, index, uid, tty, weak_from_this())};
+  // devpts_pty_new: the mount's uid=/gid= if given, else the opener's.
+  ttys_[index] = Entry{tty, std::make_shared<PtsInode>(dev_, opts_.mode, index, opts_.uid.value_or(uid),
+                                                       opts_.gid.value_or(gid), tty, weak_from_this())};
   return tty;
 }
 

@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
+#include <string_view>
 
 #include "absl/synchronization/mutex.h"
 #include "fs/inode.h"
@@ -20,13 +22,27 @@
 
 namespace fs {
 
+// Mount options (devpts_parse_options in fs/devpts/inode.c).
+struct DevptsOptions {
+  std::optional<uint32_t> uid, gid;  // owner of new replicas; unset: the opener's fsuid/fsgid
+  uint32_t mode = 0600;              // permissions of new replicas
+  uint32_t ptmxmode = 0;             // permissions of /dev/pts/ptmx
+  // What container runtimes mount (runc: newinstance,ptmxmode=0666,
+  // mode=0620,gid=5): the sandbox's devpts when config.json has none.
+  static DevptsOptions ContainerDefault() { return {std::nullopt, 5, 0620, 0666}; }
+  // Comma-separated "uid=N,gid=N,mode=OCT,ptmxmode=OCT,newinstance,max=N";
+  // Linux's defaults for the ones left out. EINVAL for anything else.
+  static Result<DevptsOptions> Parse(std::string_view data);
+};
+
 class Devpts : public std::enable_shared_from_this<Devpts> {
  public:
-  static std::shared_ptr<Devpts> Create();
+  static std::shared_ptr<Devpts> Create(const DevptsOptions& opts = DevptsOptions::ContainerDefault());
   std::shared_ptr<Inode> root() const { return root_; }
 
-  // A new pair with the lowest free index (ENOSPC past 4096 pairs).
-  Result<std::shared_ptr<Tty>> NewTty(sentry::kernel::Kernel* kernel, uint32_t uid);
+  // A new pair with the lowest free index (ENOSPC past 4096 pairs); its
+  // replica belongs to uid:gid unless the mount options say otherwise.
+  Result<std::shared_ptr<Tty>> NewTty(sentry::kernel::Kernel* kernel, uint32_t uid, uint32_t gid);
   // The replica inode of a live pair whose master is open, or null.
   std::shared_ptr<Inode> ReplicaInode(uint32_t index);
   // The terminal whose session is `sid` (the controlling terminal of the
@@ -48,6 +64,7 @@ class Devpts : public std::enable_shared_from_this<Devpts> {
     std::shared_ptr<Inode> inode;
   };
   uint64_t dev_ = 0;
+  DevptsOptions opts_;
   std::shared_ptr<Inode> root_;
   absl::Mutex mu_;
   std::map<uint32_t, Entry> ttys_ ABSL_GUARDED_BY(mu_);

@@ -83,7 +83,7 @@ Result<std::shared_ptr<Dentry>> Dentry::LookupChild(const Caller& c, std::string
   const bool cache = cache_children_ && inode_->CacheLookups();
   if (cache) {
     absl::MutexLock l(&mu_);
-    auto it = children_.find(std::string(name));
+    auto it = children_.find(absl::string_view(name.data(), name.size()));
     if (it != children_.end()) {
       if (it->second != nullptr) return it->second;
       if (inode_->CacheNegativeLookups()) return Errno::kENOENT;

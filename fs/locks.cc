@@ -232,4 +232,14 @@ base::Result<void> LockTable::Flock(sentry::kernel::Task& t, const void* file, c
   }
 }
 
+std::vector<LockTable::HeldLock> LockTable::Snapshot() {
+  std::vector<HeldLock> out;
+  absl::MutexLock l(&mu_);
+  for (const auto& [file, fl] : files_) {
+    for (const RecordLock& r : fl.records) out.push_back({file, r, false});
+    for (const RecordLock& r : fl.flocks) out.push_back({file, r, true});
+  }
+  return out;
+}
+
 }  // namespace fs

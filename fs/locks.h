@@ -80,6 +80,15 @@ class LockTable {
   base::Result<void> Flock(sentry::kernel::Task& t, const void* file, const FileDescription* owner, FlockOp op,
                            bool nonblock);
 
+  // Read-only: a copy of every held lock, for /proc/locks and fdinfo
+  // (fs/proc_locks.cc). `file` is a key only, never dereferenced.
+  struct HeldLock {
+    const void* file;
+    RecordLock lock;
+    bool flock;
+  };
+  std::vector<HeldLock> Snapshot();
+
  private:
   struct FileLocks {
     std::vector<RecordLock> records;  // POSIX and OFD; an owner's never overlap

@@ -4,30 +4,47 @@
 // kMaxSymlinks), and a trailing slash demands a directory.
 #include <fcntl.h>
 
+#include <algorithm>
+#include <list>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "fs/vfs.h"
 #include "sentry/kernel/task.h"
 
 namespace fs {
 namespace {
 
+// The components still to walk, the next on top. They point into the
+// path (copied in by the syscall, alive for the whole walk) or into symlink
+// targets kept by the walk: no allocation per component on the hot path
+// (a repeated stat of a cached rootfs path).
+using ComponentStack = absl::InlinedVector<std::string_view, 16>;
+
 // Pushes the components of `path` so that the first is on top.
-void PushComponents(std::vector<std::string>& stack, std::string_view path) {
-  std::vector<std::string_view> comps;
+void PushComponents(ComponentStack& stack, std::string_view path) {
+  const size_t base = stack.size();
   size_t i = 0;
   while (i < path.size()) {
     while (i < path.size() && path[i] == '/') ++i;
     size_t j = i;
     while (j < path.size() && path[j] != '/') ++j;
-    if (j > i) comps.push_back(path.substr(i, j - i));
+    if (j > i) stack.push_back(path.substr(i, j - i));
     i = j;
   }
-  for (auto it = comps.rbegin(); it != comps.rend(); ++it) stack.emplace_back(*it);
+  std::reverse(stack.begin() + static_cast<ptrdiff_t>(base), stack.end());
 }
 
 Result<void> MaySearch(const Caller& c, const Path& dir) {
-  const struct stat st = TRY(dir.dentry->inode()->Stat(c));
+  const auto& inode = dir.dentry->inode();
+  // Most directories are searchable by everyone (0755), and capabilities
+  // grant search of any directory (generic_permission): decided from the
+  // inode's mode, like Linux's may_lookup() from the cached i_mode, without
+  // a full Stat (for an overlay directory that is the upper's stat plus an
+  // xattr read).
+  if ((inode->mode() & 0111) == 0111) return {};
+  if (c.creds->HasCap(CAP_DAC_READ_SEARCH) || c.creds->HasCap(CAP_DAC_OVERRIDE)) return {};
+  const struct stat st = TRY(inode->Stat(c));
   return CheckPermission(*c.creds, st, kMayExec);
 }
 
@@ -72,12 +89,13 @@ Result<Path> Vfs::Resolve(const Caller& c, const FsContext& fs, const Path& star
     return {};
   };
   if (path[0] == '/') TRY(jump_root());
-  std::vector<std::string> stack;
+  ComponentStack stack;
+  std::list<std::string> targets;  // symlink targets the stack points into
   PushComponents(stack, path);
   bool trailing = path.back() == '/';
   int links = 0;
   while (!stack.empty()) {
-    const std::string name = std::move(stack.back());
+    const std::string_view name = stack.back();
     stack.pop_back();
     const bool last = stack.empty();
     if (!cur.dentry->inode()->is_dir()) return Errno::kENOTDIR;
@@ -99,7 +117,7 @@ Result<Path> Vfs::Resolve(const Caller& c, const FsContext& fs, const Path& star
       if (rf & kResolveNoSymlinks) return Errno::kELOOP;
       if ((rf & kResolveNoMagiclinks) && inode->IsMagicLink()) return Errno::kELOOP;
       if (++links > kMaxSymlinks) return Errno::kELOOP;
-      const std::string target = TRY(inode->Readlink(c));
+      const std::string& target = targets.emplace_back(TRY(inode->Readlink(c)));
       if (target.empty()) return Errno::kENOENT;
       if (target[0] == '/') TRY(jump_root());
       // The target's last component becomes the path's last; a slash at its

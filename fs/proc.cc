@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 
 #include <charconv>
+#include <cstring>
 
 #include "absl/container/flat_hash_map.h"
 #include "fs/filesystems.h"
@@ -100,6 +101,114 @@ class KnobFile final : public VfsFile {
   const int64_t min_, max_;
 };
 
+// /proc/<pid>/oom_score_adj and the legacy oom_adj (fs/proc/base.c): the
+// process's ThreadGroup::oom_score_adj, generated at each read. Nothing in
+// the sandbox kills by it (the host's OOM killer sees the sandbox's own
+// value, runsc sets it), but programs set, read and inherit it, and
+// Linux's rules hold: lowering it below oom_score_adj_min needs
+// CAP_SYS_RESOURCE (EACCES), and a write with it moves the min.
+class OomAdjFile final : public VfsFile {
+ public:
+  OomAdjFile(fs::Path at, std::shared_ptr<Inode> inode, int flags, std::shared_ptr<sentry::kernel::ThreadGroup> tg,
+             bool legacy, bool opener_has_cap)
+      : VfsFile(at, inode, flags), tg_(std::move(tg)), legacy_(legacy), opener_has_cap_(opener_has_cap) {}
+
+  std::string Text() const {
+    const int adj = tg_->oom_score_adj.load();
+    if (!legacy_) return fmt::format("{}\n", adj);
+    // oom_adj_read(): OOM_SCORE_ADJ_MAX shows as OOM_ADJUST_MAX.
+    return fmt::format("{}\n", adj == 1000 ? 15 : adj * 17 / 1000);
+  }
+  Result<size_t> Read(std::span<uint8_t> buf) override {
+    absl::MutexLock l(&mu_);
+    const size_t n = TRY(PRead(buf, offset_));
+    offset_ += n;
+    return n;
+  }
+  Result<size_t> PRead(std::span<uint8_t> buf, uint64_t off) override {
+    const std::string t = Text();
+    if (off >= t.size()) return size_t{0};
+    const size_t n = std::min<size_t>(buf.size(), t.size() - off);
+    std::memcpy(buf.data(), t.data() + off, n);
+    return n;
+  }
+  Result<uint64_t> Seek(int64_t off, int whence) override {
+    absl::MutexLock l(&mu_);
+    int64_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? static_cast<int64_t>(offset_) : -1;
+    if (base < 0 || off < -base) return Errno::kEINVAL;
+    offset_ = static_cast<uint64_t>(base + off);
+    return offset_;
+  }
+  Result<size_t> Write(std::span<const uint8_t> buf) override { return PWrite(buf, 0); }
+  Result<size_t> PWrite(std::span<const uint8_t> buf, uint64_t) override {
+    // oom_score_adj_write(): at most PROC_NUMBUF - 1 bytes, stripped.
+    std::string_view s(reinterpret_cast<const char*>(buf.data()), std::min<size_t>(buf.size(), 12));
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    if (!s.empty() && s[0] == '+') s.remove_prefix(1);
+    int64_t v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || ec != std::errc() || p != s.data() + s.size()) return Errno::kEINVAL;
+    if (legacy_) {
+      if (v < -17 || v > 15) return Errno::kEINVAL;
+      v = v == 15 ? 1000 : v * 1000 / 17;  // oom_adj_write(): scaled to oom_score_adj
+    } else if (v < -1000 || v > 1000) {
+      return Errno::kEINVAL;
+    }
+    // capable(CAP_SYS_RESOURCE) of the writer (the task doing the write).
+    sentry::kernel::Task* cur = sentry::kernel::Task::Current();
+    const bool cap = cur != nullptr ? cur->creds().HasCap(CAP_SYS_RESOURCE) : opener_has_cap_;
+    // __set_oom_adj(): legacy writes compare with the current value, new
+    // ones with the min.
+    const int floor = legacy_ ? tg_->oom_score_adj.load() : tg_->oom_score_adj_min.load();
+    if (v < floor && !cap) return Errno::kEACCES;
+    tg_->oom_score_adj = static_cast<int>(v);
+    if (!legacy_ && cap) tg_->oom_score_adj_min = static_cast<int>(v);
+    return buf.size();
+  }
+
+ private:
+  const std::shared_ptr<sentry::kernel::ThreadGroup> tg_;
+  const bool legacy_, opener_has_cap_;
+  absl::Mutex mu_;
+  uint64_t offset_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+class OomAdjInode final : public SyntheticInode {
+ public:
+  OomAdjInode(uint64_t dev, int32_t pid, bool legacy) : SyntheticInode(dev, S_IFREG | 0644), pid_(pid), legacy_(legacy) {}
+  Result<std::shared_ptr<FileDescription>> Open(const Caller& c, const Path& at, int flags) override {
+    std::shared_ptr<sentry::kernel::ThreadGroup> tg;
+    if (c.kernel != nullptr) {
+      tg = c.kernel->FindProcess(pid_);
+    } else if (c.thread_group != nullptr && c.thread_group->pid == pid_) {
+      tg = std::shared_ptr<sentry::kernel::ThreadGroup>(std::shared_ptr<void>(), c.thread_group);  // not owned
+    }
+    if (tg == nullptr) return Errno::kESRCH;
+    return std::shared_ptr<FileDescription>(std::make_shared<OomAdjFile>(
+        at, shared_from_this(), flags, std::move(tg), legacy_, c.creds->HasCap(CAP_SYS_RESOURCE)));
+  }
+  // Owned by the process's euid/egid (proc_pid_make_inode), so a process
+  // may write its own value without privileges.
+  Result<struct stat> Stat(const Caller& c) override {
+    struct stat st = TRY(SyntheticInode::Stat(c));
+    if (c.kernel != nullptr) {
+      if (auto info = c.kernel->GetProcessInfo(pid_)) st.st_uid = info->euid, st.st_gid = info->egid;
+    } else if (c.thread_group != nullptr && c.thread_group->pid == pid_ && c.creds != nullptr) {
+      st.st_uid = c.creds->euid, st.st_gid = c.creds->egid;
+    }
+    return st;
+  }
+  Result<void> SetAttr(const Caller& c, const SetAttrRequest& req) override {
+    if (req.size.has_value() && !req.mode && !req.uid && !req.gid && !req.atime && !req.mtime) return {};  // O_TRUNC
+    return SyntheticInode::SetAttr(c, req);
+  }
+
+ private:
+  const int32_t pid_;
+  const bool legacy_;
+};
+
 class KnobInode final : public SyntheticInode {
  public:
   KnobInode(uint64_t dev, SyntheticFile::ContentFn fn, int64_t min, int64_t max)
@@ -136,6 +245,12 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
                    }));
     root->AddChild("mounts", SyntheticSymlink::New(dev_, [](const Caller&) -> Result<std::string> {
                      return std::string("self/mounts");
+                   }));
+    root->AddChild("net", SyntheticSymlink::New(dev_, [](const Caller&) -> Result<std::string> {
+                     return std::string("self/net");
+                   }));
+    root->AddChild("locks", SyntheticFile::New(dev_, 0444, [](const Caller& c) -> Result<std::string> {
+                     return proc::LocksText(c);
                    }));
     proc::AddSystemFiles(*root, dev_);
     std::shared_ptr<Procfs> self = shared_from_this();
@@ -436,12 +551,14 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
                     return text;
                   }, min, max));
     };
-    knob("oom_score_adj", "0\n", -1000, 1000);
-    knob("oom_adj", "0\n", -17, 15);
+    d->AddChild("oom_score_adj", std::make_shared<OomAdjInode>(dev, pid, false));
+    d->AddChild("oom_adj", std::make_shared<OomAdjInode>(dev, pid, true));
     knob("loginuid", "4294967295", 0, 4294967295);
     file("sessionid", 0444, [pid](const Caller& c) -> Result<std::string> { TRY(InfoOf(c, pid)); return std::string("4294967295"); });
     file("io", 0400, [pid](const Caller& c) -> Result<std::string> { TRY(InfoIfMayRead(c, pid)); return IoText(); });
     file("wchan", 0444, [pid](const Caller& c) -> Result<std::string> { TRY(InfoOf(c, pid)); return std::string("0"); });
+    // One network namespace: every process shows the same files.
+    d->AddChild("net", net_);
     d->AddChild("fd", FdDir(pid, false));
     d->AddChild("fdinfo", FdDir(pid, true));
     if (tid == 0) d->AddChild("task", TaskDir(pid));
@@ -492,6 +609,7 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
             const int flags = f->flags() | (e.value().cloexec ? O_CLOEXEC : 0);
             std::string text = fmt::format("pos:\t{}\nflags:\t0{:o}\nmnt_id:\t1\nino:\t{}\n", pos.ok() ? pos.value() : 0,
                                            flags, st.ok() ? st.value().st_ino : 0);
+            if (st.ok()) text += proc::FdLockLines(c, *f, fds.table, pid, st.value().st_dev, st.value().st_ino);
             return std::shared_ptr<Inode>(proc::FixedFile(dev, std::move(text)));
           }
           std::string target = f->Path();
@@ -511,6 +629,7 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
   }
 
   const uint64_t dev_;
+  const std::shared_ptr<SyntheticDir> net_ = proc::NetDir(dev_);
   absl::Mutex mu_;
   absl::flat_hash_map<int64_t, std::weak_ptr<SyntheticDir>> pid_dirs_ ABSL_GUARDED_BY(mu_);
 };

@@ -31,6 +31,16 @@ void AddSystemFiles(SyntheticDir& root, uint64_t dev);
 // from `ctx`'s root, as seen from there (proc_mounts.cc).
 std::string MountsText(const Caller& c, const FsContext& ctx, bool mountinfo);
 
+// /proc/[pid]/net: the sandbox's loopback only (proc_net.cc).
+std::shared_ptr<SyntheticDir> NetDir(uint64_t dev);
+
+// /proc/locks (proc_locks.cc).
+std::string LocksText(const Caller& c);
+// The "lock:" lines of fdinfo for `f`, open in fd table `fd_table` of
+// process `pid`; `dev`, `ino`: the file's.
+std::string FdLockLines(const Caller& c, const FileDescription& f, const void* fd_table, int32_t pid, uint64_t dev,
+                        uint64_t ino);
+
 }  // namespace fs::proc
 
 #endif  // FS_PROC_INTERNAL_H_

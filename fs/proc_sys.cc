@@ -4,11 +4,15 @@
 // CPUs (sentry::kernel::NumCpus), its tasks' CPU times and its boot time.
 // Nothing here reads the host's /proc (the sentry opens no host path).
 #include <cpuid.h>
+#include <fcntl.h>
 #include <sys/random.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <charconv>
+#include <functional>
+#include <optional>
 #include <cstring>
 
 #include "absl/container/flat_hash_set.h"
@@ -267,22 +271,169 @@ std::string LoadavgText(const Caller& c) {
 
 std::shared_ptr<SyntheticDir> Dir(uint64_t dev) { return SyntheticDir::New(dev); }
 
+// ---- /proc/sys (fs/proc/proc_sysctl.c, kernel/sysctl.c).
+
+// How a writable key takes a write.
+struct SysctlSpec {
+  std::string key;  // Kernel::Sysctl key: the path under /proc/sys
+  bool is_string = false;
+  size_t max_len = 0;              // strings (proc_dostring): bytes kept
+  int64_t min = 0, max = INT32_MAX;  // integers (proc_dointvec_minmax)
+};
+
+using SysctlValue = std::function<std::string(sentry::kernel::Kernel*)>;
+
+// An open /proc/sys file: reads show the current value (generated per
+// read, as Linux's proc_sys_read does), writes go to the Kernel's value.
+class SysctlFile final : public VfsFile {
+ public:
+  SysctlFile(fs::Path at, std::shared_ptr<Inode> inode, int flags, sentry::kernel::Kernel* k, SysctlValue value,
+             const SysctlSpec* spec)
+      : VfsFile(std::move(at), std::move(inode), flags), kernel_(k), value_(std::move(value)), spec_(spec) {}
+
+  Result<size_t> Read(std::span<uint8_t> buf) override {
+    absl::MutexLock l(&mu_);
+    const size_t n = TRY(PRead(buf, offset_));
+    offset_ += n;
+    return n;
+  }
+  Result<size_t> PRead(std::span<uint8_t> buf, uint64_t off) override {
+    const std::string text = value_(kernel_);
+    if (off >= text.size()) return 0;
+    const size_t n = std::min<size_t>(buf.size(), text.size() - off);
+    std::memcpy(buf.data(), text.data() + off, n);
+    return n;
+  }
+  Result<uint64_t> Seek(int64_t off, int whence) override {
+    absl::MutexLock l(&mu_);
+    int64_t pos = 0;
+    switch (whence) {
+      case SEEK_SET: pos = off; break;
+      case SEEK_CUR:
+        if (__builtin_add_overflow(static_cast<int64_t>(offset_), off, &pos)) return Errno::kEINVAL;
+        break;
+      default: return Errno::kEINVAL;  // no SEEK_END: the size is 0, as Linux's
+    }
+    if (pos < 0) return Errno::kEINVAL;
+    offset_ = static_cast<uint64_t>(pos);
+    return offset_;
+  }
+  Result<size_t> Write(std::span<const uint8_t> buf) override {
+    absl::MutexLock l(&mu_);
+    const size_t n = TRY(PWrite(buf, offset_));
+    offset_ += n;
+    return n;
+  }
+  Result<size_t> PWrite(std::span<const uint8_t> buf, uint64_t off) override {
+    if (spec_ == nullptr || kernel_ == nullptr) return Errno::kEINVAL;
+    const std::string_view in(reinterpret_cast<const char*>(buf.data()), std::min<size_t>(buf.size(), 4096));
+    if (spec_->is_string) {
+      // _proc_do_string with sysctl_writes_strict: a write continues the
+      // value at its offset (past the end: ignored) up to a newline or NUL,
+      // truncated to the maximum; the whole write is consumed.
+      std::string cur = value_(kernel_);
+      if (!cur.empty() && cur.back() == '\n') cur.pop_back();
+      if (off > cur.size()) return buf.size();
+      std::string_view add = in.substr(0, std::min(in.find('\n'), in.find('\0')));
+      std::string v = cur.substr(0, off);
+      v += add;
+      if (v.size() > spec_->max_len) v.resize(spec_->max_len);
+      kernel_->SetSysctl(spec_->key, std::move(v));
+      return buf.size();
+    }
+    // __do_proc_dointvec with sysctl_writes_strict: only at offset 0, one
+    // integer (leading blanks, a sign, trailing whitespace), in range.
+    if (off != 0) return 0;
+    std::string_view s = in;
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n')) s.remove_prefix(1);
+    size_t end = 0;
+    while (end < s.size() && s[end] != ' ' && s[end] != '\t' && s[end] != '\n' && s[end] != '\0') ++end;
+    std::string_view num = s.substr(0, end);
+    if (!num.empty() && num[0] == '+') return Errno::kEINVAL;
+    int64_t v = 0;
+    auto [p, ec] = std::from_chars(num.data(), num.data() + num.size(), v);
+    if (num.empty() || ec != std::errc() || p != num.data() + num.size()) return Errno::kEINVAL;
+    if (v < spec_->min || v > spec_->max) return Errno::kEINVAL;
+    kernel_->SetSysctl(spec_->key, std::to_string(v));
+    return buf.size();
+  }
+
+ private:
+  sentry::kernel::Kernel* const kernel_;  // the sandbox's: outlives its files
+  const SysctlValue value_;
+  const SysctlSpec* const spec_;  // owned by the inode
+  absl::Mutex mu_;
+  uint64_t offset_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// A /proc/sys file. Its mode is Linux's, but only keys with a spec (values
+// that mean something in the sandbox) can be written: a write open of the
+// others is EACCES, as Linux gives a container's root for keys its user
+// namespace does not own. Writing needs euid 0 and a write bit for the
+// owner (sysctl_perm(): the uid decides, capabilities do not) and a
+// writable key; the write itself checks the value.
+class SysctlInode final : public SyntheticInode {
+ public:
+  SysctlInode(uint64_t dev, uint32_t perm, SysctlValue value, std::optional<SysctlSpec> spec)
+      : SyntheticInode(dev, S_IFREG | perm), value_(std::move(value)), spec_(std::move(spec)) {}
+
+  Result<std::shared_ptr<FileDescription>> Open(const Caller& c, const Path& at, int flags) override {
+    if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)) {
+      const uint32_t bits = c.creds->euid == 0 ? (mode() >> 6) : mode();
+      if (!spec_.has_value() || !(bits & 2)) return Errno::kEACCES;
+    }
+    return std::shared_ptr<FileDescription>(std::make_shared<SysctlFile>(
+        at, shared_from_this(), flags, c.kernel, value_, spec_.has_value() ? &*spec_ : nullptr));
+  }
+  // O_TRUNC (fopen "w", as sysctl(8) and shells do) is ignored.
+  Result<void> SetAttr(const Caller& c, const SetAttrRequest& req) override {
+    if (req.size.has_value() && !req.mode && !req.uid && !req.gid && !req.atime && !req.mtime) return {};
+    return SyntheticInode::SetAttr(c, req);
+  }
+
+ private:
+  const SysctlValue value_;
+  const std::optional<SysctlSpec> spec_;
+};
+
+// A key whose value is fixed in the sandbox.
+std::shared_ptr<Inode> Ro(uint64_t dev, std::string text, uint32_t perm = 0644) {
+  return std::make_shared<SysctlInode>(
+      dev, perm, [text = std::move(text)](sentry::kernel::Kernel*) { return text; }, std::nullopt);
+}
+
+// A writable key kept in Kernel::Sysctl (`dflt` until written).
+std::shared_ptr<Inode> Rw(uint64_t dev, SysctlSpec spec, std::function<std::string(sentry::kernel::Kernel&)> dflt) {
+  SysctlValue value = [key = spec.key, dflt = std::move(dflt)](sentry::kernel::Kernel* k) -> std::string {
+    if (k == nullptr) return "\n";
+    return k->Sysctl(key, dflt(*k)) + "\n";
+  };
+  return std::make_shared<SysctlInode>(dev, 0644, std::move(value), std::move(spec));
+}
+
+std::shared_ptr<Inode> RwInt(uint64_t dev, std::string key, int64_t dflt, int64_t min, int64_t max) {
+  return Rw(dev, SysctlSpec{.key = std::move(key), .min = min, .max = max},
+            [dflt](sentry::kernel::Kernel&) { return std::to_string(dflt); });
+}
+
 std::shared_ptr<SyntheticDir> SysTree(uint64_t dev) {
   auto sys = Dir(dev);
   auto kernel = Dir(dev);
-  kernel->AddChild("hostname", SyntheticFile::New(dev, 0644, [](const Caller& c) -> Result<std::string> {
-                     return (c.kernel != nullptr ? c.kernel->config().hostname : std::string("runsc")) + "\n";
-                   }));
-  kernel->AddChild("domainname", FixedFile(dev, "(none)\n", 0644));
-  kernel->AddChild("osrelease", FixedFile(dev, std::string(kRelease) + "\n"));
-  kernel->AddChild("ostype", FixedFile(dev, "Linux\n"));
-  kernel->AddChild("version", FixedFile(dev, std::string(kVersion) + "\n"));
-  kernel->AddChild("pid_max", FixedFile(dev, "4194304\n", 0644));
-  kernel->AddChild("threads-max", FixedFile(dev, "127408\n", 0644));
-  kernel->AddChild("ngroups_max", FixedFile(dev, "65536\n"));
-  kernel->AddChild("cap_last_cap", FixedFile(dev, "40\n"));
-  kernel->AddChild("overflowuid", FixedFile(dev, "65534\n", 0644));
-  kernel->AddChild("overflowgid", FixedFile(dev, "65534\n", 0644));
+  // The UTS names (__NEW_UTS_LEN: 64 bytes), shared with uname(2) and
+  // sethostname(2).
+  kernel->AddChild("hostname", Rw(dev, SysctlSpec{.key = "kernel/hostname", .is_string = true, .max_len = 64},
+                                  [](sentry::kernel::Kernel& k) { return k.hostname(); }));
+  kernel->AddChild("domainname", Rw(dev, SysctlSpec{.key = "kernel/domainname", .is_string = true, .max_len = 64},
+                                    [](sentry::kernel::Kernel& k) { return k.domainname(); }));
+  kernel->AddChild("osrelease", Ro(dev, std::string(kRelease) + "\n", 0444));
+  kernel->AddChild("ostype", Ro(dev, "Linux\n", 0444));
+  kernel->AddChild("version", Ro(dev, std::string(kVersion) + "\n", 0444));
+  kernel->AddChild("pid_max", Ro(dev, "4194304\n"));
+  kernel->AddChild("threads-max", Ro(dev, "127408\n"));
+  kernel->AddChild("ngroups_max", Ro(dev, "65536\n", 0444));
+  kernel->AddChild("cap_last_cap", Ro(dev, "40\n", 0444));
+  kernel->AddChild("overflowuid", Ro(dev, "65534\n"));
+  kernel->AddChild("overflowgid", Ro(dev, "65534\n"));
   kernel->AddChild("shmmax", FixedFile(dev, "18446744073692774399\n", 0644));
   kernel->AddChild("shmall", FixedFile(dev, "18446744073692774399\n", 0644));
   kernel->AddChild("shmmni", FixedFile(dev, "4096\n", 0644));
@@ -290,45 +441,47 @@ std::shared_ptr<SyntheticDir> SysTree(uint64_t dev) {
   kernel->AddChild("msgmnb", FixedFile(dev, "16384\n", 0644));
   kernel->AddChild("msgmni", FixedFile(dev, "32000\n", 0644));
   kernel->AddChild("sem", FixedFile(dev, "32000\t1024000000\t500\t32000\n", 0644));
-  kernel->AddChild("tainted", FixedFile(dev, "0\n", 0644));
-  kernel->AddChild("randomize_va_space", FixedFile(dev, "2\n", 0644));
-  kernel->AddChild("dmesg_restrict", FixedFile(dev, "1\n", 0644));
-  kernel->AddChild("kptr_restrict", FixedFile(dev, "1\n", 0644));
-  kernel->AddChild("core_pattern", FixedFile(dev, "core\n", 0644));
+  kernel->AddChild("tainted", Ro(dev, "0\n"));
+  kernel->AddChild("randomize_va_space", Ro(dev, "2\n"));
+  kernel->AddChild("dmesg_restrict", Ro(dev, "1\n"));
+  kernel->AddChild("kptr_restrict", Ro(dev, "1\n"));
+  kernel->AddChild("core_pattern", Ro(dev, "core\n"));
   auto random = Dir(dev);
-  random->AddChild("boot_id", FixedFile(dev, RandomUuid()));
-  random->AddChild("uuid", SyntheticFile::New(dev, 0444, [](const Caller&) -> Result<std::string> { return RandomUuid(); }));
-  random->AddChild("entropy_avail", FixedFile(dev, "256\n"));
-  random->AddChild("poolsize", FixedFile(dev, "256\n"));
-  random->AddChild("urandom_min_reseed_secs", FixedFile(dev, "60\n", 0644));
-  random->AddChild("write_wakeup_threshold", FixedFile(dev, "256\n", 0644));
+  random->AddChild("boot_id", Ro(dev, RandomUuid(), 0444));
+  random->AddChild("uuid", std::make_shared<SysctlInode>(
+                             dev, 0444, [](sentry::kernel::Kernel*) { return RandomUuid(); }, std::nullopt));
+  random->AddChild("entropy_avail", Ro(dev, "256\n", 0444));
+  random->AddChild("poolsize", Ro(dev, "256\n", 0444));
+  random->AddChild("urandom_min_reseed_secs", Ro(dev, "60\n"));
+  random->AddChild("write_wakeup_threshold", Ro(dev, "256\n"));
   kernel->AddChild("random", random);
   auto yama = Dir(dev);
-  yama->AddChild("ptrace_scope", FixedFile(dev, "0\n", 0644));
+  yama->AddChild("ptrace_scope", Ro(dev, "0\n"));
   kernel->AddChild("yama", yama);
   sys->AddChild("kernel", kernel);
 
   auto vm = Dir(dev);
-  vm->AddChild("overcommit_memory", FixedFile(dev, "0\n", 0644));
-  vm->AddChild("overcommit_ratio", FixedFile(dev, "50\n", 0644));
-  vm->AddChild("max_map_count", FixedFile(dev, "65530\n", 0644));
-  vm->AddChild("mmap_min_addr", FixedFile(dev, "65536\n", 0644));
-  vm->AddChild("swappiness", FixedFile(dev, "60\n", 0644));
+  // The policy is the sandbox's (sentry/mm may consult it); 0..2 as Linux.
+  vm->AddChild("overcommit_memory", RwInt(dev, "vm/overcommit_memory", 0, 0, 2));
+  vm->AddChild("overcommit_ratio", RwInt(dev, "vm/overcommit_ratio", 50, 0, INT32_MAX));
+  vm->AddChild("max_map_count", Ro(dev, "65530\n"));
+  vm->AddChild("mmap_min_addr", Ro(dev, "65536\n"));
+  vm->AddChild("swappiness", Ro(dev, "60\n"));
   sys->AddChild("vm", vm);
 
   auto fsdir = Dir(dev);
-  fsdir->AddChild("file-max", FixedFile(dev, "9223372036854775807\n", 0644));
-  fsdir->AddChild("file-nr", FixedFile(dev, "0\t0\t9223372036854775807\n"));
-  fsdir->AddChild("nr_open", FixedFile(dev, "1073741816\n", 0644));
-  fsdir->AddChild("pipe-max-size", FixedFile(dev, "1048576\n", 0644));
-  fsdir->AddChild("pipe-user-pages-hard", FixedFile(dev, "0\n", 0644));
-  fsdir->AddChild("pipe-user-pages-soft", FixedFile(dev, "16384\n", 0644));
-  fsdir->AddChild("protected_symlinks", FixedFile(dev, "1\n", 0644));
-  fsdir->AddChild("protected_hardlinks", FixedFile(dev, "1\n", 0644));
+  fsdir->AddChild("file-max", Ro(dev, "9223372036854775807\n"));
+  fsdir->AddChild("file-nr", Ro(dev, "0\t0\t9223372036854775807\n", 0444));
+  fsdir->AddChild("nr_open", Ro(dev, "1073741816\n"));
+  fsdir->AddChild("pipe-max-size", Ro(dev, "1048576\n"));
+  fsdir->AddChild("pipe-user-pages-hard", Ro(dev, "0\n"));
+  fsdir->AddChild("pipe-user-pages-soft", Ro(dev, "16384\n"));
+  fsdir->AddChild("protected_symlinks", Ro(dev, "1\n"));
+  fsdir->AddChild("protected_hardlinks", Ro(dev, "1\n"));
   auto inotify = Dir(dev);
-  inotify->AddChild("max_user_watches", FixedFile(dev, "8192\n", 0644));
-  inotify->AddChild("max_user_instances", FixedFile(dev, "128\n", 0644));
-  inotify->AddChild("max_queued_events", FixedFile(dev, "16384\n", 0644));
+  inotify->AddChild("max_user_watches", Ro(dev, "8192\n"));
+  inotify->AddChild("max_user_instances", Ro(dev, "128\n"));
+  inotify->AddChild("max_queued_events", Ro(dev, "16384\n"));
   fsdir->AddChild("inotify", inotify);
   sys->AddChild("fs", fsdir);
   return sys;

@@ -37,7 +37,7 @@ Errno Interrupted(Errno e) { return e == Errno::kEINTR ? Errno::kERESTARTSYS : e
 // its group is orphaned. Ignoring or blocking SIGTTOU lets the call go on.
 Result<void> CheckChange(Task& t, Tty& tty, int sig) {
   sentry::kernel::ThreadGroup& tg = t.thread_group();
-  if (tty.session() == 0 || tty.session() != tg.sid.load()) return {};  // not our controlling terminal
+  if (tty.session() == 0 || tty.session() != tg.sid.load() || tg.no_ctty) return {};  // not our controlling terminal
   const int32_t fg = tty.foreground_pgrp();
   const int32_t pgid = tg.pgid.load();
   if (fg == 0 || fg == pgid) return {};
@@ -198,19 +198,26 @@ Result<uint64_t> TtyFileBase::SetCtty(Task& t, uint64_t arg) {
   // privileged caller steals it with arg 1), opened for reading.
   if (sid == tg.pid && tty_->session() == sid) return 0;
   if (sid != tg.pid || devpts_->TtyOfSession(sid) != nullptr) return Errno::kEPERM;
-  const bool privileged = t.creds().euid == 0;
+  // Stealing another session's terminal (arg 1) and taking one opened
+  // write-only need CAP_SYS_ADMIN; the old session just loses it
+  // (session_clear_tty: no signals).
+  const bool privileged = t.creds().HasCap(CAP_SYS_ADMIN);
   if (tty_->session() != 0 && !(arg == 1 && privileged)) return Errno::kEPERM;
   if (!readable() && !privileged) return Errno::kEPERM;
   tty_->SetSession(sid, tg.pgid.load());
+  tg.no_ctty = false;
   return 0;
 }
 
 Result<uint64_t> TtyFileBase::NoCtty(Task& t) {
   sentry::kernel::ThreadGroup& tg = t.thread_group();
-  if (tty_->session() == 0 || tty_->session() != tg.sid.load()) return Errno::kENOTTY;
-  // TODO(#8): a non-leader's TIOCNOTTY detaches only that process in Linux;
-  // here the controlling terminal is the session's, so it stays.
-  if (tg.sid.load() != tg.pid) return 0;
+  if (tty_->session() == 0 || tty_->session() != tg.sid.load() || tg.no_ctty) return Errno::kENOTTY;
+  // tiocnotty: a process that does not lead its session only detaches
+  // itself (proc_clear_tty); the session keeps its terminal.
+  if (tg.sid.load() != tg.pid) {
+    tg.no_ctty = true;
+    return 0;
+  }
   // disassociate_ctty(0): the foreground group gets SIGHUP and SIGCONT.
   const int32_t fg = tty_->ClearSession();
   if (fg > 0) tty_->Send({{.pgid = fg, .sig = SIGHUP}, {.pgid = fg, .sig = SIGCONT}});
@@ -237,7 +244,7 @@ Result<uint64_t> TtyFileBase::TaskIoctl(Task& t, uint64_t cmd, uint64_t arg) {
   // Whether the caller's controlling terminal is this pair (tty_ioctl's
   // current->signal->tty == real_tty; the master end skips the check for
   // the read-only requests, as Linux does).
-  auto is_ctty = [&] { return tty_->session() != 0 && tty_->session() == tg.sid.load(); };
+  auto is_ctty = [&] { return tty_->session() != 0 && tty_->session() == tg.sid.load() && !tg.no_ctty; };
   switch (cmd) {
     case TCGETS: {
       TRY(mm.CopyOut(UserPtr<KTermios>(arg), tty_->termios()));
@@ -355,8 +362,10 @@ Tty* TtyOfFile(FileDescription& f) {
 
 Result<std::shared_ptr<FileDescription>> Devpts::OpenMaster(const Caller& c, const Path& at,
                                                             std::shared_ptr<Inode> inode, int flags) {
-  const uint32_t uid = c.creds != nullptr ? c.creds->euid : 0;
-  std::shared_ptr<Tty> tty = TRY(NewTty(c.kernel, uid));
+  // devpts_pty_new: current_fsuid()/current_fsgid() unless the mount says.
+  const uint32_t uid = c.creds != nullptr ? c.creds->fsuid : 0;
+  const uint32_t gid = c.creds != nullptr ? c.creds->fsgid : 0;
+  std::shared_ptr<Tty> tty = TRY(NewTty(c.kernel, uid, gid));
   return std::shared_ptr<FileDescription>(
       std::make_shared<TtyMasterFile>(at, std::move(inode), flags & ~O_NOCTTY, std::move(tty), shared_from_this()));
 }

@@ -38,7 +38,7 @@ Result<std::shared_ptr<Vfs>> Vfs::Create(std::unique_ptr<gofer::Client> root_cli
   const Path root = vfs->root();
   vfs->AddMount(root, "proc", FilesystemInfo{"proc", false}, NewProcfs());
   vfs->AddMount(root, "sys", FilesystemInfo{"sysfs", true}, NewSysfs());
-  vfs->devpts_ = Devpts::Create();
+  vfs->devpts_ = Devpts::Create(opts.devpts.value_or(DevptsOptions::ContainerDefault()));
   const Path dev = vfs->AddMount(root, "dev", FilesystemInfo{"devtmpfs", false}, NewDevfs(vfs->devpts_));
   vfs->AddMount(dev, "pts", FilesystemInfo{"devpts", false}, vfs->devpts_->root());
   if (opts.tmpfs_tmp || !opts.overlay_root) {

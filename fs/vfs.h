@@ -14,6 +14,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "base/result.h"
+#include "fs/devpts.h"
 #include "fs/locks.h"
 #include "fs/file_description.h"
 #include "fs/fs_context.h"
@@ -79,6 +80,9 @@ struct VfsOptions {
     bool noexec = false;      // the "noexec" option
   };
   std::vector<ExtraMount> mounts;
+  // /dev/pts's mount options (config.json's devpts mount); unset: what
+  // container runtimes mount (DevptsOptions::ContainerDefault).
+  std::optional<DevptsOptions> devpts;
 };
 
 // What an attribute change applies to: a resolved path, or an open file

@@ -118,6 +118,12 @@ int Boot(const Config& c, const BootOptions& o) {
       vfs_opts.overlay_root = false;
     }
     for (const auto& m : j.value("mounts", nlohmann::json::array())) {
+      if (m.value("type", "") == "devpts") {  // options of the sandbox's /dev/pts
+        auto parsed = fs::DevptsOptions::Parse(m.value("data", ""));
+        if (!parsed.ok()) return Fail(fmt::format("boot: devpts options \"{}\": invalid", m.value("data", "")));
+        vfs_opts.devpts = parsed.value();
+        continue;
+      }
       fs::VfsOptions::ExtraMount em;
       em.destination = m.at("destination").get<std::string>();
       em.type = m.at("type").get<std::string>();

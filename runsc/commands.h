@@ -23,6 +23,7 @@ struct MountSpec {
   bool read_only = false;
   uint32_t mode = 01777;    // tmpfs root mode
   bool noexec = false;      // "noexec": execve from it is EACCES
+  std::string data;         // devpts: its own options ("gid=5,mode=620,..."), fs::DevptsOptions::Parse
 };
 
 struct RlimitSpec {
@@ -54,6 +55,7 @@ struct DoOptions {
   bool root_readonly = false;  // no writable overlay over the rootfs
   std::optional<CapsSpec> caps;  // unset: root has every capability, others none
   bool no_new_privs = false;     // process.noNewPrivileges
+  std::optional<int> oom_score_adj;  // process.oomScoreAdj, the app's /proc/<pid>/oom_score_adj
   // The directory of a control socket the sentry serves (runsc exec/ps);
   // empty: none.
   std::string control_dir;

@@ -232,6 +232,7 @@ void CredsFromJson(const nlohmann::json& j, sentry::kernel::ExecSpec& spec) {
   spec.gid = j.value("gid", 0u);
   spec.groups = j.value("groups", std::vector<uint32_t>{});
   spec.no_new_privs = j.value("no_new_privs", false);
+  if (j.contains("oom_score_adj")) spec.oom_score_adj = j.at("oom_score_adj").get<int>();
   if (!j.contains("caps") || !j["caps"].is_object()) return;
   // runc's order: bounding set, then the ids (keeping capabilities), then
   // capset and the ambient raises; its final execve is Kernel::Exec's.

@@ -193,6 +193,7 @@ int Do(const Config& c, const DoOptions& o) {
   for (const MountSpec& m : all_mounts) {
     nlohmann::json jm = {{"destination", m.destination}, {"type", m.type}, {"ro", m.read_only}, {"mode", m.mode},
                          {"noexec", m.noexec}};
+    if (m.type == "devpts") jm["data"] = m.data;
     if (m.type == "bind") {
       auto mg = SpawnMountGofer(c, m);
       if (!mg.ok()) {
@@ -270,6 +271,7 @@ int Do(const Config& c, const DoOptions& o) {
                     {"inheritable", o.caps->inheritable}, {"ambient", o.caps->ambient}};
   }
   spec["no_new_privs"] = o.no_new_privs;
+  if (o.oom_score_adj.has_value()) spec["oom_score_adj"] = *o.oom_score_adj;
   // A terminal on stdin with us in its foreground: the app gets the
   // sandbox's own pty as its terminal (fs/tty_console.h), so ^C, ^Z and
   // job control are the sandbox's; the host terminal passes raw bytes

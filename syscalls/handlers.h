@@ -60,6 +60,8 @@ Result<uint64_t> SchedYield(Task& t, const SyscallArgs& args);
 Result<uint64_t> Getpid(Task& t, const SyscallArgs& args);
 Result<uint64_t> Exit(Task& t, const SyscallArgs& args);
 Result<uint64_t> Uname(Task& t, const SyscallArgs& args);
+Result<uint64_t> Sethostname(Task& t, const SyscallArgs& args);
+Result<uint64_t> Setdomainname(Task& t, const SyscallArgs& args);
 Result<uint64_t> Umask(Task& t, const SyscallArgs& args);
 Result<uint64_t> Getrlimit(Task& t, const SyscallArgs& args);
 Result<uint64_t> Sysinfo(Task& t, const SyscallArgs& args);

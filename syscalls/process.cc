@@ -166,16 +166,38 @@ Result<uint64_t> Uname(Task& t, const SyscallArgs& args) {
     std::memcpy(dst, s.data(), n);
   };
   set(u.sysname, "Linux");
-  set(u.nodename, t.kernel().config().hostname);
+  set(u.nodename, t.kernel().hostname());
   // Like gVisor, a fixed release rather than the host's, so apps cannot
   // fingerprint the host kernel through us.
   set(u.release, "6.1.0");
   set(u.version, "#1 SMP runsc-cpp");
   set(u.machine, "x86_64");
-  set(u.domainname, "(none)");
+  set(u.domainname, t.kernel().domainname());
   TRY(t.mm().CopyOut(args.Ptr<struct utsname>(0), u));
   return 0;
 }
+
+namespace {
+
+// sethostname/setdomainname (kernel/sys.c): CAP_SYS_ADMIN, at most
+// __NEW_UTS_LEN bytes, copied as given (a NUL ends the name for readers).
+Result<uint64_t> SetUtsName(Task& t, const SyscallArgs& args, std::string_view key) {
+  constexpr int64_t kNewUtsLen = 64;
+  if (!t.creds().HasCap(CAP_SYS_ADMIN)) return Errno::kEPERM;
+  const int64_t len = args.I32(1);
+  if (len < 0 || len > kNewUtsLen) return Errno::kEINVAL;
+  std::string name(static_cast<size_t>(len), '\0');
+  TRY(t.mm().CopyInBytes(args.U64(0), {reinterpret_cast<uint8_t*>(name.data()), name.size()}));
+  name.resize(std::min(name.size(), name.find('\0')));
+  t.kernel().SetSysctl(key, std::move(name));
+  return 0;
+}
+
+}  // namespace
+
+Result<uint64_t> Sethostname(Task& t, const SyscallArgs& args) { return SetUtsName(t, args, "kernel/hostname"); }
+
+Result<uint64_t> Setdomainname(Task& t, const SyscallArgs& args) { return SetUtsName(t, args, "kernel/domainname"); }
 
 Result<uint64_t> Sysinfo(Task& t, const SyscallArgs& args) {
   struct sysinfo si {};

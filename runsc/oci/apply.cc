@@ -7,7 +7,10 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <algorithm>
+
 #include "base/logging.h"
+#include "fs/devpts.h"
 #include "fmt/format.h"
 
 namespace runsc::oci {
@@ -89,12 +92,26 @@ absl::StatusOr<std::optional<MountSpec>> ToMount(const Mount& m, size_t i) {
     return std::optional<MountSpec>(out);
   }
   if (m.type == "devpts") {
-    // The sandbox has its own devpts at /dev/pts (fs/devpts.h), with
-    // Linux's defaults (ptmxmode 0666, mode 0620); options are not applied.
+    // The sandbox has its own devpts at /dev/pts (fs/devpts.h), with this
+    // mount's options (gid, mode, ptmxmode, ...; Linux's defaults for those
+    // left out); without a devpts mount, what runc mounts.
     if (m.destination != "/dev/pts") {
       return absl::InvalidArgumentError(fmt::format("{}.destination: devpts is only available at /dev/pts", field));
     }
-    return std::optional<MountSpec>();
+    static const char* const kGeneric[] = {"rw", "ro", "nosuid", "suid", "noexec", "exec", "nodev", "dev",
+                                           "relatime", "noatime", "strictatime", "nodiratime"};
+    std::string data;
+    for (const auto& o : m.options) {
+      if (std::find(std::begin(kGeneric), std::end(kGeneric), o) != std::end(kGeneric)) continue;
+      if (!fs::DevptsOptions::Parse(o).ok()) {
+        return absl::InvalidArgumentError(fmt::format("{}.options: \"{}\" is not a devpts option (uid=, gid=, mode=, "
+                                                      "ptmxmode=, newinstance, max=)", field, o));
+      }
+      data += (data.empty() ? "" : ",") + o;
+    }
+    out.type = "devpts";
+    out.data = data;
+    return std::optional<MountSpec>(out);
   }
   return absl::InvalidArgumentError(fmt::format("{}.type: \"{}\" is not supported (bind, tmpfs, proc, sysfs, "
                                                 "devpts, mqueue, cgroup)",
@@ -211,6 +228,7 @@ absl::StatusOr<DoOptions> ToDoOptions(const Spec& spec, Config& c) {
   // in the sentry (Kernel::Exec applies execve's capability rules to them).
   o.caps = CapsOf(spec);
   o.no_new_privs = spec.no_new_privileges;
+  o.oom_score_adj = spec.oom_score_adj;
   return o;
 }
 

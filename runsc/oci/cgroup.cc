@@ -22,7 +22,7 @@ namespace runsc::oci {
 namespace {
 
 constexpr const char* kRoot = "/sys/fs/cgroup";
-constexpr const char* kControllers[] = {"cpu", "cpuacct", "memory", "freezer"};
+constexpr const char* kControllers[] = {"cpu", "cpuacct", "memory", "freezer", "pids"};
 
 // The controller's directory for `path`, "" if the controller is not mounted.
 std::string Dir(const char* controller, const std::string& path) {
@@ -150,6 +150,11 @@ absl::Status CreateCgroup(const std::string& path, const Spec& spec, pid_t pid, 
                                                     *spec.memory_limit > 0) {
     const uint64_t limit = static_cast<uint64_t>(*spec.memory_limit) + kSentryOverhead;
     if (auto s = WriteFile(mem + "/memory.limit_in_bytes", std::to_string(limit)); !s.ok()) return s;
+  }
+  if (const std::string pids = Dir("pids", path); !pids.empty() && spec.pids_limit.has_value() &&
+                                                     *spec.pids_limit > 0) {
+    const uint64_t limit = HostPidsLimit(static_cast<uint64_t>(*spec.pids_limit));
+    if (auto s = WriteFile(pids + "/pids.max", std::to_string(limit)); !s.ok()) return s;
   }
   for (const char* c : kControllers) {
     const std::string dir = Dir(c, path);

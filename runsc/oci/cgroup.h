@@ -9,9 +9,12 @@
 //            sandbox's own accounting, --total-memory, is the exact limit the
 //            app sees; the host limit only backs it up), usage for stats
 //   freezer  `runsc pause`/`resume`
-// The pids limit is the sentry's own (--max-tasks): host tasks of a sandbox
-// are not the app's processes (one sentry thread per task, one stub per
-// address space), so it is not applied here.
+//   pids     linux.resources.pids.limit as a host backstop: the exact limit
+//            the app sees is the sentry's own (--max-tasks, fork fails
+//            with EAGAIN); host tasks of a sandbox are not the app's (one
+//            sentry thread per app task, a stub per address space, the
+//            supervisor, gofers and the sentry's own threads), so the host
+//            bound is HostPidsLimit(limit).
 //
 // Path (runc's cgroupfs rules): linux.cgroupsPath absolute from each
 // controller's root, or relative to the caller's cgroup; with
@@ -34,6 +37,10 @@
 namespace runsc::oci {
 
 inline constexpr uint64_t kSentryOverhead = 64ull << 20;
+// The host pids.max for an app limit of `limit` tasks: a sentry thread and
+// at most one stub task per app task, plus the sandbox's fixed processes
+// and threads.
+inline constexpr uint64_t HostPidsLimit(uint64_t limit) { return 2 * limit + 64; }
 
 // The cgroup path for a container (see above); "" if the path is invalid.
 std::string CgroupPathFor(const Spec& spec, const std::string& id, bool systemd);

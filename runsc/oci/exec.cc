@@ -155,6 +155,9 @@ int Exec(const Config& c, const std::string& id, const ExecOptions& o) {
                    {"inheritable", caps->inheritable}, {"ambient", caps->ambient}};
   }
   req["no_new_privs"] = p.no_new_privileges || o.no_new_privs;
+  // The container's oomScoreAdj holds for its exec'd processes too (runc
+  // writes it in every process it starts in the container).
+  if (const auto adj = p.oom_score_adj.has_value() ? p.oom_score_adj : cspec->oom_score_adj) req["oom_score_adj"] = *adj;
 
   auto sock = ConnectControl(c.root_dir + "/" + id);
   if (!sock.ok()) return Fail(fmt::format("exec in \"{}\": {}", id, std::string(sock.status().message())));
@@ -211,7 +214,25 @@ int Exec(const Config& c, const std::string& id, const ExecOptions& o) {
   return ExitCodeOf(*status);
 }
 
+// The process list taken just before a freeze: a frozen sentry cannot
+// answer, and nothing in the sandbox can change while it is frozen, so the
+// list stays exact until resume (runc reads the frozen cgroup's tasks).
+std::string PausedPsFile(const Config& c, const std::string& id) { return c.root_dir + "/" + id + "/paused-ps.json"; }
+
 absl::StatusOr<std::vector<nlohmann::json>> SandboxProcesses(const Config& c, const std::string& id) {
+  {
+    auto dir = StateDir::Open(c.root_dir, id, false);
+    if (!dir.ok()) return dir.status();
+    auto st = dir->Load();
+    if (!st.ok()) return st.status();
+    Refresh(*st);
+    if (st->status == "paused" && !st->cgroup.empty()) {
+      std::ifstream f(PausedPsFile(c, id));
+      auto j = nlohmann::json::parse(f, nullptr, /*allow_exceptions=*/false);
+      if (!j.is_array()) return absl::UnavailableError(fmt::format("container \"{}\" is paused and its process list was not saved", id));
+      return j.get<std::vector<nlohmann::json>>();
+    }
+  }
   auto st = Running(c, id);
   if (!st.ok()) return st.status();
   auto reply = Request(c, id, {{"op", "ps"}});
@@ -256,7 +277,22 @@ int Pause(const Config& c, const std::string& id, bool pause) {
   // nothing in the sandbox can notice (clocks keep going, as with Linux's
   // freezer). Without a cgroup: a job-control stop of every process.
   if (!st->cgroup.empty()) {
-    if (auto s = FreezeCgroup(st->cgroup, pause); !s.ok()) return Fail(s);
+    const std::string saved = PausedPsFile(c, id);
+    if (pause) {
+      // See PausedPsFile. Taken under the state lock, so no exec can start
+      // a process between the list and the freeze.
+      auto reply = Request(c, id, {{"op", "ps"}});
+      if (!reply.ok()) return Fail(fmt::format("pause \"{}\": listing its processes: {}", id,
+                                std::string(reply.status().message())));
+      const std::string tmp = saved + ".tmp";
+      std::ofstream(tmp) << reply->value("processes", nlohmann::json::array()).dump();
+      if (::rename(tmp.c_str(), saved.c_str()) != 0) return Fail(fmt::format("pause: {}: {}", saved, strerror(errno)));
+    }
+    if (auto s = FreezeCgroup(st->cgroup, pause); !s.ok()) {
+      if (pause) (void)::unlink(saved.c_str());
+      return Fail(s);
+    }
+    if (!pause) (void)::unlink(saved.c_str());
   } else {
     auto sock = ConnectControl(c.root_dir + "/" + id);
     if (!sock.ok()) return Fail(sock.status());
@@ -283,12 +319,9 @@ int Events(const Config& c, const std::string& id, bool stats_once, int interval
     Refresh(*st);
     if (st->status == "stopped") return stats_once ? Fail(fmt::format("container \"{}\" is stopped", id)) : 0;
     // cpu and memory from the sandbox's cgroup; pids from the sentry (its
-    // processes, which have no host pids), unless frozen.
+    // processes, which have no host pids), or the list saved at pause.
     nlohmann::json data = st->cgroup.empty() ? nlohmann::json::object() : CgroupStats(st->cgroup);
-    if (st->status != "paused") {
-      auto procs = SandboxProcesses(c, id);
-      if (procs.ok()) data["pids"] = {{"current", procs->size()}};
-    }
+    if (auto procs = SandboxProcesses(c, id); procs.ok()) data["pids"] = {{"current", procs->size()}};
     if (auto spec = LoadSpec(st->bundle); spec.ok() && spec->pids_limit.has_value() && *spec->pids_limit > 0) {
       data["pids"]["limit"] = *spec->pids_limit;
     }

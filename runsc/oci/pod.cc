@@ -59,6 +59,7 @@ int RunInPod(const Config& c, const std::string& sandbox_id, const Spec& spec) {
   std::vector<base::UniqueFd> mount_ends;
   nlohmann::json mounts = nlohmann::json::array();
   for (const MountSpec& m : opts->mounts) {
+    if (m.type == "devpts") continue;  // the pod shares its sandbox's /dev/pts (the first container's options)
     nlohmann::json jm = {{"destination", m.destination}, {"type", m.type}, {"ro", m.read_only}, {"mode", m.mode},
                          {"noexec", m.noexec}};
     if (m.type == "bind") {
@@ -77,6 +78,7 @@ int RunInPod(const Config& c, const std::string& sandbox_id, const Spec& spec) {
                         {"cwd", spec.cwd},   {"uid", spec.uid},   {"gid", spec.gid},
                         {"groups", spec.additional_gids}, {"root_readonly", spec.root_readonly}};
   if (spec.umask.has_value()) req["umask"] = *spec.umask;
+  if (spec.oom_score_adj.has_value()) req["oom_score_adj"] = *spec.oom_score_adj;
   req["mounts"] = mounts;
   std::vector<int> fds = {0, 1, 2, sentry_end.get()};
   for (const auto& e : mount_ends) fds.push_back(e.get());

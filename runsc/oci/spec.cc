@@ -276,8 +276,9 @@ absl::StatusOr<Spec> ParseSpec(const std::string& text, const std::string& bundl
     if (l.contains("resources")) ParseResources(r, l["resources"], s);
     if (l.contains("cgroupsPath")) s.cgroups_path = r.String(l["cgroupsPath"], "linux.cgroupsPath");
     if (l.contains("sysctl") && r.Object(l["sysctl"], "linux.sysctl")) {
-      // TODO(#8): the sandbox's own sysctls. None is supported yet, and
-      // silently ignoring one would lie to the user.
+      // The sandbox's own sysctls: the ones it can honour are applied,
+      // any other is refused by name (silently ignoring one would lie to
+      // the user), with why.
       std::string keys;
       for (const auto& [k, v] : l["sysctl"].items()) {
         // Engines set these by default (podman); they concern only the
@@ -287,9 +288,31 @@ absl::StatusOr<Spec> ParseSpec(const std::string& text, const std::string& bundl
           s.sysctl[k] = r.String(v, "linux.sysctl." + k);
           continue;
         }
-        keys += (keys.empty() ? "" : ", ") + k;
+        if (k == "kernel.hostname") {
+          // The UTS namespace's hostname (/proc/sys/kernel/hostname), as
+          // runc writes it; it must agree with "hostname" if both are set.
+          const std::string h = r.String(v, "linux.sysctl." + k);
+          if (h.empty() || h.size() > 64) {
+            r.Fail("linux.sysctl.kernel.hostname", "must be 1 to 64 characters");
+          } else if (!s.hostname.empty() && s.hostname != h) {
+            r.Fail("linux.sysctl.kernel.hostname", fmt::format("\"{}\" conflicts with hostname \"{}\"", h, s.hostname));
+          } else {
+            s.hostname = h;
+            s.sysctl[k] = h;
+          }
+          continue;
+        }
+        const char* why = k.rfind("net.", 0) == 0 ? "needs the sandbox's network stack (#9)"
+                          : (k.rfind("kernel.shm", 0) == 0 || k.rfind("kernel.msg", 0) == 0 || k == "kernel.sem" ||
+                             k.rfind("fs.mqueue.", 0) == 0)
+                              ? "the sandbox's IPC limits are fixed"
+                              : "not a sysctl this sandbox has";
+        keys += fmt::format("{}{} ({})", keys.empty() ? "" : ", ", k, why);
       }
-      if (!keys.empty()) r.Fail("linux.sysctl", fmt::format("unsupported keys: {} (this runtime supports none yet)", keys));
+      if (!keys.empty()) {
+        r.Fail("linux.sysctl", fmt::format("unsupported keys: {}; supported: kernel.hostname, "
+                                           "net.ipv4.ping_group_range, net.ipv4.ip_unprivileged_port_start", keys));
+      }
     }
   }
   if (!r.ok()) return r.status();

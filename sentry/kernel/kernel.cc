@@ -31,6 +31,17 @@ Kernel::Kernel(KernelConfig config, std::unique_ptr<mm::MemoryFile> mf, std::uni
 
 Kernel::~Kernel() = default;
 
+std::string Kernel::Sysctl(std::string_view key, std::string_view dflt) const {
+  absl::MutexLock l(&sysctl_mu_);
+  auto it = sysctls_.find(absl::string_view(key.data(), key.size()));
+  return it != sysctls_.end() ? it->second : std::string(dflt);
+}
+
+void Kernel::SetSysctl(std::string_view key, std::string value) {
+  absl::MutexLock l(&sysctl_mu_);
+  sysctls_[std::string(key)] = std::move(value);
+}
+
 int32_t Kernel::AllocateTid() {
   absl::MutexLock l(&mu_);
   return next_tid_++;
@@ -182,6 +193,10 @@ base::Result<std::unique_ptr<Task>> Kernel::NewProcessTask(const ExecSpec& spec,
   tg->pgid = tg->pid;
   tg->sid = tg->pid;
   DefaultRlimits(*tg, config_.max_fds);
+  if (spec.oom_score_adj.has_value()) {
+    tg->oom_score_adj = *spec.oom_score_adj;
+    tg->oom_score_adj_min = *spec.oom_score_adj;
+  }
   {
     absl::MutexLock l(&tg->mu);
     for (const ExecSpec::Rlimit& r : spec.rlimits) {

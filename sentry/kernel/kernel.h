@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -51,6 +52,9 @@ struct ExecSpec {  // the first process, or one started by `runsc exec`
   std::optional<Credentials> creds;
   std::vector<uint32_t> groups;   // supplementary groups (unless creds is set)
   bool no_new_privs = false;      // OCI process.noNewPrivileges (prctl PR_SET_NO_NEW_PRIVS)
+  // OCI process.oomScoreAdj: the process's oom_score_adj and its min (as
+  // runc's privileged write leaves them).
+  std::optional<int> oom_score_adj;
   // Called with the new process's pid (its sid and pgid too) before it
   // runs: `runsc exec -t` makes its console that session's terminal.
   std::function<void(int32_t pid)> on_start;
@@ -73,6 +77,13 @@ class Kernel {
   ~Kernel();
 
   const KernelConfig& config() const { return config_; }
+  // Values written to /proc/sys (fs/proc_sys.cc) and the UTS names
+  // (sethostname, setdomainname), by sysctl path ("kernel/hostname"): the
+  // sandbox's own, never the host's. Unset keys read as `dflt`.
+  std::string Sysctl(std::string_view key, std::string_view dflt) const;
+  void SetSysctl(std::string_view key, std::string value);
+  std::string hostname() const { return Sysctl("kernel/hostname", config_.hostname); }
+  std::string domainname() const { return Sysctl("kernel/domainname", "(none)"); }
   mm::MemoryFile& memory_file() { return *mf_; }
   platform::Platform& platform() { return *platform_; }
   fs::Vfs& vfs() { return *vfs_; }
@@ -245,6 +256,8 @@ class Kernel {
   std::shared_ptr<fs::Vfs> vfs_;
   absl::Time boot_time_;
   FutexTable futexes_;
+  mutable absl::Mutex sysctl_mu_;  // a leaf
+  absl::flat_hash_map<std::string, std::string> sysctls_ ABSL_GUARDED_BY(sysctl_mu_);
   absl::Mutex mu_;
   int32_t next_tid_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t live_tasks_ ABSL_GUARDED_BY(mu_) = 0;

@@ -320,6 +320,7 @@ base::Result<int32_t> Kernel::Setsid(Task& t) {
   }
   me.sid = me.pid;
   me.pgid = me.pid;
+  me.no_ctty = false;  // a new session has no terminal to be detached from
   return me.pid;
 }
 

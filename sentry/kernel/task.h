@@ -105,6 +105,15 @@ struct ThreadGroup {
   // change that Linux's commit_creds() marks non-dumpable.
   std::atomic<int> dumpable{1};
   std::atomic<uint32_t> personality{0};  // personality(2); PER_LINUX = 0
+  // /proc/<pid>/oom_score_adj (signal_struct's oom_score_adj and
+  // oom_score_adj_min): copied at fork; going below the min needs
+  // CAP_SYS_RESOURCE, and a write with it sets the min (fs/proc.cc).
+  std::atomic<int> oom_score_adj{0}, oom_score_adj_min{0};
+  // TIOCNOTTY by a process that does not lead its session: it (and the
+  // children it forks) has no controlling terminal although its session
+  // keeps one (Linux clears that process's signal->tty only). setsid
+  // clears it (fs/tty_file.cc).
+  std::atomic<bool> no_ctty{false};
   // 0 live, 1 zombie (all threads exited), 2 reaped: pidfd readiness.
   // Written under Kernel::mu_; exit_events is notified on each change.
   std::atomic<int> exit_state{0};

@@ -17,6 +17,7 @@ import argparse
 import os
 import re
 import shlex
+import socket
 import signal
 import subprocess
 import sys
@@ -314,6 +315,18 @@ def cases():
              stdout=b"x\n", native=False,
              after=lambda: ["the host's {} was written".format(TMP_PROBE)] if os.path.exists(TMP_PROBE) else [],
              doc="a file written to /tmp reads back and the host's /tmp is untouched"),
+        Case("sysctl_reads_like_native", ["/usr/sbin/sysctl", "kernel.ostype", "kernel.domainname",
+                                          "kernel.random.poolsize"],
+             stdout=_native_stdout(["/usr/sbin/sysctl", "kernel.ostype", "kernel.domainname",
+                                    "kernel.random.poolsize"]),
+             doc="sysctl(8) reads /proc/sys keys as natively"),
+        Case("sysctl_w_hostname_stays_in_sandbox",
+             ["/bin/sh", "-c", "sysctl -w kernel.hostname=sandboxed-host; hostname; uname -n; "
+              "sysctl -w fs.file-max=1 2>&1; echo $?"],
+             stdout=b"kernel.hostname = sandboxed-host\nsandboxed-host\nsandboxed-host\n"
+                    b"sysctl: permission denied on key \"fs.file-max\"\n1\n", native=False,
+             after=lambda h=socket.gethostname(): [] if socket.gethostname() == h else ["the host's hostname changed"],
+             doc="sysctl -w kernel.hostname is the sandbox's uname nodename; fs.file-max is read-only"),
         Case("grep_r_usr_share", ["/bin/sh", "-c", "grep -r -c -i 'permission' /usr/share/common-licenses | sort"],
              stdout=_native_stdout(["/bin/sh", "-c",
                                     "grep -r -c -i 'permission' /usr/share/common-licenses | sort"]),

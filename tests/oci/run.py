@@ -458,8 +458,10 @@ def case_special_mounts_and_oom_score_adj(runsc, tmp):
             {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue"},
             {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro"]},
         ]
+    # The app sees its oomScoreAdj too (and its children inherit it).
     script = ("ls -A /sys/fs/cgroup /dev/mqueue; touch /sys/fs/cgroup/x 2>/dev/null || echo cgroup-ro; "
-              "touch /dev/mqueue/q 2>/dev/null || echo mqueue-ro; ls /dev/pts/ptmx; echo up; sleep 30")
+              "touch /dev/mqueue/q 2>/dev/null || echo mqueue-ro; ls /dev/pts/ptmx; "
+              "echo adj-$(cat /proc/self/oom_score_adj)-$(cat /proc/1/oom_score_adj); echo up; sleep 30")
     write_config(bundle, runsc, ["/bin/sh", "-c", script], mutate=mutate)
     out = os.path.join(tmp, "out")
     with open(out, "w") as f:
@@ -471,7 +473,10 @@ def case_special_mounts_and_oom_score_adj(runsc, tmp):
             assert time.time() < deadline, open(out).read()
             time.sleep(0.05)
         text = open(out).read()
-        assert "cgroup-ro\nmqueue-ro\n/dev/pts/ptmx\nup\n" in text, text
+        assert "cgroup-ro\nmqueue-ro\n/dev/pts/ptmx\nadj-500-500\nup\n" in text, text
+        # runsc exec'd processes get the container's value too.
+        p = runsc("exec", "sm", "/bin/cat", "/proc/self/oom_score_adj", check=0)
+        assert p.stdout.strip() == "500", p.stdout
         pid = json.loads(runsc("state", "sm", check=0).stdout)["pid"]
         pids = [pid] + open("/proc/{}/task/{}/children".format(pid, pid)).read().split()
         assert len(pids) >= 3, pids  # the supervisor, its gofer and sentry
@@ -479,6 +484,55 @@ def case_special_mounts_and_oom_score_adj(runsc, tmp):
             assert open("/proc/{}/oom_score_adj".format(p)).read().strip() == "500", p
     finally:
         runsc("delete", "--force", "sm")
+
+
+def case_devpts_options_and_sysctl_hostname_are_applied(runsc, tmp):
+    # The config's devpts options: the console's replica gets gid= and
+    # mode=, ptmx gets ptmxmode=; linux.sysctl kernel.hostname is the
+    # sandbox's hostname.
+    import socket
+    bundle, rootfs = make_bundle(tmp, None)
+    for tool in ["stat", "tty"]:
+        if not os.path.exists(os.path.join(rootfs, "bin", tool)):
+            os.symlink("busybox", os.path.join(rootfs, "bin", tool))
+
+    def mutate(c):
+        c["process"]["terminal"] = True
+        c.pop("hostname", None)
+        c["linux"]["sysctl"] = {"kernel.hostname": "from-sysctl"}
+        c["mounts"] = [m for m in c["mounts"] if m["destination"] != "/dev/pts"] + [
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0600", "mode=0640", "gid=7"]}]
+    write_config(bundle, runsc, ["/bin/sh", "-c", "stat -c 'rep-%a-%g' $(tty); stat -c 'ptmx-%a' /dev/pts/ptmx; "
+                                 "echo host-$(hostname); cat /proc/sys/kernel/hostname"], mutate)
+    sock_path = os.path.join(tmp, "console.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(sock_path)
+    listener.listen(1)
+    runsc("create", "--bundle", bundle, "--console-socket", sock_path, "dp", check=0)
+    _, master = recv_console(listener)
+    try:
+        runsc("start", "dp", check=0)
+        out = read_until_eof(master)
+    finally:
+        os.close(master)
+    assert b"rep-640-7" in out, out
+    assert b"ptmx-600" in out, out
+    assert b"host-from-sysctl" in out and b"\nfrom-sysctl" in out, out
+    runsc("wait", "dp", check=0)
+    runsc("delete", "dp", check=0)
+    # A bad devpts option and a conflicting kernel.hostname are refused by name.
+    os.remove(os.path.join(bundle, "config.json"))
+    write_config(bundle, runsc, ["/bin/true"], lambda c: c["mounts"].append(
+        {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["mode=9"]}))
+    p = runsc("create", "--bundle", bundle, "dq")
+    assert p.returncode != 0 and "mode=9" in p.stderr, p.stderr
+    os.remove(os.path.join(bundle, "config.json"))
+    write_config(bundle, runsc, ["/bin/true"],
+                 lambda c: c["linux"].__setitem__("sysctl", {"kernel.hostname": "other"}))
+    p = runsc("create", "--bundle", bundle, "dq")
+    assert p.returncode != 0 and "kernel.hostname" in p.stderr and "conflicts" in p.stderr, p.stderr
+    assert not os.path.exists(os.path.join(runsc.root, "dq"))
 
 
 def case_unsupported_sysctl_is_refused_by_name(runsc, tmp):
@@ -677,16 +731,39 @@ def case_pause_stops_every_process_until_resume(runsc, tmp):
         assert p.returncode != 0 and "paused" in p.stderr, p.stderr
         stats = json.loads(runsc("events", "--stats", "pz", check=0).stdout)
         assert stats["type"] == "stats" and stats["data"]["cpu"]["usage"]["total"] > 0, stats
+        assert stats["data"]["pids"]["current"] >= 1, stats
+        # ps of a paused container: the list saved at pause (the shell is pid 1).
+        pids = json.loads(runsc("ps", "--format", "json", "pz", check=0).stdout)
+        assert 1 in pids, pids
+        table = runsc("ps", "pz", check=0).stdout
+        assert "/bin/sh -c" in table, table
         time.sleep(0.3)
         assert lines() == first, "counter advanced while paused"
         runsc("resume", "pz", check=0)
         assert runsc.status("pz") == "running"
+        p = runsc("resume", "pz")
+        assert p.returncode != 0 and "running" in p.stderr, p.stderr
         deadline = time.time() + 10
         while lines() == first:
             assert time.time() < deadline, "counter did not advance after resume"
             time.sleep(0.05)
     finally:
         runsc("delete", "--force", "pz", check=0)
+
+
+def case_pause_and_resume_of_a_stopped_container_fail_clearly(runsc, tmp):
+    bundle, _ = make_bundle(tmp, None)
+    write_config(bundle, runsc, ["/bin/true"])
+    runsc("run", "--bundle", bundle, "ps0", check=0)
+    assert runsc.status("ps0") == "stopped"
+    for cmd in ("pause", "resume"):
+        p = runsc(cmd, "ps0")
+        assert p.returncode != 0 and "stopped" in p.stderr, (cmd, p.stderr)
+    p = runsc("ps", "ps0")
+    assert p.returncode != 0 and "stopped" in p.stderr, p.stderr
+    p = runsc("pause", "nosuch")
+    assert p.returncode != 0 and "nosuch" in p.stderr, p.stderr
+    runsc("delete", "ps0", check=0)
 
 
 def cgroup_dir(controller, path):
@@ -712,6 +789,11 @@ def case_cgroup_applies_cpu_and_memory_and_is_removed(runsc, tmp):
         assert open(d + "/cpu.shares").read().strip() == "512"
         assert open(d + "/cpu.cfs_quota_us").read().strip() == "20000"
         assert open(d + "/cpu.cfs_period_us").read().strip() == "100000"
+        # pids: the host backstop (the sandbox's own limit is exact, see
+        # pids_limit_bounds_the_sandbox): 2 * limit + 64 host tasks.
+        if os.path.exists(cgroup_dir("pids", path)):
+            assert open(cgroup_dir("pids", path) + "/pids.max").read().strip() == str(2 * 50 + 64)
+            assert len(open(cgroup_dir("pids", path) + "/cgroup.procs").read().split()) >= 3
         limit = int(open(cgroup_dir("memory", path) + "/memory.limit_in_bytes").read())
         assert (256 << 20) <= limit <= (256 << 20) + (128 << 20), limit
         # The whole sandbox is inside: the supervisor and its children.
@@ -724,7 +806,7 @@ def case_cgroup_applies_cpu_and_memory_and_is_removed(runsc, tmp):
         assert stats["pids"]["current"] >= 1 and stats["pids"]["limit"] == 50, stats
     finally:
         runsc("delete", "--force", "cg", check=0)
-    for c in ("cpu", "cpuacct", "memory", "freezer"):
+    for c in ("cpu", "cpuacct", "memory", "freezer", "pids"):
         assert not os.path.exists(cgroup_dir(c, path)), c
         try:
             os.rmdir(cgroup_dir(c, "/runsc-test"))

@@ -346,6 +346,37 @@ def network_none_cannot_reach_host_loopback(env):
     env.escape("only_loopback")
 
 
+def proc_net_shows_no_host_network(env):
+    """/proc/net describes the sandbox's own network (its loopback), never the host's interfaces, addresses,
+    routes or sockets."""
+    def fields(path, col, skip):
+        try:
+            with open(path) as f:
+                return [l.split()[col] for l in f.read().splitlines()[skip:] if len(l.split()) > col]
+        except OSError:
+            return []
+    with open("/proc/net/dev") as f:
+        host_ifaces = {l.split(":")[0].strip() for l in f.read().splitlines()[2:] if ":" in l} - {"lo"}
+    # Addresses (if_inet6), routes (destination, gateway) and listening sockets' local addresses.
+    host_addrs = set(fields("/proc/net/if_inet6", 0, 0)) - {"00000000000000000000000000000001"}
+    host_addrs |= {a for a in fields("/proc/net/route", 1, 1) + fields("/proc/net/route", 2, 1) if a != "00000000"}
+    host_addrs |= {a for a in fields("/proc/net/tcp", 1, 1) + fields("/proc/net/tcp6", 1, 1)}
+    files = ["dev", "if_inet6", "route", "arp", "tcp", "tcp6", "udp", "udp6", "raw", "unix", "snmp", "netstat"]
+    status, out, err = env.run(["/bin/sh", "-c", "cat " + " ".join("/proc/net/" + f for f in files) +
+                                " /proc/self/net/dev /proc/1/net/dev; ls /sys/class/net 2>&1; true"])
+    check(status == 0, f"reading /proc/net failed ({status}): {err}")
+    for name in sorted(host_ifaces):
+        check(not re.search(r"(^|\W)" + re.escape(name) + r"(\W|$)", out), f"the host's interface {name} is visible")
+    for addr in sorted(host_addrs):
+        check(addr not in out, f"the host's address or socket {addr} is visible")
+    status, dev, err = env.run(["/bin/cat", "/proc/net/dev"])
+    check(status == 0, f"reading /proc/net/dev failed ({status}): {err}")
+    dev_lines = dev.splitlines()[2:]
+    check(dev_lines and all(l.split(":")[0].strip() == "lo" for l in dev_lines),
+          f"/proc/net/dev lists more than the loopback: {dev_lines}")
+    print(f"host interfaces not shown: {sorted(host_ifaces)}; {len(host_addrs)} host addresses/sockets not shown")
+
+
 def mknod_of_device_fails(env):
     before = env.snapshot()
     env.escape("mknod")
@@ -541,6 +572,7 @@ CASES = [
     debug_log_reports_allowlist_sizes_as_documented,
     kill_ptrace_pidfd_of_host_pid_fail,
     network_none_cannot_reach_host_loopback,
+    proc_net_shows_no_host_network,
     mknod_of_device_fails,
     privileged_syscalls_get_eperm_or_enosys,
     rootfs_writes_never_reach_host,

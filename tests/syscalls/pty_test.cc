@@ -622,5 +622,88 @@ TEST(PtyJobControl, TiocnottyBySessionLeaderHangsUpForegroundAndDropsTheTerminal
   EXPECT_EQ(ReadWatcher(watch.read_end.get()), "rH");
 }
 
+TEST(PtyJobControl, TiocnottyByNonLeaderDetachesOnlyThatProcess) {
+  // tiocnotty: a process that does not lead its session loses its
+  // controlling terminal (and its later children have none); the session
+  // and its leader keep it, and nobody is signalled.
+  Pty p = OpenPty();
+  Pipe ready = MakePipe();
+  const pid_t pid = SpawnSessionOn(p, ready.write_end.get(), [](int fd, int) {
+    signal(SIGHUP, SIG_DFL);
+    const pid_t child = fork();
+    if (child == 0) {
+      if (ioctl(fd, TIOCNOTTY) != 0) _exit(10);
+      if (open("/dev/tty", O_RDWR) >= 0 || errno != ENXIO) _exit(11);
+      pid_t v;
+      if (ioctl(fd, TIOCGPGRP, &v) == 0 || errno != ENOTTY) _exit(12);
+      if (ioctl(fd, TIOCGSID, &v) == 0 || errno != ENOTTY) _exit(13);
+      if (ioctl(fd, TIOCNOTTY) == 0 || errno != ENOTTY) _exit(14);  // nothing left to detach
+      const pid_t grandchild = fork();
+      if (grandchild == 0) _exit(open("/dev/tty", O_RDWR) < 0 && errno == ENXIO ? 0 : 15);
+      int st;
+      if (waitpid(grandchild, &st, 0) != grandchild || !WIFEXITED(st)) _exit(16);
+      _exit(WEXITSTATUS(st));
+    }
+    int st;
+    if (waitpid(child, &st, 0) != child || !WIFEXITED(st)) return 1;
+    if (WEXITSTATUS(st) != 0) return WEXITSTATUS(st);
+    const int t = open("/dev/tty", O_RDWR);  // still the leader's
+    if (t < 0) return 2;
+    close(t);
+    pid_t sid = -1;
+    if (ioctl(fd, TIOCGSID, &sid) != 0 || sid != getpid()) return 3;
+    return 0;
+  });
+  ASSERT_GT(pid, 0);
+  int status;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
+TEST(PtyJobControl, TiocscttyStealsOnlyWithArgOneAndCapSysAdmin) {
+  Pty p = OpenPty();
+  Pipe ready = MakePipe(), release = MakePipe();
+  // Session A holds the terminal until released.
+  const pid_t a = SpawnSessionOn(p, ready.write_end.get(),
+                                 [r = release.read_end.get(), w = release.write_end.get()](int, int wfd) {
+    close(w);  // EOF on `r` once the test lets go
+    if (write(wfd, "a", 1) != 1) return 1;
+    char c;
+    return read(r, &c, 1) >= 0 ? 0 : 2;
+  });
+  ASSERT_GT(a, 0);
+  char c;
+  ASSERT_EQ(read(ready.read_end.get(), &c, 1), 1);
+  const pid_t b = fork();
+  if (b == 0) {
+    if (setsid() < 0) _exit(101);
+    const int fd = open(p.name.c_str(), O_RDWR | O_NOCTTY);
+    if (fd < 0) _exit(102);
+    if (ioctl(fd, TIOCSCTTY, 0) == 0 || errno != EPERM) _exit(1);  // another session's
+    pid_t sid = -1;
+    if (ioctl(fd, TIOCGSID, &sid) == 0 || errno != ENOTTY) _exit(2);  // not ours
+    if (ioctl(fd, TIOCSCTTY, 1) != 0) _exit(3);  // root: CAP_SYS_ADMIN steals it
+    if (ioctl(fd, TIOCGSID, &sid) != 0 || sid != getpid()) _exit(4);
+    if (tcgetpgrp(fd) != getpid()) _exit(5);
+    _exit(0);
+  }
+  int status;
+  ASSERT_EQ(waitpid(b, &status, 0), b);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  release.write_end.Reset();
+  ASSERT_EQ(waitpid(a, &status, 0), a);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
+TEST(PtyJobControl, TiocgpgrpAndTiocgsidOfAnotherTerminalFailWithEnotty) {
+  Pty p = OpenPty();
+  pid_t v;
+  EXPECT_THAT(Sys(SYS_ioctl, p.replica.get(), TIOCGPGRP, &v), FailsWith(ENOTTY));
+  EXPECT_THAT(Sys(SYS_ioctl, p.replica.get(), TIOCGSID, &v), FailsWith(ENOTTY));
+  EXPECT_THAT(Sys(SYS_ioctl, p.replica.get(), TIOCSPGRP, &v), FailsWith(ENOTTY));
+  // The master answers for the pair: no session yet is ENOTTY too.
+  EXPECT_THAT(Sys(SYS_ioctl, p.master.get(), TIOCGSID, &v), FailsWith(ENOTTY));
+}
+
 }  // namespace
 }  // namespace syscall_test

@@ -133,18 +133,21 @@ TEST(OciApply, MountsAreClassifiedAndUnknownTypesNamed) {
       {"destination":"/proc","type":"proc"},
       {"destination":"/dev","type":"tmpfs","options":["mode=755"]},
       {"destination":"/run","type":"tmpfs","options":["mode=0700"]},
-      {"destination":"/dev/pts","type":"devpts"},
+      {"destination":"/dev/pts","type":"devpts","options":["nosuid","newinstance","gid=5","mode=0620"]},
       {"destination":"/etc/x","type":"bind","source":"/","options":["rbind","ro"]}]})",
                      "/b");
   ASSERT_TRUE(s.ok()) << Msg(s.status());
   Config c;
   auto o = ToDoOptions(*s, c);
   ASSERT_TRUE(o.ok()) << o.status();
-  ASSERT_EQ(o->mounts.size(), 2u);  // /proc and /dev are the sandbox's own; devpts is skipped
+  ASSERT_EQ(o->mounts.size(), 3u);  // /proc and /dev are the sandbox's own
   EXPECT_EQ(o->mounts[0].type, "tmpfs");
   EXPECT_EQ(o->mounts[0].mode, 0700u);
-  EXPECT_EQ(o->mounts[1].type, "bind");
-  EXPECT_TRUE(o->mounts[1].read_only);
+  // devpts: its own options for the sandbox's /dev/pts, generic flags dropped.
+  EXPECT_EQ(o->mounts[1].type, "devpts");
+  EXPECT_EQ(o->mounts[1].data, "newinstance,gid=5,mode=0620");
+  EXPECT_EQ(o->mounts[2].type, "bind");
+  EXPECT_TRUE(o->mounts[2].read_only);
   auto bad = ParseSpec(R"({"ociVersion":"1.0.2","root":{"path":"r"},"process":{"cwd":"/"},"mounts":[
       {"destination":"/a","type":"tmpfs"},{"destination":"/x","type":"nfs"}]})",
                        "/b");
