@@ -26,14 +26,13 @@
 #include "absl/container/flat_hash_map.h"
 #include "base/logging.h"
 #include "fs/filesystems.h"
+#include "fs/gofer_cache.h"
+#include "fs/pipe.h"
 #include "fs/synthetic.h"
 #include "sentry/kernel/task.h"
 
 namespace fs {
 namespace {
-
-// A donated host fd shared by an open file and the mappings made from it.
-using SharedFd = std::shared_ptr<base::UniqueFd>;
 
 // How many inodes of one gofer mount may keep their read-only host fd
 // after the last file using it is closed. Reusing it saves the gofer round
@@ -50,8 +49,19 @@ class GoferInode;
 
 // Per-mount state shared by its inodes.
 struct ReadFdBudget {
-  explicit ReadFdBudget(bool w) : writable(w) {}
+  ReadFdBudget(bool w, sentry::mm::MemoryFile* m) : writable(w), mf(m) {}
   const bool writable;
+  // Where the page caches of shared mappings live (writable mounts; null
+  // in tests without a kernel: shared mappings are then copies).
+  sentry::mm::MemoryFile* const mf;
+  // The page caches of this mount's files, for SyncFs (sandbox exit, sync).
+  absl::Mutex caches_mu;
+  std::vector<std::weak_ptr<GoferPageCache>> caches ABSL_GUARDED_BY(caches_mu);
+  void AddCache(const std::shared_ptr<GoferPageCache>& c) {
+    absl::MutexLock l(&caches_mu);
+    std::erase_if(caches, [](const std::weak_ptr<GoferPageCache>& w) { return w.expired(); });
+    caches.push_back(c);
+  }
   // Bumped by every mutation and data write (see the top comment).
   std::atomic<uint64_t> generation{1};
   void Dirty() { generation.fetch_add(1, std::memory_order_acq_rel); }
@@ -70,19 +80,37 @@ struct ReadFdBudget {
   void Give() { used.fetch_sub(1, std::memory_order_relaxed); }
 };
 
+// A mapping of a gofer file. On a writable mount it goes through the
+// inode's page cache (fs/gofer_cache.h): MAP_SHARED maps the cache's pages,
+// MAP_PRIVATE reads through it, so both see the sandbox's latest bytes. On
+// a read-only mount both read the donated fd (shared mappings are copies,
+// never writable: no one can change the file).
 class GoferMappable final : public sentry::mm::MappableFile {
  public:
-  GoferMappable(SharedFd fd, std::string name) : fd_(std::move(fd)), name_(std::move(name)) {}
+  GoferMappable(SharedFd fd, std::string name, std::shared_ptr<Inode> inode, std::shared_ptr<GoferPageCache> cache,
+                bool write)
+      : fd_(std::move(fd)), name_(std::move(name)), inode_(std::move(inode)), cache_(std::move(cache)) {
+    if (cache_ != nullptr) cache_->Ref(fd_, write);
+  }
+  ~GoferMappable() override {
+    if (cache_ != nullptr) cache_->Unref();
+  }
   Result<size_t> ReadAt(std::span<uint8_t> buf, uint64_t off) override {
     size_t done = 0;
     while (done < buf.size()) {
-      const ssize_t n = pread(fd_->get(), buf.data() + done, buf.size() - done, static_cast<off_t>(off + done));
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return base::FromHost(errno);
+      size_t n;
+      if (cache_ != nullptr) {
+        n = TRY(cache_->Read(fd_->get(), buf.subspan(done), off + done));
+      } else {
+        const ssize_t r = pread(fd_->get(), buf.data() + done, buf.size() - done, static_cast<off_t>(off + done));
+        if (r < 0) {
+          if (errno == EINTR) continue;
+          return base::FromHost(errno);
+        }
+        n = static_cast<size_t>(r);
       }
       if (n == 0) break;
-      done += static_cast<size_t>(n);
+      done += n;
     }
     std::memset(buf.data() + done, 0, buf.size() - done);
     return done;
@@ -91,16 +119,33 @@ class GoferMappable final : public sentry::mm::MappableFile {
   // The host file's identity and version: the sentry's page cache shares
   // its pages between private mappings until the file changes.
   std::optional<ContentKey> CacheKey() override {
+    // Writable gofer files have their own coherent page cache (cache_).
+    if (cache_ != nullptr) return std::nullopt;
     struct stat st;
     if (fstat(fd_->get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
     return ContentKey{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
                       static_cast<uint64_t>(st.st_size), st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec,
                       st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec};
   }
+  bool HasSharedPages() const override { return cache_ != nullptr; }
+  const void* SharedId() const override { return cache_ != nullptr ? static_cast<const void*>(cache_.get()) : this; }
+  Result<std::vector<PageRun>> SharedPages(uint64_t off, uint64_t len, bool allocate) override {
+    if (cache_ == nullptr) return Errno::kENODEV;
+    return cache_->SharedPages(off, len, allocate);
+  }
+  uint64_t SharedSize() override { return cache_ != nullptr ? cache_->SharedSize() : 0; }
+  std::unique_ptr<sentry::mm::MapperRegistration> AddMapper(sentry::mm::SharedMapper* m) override {
+    return cache_ != nullptr ? cache_->AddMapper(m) : nullptr;
+  }
+  Result<void> WriteBack(uint64_t off, uint64_t len, bool sync) override {
+    return cache_ != nullptr ? cache_->WriteBack(off, len, sync) : Result<void>(base::Ok());
+  }
 
  private:
   SharedFd fd_;
   std::string name_;
+  std::shared_ptr<Inode> inode_;  // one cache per file: the inode outlives its mappings
+  std::shared_ptr<GoferPageCache> cache_;
 };
 
 class GoferRegularFile final : public VfsFile {
@@ -114,8 +159,8 @@ class GoferRegularFile final : public VfsFile {
     offset_ += n;
     return n;
   }
-  Result<size_t> PRead(std::span<uint8_t> buf, uint64_t off) override {
-    if (off > static_cast<uint64_t>(INT64_MAX)) return Errno::kEINVAL;
+  Result<size_t> PRead(std::span<uint8_t> buf, uint64_t off) override;
+  Result<size_t> PReadHost(std::span<uint8_t> buf, uint64_t off) {
     while (true) {
       const ssize_t n = pread(fd_->get(), buf.data(), buf.size(), static_cast<off_t>(off));
       if (n >= 0) return static_cast<size_t>(n);
@@ -157,12 +202,7 @@ class GoferRegularFile final : public VfsFile {
     offset_ = static_cast<uint64_t>(base);
     return offset_;
   }
-  // MAP_PRIVATE reads the file through the donated fd. MAP_SHARED is a copy
-  // too (HasSharedPages is false): on a writable mount, stores through a
-  // shared mapping do not reach the host file (a documented gap).
-  Result<std::shared_ptr<sentry::mm::MappableFile>> Mappable() override {
-    return std::shared_ptr<sentry::mm::MappableFile>(std::make_shared<GoferMappable>(fd_, Path()));
-  }
+  Result<std::shared_ptr<sentry::mm::MappableFile>> Mappable() override;
 
  private:
   // O_APPEND (and Linux's pwrite-on-O_APPEND) writes at EOF, picked and
@@ -244,6 +284,10 @@ class GoferInode final : public Inode {
   }
 
   uint32_t mode() const override { return mode_.load(std::memory_order_acquire); }
+  // A writable mount may be a volume shared with the host: a name missing
+  // once may be created there later, so only a read-only mount (the rootfs,
+  // where this cache saves most lookups) remembers misses.
+  bool CacheNegativeLookups() const override { return !budget_->writable; }
 
   Result<struct stat> Stat(const Caller&) override {
     const gofer::Attr a = TRY(FreshAttr());
@@ -294,9 +338,13 @@ class GoferInode final : public Inode {
           std::make_shared<GoferDirFile>(at, shared_from_this(), flags, std::move(fd)));
     }
     if (type == S_IFLNK) return Errno::kELOOP;
+    // A host FIFO (in the rootfs, or made by mknod on a writable mount) is
+    // a pipe of the sandbox's own, shared by every open of this inode; no
+    // byte goes through the host FIFO (gVisor does the same).
+    if (type == S_IFIFO) return OpenFifoEnd(Fifo(), flags, at, shared_from_this());
     // Host device nodes are not reachable: the rootfs acts as if mounted
-    // nodev (Linux gives EACCES there). Host sockets and FIFOs would need a
-    // host passthrough: ENXIO. TODO(#4): FIFOs in the sentry.
+    // nodev (Linux gives EACCES there). Host sockets would need a host
+    // passthrough: ENXIO, as open(2) of a socket.
     if (type == S_IFCHR || type == S_IFBLK) return Errno::kEACCES;
     return Errno::kENXIO;
   }
@@ -339,9 +387,16 @@ class GoferInode final : public Inode {
     budget_->Dirty();
     return std::shared_ptr<Inode>(ForStep(client_, budget_, step));
   }
-  // Regular files only: host FIFOs, sockets and device nodes are not served
-  // (see Open), so creating them would make names nothing can use.
+  // Regular files, FIFOs (opened as sandbox pipes, see Open) and socket
+  // nodes (what bind(2) of a unix socket leaves; open gives ENXIO). Device
+  // nodes: EPERM (the gofer never makes or opens them: nodev).
   Result<std::shared_ptr<Inode>> Mknod(const Caller& c, std::string_view name, uint32_t mode, dev_t) override {
+    if ((mode & S_IFMT) == S_IFIFO || (mode & S_IFMT) == S_IFSOCK) {
+      const gofer::WalkStep step = TRY(client_->Mknod(handle_, std::string(name), (mode & S_IFMT) | (mode & 07777),
+                                                      c.creds->fsuid, NewGid(c)));
+      budget_->Dirty();
+      return std::shared_ptr<Inode>(ForStep(client_, budget_, step));
+    }
     if ((mode & S_IFMT) != S_IFREG && (mode & S_IFMT) != 0) return Errno::kEPERM;
     auto [step, fd] = TRY(client_->Create(handle_, std::string(name), O_RDONLY, mode & 07777, c.creds->fsuid,
                                            NewGid(c)));
@@ -373,13 +428,18 @@ class GoferInode final : public Inode {
     return {};
   }
   // Within one mount (one gofer). RENAME_NOREPLACE and RENAME_EXCHANGE are
-  // not in the protocol yet: EINVAL, which callers such as mv treat as
-  // "unsupported" and fall back from.
+  // the host's renameat2 (Rename2); RENAME_WHITEOUT is EINVAL (overlay
+  // only, and it needs CAP_MKNOD), as on filesystems without it.
   Result<void> Rename(const Caller&, std::string_view old_name, Inode& new_dir, std::string_view new_name,
                       unsigned flags) override {
     auto* nd = dynamic_cast<GoferInode*>(&new_dir);
     if (nd == nullptr || nd->budget_ != budget_) return Errno::kEXDEV;
-    if (flags != 0) return Errno::kEINVAL;
+    if (flags != 0) {
+      if (flags != kRenameNoreplace && flags != kRenameExchange) return Errno::kEINVAL;
+      TRY(client_->Rename2(handle_, std::string(old_name), nd->handle_, std::string(new_name), flags));
+      budget_->Dirty();
+      return {};
+    }
     TRY(client_->Rename(handle_, std::string(old_name), nd->handle_, std::string(new_name)));
     budget_->Dirty();
     return {};
@@ -392,7 +452,18 @@ class GoferInode final : public Inode {
     s.size = req.size;
     s.atime = req.atime;
     s.mtime = req.mtime;
-    const gofer::Attr a = TRY(client_->SetAttr(handle_, s));
+    gofer::Attr a;
+    auto host = [&]() -> Result<void> {
+      a = TRY(client_->SetAttr(handle_, s));
+      return {};
+    };
+    std::shared_ptr<GoferPageCache> cache = this->cache();
+    if (req.size.has_value() && cache != nullptr) {
+      // Under the cache's lock: mappers lose the pages past the new EOF.
+      TRY(cache->Truncate(*req.size, host));
+    } else {
+      TRY(host());
+    }
     budget_->Dirty();
     SetAttrCache(a);
     return {};
@@ -415,18 +486,69 @@ class GoferInode final : public Inode {
   // directories have nothing the sandbox wrote through an fd).
   Result<void> Sync() override {
     SharedFd fd;
+    std::shared_ptr<GoferPageCache> cache;
     {
       absl::MutexLock l(&mu_);
       fd = write_fd_.lock();
       if (fd == nullptr) fd = read_fd_;
+      cache = cache_;
     }
+    // Stores made through shared mappings first (vfs_fsync_range writes
+    // the dirty page cache back before the file's fsync).
+    if (cache != nullptr) TRY(cache->WriteBack(0, UINT64_MAX, /*sync=*/true));
     if (fd == nullptr || !budget_->writable) return {};
     if (::fsync(fd->get()) != 0 && errno != EINVAL) return base::FromHost(errno);
     return {};
   }
 
+  // syncfs(2), sync(2) and sandbox exit: every cached shared mapping of
+  // this mount goes back to the host.
+  Result<void> SyncFs() override {
+    std::vector<std::shared_ptr<GoferPageCache>> live;
+    {
+      absl::MutexLock l(&budget_->caches_mu);
+      for (const auto& w : budget_->caches) {
+        if (auto c = w.lock()) live.push_back(std::move(c));
+      }
+    }
+    Result<void> r = base::Ok();
+    for (const auto& c : live) {
+      Result<void> one = c->WriteBack(0, UINT64_MAX, /*sync=*/false);
+      if (r.ok() && !one.ok()) r = one;
+    }
+    return r;
+  }
+
+  // The page cache of this file, when it has one (it had a mapping on a
+  // writable mount); read and write go through it.
+  std::shared_ptr<GoferPageCache> cache() {
+    if (!budget_->writable) return nullptr;
+    absl::MutexLock l(&mu_);
+    return cache_;
+  }
+  // The page cache for a new mapping: made at the first one on a writable
+  // mount with a memory file; null otherwise (mappings are then copies).
+  std::shared_ptr<GoferPageCache> CacheForMapping() {
+    if (!budget_->writable || budget_->mf == nullptr) return nullptr;
+    absl::MutexLock l(&mu_);
+    if (cache_ == nullptr) {
+      cache_ = std::make_shared<GoferPageCache>(*budget_->mf);
+      budget_->AddCache(cache_);
+    }
+    return cache_;
+  }
+
   // A data write happened through an fd of this inode.
   void WroteData() { budget_->Dirty(); }
+  // The sandbox-side pipe of a FIFO inode.
+  std::shared_ptr<Pipe> Fifo() {
+    absl::MutexLock l(&mu_);
+    if (fifo_ == nullptr) {
+      absl::MutexLock al(&attr_mu_);
+      fifo_ = NewPipeObject(attr_.uid, attr_.gid);
+    }
+    return fifo_;
+  }
   absl::Mutex& append_mu() { return append_mu_; }
 
  private:
@@ -522,8 +644,22 @@ class GoferInode final : public Inode {
   SharedFd read_fd_ ABSL_GUARDED_BY(mu_);  // set once, kept for the inode's life
   SharedFd created_fd_ ABSL_GUARDED_BY(mu_);  // from Create, for the O_CREAT open
   std::weak_ptr<base::UniqueFd> write_fd_ ABSL_GUARDED_BY(mu_);  // the last write open's, for fsync
+  std::shared_ptr<GoferPageCache> cache_ ABSL_GUARDED_BY(mu_);  // set once, at the first mapping
+  std::shared_ptr<Pipe> fifo_ ABSL_GUARDED_BY(mu_);  // FIFOs: set once, at the first open
   absl::Mutex append_mu_;  // serializes O_APPEND writes of the sandbox
 };
+
+Result<size_t> GoferRegularFile::PRead(std::span<uint8_t> buf, uint64_t off) {
+  if (off > static_cast<uint64_t>(INT64_MAX)) return Errno::kEINVAL;
+  if (auto cache = static_cast<GoferInode*>(inode().get())->cache()) return cache->Read(fd_->get(), buf, off);
+  return PReadHost(buf, off);
+}
+
+Result<std::shared_ptr<sentry::mm::MappableFile>> GoferRegularFile::Mappable() {
+  auto* inode = static_cast<GoferInode*>(this->inode().get());
+  return std::shared_ptr<sentry::mm::MappableFile>(
+      std::make_shared<GoferMappable>(fd_, Path(), this->inode(), inode->CacheForMapping(), writable()));
+}
 
 Result<size_t> GoferRegularFile::WriteAt(std::span<const uint8_t> buf, uint64_t* off) {
   if (!writable()) return Errno::kEBADF;
@@ -538,6 +674,11 @@ Result<size_t> GoferRegularFile::WriteAt(std::span<const uint8_t> buf, uint64_t*
   }
   if (*off > static_cast<uint64_t>(INT64_MAX)) return Errno::kEINVAL;
   if (buf.empty()) return 0;
+  if (auto cache = inode->cache()) {
+    const size_t n = TRY(cache->Write(fd_->get(), buf, *off));
+    inode->WroteData();
+    return n;
+  }
   while (true) {
     const ssize_t n = pwrite(fd_->get(), buf.data(), buf.size(), static_cast<off_t>(*off));
     if (n >= 0) {
@@ -550,9 +691,10 @@ Result<size_t> GoferRegularFile::WriteAt(std::span<const uint8_t> buf, uint64_t*
 
 }  // namespace
 
-std::shared_ptr<Inode> NewGoferRoot(std::shared_ptr<gofer::Client> client, bool writable) {
+std::shared_ptr<Inode> NewGoferRoot(std::shared_ptr<gofer::Client> client, bool writable,
+                                    sentry::mm::MemoryFile* mf) {
   const gofer::WalkStep root{client->root(), client->root_attr()};
-  return GoferInode::ForStep(client, std::make_shared<ReadFdBudget>(writable), root);
+  return GoferInode::ForStep(client, std::make_shared<ReadFdBudget>(writable, mf), root);
 }
 
 }  // namespace fs

@@ -85,8 +85,8 @@ Result<std::shared_ptr<Dentry>> Dentry::LookupChild(const Caller& c, std::string
     absl::MutexLock l(&mu_);
     auto it = children_.find(absl::string_view(name.data(), name.size()));
     if (it != children_.end()) {
-      if (it->second == nullptr) return Errno::kENOENT;
-      return it->second;
+      if (it->second != nullptr) return it->second;
+      if (inode_->CacheNegativeLookups()) return Errno::kENOENT;
     }
   }
   // The inode lookup runs without mu_ (it may be a gofer round trip); two
@@ -100,8 +100,10 @@ Result<std::shared_ptr<Dentry>> Dentry::LookupChild(const Caller& c, std::string
     if (child == nullptr) return Errno::kENOENT;
     return child;
   }
+  if (child == nullptr && !inode_->CacheNegativeLookups()) return Errno::kENOENT;
   absl::MutexLock l(&mu_);
   auto [it, inserted] = children_.try_emplace(std::string(name), child);
+  if (!inserted && it->second == nullptr) it->second = child;  // a name that appeared
   if (it->second == nullptr) return Errno::kENOENT;
   return it->second;
 }

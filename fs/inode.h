@@ -120,6 +120,10 @@ class Inode : public std::enable_shared_from_this<Inode> {
   // negative) under this directory. False for per-caller directories like
   // /proc and /proc/<pid>/fd.
   virtual bool CacheLookups() const { return true; }
+  // Whether a failed lookup (ENOENT) may be cached too. False where other
+  // programs create names behind the sandbox's back (writable gofer
+  // mounts: a shared volume), so a name made on the host shows up.
+  virtual bool CacheNegativeLookups() const { return true; }
   virtual Result<std::string> Readlink(const Caller& c);
   // A procfs "magic link" (/proc/<pid>/fd/N, exe, cwd, root): what
   // RESOLVE_NO_MAGICLINKS refuses.
@@ -167,6 +171,9 @@ class Inode : public std::enable_shared_from_this<Inode> {
   virtual Result<void> RemoveXattr(const Caller& c, std::string_view name);
   // fsync: nothing to flush by default.
   virtual Result<void> Sync() { return {}; }
+  // syncfs(2) of the filesystem this inode is on (the page caches of a
+  // writable gofer mount); also called for every mount by Vfs::SyncAll.
+  virtual Result<void> SyncFs() { return {}; }
 
   bool is_dir() const { return S_ISDIR(mode()); }
   bool is_symlink() const { return S_ISLNK(mode()); }

@@ -24,7 +24,7 @@ Result<std::shared_ptr<Vfs>> Vfs::Create(std::unique_ptr<gofer::Client> root_cli
   if (root_client == nullptr) return Errno::kEINVAL;
   std::shared_ptr<gofer::Client> client(std::move(root_client));
   const bool gofer_rw = !opts.overlay_root && opts.root_writable;
-  std::shared_ptr<Inode> root_inode = NewGoferRoot(std::move(client), gofer_rw);
+  std::shared_ptr<Inode> root_inode = NewGoferRoot(std::move(client), gofer_rw, opts.memory_file);
   if (!root_inode->is_dir()) return Errno::kENOTDIR;
   FilesystemInfo root_info{"gofer", !gofer_rw};
   if (opts.overlay_root) {
@@ -47,6 +47,17 @@ Result<std::shared_ptr<Vfs>> Vfs::Create(std::unique_ptr<gofer::Client> root_cli
   vfs->AddMount(dev, "shm", FilesystemInfo{"tmpfs", false}, Tmpfs::NewRoot(01777, 0, 0, opts.memory_file));
   for (const auto& m : opts.mounts) TRY(vfs->MountExtra(m));
   return vfs;
+}
+
+Result<void> Vfs::SyncAll() {
+  std::vector<std::shared_ptr<Mount>> all = Mounts();
+  all.push_back(root_mount_);
+  Result<void> r = base::Ok();
+  for (const auto& m : all) {
+    Result<void> one = m->root()->inode()->SyncFs();
+    if (r.ok() && !one.ok()) r = one;
+  }
+  return r;
 }
 
 Vfs::~Vfs() {

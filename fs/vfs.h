@@ -112,6 +112,9 @@ class Vfs {
   Path root() const { return {root_mount_, root_mount_->root()}; }
   // Every mount but the root one, in no order (/proc/<pid>/mounts).
   std::vector<std::shared_ptr<Mount>> Mounts() const;
+  // sync(2) and sandbox exit: every mount's SyncFs (the stores made
+  // through shared mappings of writable gofer files reach the host).
+  Result<void> SyncAll();
 
   // Mounts `m` at m.destination (fs/vfs_mount.cc). Start-up only, before
   // any task runs. EINVAL for a bad destination or type.

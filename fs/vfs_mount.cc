@@ -33,7 +33,7 @@ Result<void> Vfs::MountExtraAt(const Path& top, const VfsOptions::ExtraMount& m)
     info.read_only = true;
   } else if (m.type == "bind") {
     if (m.client == nullptr) return Errno::kEINVAL;
-    inode = NewGoferRoot(m.client, /*writable=*/!m.read_only);
+    inode = NewGoferRoot(m.client, /*writable=*/!m.read_only, memory_file_);
     info.type = "gofer";
     if (m.file) {
       // The gofer of a file bind serves a directory holding only "file".

@@ -129,10 +129,11 @@ Result<void> Vfs::Mknod(const Caller& c, int dirfd, std::string_view path, uint3
     default: return Errno::kEINVAL;
   }
   ParentAndName pn = TRY(PrepareCreate(c, dirfd, path, false));
-  // Devices would reach host hardware semantics we do not emulate, and
-  // sockets need a bind(2) to mean anything. FIFOs are pipes (fs/pipe.h).
-  if (type == S_IFIFO) {
-    TRY(pn.parent.dentry->inode()->Mknod(c, pn.name, S_IFIFO | (mode & 07777 & ~c.fs->umask()), 0));
+  // Devices would reach host hardware semantics we do not emulate. FIFOs
+  // are pipes (fs/pipe.h); a socket node is a name that opens with ENXIO
+  // (what bind(2) would leave).
+  if (type == S_IFIFO || type == S_IFSOCK) {
+    TRY(pn.parent.dentry->inode()->Mknod(c, pn.name, type | (mode & 07777 & ~c.fs->umask()), 0));
   } else if (type != S_IFREG) {
     return Errno::kEPERM;
   } else {

@@ -34,7 +34,8 @@ class SocketClient final : public Client {
     std::vector<UniqueFd> fds;
     p::Reader r = TRY(CallLocked(p::Op::kVersion, w, fds, 0));
     const p::VersionResp resp = TRY(Check(p::DecodeVersionResp(r)));
-    if (resp.version != p::kVersion) return Broken(Errno::kEPROTONOSUPPORT);
+    if (resp.version < p::kMinVersion || resp.version > p::kVersion) return Broken(Errno::kEPROTONOSUPPORT);
+    version_ = resp.version;
     root_ = resp.root;
     root_attr_ = resp.attr;
     return {};
@@ -168,6 +169,29 @@ class SocketClient final : public Client {
     p::EncodeRequestHeader(w, p::Op::kRename);
     p::Encode(w, p::RenameReq{old_dir, old_name, new_dir, new_name});
     return EmptyCall(p::Op::kRename, w);
+  }
+
+  Result<WalkStep> Mknod(Handle dir, const std::string& name, uint32_t mode, uint32_t uid, uint32_t gid) override {
+    TRY(p::ValidateName(name));
+    if (version_ < p::OpVersion(p::Op::kMknod)) return Errno::kEPERM;
+    const uint32_t type = mode & S_IFMT;
+    if ((type != S_IFIFO && type != S_IFSOCK) || (mode & ~(S_IFMT | 07777))) return Errno::kEPERM;
+    p::Writer w;
+    p::EncodeRequestHeader(w, p::Op::kMknod);
+    p::Encode(w, p::MknodReq{dir, name, mode, uid, gid});
+    return StepCall(p::Op::kMknod, w);
+  }
+
+  Result<void> Rename2(Handle old_dir, const std::string& old_name, Handle new_dir, const std::string& new_name,
+                       unsigned flags) override {
+    TRY(p::ValidateName(old_name));
+    TRY(p::ValidateName(new_name));
+    if (version_ < p::OpVersion(p::Op::kRename2)) return Errno::kEINVAL;
+    if (flags != p::kRenameNoreplace && flags != p::kRenameExchange) return Errno::kEINVAL;
+    p::Writer w;
+    p::EncodeRequestHeader(w, p::Op::kRename2);
+    p::Encode(w, p::Rename2Req{old_dir, old_name, new_dir, new_name, flags});
+    return EmptyCall(p::Op::kRename2, w);
   }
 
   Result<Attr> SetAttr(Handle h, const SetAttrSpec& s) override {
@@ -329,6 +353,7 @@ class SocketClient final : public Client {
   UniqueFd sock_;
   Handle root_ = p::kInvalidHandle;  // set by Handshake, then immutable
   Attr root_attr_;
+  uint32_t version_ = 0;  // agreed by Handshake, then immutable
   absl::Mutex mu_;
   bool broken_ ABSL_GUARDED_BY(mu_) = false;
   std::array<uint8_t, p::kMaxMessageSize> buf_ ABSL_GUARDED_BY(mu_);

@@ -90,6 +90,19 @@ class Client {
   virtual Result<void> Unlink(Handle dir, const std::string& name, int flags) = 0;
   virtual Result<void> Rename(Handle old_dir, const std::string& old_name, Handle new_dir,
                               const std::string& new_name) = 0;
+  // A FIFO or socket node (`mode`: S_IFIFO or S_IFSOCK | permission bits);
+  // EPERM from a gofer older than protocol version 2 or for other types.
+  virtual Result<WalkStep> Mknod(Handle dir, const std::string& name, uint32_t mode, uint32_t uid, uint32_t gid) {
+    (void)dir, (void)name, (void)mode, (void)uid, (void)gid;
+    return Errno::kEPERM;
+  }
+  // renameat2 with RENAME_NOREPLACE or RENAME_EXCHANGE (version 2; EINVAL
+  // from an older gofer, as a filesystem without the flag).
+  virtual Result<void> Rename2(Handle old_dir, const std::string& old_name, Handle new_dir,
+                               const std::string& new_name, unsigned flags) {
+    (void)old_dir, (void)old_name, (void)new_dir, (void)new_name, (void)flags;
+    return Errno::kEINVAL;
+  }
   // chmod/chown/truncate/utimens of the node; the new attributes. (The
   // defaults, for clients of read-only trees and test fakes: EROFS.)
   virtual Result<Attr> SetAttr(Handle h, const SetAttrSpec& s) {

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 
@@ -27,9 +28,13 @@ std::string_view OpName(Op op) {
     case Op::kListXattr: return "ListXattr";
     case Op::kSetXattr: return "SetXattr";
     case Op::kRemoveXattr: return "RemoveXattr";
+    case Op::kMknod: return "Mknod";
+    case Op::kRename2: return "Rename2";
   }
   return "?";
 }
+
+uint32_t OpVersion(Op op) { return op == Op::kMknod || op == Op::kRename2 ? 2 : 1; }
 
 bool IsKnownOp(uint32_t op) {
   return op >= static_cast<uint32_t>(Op::kVersion) && op <= static_cast<uint32_t>(kLastOp);
@@ -216,6 +221,20 @@ void Encode(Writer& w, const RenameReq& m) {
   w.U64(m.new_dir);
   w.Str(m.new_name);
 }
+void Encode(Writer& w, const MknodReq& m) {
+  w.U64(m.dir);
+  w.Str(m.name);
+  w.U32(m.mode);
+  w.U32(m.uid);
+  w.U32(m.gid);
+}
+void Encode(Writer& w, const Rename2Req& m) {
+  w.U64(m.old_dir);
+  w.Str(m.old_name);
+  w.U64(m.new_dir);
+  w.Str(m.new_name);
+  w.U32(m.flags);
+}
 
 void Encode(Writer& w, const SetAttrReq& m) {
   w.U64(m.h);
@@ -331,6 +350,31 @@ Result<RenameReq> DecodeRenameReq(Reader& r) {
   m.old_name = TRY(r.Name());
   m.new_dir = TRY(r.U64());
   m.new_name = TRY(r.Name());
+  TRY(r.Finish());
+  return m;
+}
+
+Result<MknodReq> DecodeMknodReq(Reader& r) {
+  MknodReq m;
+  m.dir = TRY(r.U64());
+  m.name = TRY(r.Name());
+  m.mode = TRY(r.U32());
+  const uint32_t type = m.mode & S_IFMT;
+  if ((type != S_IFIFO && type != S_IFSOCK) || (m.mode & ~(S_IFMT | 07777))) return Errno::kEBADMSG;
+  m.uid = TRY(r.U32());
+  m.gid = TRY(r.U32());
+  TRY(r.Finish());
+  return m;
+}
+
+Result<Rename2Req> DecodeRename2Req(Reader& r) {
+  Rename2Req m;
+  m.old_dir = TRY(r.U64());
+  m.old_name = TRY(r.Name());
+  m.new_dir = TRY(r.U64());
+  m.new_name = TRY(r.Name());
+  m.flags = TRY(r.U32());
+  if (m.flags != kRenameNoreplace && m.flags != kRenameExchange) return Errno::kEBADMSG;
   TRY(r.Finish());
   return m;
 }

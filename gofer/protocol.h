@@ -27,7 +27,11 @@
 namespace gofer::protocol {
 
 inline constexpr uint32_t kMagic = 0x52464f47;  // "GOFR"
-inline constexpr uint32_t kVersion = 1;
+// Version 2 added Mknod and Rename2. The server speaks any version from
+// kMinVersion up and answers with min(asked, kVersion); the ops of a later
+// version than the one agreed are malformed.
+inline constexpr uint32_t kVersion = 2;
+inline constexpr uint32_t kMinVersion = 1;
 // Bounds; a message that exceeds one is malformed.
 inline constexpr size_t kMaxMessageSize = 32 * 1024;
 inline constexpr size_t kMaxNameLen = 255;       // NAME_MAX
@@ -56,8 +60,12 @@ enum class Op : uint32_t {
   kListXattr = 16,
   kSetXattr = 17,
   kRemoveXattr = 18,
+  kMknod = 19,    // version 2
+  kRename2 = 20,  // version 2
 };
-inline constexpr Op kLastOp = Op::kRemoveXattr;
+inline constexpr Op kLastOp = Op::kRename2;
+// The protocol version that introduced `op`.
+uint32_t OpVersion(Op op);
 std::string_view OpName(Op op);
 bool IsKnownOp(uint32_t op);
 
@@ -189,6 +197,23 @@ struct RenameReq {
   std::string new_name;
 };
 
+// Mknod: a FIFO or a socket node; `mode` is S_IFIFO or S_IFSOCK plus
+// permission bits (regular files are Create's; devices are never made).
+struct MknodReq {
+  Handle dir;
+  std::string name;
+  uint32_t mode, uid, gid;
+};
+// Rename2: renameat2 with RENAME_NOREPLACE or RENAME_EXCHANGE (exactly one).
+inline constexpr uint32_t kRenameNoreplace = 1, kRenameExchange = 2;
+struct Rename2Req {
+  Handle old_dir;
+  std::string old_name;
+  Handle new_dir;
+  std::string new_name;
+  uint32_t flags;
+};
+
 // SetAttr: which fields are set (SetAttrReq::mask).
 inline constexpr uint32_t kSetMode = 1, kSetUid = 2, kSetGid = 4, kSetSize = 8, kSetAtime = 16, kSetMtime = 32;
 inline constexpr uint32_t kSetAll = 63;
@@ -230,6 +255,8 @@ void Encode(Writer& w, const SetAttrReq& m);
 void Encode(Writer& w, const LinkReq& m);
 void Encode(Writer& w, const XattrReq& m);
 void Encode(Writer& w, const SetXattrReq& m);
+void Encode(Writer& w, const MknodReq& m);
+void Encode(Writer& w, const Rename2Req& m);
 // Each decoder consumes the whole remaining payload.
 Result<VersionReq> DecodeVersionReq(Reader& r);
 Result<WalkReq> DecodeWalkReq(Reader& r);
@@ -244,13 +271,15 @@ Result<SetAttrReq> DecodeSetAttrReq(Reader& r);
 Result<LinkReq> DecodeLinkReq(Reader& r);
 Result<XattrReq> DecodeXattrReq(Reader& r);
 Result<SetXattrReq> DecodeSetXattrReq(Reader& r);
+Result<MknodReq> DecodeMknodReq(Reader& r);
+Result<Rename2Req> DecodeRename2Req(Reader& r);
 
 // ---- Response payloads ----
 // Version: u32 version, u64 root handle, Attr root attr.
 // Walk: u32 count (<= kMaxWalkNames), count x (u64 handle, Attr).
 // Open: empty, plus exactly one fd by SCM_RIGHTS.
 // Readlink: string target. Stat: Attr. Statfs: StatFs.
-// Mkdir, Symlink: (u64 handle, Attr). Create: (u64 handle, Attr) plus one fd.
+// Mkdir, Symlink, Mknod: (u64 handle, Attr). Rename2: empty. Create: (u64 handle, Attr) plus one fd.
 // Unlink, Rename, SetXattr, RemoveXattr: empty. SetAttr: Attr (after the
 // change). Link: Attr of the target (its nlink grew).
 // GetXattr: bytes value. ListXattr: u32 n (<= kMaxXattrNames), n x name.

@@ -11,7 +11,9 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <cstdio>
 #include <cerrno>
 #include <vector>
 
@@ -101,6 +103,8 @@ class Server {
   Result<void> DoListXattr(p::Reader& r);
   Result<void> DoSetXattr(p::Reader& r);
   Result<void> DoRemoveXattr(p::Reader& r);
+  Result<void> DoMknod(p::Reader& r);
+  Result<void> DoRename2(p::Reader& r);
 
   Result<void> SendError(p::Op op, Errno e);
   // A success response is built in one buffer: OkHeader, then the payload.
@@ -123,6 +127,7 @@ class Server {
   UniqueFd proc_self_fd_;
   const bool read_only_;
   Handle root_ = p::kInvalidHandle;
+  uint32_t version_ = 0;  // agreed at the handshake
   Handle next_handle_ = 1;
   absl::flat_hash_map<Handle, Node> nodes_;
   std::array<uint8_t, p::kMaxMessageSize> buf_;
@@ -154,7 +159,7 @@ Result<void> Server::Handshake() {
   if (op != p::Op::kVersion) return Errno::kEBADMSG;
   const p::VersionReq req = TRY(p::DecodeVersionReq(r));
   if (req.magic != p::kMagic) return Errno::kEBADMSG;
-  if (req.version < p::kVersion) {
+  if (req.version < p::kMinVersion) {
     // Tell the peer why before hanging up.
     TRY(SendError(op, Errno::kEPROTONOSUPPORT));
     return Errno::kEPROTONOSUPPORT;
@@ -162,7 +167,8 @@ Result<void> Server::Handshake() {
   auto st = StatFd(nodes_.at(root_).fd.get());
   if (!st.ok()) return SendError(op, st.error());
   p::Writer w = OkHeader(op);
-  p::Encode(w, p::VersionResp{p::kVersion, root_, AttrFromStat(st.value())});
+  version_ = std::min(req.version, p::kVersion);
+  p::Encode(w, p::VersionResp{version_, root_, AttrFromStat(st.value())});
   return Send(w);
 }
 
@@ -192,6 +198,7 @@ Result<bool> Server::HandleOne() {
 }
 
 Result<void> Server::Dispatch(p::Op op, p::Reader& r) {
+  if (p::OpVersion(op) > version_) return Errno::kEBADMSG;  // not in the agreed version
   switch (op) {
     case p::Op::kVersion: return Errno::kEBADMSG;  // only once, first
     case p::Op::kWalk: return DoWalk(r);
@@ -211,6 +218,8 @@ Result<void> Server::Dispatch(p::Op op, p::Reader& r) {
     case p::Op::kListXattr: return DoListXattr(r);
     case p::Op::kSetXattr: return DoSetXattr(r);
     case p::Op::kRemoveXattr: return DoRemoveXattr(r);
+    case p::Op::kMknod: return DoMknod(r);
+    case p::Op::kRename2: return DoRename2(r);
   }
   return Errno::kEBADMSG;
 }
@@ -505,6 +514,46 @@ Result<void> Server::DoRename(p::Reader& r) {
   Result<void> res = mv();
   if (!res.ok()) return SendError(p::Op::kRename, res.error());
   return Send(OkHeader(p::Op::kRename));
+}
+
+// A FIFO or socket node: mknodat of one name in a held directory. Nothing
+// is ever opened through it (Open refuses both types): the sandbox's own
+// pipe serves a FIFO.
+Result<void> Server::DoMknod(p::Reader& r) {
+  const p::MknodReq req = TRY(p::DecodeMknodReq(r));
+  auto mk = [&]() -> Result<WalkStep> {
+    const Node* dir = TRY(LookupDir(req.dir));
+    if (read_only_) return Errno::kEROFS;
+    const int dirfd = dir->fd.get();
+    if (::mknodat(dirfd, req.name.c_str(), req.mode, 0) != 0) return base::FromHost(errno);
+    WalkStep step = TRY(NewStep(dirfd, req.name));
+    const int fd = nodes_.at(step.handle).fd.get();
+    Chown(fd, req.uid, req.gid);
+    const struct stat st = TRY(StatFd(fd));
+    step.attr = AttrFromStat(st);
+    return step;
+  };
+  Result<WalkStep> step = mk();
+  if (!step.ok()) return SendError(p::Op::kMknod, step.error());
+  p::Writer w = OkHeader(p::Op::kMknod);
+  w.PutStep(step.value());
+  return Send(w);
+}
+
+Result<void> Server::DoRename2(p::Reader& r) {
+  const p::Rename2Req req = TRY(p::DecodeRename2Req(r));
+  auto mv = [&]() -> Result<void> {
+    const Node* from = TRY(LookupDir(req.old_dir));
+    const Node* to = TRY(LookupDir(req.new_dir));
+    if (read_only_) return Errno::kEROFS;
+    if (::renameat2(from->fd.get(), req.old_name.c_str(), to->fd.get(), req.new_name.c_str(), req.flags) != 0) {
+      return base::FromHost(errno);
+    }
+    return {};
+  };
+  Result<void> res = mv();
+  if (!res.ok()) return SendError(p::Op::kRename2, res.error());
+  return Send(OkHeader(p::Op::kRename2));
 }
 
 Result<UniqueFd> Server::ReopenForMeta(const Node& n, int flags) {

@@ -251,7 +251,12 @@ int Boot(const Config& c, const BootOptions& o) {
     // Like a shell: 127 for "not found", 126 for "found but cannot run".
     _exit(e == base::Errno::kENOENT || e == base::Errno::kENOTDIR ? 127 : 126);
   }
-  if (tty_console != nullptr) tty_console->Finish();  // the app's last output
+  // Stores made through shared mappings of writable gofer files that no
+  // unmap wrote back yet (a task's address space may outlive it).
+  if (base::Result<void> r = vfs_ref->SyncAll(); !r.ok()) {
+    logging::Warn("boot: writing back shared mappings at exit: {}", base::ErrnoText(r.error()));
+  }
+    if (tty_console != nullptr) tty_console->Finish();  // the app's last output
   // _exit: the forwarder thread and task threads may still be parked.
   _exit(ExitCodeOf(status.value()));
 }

@@ -30,6 +30,7 @@ Policy GoferPolicy() {
   allow(SYS_readlinkat, "Readlink");
   allow(SYS_mkdirat, "Mkdir");
   allow(SYS_symlinkat, "Symlink");
+  allow(SYS_mknodat, "Mknod (FIFOs and sockets only)");
   allow(SYS_unlinkat, "Unlink");
   allow(SYS_renameat, "Rename");
   allow(SYS_renameat2, "Rename (glibc may use renameat2)");

@@ -195,8 +195,18 @@ Result<uint64_t> Fsync(Task& t, const SyscallArgs& args) {
   return 0;
 }
 Result<uint64_t> Fdatasync(Task& t, const SyscallArgs& args) { return Fsync(t, args); }
-Result<uint64_t> Sync(Task&, const SyscallArgs&) { return 0; }
-Result<uint64_t> Syncfs(Task& t, const SyscallArgs& args) { return Fsync(t, args); }
+// sync(2) cannot fail; write-back errors show at the files' fsync.
+Result<uint64_t> Sync(Task& t, const SyscallArgs&) {
+  (void)t.kernel().vfs().SyncAll();
+  return 0;
+}
+Result<uint64_t> Syncfs(Task& t, const SyscallArgs& args) {
+  std::shared_ptr<fs::FileDescription> f = TRY(GetDataFile(t, args.Fd(0)));
+  if (auto target = fs::AttrTarget::Of(*f); target.ok() && target.value().inode != nullptr) {
+    TRY(target.value().inode->SyncFs());
+  }
+  return 0;
+}
 
 // fadvise64, readahead and sync_file_range: page-cache hints and
 // write-back control. Everything is in sentry memory, so after Linux's

@@ -89,6 +89,13 @@ class MappableFile {
   // A System V shared memory segment (sentry/ipc/shm.h): shmdt(2) finds
   // the VMAs to remove by it.
   virtual bool IsSysvShm() const { return false; }
+  // msync(MS_SYNC/MS_ASYNC) of file bytes [off, off+len): a file whose
+  // shared pages cache another store (a writable gofer file) writes them
+  // back; `sync` waits for the host's disk (MS_SYNC).
+  virtual Result<void> WriteBack(uint64_t off, uint64_t len, bool sync) {
+    (void)off, (void)len, (void)sync;
+    return {};
+  }
 };
 
 struct MmapOpts {

@@ -38,19 +38,29 @@ void MemoryManager::Impl::Invalidate(const void* id, uint64_t start, uint64_t en
   }
 }
 
-Result<void> MemoryManager::Impl::Msync(uint64_t addr, uint64_t length, int) {
+Result<void> MemoryManager::Impl::Msync(uint64_t addr, uint64_t length, int flags) {
   const uint64_t end = addr + PageRoundUp(length);
   if (end < addr) return Errno::kENOMEM;
   // Every page must be mapped (msync(2): ENOMEM). Shared file pages are the
-  // file's pages and private ones never reach it: nothing to write back.
+  // file's pages and private ones never reach it; a file whose pages cache
+  // a host file (writable gofer mounts) writes them back, as
+  // vfs_fsync_range for MS_SYNC (we also do it for MS_ASYNC, so the host
+  // sees the stores without waiting for the last unmap).
   uint64_t cursor = addr;
   auto it = Find(addr);
   if (it == vmas_.end()) return addr == end ? Result<void>(base::Ok()) : Errno::kENOMEM;
+  Result<void> wb = base::Ok();
   for (; it != vmas_.end() && cursor < end; ++it) {
     if (it->first > cursor) return Errno::kENOMEM;
-    cursor = it->second.end;
+    const Vma& v = it->second;
+    if (v.shm && (flags & (MS_SYNC | MS_ASYNC)) && wb.ok()) {
+      const uint64_t s = std::max(it->first, cursor), e = std::min(v.end, end);
+      wb = v.file->WriteBack(v.file_offset + (s - it->first), e - s, (flags & MS_SYNC) != 0);
+    }
+    cursor = v.end;
   }
-  return cursor >= end ? Result<void>(base::Ok()) : Errno::kENOMEM;
+  if (cursor < end) return Errno::kENOMEM;
+  return wb;
 }
 
 Result<std::vector<uint8_t>> MemoryManager::Impl::Mincore(uint64_t addr, uint64_t length) {

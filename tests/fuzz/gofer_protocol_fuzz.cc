@@ -2,6 +2,8 @@
 // the gofer reads requests and the sentry reads responses. Properties: no
 // crash; every failure is kEBADMSG; a request that decodes re-encodes to the
 // very same bytes (no field is lost or invented); decoded names are valid.
+#include <sys/stat.h>
+
 #include <span>
 
 #include "gofer/protocol.h"
@@ -88,6 +90,17 @@ void Request(std::span<const uint8_t> msg) {
       }
       break;
     }
+    case Op::kMknod: {
+      RoundTrip<p::MknodReq>(msg, Op::kMknod, p::DecodeMknodReq);
+      Reader again(msg);
+      (void)p::DecodeRequestHeader(again);
+      if (auto m = p::DecodeMknodReq(again); m.ok()) {
+        const uint32_t type = m.value().mode & S_IFMT;
+        FUZZ_CHECK(type == S_IFIFO || type == S_IFSOCK);  // never a device node
+      }
+      break;
+    }
+    case Op::kRename2: RoundTrip<p::Rename2Req>(msg, Op::kRename2, p::DecodeRename2Req); break;
     default: FUZZ_CHECK(!"DecodeRequestHeader accepted an unknown op");
   }
 }
@@ -163,6 +176,8 @@ std::vector<std::string> FuzzSeeds() {
   add(Op::kGetXattr, p::XattrReq{.h = 2, .name = "user.a"});
   add(Op::kSetXattr, p::SetXattrReq{.h = 2, .name = "user.a", .value = std::string("v\0w", 3), .flags = 1});
   add(Op::kListXattr, p::HandleReq{.h = 2});
+  add(Op::kMknod, p::MknodReq{.dir = 1, .name = "p", .mode = S_IFIFO | 0644, .uid = 0, .gid = 0});
+  add(Op::kRename2, p::Rename2Req{.old_dir = 1, .old_name = "a", .new_dir = 1, .new_name = "b", .flags = 2});
   {
     Writer w;
     p::EncodeResponseHeader(w, Op::kWalk, 0);

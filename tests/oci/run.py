@@ -325,6 +325,112 @@ def case_do_volume_rw_writes_reach_the_host_and_ro_is_erofs(runsc, tmp):
     assert p.returncode == 2 and "HOST:SANDBOX" in p.stderr, (p.returncode, p.stderr)
 
 
+def _syscall_test(runsc, name):
+    """A syscall test program of this build (build/tests/syscalls/NAME)."""
+    build = os.path.dirname(os.path.dirname(runsc.path))
+    return os.path.join(build, "tests", "syscalls", name)
+
+
+def case_do_volume_shared_mmap_is_coherent_and_reaches_the_host(runsc, tmp):
+    vol = os.path.join(tmp, "vol")
+    ro = os.path.join(tmp, "ro")
+    os.makedirs(vol)
+    os.makedirs(ro)
+    with open(os.path.join(ro, "file"), "wb") as f:
+        f.write(b"r" * 4096)
+    # The syscall test program on a writable gofer mount (the host's root,
+    # through the overlay, holds the binary): mappings coherent with
+    # read/write through other fds and processes, SIGBUS after truncate,
+    # mknod of FIFOs and sockets, renameat2 flags.
+    test = _syscall_test(runsc, "file_mmap_test")
+    p = runsc("do", "--volume", vol + ":/vol", "/usr/bin/env", "SYSCALL_TEST_DIR=/vol", test, timeout=240)
+    assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-2000:]
+    # Stores reach the host file: after msync(MS_SYNC) while the sandbox
+    # still runs, and without msync once the sandbox exits.
+    script = ("import mmap, os, sys\n"
+              "fd = os.open('/vol/m', os.O_RDWR | os.O_CREAT, 0o644)\n"
+              "os.ftruncate(fd, 8192)\n"
+              "m = mmap.mmap(fd, 8192)\n"
+              "m[0:7] = b'MSYNCED'\n"
+              "m.flush()\n"
+              "print('synced', flush=True)\n"
+              "sys.stdin.readline()\n"
+              "m[4096:4100] = b'EXIT'\n"
+              "r = os.open('/ro/file', os.O_RDONLY)\n"
+              "try:\n"
+              "    mmap.mmap(r, 4096, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)\n"
+              "    print('ro-mapped', flush=True)\n"
+              "except PermissionError:\n"
+              "    print('ro-eacces', flush=True)\n"
+              "ro = mmap.mmap(r, 4096, mmap.MAP_SHARED, mmap.PROT_READ)\n"
+              "print('ro-reads', ro[0:2].decode(), flush=True)\n"
+              "os._exit(0)\n")
+    argv = [runsc.path, "--root", runsc.root, "do", "--volume", vol + ":/vol", "--volume", ro + ":/ro:ro",
+            "/usr/bin/python3", "-c", script]
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        line = proc.stdout.readline()
+        assert line == b"synced\n", (line, proc.stderr.read() if proc.poll() is not None else b"")
+        with open(os.path.join(vol, "m"), "rb") as f:
+            data = f.read()
+        assert data[:7] == b"MSYNCED" and len(data) == 8192, data[:16]
+        proc.stdin.write(b"go\n")
+        proc.stdin.close()
+        out = proc.stdout.read()
+        assert proc.wait(timeout=60) == 0, (out, proc.stderr.read())
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert out == b"ro-eacces\nro-reads rr\n", out
+    with open(os.path.join(vol, "m"), "rb") as f:
+        data = f.read()
+    assert data[4096:4100] == b"EXIT" and len(data) == 8192, data[4090:4110]
+    with open(os.path.join(ro, "file"), "rb") as f:
+        assert f.read() == b"r" * 4096
+
+
+def case_do_volume_sees_names_created_on_the_host_later(runsc, tmp):
+    vol = os.path.join(tmp, "vol")
+    os.makedirs(vol)
+    # The sandbox looks a name up (miss), the host creates it, the sandbox
+    # looks again: a rw volume shows it (no stale negative entry).
+    script = "import os, sys\nprint(os.path.exists('/vol/late'), flush=True)\nsys.stdin.readline()\n" \
+             "print(os.path.exists('/vol/late'), open('/vol/late').read(), flush=True)\n"
+    argv = [runsc.path, "--root", runsc.root, "do", "--volume", vol + ":/vol", "/usr/bin/python3", "-c", script]
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline() == b"False\n"
+        with open(os.path.join(vol, "late"), "w") as f:
+            f.write("made-on-host")
+        proc.stdin.write(b"go\n")
+        proc.stdin.close()
+        out = proc.stdout.read()
+        assert proc.wait(timeout=60) == 0, (out, proc.stderr.read())
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert out == b"True made-on-host\n", out
+
+
+def case_rootfs_fifo_opens_as_a_sandbox_pipe(runsc, tmp):
+    _, rootfs = make_bundle(tmp, None)
+    os.mkfifo(os.path.join(rootfs, "fifo"), 0o666)
+    vol = os.path.join(tmp, "vol")
+    os.makedirs(vol)
+    # A FIFO of the read-only rootfs: both ends inside the sandbox meet in a
+    # pipe of the sentry's own; and mkfifo on a rw volume leaves a host FIFO.
+    script = ("(echo through-rootfs-fifo > /fifo &); cat /fifo; "
+              "busybox mkfifo /vol/made && (echo through-volume-fifo > /vol/made &); cat /vol/made")
+    p = runsc("do", "--root", rootfs, "--volume", vol + ":/vol", "/bin/sh", "-c", script, timeout=60)
+    assert p.returncode == 0, (p.stdout, p.stderr)
+    assert p.stdout == "through-rootfs-fifo\nthrough-volume-fifo\n", repr(p.stdout + p.stderr)
+    import stat as stat_mod
+    assert stat_mod.S_ISFIFO(os.lstat(os.path.join(vol, "made")).st_mode)
+    assert stat_mod.S_ISFIFO(os.lstat(os.path.join(rootfs, "fifo")).st_mode)
+
+
 def case_do_overlay2_none_writes_the_rootfs_on_the_host(runsc, tmp):
     _, rootfs = make_bundle(tmp, None)
     # Default: rootfs writes stay in the sandbox's memory.

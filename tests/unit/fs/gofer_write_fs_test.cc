@@ -5,8 +5,11 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <cstring>
+
 #include "fs/vfs.h"
 #include "sentry/kernel/task.h"
+#include "sentry/mm/memory_file.h"
 #include "tests/unit/gofer/gofer_test_util.h"
 
 namespace fs::testing {
@@ -21,8 +24,11 @@ class GoferWriteFsTest : public ::testing::Test {
     server_ = std::make_unique<ServerThread>(tree_.root(), /*read_only=*/!writable);
     auto c = gofer::Client::Connect(server_->TakeClientSock());
     ASSERT_TRUE(c.ok());
-    auto v = Vfs::Create(std::move(c).value(),
-                         VfsOptions{.overlay_root = false, .root_writable = writable, .tmpfs_tmp = true});
+    auto mf = sentry::mm::MemoryFile::Create(64 << 20);
+    ASSERT_TRUE(mf.ok());
+    mf_ = std::move(mf).value();
+    auto v = Vfs::Create(std::move(c).value(), VfsOptions{.overlay_root = false, .root_writable = writable,
+                                                          .tmpfs_tmp = true, .memory_file = mf_.get()});
     ASSERT_TRUE(v.ok());
     vfs_ = std::move(v).value();
     auto ctx = vfs_->NewFsContext("/");
@@ -52,6 +58,7 @@ class GoferWriteFsTest : public ::testing::Test {
 
   TempTree tree_;
   std::unique_ptr<ServerThread> server_;
+  std::unique_ptr<sentry::mm::MemoryFile> mf_;  // outlives vfs_ (declared first)
   std::shared_ptr<Vfs> vfs_;
   std::shared_ptr<FsContext> fsctx_;
   sentry::kernel::Credentials root_;
@@ -133,6 +140,75 @@ TEST_F(GoferWriteFsTest, ReadOnlyGoferMountRefusesWrites) {
   EXPECT_EQ(vfs_->Mkdir(C(), AT_FDCWD, "/d", 0755).error(), base::Errno::kEROFS);
   EXPECT_EQ(vfs_->Unlink(C(), AT_FDCWD, "/file.txt").error(), base::Errno::kEROFS);
   EXPECT_EQ(HostRead("file.txt"), "hello gofer");
+}
+
+}  // namespace
+}  // namespace fs::testing
+
+namespace fs::testing {
+namespace {
+
+// A writable mount does not remember misses: a name the host creates later
+// (a shared volume) is found. A read-only mount keeps them (speed).
+TEST_F(GoferWriteFsTest, NameCreatedOnTheHostAfterAMissIsFoundOnAWritableMount) {
+  Start(true);
+  EXPECT_EQ(Stat("/late.txt").error(), Errno::kENOENT);
+  base::UniqueFd fd(::open(Host("late.txt").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+  ASSERT_TRUE(fd.valid());
+  EXPECT_TRUE(Stat("/late.txt").ok());
+}
+
+TEST_F(GoferWriteFsTest, ReadOnlyMountKeepsItsNegativeEntries) {
+  Start(false);
+  EXPECT_EQ(Stat("/late.txt").error(), Errno::kENOENT);
+  base::UniqueFd fd(::open(Host("late.txt").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+  ASSERT_TRUE(fd.valid());
+  EXPECT_EQ(Stat("/late.txt").error(), Errno::kENOENT);
+}
+
+// The page cache behind MAP_SHARED of a writable gofer file: pages filled
+// from the host, stores written back on WriteBack and at the last unmap,
+// read/write through the file coherent with the pages, truncate drops pages.
+TEST_F(GoferWriteFsTest, SharedMappingPagesAreCoherentAndWrittenBack) {
+  Start(true);
+  auto f = Open("/file.txt", O_RDWR);
+  ASSERT_TRUE(f.ok());
+  auto m = f.value()->Mappable();
+  ASSERT_TRUE(m.ok());
+  std::shared_ptr<sentry::mm::MappableFile> map = m.value();
+  ASSERT_TRUE(map->HasSharedPages());
+  EXPECT_EQ(map->SharedSize(), 11u);  // "hello gofer"
+  auto runs = map->SharedPages(0, 4096, /*allocate=*/true);
+  ASSERT_TRUE(runs.ok());
+  ASSERT_EQ(runs.value().size(), 1u);
+  uint8_t* page = mf_->Data(runs.value()[0].mf_off);
+  EXPECT_EQ(std::string(reinterpret_cast<char*>(page), 11), "hello gofer");
+  EXPECT_EQ(page[11], 0);  // past EOF: zeros
+  // A store is seen by read() at once, by the host after write-back.
+  std::memcpy(page, "HELLO", 5);
+  uint8_t buf[11];
+  ASSERT_EQ(f.value()->PRead(buf, 0).value(), 11u);
+  EXPECT_EQ(std::string(reinterpret_cast<char*>(buf), 11), "HELLO gofer");
+  EXPECT_EQ(HostRead("file.txt"), "hello gofer");
+  ASSERT_TRUE(map->WriteBack(0, 4096, /*sync=*/true).ok());
+  EXPECT_EQ(HostRead("file.txt"), "HELLO gofer");  // never past EOF
+  // write() reaches both the host and the page.
+  ASSERT_TRUE(f.value()->PWrite(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>("G"), 1), 6).ok());
+  EXPECT_EQ(page[6], 'G');
+  EXPECT_EQ(HostRead("file.txt"), "HELLO Gofer");
+  // Truncating through the sandbox zeroes the cached tail.
+  auto t = Open("/file.txt", O_WRONLY | O_TRUNC);
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(map->SharedSize(), 0u);
+  ASSERT_TRUE(map->SharedPages(0, 4096, false).value().empty());
+  // The last unmap writes back and gives the pages up.
+  ASSERT_TRUE(f.value()->PWrite(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>("abc"), 3), 0).ok());
+  runs = map->SharedPages(0, 4096, true);
+  ASSERT_TRUE(runs.ok() && runs.value().size() == 1u);
+  std::memcpy(mf_->Data(runs.value()[0].mf_off), "xyz", 3);
+  map.reset();
+  m = Result<std::shared_ptr<sentry::mm::MappableFile>>(Errno::kEBADF);
+  EXPECT_EQ(HostRead("file.txt"), "xyz");
 }
 
 }  // namespace
