@@ -81,6 +81,10 @@ struct AppUsage {
   int64_t user_ns = 0, sys_ns = 0;
   uint64_t minflt = 0, majflt = 0, nivcsw = 0;
   uint64_t maxrss_kb = 0;
+  // Wall time the sentry thread was busy (resuming, polling) while the app
+  // ran: its CPU time there is not the task's system time (it would count
+  // the run twice, and CPU time would outgrow wall time).
+  int64_t tracer_spin_ns = 0;
 };
 
 struct StopInfo {

@@ -180,11 +180,13 @@ Result<StopInfo> PtraceContext::Switch(AddressSpace& as, Registers& regs) {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   const int64_t start = static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
   have_ru_ = false;
+  spun_ns_ = 0;
   auto r = Run(as, regs);
   if (r.ok() && have_ru_ && stub_ != nullptr) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     r.value().usage = stub_->TakeUsage(stop_ru_, static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec - start);
   }
+  if (r.ok()) r.value().usage.tracer_spin_ns = spun_ns_;
   return r;
 }
 
@@ -212,9 +214,10 @@ Result<StopInfo> PtraceContext::Run(AddressSpace& as, Registers& regs) {
   for (;;) {
     // Signal 0: whatever stopped the thread last (a fault, an interrupt, the
     // injection int3) is suppressed, never delivered to the stub.
+    const int64_t resumed_ns = MonotonicNowNs();
     if (::ptrace(PTRACE_SYSEMU, tid, 0, 0) != 0) return Gone(*t, "PTRACE_SYSEMU");
     t->regs_valid = false;
-    const int status = TRY(WaitStop(tid, wait_, &stop_ru_));
+    const int status = TRY(WaitStop(tid, wait_, &stop_ru_, &spun_ns_, resumed_ns));
     have_ru_ = true;
     if (WIFEXITED(status) || WIFSIGNALED(status)) return Died(*t, status);
     if (!WIFSTOPPED(status) || (status >> 16) != 0) continue;  // No PTRACE_EVENTs are enabled.

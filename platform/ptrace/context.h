@@ -103,6 +103,7 @@ class PtraceContext final : public Context {
   // The stub's rusage at the last stop Run waited for (tracer thread only).
   struct rusage stop_ru_{};
   bool have_ru_ = false;
+  int64_t spun_ns_ = 0;  // tracer time overlapping the app's run in this Switch (WaitStop)
 
   // Interrupt() may run on any thread: it sets the flag, then signals the
   // thread in `target_` (tgid << 32 | tid, 0 if unbound). Switch consumes the

@@ -29,21 +29,35 @@ int64_t NowNs() {
 
 }  // namespace
 
-Result<int> WaitStop(pid_t tid, const WaitPolicy& policy, struct rusage* ru) {
+int64_t MonotonicNowNs() { return NowNs(); }
+
+Result<int> WaitStop(pid_t tid, const WaitPolicy& policy, struct rusage* ru, int64_t* overlap_ns,
+                     int64_t resumed_ns) {
   int status = 0;
+  auto overlapped_until = [&](int64_t now) {
+    if (overlap_ns != nullptr) *overlap_ns += std::max<int64_t>(0, now - resumed_ns);
+  };
   if (policy.spin_ns > 0) {
     // A stop on another CPU is often only microseconds away; polling avoids
     // the tracer's own sleep/wakeup (see README.md for numbers).
-    const int64_t deadline = NowNs() + policy.spin_ns;
+    int64_t now = NowNs();
+    const int64_t deadline = now + policy.spin_ns;
     do {
       const pid_t r = wait4(tid, &status, __WALL | WNOHANG, ru);
-      if (r == tid) return status;
+      if (r == tid) {
+        overlapped_until(NowNs());
+        return status;
+      }
       if (r < 0 && errno != EINTR) {
         const Errno e = base::FromHost(errno);
         logging::Warn("ptrace: wait4({}, WNOHANG) failed: {}", tid, base::ErrnoName(e));
         return e;
       }
-    } while (NowNs() < deadline);
+      now = NowNs();
+    } while (now < deadline);
+    overlapped_until(now);
+  } else if (overlap_ns != nullptr) {
+    overlapped_until(NowNs());
   }
   for (;;) {
     const pid_t r = wait4(tid, &status, __WALL, ru);

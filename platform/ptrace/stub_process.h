@@ -54,7 +54,13 @@ struct StubThread {
 // A wait status, or the fact that the thread is gone. With `ru`, the host
 // fills in the stub process's resource use as of the stop (wait4's rusage:
 // all its threads).
-Result<int> WaitStop(pid_t tid, const WaitPolicy& policy, struct rusage* ru = nullptr);
+// `overlap_ns`, if given, grows by the CLOCK_MONOTONIC time from
+// `resumed_ns` (just before the thread was resumed) until polling ended: the
+// tracer's CPU time there overlapped the app's run on another CPU, so it is
+// not the task's system time (it would count the run twice).
+Result<int> WaitStop(pid_t tid, const WaitPolicy& policy, struct rusage* ru = nullptr, int64_t* overlap_ns = nullptr,
+                     int64_t resumed_ns = 0);
+int64_t MonotonicNowNs();
 
 class StubProcess {
  public:

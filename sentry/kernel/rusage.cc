@@ -58,6 +58,7 @@ void EndApp(Task& t, const platform::AppUsage& a) {
   u.app_sys_ns.fetch_add(a.sys_ns);
   u.switch_start_ns.store(0);
   u.seq.fetch_add(1);
+  if (a.tracer_spin_ns != 0) u.spin_ns.fetch_add(a.tracer_spin_ns, std::memory_order_relaxed);
   if (a.minflt != 0) u.minflt.fetch_add(a.minflt, std::memory_order_relaxed);
   if (a.majflt != 0) u.majflt.fetch_add(a.majflt, std::memory_order_relaxed);
   if (a.nivcsw != 0) u.nivcsw.fetch_add(a.nivcsw, std::memory_order_relaxed);

@@ -49,7 +49,10 @@ TEST(CpuClock, ThreadClockAdvancesWithABusyLoopAndStaysBelowWallTime) {
   BurnCpu(CLOCK_MONOTONIC, 200000000);
   const int64_t cpu = Ns(CLOCK_THREAD_CPUTIME_ID) - cpu0, wall = Ns(CLOCK_MONOTONIC) - wall0;
   EXPECT_GT(cpu, 10000000);  // 10 ms of 200 ms even on a loaded machine
-  EXPECT_LT(cpu, wall);
+  // Below wall time: a 1% allowance covers the sandbox's accounting lag
+  // (the host charges a stopping stub's last microseconds to its next run),
+  // while counting the run twice (app and tracer) would still fail.
+  EXPECT_LT(cpu, wall + wall / 100);
 }
 
 TEST(CpuClock, ProcessClockCoversTheThreadClock) {
@@ -273,7 +276,7 @@ TEST(Rusage, ThreadUserTimeAdvancesWithABusyLoop) {
   const int64_t user = TvNs(b.ru_utime) - TvNs(a.ru_utime);
   const int64_t sys = TvNs(b.ru_stime) - TvNs(a.ru_stime);
   EXPECT_GT(user, 10000000);
-  EXPECT_LT(user + sys, wall);
+  EXPECT_LT(user + sys, wall + wall / 100);  // see ThreadClockAdvances...: 1% accounting lag
 }
 
 TEST(Rusage, TouchingMemoryCountsFaultsAndRaisesMaxrss) {
