@@ -19,12 +19,7 @@ using sentry::kernel::ThreadGroup;
 // same process, or all of the target's uids and gids equal to the caller's
 // real ones and the target dumpable, or CAP_SYS_PTRACE.
 bool MayAccess(Task& t, ThreadGroup& target, const Credentials& tc) {
-  if (&target == &t.thread_group()) return true;
-  const Credentials& me = t.creds();
-  if (me.HasCap(CAP_SYS_PTRACE)) return true;
-  const bool same = me.ruid == tc.ruid && me.ruid == tc.euid && me.ruid == tc.suid && me.rgid == tc.rgid &&
-                    me.rgid == tc.egid && me.rgid == tc.sgid;
-  return same && target.dumpable.load() == 1;
+  return &target == &t.thread_group() || MayPtraceRealCreds(t.creds(), tc, target.dumpable.load() == 1);
 }
 
 }  // namespace

@@ -102,16 +102,11 @@ Result<uint64_t> GetRobustList(Task& t, const SyscallArgs& args) {
     head = t.robust_list_head;
   } else {
     bool allowed = false;
-    const auto& me = t.creds();
     const bool found = t.kernel().WithTask(pid, [&](Task& target) {
       head = target.robust_list_head;
-      if (&target.thread_group() == &t.thread_group() || me.HasCap(CAP_SYS_PTRACE)) {
-        allowed = true;
-        return;
-      }
-      const auto tc = target.CredsSnapshot();
-      allowed = me.ruid == tc->ruid && me.ruid == tc->euid && me.ruid == tc->suid && me.rgid == tc->rgid &&
-                me.rgid == tc->egid && me.rgid == tc->sgid && target.thread_group().dumpable.load() == 1;
+      allowed = &target.thread_group() == &t.thread_group() ||
+                sentry::kernel::MayPtraceRealCreds(t.creds(), *target.CredsSnapshot(),
+                                                   target.thread_group().dumpable.load() == 1);
     });
     if (!found) return Errno::kESRCH;
     if (!allowed) return Errno::kEPERM;

@@ -250,4 +250,11 @@ Credentials Credentials::ForAccess() const {
   return n;
 }
 
+bool MayPtraceRealCreds(const Credentials& me, const Credentials& tc, bool target_dumpable) {
+  if (me.HasCap(CAP_SYS_PTRACE)) return true;
+  const bool same = me.ruid == tc.ruid && me.ruid == tc.euid && me.ruid == tc.suid && me.rgid == tc.rgid &&
+                    me.rgid == tc.egid && me.rgid == tc.sgid;
+  return same && target_dumpable;
+}
+
 }  // namespace sentry::kernel

@@ -109,6 +109,12 @@ struct Credentials {
   Credentials ForAccess() const;
 };
 
+// ptrace_may_access() with PTRACE_MODE_REALCREDS for another process (the
+// same process is always allowed, which the caller checks): CAP_SYS_PTRACE,
+// or every uid and gid of the target equal to the caller's real ones and the
+// target dumpable. pidfd_getfd and get_robust_list use it.
+bool MayPtraceRealCreds(const Credentials& caller, const Credentials& target, bool target_dumpable);
+
 }  // namespace sentry::kernel
 
 #endif  // SENTRY_KERNEL_CREDENTIALS_H_
