@@ -74,9 +74,9 @@ enum class StopReason {
 // including any spinning while it waited for the app), page faults the host
 // resolved itself, involuntary context switches, and the high-water RSS of
 // the address space in KiB (0: unknown). All zero if the platform cannot
-// measure. The ptrace platform measures per host process: with several
-// threads on one address space, a Switch is credited with at most its own
-// wall time and the rest goes to the next Switch that has room.
+// measure. The ptrace platform measures per host process while one thread
+// runs app code at a time, and asks the host for a thread's own time when
+// several did (ptrace/README.md, "App CPU time").
 struct AppUsage {
   int64_t user_ns = 0, sys_ns = 0;
   uint64_t minflt = 0, majflt = 0, nivcsw = 0;

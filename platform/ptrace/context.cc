@@ -176,15 +176,36 @@ Result<StopInfo> PtraceContext::Gone(StubThread& t, const char* what) {
 }
 
 Result<StopInfo> PtraceContext::Switch(AddressSpace& as, Registers& regs) {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  const int64_t start = static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+  const int64_t start = MonotonicNowNs();
   have_ru_ = false;
+  shared_ = false;
   spun_ns_ = 0;
   auto r = Run(as, regs);
-  if (r.ok() && have_ru_ && stub_ != nullptr) {
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    r.value().usage = stub_->TakeUsage(stop_ru_, static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec - start);
+  if (r.ok() && have_ru_ && stub_ != nullptr && thread_ != nullptr) {
+    const int64_t wall = MonotonicNowNs() - start;
+    StubThread& t = *thread_;
+    if (!shared_) {
+      // Only this thread ran app code: the process's growth is its own.
+      r.value().usage = stub_->TakeUsage(t, stop_ru_, wall);
+    } else {
+      // Other threads ran too, maybe on this CPU: ask the host for this
+      // thread's own time once enough such runs piled up (one more stop),
+      // crediting nothing until then.
+      t.shared_ns += wall;
+      std::optional<ThreadCpu> exact;
+      if (t.shared_ns >= kMeasureAfterSharedNs && !t.dead && !pending_fault_.has_value() &&
+          r.value().reason != StopReason::kDied) {
+        auto m = stub_->MeasureCpu(t);
+        if (m.ok()) {
+          exact = m.value();
+          t.shared_ns = 0;
+        } else {
+          logging::Debug("ptrace: stub thread {}: measuring its CPU time failed: {}", t.tid,
+                         base::ErrnoName(m.error()));
+        }
+      }
+      r.value().usage = stub_->TakeUsage(t, stop_ru_, -1, exact ? &*exact : nullptr);
+    }
   }
   if (r.ok()) r.value().usage.tracer_spin_ns = spun_ns_;
   return r;
@@ -215,9 +236,15 @@ Result<StopInfo> PtraceContext::Run(AddressSpace& as, Registers& regs) {
     // Signal 0: whatever stopped the thread last (a fault, an interrupt, the
     // injection int3) is suppressed, never delivered to the stub.
     const int64_t resumed_ns = MonotonicNowNs();
-    if (::ptrace(PTRACE_SYSEMU, tid, 0, 0) != 0) return Gone(*t, "PTRACE_SYSEMU");
+    const uint64_t app_run = stub_->EnterApp();
+    if (::ptrace(PTRACE_SYSEMU, tid, 0, 0) != 0) {
+      stub_->LeaveApp(app_run);
+      return Gone(*t, "PTRACE_SYSEMU");
+    }
     t->regs_valid = false;
-    const int status = TRY(WaitStop(tid, wait_, &stop_ru_, &spun_ns_, resumed_ns));
+    auto waited = WaitStop(tid, wait_, &stop_ru_, &spun_ns_, resumed_ns);
+    if (stub_->LeaveApp(app_run)) shared_ = true;
+    const int status = TRY(std::move(waited));
     have_ru_ = true;
     if (WIFEXITED(status) || WIFSIGNALED(status)) return Died(*t, status);
     if (!WIFSTOPPED(status) || (status >> 16) != 0) continue;  // No PTRACE_EVENTs are enabled.

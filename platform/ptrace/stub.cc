@@ -179,6 +179,19 @@ platform_ptrace_stub_probe:
   .hidden platform_ptrace_stub_probe_trap
 platform_ptrace_stub_probe_trap:
   ud2
+  .globl platform_ptrace_stub_syscall_load
+  .hidden platform_ptrace_stub_syscall_load
+platform_ptrace_stub_syscall_load:
+  syscall                         # then the 4 words at rsi (kept by syscall)
+  mov 0(%rsi), %rbx               # into rbx, rdx, r8, r9: the tracer reads
+  mov 8(%rsi), %rdx               # them with its GETREGS (a non-dumpable
+  mov 16(%rsi), %r8               # stub's memory is closed to PEEKDATA)
+  mov 24(%rsi), %r9
+  int3
+  .globl platform_ptrace_stub_syscall_load_trap
+  .hidden platform_ptrace_stub_syscall_load_trap
+platform_ptrace_stub_syscall_load_trap:
+  ud2
 8:
   mov $15, %eax                   # rt_sigreturn; a required SA_RESTORER, unused
   syscall
@@ -198,6 +211,8 @@ platform_ptrace_stub_end:
 extern "C" {
 extern const char platform_ptrace_stub_start[];
 extern const char platform_ptrace_stub_syscall[];
+extern const char platform_ptrace_stub_syscall_load[];
+extern const char platform_ptrace_stub_syscall_load_trap[];
 extern const char platform_ptrace_stub_probe[];
 extern const char platform_ptrace_stub_clone[];
 extern const char platform_ptrace_stub_batch[];
@@ -317,6 +332,8 @@ struct KernelSigaction {
 }  // namespace
 
 uint64_t StubSyscallAddr() { return kStubBase + StubOffset(platform_ptrace_stub_syscall); }
+uint64_t StubSyscallLoadAddr() { return kStubBase + StubOffset(platform_ptrace_stub_syscall_load); }
+uint64_t StubSyscallLoadTrapAddr() { return kStubBase + StubOffset(platform_ptrace_stub_syscall_load_trap); }
 uint64_t StubProbeTrapAddr() { return kStubBase + StubOffset(platform_ptrace_stub_probe_trap); }
 uint64_t StubCloneAddr() { return kStubBase + StubOffset(platform_ptrace_stub_clone); }
 uint64_t StubCloneTrapAddr() { return kStubBase + StubOffset(platform_ptrace_stub_clone_trap); }

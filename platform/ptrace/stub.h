@@ -42,6 +42,10 @@ inline constexpr uint64_t kStubDataSize = 64 * 1024;
 uint64_t StubSyscallAddr();     // `syscall; int3` used for injection
 uint64_t StubProbeTrapAddr();   // rip after the probe handler's int3
 uint64_t StubEnd();             // end of stub code + data (exclusive)
+// `syscall`, then the 4 words at rsi into rbx, rdx, r8, r9, then int3 (rip =
+// StubSyscallLoadTrapAddr()): a syscall's output without reading stub memory.
+uint64_t StubSyscallLoadAddr();
+uint64_t StubSyscallLoadTrapAddr();
 // `syscall` of an injected clone: the child (rax 0) makes [r12, r12+r13)
 // its sigaltstack and pause()s until seized; the parent hits an int3 and
 // stops with rip = StubCloneTrapAddr().

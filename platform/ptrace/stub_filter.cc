@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 
 #include <cstddef>
@@ -83,7 +84,7 @@ constexpr int kFactoryPlain[] = {
     SYS_seccomp,
     // The stub filter's syscalls.
     SYS_munmap, SYS_rt_sigreturn, SYS_pause, SYS_restart_syscall, SYS_exit, SYS_gettimeofday, SYS_time,
-    SYS_getcpu, SYS_mmap, SYS_mprotect, SYS_mremap};
+    SYS_getcpu, SYS_mmap, SYS_mprotect, SYS_mremap, SYS_getrusage};
 
 }  // namespace
 
@@ -144,6 +145,13 @@ StubFilter BuildStubFilter(int memory_fd) {
     Require64(body, 0, kThreadCloneFlags);
     body.push_back(Stmt(BPF_RET | BPF_K, kAllow));
     b.Rule(SYS_clone, body);
+  }
+  // getrusage: only RUSAGE_THREAD (MeasureCpu: a thread's own CPU time).
+  {
+    std::vector<sock_filter> body;
+    Require64(body, 0, static_cast<uint64_t>(RUSAGE_THREAD));
+    body.push_back(Stmt(BPF_RET | BPF_K, kAllow));
+    b.Rule(SYS_getrusage, body);
   }
   // prctl: only the dumpable toggle (SyncDumpable).
   {
@@ -215,8 +223,8 @@ long InstallStubFilter(StubFilter& filter, pid_t self) {
 }
 
 int StubFilterAllowedCount() {
-  // kPlain plus mmap, mprotect, mremap, clone, prctl, kill.
-  return static_cast<int>(std::size(kPlain)) + 6;
+  // kPlain plus mmap, mprotect, mremap, clone, getrusage, prctl, kill.
+  return static_cast<int>(std::size(kPlain)) + 7;
 }
 
 }  // namespace platform::ptrace

@@ -91,7 +91,8 @@ StubProcess::StubProcess(pid_t pid, pid_t tracer, const user_regs_struct& init_r
 
 StubProcess::~StubProcess() { Kill(); }
 
-AppUsage StubProcess::TakeUsage(const struct rusage& ru, int64_t wall_ns) {
+AppUsage StubProcess::TakeUsage(StubThread& t, const struct rusage& ru, int64_t cpu_room_ns,
+                                const ThreadCpu* exact) {
   auto ns = [](const timeval& tv) { return static_cast<int64_t>(tv.tv_sec) * 1000000000 + tv.tv_usec * 1000; };
   auto grow = [](uint64_t now, uint64_t& taken) {
     const uint64_t d = now > taken ? now - taken : 0;
@@ -100,17 +101,62 @@ AppUsage StubProcess::TakeUsage(const struct rusage& ru, int64_t wall_ns) {
   };
   AppUsage u;
   u.maxrss_kb = static_cast<uint64_t>(std::max<long>(ru.ru_maxrss, 0));
+  if (exact != nullptr) {
+    // What t used beyond its credit, split as the host split t's own time.
+    const int64_t d = std::max<int64_t>(0, exact->user_ns + exact->sys_ns - t.credited_user_ns - t.credited_sys_ns);
+    u.sys_ns = std::clamp<int64_t>(exact->sys_ns - t.credited_sys_ns, 0, d);
+    u.user_ns = d - u.sys_ns;
+  }
   absl::MutexLock l(&usage_mu_);
-  // The host's user/system split (cputime_adjust) is monotonic per process.
-  const int64_t room = std::max<int64_t>(wall_ns, 0);
-  u.user_ns = std::clamp<int64_t>(ns(ru.ru_utime) - taken_user_ns_, 0, room);
-  u.sys_ns = std::clamp<int64_t>(ns(ru.ru_stime) - taken_sys_ns_, 0, room - u.user_ns);
+  if (exact == nullptr && cpu_room_ns >= 0) {
+    // The host's user/system split (cputime_adjust) is monotonic per process.
+    u.user_ns = std::clamp<int64_t>(ns(ru.ru_utime) - taken_user_ns_, 0, cpu_room_ns);
+    u.sys_ns = std::clamp<int64_t>(ns(ru.ru_stime) - taken_sys_ns_, 0, cpu_room_ns - u.user_ns);
+  }
   taken_user_ns_ += u.user_ns;
   taken_sys_ns_ += u.sys_ns;
+  t.credited_user_ns += u.user_ns;
+  t.credited_sys_ns += u.sys_ns;
   u.minflt = grow(static_cast<uint64_t>(ru.ru_minflt), taken_minflt_);
   u.majflt = grow(static_cast<uint64_t>(ru.ru_majflt), taken_majflt_);
   u.nivcsw = grow(static_cast<uint64_t>(ru.ru_nivcsw), taken_nivcsw_);
   return u;
+}
+
+uint64_t StubProcess::EnterApp() {
+  const uint64_t old = app_state_.fetch_add((uint64_t{1} << kRunShift) + 1);
+  const uint64_t run = (old >> kRunShift) + 1;
+  const bool shared = (old & ((uint64_t{1} << kRunShift) - 1)) != 0;
+  return run << 1 | (shared ? 1 : 0);
+}
+
+bool StubProcess::LeaveApp(uint64_t token) {
+  const uint64_t old = app_state_.fetch_sub(1);
+  // Shared if another thread was in app code when this one entered, or
+  // entered since (the run count moved).
+  return (token & 1) != 0 || (old >> kRunShift) != (token >> 1);
+}
+
+Result<ThreadCpu> StubProcess::MeasureCpu(StubThread& t) {
+  // The bottom of t's own sigaltstack (the main thread's holds the batch
+  // buffer there): no probe frame reaches it while t is stopped.
+  const uint64_t buf =
+      t.slot < 0 ? StubBatchBuffer() : StubEnd() + static_cast<uint64_t>(t.slot) * kThreadAltstackSize;
+  user_regs_struct r = init_regs_;
+  r.rip = StubSyscallLoadAddr();
+  r.rax = SYS_getrusage;
+  r.rdi = RUSAGE_THREAD;
+  r.rsi = buf;
+  const user_regs_struct out = TRY(Run(t, r, StubSyscallLoadTrapAddr()));
+  if (out.rax != 0) {
+    logging::Warn("ptrace: stub thread {}: injected getrusage failed: {}", t.tid,
+                  base::ErrnoName(base::FromHost(static_cast<int>(-static_cast<int64_t>(out.rax)))));
+    return Errno::kEIO;
+  }
+  // ru_utime and ru_stime: two timevals at the start of struct rusage.
+  const auto w = [](uint64_t v) { return static_cast<int64_t>(v); };
+  return ThreadCpu{.user_ns = w(out.rbx) * 1000000000 + w(out.rdx) * 1000,
+                   .sys_ns = w(out.r8) * 1000000000 + w(out.r9) * 1000};
 }
 
 bool StubProcess::OnTracerThread() const { return CurrentTid() == tracer_; }

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 #include <sys/user.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -49,6 +50,16 @@ struct StubThread {
   const void* owner = nullptr;
   bool attached = true;
   int slot = -1;
+  // CPU accounting (tracer only): what TakeUsage credited to this thread so
+  // far, and the wall time of its Switches that overlapped another thread's
+  // app run since its CPU time was last measured (StubProcess::MeasureCpu).
+  int64_t credited_user_ns = 0, credited_sys_ns = 0;
+  int64_t shared_ns = 0;
+};
+
+// A stub thread's own CPU time since it started (getrusage RUSAGE_THREAD).
+struct ThreadCpu {
+  int64_t user_ns = 0, sys_ns = 0;
 };
 
 // A wait status, or the fact that the thread is gone. With `ru`, the host
@@ -121,12 +132,27 @@ class StubProcess {
   // SIGKILLs and reaps the stub unless already reaped. Idempotent.
   void Kill();
 
-  // The app usage of one Switch (platform.h AppUsage) from the stub's
-  // cumulative rusage `ru` at its stop: the growth since what earlier
-  // Switches took, CPU time capped at the Switch's `wall_ns` (with several
-  // stub threads the process's times include the others'; the excess stays
-  // for the next Switch). Any thread; usage_mu_ is a leaf.
-  AppUsage TakeUsage(const struct rusage& ru, int64_t wall_ns);
+  // The app usage of one Switch of `t` (platform.h AppUsage) from the
+  // stub's cumulative rusage `ru` at its stop. Counters: the growth since
+  // what earlier Switches took. CPU time: with `exact` (t's own CPU time,
+  // MeasureCpu), what t used beyond what it was credited; otherwise, if
+  // `cpu_room_ns` >= 0, the process's growth capped at it (the Switch's wall
+  // time when no other thread ran app code meanwhile: then the growth is
+  // this run's, plus leftovers), and none if -1 (the growth stays for
+  // later). Any thread (t's tracer for t); usage_mu_ is a leaf.
+  AppUsage TakeUsage(StubThread& t, const struct rusage& ru, int64_t cpu_room_ns, const ThreadCpu* exact = nullptr);
+
+  // App runs of several threads overlap: the process's CPU time then says
+  // nothing about one thread's, which MeasureCpu asks the host for. EnterApp
+  // just before resuming a thread into app code returns a token for
+  // LeaveApp after its stop, which says whether any other thread of the
+  // stub ran app code in between. Any thread, lock-free.
+  uint64_t EnterApp();
+  bool LeaveApp(uint64_t token);
+  // t's own CPU time (an injected getrusage(RUSAGE_THREAD); the host offers
+  // no other way to read another process's thread clock). t's tracer only,
+  // with t in a stop; t's registers are the stub's afterwards.
+  Result<ThreadCpu> MeasureCpu(StubThread& t);
 
  private:
   StubProcess(pid_t pid, pid_t tracer, const user_regs_struct& init_regs);
@@ -156,6 +182,10 @@ class StubProcess {
   uint64_t taken_minflt_ ABSL_GUARDED_BY(usage_mu_) = 0;
   uint64_t taken_majflt_ ABSL_GUARDED_BY(usage_mu_) = 0;
   uint64_t taken_nivcsw_ ABSL_GUARDED_BY(usage_mu_) = 0;
+  // EnterApp/LeaveApp, in one word so that each is one atomic step: app
+  // runs begun so far << kRunShift | threads in app code now.
+  static constexpr int kRunShift = 20;
+  std::atomic<uint64_t> app_state_{0};
 };
 
 }  // namespace platform::ptrace

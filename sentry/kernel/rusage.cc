@@ -49,9 +49,11 @@ void BeginApp(Task& t) {
   u.seq.fetch_add(1);
   u.switch_start_ns.store(MonotonicNs());
   u.seq.fetch_add(1);
+  t.thread_group().in_app.fetch_add(1, std::memory_order_relaxed);
 }
 
 void EndApp(Task& t, const platform::AppUsage& a) {
+  t.thread_group().in_app.fetch_sub(1, std::memory_order_relaxed);
   Task::Usage& u = t.usage;
   u.seq.fetch_add(1);
   u.app_user_ns.fetch_add(a.user_ns);
@@ -79,7 +81,15 @@ CpuTimes TaskTimes(Task& t, bool peek) {
     start = u.switch_start_ns.load();
     if (u.seq.load() == s1) break;
   }
-  if (start != 0) user += std::max<int64_t>(0, MonotonicNs() - start);
+  if (start != 0) {
+    // The run so far, by the wall clock: with more threads of the process
+    // in app code than CPUs, each gets its share of them (the platform
+    // reports the exact time at the stop).
+    int64_t run = std::max<int64_t>(0, MonotonicNs() - start);
+    const int running = t.thread_group().in_app.load(std::memory_order_relaxed);
+    if (running > NumCpus()) run = run * NumCpus() / running;
+    user += run;
+  }
   int64_t sentry = 0;
   if (Task::Current() == &t) {
     sentry = ClockNs(CLOCK_THREAD_CPUTIME_ID);

@@ -6,8 +6,10 @@
 // the CPU time of the sentry thread that runs it (syscalls, faults, signal
 // delivery), minus the sentry thread's spinning in Task::Block. While the
 // task is in app code, readers add the time since its Switch began (by the
-// wall clock: the platform reports only at the stop), so another thread
-// sees a busy loop's clock move. Reads through TaskTimes are monotonic.
+// wall clock, shared out when more threads of the process run app code
+// than there are CPUs: the platform reports only at the stop), so another
+// thread sees a busy loop's clock move. Reads through TaskTimes are
+// monotonic.
 // A finished thread's usage goes to its process (dead_*); a reaped child's
 // whole usage and its own children's go to the parent (child_*), as Linux's
 // wait_task_zombie().

@@ -135,6 +135,9 @@ struct ThreadGroup {
     std::atomic<uint64_t> minflt{0}, majflt{0}, nvcsw{0}, nivcsw{0};
   } dead_counts, child_counts;
   std::atomic<uint64_t> maxrss_kb{0}, child_maxrss_kb{0};
+  // Threads in app code now (BeginApp..EndApp): a running thread's clock
+  // moves at most at the rate the CPUs allow them all.
+  std::atomic<int> in_app{0};
 
   // ---- Signals and threads (sentry/kernel/signal_deliver.cc, thread.cc).
   // Lock order (sentry/README.md): Kernel::mu_ > signal_mu >

@@ -110,6 +110,73 @@ TEST(CpuClock, PthreadClockOfABusyThreadAdvances) {
   EXPECT_GE(Ns(CLOCK_PROCESS_CPUTIME_ID), b - a);
 }
 
+// Spins `iterations` rounds of the same loop as BurnCpu (no system calls).
+void Work(uint64_t iterations) {
+  volatile uint64_t x = 0;
+  for (uint64_t n = 0; n < iterations; ++n) {
+    for (int i = 0; i < 20000; ++i) x = x + i;
+  }
+}
+
+// This thread's utime + stime from /proc/thread-self/stat, in ns.
+int64_t ProcStatCpuNs();
+
+// A thread's clock counts its own work, not that of the other threads of
+// its process that run at the same time (maybe on the same CPU): the same
+// work costs about the same CPU time alone and beside three spinning
+// threads, while an account that shares the process's time out by wall
+// time credits the thread several times its work. Also the process clock
+// covers every thread's, and /proc/thread-self/stat agrees with the clock.
+TEST(CpuClock, ThreadClockCountsOnlyItsOwnWorkBesideBusyThreads) {
+  std::atomic<bool> stop{false};
+  std::atomic<int> spinning{0};
+  int64_t alone = 0, beside = 0, stat_ns = 0, clock_ns = 0;
+  std::vector<int64_t> helper_ns(3);
+  const int64_t p0 = Ns(CLOCK_PROCESS_CPUTIME_ID);
+  std::thread measured([&] {
+    // Calibrate: as many rounds as take 50 ms of CPU alone.
+    uint64_t rounds = 0;
+    int64_t t0 = Ns(CLOCK_THREAD_CPUTIME_ID);
+    const int64_t wall0 = Ns(CLOCK_MONOTONIC);
+    while (Ns(CLOCK_THREAD_CPUTIME_ID) - t0 < 50000000 && Ns(CLOCK_MONOTONIC) - wall0 < 5000000000) {
+      Work(10);
+      rounds += 10;
+    }
+    t0 = Ns(CLOCK_THREAD_CPUTIME_ID);
+    Work(rounds);
+    alone = Ns(CLOCK_THREAD_CPUTIME_ID) - t0;
+    // The same work beside three spinners.
+    std::vector<std::thread> helpers;
+    for (size_t i = 0; i < helper_ns.size(); ++i) {
+      helpers.emplace_back([&, i] {
+        const int64_t h0 = Ns(CLOCK_THREAD_CPUTIME_ID);
+        spinning.fetch_add(1);
+        volatile uint64_t x = 0;
+        while (!stop.load(std::memory_order_relaxed)) x = x + 1;
+        helper_ns[i] = Ns(CLOCK_THREAD_CPUTIME_ID) - h0;
+      });
+    }
+    while (spinning.load() < static_cast<int>(helpers.size())) sched_yield();
+    t0 = Ns(CLOCK_THREAD_CPUTIME_ID);
+    Work(rounds);
+    clock_ns = Ns(CLOCK_THREAD_CPUTIME_ID);
+    beside = clock_ns - t0;
+    stat_ns = ProcStatCpuNs();
+    stop = true;
+    for (auto& h : helpers) h.join();
+  });
+  measured.join();
+  const int64_t process = Ns(CLOCK_PROCESS_CPUTIME_ID) - p0;
+  ASSERT_GT(alone, 0);
+  EXPECT_LT(beside, alone * 5 / 2 + 5000000) << "alone " << alone;
+  EXPECT_GT(beside, alone / 3) << "alone " << alone;
+  int64_t sum = alone + beside;
+  for (int64_t h : helper_ns) sum += h;
+  EXPECT_GE(process, sum);
+  // proc(5) stat: clock ticks, so allow a few ticks either way.
+  EXPECT_NEAR(stat_ns, clock_ns, 30000000 + clock_ns / 10);
+}
+
 TEST(CpuClock, ClockNanosleepOnTheThreadClockFailsWithEinval) {
   struct timespec ts {0, 1000};
   EXPECT_EQ(clock_nanosleep(CLOCK_THREAD_CPUTIME_ID, 0, &ts, nullptr), EINVAL);
@@ -209,6 +276,37 @@ TEST(CpuItimer, VirtualDoesNotRunWhileSleeping) {
   itimerval off{};
   ASSERT_THAT(Sys(SYS_setitimer, ITIMER_VIRTUAL, &off, nullptr), Succeeds());
   EXPECT_EQ(g_vtalrm, 0);
+}
+
+// ITIMER_PROF and ITIMER_VIRTUAL count the whole process: a spinning
+// thread makes them fire while the thread that armed them only waits (the
+// signal, blocked everywhere, stays pending for its sigtimedwait).
+TEST(CpuItimer, OtherThreadsCpuTimeCounts) {
+  for (const auto& [which, sig] : {std::pair{ITIMER_PROF, SIGPROF}, std::pair{ITIMER_VIRTUAL, SIGVTALRM}}) {
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    ASSERT_EQ(pthread_sigmask(SIG_BLOCK, &set, &old), 0);
+    std::atomic<bool> stop{false};
+    std::thread spinner([&] {
+      volatile uint64_t x = 0;
+      while (!stop.load(std::memory_order_relaxed)) x = x + 1;
+    });
+    itimerval v{};
+    v.it_value.tv_usec = 20000;
+    ASSERT_THAT(Sys(SYS_setitimer, which, &v, nullptr), Succeeds());
+    struct timespec timeout {10, 0};
+    const int got = sigtimedwait(&set, nullptr, &timeout);
+    stop = true;
+    spinner.join();
+    itimerval off{};
+    ASSERT_THAT(Sys(SYS_setitimer, which, &off, nullptr), Succeeds());
+    EXPECT_EQ(got, sig);
+    // Nothing left pending once the timer is off.
+    struct timespec zero {0, 0};
+    sigtimedwait(&set, nullptr, &zero);
+    ASSERT_EQ(pthread_sigmask(SIG_SETMASK, &old, nullptr), 0);
+  }
 }
 
 TEST(CpuItimer, NotInheritedByForkChildren) {
@@ -333,6 +431,12 @@ std::vector<std::string> StatFields(const std::string& path) {
   std::string s;
   while (rest >> s) out.push_back(s);
   return out;  // out[i] is field i+1 of proc(5)
+}
+
+int64_t ProcStatCpuNs() {
+  const auto f = StatFields("/proc/thread-self/stat");
+  if (f.size() < 15) return -1;
+  return (std::stoll(f[13]) + std::stoll(f[14])) * (1000000000 / sysconf(_SC_CLK_TCK));
 }
 
 TEST(ProcStat, UtimeAndMinfltAdvance) {
