@@ -85,7 +85,7 @@ Result<uint64_t> SetTidAddress(Task& t, const SyscallArgs& args) {
 Result<uint64_t> SetRobustList(Task& t, const SyscallArgs& args) {
   // sizeof(struct robust_list_head) on x86-64 (kernel/futex/syscalls.c).
   if (args.U64(1) != 24) return Errno::kEINVAL;
-  t.robust_list_head = args.U64(0);
+  t.robust_list_head.store(args.U64(0));
   t.robust_list_len = args.U64(1);
   return 0;
 }
@@ -94,21 +94,29 @@ Result<uint64_t> SetRobustList(Task& t, const SyscallArgs& args) {
 // task needs ptrace_may_access(PTRACE_MODE_READ_REALCREDS): the same
 // process, or the caller's real ids equal to all of the target's and the
 // target dumpable, or CAP_SYS_PTRACE. The length written is always
-// sizeof(struct robust_list_head), before the head.
+// sizeof(struct robust_list_head), before the head. An exited task's head
+// is null (ExitRobustList clears it).
 Result<uint64_t> GetRobustList(Task& t, const SyscallArgs& args) {
   const int32_t pid = args.I32(0);
   uint64_t head = 0;
   if (pid == 0) {
-    head = t.robust_list_head;
+    head = t.robust_list_head.load();
   } else {
     bool allowed = false;
     const bool found = t.kernel().WithTask(pid, [&](Task& target) {
-      head = target.robust_list_head;
+      head = target.robust_list_head.load();
       allowed = &target.thread_group() == &t.thread_group() ||
                 sentry::kernel::MayPtraceRealCreds(t.creds(), *target.CredsSnapshot(),
                                                    target.thread_group().dumpable.load() == 1);
     });
-    if (!found) return Errno::kESRCH;
+    if (!found) {
+      // An exited process not yet reaped: Linux still finds its task, whose
+      // list exit_robust_list cleared (a null head). The sentry keeps no
+      // credentials of a zombie, so no EPERM here (nothing to read anyway).
+      if (t.kernel().FindProcess(pid) == nullptr) return Errno::kESRCH;
+      allowed = true;
+      head = 0;
+    }
     if (!allowed) return Errno::kEPERM;
   }
   TRY(t.mm().CopyOut(args.Ptr<uint64_t>(2), uint64_t{24}));

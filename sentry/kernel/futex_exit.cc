@@ -45,13 +45,16 @@ bool FutexDeath(Task& t, uint64_t addr, bool pi, bool pending_op) {
 // exit_robust_list(). Bit 0 of each pointer marks a PI futex
 // (fetch_robust_entry()).
 void ExitRobustList(Task& t) {
-  if (t.robust_list_head == 0) return;
+  // Like Linux (futex_cleanup), the list is gone afterwards: get_robust_list
+  // of the exited task reads a null head.
+  const uint64_t list = t.robust_list_head.exchange(0);
+  if (list == 0) return;
   struct Head {
     uint64_t next;
     int64_t futex_offset;
     uint64_t list_op_pending;
   };
-  auto head = t.mm().CopyIn(mm::UserPtr<Head>(t.robust_list_head));
+  auto head = t.mm().CopyIn(mm::UserPtr<Head>(list));
   if (!head.ok()) return;
   const Head h = head.value();
   const uint64_t off = static_cast<uint64_t>(h.futex_offset);
@@ -59,7 +62,7 @@ void ExitRobustList(Task& t) {
   const bool pending_pi = h.list_op_pending & 1;
   uint64_t entry = h.next & ~1ull;
   bool pi = h.next & 1;
-  for (int limit = kRobustListLimit; entry != t.robust_list_head;) {
+  for (int limit = kRobustListLimit; entry != list;) {
     // The next pointer first: handling this entry may free it.
     auto next = t.mm().CopyIn(mm::UserPtr<uint64_t>(entry));
     if (entry != pending && !FutexDeath(t, entry + off, pi, /*pending_op=*/false)) return;

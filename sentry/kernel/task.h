@@ -253,7 +253,9 @@ class Task {
   // time): Linux's current->restart_block.
   std::function<base::Result<uint64_t>(Task&)> restart_block;
   uint64_t clear_child_tid = 0;
-  uint64_t robust_list_head = 0;
+  // set_robust_list; cleared once the list was handled at exit or exec.
+  // Atomic: get_robust_list reads it from other threads.
+  std::atomic<uint64_t> robust_list_head{0};
   uint64_t robust_list_len = 0;
   std::string comm;  // prctl(PR_SET_NAME), /proc/self/comm
   // Guards `sched`; a leaf lock (taken under Kernel::mu_ by setpriority).

@@ -18,7 +18,7 @@ namespace sentry::kernel {
 
 void ExecReleaseMm(Task& t) {
   FutexCleanup(t);
-  t.robust_list_head = 0;
+  t.robust_list_head.store(0);
   t.robust_list_len = 0;
   if (t.clear_child_tid != 0) {
     if (t.mm_ptr().use_count() > 2) ClearChildTid(t);

@@ -85,6 +85,28 @@ TEST(FutexPi, LockOfAWordNamingNoTaskIsEsrch) {
   EXPECT_THAT(Futex(&w, FUTEX_LOCK_PI | FUTEX_PRIVATE_FLAG), FailsWith(ESRCH));
 }
 
+// A word left with FUTEX_OWNER_DIED and no owner (a robust owner died and
+// nobody took it): LOCK_PI and TRYLOCK_PI take it and keep the bit for the
+// app (glibc's EOWNERDEAD). A word naming a thread that exited without
+// that: ESRCH (the kernel marked FUTEX_WAITERS on the way).
+TEST(FutexPi, OwnerDiedWordIsTakenAndADeadOwnerIsEsrch) {
+  const uint32_t me = static_cast<uint32_t>(Tid());
+  std::atomic<uint32_t> w{FUTEX_OWNER_DIED};
+  ASSERT_THAT(Futex(&w, FUTEX_LOCK_PI | FUTEX_PRIVATE_FLAG), Succeeds());
+  EXPECT_EQ(w.load(), FUTEX_OWNER_DIED | me);
+  std::atomic<uint32_t> w2{FUTEX_OWNER_DIED};
+  ASSERT_THAT(Futex(&w2, FUTEX_TRYLOCK_PI | FUTEX_PRIVATE_FLAG), Succeeds());
+  EXPECT_EQ(w2.load(), FUTEX_OWNER_DIED | me);
+  std::atomic<uint32_t> w3{0};
+  uint32_t gone = 0;
+  std::thread([&] {
+    gone = static_cast<uint32_t>(Tid());
+    w3 = gone;  // locked in user space, never unlocked
+  }).join();
+  EXPECT_THAT(Futex(&w3, FUTEX_LOCK_PI | FUTEX_PRIVATE_FLAG), FailsWith(ESRCH));
+  EXPECT_EQ(w3.load() & FUTEX_TID_MASK, gone);
+}
+
 TEST(FutexPi, UnlockHandsTheLockToAWaiter) {
   std::atomic<uint32_t> w{0};
   Lock(&w);

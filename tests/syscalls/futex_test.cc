@@ -16,9 +16,12 @@
 #include <cerrno>
 #include <climits>
 #include <cstdint>
+#include <fstream>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "proc_util.h"
 #include "util.h"
 
 namespace syscall_test {
@@ -665,6 +668,53 @@ TEST(RobustList, GetOfOtherProcesses) {
   }
   ASSERT_EQ(waitpid(reader, &status, 0), reader);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
+// An exited process not yet reaped is still found, but its list is gone
+// (exit_robust_list cleared it): success with a null head. Likewise the
+// zombie leader of a process whose other thread lives on.
+TEST(RobustList, GetOfAZombieGivesANullHead) {
+  alignas(8) static uint64_t head[3];
+  head[0] = reinterpret_cast<uint64_t>(head);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    syscall(SYS_set_robust_list, head, 24);
+    _exit(0);
+  }
+  siginfo_t si{};
+  ASSERT_EQ(waitid(P_PID, child, &si, WEXITED | WNOWAIT), 0);
+  void* got = reinterpret_cast<void*>(1);
+  size_t len = 0;
+  EXPECT_THAT(Sys(SYS_get_robust_list, child, &got, &len), Succeeds());
+  EXPECT_EQ(got, nullptr);
+  EXPECT_EQ(len, 24u);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+
+  EXPECT_EQ(RunInChild([] {
+              syscall(SYS_set_robust_list, head, 24);
+              const pid_t leader = getpid();
+              std::thread other([leader] {
+                // Until the leader is a zombie ("Z" in its stat).
+                for (int i = 0; i < 500; ++i) {
+                  std::ifstream f("/proc/self/task/" + std::to_string(leader) + "/stat");
+                  std::string line;
+                  std::getline(f, line);
+                  const size_t paren = line.rfind(')');
+                  if (paren != std::string::npos && line.size() > paren + 2 && line[paren + 2] == 'Z') break;
+                  usleep(2000);
+                }
+                void* h = reinterpret_cast<void*>(1);
+                size_t l = 0;
+                const long r = syscall(SYS_get_robust_list, leader, &h, &l);
+                _exit(r == 0 && h == nullptr && l == 24 ? 0 : 1);
+              });
+              other.detach();
+              syscall(SYS_exit, 0);  // the leader thread only
+              return 2;
+            }),
+            0);
 }
 
 }  // namespace
