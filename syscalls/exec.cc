@@ -63,7 +63,10 @@ Result<uint64_t> DoExecve(Task& t, int dirfd, uint64_t path_addr, uint64_t argv_
   // do_execveat_common(): with a dirfd or AT_EMPTY_PATH the file is found
   // (or taken from the fd) here and that very file runs; the new image sees
   // it as "/dev/fd/N[/path]" (bprm->filename: AT_EXECFN, a script's
-  // argument). AT_SYMLINK_NOFOLLOW: a final symlink is ELOOP.
+  // argument; alloc_bprm marks that name inaccessible if the fd is
+  // close-on-exec, and a script then fails with ENOENT, since its
+  // interpreter could not open it). AT_SYMLINK_NOFOLLOW: a final symlink is
+  // ELOOP.
   std::optional<sentry::kernel::Kernel::PreOpened> pre;
   fs::Vfs& vfs = t.kernel().vfs();
   if (path.empty()) {
@@ -75,6 +78,7 @@ Result<uint64_t> DoExecve(Task& t, int dirfd, uint64_t path_addr, uint64_t argv_
     if (const size_t d = comm.rfind(" (deleted)"); d != std::string::npos && d + 10 == comm.size()) comm.resize(d);
     pre = sentry::kernel::Kernel::PreOpened{std::move(m), std::move(abs), std::move(comm)};
     path = fmt::format("/dev/fd/{}", dirfd);
+    pre->path_inaccessible = TRY(t.fds().GetEntry(dirfd)).cloexec;
   } else if ((path[0] != '/' && dirfd != AT_FDCWD) || (flags & AT_SYMLINK_NOFOLLOW)) {
     fs::ResolveOpts opts;
     opts.follow_final = !(flags & AT_SYMLINK_NOFOLLOW);
@@ -82,7 +86,10 @@ Result<uint64_t> DoExecve(Task& t, int dirfd, uint64_t path_addr, uint64_t argv_
     auto [m, abs] = TRY(vfs.OpenForExecAt(t.fs(), p, t.creds()));
     std::string comm = path.substr(path.rfind('/') + 1);
     pre = sentry::kernel::Kernel::PreOpened{std::move(m), std::move(abs), std::move(comm)};
-    if (path[0] != '/' && dirfd != AT_FDCWD) path = fmt::format("/dev/fd/{}/{}", dirfd, path);
+    if (path[0] != '/' && dirfd != AT_FDCWD) {
+      path = fmt::format("/dev/fd/{}/{}", dirfd, path);
+      pre->path_inaccessible = TRY(t.fds().GetEntry(dirfd)).cloexec;
+    }
   }
   std::string why;
   auto r = t.kernel().Exec(t, path, std::move(argv), std::move(envp), &why, pre ? &*pre : nullptr);

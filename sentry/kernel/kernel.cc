@@ -99,6 +99,7 @@ base::Result<void> Kernel::Exec(Task& t, const std::string& path, std::vector<st
   }
   loader::LoadArgs args;
   args.path = path;
+  args.path_inaccessible = file != nullptr && file->path_inaccessible;
   args.argv = std::move(argv);
   args.envp = std::move(envp);
   args.uid = t.creds().ruid;

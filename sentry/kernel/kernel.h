@@ -133,6 +133,8 @@ class Kernel {
     std::shared_ptr<mm::MappableFile> file;
     std::string abs_path;  // /proc/self/exe
     std::string comm;
+    // `path` is /dev/fd/N[/...] of a close-on-exec fd (BINPRM_FLAGS_PATH_INACCESSIBLE).
+    bool path_inaccessible = false;
   };
   base::Result<void> Exec(Task& t, const std::string& path, std::vector<std::string> argv,
                           std::vector<std::string> envp, std::string* why, const PreOpened* file = nullptr);

@@ -53,6 +53,8 @@ Result<LoadResult> Load(mm::MemoryManager& mm, const Opener& open, const LoadArg
     const size_t n = TRY(internal::ReadFull(*exe.file, buf, 0));
     if (!internal::IsScript(std::span(buf).first(n))) break;
     const internal::ScriptLine line = TRY(internal::ParseScriptLine(std::span(buf).first(n), why));
+    if (args.path_inaccessible)
+      return Fail(why, Errno::kENOENT, "{} is a script run through a close-on-exec fd ({})", exe.path, args.path);
     // argv becomes: interp [arg] path-of-script argv[1..].
     std::vector<std::string> argv{line.interp};
     if (line.arg) argv.push_back(*line.arg);

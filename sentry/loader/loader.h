@@ -44,6 +44,9 @@ using Opener = std::function<base::Result<ExecFile>(std::string_view path)>;
 
 struct LoadArgs {
   std::string path;  // as passed to execve; becomes AT_EXECFN
+  // `path` names a close-on-exec fd (/dev/fd/N...): a script fails with
+  // ENOENT (fs/binfmt_script.c: its interpreter could not open it).
+  bool path_inaccessible = false;
   std::vector<std::string> argv, envp;
   uint32_t uid = 0, euid = 0, gid = 0, egid = 0;
   std::array<uint8_t, 16> random{};  // AT_RANDOM bytes (caller: getrandom)

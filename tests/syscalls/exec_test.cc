@@ -261,5 +261,39 @@ TEST(Execve, ForkExecLoopLeavesNothingBehind) {
   }
 }
 
+// A "#!" script run through an fd is named /dev/fd/N for its interpreter:
+// if the fd is close-on-exec the interpreter could not open it, so Linux
+// fails the exec with ENOENT (fs/binfmt_script.c, BINPRM_FLAGS_PATH_
+// INACCESSIBLE); without O_CLOEXEC the script runs. The same for a name
+// relative to a close-on-exec directory fd. An ELF through a close-on-exec
+// fd is fine (EmptyPathExecsTheFd).
+TEST(Execveat, ScriptThroughACloseOnExecFdFailsWithEnoent) {
+  const std::string path = "/tmp/exec_test_script_" + std::to_string(getpid());
+  unlink(path.c_str());
+  {
+    Fd out(open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755));
+    ASSERT_GE(out.get(), 0);
+    const std::string body = "#!/bin/sh\nexit 7\n";
+    ASSERT_EQ(write(out.get(), body.data(), body.size()), static_cast<ssize_t>(body.size()));
+  }
+  char* argv[] = {const_cast<char*>("script"), nullptr};
+  Fd cloexec(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_GE(cloexec.get(), 0);
+  EXPECT_THAT(Sys(SYS_execveat, cloexec.get(), "", argv, Envp(), AT_EMPTY_PATH), FailsWith(ENOENT));
+  Fd dir(open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_GE(dir.get(), 0);
+  const std::string name = path.substr(5);
+  EXPECT_THAT(Sys(SYS_execveat, dir.get(), name.c_str(), argv, Envp(), 0), FailsWith(ENOENT));
+  // The same file through an fd that survives exec runs.
+  Fd kept(open(path.c_str(), O_RDONLY));
+  ASSERT_GE(kept.get(), 0);
+  EXPECT_EQ(RunInChild([&] {
+              syscall(SYS_execveat, kept.get(), "", argv, Envp(), AT_EMPTY_PATH);
+              return 100 + errno;
+            }),
+            7);
+  unlink(path.c_str());
+}
+
 }  // namespace
 }  // namespace syscall_test
