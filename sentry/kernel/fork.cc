@@ -165,6 +165,7 @@ base::Result<int32_t> Kernel::Clone(Task& parent, const CloneArgs& a) {
     tg->environ = ptg.environ;
     if (a.new_process != nullptr) *a.new_process = tg;
     RegisterProcessLocked(tg, raw, real_parent);
+    tg->parent_tid = (a.flags & CLONE_PARENT) ? ptg.parent_tid : parent.tid();
   }
   st->go.Notify();
   if (a.flags & CLONE_PARENT_SETTID) (void)parent.mm().CopyOut(mm::UserPtr<int32_t>(a.parent_tid), pid);

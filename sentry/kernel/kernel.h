@@ -239,6 +239,13 @@ class Kernel {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The last task of `tg` is gone: zombie, reparenting, SIGCHLD.
   void ProcessDiedLocked(ThreadGroup& tg, int status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+ public:
+  // Thread t left its process's task list while others remain (thread.cc
+  // ExitThread): the children it forked get their PR_SET_PDEATHSIG signals.
+  // Takes mu_.
+  void ThreadLeftProcess(Task& t);
+
+ private:
   // PR_SET_PDEATHSIG: `parent` died; signal `child` for each of its
   // threads that asked.
   void SendParentDeathSignalLocked(ThreadGroup& child, ThreadGroup& parent) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -135,6 +135,7 @@ void Kernel::ProcessDiedLocked(ThreadGroup& tg, int status) {
     if (!c->zombie) SendParentDeathSignalLocked(*c, tg);
     c->parent = reaper;
     c->ppid = reaper != nullptr ? reaper->pid : 0;
+    c->parent_tid = c->ppid;
     if (reaper != nullptr) {
       reaper->children.push_back(c);
       zombie_moved |= c->zombie;
@@ -207,6 +208,25 @@ void Kernel::SendParentDeathSignalLocked(ThreadGroup& child, ThreadGroup& parent
     info.si_code = SI_USER;
     info.si_pid = parent.pid;
     SendGroupSignalLocked(child, info);
+  }
+}
+
+void Kernel::ThreadLeftProcess(Task& t) {
+  ThreadGroup& tg = t.thread_group();
+  absl::MutexLock l(&mu_);
+  int32_t heir = 0;
+  {
+    absl::MutexLock gl(&tg.signal_mu);
+    if (tg.group_exiting || tg.tasks.empty()) return;  // ProcessDiedLocked's turn
+    heir = tg.tasks.front()->tid();
+  }
+  // forget_original_parent() of a thread whose process goes on: its
+  // children go to another thread of it (find_alive_thread), and get their
+  // parent-death signals.
+  for (auto& c : tg.children) {
+    if (c->parent_tid != t.tid()) continue;
+    c->parent_tid = heir;
+    if (!c->zombie) SendParentDeathSignalLocked(*c, tg);
   }
 }
 

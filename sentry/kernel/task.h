@@ -97,6 +97,9 @@ struct ThreadGroup {
 
   // ---- The process tree (sentry/kernel/process.cc). Guarded by Kernel::mu_.
   ThreadGroup* parent = nullptr;  // null for pid 1 and for orphans after pid 1 died
+  // The thread of `parent` that forked it (Linux's real_parent is a task):
+  // its exit sends PR_SET_PDEATHSIG signals even if the process lives on.
+  int32_t parent_tid = 0;
   std::vector<std::shared_ptr<ThreadGroup>> children;  // live and zombie
   int exit_signal = SIGCHLD;       // sent to the parent at exit (0: none)
   bool zombie = false;             // all threads exited, not yet reaped

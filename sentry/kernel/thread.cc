@@ -62,6 +62,7 @@ int ExitThread(Task& t) {
     absl::MutexLock l(&tg.signal_mu);
     tg.tasks.erase(std::remove(tg.tasks.begin(), tg.tasks.end(), &t), tg.tasks.end());
   }
+  t.kernel().ThreadLeftProcess(t);
   tg.state_queue.Notify();
   if (t.tid() != t.pid()) return t.exit_status();
   // The leader stays (a zombie in Linux) until every thread is gone; its

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <thread>
 
 #include "proc_util.h"
 #include "util.h"
@@ -73,6 +74,43 @@ TEST(PrctlPdeathsig, DeliveredWhenTheParentExits) {
   char r = 0;
   ASSERT_EQ(read(p.read_end.get(), &r, 1), 1);
   EXPECT_EQ(r, 'y');
+}
+
+// The "parent" of PR_SET_PDEATHSIG is the thread that forked the child
+// (kernel/exit.c forget_original_parent): the signal comes when that
+// thread exits, though its process lives on and the child, reparented to
+// another thread of it, keeps its ppid.
+TEST(PrctlPdeathsig, DeliveredWhenTheForkingThreadExits) {
+  EXPECT_EQ(RunInChild([] {
+              Pipe ready = MakePipe(), report = MakePipe();
+              const pid_t me = getpid();
+              pid_t gc = -1;
+              std::thread t([&] {
+                gc = fork();
+                if (gc == 0) {
+                  static volatile sig_atomic_t got = 0;
+                  struct sigaction sa {};
+                  sa.sa_handler = [](int) { got = 1; };
+                  sigaction(SIGUSR1, &sa, nullptr);
+                  if (prctl(PR_SET_PDEATHSIG, SIGUSR1) != 0) _exit(1);
+                  char c = 'r';
+                  if (write(ready.write_end.get(), &c, 1) != 1) _exit(1);
+                  for (int i = 0; i < 10000 && !got; ++i) usleep(500);
+                  const char r = !got ? 'n' : getppid() == me ? 'y' : 'p';
+                  (void)!write(report.write_end.get(), &r, 1);
+                  _exit(0);
+                }
+                char c;
+                (void)!read(ready.read_end.get(), &c, 1);
+              });
+              t.join();  // the forking thread is gone, the process is not
+              char r = 0;
+              if (read(report.read_end.get(), &r, 1) != 1) return 2;
+              int st = 0;
+              if (waitpid(gc, &st, 0) != gc) return 3;  // reaped by this thread
+              return r == 'y' ? 0 : r == 'n' ? 4 : 5;
+            }),
+            0);
 }
 
 TEST(PrctlSubreaper, OrphansGoToTheNearestSubreaper) {
