@@ -94,6 +94,8 @@ Result<uint64_t> Gettimeofday(Task& t, const SyscallArgs& args);
 Result<uint64_t> Time(Task& t, const SyscallArgs& args);
 Result<uint64_t> ClockGettime(Task& t, const SyscallArgs& args);
 Result<uint64_t> ClockGetres(Task& t, const SyscallArgs& args);
+Result<uint64_t> ClockSettime(Task& t, const SyscallArgs& args);
+Result<uint64_t> Settimeofday(Task& t, const SyscallArgs& args);
 Result<uint64_t> ClockNanosleep(Task& t, const SyscallArgs& args);
 Result<uint64_t> Getcpu(Task& t, const SyscallArgs& args);
 

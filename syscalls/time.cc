@@ -39,6 +39,38 @@ Result<uint64_t> ClockGetres(Task& t, const SyscallArgs& args) {
   return 0;
 }
 
+// clock_settime(2) and settimeofday(2): the sandbox's clocks are the
+// host's and are never set. Setting CLOCK_REALTIME takes CAP_SYS_TIME in
+// the initial user namespace, which no sandbox task has: EPERM after
+// Linux's own argument checks (kernel/time/posix-timers.c,
+// do_sys_settimeofday64). CPU clocks can never be set (posix_cpu_clock_set:
+// EPERM); clocks without a setter are EINVAL.
+Result<uint64_t> ClockSettime(Task& t, const SyscallArgs& args) {
+  // Only CLOCK_REALTIME and the CPU clocks made from pids (negative ids
+  // but fd clocks, CLOCKFD 3) have a setter; CLOCK_PROCESS_CPUTIME_ID and
+  // CLOCK_THREAD_CPUTIME_ID do not.
+  const int32_t id = args.I32(0);
+  const bool cpu = id < 0;
+  if (id != CLOCK_REALTIME && !cpu) return Errno::kEINVAL;
+  const struct timespec ts = TRY(t.mm().CopyIn(args.Ptr<struct timespec>(1)));
+  if (cpu) {
+    if ((id & 7) == 3) return Errno::kEINVAL;  // no fd clocks in the sandbox
+    TRY(DecodeClock(t, id));                  // a pid that does not exist
+  } else if (!ValidTimespec(ts)) {
+    return Errno::kEINVAL;
+  }
+  return Errno::kEPERM;
+}
+
+Result<uint64_t> Settimeofday(Task& t, const SyscallArgs& args) {
+  if (args.U64(0) != 0) {
+    const struct timeval tv = TRY(t.mm().CopyIn(args.Ptr<struct timeval>(0)));
+    if (tv.tv_sec < 0 || tv.tv_usec < 0 || tv.tv_usec >= 1000000) return Errno::kEINVAL;
+  }
+  if (args.U64(1) != 0) TRY(t.mm().CopyIn(args.Ptr<struct timezone>(1)));
+  return Errno::kEPERM;
+}
+
 Result<uint64_t> Gettimeofday(Task& t, const SyscallArgs& args) {
   const struct timespec ts = ReadClock(t, TRY(DecodeClock(t, CLOCK_REALTIME)));
   if (args.U64(0) != 0) {

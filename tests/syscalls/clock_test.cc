@@ -104,5 +104,33 @@ TEST(Time, BadPointerFailsWithEfault) {
   EXPECT_THAT(Sys(SYS_time, UnmappedAddress()), FailsWith(EFAULT));
 }
 
+// Setting clocks. Only calls that fail before anything is set run natively
+// (the tests may run as root on the host): a CPU clock made from a pid can
+// never be set (EPERM even for root), clocks without a setter (also
+// CLOCK_PROCESS_CPUTIME_ID) and bad times are EINVAL,
+// bad pointers EFAULT. In the sandbox no task may set the time: EPERM.
+TEST(ClockSettime, ArgumentErrorsAndCpuClocks) {
+  struct timespec ts {1, 0};
+  clockid_t own = 0;
+  ASSERT_EQ(clock_getcpuclockid(getpid(), &own), 0);
+  EXPECT_THAT(Sys(SYS_clock_settime, own, &ts), FailsWith(EPERM));
+  EXPECT_THAT(Sys(SYS_clock_settime, CLOCK_PROCESS_CPUTIME_ID, &ts), FailsWith(EINVAL));
+  EXPECT_THAT(Sys(SYS_clock_settime, CLOCK_THREAD_CPUTIME_ID, &ts), FailsWith(EINVAL));
+  EXPECT_THAT(Sys(SYS_clock_settime, CLOCK_MONOTONIC, &ts), FailsWith(EINVAL));
+  EXPECT_THAT(Sys(SYS_clock_settime, CLOCK_BOOTTIME, &ts), FailsWith(EINVAL));
+  EXPECT_THAT(Sys(SYS_clock_settime, 12345, &ts), FailsWith(EINVAL));
+  EXPECT_THAT(Sys(SYS_clock_settime, CLOCK_REALTIME, UnmappedAddress()), FailsWith(EFAULT));
+  struct timespec bad {1, 1000000000};
+  EXPECT_THAT(Sys(SYS_clock_settime, CLOCK_REALTIME, &bad), FailsWith(EINVAL));
+  struct timeval badtv {1, 1000000};
+  EXPECT_THAT(Sys(SYS_settimeofday, &badtv, nullptr), FailsWith(EINVAL));
+  EXPECT_THAT(Sys(SYS_settimeofday, UnmappedAddress(), nullptr), FailsWith(EFAULT));
+  if (!IsSandboxed()) GTEST_SKIP() << "setting the host's clock natively is not for a test";
+  struct timespec now {};
+  ASSERT_EQ(clock_gettime(CLOCK_REALTIME, &now), 0);
+  EXPECT_THAT(Sys(SYS_clock_settime, CLOCK_REALTIME, &now), FailsWith(EPERM));
+  EXPECT_THAT(Sys(SYS_settimeofday, nullptr, nullptr), FailsWith(EPERM));
+}
+
 }  // namespace
 }  // namespace syscall_test
