@@ -1,7 +1,10 @@
 // nanosleep(2) and clock_nanosleep(2). Durations are tiny; the only time
 // check is that a sleep is not shorter than asked (a Linux guarantee).
+#include <signal.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -43,6 +46,43 @@ TEST(Nanosleep, NegativeSecondsFailWithEinval) {
 
 TEST(Nanosleep, BadRequestPointerFailsWithEfault) {
   EXPECT_THAT(Sys(SYS_nanosleep, UnmappedAddress(), nullptr), FailsWith(EFAULT));
+}
+
+// A sleep stopped and continued (no handler runs) goes on through
+// restart_syscall(2): relative sleeps with the time left
+// (ERESTART_RESTARTBLOCK), absolute ones to the same deadline, and they
+// return 0 no earlier than asked.
+TEST(ClockNanosleep, SleepSurvivesStopAndContinue) {
+  for (const bool absolute : {false, true}) {
+    Pipe p = MakePipe();
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      const int64_t start = NowNs(CLOCK_MONOTONIC);
+      const int64_t want = 300 * 1000 * 1000;
+      struct timespec ts {0, want};
+      if (absolute) {
+        ts.tv_sec = static_cast<time_t>((start + want) / 1000000000);
+        ts.tv_nsec = static_cast<long>((start + want) % 1000000000);
+      }
+      (void)!write(p.write_end.get(), "r", 1);
+      const int r = absolute ? clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr)
+                             : static_cast<int>(syscall(SYS_nanosleep, &ts, nullptr));
+      if (r != 0) _exit(10);
+      _exit(NowNs(CLOCK_MONOTONIC) - start >= want ? 0 : 11);
+    }
+    char c;
+    ASSERT_EQ(read(p.read_end.get(), &c, 1), 1);
+    usleep(50000);
+    ASSERT_EQ(kill(child, SIGSTOP), 0);
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, WUNTRACED), child);
+    ASSERT_TRUE(WIFSTOPPED(status));
+    ASSERT_EQ(kill(child, SIGCONT), 0);
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status)) << status;
+    EXPECT_EQ(WEXITSTATUS(status), 0) << (absolute ? "absolute" : "relative");
+  }
 }
 
 TEST(ClockNanosleep, AbsoluteTimeInThePastReturnsAtOnce) {

@@ -159,6 +159,57 @@ TEST(SignalDelivery, OnstackHandlerRunsOnAlternateStack) {
   ASSERT_EQ(sigaltstack(&ss, nullptr), 0);
 }
 
+#ifndef SS_AUTODISARM
+#define SS_AUTODISARM (1U << 31)
+#endif
+
+volatile int g_altstack_flags_in_handler = -1;
+volatile uintptr_t g_uc_stack_sp = 0;
+volatile int g_uc_stack_flags = 0;
+
+void AutodisarmHandler(int, siginfo_t*, void* uc) {
+  stack_t cur = {};
+  sigaltstack(nullptr, &cur);
+  g_altstack_flags_in_handler = cur.ss_flags;
+  const auto* u = static_cast<ucontext_t*>(uc);
+  g_uc_stack_sp = reinterpret_cast<uintptr_t>(u->uc_stack.ss_sp);
+  g_uc_stack_flags = u->uc_stack.ss_flags;
+  int local;
+  g_handler_sp = reinterpret_cast<uintptr_t>(&local);
+  g_count = g_count + 1;
+}
+
+// SS_AUTODISARM: the handler runs on the alternate stack, which is disarmed
+// while it runs (SS_DISABLE, so a nested signal could not reuse it) and
+// saved in uc_stack; rt_sigreturn puts it back.
+TEST(SignalDelivery, AutodisarmAltstackIsOffInTheHandlerAndBackAfterIt) {
+  stack_t ss = {};
+  ss.ss_sp = g_altstack;
+  ss.ss_size = sizeof(g_altstack);
+  ss.ss_flags = static_cast<int>(SS_AUTODISARM);
+  ASSERT_EQ(sigaltstack(&ss, nullptr), 0);
+  stack_t cur = {};
+  ASSERT_EQ(sigaltstack(nullptr, &cur), 0);
+  EXPECT_EQ(static_cast<unsigned>(cur.ss_flags), SS_AUTODISARM);
+  {
+    SavedAction a(SIGUSR1, AutodisarmHandler, SA_ONSTACK);
+    ASSERT_EQ(raise(SIGUSR1), 0);
+  }
+  EXPECT_EQ(g_count, 1);
+  const uintptr_t lo = reinterpret_cast<uintptr_t>(g_altstack);
+  EXPECT_GE(g_handler_sp, lo);
+  EXPECT_LT(g_handler_sp, lo + sizeof(g_altstack));
+  EXPECT_EQ(g_altstack_flags_in_handler, SS_DISABLE);
+  EXPECT_EQ(g_uc_stack_sp, lo);
+  EXPECT_EQ(static_cast<unsigned>(g_uc_stack_flags), SS_AUTODISARM);  // the flags as set
+  ASSERT_EQ(sigaltstack(nullptr, &cur), 0);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(cur.ss_sp), lo);
+  EXPECT_EQ(cur.ss_size, sizeof(g_altstack));
+  EXPECT_EQ(static_cast<unsigned>(cur.ss_flags), SS_AUTODISARM);
+  ss.ss_flags = SS_DISABLE;
+  ASSERT_EQ(sigaltstack(&ss, nullptr), 0);
+}
+
 void AltstackEpermHandler(int, siginfo_t*, void*) {
   stack_t ss = {};
   ss.ss_flags = SS_DISABLE;

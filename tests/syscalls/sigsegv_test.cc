@@ -1,9 +1,10 @@
 // Synchronous signals from faults: SIGSEGV with si_addr and SEGV_MAPERR /
-// SEGV_ACCERR, SIGFPE (FPE_INTDIV), SIGILL (ILL_ILLOPN), SIGTRAP (int3),
+// SEGV_ACCERR, SIGBUS past the end of a mapped file, SIGFPE (FPE_INTDIV), SIGILL (ILL_ILLOPN), SIGTRAP (int3),
 // caught with a handler and left with siglongjmp.
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -68,6 +69,34 @@ TEST(FaultSignals, WriteToReadOnlyPageGivesSegvAccerr) {
   EXPECT_EQ(g_code, SEGV_ACCERR);
   EXPECT_EQ(g_addr, reinterpret_cast<uintptr_t>(p));
   munmap(m, 4096);
+}
+
+// A shared file mapping past the end of the file: the page beyond EOF
+// gives SIGBUS with BUS_ADRERR and the address (a memfd: a file of the
+// sandbox itself).
+TEST(FaultSignals, AccessBeyondTheEndOfAMappedFileGivesSigbusAdrerr) {
+  const int fd = static_cast<int>(syscall(SYS_memfd_create, "sigbus", MFD_CLOEXEC));
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(ftruncate(fd, 4096), 0);
+  void* m = mmap(nullptr, 3 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  ASSERT_NE(m, MAP_FAILED);
+  volatile char* inside = static_cast<volatile char*>(m) + 10;
+  *inside = 1;  // the file's own page is fine
+  Catch c(SIGBUS);
+  volatile char* p = static_cast<volatile char*>(m) + 4096 + 24;
+  if (sigsetjmp(g_jmp, 1) == 0) {
+    (void)*p;
+    FAIL() << "no fault";
+  }
+  EXPECT_EQ(g_signo, SIGBUS);
+  EXPECT_EQ(g_code, BUS_ADRERR);
+  EXPECT_EQ(g_addr, reinterpret_cast<uintptr_t>(p));
+  // Growing the file makes the page valid.
+  ASSERT_EQ(ftruncate(fd, 2 * 4096), 0);
+  *p = 2;
+  EXPECT_EQ(*p, 2);
+  munmap(m, 3 * 4096);
+  close(fd);
 }
 
 TEST(FaultSignals, HandlerCanFaultAgainAfterSiglongjmp) {
