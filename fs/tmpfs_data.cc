@@ -2,12 +2,12 @@
 // reads as zeros and is a hole for SEEK_HOLE.
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
 #include <utility>
 #include <vector>
-#include <unistd.h>
 
 #include "absl/container/inlined_vector.h"
 #include "absl/types/span.h"
@@ -179,7 +179,8 @@ Result<size_t> TmpfsInode::WriteFromApp(sentry::mm::MemoryManager& mm, uint64_t 
     copied = mm.AccessPartial(addr, n, /*write=*/false, [&](uint8_t* p, size_t at, size_t k) {
       absl::MutexLock l(&mu_);
       pages_.ForEach(off + at, k, [&](uint64_t a, uint8_t* data, size_t m) {
-        if (data != nullptr) CopyToPages(data, p + a, m, off + at + a, fresh, pages_.memory_file());  // null: truncated meanwhile
+        // null: truncated meanwhile
+        if (data != nullptr) CopyToPages(data, p + a, m, off + at + a, fresh, pages_.memory_file());
       });
     });
   }
