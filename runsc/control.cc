@@ -98,6 +98,18 @@ void Serve(sentry::kernel::Kernel& k, const std::shared_ptr<fs::HostPoller>& pol
     (void)SendControl(conn.get(), {{"ok", true}});
     return;
   }
+  if (op == "signal") {
+    // runsc kill --all: every process of the sandbox, as runc signals
+    // every process of the container's cgroup.
+    const int sig = req->value("signal", 0);
+    if (sig < 1 || sig > 64) {
+      (void)SendControl(conn.get(), {{"error", fmt::format("bad signal {}", sig)}});
+      return;
+    }
+    for (int32_t pid : k.Pids()) k.SignalProcess(pid, sig);
+    (void)SendControl(conn.get(), {{"ok", true}});
+    return;
+  }
   if (op != "exec" && op != "container") {
     (void)SendControl(conn.get(), {{"error", fmt::format("unknown control request \"{}\"", op)}});
     return;

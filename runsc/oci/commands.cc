@@ -19,6 +19,7 @@
 #include "base/logging.h"
 #include "fmt/format.h"
 #include "runsc/commands.h"
+#include "runsc/control.h"
 #include "runsc/oci/apply.h"
 #include "runsc/oci/cgroup.h"
 #include "runsc/oci/console.h"
@@ -147,8 +148,15 @@ int Create(const Config& c, const std::string& id, const CreateOptions& o) {
   s.bundle = bundle;
   s.created = Now();
   s.annotations = spec->annotations;
-  // Nothing is left behind on failure: the state directory goes too.
+  // Nothing is left behind on failure: the supervisor (once started) and
+  // its cgroup go, and the state directory too.
+  pid_t supervisor = 0;
   auto cleanup = [&](std::string_view msg) {
+    if (supervisor > 0) {
+      ::kill(supervisor, SIGKILL);
+      (void)::waitpid(supervisor, nullptr, 0);
+    }
+    if (!s.cgroup.empty()) DestroyCgroup(s.cgroup, s.cgroup_owned);
     (void)dir->Remove();
     return Fail(msg);
   };
@@ -171,17 +179,16 @@ int Create(const Config& c, const std::string& id, const CreateOptions& o) {
   auto pid = SpawnSelf(args, stdio, /*namespaces=*/0, /*detach=*/true);
   console.Reset();
   if (!pid.ok()) return cleanup(fmt::format("starting the container: {}", pid.status().ToString()));
+  supervisor = *pid;
   s.pid = *pid;
   s.status = "created";
   // The host cgroup (runsc/oci/cgroup.h): the supervisor goes in before it
   // starts the gofers and the sentry (it waits for `start`).
   if (const std::string cg = CgroupPathFor(*spec, id, c.systemd_cgroup); cg.empty()) {
-    kill(*pid, SIGKILL);
     return cleanup(fmt::format("linux.cgroupsPath: \"{}\" is not a usable cgroup path", spec->cgroups_path));
   } else if (auto made = CreateCgroup(cg, *spec, *pid, &s.cgroup_owned); !made.ok()) {
     if (spec->cpu_shares.has_value() || spec->cpu_quota.has_value() || !spec->cgroups_path.empty()) {
-      kill(*pid, SIGKILL);
-      DestroyCgroup(cg, s.cgroup_owned);
+      s.cgroup = cg;
       return cleanup(fmt::format("cgroup {}: {}", cg, std::string(made.message())));
     }
     // No limits asked for: the sandbox runs without a cgroup of its own
@@ -191,20 +198,21 @@ int Create(const Config& c, const std::string& id, const CreateOptions& o) {
   } else {
     s.cgroup = cg;
   }
-  if (auto st2 = dir->Save(s); !st2.ok()) {
-    kill(*pid, SIGKILL);
-    return cleanup(std::string(st2.message()));
-  }
+  if (auto st2 = dir->Save(s); !st2.ok()) return cleanup(std::string(st2.message()));
   if (auto p = WritePidFile(o.pid_file, *pid); !p.ok()) {
-    kill(*pid, SIGKILL);
+    (void)::unlink(o.pid_file.c_str());
     return cleanup(std::string(p.message()));
   }
   // createRuntime and createContainer hooks run now; prestart is their
-  // deprecated alias and runs first (runtime-spec config.md "Hooks").
+  // deprecated alias and runs first (runtime-spec config.md "Hooks"). They
+  // see the state "creating", as runc passes it (the container becomes
+  // "created" once they succeed); a failing one fails the create.
+  oci::State creating = s;
+  creating.status = "creating";
   for (const auto* hooks : {&spec->hooks.prestart, &spec->hooks.create_runtime, &spec->hooks.create_container}) {
-    if (auto h = RunHooks(*hooks, StateJson(s)); !h.ok()) {
-      kill(*pid, SIGKILL);
-      return cleanup(std::string(h.message()));
+    if (auto h = RunHooks(*hooks, StateJson(creating)); !h.ok()) {
+      if (!o.pid_file.empty()) (void)::unlink(o.pid_file.c_str());
+      return cleanup(fmt::format("create \"{}\": {}", id, std::string(h.message())));
     }
   }
   return 0;
@@ -239,12 +247,20 @@ int Supervise(const Config& c, const std::string& id, const std::string& bundle)
   char b = 0;
   if (!fifo.valid() || ::read(fifo.get(), &b, 1) != 1) return 1;  // deleted before start
   fifo.Reset();
+  // runtime-spec: a failing startContainer hook stops the container (its
+  // process never runs; poststop hooks still run); a failing poststart
+  // hook is only a warning.
+  absl::Status start_hooks = absl::OkStatus();
   {
     auto dir = StateDir::Open(c.root_dir, id, false);
     if (dir.ok()) {
       if (auto s = dir->Load(); s.ok()) {
-        (void)RunHooks(spec->hooks.start_container, StateJson(*s));
-        (void)RunHooks(spec->hooks.poststart, StateJson(*s));
+        start_hooks = RunHooks(spec->hooks.start_container, StateJson(*s));
+        if (start_hooks.ok()) {
+          if (auto h = RunHooks(spec->hooks.poststart, StateJson(*s)); !h.ok()) {
+            logging::Warn("poststart: {}", std::string(h.message()));
+          }
+        }
       }
     }
   }
@@ -263,7 +279,10 @@ int Supervise(const Config& c, const std::string& id, const std::string& bundle)
     if (!f.good()) logging::Warn("process.oomScoreAdj: writing /proc/self/oom_score_adj failed");
   }
   int code = 0;
-  if (auto sandbox = PodSandboxId(*spec, id)) {
+  if (!start_hooks.ok()) {
+    logging::Error("startContainer: {}; the container's process does not run", std::string(start_hooks.message()));
+    code = 1;
+  } else if (auto sandbox = PodSandboxId(*spec, id)) {
     code = RunInPod(c, *sandbox, *spec);
   } else {
     Config cfg = c;
@@ -278,7 +297,9 @@ int Supervise(const Config& c, const std::string& id, const std::string& bundle)
       s->status = "stopped";
       s->exit_status = code;
       (void)dir->Save(*s);
-      (void)RunHooks(spec->hooks.poststop, StateJson(*s));
+      if (auto h = RunHooks(spec->hooks.poststop, StateJson(*s)); !h.ok()) {
+        logging::Warn("poststop: {}", std::string(h.message()));
+      }
     }
   }
   return code;
@@ -317,7 +338,6 @@ int PrintState(const Config& c, const std::string& id) {
 }
 
 int Kill(const Config& c, const std::string& id, const std::string& signal, bool all) {
-  (void)all;  // One sandbox process tree per container: --all is the same.
   const int sig = ParseSignal(signal.empty() ? "TERM" : signal);
   if (sig == 0) return Fail(fmt::format("unknown signal \"{}\"", signal));
   auto loaded = LoadContainer(c, id);
@@ -326,7 +346,33 @@ int Kill(const Config& c, const std::string& id, const std::string& signal, bool
   if (s.status != "created" && s.status != "running" && s.status != "paused") {
     return Fail(fmt::format("cannot kill container \"{}\" in state \"{}\"", id, s.status));
   }
+  // --all: every process of the sandbox (the sentry signals them). A pod
+  // container shares its sandbox with others: its init only (the
+  // supervisor forwards to it), as without --all.
+  if (all && s.status == "running") {
+    auto spec = LoadSpec(s.bundle);
+    if (spec.ok() && !PodSandboxId(*spec, id).has_value()) {
+      // No control socket yet: the sentry is still booting, its init is
+      // the only process to be (the supervisor forwards to it).
+      if (auto sock = ConnectControl(loaded->first.path()); sock.ok()) {
+        if (auto r = SendControl(sock->get(), {{"op", "signal"}, {"signal", sig}}); !r.ok()) return Fail(r);
+        auto reply = RecvControl(sock->get());
+        if (!reply.ok()) return Fail(reply.status());
+        if (reply->contains("error")) return Fail(fmt::format("kill --all: {}", reply->value("error", "")));
+        return 0;
+      }
+    }
+  }
   if (::kill(s.pid, sig) != 0) return Fail(fmt::format("kill {}: {}", s.pid, strerror(errno)));
+  // A frozen sandbox would not act on the signal until thawed; SIGKILL
+  // thaws it so it dies now (runc does the same).
+  if (sig == SIGKILL && s.status == "paused") {
+    if (!s.cgroup.empty()) {
+      (void)FreezeCgroup(s.cgroup, false);
+    } else {
+      ::kill(s.pid, SIGCONT);
+    }
+  }
   return 0;
 }
 

@@ -40,6 +40,12 @@ int Fail(std::string_view msg) {
 
 int Fail(const absl::Status& s) { return Fail(std::string(s.message())); }
 
+// Created (or paused while created): the supervisor waits for `start`,
+// no sandbox process exists yet.
+bool NotStarted(const State& st) {
+  return st.status == "created" || (st.status == "paused" && st.paused_from == "created");
+}
+
 // The running container's state and its control directory.
 absl::StatusOr<State> Running(const Config& c, const std::string& id) {
   auto dir = StateDir::Open(c.root_dir, id, false);
@@ -50,6 +56,12 @@ absl::StatusOr<State> Running(const Config& c, const std::string& id) {
   if (st->status == "paused" && !st->cgroup.empty()) {
     // Frozen: the sentry cannot answer (runc refuses exec in a paused container too).
     return absl::FailedPreconditionError(fmt::format("container \"{}\" is paused", id));
+  }
+  if (NotStarted(*st)) {
+    // Unlike runc's (and gVisor's), our sandbox boots at start: before it
+    // there is nothing to run a process in.
+    return absl::FailedPreconditionError(
+        fmt::format("container \"{}\" is created but not started: its sandbox runs from `runsc start` on", id));
   }
   if (st->status != "running" && st->status != "created" && st->status != "paused") {
     return absl::FailedPreconditionError(fmt::format("container \"{}\" is not running (state \"{}\")", id, st->status));
@@ -226,6 +238,7 @@ absl::StatusOr<std::vector<nlohmann::json>> SandboxProcesses(const Config& c, co
     auto st = dir->Load();
     if (!st.ok()) return st.status();
     Refresh(*st);
+    if (NotStarted(*st)) return std::vector<nlohmann::json>{};
     if (st->status == "paused" && !st->cgroup.empty()) {
       std::ifstream f(PausedPsFile(c, id));
       auto j = nlohmann::json::parse(f, nullptr, /*allow_exceptions=*/false);
@@ -268,10 +281,13 @@ int Pause(const Config& c, const std::string& id, bool pause) {
   auto st = dir->Load();
   if (!st.ok()) return Fail(st.status());
   Refresh(*st);
-  const char* want = pause ? "running" : "paused";
-  if (st->status != want) {
+  // runc: a created or running container can be paused; resume returns it
+  // to the state it had (a created one still waits for `start`).
+  const bool allowed = pause ? (st->status == "running" || st->status == "created") : st->status == "paused";
+  if (!allowed) {
     return Fail(fmt::format("cannot {} container \"{}\" in state \"{}\"", pause ? "pause" : "resume", id, st->status));
   }
+  const bool created = pause ? st->status == "created" : st->paused_from == "created";
   // The sandbox's cgroup freezer: every host task of the sandbox (sentry,
   // stubs, gofers) stops where it is, so no app instruction runs and
   // nothing in the sandbox can notice (clocks keep going, as with Linux's
@@ -280,12 +296,17 @@ int Pause(const Config& c, const std::string& id, bool pause) {
     const std::string saved = PausedPsFile(c, id);
     if (pause) {
       // See PausedPsFile. Taken under the state lock, so no exec can start
-      // a process between the list and the freeze.
-      auto reply = Request(c, id, {{"op", "ps"}});
-      if (!reply.ok()) return Fail(fmt::format("pause \"{}\": listing its processes: {}", id,
-                                std::string(reply.status().message())));
+      // a process between the list and the freeze. A created container
+      // has no sandbox processes yet (only its supervisor, waiting).
+      nlohmann::json procs = nlohmann::json::array();
+      if (!created) {
+        auto reply = Request(c, id, {{"op", "ps"}});
+        if (!reply.ok()) return Fail(fmt::format("pause \"{}\": listing its processes: {}", id,
+                                  std::string(reply.status().message())));
+        procs = reply->value("processes", nlohmann::json::array());
+      }
       const std::string tmp = saved + ".tmp";
-      std::ofstream(tmp) << reply->value("processes", nlohmann::json::array()).dump();
+      std::ofstream(tmp) << procs.dump();
       if (::rename(tmp.c_str(), saved.c_str()) != 0) return Fail(fmt::format("pause: {}: {}", saved, strerror(errno)));
     }
     if (auto s = FreezeCgroup(st->cgroup, pause); !s.ok()) {
@@ -293,6 +314,9 @@ int Pause(const Config& c, const std::string& id, bool pause) {
       return Fail(s);
     }
     if (!pause) (void)::unlink(saved.c_str());
+  } else if (created) {
+    // Only the supervisor exists, blocked until `start`.
+    if (::kill(st->pid, pause ? SIGSTOP : SIGCONT) != 0) return Fail(fmt::format("{}: {}", id, strerror(errno)));
   } else {
     auto sock = ConnectControl(c.root_dir + "/" + id);
     if (!sock.ok()) return Fail(sock.status());
@@ -300,7 +324,13 @@ int Pause(const Config& c, const std::string& id, bool pause) {
     auto reply = RecvControl(sock->get());
     if (!reply.ok()) return Fail(reply.status());
   }
-  st->status = pause ? "paused" : "running";
+  if (pause) {
+    st->paused_from = st->status;
+    st->status = "paused";
+  } else {
+    st->status = created ? "created" : "running";
+    st->paused_from.clear();
+  }
   if (auto s = dir->Save(*st); !s.ok()) return Fail(s);
   return 0;
 }
