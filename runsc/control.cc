@@ -106,8 +106,12 @@ void Serve(sentry::kernel::Kernel& k, const std::shared_ptr<fs::HostPoller>& pol
       (void)SendControl(conn.get(), {{"error", fmt::format("bad signal {}", sig)}});
       return;
     }
-    for (int32_t pid : k.Pids()) k.SignalProcess(pid, sig);
-    (void)SendControl(conn.get(), {{"ok", true}});
+    int signalled = 0;
+    for (int32_t pid : k.Pids()) {
+      k.SignalProcess(pid, sig);
+      ++signalled;
+    }
+    (void)SendControl(conn.get(), {{"ok", true}, {"signalled", signalled}});
     return;
   }
   if (op != "exec" && op != "container") {

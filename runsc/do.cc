@@ -274,6 +274,7 @@ int Do(const Config& c, const DoOptions& o) {
   }
   spec["no_new_privs"] = o.no_new_privs;
   if (o.oom_score_adj.has_value()) spec["oom_score_adj"] = *o.oom_score_adj;
+  if (!o.sysctls.empty()) spec["sysctl"] = o.sysctls;
   // A terminal on stdin with us in its foreground: the app gets the
   // sandbox's own pty as its terminal (fs/tty_console.h), so ^C, ^Z and
   // job control are the sandbox's; the host terminal passes raw bytes

@@ -2,10 +2,12 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -352,14 +354,16 @@ int Kill(const Config& c, const std::string& id, const std::string& signal, bool
   if (all && s.status == "running") {
     auto spec = LoadSpec(s.bundle);
     if (spec.ok() && !PodSandboxId(*spec, id).has_value()) {
-      // No control socket yet: the sentry is still booting, its init is
-      // the only process to be (the supervisor forwards to it).
+      // No control socket yet (or no process in it): the sentry is still
+      // booting, its init is the only process to be (the supervisor
+      // forwards to it).
       if (auto sock = ConnectControl(loaded->first.path()); sock.ok()) {
         if (auto r = SendControl(sock->get(), {{"op", "signal"}, {"signal", sig}}); !r.ok()) return Fail(r);
         auto reply = RecvControl(sock->get());
         if (!reply.ok()) return Fail(reply.status());
         if (reply->contains("error")) return Fail(fmt::format("kill --all: {}", reply->value("error", "")));
-        return 0;
+        // None yet: the sentry is up but its init is still starting.
+        if (reply->value("signalled", 0) > 0) return 0;
       }
     }
   }
@@ -402,32 +406,68 @@ int Delete(const Config& c, const std::string& id, bool force) {
 
 int List(const Config& c, const std::string& format) {
   nlohmann::json out = nlohmann::json::array();
-  std::string table = "ID      PID     STATUS      BUNDLE      CREATED\n";
+  std::vector<std::array<std::string, 6>> rows = {{"ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"}};
   for (const std::string& id : ListIds(c.root_dir)) {
     auto loaded = LoadContainer(c, id);
     if (!loaded.ok()) continue;
     const auto& s = loaded->second;
-    out.push_back({{"ociVersion", "1.0.2"}, {"id", s.id}, {"pid", s.pid}, {"status", s.status},
-                   {"bundle", s.bundle}, {"created", s.created}, {"annotations", s.annotations}});
-    table += fmt::format("{}  {}  {}  {}  {}\n", s.id, s.pid, s.status, s.bundle, s.created);
+    // runc's owner: the state directory's owner.
+    struct stat st {};
+    std::string owner = "?";
+    if (::stat(loaded->first.path().c_str(), &st) == 0) {
+      if (const passwd* pw = ::getpwuid(st.st_uid); pw != nullptr) {
+        owner = pw->pw_name;
+      } else {
+        owner = std::to_string(st.st_uid);
+      }
+    }
+    out.push_back({{"ociVersion", "1.0.2"}, {"id", s.id}, {"pid", s.status == "stopped" ? 0 : s.pid},
+                   {"status", s.status}, {"bundle", s.bundle}, {"rootfs", ""}, {"created", s.created},
+                   {"annotations", s.annotations}, {"owner", owner}});
+    if (auto spec = LoadSpec(s.bundle); spec.ok()) out.back()["rootfs"] = spec->root_path;
+    rows.push_back({s.id, std::to_string(s.status == "stopped" ? 0 : s.pid), s.status, s.bundle, s.created, owner});
   }
   if (format == "json") {
     fmt::print("{}\n", out.dump());
-  } else {
-    fmt::print("{}", table);
+    return 0;
+  }
+  // A table like runc's (tabwriter: columns padded to the widest cell + 6).
+  std::array<size_t, 6> width{};
+  for (const auto& r : rows) {
+    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  }
+  for (const auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      line += i + 1 < r.size() ? fmt::format("{:<{}}", r[i], width[i] + 6) : r[i];
+    }
+    fmt::print("{}\n", line);
   }
   return 0;
 }
 
 int Features() {
+  // runc's `features` document (runtime-spec features.md). What the
+  // sandbox does not do is stated as disabled rather than left out: the
+  // OCI seccomp profile, AppArmor and SELinux labels and Intel RDT are not
+  // applied (the sandbox's own host filter always is, docs/security.md).
   nlohmann::json f = {
       {"ociVersionMin", "1.0.0"},
       {"ociVersionMax", "1.0.2"},
       {"hooks", {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}},
       {"mountOptions", {"bind", "rbind", "ro", "rw", "nosuid", "nodev", "noexec", "mode"}},
-      {"linux", {{"namespaces", {"pid", "network", "ipc", "uts", "mount"}}, {"capabilities", CapabilityNames()},
-                 {"cgroup", {{"v1", true}, {"v2", false}, {"systemd", false}, {"systemdUser", false}}}}},
-      {"annotations", {{"org.opencontainers.runc.version", "runsc-cpp 0.1.0"}}}};
+      {"linux",
+       {{"namespaces", {"pid", "network", "ipc", "uts", "mount"}},
+        {"capabilities", CapabilityNames()},
+        {"cgroup", {{"v1", true}, {"v2", false}, {"systemd", false}, {"systemdUser", false}, {"rdma", false}}},
+        {"seccomp", {{"enabled", false}}},
+        {"apparmor", {{"enabled", false}}},
+        {"selinux", {{"enabled", false}}},
+        {"intelRdt", {{"enabled", false}}},
+        {"mountExtensions", {{"idmap", {{"enabled", false}}}}}}},
+      {"annotations",
+       {{"org.opencontainers.runc.version", "runsc-cpp 0.1.0"},
+        {"org.opencontainers.runc.checkpoint.enabled", "false"}}}};
   fmt::print("{}\n", f.dump(4));
   return 0;
 }

@@ -18,6 +18,7 @@ import tarfile
 import tempfile
 import time
 
+import cli_cases
 from ocilib import (BUSYBOX, Runsc, Skip, make_bundle, need, read_until_eof, recv_console, run_tool, status_fields,
                     wait_status, write_config)
 
@@ -1095,6 +1096,7 @@ def case_terminal_without_console_socket_is_refused(runsc, tmp):
 
 
 CASES = {name[len("case_"):]: fn for name, fn in sorted(globals().items()) if name.startswith("case_")}
+CASES.update(cli_cases.CASES)
 
 
 def main():
