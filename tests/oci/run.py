@@ -82,7 +82,8 @@ def case_malformed_config_names_the_field_and_leaves_nothing(runsc, tmp):
     with open(os.path.join(bundle, "config.json"), "w") as f:
         f.write('{"ociVersion": "1.0.2",\n "root": }')
     p = runsc("create", "--bundle", bundle, "c5")
-    assert p.returncode != 0 and "line 2" in p.stderr, p.stderr
+    assert p.returncode != 0 and "line 2, column 10" in p.stderr, p.stderr
+    assert not os.path.exists(os.path.join(runsc.root, "c5"))
 
 
 def case_hooks_get_the_state_on_stdin(runsc, tmp):
