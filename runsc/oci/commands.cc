@@ -82,6 +82,14 @@ absl::StatusOr<std::pair<StateDir, oci::State>> LoadContainer(const Config& c, c
   return std::make_pair(std::move(*dir), s);
 }
 
+// runc's "owner" of a container: its state directory's owner, by name.
+std::string OwnerOf(const std::string& state_dir) {
+  struct stat st {};
+  if (::stat(state_dir.c_str(), &st) != 0) return "";
+  if (const passwd* pw = ::getpwuid(st.st_uid); pw != nullptr) return pw->pw_name;
+  return std::to_string(st.st_uid);
+}
+
 bool errors_to_log = false;  // written once by main() before any thread starts
 
 }  // namespace
@@ -335,7 +343,15 @@ int Wait(const Config& c, const std::string& id) {
 int PrintState(const Config& c, const std::string& id) {
   auto loaded = LoadContainer(c, id);
   if (!loaded.ok()) return Fail(loaded.status());
-  fmt::print("{}\n", StateJson(loaded->second));
+  // runc's `state`: the OCI state plus rootfs and owner; no pid once
+  // stopped (the OCI pid is required only while created or running).
+  const oci::State& s = loaded->second;
+  nlohmann::json j = nlohmann::json::parse(StateJson(s));
+  if (s.status == "stopped") j["pid"] = 0;
+  j["rootfs"] = "";
+  if (auto spec = LoadSpec(s.bundle); spec.ok()) j["rootfs"] = spec->root_path;
+  j["owner"] = OwnerOf(loaded->first.path());
+  fmt::print("{}\n", j.dump(2));
   return 0;
 }
 
@@ -411,16 +427,7 @@ int List(const Config& c, const std::string& format) {
     auto loaded = LoadContainer(c, id);
     if (!loaded.ok()) continue;
     const auto& s = loaded->second;
-    // runc's owner: the state directory's owner.
-    struct stat st {};
-    std::string owner = "?";
-    if (::stat(loaded->first.path().c_str(), &st) == 0) {
-      if (const passwd* pw = ::getpwuid(st.st_uid); pw != nullptr) {
-        owner = pw->pw_name;
-      } else {
-        owner = std::to_string(st.st_uid);
-      }
-    }
+    const std::string owner = OwnerOf(loaded->first.path());
     out.push_back({{"ociVersion", "1.0.2"}, {"id", s.id}, {"pid", s.status == "stopped" ? 0 : s.pid},
                    {"status", s.status}, {"bundle", s.bundle}, {"rootfs", ""}, {"created", s.created},
                    {"annotations", s.annotations}, {"owner", owner}});

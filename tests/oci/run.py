@@ -43,8 +43,11 @@ def case_lifecycle_moves_through_created_running_stopped(runsc, tmp):
     runsc("start", "c2", check=0)
     assert runsc.status("c2") == "running"
     runsc("delete", "c2", check=1)  # running: refused without --force
+    st = json.loads(runsc("state", "c2", check=0).stdout)
+    assert st["pid"] > 0 and st["rootfs"] == os.path.join(bundle, "rootfs") and st["owner"], st
     runsc("wait", "c2", check=0)
     assert runsc.status("c2") == "stopped"
+    assert json.loads(runsc("state", "c2", check=0).stdout)["pid"] == 0  # as runc: no pid once stopped
     runsc("delete", "c2", check=0)
     assert runsc("state", "c2").returncode != 0
 
