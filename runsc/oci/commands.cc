@@ -293,7 +293,7 @@ int Supervise(const Config& c, const std::string& id, const std::string& bundle)
     logging::Error("startContainer: {}; the container's process does not run", std::string(start_hooks.message()));
     code = 1;
   } else if (auto sandbox = PodSandboxId(*spec, id)) {
-    code = RunInPod(c, *sandbox, *spec);
+    code = RunInPod(c, id, *sandbox, *spec);
   } else {
     Config cfg = c;
     auto o = ToDoOptions(*spec, cfg);

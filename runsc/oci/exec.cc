@@ -24,6 +24,7 @@
 #include "runsc/oci/apply.h"
 #include "runsc/oci/cgroup.h"
 #include "runsc/oci/console.h"
+#include "runsc/oci/pod.h"
 #include "runsc/oci/commands.h"
 #include "runsc/oci/spec.h"
 #include "runsc/oci/state.h"
@@ -171,7 +172,14 @@ int Exec(const Config& c, const std::string& id, const ExecOptions& o) {
   // writes it in every process it starts in the container).
   if (const auto adj = p.oom_score_adj.has_value() ? p.oom_score_adj : cspec->oom_score_adj) req["oom_score_adj"] = *adj;
 
-  auto sock = ConnectControl(c.root_dir + "/" + id);
+  // A pod's further container runs in its pod's sandbox: exec there,
+  // under the container's own root (control op "exec" with "container").
+  std::string sandbox_dir = c.root_dir + "/" + id;
+  if (auto sandbox = PodSandboxId(*cspec, id)) {
+    sandbox_dir = c.root_dir + "/" + *sandbox;
+    req["container"] = id;
+  }
+  auto sock = ConnectControl(sandbox_dir);
   if (!sock.ok()) return Fail(fmt::format("exec in \"{}\": {}", id, std::string(sock.status().message())));
   // -t: a host pty whose master goes to the engine (as for create); the
   // sentry bridges its replica to a new pty of the sandbox's devpts.

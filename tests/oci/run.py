@@ -631,6 +631,15 @@ def case_pod_containers_share_the_sandbox_and_dev_shm(runsc, tmp):
                      mutate=lambda c: c.__setitem__("annotations", {cri + "container-type": "container",
                                                                      cri + "sandbox-id": "pod"}))
         runsc("run", "--detach", "--bundle", app_bundle, "app2", check=0)
+        # exec into a pod container (kubectl exec): in the pod's sandbox,
+        # under that container's own root, sharing the pod's /dev/shm.
+        deadline = time.time() + 10
+        while True:
+            p = runsc("exec", "app2", "/bin/sh", "-c", "cat /marker; cat /dev/shm/b")
+            if p.returncode == 0 or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        assert p.stdout == "app rootfs\nfrom-app\n", (p.stdout, p.stderr)
         runsc("kill", "app2", "KILL", check=0)
         wait_status(runsc, "app2", "stopped")
         assert runsc.status("pod") == "running"
