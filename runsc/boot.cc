@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <thread>
 
@@ -246,6 +247,10 @@ int Boot(const Config& c, const BootOptions& o) {
         if (tty_console != nullptr) tty_console->Resize();
         continue;
       }
+      // A signal that comes before the first process exists (runsc kill
+      // right after start) waits for it: runc's init exists from create
+      // on, so engines expect it to be there.
+      while (kernel.Pids().empty()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
       kernel.SignalInit(sig);
     }
   });
