@@ -359,7 +359,9 @@ int Events(const Config& c, const std::string& id, bool stats_once, int interval
     // cpu and memory from the sandbox's cgroup; pids from the sentry (its
     // processes, which have no host pids), or the list saved at pause.
     nlohmann::json data = st->cgroup.empty() ? nlohmann::json::object() : CgroupStats(st->cgroup);
-    if (auto procs = SandboxProcesses(c, id); procs.ok()) data["pids"] = {{"current", procs->size()}};
+    // runc always has "pids"; 0 while the sentry is still booting.
+    auto procs = SandboxProcesses(c, id);
+    data["pids"] = {{"current", procs.ok() ? procs->size() : 0}};
     if (auto spec = LoadSpec(st->bundle); spec.ok() && spec->pids_limit.has_value() && *spec->pids_limit > 0) {
       data["pids"]["limit"] = *spec->pids_limit;
     }
