@@ -266,5 +266,56 @@ TEST_F(GoferWriteFsTest, SharedMappingWritesBackOnlyDirtyPages) {
   EXPECT_EQ(HostRead("big.bin")[4096 + 2], 'a');  // clean pages stay out of write-back
 }
 
+// Host changes on a writable mount (a shared volume) are seen as Linux
+// sees its own files': a removed name is ENOENT even after it was cached, a
+// directory replaced on the host shows its new children, a stat shows the
+// host's size, and a mapped file's clean pages are refetched while a dirty
+// page keeps the sandbox's stores.
+TEST_F(GoferWriteFsTest, HostChangesAreRevalidatedOnAWritableMount) {
+  Start(true);
+  ASSERT_TRUE(Stat("/file.txt").ok());
+  ASSERT_EQ(::mkdir(Host("sub").c_str(), 0755), 0);
+  { base::UniqueFd fd(::open(Host("sub/a").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644)); }
+  ASSERT_TRUE(Stat("/sub/a").ok());
+  ASSERT_EQ(::unlink(Host("sub/a").c_str()), 0);
+  ASSERT_EQ(::rmdir(Host("sub").c_str()), 0);
+  EXPECT_EQ(Stat("/sub/a").error(), Errno::kENOENT);
+  ASSERT_EQ(::mkdir(Host("sub").c_str(), 0755), 0);
+  { base::UniqueFd fd(::open(Host("sub/b").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644)); }
+  EXPECT_TRUE(Stat("/sub/b").ok());
+  EXPECT_EQ(Stat("/sub/a").error(), Errno::kENOENT);
+
+  const std::string two(2 * 4096, 'a');
+  {
+    base::UniqueFd hf(::open(Host("m.bin").c_str(), O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644));
+    ASSERT_EQ(::write(hf.get(), two.data(), two.size()), static_cast<ssize_t>(two.size()));
+  }
+  auto f = Open("/m.bin", O_RDWR);
+  ASSERT_TRUE(f.ok());
+  std::shared_ptr<sentry::mm::MappableFile> map = f.value()->Mappable().value();
+  auto runs = map->SharedPages(0, 2 * 4096, /*allocate=*/true);
+  ASSERT_TRUE(runs.ok() && runs.value().size() == 1u);
+  map->MarkDirty(0, 4096);
+  mf_->Data(runs.value()[0].mf_off)[0] = 'S';
+  {
+    // The host rewrites both pages and grows the file.
+    const std::string three(3 * 4096, 'h');
+    base::UniqueFd hf(::open(Host("m.bin").c_str(), O_WRONLY | O_CLOEXEC));
+    ASSERT_EQ(::pwrite(hf.get(), three.data(), three.size(), 0), static_cast<ssize_t>(three.size()));
+  }
+  auto st = Stat("/m.bin");
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st.value().st_size, 3 * 4096);
+  EXPECT_EQ(map->SharedSize(), 3u * 4096);
+  // Page 1 (clean) went and comes back with the host's bytes; page 0
+  // (dirty) kept the sandbox's store.
+  EXPECT_TRUE(map->SharedPages(4096, 4096, false).value().empty());
+  uint8_t buf[2];
+  ASSERT_EQ(f.value()->PRead(std::span<uint8_t>(buf, 1), 4096).value(), 1u);
+  EXPECT_EQ(buf[0], 'h');
+  ASSERT_EQ(f.value()->PRead(std::span<uint8_t>(buf, 1), 0).value(), 1u);
+  EXPECT_EQ(buf[0], 'S');
+}
+
 }  // namespace
 }  // namespace fs::testing
