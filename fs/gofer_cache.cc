@@ -264,10 +264,6 @@ void GoferPageCache::MarkDirty(uint64_t off, uint64_t len) {
   }
 }
 
-uint64_t GoferPageCache::UncleanPages() {
-  absl::MutexLock l(&mu_);
-  return unclean_.size();
-}
 
 void GoferPageCache::DropLocked(uint64_t first, uint64_t end) {
   unclean_.erase(unclean_.lower_bound(first), end == UINT64_MAX ? unclean_.end() : unclean_.lower_bound(end));

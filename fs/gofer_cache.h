@@ -87,8 +87,6 @@ class GoferPageCache {
   Result<void> WriteBack(uint64_t off, uint64_t len, bool sync);
   // sentry::mm::MappableFile::MarkDirty: stores through a mapping follow.
   void MarkDirty(uint64_t off, uint64_t len);
-  // Pages not yet written back (dirty or cleaning), for tests.
-  uint64_t UncleanPages();
   // The host file now has `size` and `mtime_ns` (a fresh stat): if it
   // changed behind the cache, clean pages go and the size is taken.
   void Revalidate(uint64_t size, int64_t mtime_ns);
