@@ -423,23 +423,27 @@ std::shared_ptr<Inode> RwInt(uint64_t dev, std::string key, int64_t dflt, int64_
 // (netns-owned in Linux) are writable and kept in Kernel::Sysctl under
 // their path, for netstack/ to consult; multi-value keys are read-only.
 std::shared_ptr<SyntheticDir> NetSysTree(uint64_t dev) {
+  auto rw_int = [dev](std::string key, int64_t dflt, int64_t min, int64_t max) {
+    return Rw(dev, SysctlSpec{.key = std::move(key), .min = min, .max = max},
+              [dflt](sentry::kernel::Kernel&) { return std::to_string(dflt); });
+  };
   auto net = Dir(dev);
   auto core = Dir(dev);
-  core->AddChild("somaxconn", RwInt(dev, "net/core/somaxconn", 4096, 0, INT32_MAX));
-  core->AddChild("netdev_max_backlog", RwInt(dev, "net/core/netdev_max_backlog", 1000, 0, INT32_MAX));
+  core->AddChild("somaxconn", rw_int("net/core/somaxconn", 4096, 0, INT32_MAX));
+  core->AddChild("netdev_max_backlog", rw_int("net/core/netdev_max_backlog", 1000, 0, INT32_MAX));
   for (const char* k : {"rmem_default", "rmem_max", "wmem_default", "wmem_max"}) {
-    core->AddChild(k, RwInt(dev, fmt::format("net/core/{}", k), 212992, 4608, INT32_MAX));
+    core->AddChild(k, rw_int(fmt::format("net/core/{}", k), 212992, 4608, INT32_MAX));
   }
-  core->AddChild("optmem_max", RwInt(dev, "net/core/optmem_max", 20480, 0, INT32_MAX));
+  core->AddChild("optmem_max", rw_int("net/core/optmem_max", 20480, 0, INT32_MAX));
   net->AddChild("core", core);
 
   auto ipv4 = Dir(dev);
   ipv4->AddChild("ip_local_port_range", Ro(dev, "32768\t60999\n"));
-  ipv4->AddChild("ip_unprivileged_port_start", RwInt(dev, "net/ipv4/ip_unprivileged_port_start", 1024, 0, 65535));
+  ipv4->AddChild("ip_unprivileged_port_start", rw_int("net/ipv4/ip_unprivileged_port_start", 1024, 0, 65535));
   ipv4->AddChild("ping_group_range", Ro(dev, "1\t0\n"));
-  ipv4->AddChild("ip_forward", RwInt(dev, "net/ipv4/ip_forward", 0, 0, 1));
-  ipv4->AddChild("ip_default_ttl", RwInt(dev, "net/ipv4/ip_default_ttl", 64, 1, 255));
-  ipv4->AddChild("ip_nonlocal_bind", RwInt(dev, "net/ipv4/ip_nonlocal_bind", 0, 0, 1));
+  ipv4->AddChild("ip_forward", rw_int("net/ipv4/ip_forward", 0, 0, 1));
+  ipv4->AddChild("ip_default_ttl", rw_int("net/ipv4/ip_default_ttl", 64, 1, 255));
+  ipv4->AddChild("ip_nonlocal_bind", rw_int("net/ipv4/ip_nonlocal_bind", 0, 0, 1));
   ipv4->AddChild("tcp_rmem", Ro(dev, "4096\t131072\t6291456\n"));
   ipv4->AddChild("tcp_wmem", Ro(dev, "4096\t16384\t4194304\n"));
   ipv4->AddChild("tcp_congestion_control", Ro(dev, "cubic\n"));
@@ -457,26 +461,26 @@ std::shared_ptr<SyntheticDir> NetSysTree(uint64_t dev) {
                           IntKey{"tcp_syn_retries", 6, 1, 127}, IntKey{"tcp_synack_retries", 5, 0, 255},
                           IntKey{"tcp_retries2", 15, 0, 255}, IntKey{"tcp_no_metrics_save", 0, 0, 1},
                           IntKey{"tcp_slow_start_after_idle", 1, 0, 1}}) {
-    ipv4->AddChild(k.name, RwInt(dev, fmt::format("net/ipv4/{}", k.name), k.dflt, k.min, k.max));
+    ipv4->AddChild(k.name, rw_int(fmt::format("net/ipv4/{}", k.name), k.dflt, k.min, k.max));
   }
   net->AddChild("ipv4", ipv4);
 
   auto ipv6 = Dir(dev);
-  ipv6->AddChild("bindv6only", RwInt(dev, "net/ipv6/bindv6only", 0, 0, 1));
+  ipv6->AddChild("bindv6only", rw_int("net/ipv6/bindv6only", 0, 0, 1));
   auto conf = Dir(dev);
   // IPv6 is on (/proc/net/if_inet6 lists ::1).
   for (const char* iface : {"all", "default", "lo"}) {
     auto d = Dir(dev);
-    d->AddChild("disable_ipv6", RwInt(dev, fmt::format("net/ipv6/conf/{}/disable_ipv6", iface), 0, 0, INT32_MAX));
-    d->AddChild("forwarding", RwInt(dev, fmt::format("net/ipv6/conf/{}/forwarding", iface), 0, 0, INT32_MAX));
-    d->AddChild("hop_limit", RwInt(dev, fmt::format("net/ipv6/conf/{}/hop_limit", iface), 64, 1, 255));
+    d->AddChild("disable_ipv6", rw_int(fmt::format("net/ipv6/conf/{}/disable_ipv6", iface), 0, 0, INT32_MAX));
+    d->AddChild("forwarding", rw_int(fmt::format("net/ipv6/conf/{}/forwarding", iface), 0, 0, INT32_MAX));
+    d->AddChild("hop_limit", rw_int(fmt::format("net/ipv6/conf/{}/hop_limit", iface), 64, 1, 255));
     conf->AddChild(iface, d);
   }
   ipv6->AddChild("conf", conf);
   net->AddChild("ipv6", ipv6);
 
   auto unix_dir = Dir(dev);
-  unix_dir->AddChild("max_dgram_qlen", RwInt(dev, "net/unix/max_dgram_qlen", 512, 0, INT32_MAX));
+  unix_dir->AddChild("max_dgram_qlen", rw_int("net/unix/max_dgram_qlen", 512, 0, INT32_MAX));
   net->AddChild("unix", unix_dir);
   return net;
 }
