@@ -81,7 +81,39 @@ Result<uint64_t> GoferPageCache::SizeLocked() {
   if (fstat(data_fd_->get(), &st) != 0) return base::FromHost(errno);
   size_ = static_cast<uint64_t>(st.st_size);
   size_valid_ = true;
+  host_size_ = size_;
+  host_mtime_ns_ = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
   return size_;
+}
+
+void GoferPageCache::NoteHostLocked(int fd) {
+  struct stat st;
+  if (!size_valid_ || fstat(fd, &st) != 0) return;
+  host_size_ = static_cast<uint64_t>(st.st_size);
+  host_mtime_ns_ = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+}
+
+void GoferPageCache::Revalidate(uint64_t size, int64_t mtime_ns) {
+  absl::MutexLock l(&mu_);
+  if (!size_valid_ || (size == host_size_ && mtime_ns == host_mtime_ns_)) return;
+  // invalidate_inode_pages2: every clean page goes; unclean ones hold
+  // stores not yet on the host.
+  uint64_t p = 0;
+  while (true) {
+    p = pages_.NextData(p);
+    if (p == UINT64_MAX) break;
+    auto u = unclean_.lower_bound(p);
+    if (u != unclean_.end() && u->first == p) {
+      ++p;
+      continue;
+    }
+    const uint64_t e = std::min(pages_.NextHole(p), u == unclean_.end() ? UINT64_MAX : u->first);
+    DropLocked(p, e);
+    p = e;
+  }
+  size_ = size;
+  host_size_ = size;
+  host_mtime_ns_ = mtime_ns;
 }
 
 Result<size_t> GoferPageCache::Read(int fd, std::span<uint8_t> buf, uint64_t off) {
@@ -128,6 +160,7 @@ Result<size_t> GoferPageCache::Write(int fd, std::span<const uint8_t> buf, uint6
     if (data != nullptr) std::memcpy(data, buf.data() + at, len);
   });
   size_ = std::max<uint64_t>(size_, off + n);
+  NoteHostLocked(fd);
   return n;
 }
 
@@ -144,6 +177,7 @@ Result<void> GoferPageCache::Truncate(uint64_t size, absl::FunctionRef<Result<vo
     ZeroLocked(size_, std::min(size, PagesUpTo(size_) * kPage));
   }
   size_ = size;
+  if (data_fd_ != nullptr) NoteHostLocked(data_fd_->get());
   return {};
 }
 
@@ -152,22 +186,87 @@ Result<void> GoferPageCache::WriteBack(uint64_t off, uint64_t len, bool sync) {
   return WriteBackLocked(off, len, sync);
 }
 
+namespace {
+
+// Tells a write-back that every mapper has re-mapped its pages read-only:
+// the last mapper to drop it (after its Invalidate) runs the destructor.
+// A FreedPages with no pages, so that the mappers' queue carries it.
+class ProtectedToken final : public sentry::mm::FreedPages {
+ public:
+  ProtectedToken(sentry::mm::MemoryFile& mf, std::shared_ptr<std::atomic<bool>> flag)
+      : FreedPages(mf, {}), flag_(std::move(flag)) {}
+  ~ProtectedToken() { flag_->store(true, std::memory_order_release); }
+
+ private:
+  std::shared_ptr<std::atomic<bool>> flag_;
+};
+
+}  // namespace
+
 Result<void> GoferPageCache::WriteBackLocked(uint64_t off, uint64_t len, bool sync) {
-  if (write_fd_ == nullptr || pages_.npages() == 0 || !size_valid_) return {};
+  if (write_fd_ == nullptr || !size_valid_) return {};
   const uint64_t end = std::min(len > UINT64_MAX - off ? UINT64_MAX : off + len, size_);
-  if (off >= end) return {};
-  const sentry::mm::MemoryFile& mf = pages_.memory_file();
-  for (const auto& r : pages_.Runs(off / kPage, PagesUpTo(end))) {
-    const uint64_t s = std::max(r.page * kPage, off);
-    const uint64_t e = std::min((r.page + r.npages) * kPage, end);
-    if (s >= e) continue;
-    TRY(PWriteFull(write_fd_->get(), mf.Data(r.mf_off + (s - r.page * kPage)), e - s, s));
+  if (off < end && !unclean_.empty()) {
+    sentry::mm::MemoryFile& mf = pages_.memory_file();
+    const uint64_t first = off / kPage, last = PagesUpTo(end);
+    auto batch = std::make_shared<std::atomic<bool>>(false);
+    uint64_t protect_first = UINT64_MAX, protect_end = 0;
+    auto it = unclean_.lower_bound(first);
+    while (it != unclean_.end() && it->first < last) {
+      // A run of consecutive unclean pages, written whole pages at a time
+      // (clipped to EOF: write-back never grows the file).
+      auto run_end = it;
+      uint64_t pe = it->first;
+      while (run_end != unclean_.end() && run_end->first == pe && pe < last) {
+        ++run_end;
+        ++pe;
+      }
+      const uint64_t ps = it->first;
+      // Decided before the copy: a cleaning page whose protection every
+      // mapper has applied cannot change behind this write without a fault
+      // (which would make it dirty again), so it ends clean.
+      std::vector<bool> now_clean;
+      for (auto p = it; p != run_end; ++p) {
+        now_clean.push_back(p->second != nullptr && p->second->load(std::memory_order_acquire));
+      }
+      for (const auto& r : pages_.Runs(ps, pe)) {
+        const uint64_t s = r.page * kPage, e = std::min((r.page + r.npages) * kPage, size_);
+        if (s < e) TRY(PWriteFull(write_fd_->get(), mf.Data(r.mf_off), e - s, s));
+      }
+      size_t i = 0;
+      for (auto p = it; p != run_end; ++i) {
+        if (now_clean[i]) {
+          p = unclean_.erase(p);
+          continue;
+        }
+        p->second = batch;
+        protect_first = std::min(protect_first, p->first);
+        protect_end = std::max(protect_end, p->first + 1);
+        ++p;
+      }
+      it = run_end;
+    }
+    NoteHostLocked(write_fd_->get());
+    if (protect_first < protect_end) {
+      mappers_->Resync(this, protect_first * kPage, protect_end * kPage,
+                       std::make_shared<ProtectedToken>(mf, std::move(batch)));
+    }
   }
   if (sync && fdatasync(write_fd_->get()) != 0 && errno != EINVAL) return base::FromHost(errno);
   return {};
 }
 
+void GoferPageCache::MarkDirty(uint64_t off, uint64_t len) {
+  absl::MutexLock l(&mu_);
+  const uint64_t end = len > UINT64_MAX - off ? UINT64_MAX : off + len;
+  for (const auto& r : pages_.Runs(off / kPage, PagesUpTo(end))) {
+    for (uint64_t p = r.page; p < r.page + r.npages; ++p) unclean_[p] = nullptr;
+  }
+}
+
+
 void GoferPageCache::DropLocked(uint64_t first, uint64_t end) {
+  unclean_.erase(unclean_.lower_bound(first), end == UINT64_MAX ? unclean_.end() : unclean_.lower_bound(end));
   std::vector<std::pair<uint64_t, uint64_t>> freed = pages_.Remove(first, end);
   if (freed.empty()) return;
   mappers_->Release(pages_.memory_file(), this, first * kPage, end >= UINT64_MAX / kPage ? UINT64_MAX : end * kPage,
@@ -211,7 +310,27 @@ Result<std::vector<sentry::mm::MappableFile::PageRun>> GoferPageCache::SharedPag
       idx = he;
     }
   }
-  for (const auto& r : pages_.Runs(first, last)) out.push_back({r.page * kPage, r.npages * kPage, r.mf_off});
+  // Clean and cleaning pages are mapped read-only: their first store
+  // faults (MarkDirty). Runs are split where writability changes.
+  for (const auto& r : pages_.Runs(first, last)) {
+    uint64_t p = r.page;
+    const uint64_t re = r.page + r.npages;
+    while (p < re) {
+      auto it = unclean_.find(p);
+      const bool w = it != unclean_.end() && it->second == nullptr;
+      uint64_t q = p + 1;
+      if (w) {
+        while (q < re && (it = unclean_.find(q)) != unclean_.end() && it->second == nullptr) ++q;
+      } else {
+        // Up to the next dirty page.
+        auto nx = unclean_.lower_bound(p + 1);
+        while (nx != unclean_.end() && nx->first < re && nx->second != nullptr) ++nx;
+        q = nx == unclean_.end() ? re : std::min(re, nx->first);
+      }
+      out.push_back({p * kPage, (q - p) * kPage, r.mf_off + (p - r.page) * kPage, w});
+      p = q;
+    }
+  }
   return out;
 }
 

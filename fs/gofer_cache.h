@@ -17,15 +17,32 @@
 // - Stores through a mapping reach the host at write-back: msync(MS_SYNC or
 //   MS_ASYNC), fsync/fdatasync/syncfs/sync, the last unmap of the file
 //   (munmap, exit or exec of the last mapper) and sandbox exit
-//   (Vfs::SyncAll). Without dirty bits from the platform every cached page
-//   within EOF is written back (only when some mapping was writable).
+//   (Vfs::SyncAll). Only unclean pages are written back.
+// - Dirty tracking without dirty bits from the platform, as Linux's
+//   page_mkwrite/page_mkclean: a clean page is mapped read-only (PageRun::
+//   writable false), so its first store faults and MarkDirty makes it dirty
+//   and writable. Write-back writes dirty pages and makes them "cleaning":
+//   every mapper is asked to map them read-only again (SharedMappers::
+//   Resync), which they do when their tasks next enter the sentry; a store
+//   made before that is still in the page, so a cleaning page is written
+//   again at the next write-back, and becomes clean only when that write
+//   starts after every mapper has write-protected it (the Resync's `done`
+//   token is gone). write() is write-through and needs no dirty bit.
 // - truncate drops the pages past the new EOF through SharedMappers, so
 //   every mapper unmaps them first (SIGBUS past EOF, as Linux).
-// Gap: changes made to the host file by host processes are not seen in
-// pages already cached, and write-back of a cached page overwrites them.
+// - Host changes (a volume shared with the host or another container): the
+//   cache remembers the host file's (size, mtime) as of its own last
+//   access; Revalidate (the inode's open and stat) compares them with the
+//   host's and, when another process changed the file, drops the clean
+//   pages (mappers unmap them and fault the new contents in) and takes the
+//   new size, as gVisor's revalidating mode and Linux's NFS close-to-open.
+// Gap: a dirty page keeps the sandbox's stores and overwrites the host's
+// change of the same page at write-back (last writer wins, per page).
 #ifndef FS_GOFER_CACHE_H_
 #define FS_GOFER_CACHE_H_
 
+#include <atomic>
+#include <map>
 #include <memory>
 #include <span>
 #include <vector>
@@ -65,9 +82,14 @@ class GoferPageCache {
   // lock so that no write-back races it and re-extends the file.
   Result<void> Truncate(uint64_t size, absl::FunctionRef<Result<void>()> host);
 
-  // Writes cached pages of file bytes [off, off+len) back to the host;
-  // with `sync`, fdatasync after (msync MS_SYNC, fsync).
+  // Writes the unclean cached pages of file bytes [off, off+len) back to
+  // the host; with `sync`, fdatasync after (msync MS_SYNC, fsync).
   Result<void> WriteBack(uint64_t off, uint64_t len, bool sync);
+  // sentry::mm::MappableFile::MarkDirty: stores through a mapping follow.
+  void MarkDirty(uint64_t off, uint64_t len);
+  // The host file now has `size` and `mtime_ns` (a fresh stat): if it
+  // changed behind the cache, clean pages go and the size is taken.
+  void Revalidate(uint64_t size, int64_t mtime_ns);
 
   // sentry::mm::MappableFile's shared-page interface.
   Result<std::vector<sentry::mm::MappableFile::PageRun>> SharedPages(uint64_t off, uint64_t len, bool allocate);
@@ -80,17 +102,28 @@ class GoferPageCache {
   // The size as the sandbox sees it, read from the host once per
   // activation (writes and truncates through the sandbox keep it).
   Result<uint64_t> SizeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records the host file's (size, mtime) after the cache's own change.
+  void NoteHostLocked(int fd) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Result<void> WriteBackLocked(uint64_t off, uint64_t len, bool sync) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Takes pages [first, end) out; mappers unmap them before they are reused.
   void DropLocked(uint64_t first, uint64_t end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Zeroes cached bytes [off, end) (a grown EOF must read as zeros).
   void ZeroLocked(uint64_t off, uint64_t end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // Set once every mapper has write-protected the pages of one write-back.
+  using ProtectedFlag = std::shared_ptr<const std::atomic<bool>>;
+
   absl::Mutex mu_;  // held across host pread/pwrite; order: MemoryManager::mu_ > mu_ > SharedMappers::mu_
   sentry::mm::FilePages pages_ ABSL_GUARDED_BY(mu_);
+  // Page index -> nullptr (dirty: may be mapped writable) or the flag of
+  // the write-back that made it cleaning. Absent: clean (mapped read-only).
+  std::map<uint64_t, ProtectedFlag> unclean_ ABSL_GUARDED_BY(mu_);
   int refs_ ABSL_GUARDED_BY(mu_) = 0;
   bool size_valid_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t size_ ABSL_GUARDED_BY(mu_) = 0;
+  // The host file as the cache last saw it (valid with size_valid_).
+  uint64_t host_size_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t host_mtime_ns_ ABSL_GUARDED_BY(mu_) = 0;
   SharedFd data_fd_ ABSL_GUARDED_BY(mu_);   // fills pages, reads the size
   SharedFd write_fd_ ABSL_GUARDED_BY(mu_);  // write-back; set once a writable mapping exists
   const std::shared_ptr<sentry::mm::SharedMappers> mappers_ = std::make_shared<sentry::mm::SharedMappers>();

@@ -3,14 +3,16 @@
 // (pread/pwrite, getdents64 on that fd), so contents never go through the
 // gofer socket.
 //
-// A read-only mount caches attributes for the inode's life. A writable mount
-// (an OCI rw bind, `runsc do --volume`, `--overlay2=none`) keeps them
-// coherent with what the sandbox itself does: every mutation and every
-// write bumps the mount's generation, and an inode whose cached attributes
-// are older than the generation asks the gofer again at its next Stat.
-// Changes made on the host by other processes while the sandbox runs are
-// seen at that point too, except for names: the dentry cache keeps positive
-// and negative lookups (gVisor's "exclusive" file access, its default).
+// A read-only mount (the rootfs under the overlay) caches attributes,
+// symlink targets and lookups for the inode's life (gVisor's "exclusive"
+// file access): nothing can change it. A writable mount (an OCI rw bind,
+// `runsc do --volume`, `--overlay2=none`) may be a volume shared with the
+// host or other containers, so it revalidates as gVisor's "shared" mode:
+// every Stat asks the host (an fstat of a data fd the inode holds, else the
+// gofer's Stat), a cached name is looked up again on every path walk and
+// dropped when it is gone or names another inode, misses are not cached,
+// and a page cache (shared mappings) drops its clean pages at open or stat
+// when the host file's size or mtime changed behind it.
 // One GoferInode per host inode (by dev/ino) per mount, so hard links and an
 // O_CREAT file share locks, mappings and attributes.
 #include <dirent.h>
@@ -62,9 +64,6 @@ struct ReadFdBudget {
     std::erase_if(caches, [](const std::weak_ptr<GoferPageCache>& w) { return w.expired(); });
     caches.push_back(c);
   }
-  // Bumped by every mutation and data write (see the top comment).
-  std::atomic<uint64_t> generation{1};
-  void Dirty() { generation.fetch_add(1, std::memory_order_acq_rel); }
   // Host (dev, ino) -> the live inode for it.
   absl::Mutex inodes_mu;
   absl::flat_hash_map<std::pair<uint64_t, uint64_t>, std::weak_ptr<GoferInode>> inodes ABSL_GUARDED_BY(inodes_mu);
@@ -134,6 +133,9 @@ class GoferMappable final : public sentry::mm::MappableFile {
     return cache_->SharedPages(off, len, allocate);
   }
   uint64_t SharedSize() override { return cache_ != nullptr ? cache_->SharedSize() : 0; }
+  void MarkDirty(uint64_t off, uint64_t len) override {
+    if (cache_ != nullptr) cache_->MarkDirty(off, len);
+  }
   std::unique_ptr<sentry::mm::MapperRegistration> AddMapper(sentry::mm::SharedMapper* m) override {
     return cache_ != nullptr ? cache_->AddMapper(m) : nullptr;
   }
@@ -261,8 +263,7 @@ class GoferInode final : public Inode {
  public:
   GoferInode(std::shared_ptr<gofer::Client> client, std::shared_ptr<ReadFdBudget> budget, gofer::Handle h,
              const gofer::Attr& attr)
-      : client_(std::move(client)), budget_(std::move(budget)), handle_(h), mode_(attr.mode), attr_(attr),
-        attr_gen_(budget_->generation.load()) {}
+      : client_(std::move(client)), budget_(std::move(budget)), handle_(h), mode_(attr.mode), attr_(attr) {}
   ~GoferInode() override {
     if (read_fd_ != nullptr) budget_->Give();
     {
@@ -275,6 +276,11 @@ class GoferInode final : public Inode {
 
   // The inode for a step the gofer returned: the live one for its host
   // inode if there is one (the step's handle is then released), else new.
+  // A host inode number may be reused after its file is deleted (a name
+  // removed and made again on the host of a writable mount): when the
+  // step's ctime differs from the live inode's, a Stat of the live handle
+  // tells whether that file is gone (nlink 0), and the step then gets an
+  // inode of its own.
   static std::shared_ptr<GoferInode> ForStep(const std::shared_ptr<gofer::Client>& client,
                                              const std::shared_ptr<ReadFdBudget>& budget, const gofer::WalkStep& s) {
     const std::pair<uint64_t, uint64_t> key{s.attr.dev, s.attr.ino};
@@ -289,9 +295,19 @@ class GoferInode final : public Inode {
         return live;
       }
     }
-    // Same host inode: its type cannot have changed.
+    bool reused = (live->mode_.load() & S_IFMT) != (s.attr.mode & S_IFMT);
+    if (!reused && budget->writable && live->CachedCtime() != s.attr.ctime_ns) {
+      Result<gofer::Attr> old = client->Stat(live->handle_);
+      reused = !old.ok() || old.value().nlink == 0;
+    }
+    if (reused) {
+      auto fresh = std::make_shared<GoferInode>(client, budget, s.handle, s.attr);
+      absl::MutexLock l(&budget->inodes_mu);
+      budget->inodes[key] = fresh;
+      return fresh;
+    }
     client->Release(s.handle);
-    if ((live->mode_.load() & S_IFMT) == (s.attr.mode & S_IFMT)) live->SetAttrCache(s.attr);
+    live->SetAttrCache(s.attr);
     return live;
   }
 
@@ -300,6 +316,7 @@ class GoferInode final : public Inode {
   // once may be created there later, so only a read-only mount (the rootfs,
   // where this cache saves most lookups) remembers misses.
   bool CacheNegativeLookups() const override { return !budget_->writable; }
+  bool RevalidateLookups() const override { return budget_->writable; }
 
   Result<struct stat> Stat(const Caller&) override {
     const gofer::Attr a = TRY(FreshAttr());
@@ -341,6 +358,15 @@ class GoferInode final : public Inode {
     const uint32_t type = mode() & S_IFMT;
     if (type == S_IFREG) {
       SharedFd fd = TRY(OpenRegular(flags & O_ACCMODE));
+      // Close-to-open: a page cache drops what the host changed since.
+      if (std::shared_ptr<GoferPageCache> c = cache(); c != nullptr) {
+        struct stat st;
+        if (fstat(fd->get(), &st) == 0) {
+          const gofer::Attr a = gofer::AttrFromStat(st);
+          SetAttrCache(a);
+          c->Revalidate(a.size, a.mtime_ns);
+        }
+      }
       return std::shared_ptr<FileDescription>(
           std::make_shared<GoferRegularFile>(at, shared_from_this(), flags, std::move(fd)));
     }
@@ -382,7 +408,6 @@ class GoferInode final : public Inode {
   Result<std::shared_ptr<Inode>> Create(const Caller& c, std::string_view name, uint32_t mode) override {
     auto [step, fd] = TRY(client_->Create(handle_, std::string(name), O_RDWR, mode & 07777, c.creds->fsuid,
                                            NewGid(c)));
-    budget_->Dirty();
     std::shared_ptr<GoferInode> inode = ForStep(client_, budget_, step);
     // The first open for writing (the O_CREAT open itself) uses this fd
     // instead of a second round trip.
@@ -396,7 +421,6 @@ class GoferInode final : public Inode {
     if (dir.mode & S_ISGID) mode |= S_ISGID;
     const gofer::WalkStep step =
         TRY(client_->Mkdir(handle_, std::string(name), mode & 07777, c.creds->fsuid, NewGid(c)));
-    budget_->Dirty();
     return std::shared_ptr<Inode>(ForStep(client_, budget_, step));
   }
   // Regular files, FIFOs (opened as sandbox pipes, see Open) and socket
@@ -406,37 +430,31 @@ class GoferInode final : public Inode {
     if ((mode & S_IFMT) == S_IFIFO || (mode & S_IFMT) == S_IFSOCK) {
       const gofer::WalkStep step = TRY(client_->Mknod(handle_, std::string(name), (mode & S_IFMT) | (mode & 07777),
                                                       c.creds->fsuid, NewGid(c)));
-      budget_->Dirty();
       return std::shared_ptr<Inode>(ForStep(client_, budget_, step));
     }
     if ((mode & S_IFMT) != S_IFREG && (mode & S_IFMT) != 0) return Errno::kEPERM;
     auto [step, fd] = TRY(client_->Create(handle_, std::string(name), O_RDONLY, mode & 07777, c.creds->fsuid,
                                            NewGid(c)));
-    budget_->Dirty();
     return std::shared_ptr<Inode>(ForStep(client_, budget_, step));
   }
   Result<std::shared_ptr<Inode>> Symlink(const Caller& c, std::string_view name, std::string_view target) override {
     const gofer::WalkStep step =
         TRY(client_->Symlink(handle_, std::string(name), std::string(target), c.creds->fsuid, NewGid(c)));
-    budget_->Dirty();
     return std::shared_ptr<Inode>(ForStep(client_, budget_, step));
   }
   Result<void> Link(const Caller&, std::string_view name, const std::shared_ptr<Inode>& target) override {
     auto* t = dynamic_cast<GoferInode*>(target.get());
     if (t == nullptr || t->budget_ != budget_) return Errno::kEXDEV;
     const gofer::Attr a = TRY(client_->Link(handle_, std::string(name), t->handle_));
-    budget_->Dirty();
     t->SetAttrCache(a);
     return {};
   }
   Result<void> Unlink(const Caller&, std::string_view name) override {
     TRY(client_->Unlink(handle_, std::string(name), 0));
-    budget_->Dirty();
     return {};
   }
   Result<void> Rmdir(const Caller&, std::string_view name) override {
     TRY(client_->Unlink(handle_, std::string(name), AT_REMOVEDIR));
-    budget_->Dirty();
     return {};
   }
   // Within one mount (one gofer). RENAME_NOREPLACE and RENAME_EXCHANGE are
@@ -449,11 +467,9 @@ class GoferInode final : public Inode {
     if (flags != 0) {
       if (flags != kRenameNoreplace && flags != kRenameExchange) return Errno::kEINVAL;
       TRY(client_->Rename2(handle_, std::string(old_name), nd->handle_, std::string(new_name), flags));
-      budget_->Dirty();
       return {};
     }
     TRY(client_->Rename(handle_, std::string(old_name), nd->handle_, std::string(new_name)));
-    budget_->Dirty();
     return {};
   }
   Result<void> SetAttr(const Caller&, const SetAttrRequest& req) override {
@@ -476,7 +492,6 @@ class GoferInode final : public Inode {
     } else {
       TRY(host());
     }
-    budget_->Dirty();
     SetAttrCache(a);
     return {};
   }
@@ -486,12 +501,10 @@ class GoferInode final : public Inode {
   Result<std::vector<std::string>> ListXattr(const Caller&) override { return client_->ListXattr(handle_); }
   Result<void> SetXattr(const Caller&, std::string_view name, std::string_view value, int flags) override {
     TRY(client_->SetXattr(handle_, std::string(name), std::string(value), flags));
-    budget_->Dirty();  // ctime
     return {};
   }
   Result<void> RemoveXattr(const Caller&, std::string_view name) override {
     TRY(client_->RemoveXattr(handle_, std::string(name)));
-    budget_->Dirty();
     return {};
   }
   // fsync(2): the host fsync of a data fd this inode holds (regular files;
@@ -550,8 +563,6 @@ class GoferInode final : public Inode {
     return cache_;
   }
 
-  // A data write happened through an fd of this inode.
-  void WroteData() { budget_->Dirty(); }
   // The sandbox-side pipe of a FIFO inode.
   std::shared_ptr<Pipe> Fifo() {
     absl::MutexLock l(&mu_);
@@ -568,6 +579,10 @@ class GoferInode final : public Inode {
     absl::MutexLock l(&attr_mu_);
     return {attr_.dev, attr_.ino};
   }
+  int64_t CachedCtime() const {
+    absl::MutexLock l(&attr_mu_);
+    return attr_.ctime_ns;
+  }
   void SetAttrCache(const gofer::Attr& a) {
     absl::MutexLock l(&attr_mu_);
     // Type bits never change; only the permission bits can.
@@ -575,27 +590,24 @@ class GoferInode final : public Inode {
     attr_ = a;
     attr_.mode = mode;
     mode_.store(mode, std::memory_order_release);
-    attr_gen_ = budget_->generation.load(std::memory_order_acquire);
   }
-  // The cached attributes, refreshed from the gofer when the mount changed
-  // since they were fetched (writable mounts only).
+  // The attributes: cached for the inode's life on a read-only mount; on a
+  // writable one the host's now (see the top comment): an fstat of a data
+  // fd this inode holds (no round trip), else the gofer's Stat.
   Result<gofer::Attr> FreshAttr() {
     if (budget_->writable) {
-      const uint64_t gen = budget_->generation.load(std::memory_order_acquire);
-      bool stale;
+      SharedFd fd;
+      std::shared_ptr<GoferPageCache> cache;
       {
-        absl::MutexLock l(&attr_mu_);
-        stale = attr_gen_ != gen;
+        absl::MutexLock l(&mu_);
+        fd = read_fd_ != nullptr ? read_fd_ : write_fd_.lock();
+        cache = cache_;
       }
-      if (stale) {
-        const gofer::Attr a = TRY(client_->Stat(handle_));
-        absl::MutexLock l(&attr_mu_);
-        const uint32_t mode = (mode_.load() & S_IFMT) | (a.mode & ~S_IFMT);
-        attr_ = a;
-        attr_.mode = mode;
-        mode_.store(mode, std::memory_order_release);
-        attr_gen_ = gen;  // what was current when we asked
-      }
+      struct stat st;
+      const gofer::Attr a =
+          fd != nullptr && fstat(fd->get(), &st) == 0 ? gofer::AttrFromStat(st) : TRY(client_->Stat(handle_));
+      SetAttrCache(a);
+      if (cache != nullptr) cache->Revalidate(a.size, a.mtime_ns);
     }
     absl::MutexLock l(&attr_mu_);
     return attr_;
@@ -650,7 +662,6 @@ class GoferInode final : public Inode {
   std::atomic<uint32_t> mode_;  // type | permission bits, for mode()
   mutable absl::Mutex attr_mu_;  // a leaf: never held across a gofer call
   gofer::Attr attr_ ABSL_GUARDED_BY(attr_mu_);
-  uint64_t attr_gen_ ABSL_GUARDED_BY(attr_mu_);  // the mount generation attr_ is from
   absl::Mutex mu_;
   std::optional<std::string> link_target_ ABSL_GUARDED_BY(mu_);  // a symlink's target never changes
   SharedFd read_fd_ ABSL_GUARDED_BY(mu_);  // set once, kept for the inode's life
@@ -743,16 +754,11 @@ Result<size_t> GoferRegularFile::WriteAt(std::span<const uint8_t> buf, uint64_t*
   if (*off > static_cast<uint64_t>(INT64_MAX)) return Errno::kEINVAL;
   if (buf.empty()) return 0;
   if (auto cache = inode->cache()) {
-    const size_t n = TRY(cache->Write(fd_->get(), buf, *off));
-    inode->WroteData();
-    return n;
+    return cache->Write(fd_->get(), buf, *off);
   }
   while (true) {
     const ssize_t n = pwrite(fd_->get(), buf.data(), buf.size(), static_cast<off_t>(*off));
-    if (n >= 0) {
-      inode->WroteData();
-      return static_cast<size_t>(n);
-    }
+    if (n >= 0) return static_cast<size_t>(n);
     if (errno != EINTR) return base::FromHost(errno);
   }
 }

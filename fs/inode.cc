@@ -85,8 +85,9 @@ Result<std::shared_ptr<Dentry>> Dentry::LookupChild(const Caller& c, std::string
     absl::MutexLock l(&mu_);
     auto it = children_.find(absl::string_view(name.data(), name.size()));
     if (it != children_.end()) {
-      if (it->second != nullptr) return it->second;
-      if (inode_->CacheNegativeLookups()) return Errno::kENOENT;
+      // A mount point keeps its dentry (what is mounted there stays).
+      if (it->second != nullptr && (!inode_->RevalidateLookups() || it->second->mounted())) return it->second;
+      if (it->second == nullptr && inode_->CacheNegativeLookups()) return Errno::kENOENT;
     }
   }
   // The inode lookup runs without mu_ (it may be a gofer round trip); two
@@ -99,6 +100,13 @@ Result<std::shared_ptr<Dentry>> Dentry::LookupChild(const Caller& c, std::string
     if (child != nullptr) child->cache_children_ = false;
     if (child == nullptr) return Errno::kENOENT;
     return child;
+  }
+  if (inode_->RevalidateLookups()) {
+    // The name now designates `child` (or nothing): a cached entry for
+    // another inode, or for a name that went, goes with its subtree.
+    std::shared_ptr<Dentry> cached = CachedChild(name);
+    if (cached != nullptr && child != nullptr && cached->inode() == child->inode()) return cached;
+    if (cached != nullptr) Invalidate(name);
   }
   if (child == nullptr && !inode_->CacheNegativeLookups()) return Errno::kENOENT;
   absl::MutexLock l(&mu_);

@@ -124,6 +124,11 @@ class Inode : public std::enable_shared_from_this<Inode> {
   // programs create names behind the sandbox's back (writable gofer
   // mounts: a shared volume), so a name made on the host shows up.
   virtual bool CacheNegativeLookups() const { return true; }
+  // Whether a cached positive entry must be checked against the inode on
+  // every lookup (writable gofer mounts: a name removed or replaced on the
+  // host must not stay visible). The check is a fresh Lookup; the entry
+  // stays (with its own cached children) while it finds the same inode.
+  virtual bool RevalidateLookups() const { return false; }
   virtual Result<std::string> Readlink(const Caller& c);
   // A procfs "magic link" (/proc/<pid>/fd/N, exe, cwd, root): what
   // RESOLVE_NO_MAGICLINKS refuses.

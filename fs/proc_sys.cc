@@ -420,6 +420,74 @@ const SysctlSpec kOvercommitMemory{.key = "vm/overcommit_memory", .min = 0, .max
 const SysctlSpec kOvercommitRatio{.key = "vm/overcommit_ratio", .min = 0, .max = INT32_MAX};
 const SysctlSpec* const kWritable[] = {&kHostname, &kDomainname, &kOvercommitMemory, &kOvercommitRatio};
 
+// /proc/sys/net: the sandbox's one network namespace (the loopback of
+// /proc/net), not the host's. Values are Linux 6.x defaults for a new
+// network namespace; the integer keys a container's root may tune
+// (netns-owned in Linux) are writable and kept in Kernel::Sysctl under
+// their path, for netstack/ to consult; multi-value keys are read-only.
+std::shared_ptr<SyntheticDir> NetSysTree(uint64_t dev) {
+  auto rw_int = [dev](std::string key, int64_t dflt, int64_t min, int64_t max) {
+    return Rw(dev, SysctlSpec{.key = std::move(key), .min = min, .max = max},
+              [dflt](sentry::kernel::Kernel&) { return std::to_string(dflt); });
+  };
+  auto net = Dir(dev);
+  auto core = Dir(dev);
+  core->AddChild("somaxconn", rw_int("net/core/somaxconn", 4096, 0, INT32_MAX));
+  core->AddChild("netdev_max_backlog", rw_int("net/core/netdev_max_backlog", 1000, 0, INT32_MAX));
+  for (const char* k : {"rmem_default", "rmem_max", "wmem_default", "wmem_max"}) {
+    core->AddChild(k, rw_int(fmt::format("net/core/{}", k), 212992, 4608, INT32_MAX));
+  }
+  core->AddChild("optmem_max", rw_int("net/core/optmem_max", 20480, 0, INT32_MAX));
+  net->AddChild("core", core);
+
+  auto ipv4 = Dir(dev);
+  ipv4->AddChild("ip_local_port_range", Ro(dev, "32768\t60999\n"));
+  ipv4->AddChild("ip_unprivileged_port_start", rw_int("net/ipv4/ip_unprivileged_port_start", 1024, 0, 65535));
+  ipv4->AddChild("ping_group_range", Ro(dev, "1\t0\n"));
+  ipv4->AddChild("ip_forward", rw_int("net/ipv4/ip_forward", 0, 0, 1));
+  ipv4->AddChild("ip_default_ttl", rw_int("net/ipv4/ip_default_ttl", 64, 1, 255));
+  ipv4->AddChild("ip_nonlocal_bind", rw_int("net/ipv4/ip_nonlocal_bind", 0, 0, 1));
+  ipv4->AddChild("tcp_rmem", Ro(dev, "4096\t131072\t6291456\n"));
+  ipv4->AddChild("tcp_wmem", Ro(dev, "4096\t16384\t4194304\n"));
+  ipv4->AddChild("tcp_congestion_control", Ro(dev, "cubic\n"));
+  ipv4->AddChild("tcp_available_congestion_control", Ro(dev, "reno cubic\n", 0444));
+  struct IntKey {
+    const char* name;
+    int64_t dflt, min, max;
+  };
+  for (const IntKey& k : {IntKey{"tcp_syncookies", 1, 0, 2}, IntKey{"tcp_sack", 1, 0, 1},
+                          IntKey{"tcp_timestamps", 1, 0, 2}, IntKey{"tcp_window_scaling", 1, 0, 1},
+                          IntKey{"tcp_fin_timeout", 60, 0, INT32_MAX}, IntKey{"tcp_keepalive_time", 7200, 1, 32767},
+                          IntKey{"tcp_keepalive_intvl", 75, 1, 32767}, IntKey{"tcp_keepalive_probes", 9, 1, 127},
+                          IntKey{"tcp_max_syn_backlog", 4096, 0, INT32_MAX}, IntKey{"tcp_tw_reuse", 2, 0, 2},
+                          IntKey{"tcp_fastopen", 1, 0, INT32_MAX}, IntKey{"tcp_mtu_probing", 0, 0, 2},
+                          IntKey{"tcp_syn_retries", 6, 1, 127}, IntKey{"tcp_synack_retries", 5, 0, 255},
+                          IntKey{"tcp_retries2", 15, 0, 255}, IntKey{"tcp_no_metrics_save", 0, 0, 1},
+                          IntKey{"tcp_slow_start_after_idle", 1, 0, 1}}) {
+    ipv4->AddChild(k.name, rw_int(fmt::format("net/ipv4/{}", k.name), k.dflt, k.min, k.max));
+  }
+  net->AddChild("ipv4", ipv4);
+
+  auto ipv6 = Dir(dev);
+  ipv6->AddChild("bindv6only", rw_int("net/ipv6/bindv6only", 0, 0, 1));
+  auto conf = Dir(dev);
+  // IPv6 is on (/proc/net/if_inet6 lists ::1).
+  for (const char* iface : {"all", "default", "lo"}) {
+    auto d = Dir(dev);
+    d->AddChild("disable_ipv6", rw_int(fmt::format("net/ipv6/conf/{}/disable_ipv6", iface), 0, 0, INT32_MAX));
+    d->AddChild("forwarding", rw_int(fmt::format("net/ipv6/conf/{}/forwarding", iface), 0, 0, INT32_MAX));
+    d->AddChild("hop_limit", rw_int(fmt::format("net/ipv6/conf/{}/hop_limit", iface), 64, 1, 255));
+    conf->AddChild(iface, d);
+  }
+  ipv6->AddChild("conf", conf);
+  net->AddChild("ipv6", ipv6);
+
+  auto unix_dir = Dir(dev);
+  unix_dir->AddChild("max_dgram_qlen", rw_int("net/unix/max_dgram_qlen", 512, 0, INT32_MAX));
+  net->AddChild("unix", unix_dir);
+  return net;
+}
+
 std::shared_ptr<SyntheticDir> SysTree(uint64_t dev) {
   auto sys = Dir(dev);
   auto kernel = Dir(dev);
@@ -486,6 +554,7 @@ std::shared_ptr<SyntheticDir> SysTree(uint64_t dev) {
   inotify->AddChild("max_queued_events", Ro(dev, "16384\n"));
   fsdir->AddChild("inotify", inotify);
   sys->AddChild("fs", fsdir);
+  sys->AddChild("net", NetSysTree(dev));
   return sys;
 }
 

@@ -17,6 +17,26 @@
 #include "gofer/protocol.h"
 
 namespace gofer {
+
+Attr AttrFromStat(const struct stat& st) {
+  Attr a;
+  a.mode = st.st_mode;
+  a.uid = st.st_uid;
+  a.gid = st.st_gid;
+  a.nlink = st.st_nlink;
+  a.size = static_cast<uint64_t>(st.st_size);
+  a.blocks = static_cast<uint64_t>(st.st_blocks);
+  a.blksize = static_cast<uint32_t>(st.st_blksize);
+  a.ino = st.st_ino;
+  a.dev = st.st_dev;
+  a.rdev = st.st_rdev;
+  auto ns = [](const timespec& t) { return static_cast<int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec; };
+  a.atime_ns = ns(st.st_atim);
+  a.mtime_ns = ns(st.st_mtim);
+  a.ctime_ns = ns(st.st_ctim);
+  return a;
+}
+
 namespace {
 
 using base::UniqueFd;

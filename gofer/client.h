@@ -8,6 +8,8 @@
 #ifndef GOFER_CLIENT_H_
 #define GOFER_CLIENT_H_
 
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <ctime>
 #include <memory>
@@ -39,6 +41,10 @@ struct Attr {
   uint64_t rdev = 0;
   int64_t atime_ns = 0, mtime_ns = 0, ctime_ns = 0;
 };
+
+// A host stat as the protocol carries it (the server's answers; the
+// sentry's fstat of a donated fd).
+Attr AttrFromStat(const struct stat& st);
 
 struct WalkStep {
   Handle handle;

@@ -34,25 +34,6 @@ constexpr uint32_t kOpenFlagsAllowed = O_ACCMODE | O_TRUNC | O_APPEND | O_NONBLO
                                        O_NOATIME | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
 constexpr uint32_t kCreateFlagsAllowed = kOpenFlagsAllowed | O_CREAT | O_EXCL;
 
-Attr AttrFromStat(const struct stat& st) {
-  Attr a;
-  a.mode = st.st_mode;
-  a.uid = st.st_uid;
-  a.gid = st.st_gid;
-  a.nlink = st.st_nlink;
-  a.size = static_cast<uint64_t>(st.st_size);
-  a.blocks = static_cast<uint64_t>(st.st_blocks);
-  a.blksize = static_cast<uint32_t>(st.st_blksize);
-  a.ino = st.st_ino;
-  a.dev = st.st_dev;
-  a.rdev = st.st_rdev;
-  auto ns = [](const timespec& t) { return static_cast<int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec; };
-  a.atime_ns = ns(st.st_atim);
-  a.mtime_ns = ns(st.st_mtim);
-  a.ctime_ns = ns(st.st_ctim);
-  return a;
-}
-
 Result<struct stat> StatFd(int fd) {
   struct stat st {};
   if (::fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return base::FromHost(errno);

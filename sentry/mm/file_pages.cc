@@ -40,6 +40,11 @@ void SharedMappers::Release(MemoryFile& mf, const void* id, uint64_t start, uint
   // Without mappers the batch frees here, when `batch` goes.
 }
 
+void SharedMappers::Resync(const void* id, uint64_t start, uint64_t end, std::shared_ptr<FreedPages> done) {
+  absl::MutexLock l(&mu_);
+  for (auto& [m, n] : mappers_) m->QueueInvalidation(id, start, end, done);
+}
+
 // ---- FilePages ----
 
 FilePages::~FilePages() {

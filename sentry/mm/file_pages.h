@@ -72,6 +72,11 @@ class SharedMappers : public std::enable_shared_from_this<SharedMappers> {
   // to every mapper, or free them now if there is none.
   void Release(MemoryFile& mf, const void* id, uint64_t start, uint64_t end,
                std::vector<std::pair<uint64_t, uint64_t>> ranges);
+  // The file changed how its pages for file bytes [start, end) may be
+  // mapped (write-protected after a write-back): every mapper maps them
+  // again as SharedPages now says, then drops its reference to `done`,
+  // whose destructor so tells the file that every mapper did.
+  void Resync(const void* id, uint64_t start, uint64_t end, std::shared_ptr<FreedPages> done);
 
  private:
   friend class Registration;

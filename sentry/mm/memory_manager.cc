@@ -255,7 +255,8 @@ Result<void> MemoryManager::Impl::SyncAs(uint64_t start, uint64_t end) {
           const uint64_t as = s + (r.file_off - fs), ae = as + r.len;
           if (as > c) want_unmap(c);
           TRY(flush(as));
-          TRY(as_->Map(as, ae - as, v.prot, mf_.fd(), r.mf_off));
+          const int prot = r.writable ? v.prot : (v.prot & ~platform::kProtWrite);
+          TRY(as_->Map(as, ae - as, prot, mf_.fd(), r.mf_off));
           c = ae;
         }
       }

@@ -70,6 +70,10 @@ class MappableFile {
     uint64_t file_off;  // page aligned
     uint64_t len;
     uint64_t mf_off;    // memory-file offset of file_off
+    // False: map without PROT_WRITE even in a writable VMA, so that the
+    // first store faults and the file learns the page is dirty (MarkDirty;
+    // a file caching a host file tracks what to write back).
+    bool writable = true;
   };
   // The memory-file pages holding file bytes [off, off+len) (page aligned),
   // as runs in file order. Stops at EOF (the page holding EOF included);
@@ -81,6 +85,10 @@ class MappableFile {
   }
   // File size, for SIGBUS past EOF.
   virtual uint64_t SharedSize() { return 0; }
+  // A store through a shared mapping (a write fault, or the sentry writing
+  // app memory there) is about to change file bytes [off, off+len) (page
+  // aligned); their PageRuns are writable from now on.
+  virtual void MarkDirty(uint64_t off, uint64_t len) { (void)off, (void)len; }
   // Registers an address space to be told when pages go (file_pages.h).
   virtual std::unique_ptr<MapperRegistration> AddMapper(SharedMapper* m) {
     (void)m;

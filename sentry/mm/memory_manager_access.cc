@@ -94,6 +94,8 @@ Result<void> MemoryManager::Impl::HandleFault(uint64_t addr, int access) {
     const uint64_t fcs = v.file_offset + (cs - it->first);
     Result<std::vector<MappableFile::PageRun>> r = v.file->SharedPages(fcs, ce - cs, /*allocate=*/true);
     if (!r.ok()) return r.error() == Errno::kENOMEM ? Errno::kENOMEM : Errno::kEIO;
+    // page_mkwrite: a store to a page the file maps read-only dirties it.
+    if (access & platform::kProtWrite) v.file->MarkDirty(fpage, kPageSize);
     return SyncAs(cs, ce);
   }
   if (it->second.file) return Populate(it, page, page + kPageSize);
@@ -122,6 +124,7 @@ MemoryManager::Impl::AccessResult MemoryManager::Impl::Access(
       const uint64_t fs = PageRoundDown(foff), fe = PageRoundUp(foff + n);
       Result<std::vector<MappableFile::PageRun>> runs = v.file->SharedPages(fs, fe - fs, populate);
       if (!runs.ok()) return {done, Errno::kEFAULT};
+      if (write) v.file->MarkDirty(fs, fe - fs);
       uint64_t cur = foff;
       for (const auto& r : runs.value()) {
         if (r.file_off > cur) break;  // a hole
@@ -198,6 +201,8 @@ int MemoryManager::InferFaultAccess(uint64_t addr, uint64_t rip, int signo, int 
   // that straddles a page boundary (x86 instructions are <= 15 bytes).
   const bool at_rip = addr >= rip && addr - rip < 16;
   if (!at_rip && v->cow && (v->prot & platform::kProtWrite)) return platform::kProtWrite;
+  // A shared file page mapped read-only until its first store (PageRun::writable).
+  if (!at_rip && v->shm && (v->prot & platform::kProtWrite)) return platform::kProtWrite;
   return 0;
 }
 

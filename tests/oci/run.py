@@ -357,6 +357,95 @@ def case_do_volume_sees_names_created_on_the_host_later(runsc, tmp):
     assert out == b"True made-on-host\n", out
 
 
+def case_do_volume_revalidates_host_changes_and_writes_back_dirty_pages(runsc, tmp):
+    vol = os.path.join(tmp, "vol")
+    os.makedirs(os.path.join(vol, "dir"))
+    for name, data in (("f", b"one"), ("gone", b"g"), ("dir/x", b"x"), ("swap", b"old"), ("big", b"a" * 3 * 4096)):
+        with open(os.path.join(vol, name), "wb") as f:
+            f.write(data)
+    # Step 1: the sandbox caches names, attributes and mapped pages; the host
+    # then changes, removes and replaces them behind it (a shared volume).
+    # Step 2: the sandbox sees the host's state, as Linux (and gVisor's
+    # revalidating mode) do. Step 3: the sandbox writes (write() and a shared
+    # mapping), fsyncs, and the host reads the bytes at once; only the page
+    # stored to goes back (the host's change of another page survives).
+    script = ("import mmap, os, sys\n"
+              "def ready(tag):\n"
+              "    print(tag, flush=True)\n"
+              "    sys.stdin.readline()\n"
+              "fd = os.open('/vol/f', os.O_RDWR)\n"
+              "m = mmap.mmap(fd, 3)\n"
+              "assert m[:3] == b'one' and os.stat('/vol/f').st_size == 3\n"
+              "assert os.path.exists('/vol/gone') and os.path.exists('/vol/dir/x')\n"
+              "assert open('/vol/swap').read() == 'old'\n"
+              "bfd = os.open('/vol/big', os.O_RDWR)\n"
+              "big = mmap.mmap(bfd, 3 * 4096)\n"
+              "assert big[2 * 4096] == ord('a')\n"
+              "ready('cached')\n"
+              "st = os.stat('/vol/f')\n"
+              "print(st.st_size, open('/vol/f').read(), m[:3].decode(), flush=True)\n"
+              "for p in ('/vol/gone', '/vol/dir/x'):\n"
+              "    try:\n"
+              "        os.stat(p)\n"
+              "        print(p, 'still there', flush=True)\n"
+              "    except FileNotFoundError:\n"
+              "        print(p, 'ENOENT', flush=True)\n"
+              "print(open('/vol/swap').read(), os.path.exists('/vol/dir/y'), flush=True)\n"
+              "big[4096:4101] = b'DIRTY'\n"
+              "big.flush()\n"
+              "w = os.open('/vol/out', os.O_WRONLY | os.O_CREAT, 0o644)\n"
+              "os.write(w, b'written')\n"
+              "os.fsync(w)\n"
+              "o2 = os.open('/vol/out2', os.O_RDWR | os.O_CREAT, 0o644)\n"
+              "os.ftruncate(o2, 4096)\n"
+              "m2 = mmap.mmap(o2, 4096)\n"
+              "m2[0:5] = b'FSYNC'\n"
+              "os.fsync(o2)\n"
+              "ready('synced')\n")
+    argv = [runsc.path, "--root", runsc.root, "do", "--volume", vol + ":/vol", "/usr/bin/python3", "-c", script]
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        line = proc.stdout.readline()
+        assert line == b"cached\n", (line, proc.stderr.read() if proc.poll() is not None else b"")
+        with open(os.path.join(vol, "f"), "wb") as f:
+            f.write(b"changed-on-host!")
+        os.unlink(os.path.join(vol, "gone"))
+        shutil.rmtree(os.path.join(vol, "dir"))
+        os.makedirs(os.path.join(vol, "dir"))
+        with open(os.path.join(vol, "dir", "y"), "wb") as f:
+            f.write(b"y")
+        with open(os.path.join(vol, "swap.new"), "wb") as f:
+            f.write(b"new")
+        os.rename(os.path.join(vol, "swap.new"), os.path.join(vol, "swap"))
+        with open(os.path.join(vol, "big"), "r+b") as f:
+            f.seek(2 * 4096)
+            f.write(b"H")
+        proc.stdin.write(b"go\n")
+        proc.stdin.flush()
+        lines = [proc.stdout.readline() for _ in range(5)]
+        assert lines == [b"16 changed-on-host! cha\n", b"/vol/gone ENOENT\n", b"/vol/dir/x ENOENT\n",
+                         b"new True\n", b"synced\n"], (lines, proc.stderr.read() if proc.poll() is not None else b"")
+        with open(os.path.join(vol, "out"), "rb") as f:
+            assert f.read() == b"written"
+        with open(os.path.join(vol, "out2"), "rb") as f:
+            assert f.read(5) == b"FSYNC"
+        with open(os.path.join(vol, "big"), "rb") as f:
+            data = f.read()
+        assert data[4096:4101] == b"DIRTY" and data[2 * 4096] == ord("H") and len(data) == 3 * 4096, \
+            (data[4096:4101], data[2 * 4096])
+        proc.stdin.write(b"go\n")
+        proc.stdin.close()
+        out = proc.stdout.read()
+        assert proc.wait(timeout=60) == 0, (out, proc.stderr.read())
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    # Exit wrote nothing more over the host's change.
+    with open(os.path.join(vol, "big"), "rb") as f:
+        assert f.read()[2 * 4096] == ord("H")
+
+
 def case_rootfs_fifo_opens_as_a_sandbox_pipe(runsc, tmp):
     _, rootfs = make_bundle(tmp, None)
     os.mkfifo(os.path.join(rootfs, "fifo"), 0o666)

@@ -136,6 +136,41 @@ TEST(SysctlTest, OvercommitMemoryTakesOnlyLinuxsPolicies) {
   EXPECT_EQ(ReadFile("/proc/sys/vm/overcommit_memory"), before);
 }
 
+// The net keys programs read (listen backlogs, ephemeral ports, keepalive
+// defaults, whether IPv6 is on) exist and parse as Linux prints them.
+TEST(SysctlTest, NetKeysProgramsReadHaveLinuxsFormat) {
+  const std::regex one_int("^[0-9]+\n$");
+  for (const char* key : {"/proc/sys/net/core/somaxconn", "/proc/sys/net/core/rmem_max",
+                          "/proc/sys/net/ipv4/tcp_syncookies", "/proc/sys/net/ipv4/tcp_fin_timeout",
+                          "/proc/sys/net/ipv4/tcp_keepalive_time", "/proc/sys/net/ipv4/tcp_max_syn_backlog",
+                          "/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/disable_ipv6",
+                          "/proc/sys/net/ipv6/conf/lo/disable_ipv6"}) {
+    EXPECT_TRUE(std::regex_match(ReadFile(key), one_int)) << key << ": '" << ReadFile(key) << "'";
+  }
+  EXPECT_GT(std::stoi(ReadFile("/proc/sys/net/core/somaxconn")), 0);
+  const std::string range = ReadFile("/proc/sys/net/ipv4/ip_local_port_range");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_match(range, m, std::regex("^([0-9]+)\t([0-9]+)\n$"))) << range;
+  EXPECT_LE(std::stoi(m[1].str()), std::stoi(m[2].str()));
+  EXPECT_LE(std::stoi(m[2].str()), 65535);
+  EXPECT_TRUE(std::regex_match(ReadFile("/proc/sys/net/ipv4/tcp_rmem"),
+                               std::regex("^[0-9]+\t[0-9]+\t[0-9]+\n$")));
+  struct stat st;
+  ASSERT_EQ(stat("/proc/sys/net/core/somaxconn", &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0644u);
+}
+
+TEST(SysctlTest, SomaxconnTakesAnIntegerAndKeepsIt) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  if (!IsSandboxed()) GTEST_SKIP() << "the host's network settings are not ours to change";
+  const std::string before = ReadFile("/proc/sys/net/core/somaxconn");
+  EXPECT_EQ(WriteFile("/proc/sys/net/core/somaxconn", "lots\n"), EINVAL);
+  EXPECT_EQ(WriteFile("/proc/sys/net/core/somaxconn", "1024\n"), 0);
+  EXPECT_EQ(ReadFile("/proc/sys/net/core/somaxconn"), "1024\n");
+  EXPECT_EQ(WriteFile("/proc/sys/net/core/somaxconn", before), 0);
+  EXPECT_EQ(ReadFile("/proc/sys/net/core/somaxconn"), before);
+}
+
 TEST(ProcNetTest, ProcNetIsSelfNetAndEveryProcessHasOne) {
   char buf[64] = {};
   ASSERT_EQ(readlink("/proc/net", buf, sizeof(buf) - 1), 8);

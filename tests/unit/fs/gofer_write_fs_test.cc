@@ -184,6 +184,10 @@ TEST_F(GoferWriteFsTest, SharedMappingPagesAreCoherentAndWrittenBack) {
   uint8_t* page = mf_->Data(runs.value()[0].mf_off);
   EXPECT_EQ(std::string(reinterpret_cast<char*>(page), 11), "hello gofer");
   EXPECT_EQ(page[11], 0);  // past EOF: zeros
+  // A clean page is mapped read-only; the mm's write fault marks it dirty.
+  EXPECT_FALSE(runs.value()[0].writable);
+  map->MarkDirty(0, 4096);
+  EXPECT_TRUE(map->SharedPages(0, 4096, false).value()[0].writable);
   // A store is seen by read() at once, by the host after write-back.
   std::memcpy(page, "HELLO", 5);
   uint8_t buf[11];
@@ -205,10 +209,112 @@ TEST_F(GoferWriteFsTest, SharedMappingPagesAreCoherentAndWrittenBack) {
   ASSERT_TRUE(f.value()->PWrite(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>("abc"), 3), 0).ok());
   runs = map->SharedPages(0, 4096, true);
   ASSERT_TRUE(runs.ok() && runs.value().size() == 1u);
+  map->MarkDirty(0, 4096);
   std::memcpy(mf_->Data(runs.value()[0].mf_off), "xyz", 3);
   map.reset();
   m = Result<std::shared_ptr<sentry::mm::MappableFile>>(Errno::kEBADF);
   EXPECT_EQ(HostRead("file.txt"), "xyz");
+}
+
+// Dirty tracking: only pages stored to through a mapping are written back
+// (a host change to a clean page survives a write-back), a written page is
+// write-protected again, and a store made before every mapper protected it
+// still reaches the host at the next write-back.
+TEST_F(GoferWriteFsTest, SharedMappingWritesBackOnlyDirtyPages) {
+  Start(true);
+  const std::string three(3 * 4096, 'a');
+  {
+    base::UniqueFd hf(::open(Host("big.bin").c_str(), O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644));
+    ASSERT_TRUE(hf.valid());
+    ASSERT_EQ(::write(hf.get(), three.data(), three.size()), static_cast<ssize_t>(three.size()));
+  }
+  auto f = Open("/big.bin", O_RDWR);
+  ASSERT_TRUE(f.ok());
+  std::shared_ptr<sentry::mm::MappableFile> map = f.value()->Mappable().value();
+  auto runs = map->SharedPages(0, 3 * 4096, /*allocate=*/true);
+  ASSERT_TRUE(runs.ok());
+  ASSERT_EQ(runs.value().size(), 1u);  // one read-only run of clean pages
+  EXPECT_FALSE(runs.value()[0].writable);
+  const uint64_t mf_off = runs.value()[0].mf_off;
+  // Page 1 is stored to; the host changes page 2 behind the cache.
+  map->MarkDirty(4096, 4096);
+  runs = map->SharedPages(0, 3 * 4096, false);
+  ASSERT_EQ(runs.value().size(), 3u);
+  EXPECT_FALSE(runs.value()[0].writable);
+  EXPECT_TRUE(runs.value()[1].writable);
+  EXPECT_FALSE(runs.value()[2].writable);
+  mf_->Data(mf_off + 4096)[0] = 'M';
+  {
+    base::UniqueFd hf(::open(Host("big.bin").c_str(), O_WRONLY | O_CLOEXEC));
+    ASSERT_EQ(::pwrite(hf.get(), "H", 1, 2 * 4096), 1);
+  }
+  ASSERT_TRUE(map->WriteBack(0, 3 * 4096, /*sync=*/false).ok());
+  std::string host = HostRead("big.bin");
+  ASSERT_EQ(host.size(), three.size());
+  EXPECT_EQ(host[4096], 'M');
+  EXPECT_EQ(host[2 * 4096], 'H');  // a clean page is not written back
+  EXPECT_EQ(host[0], 'a');
+  // Written back: read-only again. Until every mapper has applied that it
+  // stays unclean (here, with no mapper, at once: the next write-back
+  // writes it one last time and it is clean).
+  EXPECT_FALSE(map->SharedPages(4096, 4096, false).value()[0].writable);
+  mf_->Data(mf_off + 4096)[1] = 'N';  // a store racing the protection
+  ASSERT_TRUE(map->WriteBack(0, 3 * 4096, /*sync=*/true).ok());
+  EXPECT_EQ(HostRead("big.bin")[4096 + 1], 'N');
+  mf_->Data(mf_off + 4096)[2] = 'X';  // impossible once protected: no fault, no MarkDirty
+  ASSERT_TRUE(map->WriteBack(0, 3 * 4096, /*sync=*/true).ok());
+  EXPECT_EQ(HostRead("big.bin")[4096 + 2], 'a');  // clean pages stay out of write-back
+}
+
+// Host changes on a writable mount (a shared volume) are seen as Linux
+// sees its own files': a removed name is ENOENT even after it was cached, a
+// directory replaced on the host shows its new children, a stat shows the
+// host's size, and a mapped file's clean pages are refetched while a dirty
+// page keeps the sandbox's stores.
+TEST_F(GoferWriteFsTest, HostChangesAreRevalidatedOnAWritableMount) {
+  Start(true);
+  ASSERT_TRUE(Stat("/file.txt").ok());
+  ASSERT_EQ(::mkdir(Host("sub").c_str(), 0755), 0);
+  { base::UniqueFd fd(::open(Host("sub/a").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644)); }
+  ASSERT_TRUE(Stat("/sub/a").ok());
+  ASSERT_EQ(::unlink(Host("sub/a").c_str()), 0);
+  ASSERT_EQ(::rmdir(Host("sub").c_str()), 0);
+  EXPECT_EQ(Stat("/sub/a").error(), Errno::kENOENT);
+  ASSERT_EQ(::mkdir(Host("sub").c_str(), 0755), 0);
+  { base::UniqueFd fd(::open(Host("sub/b").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644)); }
+  EXPECT_TRUE(Stat("/sub/b").ok());
+  EXPECT_EQ(Stat("/sub/a").error(), Errno::kENOENT);
+
+  const std::string two(2 * 4096, 'a');
+  {
+    base::UniqueFd hf(::open(Host("m.bin").c_str(), O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644));
+    ASSERT_EQ(::write(hf.get(), two.data(), two.size()), static_cast<ssize_t>(two.size()));
+  }
+  auto f = Open("/m.bin", O_RDWR);
+  ASSERT_TRUE(f.ok());
+  std::shared_ptr<sentry::mm::MappableFile> map = f.value()->Mappable().value();
+  auto runs = map->SharedPages(0, 2 * 4096, /*allocate=*/true);
+  ASSERT_TRUE(runs.ok() && runs.value().size() == 1u);
+  map->MarkDirty(0, 4096);
+  mf_->Data(runs.value()[0].mf_off)[0] = 'S';
+  {
+    // The host rewrites both pages and grows the file.
+    const std::string three(3 * 4096, 'h');
+    base::UniqueFd hf(::open(Host("m.bin").c_str(), O_WRONLY | O_CLOEXEC));
+    ASSERT_EQ(::pwrite(hf.get(), three.data(), three.size(), 0), static_cast<ssize_t>(three.size()));
+  }
+  auto st = Stat("/m.bin");
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st.value().st_size, 3 * 4096);
+  EXPECT_EQ(map->SharedSize(), 3u * 4096);
+  // Page 1 (clean) went and comes back with the host's bytes; page 0
+  // (dirty) kept the sandbox's store.
+  EXPECT_TRUE(map->SharedPages(4096, 4096, false).value().empty());
+  uint8_t buf[2];
+  ASSERT_EQ(f.value()->PRead(std::span<uint8_t>(buf, 1), 4096).value(), 1u);
+  EXPECT_EQ(buf[0], 'h');
+  ASSERT_EQ(f.value()->PRead(std::span<uint8_t>(buf, 1), 0).value(), 1u);
+  EXPECT_EQ(buf[0], 'S');
 }
 
 }  // namespace
