@@ -3,9 +3,11 @@
 // symlink, mknod, creat, truncate, fallocate, the sync family and
 // memfd_create. All go through the VFS; none reaches the host.
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <linux/falloc.h>
 #include <linux/memfd.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 
 #include "fs/tmpfs.h"
 #include "fs/vfs.h"
@@ -163,8 +165,10 @@ Result<uint64_t> Fallocate(Task& t, const SyscallArgs& args) {
   if ((mode & FALLOC_FL_PUNCH_HOLE) && !(mode & FALLOC_FL_KEEP_SIZE)) return Errno::kEOPNOTSUPP;
   std::shared_ptr<fs::FileDescription> f = TRY(GetDataFile(t, fd));
   if (!f->writable()) return Errno::kEBADF;
-  if ((mode & FALLOC_FL_PUNCH_HOLE) && (f->flags() & O_APPEND)) return Errno::kEPERM;
+  // Linux refuses a punch only on an append-only inode (chattr +a, which
+  // we do not have), not through an O_APPEND fd.
   const struct stat st = TRY(f->Stat());
+  if (S_ISFIFO(st.st_mode)) return Errno::kESPIPE;
   if (S_ISDIR(st.st_mode)) return Errno::kEISDIR;
   if (!S_ISREG(st.st_mode)) return Errno::kENODEV;
   if (off + len < off) return Errno::kEFBIG;
@@ -189,7 +193,15 @@ Result<uint64_t> Fallocate(Task& t, const SyscallArgs& args) {
 // files of a writable gofer mount flush their host fd (Inode::Sync).
 Result<uint64_t> Fsync(Task& t, const SyscallArgs& args) {
   std::shared_ptr<fs::FileDescription> f = TRY(GetDataFile(t, args.Fd(0)));
+  // vfs_fsync_range(): EINVAL for files without an fsync operation: pipes,
+  // sockets, character devices, anon inodes, and procfs files.
+  const struct stat st = TRY(f->Stat());
+  if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) return Errno::kEINVAL;
   if (auto target = fs::AttrTarget::Of(*f); target.ok() && target.value().inode != nullptr) {
+    if (S_ISREG(st.st_mode)) {
+      Result<struct statfs> sfs = target.value().inode->Statfs(fs::CallerOf(t));
+      if (sfs.ok() && sfs.value().f_type == PROC_SUPER_MAGIC) return Errno::kEINVAL;
+    }
     TRY(target.value().inode->Sync());
   }
   return 0;
