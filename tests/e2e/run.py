@@ -268,6 +268,8 @@ def cases():
              doc="an app killed by SIGKILL gives status 137, like a shell"),
         Case("cat_stdin_pipe", ["/bin/cat"], stdin=b"hello\n", stdout=b"hello\n",
              doc="stdin is a host pipe: reads wait for data and see EOF"),
+        Case("cat_dev_stdin_of_a_pipe", ["/bin/sh", "-c", "echo hi | cat /dev/stdin; cat /proc/self/fd/0 < /dev/null"],
+             stdout=b"hi\n", doc="opening /dev/stdin (a magic link) reopens the sandbox pipe itself"),
         Case("cat_stdin_dev_null", ["/bin/cat"], stdout=b"",
              doc="cat < /dev/null exits 0"),
         Case("sh_runs_a_child", ["/bin/sh", "-c", "/bin/true; echo $?"], stdout=b"0\n",
