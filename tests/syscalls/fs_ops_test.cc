@@ -15,7 +15,9 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <sys/time.h>
 #include <sys/xattr.h>
+#include <utime.h>
 #include <unistd.h>
 
 #include <climits>
@@ -369,6 +371,33 @@ TEST(Utimensat, OmitNowAndExplicitTimes) {
   ASSERT_THAT(Libc(fstat(fd.get(), &st)), Succeeds());
   EXPECT_THAT(st.st_mtim.tv_sec, Eq(4000));
   EXPECT_THAT(Sys(SYS_utimensat, AT_FDCWD, nullptr, ts2, 0), FailsWith(EFAULT));
+}
+
+TEST(Utimes, OldInterfacesSetSecondsAndMicroseconds) {
+  TempDir t;
+  Touch(t / "f");
+  struct utimbuf ub = {100, 200};
+  ASSERT_THAT(Sys(SYS_utime, (t / "f").c_str(), &ub), Succeeds());
+  struct stat st = {};
+  ASSERT_THAT(Libc(stat((t / "f").c_str(), &st)), Succeeds());
+  EXPECT_THAT(st.st_atim.tv_sec, Eq(100));
+  EXPECT_THAT(st.st_mtim.tv_sec, Eq(200));
+  struct timeval tv[2] = {{300, 5}, {400, 6}};
+  ASSERT_THAT(Sys(SYS_utimes, (t / "f").c_str(), tv), Succeeds());
+  ASSERT_THAT(Libc(stat((t / "f").c_str(), &st)), Succeeds());
+  EXPECT_THAT(st.st_mtim.tv_sec, Eq(400));
+  EXPECT_THAT(st.st_mtim.tv_nsec, Eq(6000));
+  Fd dir(open(t.path().c_str(), O_RDONLY | O_DIRECTORY));
+  struct timeval tv2[2] = {{500, 0}, {600, 0}};
+  ASSERT_THAT(Sys(SYS_futimesat, dir.get(), "f", tv2), Succeeds());
+  ASSERT_THAT(Libc(stat((t / "f").c_str(), &st)), Succeeds());
+  EXPECT_THAT(st.st_mtim.tv_sec, Eq(600));
+  struct timeval bad[2] = {{0, 1000000}, {0, 0}};
+  EXPECT_THAT(Sys(SYS_utimes, (t / "f").c_str(), bad), FailsWith(EINVAL));
+  ASSERT_THAT(Sys(SYS_utime, (t / "f").c_str(), nullptr), Succeeds());
+  ASSERT_THAT(Libc(stat((t / "f").c_str(), &st)), Succeeds());
+  EXPECT_THAT(st.st_mtim.tv_sec, Ge(time(nullptr) - 60));
+  EXPECT_THAT(Sys(SYS_utime, (t / "missing").c_str(), nullptr), FailsWith(ENOENT));
 }
 
 TEST(Utimensat, NonOwnerNeedsWriteForNowAndOwnershipForExplicitTimes) {
