@@ -13,6 +13,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "fs/filesystems.h"
+#include "fs/host_file.h"
 #include "fs/pipe.h"
 #include "fs/proc_internal.h"
 #include "fs/synthetic.h"
@@ -651,6 +652,8 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
             jump = *f->location();
           } else if (std::shared_ptr<Inode> pipe = PipeReopenInode(*f); pipe != nullptr) {
             jump = Path{nullptr, std::make_shared<Dentry>(nullptr, target, std::move(pipe))};
+          } else if (std::shared_ptr<Inode> host = HostReopenInodeOf(f); host != nullptr) {
+            jump = Path{nullptr, std::make_shared<Dentry>(nullptr, target, std::move(host))};
           }
           return std::shared_ptr<Inode>(SyntheticSymlink::New(
               dev, [target = std::move(target)](const Caller&) -> Result<std::string> { return target; }, true,

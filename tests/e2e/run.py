@@ -270,6 +270,8 @@ def cases():
              doc="stdin is a host pipe: reads wait for data and see EOF"),
         Case("cat_dev_stdin_of_a_pipe", ["/bin/sh", "-c", "echo hi | cat /dev/stdin; cat /proc/self/fd/0 < /dev/null"],
              stdout=b"hi\n", doc="opening /dev/stdin (a magic link) reopens the sandbox pipe itself"),
+        Case("cat_dev_stdin_of_the_host_pipe", ["/bin/cat", "/dev/stdin"], stdin=b"hostpipe\n", stdout=b"hostpipe\n",
+             doc="opening /dev/stdin reaches the donated host pipe"),
         Case("cat_stdin_dev_null", ["/bin/cat"], stdout=b"",
              doc="cat < /dev/null exits 0"),
         Case("sh_runs_a_child", ["/bin/sh", "-c", "/bin/true; echo $?"], stdout=b"0\n",
