@@ -11,6 +11,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "base/logging.h"
+#include "fs/inode.h"
 
 namespace fs {
 namespace {
@@ -202,7 +203,68 @@ class HostFile final : public FileDescription {
   uint64_t poll_key_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
+// A new description of a donated host file, opened through
+// /proc/<pid>/fd/N (`cat /dev/stdin` on a host pipe): its own status flags,
+// the host fd's I/O. Linux would make a new open of the same pipe or tty;
+// we have only the donated fd, so the access mode must be one it allows.
+class HostReopenFile final : public FileDescription {
+ public:
+  HostReopenFile(std::shared_ptr<FileDescription> inner, int flags)
+      : FileDescription(flags), inner_(std::move(inner)) {}
+  Result<size_t> Read(std::span<uint8_t> buf) override { return inner_->Read(buf); }
+  Result<size_t> Write(std::span<const uint8_t> buf) override { return inner_->Write(buf); }
+  Result<size_t> PRead(std::span<uint8_t> buf, uint64_t off) override { return inner_->PRead(buf, off); }
+  Result<size_t> PWrite(std::span<const uint8_t> buf, uint64_t off) override { return inner_->PWrite(buf, off); }
+  Result<uint64_t> Seek(int64_t off, int whence) override { return inner_->Seek(off, whence); }
+  Result<struct stat> Stat() override { return inner_->Stat(); }
+  Result<uint64_t> Ioctl(sentry::mm::MemoryManager& mm, uint64_t cmd, uint64_t arg) override {
+    return inner_->Ioctl(mm, cmd, arg);
+  }
+  std::string Path() const override { return inner_->Path(); }
+  uint64_t Readiness(uint64_t mask) override { return inner_->Readiness(mask); }
+  bool Pollable() const override { return inner_->Pollable(); }
+  // Waiters wait on the donated file's queue, which its host poller wakes.
+  void EventRegister(sentry::kernel::Waiter* w) override { inner_->EventRegister(w); }
+  void EventUnregister(sentry::kernel::Waiter* w) override { inner_->EventUnregister(w); }
+
+ private:
+  const std::shared_ptr<FileDescription> inner_;
+};
+
+class HostReopenInode final : public Inode {
+ public:
+  explicit HostReopenInode(std::shared_ptr<FileDescription> f) : f_(std::move(f)) {}
+  uint32_t mode() const override {
+    Result<struct stat> st = f_->Stat();
+    return st.ok() ? st.value().st_mode : (S_IFIFO | 0600);
+  }
+  Result<struct stat> Stat(const Caller&) override { return f_->Stat(); }
+  // O_TRUNC of a donated regular file (`cmd > /dev/stdout` with stdout
+  // redirected to a host file) leaves the user's file alone: the sentry
+  // never truncates host files, and the write lands at the shared offset.
+  Result<void> SetAttr(const Caller&, const SetAttrRequest& req) override {
+    if (req.mode || req.uid || req.gid || req.atime || req.mtime) return Errno::kEPERM;
+    return {};
+  }
+  Result<std::shared_ptr<FileDescription>> Open(const Caller&, const Path&, int flags) override {
+    const int acc = flags & O_ACCMODE;
+    const bool want_read = acc == O_RDONLY || acc == O_RDWR;
+    const bool want_write = acc == O_WRONLY || acc == O_RDWR;
+    if ((want_read && !f_->readable()) || (want_write && !f_->writable())) return Errno::kEACCES;
+    return std::shared_ptr<FileDescription>(
+        std::make_shared<HostReopenFile>(f_, flags & (O_ACCMODE | O_NONBLOCK | O_APPEND)));
+  }
+
+ private:
+  const std::shared_ptr<FileDescription> f_;
+};
+
 }  // namespace
+
+std::shared_ptr<Inode> HostReopenInodeOf(const std::shared_ptr<FileDescription>& f) {
+  if (dynamic_cast<const HostFile*>(f.get()) == nullptr) return nullptr;
+  return std::make_shared<HostReopenInode>(f);
+}
 
 std::shared_ptr<FileDescription> NewHostFile(base::UniqueFd fd, int flags, std::shared_ptr<HostPoller> poller) {
   return std::make_shared<HostFile>(std::move(fd), flags, std::move(poller));

@@ -19,6 +19,12 @@ namespace fs {
 // one the file is treated as always ready.
 std::shared_ptr<FileDescription> NewHostFile(base::UniqueFd fd, int flags, std::shared_ptr<HostPoller> poller);
 
+class Inode;
+// For /proc/<pid>/fd/N of a donated host file: an inode whose open makes a
+// new description on the same host fd (access modes it allows only, else
+// EACCES); null when `f` is not a host file.
+std::shared_ptr<Inode> HostReopenInodeOf(const std::shared_ptr<FileDescription>& f);
+
 }  // namespace fs
 
 #endif  // FS_HOST_FILE_H_

@@ -133,6 +133,11 @@ class Inode : public std::enable_shared_from_this<Inode> {
   // A procfs "magic link" (/proc/<pid>/fd/N, exe, cwd, root): what
   // RESOLVE_NO_MAGICLINKS refuses.
   virtual bool IsMagicLink() const { return false; }
+  // For a magic link: the object itself (nd_jump_link), not its readlink
+  // text, so /proc/self/fd/N reaches an unlinked file or an anonymous pipe.
+  // A null mount asks the resolver for a private one. nullopt: follow the
+  // text like a plain symlink.
+  virtual Result<std::optional<Path>> MagicJump(const Caller&) { return std::optional<Path>(); }
   // Opens the file. `at` is where it was found (for Path()/fd dirfds).
   // Permission and EROFS checks are done by the VFS before this.
   virtual Result<std::shared_ptr<FileDescription>> Open(const Caller& c, const Path& at, int flags) = 0;

@@ -117,6 +117,21 @@ Result<Path> Vfs::Resolve(const Caller& c, const FsContext& fs, const Path& star
       if (rf & kResolveNoSymlinks) return Errno::kELOOP;
       if ((rf & kResolveNoMagiclinks) && inode->IsMagicLink()) return Errno::kELOOP;
       if (++links > kMaxSymlinks) return Errno::kELOOP;
+      if (inode->IsMagicLink()) {
+        std::optional<Path> jump = TRY(inode->MagicJump(c));
+        if (jump.has_value()) {
+          // nd_jump_link(): a scoped walk may not jump (EXDEV).
+          if (scoped) return Errno::kEXDEV;
+          if ((rf & kResolveNoXdev) && jump->mount != cur.mount) return Errno::kEXDEV;
+          if (jump->mount == nullptr) {
+            // An object outside the tree (an anonymous pipe): a private,
+            // unmounted mount of its own, like Linux's pipefs.
+            jump->mount = std::make_shared<Mount>(FilesystemInfo{"pipefs"}, jump->dentry, nullptr, nullptr);
+          }
+          cur = std::move(*jump);
+          continue;
+        }
+      }
       const std::string& target = targets.emplace_back(TRY(inode->Readlink(c)));
       if (target.empty()) return Errno::kENOENT;
       if (target[0] == '/') TRY(jump_root());
@@ -204,6 +219,12 @@ std::string Vfs::PathString(const Path& root, const Path& p) {
   }
   if (names.empty()) out += '/';
   return out;
+}
+
+bool Vfs::IsUnlinked(const Caller& c, const Path& p) {
+  if (p.dentry == p.mount->root()) return false;
+  Result<struct stat> st = p.dentry->inode()->Stat(c);
+  return st.ok() && st.value().st_nlink == 0;
 }
 
 std::string AbsolutePath(const Path& p) {

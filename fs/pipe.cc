@@ -119,6 +119,7 @@ class PipeEnd final : public FileDescription {
   }
   void Wake(uint64_t events) { NotifyEvents(events); }
   Pipe& pipe() { return *pipe_; }
+  const std::shared_ptr<Pipe>& pipe_ptr() const { return pipe_; }
   bool fifo() const { return shown_ != nullptr; }
   bool reader() const { return reader_; }
   bool partner_missing() const { return partner_missing_; }
@@ -383,6 +384,32 @@ PipeEnds NewPipe(int flags, uint32_t uid, uint32_t gid) {
 }
 
 bool IsPipe(const FileDescription& f) { return dynamic_cast<const PipeEnd*>(&f) != nullptr; }
+
+namespace {
+
+// The anonymous pipe's inode as /proc/<pid>/fd/N reaches it: stat is the
+// pipe's, open a new end (fifo_open: reopening a pipe never waits here, as
+// an open end of the wanted kind or its partner already exists).
+class PipeReopen final : public Inode {
+ public:
+  explicit PipeReopen(std::shared_ptr<Pipe> pipe) : pipe_(std::move(pipe)) {}
+  uint32_t mode() const override { return S_IFIFO | 0600; }
+  Result<struct stat> Stat(const Caller&) override { return pipe_->Stat(); }
+  Result<std::shared_ptr<FileDescription>> Open(const Caller&, const Path&, int flags) override {
+    return OpenPipeEnd(pipe_, flags & (O_ACCMODE | O_NONBLOCK | O_DIRECT));
+  }
+
+ private:
+  const std::shared_ptr<Pipe> pipe_;
+};
+
+}  // namespace
+
+std::shared_ptr<Inode> PipeReopenInode(const FileDescription& f) {
+  auto* e = dynamic_cast<const PipeEnd*>(&f);
+  if (e == nullptr) return nullptr;
+  return std::make_shared<PipeReopen>(e->pipe_ptr());
+}
 
 Result<size_t> PipeToPipe(FileDescription& in, FileDescription& out, size_t len, bool consume) {
   auto* i = dynamic_cast<PipeEnd*>(&in);

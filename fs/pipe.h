@@ -48,6 +48,10 @@ Result<void> WaitFifoPartner(sentry::kernel::Task& t, FileDescription& f);
 
 // Whether `f` is an end of a pipe or FIFO (get_pipe_info() in Linux).
 bool IsPipe(const FileDescription& f);
+// For /proc/<pid>/fd/N of an anonymous pipe end: an inode whose open gives
+// a new end of the same pipe (fifo_open on the pipe's inode); null when `f`
+// is not a pipe end.
+std::shared_ptr<Inode> PipeReopenInode(const FileDescription& f);
 // splice(2) and tee(2) between two pipes (fs/splice.c): moves (consume) or
 // copies up to `len` bytes from in's pipe into out's, buffer by buffer.
 // Never waits: EAGAIN when `in` is empty but has writers or `out` is full,

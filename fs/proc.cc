@@ -13,6 +13,8 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "fs/filesystems.h"
+#include "fs/host_file.h"
+#include "fs/pipe.h"
 #include "fs/proc_internal.h"
 #include "fs/synthetic.h"
 #include "fs/vfs.h"
@@ -537,9 +539,15 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
                   FsContext* ctx;
                   auto hold = FsOf(c, pid, &ctx);
                   if (ctx == nullptr) return Errno::kENOENT;
-                  if (c.fs == nullptr) return Vfs::PathString(ctx->root(), ctx->cwd());
-                  return Vfs::PathString(c.fs->root(), ctx->cwd());
-                }, true));
+                  std::string path = Vfs::PathString(c.fs == nullptr ? ctx->root() : c.fs->root(), ctx->cwd());
+                  if (Vfs::IsUnlinked(c, ctx->cwd())) path += " (deleted)";
+                  return path;
+                }, true, [pid](const Caller& c) -> Result<std::optional<Path>> {
+                  FsContext* ctx;
+                  auto hold = FsOf(c, pid, &ctx);
+                  if (ctx == nullptr) return Errno::kENOENT;
+                  return std::optional<Path>(ctx->cwd());
+                }));
     // The process's root (chroot) as the caller sees it.
     d->AddChild("root", SyntheticSymlink::New(dev_, [pid](const Caller& c) -> Result<std::string> {
                   TRY(InfoOf(c, pid));
@@ -660,8 +668,22 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
             return std::shared_ptr<Inode>(proc::FixedFile(dev, std::move(text)));
           }
           std::string target = f->Path();
+          // d_path() marks an unlinked file or removed directory.
+          if (f->location() != nullptr) {
+            if (Result<struct stat> st = f->Stat(); st.ok() && st.value().st_nlink == 0) target += " (deleted)";
+          }
+          // Opening the link reopens the file itself (proc_fd_link).
+          std::optional<Path> jump;
+          if (f->location() != nullptr) {
+            jump = *f->location();
+          } else if (std::shared_ptr<Inode> pipe = PipeReopenInode(*f); pipe != nullptr) {
+            jump = Path{nullptr, std::make_shared<Dentry>(nullptr, target, std::move(pipe))};
+          } else if (std::shared_ptr<Inode> host = HostReopenInodeOf(f); host != nullptr) {
+            jump = Path{nullptr, std::make_shared<Dentry>(nullptr, target, std::move(host))};
+          }
           return std::shared_ptr<Inode>(SyntheticSymlink::New(
-              dev, [target = std::move(target)](const Caller&) -> Result<std::string> { return target; }, true));
+              dev, [target = std::move(target)](const Caller&) -> Result<std::string> { return target; }, true,
+              [jump = std::move(jump)](const Caller&) -> Result<std::optional<Path>> { return jump; }));
         },
         [pid, info](const Caller& c) {
           std::vector<DirEntry> out;

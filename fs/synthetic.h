@@ -146,19 +146,26 @@ class SyntheticDir final : public SyntheticInode {
 class SyntheticSymlink final : public SyntheticInode {
  public:
   using TargetFn = std::function<Result<std::string>(const Caller&)>;
-  // `magic`: a procfs magic link (fd/N, exe, cwd, root).
-  static std::shared_ptr<SyntheticSymlink> New(uint64_t dev, TargetFn fn, bool magic = false) {
-    return std::make_shared<SyntheticSymlink>(dev, std::move(fn), magic);
+  using JumpFn = std::function<Result<std::optional<Path>>(const Caller&)>;
+  // `magic`: a procfs magic link (fd/N, exe, cwd, root); `jump`, if set,
+  // gives the object it stands for (Inode::MagicJump).
+  static std::shared_ptr<SyntheticSymlink> New(uint64_t dev, TargetFn fn, bool magic = false, JumpFn jump = nullptr) {
+    return std::make_shared<SyntheticSymlink>(dev, std::move(fn), magic, std::move(jump));
   }
-  SyntheticSymlink(uint64_t dev, TargetFn fn, bool magic = false)
-      : SyntheticInode(dev, S_IFLNK | 0777), fn_(std::move(fn)), magic_(magic) {}
+  SyntheticSymlink(uint64_t dev, TargetFn fn, bool magic = false, JumpFn jump = nullptr)
+      : SyntheticInode(dev, S_IFLNK | 0777), fn_(std::move(fn)), magic_(magic), jump_(std::move(jump)) {}
   Result<std::string> Readlink(const Caller& c) override { return fn_(c); }
   bool IsMagicLink() const override { return magic_; }
+  Result<std::optional<Path>> MagicJump(const Caller& c) override {
+    if (!jump_) return std::optional<Path>();
+    return jump_(c);
+  }
   Result<std::shared_ptr<FileDescription>> Open(const Caller&, const Path&, int) override { return Errno::kELOOP; }
 
  private:
   TargetFn fn_;
   const bool magic_;
+  const JumpFn jump_;
 };
 
 // A read-only regular file whose contents are generated at open.

@@ -166,6 +166,17 @@ Result<std::shared_ptr<FileDescription>> Vfs::OpenTmpFile(const Caller& c, FsCon
   const struct stat st = TRY(dir.dentry->inode()->Stat(c));
   TRY(CheckPermission(*c.creds, st, kMayWrite | kMayExec));
   std::shared_ptr<Inode> inode = TRY(dir.dentry->inode()->TmpFile(c, mode & 07777 & ~fs.umask()));
+  if (!(flags & O_EXCL)) {
+    absl::MutexLock l(&linkable_mu_);
+    for (auto it = linkable_.begin(); it != linkable_.end();) {
+      if (it->second.expired()) {
+        linkable_.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+    linkable_[inode.get()] = inode;
+  }
   // The file's location is a dentry no directory lists (d_tmpfile): its
   // path reads "/dir/#<ino> (deleted)" in Linux; ours "/dir/#tmpfile".
   auto d = std::make_shared<Dentry>(dir.dentry, "#tmpfile", inode);
@@ -176,7 +187,7 @@ Result<std::shared_ptr<FileDescription>> Vfs::OpenTmpFile(const Caller& c, FsCon
 
 Result<std::shared_ptr<FileDescription>> Vfs::Open(const Caller& c, FsContext& fs, const Path& start,
                                                    std::string_view path, int flags, uint32_t mode,
-                                                   unsigned resolve) {
+                                                   unsigned resolve, int links) {
   if (path.empty()) return Errno::kENOENT;
   if (flags & O_PATH) flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
   if (flags & O_CREAT) {
@@ -201,8 +212,21 @@ Result<std::shared_ptr<FileDescription>> Vfs::Open(const Caller& c, FsContext& f
                              inode, flags);
     }
     if (flags & O_EXCL) return Errno::kEEXIST;
-    // Exists: open it like a plain open (symlinks followed).
-    // TODO(#4): O_CREAT through a dangling symlink creates its target.
+    // Exists: open it like a plain open (symlinks followed), except that a
+    // dangling symlink's target is created (open_last_lookups() follows the
+    // link and retries the create there).
+    const std::shared_ptr<Inode>& existing = child.value()->inode();
+    if (existing->is_symlink() && !(flags & O_NOFOLLOW) && !existing->IsMagicLink()) {
+      Result<Path> r = Resolve(c, fs, start, path,
+                               ResolveOpts{.follow_final = true, .require_dir = (flags & O_DIRECTORY) != 0, .resolve = resolve});
+      if (r.ok()) return OpenPath(c, r.value(), flags);
+      if (r.error() != Errno::kENOENT) return r.error();
+      if (++links > kMaxSymlinks) return Errno::kELOOP;
+      const std::string target = TRY(existing->Readlink(c));
+      if (target.empty()) return Errno::kENOENT;
+      const Path next = target[0] == '/' ? ((resolve & kResolveInRoot) ? start : fs.root()) : pn.parent;
+      return Open(c, fs, next, target, flags, mode, resolve, links);
+    }
   }
   const bool follow = !(flags & O_NOFOLLOW) && !((flags & O_CREAT) && (flags & O_EXCL));
   Path p = TRY(Resolve(c, fs, start, path, ResolveOpts{.follow_final = follow, .require_dir = (flags & O_DIRECTORY) != 0, .resolve = resolve}));

@@ -149,9 +149,10 @@ class Vfs {
   // open(2)/openat(2) after flag validation. `mode` is already masked by
   // umask by the caller or not (we apply fs.umask()).
   // `resolve`: openat2's RESOLVE_* flags.
+  // `links`: symlinks already followed to a dangling target being created.
   Result<std::shared_ptr<FileDescription>> Open(const Caller& c, FsContext& fs, const Path& start,
                                                 std::string_view path, int flags, uint32_t mode,
-                                                unsigned resolve = 0);
+                                                unsigned resolve = 0, int links = 0);
 
   // For execve and the loader: resolves following symlinks, checks it is a
   // regular file executable by `creds`, opens it. Returns the file's
@@ -177,6 +178,10 @@ class Vfs {
   // The absolute path of `p` as seen from `root` (d_path): "/" for the root;
   // ENOENT-like "(unreachable)" prefix when p is not under root.
   static std::string PathString(const Path& root, const Path& p);
+  // Whether `p` was removed from its directory (d_unlinked: a directory
+  // after rmdir, a file with no names left): getcwd's ENOENT, d_path's
+  // " (deleted)".
+  static bool IsUnlinked(const Caller& c, const Path& p);
   // stat(2) of a resolved location.
   Result<struct stat> Stat(const Caller& c, const Path& p);
   // Opens a resolved location (no permission checks beyond O_PATH rules):
@@ -292,6 +297,10 @@ class Vfs {
 
   std::shared_ptr<Mount> root_mount_;
   std::shared_ptr<Devpts> devpts_;
+  // Unnamed O_TMPFILE files (without O_EXCL) that linkat may still give a
+  // name (Linux's I_LINKABLE); any other file without links is ENOENT.
+  absl::Mutex linkable_mu_;
+  absl::flat_hash_map<const Inode*, std::weak_ptr<Inode>> linkable_ ABSL_GUARDED_BY(linkable_mu_);
   mutable absl::Mutex mu_;
   // Mount stacking: mountpoint dentry -> the mount on it.
   absl::flat_hash_map<const Dentry*, std::shared_ptr<Mount>> mounts_ ABSL_GUARDED_BY(mu_);

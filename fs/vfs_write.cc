@@ -125,7 +125,7 @@ Result<void> Vfs::Mknod(const Caller& c, int dirfd, std::string_view path, uint3
     case S_IFBLK:
       if (!c.creds->HasCap(CAP_MKNOD)) return Errno::kEPERM;
       break;
-    case S_IFDIR:
+    case S_IFDIR: return Errno::kEPERM;  // may_mknod() (fs/namei.c)
     default: return Errno::kEINVAL;
   }
   ParentAndName pn = TRY(PrepareCreate(c, dirfd, path, false));
@@ -156,7 +156,25 @@ Result<void> Vfs::Link(const Caller& c, const Path& old, int newdirfd, std::stri
   if (old.mount != pn.parent.mount) return Errno::kEXDEV;
   const std::shared_ptr<Inode>& target = old.dentry->inode();
   if (target->is_dir()) return Errno::kEPERM;
-  TRY(pn.parent.dentry->inode()->Link(c, pn.name, target));
+  // vfs_link(): a file without names (reached through /proc/<pid>/fd) gets
+  // one only if it is an O_TMPFILE file opened without O_EXCL, and once.
+  const struct stat st = TRY(target->Stat(c));
+  bool was_linkable = false;
+  if (st.st_nlink == 0) {
+    absl::MutexLock l(&linkable_mu_);
+    auto it = linkable_.find(target.get());
+    if (it == linkable_.end() || it->second.lock() != target) return Errno::kENOENT;
+    linkable_.erase(it);
+    was_linkable = true;
+  }
+  Result<void> linked = pn.parent.dentry->inode()->Link(c, pn.name, target);
+  if (!linked.ok()) {
+    if (was_linkable) {
+      absl::MutexLock l(&linkable_mu_);
+      linkable_[target.get()] = target;
+    }
+    return linked.error();
+  }
   pn.parent.dentry->Invalidate(pn.name);
   return {};
 }

@@ -3,6 +3,7 @@
 // fs/fcntl.c): fd first, then access mode, then arguments, then the work.
 #include <fcntl.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/uio.h>
 
 #include <algorithm>
@@ -130,12 +131,41 @@ Result<uint64_t> DoRead(Task& t, int fd, uint64_t addr, uint64_t len, const int6
   return ReadToUser(t, *f, addr, std::min(len, kMaxRwCount), off);
 }
 
+// generic_write_check_limits() (mm/filemap.c): a write to a regular file
+// stops at RLIMIT_FSIZE; one starting at or past it raises SIGXFSZ and
+// fails with EFBIG. Returns the length to write.
+Result<uint64_t> ClampToFsizeLimit(Task& t, FileDescription& f, const int64_t* off, uint64_t len) {
+  uint64_t limit;
+  {
+    auto& tg = t.thread_group();
+    absl::MutexLock l(&tg.mu);
+    limit = tg.rlimits[RLIMIT_FSIZE].cur;
+  }
+  if (limit == RLIM_INFINITY || len == 0) return len;
+  const struct stat st = TRY(f.Stat());
+  if (!S_ISREG(st.st_mode)) return len;
+  uint64_t pos;
+  if (f.flags() & O_APPEND) {
+    pos = static_cast<uint64_t>(st.st_size);  // also for pwrite, as Linux
+  } else if (off != nullptr) {
+    pos = static_cast<uint64_t>(*off);
+  } else {
+    pos = TRY(f.Seek(0, SEEK_CUR));
+  }
+  if (pos >= limit) {
+    t.SendSignal(SIGXFSZ);
+    return Errno::kEFBIG;
+  }
+  return std::min(len, limit - pos);
+}
+
 Result<uint64_t> DoWrite(Task& t, int fd, uint64_t addr, uint64_t len, const int64_t* off) {
   std::shared_ptr<FileDescription> f = TRY(GetIoFile(t, fd));
   if (off != nullptr) TRY(CheckPositional(f->PWrite({}, static_cast<uint64_t>(*off))));
   if (!f->writable()) return Errno::kEBADF;
   if (!AccessOk(addr, len)) return Errno::kEFAULT;  // vfs_write()
-  return WriteFromUser(t, *f, addr, std::min(len, kMaxRwCount), off);
+  len = TRY(ClampToFsizeLimit(t, *f, off, std::min(len, kMaxRwCount)));
+  return WriteFromUser(t, *f, addr, len, off);
 }
 
 // Copies in and checks an iovec array (lib/iov_iter.c): at most UIO_MAXIOV

@@ -3,9 +3,12 @@
 // symlink, mknod, creat, truncate, fallocate, the sync family and
 // memfd_create. All go through the VFS; none reaches the host.
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <linux/falloc.h>
 #include <linux/memfd.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
+#include <sys/statfs.h>
 
 #include "fs/tmpfs.h"
 #include "fs/vfs.h"
@@ -79,6 +82,21 @@ Result<uint64_t> MknodatCommon(Task& t, int dirfd, uint64_t path_addr, uint32_t 
   return 0;
 }
 
+// inode_newsize_ok() (fs/attr.c): growing a file past RLIMIT_FSIZE raises
+// SIGXFSZ and fails with EFBIG.
+Result<void> CheckFsizeLimit(Task& t, uint64_t new_size, uint64_t cur_size) {
+  if (new_size <= cur_size) return {};
+  uint64_t limit;
+  {
+    auto& tg = t.thread_group();
+    absl::MutexLock l(&tg.mu);
+    limit = tg.rlimits[RLIMIT_FSIZE].cur;
+  }
+  if (limit == RLIM_INFINITY || new_size <= limit) return {};
+  t.SendSignal(SIGXFSZ);
+  return Errno::kEFBIG;
+}
+
 // An fd for data operations on a regular file.
 Result<std::shared_ptr<fs::FileDescription>> GetDataFile(Task& t, int fd) {
   std::shared_ptr<fs::FileDescription> f = TRY(t.fds().Get(fd));
@@ -138,6 +156,9 @@ Result<uint64_t> Truncate(Task& t, const SyscallArgs& args) {
   const fs::Caller c = fs::CallerOf(t);
   fs::Vfs& vfs = t.kernel().vfs();
   const fs::Path p = TRY(vfs.ResolveAt(c, AT_FDCWD, path));
+  if (Result<struct stat> st = vfs.Stat(c, p); st.ok() && S_ISREG(st.value().st_mode)) {
+    TRY(CheckFsizeLimit(t, static_cast<uint64_t>(length), static_cast<uint64_t>(st.value().st_size)));
+  }
   TRY(vfs.Truncate(c, fs::AttrTarget::Of(p), static_cast<uint64_t>(length), true));
   return 0;
 }
@@ -148,6 +169,7 @@ Result<uint64_t> Ftruncate(Task& t, const SyscallArgs& args) {
   std::shared_ptr<fs::FileDescription> f = TRY(GetDataFile(t, args.Fd(0)));
   const struct stat st = TRY(f->Stat());
   if (!S_ISREG(st.st_mode) || !f->writable()) return Errno::kEINVAL;
+  TRY(CheckFsizeLimit(t, static_cast<uint64_t>(length), static_cast<uint64_t>(st.st_size)));
   const fs::AttrTarget target = TRY(fs::AttrTarget::Of(*f));
   TRY(t.kernel().vfs().Truncate(fs::CallerOf(t), target, static_cast<uint64_t>(length), false));
   return 0;
@@ -163,8 +185,10 @@ Result<uint64_t> Fallocate(Task& t, const SyscallArgs& args) {
   if ((mode & FALLOC_FL_PUNCH_HOLE) && !(mode & FALLOC_FL_KEEP_SIZE)) return Errno::kEOPNOTSUPP;
   std::shared_ptr<fs::FileDescription> f = TRY(GetDataFile(t, fd));
   if (!f->writable()) return Errno::kEBADF;
-  if ((mode & FALLOC_FL_PUNCH_HOLE) && (f->flags() & O_APPEND)) return Errno::kEPERM;
+  // Linux refuses a punch only on an append-only inode (chattr +a, which
+  // we do not have), not through an O_APPEND fd.
   const struct stat st = TRY(f->Stat());
+  if (S_ISFIFO(st.st_mode)) return Errno::kESPIPE;
   if (S_ISDIR(st.st_mode)) return Errno::kEISDIR;
   if (!S_ISREG(st.st_mode)) return Errno::kENODEV;
   if (off + len < off) return Errno::kEFBIG;
@@ -189,7 +213,15 @@ Result<uint64_t> Fallocate(Task& t, const SyscallArgs& args) {
 // files of a writable gofer mount flush their host fd (Inode::Sync).
 Result<uint64_t> Fsync(Task& t, const SyscallArgs& args) {
   std::shared_ptr<fs::FileDescription> f = TRY(GetDataFile(t, args.Fd(0)));
+  // vfs_fsync_range(): EINVAL for files without an fsync operation: pipes,
+  // sockets, character devices, anon inodes, and procfs files.
+  const struct stat st = TRY(f->Stat());
+  if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) return Errno::kEINVAL;
   if (auto target = fs::AttrTarget::Of(*f); target.ok() && target.value().inode != nullptr) {
+    if (S_ISREG(st.st_mode)) {
+      Result<struct statfs> sfs = target.value().inode->Statfs(fs::CallerOf(t));
+      if (sfs.ok() && sfs.value().f_type == PROC_SUPER_MAGIC) return Errno::kEINVAL;
+    }
     TRY(target.value().inode->Sync());
   }
   return 0;

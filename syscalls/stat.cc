@@ -205,6 +205,8 @@ Result<uint64_t> Readlinkat(Task& t, const SyscallArgs& args) {
 Result<uint64_t> Getcwd(Task& t, const SyscallArgs& args) {
   const uint64_t buf = args.U64(0);
   const uint64_t size = args.U64(1);
+  // getcwd(2) refuses a removed directory (d_unlinked) with ENOENT.
+  if (fs::Vfs::IsUnlinked(fs::CallerOf(t), t.fs().cwd())) return Errno::kENOENT;
   const std::string cwd = fs::Vfs::PathString(t.fs().root(), t.fs().cwd());
   const uint64_t len = cwd.size() + 1;
   if (len > fs::kPathMax) return Errno::kENAMETOOLONG;
