@@ -108,6 +108,7 @@ Result<StubThread*> PtraceContext::Bind(AddressSpace& as) {
   if (thread_ != nullptr && pas->id() == as_id_) return thread_;
   TRY(pas->Activate());  // Maps queued while the address space was fresh
   const std::shared_ptr<StubProcess>& stub = pas->stub();
+  if (stub == nullptr) return Errno::kEPERM;  // a replacement, first switched to off its tracer thread
   // ClaimThread checks the calling thread: the stub's tracer for the main
   // thread, or the first to claim a thread made by AddContext.
   StubThread* t = TRY(stub->ClaimThread(this));

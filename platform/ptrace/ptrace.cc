@@ -37,6 +37,13 @@ class PtracePlatform final : public Platform {
     return std::unique_ptr<AddressSpace>(std::move(as));
   }
 
+  Result<std::unique_ptr<AddressSpace>> NewReplacementAddressSpace(AddressSpace& old) override {
+    auto* pold = dynamic_cast<PtraceAddressSpace*>(&old);
+    if (pold == nullptr) return NewAddressSpace();
+    return std::unique_ptr<AddressSpace>(
+        PtraceAddressSpace::CreateReplacement(*pold, *factory_, memory_fd_, placer_));
+  }
+
   Result<std::unique_ptr<Context>> NewContext() override {
     return std::unique_ptr<Context>(std::make_unique<PtraceContext>(WaitPolicy{options_.spin_ns}, placer_,
                                                                     options_.lazy_fault_access));

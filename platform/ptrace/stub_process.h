@@ -69,6 +69,16 @@ class StubProcess {
   // the first SyncDumpable: InjectBatch's process_vm_writev needs that
   // without CAP_SYS_PTRACE.
   static Result<std::shared_ptr<StubProcess>> Create(StubFactory& factory, bool pin);
+  // Whether Recycle may take this stub: on its tracer thread, alive, and
+  // with no thread but the main one (none created, parked or unreaped).
+  bool Recyclable();
+  // execve: the same host process for a new address space. Returns a new
+  // StubProcess for `old`'s process (old keeps its threads' bookkeeping but
+  // treats the process as gone: its Kill does nothing), with the main
+  // thread's FP state reset to the init state and the process dumpable
+  // again (for InjectBatch). The caller empties the address space
+  // (EmptyingBatch) before any app code runs. On failure `old` is killed.
+  static Result<std::shared_ptr<StubProcess>> Recycle(StubProcess& old);
   ~StubProcess();
   StubProcess(const StubProcess&) = delete;
   StubProcess& operator=(const StubProcess&) = delete;
@@ -130,6 +140,9 @@ class StubProcess {
 
  private:
   StubProcess(pid_t pid, pid_t tracer, const user_regs_struct& init_regs);
+  // PTRACE_SETREGSET of the x87/SSE/AVX init state (what execve leaves) on
+  // the main thread.
+  Result<void> ResetFpState();
   // The stub thread the calling thread traces, or null.
   StubThread* Mine();
   // Runs the stub code at `entry` on `t` with `r`'s arguments until its
