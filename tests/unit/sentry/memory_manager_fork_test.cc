@@ -229,5 +229,34 @@ TEST_F(ForkTest, CachedFileIsReadOnceSharedCopyOnWriteAndMappedWhole) {
   EXPECT_EQ(mf_->allocated(), 0u);
 }
 
+// ld.so maps a library's whole span from offset 0 before mapping its
+// segments over it; with a bss larger than the file's tail that first
+// mapping reaches past EOF. The part inside the file still comes from the
+// cache, mapped whole; the rest is demand-paged (zeros).
+TEST_F(ForkTest, CachedFileMappedPastItsEndIsCachedUpToItsLastPage) {
+  std::string content(3 * kPg + 100, 'g');
+  auto f = std::make_shared<CachedFile>(content);
+  f->size = content.size();
+  MmapOpts o;
+  o.length = 8 * kPg;
+  o.prot = PROT_READ;
+  o.file = f;
+  auto r = parent_->Mmap(o);
+  ASSERT_TRUE(r.ok());
+  const uint64_t a = r.value();
+  EXPECT_EQ(mf_->file_cache().cached_bytes(), 4 * kPg);
+  const int reads = f->reads;
+  for (uint64_t p = 0; p < 4; ++p) EXPECT_EQ(pas_.pages.count(a + p * kPg), 1u) << p;
+  EXPECT_EQ(Get(*parent_, a + 3 * kPg + 99, 2), std::string("g\0", 2));
+  EXPECT_EQ(f->reads, reads);  // the cached part is never read again
+  EXPECT_EQ(Get(*parent_, a + 6 * kPg, 1), std::string(1, '\0'));
+  const auto vmas = parent_->Vmas();
+  ASSERT_FALSE(vmas.empty());
+  EXPECT_EQ(vmas.back().end - vmas.front().start, 8 * kPg);
+  parent_.reset();
+  mf_->file_cache().Clear();
+  EXPECT_EQ(mf_->allocated(), 0u);
+}
+
 }  // namespace
 }  // namespace sentry::mm
