@@ -408,13 +408,28 @@ Result<uint64_t> MemoryManager::Impl::Mmap(const MmapOpts& o) {
       }
       tail = std::move(t).value();
     }
-    v = tmpl;
-    v.end = addr + cached_len;
-    v.file_offset = o.offset;
-    v.backed = true;
-    v.mf_offset = cached_off;
-    v.cow = true;
-    v.filled = true;
+    if ((tmpl.prot & platform::kProtWrite) && cached_len == len && len <= kFaultChunk) {
+      // A small writable one (an ELF data segment, which ld.so relocates at
+      // once) gets its own copy now: a write fault per chunk would cost far
+      // more than copying up to one chunk.
+      Result<Vma> own = NewLike(tmpl, addr, addr + len, o.offset);
+      if (!own.ok()) {
+        mf_.Free(cached_off, cached_len);
+        return own.error();
+      }
+      v = std::move(own).value();
+      mf_.CopyPages(v.mf_offset, cached_off, len);
+      populated_.Add(v.mf_offset, v.mf_offset + len);
+      mf_.Free(cached_off, cached_len);
+    } else {
+      v = tmpl;
+      v.end = addr + cached_len;
+      v.file_offset = o.offset;
+      v.backed = true;
+      v.mf_offset = cached_off;
+      v.cow = true;
+      v.filled = true;
+    }
   } else {
     // Allocate before touching what MAP_FIXED replaces, so ENOMEM leaves it.
     v = TRY(NewLike(tmpl, addr, addr + len, o.offset));
