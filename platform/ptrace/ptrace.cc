@@ -27,6 +27,11 @@ class PtracePlatform final : public Platform {
         placer_(options.pin_cpu ? std::make_shared<CpuPlacer>(std::move(cpus)) : nullptr),
         factory_(std::move(factory)) {}
 
+  ~PtracePlatform() override {
+    // Stubs this thread killed and has not reaped yet go before the factory.
+    ReapKilledStubs(/*block=*/true);
+  }
+
   std::string_view name() const override { return "ptrace"; }
 
   Result<std::unique_ptr<AddressSpace>> NewAddressSpace() override {

@@ -194,8 +194,42 @@ AppUsage StubProcess::TakeUsage(const struct rusage& ru, int64_t wall_ns) {
 
 bool StubProcess::OnTracerThread() const { return CurrentTid() == tracer_; }
 
+namespace {
+
+// Stubs this thread killed and traces until it reaps them. A stub stays
+// our zombie (its pid not reusable) until reaped here; if this thread
+// ends first, the kernel detaches it and the factory, its parent, reaps
+// it. So only the tracer thread may wait for these pids.
+thread_local std::vector<pid_t> t_unreaped;
+
+}  // namespace
+
+void ReapKilledStubs(bool block) {
+  std::erase_if(t_unreaped, [block](pid_t pid) {
+    int status;
+    pid_t r;
+    do {
+      r = waitpid(pid, &status, __WALL | (block ? 0 : WNOHANG));
+    } while (block && r < 0 && errno == EINTR);
+    return r == pid || (r < 0 && errno != EINTR);
+  });
+}
+
 void StubProcess::Kill() {
   if (reaped_) return;  // The pid may already belong to someone else.
+  if (OnTracerThread()) {
+    // Dying takes the host a while (tearing down the address space); the
+    // exiting task need not wait for it: reaped by a later Kill on this
+    // thread, or by the factory once this thread is gone.
+    reaped_ = true;
+    main_.dead = true;
+    if (::kill(pid_, SIGKILL) != 0 && errno != ESRCH) {
+      logging::Warn("ptrace: kill({}, SIGKILL) failed: {}", pid_, base::ErrnoName(base::FromHost(errno)));
+    }
+    t_unreaped.push_back(pid_);
+    ReapKilledStubs(/*block=*/false);
+    return;
+  }
   reaped_ = true;
   main_.dead = true;
   if (::kill(pid_, SIGKILL) != 0 && errno != ESRCH) {

@@ -62,6 +62,10 @@ Result<int> WaitStop(pid_t tid, const WaitPolicy& policy, struct rusage* ru = nu
                      int64_t resumed_ns = 0);
 int64_t MonotonicNowNs();
 
+// Reaps the stubs the calling thread killed (StubProcess::Kill does not
+// wait for a stub to die on its tracer thread); `block`: wait for each.
+void ReapKilledStubs(bool block);
+
 class StubProcess {
  public:
   // A stub from `factory`, seized by the calling thread (its tracer); `pin`
@@ -128,7 +132,8 @@ class StubProcess {
   // also reaps the process).
   void MarkDead(StubThread& t);
 
-  // SIGKILLs and reaps the stub unless already reaped. Idempotent.
+  // SIGKILLs the stub unless already done, and reaps it: on its tracer
+  // thread later (ReapKilledStubs), elsewhere at once. Idempotent.
   void Kill();
 
   // The app usage of one Switch (platform.h AppUsage) from the stub's
