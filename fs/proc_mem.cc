@@ -48,7 +48,7 @@ class MemFile final : public VfsFile {
     while (done < buf.size()) {
       const size_t want = std::min(buf.size() - done, kChunk);
       if (off + done < off) break;  // wrapped
-      Result<size_t> n = mm_->ForceCopyInPartial(off + done, {page.data(), want});
+      Result<size_t> n = mm_->ForceCopyInPartial(off + done, {page.data(), want}, Foreign());
       if (!n.ok() || n.value() == 0) break;
       std::memcpy(buf.data() + done, page.data(), n.value());
       done += n.value();
@@ -63,7 +63,7 @@ class MemFile final : public VfsFile {
     while (done < buf.size()) {
       const size_t want = std::min(buf.size() - done, kChunk);
       if (off + done < off) break;
-      Result<size_t> n = mm_->ForceCopyOutPartial(off + done, buf.subspan(done, want));
+      Result<size_t> n = mm_->ForceCopyOutPartial(off + done, buf.subspan(done, want), Foreign());
       if (!n.ok() || n.value() == 0) break;
       done += n.value();
       if (n.value() < want) break;
@@ -83,6 +83,12 @@ class MemFile final : public VfsFile {
   }
 
  private:
+  // Whether the calling thread does not drive mm_'s address space (only
+  // the process's own tasks do): its platform changes are then deferred.
+  bool Foreign() const {
+    sentry::kernel::Task* t = sentry::kernel::Task::Current();
+    return t == nullptr || t->mm_ptr() != mm_;
+  }
   static constexpr size_t kChunk = 4096;
   const std::shared_ptr<sentry::mm::MemoryManager> mm_;
   absl::Mutex mu_;

@@ -319,7 +319,7 @@ constexpr SyscallEntry kEntries[] = {
     {305, "clock_adjtime", nullptr, S::kNone, "", {}},
     {306, "syncfs", Syncfs, S::kFull, "writes back the filesystem's shared mappings (writable gofer mounts)", {A::kFd}},
     {307, "sendmmsg", nullptr, S::kNone, "", {}},
-    {308, "setns", nullptr, S::kNone, "", {}},
+    {308, "setns", nullptr, S::kNone, "joining a namespace (/proc/<pid>/ns/*) is not offered", {}},
     {309, "getcpu", Getcpu, S::kFull, "", {A::kHex, A::kHex, A::kHex}},
     {310, "process_vm_readv", nullptr, S::kNone, "", {}},
     {311, "process_vm_writev", nullptr, S::kNone, "", {}},

@@ -255,8 +255,21 @@ void MemoryManager::Impl::MergeRange(uint64_t start, uint64_t end) {
   }
 }
 
+Result<void> MemoryManager::Impl::FlushDeferred() {
+  if (deferred_.empty()) return base::Ok();
+  const auto ranges = deferred_.Intersect(0, UINT64_MAX, /*covered=*/true);
+  deferred_ = RangeSet();
+  for (auto [s, e] : ranges) TRY(SyncAs(s, e));
+  return base::Ok();
+}
+
 Result<void> MemoryManager::Impl::SyncAs(uint64_t start, uint64_t end) {
   if (as_ == nullptr || start >= end) return base::Ok();
+  if (defer_sync_) {
+    deferred_.Add(start, end);
+    static_cast<MemoryManager*>(mapper_)->pending_any_.store(true, std::memory_order_release);
+    return base::Ok();
+  }
   // Unmap what must not be reachable (holes, PROT_NONE, unpopulated file
   // pages), map the rest. Map replaces, so mapped parts need no Unmap.
   uint64_t unmap_from = start;

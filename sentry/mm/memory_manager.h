@@ -238,9 +238,14 @@ class MemoryManager final : public SharedMapper {
   // is written even without PROT_WRITE (copy-on-write is broken, the app's
   // view stays read-only), any mapping with memory is read even without
   // PROT_READ. Shared mappings without PROT_WRITE are not written; memory
-  // without backing (PROT_NONE reservations) is not reached.
-  Result<size_t> ForceCopyInPartial(uint64_t addr, std::span<uint8_t> dst);
-  Result<size_t> ForceCopyOutPartial(uint64_t addr, std::span<const uint8_t> src);
+  // without backing (PROT_NONE reservations) is not reached. `foreign`:
+  // called from a thread that does not drive this address space (another
+  // process's /proc/<pid>/mem): platform changes the access needs (a copy
+  // of a copy-on-write page, a first touch) are left to the process's own
+  // threads, at their next ProcessInvalidations; until then it may still
+  // see the old page.
+  Result<size_t> ForceCopyInPartial(uint64_t addr, std::span<uint8_t> dst, bool foreign = false);
+  Result<size_t> ForceCopyOutPartial(uint64_t addr, std::span<const uint8_t> src, bool foreign = false);
   // An atomic read-modify-write of the aligned 32-bit word at addr (futex
   // ops: FUTEX_WAKE_OP, PI futexes, robust lists), done on the sentry's
   // mapping of the memory file with a compare-and-exchange loop, so it is
@@ -327,7 +332,8 @@ class MemoryManager final : public SharedMapper {
     bool needs_populate = false;
   };
   AccessResult AccessLocked(uint64_t addr, size_t len, bool write,
-                    absl::FunctionRef<void(uint8_t*, size_t, size_t)> fn, bool force = false);
+                    absl::FunctionRef<void(uint8_t*, size_t, size_t)> fn, bool force = false,
+                    bool foreign = false);
   MemoryManager(MemoryFile& mf, uint64_t max_address, uint64_t mmap_base);  // Fork
   void ProcessInvalidationsSlow();
   struct Invalidation {

@@ -232,7 +232,8 @@ Result<void> MemoryManager::HandleFault(uint64_t addr, int access) {
 }
 
 MemoryManager::AccessResult MemoryManager::AccessLocked(
-    uint64_t addr, size_t len, bool write, absl::FunctionRef<void(uint8_t*, size_t, size_t)> fn, bool force) {
+    uint64_t addr, size_t len, bool write, absl::FunctionRef<void(uint8_t*, size_t, size_t)> fn, bool force,
+    bool foreign) {
   {
     // Fast path: shared lock, so task threads of one process copy in
     // parallel. Re-running fn on a prefix is harmless (same bytes again).
@@ -241,23 +242,26 @@ MemoryManager::AccessResult MemoryManager::AccessLocked(
     if (!r.needs_populate) return r;
   }
   absl::MutexLock l(&mu_);
-  return impl_->Access(addr, len, write, /*populate=*/true, fn, force);
+  impl_->set_defer_sync(foreign);
+  auto r = impl_->Access(addr, len, write, /*populate=*/true, fn, force);
+  impl_->set_defer_sync(false);
+  return r;
 }
 
-Result<size_t> MemoryManager::ForceCopyInPartial(uint64_t addr, std::span<uint8_t> dst) {
+Result<size_t> MemoryManager::ForceCopyInPartial(uint64_t addr, std::span<uint8_t> dst, bool foreign) {
   if (dst.empty()) return size_t{0};
   auto r = AccessLocked(
       addr, dst.size(), /*write=*/false, [&](uint8_t* p, size_t off, size_t n) { memcpy(dst.data() + off, p, n); },
-      /*force=*/true);
+      /*force=*/true, foreign);
   if (r.done == 0) return r.err;
   return r.done;
 }
 
-Result<size_t> MemoryManager::ForceCopyOutPartial(uint64_t addr, std::span<const uint8_t> src) {
+Result<size_t> MemoryManager::ForceCopyOutPartial(uint64_t addr, std::span<const uint8_t> src, bool foreign) {
   if (src.empty()) return size_t{0};
   auto r = AccessLocked(
       addr, src.size(), /*write=*/true, [&](uint8_t* p, size_t off, size_t n) { memcpy(p, src.data() + off, n); },
-      /*force=*/true);
+      /*force=*/true, foreign);
   if (r.done == 0) return r.err;
   return r.done;
 }

@@ -69,6 +69,11 @@ class MemoryManager::Impl {
   uint64_t brk() const { return brk_; }
   uint64_t brk_start() const { return brk_start_; }
   void set_as_limit(uint64_t bytes) { as_limit_ = bytes; }
+  // While set, SyncAs records its ranges instead of calling the platform
+  // (an access from a thread that does not drive it); FlushDeferred, on a
+  // driving thread, applies them.
+  void set_defer_sync(bool on) { defer_sync_ = on; }
+  Result<void> FlushDeferred();
 
   // memory_manager_access.cc: faults, copies, /proc/self/maps.
   Result<void> HandleFault(uint64_t addr, int access);
@@ -166,6 +171,8 @@ class MemoryManager::Impl {
   uint64_t brk_start_ = 0;
   uint64_t brk_ = 0;
   uint64_t as_limit_ = UINT64_MAX;  // RLIMIT_AS
+  bool defer_sync_ = false;
+  RangeSet deferred_;  // app ranges SyncAs owes the platform
   SharedMapper* mapper_;  // the MemoryManager owning this
   absl::flat_hash_map<const void*, std::unique_ptr<MapperRegistration>> shared_regs_;
 };

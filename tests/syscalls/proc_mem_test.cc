@@ -159,6 +159,44 @@ TEST(ProcMem, ReadsAndWritesAChildsMemory) {
   for (int f : {ready[0], ready[1], done[0], done[1]}) close(f);
 }
 
+TEST(ProcMem, WritesAChildsCopyOnWriteAndUntouchedPages) {
+  static volatile int shared_since_fork = 5;
+  const size_t len = 64 << 20;
+  auto* big = static_cast<volatile char*>(
+      mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
+  ASSERT_NE(big, MAP_FAILED);
+  int ready[2], done[2];
+  ASSERT_EQ(pipe(ready), 0);
+  ASSERT_EQ(pipe(done), 0);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    char c;
+    if (write(ready[1], "r", 1) != 1) _exit(10);
+    if (read(done[0], &c, 1) != 1) _exit(11);
+    // Neither page was written by this process: the parent's writes
+    // through /proc/<pid>/mem are what it sees.
+    if (shared_since_fork != 99) _exit(1);
+    if (big[40 << 20] != 'z') _exit(2);
+    _exit(0);
+  }
+  char c;
+  ASSERT_EQ(read(ready[0], &c, 1), 1);
+  const std::string path = "/proc/" + std::to_string(pid) + "/mem";
+  const int fd = open(path.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0) << strerror(errno);
+  const int v = 99;
+  ASSERT_EQ(pwrite(fd, &v, sizeof(v), At(const_cast<int*>(&shared_since_fork))), 4);
+  ASSERT_EQ(pwrite(fd, "z", 1, At(const_cast<char*>(big + (40 << 20)))), 1);
+  ASSERT_EQ(write(done[1], "d", 1), 1);
+  EXPECT_EQ(WaitChild(pid), 0);
+  EXPECT_EQ(shared_since_fork, 5);  // ours keeps its copy
+  EXPECT_EQ(big[40 << 20], 0);
+  close(fd);
+  for (int f : {ready[0], ready[1], done[0], done[1]}) close(f);
+  munmap(const_cast<char*>(big), len);
+}
+
 TEST(ProcMem, AnotherUsersProcessIsNotOpened) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to switch to another user";
   const pid_t parent = getpid();
