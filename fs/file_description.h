@@ -82,6 +82,9 @@ class FileDescription {
   // some bytes moved ends the call short; EFAULT if none did. EINVAL by
   // default.
   virtual bool DirectIo() const { return false; }
+  // Only ReadApp is direct (WriteApp is not): files whose data the host
+  // holds (gofer files) pread straight into app memory.
+  virtual bool DirectRead() const { return DirectIo(); }
   virtual Result<size_t> ReadApp(sentry::mm::MemoryManager& mm, uint64_t addr, size_t len, const uint64_t* off);
   virtual Result<size_t> WriteApp(sentry::mm::MemoryManager& mm, uint64_t addr, size_t len, const uint64_t* off,
                                   bool append);

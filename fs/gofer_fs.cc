@@ -160,6 +160,17 @@ class GoferRegularFile final : public VfsFile {
     return n;
   }
   Result<size_t> PRead(std::span<uint8_t> buf, uint64_t off) override;
+  // read(2) straight into app memory: the host pread targets the sentry's
+  // mapping of the app's pages, one copy instead of pread into the bounce
+  // buffer plus a copy out (see ReadAppAt).
+  bool DirectRead() const override { return true; }
+  Result<size_t> ReadApp(sentry::mm::MemoryManager& mm, uint64_t addr, size_t len, const uint64_t* off) override {
+    if (off != nullptr) return ReadAppAt(mm, addr, len, *off);
+    absl::MutexLock l(&mu_);
+    const size_t n = TRY(ReadAppAt(mm, addr, len, offset_));
+    offset_ += n;
+    return n;
+  }
   Result<size_t> PReadHost(std::span<uint8_t> buf, uint64_t off) {
     while (true) {
       const ssize_t n = pread(fd_->get(), buf.data(), buf.size(), static_cast<off_t>(off));
@@ -205,6 +216,7 @@ class GoferRegularFile final : public VfsFile {
   Result<std::shared_ptr<sentry::mm::MappableFile>> Mappable() override;
 
  private:
+  Result<size_t> ReadAppAt(sentry::mm::MemoryManager& mm, uint64_t addr, size_t len, uint64_t off);
   // O_APPEND (and Linux's pwrite-on-O_APPEND) writes at EOF, picked and
   // written under the inode's append lock so the sandbox's appends do not
   // interleave. `off` is updated to where the write landed.
@@ -653,6 +665,62 @@ Result<size_t> GoferRegularFile::PRead(std::span<uint8_t> buf, uint64_t off) {
   if (off > static_cast<uint64_t>(INT64_MAX)) return Errno::kEINVAL;
   if (auto cache = static_cast<GoferInode*>(inode().get())->cache()) return cache->Read(fd_->get(), buf, off);
   return PReadHost(buf, off);
+}
+
+Result<size_t> GoferRegularFile::ReadAppAt(sentry::mm::MemoryManager& mm, uint64_t addr, size_t len, uint64_t off) {
+  if (off > static_cast<uint64_t>(INT64_MAX)) return Errno::kEINVAL;
+  // A file with a page cache (a shared mapping on a writable mount) reads
+  // through it: its pages hold the sandbox's latest bytes. Taking the
+  // cache's lock under the memory manager's is the documented order
+  // (gofer_cache.h), as for SharedPages.
+  const std::shared_ptr<GoferPageCache> cache = static_cast<GoferInode*>(inode().get())->cache();
+  const int fd = fd_->get();
+  auto read_at = [&](std::span<uint8_t> dst, uint64_t pos) -> Result<size_t> {
+    if (cache != nullptr) return cache->Read(fd, dst, pos);
+    while (true) {
+      const ssize_t n = pread(fd, dst.data(), dst.size(), static_cast<off_t>(pos));
+      if (n >= 0) return static_cast<size_t>(n);
+      if (errno != EINTR) return base::FromHost(errno);
+    }
+  };
+  // Runs under the memory manager's lock, once per piece of app memory, in
+  // order; a second pass (one that populates pages) starts again at 0. A
+  // piece that ends short (EOF, an error) ends the read: later pieces are
+  // skipped, as a short read ends Linux's filemap_read. The host pread
+  // writes into the sentry's mapping of the memory file, which is always
+  // valid there, so a bad app pointer never reaches the host.
+  size_t got = 0;
+  bool ended = false;
+  std::optional<Errno> err;
+  auto piece = [&](uint8_t* p, size_t at, size_t k) {
+    if (at == 0) {
+      got = 0;
+      ended = false;
+      err.reset();
+    }
+    if (ended) return;
+    size_t done = 0;
+    while (done < k) {
+      Result<size_t> n = read_at({p + done, k - done}, off + at + done);
+      if (!n.ok()) {
+        err = n.error();
+        break;
+      }
+      if (n.value() == 0) break;
+      done += n.value();
+    }
+    got = at + done;
+    ended = done < k;
+  };
+  Result<size_t> r = mm.AccessPartial(addr, len, /*write=*/true, piece);
+  if (got > 0) return got;  // bytes delivered win over a later error or fault
+  if (err.has_value()) return *err;
+  if (r.ok()) return size_t{0};  // EOF
+  // Not one byte of the buffer is writable: EFAULT, except at EOF, where
+  // Linux returns 0 without touching the buffer.
+  uint8_t probe;
+  if (TRY(read_at({&probe, 1}, off)) == 0) return size_t{0};
+  return r.error();
 }
 
 Result<std::shared_ptr<sentry::mm::MappableFile>> GoferRegularFile::Mappable() {

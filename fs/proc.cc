@@ -72,6 +72,21 @@ MemStats MemOf(const ProcessInfo& i) {
   return m;
 }
 
+// /proc/<pid>/oom_score (proc_oom_score, oom_badness in mm/oom_kill.c):
+// the badness is the process's resident pages (no swap; page tables are
+// the host's) plus oom_score_adj thousandths of all pages, scaled into
+// 0..2000 and then by 2/3 as Linux shows it; a process without memory
+// (a zombie) or at OOM_SCORE_ADJ_MIN scores 0. "All pages" is the
+// sandbox's memory (MemTotal), as the OOM killer of a machine that size
+// would see it.
+uint64_t OomScore(bool has_mm, uint64_t rss_bytes, int adj, uint64_t total_bytes) {
+  const int64_t total = std::max<int64_t>(1, static_cast<int64_t>(total_bytes / 4096));
+  if (!has_mm || adj <= -1000) return 0;
+  const int64_t badness = static_cast<int64_t>(rss_bytes / 4096) + adj * (total / 1000);
+  const int64_t points = (1000 + badness * 1000 / total) * 2 / 3;
+  return static_cast<uint64_t>(std::max<int64_t>(0, points));
+}
+
 std::string Sigset(uint64_t s) { return fmt::format("{:016x}", s); }
 
 // A per-process knob that programs write (oom_score_adj, loginuid): reads
@@ -563,9 +578,20 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
       auto hold = FsOf(c, pid, &ctx);
       return ctx != nullptr ? proc::MountsText(c, *ctx, true) : std::string();
     });
-    // No cgroups, no audit, no OOM killer: Linux's values for those.
+    // No cgroups, no audit: Linux's values for those.
     file("cgroup", 0444, [pid](const Caller& c) -> Result<std::string> { TRY(InfoOf(c, pid)); return std::string("0::/\n"); });
-    file("oom_score", 0444, [pid](const Caller& c) -> Result<std::string> { TRY(InfoOf(c, pid)); return std::string("0\n"); });
+    file("oom_score", 0444, [pid](const Caller& c) -> Result<std::string> {
+      const ProcessInfo i = TRY(InfoOf(c, pid));
+      std::shared_ptr<sentry::kernel::ThreadGroup> tg;
+      if (c.kernel != nullptr) {
+        tg = c.kernel->FindProcess(pid);
+      } else if (IsSelf(c, pid)) {
+        tg = std::shared_ptr<sentry::kernel::ThreadGroup>(std::shared_ptr<void>(), c.thread_group);  // not owned
+      }
+      if (tg == nullptr) return Errno::kENOENT;
+      const uint64_t total = c.kernel != nullptr ? c.kernel->memory_file().capacity() : 64ull << 30;
+      return fmt::format("{}\n", OomScore(i.mm != nullptr, MemOf(i).rss, tg->oom_score_adj.load(), total));
+    });
     auto knob = [&](std::string name, std::string text, int64_t min, int64_t max) {
       d->AddChild(std::move(name), std::make_shared<KnobInode>(dev, [pid, text](const Caller& c) -> Result<std::string> {
                     TRY(InfoOf(c, pid));

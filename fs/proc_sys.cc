@@ -412,20 +412,21 @@ std::shared_ptr<Inode> Rw(uint64_t dev, SysctlSpec spec, std::function<std::stri
   return std::make_shared<SysctlInode>(dev, 0644, std::move(value), std::move(spec));
 }
 
-std::shared_ptr<Inode> RwInt(uint64_t dev, std::string key, int64_t dflt, int64_t min, int64_t max) {
-  return Rw(dev, SysctlSpec{.key = std::move(key), .min = min, .max = max},
-            [dflt](sentry::kernel::Kernel&) { return std::to_string(dflt); });
-}
+// The writable keys (the ones a container's linux.sysctl may set, see
+// fs::SandboxSysctl).
+const SysctlSpec kHostname{.key = "kernel/hostname", .is_string = true, .max_len = 64};
+const SysctlSpec kDomainname{.key = "kernel/domainname", .is_string = true, .max_len = 64};
+const SysctlSpec kOvercommitMemory{.key = "vm/overcommit_memory", .min = 0, .max = 2};
+const SysctlSpec kOvercommitRatio{.key = "vm/overcommit_ratio", .min = 0, .max = INT32_MAX};
+const SysctlSpec* const kWritable[] = {&kHostname, &kDomainname, &kOvercommitMemory, &kOvercommitRatio};
 
 std::shared_ptr<SyntheticDir> SysTree(uint64_t dev) {
   auto sys = Dir(dev);
   auto kernel = Dir(dev);
   // The UTS names (__NEW_UTS_LEN: 64 bytes), shared with uname(2) and
   // sethostname(2).
-  kernel->AddChild("hostname", Rw(dev, SysctlSpec{.key = "kernel/hostname", .is_string = true, .max_len = 64},
-                                  [](sentry::kernel::Kernel& k) { return k.hostname(); }));
-  kernel->AddChild("domainname", Rw(dev, SysctlSpec{.key = "kernel/domainname", .is_string = true, .max_len = 64},
-                                    [](sentry::kernel::Kernel& k) { return k.domainname(); }));
+  kernel->AddChild("hostname", Rw(dev, kHostname, [](sentry::kernel::Kernel& k) { return k.hostname(); }));
+  kernel->AddChild("domainname", Rw(dev, kDomainname, [](sentry::kernel::Kernel& k) { return k.domainname(); }));
   kernel->AddChild("osrelease", Ro(dev, std::string(kRelease) + "\n", 0444));
   kernel->AddChild("ostype", Ro(dev, "Linux\n", 0444));
   kernel->AddChild("version", Ro(dev, std::string(kVersion) + "\n", 0444));
@@ -463,8 +464,8 @@ std::shared_ptr<SyntheticDir> SysTree(uint64_t dev) {
 
   auto vm = Dir(dev);
   // The policy is the sandbox's (sentry/mm may consult it); 0..2 as Linux.
-  vm->AddChild("overcommit_memory", RwInt(dev, "vm/overcommit_memory", 0, 0, 2));
-  vm->AddChild("overcommit_ratio", RwInt(dev, "vm/overcommit_ratio", 50, 0, INT32_MAX));
+  vm->AddChild("overcommit_memory", Rw(dev, kOvercommitMemory, [](sentry::kernel::Kernel&) { return "0"; }));
+  vm->AddChild("overcommit_ratio", Rw(dev, kOvercommitRatio, [](sentry::kernel::Kernel&) { return "50"; }));
   vm->AddChild("max_map_count", Ro(dev, "65530\n"));
   vm->AddChild("mmap_min_addr", Ro(dev, "65536\n"));
   vm->AddChild("swappiness", Ro(dev, "60\n"));
@@ -538,3 +539,43 @@ void AddSystemFiles(SyntheticDir& root, uint64_t dev) {
 }
 
 }  // namespace fs::proc
+
+namespace fs {
+
+Result<std::pair<std::string, std::string>> SandboxSysctl(std::string_view key, std::string_view value) {
+  std::string path(key);
+  if (path.find('/') == std::string::npos) std::replace(path.begin(), path.end(), '.', '/');
+  const proc::SysctlSpec* spec = nullptr;
+  for (const proc::SysctlSpec* s : proc::kWritable) {
+    if (s->key == path) spec = s;
+  }
+  if (spec == nullptr) return Errno::kENOENT;
+  if (spec->is_string) {
+    // What a write of the value (and a newline) leaves in the key.
+    if (value.find('\n') != std::string_view::npos || value.find('\0') != std::string_view::npos) {
+      return Errno::kEINVAL;
+    }
+    if (value.size() > spec->max_len) return Errno::kENAMETOOLONG;
+    return std::make_pair(path, std::string(value));
+  }
+  // As SysctlFile::PWrite: one integer, blanks around it, in range.
+  std::string_view v = value;
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t' || v.front() == '\n')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t' || v.back() == '\n')) v.remove_suffix(1);
+  int64_t n = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (v.empty() || v[0] == '+' || ec != std::errc() || p != v.data() + v.size()) return Errno::kEINVAL;
+  if (n < spec->min || n > spec->max) return Errno::kEINVAL;
+  return std::make_pair(path, std::to_string(n));
+}
+
+std::vector<std::string> SandboxSysctlKeys() {
+  std::vector<std::string> keys;
+  for (const proc::SysctlSpec* s : proc::kWritable) {
+    keys.push_back(s->key);
+    std::replace(keys.back().begin(), keys.back().end(), '/', '.');
+  }
+  return keys;
+}
+
+}  // namespace fs

@@ -2,17 +2,61 @@
 // reads as zeros and is a hole for SEEK_HOLE.
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
 #include <utility>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
+#include "absl/types/span.h"
+
 #include "fs/synthetic.h"
 #include "sentry/kernel/task.h"
 #include "fs/tmpfs.h"
 
 namespace fs {
+
+namespace {
+
+// Copies app bytes into file pages at file offset `pos`. The pages this
+// write just added (`fresh`) are holes in the memory file: a store through
+// the sentry's mapping would take a host page fault per 4 KiB page (about
+// 2 us each on a VM: allocate, zero, map), so those bytes go in by one
+// pwrite of the memory file instead, which allocates the host pages and
+// copies without faulting (and without zeroing fully written pages): a
+// fresh 1 MiB costs about half. Pages already present are a plain memcpy.
+void CopyToPages(uint8_t* dst, const uint8_t* src, size_t n, uint64_t pos,
+                 absl::Span<const std::pair<uint64_t, uint64_t>> fresh, const sentry::mm::MemoryFile& mf) {
+  size_t done = 0;
+  for (const auto& [fs, fe] : fresh) {
+    if (done == n) break;
+    if (fe <= pos + done) continue;
+    if (fs >= pos + n) break;
+    if (fs > pos + done) {
+      const size_t k = static_cast<size_t>(fs - (pos + done));
+      std::memcpy(dst + done, src + done, k);
+      done += k;
+    }
+    const size_t stop = static_cast<size_t>(std::min<uint64_t>(fe, pos + n) - pos);
+    while (done < stop) {
+      const ssize_t w = pwrite(mf.fd(), src + done, stop - done, static_cast<off_t>(dst + done - mf.Data(0)));
+      if (w <= 0) {
+        if (w < 0 && errno == EINTR) continue;
+        break;  // the store below takes the page fault and whatever it brings
+      }
+      done += static_cast<size_t>(w);
+    }
+    if (done < stop) {
+      std::memcpy(dst + done, src + done, stop - done);
+      done = stop;
+    }
+  }
+  if (done < n) std::memcpy(dst + done, src + done, n - done);
+}
+
+}  // namespace
 
 uint64_t TmpfsInode::size() {
   absl::MutexLock l(&mu_);
@@ -103,6 +147,7 @@ Result<size_t> TmpfsInode::WriteFromApp(sentry::mm::MemoryManager& mm, uint64_t 
   absl::MutexLock w(&write_mu_);
   size_t n = len;
   uint64_t old_size;
+  absl::InlinedVector<std::pair<uint64_t, uint64_t>, 2> fresh;  // file byte ranges of new pages
   {
     absl::MutexLock l(&mu_);
     if (append) off = size_;
@@ -115,6 +160,13 @@ Result<size_t> TmpfsInode::WriteFromApp(sentry::mm::MemoryManager& mm, uint64_t 
     // Pages first, as WriteAt. Fresh memory-file pages read as zeros, so
     // pages about to be overwritten are never zero-filled by us.
     const uint64_t first = off / kPageSize, last = (off + n + kPageSize - 1) / kPageSize;
+    for (uint64_t idx = first; idx < last;) {  // the holes this write fills
+      const uint64_t h = pages_.NextHole(idx);
+      if (h >= last) break;
+      const uint64_t he = std::min(pages_.NextData(h), last);
+      fresh.emplace_back(h * kPageSize, he * kPageSize);
+      idx = he;
+    }
     const uint64_t filled = pages_.Fill(first, last);
     if (filled < last) {
       const uint64_t room = filled * kPageSize > off ? filled * kPageSize - off : 0;
@@ -127,7 +179,8 @@ Result<size_t> TmpfsInode::WriteFromApp(sentry::mm::MemoryManager& mm, uint64_t 
     copied = mm.AccessPartial(addr, n, /*write=*/false, [&](uint8_t* p, size_t at, size_t k) {
       absl::MutexLock l(&mu_);
       pages_.ForEach(off + at, k, [&](uint64_t a, uint8_t* data, size_t m) {
-        if (data != nullptr) std::memcpy(data, p + a, m);  // null: truncated meanwhile
+        // null: truncated meanwhile
+        if (data != nullptr) CopyToPages(data, p + a, m, off + at + a, fresh, pages_.memory_file());
       });
     });
   }

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <thread>
 
@@ -103,6 +104,7 @@ int Boot(const Config& c, const BootOptions& o) {
   sentry::kernel::ExecSpec spec;
   fs::VfsOptions vfs_opts;
   std::string hostname;
+  std::map<std::string, std::string> sysctls;
   std::vector<base::UniqueFd> mount_fds;  // owned until connected below
   try {
     const auto j = nlohmann::json::parse(ReadAll(spec_fd.get()));
@@ -117,6 +119,7 @@ int Boot(const Config& c, const BootOptions& o) {
       spec.rlimits.push_back({r.at(0).get<int>(), r.at(1).get<uint64_t>(), r.at(2).get<uint64_t>()});
     }
     hostname = j.value("hostname", "");
+    sysctls = j.value("sysctl", std::map<std::string, std::string>{});  // OCI linux.sysctl
     vfs_opts.overlay_root = !j.value("root_readonly", false);
     if (RootfsWritableThroughGofer(c)) {  // --overlay2=none
       vfs_opts.root_writable = vfs_opts.overlay_root;
@@ -228,6 +231,7 @@ int Boot(const Config& c, const BootOptions& o) {
   }
 
   sentry::kernel::Kernel kernel(kc, std::move(mf).value(), std::move(plat).value(), std::move(vfs).value());
+  for (const auto& [key, value] : sysctls) kernel.SetSysctl(key, value);
   if (control_fd.valid()) StartControlServer(kernel, poller.value(), std::move(control_fd));
   // A host terminal on stdin (runsc do put it in raw mode): the app's
   // terminal is the sandbox's own /dev/pts/0, bridged to it.
@@ -245,6 +249,10 @@ int Boot(const Config& c, const BootOptions& o) {
         if (tty_console != nullptr) tty_console->Resize();
         continue;
       }
+      // A signal that comes before the first process exists (runsc kill
+      // right after start) waits for it: runc's init exists from create
+      // on, so engines expect it to be there.
+      while (kernel.Pids().empty()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
       kernel.SignalInit(sig);
     }
   });

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -56,6 +57,8 @@ struct DoOptions {
   std::optional<CapsSpec> caps;  // unset: root has every capability, others none
   bool no_new_privs = false;     // process.noNewPrivileges
   std::optional<int> oom_score_adj;  // process.oomScoreAdj, the app's /proc/<pid>/oom_score_adj
+  // linux.sysctl: Kernel::SetSysctl key ("kernel/domainname") -> value.
+  std::map<std::string, std::string> sysctls;
   // The directory of a control socket the sentry serves (runsc exec/ps);
   // empty: none.
   std::string control_dir;

@@ -9,7 +9,9 @@
 #include <cstring>
 #include <thread>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "base/logging.h"
 #include "fmt/format.h"
 #include "fs/devpts.h"
@@ -24,6 +26,36 @@
 
 namespace runsc {
 namespace {
+
+// A pod's further containers by id (the "container" op's "id"): their
+// roots, for `runsc exec` into them (op "exec" with "container"), while
+// their first process lives.
+class PodRoots {
+ public:
+  void Set(const std::string& id, const fs::Path& root) {
+    absl::MutexLock l(&mu_);
+    roots_.insert_or_assign(id, root);
+  }
+  std::optional<fs::Path> Get(const std::string& id) {
+    absl::MutexLock l(&mu_);
+    auto it = roots_.find(id);
+    if (it == roots_.end()) return std::nullopt;
+    return it->second;
+  }
+  void Erase(const std::string& id) {
+    absl::MutexLock l(&mu_);
+    roots_.erase(id);
+  }
+
+ private:
+  absl::Mutex mu_;  // a leaf
+  absl::flat_hash_map<std::string, fs::Path> roots_ ABSL_GUARDED_BY(mu_);
+};
+
+PodRoots& Roots() {
+  static PodRoots roots;
+  return roots;
+}
 
 // <dir>/ctl through an O_PATH fd of dir, so the state root may be longer
 // than sun_path allows.
@@ -98,6 +130,22 @@ void Serve(sentry::kernel::Kernel& k, const std::shared_ptr<fs::HostPoller>& pol
     (void)SendControl(conn.get(), {{"ok", true}});
     return;
   }
+  if (op == "signal") {
+    // runsc kill --all: every process of the sandbox, as runc signals
+    // every process of the container's cgroup.
+    const int sig = req->value("signal", 0);
+    if (sig < 1 || sig > 64) {
+      (void)SendControl(conn.get(), {{"error", fmt::format("bad signal {}", sig)}});
+      return;
+    }
+    int signalled = 0;
+    for (int32_t pid : k.Pids()) {
+      k.SignalProcess(pid, sig);
+      ++signalled;
+    }
+    (void)SendControl(conn.get(), {{"ok", true}, {"signalled", signalled}});
+    return;
+  }
   if (op != "exec" && op != "container") {
     (void)SendControl(conn.get(), {{"error", fmt::format("unknown control request \"{}\"", op)}});
     return;
@@ -143,6 +191,15 @@ void Serve(sentry::kernel::Kernel& k, const std::shared_ptr<fs::HostPoller>& pol
     const int flags = fcntl(fds[i].get(), F_GETFL);
     if (flags < 0) continue;
     (void)spec.fds->InstallAt(static_cast<int>(i), fs::NewHostFile(std::move(fds[i]), flags, poller), false);
+  }
+  if (op == "exec" && req->contains("container")) {
+    const std::string cid = req->value("container", "");
+    auto root = Roots().Get(cid);
+    if (!root.has_value()) {
+      (void)SendControl(conn.get(), {{"error", fmt::format("container \"{}\" has no process in this sandbox", cid)}});
+      return;
+    }
+    spec.root = std::move(*root);
   }
   if (op == "container") {
     // A pod's further container: its rootfs comes from its own gofer (fd 3).
@@ -194,6 +251,8 @@ void Serve(sentry::kernel::Kernel& k, const std::shared_ptr<fs::HostPoller>& pol
     return;
   }
   spec.fds.reset();  // the process holds its own reference
+  const std::string container_id = op == "container" ? req->value("id", "") : "";
+  if (!container_id.empty()) Roots().Set(container_id, *spec.root);
   (void)SendControl(conn.get(), {{"pid", pid.value()}});
   if (op == "container") {
     // The container's supervisor forwards signals as {"signal":N}; if it
@@ -221,6 +280,7 @@ void Serve(sentry::kernel::Kernel& k, const std::shared_ptr<fs::HostPoller>& pol
     }).detach();
   }
   const int status = k.WaitStartedProcess(pid.value());
+  if (!container_id.empty()) Roots().Erase(container_id);
   if (console.has_value()) console->bridge->Finish();  // the process's last output
   (void)SendControl(conn.get(), {{"status", status}});
 }

@@ -4,9 +4,11 @@
 #include <pthread.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <climits>
 #include <optional>
@@ -272,6 +274,7 @@ int Do(const Config& c, const DoOptions& o) {
   }
   spec["no_new_privs"] = o.no_new_privs;
   if (o.oom_score_adj.has_value()) spec["oom_score_adj"] = *o.oom_score_adj;
+  if (!o.sysctls.empty()) spec["sysctl"] = o.sysctls;
   // A terminal on stdin with us in its foreground: the app gets the
   // sandbox's own pty as its terminal (fs/tty_console.h), so ^C, ^Z and
   // job control are the sandbox's; the host terminal passes raw bytes
@@ -305,7 +308,32 @@ int Do(const Config& c, const DoOptions& o) {
       kill(boot_pid, sig);
     }
   });
-  auto st = Wait(boot_pid);
+  // The sentry's exit ends the sandbox. A gofer that dies first (killed,
+  // or failed) leaves the sandbox without its files (every later access
+  // fails): the sandbox is stopped then, so the engine sees it stop
+  // (`runsc state`: stopped) rather than a container that runs on broken.
+  absl::StatusOr<int> st = absl::InternalError("sentry not waited for");
+  while (true) {
+    int status = 0;
+    const pid_t p = waitpid(-1, &status, __WALL);
+    if (p < 0) {
+      if (errno == EINTR) continue;
+      st = absl::ErrnoToStatus(errno, fmt::format("waitpid({})", boot_pid));
+      break;
+    }
+    if (p == boot_pid) {
+      st = status;
+      break;
+    }
+    if (auto g = std::find(gofers.begin(), gofers.end(), p); g != gofers.end()) {
+      gofers.erase(g);
+      // Exit 0: the sentry closed its connection (it is finishing).
+      if (WIFEXITED(status) && WEXITSTATUS(status) == 0) continue;
+      logging::Error("the sandbox's gofer (pid {}) exited with status {:#x} while the sandbox ran: stopping it", p,
+                     status);
+      kill(boot_pid, SIGKILL);
+    }
+  }
   // Stop the forwarder: it only returns on SIGUSR2 once boot is gone.
   pthread_kill(forwarder.native_handle(), SIGUSR2);
   forwarder.join();

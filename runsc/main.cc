@@ -109,7 +109,7 @@ int main(int argc, char** argv) {
   CLI::App* resume_cmd = app.add_subcommand("resume", "continue a paused container");
   resume_cmd->add_option("id", id, "container id")->required();
   std::vector<CLI::App*> unsupported;
-  for (const char* name : {"checkpoint", "restore"}) {
+  for (const char* name : {"checkpoint", "restore", "update"}) {
     CLI::App* cmd = app.add_subcommand(name, "not supported yet");
     cmd->allow_extras();
     unsupported.push_back(cmd);

@@ -47,7 +47,7 @@ Result<uint64_t> ReadToUser(Task& t, FileDescription& f, uint64_t addr, uint64_t
     const size_t n = TRY(off ? f.PRead({}, static_cast<uint64_t>(*off)) : f.Read({}));
     return n;
   }
-  if (f.DirectIo()) {  // tmpfs: one copy from the file's pages, never blocks
+  if (f.DirectRead()) {  // tmpfs, gofer files: one copy into app memory, never waits
     const uint64_t at = off ? static_cast<uint64_t>(*off) : 0;
     const size_t n = TRY(f.ReadApp(t.mm(), addr, len, off ? &at : nullptr));
     return n;

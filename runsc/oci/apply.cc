@@ -11,6 +11,7 @@
 
 #include "base/logging.h"
 #include "fs/devpts.h"
+#include "fs/filesystems.h"
 #include "fmt/format.h"
 
 namespace runsc::oci {
@@ -220,9 +221,11 @@ absl::StatusOr<DoOptions> ToDoOptions(const Spec& spec, Config& c) {
     const uint64_t limit = static_cast<uint64_t>(*spec.pids_limit);
     if (c.max_tasks == 0 || limit < c.max_tasks) c.max_tasks = limit;
   }
-  if (spec.cpu_shares.has_value() || spec.cpu_quota.has_value()) {
-    // TODO(#8): cpu shares/quota through a cgroup v1 child of the engine's.
-    logging::Info("linux.resources.cpu: not applied by the sandbox itself (the engine's cgroup still applies)");
+  // linux.resources.cpu: the sandbox's host cgroup (runsc/oci/cgroup.h).
+  // linux.sysctl: the keys the sandbox's /proc/sys has (spec.cc refused
+  // the others; the network ones it keeps have no key yet).
+  for (const auto& [k, v] : spec.sysctl) {
+    if (auto applied = fs::SandboxSysctl(k, v); applied.ok()) o.sysctls[applied.value().first] = applied.value().second;
   }
   // process.capabilities and noNewPrivileges: the first task's credentials
   // in the sentry (Kernel::Exec applies execve's capability rules to them).

@@ -2,10 +2,12 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -19,6 +21,7 @@
 #include "base/logging.h"
 #include "fmt/format.h"
 #include "runsc/commands.h"
+#include "runsc/control.h"
 #include "runsc/oci/apply.h"
 #include "runsc/oci/cgroup.h"
 #include "runsc/oci/console.h"
@@ -77,6 +80,14 @@ absl::StatusOr<std::pair<StateDir, oci::State>> LoadContainer(const Config& c, c
   oci::State s = *st;
   Refresh(s);
   return std::make_pair(std::move(*dir), s);
+}
+
+// runc's "owner" of a container: its state directory's owner, by name.
+std::string OwnerOf(const std::string& state_dir) {
+  struct stat st {};
+  if (::stat(state_dir.c_str(), &st) != 0) return "";
+  if (const passwd* pw = ::getpwuid(st.st_uid); pw != nullptr) return pw->pw_name;
+  return std::to_string(st.st_uid);
 }
 
 bool errors_to_log = false;  // written once by main() before any thread starts
@@ -147,8 +158,15 @@ int Create(const Config& c, const std::string& id, const CreateOptions& o) {
   s.bundle = bundle;
   s.created = Now();
   s.annotations = spec->annotations;
-  // Nothing is left behind on failure: the state directory goes too.
+  // Nothing is left behind on failure: the supervisor (once started) and
+  // its cgroup go, and the state directory too.
+  pid_t supervisor = 0;
   auto cleanup = [&](std::string_view msg) {
+    if (supervisor > 0) {
+      ::kill(supervisor, SIGKILL);
+      (void)::waitpid(supervisor, nullptr, 0);
+    }
+    if (!s.cgroup.empty()) DestroyCgroup(s.cgroup, s.cgroup_owned);
     (void)dir->Remove();
     return Fail(msg);
   };
@@ -171,17 +189,16 @@ int Create(const Config& c, const std::string& id, const CreateOptions& o) {
   auto pid = SpawnSelf(args, stdio, /*namespaces=*/0, /*detach=*/true);
   console.Reset();
   if (!pid.ok()) return cleanup(fmt::format("starting the container: {}", pid.status().ToString()));
+  supervisor = *pid;
   s.pid = *pid;
   s.status = "created";
   // The host cgroup (runsc/oci/cgroup.h): the supervisor goes in before it
   // starts the gofers and the sentry (it waits for `start`).
   if (const std::string cg = CgroupPathFor(*spec, id, c.systemd_cgroup); cg.empty()) {
-    kill(*pid, SIGKILL);
     return cleanup(fmt::format("linux.cgroupsPath: \"{}\" is not a usable cgroup path", spec->cgroups_path));
   } else if (auto made = CreateCgroup(cg, *spec, *pid, &s.cgroup_owned); !made.ok()) {
     if (spec->cpu_shares.has_value() || spec->cpu_quota.has_value() || !spec->cgroups_path.empty()) {
-      kill(*pid, SIGKILL);
-      DestroyCgroup(cg, s.cgroup_owned);
+      s.cgroup = cg;
       return cleanup(fmt::format("cgroup {}: {}", cg, std::string(made.message())));
     }
     // No limits asked for: the sandbox runs without a cgroup of its own
@@ -191,20 +208,21 @@ int Create(const Config& c, const std::string& id, const CreateOptions& o) {
   } else {
     s.cgroup = cg;
   }
-  if (auto st2 = dir->Save(s); !st2.ok()) {
-    kill(*pid, SIGKILL);
-    return cleanup(std::string(st2.message()));
-  }
+  if (auto st2 = dir->Save(s); !st2.ok()) return cleanup(std::string(st2.message()));
   if (auto p = WritePidFile(o.pid_file, *pid); !p.ok()) {
-    kill(*pid, SIGKILL);
+    (void)::unlink(o.pid_file.c_str());
     return cleanup(std::string(p.message()));
   }
   // createRuntime and createContainer hooks run now; prestart is their
-  // deprecated alias and runs first (runtime-spec config.md "Hooks").
+  // deprecated alias and runs first (runtime-spec config.md "Hooks"). They
+  // see the state "creating", as runc passes it (the container becomes
+  // "created" once they succeed); a failing one fails the create.
+  oci::State creating = s;
+  creating.status = "creating";
   for (const auto* hooks : {&spec->hooks.prestart, &spec->hooks.create_runtime, &spec->hooks.create_container}) {
-    if (auto h = RunHooks(*hooks, StateJson(s)); !h.ok()) {
-      kill(*pid, SIGKILL);
-      return cleanup(std::string(h.message()));
+    if (auto h = RunHooks(*hooks, StateJson(creating)); !h.ok()) {
+      if (!o.pid_file.empty()) (void)::unlink(o.pid_file.c_str());
+      return cleanup(fmt::format("create \"{}\": {}", id, std::string(h.message())));
     }
   }
   return 0;
@@ -239,12 +257,20 @@ int Supervise(const Config& c, const std::string& id, const std::string& bundle)
   char b = 0;
   if (!fifo.valid() || ::read(fifo.get(), &b, 1) != 1) return 1;  // deleted before start
   fifo.Reset();
+  // runtime-spec: a failing startContainer hook stops the container (its
+  // process never runs; poststop hooks still run); a failing poststart
+  // hook is only a warning.
+  absl::Status start_hooks = absl::OkStatus();
   {
     auto dir = StateDir::Open(c.root_dir, id, false);
     if (dir.ok()) {
       if (auto s = dir->Load(); s.ok()) {
-        (void)RunHooks(spec->hooks.start_container, StateJson(*s));
-        (void)RunHooks(spec->hooks.poststart, StateJson(*s));
+        start_hooks = RunHooks(spec->hooks.start_container, StateJson(*s));
+        if (start_hooks.ok()) {
+          if (auto h = RunHooks(spec->hooks.poststart, StateJson(*s)); !h.ok()) {
+            logging::Warn("poststart: {}", std::string(h.message()));
+          }
+        }
       }
     }
   }
@@ -263,8 +289,11 @@ int Supervise(const Config& c, const std::string& id, const std::string& bundle)
     if (!f.good()) logging::Warn("process.oomScoreAdj: writing /proc/self/oom_score_adj failed");
   }
   int code = 0;
-  if (auto sandbox = PodSandboxId(*spec, id)) {
-    code = RunInPod(c, *sandbox, *spec);
+  if (!start_hooks.ok()) {
+    logging::Error("startContainer: {}; the container's process does not run", std::string(start_hooks.message()));
+    code = 1;
+  } else if (auto sandbox = PodSandboxId(*spec, id)) {
+    code = RunInPod(c, id, *sandbox, *spec);
   } else {
     Config cfg = c;
     auto o = ToDoOptions(*spec, cfg);
@@ -278,7 +307,9 @@ int Supervise(const Config& c, const std::string& id, const std::string& bundle)
       s->status = "stopped";
       s->exit_status = code;
       (void)dir->Save(*s);
-      (void)RunHooks(spec->hooks.poststop, StateJson(*s));
+      if (auto h = RunHooks(spec->hooks.poststop, StateJson(*s)); !h.ok()) {
+        logging::Warn("poststop: {}", std::string(h.message()));
+      }
     }
   }
   return code;
@@ -312,12 +343,19 @@ int Wait(const Config& c, const std::string& id) {
 int PrintState(const Config& c, const std::string& id) {
   auto loaded = LoadContainer(c, id);
   if (!loaded.ok()) return Fail(loaded.status());
-  fmt::print("{}\n", StateJson(loaded->second));
+  // runc's `state`: the OCI state plus rootfs and owner; no pid once
+  // stopped (the OCI pid is required only while created or running).
+  const oci::State& s = loaded->second;
+  nlohmann::json j = nlohmann::json::parse(StateJson(s));
+  if (s.status == "stopped") j["pid"] = 0;
+  j["rootfs"] = "";
+  if (auto spec = LoadSpec(s.bundle); spec.ok()) j["rootfs"] = spec->root_path;
+  j["owner"] = OwnerOf(loaded->first.path());
+  fmt::print("{}\n", j.dump(2));
   return 0;
 }
 
 int Kill(const Config& c, const std::string& id, const std::string& signal, bool all) {
-  (void)all;  // One sandbox process tree per container: --all is the same.
   const int sig = ParseSignal(signal.empty() ? "TERM" : signal);
   if (sig == 0) return Fail(fmt::format("unknown signal \"{}\"", signal));
   auto loaded = LoadContainer(c, id);
@@ -326,7 +364,35 @@ int Kill(const Config& c, const std::string& id, const std::string& signal, bool
   if (s.status != "created" && s.status != "running" && s.status != "paused") {
     return Fail(fmt::format("cannot kill container \"{}\" in state \"{}\"", id, s.status));
   }
+  // --all: every process of the sandbox (the sentry signals them). A pod
+  // container shares its sandbox with others: its init only (the
+  // supervisor forwards to it), as without --all.
+  if (all && s.status == "running") {
+    auto spec = LoadSpec(s.bundle);
+    if (spec.ok() && !PodSandboxId(*spec, id).has_value()) {
+      // No control socket yet (or no process in it): the sentry is still
+      // booting, its init is the only process to be (the supervisor
+      // forwards to it).
+      if (auto sock = ConnectControl(loaded->first.path()); sock.ok()) {
+        if (auto r = SendControl(sock->get(), {{"op", "signal"}, {"signal", sig}}); !r.ok()) return Fail(r);
+        auto reply = RecvControl(sock->get());
+        if (!reply.ok()) return Fail(reply.status());
+        if (reply->contains("error")) return Fail(fmt::format("kill --all: {}", reply->value("error", "")));
+        // None yet: the sentry is up but its init is still starting.
+        if (reply->value("signalled", 0) > 0) return 0;
+      }
+    }
+  }
   if (::kill(s.pid, sig) != 0) return Fail(fmt::format("kill {}: {}", s.pid, strerror(errno)));
+  // A frozen sandbox would not act on the signal until thawed; SIGKILL
+  // thaws it so it dies now (runc does the same).
+  if (sig == SIGKILL && s.status == "paused") {
+    if (!s.cgroup.empty()) {
+      (void)FreezeCgroup(s.cgroup, false);
+    } else {
+      ::kill(s.pid, SIGCONT);
+    }
+  }
   return 0;
 }
 
@@ -356,32 +422,59 @@ int Delete(const Config& c, const std::string& id, bool force) {
 
 int List(const Config& c, const std::string& format) {
   nlohmann::json out = nlohmann::json::array();
-  std::string table = "ID      PID     STATUS      BUNDLE      CREATED\n";
+  std::vector<std::array<std::string, 6>> rows = {{"ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"}};
   for (const std::string& id : ListIds(c.root_dir)) {
     auto loaded = LoadContainer(c, id);
     if (!loaded.ok()) continue;
     const auto& s = loaded->second;
-    out.push_back({{"ociVersion", "1.0.2"}, {"id", s.id}, {"pid", s.pid}, {"status", s.status},
-                   {"bundle", s.bundle}, {"created", s.created}, {"annotations", s.annotations}});
-    table += fmt::format("{}  {}  {}  {}  {}\n", s.id, s.pid, s.status, s.bundle, s.created);
+    const std::string owner = OwnerOf(loaded->first.path());
+    out.push_back({{"ociVersion", "1.0.2"}, {"id", s.id}, {"pid", s.status == "stopped" ? 0 : s.pid},
+                   {"status", s.status}, {"bundle", s.bundle}, {"rootfs", ""}, {"created", s.created},
+                   {"annotations", s.annotations}, {"owner", owner}});
+    if (auto spec = LoadSpec(s.bundle); spec.ok()) out.back()["rootfs"] = spec->root_path;
+    rows.push_back({s.id, std::to_string(s.status == "stopped" ? 0 : s.pid), s.status, s.bundle, s.created, owner});
   }
   if (format == "json") {
     fmt::print("{}\n", out.dump());
-  } else {
-    fmt::print("{}", table);
+    return 0;
+  }
+  // A table like runc's (tabwriter: columns padded to the widest cell + 6).
+  std::array<size_t, 6> width{};
+  for (const auto& r : rows) {
+    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  }
+  for (const auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      line += i + 1 < r.size() ? fmt::format("{:<{}}", r[i], width[i] + 6) : r[i];
+    }
+    fmt::print("{}\n", line);
   }
   return 0;
 }
 
 int Features() {
+  // runc's `features` document (runtime-spec features.md). What the
+  // sandbox does not do is stated as disabled rather than left out: the
+  // OCI seccomp profile, AppArmor and SELinux labels and Intel RDT are not
+  // applied (the sandbox's own host filter always is, docs/security.md).
   nlohmann::json f = {
       {"ociVersionMin", "1.0.0"},
       {"ociVersionMax", "1.0.2"},
       {"hooks", {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}},
       {"mountOptions", {"bind", "rbind", "ro", "rw", "nosuid", "nodev", "noexec", "mode"}},
-      {"linux", {{"namespaces", {"pid", "network", "ipc", "uts", "mount"}}, {"capabilities", CapabilityNames()},
-                 {"cgroup", {{"v1", true}, {"v2", false}, {"systemd", false}, {"systemdUser", false}}}}},
-      {"annotations", {{"org.opencontainers.runc.version", "runsc-cpp 0.1.0"}}}};
+      {"linux",
+       {{"namespaces", {"pid", "network", "ipc", "uts", "mount"}},
+        {"capabilities", CapabilityNames()},
+        {"cgroup", {{"v1", true}, {"v2", false}, {"systemd", false}, {"systemdUser", false}, {"rdma", false}}},
+        {"seccomp", {{"enabled", false}}},
+        {"apparmor", {{"enabled", false}}},
+        {"selinux", {{"enabled", false}}},
+        {"intelRdt", {{"enabled", false}}},
+        {"mountExtensions", {{"idmap", {{"enabled", false}}}}}}},
+      {"annotations",
+       {{"org.opencontainers.runc.version", "runsc-cpp 0.1.0"},
+        {"org.opencontainers.runc.checkpoint.enabled", "false"}}}};
   fmt::print("{}\n", f.dump(4));
   return 0;
 }

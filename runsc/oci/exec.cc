@@ -24,6 +24,7 @@
 #include "runsc/oci/apply.h"
 #include "runsc/oci/cgroup.h"
 #include "runsc/oci/console.h"
+#include "runsc/oci/pod.h"
 #include "runsc/oci/commands.h"
 #include "runsc/oci/spec.h"
 #include "runsc/oci/state.h"
@@ -40,6 +41,12 @@ int Fail(std::string_view msg) {
 
 int Fail(const absl::Status& s) { return Fail(std::string(s.message())); }
 
+// Created (or paused while created): the supervisor waits for `start`,
+// no sandbox process exists yet.
+bool NotStarted(const State& st) {
+  return st.status == "created" || (st.status == "paused" && st.paused_from == "created");
+}
+
 // The running container's state and its control directory.
 absl::StatusOr<State> Running(const Config& c, const std::string& id) {
   auto dir = StateDir::Open(c.root_dir, id, false);
@@ -50,6 +57,12 @@ absl::StatusOr<State> Running(const Config& c, const std::string& id) {
   if (st->status == "paused" && !st->cgroup.empty()) {
     // Frozen: the sentry cannot answer (runc refuses exec in a paused container too).
     return absl::FailedPreconditionError(fmt::format("container \"{}\" is paused", id));
+  }
+  if (NotStarted(*st)) {
+    // Unlike runc's (and gVisor's), our sandbox boots at start: before it
+    // there is nothing to run a process in.
+    return absl::FailedPreconditionError(
+        fmt::format("container \"{}\" is created but not started: its sandbox runs from `runsc start` on", id));
   }
   if (st->status != "running" && st->status != "created" && st->status != "paused") {
     return absl::FailedPreconditionError(fmt::format("container \"{}\" is not running (state \"{}\")", id, st->status));
@@ -159,7 +172,14 @@ int Exec(const Config& c, const std::string& id, const ExecOptions& o) {
   // writes it in every process it starts in the container).
   if (const auto adj = p.oom_score_adj.has_value() ? p.oom_score_adj : cspec->oom_score_adj) req["oom_score_adj"] = *adj;
 
-  auto sock = ConnectControl(c.root_dir + "/" + id);
+  // A pod's further container runs in its pod's sandbox: exec there,
+  // under the container's own root (control op "exec" with "container").
+  std::string sandbox_dir = c.root_dir + "/" + id;
+  if (auto sandbox = PodSandboxId(*cspec, id)) {
+    sandbox_dir = c.root_dir + "/" + *sandbox;
+    req["container"] = id;
+  }
+  auto sock = ConnectControl(sandbox_dir);
   if (!sock.ok()) return Fail(fmt::format("exec in \"{}\": {}", id, std::string(sock.status().message())));
   // -t: a host pty whose master goes to the engine (as for create); the
   // sentry bridges its replica to a new pty of the sandbox's devpts.
@@ -226,6 +246,7 @@ absl::StatusOr<std::vector<nlohmann::json>> SandboxProcesses(const Config& c, co
     auto st = dir->Load();
     if (!st.ok()) return st.status();
     Refresh(*st);
+    if (NotStarted(*st)) return std::vector<nlohmann::json>{};
     if (st->status == "paused" && !st->cgroup.empty()) {
       std::ifstream f(PausedPsFile(c, id));
       auto j = nlohmann::json::parse(f, nullptr, /*allow_exceptions=*/false);
@@ -268,10 +289,13 @@ int Pause(const Config& c, const std::string& id, bool pause) {
   auto st = dir->Load();
   if (!st.ok()) return Fail(st.status());
   Refresh(*st);
-  const char* want = pause ? "running" : "paused";
-  if (st->status != want) {
+  // runc: a created or running container can be paused; resume returns it
+  // to the state it had (a created one still waits for `start`).
+  const bool allowed = pause ? (st->status == "running" || st->status == "created") : st->status == "paused";
+  if (!allowed) {
     return Fail(fmt::format("cannot {} container \"{}\" in state \"{}\"", pause ? "pause" : "resume", id, st->status));
   }
+  const bool created = pause ? st->status == "created" : st->paused_from == "created";
   // The sandbox's cgroup freezer: every host task of the sandbox (sentry,
   // stubs, gofers) stops where it is, so no app instruction runs and
   // nothing in the sandbox can notice (clocks keep going, as with Linux's
@@ -280,12 +304,17 @@ int Pause(const Config& c, const std::string& id, bool pause) {
     const std::string saved = PausedPsFile(c, id);
     if (pause) {
       // See PausedPsFile. Taken under the state lock, so no exec can start
-      // a process between the list and the freeze.
-      auto reply = Request(c, id, {{"op", "ps"}});
-      if (!reply.ok()) return Fail(fmt::format("pause \"{}\": listing its processes: {}", id,
-                                std::string(reply.status().message())));
+      // a process between the list and the freeze. A created container
+      // has no sandbox processes yet (only its supervisor, waiting).
+      nlohmann::json procs = nlohmann::json::array();
+      if (!created) {
+        auto reply = Request(c, id, {{"op", "ps"}});
+        if (!reply.ok()) return Fail(fmt::format("pause \"{}\": listing its processes: {}", id,
+                                  std::string(reply.status().message())));
+        procs = reply->value("processes", nlohmann::json::array());
+      }
       const std::string tmp = saved + ".tmp";
-      std::ofstream(tmp) << reply->value("processes", nlohmann::json::array()).dump();
+      std::ofstream(tmp) << procs.dump();
       if (::rename(tmp.c_str(), saved.c_str()) != 0) return Fail(fmt::format("pause: {}: {}", saved, strerror(errno)));
     }
     if (auto s = FreezeCgroup(st->cgroup, pause); !s.ok()) {
@@ -293,6 +322,9 @@ int Pause(const Config& c, const std::string& id, bool pause) {
       return Fail(s);
     }
     if (!pause) (void)::unlink(saved.c_str());
+  } else if (created) {
+    // Only the supervisor exists, blocked until `start`.
+    if (::kill(st->pid, pause ? SIGSTOP : SIGCONT) != 0) return Fail(fmt::format("{}: {}", id, strerror(errno)));
   } else {
     auto sock = ConnectControl(c.root_dir + "/" + id);
     if (!sock.ok()) return Fail(sock.status());
@@ -300,7 +332,13 @@ int Pause(const Config& c, const std::string& id, bool pause) {
     auto reply = RecvControl(sock->get());
     if (!reply.ok()) return Fail(reply.status());
   }
-  st->status = pause ? "paused" : "running";
+  if (pause) {
+    st->paused_from = st->status;
+    st->status = "paused";
+  } else {
+    st->status = created ? "created" : "running";
+    st->paused_from.clear();
+  }
   if (auto s = dir->Save(*st); !s.ok()) return Fail(s);
   return 0;
 }
@@ -321,7 +359,9 @@ int Events(const Config& c, const std::string& id, bool stats_once, int interval
     // cpu and memory from the sandbox's cgroup; pids from the sentry (its
     // processes, which have no host pids), or the list saved at pause.
     nlohmann::json data = st->cgroup.empty() ? nlohmann::json::object() : CgroupStats(st->cgroup);
-    if (auto procs = SandboxProcesses(c, id); procs.ok()) data["pids"] = {{"current", procs->size()}};
+    // runc always has "pids"; 0 while the sentry is still booting.
+    auto procs = SandboxProcesses(c, id);
+    data["pids"] = {{"current", procs.ok() ? procs->size() : 0}};
     if (auto spec = LoadSpec(st->bundle); spec.ok() && spec->pids_limit.has_value() && *spec->pids_limit > 0) {
       data["pids"]["limit"] = *spec->pids_limit;
     }

@@ -38,7 +38,7 @@ std::optional<std::string> PodSandboxId(const Spec& spec, const std::string& id)
   return std::nullopt;
 }
 
-int RunInPod(const Config& c, const std::string& sandbox_id, const Spec& spec) {
+int RunInPod(const Config& c, const std::string& id, const std::string& sandbox_id, const Spec& spec) {
   auto fail = [](std::string_view msg) {
     fmt::print(stderr, "runsc: {}\n", msg);
     logging::Error("{}", msg);
@@ -74,7 +74,7 @@ int RunInPod(const Config& c, const std::string& sandbox_id, const Spec& spec) {
   }
   auto sock = ConnectControl(c.root_dir + "/" + sandbox_id);
   if (!sock.ok()) return fail(fmt::format("joining sandbox \"{}\": {}", sandbox_id, std::string(sock.status().message())));
-  nlohmann::json req = {{"op", "container"}, {"argv", spec.args}, {"env", spec.env},
+  nlohmann::json req = {{"op", "container"}, {"id", id}, {"argv", spec.args}, {"env", spec.env},
                         {"cwd", spec.cwd},   {"uid", spec.uid},   {"gid", spec.gid},
                         {"groups", spec.additional_gids}, {"root_readonly", spec.root_readonly}};
   if (spec.umask.has_value()) req["umask"] = *spec.umask;

@@ -15,8 +15,9 @@ namespace runsc::oci {
 std::optional<std::string> PodSandboxId(const Spec& spec, const std::string& id);
 
 // The joined container's supervisor body: serves its rootfs, starts its
-// process in the sandbox, forwards signals; returns its exit code.
-int RunInPod(const Config& c, const std::string& sandbox_id, const Spec& spec);
+// process in the sandbox (known there as `id`, for `runsc exec`), forwards
+// signals; returns its exit code.
+int RunInPod(const Config& c, const std::string& id, const std::string& sandbox_id, const Spec& spec);
 
 }  // namespace runsc::oci
 

@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "fmt/format.h"
+#include "fs/filesystems.h"
 
 namespace runsc::oci {
 namespace {
@@ -276,30 +277,42 @@ absl::StatusOr<Spec> ParseSpec(const std::string& text, const std::string& bundl
     if (l.contains("resources")) ParseResources(r, l["resources"], s);
     if (l.contains("cgroupsPath")) s.cgroups_path = r.String(l["cgroupsPath"], "linux.cgroupsPath");
     if (l.contains("sysctl") && r.Object(l["sysctl"], "linux.sysctl")) {
-      // The sandbox's own sysctls: the ones it can honour are applied,
-      // any other is refused by name (silently ignoring one would lie to
-      // the user), with why.
+      // The sandbox's own sysctls: any key its /proc/sys lets a program
+      // write is applied there (checked as that write would be); any other
+      // is refused by name (silently ignoring one would lie to the user),
+      // with why.
       std::string keys;
       for (const auto& [k, v] : l["sysctl"].items()) {
+        const std::string field = "linux.sysctl." + k;
+        const std::string value = r.String(v, field);
         // Engines set these by default (podman); they concern only the
         // sandbox's own network namespace, which has no network yet (#9),
         // so they have nothing to change. Kept for the netstack to honour.
         if (k == "net.ipv4.ping_group_range" || k == "net.ipv4.ip_unprivileged_port_start") {
-          s.sysctl[k] = r.String(v, "linux.sysctl." + k);
+          s.sysctl[k] = value;
           continue;
         }
         if (k == "kernel.hostname") {
-          // The UTS namespace's hostname (/proc/sys/kernel/hostname), as
-          // runc writes it; it must agree with "hostname" if both are set.
-          const std::string h = r.String(v, "linux.sysctl." + k);
-          if (h.empty() || h.size() > 64) {
-            r.Fail("linux.sysctl.kernel.hostname", "must be 1 to 64 characters");
-          } else if (!s.hostname.empty() && s.hostname != h) {
-            r.Fail("linux.sysctl.kernel.hostname", fmt::format("\"{}\" conflicts with hostname \"{}\"", h, s.hostname));
+          // The UTS namespace's hostname. runc refuses it outright (it
+          // conflicts with "hostname"); we take it when the two agree.
+          if (value.empty() || value.size() > 64) {
+            r.Fail(field, "must be 1 to 64 characters");
+          } else if (!s.hostname.empty() && s.hostname != value) {
+            r.Fail(field, fmt::format("\"{}\" conflicts with hostname \"{}\"", value, s.hostname));
           } else {
-            s.hostname = h;
-            s.sysctl[k] = h;
+            s.hostname = value;
+            s.sysctl[k] = value;
           }
+          continue;
+        }
+        if (auto applied = fs::SandboxSysctl(k, value); applied.ok()) {
+          s.sysctl[k] = value;
+          continue;
+        } else if (applied.error() == base::Errno::kENAMETOOLONG) {
+          r.Fail(field, fmt::format("\"{}\" is longer than the key's maximum", value));
+          continue;
+        } else if (applied.error() != base::Errno::kENOENT) {
+          r.Fail(field, fmt::format("\"{}\" is not a value this key takes", value));
           continue;
         }
         const char* why = k.rfind("net.", 0) == 0 ? "needs the sandbox's network stack (#9)"
@@ -310,8 +323,10 @@ absl::StatusOr<Spec> ParseSpec(const std::string& text, const std::string& bundl
         keys += fmt::format("{}{} ({})", keys.empty() ? "" : ", ", k, why);
       }
       if (!keys.empty()) {
-        r.Fail("linux.sysctl", fmt::format("unsupported keys: {}; supported: kernel.hostname, "
-                                           "net.ipv4.ping_group_range, net.ipv4.ip_unprivileged_port_start", keys));
+        std::string supported;
+        for (const std::string& k : fs::SandboxSysctlKeys()) supported += k + ", ";
+        r.Fail("linux.sysctl", fmt::format("unsupported keys: {}; supported: {}net.ipv4.ping_group_range, "
+                                           "net.ipv4.ip_unprivileged_port_start", keys, supported));
       }
     }
   }

@@ -77,6 +77,7 @@ absl::StatusOr<State> StateDir::Load() const {
     if (j.contains("annotations")) s.annotations = j["annotations"].get<std::map<std::string, std::string>>();
     s.cgroup = j.value("cgroupPath", "");
     s.cgroup_owned = j.value("cgroupOwned", false);
+    s.paused_from = j.value("pausedFrom", "");
   } catch (const json::exception& e) {
     return absl::DataLossError(fmt::format("{}/state.json is corrupt: {}", dir_, e.what()));
   }
@@ -91,6 +92,7 @@ absl::Status StateDir::Save(const State& s) const {
     j["cgroupPath"] = s.cgroup;
     j["cgroupOwned"] = s.cgroup_owned;
   }
+  if (!s.paused_from.empty()) j["pausedFrom"] = s.paused_from;
   const std::string tmp = dir_ + "/state.json.tmp";
   const std::string text = j.dump();
   base::UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));

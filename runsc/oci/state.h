@@ -28,6 +28,9 @@ struct State {
   // removes it), not an existing one named by cgroupsPath.
   std::string cgroup;
   bool cgroup_owned = false;
+  // While paused: the state resume returns to ("created" or "running"),
+  // as runc, which can freeze a created container too.
+  std::string paused_from;
 };
 
 // OCI container ids: [A-Za-z0-9][A-Za-z0-9_+.-]*, at most 1024 bytes, no "/".

@@ -18,54 +18,9 @@ import tarfile
 import tempfile
 import time
 
-BUSYBOX = "/bin/busybox"
-
-
-def make_bundle(tmp, args, hooks=None):
-    bundle = os.path.join(tmp, "bundle")
-    rootfs = os.path.join(bundle, "rootfs")
-    os.makedirs(os.path.join(rootfs, "bin"))
-    shutil.copy(BUSYBOX, os.path.join(rootfs, "bin", "busybox"))
-    for tool in ["sh", "echo", "cat", "sleep", "ls", "id", "hostname", "true", "touch", "ps", "grep", "wc"]:
-        os.symlink("busybox", os.path.join(rootfs, "bin", tool))
-    return bundle, rootfs
-
-
-class Runsc:
-    def __init__(self, path, tmp):
-        self.path = path
-        self.root = os.path.join(tmp, "state")
-
-    def __call__(self, *args, check=None, timeout=60, raw=False):
-        # Files, not pipes: a created container keeps create's stdio (as the
-        # OCI runtime spec says), so a pipe would never see EOF.
-        with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-            argv = [self.path] + list(args) if raw else [self.path, "--root", self.root] + list(args)
-            rc = subprocess.run(argv, stdout=out, stderr=err,
-                                stdin=subprocess.DEVNULL, timeout=timeout).returncode
-            out.seek(0)
-            err.seek(0)
-            p = subprocess.CompletedProcess(args, rc, out.read(), err.read())
-        if check is not None and p.returncode != check:
-            raise AssertionError("runsc {} exited {} (want {}):\nstdout: {}\nstderr: {}".format(
-                " ".join(args), p.returncode, check, p.stdout, p.stderr))
-        return p
-
-    def status(self, cid):
-        return json.loads(self("state", cid, check=0).stdout)["status"]
-
-
-def write_config(bundle, runsc, args, mutate=None):
-    runsc("spec", "--bundle", bundle, check=0)
-    path = os.path.join(bundle, "config.json")
-    with open(path) as f:
-        cfg = json.load(f)
-    cfg["process"]["terminal"] = False
-    cfg["process"]["args"] = args
-    if mutate:
-        mutate(cfg)
-    with open(path, "w") as f:
-        json.dump(cfg, f)
+import cli_cases
+from ocilib import (BUSYBOX, Runsc, Skip, make_bundle, need, read_until_eof, recv_console, run_tool, status_fields,
+                    wait_status, write_config)
 
 
 def case_spec_then_run_prints_output_and_exit_code(runsc, tmp):
@@ -88,8 +43,11 @@ def case_lifecycle_moves_through_created_running_stopped(runsc, tmp):
     runsc("start", "c2", check=0)
     assert runsc.status("c2") == "running"
     runsc("delete", "c2", check=1)  # running: refused without --force
+    st = json.loads(runsc("state", "c2", check=0).stdout)
+    assert st["pid"] > 0 and st["rootfs"] == os.path.join(bundle, "rootfs") and st["owner"], st
     runsc("wait", "c2", check=0)
     assert runsc.status("c2") == "stopped"
+    assert json.loads(runsc("state", "c2", check=0).stdout)["pid"] == 0  # as runc: no pid once stopped
     runsc("delete", "c2", check=0)
     assert runsc("state", "c2").returncode != 0
 
@@ -127,7 +85,8 @@ def case_malformed_config_names_the_field_and_leaves_nothing(runsc, tmp):
     with open(os.path.join(bundle, "config.json"), "w") as f:
         f.write('{"ociVersion": "1.0.2",\n "root": }')
     p = runsc("create", "--bundle", bundle, "c5")
-    assert p.returncode != 0 and "line 2" in p.stderr, p.stderr
+    assert p.returncode != 0 and "line 2, column 10" in p.stderr, p.stderr
+    assert not os.path.exists(os.path.join(runsc.root, "c5"))
 
 
 def case_hooks_get_the_state_on_stdin(runsc, tmp):
@@ -151,13 +110,6 @@ def case_duplicate_id_is_refused(runsc, tmp):
     runsc("delete", "--force", "c7", check=0)
 
 
-def wait_status(runsc, cid, want, timeout=15):
-    deadline = time.time() + timeout
-    while runsc.status(cid) != want and time.time() < deadline:
-        time.sleep(0.05)
-    assert runsc.status(cid) == want, runsc.status(cid)
-
-
 def case_config_process_fields_are_applied(runsc, tmp):
     bundle, _ = make_bundle(tmp, None)
 
@@ -173,15 +125,6 @@ def case_config_process_fields_are_applied(runsc, tmp):
     p = runsc("run", "--bundle", bundle, "cfg", check=0)
     assert p.stdout.split("\n")[:9] == ["box1", "hi there", "/bin", "1000", "1001", "1001 5 6", "0027", "200",
                                          "300"], repr(p.stdout)
-
-
-def status_fields(text, names):
-    out = {}
-    for line in text.splitlines():
-        k, _, v = line.partition(":")
-        if k in names:
-            out[k] = v.strip()
-    return out
 
 
 CAP_FIELDS = ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs")
@@ -688,6 +631,15 @@ def case_pod_containers_share_the_sandbox_and_dev_shm(runsc, tmp):
                      mutate=lambda c: c.__setitem__("annotations", {cri + "container-type": "container",
                                                                      cri + "sandbox-id": "pod"}))
         runsc("run", "--detach", "--bundle", app_bundle, "app2", check=0)
+        # exec into a pod container (kubectl exec): in the pod's sandbox,
+        # under that container's own root, sharing the pod's /dev/shm.
+        deadline = time.time() + 10
+        while True:
+            p = runsc("exec", "app2", "/bin/sh", "-c", "cat /marker; cat /dev/shm/b")
+            if p.returncode == 0 or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        assert p.stdout == "app rootfs\nfrom-app\n", (p.stdout, p.stderr)
         runsc("kill", "app2", "KILL", check=0)
         wait_status(runsc, "app2", "stopped")
         assert runsc.status("pod") == "running"
@@ -812,27 +764,6 @@ def case_cgroup_applies_cpu_and_memory_and_is_removed(runsc, tmp):
             os.rmdir(cgroup_dir(c, "/runsc-test"))
         except OSError:
             pass
-
-
-class Skip(Exception):
-    """The case cannot run on this machine; the message says why."""
-
-
-def need(tool):
-    if shutil.which(tool) is None:
-        raise Skip("{} is not installed (scripts/setup.sh installs it)".format(tool))
-
-
-def run_tool(argv, timeout=120, check=0):
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        rc = subprocess.run(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, timeout=timeout).returncode
-        out.seek(0)
-        err.seek(0)
-        p = subprocess.CompletedProcess(argv, rc, out.read(), err.read())
-    if check is not None and p.returncode != check:
-        raise AssertionError("{} exited {} (want {}):\nstdout: {}\nstderr: {}".format(
-            " ".join(argv), p.returncode, check, p.stdout, p.stderr))
-    return p
 
 
 def case_podman_run_exec_stop_rm(runsc, tmp):
@@ -1066,35 +997,6 @@ def case_containerd_ctr_run_exec_kill_delete(runsc, tmp):
             daemon.kill()
             daemon.wait()
         log.close()
-def recv_console(listener, timeout=30):
-    """The engine's side of --console-socket: one connection carrying the
-    pty master in SCM_RIGHTS (runc's utils.SendFile), as containerd's
-    go-runc console socket receives it."""
-    import socket
-    listener.settimeout(timeout)
-    conn, _ = listener.accept()
-    with conn:
-        msg, fds, _, _ = socket.recv_fds(conn, 4096, 1)
-    assert len(fds) == 1, "no fd in the console message"
-    return msg, fds[0]
-
-
-def read_until_eof(fd, timeout=30):
-    import select
-    out = b""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        r, _, _ = select.select([fd], [], [], 0.5)
-        if not r:
-            continue
-        try:
-            data = os.read(fd, 4096)
-        except OSError:  # EIO: every replica is closed
-            break
-        if not data:
-            break
-        out += data
-    return out
 
 
 def case_console_socket_gets_a_terminal_master(runsc, tmp):
@@ -1207,6 +1109,7 @@ def case_terminal_without_console_socket_is_refused(runsc, tmp):
 
 
 CASES = {name[len("case_"):]: fn for name, fn in sorted(globals().items()) if name.startswith("case_")}
+CASES.update(cli_cases.CASES)
 
 
 def main():

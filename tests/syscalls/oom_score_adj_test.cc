@@ -142,4 +142,39 @@ TEST(OomAdj, LegacyFileIsScaledAndMayOnlyRiseWithoutTheCap) {
   });
 }
 
+// /proc/<pid>/oom_score (proc_oom_score): (1000 + badness * 1000 / total
+// pages) * 2 / 3, where badness is the resident pages plus oom_score_adj
+// thousandths of the total; so +300 of adj is +200 of score, adj 1000 is
+// about 1333, and OOM_SCORE_ADJ_MIN is 0.
+int Score() { return std::stoi(Read("/proc/self/oom_score")); }
+
+TEST(OomScore, FollowsOomScoreAdj) {
+  InChild([] {
+    ASSERT_TRUE(DropSysResource());
+    const int start = std::stoi(Read("/proc/self/oom_score_adj"));
+    if (start > 600) GTEST_SKIP() << "oom_score_adj already near the maximum";
+    const int before = Score();
+    EXPECT_GE(before, 0);
+    EXPECT_LE(before, 2000);
+    ASSERT_EQ(Write("/proc/self/oom_score_adj", std::to_string(start + 300)), 0);
+    const int raised = Score();
+    // Memory use moves the score too, but by one point per 0.15% of RAM.
+    EXPECT_GE(raised - before, 195) << before << " -> " << raised;
+    EXPECT_LE(raised - before, 205) << before << " -> " << raised;
+    ASSERT_EQ(Write("/proc/self/oom_score_adj", "1000"), 0);
+    EXPECT_GE(Score(), 1332);
+    EXPECT_LE(Score(), 1340);
+    // Another process reads the same figure.
+    EXPECT_EQ(std::stoi(Read("/proc/" + std::to_string(getpid()) + "/oom_score")), Score());
+  });
+}
+
+TEST(OomScore, AdjMinScoresZero) {
+  if (!HasSysResource()) GTEST_SKIP() << "no CAP_SYS_RESOURCE";
+  InChild([] {
+    ASSERT_EQ(Write("/proc/self/oom_score_adj", "-1000"), 0);
+    EXPECT_EQ(Read("/proc/self/oom_score"), "0");
+  });
+}
+
 }  // namespace

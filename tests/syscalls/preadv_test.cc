@@ -2,10 +2,13 @@
 // offset -1 form of the *v2 calls, RWF_APPEND/RWF_NOAPPEND/RWF_NOWAIT, and
 // the argument checks (fs/read_write.c).
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 #include <sys/uio.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "util.h"
@@ -114,6 +117,45 @@ TEST(Preadv2, RwfNowaitOnAnEmptyPipeIsEagain) {
   ASSERT_THAT(write(p.write_end.get(), "q", 1), Eq(1));
   EXPECT_THAT(Sys(SYS_preadv2, p.read_end.get(), &iov, 1, -1, -1, RWF_NOWAIT).ret, Eq(1));
   EXPECT_THAT(c, Eq('q'));
+}
+
+TEST(Pwrite, IntoAHoleZeroesTheRestOfItsPageAndLeavesEarlierPagesHoles) {
+  Fd f = TempFile("");
+  ASSERT_GE(f.get(), 0);
+  ASSERT_THAT(pwrite(f.get(), "0123456789", 10, 5000), Eq(10));
+  std::string got(8192, 'x');
+  ASSERT_THAT(pread(f.get(), got.data(), got.size(), 0), Eq(5010));
+  EXPECT_EQ(got.substr(0, 5000), std::string(5000, '\0'));
+  EXPECT_EQ(got.substr(5000, 10), "0123456789");
+  EXPECT_EQ(lseek(f.get(), 0, SEEK_DATA), 4096);
+  ASSERT_EQ(ftruncate(f.get(), 8192), 0);  // the page's tail reads as zeros
+  ASSERT_THAT(pread(f.get(), got.data(), got.size(), 0), Eq(8192));
+  EXPECT_EQ(got.substr(5010), std::string(8192 - 5010, '\0'));
+}
+
+TEST(Pwrite, WritesOverNewAndExistingPagesReadBackThroughReadAndMmap) {
+  // One write that fills holes, one over written pages and past EOF.
+  Fd f = TempFile("");
+  ASSERT_GE(f.get(), 0);
+  const size_t n = (1 << 20) + 123;
+  std::string a(n, '\0'), b(n, '\0');
+  for (size_t i = 0; i < n; ++i) {
+    a[i] = static_cast<char>('a' + i % 23);
+    b[i] = static_cast<char>('A' + i % 19);
+  }
+  ASSERT_THAT(pwrite(f.get(), a.data(), n, 100), Eq(static_cast<ssize_t>(n)));
+  ASSERT_THAT(pwrite(f.get(), b.data(), n, 300000), Eq(static_cast<ssize_t>(n)));
+  std::string want(300000 + n, '\0');
+  want.replace(100, n, a);
+  want.replace(300000, n, b);
+  std::string got(want.size() + 10, 'x');
+  ASSERT_THAT(pread(f.get(), got.data(), got.size(), 0), Eq(static_cast<ssize_t>(want.size())));
+  got.resize(want.size());
+  EXPECT_TRUE(got == want);
+  void* m = mmap(nullptr, want.size(), PROT_READ, MAP_SHARED, f.get(), 0);
+  ASSERT_NE(m, MAP_FAILED);
+  EXPECT_EQ(memcmp(m, want.data(), want.size()), 0);
+  munmap(m, want.size());
 }
 
 TEST(PreadvPwritev, Errors) {

@@ -2,9 +2,11 @@
 // read-only host files. No file is created: the sandbox rootfs is read-only.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <climits>
 #include <cstring>
@@ -82,6 +84,47 @@ TEST(ReadWrite, ReadOfFileIntoBadPointerFailsWithEfault) {
   Fd fd(open("/etc/passwd", O_RDONLY));
   ASSERT_GE(fd.get(), 0);
   EXPECT_THAT(Sys(SYS_read, fd.get(), UnmappedAddress(), 16), FailsWith(EFAULT));
+}
+
+TEST(ReadWrite, ReadOfFileAtEofIntoBadPointerReturnsZero) {
+  // filemap_read() stops at EOF before it touches the buffer.
+  Fd fd(open("/etc/passwd", O_RDONLY));
+  ASSERT_GE(fd.get(), 0);
+  struct stat st;
+  ASSERT_EQ(fstat(fd.get(), &st), 0);
+  EXPECT_THAT(Sys(SYS_pread64, fd.get(), UnmappedAddress(), 16, st.st_size).ret, Eq(0));
+}
+
+TEST(ReadWrite, ReadOfFileIntoPartlyUnmappedBufferReturnsTheBytesBeforeTheHole) {
+  Fd fd(open("/bin/sh", O_RDONLY));
+  ASSERT_GE(fd.get(), 0);
+  char want[200];
+  ASSERT_EQ(pread(fd.get(), want, sizeof(want), 0), static_cast<ssize_t>(sizeof(want)));
+  const long page = sysconf(_SC_PAGESIZE);
+  char* p = static_cast<char*>(mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(p, MAP_FAILED);
+  ASSERT_EQ(munmap(p + page, page), 0);
+  EXPECT_THAT(Sys(SYS_pread64, fd.get(), p + page - 100, 200, 0).ret, Eq(100));
+  EXPECT_EQ(memcmp(p + page - 100, want, 100), 0);
+  munmap(p, page);
+}
+
+TEST(ReadWrite, LargeReadOfFileMatchesSmallReads) {
+  // One read of the whole file (straight into fresh memory) gives the same
+  // bytes as page-sized reads, and a read past EOF is short.
+  Fd fd(open("/bin/sh", O_RDONLY));
+  ASSERT_GE(fd.get(), 0);
+  struct stat st;
+  ASSERT_EQ(fstat(fd.get(), &st), 0);
+  const std::string small = ReadAll(fd.get());
+  ASSERT_EQ(static_cast<off_t>(small.size()), st.st_size);
+  const size_t len = small.size() + 8192;
+  char* p = static_cast<char*>(mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(p, MAP_FAILED);
+  EXPECT_EQ(pread(fd.get(), p + 1, len - 1, 0), st.st_size);
+  EXPECT_EQ(memcmp(p + 1, small.data(), small.size()), 0);
+  EXPECT_EQ(pread(fd.get(), p, len, st.st_size - 10), 10);
+  munmap(p, len);
 }
 
 TEST(ReadWrite, ReadWithHugeLengthFailsWithEfault) {
