@@ -606,6 +606,7 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
                     return text;
                   }, min, max));
     };
+    d->AddChild("mem", proc::MemFileInode(dev, pid));
     d->AddChild("oom_score_adj", std::make_shared<OomAdjInode>(dev, pid, false));
     d->AddChild("oom_adj", std::make_shared<OomAdjInode>(dev, pid, true));
     knob("loginuid", "4294967295", 0, 4294967295);

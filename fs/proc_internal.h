@@ -34,6 +34,9 @@ std::string MountsText(const Caller& c, const FsContext& ctx, bool mountinfo);
 // /proc/[pid]/net: the sandbox's loopback only (proc_net.cc).
 std::shared_ptr<SyntheticDir> NetDir(uint64_t dev);
 
+// /proc/<pid>/mem (proc_mem.cc).
+std::shared_ptr<Inode> MemFileInode(uint64_t dev, int32_t pid);
+
 // /proc/locks (proc_locks.cc).
 std::string LocksText(const Caller& c);
 // The "lock:" lines of fdinfo for `f`, open in fd table `fd_table` of

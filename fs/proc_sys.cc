@@ -54,7 +54,7 @@ MemCounts Memory(const Caller& c) {
   }
   auto& mf = c.kernel->memory_file();
   m.total = mf.capacity();
-  m.used = std::min(mf.allocated(), m.total);
+  m.used = std::min(mf.committed(), m.total);
   m.file = std::min(mf.file_data(), m.used);
   return m;
 }

@@ -265,7 +265,7 @@ Result<void> TmpfsInode::Allocate(int mode, uint64_t off, uint64_t len) {
   uint64_t present = 0;
   for (const auto& run : pages_.Runs(first, last)) present += run.npages;
   const sentry::mm::MemoryFile& mf = fs()->memory_file();
-  const uint64_t free_pages = (mf.capacity() - std::min(mf.capacity(), mf.allocated())) / kPageSize;
+  const uint64_t free_pages = (mf.capacity() - std::min(mf.capacity(), mf.committed())) / kPageSize;
   if (last - first - present > free_pages) return Errno::kENOSPC;
   std::vector<std::pair<uint64_t, uint64_t>> holes;
   for (uint64_t idx = first; idx < last;) {

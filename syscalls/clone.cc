@@ -1,9 +1,11 @@
 // fork, vfork, clone, clone3: argument decoding and copy_process()'s flag
 // checks (kernel/fork.c); the work is Kernel::Clone (sentry/kernel/fork.cc).
+#include <linux/capability.h>
 #include <linux/sched.h>
 #include <signal.h>
 
 #include "sentry/kernel/kernel.h"
+#include "sentry/kernel/namespaces.h"
 #include "sentry/kernel/pidfd.h"
 #include "syscalls/handlers.h"
 
@@ -26,9 +28,13 @@ Result<void> CheckFlags(Task& t, uint64_t flags) {
   if ((flags & CLONE_PARENT) && t.pid() == 1) return Errno::kEINVAL;
   if ((flags & CLONE_THREAD) && (flags & (CLONE_NEWUSER | CLONE_NEWPID))) return Errno::kEINVAL;
   if ((flags & CLONE_PIDFD) && (flags & CLONE_THREAD)) return Errno::kEINVAL;
-  // New namespaces need CAP_SYS_ADMIN the sandbox does not grant.
-  // TODO(#5): the isolation issue decides which namespaces to emulate.
-  if (flags & kNamespaces) return Errno::kEPERM;
+  // copy_namespaces(): SEM_UNDO cannot be shared across IPC namespaces.
+  if ((flags & CLONE_NEWIPC) && (flags & CLONE_SYSVSEM)) return Errno::kEINVAL;
+  // New namespaces need CAP_SYS_ADMIN; IPC and UTS ones are offered
+  // (sentry/kernel/namespaces.h).
+  // TODO(#5): mount, pid, network, user, cgroup and time namespaces.
+  if ((flags & kNamespaces) && !t.creds().HasCap(CAP_SYS_ADMIN)) return Errno::kEPERM;
+  if (flags & kNamespaces & ~static_cast<uint64_t>(CLONE_NEWIPC | CLONE_NEWUTS)) return Errno::kEPERM;
   return base::Ok();
 }
 
@@ -126,6 +132,11 @@ Result<uint64_t> Clone3(Task& t, const SyscallArgs& args) {
   a.stack = stack == 0 ? 0 : stack + stack_size;  // the stack grows down from its top
   a.tls = raw[7];
   return DoClone(t, a);
+}
+
+Result<uint64_t> Unshare(Task& t, const SyscallArgs& args) {
+  TRY(sentry::kernel::Unshare(t, args.U64(0)));
+  return 0;
 }
 
 }  // namespace syscalls

@@ -225,6 +225,7 @@ Result<uint64_t> Clone(Task& t, const SyscallArgs& args);
 Result<uint64_t> Fork(Task& t, const SyscallArgs& args);
 Result<uint64_t> Vfork(Task& t, const SyscallArgs& args);
 Result<uint64_t> Clone3(Task& t, const SyscallArgs& args);
+Result<uint64_t> Unshare(Task& t, const SyscallArgs& args);
 Result<uint64_t> Execve(Task& t, const SyscallArgs& args);
 Result<uint64_t> Execveat(Task& t, const SyscallArgs& args);
 Result<uint64_t> Wait4(Task& t, const SyscallArgs& args);

@@ -3,6 +3,7 @@
 // space work is sentry::mm::MemoryManager.
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 
 #include "fs/file_description.h"
 #include "syscalls/handlers.h"
@@ -17,6 +18,12 @@ constexpr int kProtAll = PROT_READ | PROT_WRITE | PROT_EXEC;
 // Linux UAPI values glibc does not define.
 constexpr int kProtSem = 0x8;
 constexpr int kMapUninitialized = 0x4000000;
+
+uint64_t AddressSpaceLimit(Task& t) {
+  auto& tg = t.thread_group();
+  absl::MutexLock l(&tg.mu);
+  return tg.rlimits[RLIMIT_AS].cur;
+}
 
 }  // namespace
 
@@ -58,6 +65,15 @@ Result<uint64_t> Mmap(Task& t, const SyscallArgs& args) {
       return Errno::kEINVAL;
   }
   if (shared && anonymous && (flags & MAP_GROWSDOWN)) return Errno::kEINVAL;
+  if (anonymous && (flags & MAP_HUGETLB)) {
+    // ksys_mmap_pgoff() -> hugetlb_file_setup() with an empty huge page
+    // pool (nr_hugepages 0): an unknown size is EINVAL, the reservation
+    // ENOMEM. MAP_NORESERVE skips the reservation: normal pages here
+    // (Linux would SIGBUS on the first touch).
+    const int size_log = (flags >> MAP_HUGE_SHIFT) & MAP_HUGE_MASK;
+    if (size_log != 0 && size_log != 21 && size_log != 30) return Errno::kEINVAL;
+    if (!(flags & MAP_NORESERVE)) return Errno::kENOMEM;
+  }
 
   sentry::mm::MmapOpts opts;
   opts.addr = addr;
@@ -67,6 +83,7 @@ Result<uint64_t> Mmap(Task& t, const SyscallArgs& args) {
   opts.fixed_noreplace = flags & MAP_FIXED_NOREPLACE;
   opts.shared = shared;
   opts.grows_down = flags & MAP_GROWSDOWN;
+  opts.noreserve = flags & MAP_NORESERVE;
   // TODO(#3): MAP_32BIT placement; MAP_POPULATE/LOCKED are hints here.
   if (file) {
     // do_mmap(): a mapping needs read access; a shared writable one needs
@@ -80,6 +97,7 @@ Result<uint64_t> Mmap(Task& t, const SyscallArgs& args) {
     // never become writable (mprotect gives EACCES).
     opts.maywrite = !shared || file->writable();
   }
+  t.mm().SetAddressSpaceLimit(AddressSpaceLimit(t));
   return t.mm().Mmap(opts);
 }
 
@@ -101,9 +119,13 @@ Result<uint64_t> Mprotect(Task& t, const SyscallArgs& args) {
   return 0;
 }
 
-Result<uint64_t> Brk(Task& t, const SyscallArgs& args) { return t.mm().Brk(args.U64(0)); }
+Result<uint64_t> Brk(Task& t, const SyscallArgs& args) {
+  t.mm().SetAddressSpaceLimit(AddressSpaceLimit(t));
+  return t.mm().Brk(args.U64(0));
+}
 
 Result<uint64_t> Mremap(Task& t, const SyscallArgs& args) {
+  t.mm().SetAddressSpaceLimit(AddressSpaceLimit(t));
   return t.mm().Mremap(args.U64(0), args.U64(1), args.U64(2), args.I32(3), args.U64(4));
 }
 

@@ -240,7 +240,7 @@ Result<uint64_t> Sysinfo(Task& t, const SyscallArgs& args) {
   // The sandbox's own view: its memory budget, not the host's.
   const auto& mf = t.kernel().memory_file();
   si.totalram = mf.capacity();
-  si.freeram = mf.capacity() - std::min(mf.allocated(), mf.capacity());
+  si.freeram = mf.capacity() - std::min(mf.committed(), mf.capacity());
   si.procs = static_cast<uint16_t>(t.kernel().TaskCount());
   si.mem_unit = 1;
   TRY(t.mm().CopyOut(args.Ptr<struct sysinfo>(0), si));

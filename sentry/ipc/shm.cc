@@ -78,10 +78,18 @@ Result<int> ShmRegistry::Get(const Credentials& c, int32_t pid, int32_t key, uin
   if (s != nullptr) return s->perm.id;
   // newseg().
   if (size < kShmMin || size > kShmMax) return Errno::kEINVAL;
-  if (flags & kShmHugetlb) return Errno::kEINVAL;  // no huge pages here
   const uint64_t pages = Pages(size);
   if (pages * kPage < size) return Errno::kENOSPC;
   if (total_pages_ + pages < total_pages_ || total_pages_ + pages > kShmAll) return Errno::kENOSPC;
+  if (flags & kShmHugetlb) {
+    // hugetlb_file_setup() with an empty huge page pool (nr_hugepages 0,
+    // as on a host that configured none): an unknown page size is EINVAL,
+    // the reservation ENOMEM. SHM_NORESERVE skips the reservation: the
+    // segment then gets normal pages here (Linux would SIGBUS on touch).
+    const int size_log = (flags >> kShmHugeShift) & kShmHugeMask;
+    if (size_log != 0 && size_log != 21 && size_log != 30) return Errno::kEINVAL;
+    if (!(flags & kShmNoreserve)) return Errno::kENOMEM;
+  }
   auto seg = std::make_shared<Segment>();
   seg->perm = Perm::ForCreator(c, key, flags);
   seg->size = size;

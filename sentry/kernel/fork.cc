@@ -12,6 +12,7 @@
 #include "base/logging.h"
 #include "sentry/ipc/sem.h"
 #include "sentry/kernel/kernel.h"
+#include "sentry/kernel/namespaces.h"
 #include "sentry/kernel/task.h"
 
 namespace sentry::kernel {
@@ -59,6 +60,7 @@ base::Result<int32_t> Kernel::Clone(Task& parent, const CloneArgs& a) {
   child->SetFds((a.flags & CLONE_FILES) ? parent.fds_ptr() : std::shared_ptr<FdTable>(parent.fds().Fork()));
   child->SetFs((a.flags & CLONE_FS) ? parent.fs_ptr() : parent.fs().Fork());
   if (a.flags & CLONE_SYSVSEM) child->sem_undo = ipc::SemUndoFor(parent);  // copy_semundo
+  InheritNamespaces(parent, *child, a.flags);
   if (a.flags & CLONE_SIGHAND) {
     child->SetSighand(parent.sighand_ptr());
   } else {

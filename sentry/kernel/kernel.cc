@@ -33,13 +33,42 @@ Kernel::Kernel(KernelConfig config, std::unique_ptr<mm::MemoryFile> mf, std::uni
 
 Kernel::~Kernel() = default;
 
+namespace {
+// The current task's UTS namespace's name for `key`, if it has its own
+// namespace and key is a UTS name.
+std::string* UtsField(UtsNamespace& ns, std::string_view key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(ns.mu) {
+  if (key == "kernel/hostname") return &ns.hostname;
+  if (key == "kernel/domainname") return &ns.domainname;
+  return nullptr;
+}
+}  // namespace
+
+ipc::IpcNamespace& Kernel::ipc() {
+  Task* t = Task::Current();
+  if (t != nullptr && t->ipc_ns != nullptr) return *t->ipc_ns;
+  return *ipc_;
+}
+
+std::shared_ptr<ipc::IpcNamespace> Kernel::NewIpcNamespace() { return std::make_shared<ipc::IpcNamespace>(*mf_); }
+
 std::string Kernel::Sysctl(std::string_view key, std::string_view dflt) const {
+  if (Task* t = Task::Current(); t != nullptr && t->uts_ns != nullptr) {
+    absl::MutexLock l(&t->uts_ns->mu);
+    if (std::string* f = UtsField(*t->uts_ns, key)) return *f;
+  }
   absl::MutexLock l(&sysctl_mu_);
   auto it = sysctls_.find(absl::string_view(key.data(), key.size()));
   return it != sysctls_.end() ? it->second : std::string(dflt);
 }
 
 void Kernel::SetSysctl(std::string_view key, std::string value) {
+  if (Task* t = Task::Current(); t != nullptr && t->uts_ns != nullptr) {
+    absl::MutexLock l(&t->uts_ns->mu);
+    if (std::string* f = UtsField(*t->uts_ns, key)) {
+      *f = std::move(value);
+      return;
+    }
+  }
   absl::MutexLock l(&sysctl_mu_);
   sysctls_[std::string(key)] = std::move(value);
 }

@@ -94,7 +94,10 @@ class Kernel {
   absl::Time boot_time() const { return boot_time_; }
   FutexTable& futexes() { return futexes_; }
   // The sandbox's System V IPC objects (sentry/ipc/).
-  ipc::IpcNamespace& ipc() { return *ipc_; }
+  // The current task's (Task::Current(): CLONE_NEWIPC), else the sandbox's.
+  ipc::IpcNamespace& ipc();
+  // A fresh IPC namespace (CLONE_NEWIPC), holding shm in memory_file().
+  std::shared_ptr<ipc::IpcNamespace> NewIpcNamespace();
   // The vDSO mapped at exec, null if it could not be set up (no vDSO then).
   vdso::Vdso* vdso() { return vdso_.get(); }
 

@@ -38,10 +38,19 @@ struct VforkDone;  // sentry/kernel/process.h
 }  // namespace sentry::kernel
 namespace sentry::ipc {
 class SemUndoList;  // sentry/ipc/sem.h
+class IpcNamespace;  // sentry/ipc/ipc_namespace.h
 }  // namespace sentry::ipc
 namespace sentry::kernel {
 
 // Kernel-ABI sigaction (struct k_sigaction in arch/x86/include/asm/signal.h).
+// A UTS namespace made by clone/unshare(CLONE_NEWUTS) (the sandbox's own
+// names are Kernel::Sysctl's "kernel/hostname" and "kernel/domainname").
+struct UtsNamespace {
+  absl::Mutex mu;
+  std::string hostname ABSL_GUARDED_BY(mu);
+  std::string domainname ABSL_GUARDED_BY(mu);
+};
+
 struct KSigaction {
   uint64_t handler = 0;  // SIG_DFL = 0, SIG_IGN = 1
   uint64_t flags = 0;
@@ -346,6 +355,13 @@ class Task {
   // the last holder applies them. Task thread only (and the parent before
   // the child runs).
   std::shared_ptr<ipc::SemUndoList> sem_undo;
+  // This task's IPC and UTS namespaces when clone/unshare made new ones
+  // (CLONE_NEWIPC, CLONE_NEWUTS); null: the sandbox's (Kernel's). Set
+  // before the task runs or by the task itself (unshare); children inherit
+  // them (InheritNamespaces). Kernel::ipc() and the UTS names follow the
+  // current task's.
+  std::shared_ptr<ipc::IpcNamespace> ipc_ns;
+  std::shared_ptr<UtsNamespace> uts_ns;
 
   // Exit requests from syscalls (exit, exit_group); the run loop acts on them.
   void RequestExit(int status, bool group) {

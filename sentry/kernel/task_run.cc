@@ -106,6 +106,14 @@ int Kernel::RunTask(Task& t) {
           }
         }
         auto r = t.mm().HandleFault(s.fault_addr, s.fault_access);
+        if (!r.ok() && r.error() == base::Errno::kENOMEM) {
+          // Touching lazily committed memory past --total-memory: killed,
+          // as by Linux's OOM killer (a memory cgroup's limit).
+          logging::Warn("task {}: out of memory (--total-memory) at {:#x}: killed", t.tid(), s.fault_addr);
+          StartGroupExit(t, KilledStatus(SIGKILL));
+          t.RequestExit(KilledStatus(SIGKILL), true);
+          break;
+        }
         if (!r.ok()) SignalFault(t, s, r.error());
         // A fault the sentry served counts as a minor one (ru_minflt).
         if (r.ok()) t.usage.minflt.fetch_add(1, std::memory_order_relaxed);

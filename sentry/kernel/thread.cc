@@ -12,6 +12,7 @@
 #include "sentry/kernel/clone_args.h"
 #include "sentry/ipc/sem.h"
 #include "sentry/kernel/kernel.h"
+#include "sentry/kernel/namespaces.h"
 #include "sentry/kernel/signal.h"
 
 namespace sentry::kernel {
@@ -136,6 +137,7 @@ base::Result<int32_t> Kernel::CloneThread(Task& parent, const CloneArgs& args) {
   task->SetFds(f & CLONE_FILES ? parent.fds_ptr() : std::shared_ptr<FdTable>(parent.fds().Fork()));
   task->SetFs(f & CLONE_FS ? parent.fs_ptr() : parent.fs().Fork());
   if (f & CLONE_SYSVSEM) task->sem_undo = ipc::SemUndoFor(parent);  // copy_semundo
+  InheritNamespaces(parent, *task, f);
   task->SetCreds(parent.creds());
   task->comm = parent.comm;
   {

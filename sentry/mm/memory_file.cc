@@ -19,9 +19,10 @@ constexpr uint64_t kPage = 4096;
 uint64_t RoundUp(uint64_t a) { return (a + kPage - 1) & ~(kPage - 1); }
 }  // namespace
 
-base::Result<std::unique_ptr<MemoryFile>> MemoryFile::Create(uint64_t capacity) {
+base::Result<std::unique_ptr<MemoryFile>> MemoryFile::Create(uint64_t capacity, uint64_t offset_space) {
   capacity = RoundUp(capacity);
   if (capacity == 0) return base::Errno::kEINVAL;
+  offset_space = std::max(capacity, RoundUp(offset_space));
   // CLOEXEC is fine: platform stubs are forked from the sentry, not exec'd,
   // and inherit the fd explicitly.
   base::UniqueFd fd(memfd_create("runsc-memory", MFD_CLOEXEC));
@@ -30,36 +31,39 @@ base::Result<std::unique_ptr<MemoryFile>> MemoryFile::Create(uint64_t capacity) 
     logging::Error("mm: memfd_create(runsc-memory) failed: {}", base::ErrnoName(e));
     return e;
   }
-  if (ftruncate(fd.get(), static_cast<off_t>(capacity)) != 0) {
+  if (ftruncate(fd.get(), static_cast<off_t>(offset_space)) != 0) {
     const base::Errno e = base::FromHost(errno);
-    logging::Error("mm: ftruncate(memfd, {:#x}) failed: {}", capacity, base::ErrnoName(e));
+    logging::Error("mm: ftruncate(memfd, {:#x}) failed: {}", offset_space, base::ErrnoName(e));
     return e;
   }
   // NORESERVE: the file is sparse; pages exist only once touched.
-  void* p = mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd.get(), 0);
+  void* p = mmap(nullptr, offset_space, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd.get(), 0);
   if (p == MAP_FAILED) {
     const base::Errno e = base::FromHost(errno);
-    logging::Error("mm: mmap(memfd, {:#x}) failed: {}", capacity, base::ErrnoName(e));
+    logging::Error("mm: mmap(memfd, {:#x}) failed: {}", offset_space, base::ErrnoName(e));
     return e;
   }
-  return std::unique_ptr<MemoryFile>(new MemoryFile(std::move(fd), static_cast<uint8_t*>(p), capacity));
+  return std::unique_ptr<MemoryFile>(
+      new MemoryFile(std::move(fd), static_cast<uint8_t*>(p), capacity, offset_space));
 }
 
-MemoryFile::MemoryFile(base::UniqueFd fd, uint8_t* base, uint64_t capacity)
-    : fd_(std::move(fd)), base_(base), capacity_(capacity) {
-  free_[0] = capacity;
+MemoryFile::MemoryFile(base::UniqueFd fd, uint8_t* base, uint64_t capacity, uint64_t offset_space)
+    : fd_(std::move(fd)), base_(base), capacity_(capacity), offset_space_(offset_space) {
+  free_[0] = offset_space;
   file_cache_ = std::make_unique<FileCache>(*this);
 }
 
 MemoryFile::~MemoryFile() {
   file_cache_.reset();
-  munmap(base_, capacity_);
+  munmap(base_, offset_space_);
 }
 
-base::Result<uint64_t> MemoryFile::Allocate(uint64_t length) {
-  if (length == 0 || length > capacity_) return base::Errno::kENOMEM;
+base::Result<uint64_t> MemoryFile::Allocate(uint64_t length, Backing backing) {
+  if (length == 0 || length > offset_space_) return base::Errno::kENOMEM;
   length = RoundUp(length);
   absl::MutexLock l(&mu_);
+  const bool eager = backing == Backing::kEager;
+  if (eager && length > capacity_ - committed_) return base::Errno::kENOMEM;
   // First fit: keeps low offsets dense, which keeps the file compact.
   for (auto it = free_.begin(); it != free_.end(); ++it) {
     if (it->second < length) continue;
@@ -68,21 +72,70 @@ base::Result<uint64_t> MemoryFile::Allocate(uint64_t length) {
     free_.erase(it);
     if (rest != 0) free_[off + length] = rest;
     allocated_ += length;
+    if (eager) {
+      committed_ += length;
+    } else {
+      uncommitted_.Add(off, off + length);
+    }
     return off;
   }
   return base::Errno::kENOMEM;
 }
 
-bool MemoryFile::TryExtend(uint64_t end, uint64_t length) {
+bool MemoryFile::TryExtend(uint64_t end, uint64_t length, Backing backing) {
   length = RoundUp(length);
   absl::MutexLock l(&mu_);
+  const bool eager = backing == Backing::kEager;
+  if (eager && length > capacity_ - committed_) return false;
   auto it = free_.find(end);
   if (it == free_.end() || it->second < length) return false;
   const uint64_t rest = it->second - length;
   free_.erase(it);
   if (rest != 0) free_[end + length] = rest;
   allocated_ += length;
+  if (eager) {
+    committed_ += length;
+  } else {
+    uncommitted_.Add(end, end + length);
+  }
   return true;
+}
+
+base::Result<void> MemoryFile::Commit(uint64_t offset, uint64_t length) {
+  length = RoundUp(length);
+  absl::MutexLock l(&mu_);
+  if (uncommitted_.empty()) return base::Ok();
+  const uint64_t need = uncommitted_.Bytes(offset, offset + length);
+  if (need == 0) return base::Ok();
+  if (need > capacity_ - committed_) return base::Errno::kENOMEM;
+  uncommitted_.Remove(offset, offset + length);
+  committed_ += need;
+  return base::Ok();
+}
+
+bool MemoryFile::IsCommitted(uint64_t offset, uint64_t length) const {
+  absl::MutexLock l(&mu_);
+  return uncommitted_.empty() || uncommitted_.Bytes(offset, offset + RoundUp(length)) == 0;
+}
+
+std::vector<std::pair<uint64_t, uint64_t>> MemoryFile::CommittedRuns(uint64_t offset, uint64_t length) const {
+  absl::MutexLock l(&mu_);
+  if (uncommitted_.empty()) return {{offset, offset + length}};
+  return uncommitted_.Intersect(offset, offset + length, /*covered=*/false);
+}
+
+void MemoryFile::Uncommit(uint64_t offset, uint64_t length) {
+  length = RoundUp(length);
+  if (length == 0) return;
+  absl::MutexLock l(&mu_);
+  committed_ -= length - uncommitted_.Bytes(offset, offset + length);
+  uncommitted_.Add(offset, offset + length);
+  Decommit(offset, length);
+}
+
+uint64_t MemoryFile::committed() const {
+  absl::MutexLock l(&mu_);
+  return committed_;
 }
 
 void MemoryFile::Decommit(uint64_t offset, uint64_t length) {
@@ -184,6 +237,8 @@ void MemoryFile::FreeLocked(uint64_t offset, uint64_t length) {
   // reads as zeros.
   Decommit(offset, length);
   allocated_ -= length;
+  committed_ -= length - uncommitted_.Bytes(offset, offset + length);
+  uncommitted_.Remove(offset, offset + length);
   uint64_t start = offset, end = offset + length;
   // Coalesce with the neighbours.
   auto next = free_.lower_bound(start);

@@ -8,6 +8,16 @@
 // copy-on-write pages and shared anonymous memory). Free() drops one
 // reference per page and gives a page back only when its last one goes.
 // Pages with one reference have no entry in refs_ (the common case).
+//
+// Commitment: `capacity` (--total-memory) bounds the memory the app can
+// make the host hold, not the offsets handed out. A range allocated with
+// Backing::kLazy is charged nothing until its pages are committed (a fault
+// or a copy touching them: MemoryManager commits before it maps or
+// touches a page); the offset space is larger than the capacity, so an
+// address-space reservation (MAP_NORESERVE, a 16 GiB heap arena, thread
+// stacks) costs only what is touched. Only committed pages are ever mapped
+// into an app or touched by the sentry, so the host holds at most
+// `capacity` bytes of app memory.
 #ifndef SENTRY_MM_MEMORY_FILE_H_
 #define SENTRY_MM_MEMORY_FILE_H_
 
@@ -15,10 +25,13 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "base/result.h"
 #include "base/unique_fd.h"
+#include "sentry/mm/range_set.h"
 
 namespace sentry::mm {
 
@@ -26,14 +39,32 @@ class FileCache;
 
 class MemoryFile {
  public:
-  // Creates the memfd (sparse, `capacity` bytes) and the sentry's mapping.
-  static base::Result<std::unique_ptr<MemoryFile>> Create(uint64_t capacity);
+  // Creates the memfd (sparse, `offset_space` bytes, at least `capacity`;
+  // 0: `capacity`) and the sentry's mapping. At most `capacity` bytes are
+  // committed at once.
+  static base::Result<std::unique_ptr<MemoryFile>> Create(uint64_t capacity, uint64_t offset_space = 0);
   ~MemoryFile();
 
   int fd() const { return fd_.get(); }
   uint64_t capacity() const { return capacity_; }
-  // Page-aligned range of `length` bytes, reading as zeros. ENOMEM if full.
-  base::Result<uint64_t> Allocate(uint64_t length);
+  // kEager: committed at once; kLazy: committed page by page by Commit.
+  enum class Backing { kEager, kLazy };
+  // Page-aligned range of `length` bytes, reading as zeros. ENOMEM if the
+  // offset space is full or (kEager) committing it would pass capacity.
+  base::Result<uint64_t> Allocate(uint64_t length, Backing backing = Backing::kEager);
+  // Charges the uncommitted pages of [offset, offset + length) (allocated
+  // ranges): ENOMEM, committing nothing, if that would pass capacity.
+  base::Result<void> Commit(uint64_t offset, uint64_t length);
+  // Whether every page of the range is committed.
+  bool IsCommitted(uint64_t offset, uint64_t length) const;
+  // The committed sub-ranges of [offset, offset + length), ascending.
+  std::vector<std::pair<uint64_t, uint64_t>> CommittedRuns(uint64_t offset, uint64_t length) const;
+  // Punches the range and makes it uncommitted again (MADV_DONTNEED of
+  // memory only we hold): the caller unmaps it from the app first or
+  // right after, under its lock, so nothing touches it uncharged.
+  void Uncommit(uint64_t offset, uint64_t length);
+  // Bytes committed (at most capacity): what /proc/meminfo calls used.
+  uint64_t committed() const;
   // Drops one reference to each page of the range; pages whose last
   // reference goes return to the allocator and to the host (punch hole).
   void Free(uint64_t offset, uint64_t length);
@@ -47,7 +78,7 @@ class MemoryFile {
   bool IsShared(uint64_t offset, uint64_t length) const;
   // Extends the allocated range ending at `end` by `length` bytes if the
   // range right after it is free (keeps a growing heap one VMA).
-  bool TryExtend(uint64_t end, uint64_t length);
+  bool TryExtend(uint64_t end, uint64_t length, Backing backing = Backing::kEager);
   // Punches a hole without freeing: the range stays owned and reads as
   // zeros (MADV_DONTNEED of private anonymous memory).
   void Decommit(uint64_t offset, uint64_t length);
@@ -67,14 +98,17 @@ class MemoryFile {
   FileCache& file_cache() { return *file_cache_; }
 
  private:
-  MemoryFile(base::UniqueFd fd, uint8_t* base, uint64_t capacity);
+  MemoryFile(base::UniqueFd fd, uint8_t* base, uint64_t capacity, uint64_t offset_space);
   base::UniqueFd fd_;
   uint8_t* base_;
   uint64_t capacity_;
+  uint64_t offset_space_;
   std::atomic<uint64_t> file_data_{0};
   mutable absl::Mutex mu_;
   std::map<uint64_t, uint64_t> free_ ABSL_GUARDED_BY(mu_);  // offset -> length
   uint64_t allocated_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t committed_ ABSL_GUARDED_BY(mu_) = 0;
+  RangeSet uncommitted_ ABSL_GUARDED_BY(mu_);  // allocated, not committed
   // offset -> {end, references beyond the first}; disjoint, split on demand.
   struct Refs {
     uint64_t end;

@@ -97,6 +97,18 @@ bool RangeSet::Covers(uint64_t start, uint64_t end) const {
   return it->first <= start && it->second >= end;
 }
 
+uint64_t RangeSet::Bytes(uint64_t start, uint64_t end) const {
+  uint64_t total = 0;
+  if (start >= end) return 0;
+  auto it = r_.upper_bound(start);
+  if (it != r_.begin()) --it;
+  for (; it != r_.end() && it->first < end; ++it) {
+    const uint64_t s = std::max(it->first, start), e = std::min(it->second, end);
+    if (e > s) total += e - s;
+  }
+  return total;
+}
+
 // ---- MemoryManager (locking shell) ----
 
 MemoryManager::MemoryManager(MemoryFile& mf, std::unique_ptr<platform::AddressSpace> as)
@@ -133,6 +145,10 @@ Result<uint64_t> MemoryManager::Mremap(uint64_t old_addr, uint64_t old_size, uin
 Result<void> MemoryManager::Madvise(uint64_t addr, uint64_t length, int advice) {
   absl::MutexLock l(&mu_);
   return impl_->Madvise(addr, length, advice);
+}
+void MemoryManager::SetAddressSpaceLimit(uint64_t bytes) {
+  absl::MutexLock l(&mu_);
+  impl_->set_as_limit(bytes);
 }
 uint64_t MemoryManager::Brk(uint64_t addr) {
   absl::MutexLock l(&mu_);
@@ -171,6 +187,23 @@ MemoryManager::Impl::VmaMap::const_iterator MemoryManager::Impl::Find(uint64_t a
   return addr < it->second.end ? it : vmas_.end();
 }
 
+uint64_t MemoryManager::Impl::MappedBytes(uint64_t start, uint64_t end) const {
+  uint64_t total = 0;
+  auto it = vmas_.upper_bound(start);
+  if (it != vmas_.begin()) --it;
+  for (; it != vmas_.end() && it->first < end; ++it) {
+    const uint64_t s = std::max(it->first, start), e = std::min(it->second.end, end);
+    if (e > s) total += e - s;
+  }
+  return total;
+}
+
+bool MemoryManager::Impl::MayExpand(uint64_t grow, uint64_t replaced) const {
+  if (as_limit_ == UINT64_MAX) return true;
+  const uint64_t total = MappedBytes(0, UINT64_MAX) - replaced;
+  return grow <= as_limit_ && total <= as_limit_ - grow;
+}
+
 void MemoryManager::Impl::SplitAt(uint64_t addr) {
   auto it = Find(addr);
   if (it == vmas_.end() || it->first == addr) return;
@@ -186,6 +219,7 @@ void MemoryManager::Impl::ReleaseBacking(uint64_t start, const Vma& v) {
   if (!v.backed) return;
   const uint64_t len = v.end - start;
   if (v.file && !v.filled) populated_.Remove(v.mf_offset, v.mf_offset + len);
+  if (v.lazy) committed_.Remove(v.mf_offset, v.mf_offset + len);
   mf_.Free(v.mf_offset, len);
 }
 
@@ -206,6 +240,13 @@ void MemoryManager::Impl::MergeRange(uint64_t start, uint64_t end) {
   while (it != vmas_.end() && it->first <= end) {
     auto next = std::next(it);
     if (next != vmas_.end() && it->second.end == next->first && Compatible(it->first, it->second, next->second)) {
+      if (next->second.lazy && !it->second.lazy) {
+        // The merged VMA is lazy: its eager part is committed.
+        committed_.Add(it->second.mf_offset, it->second.mf_offset + (it->second.end - it->first));
+        it->second.lazy = true;
+      } else if (it->second.lazy && !next->second.lazy) {
+        committed_.Add(next->second.mf_offset, next->second.mf_offset + (next->second.end - next->first));
+      }
       it->second.end = next->second.end;
       vmas_.erase(next);
       continue;
@@ -214,8 +255,21 @@ void MemoryManager::Impl::MergeRange(uint64_t start, uint64_t end) {
   }
 }
 
+Result<void> MemoryManager::Impl::FlushDeferred() {
+  if (deferred_.empty()) return base::Ok();
+  const auto ranges = deferred_.Intersect(0, UINT64_MAX, /*covered=*/true);
+  deferred_ = RangeSet();
+  for (auto [s, e] : ranges) TRY(SyncAs(s, e));
+  return base::Ok();
+}
+
 Result<void> MemoryManager::Impl::SyncAs(uint64_t start, uint64_t end) {
   if (as_ == nullptr || start >= end) return base::Ok();
+  if (defer_sync_) {
+    deferred_.Add(start, end);
+    static_cast<MemoryManager*>(mapper_)->pending_any_.store(true, std::memory_order_release);
+    return base::Ok();
+  }
   // Unmap what must not be reachable (holes, PROT_NONE, unpopulated file
   // pages), map the rest. Map replaces, so mapped parts need no Unmap.
   uint64_t unmap_from = start;
@@ -263,8 +317,19 @@ Result<void> MemoryManager::Impl::SyncAs(uint64_t start, uint64_t end) {
       if (c < e) want_unmap(c);
     } else if (!v.backed || v.prot == platform::kProtNone) {
       want_unmap(s);
-    } else if (!v.file || v.filled) {
+    } else if (v.filled || (!v.file && !v.lazy)) {
       TRY(map(s, e, v, it->first));
+    } else if (!v.file) {
+      // Lazy anonymous memory: only committed pages.
+      const uint64_t ms = v.mf_offset + (s - it->first);
+      uint64_t c = s;
+      for (auto [ps, pe] : committed_.Intersect(ms, ms + (e - s), /*covered=*/true)) {
+        const uint64_t as = s + (ps - ms), ae = s + (pe - ms);
+        if (as > c) want_unmap(c);
+        TRY(map(as, ae, v, it->first));
+        c = ae;
+      }
+      if (c < e) want_unmap(c);
     } else {
       const uint64_t ms = v.mf_offset + (s - it->first);
       uint64_t c = s;
@@ -284,16 +349,38 @@ Result<void> MemoryManager::Impl::SyncAs(uint64_t start, uint64_t end) {
 
 Result<void> MemoryManager::Impl::EnsureBacked(Vma& v, uint64_t start) {
   if (v.backed) return base::Ok();
-  v.mf_offset = TRY(mf_.Allocate(v.end - start));
+  const uint64_t len = v.end - start;
+  // Large ones are committed as touched (shared anonymous memory too: its
+  // pages are committed once, by offset, whichever process touches them).
+  const bool lazy = len >= kLazyMin && !v.shm;
+  v.mf_offset = TRY(mf_.Allocate(len, lazy ? MemoryFile::Backing::kLazy : MemoryFile::Backing::kEager));
   v.backed = true;
+  v.lazy = lazy;
+  return base::Ok();
+}
+
+Result<void> MemoryManager::Impl::CommitRange(VmaMap::iterator it, uint64_t start, uint64_t end) {
+  Vma& v = it->second;
+  if (!v.lazy || !v.backed || start >= end) return base::Ok();
+  const uint64_t ms = v.mf_offset + (start - it->first), me = ms + (end - start);
+  if (committed_.Covers(ms, me)) return base::Ok();
+  TRY(mf_.Commit(ms, me - ms));
+  committed_.Add(ms, me);
   return base::Ok();
 }
 
 bool MemoryManager::Impl::ExtendInPlace(VmaMap::iterator it, uint64_t new_end) {
   Vma& v = it->second;
   if (v.filled) return false;  // the cache's range is not ours to extend
-  if (v.backed && !mf_.TryExtend(v.mf_offset + (v.end - it->first), new_end - v.end)) return false;
+  const bool lazy = v.lazy || new_end - v.end >= kLazyMin;
+  if (v.backed && !mf_.TryExtend(v.mf_offset + (v.end - it->first), new_end - v.end,
+                                 lazy ? MemoryFile::Backing::kLazy : MemoryFile::Backing::kEager))
+    return false;
   if (!v.backed && v.prot != platform::kProtNone) return false;
+  if (v.backed && lazy && !v.lazy) {
+    committed_.Add(v.mf_offset, v.mf_offset + (v.end - it->first));  // the old part is committed
+    v.lazy = true;
+  }
   v.end = new_end;
   return true;
 }
@@ -306,6 +393,7 @@ Result<Vma> MemoryManager::Impl::NewLike(const Vma& tmpl, uint64_t start, uint64
   v.mf_offset = 0;
   v.cow = false;
   v.filled = false;
+  v.lazy = false;
   if (!v.shm && (v.file || v.prot != platform::kProtNone)) TRY(EnsureBacked(v, start));
   return v;
 }
@@ -376,6 +464,7 @@ Result<uint64_t> MemoryManager::Impl::Mmap(const MmapOpts& o) {
     if (hint != 0 && hint < kMmapMinAddr) hint = kMmapMinAddr;
     addr = TRY(FindGap(len, hint));
   }
+  if (!MayExpand(len, fixed ? MappedBytes(addr, addr + len) : 0)) return Errno::kENOMEM;
   Vma tmpl;
   tmpl.prot = o.prot & (platform::kProtRead | platform::kProtWrite | platform::kProtExec);
   tmpl.shared = o.shared;
@@ -385,6 +474,12 @@ Result<uint64_t> MemoryManager::Impl::Mmap(const MmapOpts& o) {
   tmpl.maywrite = o.maywrite;
   tmpl.name = o.file ? "" : o.name;
   if (!o.maywrite && (tmpl.prot & platform::kProtWrite)) return Errno::kEACCES;
+  // __vm_enough_memory() in overcommit mode 0: one accountable mapping
+  // (private writable or shared anonymous, without MAP_NORESERVE) larger
+  // than all memory is refused; anything smaller is committed as touched.
+  if (!o.file && !o.mf_offset.has_value() && !o.noreserve && (o.shared || (tmpl.prot & platform::kProtWrite)) &&
+      len > mf_.capacity())
+    return Errno::kENOMEM;
   Vma v;
   std::optional<Vma> tail;  // the uncached rest of a cached file mapping
   if (o.mf_offset.has_value()) {
@@ -525,6 +620,7 @@ Result<uint64_t> MemoryManager::Impl::Mremap(uint64_t old_addr, uint64_t old_siz
   auto it = Find(old_addr);
   const uint64_t keep = std::min(old_len, new_len);
   if (it == vmas_.end() || old_addr + keep > it->second.end) return Errno::kEFAULT;
+  if (new_len > old_len && !MayExpand(new_len - old_len, 0)) return Errno::kENOMEM;
 
   const uint64_t old_end = old_addr + old_len;
   if (!(flags & MREMAP_FIXED) && it->second.end == old_end && IsFree(old_end, old_addr + new_len) &&
@@ -623,7 +719,22 @@ Result<void> MemoryManager::Impl::Madvise(uint64_t addr, uint64_t length, int ad
       case MADV_DONTNEED:
         // Shared memory keeps its contents (only the PTEs go in Linux).
         if (v.shared || !v.backed) break;
-        mf_.Decommit(v.mf_offset + (s - it->first), e - s);
+        if (v.filled || mf_.IsShared(v.mf_offset + (s - it->first), e - s)) {
+          mf_.Decommit(v.mf_offset + (s - it->first), e - s);
+        } else {
+          // Pages only we hold: unmap them, then give them back uncharged
+          // (the memory usage returns); the next touch commits zeros.
+          const uint64_t ms = v.mf_offset + (s - it->first), me = v.mf_offset + (e - it->first);
+          if (!v.lazy) {
+            committed_.Add(v.mf_offset, v.mf_offset + (v.end - it->first));
+            v.lazy = true;
+          }
+          committed_.Remove(ms, me);
+          if (v.file) populated_.Remove(ms, me);
+          TRY(SyncAs(s, e));
+          mf_.Uncommit(ms, me - ms);
+          break;
+        }
         if (v.file) {
           // Private file pages go back to the file's contents on next touch.
           populated_.Remove(v.mf_offset + (s - it->first), v.mf_offset + (e - it->first));
@@ -660,6 +771,7 @@ uint64_t MemoryManager::Impl::Brk(uint64_t addr) {
     brk_ = addr;
     return brk_;
   }
+  if (!MayExpand(new_end - old_end, 0)) return brk_;
   // Room for the new pages plus one guard page before the next VMA.
   auto next = vmas_.lower_bound(old_end);
   if (next != vmas_.end() && new_end + kPageSize > StartGap(next)) return brk_;

@@ -120,6 +120,10 @@ struct MmapOpts {
   std::shared_ptr<MappableFile> file;  // null for anonymous
   uint64_t offset = 0;     // file offset, page aligned
   std::string name;        // "[stack]", "[heap]"; file mappings use file->MapsName()
+  // MAP_NORESERVE: no overcommit check (an anonymous writable mapping
+  // larger than all memory is ENOMEM without it, as Linux's heuristic
+  // overcommit mode 0 does).
+  bool noreserve = false;
   // Maps this existing memory-file range (taking a reference) instead of
   // fresh memory: the vDSO's parameter page, one page shared by every
   // address space (sentry/vdso/). Anonymous and shared only.
@@ -152,6 +156,12 @@ constexpr uint64_t kDefaultMaxUserAddress = 0x7ffffffff000;
 // File mappings are populated (read and mapped) in aligned chunks of this
 // size, clipped to the VMA: amortizes faults and file reads.
 constexpr uint64_t kFaultChunk = 64 * 1024;
+// Anonymous and private file mappings at least this large get their
+// memory-file backing committed lazily, in aligned chunks of
+// kLazyChunk (clipped to the VMA) on first touch: reserving address space
+// is free, and --total-memory limits only what is touched.
+constexpr uint64_t kLazyMin = 1ull << 20;
+constexpr uint64_t kLazyChunk = 1ull << 20;
 // Largest size a grows-down VMA reaches by faults below it (RLIMIT_STACK).
 constexpr uint64_t kMaxStackSize = 8ull << 20;
 
@@ -184,6 +194,10 @@ class MemoryManager final : public SharedMapper {
   Result<uint64_t> Mremap(uint64_t old_addr, uint64_t old_size, uint64_t new_size, int flags, uint64_t new_addr);
   // MADV_DONTNEED zeroes anonymous private pages; others are accepted.
   Result<void> Madvise(uint64_t addr, uint64_t length, int advice);
+  // RLIMIT_AS in bytes, for the next mmap/mremap/brk (may_expand_vm():
+  // every mapping counts, PROT_NONE and MAP_NORESERVE ones too). The
+  // syscall layer passes the caller's current limit.
+  void SetAddressSpaceLimit(uint64_t bytes);
   // brk(2): returns the new (or unchanged) break, like Linux.
   uint64_t Brk(uint64_t addr);
   // The loader sets the initial break right after the ELF's bss (rounded up
@@ -227,6 +241,19 @@ class MemoryManager final : public SharedMapper {
   // covered; EFAULT if none.
   Result<size_t> AccessPartial(uint64_t addr, size_t len, bool write,
                                absl::FunctionRef<void(uint8_t* p, size_t off, size_t n)> fn);
+  // /proc/<pid>/mem (access_remote_vm() with FOLL_FORCE): the partial
+  // copies, but protection is overridden as for ptrace: a private mapping
+  // is written even without PROT_WRITE (copy-on-write is broken, the app's
+  // view stays read-only), any mapping with memory is read even without
+  // PROT_READ. Shared mappings without PROT_WRITE are not written; memory
+  // without backing (PROT_NONE reservations) is not reached. `foreign`:
+  // called from a thread that does not drive this address space (another
+  // process's /proc/<pid>/mem): platform changes the access needs (a copy
+  // of a copy-on-write page, a first touch) are left to the process's own
+  // threads, at their next ProcessInvalidations; until then it may still
+  // see the old page.
+  Result<size_t> ForceCopyInPartial(uint64_t addr, std::span<uint8_t> dst, bool foreign = false);
+  Result<size_t> ForceCopyOutPartial(uint64_t addr, std::span<const uint8_t> src, bool foreign = false);
   // An atomic read-modify-write of the aligned 32-bit word at addr (futex
   // ops: FUTEX_WAKE_OP, PI futexes, robust lists), done on the sentry's
   // mapping of the memory file with a compare-and-exchange loop, so it is
@@ -313,7 +340,8 @@ class MemoryManager final : public SharedMapper {
     bool needs_populate = false;
   };
   AccessResult AccessLocked(uint64_t addr, size_t len, bool write,
-                    absl::FunctionRef<void(uint8_t*, size_t, size_t)> fn);
+                    absl::FunctionRef<void(uint8_t*, size_t, size_t)> fn, bool force = false,
+                    bool foreign = false);
   MemoryManager(MemoryFile& mf, uint64_t max_address, uint64_t mmap_base);  // Fork
   void ProcessInvalidationsSlow();
   struct Invalidation {

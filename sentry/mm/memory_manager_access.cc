@@ -22,6 +22,7 @@ Result<void> MemoryManager::Impl::Populate(VmaMap::iterator it, uint64_t start, 
   const uint64_t ce = std::min(end > v.end - kFaultChunk ? v.end : (end + kFaultChunk - 1) & ~(kFaultChunk - 1), v.end);
   const uint64_t ms = v.mf_offset + (cs - vstart);
   for (auto [gs, ge] : populated_.Intersect(ms, ms + (ce - cs), /*covered=*/false)) {
+    TRY(CommitRange(it, cs + (gs - ms), cs + (ge - ms)));
     // Unpopulated pages are holes (zeros), so a short read leaves the tail
     // past EOF zero, as Linux does for the last page of a file.
     uint8_t* dst = mf_.Data(gs);
@@ -99,13 +100,25 @@ Result<void> MemoryManager::Impl::HandleFault(uint64_t addr, int access) {
     return SyncAs(cs, ce);
   }
   if (it->second.file) return Populate(it, page, page + kPageSize);
+  if (it->second.lazy) {
+    // First touch of lazily committed memory: commit (charge) the chunk
+    // and map it. Past --total-memory this is ENOMEM: the caller kills the
+    // process, as Linux's OOM killer would.
+    const uint64_t cs = std::max(page & ~(kLazyChunk - 1), it->first);
+    const uint64_t ce = std::min((page & ~(kLazyChunk - 1)) + kLazyChunk, it->second.end);
+    if (!IsCommitted(it->second, it->first, page, page + kPageSize)) {
+      if (!CommitRange(it, cs, ce).ok()) TRY(CommitRange(it, page, page + kPageSize));  // the last few pages
+    }
+    return SyncAs(cs, ce);
+  }
   // Anonymous memory is mapped whole at mmap time; a fault here is spurious
   // (or the platform lost the mapping): map the page again.
   return SyncAs(page, page + kPageSize);
 }
 
 MemoryManager::Impl::AccessResult MemoryManager::Impl::Access(
-    uint64_t addr, size_t len, bool write, bool populate, absl::FunctionRef<void(uint8_t*, size_t, size_t)> fn) {
+    uint64_t addr, size_t len, bool write, bool populate, absl::FunctionRef<void(uint8_t*, size_t, size_t)> fn,
+    bool force) {
   if (len == 0) return {0, Errno::kEFAULT};
   // access_ok(): the whole range must be below the top, without wrapping.
   if (addr >= max_ || len > max_ - addr) return {0, Errno::kEFAULT};
@@ -117,7 +130,10 @@ MemoryManager::Impl::AccessResult MemoryManager::Impl::Access(
     if (it == vmas_.end() || it->first > a || it->second.end <= a) return {done, Errno::kEFAULT};
     Vma& v = it->second;
     const size_t n = static_cast<size_t>(std::min<uint64_t>(len - done, v.end - a));
-    if (v.shm && AccessAllowed(v.prot, need)) {
+    // FOLL_FORCE (check_vma_flags()): reads anything, writes private
+    // mappings that may be written (not a shared read-only one).
+    const bool allowed = AccessAllowed(v.prot, need) || (force && (!write || (!v.shared && v.maywrite)));
+    if (v.shm && allowed) {
       // The file's own pages; holes get pages only with populate (they
       // change the file); past EOF is EFAULT for a copy.
       const uint64_t foff = v.file_offset + (a - it->first);
@@ -141,7 +157,7 @@ MemoryManager::Impl::AccessResult MemoryManager::Impl::Access(
       ++it;
       continue;
     }
-    if (!AccessAllowed(v.prot, need) || !v.backed) return {done, Errno::kEFAULT};
+    if (!allowed || !v.backed) return {done, Errno::kEFAULT};
     const uint64_t mo = v.mf_offset + (a - it->first);
     if (v.file && !v.filled && !populated_.Covers(mo, mo + n)) {
       if (!populate) return {done, Errno::kEFAULT, true};
@@ -154,6 +170,15 @@ MemoryManager::Impl::AccessResult MemoryManager::Impl::Access(
       if (!r.ok()) return {done, r.error()};
       it = Find(a);
       continue;
+    }
+    if (!v.file && !IsCommitted(v, it->first, PageRoundDown(a), PageRoundUp(a + n))) {
+      // Lazily committed memory the app has not touched: commit it before
+      // the sentry's mapping touches it (a read of a memfd hole allocates).
+      if (!populate) return {done, Errno::kEFAULT, true};
+      const uint64_t ps = PageRoundDown(a), pe = std::min(PageRoundUp(a + n), v.end);
+      if (!CommitRange(it, ps, pe).ok()) return {done, Errno::kEFAULT};
+      Result<void> r = SyncAs(ps, pe);  // saves the app the fault
+      if (!r.ok()) return {done, r.error()};
     }
     fn(mf_.Data(mo), done, n);
     done += n;
@@ -212,16 +237,38 @@ Result<void> MemoryManager::HandleFault(uint64_t addr, int access) {
 }
 
 MemoryManager::AccessResult MemoryManager::AccessLocked(
-    uint64_t addr, size_t len, bool write, absl::FunctionRef<void(uint8_t*, size_t, size_t)> fn) {
+    uint64_t addr, size_t len, bool write, absl::FunctionRef<void(uint8_t*, size_t, size_t)> fn, bool force,
+    bool foreign) {
   {
     // Fast path: shared lock, so task threads of one process copy in
     // parallel. Re-running fn on a prefix is harmless (same bytes again).
     absl::ReaderMutexLock l(&mu_);
-    auto r = impl_->Access(addr, len, write, /*populate=*/false, fn);
+    auto r = impl_->Access(addr, len, write, /*populate=*/false, fn, force);
     if (!r.needs_populate) return r;
   }
   absl::MutexLock l(&mu_);
-  return impl_->Access(addr, len, write, /*populate=*/true, fn);
+  impl_->set_defer_sync(foreign);
+  auto r = impl_->Access(addr, len, write, /*populate=*/true, fn, force);
+  impl_->set_defer_sync(false);
+  return r;
+}
+
+Result<size_t> MemoryManager::ForceCopyInPartial(uint64_t addr, std::span<uint8_t> dst, bool foreign) {
+  if (dst.empty()) return size_t{0};
+  auto r = AccessLocked(
+      addr, dst.size(), /*write=*/false, [&](uint8_t* p, size_t off, size_t n) { memcpy(dst.data() + off, p, n); },
+      /*force=*/true, foreign);
+  if (r.done == 0) return r.err;
+  return r.done;
+}
+
+Result<size_t> MemoryManager::ForceCopyOutPartial(uint64_t addr, std::span<const uint8_t> src, bool foreign) {
+  if (src.empty()) return size_t{0};
+  auto r = AccessLocked(
+      addr, src.size(), /*write=*/true, [&](uint8_t* p, size_t off, size_t n) { memcpy(p, src.data() + off, n); },
+      /*force=*/true, foreign);
+  if (r.done == 0) return r.err;
+  return r.done;
 }
 
 Result<size_t> MemoryManager::CopyInBytesPartial(uint64_t addr, std::span<uint8_t> dst) {

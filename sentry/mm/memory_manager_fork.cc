@@ -2,6 +2,8 @@
 // the parent's memory-file pages; private ones are write-protected on both
 // sides and copied on the first write (BreakCow).
 #include <cstring>
+#include <utility>
+#include <vector>
 
 #include "sentry/mm/memory_manager.h"
 #include "sentry/mm/memory_manager_impl.h"
@@ -24,6 +26,11 @@ Result<void> MemoryManager::Impl::ForkInto(Impl& c) {
     if (v.backed) {
       mf_.IncRef(v.mf_offset, len);
       if (!v.shared) cv.cow = true;
+      if (v.lazy) {
+        for (auto [ps, pe] : committed_.Intersect(v.mf_offset, v.mf_offset + len, /*covered=*/true)) {
+          c.committed_.Add(ps, pe);
+        }
+      }
       if (v.file) {
         for (auto [ps, pe] : populated_.Intersect(v.mf_offset, v.mf_offset + len, /*covered=*/true)) {
           c.populated_.Add(ps, pe);
@@ -58,8 +65,33 @@ Result<void> MemoryManager::Impl::BreakCow(uint64_t start, uint64_t end, bool co
     if (!v.cow) continue;
     const uint64_t len = v.end - it->first;
     if (v.backed && mf_.IsShared(v.mf_offset, len)) {
-      // do_wp_page(): the other side keeps the old pages.
-      const uint64_t fresh = TRY(mf_.Allocate(len));
+      // do_wp_page(): the other side keeps the old pages. A large fresh
+      // range (MADV_DONTNEED, a big copy) is committed only where it gets
+      // a copy.
+      const bool lazy = len >= kLazyMin;
+      const uint64_t fresh =
+          TRY(mf_.Allocate(len, lazy ? MemoryFile::Backing::kLazy : MemoryFile::Backing::kEager));
+      if (lazy && copy) {
+        std::vector<std::pair<uint64_t, uint64_t>> src;
+        if (v.filled) {
+          src.emplace_back(v.mf_offset, v.mf_offset + len);
+        } else if (v.file) {
+          src = populated_.Intersect(v.mf_offset, v.mf_offset + len, /*covered=*/true);
+        } else if (v.lazy) {
+          // By the memory file: another process may have committed some.
+          src = mf_.CommittedRuns(v.mf_offset, len);
+        } else {
+          src.emplace_back(v.mf_offset, v.mf_offset + len);
+        }
+        for (auto [ps, pe] : src) {
+          Result<void> r = mf_.Commit(fresh + (ps - v.mf_offset), pe - ps);
+          if (!r.ok()) {
+            mf_.Free(fresh, len);
+            return r.error();
+          }
+        }
+      }
+      if (v.lazy) committed_.Remove(v.mf_offset, v.mf_offset + len);
       if (v.filled) {
         // Cached file pages: the copy holds the file's contents; it is ours
         // alone, so populated_ tracks it from now on.
@@ -82,6 +114,11 @@ Result<void> MemoryManager::Impl::BreakCow(uint64_t start, uint64_t end, bool co
       }
       mf_.Free(v.mf_offset, len);
       v.mf_offset = fresh;
+      v.lazy = lazy;
+      if (lazy) {
+        // What the copy committed above (nothing without a copy).
+        for (auto [cs, ce] : mf_.CommittedRuns(fresh, len)) committed_.Add(cs, ce);
+      }
     }
     if (v.filled) {
       // Cached pages that only we hold now (the cache dropped the file).

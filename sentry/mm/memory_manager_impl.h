@@ -12,22 +12,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
 #include "sentry/mm/memory_manager.h"
+#include "sentry/mm/range_set.h"
 
 namespace sentry::mm {
-
-// Disjoint half-open ranges, coalesced. Used for "which memory-file pages of
-// file mappings already hold the file's contents".
-class RangeSet {
- public:
-  void Add(uint64_t start, uint64_t end);
-  void Remove(uint64_t start, uint64_t end);
-  // Sub-ranges of [start, end) that are (covered=true) or are not in the set.
-  std::vector<std::pair<uint64_t, uint64_t>> Intersect(uint64_t start, uint64_t end, bool covered) const;
-  bool Covers(uint64_t start, uint64_t end) const;
-
- private:
-  std::map<uint64_t, uint64_t> r_;  // start -> end
-};
 
 // One mapping [start, end). `start` is the map key.
 struct Vma {
@@ -57,6 +44,10 @@ struct Vma {
   // address space may map the same cached pages twice). Always with cow;
   // BreakCow gives the VMA its own pages and clears it.
   bool filled = false;
+  // Backing allocated lazily (MemoryFile::Backing::kLazy) or given back
+  // by MADV_DONTNEED: only pages in Impl::committed_ are charged, mapped
+  // and touched; a fault or a copy commits the rest first (CommitRange).
+  bool lazy = false;
   std::string name;        // "[heap]", "[stack]", ""
 };
 
@@ -77,6 +68,12 @@ class MemoryManager::Impl {
   void SetBrkStart(uint64_t addr) { brk_start_ = brk_ = PageRoundUp(addr); }
   uint64_t brk() const { return brk_; }
   uint64_t brk_start() const { return brk_start_; }
+  void set_as_limit(uint64_t bytes) { as_limit_ = bytes; }
+  // While set, SyncAs records its ranges instead of calling the platform
+  // (an access from a thread that does not drive it); FlushDeferred, on a
+  // driving thread, applies them.
+  void set_defer_sync(bool on) { defer_sync_ = on; }
+  Result<void> FlushDeferred();
 
   // memory_manager_access.cc: faults, copies, /proc/self/maps.
   Result<void> HandleFault(uint64_t addr, int access);
@@ -91,7 +88,7 @@ class MemoryManager::Impl {
   // sets needs_populate instead of reading a file; retry with mu_ exclusive.
   using AccessResult = MemoryManager::AccessResult;
   AccessResult Access(uint64_t addr, size_t len, bool write, bool populate,
-                      absl::FunctionRef<void(uint8_t*, size_t, size_t)> fn);
+                      absl::FunctionRef<void(uint8_t*, size_t, size_t)> fn, bool force = false);
   std::vector<VmaInfo> Vmas() const;
   // memory_manager_shared.cc: msync, mincore, futex keys, invalidations.
   Result<void> Msync(uint64_t addr, uint64_t length, int flags);
@@ -116,6 +113,11 @@ class MemoryManager::Impl {
   Result<void> BreakCow(uint64_t start, uint64_t end, bool copy);
 
  private:
+  // may_expand_vm(): whether `grow` more bytes of mappings, of which
+  // `replaced` replace existing ones (MAP_FIXED), stay within RLIMIT_AS.
+  bool MayExpand(uint64_t grow, uint64_t replaced) const;
+  // Bytes of [start, end) that VMAs cover.
+  uint64_t MappedBytes(uint64_t start, uint64_t end) const;
   // The VMA containing addr, or end().
   VmaMap::iterator Find(uint64_t addr);
   VmaMap::const_iterator Find(uint64_t addr) const;
@@ -131,6 +133,15 @@ class MemoryManager::Impl {
   // A new VMA [start, end) with tmpl's attributes; backing allocated.
   Result<Vma> NewLike(const Vma& tmpl, uint64_t start, uint64_t end, uint64_t file_offset);
   Result<void> EnsureBacked(Vma& v, uint64_t start);
+  // Lazily backed VMA at `it`: commits the pages of [start, end) (page
+  // aligned, inside it) not committed yet. ENOMEM past --total-memory.
+  Result<void> CommitRange(VmaMap::iterator it, uint64_t start, uint64_t end);
+  // Whether the pages of [start, end) in the VMA at vstart may be touched.
+  bool IsCommitted(const Vma& v, uint64_t vstart, uint64_t start, uint64_t end) const {
+    if (!v.lazy) return true;
+    const uint64_t ms = v.mf_offset + (start - vstart);
+    return committed_.Covers(ms, ms + (end - start));
+  }
   // Extends the VMA at `it` to new_end (free above it) if its backing can
   // grow contiguously; else false and the caller adds a separate piece.
   bool ExtendInPlace(VmaMap::iterator it, uint64_t new_end);
@@ -154,8 +165,14 @@ class MemoryManager::Impl {
   const uint64_t mmap_base_;
   VmaMap vmas_;
   RangeSet populated_;  // memory-file ranges holding file contents
+  // Memory-file ranges of lazy VMAs known committed (a subset of what
+  // MemoryFile counts committed: only we can uncommit pages we hold).
+  RangeSet committed_;
   uint64_t brk_start_ = 0;
   uint64_t brk_ = 0;
+  uint64_t as_limit_ = UINT64_MAX;  // RLIMIT_AS
+  bool defer_sync_ = false;
+  RangeSet deferred_;  // app ranges SyncAs owes the platform
   SharedMapper* mapper_;  // the MemoryManager owning this
   absl::flat_hash_map<const void*, std::unique_ptr<MapperRegistration>> shared_regs_;
 };

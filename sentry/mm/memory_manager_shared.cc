@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "base/logging.h"
 #include "sentry/mm/memory_manager.h"
 #include "sentry/mm/memory_manager_impl.h"
 
@@ -186,6 +187,10 @@ void MemoryManager::ProcessInvalidationsSlow() {
     pending_any_.store(false, std::memory_order_release);
   }
   absl::MutexLock l(&mu_);
+  // Mappings another thread's access changed (/proc/<pid>/mem) first.
+  if (Result<void> r = impl_->FlushDeferred(); !r.ok()) {
+    logging::Warn("mm: remapping after a foreign access failed: {}", base::ErrnoName(r.error()));
+  }
   for (const Invalidation& inv : work) impl_->Invalidate(inv.id, inv.start, inv.end);
   // `work` goes after the unmaps: only then do its pages return to the
   // memory file.

@@ -552,8 +552,8 @@ __attribute__((noinline, used)) void escape_mem_victim(void) { __asm__ volatile(
 static int proc_self_mem(void) {
   const int fd = open("/proc/self/mem", O_RDWR);
   if (fd < 0) {
-    printf("PASS open(/proc/self/mem): %s\n", strerror(errno));
-    return 0;
+    fail("open(/proc/self/mem)", -1, errno);
+    return failures;
   }
   {
     unsigned char code[8];
@@ -566,7 +566,7 @@ static int proc_self_mem(void) {
   static int probe = 0x5eed;
   int got = 0;
   if (pread(fd, &got, sizeof(got), (off_t)(unsigned long)&probe) != sizeof(got) || got != 0x5eed) {
-    printf("NOTE /proc/self/mem does not read the app's own memory (%s)\n", strerror(errno));
+    fail("pread(/proc/self/mem) of the app's own memory", got, errno);
   }
   static const unsigned long addrs[] = {
       0x7fffff000000ul,            /* the ptrace stub's code (kStubBase) */

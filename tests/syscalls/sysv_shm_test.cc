@@ -55,6 +55,29 @@ int InChild(F fn) {
   return status;
 }
 
+// The host's huge page pool (0 where none are configured; the sandbox has
+// none and may not show the file).
+long HugePages() {
+  std::ifstream f("/proc/sys/vm/nr_hugepages");
+  long n = 0;
+  if (f >> n) return n;
+  return 0;
+}
+
+TEST(Shm, HugetlbWithoutHugePagesIsEnomem) {
+  if (HugePages() != 0) GTEST_SKIP() << "the host has huge pages configured";
+  if (geteuid() != 0) GTEST_SKIP() << "SHM_HUGETLB needs CAP_IPC_LOCK or the hugetlb group (else EPERM)";
+  EXPECT_THAT(Libc(shmget(IPC_PRIVATE, 2 << 20, IPC_CREAT | 0600 | SHM_HUGETLB)), FailsWith(ENOMEM));
+  // An unknown huge page size (log2 5 << SHM_HUGE_SHIFT) is EINVAL.
+  EXPECT_THAT(Libc(shmget(IPC_PRIVATE, 2 << 20, IPC_CREAT | 0600 | SHM_HUGETLB | (5 << 26))), FailsWith(EINVAL));
+  // SHM_NORESERVE skips the reservation: the segment is made.
+  const int id = shmget(IPC_PRIVATE, 2 << 20, IPC_CREAT | 0600 | SHM_HUGETLB | SHM_NORESERVE);
+  EXPECT_GE(id, 0) << strerror(errno);
+  if (id >= 0) {
+    EXPECT_EQ(shmctl(id, IPC_RMID, nullptr), 0);
+  }
+}
+
 TEST(Shm, AttachSharesBytesBetweenAttachments) {
   Shm s(2 * kPage);
   ASSERT_GE(s.id(), 0);
