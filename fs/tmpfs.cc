@@ -3,7 +3,9 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <linux/memfd.h>
 #include <linux/magic.h>
+#include <sys/mman.h>
 #include <sys/sysmacros.h>
 
 #include <algorithm>
@@ -133,9 +135,14 @@ class TmpfsMappable final : public sentry::mm::MappableFile {
   std::unique_ptr<sentry::mm::MapperRegistration> AddMapper(sentry::mm::SharedMapper* m) override {
     return inode_->AddMapper(m);
   }
+  Result<void> PrepareMap(bool shared, int prot, bool* maywrite) override {
+    writable_token_ = TRY(inode_->PrepareMap(shared, prot, maywrite));
+    return {};
+  }
 
  private:
   const std::shared_ptr<TmpfsInode> inode_;
+  std::shared_ptr<void> writable_token_;  // set once, before the mapping exists
   const std::string name_;
   const uint64_t dev_;
 };
@@ -149,6 +156,45 @@ Result<std::shared_ptr<sentry::mm::MappableFile>> TmpfsFile::Mappable() {
 TmpfsInode* TmpfsInode::DataOf(FileDescription& f) {
   auto* t = dynamic_cast<TmpfsFile*>(&f);
   return t != nullptr ? t->data().get() : nullptr;
+}
+
+TmpfsInode* SealableOf(FileDescription& f) {
+  auto* t = dynamic_cast<TmpfsFile*>(&f);
+  // An overlay file over a tmpfs upper file is not a shmem file to Linux.
+  if (t == nullptr || t->inode().get() != t->data().get()) return nullptr;
+  return t->data().get();
+}
+
+uint32_t TmpfsInode::seals() const {
+  absl::MutexLock l(&mu_);
+  return seals_;
+}
+
+void TmpfsInode::InitSeals(uint32_t seals) {
+  absl::MutexLock l(&mu_);
+  seals_ = seals;
+}
+
+Result<void> TmpfsInode::AddSeals(uint32_t seals) {
+  absl::MutexLock l(&mu_);
+  if (seals_ & F_SEAL_SEAL) return Errno::kEPERM;
+  // mapping_deny_writable(): no shared mapping may write any more.
+  if ((seals & F_SEAL_WRITE) && !(seals_ & F_SEAL_WRITE) && writable_maps_.use_count() > 1) return Errno::kEBUSY;
+  // F_SEAL_EXEC of an executable file implies the write seals (W^X).
+  if ((seals & kSealExec) && (perm_ & 0111)) seals |= F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE;
+  seals_ |= seals;
+  return {};
+}
+
+Result<std::shared_ptr<void>> TmpfsInode::PrepareMap(bool shared, int prot, bool* maywrite) {
+  if (!shared) return std::shared_ptr<void>();
+  absl::MutexLock l(&mu_);
+  if (seals_ & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) {
+    if (prot & PROT_WRITE) return Errno::kEPERM;
+    *maywrite = false;  // mprotect(PROT_WRITE) is EACCES
+  }
+  if (!*maywrite) return std::shared_ptr<void>();
+  return std::shared_ptr<void>(writable_maps_);
 }
 
 Tmpfs::Tmpfs(sentry::mm::MemoryFile* mf) : dev_(NextSyntheticDev()), mf_(mf) {
@@ -448,6 +494,9 @@ Result<void> TmpfsInode::SetAttr(const Caller&, const SetAttrRequest& req) {
     if (*req.size > kMaxFileSize) return Errno::kEFBIG;
   }
   const struct timespec now = Now();
+  if (req.size && ((*req.size < size_ && (seals_ & F_SEAL_SHRINK)) || (*req.size > size_ && (seals_ & F_SEAL_GROW))))
+    return Errno::kEPERM;
+  if (req.mode && (seals_ & kSealExec) && ((perm_ ^ *req.mode) & 0111)) return Errno::kEPERM;
   if (req.mode) perm_ = *req.mode & 07777;
   if (req.uid) uid_ = *req.uid;
   if (req.gid) gid_ = *req.gid;
@@ -525,13 +574,23 @@ Result<void> TmpfsInode::RemoveXattr(const Caller&, std::string_view name) {
   return {};
 }
 
-Result<std::shared_ptr<FileDescription>> NewMemfd(const Caller& c, std::string_view name, int flags) {
+Result<std::shared_ptr<FileDescription>> NewMemfd(const Caller& c, std::string_view name, int flags,
+                                                  unsigned memfd_flags) {
   // Each memfd is alone on a private tmpfs instance (Linux's shm_mnt is
   // internal too: no path reaches it).
   std::shared_ptr<TmpfsInode> root =
       Tmpfs::NewRoot(0777, 0, 0, c.kernel != nullptr ? &c.kernel->memory_file() : nullptr);
   std::shared_ptr<Inode> file = TRY(root->TmpFile(c, 0777));
   auto t = std::static_pointer_cast<TmpfsInode>(file);
+  if (memfd_flags & kMfdNoexecSeal) {
+    {
+      absl::MutexLock l(&t->mu_);
+      t->perm_ &= ~0111u;
+    }
+    t->InitSeals(kSealExec);
+  } else if (memfd_flags & MFD_ALLOW_SEALING) {
+    t->InitSeals(0);
+  }
   auto f = std::make_shared<TmpfsFile>(Path{}, t, flags, t);
   f->set_memfd_name(fmt::format("/memfd:{} (deleted)", name));
   return std::shared_ptr<FileDescription>(std::move(f));

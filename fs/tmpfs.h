@@ -61,6 +61,11 @@ class Tmpfs : public std::enable_shared_from_this<Tmpfs> {
   absl::Mutex ns_mu_;
 };
 
+// Not in every libc's headers yet (Linux 6.3).
+inline constexpr uint32_t kSealExec = 0x0020;        // F_SEAL_EXEC
+inline constexpr unsigned kMfdNoexecSeal = 0x0008;   // MFD_NOEXEC_SEAL
+inline constexpr unsigned kMfdExec = 0x0010;         // MFD_EXEC
+
 class TmpfsInode final : public Inode {
  public:
   static constexpr size_t kPageSize = 4096;
@@ -119,6 +124,19 @@ class TmpfsInode final : public Inode {
   uint64_t ino() const { return ino_; }
   const std::shared_ptr<Tmpfs>& fs() const { return fs_; }
 
+  // File seals (F_ADD_SEALS/F_GET_SEALS, mm/memfd.c). Every tmpfs file
+  // starts with F_SEAL_SEAL (shmem_get_inode); memfd_create clears it for
+  // MFD_ALLOW_SEALING. AddSeals: EPERM once F_SEAL_SEAL is set, EBUSY for
+  // F_SEAL_WRITE while a shared mapping may write (mapping_deny_writable).
+  uint32_t seals() const;
+  Result<void> AddSeals(uint32_t seals);
+  void InitSeals(uint32_t seals);
+  // mmap of the file (memfd_check_seals_mmap): a write-sealed file refuses a
+  // shared writable mapping (EPERM) and clears *maywrite of a shared one.
+  // Returns a token the mapping holds while it may write the file (nullptr
+  // if it may not): F_SEAL_WRITE is EBUSY while one lives.
+  Result<std::shared_ptr<void>> PrepareMap(bool shared, int prot, bool* maywrite);
+
   // MAP_SHARED (sentry::mm::MappableFile::SharedPages and friends).
   Result<std::vector<sentry::mm::MappableFile::PageRun>> SharedPages(uint64_t off, uint64_t len, bool allocate);
   std::unique_ptr<sentry::mm::MapperRegistration> AddMapper(sentry::mm::SharedMapper* m) {
@@ -127,6 +145,8 @@ class TmpfsInode final : public Inode {
 
  private:
   friend class Tmpfs;
+  friend Result<std::shared_ptr<FileDescription>> NewMemfd(const Caller& c, std::string_view name, int flags,
+                                                           unsigned memfd_flags);
 
   // Directory helpers; ns_mu_ held.
   Result<void> CheckLiveDirLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fs_->ns_mu_);
@@ -135,6 +155,10 @@ class TmpfsInode final : public Inode {
   void TouchDir();  // mtime = ctime = now
   void TouchCtime();
   void TruncateLocked(uint64_t size) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Seals on a write of n bytes at off (shmem_write_begin, one page chunk
+  // at a time): EPERM, or the bytes that may be written (F_SEAL_GROW stops
+  // at the last page boundary within the size).
+  Result<size_t> SealedWriteLocked(uint64_t off, size_t n) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Takes pages [first, end) out of the file; mappers unmap them before
   // they are reused.
   void DropPagesLocked(uint64_t first, uint64_t end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -165,10 +189,20 @@ class TmpfsInode final : public Inode {
   std::string target_ ABSL_GUARDED_BY(mu_);                               // symlinks
   const std::shared_ptr<Pipe> fifo_;  // FIFOs: the pipe every open shares
   std::map<std::string, std::string, std::less<>> xattrs_ ABSL_GUARDED_BY(mu_);
+  uint32_t seals_ ABSL_GUARDED_BY(mu_) = 0x0001;  // F_SEAL_SEAL
+  // Held by every shared mapping that may write (VM_SHARED|VM_MAYWRITE):
+  // use_count() > 1 means one exists (i_mmap_writable).
+  const std::shared_ptr<int> writable_maps_ = std::make_shared<int>(0);
 };
 
+// The tmpfs inode whose seals fcntl(F_ADD_SEALS/F_GET_SEALS) of `f` reaches
+// (a tmpfs file or memfd, not an overlay file over one); nullptr: EINVAL.
+TmpfsInode* SealableOf(FileDescription& f);
+
 // A memfd_create(2) file: an unnamed tmpfs regular file ("/memfd:<name>").
-Result<std::shared_ptr<FileDescription>> NewMemfd(const Caller& c, std::string_view name, int flags);
+// `memfd_flags`: MFD_ALLOW_SEALING, MFD_NOEXEC_SEAL (mode 0666, F_SEAL_EXEC).
+Result<std::shared_ptr<FileDescription>> NewMemfd(const Caller& c, std::string_view name, int flags,
+                                                  unsigned memfd_flags = 0);
 
 }  // namespace fs
 

@@ -89,6 +89,7 @@ Result<size_t> TmpfsInode::WriteAt(std::span<const uint8_t> buf, uint64_t off, b
     n = static_cast<size_t>(kMaxFileSize - off);
     if (n == 0) return Errno::kEFBIG;
   }
+  if (n > 0) n = TRY(SealedWriteLocked(off, n));
   if (n > 0) {
     // Pages first: a full memory file (the sandbox's memory limit) ends the
     // write early, as a full tmpfs does (shmem_get_folio: ENOSPC).
@@ -156,6 +157,7 @@ Result<size_t> TmpfsInode::WriteFromApp(sentry::mm::MemoryManager& mm, uint64_t 
       n = static_cast<size_t>(kMaxFileSize - off);
       if (n == 0) return Errno::kEFBIG;
     }
+    if (n > 0) n = TRY(SealedWriteLocked(off, n));
     old_size = size_;
     // Pages first, as WriteAt. Fresh memory-file pages read as zeros, so
     // pages about to be overwritten are never zero-filled by us.
@@ -213,6 +215,16 @@ void TmpfsInode::DropPagesLocked(uint64_t first, uint64_t end) {
                     end >= UINT64_MAX / kPageSize ? UINT64_MAX : end * kPageSize, std::move(freed));
 }
 
+Result<size_t> TmpfsInode::SealedWriteLocked(uint64_t off, size_t n) {
+  if (seals_ & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) return Errno::kEPERM;
+  if (!(seals_ & F_SEAL_GROW) || off + n <= size_) return n;
+  // generic_perform_write() writes page chunks until one would grow the
+  // file: the bytes up to the last page boundary within the size.
+  const uint64_t stop = size_ / kPageSize * kPageSize;
+  if (stop <= off) return Errno::kEPERM;
+  return static_cast<size_t>(stop - off);
+}
+
 void TmpfsInode::TruncateLocked(uint64_t size) {
   if (size < size_) {
     // Drop whole pages past the end and zero the tail of the last one, so a
@@ -234,6 +246,10 @@ Result<void> TmpfsInode::Allocate(int mode, uint64_t off, uint64_t len) {
   uint64_t end;
   if (__builtin_add_overflow(off, len, &end) || end > kMaxFileSize) return Errno::kEFBIG;
   absl::MutexLock l(&mu_);
+  // shmem_fallocate(): a hole punch is a write; growing past EOF (even with
+  // FALLOC_FL_KEEP_SIZE) is what F_SEAL_GROW forbids.
+  if ((mode & FALLOC_FL_PUNCH_HOLE) && (seals_ & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE))) return Errno::kEPERM;
+  if (!(mode & FALLOC_FL_PUNCH_HOLE) && (seals_ & F_SEAL_GROW) && end > size_) return Errno::kEPERM;
   if (mode & FALLOC_FL_PUNCH_HOLE) {
     // Whole pages in the range are freed, partial ones zeroed; size stays.
     const uint64_t stop = std::min(end, size_);

@@ -13,6 +13,7 @@
 #include "fs/pipe.h"
 #include "fs/poll.h"
 #include "fs/locks.h"
+#include "fs/tmpfs.h"
 #include "fs/vfs.h"
 #include "sentry/kernel/kernel.h"
 #include "syscalls/handlers.h"
@@ -646,8 +647,25 @@ Result<uint64_t> Fcntl(Task& t, const SyscallArgs& args) {
     case F_OFD_SETLK:
     case F_OFD_SETLKW:
       return RecordLockCmd(t, fd, e.file, cmd, arg);
+    case F_ADD_SEALS: {
+      // memfd_add_seals() (mm/memfd.c): write access, known seals, then a
+      // file that has seals.
+      if (!e.file->writable()) return Errno::kEPERM;
+      constexpr uint64_t kAllSeals =
+          F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE | fs::kSealExec;
+      if (static_cast<uint32_t>(arg) & ~kAllSeals) return Errno::kEINVAL;
+      fs::TmpfsInode* in = fs::SealableOf(*e.file);
+      if (in == nullptr) return Errno::kEINVAL;
+      TRY(in->AddSeals(static_cast<uint32_t>(arg)));
+      return 0;
+    }
+    case F_GET_SEALS: {
+      fs::TmpfsInode* in = fs::SealableOf(*e.file);
+      if (in == nullptr) return Errno::kEINVAL;
+      return in->seals();
+    }
     default:
-      // TODO(#4): leases, seals.
+      // TODO(#4): leases.
       return Errno::kEINVAL;
   }
 }

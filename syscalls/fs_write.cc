@@ -279,14 +279,16 @@ Result<uint64_t> SyncFileRange(Task& t, const SyscallArgs& args) {
 
 Result<uint64_t> MemfdCreate(Task& t, const SyscallArgs& args) {
   const uint32_t flags = args.U32(1);
-  // mm/memfd.c: MFD_HUGETLB and MFD_NOEXEC_SEAL/EXEC are not offered.
-  if (flags & ~(MFD_CLOEXEC | MFD_ALLOW_SEALING)) return Errno::kEINVAL;
+  // mm/memfd.c: MFD_HUGETLB is not offered; MFD_EXEC and MFD_NOEXEC_SEAL
+  // exclude each other (vm.memfd_noexec is 0: executable by default).
+  if (flags & ~(MFD_CLOEXEC | MFD_ALLOW_SEALING | fs::kMfdNoexecSeal | fs::kMfdExec)) return Errno::kEINVAL;
+  if ((flags & fs::kMfdNoexecSeal) && (flags & fs::kMfdExec)) return Errno::kEINVAL;
   // The name is at most 249 bytes (NAME_MAX - strlen("memfd:")).
   Result<std::string> name = t.mm().CopyInString(args.U64(0), 250);
   if (!name.ok()) return name.error() == Errno::kENAMETOOLONG ? Errno::kEINVAL : name.error();
   if (name.value().size() > 249) return Errno::kEINVAL;
-  // TODO(#4): F_ADD_SEALS/F_GET_SEALS (MFD_ALLOW_SEALING is accepted).
-  std::shared_ptr<fs::FileDescription> f = TRY(fs::NewMemfd(fs::CallerOf(t), name.value(), O_RDWR | O_LARGEFILE));
+  std::shared_ptr<fs::FileDescription> f =
+      TRY(fs::NewMemfd(fs::CallerOf(t), name.value(), O_RDWR | O_LARGEFILE, flags));
   const int fd = TRY(t.fds().Install(std::move(f), (flags & MFD_CLOEXEC) != 0));
   return static_cast<uint64_t>(fd);
 }

@@ -96,6 +96,7 @@ Result<uint64_t> Mmap(Task& t, const SyscallArgs& args) {
     // VM_MAYWRITE: a shared mapping of a file not open for writing can
     // never become writable (mprotect gives EACCES).
     opts.maywrite = !shared || file->writable();
+    TRY(opts.file->PrepareMap(shared, prot, &opts.maywrite));
   }
   t.mm().SetAddressSpaceLimit(AddressSpaceLimit(t));
   return t.mm().Mmap(opts);

@@ -94,6 +94,13 @@ class MappableFile {
     (void)m;
     return nullptr;
   }
+  // mmap(2) through this MappableFile (made for that call): the file may
+  // refuse (memfd seals: EPERM for a shared writable mapping) or clear
+  // *maywrite (mm/memfd.c memfd_check_seals_mmap).
+  virtual Result<void> PrepareMap(bool shared, int prot, bool* maywrite) {
+    (void)shared, (void)prot, (void)maywrite;
+    return {};
+  }
   // A System V shared memory segment (sentry/ipc/shm.h): shmdt(2) finds
   // the VMAs to remove by it.
   virtual bool IsSysvShm() const { return false; }
