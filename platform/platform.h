@@ -163,6 +163,15 @@ class Platform {
   virtual std::string_view name() const = 0;
   // A fresh empty address space. The calling thread becomes its driver.
   virtual Result<std::unique_ptr<AddressSpace>> NewAddressSpace() = 0;
+  // A fresh empty address space that is to replace `old` (execve), on the
+  // thread that drives `old`. If `old` is destroyed on this thread before the
+  // new one is first switched to, the platform may reuse its host resources
+  // (ptrace: the stub process, emptied) instead of making new ones; a
+  // failure to get them surfaces from the first Switch then.
+  virtual Result<std::unique_ptr<AddressSpace>> NewReplacementAddressSpace(AddressSpace& old) {
+    (void)old;
+    return NewAddressSpace();
+  }
   // A context for the calling sentry thread.
   virtual Result<std::unique_ptr<Context>> NewContext() = 0;
 };

@@ -9,6 +9,7 @@
 
 #include "base/logging.h"
 #include "platform/ptrace/context.h"
+#include "platform/ptrace/stub.h"
 
 namespace platform::ptrace {
 namespace {
@@ -25,13 +26,77 @@ Result<void> ToResult(int64_t raw) {
 
 Result<std::unique_ptr<PtraceAddressSpace>> PtraceAddressSpace::Create(StubFactory& factory, int memory_fd, bool pin) {
   std::shared_ptr<StubProcess> stub = TRY(StubProcess::Create(factory, pin));
-  return std::unique_ptr<PtraceAddressSpace>(new PtraceAddressSpace(std::move(stub), memory_fd));
+  return std::unique_ptr<PtraceAddressSpace>(new PtraceAddressSpace(std::move(stub), memory_fd, CurrentTid()));
 }
 
-PtraceAddressSpace::PtraceAddressSpace(std::shared_ptr<StubProcess> stub, int memory_fd)
-    : stub_(std::move(stub)), memory_fd_(memory_fd), id_(g_next_id.fetch_add(1)) {}
+std::unique_ptr<PtraceAddressSpace> PtraceAddressSpace::CreateReplacement(PtraceAddressSpace& old,
+                                                                          StubFactory& factory, int memory_fd,
+                                                                          std::shared_ptr<CpuPlacer> placer) {
+  std::unique_ptr<PtraceAddressSpace> as(new PtraceAddressSpace(nullptr, memory_fd, CurrentTid()));
+  as->factory_ = &factory;
+  as->placer_ = std::move(placer);
+  if (old.stub_ != nullptr && old.stub_->OnTracerThread()) {
+    auto cell = std::make_shared<StubHandoff>();
+    old.successor_ = cell;  // a failed execve's earlier cell is dropped
+    as->donor_ = std::move(cell);
+  }
+  return as;
+}
 
-PtraceAddressSpace::~PtraceAddressSpace() { stub_->Kill(); }
+PtraceAddressSpace::PtraceAddressSpace(std::shared_ptr<StubProcess> stub, int memory_fd, pid_t tracer)
+    : stub_(std::move(stub)), memory_fd_(memory_fd), id_(g_next_id.fetch_add(1)), tracer_(tracer) {}
+
+PtraceAddressSpace::~PtraceAddressSpace() {
+  // A replacement that never used the stub it was handed.
+  if (donor_ != nullptr && donor_->stub != nullptr) donor_->stub->Kill();
+  if (stub_ == nullptr) return;
+  // execve: the successor (still alive: it holds the other reference)
+  // takes the stub over at its first use.
+  if (successor_ != nullptr && successor_.use_count() > 1 && stub_->Recyclable()) {
+    successor_->stub = std::move(stub_);
+    return;
+  }
+  stub_->Kill();
+}
+
+Result<void> PtraceAddressSpace::EnsureStub() {
+  if (stub_ != nullptr) return {};
+  if (CurrentTid() != tracer_) return Errno::kEPERM;
+  std::shared_ptr<StubHandoff> donor = std::move(donor_);
+  if (donor != nullptr && donor->stub != nullptr) {
+    std::shared_ptr<StubProcess> old = std::move(donor->stub);
+    auto r = StubProcess::Recycle(*old);
+    if (r.ok()) {
+      stub_ = std::move(r).value();
+      // Empty it before anything queued runs: the old image's mappings, the
+      // altstacks of its later threads, and the fault probe's frames (the
+      // old image's registers) on the main sigaltstack above the batch
+      // buffer, which the batch itself is read from.
+      const uint64_t buf_end = StubBatchBuffer() + (kBatchMax * sizeof(BatchEntry) + kPageSize - 1) / kPageSize * kPageSize;
+      BatchEntry wipe[3];
+      wipe[0].nr = SYS_munmap;
+      wipe[0].args[0] = 0;
+      wipe[0].args[1] = kStubBase;
+      wipe[1].nr = SYS_munmap;
+      wipe[1].args[0] = StubEnd();
+      wipe[1].args[1] = kUserTop - StubEnd();
+      wipe[2].nr = SYS_mmap;
+      wipe[2].args[0] = buf_end;
+      wipe[2].args[1] = StubEnd() - buf_end;
+      wipe[2].args[2] = PROT_READ | PROT_WRITE;
+      wipe[2].args[3] = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+      wipe[2].args[4] = ~0ull;
+      pending_.insert(pending_.begin(), std::begin(wipe), std::end(wipe));
+      return {};
+    }
+    logging::Debug("ptrace: reusing stub {} for execve failed: {}; taking a new one", old->pid(),
+                   base::ErrnoName(r.error()));
+  }
+  if (factory_ == nullptr) return Errno::kESRCH;
+  const bool pinned = placer_ != nullptr && placer_->PinLeastLoaded();
+  stub_ = TRY(StubProcess::Create(*factory_, pinned));
+  return {};
+}
 
 // The stub's own pages lie above MaxUserAddress(); nothing may be mapped,
 // unmapped or reprotected there, or the app could reach them.
@@ -51,8 +116,9 @@ Result<void> PtraceAddressSpace::Map(uint64_t addr, uint64_t len, int prot, int 
   }
   if (Queue(SYS_mmap, {addr, len, static_cast<uint64_t>(prot), MAP_SHARED | MAP_FIXED,
                        static_cast<uint64_t>(host_fd), offset})) {
-    return pending_.size() >= kBatchMax ? FlushPending() : Result<void>{};
+    return QueueFull() ? FlushPending() : Result<void>{};
   }
+  TRY(EnsureStub());
   TRY(FlushPending());
   const int64_t raw = TRY(stub_->Inject(SYS_mmap, addr, len, static_cast<uint64_t>(prot),
                                         MAP_SHARED | MAP_FIXED, static_cast<uint64_t>(host_fd), offset));
@@ -69,7 +135,7 @@ Result<void> PtraceAddressSpace::Map(uint64_t addr, uint64_t len, int prot, int 
 }
 
 bool PtraceAddressSpace::Queue(int nr, std::initializer_list<uint64_t> args) {
-  if (active_.load(std::memory_order_acquire) || !stub_->OnTracerThread()) return false;
+  if (active_.load(std::memory_order_acquire) || CurrentTid() != tracer_) return false;
   BatchEntry e;
   e.nr = nr;
   size_t i = 0;
@@ -80,6 +146,7 @@ bool PtraceAddressSpace::Queue(int nr, std::initializer_list<uint64_t> args) {
 
 Result<void> PtraceAddressSpace::FlushPending() {
   if (pending_.empty()) return {};
+  if (stub_ == nullptr) return Errno::kEPERM;  // queued on the tracer thread only
   size_t start = 0;
   while (start < pending_.size()) {
     const size_t n = std::min(kBatchMax, pending_.size() - start);
@@ -105,7 +172,8 @@ Result<void> PtraceAddressSpace::FlushPending() {
 Result<void> PtraceAddressSpace::Activate() {
   // Another thread's Bind (refused by ClaimThread, or a thread made by
   // AddContext, which already activated) changes nothing.
-  if (active_.load(std::memory_order_acquire) || !stub_->OnTracerThread()) return {};
+  if (active_.load(std::memory_order_acquire) || CurrentTid() != tracer_) return {};
+  TRY(EnsureStub());
   active_.store(true, std::memory_order_release);
   // Non-dumpable from now on (batches needed it dumpable): as the last entry
   // of the batch if there is one, which saves a stop.
@@ -123,9 +191,11 @@ Result<void> PtraceAddressSpace::AddContext(Context& c) {
   // From now on more than one thread may drive it: no more queueing. (The
   // first AddContext comes from the tracer thread, the only one that can
   // drive a fresh address space.)
-  if (!active_.load(std::memory_order_acquire) && stub_->OnTracerThread()) {
+  if (!active_.load(std::memory_order_acquire) && CurrentTid() == tracer_) {
+    TRY(EnsureStub());
     active_.store(true, std::memory_order_release);
   }
+  if (stub_ == nullptr) return Errno::kEPERM;
   TRY(FlushPending());
   auto* pc = dynamic_cast<PtraceContext*>(&c);
   if (pc == nullptr) return Errno::kEINVAL;
@@ -135,7 +205,8 @@ Result<void> PtraceAddressSpace::AddContext(Context& c) {
 
 Result<void> PtraceAddressSpace::Unmap(uint64_t addr, uint64_t len) {
   TRY(CheckRange(addr, len));
-  if (Queue(SYS_munmap, {addr, len})) return pending_.size() >= kBatchMax ? FlushPending() : Result<void>{};
+  if (Queue(SYS_munmap, {addr, len})) return QueueFull() ? FlushPending() : Result<void>{};
+  TRY(EnsureStub());
   TRY(FlushPending());
   return ToResult(TRY(stub_->Inject(SYS_munmap, addr, len)));
 }
@@ -144,8 +215,9 @@ Result<void> PtraceAddressSpace::Protect(uint64_t addr, uint64_t len, int prot) 
   TRY(CheckRange(addr, len));
   if ((prot & ~(kProtRead | kProtWrite | kProtExec)) != 0) return Errno::kEINVAL;
   if (Queue(SYS_mprotect, {addr, len, static_cast<uint64_t>(prot)})) {
-    return pending_.size() >= kBatchMax ? FlushPending() : Result<void>{};
+    return QueueFull() ? FlushPending() : Result<void>{};
   }
+  TRY(EnsureStub());
   TRY(FlushPending());
   return ToResult(TRY(stub_->Inject(SYS_mprotect, addr, len, static_cast<uint64_t>(prot))));
 }

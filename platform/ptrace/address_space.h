@@ -14,12 +14,30 @@
 
 namespace platform::ptrace {
 
+class CpuPlacer;
+
+// An address space's stub, handed from one that execve replaces to its
+// successor (PtraceAddressSpace::CreateReplacement). Tracer thread only.
+struct StubHandoff {
+  std::shared_ptr<StubProcess> stub;
+};
+
 class PtraceAddressSpace final : public AddressSpace {
  public:
   // Takes a stub from `factory`; the calling thread becomes its tracer.
   // `pin`: the stub gets the calling thread's CPU affinity.
   static Result<std::unique_ptr<PtraceAddressSpace>> Create(StubFactory& factory, int memory_fd, bool pin);
-  // Kills and reaps the stub; Contexts still bound to it see kESRCH.
+  // execve's new address space, on `old`'s tracer thread: it has no stub
+  // until its first use that needs one (Activate, AddContext, an immediate
+  // Map...; everything before is queued). Then it takes `old`'s stub if old
+  // was destroyed on this thread in the meantime and its stub was
+  // Recyclable (emptied by the first batch: one stop plus a prctl instead of
+  // a new stub's seize now and the old one's kill and reap), else one from
+  // `factory` (pinned by `placer`, if any, as Create's `pin`).
+  static std::unique_ptr<PtraceAddressSpace> CreateReplacement(PtraceAddressSpace& old, StubFactory& factory,
+                                                               int memory_fd, std::shared_ptr<CpuPlacer> placer);
+  // Kills and reaps the stub, or hands it to a successor waiting for it
+  // (CreateReplacement); Contexts still bound to it see kESRCH.
   ~PtraceAddressSpace() override;
 
   // Only `host_fd == memory fd` is supported for now (EINVAL otherwise): the
@@ -40,24 +58,38 @@ class PtraceAddressSpace final : public AddressSpace {
   // Distinguishes address spaces even if one is freed and another allocated
   // at the same address.
   uint64_t id() const { return id_; }
+  // Null only before a replacement's first use (Activate gets it).
   const std::shared_ptr<StubProcess>& stub() const { return stub_; }
 
  private:
-  PtraceAddressSpace(std::shared_ptr<StubProcess> stub, int memory_fd);
+  PtraceAddressSpace(std::shared_ptr<StubProcess> stub, int memory_fd, pid_t tracer);
+  // A replacement's stub (see CreateReplacement); kEPERM off the tracer thread.
+  Result<void> EnsureStub();
   Result<void> CheckRange(uint64_t addr, uint64_t len) const;
   // Queues the syscall if the address space is not active yet (false: run
   // it now).
   bool Queue(int nr, std::initializer_list<uint64_t> args);
+  // A full batch is flushed at once, unless there is no stub yet (a
+  // replacement keeps queueing until its first use).
+  bool QueueFull() const { return pending_.size() >= kBatchMax && stub_ != nullptr; }
   // Injects the queued calls, kBatchMax per stop.
   Result<void> FlushPending();
 
-  const std::shared_ptr<StubProcess> stub_;
+  std::shared_ptr<StubProcess> stub_;  // set once, on the tracer thread
   const int memory_fd_;
   const uint64_t id_;
+  const pid_t tracer_;  // the creating thread: the stub's tracer
+  // A replacement without its stub yet: where to get one.
+  StubFactory* factory_ = nullptr;
+  std::shared_ptr<CpuPlacer> placer_;
+  std::shared_ptr<StubHandoff> donor_;  // filled by the replaced one's destructor
+  // Set by CreateReplacement on the replaced one: where its destructor
+  // leaves the stub if a successor still waits (holds the other reference).
+  std::shared_ptr<StubHandoff> successor_;
   // Until the first Switch (a fresh address space being filled by fork's
   // copy or exec's loader), Map/Unmap/Protect are only checked and queued,
   // then injected in batches, in order: one stop per kBatchMax calls
-  // instead of one per call. A host failure then surfaces at the first
+  // instead of one per call (a replacement without a stub queues them all). A host failure then surfaces at the first
   // Switch (or the next AddContext), not from the call. Only the creating (tracer) thread
   // drives a fresh address space, so no lock.
   std::atomic<bool> active_{false};

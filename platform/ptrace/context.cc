@@ -74,8 +74,15 @@ size_t CpuPlacer::LeastLoaded() const {
   return best;
 }
 
+bool CpuPlacer::CallerPinned() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  return sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) == 1;
+}
+
 bool CpuPlacer::PinLeastLoaded() {
-  return !cpus_.empty() && Pin(cpus_[LeastLoaded()], 0);
+  if (cpus_.empty()) return false;
+  return CallerPinned() || Pin(cpus_[LeastLoaded()], 0);
 }
 
 int CpuPlacer::Place(pid_t stub_tid) {
@@ -108,6 +115,7 @@ Result<StubThread*> PtraceContext::Bind(AddressSpace& as) {
   if (thread_ != nullptr && pas->id() == as_id_) return thread_;
   TRY(pas->Activate());  // Maps queued while the address space was fresh
   const std::shared_ptr<StubProcess>& stub = pas->stub();
+  if (stub == nullptr) return Errno::kEPERM;  // a replacement, first switched to off its tracer thread
   // ClaimThread checks the calling thread: the stub's tracer for the main
   // thread, or the first to claim a thread made by AddContext.
   StubThread* t = TRY(stub->ClaimThread(this));
@@ -116,15 +124,18 @@ Result<StubThread*> PtraceContext::Bind(AddressSpace& as) {
   thread_ = t;
   as_id_ = pas->id();
   // Each bound pair (this sentry thread, its stub thread) goes together to
-  // the CPU with the fewest bound pairs: the threads of one process spread
-  // over the CPUs while every stop stays a same-CPU switch (README.md, "CPU
-  // placement"). The stub's main thread was forked by this thread, already
-  // placed by NewAddressSpace: this only counts it. A clone'd task's stub
-  // thread and sentry thread inherited their parent's CPU; they move only
-  // once they have lived kPlaceAfterStops stops (Switch), since migrating a
-  // short-lived thread costs more than it saves.
+  // the CPU with the fewest bound pairs: the threads and processes of the
+  // sandbox spread over the CPUs while every stop stays a same-CPU switch
+  // (README.md, "CPU placement"). A pair that already shares one CPU (a
+  // forked task's sentry thread and stub inherited their parent's, a clone'd
+  // thread's too, an exec keeps its stub) moves only once it has lived
+  // kPlaceAfterStops stops or kPlaceAfterNs (Switch): migrating a
+  // short-lived one costs more than it saves (fork+exec of /bin/true paid
+  // ~300 us for the move and the wakeups across CPUs). An unpinned thread
+  // (a new process's first) is placed now.
   unplaced_stops_ = 0;
-  if (placer_ != nullptr && t->tid == stub->pid()) placed_ = placer_->Place(t->tid);
+  bound_ns_ = MonotonicNowNs();
+  if (placer_ != nullptr && t->tid == stub->pid() && !CpuPlacer::CallerPinned()) placed_ = placer_->Place(t->tid);
   // Published before Switch reads interrupt_pending_ (both seq_cst): an
   // Interrupt() either sets the flag before that read or sees this target.
   target_.store(static_cast<uint64_t>(stub_->pid()) << 32 | static_cast<uint32_t>(t->tid));
@@ -221,7 +232,11 @@ Result<StopInfo> PtraceContext::Run(AddressSpace& as, Registers& regs) {
     return info;
   }
   const pid_t tid = t->tid;
-  if (placed_ < 0 && placer_ != nullptr && ++unplaced_stops_ == kPlaceAfterStops) placed_ = placer_->Place(tid);
+  if (placed_ < 0 && placer_ != nullptr && unplaced_stops_ <= kPlaceAfterStops &&
+      (++unplaced_stops_ == kPlaceAfterStops || MonotonicNowNs() - bound_ns_ >= kPlaceAfterNs)) {
+    unplaced_stops_ = kPlaceAfterStops + 1;  // once
+    placed_ = placer_->Place(tid);
+  }
   if (!t->regs_valid || std::memcmp(&t->regs, &regs.regs, sizeof(regs.regs)) != 0) {
     // orig_rax = -1 tells the kernel we are not in a syscall, so it never
     // restarts one behind the sentry's back (rax = -ERESTARTSYS etc.): the

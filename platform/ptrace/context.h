@@ -26,11 +26,14 @@ inline constexpr int kInterruptSignal = SIGUSR2;
 class CpuPlacer {
  public:
   explicit CpuPlacer(std::vector<int> cpus);
-  // Pins the calling thread to the CPU with the fewest bound contexts
-  // (NewAddressSpace: the new stub gets the same affinity, and its Bind then
-  // most likely picks the same CPU: no migration). False if it failed (only
-  // costs speed).
+  // Pins the calling thread, unless it is pinned already, to the CPU with
+  // the fewest bound contexts (NewAddressSpace: the new stub gets the same
+  // affinity, and its Bind then most likely picks the same CPU: no
+  // migration). False if it failed (only costs speed).
   bool PinLeastLoaded();
+  // Whether the calling thread may run on one CPU only (a forked task's
+  // sentry thread inherits its parent's pin).
+  static bool CallerPinned();
   // Pins the calling thread and stub thread `stub_tid` to the CPU with the
   // fewest bound contexts and counts one more there. Returns the slot to
   // pass to Release, or -1.
@@ -85,7 +88,9 @@ class PtraceContext final : public Context {
   int placed_ = -1;  // placer_ slot while bound
   // Stops since Bind while not placed (a clone'd thread is placed at this).
   static constexpr uint32_t kPlaceAfterStops = 64;
+  static constexpr int64_t kPlaceAfterNs = 10'000'000;
   uint32_t unplaced_stops_ = 0;
+  int64_t bound_ns_ = 0;
   std::shared_ptr<StubProcess> stub_;  // tracer thread only
   uint64_t as_id_ = 0;
   StubThread* thread_ = nullptr;

@@ -27,6 +27,11 @@ class PtracePlatform final : public Platform {
         placer_(options.pin_cpu ? std::make_shared<CpuPlacer>(std::move(cpus)) : nullptr),
         factory_(std::move(factory)) {}
 
+  ~PtracePlatform() override {
+    // Stubs this thread killed and has not reaped yet go before the factory.
+    ReapKilledStubs(/*block=*/true);
+  }
+
   std::string_view name() const override { return "ptrace"; }
 
   Result<std::unique_ptr<AddressSpace>> NewAddressSpace() override {
@@ -35,6 +40,13 @@ class PtracePlatform final : public Platform {
     const bool pinned = placer_ != nullptr && placer_->PinLeastLoaded();
     std::unique_ptr<PtraceAddressSpace> as = TRY(PtraceAddressSpace::Create(*factory_, memory_fd_, pinned));
     return std::unique_ptr<AddressSpace>(std::move(as));
+  }
+
+  Result<std::unique_ptr<AddressSpace>> NewReplacementAddressSpace(AddressSpace& old) override {
+    auto* pold = dynamic_cast<PtraceAddressSpace*>(&old);
+    if (pold == nullptr) return NewAddressSpace();
+    return std::unique_ptr<AddressSpace>(
+        PtraceAddressSpace::CreateReplacement(*pold, *factory_, memory_fd_, placer_));
   }
 
   Result<std::unique_ptr<Context>> NewContext() override {

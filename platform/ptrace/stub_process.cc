@@ -13,8 +13,11 @@
 #include <sys/uio.h>
 #include <sys/prctl.h>
 
+#include <elf.h>
+
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 #include "base/logging.h"
 
@@ -78,6 +81,82 @@ Result<std::shared_ptr<StubProcess>> StubProcess::Create(StubFactory& factory, b
     p->dumpable_ = true;  // the factory's stubs are, until seized
   }
   return p;
+}
+
+bool StubProcess::Recyclable() {
+  if (reaped_ || main_.dead || !OnTracerThread()) return false;
+  absl::MutexLock l(&mu_);
+  return others_.empty() && unattached_ == 0;
+}
+
+Result<std::shared_ptr<StubProcess>> StubProcess::Recycle(StubProcess& old) {
+  if (!old.Recyclable()) {
+    old.Kill();
+    return Errno::kESRCH;
+  }
+  std::shared_ptr<StubProcess> p(new StubProcess(old.pid_, old.tracer_, old.init_regs_));
+  // The main thread sits in the old image's last stop (its execve): its
+  // registers are set by the next injection or Switch.
+  p->main_.regs_valid = false;
+  p->main_.probe_broken = old.main_.probe_broken;
+  {
+    absl::MutexLock l(&old.usage_mu_);
+    absl::MutexLock nl(&p->usage_mu_);
+    p->taken_user_ns_ = old.taken_user_ns_;
+    p->taken_sys_ns_ = old.taken_sys_ns_;
+    p->taken_minflt_ = old.taken_minflt_;
+    p->taken_majflt_ = old.taken_majflt_;
+    p->taken_nivcsw_ = old.taken_nivcsw_;
+  }
+  {
+    absl::MutexLock d(&old.dumpable_mu_);
+    absl::MutexLock nd(&p->dumpable_mu_);
+    p->dumpable_ = old.dumpable_;
+  }
+  // From now on the process is p's: old's Kill and its Contexts' requests
+  // (kESRCH) leave it alone.
+  old.reaped_ = true;
+  old.main_.dead = true;
+  auto fail = [&](Errno e) -> Errno {
+    p->Kill();
+    return e;
+  };
+  if (auto r = p->ResetFpState(); !r.ok()) return fail(r.error());
+  // InjectBatch writes the batch with process_vm_writev, which needs the
+  // stub dumpable (Activate makes it non-dumpable again at the batch's end).
+  {
+    absl::MutexLock d(&p->dumpable_mu_);
+    if (!p->dumpable_) {
+      auto r = p->Inject(SYS_prctl, PR_SET_DUMPABLE, 1);
+      if (!r.ok()) return fail(r.error());
+      if (r.value() != 0) return fail(Errno::kEIO);
+      p->dumpable_ = true;
+    }
+  }
+  return p;
+}
+
+Result<void> StubProcess::ResetFpState() {
+  // The kernel wants exactly its XSAVE size: learn it from the current
+  // state, then write the init state in that size (XSTATE_BV 0: every
+  // component in its init state; x87 control word and MXCSR as execve
+  // leaves them).
+  auto fp = std::make_unique<FpState>();
+  iovec iov{fp->bytes, sizeof(fp->bytes)};
+  if (::ptrace(PTRACE_GETREGSET, main_.tid, NT_X86_XSTATE, &iov) != 0) return base::FromHost(errno);
+  const size_t size = iov.iov_len;
+  std::memset(fp->bytes, 0, sizeof(fp->bytes));
+  const uint16_t fcw = 0x37f;
+  const uint32_t mxcsr = 0x1f80;
+  std::memcpy(fp->bytes + 0, &fcw, sizeof(fcw));
+  std::memcpy(fp->bytes + 24, &mxcsr, sizeof(mxcsr));
+  iov = {fp->bytes, size};
+  if (::ptrace(PTRACE_SETREGSET, main_.tid, NT_X86_XSTATE, &iov) != 0) {
+    const Errno e = base::FromHost(errno);
+    logging::Warn("ptrace: resetting the FP state of stub {} failed: {}", pid_, base::ErrnoName(e));
+    return e;
+  }
+  return {};
 }
 
 StubProcess::StubProcess(pid_t pid, pid_t tracer, const user_regs_struct& init_regs)
@@ -161,8 +240,42 @@ Result<ThreadCpu> StubProcess::MeasureCpu(StubThread& t) {
 
 bool StubProcess::OnTracerThread() const { return CurrentTid() == tracer_; }
 
+namespace {
+
+// Stubs this thread killed and traces until it reaps them. A stub stays
+// our zombie (its pid not reusable) until reaped here; if this thread
+// ends first, the kernel detaches it and the factory, its parent, reaps
+// it. So only the tracer thread may wait for these pids.
+thread_local std::vector<pid_t> t_unreaped;
+
+}  // namespace
+
+void ReapKilledStubs(bool block) {
+  std::erase_if(t_unreaped, [block](pid_t pid) {
+    int status;
+    pid_t r;
+    do {
+      r = waitpid(pid, &status, __WALL | (block ? 0 : WNOHANG));
+    } while (block && r < 0 && errno == EINTR);
+    return r == pid || (r < 0 && errno != EINTR);
+  });
+}
+
 void StubProcess::Kill() {
   if (reaped_) return;  // The pid may already belong to someone else.
+  if (OnTracerThread()) {
+    // Dying takes the host a while (tearing down the address space); the
+    // exiting task need not wait for it: reaped by a later Kill on this
+    // thread, or by the factory once this thread is gone.
+    reaped_ = true;
+    main_.dead = true;
+    if (::kill(pid_, SIGKILL) != 0 && errno != ESRCH) {
+      logging::Warn("ptrace: kill({}, SIGKILL) failed: {}", pid_, base::ErrnoName(base::FromHost(errno)));
+    }
+    t_unreaped.push_back(pid_);
+    ReapKilledStubs(/*block=*/false);
+    return;
+  }
   reaped_ = true;
   main_.dead = true;
   if (::kill(pid_, SIGKILL) != 0 && errno != ESRCH) {

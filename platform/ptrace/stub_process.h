@@ -73,6 +73,10 @@ Result<int> WaitStop(pid_t tid, const WaitPolicy& policy, struct rusage* ru = nu
                      int64_t resumed_ns = 0);
 int64_t MonotonicNowNs();
 
+// Reaps the stubs the calling thread killed (StubProcess::Kill does not
+// wait for a stub to die on its tracer thread); `block`: wait for each.
+void ReapKilledStubs(bool block);
+
 class StubProcess {
  public:
   // A stub from `factory`, seized by the calling thread (its tracer); `pin`
@@ -80,6 +84,16 @@ class StubProcess {
   // the first SyncDumpable: InjectBatch's process_vm_writev needs that
   // without CAP_SYS_PTRACE.
   static Result<std::shared_ptr<StubProcess>> Create(StubFactory& factory, bool pin);
+  // Whether Recycle may take this stub: on its tracer thread, alive, and
+  // with no thread but the main one (none created, parked or unreaped).
+  bool Recyclable();
+  // execve: the same host process for a new address space. Returns a new
+  // StubProcess for `old`'s process (old keeps its threads' bookkeeping but
+  // treats the process as gone: its Kill does nothing), with the main
+  // thread's FP state reset to the init state and the process dumpable
+  // again (for InjectBatch). The caller empties the address space
+  // (EmptyingBatch) before any app code runs. On failure `old` is killed.
+  static Result<std::shared_ptr<StubProcess>> Recycle(StubProcess& old);
   ~StubProcess();
   StubProcess(const StubProcess&) = delete;
   StubProcess& operator=(const StubProcess&) = delete;
@@ -129,7 +143,8 @@ class StubProcess {
   // also reaps the process).
   void MarkDead(StubThread& t);
 
-  // SIGKILLs and reaps the stub unless already reaped. Idempotent.
+  // SIGKILLs the stub unless already done, and reaps it: on its tracer
+  // thread later (ReapKilledStubs), elsewhere at once. Idempotent.
   void Kill();
 
   // The app usage of one Switch of `t` (platform.h AppUsage) from the
@@ -156,6 +171,9 @@ class StubProcess {
 
  private:
   StubProcess(pid_t pid, pid_t tracer, const user_regs_struct& init_regs);
+  // PTRACE_SETREGSET of the x87/SSE/AVX init state (what execve leaves) on
+  // the main thread.
+  Result<void> ResetFpState();
   // The stub thread the calling thread traces, or null.
   StubThread* Mine();
   // Runs the stub code at `entry` on `t` with `r`'s arguments until its

@@ -85,7 +85,11 @@ void DefaultRlimits(ThreadGroup& tg, uint64_t max_fds) {
 
 base::Result<void> Kernel::Exec(Task& t, const std::string& path, std::vector<std::string> argv,
                                 std::vector<std::string> envp, std::string* why, const PreOpened* file) {
-  auto as = TRY(platform_->NewAddressSpace());
+  // The new image's address space may take over the old one's host
+  // resources (ptrace: the stub process) once the old memory is released
+  // below, if this thread drives it and nobody else holds it.
+  platform::AddressSpace* old_as = t.mm_ptr() != nullptr ? t.mm().address_space() : nullptr;
+  auto as = TRY(old_as != nullptr ? platform_->NewReplacementAddressSpace(*old_as) : platform_->NewAddressSpace());
   auto mm = std::make_shared<mm::MemoryManager>(*mf_, std::move(as));
   std::string cmdline;
   for (const auto& a : argv) {

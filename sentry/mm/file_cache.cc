@@ -40,10 +40,22 @@ uint64_t FileCache::cached_bytes() const {
 }
 
 std::optional<uint64_t> FileCache::Acquire(MappableFile& f, uint64_t file_off, uint64_t len) {
+  auto r = AcquirePrefix(f, file_off, len);
+  if (!r.has_value()) return std::nullopt;
+  if (r->second != len) {
+    mf_.Free(r->first, r->second);
+    return std::nullopt;
+  }
+  return r->first;
+}
+
+std::optional<std::pair<uint64_t, uint64_t>> FileCache::AcquirePrefix(MappableFile& f, uint64_t file_off,
+                                                                      uint64_t len) {
   const std::optional<MappableFile::ContentKey> key = f.CacheKey();
   if (!key.has_value() || key->size == 0 || key->size > kMaxCachedFile) return std::nullopt;
   const uint64_t bytes = PageRoundUp(key->size);
-  if (len == 0 || file_off > bytes || len > bytes - file_off) return std::nullopt;
+  if (len == 0 || file_off >= bytes) return std::nullopt;
+  len = std::min(len, bytes - file_off);
   absl::MutexLock l(&mu_);
   auto it = files_.find(std::make_pair(key->dev, key->ino));
   if (it != files_.end() && (it->second.size != key->size || it->second.mtime_ns != key->mtime_ns ||
@@ -82,7 +94,7 @@ std::optional<uint64_t> FileCache::Acquire(MappableFile& f, uint64_t file_off, u
   it->second.last_use = ++tick_;
   const uint64_t at = it->second.mf_off + file_off;
   mf_.IncRef(at, len);
-  return at;
+  return std::make_pair(at, len);
 }
 
 }  // namespace sentry::mm

@@ -38,6 +38,11 @@ class FileCache {
   // (MemoryFile::Free gives it back). nullopt if the file is not cacheable,
   // the range goes past the file's last page, or memory is short.
   std::optional<uint64_t> Acquire(MappableFile& f, uint64_t file_off, uint64_t len);
+  // Like Acquire for the part of [file_off, file_off + len) up to the file's
+  // last page: (memory-file offset, length). ld.so maps a library's whole
+  // address range from offset 0 first (past EOF when the bss is larger than
+  // the rest of the file), then maps the segments over it.
+  std::optional<std::pair<uint64_t, uint64_t>> AcquirePrefix(MappableFile& f, uint64_t file_off, uint64_t len);
   // Drops every cached file (memory pressure, tests).
   void Clear();
   uint64_t cached_bytes() const;

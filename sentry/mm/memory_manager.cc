@@ -386,6 +386,7 @@ Result<uint64_t> MemoryManager::Impl::Mmap(const MmapOpts& o) {
   tmpl.name = o.file ? "" : o.name;
   if (!o.maywrite && (tmpl.prot & platform::kProtWrite)) return Errno::kEACCES;
   Vma v;
+  std::optional<Vma> tail;  // the uncached rest of a cached file mapping
   if (o.mf_offset.has_value()) {
     if (o.file || !o.shared || (*o.mf_offset & (kPageSize - 1))) return Errno::kEINVAL;
     v = tmpl;
@@ -393,24 +394,52 @@ Result<uint64_t> MemoryManager::Impl::Mmap(const MmapOpts& o) {
     v.backed = true;
     v.mf_offset = *o.mf_offset;
     mf_.IncRef(v.mf_offset, len);
-  } else if (std::optional<uint64_t> cached;
-             o.file && !o.shared && (cached = mf_.file_cache().Acquire(*o.file, o.offset, len)).has_value()) {
+  } else if (std::optional<std::pair<uint64_t, uint64_t>> cached;
+             o.file && !o.shared &&
+             (cached = mf_.file_cache().AcquirePrefix(*o.file, o.offset, len)).has_value()) {
     // The page cache holds the file: reference its pages copy-on-write,
-    // mapped whole at once (no read, no faults until a write).
-    v = tmpl;
-    v.end = addr + len;
-    v.file_offset = o.offset;
-    v.backed = true;
-    v.mf_offset = *cached;
-    v.cow = true;
-    v.filled = true;
+    // mapped whole at once (no read, no faults until a write). A part past
+    // the file's last page is a VMA of its own, demand-paged as before.
+    const auto [cached_off, cached_len] = *cached;
+    if (cached_len < len) {
+      Result<Vma> t = NewLike(tmpl, addr + cached_len, addr + len, o.offset + cached_len);
+      if (!t.ok()) {
+        mf_.Free(cached_off, cached_len);
+        return t.error();
+      }
+      tail = std::move(t).value();
+    }
+    if ((tmpl.prot & platform::kProtWrite) && cached_len == len && len <= kFaultChunk) {
+      // A small writable one (an ELF data segment, which ld.so relocates at
+      // once) gets its own copy now: a write fault per chunk would cost far
+      // more than copying up to one chunk.
+      Result<Vma> own = NewLike(tmpl, addr, addr + len, o.offset);
+      if (!own.ok()) {
+        mf_.Free(cached_off, cached_len);
+        return own.error();
+      }
+      v = std::move(own).value();
+      mf_.CopyPages(v.mf_offset, cached_off, len);
+      populated_.Add(v.mf_offset, v.mf_offset + len);
+      mf_.Free(cached_off, cached_len);
+    } else {
+      v = tmpl;
+      v.end = addr + cached_len;
+      v.file_offset = o.offset;
+      v.backed = true;
+      v.mf_offset = cached_off;
+      v.cow = true;
+      v.filled = true;
+    }
   } else {
     // Allocate before touching what MAP_FIXED replaces, so ENOMEM leaves it.
     v = TRY(NewLike(tmpl, addr, addr + len, o.offset));
   }
   if (fixed) RemoveRange(addr, addr + len);
   if (shm) RegisterShared(o.file);
+  const uint64_t v_end = v.end;
   vmas_.emplace(addr, std::move(v));
+  if (tail.has_value()) vmas_.emplace(v_end, std::move(*tail));
   MergeRange(addr, addr + len);
   TRY(SyncAs(addr, addr + len));
   return addr;

@@ -1,6 +1,7 @@
 // execve(2), execveat(2): running programs, argument copy-in errors, errno
 // for missing and non-executable files, close-on-exec.
 #include <fcntl.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -8,8 +9,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <string>
 #include <vector>
+
 
 #include "proc_util.h"
 #include "util.h"
@@ -293,6 +296,66 @@ TEST(Execveat, ScriptThroughACloseOnExecFdFailsWithEnoent) {
             }),
             7);
   unlink(path.c_str());
+}
+
+// The new image starts clean (fs/exec.c: exec_mmap drops the old mm;
+// flush_thread -> fpu__clear_user_states): nothing the old image mapped is
+// reachable, and the FPU is in its init state (x87 control word 0x37f,
+// MXCSR 0x1f80, zeroed vector registers), whatever the old image left.
+// ExecveImage.StartsClean is the check, run in the exec'd copy of this
+// binary (EXEC_TEST_OLD_PAGE names the old image's page).
+constexpr uint64_t kOldImagePage = 0x3f00000000;  // far from anything the loader picks
+
+sigjmp_buf g_fault_jmp;
+void OnFault(int) { siglongjmp(g_fault_jmp, 1); }
+
+TEST(ExecveImage, StartsClean) {
+  const char* page = getenv("EXEC_TEST_OLD_PAGE");
+  if (page == nullptr) GTEST_SKIP() << "only in the image exec'd by Execve.NewImageSeesNoOldMemoryOrFpuState";
+  uint32_t mxcsr = 0;
+  uint16_t fcw = 0;
+  asm volatile("stmxcsr %0" : "=m"(mxcsr));
+  asm volatile("fnstcw %0" : "=m"(fcw));
+  EXPECT_EQ(mxcsr, 0x1f80u);
+  EXPECT_EQ(fcw, 0x37f);
+  volatile uint64_t* old = reinterpret_cast<volatile uint64_t*>(strtoull(page, nullptr, 16));
+  struct sigaction sa {};
+  sa.sa_handler = OnFault;
+  ASSERT_EQ(sigaction(SIGSEGV, &sa, nullptr), 0);
+  bool faulted = sigsetjmp(g_fault_jmp, 1) != 0;
+  if (!faulted) {
+    const uint64_t v = *old;
+    ADD_FAILURE() << "the old image's page is still mapped, holding " << std::hex << v;
+  }
+  EXPECT_TRUE(faulted);
+  signal(SIGSEGV, SIG_DFL);
+  _exit(testing::Test::HasFailure() ? 1 : 42);
+}
+
+TEST(Execve, NewImageSeesNoOldMemoryOrFpuState) {
+  // Twice in a row from one process: the second exec replaces an image
+  // that was itself exec'd.
+  const int code = RunInChild([] {
+    void* p = mmap(reinterpret_cast<void*>(kOldImagePage), 4096, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (p != reinterpret_cast<void*>(kOldImagePage)) return 90;
+    *static_cast<volatile uint64_t*>(p) = 0x5ec4e7;
+    // Round toward zero with all exceptions unmasked but precision; the
+    // x87 control word with 53-bit precision.
+    const uint32_t mxcsr = 0x7f00 | 0x0080;
+    const uint16_t fcw = 0x27f;
+    asm volatile("ldmxcsr %0" : : "m"(mxcsr));
+    asm volatile("fldcw %0" : : "m"(fcw));
+    asm volatile("movq %0, %%xmm5" : : "r"(0x1122334455667788ull) : "xmm5");
+    const std::string filter = "--gtest_filter=ExecveImage.StartsClean";
+    char env[64];
+    snprintf(env, sizeof(env), "EXEC_TEST_OLD_PAGE=%llx", static_cast<unsigned long long>(kOldImagePage));
+    char* argv[] = {const_cast<char*>(Argv0().c_str()), const_cast<char*>(filter.c_str()), nullptr};
+    char* envp[] = {env, nullptr};
+    execve(Argv0().c_str(), argv, envp);
+    return 100 + errno;
+  });
+  EXPECT_EQ(code, 42);
 }
 
 }  // namespace

@@ -522,5 +522,57 @@ TEST_F(PtracePlatformTest, AQueuedMapTheHostRefusesFailsTheFirstSwitch) {
   EXPECT_FALSE(ctx2.value()->Switch(*as2.value(), regs).ok());
 }
 
+// execve: a replacement address space takes over the stub of the one it
+// replaces once that is destroyed on this thread (same host process), and
+// starts empty: the old mappings are gone and the FP state is reset. More
+// than a batch's worth of Maps queue until then. A replacement whose
+// predecessor lives on takes a new stub.
+TEST_F(PtracePlatformTest, ReplacementTakesOverTheReplacedStubEmptied) {
+  LoadCode(kSwapXmm0);
+  Registers regs = InitialRegisters(kCodeAddr, 0);
+  regs.regs.rsi = 0x1234567890abcdefull;  // left in xmm0 by the old image
+  ASSERT_EQ(Run(regs).reason, StopReason::kSyscall);
+  const pid_t stub = StubPid();
+  ASSERT_GT(stub, 0);
+  auto next = platform_->NewReplacementAddressSpace(*as_);
+  ASSERT_TRUE(next.ok()) << base::ErrnoName(next.error());
+  constexpr uint64_t kBase = 0x10000000;
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(next.value()->Map(kBase + i * kPage, kPage, kProtRead, mem_fd_.get(), kDataOffset).ok());
+  }
+  ASSERT_TRUE(next.value()->Map(kCodeAddr, kPage, kProtRead | kProtExec, mem_fd_.get(), kCodeOffset).ok());
+  as_ = std::move(next).value();  // the old one goes (a kill, if it did not hand over)
+  regs = InitialRegisters(kCodeAddr, 0);
+  StopInfo info = Run(regs);
+  ASSERT_EQ(info.reason, StopReason::kSyscall);
+  EXPECT_EQ(regs.regs.rdi, 0u) << "xmm0 of the old image survived";
+  EXPECT_EQ(StubPid(), stub);
+  // The old image's data page is gone; the new mappings are there.
+  LoadCode(kLoadFromRbx);
+  regs = InitialRegisters(kCodeAddr, 0);
+  regs.regs.rbx = kDataAddr;
+  info = Run(regs);
+  EXPECT_EQ(info.reason, StopReason::kFault);
+  EXPECT_EQ(info.fault_addr, kDataAddr);
+  regs = InitialRegisters(kCodeAddr, 0);
+  regs.regs.rbx = kBase + 199 * kPage;
+  EXPECT_EQ(Run(regs).reason, StopReason::kSyscall);
+
+  // The predecessor outlives its replacement's first Switch: a new stub.
+  auto other = platform_->NewReplacementAddressSpace(*as_);
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE(other.value()->Map(kCodeAddr, kPage, kProtRead | kProtExec, mem_fd_.get(), kCodeOffset).ok());
+  auto ctx2 = platform_->NewContext();
+  ASSERT_TRUE(ctx2.ok());
+  regs = InitialRegisters(kCodeAddr, 0);
+  regs.regs.rbx = kBase;
+  auto s = ctx2.value()->Switch(*other.value(), regs);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s.value().reason, StopReason::kFault);  // kBase is not mapped there
+  regs = InitialRegisters(kCodeAddr, 0);
+  regs.regs.rbx = kBase;
+  EXPECT_EQ(Run(regs).reason, StopReason::kSyscall);  // the old one still works
+}
+
 }  // namespace
 }  // namespace platform

@@ -176,7 +176,7 @@ class CachedFile final : public testing::FakeFile {
 };
 
 TEST_F(ForkTest, CachedFileIsReadOnceSharedCopyOnWriteAndMappedWhole) {
-  std::string content(5 * kPg, 'f');
+  std::string content(20 * kPg, 'f');
   content[2 * kPg] = 'X';
   auto f = std::make_shared<CachedFile>(content);
   f->size = content.size();
@@ -190,11 +190,13 @@ TEST_F(ForkTest, CachedFileIsReadOnceSharedCopyOnWriteAndMappedWhole) {
     EXPECT_TRUE(r.ok());
     return r.ok() ? r.value() : 0;
   };
-  const uint64_t a = map_file(*parent_, 0, 5 * kPg, PROT_READ | PROT_EXEC);
-  const uint64_t b = map_file(*parent_, 2 * kPg, 2 * kPg, kRW);  // the same pages again, writable
+  const uint64_t a = map_file(*parent_, 0, 20 * kPg, PROT_READ | PROT_EXEC);
+  // The same pages again, writable (more than a fault chunk: a smaller one
+  // is copied at once, below).
+  const uint64_t b = map_file(*parent_, 2 * kPg, 17 * kPg, kRW);
   const int reads = f->reads;
   EXPECT_GT(reads, 0);
-  EXPECT_EQ(mf_->file_cache().cached_bytes(), 5 * kPg);
+  EXPECT_EQ(mf_->file_cache().cached_bytes(), 20 * kPg);
   // Mapped whole at mmap time, the writable one without write until copied.
   EXPECT_EQ(pas_.pages.count(a + 4 * kPg), 1u);
   EXPECT_EQ(pas_.pages.at(b).prot, PROT_READ);
@@ -205,7 +207,9 @@ TEST_F(ForkTest, CachedFileIsReadOnceSharedCopyOnWriteAndMappedWhole) {
   EXPECT_EQ(Get(*parent_, a + 2 * kPg, 1), "X");
   auto child = Fork();
   EXPECT_EQ(Get(*child, b, 1), "w");
+  // A small writable one has its own copy at once, mapped writable.
   const uint64_t c = map_file(*child, 0, kPg, kRW);
+  EXPECT_EQ(Get(*child, c, 2), "ff");
   Put(*child, c, "child");
   EXPECT_EQ(Get(*child, c, 5), "child");
   EXPECT_EQ(Get(*parent_, a, 5), "fffff");
@@ -221,9 +225,68 @@ TEST_F(ForkTest, CachedFileIsReadOnceSharedCopyOnWriteAndMappedWhole) {
   f->mtime = 2;
   map_file(*parent_, 0, kPg, PROT_READ);
   EXPECT_GT(f->reads, reads);
-  EXPECT_EQ(mf_->file_cache().cached_bytes(), 5 * kPg);
+  EXPECT_EQ(mf_->file_cache().cached_bytes(), 20 * kPg);
   // Everything unmapped and the cache cleared: no page leaks.
   child.reset();
+  parent_.reset();
+  mf_->file_cache().Clear();
+  EXPECT_EQ(mf_->allocated(), 0u);
+}
+
+// A writable private mapping of a cached file no larger than a fault chunk
+// (an ELF data segment) is copied at mmap time and mapped writable: the
+// first write does not fault; the cache's pages stay untouched.
+TEST_F(ForkTest, SmallWritableMappingOfACachedFileIsCopiedAtOnce) {
+  std::string content(4 * kPg, 'd');
+  auto f = std::make_shared<CachedFile>(content);
+  f->size = content.size();
+  MmapOpts o;
+  o.length = 2 * kPg;
+  o.prot = kRW;
+  o.file = f;
+  o.offset = kPg;
+  auto r = parent_->Mmap(o);
+  ASSERT_TRUE(r.ok());
+  const uint64_t a = r.value();
+  EXPECT_EQ(mf_->file_cache().cached_bytes(), 4 * kPg);
+  ASSERT_EQ(pas_.pages.count(a), 1u);
+  EXPECT_EQ(pas_.pages.at(a).prot, kRW);
+  EXPECT_EQ(pas_.pages.at(a + kPg).prot, kRW);
+  Put(*parent_, a, "own");
+  EXPECT_EQ(Get(*parent_, a, 4), "ownd");
+  o.prot = PROT_READ;
+  auto ro = parent_->Mmap(o);
+  ASSERT_TRUE(ro.ok());
+  EXPECT_EQ(Get(*parent_, ro.value(), 3), "ddd");  // the cache kept the file's bytes
+  parent_.reset();
+  mf_->file_cache().Clear();
+  EXPECT_EQ(mf_->allocated(), 0u);
+}
+
+// ld.so maps a library's whole span from offset 0 before mapping its
+// segments over it; with a bss larger than the file's tail that first
+// mapping reaches past EOF. The part inside the file still comes from the
+// cache, mapped whole; the rest is demand-paged (zeros).
+TEST_F(ForkTest, CachedFileMappedPastItsEndIsCachedUpToItsLastPage) {
+  std::string content(3 * kPg + 100, 'g');
+  auto f = std::make_shared<CachedFile>(content);
+  f->size = content.size();
+  MmapOpts o;
+  o.length = 8 * kPg;
+  o.prot = PROT_READ;
+  o.file = f;
+  auto r = parent_->Mmap(o);
+  ASSERT_TRUE(r.ok());
+  const uint64_t a = r.value();
+  EXPECT_EQ(mf_->file_cache().cached_bytes(), 4 * kPg);
+  const int reads = f->reads;
+  for (uint64_t p = 0; p < 4; ++p) EXPECT_EQ(pas_.pages.count(a + p * kPg), 1u) << p;
+  EXPECT_EQ(Get(*parent_, a + 3 * kPg + 99, 2), std::string("g\0", 2));
+  EXPECT_EQ(f->reads, reads);  // the cached part is never read again
+  EXPECT_EQ(Get(*parent_, a + 6 * kPg, 1), std::string(1, '\0'));
+  const auto vmas = parent_->Vmas();
+  ASSERT_FALSE(vmas.empty());
+  EXPECT_EQ(vmas.back().end - vmas.front().start, 8 * kPg);
   parent_.reset();
   mf_->file_cache().Clear();
   EXPECT_EQ(mf_->allocated(), 0u);
