@@ -226,6 +226,57 @@ class OomAdjInode final : public SyntheticInode {
   const bool legacy_;
 };
 
+// /proc/<pid>/comm and task/<tid>/comm (fs/proc/base.c comm_write): a
+// write renames that thread, only from within its thread group (EINVAL
+// otherwise); at most TASK_COMM_LEN - 1 bytes, up to a NUL, kept as
+// written (a newline too).
+class CommFile final : public VfsFile {
+ public:
+  CommFile(fs::Path at, std::shared_ptr<Inode> inode, int flags, std::string data, int32_t tid)
+      : VfsFile(at, inode, flags), text_(at, inode, flags, std::move(data)), tid_(tid) {}
+  Result<size_t> Read(std::span<uint8_t> buf) override { return text_.Read(buf); }
+  Result<size_t> PRead(std::span<uint8_t> buf, uint64_t off) override { return text_.PRead(buf, off); }
+  Result<uint64_t> Seek(int64_t off, int whence) override { return text_.Seek(off, whence); }
+  Result<size_t> Write(std::span<const uint8_t> buf) override { return PWrite(buf, 0); }
+  Result<size_t> PWrite(std::span<const uint8_t> buf, uint64_t) override {
+    sentry::kernel::Task* cur = sentry::kernel::Task::Current();
+    if (cur == nullptr) return Errno::kEINVAL;
+    std::string_view s(reinterpret_cast<const char*>(buf.data()), std::min<size_t>(buf.size(), 15));
+    s = s.substr(0, s.find('\0'));
+    sentry::kernel::ThreadGroup* const own = &cur->thread_group();
+    bool done = false;
+    cur->kernel().WithTask(tid_, [&](sentry::kernel::Task& t) {
+      if (&t.thread_group() != own) return;
+      t.SetComm(s);
+      done = true;
+    });
+    if (!done) return Errno::kEINVAL;
+    return buf.size();
+  }
+
+ private:
+  StringFile text_;
+  const int32_t tid_;
+};
+
+class CommInode final : public SyntheticInode {
+ public:
+  CommInode(uint64_t dev, SyntheticFile::ContentFn fn, int32_t tid)
+      : SyntheticInode(dev, S_IFREG | 0644), fn_(std::move(fn)), tid_(tid) {}
+  Result<std::shared_ptr<FileDescription>> Open(const Caller& c, const Path& at, int flags) override {
+    std::string data = TRY(fn_(c));
+    return std::shared_ptr<FileDescription>(std::make_shared<CommFile>(at, shared_from_this(), flags, std::move(data), tid_));
+  }
+  Result<void> SetAttr(const Caller& c, const SetAttrRequest& req) override {
+    if (req.size.has_value() && !req.mode && !req.uid && !req.gid && !req.atime && !req.mtime) return {};  // O_TRUNC
+    return SyntheticInode::SetAttr(c, req);
+  }
+
+ private:
+  SyntheticFile::ContentFn fn_;
+  const int32_t tid_;
+};
+
 class KnobInode final : public SyntheticInode {
  public:
   KnobInode(uint64_t dev, SyntheticFile::ContentFn fn, int64_t min, int64_t max)
@@ -274,10 +325,18 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
     root->SetGenerated(
         [self](const Caller& c, std::string_view name) -> Result<std::shared_ptr<Inode>> {
           const std::optional<int64_t> pid = ParseNumber(name);
-          if (!pid.has_value() || *pid > INT32_MAX || !InfoOf(c, static_cast<int32_t>(*pid)).ok()) {
-            return Errno::kENOENT;
+          if (!pid.has_value() || *pid > INT32_MAX) return Errno::kENOENT;
+          if (InfoOf(c, static_cast<int32_t>(*pid)).ok()) {
+            return std::shared_ptr<Inode>(self->PidDir(static_cast<int32_t>(*pid), 0));
           }
-          return std::shared_ptr<Inode>(self->PidDir(static_cast<int32_t>(*pid), 0));
+          // proc_pid_lookup(): a non-leader's tid resolves too (not listed);
+          // shown here as its task/<tid> directory.
+          int32_t tgid = 0;
+          if (c.kernel != nullptr) {
+            c.kernel->WithTask(static_cast<int32_t>(*pid), [&](sentry::kernel::Task& t) { tgid = t.thread_group().pid; });
+          }
+          if (tgid == 0 || !InfoOf(c, tgid).ok()) return Errno::kENOENT;
+          return std::shared_ptr<Inode>(self->PidDir(tgid, static_cast<int32_t>(*pid)));
         },
         [self](const Caller& c) {
           std::vector<DirEntry> out;
@@ -369,6 +428,14 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
     return {};
   }
 
+  // One thread's name (task/<tid>/*; the leader's for /proc/<pid>).
+  static const std::string& CommOf(const ProcessInfo& i, int32_t tid) {
+    for (size_t k = 0; tid != 0 && k < i.tids.size() && k < i.thread_comms.size(); ++k) {
+      if (i.tids[k] == tid) return i.thread_comms[k];
+    }
+    return i.comm;
+  }
+
   static std::string StatLine(const ProcessInfo& i, int32_t tid) {
     const MemStats m = MemOf(i);
     const uint64_t rsslim = i.rlimits.size() > RLIMIT_RSS ? i.rlimits[RLIMIT_RSS].first : ~0ull;
@@ -382,7 +449,7 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
       cutime = cstime = 0;
       cminflt = cmajflt = 0;
     }
-    std::string s = fmt::format("{} ({}) {} {} {} {} 0 -1 4194304 {} {} {} {}", tid != 0 ? tid : i.pid, i.comm,
+    std::string s = fmt::format("{} ({}) {} {} {} {} 0 -1 4194304 {} {} {} {}", tid != 0 ? tid : i.pid, CommOf(i, tid),
                                 i.state, i.ppid, i.pgid, i.sid, minflt, cminflt, majflt, cmajflt);
     s += fmt::format(" {} {} {} {} {} {} {} 0 {} {} {} {}", NsToTicks(utime), NsToTicks(stime),
                      NsToTicks(cutime), NsToTicks(cstime), 20 + i.nice, i.nice, i.threads,
@@ -413,7 +480,7 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
         "Name:\t{}\nUmask:\t{:04o}\nState:\t{}\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t0\n"
         "Uid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t{}\nNStgid:\t{}\nNSpid:\t{}\n"
         "NSpgid:\t{}\nNSsid:\t{}\n",
-        i.comm, umask, state, i.pid, pid, i.ppid, i.ruid, i.euid, i.suid, i.fsuid, i.rgid, i.egid, i.sgid, i.fsgid,
+        CommOf(i, tid), umask, state, i.pid, pid, i.ppid, i.ruid, i.euid, i.suid, i.fsuid, i.rgid, i.egid, i.sgid, i.fsgid,
         groups, i.pid, pid, i.pgid, i.sid);
     if (i.mm != nullptr) {
       const MemStats m = MemOf(i);
@@ -564,7 +631,9 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
       auto hold = FsOf(c, pid, &ctx);
       return StatusText(i, tid, ctx != nullptr ? ctx->umask() : 022);
     });
-    file("comm", 0644, [pid](const Caller& c) -> Result<std::string> { return TRY(InfoOf(c, pid)).comm + "\n"; });
+    d->AddChild("comm", std::make_shared<CommInode>(dev, [pid, tid](const Caller& c) -> Result<std::string> {
+                  return CommOf(TRY(InfoOf(c, pid)), tid) + "\n";
+                }, tid != 0 ? tid : pid));
     // TODO(#5): read from the process's memory (setproctitle shows there).
     file("cmdline", 0444, [pid](const Caller& c) -> Result<std::string> { return TRY(InfoOf(c, pid)).cmdline; });
     file("environ", 0400, [pid](const Caller& c) -> Result<std::string> { return TRY(InfoIfMayRead(c, pid)).environ; });

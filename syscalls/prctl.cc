@@ -37,7 +37,7 @@ Result<uint64_t> SetName(Task& t, uint64_t addr) {
   if (n == 0) return Errno::kEFAULT;
   const size_t len = std::find(buf, buf + n, 0) - buf;
   if (len == n && n < 15) return Errno::kEFAULT;  // faulted before a NUL
-  t.comm.assign(reinterpret_cast<const char*>(buf), len);
+  t.SetComm(std::string_view(reinterpret_cast<const char*>(buf), len));
   return 0;
 }
 
@@ -87,7 +87,8 @@ Result<uint64_t> Prctl(Task& t, const SyscallArgs& args) {
       return SetName(t, a2);
     case PR_GET_NAME: {
       char buf[16] = {};
-      std::memcpy(buf, t.comm.data(), std::min<size_t>(t.comm.size(), 15));
+      const std::string comm = t.Comm();
+      std::memcpy(buf, comm.data(), std::min<size_t>(comm.size(), 15));
       TRY(t.mm().CopyOutBytes(a2, {reinterpret_cast<const uint8_t*>(buf), sizeof(buf)}));
       return 0;
     }

@@ -6,6 +6,9 @@
 // then hands over and waits until the child thread is ready.
 #include <linux/sched.h>
 #include <signal.h>
+#include <sys/resource.h>
+
+#include <linux/capability.h>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/synchronization/notification.h"
@@ -31,10 +34,32 @@ struct StartState {
 
 }  // namespace
 
+base::Result<void> Kernel::CheckNproc(Task& parent) {
+  const std::shared_ptr<const Credentials> cr = parent.CredsSnapshot();
+  if (cr->ruid == 0 || cr->HasCap(CAP_SYS_RESOURCE) || cr->HasCap(CAP_SYS_ADMIN)) return {};
+  uint64_t limit;
+  {
+    ThreadGroup& tg = parent.thread_group();
+    absl::MutexLock l(&tg.mu);
+    limit = tg.rlimits[RLIMIT_NPROC].cur;
+  }
+  if (limit == RLIM_INFINITY) return {};
+  // Linux counts the tasks of the uid's ucounts (threads and zombies
+  // until reaped); here the sandbox's registered tasks.
+  absl::MutexLock l(&mu_);
+  uint64_t n = 0;
+  for (auto& [tid, t] : tasks_) {
+    if (t->CredsSnapshot()->ruid == cr->ruid) ++n;
+  }
+  if (n >= limit) return base::Errno::kEAGAIN;
+  return {};
+}
+
 base::Result<int32_t> Kernel::Clone(Task& parent, const CloneArgs& a) {
   if (a.flags & CLONE_THREAD) return CloneThread(parent, a);
   ThreadGroup& ptg = parent.thread_group();
   JoinFinishedThreads();
+  TRY(CheckNproc(parent));
   // --max-tasks: a fork bomb gets EAGAIN (like RLIMIT_NPROC / pids.max).
   TRY(ReserveTask());
   absl::Cleanup release = [this] { ReleaseTask(); };
@@ -79,7 +104,7 @@ base::Result<int32_t> Kernel::Clone(Task& parent, const CloneArgs& a) {
     child->SetSighand(std::move(sh));
   }
   child->set_signal_mask(parent.signal_mask());
-  child->comm = parent.comm;
+  child->SetComm(parent.Comm());
   {
     const SchedState ps = parent.GetSched();
     absl::MutexLock l(&child->sched_mu);

@@ -207,7 +207,7 @@ base::Result<void> Kernel::Exec(Task& t, const std::string& path, std::vector<st
   t.thread_group().dumpable = 1;  // begin_new_exec(): SUID_DUMP_USER
   // begin_new_exec(): kbasename(bprm->filename), the path as passed
   // ("sh" for /bin/sh -> dash), not the file finally loaded.
-  t.comm = (file != nullptr && !file->comm.empty() ? file->comm : path.substr(path.rfind('/') + 1)).substr(0, 15);
+  t.SetComm(file != nullptr && !file->comm.empty() ? file->comm : path.substr(path.rfind('/') + 1));
   {
     absl::MutexLock l(&mu_);
     t.thread_group().exe_path = lr.exe_path;

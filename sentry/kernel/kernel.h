@@ -124,6 +124,10 @@ class Kernel {
   // pids.max) and ReleaseTask() once the task is gone or was never made.
   base::Result<void> ReserveTask();
   void ReleaseTask();
+  // RLIMIT_NPROC (copy_process()): EAGAIN when the parent's real uid
+  // already runs that many tasks in the sandbox, unless it is root or has
+  // CAP_SYS_RESOURCE or CAP_SYS_ADMIN.
+  base::Result<void> CheckNproc(Task& parent);
 
   // execve(2) for `t`: loads `path` into a fresh address space and, once
   // nothing can fail any more, replaces t's memory, registers and

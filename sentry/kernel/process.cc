@@ -408,7 +408,7 @@ std::optional<ProcessInfo> Kernel::GetProcessInfo(int32_t pid) {
     info.no_new_privs = leader.no_new_privs;
     info.ruid = c.ruid, info.euid = c.euid, info.suid = c.suid, info.fsuid = c.fsuid;
     info.rgid = c.rgid, info.egid = c.egid, info.sgid = c.sgid, info.fsgid = c.fsgid;
-    info.comm = leader.comm;  // TODO(#5): comm is written by prctl without this lock
+    info.comm = leader.Comm();
     info.mm = leader.mm_ptr();  // TODO(#5): like fds_ptr(), read off the task thread
     info.nice = leader.GetSched().nice;
     info.sig_blocked = leader.signal_mask();
@@ -424,6 +424,7 @@ std::optional<ProcessInfo> Kernel::GetProcessInfo(int32_t pid) {
   info.sig_pending = tg.shared_pending_set.load();
   for (Task* t : tg.tasks) {
     info.tids.push_back(t->tid());
+    info.thread_comms.push_back(t->Comm());
     ProcessInfo::ThreadUsage tu;
     if (!t->times_folded.load()) {
       const CpuTimes x = TaskTimes(*t);

@@ -89,6 +89,7 @@ struct ProcessInfo {
   std::vector<ThreadUsage> thread_usage;
   uint64_t maxrss_kb = 0;  // peak RSS
   std::vector<int32_t> tids;             // live threads, leader first
+  std::vector<std::string> thread_comms;  // each thread's name, as `tids`
   std::vector<std::pair<uint64_t, uint64_t>> rlimits;  // {cur, max} by RLIMIT_*
   int nice = 0;
   uint64_t sig_pending = 0, sig_blocked = 0, sig_ignored = 0, sig_caught = 0;

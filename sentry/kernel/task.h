@@ -14,6 +14,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
@@ -269,7 +270,16 @@ class Task {
   // Atomic: get_robust_list reads it from other threads.
   std::atomic<uint64_t> robust_list_head{0};
   uint64_t robust_list_len = 0;
-  std::string comm;  // prctl(PR_SET_NAME), /proc/self/comm
+  // prctl(PR_SET_NAME), /proc/<pid>/task/<tid>/comm: this thread's name.
+  // /proc readers on other threads read it, so it is behind a leaf lock.
+  std::string Comm() const {
+    absl::MutexLock l(&comm_mu_);
+    return comm_;
+  }
+  void SetComm(std::string_view name) {
+    absl::MutexLock l(&comm_mu_);
+    comm_.assign(name.substr(0, 15));
+  }
   // Guards `sched`; a leaf lock (taken under Kernel::mu_ by setpriority).
   mutable absl::Mutex sched_mu;
   SchedState sched ABSL_GUARDED_BY(sched_mu);
@@ -381,6 +391,8 @@ class Task {
   int exit_status() const { return exit_status_; }
 
  private:
+  mutable absl::Mutex comm_mu_;  // a leaf lock
+  std::string comm_ ABSL_GUARDED_BY(comm_mu_);
   Kernel& kernel_;
   std::shared_ptr<ThreadGroup> tg_;
   std::atomic<int32_t> tid_;

@@ -127,6 +127,7 @@ base::Result<int32_t> Kernel::CloneThread(Task& parent, const CloneArgs& args) {
   // copy_process(): threads share signal handlers, which needs a shared mm.
   if (!(f & CLONE_THREAD) || !(f & CLONE_SIGHAND) || !(f & CLONE_VM)) return base::Errno::kEINVAL;
   JoinFinishedThreads();
+  TRY(CheckNproc(parent));
   // --max-tasks counts threads too (pids.max does).
   TRY(ReserveTask());
   absl::Cleanup release = [this] { ReleaseTask(); };
@@ -139,7 +140,7 @@ base::Result<int32_t> Kernel::CloneThread(Task& parent, const CloneArgs& args) {
   if (f & CLONE_SYSVSEM) task->sem_undo = ipc::SemUndoFor(parent);  // copy_semundo
   InheritNamespaces(parent, *task, f);
   task->SetCreds(parent.creds());
-  task->comm = parent.comm;
+  task->SetComm(parent.Comm());
   {
     const SchedState ps = parent.GetSched();
     absl::MutexLock l(&task->sched_mu);

@@ -260,6 +260,44 @@ TEST(ProcNames, TaskDirectoryOfAThreadShowsItsIds) { CheckThreadInProc(false); }
 
 TEST(ProcNames, ThreadNamesArePerThreadAndTidsResolveUnderProc) { CheckThreadInProc(true); }
 
+// comm_write(): a thread of the group renames another through its
+// task/<tid>/comm; the leader's name stays.
+TEST(ProcNames, WritingATasksCommRenamesThatThread) {
+  static int stop_fd[2], ready[2];
+  static pid_t tid;
+  ASSERT_THAT(Libc(pipe(stop_fd)), Succeeds());
+  ASSERT_THAT(Libc(pipe(ready)), Succeeds());
+  pthread_t th;
+  ASSERT_EQ(pthread_create(
+                &th, nullptr,
+                [](void*) -> void* {
+                  tid = static_cast<pid_t>(syscall(SYS_gettid));
+                  char c = 1;
+                  (void)!write(ready[1], &c, 1);
+                  (void)!read(stop_fd[0], &c, 1);
+                  static char name[16] = {};
+                  prctl(PR_GET_NAME, name);
+                  return name;
+                },
+                nullptr),
+            0);
+  char c;
+  ASSERT_THAT(Libc(read(ready[0], &c, 1)), Succeeds());
+  const std::string leader = ReadFile("/proc/self/comm");
+  {
+    Fd f(open(("/proc/self/task/" + std::to_string(tid) + "/comm").c_str(), O_WRONLY));
+    ASSERT_THAT(Libc(f.get()), Succeeds());
+    EXPECT_THAT(Libc(write(f.get(), "renamed", 7)), Succeeds());
+  }
+  EXPECT_THAT(ReadFile("/proc/self/task/" + std::to_string(tid) + "/comm"), Eq("renamed\n"));
+  EXPECT_THAT(ReadFile("/proc/self/comm"), Eq(leader));
+  (void)!write(stop_fd[1], &c, 1);
+  void* name = nullptr;
+  pthread_join(th, &name);
+  EXPECT_THAT(std::string(static_cast<char*>(name)), Eq("renamed"));
+  for (int fd : {stop_fd[0], stop_fd[1], ready[0], ready[1]}) close(fd);
+}
+
 TEST(DevNames, NodesHaveLinuxsNumbers) {
   struct Node {
     const char* path;
