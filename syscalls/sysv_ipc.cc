@@ -25,6 +25,28 @@ Result<uint64_t> CopyOutAnd(Task& t, uint64_t addr, const T& v, uint64_t ret) {
   return ret;
 }
 
+// IPC_STAT (and the kind's own STAT/STAT_ANY), IPC_SET and IPC_RMID work the
+// same for shm, sem and msg, each with its own *id_ds: the registry checks
+// permissions; the *_STAT forms return the full id, IPC_STAT returns 0.
+template <typename Ds, typename Reg, typename Creds>
+Result<uint64_t> StatSetRemove(Task& t, Reg& reg, const Creds& c, int id, int cmd, uint64_t buf) {
+  switch (cmd) {
+    case ipc::kIpcSet: {
+      const Ds in = TRY(t.mm().CopyIn(UserPtr<Ds>(buf)));
+      TRY(reg.Set(c, id, in));
+      return 0;
+    }
+    case ipc::kIpcRmid:
+      TRY(reg.Remove(c, id));
+      return 0;
+    default: {
+      int full_id = 0;
+      const Ds ds = TRY(reg.Stat(c, id, cmd, &full_id));
+      return CopyOutAnd(t, buf, ds, cmd == ipc::kIpcStat ? 0 : static_cast<uint64_t>(full_id));
+    }
+  }
+}
+
 }  // namespace
 
 // ---- Shared memory ----
@@ -102,19 +124,10 @@ Result<uint64_t> Shmctl(Task& t, const SyscallArgs& args) {
     }
     case ipc::kIpcStat:
     case ipc::kShmStat:
-    case ipc::kShmStatAny: {
-      int full_id = 0;
-      const ipc::ShmidDs ds = TRY(reg.Stat(*c, id, cmd, &full_id));
-      return CopyOutAnd(t, buf, ds, cmd == ipc::kIpcStat ? 0 : static_cast<uint64_t>(full_id));
-    }
-    case ipc::kIpcSet: {
-      const ipc::ShmidDs in = TRY(t.mm().CopyIn(UserPtr<ipc::ShmidDs>(buf)));
-      TRY(reg.Set(*c, id, in));
-      return 0;
-    }
+    case ipc::kShmStatAny:
+    case ipc::kIpcSet:
     case ipc::kIpcRmid:
-      TRY(reg.Remove(*c, id));
-      return 0;
+      return StatSetRemove<ipc::ShmidDs>(t, reg, *c, id, cmd, buf);
     case ipc::kShmLock:
     case ipc::kShmUnlock:
       TRY(reg.Lock(*c, id, cmd == ipc::kShmLock));
@@ -179,11 +192,10 @@ Result<uint64_t> Semctl(Task& t, const SyscallArgs& args) {
     }
     case ipc::kIpcStat:
     case ipc::kSemStat:
-    case ipc::kSemStatAny: {
-      int full_id = 0;
-      const ipc::SemidDs ds = TRY(reg.Stat(*c, id, cmd, &full_id));
-      return CopyOutAnd(t, arg, ds, cmd == ipc::kIpcStat ? 0 : static_cast<uint64_t>(full_id));
-    }
+    case ipc::kSemStatAny:
+    case ipc::kIpcSet:
+    case ipc::kIpcRmid:
+      return StatSetRemove<ipc::SemidDs>(t, reg, *c, id, cmd, arg);
     case ipc::kGetVal:
     case ipc::kGetPid:
     case ipc::kGetNcnt:
@@ -204,14 +216,6 @@ Result<uint64_t> Semctl(Task& t, const SyscallArgs& args) {
       TRY(reg.SetAll(*c, t.pid(), id, vals));
       return 0;
     }
-    case ipc::kIpcSet: {
-      const ipc::SemidDs in = TRY(t.mm().CopyIn(UserPtr<ipc::SemidDs>(arg)));
-      TRY(reg.Set(*c, id, in));
-      return 0;
-    }
-    case ipc::kIpcRmid:
-      TRY(reg.Remove(*c, id));
-      return 0;
     default:
       return Errno::kEINVAL;
   }
@@ -274,19 +278,10 @@ Result<uint64_t> Msgctl(Task& t, const SyscallArgs& args) {
     }
     case ipc::kIpcStat:
     case ipc::kMsgStat:
-    case ipc::kMsgStatAny: {
-      int full_id = 0;
-      const ipc::MsqidDs ds = TRY(reg.Stat(*c, id, cmd, &full_id));
-      return CopyOutAnd(t, buf, ds, cmd == ipc::kIpcStat ? 0 : static_cast<uint64_t>(full_id));
-    }
-    case ipc::kIpcSet: {
-      const ipc::MsqidDs in = TRY(t.mm().CopyIn(UserPtr<ipc::MsqidDs>(buf)));
-      TRY(reg.Set(*c, id, in));
-      return 0;
-    }
+    case ipc::kMsgStatAny:
+    case ipc::kIpcSet:
     case ipc::kIpcRmid:
-      TRY(reg.Remove(*c, id));
-      return 0;
+      return StatSetRemove<ipc::MsqidDs>(t, reg, *c, id, cmd, buf);
     default:
       return Errno::kEINVAL;
   }
