@@ -97,6 +97,11 @@ class Server {
   Handle Insert(UniqueFd fd, uint32_t type);
   // Walks one new node from `dirfd`; returns its step (handle inserted).
   Result<WalkStep> NewStep(int dirfd, const std::string& name);
+  // The step for a name just created in `dirfd` (mkdir, symlink, mknod):
+  // walked, chowned to the caller's ids, with its attributes.
+  Result<WalkStep> CreatedStep(int dirfd, const std::string& name, uint32_t uid, uint32_t gid);
+  // Replies to `op` with the step, or with its error.
+  Result<void> ReplyStep(p::Op op, const Result<WalkStep>& step);
   Result<UniqueFd> Reopen(const Node& n, int flags);
   // A data fd for metadata calls that need one (fchmod, futimens,
   // ftruncate, f*xattr): regular files and directories only.
@@ -390,6 +395,22 @@ void Server::Chown(int fd, uint32_t uid, uint32_t gid) {
   }
 }
 
+Result<WalkStep> Server::CreatedStep(int dirfd, const std::string& name, uint32_t uid, uint32_t gid) {
+  WalkStep step = TRY(NewStep(dirfd, name));
+  const int fd = nodes_.at(step.handle).fd.get();
+  Chown(fd, uid, gid);
+  const struct stat st = TRY(StatFd(fd));
+  step.attr = AttrFromStat(st);
+  return step;
+}
+
+Result<void> Server::ReplyStep(p::Op op, const Result<WalkStep>& step) {
+  if (!step.ok()) return SendError(op, step.error());
+  p::Writer w = OkHeader(op);
+  w.PutStep(step.value());
+  return Send(w);
+}
+
 Result<void> Server::DoMkdir(p::Reader& r) {
   const p::MkdirReq req = TRY(p::DecodeMkdirReq(r));
   auto mk = [&]() -> Result<WalkStep> {
@@ -399,18 +420,9 @@ Result<void> Server::DoMkdir(p::Reader& r) {
     if (::mkdirat(dirfd, req.name.c_str(), req.mode & 07777) != 0) return base::FromHost(errno);
     // Another host process could swap the new name before we open it; with
     // O_NOFOLLOW we then get whatever sits there, never a path outside.
-    WalkStep step = TRY(NewStep(dirfd, req.name));
-    const int fd = nodes_.at(step.handle).fd.get();
-    Chown(fd, req.uid, req.gid);
-    const struct stat st = TRY(StatFd(fd));
-    step.attr = AttrFromStat(st);
-    return step;
+    return CreatedStep(dirfd, req.name, req.uid, req.gid);
   };
-  Result<WalkStep> step = mk();
-  if (!step.ok()) return SendError(p::Op::kMkdir, step.error());
-  p::Writer w = OkHeader(p::Op::kMkdir);
-  w.PutStep(step.value());
-  return Send(w);
+  return ReplyStep(p::Op::kMkdir, mk());
 }
 
 Result<void> Server::DoCreate(p::Reader& r) {
@@ -454,18 +466,9 @@ Result<void> Server::DoSymlink(p::Reader& r) {
     const int dirfd = dir->fd.get();
     // The target is stored, never resolved here.
     if (::symlinkat(req.target.c_str(), dirfd, req.name.c_str()) != 0) return base::FromHost(errno);
-    WalkStep step = TRY(NewStep(dirfd, req.name));
-    const int fd = nodes_.at(step.handle).fd.get();
-    Chown(fd, req.uid, req.gid);
-    const struct stat st = TRY(StatFd(fd));
-    step.attr = AttrFromStat(st);
-    return step;
+    return CreatedStep(dirfd, req.name, req.uid, req.gid);
   };
-  Result<WalkStep> step = mk();
-  if (!step.ok()) return SendError(p::Op::kSymlink, step.error());
-  p::Writer w = OkHeader(p::Op::kSymlink);
-  w.PutStep(step.value());
-  return Send(w);
+  return ReplyStep(p::Op::kSymlink, mk());
 }
 
 Result<void> Server::DoUnlink(p::Reader& r) {
@@ -507,18 +510,9 @@ Result<void> Server::DoMknod(p::Reader& r) {
     if (read_only_) return Errno::kEROFS;
     const int dirfd = dir->fd.get();
     if (::mknodat(dirfd, req.name.c_str(), req.mode, 0) != 0) return base::FromHost(errno);
-    WalkStep step = TRY(NewStep(dirfd, req.name));
-    const int fd = nodes_.at(step.handle).fd.get();
-    Chown(fd, req.uid, req.gid);
-    const struct stat st = TRY(StatFd(fd));
-    step.attr = AttrFromStat(st);
-    return step;
+    return CreatedStep(dirfd, req.name, req.uid, req.gid);
   };
-  Result<WalkStep> step = mk();
-  if (!step.ok()) return SendError(p::Op::kMknod, step.error());
-  p::Writer w = OkHeader(p::Op::kMknod);
-  w.PutStep(step.value());
-  return Send(w);
+  return ReplyStep(p::Op::kMknod, mk());
 }
 
 Result<void> Server::DoRename2(p::Reader& r) {
