@@ -530,6 +530,12 @@ Result<int64_t> StubProcess::Inject(int64_t nr, uint64_t a1, uint64_t a2, uint64
   return static_cast<int64_t>(out.rax);
 }
 
+Result<user_regs_struct> StubProcess::InjectCode(const user_regs_struct& r, uint64_t trap) {
+  StubThread* t = Mine();
+  if (t == nullptr) return main_.dead ? Errno::kESRCH : Errno::kEPERM;
+  return Run(*t, r, trap);
+}
+
 Result<size_t> StubProcess::InjectBatch(const BatchEntry* entries, size_t n, int64_t* last) {
   if (n == 0 || n > kBatchMax) return Errno::kEINVAL;
   if (main_.dead) return Errno::kESRCH;

@@ -1,0 +1,134 @@
+// The systrap platform's classes. Internal to platform/systrap/.
+#ifndef PLATFORM_SYSTRAP_INTERNAL_H_
+#define PLATFORM_SYSTRAP_INTERNAL_H_
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "base/unique_fd.h"
+#include "platform/platform.h"
+#include "platform/ptrace/address_space.h"
+#include "platform/ptrace/context.h"
+#include "platform/systrap/sysmsg.h"
+
+namespace platform::systrap {
+
+// The sysmsg file: a memfd the stubs inherit, mapped whole in the sentry.
+// Slot 0 is the control page. Any thread.
+class SlotPool {
+ public:
+  static Result<std::shared_ptr<SlotPool>> Create();
+  ~SlotPool();
+  int fd() const { return fd_.get(); }
+  // A free file slot (zeroed), or kEAGAIN.
+  Result<uint64_t> Alloc();
+  void Free(uint64_t slot);
+  uint8_t* Slot(uint64_t slot) const { return base_ + slot * kSlotSize; }
+
+ private:
+  SlotPool(base::UniqueFd fd, uint8_t* base) : fd_(std::move(fd)), base_(base), used_(kFileSlots, false) {
+    used_[0] = true;
+  }
+  base::UniqueFd fd_;
+  uint8_t* const base_;
+  absl::Mutex mu_;
+  std::vector<bool> used_ ABSL_GUARDED_BY(mu_);
+};
+
+// One app thread: an untraced stub thread and its slot.
+struct AppThread {
+  std::shared_ptr<SlotPool> pool;
+  uint64_t file_slot = 0;
+  uint64_t local_base = 0;  // the slot's address in the stub
+  uint8_t* mem = nullptr;   // the slot in the sentry
+  pid_t pid = -1, tid = -1;
+  bool dead = false;        // its driving thread only
+  std::atomic<const void*> owner{nullptr};  // the Context it belongs to
+  // The XSAVE layout of its signal frames, learned at its first stop
+  // (before any app code ran, so trusted): size and features.
+  uint32_t fp_size = 0;
+  uint64_t fp_features = 0;
+  ~AppThread() {
+    if (pool != nullptr) pool->Free(file_slot);
+  }
+  Sysmsg* msg() const { return reinterpret_cast<Sysmsg*>(mem + kSysmsgOffset); }
+  // The sentry's view of stub range [addr, addr+len) inside this thread's
+  // altstack, or null if it is not inside.
+  uint8_t* Stack(uint64_t addr, uint64_t len) const;
+};
+
+class SystrapAddressSpace final : public AddressSpace {
+ public:
+  SystrapAddressSpace(std::unique_ptr<ptrace::PtraceAddressSpace> inner, std::shared_ptr<SlotPool> pool);
+  ~SystrapAddressSpace() override;
+  Result<void> Map(uint64_t addr, uint64_t len, int prot, int host_fd, uint64_t offset) override {
+    return inner_->Map(addr, len, prot, host_fd, offset);
+  }
+  Result<void> Unmap(uint64_t addr, uint64_t len) override { return inner_->Unmap(addr, len); }
+  Result<void> Protect(uint64_t addr, uint64_t len, int prot) override { return inner_->Protect(addr, len, prot); }
+  uint64_t MaxUserAddress() const override { return inner_->MaxUserAddress(); }
+  // Not yet: kEAGAIN (README.md, "Limits").
+  Result<void> AddContext(Context& c) override;
+
+  uint64_t id() const { return inner_->id(); }
+  // The app thread for `owner` (a Context): the first claim, on the thread
+  // that created the address space, makes it. kEPERM from another thread,
+  // kEAGAIN for a second owner.
+  Result<std::shared_ptr<AppThread>> Claim(const void* owner);
+
+ private:
+  // Once per stub: the control page and the handlers.
+  Result<void> SetUpStub();
+  Result<std::shared_ptr<AppThread>> NewThread();
+
+  std::unique_ptr<ptrace::PtraceAddressSpace> inner_;
+  const std::shared_ptr<SlotPool> pool_;
+  const pid_t creator_;
+  bool set_up_ = false;  // creator thread only
+  absl::Mutex mu_;
+  std::shared_ptr<AppThread> thread_ ABSL_GUARDED_BY(mu_);
+};
+
+class SystrapContext final : public Context {
+ public:
+  explicit SystrapContext(std::shared_ptr<ptrace::CpuPlacer> placer) : placer_(std::move(placer)) {}
+  ~SystrapContext() override;
+  Result<StopInfo> Switch(AddressSpace& as, Registers& regs) override;
+  void Interrupt() override;
+  Result<void> GetFpState(FpState& out) override;
+  Result<void> SetFpState(const FpState& in) override;
+  // Stops always carry the access type: kEINVAL.
+  Result<int> FaultAccess() override { return Errno::kEINVAL; }
+
+ private:
+  Result<AppThread*> Bind(AddressSpace& as);
+  void Unbind();
+  // The frame's XSAVE area of the current stop (in the sentry), or null.
+  uint8_t* FrameFp() const;
+  Result<StopInfo> Died();
+
+  const std::shared_ptr<ptrace::CpuPlacer> placer_;
+  int placed_ = -1;
+  uint64_t as_id_ = 0;
+  std::shared_ptr<AppThread> thread_;
+  std::optional<FpState> pending_fp_;
+  // The thread's rusage at the previous stop.
+  struct rusage last_ru_ {};
+  std::atomic<bool> interrupt_pending_{false};
+  std::atomic<uint64_t> target_{0};  // pid << 32 | tid, 0 if unbound
+};
+
+// Waits until `t` is stopped in its handler; kESRCH once it is gone.
+Result<void> WaitStopped(AppThread& t);
+// Lets `t` resume from its stop.
+void Resume(AppThread& t);
+
+}  // namespace platform::systrap
+
+#endif  // PLATFORM_SYSTRAP_INTERNAL_H_

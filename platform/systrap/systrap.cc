@@ -1,0 +1,300 @@
+#include "platform/systrap/systrap.h"
+
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "base/logging.h"
+#include "platform/ptrace/stub_filter.h"
+#include "platform/systrap/internal.h"
+#include "platform/systrap/thread_filter.h"
+
+namespace platform::systrap {
+namespace {
+
+constexpr uint64_t kPage = 4096;
+constexpr uint64_t kSaRestorer = 0x04000000;
+// The signals an app thread stops on. Any other host signal would act on
+// the stub with its default action (none is sent to it: the app's own
+// signals are emulated by the sentry).
+constexpr int kStopSignals[] = {SIGSYS, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, ptrace::kInterruptSignal};
+
+// Kernel layout of struct sigaction for rt_sigaction(2) on x86-64.
+struct KernelSigaction {
+  uint64_t handler;
+  uint64_t flags;
+  uint64_t restorer;
+  uint64_t mask;
+};
+
+// The file offset of the first byte of a slot.
+uint64_t SlotOffset(uint64_t slot) { return slot * kSlotSize; }
+
+Result<void> RawResult(int64_t raw, const char* what, pid_t pid) {
+  if (raw < 0 && raw >= -4095) {
+    const Errno e = base::FromHost(static_cast<int>(-raw));
+    logging::Warn("systrap: stub {}: injected {} failed: {}", pid, what, base::ErrnoName(e));
+    return e;
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<std::shared_ptr<SlotPool>> SlotPool::Create() {
+  base::UniqueFd fd(static_cast<int>(syscall(SYS_memfd_create, "systrap-sysmsg", MFD_CLOEXEC)));
+  if (!fd.valid()) return base::FromHost(errno);
+  const uint64_t size = kFileSlots * kSlotSize;
+  if (ftruncate(fd.get(), static_cast<off_t>(size)) != 0) return base::FromHost(errno);
+  void* m = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+  if (m == MAP_FAILED) return base::FromHost(errno);
+  std::shared_ptr<SlotPool> pool(new SlotPool(std::move(fd), static_cast<uint8_t*>(m)));
+  // The control page: the handlers' sigaction, passed to rt_sigaction by
+  // address (kRegionBase) in each stub. All signals blocked in a handler.
+  KernelSigaction sa{};
+  sa.handler = ptrace::SystrapHandlerAddr();
+  sa.flags = SA_SIGINFO | SA_ONSTACK | kSaRestorer;
+  sa.restorer = ptrace::StubRestorerAddr();
+  sa.mask = ~0ULL;
+  std::memcpy(pool->Slot(0), &sa, sizeof(sa));
+  return pool;
+}
+
+SlotPool::~SlotPool() { munmap(base_, kFileSlots * kSlotSize); }
+
+Result<uint64_t> SlotPool::Alloc() {
+  absl::MutexLock l(&mu_);
+  for (uint64_t i = 1; i < used_.size(); ++i) {
+    if (!used_[i]) {
+      used_[i] = true;
+      // Only the two first pages matter before the thread writes its
+      // frames: the program and the sysmsg.
+      std::memset(Slot(i), 0, kAltstackOffset);
+      return i;
+    }
+  }
+  return Errno::kEAGAIN;
+}
+
+void SlotPool::Free(uint64_t slot) {
+  absl::MutexLock l(&mu_);
+  if (slot > 0 && slot < used_.size()) used_[slot] = false;
+}
+
+uint8_t* AppThread::Stack(uint64_t addr, uint64_t len) const {
+  const uint64_t lo = local_base + kAltstackOffset, hi = local_base + kSlotSize;
+  if (addr < lo || addr > hi || len > hi - addr) return nullptr;
+  return mem + (addr - local_base);
+}
+
+SystrapAddressSpace::SystrapAddressSpace(std::unique_ptr<ptrace::PtraceAddressSpace> inner,
+                                         std::shared_ptr<SlotPool> pool)
+    : inner_(std::move(inner)), pool_(std::move(pool)), creator_(ptrace::CurrentTid()) {}
+
+SystrapAddressSpace::~SystrapAddressSpace() {
+  {
+    absl::MutexLock l(&mu_);
+    if (thread_ != nullptr) thread_->dead = true;  // NOLINT: its Context sees kESRCH
+  }
+  inner_.reset();  // kills the stub (its slot is freed with the last reference)
+}
+
+Result<void> SystrapAddressSpace::AddContext(Context& c) {
+  (void)c;
+  logging::Warn("systrap: a second app thread in one address space is not supported yet (use --platform=ptrace)");
+  return Errno::kEAGAIN;
+}
+
+Result<void> SystrapAddressSpace::SetUpStub() {
+  if (set_up_) return {};
+  TRY(inner_->Activate());  // maps queued while the address space was fresh
+  ptrace::StubProcess& stub = *inner_->stub();
+  const int64_t m = TRY(stub.Inject(SYS_mmap, kRegionBase, kPage, PROT_READ, MAP_SHARED | MAP_FIXED,
+                                    static_cast<uint64_t>(pool_->fd()), 0));
+  TRY(RawResult(m, "mmap of the control page", stub.pid()));
+  for (int sig : kStopSignals) {
+    const int64_t r = TRY(stub.Inject(SYS_rt_sigaction, static_cast<uint64_t>(sig), kRegionBase, 0, 8));
+    TRY(RawResult(r, "rt_sigaction", stub.pid()));
+  }
+  set_up_ = true;
+  return {};
+}
+
+Result<std::shared_ptr<AppThread>> SystrapAddressSpace::NewThread() {
+  TRY(SetUpStub());
+  ptrace::StubProcess& stub = *inner_->stub();
+  auto t = std::make_shared<AppThread>();
+  t->file_slot = TRY(pool_->Alloc());
+  t->pool = pool_;
+  t->mem = pool_->Slot(t->file_slot);
+  t->local_base = kRegionBase + kSlotSize;  // local slot 1: one thread per stub for now
+  t->pid = stub.pid();
+  // The thread's own filter, read-only in the stub.
+  const std::vector<sock_filter> prog = BuildThreadFilter(t->local_base + kSysmsgOffset);
+  if (64 + prog.size() * sizeof(sock_filter) > kPage) return Errno::kEINVAL;
+  std::memcpy(t->mem + 64, prog.data(), prog.size() * sizeof(sock_filter));
+  struct {
+    uint16_t len;
+    uint16_t pad[3];
+    uint64_t filter;
+  } fprog{static_cast<uint16_t>(prog.size()), {}, t->local_base + 64};
+  std::memcpy(t->mem, &fprog, sizeof(fprog));
+  const uint64_t off = SlotOffset(t->file_slot);
+  const uint64_t fd = static_cast<uint64_t>(pool_->fd());
+  int64_t r = TRY(stub.Inject(SYS_mmap, t->local_base, kPage, PROT_READ, MAP_SHARED | MAP_FIXED, fd, off));
+  TRY(RawResult(r, "mmap of a thread's program page", stub.pid()));
+  r = TRY(stub.Inject(SYS_mmap, t->local_base + kPage, kSlotSize - kPage, PROT_READ | PROT_WRITE,
+                      MAP_SHARED | MAP_FIXED, fd, off + kPage));
+  TRY(RawResult(r, "mmap of a thread's sysmsg and stack", stub.pid()));
+  user_regs_struct regs = stub.init_regs();
+  regs.rip = ptrace::SystrapCloneAddr();
+  regs.rax = SYS_clone;
+  regs.rdi = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
+  regs.rsi = regs.rdx = regs.r10 = regs.r8 = 0;
+  regs.r12 = t->local_base;
+  const user_regs_struct out = TRY(stub.InjectCode(regs, ptrace::SystrapCloneTrapAddr()));
+  const auto tid = static_cast<int64_t>(out.rax);
+  if (tid <= 0) {
+    TRY(RawResult(tid, "clone", stub.pid()));
+    return Errno::kEIO;
+  }
+  t->tid = static_cast<pid_t>(tid);
+  // Its first stop: the ud2 after its set-up, before any app code.
+  if (auto w = WaitStopped(*t); !w.ok()) {
+    logging::Warn("systrap: stub {}: app thread {} did not start", stub.pid(), t->tid);
+    return w.error();
+  }
+  Sysmsg* msg = t->msg();
+  if (msg->signo != SIGILL || msg->gregs[REG_RIP] != ptrace::SystrapReadyAddr()) {
+    logging::Warn("systrap: stub {}: app thread {} first stopped with signal {} at {:#x}", stub.pid(), t->tid,
+                  msg->signo, msg->gregs[REG_RIP]);
+    return Errno::kEIO;
+  }
+  // The frame's XSAVE layout (trusted: no app code ran yet), and the init
+  // FP state for the app (as after execve).
+  uint64_t fpregs = 0;
+  const uint8_t* uc = t->Stack(msg->ucontext, sizeof(ucontext_t));
+  if (uc != nullptr) std::memcpy(&fpregs, uc + offsetof(ucontext_t, uc_mcontext.fpregs), sizeof(fpregs));
+  uint8_t* fp = t->Stack(fpregs, 512 + 64);
+  uint32_t magic1 = 0, size = 0;
+  if (fp != nullptr) {
+    std::memcpy(&magic1, fp + 464, 4);
+    std::memcpy(&size, fp + 480, 4);
+    std::memcpy(&t->fp_features, fp + 472, 8);
+  }
+  if (fp == nullptr || magic1 != 0x46505853 || size < 576 || size > sizeof(FpState::bytes) ||
+      t->Stack(fpregs, size + 4) == nullptr) {
+    logging::Warn("systrap: stub {}: app thread {}: unexpected signal frame FP state (magic {:#x}, size {})",
+                  stub.pid(), t->tid, magic1, size);
+    return Errno::kEIO;
+  }
+  t->fp_size = size;
+  const uint16_t fcw = 0x37f;
+  const uint32_t mxcsr = 0x1f80;
+  std::memset(fp, 0, 24);
+  std::memcpy(fp, &fcw, 2);
+  std::memcpy(fp + 24, &mxcsr, 4);
+  std::memset(fp + 32, 0, 416 - 32);  // st0-7, xmm0-15
+  std::memset(fp + 512, 0, 64);       // XSAVE header: every component in its init state
+  return t;
+}
+
+Result<std::shared_ptr<AppThread>> SystrapAddressSpace::Claim(const void* owner) {
+  {
+    absl::MutexLock l(&mu_);
+    if (thread_ != nullptr) {
+      const void* expected = nullptr;
+      if (thread_->owner.load() == owner || thread_->owner.compare_exchange_strong(expected, owner)) {
+        return thread_;
+      }
+      logging::Warn("systrap: a second context on one address space (AddContext is not supported yet)");
+      return Errno::kEAGAIN;
+    }
+  }
+  if (ptrace::CurrentTid() != creator_) {
+    logging::Warn("systrap: address space switched to from thread {}, but it was made by {}", ptrace::CurrentTid(),
+                  creator_);
+    return Errno::kEPERM;
+  }
+  std::shared_ptr<AppThread> t = TRY(NewThread());
+  t->owner.store(owner);
+  absl::MutexLock l(&mu_);
+  thread_ = t;
+  return t;
+}
+
+namespace {
+
+class SystrapPlatform final : public Platform {
+ public:
+  SystrapPlatform(int memory_fd, std::shared_ptr<ptrace::CpuPlacer> placer,
+                  std::unique_ptr<ptrace::StubFactory> factory, std::shared_ptr<SlotPool> pool)
+      : memory_fd_(memory_fd), placer_(std::move(placer)), factory_(std::move(factory)), pool_(std::move(pool)) {}
+  ~SystrapPlatform() override { ptrace::ReapKilledStubs(/*block=*/true); }
+
+  std::string_view name() const override { return "systrap"; }
+
+  Result<std::unique_ptr<AddressSpace>> NewAddressSpace() override {
+    const bool pinned = placer_ != nullptr && placer_->PinLeastLoaded();
+    auto inner = TRY(ptrace::PtraceAddressSpace::Create(*factory_, memory_fd_, pinned));
+    return std::unique_ptr<AddressSpace>(std::make_unique<SystrapAddressSpace>(std::move(inner), pool_));
+  }
+
+  Result<std::unique_ptr<Context>> NewContext() override {
+    return std::unique_ptr<Context>(std::make_unique<SystrapContext>(placer_));
+  }
+
+ private:
+  const int memory_fd_;
+  const std::shared_ptr<ptrace::CpuPlacer> placer_;
+  const std::unique_ptr<ptrace::StubFactory> factory_;
+  const std::shared_ptr<SlotPool> pool_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Platform>> NewSystrapPlatform(int memory_fd, const Options& options, std::string* why) {
+  if (fcntl(memory_fd, F_GETFD) < 0) {
+    *why = fmt::format("systrap platform: memory file descriptor {} is not open", memory_fd);
+    return Errno::kEBADF;
+  }
+  constexpr unsigned long kHwcap2Fsgsbase = 1 << 1;  // HWCAP2_FSGSBASE
+  if ((getauxval(AT_HWCAP2) & kHwcap2Fsgsbase) == 0) {
+    *why = "systrap platform: the CPU or kernel does not offer FSGSBASE instructions in user mode; use --platform=ptrace";
+    return Errno::kENOSYS;
+  }
+  auto pool = SlotPool::Create();
+  if (!pool.ok()) {
+    *why = fmt::format("systrap platform: the sysmsg file: {}", base::ErrnoText(pool.error()));
+    return pool.error();
+  }
+  std::vector<int> cpus;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+    }
+  }
+  auto factory = ptrace::StubFactory::Start(memory_fd, options.stub_pool, pool.value()->fd(), /*systrap=*/true);
+  if (!factory.ok()) {
+    *why = fmt::format("systrap platform: starting the stub factory: {}", base::ErrnoText(factory.error()));
+    return factory.error();
+  }
+  auto placer = options.pin_cpu ? std::make_shared<ptrace::CpuPlacer>(std::move(cpus)) : nullptr;
+  return std::unique_ptr<Platform>(std::make_unique<SystrapPlatform>(memory_fd, std::move(placer),
+                                                                     std::move(factory).value(),
+                                                                     std::move(pool).value()));
+}
+
+}  // namespace platform::systrap
