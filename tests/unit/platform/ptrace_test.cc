@@ -18,6 +18,7 @@
 
 #include "base/unique_fd.h"
 #include "platform/platform.h"
+#include "platform/systrap/systrap.h"
 
 namespace platform {
 namespace {
@@ -62,6 +63,7 @@ constexpr size_t kXmm0Offset = 160;
 
 class PtracePlatformTest : public ::testing::Test {
  protected:
+  virtual std::string PlatformName() const { return "ptrace"; }
   void SetUp() override {
     mem_fd_ = base::UniqueFd(memfd_create("ptrace-test-mem", MFD_CLOEXEC));
     ASSERT_TRUE(mem_fd_.valid());
@@ -70,7 +72,8 @@ class PtracePlatformTest : public ::testing::Test {
     ASSERT_NE(p, MAP_FAILED);
     mem_ = static_cast<uint8_t*>(p);
     std::string why;
-    auto plat = ptrace::NewPtracePlatform(mem_fd_.get(), &why);
+    auto plat = PlatformName() == "systrap" ? systrap::NewSystrapPlatform(mem_fd_.get(), systrap::Options{}, &why)
+                                            : ptrace::NewPtracePlatform(mem_fd_.get(), &why);
     ASSERT_TRUE(plat.ok()) << why;
     platform_ = std::move(plat).value();
     auto as = platform_->NewAddressSpace();
@@ -107,6 +110,15 @@ class PtracePlatformTest : public ::testing::Test {
   std::unique_ptr<Context> ctx_;
 };
 
+// What the platform interface promises, run on both platforms (systrap:
+// platform/systrap/README.md).
+class PlatformTest : public PtracePlatformTest, public ::testing::WithParamInterface<std::string> {
+ protected:
+  std::string PlatformName() const override { return GetParam(); }
+};
+INSTANTIATE_TEST_SUITE_P(Platforms, PlatformTest, ::testing::Values("ptrace", "systrap"),
+                         [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
+
 // The stub traced by the calling thread (the factory, not the test, is its
 // parent).
 pid_t StubPid() {
@@ -127,7 +139,7 @@ pid_t StubPid() {
   return found;
 }
 
-TEST_F(PtracePlatformTest, SyscallStopsWithNumberAndResultIsSeenByApp) {
+TEST_P(PlatformTest, SyscallStopsWithNumberAndResultIsSeenByApp) {
   LoadCode(kGetpidThenExit);
   Registers regs = InitialRegisters(kCodeAddr, 0);
   StopInfo info = Run(regs);
@@ -141,7 +153,7 @@ TEST_F(PtracePlatformTest, SyscallStopsWithNumberAndResultIsSeenByApp) {
   EXPECT_EQ(regs.regs.rdi, 4242u);
 }
 
-TEST_F(PtracePlatformTest, RestartErrnoInRaxIsNotRestartedByHost) {
+TEST_P(PlatformTest, RestartErrnoInRaxIsNotRestartedByHost) {
   LoadCode(kGetpidThenExit);
   Registers regs = InitialRegisters(kCodeAddr, 0);
   ASSERT_EQ(Run(regs).reason, StopReason::kSyscall);
@@ -154,7 +166,7 @@ TEST_F(PtracePlatformTest, RestartErrnoInRaxIsNotRestartedByHost) {
   EXPECT_EQ(regs.regs.rdi, static_cast<uint64_t>(-512));
 }
 
-TEST_F(PtracePlatformTest, StoreToUnmappedAddressIsWriteFault) {
+TEST_P(PlatformTest, StoreToUnmappedAddressIsWriteFault) {
   LoadCode(kStoreToRbx);
   Registers regs = InitialRegisters(kCodeAddr, 0);
   regs.regs.rbx = kUnmappedAddr + 8;
@@ -166,7 +178,7 @@ TEST_F(PtracePlatformTest, StoreToUnmappedAddressIsWriteFault) {
   EXPECT_EQ(regs.regs.rip, kCodeAddr);  // at the faulting instruction
 }
 
-TEST_F(PtracePlatformTest, LoadFromUnmappedAddressIsReadFault) {
+TEST_P(PlatformTest, LoadFromUnmappedAddressIsReadFault) {
   LoadCode(kLoadFromRbx);
   Registers regs = InitialRegisters(kCodeAddr, 0);
   regs.regs.rbx = kUnmappedAddr;
@@ -176,7 +188,7 @@ TEST_F(PtracePlatformTest, LoadFromUnmappedAddressIsReadFault) {
   EXPECT_EQ(info.fault_access, kProtRead);
 }
 
-TEST_F(PtracePlatformTest, FaultIsInvisibleToAppAfterSentryMapsThePage) {
+TEST_P(PlatformTest, FaultIsInvisibleToAppAfterSentryMapsThePage) {
   LoadCode(kStoreToRbx);
   Registers regs = InitialRegisters(kCodeAddr, 0);
   regs.regs.rbx = kUnmappedAddr + 16;
@@ -193,7 +205,7 @@ TEST_F(PtracePlatformTest, FaultIsInvisibleToAppAfterSentryMapsThePage) {
   EXPECT_EQ(stored, 0x1122334455667788u);
 }
 
-TEST_F(PtracePlatformTest, ExecutingUnmappedCodeIsExecFault) {
+TEST_P(PlatformTest, ExecutingUnmappedCodeIsExecFault) {
   LoadCode(kGetpidThenExit);
   ASSERT_TRUE(as_->Unmap(kCodeAddr, kPage).ok());
   Registers regs = InitialRegisters(kCodeAddr, 0);
@@ -203,7 +215,7 @@ TEST_F(PtracePlatformTest, ExecutingUnmappedCodeIsExecFault) {
   EXPECT_EQ(info.fault_access, kProtExec);
 }
 
-TEST_F(PtracePlatformTest, WriteToPageProtectedReadOnlyFaults) {
+TEST_P(PlatformTest, WriteToPageProtectedReadOnlyFaults) {
   LoadCode(kStoreToRbx);
   Registers regs = InitialRegisters(kCodeAddr, 0);
   regs.regs.rbx = kDataAddr;
@@ -221,7 +233,7 @@ TEST_F(PtracePlatformTest, WriteToPageProtectedReadOnlyFaults) {
   EXPECT_EQ(mem_[kDataOffset], 7);
 }
 
-TEST_F(PtracePlatformTest, Int3IsReportedAsSignal) {
+TEST_P(PlatformTest, Int3IsReportedAsSignal) {
   LoadCode(kInt3);
   Registers regs = InitialRegisters(kCodeAddr, 0);
   StopInfo info = Run(regs);
@@ -229,7 +241,7 @@ TEST_F(PtracePlatformTest, Int3IsReportedAsSignal) {
   EXPECT_EQ(info.signo, SIGTRAP);
 }
 
-TEST_F(PtracePlatformTest, InterruptStopsASpinningApp) {
+TEST_P(PlatformTest, InterruptStopsASpinningApp) {
   LoadCode(kSpin);
   Registers regs = InitialRegisters(kCodeAddr, 0);
   std::thread interrupter([&] {
@@ -242,7 +254,7 @@ TEST_F(PtracePlatformTest, InterruptStopsASpinningApp) {
   EXPECT_EQ(regs.regs.rip, kCodeAddr);
 }
 
-TEST_F(PtracePlatformTest, InterruptBeforeSwitchIsNotLostNorRepeated) {
+TEST_P(PlatformTest, InterruptBeforeSwitchIsNotLostNorRepeated) {
   LoadCode(kGetpidThenExit);
   Registers regs = InitialRegisters(kCodeAddr, 0);
   ASSERT_EQ(Run(regs).reason, StopReason::kSyscall);  // bind the context
@@ -254,14 +266,14 @@ TEST_F(PtracePlatformTest, InterruptBeforeSwitchIsNotLostNorRepeated) {
   EXPECT_EQ(regs.regs.orig_rax, 60u);
 }
 
-TEST_F(PtracePlatformTest, InterruptBeforeFirstSwitchIsNotLost) {
+TEST_P(PlatformTest, InterruptBeforeFirstSwitchIsNotLost) {
   LoadCode(kSpin);
   ctx_->Interrupt();
   Registers regs = InitialRegisters(kCodeAddr, 0);
   EXPECT_EQ(Run(regs).reason, StopReason::kInterrupted);
 }
 
-TEST_F(PtracePlatformTest, FpStateRoundTripsThroughApp) {
+TEST_P(PlatformTest, FpStateRoundTripsThroughApp) {
   LoadCode(kSwapXmm0);
   Registers regs = InitialRegisters(kCodeAddr, 0);
   auto fp = std::make_unique<FpState>();
@@ -285,7 +297,7 @@ TEST_F(PtracePlatformTest, FpStateRoundTripsThroughApp) {
   EXPECT_EQ(out, 0x0123456789abcdefu);  // we see the app's xmm0
 }
 
-TEST_F(PtracePlatformTest, FaultKeepsAppFpState) {
+TEST_P(PlatformTest, FaultKeepsAppFpState) {
   auto fp = std::make_unique<FpState>();
   LoadCode(kInt3);
   Registers regs = InitialRegisters(kCodeAddr, 0);
@@ -304,7 +316,7 @@ TEST_F(PtracePlatformTest, FaultKeepsAppFpState) {
   EXPECT_EQ(out, in);
 }
 
-TEST_F(PtracePlatformTest, MapRejectsForeignFdsAndStubRange) {
+TEST_P(PlatformTest, MapRejectsForeignFdsAndStubRange) {
   base::UniqueFd other(memfd_create("other", MFD_CLOEXEC));
   ASSERT_TRUE(other.valid());
   EXPECT_EQ(as_->Map(kDataAddr, kPage, kProtRead, other.get(), 0).error(), base::Errno::kEINVAL);
@@ -389,7 +401,7 @@ TEST_F(PtracePlatformTest, StubHoldsNoSentryMemoryOrFds) {
   EXPECT_LE(count, 4);
 }
 
-TEST_F(PtracePlatformTest, ReadingSentryMemoryFaults) {
+TEST_P(PlatformTest, ReadingSentryMemoryFaults) {
   static uint64_t sentry_secret = 42;
   LoadCode(kLoadFromRbx);
   Registers regs = InitialRegisters(kCodeAddr, 0);
@@ -399,7 +411,7 @@ TEST_F(PtracePlatformTest, ReadingSentryMemoryFaults) {
   EXPECT_EQ(info.fault_addr, regs.regs.rbx);
 }
 
-TEST_F(PtracePlatformTest, KilledStubReportsDiedThenEsrch) {
+TEST_P(PlatformTest, KilledStubReportsDiedThenEsrch) {
   LoadCode(kGetpidThenExit);
   Registers regs = InitialRegisters(kCodeAddr, 0);
   ASSERT_EQ(Run(regs).reason, StopReason::kSyscall);
@@ -413,7 +425,7 @@ TEST_F(PtracePlatformTest, KilledStubReportsDiedThenEsrch) {
   EXPECT_EQ(as_->Map(kDataAddr, kPage, kProtRead, mem_fd_.get(), 0).error(), base::Errno::kESRCH);
 }
 
-TEST_F(PtracePlatformTest, SecondContextWithoutAddContextIsRefused) {
+TEST_P(PlatformTest, SecondContextWithoutAddContextIsRefused) {
   LoadCode(kGetpidThenExit);
   Registers regs = InitialRegisters(kCodeAddr, 0);
   ASSERT_EQ(Run(regs).reason, StopReason::kSyscall);
@@ -449,7 +461,7 @@ TEST_F(PtracePlatformTest, AddedContextRunsOnAnotherThreadAndMapsThroughItsOwnSt
   EXPECT_EQ(Run(regs).reason, StopReason::kSyscall);
 }
 
-TEST_F(PtracePlatformTest, SwitchFromNonTracerThreadIsRefused) {
+TEST_P(PlatformTest, SwitchFromNonTracerThreadIsRefused) {
   LoadCode(kGetpidThenExit);
   Registers regs = InitialRegisters(kCodeAddr, 0);
   base::Errno err{};
@@ -457,7 +469,7 @@ TEST_F(PtracePlatformTest, SwitchFromNonTracerThreadIsRefused) {
   EXPECT_EQ(err, base::Errno::kEPERM);
 }
 
-TEST_F(PtracePlatformTest, AddressSpacesAreIndependent) {
+TEST_P(PlatformTest, AddressSpacesAreIndependent) {
   auto as2 = platform_->NewAddressSpace();
   ASSERT_TRUE(as2.ok());
   auto ctx2 = platform_->NewContext();
@@ -475,7 +487,7 @@ TEST_F(PtracePlatformTest, AddressSpacesAreIndependent) {
 // A fresh address space queues its Maps and injects them in batches at the
 // first Switch: more than one batch's worth, in order (a later Map of the
 // same page wins), all present afterwards.
-TEST_F(PtracePlatformTest, MapsBeforeTheFirstSwitchAreAllApplied) {
+TEST_P(PlatformTest, MapsBeforeTheFirstSwitchAreAllApplied) {
   auto as2 = platform_->NewAddressSpace();
   ASSERT_TRUE(as2.ok());
   auto ctx2 = platform_->NewContext();
@@ -511,7 +523,7 @@ TEST_F(PtracePlatformTest, MapsBeforeTheFirstSwitchAreAllApplied) {
 
 // A queued Map the host refuses fails the first Switch rather than being
 // lost (here: a file offset beyond what mmap can express).
-TEST_F(PtracePlatformTest, AQueuedMapTheHostRefusesFailsTheFirstSwitch) {
+TEST_P(PlatformTest, AQueuedMapTheHostRefusesFailsTheFirstSwitch) {
   auto as2 = platform_->NewAddressSpace();
   ASSERT_TRUE(as2.ok());
   auto ctx2 = platform_->NewContext();
