@@ -205,6 +205,11 @@ platform_systrap_clone:
   syscall
   test %rax, %rax
   jnz 17f
+  test %r13, %r13                 # r13 != 0: the syscall thread
+  jnz platform_systrap_syscall_thread
+  .globl platform_systrap_child
+  .hidden platform_systrap_child
+platform_systrap_child:           # an app thread (r12: its slot)
   lea 5120(%r12), %rdi            # stack_t{slot+8192, 0, 57344} in the sysmsg page
   lea 8192(%r12), %rax
   mov %rax, (%rdi)
@@ -246,6 +251,75 @@ platform_systrap_clone_trap:
   # base. Copies the state out, wakes the sentry, sleeps until it sets the
   # state to 2 (run), copies the registers back and returns through the
   # restorer (rt_sigreturn). Offsets: systrap/sysmsg.h (checked there).
+  # The syscall thread (one per stub, untraced, never runs app code): runs
+  # the requests the sentry writes into its slot's first page, which is
+  # read-only in the stub (u32 seq at 0, u32 done at 4, nr at 8, args at
+  # 16..63, a clone's child slot at 64), writes the result at slot+4096+8,
+  # then wakes the sentry on `done`, repeating until a waiter was woken (so
+  # a wake is never lost, and only this thread can wake that word: app
+  # threads may use futex only on their own sysmsg). A failure other than
+  # clone's ends the stub: the result word is writable by the app, so the
+  # sentry must never be told of a failed munmap or mprotect as a success.
+  .globl platform_systrap_syscall_thread
+  .hidden platform_systrap_syscall_thread
+platform_systrap_syscall_thread:
+  mov %r12, %r15                  # r15: own slot
+  xor %r13d, %r13d                # r13: last request handled
+20:
+  mov (%r15), %eax
+  cmp %eax, %r13d
+  jne 21f
+  mov $202, %eax                  # futex(&seq, FUTEX_WAIT, r13, NULL)
+  mov %r15, %rdi
+  xor %esi, %esi
+  mov %r13d, %edx
+  xor %r10d, %r10d
+  syscall
+  jmp 20b
+21:
+  mov %eax, %r13d
+  mov 8(%r15), %rax
+  mov 16(%r15), %rdi
+  mov 24(%r15), %rsi
+  mov 32(%r15), %rdx
+  mov 40(%r15), %r10
+  mov 48(%r15), %r8
+  mov 56(%r15), %r9
+  cmp $56, %rax
+  je 25f
+  syscall
+  cmp $-4095, %rax
+  jae 24f
+22:
+  mov %rax, 4104(%r15)            # the result
+23:
+  mov $202, %eax                  # futex(&done, FUTEX_WAKE, 1)
+  lea 4(%r15), %rdi
+  mov $1, %esi
+  mov $1, %edx
+  syscall
+  test %rax, %rax
+  jg 20b
+  mov $202, %eax                  # nobody waits yet: futex(&seq, FUTEX_WAIT, r13, 20 us)
+  mov %r15, %rdi
+  xor %esi, %esi
+  mov %r13d, %edx
+  lea 4112(%r15), %r10            # timespec{0, 20000} at slot+4096+16
+  movq $0, (%r10)
+  movq $20000, 8(%r10)
+  syscall
+  jmp 23b
+25:
+  mov 64(%r15), %r12              # clone: the child's slot
+  syscall
+  test %rax, %rax
+  jz platform_systrap_child
+  jmp 22b
+24:
+  mov $21, %edi                   # exit_group(21)
+  mov $231, %eax
+  syscall
+  ud2
   .globl platform_systrap_handler
   .hidden platform_systrap_handler
 platform_systrap_handler:

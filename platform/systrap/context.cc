@@ -67,8 +67,22 @@ SystrapContext::~SystrapContext() { Unbind(); }
 void SystrapContext::Unbind() {
   target_.store(0);
   if (thread_ != nullptr) {
-    const void* me = this;
-    thread_->owner.compare_exchange_strong(me, nullptr);
+    AppThread& t = *thread_;
+    // The app thread exits (its handler's exit(2)); its slots are reused
+    // once it is gone. One that does not go soon keeps them.
+    if (!t.dead) {
+      t.msg()->exit = 1;
+      Resume(t);
+    }
+    for (int i = 0; i < 2000; ++i) {
+      if (syscall(SYS_tgkill, t.pid, t.tid, 0) != 0 && errno == ESRCH) {
+        t.exited.store(true);
+        break;
+      }
+      const timespec pause{0, 50 * 1000};
+      nanosleep(&pause, nullptr);
+    }
+    t.owner.store(nullptr);
   }
   thread_.reset();
   as_id_ = 0;

@@ -30,6 +30,12 @@ class SlotPool {
   Result<uint64_t> Alloc();
   void Free(uint64_t slot);
   uint8_t* Slot(uint64_t slot) const { return base_ + slot * kSlotSize; }
+  // The XSAVE layout of signal frames (size, features), learned from the
+  // first app thread ever made (before any app code ran anywhere, so
+  // trusted); later threads must show the same.
+  absl::Mutex fp_mu;
+  uint32_t fp_size ABSL_GUARDED_BY(fp_mu) = 0;
+  uint64_t fp_features ABSL_GUARDED_BY(fp_mu) = 0;
 
  private:
   SlotPool(base::UniqueFd fd, uint8_t* base) : fd_(std::move(fd)), base_(base), used_(kFileSlots, false) {
@@ -47,11 +53,12 @@ struct AppThread {
   uint64_t file_slot = 0;
   uint64_t local_base = 0;  // the slot's address in the stub
   uint8_t* mem = nullptr;   // the slot in the sentry
+  uint64_t local_index = 0;
   pid_t pid = -1, tid = -1;
   bool dead = false;        // its driving thread only
+  std::atomic<bool> exited{false};  // gone for good: its slots may be reused
   std::atomic<const void*> owner{nullptr};  // the Context it belongs to
-  // The XSAVE layout of its signal frames, learned at its first stop
-  // (before any app code ran, so trusted): size and features.
+  // The XSAVE layout of its signal frames (SlotPool's).
   uint32_t fp_size = 0;
   uint64_t fp_features = 0;
   ~AppThread() {
@@ -65,34 +72,57 @@ struct AppThread {
 
 class SystrapAddressSpace final : public AddressSpace {
  public:
-  SystrapAddressSpace(std::unique_ptr<ptrace::PtraceAddressSpace> inner, std::shared_ptr<SlotPool> pool);
+  SystrapAddressSpace(std::unique_ptr<ptrace::PtraceAddressSpace> inner, std::shared_ptr<SlotPool> pool,
+                      int memory_fd);
   ~SystrapAddressSpace() override;
-  Result<void> Map(uint64_t addr, uint64_t len, int prot, int host_fd, uint64_t offset) override {
-    return inner_->Map(addr, len, prot, host_fd, offset);
-  }
-  Result<void> Unmap(uint64_t addr, uint64_t len) override { return inner_->Unmap(addr, len); }
-  Result<void> Protect(uint64_t addr, uint64_t len, int prot) override { return inner_->Protect(addr, len, prot); }
+  // On the creating thread (and before the first app thread exists):
+  // ptrace injection through the stub's main thread (exact host errors).
+  // Elsewhere: through the syscall thread, where a host failure kills the
+  // stub (kESRCH then).
+  Result<void> Map(uint64_t addr, uint64_t len, int prot, int host_fd, uint64_t offset) override;
+  Result<void> Unmap(uint64_t addr, uint64_t len) override;
+  Result<void> Protect(uint64_t addr, uint64_t len, int prot) override;
   uint64_t MaxUserAddress() const override { return inner_->MaxUserAddress(); }
-  // Not yet: kEAGAIN (README.md, "Limits").
+  // A new app thread for `c` (cloned by the syscall thread); c's first
+  // Switch, on any sentry thread, claims it.
   Result<void> AddContext(Context& c) override;
 
   uint64_t id() const { return inner_->id(); }
-  // The app thread for `owner` (a Context): the first claim, on the thread
-  // that created the address space, makes it. kEPERM from another thread,
-  // kEAGAIN for a second owner.
+  // The app thread for `owner` (a Context): the creating thread's first
+  // claim makes the first one. kEPERM from another thread, kEAGAIN for an
+  // owner without one (AddContext first).
   Result<std::shared_ptr<AppThread>> Claim(const void* owner);
 
  private:
-  // Once per stub: the control page and the handlers.
+  bool OnCreator() const { return ptrace::CurrentTid() == creator_; }
+  Result<void> CheckRange(uint64_t addr, uint64_t len) const;
+  // Once per stub, on the creating thread: the control page, the handlers
+  // and the syscall thread.
   Result<void> SetUpStub();
-  Result<std::shared_ptr<AppThread>> NewThread();
+  // A syscall run by the syscall thread: its (untrusted) result. kESRCH if
+  // the stub is gone.
+  Result<int64_t> SysCall(uint64_t nr, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0, uint64_t a4 = 0,
+                          uint64_t a5 = 0, uint64_t a6 = 0, uint64_t child_slot = 0);
+  // An app thread owned by `owner`: through ptrace on the creating thread
+  // before set-up, else through the syscall thread.
+  Result<std::shared_ptr<AppThread>> NewThread(const void* owner);
+  // mmap of the sysmsg file through whichever path NewThread uses.
+  Result<void> MapSysmsg(bool ptrace, uint64_t addr, uint64_t len, int prot, uint64_t offset);
 
   std::unique_ptr<ptrace::PtraceAddressSpace> inner_;
   const std::shared_ptr<SlotPool> pool_;
+  const int memory_fd_;
   const pid_t creator_;
-  bool set_up_ = false;  // creator thread only
-  absl::Mutex mu_;
-  std::shared_ptr<AppThread> thread_ ABSL_GUARDED_BY(mu_);
+  std::atomic<bool> set_up_{false};
+  // The syscall thread (local slot 1).
+  absl::Mutex sys_mu_;
+  uint64_t sys_slot_ = 0;
+  uint8_t* sys_mem_ = nullptr;
+  pid_t sys_tid_ = -1;
+  uint32_t sys_seq_ ABSL_GUARDED_BY(sys_mu_) = 0;
+  absl::Mutex mu_;  // after sys_mu_? never both
+  std::vector<std::shared_ptr<AppThread>> threads_ ABSL_GUARDED_BY(mu_);
+  std::vector<bool> local_used_ ABSL_GUARDED_BY(mu_);
 };
 
 class SystrapContext final : public Context {
