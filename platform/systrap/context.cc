@@ -220,6 +220,8 @@ Result<StopInfo> SystrapContext::Switch(AddressSpace& as, Registers& regs) {
       // As a ptrace syscall-enter stop: orig_rax the number, rax -ENOSYS
       // (seccomp's trap showed the handler rax = the number).
       info.reason = StopReason::kSyscall;
+      info.siginfo = {};  // as ptrace's: a syscall stop carries no signal
+      info.signo = 0;
       o.orig_rax = s.gregs[REG_RAX];
       o.rax = static_cast<uint64_t>(-ENOSYS);
       return info;

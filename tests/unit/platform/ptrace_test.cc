@@ -18,6 +18,7 @@
 
 #include "base/unique_fd.h"
 #include "platform/platform.h"
+#include "platform/ptrace/stub.h"
 #include "platform/systrap/systrap.h"
 
 namespace platform {
@@ -435,7 +436,7 @@ TEST_P(PlatformTest, SecondContextWithoutAddContextIsRefused) {
   EXPECT_EQ(other.value()->Switch(*as_, regs2).error(), base::Errno::kEAGAIN);
 }
 
-TEST_F(PtracePlatformTest, AddedContextRunsOnAnotherThreadAndMapsThroughItsOwnStubThread) {
+TEST_P(PlatformTest, AddedContextRunsOnAnotherThreadAndMapsThroughItsOwnStubThread) {
   LoadCode(kGetpidThenExit);
   Registers regs = InitialRegisters(kCodeAddr, 0);
   ASSERT_EQ(Run(regs).reason, StopReason::kSyscall);
@@ -584,6 +585,118 @@ TEST_F(PtracePlatformTest, ReplacementTakesOverTheReplacedStubEmptied) {
   regs = InitialRegisters(kCodeAddr, 0);
   regs.regs.rbx = kBase;
   EXPECT_EQ(Run(regs).reason, StopReason::kSyscall);  // the old one still works
+}
+
+// systrap only (platform/systrap/README.md, "Security").
+class SystrapTest : public PtracePlatformTest {
+ protected:
+  std::string PlatformName() const override { return "systrap"; }
+  // A fresh address space with the code page, its context, and a run from
+  // `regs` to the first stop.
+  StopInfo RunFresh(Registers& regs) {
+    auto as = platform_->NewAddressSpace();
+    EXPECT_TRUE(as.ok());
+    if (!as.ok()) return StopInfo{StopReason::kSignal};
+    EXPECT_TRUE(as.value()->Map(kCodeAddr, kPage, kProtRead | kProtExec, mem_fd_.get(), kCodeOffset).ok());
+    EXPECT_TRUE(as.value()->Map(kDataAddr, kPage, kProtRead | kProtWrite, mem_fd_.get(), kDataOffset).ok());
+    auto ctx = platform_->NewContext();
+    auto r = ctx.value()->Switch(*as.value(), regs);
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? r.value() : StopInfo{StopReason::kSignal};
+  }
+};
+
+// App code that jumps into the stub's code to reach a `syscall` there (the
+// injection gadget, the batch loop, the thread start) with its own
+// registers: the thread's filter kills the stub before mmap, munmap or
+// mprotect runs (had one run, the int3 after it would stop with SIGTRAP).
+TEST_F(SystrapTest, AppJumpingIntoStubCodeCannotMapUnmapOrProtect) {
+  LoadCode(kGetpidThenExit);
+  struct Try {
+    uint64_t nr, a1, a2, a3, a4, a5;
+  };
+  const Try tries[] = {
+      {SYS_mmap, 0x800000, kPage, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_SHARED | MAP_FIXED,
+       static_cast<uint64_t>(mem_fd_.get())},
+      {SYS_mmap, 0x800000, kPage, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+       ~0ull},
+      {SYS_munmap, kCodeAddr, kPage, 0, 0, 0},
+      {SYS_mprotect, kCodeAddr, kPage, PROT_READ | PROT_WRITE | PROT_EXEC, 0, 0},
+  };
+  for (const Try& t : tries) {
+    Registers regs = InitialRegisters(ptrace::StubSyscallAddr(), 0);
+    regs.regs.rax = t.nr;
+    regs.regs.rdi = t.a1;
+    regs.regs.rsi = t.a2;
+    regs.regs.rdx = t.a3;
+    regs.regs.r10 = t.a4;
+    regs.regs.r8 = t.a5;
+    regs.regs.r9 = 0;
+    EXPECT_EQ(RunFresh(regs).reason, StopReason::kDied) << "syscall " << t.nr;
+  }
+  // The batch loop with an entry the app wrote into its own memory.
+  const uint64_t entry[8] = {SYS_munmap, kCodeAddr, kPage, 0, 0, 0, 0, 0};
+  std::memcpy(mem_ + kDataOffset, entry, sizeof(entry));
+  Registers regs = InitialRegisters(ptrace::StubBatchAddr(), 0);
+  regs.regs.r12 = kDataAddr;
+  regs.regs.r13 = 1;
+  EXPECT_EQ(RunFresh(regs).reason, StopReason::kDied);
+  // The syscall thread's loop (its clone path included) from an app thread.
+  regs = InitialRegisters(ptrace::SystrapCloneAddr(), 0);
+  regs.regs.rax = SYS_clone;
+  regs.regs.rdi = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
+  regs.regs.rsi = 0;
+  regs.regs.r13 = 1;
+  regs.regs.r12 = kDataAddr;
+  EXPECT_EQ(RunFresh(regs).reason, StopReason::kDied);
+}
+
+// An app's own mmap is a syscall stop; nothing is mapped on the host.
+TEST_F(SystrapTest, AppSyscallsStopAndNeverRunOnTheHost) {
+  LoadCode({0xb8, 0x09, 0x00, 0x00, 0x00,  // mov $9, %eax
+            0x0f, 0x05});                  // syscall
+  Registers regs = InitialRegisters(kCodeAddr, 0);
+  regs.regs.rdi = 0x800000;
+  regs.regs.rsi = kPage;
+  regs.regs.rdx = PROT_READ | PROT_WRITE | PROT_EXEC;
+  regs.regs.r10 = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+  regs.regs.r8 = ~0ull;
+  StopInfo info = Run(regs);
+  ASSERT_EQ(info.reason, StopReason::kSyscall);
+  EXPECT_EQ(regs.regs.orig_rax, 9u);
+  EXPECT_EQ(regs.regs.rax, static_cast<uint64_t>(-ENOSYS));
+  EXPECT_EQ(regs.regs.rip, kCodeAddr + 7);
+  const pid_t pid = StubPid();
+  ASSERT_GT(pid, 0);
+  std::ifstream maps(fmt::format("/proc/{}/maps", pid));
+  std::string line;
+  while (std::getline(maps, line)) EXPECT_NE(line.rfind("00800000-", 0), 0u) << line;
+}
+
+// The app can scribble over its sysmsg page and signal frame: the sentry
+// reports stops from what it reads, and refuses FP state it cannot find,
+// rather than trusting pointers from there.
+TEST_F(SystrapTest, AppScribblingOverItsSysmsgDoesNotHurtTheSentry) {
+  // rep stosb of 0xff over the thread's sysmsg page and altstack (slot 2 of
+  // the stub: kRegionBase + 2 * 64 KiB), then getpid.
+  LoadCode({0xfc,                                // cld
+            0xb0, 0xff,                          // mov $0xff, %al
+            0xf3, 0xaa,                          // rep stosb
+            0xb8, 0x27, 0x00, 0x00, 0x00,        // mov $39, %eax
+            0x0f, 0x05});                        // syscall
+  Registers regs = InitialRegisters(kCodeAddr, 0);
+  regs.regs.rdi = ptrace::kStubBase + 0x200000 + 2 * 0x10000 + 0x1000;
+  regs.regs.rcx = 0x1000;  // the sysmsg page
+  StopInfo info = Run(regs);
+  ASSERT_EQ(info.reason, StopReason::kSyscall);
+  EXPECT_EQ(regs.regs.orig_rax, 39u);
+  auto fp = std::make_unique<FpState>();
+  EXPECT_TRUE(ctx_->GetFpState(*fp).ok());  // the handler rewrote the frame's address
+  regs.regs.rip = kCodeAddr;
+  regs.regs.rdi = ptrace::kStubBase + 0x200000 + 2 * 0x10000 + 0x2000;
+  regs.regs.rcx = 0xe000;  // the whole altstack, frames included: the stub dies or the thread faults
+  Result<StopInfo> r = ctx_->Switch(*as_, regs);
+  EXPECT_TRUE(r.ok());
 }
 
 }  // namespace
