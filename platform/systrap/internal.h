@@ -26,9 +26,13 @@ class SlotPool {
   static Result<std::shared_ptr<SlotPool>> Create();
   ~SlotPool();
   int fd() const { return fd_.get(); }
-  // A free file slot (zeroed), or kEAGAIN.
+  // A free file slot (its first pages zeroed), or kEAGAIN.
   Result<uint64_t> Alloc();
-  void Free(uint64_t slot);
+  // `slot` was used by stub thread `tid` of `pid`: reusable once that
+  // thread is gone (a killed stub dies asynchronously, and a dying thread
+  // still reading its slot could take a wake meant for the slot's next
+  // owner, or run its requests).
+  void Free(uint64_t slot, pid_t pid, pid_t tid);
   uint8_t* Slot(uint64_t slot) const { return base_ + slot * kSlotSize; }
   // The XSAVE layout of signal frames (size, features), learned from the
   // first app thread ever made (before any app code ran anywhere, so
@@ -38,13 +42,18 @@ class SlotPool {
   uint64_t fp_features ABSL_GUARDED_BY(fp_mu) = 0;
 
  private:
-  SlotPool(base::UniqueFd fd, uint8_t* base) : fd_(std::move(fd)), base_(base), used_(kFileSlots, false) {
-    used_[0] = true;
+  SlotPool(base::UniqueFd fd, uint8_t* base) : fd_(std::move(fd)), base_(base), slots_(kFileSlots) {
+    slots_[0].used = true;
   }
+  struct SlotState {
+    bool used = false;
+    pid_t pid = 0, tid = 0;  // freed, but its last thread may still run
+  };
   base::UniqueFd fd_;
   uint8_t* const base_;
   absl::Mutex mu_;
-  std::vector<bool> used_ ABSL_GUARDED_BY(mu_);
+  std::vector<SlotState> slots_ ABSL_GUARDED_BY(mu_);
+  size_t cursor_ ABSL_GUARDED_BY(mu_) = 1;  // where the next search starts
 };
 
 // One app thread: an untraced stub thread and its slot.
@@ -62,7 +71,7 @@ struct AppThread {
   uint32_t fp_size = 0;
   uint64_t fp_features = 0;
   ~AppThread() {
-    if (pool != nullptr) pool->Free(file_slot);
+    if (pool != nullptr) pool->Free(file_slot, pid, tid);
   }
   Sysmsg* msg() const { return reinterpret_cast<Sysmsg*>(mem + kSysmsgOffset); }
   // The sentry's view of stub range [addr, addr+len) inside this thread's
@@ -118,6 +127,7 @@ class SystrapAddressSpace final : public AddressSpace {
   absl::Mutex sys_mu_;
   uint64_t sys_slot_ = 0;
   uint8_t* sys_mem_ = nullptr;
+  pid_t pid_ = -1;
   pid_t sys_tid_ = -1;
   uint32_t sys_seq_ ABSL_GUARDED_BY(sys_mu_) = 0;
   absl::Mutex mu_;  // after sys_mu_? never both

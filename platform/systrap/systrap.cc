@@ -74,21 +74,28 @@ SlotPool::~SlotPool() { munmap(base_, kFileSlots * kSlotSize); }
 
 Result<uint64_t> SlotPool::Alloc() {
   absl::MutexLock l(&mu_);
-  for (uint64_t i = 1; i < used_.size(); ++i) {
-    if (!used_[i]) {
-      used_[i] = true;
-      // Only the two first pages matter before the thread writes its
-      // frames: the program and the sysmsg.
-      std::memset(Slot(i), 0, kAltstackOffset);
-      return i;
+  for (size_t n = 1; n < slots_.size(); ++n) {
+    const size_t i = cursor_;
+    cursor_ = cursor_ + 1 < slots_.size() ? cursor_ + 1 : 1;
+    SlotState& s = slots_[i];
+    if (s.used) continue;
+    if (s.tid > 0) {
+      if (syscall(SYS_tgkill, s.pid, s.tid, 0) == 0 || errno != ESRCH) continue;  // still there
+      s.pid = s.tid = 0;
     }
+    s.used = true;
+    // Only the two first pages matter before the thread writes its
+    // frames: the program (or requests) and the sysmsg.
+    std::memset(Slot(i), 0, kAltstackOffset);
+    return i;
   }
   return Errno::kEAGAIN;
 }
 
-void SlotPool::Free(uint64_t slot) {
+void SlotPool::Free(uint64_t slot, pid_t pid, pid_t tid) {
   absl::MutexLock l(&mu_);
-  if (slot > 0 && slot < used_.size()) used_[slot] = false;
+  if (slot == 0 || slot >= slots_.size()) return;
+  slots_[slot] = SlotState{false, pid, tid};
 }
 
 uint8_t* AppThread::Stack(uint64_t addr, uint64_t len) const {
@@ -106,7 +113,7 @@ SystrapAddressSpace::SystrapAddressSpace(std::unique_ptr<ptrace::PtraceAddressSp
 
 SystrapAddressSpace::~SystrapAddressSpace() {
   inner_.reset();  // kills the stub; its threads' slots go with their last reference
-  if (sys_mem_ != nullptr) pool_->Free(sys_slot_);
+  if (sys_mem_ != nullptr) pool_->Free(sys_slot_, pid_, sys_tid_);
 }
 
 Result<void> SystrapAddressSpace::CheckRange(uint64_t addr, uint64_t len) const {
@@ -188,6 +195,7 @@ Result<void> SystrapAddressSpace::SetUpStub() {
   // The syscall thread: its request page read-only, its result page not.
   const uint64_t slot = TRY(pool_->Alloc());
   sys_slot_ = slot;
+  pid_ = stub.pid();
   sys_mem_ = pool_->Slot(slot);
   const uint64_t base = kRegionBase + kSlotSize;
   TRY(MapSysmsg(true, base, kPage, PROT_READ, SlotOffset(slot)));
