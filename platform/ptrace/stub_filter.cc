@@ -220,7 +220,7 @@ long InstallFilter(const std::vector<sock_filter>& insns) {
   return ret;
 }
 
-int FactoryFilterAllowedCount() { return static_cast<int>(std::size(kFactoryPlain)); }
+int FactoryFilterAllowedCount(bool systrap) { return static_cast<int>(std::size(kFactoryPlain)) + (systrap ? 1 : 0); }
 
 long InstallStubFilter(StubFilter& filter, pid_t self) {
   filter.insns[filter.pid_insn].k = static_cast<uint32_t>(self);
@@ -238,9 +238,10 @@ long InstallStubFilter(StubFilter& filter, pid_t self) {
   return ret;
 }
 
-int StubFilterAllowedCount() {
-  // kPlain plus mmap, mprotect, mremap, clone, getrusage, prctl, kill.
-  return static_cast<int>(std::size(kPlain)) + 7;
+int StubFilterAllowedCount(bool systrap) {
+  // kPlain plus mmap, mprotect, mremap, clone, getrusage, prctl, kill
+  // (systrap: and futex, seccomp).
+  return static_cast<int>(std::size(kPlain)) + 7 + (systrap ? 2 : 0);
 }
 
 }  // namespace platform::ptrace

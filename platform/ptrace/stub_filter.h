@@ -44,7 +44,7 @@ StubFilter BuildStubFilter(int memory_fd, int extra_fd = -1, bool systrap = fals
 long InstallStubFilter(StubFilter& filter, pid_t self);
 
 // The number of distinct syscalls the filter lets run (for logs and docs).
-int StubFilterAllowedCount();
+int StubFilterAllowedCount(bool systrap = false);
 
 // The stub factory's filter (stub.h): a plain allowlist of what the factory,
 // a starting stub, and the stub filter need (stubs inherit it). Built before
@@ -55,7 +55,7 @@ int StubFilterAllowedCount();
 // action, so a stray syscall of its own still kills it).
 std::vector<sock_filter> BuildFactoryFilter(bool systrap = false);
 long InstallFilter(const std::vector<sock_filter>& insns);
-int FactoryFilterAllowedCount();
+int FactoryFilterAllowedCount(bool systrap = false);
 
 }  // namespace platform::ptrace
 

@@ -234,6 +234,9 @@ Result<StopInfo> SystrapContext::Switch(AddressSpace& as, Registers& regs) {
       return info;
     }
     info.reason = StopReason::kSignal;
+    logging::Debug("systrap: app thread {}: signal {} (code {}) at {:#x}, trap {}, err {:#x}, cs {:#x}, eflags {:#x}",
+                   t->tid, info.signo, info.siginfo.si_code, o.rip, s.gregs[REG_TRAPNO], s.gregs[REG_ERR], o.cs,
+                   o.eflags);
     return info;
   }
 }

@@ -81,8 +81,10 @@ struct AppThread {
 
 class SystrapAddressSpace final : public AddressSpace {
  public:
+  // `reserved`: file slots taken for it (its syscall thread, its first
+  // app thread).
   SystrapAddressSpace(std::unique_ptr<ptrace::PtraceAddressSpace> inner, std::shared_ptr<SlotPool> pool,
-                      int memory_fd);
+                      int memory_fd, std::vector<uint64_t> reserved);
   ~SystrapAddressSpace() override;
   // On the creating thread (and before the first app thread exists):
   // ptrace injection through the stub's main thread (exact host errors).
@@ -133,6 +135,9 @@ class SystrapAddressSpace final : public AddressSpace {
   absl::Mutex mu_;  // after sys_mu_? never both
   std::vector<std::shared_ptr<AppThread>> threads_ ABSL_GUARDED_BY(mu_);
   std::vector<bool> local_used_ ABSL_GUARDED_BY(mu_);
+  std::vector<uint64_t> reserved_ ABSL_GUARDED_BY(mu_);  // file slots not used yet
+  // A reserved file slot, else a new one.
+  Result<uint64_t> TakeSlot();
 };
 
 class SystrapContext final : public Context {

@@ -36,8 +36,11 @@ inline constexpr uint64_t kRegionBase = ptrace::kStubBase + 0x200000;
 // Local slots per stub (local slot 0 is the control page).
 inline constexpr uint64_t kLocalSlots = (ptrace::kUserTop - kRegionBase) / kSlotSize;
 // Slots of the sysmsg file (file slot 0 is the control page): a sparse
-// file, pages exist only where touched.
-inline constexpr uint64_t kFileSlots = 4096;
+// file (4 GiB of offsets), pages exist only where touched. Each address
+// space takes two (its syscall thread, its first app thread) when made, so
+// that running out fails fork/exec with EAGAIN; each further app thread
+// one. Enough for runsc's largest --max-tasks default (16384) twice over.
+inline constexpr uint64_t kFileSlots = 65536;
 
 // Sysmsg::state.
 inline constexpr uint32_t kStateRunning = 0;  // in app code (or about to be)

@@ -105,15 +105,30 @@ uint8_t* AppThread::Stack(uint64_t addr, uint64_t len) const {
 }
 
 SystrapAddressSpace::SystrapAddressSpace(std::unique_ptr<ptrace::PtraceAddressSpace> inner,
-                                         std::shared_ptr<SlotPool> pool, int memory_fd)
+                                         std::shared_ptr<SlotPool> pool, int memory_fd,
+                                         std::vector<uint64_t> reserved)
     : inner_(std::move(inner)), pool_(std::move(pool)), memory_fd_(memory_fd), creator_(ptrace::CurrentTid()),
-      local_used_(kLocalSlots, false) {
+      local_used_(kLocalSlots, false), reserved_(std::move(reserved)) {
   local_used_[0] = local_used_[1] = true;  // the control page, the syscall thread
 }
 
 SystrapAddressSpace::~SystrapAddressSpace() {
   inner_.reset();  // kills the stub; its threads' slots go with their last reference
   if (sys_mem_ != nullptr) pool_->Free(sys_slot_, pid_, sys_tid_);
+  absl::MutexLock l(&mu_);
+  for (uint64_t slot : reserved_) pool_->Free(slot, 0, 0);
+}
+
+Result<uint64_t> SystrapAddressSpace::TakeSlot() {
+  {
+    absl::MutexLock l(&mu_);
+    if (!reserved_.empty()) {
+      const uint64_t slot = reserved_.back();
+      reserved_.pop_back();
+      return slot;
+    }
+  }
+  return pool_->Alloc();
 }
 
 Result<void> SystrapAddressSpace::CheckRange(uint64_t addr, uint64_t len) const {
@@ -193,7 +208,7 @@ Result<void> SystrapAddressSpace::SetUpStub() {
     TRY(RawResult(r, "rt_sigaction", stub.pid()));
   }
   // The syscall thread: its request page read-only, its result page not.
-  const uint64_t slot = TRY(pool_->Alloc());
+  const uint64_t slot = TRY(TakeSlot());
   sys_slot_ = slot;
   pid_ = stub.pid();
   sys_mem_ = pool_->Slot(slot);
@@ -258,7 +273,7 @@ Result<std::shared_ptr<AppThread>> SystrapAddressSpace::NewThread(const void* ow
     absl::MutexLock l(&mu_);
     local_used_[t->local_index] = false;
   };
-  auto slot = pool_->Alloc();
+  auto slot = TakeSlot();
   if (!slot.ok()) {
     give_back();
     return slot.error();
@@ -393,8 +408,25 @@ class SystrapPlatform final : public Platform {
 
   Result<std::unique_ptr<AddressSpace>> NewAddressSpace() override {
     const bool pinned = placer_ != nullptr && placer_->PinLeastLoaded();
-    auto inner = TRY(ptrace::PtraceAddressSpace::Create(*factory_, memory_fd_, pinned));
-    return std::unique_ptr<AddressSpace>(std::make_unique<SystrapAddressSpace>(std::move(inner), pool_, memory_fd_));
+    // Its first two slots now: running out fails here (fork, exec: EAGAIN),
+    // not at the first Switch.
+    std::vector<uint64_t> reserved;
+    for (int i = 0; i < 2; ++i) {
+      auto slot = pool_->Alloc();
+      if (!slot.ok()) {
+        for (uint64_t s : reserved) pool_->Free(s, 0, 0);
+        logging::Warn("systrap: no sysmsg slot left for a new address space");
+        return Errno::kEAGAIN;
+      }
+      reserved.push_back(slot.value());
+    }
+    auto inner = ptrace::PtraceAddressSpace::Create(*factory_, memory_fd_, pinned);
+    if (!inner.ok()) {
+      for (uint64_t s : reserved) pool_->Free(s, 0, 0);
+      return inner.error();
+    }
+    return std::unique_ptr<AddressSpace>(std::make_unique<SystrapAddressSpace>(std::move(inner).value(), pool_,
+                                                                               memory_fd_, std::move(reserved)));
   }
 
   Result<std::unique_ptr<Context>> NewContext() override {
@@ -420,6 +452,12 @@ Result<std::unique_ptr<Platform>> NewSystrapPlatform(int memory_fd, const Option
     *why = "systrap platform: the CPU or kernel does not offer FSGSBASE instructions in user mode; use --platform=ptrace";
     return Errno::kENOSYS;
   }
+  logging::Debug("seccomp: systrap stub allowlist: {} host syscalls allowed (platform/ptrace/stub_filter.cc)",
+                 ptrace::StubFilterAllowedCount(/*systrap=*/true));
+  logging::Debug("seccomp: systrap stub factory allowlist: {} host syscalls allowed (platform/ptrace/stub_filter.cc)",
+                 ptrace::FactoryFilterAllowedCount(/*systrap=*/true));
+  logging::Debug("seccomp: systrap app thread allowlist: {} host syscalls allowed (platform/systrap/thread_filter.cc)",
+                 kThreadFilterAllowedCount);
   auto pool = SlotPool::Create();
   if (!pool.ok()) {
     *why = fmt::format("systrap platform: the sysmsg file: {}", base::ErrnoText(pool.error()));

@@ -20,6 +20,8 @@ namespace platform::systrap {
 //   - any other syscall (app code, any architecture or number):
 //     SECCOMP_RET_TRAP, i.e. SIGSYS to the handler, i.e. a syscall stop.
 std::vector<sock_filter> BuildThreadFilter(uint64_t state_addr);
+// Syscalls it lets run (from stub code): futex, rt_sigreturn, exit, getrusage.
+inline constexpr int kThreadFilterAllowedCount = 4;
 
 }  // namespace platform::systrap
 
