@@ -347,6 +347,24 @@ class GoferInode final : public Inode {
     return std::shared_ptr<Inode>(ForStep(client_, budget_, steps[0]));
   }
 
+  // One gofer walk for the whole run of names (a revalidating path walk).
+  Result<std::vector<std::shared_ptr<Inode>>> LookupPath(const Caller&,
+                                                         std::span<const std::string_view> names) override {
+    if (names.empty()) return Errno::kEINVAL;
+    const std::vector<std::string> owned(names.begin(), names.end());
+    std::vector<gofer::WalkStep> steps = TRY(client_->Walk(handle_, owned));
+    if (steps.empty()) return Errno::kENOENT;
+    std::vector<std::shared_ptr<Inode>> out;
+    for (size_t i = 0; i < steps.size(); ++i) {
+      if (i < names.size()) {
+        out.push_back(ForStep(client_, budget_, steps[i]));
+      } else {
+        client_->Release(steps[i].handle);  // A misbehaving gofer: keep what we asked for.
+      }
+    }
+    return out;
+  }
+
   Result<std::string> Readlink(const Caller&) override {
     if (!is_symlink()) return Errno::kEINVAL;
     absl::MutexLock l(&mu_);
