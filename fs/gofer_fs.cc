@@ -9,7 +9,8 @@
 // `runsc do --volume`, `--overlay2=none`) may be a volume shared with the
 // host or other containers, so it revalidates as gVisor's "shared" mode:
 // every Stat asks the host (an fstat of a data fd the inode holds, else the
-// gofer's Stat), a cached name is looked up again on every path walk and
+// gofer's Stat), a cached name is looked up again on every path walk (the
+// names of one path in one gofer walk: LookupPath) and
 // dropped when it is gone or names another inode, misses are not cached,
 // and a page cache (shared mappings) drops its clean pages at open or stat
 // when the host file's size or mtime changed behind it.
