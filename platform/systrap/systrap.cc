@@ -463,20 +463,12 @@ Result<std::unique_ptr<Platform>> NewSystrapPlatform(int memory_fd, const Option
     *why = fmt::format("systrap platform: the sysmsg file: {}", base::ErrnoText(pool.error()));
     return pool.error();
   }
-  std::vector<int> cpus;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-      if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
-    }
-  }
   auto factory = ptrace::StubFactory::Start(memory_fd, options.stub_pool, pool.value()->fd(), /*systrap=*/true);
   if (!factory.ok()) {
     *why = fmt::format("systrap platform: starting the stub factory: {}", base::ErrnoText(factory.error()));
     return factory.error();
   }
-  auto placer = options.pin_cpu ? std::make_shared<ptrace::CpuPlacer>(std::move(cpus)) : nullptr;
+  auto placer = options.pin_cpu ? ptrace::CpuPlacer::ForAllowedCpus() : nullptr;
   return std::unique_ptr<Platform>(std::make_unique<SystrapPlatform>(memory_fd, std::move(placer),
                                                                      std::move(factory).value(),
                                                                      std::move(pool).value()));
