@@ -236,6 +236,15 @@ int Do(const Config& c, const DoOptions& o) {
     boot_fds.emplace_back(control.get(), 5 + static_cast<int>(mount_ends.size()));
     bargs.push_back("--control-fd=" + std::to_string(5 + mount_ends.size()));
   }
+  // OCI create: the sentry holds the first process until `runsc start`
+  // and says when it does (DoOptions::ready_fd); ours is closed below, so
+  // the reader sees EOF if the sentry fails.
+  base::UniqueFd ready(o.ready_fd);
+  if (ready.valid()) {
+    const int n = static_cast<int>(boot_fds.size()) + 3;
+    boot_fds.emplace_back(ready.get(), n);
+    bargs.push_back("--ready-fd=" + std::to_string(n));
+  }
   auto boot = SpawnSelf(bargs, boot_fds, sandbox::kSentryNamespaces);
   if (!boot.ok()) {
     fmt::print(stderr, "runsc: starting the sentry: {}\n", boot.status().ToString());
@@ -246,6 +255,7 @@ int Do(const Config& c, const DoOptions& o) {
   spec_r.Reset();
   mount_ends.clear();
   control.Reset();
+  ready.Reset();
 
   nlohmann::json spec;
   spec["path"] = o.command[0];

@@ -398,6 +398,7 @@ std::optional<ProcessInfo> Kernel::GetProcessInfo(int32_t pid) {
   info.sid = tg.sid;
   info.exe_path = tg.exe_path;
   info.cmdline = tg.cmdline;
+  info.container = tg.container;
   info.state = tg.zombie ? 'Z' : 'S';
   absl::MutexLock gl(&it->second->signal_mu);
   info.threads = static_cast<int>(tg.tasks.size());

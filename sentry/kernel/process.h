@@ -72,6 +72,7 @@ struct ProcessInfo {
   std::string comm;
   std::string exe_path;
   std::string cmdline;     // NUL-separated, as at execve
+  std::string container;   // ThreadGroup::container
   int threads = 0;
   Credentials creds;       // the leader's (groups, capabilities)
   bool no_new_privs = false;
