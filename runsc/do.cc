@@ -163,7 +163,8 @@ int Do(const Config& c, const DoOptions& o) {
   base::UniqueFd spec_r(pp[0]), spec_w(pp[1]);
 
   // Signals we forward are blocked here and collected by one thread, so the
-  // children (which unblock them) never see a half-set-up state.
+  // children never see a half-set-up state (the gofers unblock them; the
+  // sentry keeps them blocked and collects them itself).
   sigset_t fwd;
   sigemptyset(&fwd);
   for (int s : kForwarded) sigaddset(&fwd, s);
@@ -245,7 +246,10 @@ int Do(const Config& c, const DoOptions& o) {
     boot_fds.emplace_back(ready.get(), n);
     bargs.push_back("--ready-fd=" + std::to_string(n));
   }
-  auto boot = SpawnSelf(bargs, boot_fds, sandbox::kSentryNamespaces);
+  // The sentry is pid 1 of its pid namespace: a forwarded signal that came
+  // before it blocks them itself would be dropped (runsc kill right after
+  // start), so it starts with them blocked, as here, and finds them pending.
+  auto boot = SpawnSelf(bargs, boot_fds, sandbox::kSentryNamespaces, /*detach=*/false, /*keep_signal_mask=*/true);
   if (!boot.ok()) {
     fmt::print(stderr, "runsc: starting the sentry: {}\n", boot.status().ToString());
     stop_gofers();

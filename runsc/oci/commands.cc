@@ -1,6 +1,7 @@
 #include "runsc/oci/commands.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -334,6 +335,12 @@ int Supervise(const Config& c, const std::string& id, const std::string& bundle)
   // fd 3: "go" from create once we are in the container's cgroup; fd 4:
   // the "ready" pipe back to create (DoOptions::ready_fd).
   base::UniqueFd go(3);
+  // The signals Do and RunInPod pass on to the container: pending, not
+  // fatal, until they do.
+  sigset_t fwd;
+  sigemptyset(&fwd);
+  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) sigaddset(&fwd, s);
+  pthread_sigmask(SIG_BLOCK, &fwd, nullptr);
   auto spec = LoadSpec(bundle);
   if (!spec.ok()) return Fail(spec.status());
   std::string dirpath = c.root_dir + "/" + id;
