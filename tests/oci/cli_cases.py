@@ -393,6 +393,27 @@ def case_create_boots_the_sandbox_and_holds_the_process(runsc, tmp):
         assert p.returncode != 0 and "running" in p.stderr, p.stderr
     finally:
         runsc("delete", "--force", "cb")
+    # SIGKILL ends a created container's held process without it running;
+    # another signal stays pending (the process does not run before start).
+    os.remove(os.path.join(bundle, "config.json"))
+    write_config(bundle, runsc, ["/bin/sh", "-c", "echo ran; sleep 30"])
+    for cid, sig in (("ck", "KILL"), ("ct", "TERM")):
+        out = os.path.join(tmp, "out-" + cid)
+        with open(out, "w") as f:
+            rc = subprocess.Popen([runsc.path, "--root", runsc.root, "create", "--bundle", bundle, cid],
+                                  stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).wait(timeout=60)
+        assert rc == 0, open(out).read()
+        try:
+            runsc("kill", cid, sig, check=0)
+            if sig == "KILL":
+                wait_status(runsc, cid, "stopped")
+                runsc("wait", cid, check=137)
+            else:
+                time.sleep(0.3)
+                assert runsc.status(cid) == "created", runsc.status(cid)
+            assert "ran" not in open(out).read(), open(out).read()
+        finally:
+            runsc("delete", "--force", cid)
     os.remove(os.path.join(bundle, "config.json"))
     write_config(bundle, runsc, ["/no/such/binary"])
     p = runsc("create", "--bundle", bundle, "cn")
