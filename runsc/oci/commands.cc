@@ -227,7 +227,11 @@ int Create(const Config& c, const std::string& id, const CreateOptions& o) {
   // sentry, mounts, sysctls, credentials, the process exec'd and held
   // before its first instruction (or, in a pod, joined to its sandbox).
   // Its errors went to our stderr (the supervisor shares it).
-  if (::write(go_w.get(), "g", 1) != 1) return cleanup(fmt::format("starting the container: {}", strerror(errno)));
+  // A supervisor gone already is an error to report, not our SIGPIPE.
+  auto* const old_pipe = ::signal(SIGPIPE, SIG_IGN);
+  const bool went = ::write(go_w.get(), "g", 1) == 1;
+  ::signal(SIGPIPE, old_pipe);
+  if (!went) return cleanup(fmt::format("starting the container: {}", strerror(errno)));
   go_w.Reset();
   char r = 0;
   ssize_t got;

@@ -455,7 +455,9 @@ def _sandbox_cmdlines(runsc, cid):
     return [line.strip() for line in p.stdout.splitlines() if line.strip()]
 
 
-def _pod_bundles(tmp, runsc, sb_args, sb_mutate=None):
+def _pod_bundles(tmp, runsc, pod, sb_args, sb_mutate=None):
+    """A pod sandbox bundle and a setter for its further container's (ids
+    unique across cases: the default cgroup path is /runsc/ID)."""
     sb_bundle, _ = make_bundle(os.path.join(tmp, "sb"), None)
     cri = "io.kubernetes.cri."
 
@@ -472,7 +474,7 @@ def _pod_bundles(tmp, runsc, sb_args, sb_mutate=None):
             os.remove(path)
 
         def cfg(c):
-            c["annotations"] = {cri + "container-type": "container", cri + "sandbox-id": "pod"}
+            c["annotations"] = {cri + "container-type": "container", cri + "sandbox-id": pod}
             if mutate:
                 mutate(c)
         write_config(app_bundle, runsc, args, mutate=cfg)
@@ -483,62 +485,64 @@ def case_pod_kill_all_reaches_only_that_containers_processes(runsc, tmp):
     # kill --all of a pod's container: its init, what it forked and what
     # runsc exec started in it; none of the pod's other processes. ps of
     # it lists just those.
+    pod, app = "pka-pod", "pka-app"
     sb_bundle, app_bundle, app_config = _pod_bundles(
-        tmp, runsc, ["/bin/sh", "-c", "sleep 103 & while true; do sleep 0.1; done"])
-    runsc("run", "--detach", "--bundle", sb_bundle, "pod", check=0)
+        tmp, runsc, pod, ["/bin/sh", "-c", "sleep 103 & while true; do sleep 0.1; done"])
+    runsc("run", "--detach", "--bundle", sb_bundle, pod, check=0)
     try:
         app_config(["/bin/sh", "-c", "sleep 101 & sleep 101 & wait"])
-        runsc("run", "--detach", "--bundle", app_bundle, "app", check=0)
-        runsc("exec", "--detach", "app", "/bin/sleep", "102", check=0)
+        runsc("run", "--detach", "--bundle", app_bundle, app, check=0)
+        runsc("exec", "--detach", app, "/bin/sleep", "102", check=0)
         deadline = time.time() + 15
-        while _count(runsc, "app", "sleep 101") < 2 or _count(runsc, "app", "/bin/sleep 102") < 1:
-            assert time.time() < deadline, runsc("ps", "app").stdout
+        while _count(runsc, app, "sleep 101") < 2 or _count(runsc, app, "/bin/sleep 102") < 1:
+            assert time.time() < deadline, runsc("ps", app).stdout
             time.sleep(0.1)
-        assert _count(runsc, "app", "sleep 103") == 0, runsc("ps", "app").stdout  # the pod's, not app's
-        assert _count(runsc, "pod", "sleep 101") == 0, runsc("ps", "pod").stdout
-        assert _count(runsc, "pod", "sleep 103") == 1, runsc("ps", "pod").stdout
-        runsc("kill", "--all", "app", "TERM", check=0)
-        wait_status(runsc, "app", "stopped")
+        assert _count(runsc, app, "sleep 103") == 0, runsc("ps", app).stdout  # the pod's, not app's
+        assert _count(runsc, pod, "sleep 101") == 0, runsc("ps", pod).stdout
+        assert _count(runsc, pod, "sleep 103") == 1, runsc("ps", pod).stdout
+        runsc("kill", "--all", app, "TERM", check=0)
+        wait_status(runsc, app, "stopped")
         deadline = time.time() + 10
         while True:
-            left = _sandbox_cmdlines(runsc, "pod")
+            left = _sandbox_cmdlines(runsc, pod)
             if not any(c.startswith("sleep 101") or c.startswith("/bin/sleep 102") for c in left):
                 break
             assert time.time() < deadline, left
             time.sleep(0.1)
         assert any(c.startswith("sleep 103") for c in left), left
-        assert runsc.status("pod") == "running"
-        runsc("delete", "app", check=0)
+        assert runsc.status(pod) == "running"
+        runsc("delete", app, check=0)
     finally:
-        runsc("delete", "--force", "app", check=None)
-        runsc("delete", "--force", "pod", check=None)
+        runsc("delete", "--force", app, check=None)
+        runsc("delete", "--force", pod, check=None)
 
 
 def case_pod_container_sysctls_must_match_the_pods(runsc, tmp):
     # Sysctls are per pod (its UTS/IPC/net namespaces, one /proc/sys): a
     # later container may restate the pod's value; another value fails
     # its create, naming the key, and leaves nothing.
+    pod = "psy-pod"
     sb_bundle, app_bundle, app_config = _pod_bundles(
-        tmp, runsc, ["/bin/sleep", "60"],
+        tmp, runsc, pod, ["/bin/sleep", "60"],
         sb_mutate=lambda c: c["linux"].__setitem__("sysctl", {"kernel.domainname": "pod.example"}))
-    runsc("run", "--detach", "--bundle", sb_bundle, "pod", check=0)
+    runsc("run", "--detach", "--bundle", sb_bundle, pod, check=0)
     try:
         app_config(["/bin/cat", "/proc/sys/kernel/domainname", "/proc/sys/vm/overcommit_memory"],
                    mutate=lambda c: c["linux"].__setitem__("sysctl", {"kernel.domainname": "pod.example",
                                                                       "vm.overcommit_memory": "0"}))
-        p = runsc("run", "--bundle", app_bundle, "same", check=0)
+        p = runsc("run", "--bundle", app_bundle, "psy-same", check=0)
         assert p.stdout == "pod.example\n0\n", (p.stdout, p.stderr)
-        runsc("delete", "same", check=0)
+        runsc("delete", "psy-same", check=0)
         for sysctl, key in (({"kernel.domainname": "other.example"}, "kernel.domainname"),
                             ({"vm.overcommit_memory": "1"}, "vm.overcommit_memory")):
             app_config(["/bin/true"], mutate=lambda c: c["linux"].__setitem__("sysctl", sysctl))
-            p = runsc("create", "--bundle", app_bundle, "diff")
+            p = runsc("create", "--bundle", app_bundle, "psy-diff")
             assert p.returncode != 0 and key in p.stderr and "pod" in p.stderr, (sysctl, p.stderr)
-            assert not os.path.exists(os.path.join(runsc.root, "diff"))
-            assert _pids_of("diff") == [], _pids_of("diff")
-        assert runsc.status("pod") == "running"
+            assert not os.path.exists(os.path.join(runsc.root, "psy-diff"))
+            assert _pids_of("psy-diff") == [], _pids_of("psy-diff")
+        assert runsc.status(pod) == "running"
     finally:
-        runsc("delete", "--force", "pod", check=None)
+        runsc("delete", "--force", pod, check=None)
 
 
 def case_features_prints_runc_fields(runsc, tmp):
