@@ -225,11 +225,15 @@ void Serve(sentry::kernel::Kernel& k, const std::shared_ptr<fs::HostPoller>& pol
   }
   if (op == "start") {
     // runsc start: the created container's process runs from here on.
-    if (!Gates().Open(target)) {
+    // The reply goes first: a process that exits at once ends the sandbox
+    // (and this connection) with it. A signal sent once the reply is in
+    // is queued on the process all the same.
+    if (!Gates().Held(target)) {
       (void)SendControl(conn.get(), {{"error", fmt::format("container \"{}\" is not waiting to start", target)}});
       return;
     }
     (void)SendControl(conn.get(), {{"ok", true}});
+    (void)Gates().Open(target);
     return;
   }
   if (op == "signal") {
@@ -256,11 +260,12 @@ void Serve(sentry::kernel::Kernel& k, const std::shared_ptr<fs::HostPoller>& pol
       k.SignalProcess(*pid, sig);
       signalled = 1;
     }
+    (void)SendControl(conn.get(), {{"ok", true}, {"signalled", signalled}});
     // A created container's process waits before its first instruction:
     // SIGKILL ends it now (as it ends runc's waiting init); other signals
-    // stay pending until it starts.
+    // stay pending until it starts. After the reply: its death may end
+    // the sandbox.
     if (sig == SIGKILL) (void)Gates().Open(target);
-    (void)SendControl(conn.get(), {{"ok", true}, {"signalled", signalled}});
     return;
   }
   if (op != "exec" && op != "container") {

@@ -305,7 +305,9 @@ int Start(const Config& c, const std::string& id) {
   // kills it where it waits, so the supervisor records the stop and runs
   // the poststop hooks).
   if (auto h = RunHooks(spec->hooks.start_container, StateJson(running)); !h.ok()) {
-    if (auto k = Ask(target, {{"op", "signal"}, {"signal", SIGKILL}}); !k.ok()) ::kill(s.pid, SIGKILL);
+    if (auto k = Ask(target, {{"op", "signal"}, {"signal", SIGKILL}}); absl::IsNotFound(k.status())) {
+      ::kill(s.pid, SIGKILL);
+    }
     while (ProcessAlive(s.pid)) {
       if (::waitpid(s.pid, nullptr, WNOHANG) == s.pid) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -450,7 +452,9 @@ int Kill(const Config& c, const std::string& id, const std::string& signal, bool
   if (s.status != "paused") {
     const ControlTarget target = TargetOf(c, id, s);
     auto reply = Ask(target, {{"op", "signal"}, {"signal", sig}, {"all", all}});
-    if (reply.ok()) return 0;
+    // Unavailable: the request went, the reply did not (the signal ended
+    // the sandbox first).
+    if (reply.ok() || absl::IsUnavailable(reply.status())) return 0;
     if (!absl::IsNotFound(reply.status())) return Fail(fmt::format("kill \"{}\": {}", id, std::string(reply.status().message())));
     // No sandbox serves it (it is exiting): the supervisor's.
   }
