@@ -79,6 +79,7 @@ int RunInPod(const Config& c, const std::string& id, const std::string& sandbox_
                         {"groups", spec.additional_gids}, {"root_readonly", spec.root_readonly}};
   if (spec.umask.has_value()) req["umask"] = *spec.umask;
   if (spec.oom_score_adj.has_value()) req["oom_score_adj"] = *spec.oom_score_adj;
+  if (!spec.seccomp_bpf.empty()) req["seccomp"] = {{"bpf", spec.seccomp_bpf}, {"log", spec.seccomp_log}};
   req["mounts"] = mounts;
   std::vector<int> fds = {0, 1, 2, sentry_end.get()};
   for (const auto& e : mount_ends) fds.push_back(e.get());
