@@ -4,6 +4,7 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <sys/prctl.h>
@@ -11,10 +12,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <functional>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include "util.h"
@@ -255,6 +258,49 @@ TEST(Seccomp, MalformedProgramsAreEinval) {
                  BPF_STMT(BPF_RET | BPF_A, 0)}) != 0) {
       return 14;
     }
+    return 0;
+  });
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
+TEST(Seccomp, TsyncGivesEveryThreadTheFilterAndPrctlInstallsOne) {
+  const int status = InChild([] {
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    std::atomic<int> phase{0};
+    std::atomic<long> got{0};
+    std::atomic<int> err{0};
+    std::thread th([&] {
+      while (phase.load() != 1) sched_yield();
+      errno = 0;
+      got = syscall(SYS_getppid);
+      err = errno;
+      phase = 2;
+    });
+    auto prog = OnSyscall(SYS_getppid, kRetErrno | 33);
+    if (Install(prog, SECCOMP_FILTER_FLAG_TSYNC) != 0) return 11;
+    phase = 1;
+    th.join();
+    if (got.load() != -1 || err.load() != 33) return 12;
+    // prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER) stacks another one.
+    auto prog2 = OnSyscall(SYS_getppid, kRetErrno | 44);
+    sock_fprog fp{static_cast<unsigned short>(prog2.size()), prog2.data()};
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fp) != 0) return 13;
+    errno = 0;
+    if (syscall(SYS_getppid) != -1 || errno != 44) return 14;
+    return 0;
+  });
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
+TEST(Seccomp, KillThreadOfOneOfSeveralThreadsEndsThatThreadOnly) {
+  const int status = InChild([] {
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    if (Install(OnSyscall(SYS_getppid, kRetKillThread)) != 0) return 11;
+    std::thread th([] {
+      syscall(SYS_getppid);
+      _exit(12);  // never reached: the thread is gone
+    });
+    th.join();  // its tid is cleared as it dies
     return 0;
   });
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
