@@ -160,6 +160,28 @@ absl::Status AddRules(scmp_filter_ctx ctx, const json& rule, uint32_t default_ac
   return absl::OkStatus();
 }
 
+// linux.seccomp.<key>: an optional array of names, each one of `known`.
+template <size_t N>
+absl::StatusOr<std::vector<std::string>> KnownNames(const json& p, const char* key, const char* const (&known)[N],
+                                                    const char* what) {
+  std::vector<std::string> out;
+  const std::string field = fmt::format("linux.seccomp.{}", key);
+  if (!p.contains(key) || p[key].is_null()) return out;
+  const json& a = p[key];
+  if (!a.is_array()) return Bad(field, "must be an array of strings");
+  for (size_t i = 0; i < a.size(); ++i) {
+    const std::string f = fmt::format("{}[{}]", field, i);
+    auto name = Str(a[i], f);
+    if (!name.ok()) return name.status();
+    if (std::find_if(std::begin(known), std::end(known), [&](const char* k) { return *name == k; }) ==
+        std::end(known)) {
+      return Bad(f, fmt::format("unknown {} \"{}\" (known: {})", what, *name, fmt::join(known, ", ")));
+    }
+    out.push_back(std::move(*name));
+  }
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<SeccompProgram> CompileSeccomp(const json& p) {
@@ -174,33 +196,12 @@ absl::StatusOr<SeccompProgram> CompileSeccomp(const json& p) {
   auto def = Action(p["defaultAction"], default_errno, f + ".defaultAction", f + ".defaultErrnoRet");
   if (!def.ok()) return def.status();
   SeccompProgram out;
-  if (p.contains("architectures") && !p["architectures"].is_null()) {
-    const json& a = p["architectures"];
-    if (!a.is_array()) return Bad(f + ".architectures", "must be an array of strings");
-    for (size_t i = 0; i < a.size(); ++i) {
-      const std::string af = fmt::format("{}.architectures[{}]", f, i);
-      auto name = Str(a[i], af);
-      if (!name.ok()) return name.status();
-      if (std::find_if(std::begin(kArchs), std::end(kArchs), [&](const char* k) { return *name == k; }) ==
-          std::end(kArchs)) {
-        return Bad(af, fmt::format("unknown architecture \"{}\"", *name));
-      }
-    }
-  }
-  if (p.contains("flags") && !p["flags"].is_null()) {
-    const json& fl = p["flags"];
-    if (!fl.is_array()) return Bad(f + ".flags", "must be an array of strings");
-    for (size_t i = 0; i < fl.size(); ++i) {
-      const std::string ff = fmt::format("{}.flags[{}]", f, i);
-      auto name = Str(fl[i], ff);
-      if (!name.ok()) return name.status();
-      if (std::find_if(std::begin(kFlags), std::end(kFlags), [&](const char* k) { return *name == k; }) ==
-          std::end(kFlags)) {
-        return Bad(ff, fmt::format("unknown flag \"{}\" (known: {})", *name, fmt::join(kFlags, ", ")));
-      }
-      if (*name == "SECCOMP_FILTER_FLAG_LOG") out.log = true;
-    }
-  }
+  // Only x86_64 syscalls reach the sentry: other architectures are
+  // checked by name and have nothing to filter.
+  if (auto archs = KnownNames(p, "architectures", kArchs, "architecture"); !archs.ok()) return archs.status();
+  auto flags = KnownNames(p, "flags", kFlags, "flag");
+  if (!flags.ok()) return flags.status();
+  out.log = std::find(flags->begin(), flags->end(), "SECCOMP_FILTER_FLAG_LOG") != flags->end();
   std::unique_ptr<void, CtxDeleter> ctx(seccomp_init(*def));
   if (ctx == nullptr) return Bad(f + ".defaultAction", "libseccomp refused it");
   // Export only: libseccomp must not touch this process.
