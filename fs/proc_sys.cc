@@ -280,7 +280,36 @@ struct SysctlSpec {
   bool is_string = false;
   size_t max_len = 0;              // strings (proc_dostring): bytes kept
   int64_t min = 0, max = INT32_MAX;  // integers (proc_dointvec_minmax)
+  int count = 1;                     // integers in the value (ping_group_range: 2)
+  bool gid_range = false;            // ipv4_ping_group_range(): high < low means "1 0"
 };
+
+// __do_proc_dointvec with sysctl_writes_strict: `spec.count` integers
+// (leading blanks, no '+', whitespace between and after), each in range;
+// the value as a read shows it (tab-separated), or EINVAL.
+Result<std::string> ParseIntSysctl(const SysctlSpec& spec, std::string_view s) {
+  std::vector<int64_t> vals;
+  const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\n'; };
+  for (int i = 0; i < spec.count; ++i) {
+    while (!s.empty() && blank(s.front())) s.remove_prefix(1);
+    size_t end = 0;
+    while (end < s.size() && !blank(s[end]) && s[end] != '\0') ++end;
+    std::string_view num = s.substr(0, end);
+    if (!num.empty() && num[0] == '+') return Errno::kEINVAL;
+    int64_t v = 0;
+    auto [p, ec] = std::from_chars(num.data(), num.data() + num.size(), v);
+    if (num.empty() || ec != std::errc() || p != num.data() + num.size()) return Errno::kEINVAL;
+    if (v < spec.min || v > spec.max) return Errno::kEINVAL;
+    vals.push_back(v);
+    s.remove_prefix(end);
+  }
+  while (!s.empty() && blank(s.front())) s.remove_prefix(1);
+  if (!s.empty() && s.front() != '\0') return Errno::kEINVAL;
+  if (spec.gid_range && vals[1] < vals[0]) vals = {1, 0};
+  std::string out;
+  for (size_t i = 0; i < vals.size(); ++i) out += (i ? "\t" : "") + std::to_string(vals[i]);
+  return out;
+}
 
 using SysctlValue = std::function<std::string(sentry::kernel::Kernel*)>;
 
@@ -342,20 +371,9 @@ class SysctlFile final : public VfsFile {
       kernel_->SetSysctl(spec_->key, std::move(v));
       return buf.size();
     }
-    // __do_proc_dointvec with sysctl_writes_strict: only at offset 0, one
-    // integer (leading blanks, a sign, trailing whitespace), in range.
+    // Integers: only at offset 0 (sysctl_writes_strict).
     if (off != 0) return 0;
-    std::string_view s = in;
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n')) s.remove_prefix(1);
-    size_t end = 0;
-    while (end < s.size() && s[end] != ' ' && s[end] != '\t' && s[end] != '\n' && s[end] != '\0') ++end;
-    std::string_view num = s.substr(0, end);
-    if (!num.empty() && num[0] == '+') return Errno::kEINVAL;
-    int64_t v = 0;
-    auto [p, ec] = std::from_chars(num.data(), num.data() + num.size(), v);
-    if (num.empty() || ec != std::errc() || p != num.data() + num.size()) return Errno::kEINVAL;
-    if (v < spec_->min || v > spec_->max) return Errno::kEINVAL;
-    kernel_->SetSysctl(spec_->key, std::to_string(v));
+    kernel_->SetSysctl(spec_->key, TRY(ParseIntSysctl(*spec_, in)));
     return buf.size();
   }
 
@@ -420,70 +438,110 @@ const SysctlSpec kOvercommitMemory{.key = "vm/overcommit_memory", .min = 0, .max
 const SysctlSpec kOvercommitRatio{.key = "vm/overcommit_ratio", .min = 0, .max = INT32_MAX};
 const SysctlSpec* const kWritable[] = {&kHostname, &kDomainname, &kOvercommitMemory, &kOvercommitRatio};
 
+// /proc/sys/net's writable keys: the integer keys a container's root may
+// tune (netns-owned in Linux), with Linux 6.x defaults for a new network
+// namespace. Kept in Kernel::Sysctl under their path for netstack/ to
+// consult; a container's linux.sysctl may set them (fs::SandboxSysctl).
+struct NetKey {
+  SysctlSpec spec;
+  const char* dflt;
+};
+const std::vector<NetKey>& NetKeys() {
+  static const std::vector<NetKey> keys = [] {
+    std::vector<NetKey> k;
+    const auto add = [&k](std::string key, const char* dflt, int64_t min, int64_t max) {
+      k.push_back({SysctlSpec{.key = std::move(key), .min = min, .max = max}, dflt});
+    };
+    add("net/core/somaxconn", "4096", 0, INT32_MAX);
+    add("net/core/netdev_max_backlog", "1000", 0, INT32_MAX);
+    for (const char* n : {"rmem_default", "rmem_max", "wmem_default", "wmem_max"}) {
+      add(fmt::format("net/core/{}", n), "212992", 4608, INT32_MAX);
+    }
+    add("net/core/optmem_max", "20480", 0, INT32_MAX);
+    add("net/ipv4/ip_unprivileged_port_start", "1024", 0, 65535);
+    add("net/ipv4/ip_forward", "0", 0, 1);
+    add("net/ipv4/ip_default_ttl", "64", 1, 255);
+    add("net/ipv4/ip_nonlocal_bind", "0", 0, 1);
+    struct IntKey {
+      const char* name;
+      const char* dflt;
+      int64_t min, max;
+    };
+    for (const IntKey& i : {IntKey{"tcp_syncookies", "1", 0, 2}, IntKey{"tcp_sack", "1", 0, 1},
+                            IntKey{"tcp_timestamps", "1", 0, 2}, IntKey{"tcp_window_scaling", "1", 0, 1},
+                            IntKey{"tcp_fin_timeout", "60", 0, INT32_MAX}, IntKey{"tcp_keepalive_time", "7200", 1, 32767},
+                            IntKey{"tcp_keepalive_intvl", "75", 1, 32767}, IntKey{"tcp_keepalive_probes", "9", 1, 127},
+                            IntKey{"tcp_max_syn_backlog", "4096", 0, INT32_MAX}, IntKey{"tcp_tw_reuse", "2", 0, 2},
+                            IntKey{"tcp_fastopen", "1", 0, INT32_MAX}, IntKey{"tcp_mtu_probing", "0", 0, 2},
+                            IntKey{"tcp_syn_retries", "6", 1, 127}, IntKey{"tcp_synack_retries", "5", 0, 255},
+                            IntKey{"tcp_retries2", "15", 0, 255}, IntKey{"tcp_no_metrics_save", "0", 0, 1},
+                            IntKey{"tcp_slow_start_after_idle", "1", 0, 1}}) {
+      add(fmt::format("net/ipv4/{}", i.name), i.dflt, i.min, i.max);
+    }
+    // ipv4_ping_group_range(): two gids, 0..INT_MAX; high < low disables.
+    k.push_back({SysctlSpec{.key = "net/ipv4/ping_group_range", .min = 0, .max = INT32_MAX, .count = 2,
+                            .gid_range = true},
+                 "1\t0"});
+    add("net/ipv6/bindv6only", "0", 0, 1);
+    for (const char* iface : {"all", "default", "lo"}) {
+      add(fmt::format("net/ipv6/conf/{}/disable_ipv6", iface), "0", 0, INT32_MAX);
+      add(fmt::format("net/ipv6/conf/{}/forwarding", iface), "0", 0, INT32_MAX);
+      add(fmt::format("net/ipv6/conf/{}/hop_limit", iface), "64", 1, 255);
+    }
+    add("net/unix/max_dgram_qlen", "512", 0, INT32_MAX);
+    return k;
+  }();
+  return keys;
+}
+
+const NetKey* FindNetKey(std::string_view key) {
+  for (const NetKey& k : NetKeys()) {
+    if (k.spec.key == key) return &k;
+  }
+  return nullptr;
+}
+
 // /proc/sys/net: the sandbox's one network namespace (the loopback of
-// /proc/net), not the host's. Values are Linux 6.x defaults for a new
-// network namespace; the integer keys a container's root may tune
-// (netns-owned in Linux) are writable and kept in Kernel::Sysctl under
-// their path, for netstack/ to consult; multi-value keys are read-only.
+// /proc/net), not the host's: NetKeys() writable, the other (multi-value)
+// keys read-only.
 std::shared_ptr<SyntheticDir> NetSysTree(uint64_t dev) {
-  auto rw_int = [dev](std::string key, int64_t dflt, int64_t min, int64_t max) {
-    return Rw(dev, SysctlSpec{.key = std::move(key), .min = min, .max = max},
-              [dflt](sentry::kernel::Kernel&) { return std::to_string(dflt); });
+  // Each writable file under `dir` named by the last part of its key.
+  const auto add_rw = [dev](SyntheticDir& dir, std::string_view prefix) {
+    for (const NetKey& k : NetKeys()) {
+      const std::string_view key = k.spec.key;
+      if (key.substr(0, key.rfind('/') + 1) != prefix) continue;
+      dir.AddChild(std::string(key.substr(prefix.size())),
+                   Rw(dev, k.spec, [d = std::string(k.dflt)](sentry::kernel::Kernel&) { return d; }));
+    }
   };
   auto net = Dir(dev);
   auto core = Dir(dev);
-  core->AddChild("somaxconn", rw_int("net/core/somaxconn", 4096, 0, INT32_MAX));
-  core->AddChild("netdev_max_backlog", rw_int("net/core/netdev_max_backlog", 1000, 0, INT32_MAX));
-  for (const char* k : {"rmem_default", "rmem_max", "wmem_default", "wmem_max"}) {
-    core->AddChild(k, rw_int(fmt::format("net/core/{}", k), 212992, 4608, INT32_MAX));
-  }
-  core->AddChild("optmem_max", rw_int("net/core/optmem_max", 20480, 0, INT32_MAX));
+  add_rw(*core, "net/core/");
   net->AddChild("core", core);
 
   auto ipv4 = Dir(dev);
+  add_rw(*ipv4, "net/ipv4/");
   ipv4->AddChild("ip_local_port_range", Ro(dev, "32768\t60999\n"));
-  ipv4->AddChild("ip_unprivileged_port_start", rw_int("net/ipv4/ip_unprivileged_port_start", 1024, 0, 65535));
-  ipv4->AddChild("ping_group_range", Ro(dev, "1\t0\n"));
-  ipv4->AddChild("ip_forward", rw_int("net/ipv4/ip_forward", 0, 0, 1));
-  ipv4->AddChild("ip_default_ttl", rw_int("net/ipv4/ip_default_ttl", 64, 1, 255));
-  ipv4->AddChild("ip_nonlocal_bind", rw_int("net/ipv4/ip_nonlocal_bind", 0, 0, 1));
   ipv4->AddChild("tcp_rmem", Ro(dev, "4096\t131072\t6291456\n"));
   ipv4->AddChild("tcp_wmem", Ro(dev, "4096\t16384\t4194304\n"));
   ipv4->AddChild("tcp_congestion_control", Ro(dev, "cubic\n"));
   ipv4->AddChild("tcp_available_congestion_control", Ro(dev, "reno cubic\n", 0444));
-  struct IntKey {
-    const char* name;
-    int64_t dflt, min, max;
-  };
-  for (const IntKey& k : {IntKey{"tcp_syncookies", 1, 0, 2}, IntKey{"tcp_sack", 1, 0, 1},
-                          IntKey{"tcp_timestamps", 1, 0, 2}, IntKey{"tcp_window_scaling", 1, 0, 1},
-                          IntKey{"tcp_fin_timeout", 60, 0, INT32_MAX}, IntKey{"tcp_keepalive_time", 7200, 1, 32767},
-                          IntKey{"tcp_keepalive_intvl", 75, 1, 32767}, IntKey{"tcp_keepalive_probes", 9, 1, 127},
-                          IntKey{"tcp_max_syn_backlog", 4096, 0, INT32_MAX}, IntKey{"tcp_tw_reuse", 2, 0, 2},
-                          IntKey{"tcp_fastopen", 1, 0, INT32_MAX}, IntKey{"tcp_mtu_probing", 0, 0, 2},
-                          IntKey{"tcp_syn_retries", 6, 1, 127}, IntKey{"tcp_synack_retries", 5, 0, 255},
-                          IntKey{"tcp_retries2", 15, 0, 255}, IntKey{"tcp_no_metrics_save", 0, 0, 1},
-                          IntKey{"tcp_slow_start_after_idle", 1, 0, 1}}) {
-    ipv4->AddChild(k.name, rw_int(fmt::format("net/ipv4/{}", k.name), k.dflt, k.min, k.max));
-  }
   net->AddChild("ipv4", ipv4);
 
   auto ipv6 = Dir(dev);
-  ipv6->AddChild("bindv6only", rw_int("net/ipv6/bindv6only", 0, 0, 1));
+  add_rw(*ipv6, "net/ipv6/");
   auto conf = Dir(dev);
   // IPv6 is on (/proc/net/if_inet6 lists ::1).
   for (const char* iface : {"all", "default", "lo"}) {
     auto d = Dir(dev);
-    d->AddChild("disable_ipv6", rw_int(fmt::format("net/ipv6/conf/{}/disable_ipv6", iface), 0, 0, INT32_MAX));
-    d->AddChild("forwarding", rw_int(fmt::format("net/ipv6/conf/{}/forwarding", iface), 0, 0, INT32_MAX));
-    d->AddChild("hop_limit", rw_int(fmt::format("net/ipv6/conf/{}/hop_limit", iface), 64, 1, 255));
+    add_rw(*d, fmt::format("net/ipv6/conf/{}/", iface));
     conf->AddChild(iface, d);
   }
   ipv6->AddChild("conf", conf);
   net->AddChild("ipv6", ipv6);
 
   auto unix_dir = Dir(dev);
-  unix_dir->AddChild("max_dgram_qlen", rw_int("net/unix/max_dgram_qlen", 512, 0, INT32_MAX));
+  add_rw(*unix_dir, "net/unix/");
   net->AddChild("unix", unix_dir);
   return net;
 }
@@ -618,6 +676,7 @@ Result<std::pair<std::string, std::string>> SandboxSysctl(std::string_view key, 
   for (const proc::SysctlSpec* s : proc::kWritable) {
     if (s->key == path) spec = s;
   }
+  if (const proc::NetKey* k = proc::FindNetKey(path)) spec = &k->spec;
   if (spec == nullptr) return Errno::kENOENT;
   if (spec->is_string) {
     // What a write of the value (and a newline) leaves in the key.
@@ -627,15 +686,8 @@ Result<std::pair<std::string, std::string>> SandboxSysctl(std::string_view key, 
     if (value.size() > spec->max_len) return Errno::kENAMETOOLONG;
     return std::make_pair(path, std::string(value));
   }
-  // As SysctlFile::PWrite: one integer, blanks around it, in range.
-  std::string_view v = value;
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t' || v.front() == '\n')) v.remove_prefix(1);
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t' || v.back() == '\n')) v.remove_suffix(1);
-  int64_t n = 0;
-  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-  if (v.empty() || v[0] == '+' || ec != std::errc() || p != v.data() + v.size()) return Errno::kEINVAL;
-  if (n < spec->min || n > spec->max) return Errno::kEINVAL;
-  return std::make_pair(path, std::to_string(n));
+  // As SysctlFile::PWrite would take it.
+  return std::make_pair(path, TRY(proc::ParseIntSysctl(*spec, value)));
 }
 
 std::vector<std::string> SandboxSysctlKeys() {

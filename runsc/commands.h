@@ -56,6 +56,10 @@ struct DoOptions {
   bool root_readonly = false;  // no writable overlay over the rootfs
   std::optional<CapsSpec> caps;  // unset: root has every capability, others none
   bool no_new_privs = false;     // process.noNewPrivileges
+  // linux.seccomp as BPF (runsc/oci/seccomp.h): the process's own seccomp
+  // filter in the sandbox; empty: none.
+  std::vector<uint64_t> seccomp_bpf;
+  bool seccomp_log = false;
   std::optional<int> oom_score_adj;  // process.oomScoreAdj, the app's /proc/<pid>/oom_score_adj
   // linux.sysctl: Kernel::SetSysctl key ("kernel/domainname") -> value.
   std::map<std::string, std::string> sysctls;

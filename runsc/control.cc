@@ -26,6 +26,7 @@
 #include "fs/poller.h"
 #include "sentry/kernel/fd_table.h"
 #include "sentry/kernel/kernel.h"
+#include "sentry/kernel/seccomp.h"
 #include "sentry/kernel/signal.h"
 
 namespace runsc {
@@ -437,6 +438,23 @@ void Serve(sentry::kernel::Kernel& k, const std::shared_ptr<fs::HostPoller>& pol
   (void)SendControl(conn.get(), {{"status", status}});
 }
 
+// OCI linux.seccomp as runsc/oci/seccomp.cc compiled it. A program the
+// sentry refuses (it never should) fails closed: every syscall kills.
+std::shared_ptr<const sentry::kernel::SeccompFilter> SeccompFromJson(const nlohmann::json& j) {
+  std::vector<sock_filter> prog;
+  for (const uint64_t v : j.at("bpf").get<std::vector<uint64_t>>()) {
+    prog.push_back({static_cast<uint16_t>(v), static_cast<uint8_t>(v >> 16), static_cast<uint8_t>(v >> 24),
+                    static_cast<uint32_t>(v >> 32)});
+  }
+  auto f = sentry::kernel::SeccompFilter::Create(std::move(prog), j.value("log", false), nullptr);
+  if (f.ok()) return std::move(f).value();
+  logging::Warn("linux.seccomp: the sentry refused the compiled filter ({}): every syscall will kill",
+                base::ErrnoName(f.error()));
+  return sentry::kernel::SeccompFilter::Create({{BPF_RET | BPF_K, 0, 0, sentry::kernel::kSeccompRetKillProcess}},
+                                               false, nullptr)
+      .value();
+}
+
 }  // namespace
 
 void HoldForStart(const std::string& id) { Gates().Hold(id); }
@@ -448,6 +466,7 @@ void CredsFromJson(const nlohmann::json& j, sentry::kernel::ExecSpec& spec) {
   spec.groups = j.value("groups", std::vector<uint32_t>{});
   spec.no_new_privs = j.value("no_new_privs", false);
   if (j.contains("oom_score_adj")) spec.oom_score_adj = j.at("oom_score_adj").get<int>();
+  if (j.contains("seccomp")) spec.seccomp = SeccompFromJson(j.at("seccomp"));
   if (!j.contains("caps") || !j["caps"].is_object()) return;
   // runc's order: bounding set, then the ids (keeping capabilities), then
   // capset and the ambient raises; its final execve is Kernel::Exec's.

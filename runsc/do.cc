@@ -287,6 +287,7 @@ int Do(const Config& c, const DoOptions& o) {
                     {"inheritable", o.caps->inheritable}, {"ambient", o.caps->ambient}};
   }
   spec["no_new_privs"] = o.no_new_privs;
+  if (!o.seccomp_bpf.empty()) spec["seccomp"] = {{"bpf", o.seccomp_bpf}, {"log", o.seccomp_log}};
   if (o.oom_score_adj.has_value()) spec["oom_score_adj"] = *o.oom_score_adj;
   if (!o.sysctls.empty()) spec["sysctl"] = o.sysctls;
   // A terminal on stdin with us in its foreground: the app gets the

@@ -8,6 +8,7 @@
 
 #include "base/logging.h"
 #include "sentry/kernel/kernel.h"
+#include "syscalls/handlers.h"
 #include "syscalls/syscall.h"
 
 namespace syscalls {
@@ -131,6 +132,14 @@ void Dispatch(Task& t) {
   std::string call;
   if (strace && !print_after) call = FormatCall(t, e, nr, args, false, 0);
 
+  // The app's own seccomp filters (syscalls/seccomp.cc) come first, as
+  // in Linux's syscall entry.
+  if (t.seccomp_mode.load(std::memory_order_relaxed) != 0 && !SeccompEnter(t, nr, args)) [[unlikely]] {
+    if (strace) {
+      logging::Write(logging::Level::kInfo, fmt::format("{} = {} (seccomp)", call, static_cast<int64_t>(r.rax)));
+    }
+    return;
+  }
   Result<uint64_t> res = Errno::kENOSYS;
   if (e == nullptr || e->fn == nullptr) {
     LogUnsupportedOnce(nr, e);

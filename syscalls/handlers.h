@@ -77,6 +77,13 @@ Result<uint64_t> Getresgid(Task& t, const SyscallArgs& args);
 Result<uint64_t> Getpgid(Task& t, const SyscallArgs& args);
 Result<uint64_t> Getsid(Task& t, const SyscallArgs& args);
 Result<uint64_t> Prctl(Task& t, const SyscallArgs& args);
+// seccomp(2) (syscalls/seccomp.cc); prctl(PR_SET_SECCOMP) is its `op`.
+Result<uint64_t> Seccomp(Task& t, const SyscallArgs& args);
+Result<uint64_t> SetSeccompMode(Task& t, uint32_t op, uint32_t flags, uint64_t uargs);
+// Dispatch, before a handler: runs the task's seccomp filters on syscall
+// `nr`. False: the syscall must not run (rax holds its result, or the task
+// was killed or got SIGSYS).
+bool SeccompEnter(Task& t, uint64_t nr, const SyscallArgs& args);
 Result<uint64_t> ArchPrctl(Task& t, const SyscallArgs& args);
 Result<uint64_t> Setrlimit(Task& t, const SyscallArgs& args);
 Result<uint64_t> Gettid(Task& t, const SyscallArgs& args);

@@ -165,7 +165,12 @@ Result<uint64_t> Prctl(Task& t, const SyscallArgs& args) {
           return Errno::kEINVAL;
       }
     case PR_GET_SECCOMP:
-      return 0;  // TODO(#5): the isolation work's seccomp mode
+      return static_cast<uint64_t>(t.seccomp_mode.load());
+    case PR_SET_SECCOMP:
+      // prctl_set_seccomp(): mode 1 is SET_MODE_STRICT, mode 2 SET_MODE_FILTER with arg3.
+      if (a2 == 1) return SetSeccompMode(t, 0, 0, 0);
+      if (a2 == 2) return SetSeccompMode(t, 1, 0, a3);
+      return Errno::kEINVAL;
     case PR_SET_MM:
       return SetMm(t, a2, a3, a4);
     case PR_GET_TIMERSLACK:

@@ -223,7 +223,7 @@ absl::StatusOr<DoOptions> ToDoOptions(const Spec& spec, Config& c) {
   }
   // linux.resources.cpu: the sandbox's host cgroup (runsc/oci/cgroup.h).
   // linux.sysctl: the keys the sandbox's /proc/sys has (spec.cc refused
-  // the others; the network ones it keeps have no key yet).
+  // the others), net.* ones included (the sandbox's own network namespace).
   for (const auto& [k, v] : spec.sysctl) {
     if (auto applied = fs::SandboxSysctl(k, v); applied.ok()) o.sysctls[applied.value().first] = applied.value().second;
   }
@@ -231,6 +231,8 @@ absl::StatusOr<DoOptions> ToDoOptions(const Spec& spec, Config& c) {
   // in the sentry (Kernel::Exec applies execve's capability rules to them).
   o.caps = CapsOf(spec);
   o.no_new_privs = spec.no_new_privileges;
+  o.seccomp_bpf = spec.seccomp_bpf;
+  o.seccomp_log = spec.seccomp_log;
   o.oom_score_adj = spec.oom_score_adj;
   return o;
 }

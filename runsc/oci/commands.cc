@@ -29,6 +29,7 @@
 #include "runsc/oci/console.h"
 #include "runsc/oci/hooks.h"
 #include "runsc/oci/pod.h"
+#include "runsc/oci/seccomp.h"
 #include "runsc/oci/spec.h"
 #include "runsc/oci/state.h"
 #include "runsc/spawn.h"
@@ -530,9 +531,10 @@ int List(const Config& c, const std::string& format) {
 
 int Features() {
   // runc's `features` document (runtime-spec features.md). What the
-  // sandbox does not do is stated as disabled rather than left out: the
-  // OCI seccomp profile, AppArmor and SELinux labels and Intel RDT are not
-  // applied (the sandbox's own host filter always is, docs/security.md).
+  // sandbox does not do is stated as disabled rather than left out:
+  // AppArmor and SELinux labels and Intel RDT are not applied (the
+  // sandbox's own host filter always is, docs/security.md). The OCI
+  // seccomp profile is the process's own filter in the sandbox.
   nlohmann::json f = {
       {"ociVersionMin", "1.0.0"},
       {"ociVersionMax", "1.0.2"},
@@ -542,7 +544,13 @@ int Features() {
        {{"namespaces", {"pid", "network", "ipc", "uts", "mount"}},
         {"capabilities", CapabilityNames()},
         {"cgroup", {{"v1", true}, {"v2", false}, {"systemd", false}, {"systemdUser", false}, {"rdma", false}}},
-        {"seccomp", {{"enabled", false}}},
+        {"seccomp",
+         {{"enabled", true},
+          {"actions", SeccompActions()},
+          {"operators", SeccompOperators()},
+          {"archs", SeccompArchs()},
+          {"knownFlags", SeccompFlags()},
+          {"supportedFlags", SeccompFlags()}}},
         {"apparmor", {{"enabled", false}}},
         {"selinux", {{"enabled", false}}},
         {"intelRdt", {{"enabled", false}}},

@@ -166,6 +166,8 @@ int Exec(const Config& c, const std::string& id, const ExecOptions& o) {
                    {"inheritable", caps->inheritable}, {"ambient", caps->ambient}};
   }
   req["no_new_privs"] = p.no_new_privileges || o.no_new_privs;
+  // The container's linux.seccomp holds for its exec'd processes too (runc).
+  if (!cspec->seccomp_bpf.empty()) req["seccomp"] = {{"bpf", cspec->seccomp_bpf}, {"log", cspec->seccomp_log}};
   // The container's oomScoreAdj holds for its exec'd processes too (runc
   // writes it in every process it starts in the container).
   if (const auto adj = p.oom_score_adj.has_value() ? p.oom_score_adj : cspec->oom_score_adj) req["oom_score_adj"] = *adj;

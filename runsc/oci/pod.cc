@@ -85,6 +85,7 @@ int RunInPod(const Config& c, const std::string& id, const std::string& sandbox_
   // "start"); the pod's sysctls must be the ones it asks for.
   req["hold"] = ready.valid();
   if (!opts->sysctls.empty()) req["sysctl"] = opts->sysctls;
+  if (!spec.seccomp_bpf.empty()) req["seccomp"] = {{"bpf", spec.seccomp_bpf}, {"log", spec.seccomp_log}};
   req["mounts"] = mounts;
   std::vector<int> fds = {0, 1, 2, sentry_end.get()};
   for (const auto& e : mount_ends) fds.push_back(e.get());

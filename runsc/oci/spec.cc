@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "fmt/format.h"
 #include "fs/filesystems.h"
+#include "runsc/oci/seccomp.h"
 
 namespace runsc::oci {
 namespace {
@@ -23,6 +24,9 @@ class Reader {
 
   void Fail(const std::string& path, std::string_view what) {
     if (status_.ok()) status_ = absl::InvalidArgumentError(fmt::format("config.json: {}: {}", path, what));
+  }
+  void FailStatus(const absl::Status& s) {
+    if (status_.ok()) status_ = absl::InvalidArgumentError(fmt::format("config.json: {}", std::string(s.message())));
   }
   bool Object(const json& j, const std::string& path) {
     if (j.is_object()) return true;
@@ -276,6 +280,15 @@ absl::StatusOr<Spec> ParseSpec(const std::string& text, const std::string& bundl
     const json& l = j["linux"];
     if (l.contains("resources")) ParseResources(r, l["resources"], s);
     if (l.contains("cgroupsPath")) s.cgroups_path = r.String(l["cgroupsPath"], "linux.cgroupsPath");
+    if (l.contains("seccomp") && !l["seccomp"].is_null()) {
+      // The container process's own seccomp filter, applied in the sandbox.
+      if (auto p = CompileSeccomp(l["seccomp"]); p.ok()) {
+        s.seccomp_bpf = std::move(p->insns);
+        s.seccomp_log = p->log;
+      } else {
+        r.FailStatus(p.status());
+      }
+    }
     if (l.contains("sysctl") && r.Object(l["sysctl"], "linux.sysctl")) {
       // The sandbox's own sysctls: any key its /proc/sys lets a program
       // write is applied there (checked as that write would be); any other
@@ -285,13 +298,6 @@ absl::StatusOr<Spec> ParseSpec(const std::string& text, const std::string& bundl
       for (const auto& [k, v] : l["sysctl"].items()) {
         const std::string field = "linux.sysctl." + k;
         const std::string value = r.String(v, field);
-        // Engines set these by default (podman); they concern only the
-        // sandbox's own network namespace, which has no network yet (#9),
-        // so they have nothing to change. Kept for the netstack to honour.
-        if (k == "net.ipv4.ping_group_range" || k == "net.ipv4.ip_unprivileged_port_start") {
-          s.sysctl[k] = value;
-          continue;
-        }
         if (k == "kernel.hostname") {
           // The UTS namespace's hostname. runc refuses it outright (it
           // conflicts with "hostname"); we take it when the two agree.
@@ -315,7 +321,7 @@ absl::StatusOr<Spec> ParseSpec(const std::string& text, const std::string& bundl
           r.Fail(field, fmt::format("\"{}\" is not a value this key takes", value));
           continue;
         }
-        const char* why = k.rfind("net.", 0) == 0 ? "needs the sandbox's network stack (#9)"
+        const char* why = k.rfind("net.", 0) == 0 ? "not a writable key of the sandbox's /proc/sys/net"
                           : (k.rfind("kernel.shm", 0) == 0 || k.rfind("kernel.msg", 0) == 0 || k == "kernel.sem" ||
                              k.rfind("fs.mqueue.", 0) == 0)
                               ? "the sandbox's IPC limits are fixed"
@@ -325,8 +331,9 @@ absl::StatusOr<Spec> ParseSpec(const std::string& text, const std::string& bundl
       if (!keys.empty()) {
         std::string supported;
         for (const std::string& k : fs::SandboxSysctlKeys()) supported += k + ", ";
-        r.Fail("linux.sysctl", fmt::format("unsupported keys: {}; supported: {}net.ipv4.ping_group_range, "
-                                           "net.ipv4.ip_unprivileged_port_start", keys, supported));
+        r.Fail("linux.sysctl", fmt::format("unsupported keys: {}; supported: {}and the integer keys under the "
+                                           "sandbox's /proc/sys/net (net.core.somaxconn, net.ipv4.*, ...)",
+                                           keys, supported));
       }
     }
   }

@@ -70,6 +70,9 @@ struct Spec {
   // (to the caller's cgroup), or systemd's "slice:prefix:name" with
   // --systemd-cgroup. Empty: runsc's default (runsc/oci/cgroup.h).
   std::string cgroups_path;
+  // linux.seccomp compiled to BPF (runsc/oci/seccomp.h); empty: none.
+  std::vector<uint64_t> seccomp_bpf;
+  bool seccomp_log = false;
 };
 
 // Parses `text` (the contents of <bundle>/config.json). `bundle` is the

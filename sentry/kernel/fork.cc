@@ -112,6 +112,7 @@ base::Result<int32_t> Kernel::Clone(Task& parent, const CloneArgs& a) {
     child->sched = ps.ForChild();
   }
   child->no_new_privs = parent.no_new_privs;
+  child->SetSeccomp(parent.seccomp_mode.load(), parent.SeccompFilterSnapshot());  // copy_seccomp
   child->altstack_sp = parent.altstack_sp;
   child->altstack_size = parent.altstack_size;
   child->altstack_flags = parent.altstack_flags;

@@ -8,6 +8,7 @@
 #include "base/logging.h"
 #include "fs/vfs.h"
 #include "sentry/ipc/ipc_namespace.h"
+#include "sentry/kernel/seccomp.h"
 #include "sentry/kernel/signal.h"
 #include "sentry/kernel/task.h"
 #include "sentry/kernel/thread.h"
@@ -249,6 +250,9 @@ base::Result<std::unique_ptr<Task>> Kernel::NewProcessTask(const ExecSpec& spec,
   auto task = std::make_unique<Task>(*this, tg, tg->pid);
   task->SetCreds(spec.creds.has_value() ? *spec.creds : Credentials::ForUser(spec.uid, spec.gid, spec.groups));
   task->no_new_privs = spec.no_new_privs;
+  // OCI linux.seccomp: installed as by runc, after the credentials and
+  // no_new_privs and before the execve (which it then outlives).
+  if (spec.seccomp != nullptr) task->SetSeccomp(kSeccompModeFilter, spec.seccomp);
   if (spec.on_start) spec.on_start(pid);
   task->SetFds(spec.fds != nullptr ? spec.fds : std::make_shared<FdTable>());
   task->fds().set_locks(vfs_->locks_ptr());  // POSIX record locks are owned by the table
@@ -305,6 +309,8 @@ base::Result<int> Kernel::Run(const ExecSpec& spec, std::string* why) {
       absl::MutexLock l(&mu_);
       init_ = task.value().get();
       init_tg_ = &task.value()->thread_group();
+      // The init of the sandbox's pid namespace (SIGNAL_UNKILLABLE).
+      init_tg_->unkillable.store(true);
       ++live_threads_;
       RegisterProcessLocked(task.value()->thread_group_ptr(), task.value().get(), nullptr);
     }

@@ -42,6 +42,7 @@ struct KernelConfig {
 };
 
 class FdTable;
+class SeccompFilter;  // sentry/kernel/seccomp.h
 struct ThreadGroup;
 
 struct ExecSpec {  // the first process, or one started by `runsc exec`
@@ -56,6 +57,8 @@ struct ExecSpec {  // the first process, or one started by `runsc exec`
   std::optional<Credentials> creds;
   std::vector<uint32_t> groups;   // supplementary groups (unless creds is set)
   bool no_new_privs = false;      // OCI process.noNewPrivileges (prctl PR_SET_NO_NEW_PRIVS)
+  // OCI linux.seccomp compiled to BPF: the process's seccomp filter (mode 2); null: none.
+  std::shared_ptr<const SeccompFilter> seccomp;
   // OCI process.oomScoreAdj: the process's oom_score_adj and its min (as
   // runc's privileged write leaves them).
   std::optional<int> oom_score_adj;

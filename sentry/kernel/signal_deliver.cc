@@ -86,6 +86,21 @@ class SignalDelivery {
     return d == DefaultAction::kIgnore || d == DefaultAction::kContinue;
   }
 
+  // sig_task_ignored()'s SIGNAL_UNKILLABLE rule: the pid namespace's init
+  // with SIG_DFL discards the signal unless it is SIGKILL or SIGSTOP and
+  // forced (from an ancestor namespace or the kernel: SI_KERNEL here; a
+  // process cannot send SI_KERNEL to another, see rt_sigqueueinfo).
+  static bool UnkillableIgnoresLocked(ThreadGroup& tg, const siginfo_t& info)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(tg.signal_mu) {
+    const int signo = info.si_signo;
+    if (!tg.unkillable.load(std::memory_order_relaxed) || tg.tasks.empty()) return false;
+    Task& t = *tg.tasks.front();
+    if ((t.signal_mask() | t.real_blocked.load()) & SigBit(signo)) return false;
+    if (ActionOf(t, signo).handler != 0 /* SIG_DFL */) return false;
+    const bool force = info.si_code == SI_KERNEL;
+    return !(force && (signo == SIGKILL || signo == SIGSTOP));
+  }
+
   // prepare_signal(): SIGCONT resumes a stopped group and discards pending
   // stop signals; a stop signal discards pending SIGCONTs.
   static void PrepareLocked(ThreadGroup& tg, int signo) ABSL_EXCLUSIVE_LOCKS_REQUIRED(tg.signal_mu) {
@@ -131,7 +146,7 @@ class SignalDelivery {
     if (signo < 1 || signo > kNumSignals) return false;
     if (tg.group_exiting) return true;  // the group is dying anyway
     PrepareLocked(tg, signo);
-    if (IgnoredLocked(tg, signo)) return true;
+    if (IgnoredLocked(tg, signo) || UnkillableIgnoresLocked(tg, info)) return true;
     Task* wake = target;
     if (target != nullptr) {
       absl::MutexLock w(&target->wake_mu_);
@@ -259,6 +274,8 @@ void ForceSignal(Task& t, const siginfo_t& info) {
     const bool blocked = t.signal_mask() & SigBit(signo);
     if (blocked || act.handler == 1 /* SIG_IGN */) act.handler = 0;
     if (blocked) t.set_signal_mask(t.signal_mask() & ~SigBit(signo));
+    // force_sig_info_to_task(): a fatal forced signal kills even the init.
+    if (act.handler == 0) t.thread_group().unkillable.store(false);
   }
   SendToTask(t, info);
 }
@@ -428,6 +445,10 @@ bool DeliverSignals(Task& t) {
     const KSigaction act = ActionOf(t, signo);
     if (act.handler == 1 /* SIG_IGN */) continue;
     if (act.handler == 0 /* SIG_DFL */) {
+      // get_signal(): the namespace's init gets no default action but a
+      // forced SIGSTOP's (SIGKILL was handled above); a signal queued while
+      // blocked ends here.
+      if (tg.unkillable.load(std::memory_order_relaxed) && signo != SIGSTOP) continue;
       switch (DefaultActionOf(signo)) {
         case DefaultAction::kIgnore:
         case DefaultAction::kContinue:

@@ -35,6 +35,7 @@ namespace sentry::kernel {
 
 class Kernel;
 class Task;
+class SeccompFilter;  // sentry/kernel/seccomp.h
 struct VforkDone;  // sentry/kernel/process.h
 }  // namespace sentry::kernel
 namespace sentry::ipc {
@@ -141,6 +142,12 @@ struct ThreadGroup {
   // inherited at fork, never changed, so read without a lock (as gVisor's
   // ThreadGroup container id). `runsc kill --all` and `ps` of a container.
   std::string container;
+  // SIGNAL_UNKILLABLE (kernel/signal.c sig_task_ignored, get_signal): set
+  // for the sandbox's pid 1, the init of its pid namespace. A signal whose
+  // action is SIG_DFL is discarded, except SIGKILL and SIGSTOP sent from
+  // outside the sandbox (SI_KERNEL: runsc kill, the kernel itself); a
+  // forced fatal signal (fault, seccomp) with SIG_DFL clears it.
+  std::atomic<bool> unkillable{false};
   // 0 live, 1 zombie (all threads exited), 2 reaped: pidfd readiness.
   // Written under Kernel::mu_; exit_events is notified on each change.
   std::atomic<int> exit_state{0};
@@ -296,6 +303,24 @@ class Task {
     return sched;
   }
   bool no_new_privs = false;
+  // seccomp(2) (sentry/kernel/seccomp.h): the mode (kSeccompMode*) and the
+  // filter chain, inherited at fork and clone and kept across execve. The
+  // task thread writes them, and another thread of the group with
+  // SECCOMP_FILTER_FLAG_TSYNC, under seccomp_mu (a leaf); the task thread
+  // reads the mode without it on every syscall.
+  std::atomic<int> seccomp_mode{0};
+  mutable absl::Mutex seccomp_mu;
+  std::shared_ptr<const SeccompFilter> seccomp_filter ABSL_GUARDED_BY(seccomp_mu);
+  std::shared_ptr<const SeccompFilter> SeccompFilterSnapshot() const {
+    absl::MutexLock l(&seccomp_mu);
+    return seccomp_filter;
+  }
+  // Sets both (a child before it runs, TSYNC, seccomp(2) itself).
+  void SetSeccomp(int mode, std::shared_ptr<const SeccompFilter> f) {
+    absl::MutexLock l(&seccomp_mu);
+    seccomp_filter = std::move(f);
+    seccomp_mode.store(mode, std::memory_order_release);
+  }
   // Resource accounting (sentry/kernel/rusage.h). Written by the task
   // thread (atomics: any thread reads them).
   struct Usage {

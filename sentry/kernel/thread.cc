@@ -147,6 +147,7 @@ base::Result<int32_t> Kernel::CloneThread(Task& parent, const CloneArgs& args) {
     task->sched = ps.ForChild();
   }
   task->no_new_privs = parent.no_new_privs;
+  task->SetSeccomp(parent.seccomp_mode.load(), parent.SeccompFilterSnapshot());  // copy_seccomp
   task->set_signal_mask(parent.signal_mask());
   // The child resumes after `syscall` with the parent's registers, rax = 0.
   user_regs_struct& r = task->regs().regs;

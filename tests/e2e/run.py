@@ -264,7 +264,9 @@ def cases():
              stderr_re=re.escape(missing) + r".*(no such file|not found|enoent)"
              r"|(no such file|not found|enoent).*" + re.escape(missing),
              doc="a missing binary fails with a clear error naming it"),
-        Case("killed_by_signal", ["/bin/sh", "-c", "kill -9 $$"], status=128 + 9,
+        # Not pid 1 itself: the sandbox's init ignores a SIGKILL from inside
+        # (init_ignores_default_action_signals_from_inside).
+        Case("killed_by_signal", ["/bin/sh", "-c", "sh -c 'kill -9 $$'; exit $?"], status=128 + 9,
              doc="an app killed by SIGKILL gives status 137, like a shell"),
         Case("cat_stdin_pipe", ["/bin/cat"], stdin=b"hello\n", stdout=b"hello\n",
              doc="stdin is a host pipe: reads wait for data and see EOF"),
@@ -311,6 +313,14 @@ def cases():
              doc="4 python threads increment a counter under a lock"),
         Case("timeout_sleep", ["/usr/bin/timeout", "1", "/bin/sleep", "5"], status=124, stdout=b"",
              doc="timeout(1) kills a sleeping child (SIGTERM from a timer) and exits 124"),
+        Case("init_ignores_default_action_signals_from_inside",
+             ["/bin/sh", "-c", "sh -c 'kill -TERM 1; kill -HUP 1; kill -KILL 1; echo sent'; echo survived"],
+             stdout=b"sent\nsurvived\n", native=False,
+             doc="pid 1 (SIGNAL_UNKILLABLE) discards TERM, HUP and KILL from its own namespace when SIG_DFL "
+                 "(as `unshare -pf sh -c ...`; not INT: dash handles it while it waits)"),
+        Case("init_handler_gets_signals_from_inside",
+             ["/bin/sh", "-c", "trap 'echo got' TERM; sh -c 'kill -TERM 1'; echo after"],
+             stdout=b"got\nafter\n", native=False, doc="pid 1 with a handler does get TERM from a child"),
         Case("bash_kill_background_wait", ["/bin/bash", "-c", "sleep 10 & kill -TERM $!; wait $!"],
              status=143, stdout=b"", doc="wait reports a background job killed by SIGTERM as 143"),
         Case("gcc_hello", ["/bin/sh", "-c",

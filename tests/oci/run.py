@@ -570,9 +570,9 @@ def case_devpts_options_and_sysctl_hostname_are_applied(runsc, tmp):
 def case_unsupported_sysctl_is_refused_by_name(runsc, tmp):
     bundle, _ = make_bundle(tmp, None)
     write_config(bundle, runsc, ["/bin/true"],
-                 mutate=lambda c: c["linux"].__setitem__("sysctl", {"kernel.shmmax": "1", "net.core.somaxconn": "9"}))
+                 mutate=lambda c: c["linux"].__setitem__("sysctl", {"kernel.shmmax": "1", "net.core.no_such_key": "9"}))
     p = runsc("create", "--bundle", bundle, "sc")
-    assert p.returncode != 0 and "kernel.shmmax" in p.stderr and "net.core.somaxconn" in p.stderr, p.stderr
+    assert p.returncode != 0 and "kernel.shmmax" in p.stderr and "net.core.no_such_key" in p.stderr, p.stderr
     assert not os.path.exists(os.path.join(runsc.root, "sc"))
 
 

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "fs/filesystems.h"
 #include "runsc/config.h"
 #include "runsc/oci/apply.h"
 #include "runsc/oci/cgroup.h"
@@ -52,11 +53,25 @@ TEST(OciSpec, RelativeCwdIsRejected) {
 }
 
 TEST(OciSpec, UnsupportedSysctlIsAnErrorNotIgnored) {
-  auto s = ParseSpec(R"({"ociVersion":"1.0.2","root":{"path":"r"},"linux":{"sysctl":{"net.ipv4.ip_forward":"1"}}})",
-                     "/b");
+  auto s = ParseSpec(
+      R"({"ociVersion":"1.0.2","root":{"path":"r"},"linux":{"sysctl":{"net.ipv4.ip_local_port_range":"1 2"}}})", "/b");
   ASSERT_FALSE(s.ok());
   EXPECT_THAT(Msg(s.status()), HasSubstr("linux.sysctl"));
-  EXPECT_THAT(Msg(s.status()), HasSubstr("net.ipv4.ip_forward"));
+  EXPECT_THAT(Msg(s.status()), HasSubstr("net.ipv4.ip_local_port_range"));
+}
+
+TEST(OciSpec, NetSysctlsOfTheSandboxAreCheckedAsAWrite) {
+  auto s = ParseSpec(R"({"ociVersion":"1.0.2","root":{"path":"r"},"linux":{"sysctl":{"net.ipv4.ip_forward":"1",
+      "net.ipv4.ping_group_range":"5 2"}}})",
+                     "/b");
+  ASSERT_TRUE(s.ok()) << Msg(s.status());
+  auto bad = ParseSpec(R"({"ociVersion":"1.0.2","root":{"path":"r"},"linux":{"sysctl":{"net.ipv4.ip_forward":"2"}}})",
+                       "/b");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(Msg(bad.status()), HasSubstr("linux.sysctl.net.ipv4.ip_forward"));
+  auto applied = fs::SandboxSysctl("net.ipv4.ping_group_range", "5 2");
+  ASSERT_TRUE(applied.ok());
+  EXPECT_EQ(applied.value().second, "1\t0");  // high < low: nobody, as Linux
 }
 
 TEST(OciSpec, ResourcesAndCapabilitiesAreParsedAndBadOnesNamed) {
