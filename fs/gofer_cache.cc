@@ -95,6 +95,10 @@ void GoferPageCache::NoteHostLocked(int fd) {
 
 void GoferPageCache::Revalidate(uint64_t size, int64_t mtime_ns) {
   absl::MutexLock l(&mu_);
+  RevalidateLocked(size, mtime_ns);
+}
+
+void GoferPageCache::RevalidateLocked(uint64_t size, int64_t mtime_ns) {
   if (!size_valid_ || (size == host_size_ && mtime_ns == host_mtime_ns_)) return;
   // invalidate_inode_pages2: every clean page goes; unclean ones hold
   // stores not yet on the host.
@@ -143,6 +147,18 @@ Result<size_t> GoferPageCache::Read(int fd, std::span<uint8_t> buf, uint64_t off
 
 Result<size_t> GoferPageCache::Write(int fd, std::span<const uint8_t> buf, uint64_t off) {
   absl::MutexLock l(&mu_);
+  // The write reaches the host for exactly its bytes (pwrite below), and
+  // the cache then takes the host's state as its own (NoteHostLocked): so
+  // a host change made since the last look is taken first, or its clean
+  // pages would stay stale and pass for current after this write (and a
+  // later store through a mapping would write them back over the host's
+  // bytes).
+  if (size_valid_ && pages_.npages() != 0) {
+    struct stat st;
+    if (fstat(fd, &st) == 0) {
+      RevalidateLocked(static_cast<uint64_t>(st.st_size), st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec);
+    }
+  }
   size_t n;
   while (true) {
     const ssize_t r = pwrite(fd, buf.data(), buf.size(), static_cast<off_t>(off));

@@ -36,8 +36,13 @@
 //   host's and, when another process changed the file, drops the clean
 //   pages (mappers unmap them and fault the new contents in) and takes the
 //   new size, as gVisor's revalidating mode and Linux's NFS close-to-open.
-// Gap: a dirty page keeps the sandbox's stores and overwrites the host's
-// change of the same page at write-back (last writer wins, per page).
+// - Granularity: write(2)/pwrite(2) reach the host for exactly the bytes
+//   written (write-through; a host change since the cache's last look is
+//   revalidated first), so a host change to other bytes of the same page
+//   survives. Stores through a mapping are page-granular, as Linux's own
+//   write-back of a shared mapping: a dirty page keeps the sandbox's view
+//   of the whole page and overwrites a host change to other bytes of it at
+//   write-back (last writer wins, per page).
 #ifndef FS_GOFER_CACHE_H_
 #define FS_GOFER_CACHE_H_
 
@@ -105,6 +110,7 @@ class GoferPageCache {
   // Records the host file's (size, mtime) after the cache's own change.
   void NoteHostLocked(int fd) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Result<void> WriteBackLocked(uint64_t off, uint64_t len, bool sync) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RevalidateLocked(uint64_t size, int64_t mtime_ns) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Takes pages [first, end) out; mappers unmap them before they are reused.
   void DropLocked(uint64_t first, uint64_t end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Zeroes cached bytes [off, end) (a grown EOF must read as zeros).

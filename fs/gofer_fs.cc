@@ -9,7 +9,8 @@
 // `runsc do --volume`, `--overlay2=none`) may be a volume shared with the
 // host or other containers, so it revalidates as gVisor's "shared" mode:
 // every Stat asks the host (an fstat of a data fd the inode holds, else the
-// gofer's Stat), a cached name is looked up again on every path walk and
+// gofer's Stat), a cached name is looked up again on every path walk (the
+// names of one path in one gofer walk: LookupPath) and
 // dropped when it is gone or names another inode, misses are not cached,
 // and a page cache (shared mappings) drops its clean pages at open or stat
 // when the host file's size or mtime changed behind it.
@@ -351,6 +352,24 @@ class GoferInode final : public Inode {
       for (size_t i = 1; i < steps.size(); ++i) client_->Release(steps[i].handle);
     }
     return std::shared_ptr<Inode>(ForStep(client_, budget_, steps[0]));
+  }
+
+  // One gofer walk for the whole run of names (a revalidating path walk).
+  Result<std::vector<std::shared_ptr<Inode>>> LookupPath(const Caller&,
+                                                         std::span<const std::string_view> names) override {
+    if (names.empty()) return Errno::kEINVAL;
+    const std::vector<std::string> owned(names.begin(), names.end());
+    std::vector<gofer::WalkStep> steps = TRY(client_->Walk(handle_, owned));
+    if (steps.empty()) return Errno::kENOENT;
+    std::vector<std::shared_ptr<Inode>> out;
+    for (size_t i = 0; i < steps.size(); ++i) {
+      if (i < names.size()) {
+        out.push_back(ForStep(client_, budget_, steps[i]));
+      } else {
+        client_->Release(steps[i].handle);  // A misbehaving gofer: keep what we asked for.
+      }
+    }
+    return out;
   }
 
   Result<std::string> Readlink(const Caller&) override {

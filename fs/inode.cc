@@ -16,6 +16,13 @@ Caller CallerOf(sentry::kernel::Task& t) {
 }
 
 Result<std::shared_ptr<Inode>> Inode::Lookup(const Caller&, std::string_view) { return Errno::kENOTDIR; }
+Result<std::vector<std::shared_ptr<Inode>>> Inode::LookupPath(const Caller& c,
+                                                             std::span<const std::string_view> names) {
+  if (names.empty()) return Errno::kEINVAL;
+  std::vector<std::shared_ptr<Inode>> out;
+  out.push_back(TRY(Lookup(c, names[0])));
+  return out;
+}
 Result<std::string> Inode::Readlink(const Caller&) { return Errno::kEINVAL; }
 Result<std::shared_ptr<Inode>> Inode::Create(const Caller&, std::string_view, uint32_t) { return Errno::kEPERM; }
 Result<std::shared_ptr<Inode>> Inode::Mkdir(const Caller&, std::string_view, uint32_t) { return Errno::kEPERM; }
@@ -79,8 +86,10 @@ Result<std::vector<std::string>> Inode::ListXattr(const Caller&) { return std::v
 Result<void> Inode::SetXattr(const Caller&, std::string_view, std::string_view, int) { return Errno::kEOPNOTSUPP; }
 Result<void> Inode::RemoveXattr(const Caller&, std::string_view) { return Errno::kEOPNOTSUPP; }
 
+bool Dentry::CachesChildren() const { return cache_children_ && inode_->CacheLookups(); }
+
 Result<std::shared_ptr<Dentry>> Dentry::LookupChild(const Caller& c, std::string_view name) {
-  const bool cache = cache_children_ && inode_->CacheLookups();
+  const bool cache = CachesChildren();
   if (cache) {
     absl::MutexLock l(&mu_);
     auto it = children_.find(absl::string_view(name.data(), name.size()));
@@ -92,7 +101,39 @@ Result<std::shared_ptr<Dentry>> Dentry::LookupChild(const Caller& c, std::string
   }
   // The inode lookup runs without mu_ (it may be a gofer round trip); two
   // racing lookups of one name keep the first inserted result.
-  Result<std::shared_ptr<Inode>> r = inode_->Lookup(c, name);
+  return Adopt(name, inode_->Lookup(c, name), cache);
+}
+
+Result<std::vector<std::shared_ptr<Dentry>>> Dentry::LookupChildren(const Caller& c,
+                                                                    std::span<const std::string_view> names) {
+  if (names.empty()) return Errno::kEINVAL;
+  auto batched = [](Dentry& d, std::string_view name) {
+    if (!d.CachesChildren() || !d.inode_->RevalidateLookups()) return false;
+    // A mount point is not asked again (LookupChild keeps it).
+    std::shared_ptr<Dentry> cached = d.CachedChild(name);
+    return cached == nullptr || !cached->mounted();
+  };
+  std::vector<std::shared_ptr<Dentry>> out;
+  if (names.size() == 1 || !batched(*this, names[0])) {
+    out.push_back(TRY(LookupChild(c, names[0])));
+    return out;
+  }
+  Result<std::vector<std::shared_ptr<Inode>>> found = inode_->LookupPath(c, names);
+  if (!found.ok()) {
+    out.push_back(TRY(Adopt(names[0], found.error(), /*cache=*/true)));
+    return out;
+  }
+  std::shared_ptr<Dentry> dir = shared_from_this();
+  for (size_t i = 0; i < found.value().size(); ++i) {
+    if (i > 0 && !batched(*dir, names[i])) break;  // the rest is the walk's again
+    dir = TRY(dir->Adopt(names[i], std::move(found.value()[i]), /*cache=*/true));
+    out.push_back(dir);
+  }
+  return out;
+}
+
+Result<std::shared_ptr<Dentry>> Dentry::Adopt(std::string_view name, Result<std::shared_ptr<Inode>> r,
+                                              bool cache) {
   if (!r.ok() && r.error() != Errno::kENOENT) return r.error();
   std::shared_ptr<Dentry> child;
   if (r.ok()) child = std::make_shared<Dentry>(shared_from_this(), std::string(name), std::move(r).value());
@@ -145,7 +186,7 @@ std::shared_ptr<Dentry> Dentry::MoveTo(const std::shared_ptr<Dentry>& new_parent
     if (it != old_parent->children_.end() && it->second == self) old_parent->children_.erase(it);
   }
   // A directory that caches nothing (/proc) has no entry to replace.
-  if (!new_parent->cache_children_ || !new_parent->inode_->CacheLookups()) return nullptr;
+  if (!new_parent->CachesChildren()) return nullptr;
   std::shared_ptr<Dentry> displaced;
   {
     absl::MutexLock l(&new_parent->mu_);

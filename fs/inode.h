@@ -18,6 +18,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -120,6 +121,13 @@ class Inode : public std::enable_shared_from_this<Inode> {
   // A child by name (never "." or "..", at most kNameMax bytes). ENOENT if
   // missing. Only called on directories.
   virtual Result<std::shared_ptr<Inode>> Lookup(const Caller& c, std::string_view name);
+  // Looks `names` up one below the other from this directory, in one step
+  // where the filesystem can (a gofer walk is one round trip for them all):
+  // the inodes found, in order, stopping early after a missing name, a
+  // symlink or a non-directory; the first name's error if it has none. The
+  // default is Lookup of names[0] alone.
+  virtual Result<std::vector<std::shared_ptr<Inode>>> LookupPath(const Caller& c,
+                                                                 std::span<const std::string_view> names);
   // Whether the dentry layer may cache Lookup results (positive and
   // negative) under this directory. False for per-caller directories like
   // /proc and /proc/<pid>/fd.
@@ -225,6 +233,15 @@ class Dentry : public std::enable_shared_from_this<Dentry> {
   // The child named `name`, from the cache or the inode (then cached when the
   // inode allows). ENOENT results are cached too.
   Result<std::shared_ptr<Dentry>> LookupChild(const Caller& c, std::string_view name);
+  // LookupChild of names[0], then of names[1] under it, and so on, with the
+  // inode lookups of a revalidating filesystem (RevalidateLookups: every
+  // cached name is asked again) done in one Inode::LookupPath: a path on a
+  // writable gofer mount costs one round trip, not one per component. The
+  // dentries found, in order; fewer when the lookup stopped early (a miss
+  // after the first name, a symlink, a non-directory, a mount point); the
+  // first name's error if it has none. Other filesystems: names[0] only.
+  Result<std::vector<std::shared_ptr<Dentry>>> LookupChildren(const Caller& c,
+                                                              std::span<const std::string_view> names);
   // Puts `child` in the cache under `name` (synthetic mount points).
   std::shared_ptr<Dentry> AddChild(std::string name, std::shared_ptr<Inode> inode);
   // Drops cached children recursively (breaks the parent<->child cycles).
@@ -241,6 +258,11 @@ class Dentry : public std::enable_shared_from_this<Dentry> {
   void set_mounted() { mounted_.store(true, std::memory_order_release); }
 
  private:
+  // Caches (or not) what the inode's lookup of `name` gave; the dentry for
+  // it. Whether this dentry caches its children at all: `cache`.
+  Result<std::shared_ptr<Dentry>> Adopt(std::string_view name, Result<std::shared_ptr<Inode>> r, bool cache);
+  bool CachesChildren() const;
+
   // Linux's rename_lock: guards every dentry's parent_ and name_. A leaf.
   ABSL_CONST_INIT static absl::Mutex rename_mu_;
   std::shared_ptr<Dentry> parent_ ABSL_GUARDED_BY(rename_mu_);

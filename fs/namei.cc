@@ -21,6 +21,9 @@ namespace {
 // (a repeated stat of a cached rootfs path).
 using ComponentStack = absl::InlinedVector<std::string_view, 16>;
 
+// How many components one batched lookup (Dentry::LookupChildren) asks for.
+constexpr size_t kAheadMax = 16;
+
 // Pushes the components of `path` so that the first is on top.
 void PushComponents(ComponentStack& stack, std::string_view path) {
   const size_t base = stack.size();
@@ -94,6 +97,12 @@ Result<Path> Vfs::Resolve(const Caller& c, const FsContext& fs, const Path& star
   PushComponents(stack, path);
   bool trailing = path.back() == '/';
   int links = 0;
+  // Dentries of the components after the current one, looked up together
+  // (LookupChildren) on a revalidating filesystem; used while the walk goes
+  // where they lead (same parent, same name), dropped when it turns off
+  // (a symlink, a mount).
+  std::vector<std::shared_ptr<Dentry>> ahead;
+  size_t next_ahead = 0;
   while (!stack.empty()) {
     const std::string_view name = stack.back();
     stack.pop_back();
@@ -109,7 +118,22 @@ Result<Path> Vfs::Resolve(const Caller& c, const FsContext& fs, const Path& star
       continue;
     }
     if (name.size() > kNameMax) return Errno::kENAMETOOLONG;
-    std::shared_ptr<Dentry> child = TRY(cur.dentry->LookupChild(c, name));
+    std::shared_ptr<Dentry> child;
+    if (next_ahead < ahead.size() && ahead[next_ahead]->parent() == cur.dentry && ahead[next_ahead]->name() == name) {
+      child = ahead[next_ahead++];
+    } else if (cur.dentry->inode()->RevalidateLookups() && !stack.empty()) {
+      // The plain components that follow, as far as one lookup can go.
+      absl::InlinedVector<std::string_view, kAheadMax> names{name};
+      for (auto it = stack.rbegin(); it != stack.rend() && names.size() < kAheadMax; ++it) {
+        if (*it == "." || *it == ".." || it->size() > kNameMax) break;
+        names.push_back(*it);
+      }
+      ahead = TRY(cur.dentry->LookupChildren(c, names));
+      child = ahead[0];
+      next_ahead = 1;
+    } else {
+      child = TRY(cur.dentry->LookupChild(c, name));
+    }
     Path next = FollowMounts(Path{cur.mount, std::move(child)});
     if ((rf & kResolveNoXdev) && next.mount != cur.mount) return Errno::kEXDEV;
     const auto& inode = next.dentry->inode();

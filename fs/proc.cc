@@ -368,6 +368,7 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
     const auto& tg = *c.thread_group;
     info.pid = tg.pid, info.ppid = tg.ppid, info.pgid = tg.pgid, info.sid = tg.sid;
     info.exe_path = tg.exe_path;
+    info.exe_file = tg.exe_file;
     info.threads = 1;
     info.state = 'R';
     info.tids = {c.tid != 0 ? c.tid : tg.pid};
@@ -597,11 +598,20 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
     auto file = [&](std::string name, uint32_t perm, std::function<Result<std::string>(const Caller&)> fn) {
       d->AddChild(std::move(name), SyntheticFile::New(dev, perm, std::move(fn)));
     };
+    // exe: the file exec'd (mm->exe_file), by its name now (d_path).
     d->AddChild("exe", SyntheticSymlink::New(dev_, [pid](const Caller& c) -> Result<std::string> {
                   const auto info = TRY(InfoOf(c, pid));
                   if (info.exe_path.empty()) return Errno::kENOENT;
-                  return info.exe_path;
-                }, true));
+                  if (!info.exe_file.has_value() || info.exe_file->mount == nullptr || c.fs == nullptr) return info.exe_path;
+                  std::string path = Vfs::PathString(c.fs->root(), *info.exe_file);
+                  if (Vfs::IsUnlinked(c, *info.exe_file)) path += " (deleted)";
+                  return path;
+                }, true, [pid](const Caller& c) -> Result<std::optional<Path>> {
+                  const auto info = TRY(InfoOf(c, pid));
+                  if (!info.exe_file.has_value()) return info.exe_path.empty() ? Result<std::optional<Path>>(Errno::kENOENT)
+                                                                             : std::optional<Path>();
+                  return info.exe_file;
+                }));
     d->AddChild("cwd", SyntheticSymlink::New(dev_, [pid](const Caller& c) -> Result<std::string> {
                   FsContext* ctx;
                   auto hold = FsOf(c, pid, &ctx);
@@ -743,14 +753,7 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
             if (Result<struct stat> st = f->Stat(); st.ok() && st.value().st_nlink == 0) target += " (deleted)";
           }
           // Opening the link reopens the file itself (proc_fd_link).
-          std::optional<Path> jump;
-          if (f->location() != nullptr) {
-            jump = *f->location();
-          } else if (std::shared_ptr<Inode> pipe = PipeReopenInode(*f); pipe != nullptr) {
-            jump = Path{nullptr, std::make_shared<Dentry>(nullptr, target, std::move(pipe))};
-          } else if (std::shared_ptr<Inode> host = HostReopenInodeOf(f); host != nullptr) {
-            jump = Path{nullptr, std::make_shared<Dentry>(nullptr, target, std::move(host))};
-          }
+          std::optional<Path> jump = MagicLinkTarget(f, target);
           return std::shared_ptr<Inode>(SyntheticSymlink::New(
               dev, [target = std::move(target)](const Caller&) -> Result<std::string> { return target; }, true,
               [jump = std::move(jump)](const Caller&) -> Result<std::optional<Path>> { return jump; }));

@@ -596,6 +596,35 @@ Result<std::shared_ptr<FileDescription>> NewMemfd(const Caller& c, std::string_v
   return std::shared_ptr<FileDescription>(std::move(f));
 }
 
+namespace {
+
+// A memfd as /proc/<pid>/fd/N reaches it (proc_fd_link): the same inode,
+// opened anew under the same "/memfd:<name> (deleted)" name.
+class MemfdReopen final : public Inode {
+ public:
+  MemfdReopen(std::shared_ptr<TmpfsInode> data, std::string name) : data_(std::move(data)), name_(std::move(name)) {}
+  uint32_t mode() const override { return data_->mode(); }
+  Result<struct stat> Stat(const Caller& c) override { return data_->Stat(c); }
+  Result<void> SetAttr(const Caller& c, const SetAttrRequest& req) override { return data_->SetAttr(c, req); }
+  Result<std::shared_ptr<FileDescription>> Open(const Caller&, const Path&, int flags) override {
+    auto f = std::make_shared<TmpfsFile>(Path{}, data_, flags, data_);
+    f->set_memfd_name(name_);
+    return std::shared_ptr<FileDescription>(std::move(f));
+  }
+
+ private:
+  const std::shared_ptr<TmpfsInode> data_;
+  const std::string name_;
+};
+
+}  // namespace
+
+std::shared_ptr<Inode> MemfdReopenInode(const FileDescription& f) {
+  auto* t = dynamic_cast<const TmpfsFile*>(&f);
+  if (t == nullptr || t->location() != nullptr) return nullptr;
+  return std::make_shared<MemfdReopen>(t->data(), t->Path());
+}
+
 void TmpfsInode::TouchDir() {
   absl::MutexLock l(&mu_);
   mtime_ = ctime_ = Now();

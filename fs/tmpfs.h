@@ -205,6 +205,9 @@ TmpfsInode* SealableOf(FileDescription& f);
 // `memfd_flags`: MFD_ALLOW_SEALING, MFD_NOEXEC_SEAL (mode 0666, F_SEAL_EXEC).
 Result<std::shared_ptr<FileDescription>> NewMemfd(const Caller& c, std::string_view name, int flags,
                                                   unsigned memfd_flags = 0);
+// What opening /proc/<pid>/fd/N of memfd `f` opens: the memfd's own inode
+// (same data, seals and st_ino), named like `f`. nullptr if `f` is no memfd.
+std::shared_ptr<Inode> MemfdReopenInode(const FileDescription& f);
 
 }  // namespace fs
 

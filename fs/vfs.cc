@@ -5,7 +5,9 @@
 
 #include "fs/devpts.h"
 #include "fs/filesystems.h"
+#include "fs/host_file.h"
 #include "fs/overlay.h"
+#include "fs/pipe.h"
 #include "fs/synthetic.h"
 #include "fs/tmpfs.h"
 #include "sentry/kernel/task.h"
@@ -18,7 +20,32 @@ const sentry::kernel::Credentials& KernelCreds() {
   return root;
 }
 
+// An anonymous-inode file or socket reached through a magic link: stat
+// sees the file; open is ENXIO (no_open()).
+class NoReopen final : public Inode {
+ public:
+  explicit NoReopen(std::shared_ptr<FileDescription> f) : f_(std::move(f)) {}
+  uint32_t mode() const override {
+    Result<struct stat> st = f_->Stat();
+    return st.ok() ? st.value().st_mode : 0600;
+  }
+  Result<struct stat> Stat(const Caller&) override { return f_->Stat(); }
+  Result<std::shared_ptr<FileDescription>> Open(const Caller&, const Path&, int) override { return Errno::kENXIO; }
+
+ private:
+  const std::shared_ptr<FileDescription> f_;
+};
+
 }  // namespace
+
+Path MagicLinkTarget(const std::shared_ptr<FileDescription>& f, std::string name) {
+  if (const Path* at = f->location(); at != nullptr) return *at;
+  std::shared_ptr<Inode> inode = PipeReopenInode(*f);
+  if (inode == nullptr) inode = MemfdReopenInode(*f);
+  if (inode == nullptr) inode = HostReopenInodeOf(f);
+  if (inode == nullptr) inode = std::make_shared<NoReopen>(f);
+  return Path{nullptr, std::make_shared<Dentry>(nullptr, std::move(name), std::move(inode))};
+}
 
 Result<std::shared_ptr<Vfs>> Vfs::Create(std::unique_ptr<gofer::Client> root_client, VfsOptions opts) {
   if (root_client == nullptr) return Errno::kEINVAL;
@@ -242,14 +269,19 @@ Result<void> Vfs::MaySearchDir(const Caller& c, const Path& dir) {
 namespace {
 
 // A running program's mapping: the file counts as executing while any
-// mapping made from it lives (the loader's VMAs hold it).
+// mapping made from it lives (the loader's VMAs hold it). It knows the file
+// it came from (ExecTarget: /proc/<pid>/exe).
 class ExecMappable final : public sentry::mm::MappableFile {
  public:
-  // The tracker's Add for `inode` already succeeded; this gives it back.
+  // The tracker's Add for `inode` already succeeded; this gives it back. No
+  // tracker: a file outside the tree (a memfd), which nothing tracks.
   ExecMappable(std::shared_ptr<sentry::mm::MappableFile> inner, std::shared_ptr<Inode> inode,
-               std::shared_ptr<Vfs::ExecTracker> tracker)
-      : inner_(std::move(inner)), inode_(std::move(inode)), tracker_(std::move(tracker)) {}
-  ~ExecMappable() override { tracker_->Remove(inode_.get()); }
+               std::shared_ptr<Vfs::ExecTracker> tracker, Path target)
+      : inner_(std::move(inner)), inode_(std::move(inode)), tracker_(std::move(tracker)), target_(std::move(target)) {}
+  ~ExecMappable() override {
+    if (tracker_ != nullptr) tracker_->Remove(inode_.get());
+  }
+  const Path& target() const { return target_; }
   Result<size_t> ReadAt(std::span<uint8_t> buf, uint64_t off) override { return inner_->ReadAt(buf, off); }
   std::string MapsName() const override { return inner_->MapsName(); }
   uint32_t MapsDevMajor() const override { return inner_->MapsDevMajor(); }
@@ -261,9 +293,16 @@ class ExecMappable final : public sentry::mm::MappableFile {
   std::shared_ptr<sentry::mm::MappableFile> inner_;
   std::shared_ptr<Inode> inode_;
   std::shared_ptr<Vfs::ExecTracker> tracker_;
+  const Path target_;
 };
 
 }  // namespace
+
+std::optional<Path> ExecTarget(const sentry::mm::MappableFile& m) {
+  const auto* e = dynamic_cast<const ExecMappable*>(&m);
+  if (e == nullptr) return std::nullopt;
+  return e->target();
+}
 
 Result<std::pair<std::shared_ptr<sentry::mm::MappableFile>, std::string>> Vfs::OpenForExec(
     FsContext& fs, std::string_view path, const sentry::kernel::Credentials& creds) {
@@ -287,22 +326,26 @@ Result<std::pair<std::shared_ptr<sentry::mm::MappableFile>, std::string>> Vfs::O
   // deny_write_access(): ETXTBSY while the file is open for writing.
   if (!exec_tracker_->Add(inode.get())) return Errno::kETXTBSY;
   return std::make_pair(std::shared_ptr<sentry::mm::MappableFile>(
-                            std::make_shared<ExecMappable>(std::move(m), inode, exec_tracker_)),
+                            std::make_shared<ExecMappable>(std::move(m), inode, exec_tracker_, p)),
                         PathString(fs.root(), p));
 }
 
 Result<std::pair<std::shared_ptr<sentry::mm::MappableFile>, std::string>> Vfs::OpenFileForExec(
-    FsContext& fs, FileDescription& f, const sentry::kernel::Credentials& creds) {
+    FsContext& fs, const std::shared_ptr<FileDescription>& f, const sentry::kernel::Credentials& creds) {
   // do_open_execat(fd, "", AT_EMPTY_PATH) opens the fd's file anew, so an
   // O_PATH fd works and the fd's own access mode does not matter.
-  if (const Path* p = f.location(); p != nullptr) return OpenForExecAt(fs, *p, creds);
+  if (const Path* p = f->location(); p != nullptr) return OpenForExecAt(fs, *p, creds);
   // A file outside the tree (a memfd: no name to open it by again, and no
   // write access held, as alloc_file_pseudo's files): its own pages.
-  const struct stat st = TRY(f.Stat());
+  const struct stat st = TRY(f->Stat());
   if (!S_ISREG(st.st_mode)) return Errno::kEACCES;
   TRY(CheckPermission(creds, st, kMayExec));
-  std::shared_ptr<sentry::mm::MappableFile> m = TRY(f.Mappable());
-  return std::make_pair(std::move(m), f.Path());
+  std::shared_ptr<sentry::mm::MappableFile> m = TRY(f->Mappable());
+  std::string path = f->Path();
+  Path target = MagicLinkTarget(f, path);
+  return std::make_pair(std::shared_ptr<sentry::mm::MappableFile>(std::make_shared<ExecMappable>(
+                            std::move(m), target.dentry->inode(), nullptr, std::move(target))),
+                        std::move(path));
 }
 
 Result<std::shared_ptr<FileDescription>> Vfs::WithWriteAccess(Result<std::shared_ptr<FileDescription>> f,

@@ -95,6 +95,19 @@ struct AttrTarget {
   static Result<AttrTarget> Of(const FileDescription& f);
 };
 
+// What a magic link to the open file `f` reaches (proc_fd_link; also
+// /proc/<pid>/exe of a program run from a memfd): the file's place in the
+// tree, or, for a file outside it, a dentry named `name` on no mount (Resolve
+// gives it a private one) whose inode opens the object itself: a new end of
+// an anonymous pipe, the same memfd, the donated host file. Any other file
+// (eventfd, epoll, timerfd, signalfd, pidfd, sockets) stats as itself and
+// opens with ENXIO, as Linux's anon inodes and sockets do (no_open).
+Path MagicLinkTarget(const std::shared_ptr<FileDescription>& f, std::string name);
+// The file a program image returned by Vfs::OpenForExec* was opened from
+// (mm->exe_file: /proc/<pid>/exe reopens it even after a rename or unlink);
+// nullopt for any other mappable.
+std::optional<Path> ExecTarget(const sentry::mm::MappableFile& m);
+
 class Vfs {
  public:
   // Mounts the root (see VfsOptions) at "/", procfs at /proc, devfs at
@@ -166,7 +179,7 @@ class Vfs {
   Result<std::pair<std::shared_ptr<sentry::mm::MappableFile>, std::string>> OpenForExecAt(
       FsContext& fs, const Path& p, const sentry::kernel::Credentials& creds);
   Result<std::pair<std::shared_ptr<sentry::mm::MappableFile>, std::string>> OpenFileForExec(
-      FsContext& fs, FileDescription& f, const sentry::kernel::Credentials& creds);
+      FsContext& fs, const std::shared_ptr<FileDescription>& f, const sentry::kernel::Credentials& creds);
   // execvp's $PATH search (posix/execvpe.c): names with '/' are returned as
   // they are; otherwise the first "dir/name" in path_env (':'-separated,
   // empty entries mean ".") that is an executable regular file. EACCES if

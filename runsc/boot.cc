@@ -175,9 +175,11 @@ int Boot(const Config& c, const BootOptions& o) {
   logging::Debug("boot: limits: {} tasks{}, {} MiB of memory{}", kc.max_tasks, c.max_tasks != 0 ? "" : " (default)",
                  kc.memory_file_capacity >> 20, c.total_memory != 0 ? "" : " (default)");
   kc.max_fds = c.max_fds;
-  // 4 TiB of offsets: lazily committed reservations (MAP_NORESERVE, big
-  // heaps, thread stacks) take offsets, and only touched pages count.
-  auto mf = sentry::mm::MemoryFile::Create(kc.memory_file_capacity, 4ull << 40);
+  // 64 TiB of offsets (half the app's 128 TiB address space; less if the
+  // host cannot map that much): lazily committed reservations
+  // (MAP_NORESERVE, big heaps, thread stacks) take offsets, and only
+  // touched pages count against --total-memory.
+  auto mf = sentry::mm::MemoryFile::Create(kc.memory_file_capacity, sentry::mm::kMemoryFileOffsetSpace);
   if (!mf.ok()) return Fail(fmt::format("creating the memory file: {}", base::ErrnoText(mf.error())));
   std::string why;
   auto plat = platform::New(c.platform, mf.value()->fd(), &why);

@@ -72,7 +72,7 @@ Result<uint64_t> DoExecve(Task& t, int dirfd, uint64_t path_addr, uint64_t argv_
   if (path.empty()) {
     if (!(flags & AT_EMPTY_PATH)) return Errno::kENOENT;
     auto file = TRY(t.fds().Get(dirfd));
-    auto [m, abs] = TRY(vfs.OpenFileForExec(t.fs(), *file, t.creds()));
+    auto [m, abs] = TRY(vfs.OpenFileForExec(t.fs(), file, t.creds()));
     // comm_from_dentry: the file's own name, not "N".
     std::string comm = abs.substr(abs.rfind('/') + 1);
     if (const size_t d = comm.rfind(" (deleted)"); d != std::string::npos && d + 10 == comm.size()) comm.resize(d);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 
 #include "base/logging.h"
@@ -186,6 +187,22 @@ Result<StopInfo> PtraceContext::Gone(StubThread& t, const char* what) {
   return Errno::kESRCH;
 }
 
+namespace {
+
+// Whether `now` differs from what the stub thread holds only in rax, by a
+// value the host kernel would never take for a restart request (-ERESTARTSYS
+// .. -ERESTART_RESTARTBLOCK, 512..516).
+bool OnlyResultDiffers(const user_regs_struct& held, const user_regs_struct& now) {
+  if (held.rax == now.rax) return false;
+  const int64_t rax = static_cast<int64_t>(now.rax);
+  if (rax >= -516 && rax <= -512) return false;
+  user_regs_struct same = now;
+  same.rax = held.rax;
+  return std::memcmp(&held, &same, sizeof(same)) == 0;
+}
+
+}  // namespace
+
 Result<StopInfo> PtraceContext::Switch(AddressSpace& as, Registers& regs) {
   const int64_t start = MonotonicNowNs();
   have_ru_ = false;
@@ -237,7 +254,17 @@ Result<StopInfo> PtraceContext::Run(AddressSpace& as, Registers& regs) {
     unplaced_stops_ = kPlaceAfterStops + 1;  // once
     placed_ = placer_->Place(tid);
   }
-  if (!t->regs_valid || std::memcmp(&t->regs, &regs.regs, sizeof(regs.regs)) != 0) {
+  if (t->regs_valid && OnlyResultDiffers(t->regs, regs.regs)) {
+    // The common case after a syscall: the sentry only wrote the result.
+    // One register costs a fraction of PTRACE_SETREGS (which copies and
+    // checks all 27). The kernel still holds the syscall's orig_rax, so a
+    // host signal arriving now could make it restart the call, but only
+    // for rax = -ERESTART*, which OnlyResultDiffers leaves to SETREGS.
+    if (::ptrace(PTRACE_POKEUSER, tid, offsetof(user_regs_struct, rax), regs.regs.rax) != 0) {
+      return Gone(*t, "PTRACE_POKEUSER");
+    }
+    t->regs.rax = regs.regs.rax;
+  } else if (!t->regs_valid || std::memcmp(&t->regs, &regs.regs, sizeof(regs.regs)) != 0) {
     // orig_rax = -1 tells the kernel we are not in a syscall, so it never
     // restarts one behind the sentry's back (rax = -ERESTARTSYS etc.): the
     // sentry owns restart logic. The app cannot observe orig_rax.

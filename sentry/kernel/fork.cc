@@ -188,6 +188,7 @@ base::Result<int32_t> Kernel::Clone(Task& parent, const CloneArgs& a) {
     tg->pgid = ptg.pgid.load();
     tg->sid = ptg.sid.load();
     tg->exe_path = ptg.exe_path;
+    tg->exe_file = ptg.exe_file;
     tg->cmdline = ptg.cmdline;
     tg->environ = ptg.environ;
     if (a.new_process != nullptr) *a.new_process = tg;

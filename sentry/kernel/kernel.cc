@@ -211,6 +211,7 @@ base::Result<void> Kernel::Exec(Task& t, const std::string& path, std::vector<st
   {
     absl::MutexLock l(&mu_);
     t.thread_group().exe_path = lr.exe_path;
+    t.thread_group().exe_file = lr.exe_file != nullptr ? fs::ExecTarget(*lr.exe_file) : std::nullopt;
     t.thread_group().cmdline = std::move(cmdline);
     t.thread_group().environ = std::move(environ);
   }

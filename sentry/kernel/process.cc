@@ -91,11 +91,14 @@ void Kernel::ExitTask(Task& t, int status) {
   std::shared_ptr<mm::MemoryManager> mm = t.mm_ptr();
   std::shared_ptr<FdTable> fds = t.fds_ptr();
   std::shared_ptr<fs::FsContext> fsctx = t.fs_ptr();
+  std::optional<fs::Path> exe;
   {
     absl::MutexLock l(&mu_);
     t.SetMm(nullptr);
     t.SetFds(nullptr);
     t.SetFs(nullptr);
+    exe = std::move(tg.exe_file);  // exit_mm drops mm->exe_file
+    tg.exe_file.reset();
   }
   mm.reset();
   fds.reset();
@@ -397,6 +400,7 @@ std::optional<ProcessInfo> Kernel::GetProcessInfo(int32_t pid) {
   info.pgid = tg.pgid;
   info.sid = tg.sid;
   info.exe_path = tg.exe_path;
+  info.exe_file = tg.exe_file;
   info.cmdline = tg.cmdline;
   info.state = tg.zombie ? 'Z' : 'S';
   absl::MutexLock gl(&it->second->signal_mu);

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "fs/inode.h"
 #include "sentry/kernel/clone_args.h"
 #include "sentry/kernel/credentials.h"
 #include "sentry/kernel/waiter.h"
@@ -71,6 +72,7 @@ struct ProcessInfo {
   char state = 'S';        // R, S, Z
   std::string comm;
   std::string exe_path;
+  std::optional<fs::Path> exe_file;  // ThreadGroup::exe_file
   std::string cmdline;     // NUL-separated, as at execve
   int threads = 0;
   Credentials creds;       // the leader's (groups, capabilities)

@@ -101,6 +101,9 @@ struct ThreadGroup {
   absl::Mutex mu;
   std::array<RLimit, 16> rlimits ABSL_GUARDED_BY(mu);
   std::string exe_path;  // for /proc/self/exe; set at exec
+  // The file exec'd (fs::ExecTarget), which /proc/<pid>/exe opens; like
+  // exe_path, written under Kernel::mu_.
+  std::optional<fs::Path> exe_file;
   std::string cmdline;   // argv, NUL-separated, at exec; under Kernel::mu_
   std::string environ;   // envp, likewise (/proc/<pid>/environ)
   const absl::Time start_time = absl::Now();  // /proc/<pid>/stat starttime

@@ -125,6 +125,7 @@ Result<LoadResult> Load(mm::MemoryManager& mm, const Opener& open, const LoadArg
   out.env_end = stack.env_end;
   out.auxv = stack.auxv;
   out.exe_path = exe.path;
+  out.exe_file = exe.file;
   return out;
 }
 

@@ -61,6 +61,7 @@ struct LoadResult {
   uint64_t entry = 0;          // where the thread starts (ld.so's entry if any)
   uint64_t stack_pointer = 0;  // rsp: points at argc, 16-byte aligned
   std::string exe_path;        // the ELF finally loaded (a script's interpreter)
+  std::shared_ptr<mm::MappableFile> exe_file;  // that ELF's file (mm->exe_file)
   uint64_t brk_start = 0;
   // For /proc/self/{cmdline,environ,auxv} and prctl(PR_SET_MM) (mm->arg_start...).
   uint64_t arg_start = 0, arg_end = 0, env_start = 0, env_end = 0;

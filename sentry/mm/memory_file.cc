@@ -31,16 +31,25 @@ base::Result<std::unique_ptr<MemoryFile>> MemoryFile::Create(uint64_t capacity, 
     logging::Error("mm: memfd_create(runsc-memory) failed: {}", base::ErrnoName(e));
     return e;
   }
-  if (ftruncate(fd.get(), static_cast<off_t>(offset_space)) != 0) {
-    const base::Errno e = base::FromHost(errno);
-    logging::Error("mm: ftruncate(memfd, {:#x}) failed: {}", offset_space, base::ErrnoName(e));
-    return e;
+  // NORESERVE: the file is sparse; pages exist only once touched. The
+  // sentry maps all of it, so the offset space is bounded by the sentry's
+  // own address space (and RLIMIT_AS): as much of `offset_space` as the
+  // host gives, halving down to `capacity`.
+  void* p = MAP_FAILED;
+  while (true) {
+    p = mmap(nullptr, offset_space, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd.get(), 0);
+    if (p != MAP_FAILED || errno != ENOMEM || offset_space / 2 < capacity) break;
+    offset_space = RoundUp(offset_space / 2);
   }
-  // NORESERVE: the file is sparse; pages exist only once touched.
-  void* p = mmap(nullptr, offset_space, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd.get(), 0);
   if (p == MAP_FAILED) {
     const base::Errno e = base::FromHost(errno);
     logging::Error("mm: mmap(memfd, {:#x}) failed: {}", offset_space, base::ErrnoName(e));
+    return e;
+  }
+  if (ftruncate(fd.get(), static_cast<off_t>(offset_space)) != 0) {
+    const base::Errno e = base::FromHost(errno);
+    logging::Error("mm: ftruncate(memfd, {:#x}) failed: {}", offset_space, base::ErrnoName(e));
+    munmap(p, offset_space);
     return e;
   }
   return std::unique_ptr<MemoryFile>(

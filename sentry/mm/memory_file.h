@@ -37,12 +37,23 @@ namespace sentry::mm {
 
 class FileCache;
 
+// The sandbox's memory-file offset space (runsc boot): every lazily
+// committed mapping takes offsets for its whole length, so this bounds the
+// total size of the app's MAP_NORESERVE and other large anonymous mappings.
+// Half of x86-64's 128 TiB user address space, which the sentry must also
+// hold (it maps the whole file) besides its own memory.
+constexpr uint64_t kMemoryFileOffsetSpace = 64ull << 40;
+
 class MemoryFile {
  public:
   // Creates the memfd (sparse, `offset_space` bytes, at least `capacity`;
   // 0: `capacity`) and the sentry's mapping. At most `capacity` bytes are
-  // committed at once.
+  // committed at once. Where the host cannot map all of `offset_space`
+  // (the sentry's address space, RLIMIT_AS), the largest half, quarter...
+  // of it that maps, but never less than `capacity`.
   static base::Result<std::unique_ptr<MemoryFile>> Create(uint64_t capacity, uint64_t offset_space = 0);
+  // The offsets there are: the sum of all allocated ranges, lazy or not.
+  uint64_t offset_space() const { return offset_space_; }
   ~MemoryFile();
 
   int fd() const { return fd_.get(); }

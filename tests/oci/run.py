@@ -827,9 +827,9 @@ def case_cgroup_applies_cpu_and_memory_and_is_removed(runsc, tmp):
     runsc("run", "--detach", "--bundle", bundle, "cg", check=0)
     try:
         d = cgroup_dir("cpu", path)
-        assert open(d + "/cpu.shares").read().strip() == "512"
-        assert open(d + "/cpu.cfs_quota_us").read().strip() == "20000"
-        assert open(d + "/cpu.cfs_period_us").read().strip() == "100000"
+        for f, want in (("cpu.shares", "512"), ("cpu.cfs_quota_us", "20000"), ("cpu.cfs_period_us", "100000")):
+            got = open(d + "/" + f).read().strip()
+            assert got == want, (f, got, want)
         # pids: the host backstop (the sandbox's own limit is exact, see
         # pids_limit_bounds_the_sandbox): 2 * limit + 64 host tasks.
         if os.path.exists(cgroup_dir("pids", path)):

@@ -90,10 +90,33 @@ TEST(MmapLazy, ManyLargeNoreserveMappingsSucceed) {
   }
 }
 
+// Past the 4 TiB of offsets the sandbox's memory file once had: sparse
+// mappings of several TiB each, at once, touched at both ends and the middle.
+TEST(MmapLazy, NoreserveMappingsOfSeveralTiBWork) {
+  if (OvercommitMode() == 2) GTEST_SKIP() << "vm.overcommit_memory is 2 (never): MAP_NORESERVE is not honoured";
+  constexpr size_t kTiB = 1ull << 40;
+  const size_t lens[] = {5 * kTiB, 8 * kTiB};
+  unsigned char* maps[2];
+  for (int i = 0; i < 2; ++i) {
+    maps[i] = static_cast<unsigned char*>(
+        mmap(nullptr, lens[i], PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
+    ASSERT_NE(maps[i], MAP_FAILED) << lens[i] / kTiB << " TiB: " << strerror(errno);
+    for (size_t off : {size_t{0}, lens[i] / 2, lens[i] - 1}) {
+      EXPECT_EQ(maps[i][off], 0);
+      maps[i][off] = static_cast<unsigned char>(i + 1);
+    }
+  }
+  for (int i = 0; i < 2; ++i) {
+    for (size_t off : {size_t{0}, lens[i] / 2, lens[i] - 1}) EXPECT_EQ(maps[i][off], i + 1);
+    EXPECT_EQ(munmap(maps[i], lens[i]), 0);
+  }
+  EXPECT_LT(RssKiB(), 1024 * 1024);
+}
+
 TEST(MmapLazy, AccountableMappingLargerThanAllMemoryIsEnomem) {
   if (OvercommitMode() != 0) GTEST_SKIP() << "vm.overcommit_memory is not 0 (heuristic)";
   // 1 TiB: more than the RAM and swap of the machines this runs on (and
-  // than the sandbox's --total-memory), less than its 4 TiB of offsets.
+  // than the sandbox's --total-memory), less than its 64 TiB of offsets.
   const size_t len = 1ull << 40;
   void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   EXPECT_EQ(p, MAP_FAILED);

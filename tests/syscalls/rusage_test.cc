@@ -15,14 +15,21 @@ namespace {
 
 double Secs(const struct timeval& tv) { return tv.tv_sec + tv.tv_usec / 1e6; }
 
+double Secs(const struct timespec& ts) { return ts.tv_sec + ts.tv_nsec / 1e9; }
+
+// Burns `seconds` of this thread's CPU time (not wall time: on a loaded
+// machine the thread may get a fraction of a CPU), giving up after 30 s of
+// wall time so that a CPU clock that never moves fails the assertions on
+// the times instead of hanging.
 void Burn(double seconds) {
-  struct timespec a, b;
-  clock_gettime(CLOCK_MONOTONIC, &a);
+  struct timespec start, now, cpu;
+  clock_gettime(CLOCK_MONOTONIC, &start);
   volatile uint64_t x = 0;
   do {
     for (int i = 0; i < 100000; ++i) x = x + i;
-    clock_gettime(CLOCK_MONOTONIC, &b);
-  } while ((b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9 < seconds);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
+    clock_gettime(CLOCK_MONOTONIC, &now);
+  } while (Secs(cpu) < seconds && Secs(now) - Secs(start) < 30);
 }
 
 TEST(Getrusage, BadWhoIsEinvalAndBadPointerEfault) {

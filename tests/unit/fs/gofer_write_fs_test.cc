@@ -51,6 +51,11 @@ class GoferWriteFsTest : public ::testing::Test {
     return vfs_->Stat(C(), p);
   }
   std::string Host(const std::string& rel) const { return tree_.root() + "/" + rel; }
+  void HostCreate(const std::string& rel, const std::string& data) const {
+    base::UniqueFd hf(::open(Host(rel).c_str(), O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644));
+    ASSERT_TRUE(hf.valid());
+    ASSERT_EQ(::write(hf.get(), data.data(), data.size()), static_cast<ssize_t>(data.size()));
+  }
   std::string HostRead(const std::string& rel) const {
     base::UniqueFd fd(::open(Host(rel).c_str(), O_RDONLY | O_CLOEXEC));
     return fd.valid() ? gofer::testing::ReadAll(fd.get()) : "<missing>";
@@ -140,6 +145,44 @@ TEST_F(GoferWriteFsTest, ReadOnlyGoferMountRefusesWrites) {
   EXPECT_EQ(vfs_->Mkdir(C(), AT_FDCWD, "/d", 0755).error(), base::Errno::kEROFS);
   EXPECT_EQ(vfs_->Unlink(C(), AT_FDCWD, "/file.txt").error(), base::Errno::kEROFS);
   EXPECT_EQ(HostRead("file.txt"), "hello gofer");
+}
+
+// write(2) reaches the host for exactly the bytes written: a host change to
+// other bytes of the same cached page survives it, is what read(2) sees
+// afterwards, and survives a later write-back of a store to that page.
+TEST_F(GoferWriteFsTest, WriteReachesTheHostForExactlyItsBytes) {
+  Start(true);
+  const std::string two(2 * 4096, 'a');
+  ASSERT_NO_FATAL_FAILURE(HostCreate("w.bin", two));
+  auto f = Open("/w.bin", O_RDWR);
+  ASSERT_TRUE(f.ok());
+  std::shared_ptr<sentry::mm::MappableFile> map = f.value()->Mappable().value();
+  ASSERT_TRUE(map->SharedPages(0, 2 * 4096, /*allocate=*/true).ok());  // page 0 cached, clean
+  {
+    base::UniqueFd hf(::open(Host("w.bin").c_str(), O_WRONLY | O_CLOEXEC));
+    ASSERT_EQ(::pwrite(hf.get(), "H", 1, 100), 1);
+    // An mtime surely unlike the cache's (the host's clock is coarse).
+    const struct timespec t[2] = {{1, 0}, {1, 0}};
+    ASSERT_EQ(::futimens(hf.get(), t), 0);
+  }
+  ASSERT_TRUE(f.value()->PWrite(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>("W"), 1), 0).ok());
+  std::string host = HostRead("w.bin");
+  ASSERT_EQ(host.size(), two.size());
+  EXPECT_EQ(host[0], 'W');
+  EXPECT_EQ(host[100], 'H');
+  uint8_t b[1];
+  ASSERT_EQ(f.value()->PRead(std::span<uint8_t>(b, 1), 100).value(), 1u);
+  EXPECT_EQ(b[0], 'H');
+  // A store through the mapping to the same page, written back.
+  auto runs = map->SharedPages(0, 4096, /*allocate=*/true);
+  ASSERT_TRUE(runs.ok() && runs.value().size() == 1u);
+  map->MarkDirty(0, 4096);
+  mf_->Data(runs.value()[0].mf_off)[2000] = 'M';
+  ASSERT_TRUE(map->WriteBack(0, 2 * 4096, /*sync=*/false).ok());
+  host = HostRead("w.bin");
+  EXPECT_EQ(host[0], 'W');
+  EXPECT_EQ(host[100], 'H');
+  EXPECT_EQ(host[2000], 'M');
 }
 
 }  // namespace
@@ -286,10 +329,7 @@ TEST_F(GoferWriteFsTest, HostChangesAreRevalidatedOnAWritableMount) {
   EXPECT_EQ(Stat("/sub/a").error(), Errno::kENOENT);
 
   const std::string two(2 * 4096, 'a');
-  {
-    base::UniqueFd hf(::open(Host("m.bin").c_str(), O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644));
-    ASSERT_EQ(::write(hf.get(), two.data(), two.size()), static_cast<ssize_t>(two.size()));
-  }
+  ASSERT_NO_FATAL_FAILURE(HostCreate("m.bin", two));
   auto f = Open("/m.bin", O_RDWR);
   ASSERT_TRUE(f.ok());
   std::shared_ptr<sentry::mm::MappableFile> map = f.value()->Mappable().value();
