@@ -87,7 +87,7 @@ struct ReadFdBudget {
 // never writable: no one can change the file).
 class GoferMappable final : public sentry::mm::MappableFile {
  public:
-  GoferMappable(SharedFd fd, std::string name, std::shared_ptr<Inode> inode, std::shared_ptr<GoferPageCache> cache,
+  GoferMappable(SharedFd fd, std::function<std::string()> name, std::shared_ptr<Inode> inode, std::shared_ptr<GoferPageCache> cache,
                 bool write)
       : fd_(std::move(fd)), name_(std::move(name)), inode_(std::move(inode)), cache_(std::move(cache)) {
     if (cache_ != nullptr) cache_->Ref(fd_, write);
@@ -115,7 +115,7 @@ class GoferMappable final : public sentry::mm::MappableFile {
     std::memset(buf.data() + done, 0, buf.size() - done);
     return done;
   }
-  std::string MapsName() const override { return name_; }
+  std::string MapsName() const override { return name_(); }
   // The host file's identity and version: the sentry's page cache shares
   // its pages between private mappings until the file changes.
   std::optional<ContentKey> CacheKey() override {
@@ -146,7 +146,7 @@ class GoferMappable final : public sentry::mm::MappableFile {
 
  private:
   SharedFd fd_;
-  std::string name_;
+  std::function<std::string()> name_;
   std::shared_ptr<Inode> inode_;  // one cache per file: the inode outlives its mappings
   std::shared_ptr<GoferPageCache> cache_;
 };
@@ -319,6 +319,12 @@ class GoferInode final : public Inode {
   bool CacheNegativeLookups() const override { return !budget_->writable; }
   bool RevalidateLookups() const override { return budget_->writable; }
 
+  std::optional<struct timespec> BirthTime() override {
+    absl::MutexLock l(&attr_mu_);
+    if (!attr_.btime_ns) return std::nullopt;
+    return ToTimespec(*attr_.btime_ns);
+  }
+
   Result<struct stat> Stat(const Caller&) override {
     const gofer::Attr a = TRY(FreshAttr());
     struct stat st {};
@@ -379,9 +385,8 @@ class GoferInode final : public Inode {
       SharedFd fd = TRY(OpenRegular(flags & O_ACCMODE));
       // Close-to-open: a page cache drops what the host changed since.
       if (std::shared_ptr<GoferPageCache> c = cache(); c != nullptr) {
-        struct stat st;
-        if (fstat(fd->get(), &st) == 0) {
-          const gofer::Attr a = gofer::AttrFromStat(st);
+        if (Result<gofer::Attr> r = gofer::HostAttr(fd->get()); r.ok()) {
+          const gofer::Attr& a = r.value();
           SetAttrCache(a);
           c->Revalidate(a.size, a.mtime_ns);
         }
@@ -622,9 +627,8 @@ class GoferInode final : public Inode {
         fd = read_fd_ != nullptr ? read_fd_ : write_fd_.lock();
         cache = cache_;
       }
-      struct stat st;
-      const gofer::Attr a =
-          fd != nullptr && fstat(fd->get(), &st) == 0 ? gofer::AttrFromStat(st) : TRY(client_->Stat(handle_));
+      Result<gofer::Attr> host = fd != nullptr ? gofer::HostAttr(fd->get()) : Result<gofer::Attr>(Errno::kEBADF);
+      const gofer::Attr a = host.ok() ? host.value() : TRY(client_->Stat(handle_));
       SetAttrCache(a);
       if (cache != nullptr) cache->Revalidate(a.size, a.mtime_ns);
     }
@@ -756,7 +760,7 @@ Result<size_t> GoferRegularFile::ReadAppAt(sentry::mm::MemoryManager& mm, uint64
 Result<std::shared_ptr<sentry::mm::MappableFile>> GoferRegularFile::Mappable() {
   auto* inode = static_cast<GoferInode*>(this->inode().get());
   return std::shared_ptr<sentry::mm::MappableFile>(
-      std::make_shared<GoferMappable>(fd_, Path(), this->inode(), inode->CacheForMapping(), writable()));
+      std::make_shared<GoferMappable>(fd_, MapsNameOf(*this), this->inode(), inode->CacheForMapping(), writable()));
 }
 
 Result<size_t> GoferRegularFile::WriteAt(std::span<const uint8_t> buf, uint64_t* off) {

@@ -157,6 +157,44 @@ Result<std::shared_ptr<Dentry>> Dentry::Adopt(std::string_view name, Result<std:
   return it->second;
 }
 
+ABSL_CONST_INIT absl::Mutex Dentry::rename_mu_(absl::kConstInit);
+
+std::shared_ptr<Dentry> Dentry::parent() const {
+  absl::MutexLock l(&rename_mu_);
+  return parent_;
+}
+
+std::string Dentry::name() const {
+  absl::MutexLock l(&rename_mu_);
+  return name_;
+}
+
+std::shared_ptr<Dentry> Dentry::MoveTo(const std::shared_ptr<Dentry>& new_parent, const std::string& new_name) {
+  std::shared_ptr<Dentry> old_parent;
+  std::string old_name;
+  {
+    absl::MutexLock l(&rename_mu_);
+    old_parent = std::exchange(parent_, new_parent);
+    old_name = std::exchange(name_, new_name);
+  }
+  std::shared_ptr<Dentry> self = shared_from_this();
+  if (old_parent != nullptr) {
+    // Only this dentry's own entry goes: under RENAME_EXCHANGE the other
+    // dentry may already have taken the name.
+    absl::MutexLock l(&old_parent->mu_);
+    auto it = old_parent->children_.find(old_name);
+    if (it != old_parent->children_.end() && it->second == self) old_parent->children_.erase(it);
+  }
+  // A directory that caches nothing (/proc) has no entry to replace.
+  if (!new_parent->CachesChildren()) return nullptr;
+  std::shared_ptr<Dentry> displaced;
+  {
+    absl::MutexLock l(&new_parent->mu_);
+    displaced = std::exchange(new_parent->children_[new_name], self);
+  }
+  return displaced == self ? nullptr : displaced;
+}
+
 std::shared_ptr<Dentry> Dentry::AddChild(std::string name, std::shared_ptr<Inode> inode) {
   auto child = std::make_shared<Dentry>(shared_from_this(), name, std::move(inode));
   absl::MutexLock l(&mu_);

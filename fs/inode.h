@@ -114,6 +114,10 @@ class Inode : public std::enable_shared_from_this<Inode> {
   // decisions use Stat().
   virtual uint32_t mode() const = 0;
   virtual Result<struct stat> Stat(const Caller& c) = 0;
+  // The birth time for statx's STATX_BTIME, as of the last Stat; nullopt
+  // where the filesystem keeps none (statx then leaves STATX_BTIME out of
+  // stx_mask, as Linux does).
+  virtual std::optional<struct timespec> BirthTime() { return std::nullopt; }
   // A child by name (never "." or "..", at most kNameMax bytes). ENOENT if
   // missing. Only called on directories.
   virtual Result<std::shared_ptr<Inode>> Lookup(const Caller& c, std::string_view name);
@@ -211,9 +215,20 @@ class Dentry : public std::enable_shared_from_this<Dentry> {
   Dentry(std::shared_ptr<Dentry> parent, std::string name, std::shared_ptr<Inode> inode)
       : parent_(std::move(parent)), name_(std::move(name)), inode_(std::move(inode)) {}
 
-  const std::shared_ptr<Dentry>& parent() const { return parent_; }
-  const std::string& name() const { return name_; }
+  // Where the dentry is now: rename(2) moves it (d_move), so these are
+  // copies taken under the rename lock.
+  std::shared_ptr<Dentry> parent() const ABSL_LOCKS_EXCLUDED(rename_mu_);
+  std::string name() const ABSL_LOCKS_EXCLUDED(rename_mu_);
   const std::shared_ptr<Inode>& inode() const { return inode_; }
+
+  // After the filesystem renamed this dentry's file to `new_parent`'s
+  // `new_name` (d_move): the dentry takes its new place, so whoever holds
+  // it or anything below it (a cwd, an open file) sees the new path. Its
+  // old name leaves its old parent's cache. Returns the entry it displaced
+  // under the new name (the replaced target), if any, for the caller to
+  // drop (ClearCache) unless it moves too (RENAME_EXCHANGE).
+  std::shared_ptr<Dentry> MoveTo(const std::shared_ptr<Dentry>& new_parent, const std::string& new_name)
+      ABSL_LOCKS_EXCLUDED(rename_mu_);
 
   // The child named `name`, from the cache or the inode (then cached when the
   // inode allows). ENOENT results are cached too.
@@ -248,8 +263,10 @@ class Dentry : public std::enable_shared_from_this<Dentry> {
   Result<std::shared_ptr<Dentry>> Adopt(std::string_view name, Result<std::shared_ptr<Inode>> r, bool cache);
   bool CachesChildren() const;
 
-  const std::shared_ptr<Dentry> parent_;
-  const std::string name_;
+  // Linux's rename_lock: guards every dentry's parent_ and name_. A leaf.
+  ABSL_CONST_INIT static absl::Mutex rename_mu_;
+  std::shared_ptr<Dentry> parent_ ABSL_GUARDED_BY(rename_mu_);
+  std::string name_ ABSL_GUARDED_BY(rename_mu_);
   const std::shared_ptr<Inode> inode_;
   std::atomic<bool> mounted_{false};
   // False for a dentry its parent did not cache (per-caller dirs such as

@@ -221,7 +221,7 @@ Result<Path> Vfs::ResolveAt(const Caller& c, int dirfd, std::string_view path, R
 }
 
 std::string Vfs::PathString(const Path& root, const Path& p) {
-  std::vector<const std::string*> names;
+  std::vector<std::string> names;
   Path cur = p;
   bool unreachable = false;
   while (!(cur == root)) {
@@ -233,13 +233,13 @@ std::string Vfs::PathString(const Path& root, const Path& p) {
       cur = Path{cur.mount->parent(), cur.mount->mountpoint()};
       continue;
     }
-    names.push_back(&cur.dentry->name());
+    names.push_back(cur.dentry->name());
     cur.dentry = cur.dentry->parent();
   }
   std::string out = unreachable ? "(unreachable)" : "";
   for (auto it = names.rbegin(); it != names.rend(); ++it) {
     out += '/';
-    out += **it;
+    out += *it;
   }
   if (names.empty()) out += '/';
   return out;

@@ -65,6 +65,9 @@ class OverlayInode final : public Inode {
     return st;
   }
 
+  // ovl_getattr asks the real inode: the upper one once copied up.
+  std::optional<struct timespec> BirthTime() override { return Top()->BirthTime(); }
+
   Result<std::shared_ptr<Inode>> Lookup(const Caller& c, std::string_view name) override {
     absl::MutexLock l(&fs_->mu_);
     std::shared_ptr<OverlayInode> child = TRY(LookupLocked(c, name));

@@ -48,6 +48,12 @@ Result<struct stat> VfsFile::Stat() {
 
 std::string VfsFile::Path() const { return AbsolutePath(at_); }
 
+std::function<std::string()> MapsNameOf(const FileDescription& f) {
+  const fs::Path* at = f.location();
+  if (at != nullptr && at->valid()) return [p = *at] { return AbsolutePath(p); };
+  return [n = f.Path()] { return n; };
+}
+
 Result<size_t> StringFile::Read(std::span<uint8_t> buf) {
   absl::MutexLock l(&mu_);
   const size_t n = TRY(PRead(buf, offset_));

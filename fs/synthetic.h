@@ -46,6 +46,11 @@ class VfsFile : public FileDescription {
   const std::shared_ptr<Inode> inode_;
 };
 
+// The name /proc/<pid>/maps shows for a mapping of `f`, worked out when it
+// is read: the file's path then (a rename moves it, as the dentry of
+// Linux's vm_file), else f.Path() as now (a memfd's name).
+std::function<std::string()> MapsNameOf(const FileDescription& f);
+
 // O_PATH: only a location (fstat, dirfd, fchdir).
 class OPathFile final : public VfsFile {
  public:

@@ -115,14 +115,14 @@ class TmpfsFile final : public VfsFile {
 // maps the file's own pages.
 class TmpfsMappable final : public sentry::mm::MappableFile {
  public:
-  TmpfsMappable(std::shared_ptr<TmpfsInode> inode, std::string name, uint64_t dev)
+  TmpfsMappable(std::shared_ptr<TmpfsInode> inode, std::function<std::string()> name, uint64_t dev)
       : inode_(std::move(inode)), name_(std::move(name)), dev_(dev) {}
   Result<size_t> ReadAt(std::span<uint8_t> buf, uint64_t off) override {
     const size_t n = TRY(inode_->ReadAt(buf, off));
     std::memset(buf.data() + n, 0, buf.size() - n);
     return n;
   }
-  std::string MapsName() const override { return name_; }
+  std::string MapsName() const override { return name_(); }
   uint32_t MapsDevMajor() const override { return major(dev_); }
   uint32_t MapsDevMinor() const override { return minor(dev_); }
   uint64_t MapsInode() const override { return inode_->ino(); }
@@ -143,12 +143,12 @@ class TmpfsMappable final : public sentry::mm::MappableFile {
  private:
   const std::shared_ptr<TmpfsInode> inode_;
   std::shared_ptr<void> writable_token_;  // set once, before the mapping exists
-  const std::string name_;
+  const std::function<std::string()> name_;
   const uint64_t dev_;
 };
 
 Result<std::shared_ptr<sentry::mm::MappableFile>> TmpfsFile::Mappable() {
-  return std::shared_ptr<sentry::mm::MappableFile>(std::make_shared<TmpfsMappable>(data_, Path(), data_->fs()->dev()));
+  return std::shared_ptr<sentry::mm::MappableFile>(std::make_shared<TmpfsMappable>(data_, MapsNameOf(*this), data_->fs()->dev()));
 }
 
 }  // namespace

@@ -76,6 +76,7 @@ class TmpfsInode final : public Inode {
 
   uint32_t mode() const override;
   Result<struct stat> Stat(const Caller& c) override;
+  std::optional<struct timespec> BirthTime() override { return btime_; }
   Result<std::shared_ptr<Inode>> Lookup(const Caller& c, std::string_view name) override;
   Result<std::string> Readlink(const Caller& c) override;
   Result<std::shared_ptr<FileDescription>> Open(const Caller& c, const Path& at, int flags) override;
@@ -167,6 +168,7 @@ class TmpfsInode final : public Inode {
   const uint64_t ino_;
   const uint32_t type_;  // S_IFMT bits
   const dev_t rdev_;
+  const struct timespec btime_ = Now();  // shmem_get_inode sets i_btime
 
   // Directory state, guarded by fs_->ns_mu_.
   std::map<std::string, std::shared_ptr<TmpfsInode>, std::less<>> children_;

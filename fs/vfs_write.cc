@@ -255,8 +255,14 @@ Result<void> Vfs::Rename(const Caller& c, int olddirfd, std::string_view oldpath
   }
   if (Busy(op.parent, src) || (dst != nullptr && Busy(np.parent, dst))) return Errno::kEBUSY;
   TRY(op.parent.dentry->inode()->Rename(c, op.name, *np.parent.dentry->inode(), np.name, flags));
-  op.parent.dentry->Invalidate(op.name);
-  np.parent.dentry->Invalidate(np.name);
+  // d_move: the dentries take their new places, so a cwd or an open file
+  // at or below them shows the new path (getcwd, /proc/<pid>/cwd, fd links).
+  std::shared_ptr<Dentry> displaced = src->MoveTo(np.parent.dentry, np.name);
+  if (flags & kRenameExchange) {
+    dst->MoveTo(op.parent.dentry, op.name);
+  } else if (displaced != nullptr) {
+    displaced->ClearCache();  // the replaced target (see Dentry::Invalidate)
+  }
   return {};
 }
 

@@ -4,6 +4,7 @@
 // malformed answer) makes every later call fail with EIO.
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <algorithm>
 #include <array>
@@ -18,22 +19,27 @@
 
 namespace gofer {
 
-Attr AttrFromStat(const struct stat& st) {
+Result<Attr> HostAttr(int fd) {
+  struct statx sx {};
+  if (::statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_BTIME, &sx) != 0) {
+    return base::FromHost(errno);
+  }
+  auto ns = [](const struct statx_timestamp& t) { return static_cast<int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec; };
   Attr a;
-  a.mode = st.st_mode;
-  a.uid = st.st_uid;
-  a.gid = st.st_gid;
-  a.nlink = st.st_nlink;
-  a.size = static_cast<uint64_t>(st.st_size);
-  a.blocks = static_cast<uint64_t>(st.st_blocks);
-  a.blksize = static_cast<uint32_t>(st.st_blksize);
-  a.ino = st.st_ino;
-  a.dev = st.st_dev;
-  a.rdev = st.st_rdev;
-  auto ns = [](const timespec& t) { return static_cast<int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec; };
-  a.atime_ns = ns(st.st_atim);
-  a.mtime_ns = ns(st.st_mtim);
-  a.ctime_ns = ns(st.st_ctim);
+  a.mode = sx.stx_mode;
+  a.uid = sx.stx_uid;
+  a.gid = sx.stx_gid;
+  a.nlink = sx.stx_nlink;
+  a.size = sx.stx_size;
+  a.blocks = sx.stx_blocks;
+  a.blksize = sx.stx_blksize;
+  a.ino = sx.stx_ino;
+  a.dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+  a.rdev = makedev(sx.stx_rdev_major, sx.stx_rdev_minor);
+  a.atime_ns = ns(sx.stx_atime);
+  a.mtime_ns = ns(sx.stx_mtime);
+  a.ctime_ns = ns(sx.stx_ctime);
+  if (sx.stx_mask & STATX_BTIME) a.btime_ns = ns(sx.stx_btime);
   return a;
 }
 
@@ -347,6 +353,7 @@ class SocketClient final : public Client {
     if (!n.ok()) return Broken(n.error());
     if (n.value() == 0) return Broken(Errno::kECONNRESET);
     p::Reader r(std::span<const uint8_t>(buf_.data(), n.value()));
+    r.set_btime(version_ >= p::kBtimeVersion);
     Result<p::ResponseHeader> h = p::DecodeResponseHeader(r);
     if (!h.ok() || h.value().op != op) return Broken(Errno::kEBADMSG);
     if (!h.value().ok()) {

@@ -40,11 +40,15 @@ struct Attr {
   uint64_t dev = 0;
   uint64_t rdev = 0;
   int64_t atime_ns = 0, mtime_ns = 0, ctime_ns = 0;
+  // The birth time (statx STATX_BTIME), when the host filesystem has one
+  // and the connection carries it (protocol version 3).
+  std::optional<int64_t> btime_ns;
 };
 
-// A host stat as the protocol carries it (the server's answers; the
-// sentry's fstat of a donated fd).
-Attr AttrFromStat(const struct stat& st);
+// The attributes of a host fd (an O_PATH one too; a symlink is not
+// followed), by one statx that asks for the birth time as well: the
+// server's answers, the sentry's stat of a donated fd.
+Result<Attr> HostAttr(int fd);
 
 struct WalkStep {
   Handle handle;

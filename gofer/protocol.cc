@@ -56,6 +56,7 @@ void Writer::PutAttr(const Attr& a) {
   I64(a.atime_ns);
   I64(a.mtime_ns);
   I64(a.ctime_ns);
+  if (btime_) I64(a.btime_ns.value_or(kNoBtime));
 }
 
 void Writer::PutStatFs(const StatFs& s) {
@@ -103,6 +104,10 @@ Result<Attr> Reader::GetAttr() {
   a.atime_ns = TRY(I64());
   a.mtime_ns = TRY(I64());
   a.ctime_ns = TRY(I64());
+  if (btime_) {
+    const int64_t b = TRY(I64());
+    if (b != kNoBtime) a.btime_ns = b;
+  }
   return a;
 }
 

@@ -27,10 +27,14 @@
 namespace gofer::protocol {
 
 inline constexpr uint32_t kMagic = 0x52464f47;  // "GOFR"
-// Version 2 added Mknod and Rename2. The server speaks any version from
-// kMinVersion up and answers with min(asked, kVersion); the ops of a later
-// version than the one agreed are malformed.
-inline constexpr uint32_t kVersion = 2;
+// Version 2 added Mknod and Rename2; version 3 appends the birth time to
+// every Attr after the handshake's (kNoBtime: the host has none). The
+// server speaks any version from kMinVersion up and answers with
+// min(asked, kVersion); the ops of a later version than the one agreed are
+// malformed.
+inline constexpr uint32_t kVersion = 3;
+inline constexpr uint32_t kBtimeVersion = 3;
+inline constexpr int64_t kNoBtime = INT64_MIN;
 inline constexpr uint32_t kMinVersion = 1;
 // Bounds; a message that exceeds one is malformed.
 inline constexpr size_t kMaxMessageSize = 32 * 1024;
@@ -73,6 +77,8 @@ bool IsKnownOp(uint32_t op);
 class Writer {
  public:
   Writer() { buf_.reserve(256); }
+  // Attrs carry the birth time (a version-3 connection after the handshake).
+  void set_btime(bool on) { btime_ = on; }
   void U32(uint32_t v) { Raw(v); }
   void U64(uint64_t v) { Raw(v); }
   void I64(int64_t v) { Raw(v); }
@@ -90,6 +96,7 @@ class Writer {
   size_t size() const { return buf_.size(); }
 
  private:
+  bool btime_ = false;
   template <typename T>
   void Raw(T v) {
     static_assert(std::is_trivially_copyable_v<T>);
@@ -104,6 +111,8 @@ class Writer {
 class Reader {
  public:
   explicit Reader(std::span<const uint8_t> b) : b_(b) {}
+  // Attrs carry the birth time (as Writer::set_btime).
+  void set_btime(bool on) { btime_ = on; }
   Result<uint32_t> U32() { return Raw<uint32_t>(); }
   Result<uint64_t> U64() { return Raw<uint64_t>(); }
   Result<int64_t> I64() { return Raw<int64_t>(); }
@@ -130,6 +139,7 @@ class Reader {
   }
   std::span<const uint8_t> b_;
   size_t pos_ = 0;
+  bool btime_ = false;
 };
 
 // Name rules for one component: not empty, not "." or "..", no '/' or NUL,

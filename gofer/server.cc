@@ -34,11 +34,6 @@ constexpr uint32_t kOpenFlagsAllowed = O_ACCMODE | O_TRUNC | O_APPEND | O_NONBLO
                                        O_NOATIME | O_LARGEFILE | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
 constexpr uint32_t kCreateFlagsAllowed = kOpenFlagsAllowed | O_CREAT | O_EXCL;
 
-Result<struct stat> StatFd(int fd) {
-  struct stat st {};
-  if (::fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return base::FromHost(errno);
-  return st;
-}
 
 // The only way a name is looked up on the host.
 Result<UniqueFd> OpenPathAt(int dirfd, const std::string& name) {
@@ -89,7 +84,7 @@ class Server {
 
   Result<void> SendError(p::Op op, Errno e);
   // A success response is built in one buffer: OkHeader, then the payload.
-  static p::Writer OkHeader(p::Op op);
+  p::Writer OkHeader(p::Op op) const;
   Result<void> Send(const p::Writer& w, int fd = -1);
 
   Result<Node*> Lookup(Handle h);
@@ -120,8 +115,8 @@ class Server {
 };
 
 int Server::Run(UniqueFd root) {
-  auto st = StatFd(root.get());
-  if (!st.ok() || !S_ISDIR(st.value().st_mode)) {
+  auto st = HostAttr(root.get());
+  if (!st.ok() || !S_ISDIR(st.value().mode)) {
     logging::Error("gofer: root is not a directory");
     return kServeSetupError;
   }
@@ -150,11 +145,11 @@ Result<void> Server::Handshake() {
     TRY(SendError(op, Errno::kEPROTONOSUPPORT));
     return Errno::kEPROTONOSUPPORT;
   }
-  auto st = StatFd(nodes_.at(root_).fd.get());
+  auto st = HostAttr(nodes_.at(root_).fd.get());
   if (!st.ok()) return SendError(op, st.error());
   p::Writer w = OkHeader(op);
   version_ = std::min(req.version, p::kVersion);
-  p::Encode(w, p::VersionResp{version_, root_, AttrFromStat(st.value())});
+  p::Encode(w, p::VersionResp{version_, root_, st.value()});
   return Send(w);
 }
 
@@ -216,8 +211,9 @@ Result<void> Server::SendError(p::Op op, Errno e) {
   return p::SendMessage(sock_.get(), w.bytes());
 }
 
-p::Writer Server::OkHeader(p::Op op) {
+p::Writer Server::OkHeader(p::Op op) const {
   p::Writer w;
+  w.set_btime(version_ >= p::kBtimeVersion);
   p::EncodeResponseHeader(w, op, 0);
   return w;
 }
@@ -244,9 +240,9 @@ Handle Server::Insert(UniqueFd fd, uint32_t type) {
 
 Result<WalkStep> Server::NewStep(int dirfd, const std::string& name) {
   UniqueFd fd = TRY(OpenPathAt(dirfd, name));
-  const struct stat st = TRY(StatFd(fd.get()));
-  const Handle h = Insert(std::move(fd), st.st_mode & S_IFMT);
-  return WalkStep{h, AttrFromStat(st)};
+  const Attr a = TRY(HostAttr(fd.get()));
+  const Handle h = Insert(std::move(fd), a.mode & S_IFMT);
+  return WalkStep{h, a};
 }
 
 Result<void> Server::DoWalk(p::Reader& r) {
@@ -358,10 +354,10 @@ Result<void> Server::DoStat(p::Reader& r) {
   const p::HandleReq req = TRY(p::DecodeHandleReq(r));
   auto n = Lookup(req.h);
   if (!n.ok()) return SendError(p::Op::kStat, n.error());
-  auto st = StatFd(n.value()->fd.get());
+  auto st = HostAttr(n.value()->fd.get());
   if (!st.ok()) return SendError(p::Op::kStat, st.error());
   p::Writer w = OkHeader(p::Op::kStat);
-  w.PutAttr(AttrFromStat(st.value()));
+  w.PutAttr(st.value());
   return Send(w);
 }
 
@@ -399,8 +395,7 @@ Result<WalkStep> Server::CreatedStep(int dirfd, const std::string& name, uint32_
   WalkStep step = TRY(NewStep(dirfd, name));
   const int fd = nodes_.at(step.handle).fd.get();
   Chown(fd, uid, gid);
-  const struct stat st = TRY(StatFd(fd));
-  step.attr = AttrFromStat(st);
+  step.attr = TRY(HostAttr(fd));
   return step;
 }
 
@@ -447,9 +442,9 @@ Result<void> Server::DoCreate(p::Reader& r) {
     const int pfd = ::openat(proc_self_fd_.get(), std::to_string(data.get()).c_str(), O_PATH | O_CLOEXEC);
     if (pfd < 0) return base::FromHost(errno);
     UniqueFd path(pfd);
-    const struct stat st = TRY(StatFd(path.get()));
+    const Attr a = TRY(HostAttr(path.get()));
     const Handle h = Insert(std::move(path), S_IFREG);
-    return std::pair<WalkStep, UniqueFd>(WalkStep{h, AttrFromStat(st)}, std::move(data));
+    return std::pair<WalkStep, UniqueFd>(WalkStep{h, a}, std::move(data));
   };
   Result<std::pair<WalkStep, UniqueFd>> res = create();
   if (!res.ok()) return SendError(p::Op::kCreate, res.error());
@@ -582,8 +577,7 @@ Result<void> Server::DoSetAttr(p::Reader& r) {
     const Node* n = TRY(Lookup(req.h));
     if (read_only_) return Errno::kEROFS;
     TRY(SetAttr(*n, req));
-    const struct stat st = TRY(StatFd(n->fd.get()));
-    return AttrFromStat(st);
+    return HostAttr(n->fd.get());
   };
   Result<Attr> attr = set();
   if (!attr.ok()) return SendError(p::Op::kSetAttr, attr.error());
@@ -613,8 +607,7 @@ Result<void> Server::DoLink(p::Reader& r) {
         return base::FromHost(errno);
       }
     }
-    const struct stat st = TRY(StatFd(target->fd.get()));
-    return AttrFromStat(st);  // nlink changed
+    return HostAttr(target->fd.get());  // nlink changed
   };
   Result<Attr> attr = link();
   if (!attr.ok()) return SendError(p::Op::kLink, attr.error());

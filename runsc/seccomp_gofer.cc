@@ -25,7 +25,7 @@ Policy GoferPolicy() {
   allow(SYS_openat, "Walk (O_PATH|O_NOFOLLOW), Open (re-open via /proc/self/fd), Create");
   allow(SYS_newfstatat, "attributes of walked nodes");
   allow(SYS_fstat, "attributes, dev/ino checks on re-open");
-  allow(SYS_statx, "glibc fstatat on some versions");
+  allow(SYS_statx, "attributes with the birth time (gofer::HostAttr); glibc fstatat on some versions");
   allow(SYS_fstatfs, "Statfs");
   allow(SYS_readlinkat, "Readlink");
   allow(SYS_mkdirat, "Mkdir");

@@ -58,7 +58,7 @@ Policy SentryPolicy(const SentryPolicyOptions& o) {
   allow(SYS_getdents64, "directories donated by the gofer");
   allow(SYS_fstat, "host files (type, size, /proc/self/fd names)");
   allow(SYS_newfstatat, "fstat via AT_EMPTY_PATH (glibc); no path exists in the empty root");
-  allow(SYS_statx, "glibc's fstat on some paths; no path exists in the empty root");
+  allow(SYS_statx, "attributes of donated fds (gofer::HostAttr), glibc's fstat; no path exists in the empty root");
   allow(SYS_fstatfs, "statfs of donated files");
   allow(SYS_fsync, "fsync of donated files");
   allow(SYS_fdatasync, "fdatasync of donated files");

@@ -16,6 +16,7 @@
 #include "fs/tmpfs.h"
 #include "fs/vfs.h"
 #include "sentry/kernel/kernel.h"
+#include "syscalls/fsize.h"
 #include "syscalls/handlers.h"
 
 namespace syscalls {
@@ -132,40 +133,12 @@ Result<uint64_t> DoRead(Task& t, int fd, uint64_t addr, uint64_t len, const int6
   return ReadToUser(t, *f, addr, std::min(len, kMaxRwCount), off);
 }
 
-// generic_write_check_limits() (mm/filemap.c): a write to a regular file
-// stops at RLIMIT_FSIZE; one starting at or past it raises SIGXFSZ and
-// fails with EFBIG. Returns the length to write.
-Result<uint64_t> ClampToFsizeLimit(Task& t, FileDescription& f, const int64_t* off, uint64_t len) {
-  uint64_t limit;
-  {
-    auto& tg = t.thread_group();
-    absl::MutexLock l(&tg.mu);
-    limit = tg.rlimits[RLIMIT_FSIZE].cur;
-  }
-  if (limit == RLIM_INFINITY || len == 0) return len;
-  const struct stat st = TRY(f.Stat());
-  if (!S_ISREG(st.st_mode)) return len;
-  uint64_t pos;
-  if (f.flags() & O_APPEND) {
-    pos = static_cast<uint64_t>(st.st_size);  // also for pwrite, as Linux
-  } else if (off != nullptr) {
-    pos = static_cast<uint64_t>(*off);
-  } else {
-    pos = TRY(f.Seek(0, SEEK_CUR));
-  }
-  if (pos >= limit) {
-    t.SendSignal(SIGXFSZ);
-    return Errno::kEFBIG;
-  }
-  return std::min(len, limit - pos);
-}
-
 Result<uint64_t> DoWrite(Task& t, int fd, uint64_t addr, uint64_t len, const int64_t* off) {
   std::shared_ptr<FileDescription> f = TRY(GetIoFile(t, fd));
   if (off != nullptr) TRY(CheckPositional(f->PWrite({}, static_cast<uint64_t>(*off))));
   if (!f->writable()) return Errno::kEBADF;
   if (!AccessOk(addr, len)) return Errno::kEFAULT;  // vfs_write()
-  len = TRY(ClampToFsizeLimit(t, *f, off, std::min(len, kMaxRwCount)));
+  len = TRY(ClampWriteToFsize(t, *f, off, std::min(len, kMaxRwCount), (f->flags() & O_APPEND) != 0));
   return WriteFromUser(t, *f, addr, len, off);
 }
 
@@ -240,12 +213,20 @@ Result<uint64_t> DoWritev(Task& t, int fd, uint64_t iov_addr, uint64_t count, co
   std::shared_ptr<FileDescription> f = TRY(GetIoFile(t, fd));
   if (off != nullptr) TRY(CheckPositional(f->PWrite({}, static_cast<uint64_t>(*off))));
   if (!f->writable()) return Errno::kEBADF;
-  const std::vector<KIovec> iov = TRY(CopyInIovecs(t, iov_addr, count));
+  std::vector<KIovec> iov = TRY(CopyInIovecs(t, iov_addr, count));
   TRY(CheckRwFlags(rwf));
+  // RWF_APPEND/RWF_NOAPPEND decide over O_APPEND (kiocb_set_rw_flags).
+  const bool append = (rwf & kRwfAppend) || ((f->flags() & O_APPEND) && !(rwf & kRwfNoappend));
+  // RLIMIT_FSIZE cuts the vector as it would one write of its total.
+  uint64_t room = 0;
+  for (const KIovec& v : iov) room += v.len;
+  room = TRY(ClampWriteToFsize(t, *f, off, room, append));
+  for (KIovec& v : iov) {
+    v.len = std::min(v.len, room);
+    room -= v.len;
+  }
   if (f->DirectIo()) {
-    // tmpfs: one copy per iovec, straight into the file's pages, with
-    // RWF_APPEND/RWF_NOAPPEND deciding over O_APPEND (kiocb_set_rw_flags).
-    const bool append = (rwf & kRwfAppend) || ((f->flags() & O_APPEND) && !(rwf & kRwfNoappend));
+    // tmpfs: one copy per iovec, straight into the file's pages.
     uint64_t done = 0;
     return EachIovec(iov, [&](const KIovec& v, bool) -> Result<uint64_t> {
       const uint64_t at = off ? static_cast<uint64_t>(*off) + done : 0;
@@ -258,9 +239,7 @@ Result<uint64_t> DoWritev(Task& t, int fd, uint64_t iov_addr, uint64_t count, co
   if (off != nullptr) {
     TRY(f->PWrite({}, static_cast<uint64_t>(*off)));  // ESPIPE for pipes
     pos = *off;
-    // RWF_APPEND (or O_APPEND without RWF_NOAPPEND) writes at the end.
-    const bool append = (rwf & kRwfAppend) || ((f->flags() & O_APPEND) && !(rwf & kRwfNoappend));
-    if (append) pos = TRY(f->Stat()).st_size;
+    if (append) pos = TRY(f->Stat()).st_size;  // RWF_APPEND, or O_APPEND without RWF_NOAPPEND
   } else if (rwf & kRwfAppend) {
     off = &pos;
     pos = TRY(f->Stat()).st_size;

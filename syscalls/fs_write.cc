@@ -13,6 +13,7 @@
 #include "fs/tmpfs.h"
 #include "fs/vfs.h"
 #include "sentry/kernel/kernel.h"
+#include "syscalls/fsize.h"
 #include "syscalls/handlers.h"
 
 namespace syscalls {
@@ -82,21 +83,6 @@ Result<uint64_t> MknodatCommon(Task& t, int dirfd, uint64_t path_addr, uint32_t 
   return 0;
 }
 
-// inode_newsize_ok() (fs/attr.c): growing a file past RLIMIT_FSIZE raises
-// SIGXFSZ and fails with EFBIG.
-Result<void> CheckFsizeLimit(Task& t, uint64_t new_size, uint64_t cur_size) {
-  if (new_size <= cur_size) return {};
-  uint64_t limit;
-  {
-    auto& tg = t.thread_group();
-    absl::MutexLock l(&tg.mu);
-    limit = tg.rlimits[RLIMIT_FSIZE].cur;
-  }
-  if (limit == RLIM_INFINITY || new_size <= limit) return {};
-  t.SendSignal(SIGXFSZ);
-  return Errno::kEFBIG;
-}
-
 // An fd for data operations on a regular file.
 Result<std::shared_ptr<fs::FileDescription>> GetDataFile(Task& t, int fd) {
   std::shared_ptr<fs::FileDescription> f = TRY(t.fds().Get(fd));
@@ -157,7 +143,7 @@ Result<uint64_t> Truncate(Task& t, const SyscallArgs& args) {
   fs::Vfs& vfs = t.kernel().vfs();
   const fs::Path p = TRY(vfs.ResolveAt(c, AT_FDCWD, path));
   if (Result<struct stat> st = vfs.Stat(c, p); st.ok() && S_ISREG(st.value().st_mode)) {
-    TRY(CheckFsizeLimit(t, static_cast<uint64_t>(length), static_cast<uint64_t>(st.value().st_size)));
+    TRY(CheckFsizeGrowth(t, static_cast<uint64_t>(length), static_cast<uint64_t>(st.value().st_size)));
   }
   TRY(vfs.Truncate(c, fs::AttrTarget::Of(p), static_cast<uint64_t>(length), true));
   return 0;
@@ -169,7 +155,7 @@ Result<uint64_t> Ftruncate(Task& t, const SyscallArgs& args) {
   std::shared_ptr<fs::FileDescription> f = TRY(GetDataFile(t, args.Fd(0)));
   const struct stat st = TRY(f->Stat());
   if (!S_ISREG(st.st_mode) || !f->writable()) return Errno::kEINVAL;
-  TRY(CheckFsizeLimit(t, static_cast<uint64_t>(length), static_cast<uint64_t>(st.st_size)));
+  TRY(CheckFsizeGrowth(t, static_cast<uint64_t>(length), static_cast<uint64_t>(st.st_size)));
   const fs::AttrTarget target = TRY(fs::AttrTarget::Of(*f));
   TRY(t.kernel().vfs().Truncate(fs::CallerOf(t), target, static_cast<uint64_t>(length), false));
   return 0;
@@ -194,6 +180,10 @@ Result<uint64_t> Fallocate(Task& t, const SyscallArgs& args) {
   if (off + len < off) return Errno::kEFBIG;
   const fs::AttrTarget target = TRY(fs::AttrTarget::Of(*f));
   TRY(fs::Vfs::CheckWritableMount(target));
+  // shmem_fallocate (and ext4's): growing the size past RLIMIT_FSIZE.
+  if (!(mode & FALLOC_FL_KEEP_SIZE)) {
+    TRY(CheckFsizeGrowth(t, static_cast<uint64_t>(off + len), static_cast<uint64_t>(st.st_size)));
+  }
   // Only tmpfs (directly, or as the overlay's upper layer after the open
   // for writing copied the file up) stores data we can allocate in.
   fs::TmpfsInode* tmp = fs::TmpfsInode::DataOf(*f);

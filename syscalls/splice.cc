@@ -16,6 +16,7 @@
 #include "fs/pipe.h"
 #include "fs/poll.h"
 #include "sentry/kernel/kernel.h"
+#include "syscalls/fsize.h"
 #include "syscalls/handlers.h"
 
 namespace syscalls {
@@ -89,6 +90,15 @@ void Advance(Side& s, int64_t at, size_t n) {
   }
 }
 
+// How much of `len` a write at a side's position may put in (RLIMIT_FSIZE;
+// regular files only). Asked before the bytes leave their source, so the
+// step that meets the limit moves nothing: as iter_file_splice_write, the
+// write after a short one at the limit raises SIGXFSZ and ends the call.
+Result<size_t> Room(Task& t, Side& s, size_t len) {
+  const uint64_t n = TRY(ClampWriteToFsize(t, *s.f, s.pos ? &*s.pos : nullptr, len, false));
+  return static_cast<size_t>(n);
+}
+
 // Writes a side at its position and advances it; a stream without an
 // offset (a tty, a socket) is written in order.
 Result<size_t> WriteSide(Task& t, Side& s, std::span<const uint8_t> buf) {
@@ -144,8 +154,12 @@ Result<size_t> PipeToFile(Task& t, FileDescription& in, Side out, size_t len, bo
   std::vector<uint8_t> buf(std::min(len, kChunk));
   size_t done = 0;
   while (done < len) {
-    const size_t want = std::min(len - done, buf.size());
-    std::span<uint8_t> chunk(buf.data(), want);
+    Result<size_t> want = Room(t, out, std::min(len - done, buf.size()));
+    if (!want.ok()) {
+      if (done > 0) break;
+      return want.error();
+    }
+    std::span<uint8_t> chunk(buf.data(), want.value());
     Result<size_t> rn = Retry(t, {{&in, kIn}}, nonblock || done > 0, [&] { return in.Read(chunk); });
     if (!rn.ok()) {
       if (done > 0) break;
@@ -159,7 +173,7 @@ Result<size_t> PipeToFile(Task& t, FileDescription& in, Side out, size_t len, bo
       return wn.error();
     }
     done += wn.value();
-    if (rn.value() < want) break;
+    if (rn.value() < want.value()) break;
   }
   *pos_out = out.pos;
   return done;
@@ -323,9 +337,14 @@ Result<uint64_t> Sendfile(Task& t, const SyscallArgs& args) {
     // file -> file (or socket): through a sentry buffer, at the output's
     // file offset.
     std::vector<uint8_t> buf(std::min<uint64_t>(count, kChunk));
-    Side src{in.get(), off};
+    Side src{in.get(), off}, dst{out.get(), std::nullopt};
     while (n < count) {
-      const size_t want = std::min<uint64_t>(count - n, buf.size());
+      Result<size_t> room = Room(t, dst, std::min<uint64_t>(count - n, buf.size()));
+      if (!room.ok()) {
+        if (n > 0) break;
+        return room.error();
+      }
+      const size_t want = room.value();
       std::span<uint8_t> chunk(buf.data(), want);
       Result<size_t> rn = Errno::kEAGAIN;
       int64_t at = 0;
@@ -382,6 +401,9 @@ Result<uint64_t> CopyFileRange(Task& t, const SyscallArgs& args) {
   if (uin + len < uin || uout + len < uout) return Errno::kEOVERFLOW;
   // Shorten to the input's end, then refuse overlap within one file.
   len = pos_in >= st_in.st_size ? 0 : std::min<uint64_t>(len, static_cast<uint64_t>(st_in.st_size - pos_in));
+  // generic_write_check_limits, after the cut to EOF (once: no SIGXFSZ
+  // for a copy that only crosses the limit).
+  if (pos_out >= 0) len = TRY(FsizeRoom(t, static_cast<uint64_t>(pos_out), len));
   const bool same = st_in.st_dev == st_out.st_dev && st_in.st_ino == st_out.st_ino;
   if (same && pos_out + static_cast<int64_t>(len) > pos_in && pos_out < pos_in + static_cast<int64_t>(len)) {
     return Errno::kEINVAL;

@@ -22,20 +22,26 @@ Result<std::string> CopyInPathMaybeEmpty(Task& t, uint64_t addr, bool empty_ok) 
   return CopyInPath(t, addr);
 }
 
+// A stat and the inode it is of (null for a file outside the tree: host
+// stdio), for statx's extra fields.
+struct Statted {
+  struct stat st;
+  std::shared_ptr<fs::Inode> inode;
+};
+
 // stat of dirfd/path; an empty path (allowed by the caller) means dirfd itself.
-Result<struct stat> StatAt(Task& t, int dirfd, const std::string& path, bool follow) {
-  if (path.empty()) {
-    if (dirfd == AT_FDCWD) {
-      const fs::Caller c = fs::CallerOf(t);
-      return t.kernel().vfs().Stat(c, t.fs().cwd());
-    }
-    std::shared_ptr<fs::FileDescription> f = TRY(t.fds().Get(dirfd));
-    return f->Stat();
-  }
+Result<Statted> StatAt(Task& t, int dirfd, const std::string& path, bool follow) {
   const fs::Caller c = fs::CallerOf(t);
   fs::Vfs& vfs = t.kernel().vfs();
-  const fs::Path p = TRY(vfs.ResolveAt(c, dirfd, path, fs::ResolveOpts{.follow_final = follow}));
-  return vfs.Stat(c, p);
+  if (path.empty() && dirfd != AT_FDCWD) {
+    std::shared_ptr<fs::FileDescription> f = TRY(t.fds().Get(dirfd));
+    const struct stat st = TRY(f->Stat());
+    return Statted{st, f->location() != nullptr ? f->location()->dentry->inode() : nullptr};
+  }
+  const fs::Path p = path.empty() ? t.fs().cwd()
+                                  : TRY(vfs.ResolveAt(c, dirfd, path, fs::ResolveOpts{.follow_final = follow}));
+  const struct stat st = TRY(vfs.Stat(c, p));
+  return Statted{st, p.dentry->inode()};
 }
 
 Result<uint64_t> FstatatCommon(Task& t, int dirfd, uint64_t path_addr, uint64_t buf, int flags) {
@@ -43,7 +49,7 @@ Result<uint64_t> FstatatCommon(Task& t, int dirfd, uint64_t path_addr, uint64_t 
   const std::string path = TRY(CopyInPathMaybeEmpty(t, path_addr, flags & AT_EMPTY_PATH));
   if (path.empty() && !(flags & AT_EMPTY_PATH)) return Errno::kENOENT;
   // x86-64's struct stat is the kernel's (arch/x86/include/uapi/asm/stat.h).
-  const struct stat st = TRY(StatAt(t, dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW)));
+  const struct stat st = TRY(StatAt(t, dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW))).st;
   TRY(t.mm().CopyOut(UserPtr<struct stat>(buf), st));
   return 0;
 }
@@ -158,11 +164,20 @@ Result<uint64_t> Statx(Task& t, const SyscallArgs& args) {
   if (mask & STATX__RESERVED) return Errno::kEINVAL;
   const std::string path = TRY(CopyInPathMaybeEmpty(t, path_addr, flags & AT_EMPTY_PATH));
   if (path.empty() && !(flags & AT_EMPTY_PATH)) return Errno::kENOENT;
-  const struct stat st = TRY(StatAt(t, dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW)));
+  const Statted s = TRY(StatAt(t, dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW)));
+  const struct stat& st = s.st;
   struct statx sx {};
   // What we really fill, whatever was asked (Linux may return more than
-  // requested, never claims what it lacks): no btime, mount id or dio info.
+  // requested, never claims what it lacks): the birth time where the
+  // filesystem keeps one (tmpfs, the overlay's upper, a host file system
+  // with one behind the gofer); no mount id or dio info.
   sx.stx_mask = STATX_BASIC_STATS;
+  if (s.inode != nullptr) {
+    if (std::optional<struct timespec> b = s.inode->BirthTime()) {
+      sx.stx_mask |= STATX_BTIME;
+      sx.stx_btime = ToStatxTime(*b);
+    }
+  }
   sx.stx_blksize = static_cast<uint32_t>(st.st_blksize);
   sx.stx_nlink = static_cast<uint32_t>(st.st_nlink);
   sx.stx_uid = st.st_uid;

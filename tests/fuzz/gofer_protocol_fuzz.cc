@@ -140,6 +140,11 @@ void Response(std::span<const uint8_t> msg) {
     (void)x.Str(255);
     (void)x.GetAttr();
   }
+  {
+    Reader x(rest);  // a version-3 Attr (birth time)
+    x.set_btime(true);
+    (void)x.GetAttr();
+  }
 }
 
 }  // namespace

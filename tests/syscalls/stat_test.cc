@@ -154,5 +154,35 @@ TEST(Statx, UnknownFlagFailsWithEinval) {
               FailsWith(EINVAL));
 }
 
+// STATX_BTIME: a tmpfs file's birth time is when it was made, and is the
+// same whether asked by path or by fd; a rootfs file (the gofer's, inside
+// the sandbox) reports it consistently by path and fd too, or not at all.
+TEST(Statx, BirthTimeIsCreationTimeAndTheSameByPathAndFd) {
+  struct timespec before {}, after {};
+  ASSERT_EQ(clock_gettime(CLOCK_REALTIME, &before), 0);
+  char path[] = "/dev/shm/stat_test_btime.XXXXXX";
+  Fd fd(mkstemp(path));
+  ASSERT_GE(fd.get(), 0);
+  unlink(path);
+  ASSERT_EQ(clock_gettime(CLOCK_REALTIME, &after), 0);
+  struct statx by_fd {};
+  ASSERT_THAT(Libc(statx(fd.get(), "", AT_EMPTY_PATH, STATX_BTIME, &by_fd)), Succeeds());
+  ASSERT_TRUE(by_fd.stx_mask & STATX_BTIME);
+  EXPECT_GE(by_fd.stx_btime.tv_sec, before.tv_sec);
+  EXPECT_LE(by_fd.stx_btime.tv_sec, after.tv_sec);
+  for (const char* p : {"/etc/passwd", "/usr/bin"}) {
+    struct statx a {}, b {};
+    ASSERT_THAT(Libc(statx(AT_FDCWD, p, 0, STATX_BTIME, &a)), Succeeds()) << p;
+    Fd f(open(p, O_PATH));
+    ASSERT_GE(f.get(), 0);
+    ASSERT_THAT(Libc(statx(f.get(), "", AT_EMPTY_PATH, STATX_BTIME, &b)), Succeeds()) << p;
+    EXPECT_EQ(a.stx_mask & STATX_BTIME, b.stx_mask & STATX_BTIME) << p;
+    if (a.stx_mask & STATX_BTIME) {
+      EXPECT_EQ(a.stx_btime.tv_sec, b.stx_btime.tv_sec) << p;
+      EXPECT_EQ(a.stx_btime.tv_nsec, b.stx_btime.tv_nsec) << p;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace syscall_test

@@ -122,6 +122,16 @@ MATCHER(Succeeds, "succeeds") {
 // Wraps a libc call returning -1/errno into a SyscallResult.
 inline SyscallResult Libc(long ret) { return {ret, ret == -1 ? errno : 0}; }
 
+// The gtest name of a test parameterized by a directory ("/dev/shm" ->
+// "dev_shm"), for INSTANTIATE_TEST_SUITE_P.
+inline std::string PathParamName(const ::testing::TestParamInfo<const char*>& i) {
+  std::string s = i.param + 1;
+  for (char& ch : s) {
+    if (ch == '/') ch = '_';
+  }
+  return s;
+}
+
 }  // namespace syscall_test
 
 #endif  // TESTS_SYSCALLS_UTIL_H_

@@ -1,5 +1,5 @@
 // Dentries hold their parents; cached children are held by their parents.
-// A dentry that drops out of the cache (renamed or removed, or never cached
+// A dentry that drops out of the cache (removed, or never cached
 // because its parent is a per-caller directory such as /proc) must not keep
 // itself alive through its own cached children. Found by the asan suite's
 // leak checker and tests/fuzz/path_fuzz.
@@ -13,10 +13,11 @@
 namespace fs::testing {
 namespace {
 
-TEST_F(VfsTest, RenamedDirectoryWithCachedChildrenIsFreed) {
+TEST_F(VfsTest, RenamedDirectoryMovesWithItsCachedChildrenAndIsFreedOnceRemoved) {
   const Caller c = RootCaller();
   ASSERT_TRUE(vfs_->Mkdir(c, AT_FDCWD, "/tmp/a", 0755).ok());
   ASSERT_TRUE(vfs_->Mkdir(c, AT_FDCWD, "/tmp/a/l", 0755).ok());
+  ASSERT_TRUE(vfs_->Mkdir(c, AT_FDCWD, "/tmp/x", 0755).ok());
   std::weak_ptr<Dentry> a, l;
   {
     auto p = Resolve("/tmp/a/l");
@@ -25,10 +26,21 @@ TEST_F(VfsTest, RenamedDirectoryWithCachedChildrenIsFreed) {
     a = p.value().dentry->parent();
   }
   ASSERT_FALSE(a.expired());  // cached under /tmp
-  ASSERT_TRUE(vfs_->Rename(c, AT_FDCWD, "/tmp/a", AT_FDCWD, "/tmp/b", 0).ok());
+  // d_move: the same dentries, now under their new name and parent.
+  ASSERT_TRUE(vfs_->Rename(c, AT_FDCWD, "/tmp/a", AT_FDCWD, "/tmp/x/b", 0).ok());
+  ASSERT_FALSE(a.expired());
+  auto moved = Resolve("/tmp/x/b/l");
+  ASSERT_TRUE(moved.ok());
+  EXPECT_EQ(moved.value().dentry, l.lock());
+  EXPECT_EQ(a.lock()->name(), "b");
+  EXPECT_EQ(AbsolutePath(moved.value()), "/tmp/x/b/l");
+  EXPECT_FALSE(Resolve("/tmp/a").ok());
+  moved = Errno::kENOENT;  // drop the last outside reference
+  // Once removed, nothing keeps them: no cycle through the cache.
+  ASSERT_TRUE(vfs_->Rmdir(c, AT_FDCWD, "/tmp/x/b/l").ok());
+  ASSERT_TRUE(vfs_->Rmdir(c, AT_FDCWD, "/tmp/x/b").ok());
   EXPECT_TRUE(a.expired());
   EXPECT_TRUE(l.expired());
-  EXPECT_TRUE(Resolve("/tmp/b/l").ok());
 }
 
 TEST_F(VfsTest, ProcPidDentriesAreFreedAfterTheLookup) {
