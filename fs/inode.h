@@ -220,6 +220,11 @@ class Dentry : public std::enable_shared_from_this<Dentry> {
   std::shared_ptr<Dentry> parent() const ABSL_LOCKS_EXCLUDED(rename_mu_);
   std::string name() const ABSL_LOCKS_EXCLUDED(rename_mu_);
   const std::shared_ptr<Inode>& inode() const { return inode_; }
+  // For one consistent view of several dentries (a whole path, as Linux's
+  // rename seqlock gives d_path): hold the rename lock and read these.
+  static absl::Mutex& rename_mu() ABSL_LOCK_RETURNED(rename_mu_) { return rename_mu_; }
+  const std::shared_ptr<Dentry>& parent_locked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(rename_mu_) { return parent_; }
+  const std::string& name_locked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(rename_mu_) { return name_; }
 
   // After the filesystem renamed this dentry's file to `new_parent`'s
   // `new_name` (d_move): the dentry takes its new place, so whoever holds

@@ -221,9 +221,12 @@ Result<Path> Vfs::ResolveAt(const Caller& c, int dirfd, std::string_view path, R
 }
 
 std::string Vfs::PathString(const Path& root, const Path& p) {
-  std::vector<std::string> names;
+  std::vector<const std::string*> names;
   Path cur = p;
   bool unreachable = false;
+  // The whole path under one hold of the rename lock: a rename racing with
+  // it gives the path from before or after, never a mix.
+  absl::MutexLock l(&Dentry::rename_mu());
   while (!(cur == root)) {
     if (cur.dentry == cur.mount->root()) {
       if (cur.mount->parent() == nullptr) {
@@ -233,13 +236,13 @@ std::string Vfs::PathString(const Path& root, const Path& p) {
       cur = Path{cur.mount->parent(), cur.mount->mountpoint()};
       continue;
     }
-    names.push_back(cur.dentry->name());
-    cur.dentry = cur.dentry->parent();
+    names.push_back(&cur.dentry->name_locked());
+    cur.dentry = cur.dentry->parent_locked();
   }
   std::string out = unreachable ? "(unreachable)" : "";
   for (auto it = names.rbegin(); it != names.rend(); ++it) {
     out += '/';
-    out += *it;
+    out += **it;
   }
   if (names.empty()) out += '/';
   return out;
