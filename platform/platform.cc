@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "platform/ptrace/ptrace.h"
+#include "platform/systrap/systrap.h"
 
 namespace platform {
 
@@ -15,8 +16,7 @@ Result<std::unique_ptr<Platform>> New(std::string_view name, int memory_fd, std:
     return ptrace::NewPtracePlatform(memory_fd, opts, why);
   }
   if (name == "systrap") {
-    *why = "platform \"systrap\" is not implemented yet; use --platform=ptrace";
-    return Errno::kENOSYS;
+    return systrap::NewSystrapPlatform(memory_fd, systrap::Options{}, why);
   }
   if (name == "kvm") {
     *why = "platform \"kvm\" is not implemented yet; use --platform=ptrace";

@@ -176,7 +176,7 @@ class Platform {
   virtual Result<std::unique_ptr<Context>> NewContext() = 0;
 };
 
-// "ptrace" works; "systrap" and "kvm" give a clear error in `*why`.
+// "ptrace" and "systrap" work; "kvm" gives a clear error in `*why`.
 // `memory_fd` is the memory file; stubs inherit only it.
 Result<std::unique_ptr<Platform>> New(std::string_view name, int memory_fd, std::string* why);
 

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstring>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -100,7 +101,7 @@ int Boot(const Config& c, const BootOptions& o) {
   pthread_sigmask(SIG_BLOCK, &fwd, nullptr);
 
   bool console = false;
-  base::UniqueFd spec_fd(o.spec_fd), gofer_fd(o.gofer_fd), control_fd(o.control_fd);
+  base::UniqueFd spec_fd(o.spec_fd), gofer_fd(o.gofer_fd), control_fd(o.control_fd), ready_fd(o.ready_fd);
   sentry::kernel::ExecSpec spec;
   fs::VfsOptions vfs_opts;
   std::string hostname;
@@ -260,6 +261,18 @@ int Boot(const Config& c, const BootOptions& o) {
   });
   forwarder.detach();  // lives until the process exits
 
+  if (ready_fd.valid()) {
+    // OCI create (runc's exec fifo): the first process is set up (mounts,
+    // credentials, sysctls, its image exec'd) and holds before its first
+    // instruction; `runsc create` returns once we say so, and control op
+    // "start" lets it run.
+    HoldForStart("");
+    spec.before_run = [&ready_fd](int32_t) {
+      if (::write(ready_fd.get(), "r", 1) != 1) logging::Warn("boot: telling create we are ready: {}", strerror(errno));
+      ready_fd.Reset();
+      WaitForStart("");
+    };
+  }
   auto status = kernel.Run(spec, &why);
   if (!status.ok()) {
     fmt::print(stderr, "runsc: {}\n", why);

@@ -62,6 +62,11 @@ struct DoOptions {
   // The directory of a control socket the sentry serves (runsc exec/ps);
   // empty: none.
   std::string control_dir;
+  // OCI create: the write end of a pipe; the sentry writes one byte to it
+  // once the first process is exec'd and held before its first
+  // instruction (until control op "start"), and an EOF without it means
+  // the sandbox failed. Do passes it to the sentry and closes it. -1: none.
+  int ready_fd = -1;
 };
 
 // A gofer of its own for a bind mount, confined to m.source (a file
@@ -80,6 +85,7 @@ struct BootOptions {
   int spec_fd = -1;   // JSON ExecSpec from `do`
   int gofer_fd = -1;  // connected gofer socket
   int control_fd = -1;  // listening control socket (runsc/control.h); -1: none
+  int ready_fd = -1;    // DoOptions::ready_fd; -1: run the first process at once
 };
 // `runsc boot` (internal): the sentry.
 int Boot(const Config& c, const BootOptions& o);

@@ -51,7 +51,7 @@ bool Validate(const Config& c, std::string* why) {
     *why = "--platform must be one of ptrace, systrap, kvm; got \"" + c.platform + "\"";
     return false;
   }
-  if (c.platform != "ptrace") {
+  if (c.platform == "kvm") {
     *why = "--platform=" + c.platform + " is not implemented yet; use --platform=ptrace";
     return false;
   }

@@ -5,13 +5,17 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
+#include <map>
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "base/logging.h"
 #include "fmt/format.h"
 #include "fs/devpts.h"
@@ -28,19 +32,25 @@ namespace runsc {
 namespace {
 
 // A pod's further containers by id (the "container" op's "id"): their
-// roots, for `runsc exec` into them (op "exec" with "container"), while
-// their first process lives.
+// roots, for `runsc exec` into them (op "exec" with "container"), and
+// their first process's pid (`runsc kill`), while that process lives.
 class PodRoots {
  public:
-  void Set(const std::string& id, const fs::Path& root) {
+  void Set(const std::string& id, const fs::Path& root, int32_t pid) {
     absl::MutexLock l(&mu_);
-    roots_.insert_or_assign(id, root);
+    roots_.insert_or_assign(id, Entry{root, pid});
   }
   std::optional<fs::Path> Get(const std::string& id) {
     absl::MutexLock l(&mu_);
     auto it = roots_.find(id);
     if (it == roots_.end()) return std::nullopt;
-    return it->second;
+    return it->second.root;
+  }
+  std::optional<int32_t> Pid(const std::string& id) {
+    absl::MutexLock l(&mu_);
+    auto it = roots_.find(id);
+    if (it == roots_.end()) return std::nullopt;
+    return it->second.pid;
   }
   void Erase(const std::string& id) {
     absl::MutexLock l(&mu_);
@@ -48,9 +58,87 @@ class PodRoots {
   }
 
  private:
+  struct Entry {
+    fs::Path root;
+    int32_t pid = 0;
+  };
   absl::Mutex mu_;  // a leaf
-  absl::flat_hash_map<std::string, fs::Path> roots_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, Entry> roots_ ABSL_GUARDED_BY(mu_);
 };
+
+// Created containers whose first process waits in ExecSpec::before_run
+// (exec'd, registered, no instruction run) until `runsc start` (op
+// "start"), as runc's init waits on its exec fifo. By container id, ""
+// for the sandbox's first container.
+class StartGates {
+ public:
+  void Hold(const std::string& id) {
+    absl::MutexLock l(&mu_);
+    gates_.insert_or_assign(id, std::make_shared<absl::Notification>());
+  }
+  // The process's own thread, before it runs. A host wait, not Task::Block:
+  // the task has not started (no signal can interrupt what never ran; a
+  // SIGKILL opens the gate, see Open).
+  void Wait(const std::string& id) {
+    std::shared_ptr<absl::Notification> gate;
+    {
+      absl::MutexLock l(&mu_);
+      auto it = gates_.find(id);
+      if (it == gates_.end()) return;
+      gate = it->second;
+    }
+    gate->WaitForNotification();
+  }
+  // Lets the held process run; false if `id` is not held (never created
+  // with a hold, or started already).
+  bool Open(const std::string& id) {
+    std::shared_ptr<absl::Notification> gate;
+    {
+      absl::MutexLock l(&mu_);
+      auto it = gates_.find(id);
+      if (it == gates_.end()) return false;
+      gate = std::move(it->second);
+      gates_.erase(it);
+    }
+    gate->Notify();
+    return true;
+  }
+  bool Held(const std::string& id) {
+    absl::MutexLock l(&mu_);
+    return gates_.contains(id);
+  }
+
+ private:
+  absl::Mutex mu_;  // a leaf
+  absl::flat_hash_map<std::string, std::shared_ptr<absl::Notification>> gates_ ABSL_GUARDED_BY(mu_);
+};
+
+StartGates& Gates() {
+  static StartGates gates;
+  return gates;
+}
+
+// A pod's sysctls (OCI linux.sysctl) are the sandbox's: its UTS, IPC and
+// network namespaces and its /proc/sys are one per pod, as Kubernetes sets
+// them on the pod's first container. The value the pod has for `key` (a
+// Kernel::SetSysctl key, fs::SandboxSysctl's), defaults as fs/proc_sys.cc.
+std::string PodSysctl(sentry::kernel::Kernel& k, const std::string& key) {
+  if (key == "kernel/hostname") return k.hostname();
+  if (key == "kernel/domainname") return k.domainname();
+  if (key == "vm/overcommit_memory") return k.Sysctl(key, "0");
+  if (key == "vm/overcommit_ratio") return k.Sysctl(key, "50");
+  return k.Sysctl(key, "");
+}
+
+// The container's processes (ThreadGroup::container), live ones.
+std::vector<int32_t> PidsOf(sentry::kernel::Kernel& k, const std::string& container) {
+  std::vector<int32_t> pids;
+  for (int32_t pid : k.Pids()) {
+    auto info = k.GetProcessInfo(pid);
+    if (info.has_value() && info->state != 'Z' && info->container == container) pids.push_back(pid);
+  }
+  return pids;
+}
 
 PodRoots& Roots() {
   static PodRoots roots;
@@ -111,11 +199,16 @@ void Serve(sentry::kernel::Kernel& k, const std::shared_ptr<fs::HostPoller>& pol
     return;
   }
   const std::string op = req->value("op", "");
+  // The container a request is about: a pod's further container by id,
+  // "" for the sandbox's first.
+  const std::string target = req->contains("container") && (*req)["container"].is_string()
+                                 ? req->value("container", "")
+                                 : std::string();
   if (op == "ps") {
     nlohmann::json procs = nlohmann::json::array();
     for (int32_t pid : k.Pids()) {
       auto info = k.GetProcessInfo(pid);
-      if (!info.has_value()) continue;
+      if (!info.has_value() || info->container != target) continue;
       procs.push_back({{"pid", info->pid}, {"ppid", info->ppid}, {"uid", info->ruid}, {"state", std::string(1, info->state)},
                        {"comm", info->comm}, {"cmdline", info->cmdline}, {"threads", info->threads}});
     }
@@ -130,20 +223,49 @@ void Serve(sentry::kernel::Kernel& k, const std::shared_ptr<fs::HostPoller>& pol
     (void)SendControl(conn.get(), {{"ok", true}});
     return;
   }
+  if (op == "start") {
+    // runsc start: the created container's process runs from here on.
+    // The reply goes first: a process that exits at once ends the sandbox
+    // (and this connection) with it. A signal sent once the reply is in
+    // is queued on the process all the same.
+    if (!Gates().Held(target)) {
+      (void)SendControl(conn.get(), {{"error", fmt::format("container \"{}\" is not waiting to start", target)}});
+      return;
+    }
+    (void)SendControl(conn.get(), {{"ok", true}});
+    (void)Gates().Open(target);
+    return;
+  }
   if (op == "signal") {
-    // runsc kill --all: every process of the sandbox, as runc signals
-    // every process of the container's cgroup.
+    // runsc kill: the container's init; with "all", every process of the
+    // container (its init, their descendants, and what runsc exec started
+    // in it: ThreadGroup::container), as runc signals every process of the
+    // container's cgroup. Synchronous: the signal is queued on the
+    // processes when the reply goes, so a kill after `start` is never lost.
     const int sig = req->value("signal", 0);
     if (sig < 1 || sig > 64) {
       (void)SendControl(conn.get(), {{"error", fmt::format("bad signal {}", sig)}});
       return;
     }
     int signalled = 0;
-    for (int32_t pid : k.Pids()) {
-      k.SignalProcess(pid, sig);
-      ++signalled;
+    if (req->value("all", false)) {
+      for (int32_t pid : PidsOf(k, target)) {
+        k.SignalProcess(pid, sig);
+        ++signalled;
+      }
+    } else if (target.empty()) {
+      k.SignalInit(sig);
+      signalled = 1;
+    } else if (auto pid = Roots().Pid(target)) {
+      k.SignalProcess(*pid, sig);
+      signalled = 1;
     }
     (void)SendControl(conn.get(), {{"ok", true}, {"signalled", signalled}});
+    // A created container's process waits before its first instruction:
+    // SIGKILL ends it now (as it ends runc's waiting init); other signals
+    // stay pending until it starts. After the reply: its death may end
+    // the sandbox.
+    if (sig == SIGKILL) (void)Gates().Open(target);
     return;
   }
   if (op != "exec" && op != "container") {
@@ -200,8 +322,28 @@ void Serve(sentry::kernel::Kernel& k, const std::shared_ptr<fs::HostPoller>& pol
       return;
     }
     spec.root = std::move(*root);
+    spec.container = cid;
   }
   if (op == "container") {
+    // linux.sysctl: the pod's (PodSysctl); a container may restate the
+    // pod's value but not ask for another one, which it would not get.
+    try {
+      for (const auto& [key, value] : req->value("sysctl", std::map<std::string, std::string>{})) {
+        std::string have = PodSysctl(k, key);
+        while (!have.empty() && (have.back() == '\n' || have.back() == ' ')) have.pop_back();
+        if (have != value) {
+          std::string name = key;
+          std::replace(name.begin(), name.end(), '/', '.');
+          (void)SendControl(conn.get(), {{"error", fmt::format("linux.sysctl: {}: \"{}\" differs from the pod's \"{}\" "
+                                                               "(sysctls are per pod: set them on its first container)",
+                                                               name, value, have)}});
+          return;
+        }
+      }
+    } catch (const nlohmann::json::exception& e) {
+      (void)SendControl(conn.get(), {{"error", fmt::format("container: bad sysctl: {}", e.what())}});
+      return;
+    }
     // A pod's further container: its rootfs comes from its own gofer (fd 3).
     if (fds.size() < 4) {
       (void)SendControl(conn.get(), {{"error", "container: no gofer connection"}});
@@ -242,9 +384,18 @@ void Serve(sentry::kernel::Kernel& k, const std::shared_ptr<fs::HostPoller>& pol
       }
     }
     spec.root = std::move(root).value();
+    spec.container = req->value("id", "");
+  }
+  // runsc create: the container's process is held before its first
+  // instruction until op "start".
+  const bool hold = op == "container" && req->value("hold", false);
+  if (hold) {
+    Gates().Hold(spec.container);
+    spec.before_run = [cid = spec.container](int32_t) { Gates().Wait(cid); };
   }
   std::string why;
   auto pid = k.StartProcess(spec, &why);
+  if (!pid.ok() && hold) (void)Gates().Open(spec.container);
   if (!pid.ok()) {
     (void)SendControl(conn.get(), {{"error", why.empty() ? std::string(base::ErrnoText(pid.error())) : why},
                                    {"errno", static_cast<int>(pid.error())}});
@@ -252,16 +403,17 @@ void Serve(sentry::kernel::Kernel& k, const std::shared_ptr<fs::HostPoller>& pol
   }
   spec.fds.reset();  // the process holds its own reference
   const std::string container_id = op == "container" ? req->value("id", "") : "";
-  if (!container_id.empty()) Roots().Set(container_id, *spec.root);
+  if (!container_id.empty()) Roots().Set(container_id, *spec.root, pid.value());
   (void)SendControl(conn.get(), {{"pid", pid.value()}});
   if (op == "container") {
     // The container's supervisor forwards signals as {"signal":N}; if it
     // goes away (runsc kill -9 of it, its engine died), so does the process.
-    std::thread([&k, conn_ref, p = pid.value()] {
+    std::thread([&k, conn_ref, p = pid.value(), cid = container_id] {
       while (true) {
         auto msg = RecvControl(conn_ref->get());
         if (!msg.ok()) {
           k.SignalProcess(p, SIGKILL);
+          (void)Gates().Open(cid);  // still created: it dies before running
           return;
         }
         const int sig = msg->value("signal", 0);
@@ -286,6 +438,9 @@ void Serve(sentry::kernel::Kernel& k, const std::shared_ptr<fs::HostPoller>& pol
 }
 
 }  // namespace
+
+void HoldForStart(const std::string& id) { Gates().Hold(id); }
+void WaitForStart(const std::string& id) { Gates().Wait(id); }
 
 void CredsFromJson(const nlohmann::json& j, sentry::kernel::ExecSpec& spec) {
   spec.uid = j.value("uid", 0u);

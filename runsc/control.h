@@ -12,8 +12,16 @@
 //    type, ro, mode, file, fd: index into the fds}]} + fds 0,1,2, a gofer
 //    socket for its rootfs, then one per bind mount -> like exec; the client then sends
 //    {"signal":N} to signal it, and closing the connection kills it
+//    With "hold":true (runsc create) the process waits before its first
+//    instruction until op "start"; "sysctl":{key: value} must match the pod's.
+//   {"op":"start","container"?:id}  ->  {"ok":true}: the held process runs
+//   {"op":"signal","signal":N,"container"?:id,"all"?:b} -> {"ok":true,"signalled":n}:
+//    the container's init, or with "all" every process of the container
 //   {"op":"pause"|"resume"}     ->  {"ok":true}
-//   {"op":"ps"}                 ->  {"processes":[{"pid","ppid","uid","state","comm","cmdline"}]}
+//   {"op":"ps","container"?:id} ->  {"processes":[{"pid","ppid","uid","state","comm","cmdline"}]}
+//
+// "container" names a pod's further container; without it, the sandbox's
+// first container (processes are tagged by container: ThreadGroup::container).
 //
 // Only processes that can open the state directory (root, 0711 + 0600
 // socket) can connect.
@@ -56,6 +64,12 @@ absl::StatusOr<nlohmann::json> RecvControl(int sock, std::vector<base::UniqueFd>
 // before the container's execve) and "no_new_privs". Fills spec.uid/gid/
 // groups, spec.creds (when caps are given) and spec.no_new_privs.
 void CredsFromJson(const nlohmann::json& j, sentry::kernel::ExecSpec& spec);
+
+// OCI create: container `id`'s first process ("" for the sandbox's first)
+// is held by WaitForStart, called from its ExecSpec::before_run, until the
+// control op "start" (or a SIGKILL from op "signal"). HoldForStart first.
+void HoldForStart(const std::string& id);
+void WaitForStart(const std::string& id);
 
 // The sentry's side: accepts and serves connections on `listener` on a
 // detached thread, for the life of the process.

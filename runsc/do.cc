@@ -163,7 +163,8 @@ int Do(const Config& c, const DoOptions& o) {
   base::UniqueFd spec_r(pp[0]), spec_w(pp[1]);
 
   // Signals we forward are blocked here and collected by one thread, so the
-  // children (which unblock them) never see a half-set-up state.
+  // children never see a half-set-up state (the gofers unblock them; the
+  // sentry keeps them blocked and collects them itself).
   sigset_t fwd;
   sigemptyset(&fwd);
   for (int s : kForwarded) sigaddset(&fwd, s);
@@ -236,7 +237,19 @@ int Do(const Config& c, const DoOptions& o) {
     boot_fds.emplace_back(control.get(), 5 + static_cast<int>(mount_ends.size()));
     bargs.push_back("--control-fd=" + std::to_string(5 + mount_ends.size()));
   }
-  auto boot = SpawnSelf(bargs, boot_fds, sandbox::kSentryNamespaces);
+  // OCI create: the sentry holds the first process until `runsc start`
+  // and says when it does (DoOptions::ready_fd); ours is closed below, so
+  // the reader sees EOF if the sentry fails.
+  base::UniqueFd ready(o.ready_fd);
+  if (ready.valid()) {
+    const int n = static_cast<int>(boot_fds.size()) + 3;
+    boot_fds.emplace_back(ready.get(), n);
+    bargs.push_back("--ready-fd=" + std::to_string(n));
+  }
+  // The sentry is pid 1 of its pid namespace: a forwarded signal that came
+  // before it blocks them itself would be dropped (runsc kill right after
+  // start), so it starts with them blocked, as here, and finds them pending.
+  auto boot = SpawnSelf(bargs, boot_fds, sandbox::kSentryNamespaces, /*detach=*/false, /*keep_signal_mask=*/true);
   if (!boot.ok()) {
     fmt::print(stderr, "runsc: starting the sentry: {}\n", boot.status().ToString());
     stop_gofers();
@@ -246,6 +259,7 @@ int Do(const Config& c, const DoOptions& o) {
   spec_r.Reset();
   mount_ends.clear();
   control.Reset();
+  ready.Reset();
 
   nlohmann::json spec;
   spec["path"] = o.command[0];

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   boot_cmd->add_option("--spec-fd", boot_opts.spec_fd)->required();
   boot_cmd->add_option("--gofer-fd", boot_opts.gofer_fd)->required();
   boot_cmd->add_option("--control-fd", boot_opts.control_fd);
+  boot_cmd->add_option("--ready-fd", boot_opts.ready_fd);
 
   runsc::GoferOptions gofer_opts;
   CLI::App* gofer_cmd = app.add_subcommand("gofer", "")->group("");  // internal: hidden

@@ -18,7 +18,7 @@
 namespace runsc {
 
 absl::StatusOr<pid_t> SpawnSelf(const std::vector<std::string>& args, const std::vector<std::pair<int, int>>& fds,
-                                int namespaces, bool detach) {
+                                int namespaces, bool detach, bool keep_signal_mask) {
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -38,9 +38,11 @@ absl::StatusOr<pid_t> SpawnSelf(const std::vector<std::string>& args, const std:
       // In a new pid namespace the parent is outside it and getppid() is 0.
       if ((namespaces & CLONE_NEWPID) == 0 && getppid() != parent) _exit(127);
     }
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (!keep_signal_mask) {
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+    }
     // Move sources out of the way first so a dst never clobbers a src.
     int tmp[64];
     size_t n = 0;

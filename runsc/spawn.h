@@ -19,9 +19,13 @@ namespace runsc {
 // child by clone(2) itself, so with CLONE_NEWPID the child is pid 1 of its
 // own pid namespace and everything it forks stays inside it. With `detach`,
 // the child starts a new session and outlives this process (an OCI
-// container's supervisor); otherwise it dies with it.
+// container's supervisor); otherwise it dies with it. The child starts
+// with no signal blocked, unless `keep_signal_mask`: then it keeps this
+// thread's mask across its exec, so signals sent to it before it set up
+// its own handling stay pending rather than being lost (a pid namespace's
+// init drops a signal it neither handles nor blocks).
 absl::StatusOr<pid_t> SpawnSelf(const std::vector<std::string>& args, const std::vector<std::pair<int, int>>& fds,
-                                int namespaces = 0, bool detach = false);
+                                int namespaces = 0, bool detach = false, bool keep_signal_mask = false);
 
 // Waits for `pid`; returns the wait status. Retries EINTR.
 absl::StatusOr<int> Wait(pid_t pid);

@@ -48,6 +48,18 @@ pid_t SentryPid() {
 CpuPlacer::CpuPlacer(std::vector<int> cpus)
     : cpus_(std::move(cpus)), bound_(std::make_unique<std::atomic<int>[]>(cpus_.size())) {}
 
+std::shared_ptr<CpuPlacer> CpuPlacer::ForAllowedCpus() {
+  std::vector<int> cpus;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+    }
+  }
+  return std::make_shared<CpuPlacer>(std::move(cpus));
+}
+
 bool CpuPlacer::Pin(int cpu, pid_t also) {
   cpu_set_t set;
   CPU_ZERO(&set);

@@ -26,6 +26,8 @@ inline constexpr int kInterruptSignal = SIGUSR2;
 class CpuPlacer {
  public:
   explicit CpuPlacer(std::vector<int> cpus);
+  // A placer over the CPUs the calling thread may run on.
+  static std::shared_ptr<CpuPlacer> ForAllowedCpus();
   // Pins the calling thread, unless it is pinned already, to the CPU with
   // the fewest bound contexts (NewAddressSpace: the new stub gets the same
   // affinity, and its Bind then most likely picks the same CPU: no

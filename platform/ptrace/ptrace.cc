@@ -20,11 +20,11 @@ namespace {
 
 class PtracePlatform final : public Platform {
  public:
-  PtracePlatform(int memory_fd, const Options& options, std::vector<int> cpus,
+  PtracePlatform(int memory_fd, const Options& options,
                  std::unique_ptr<StubFactory> factory)
       : memory_fd_(memory_fd),
         options_(options),
-        placer_(options.pin_cpu ? std::make_shared<CpuPlacer>(std::move(cpus)) : nullptr),
+        placer_(options.pin_cpu ? CpuPlacer::ForAllowedCpus() : nullptr),
         factory_(std::move(factory)) {}
 
   ~PtracePlatform() override {
@@ -72,14 +72,6 @@ Result<std::unique_ptr<Platform>> NewPtracePlatform(int memory_fd, const Options
     *why = fmt::format("ptrace platform: memory file descriptor {} is not open", memory_fd);
     return Errno::kEBADF;
   }
-  std::vector<int> cpus;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-      if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
-    }
-  }
   logging::Debug("seccomp: stub allowlist: {} host syscalls allowed (platform/ptrace/stub_filter.cc)",
                  StubFilterAllowedCount());
   logging::Debug("seccomp: stub factory allowlist: {} host syscalls allowed (platform/ptrace/stub_filter.cc)",
@@ -90,7 +82,7 @@ Result<std::unique_ptr<Platform>> NewPtracePlatform(int memory_fd, const Options
     return factory.error();
   }
   return std::unique_ptr<Platform>(
-      std::make_unique<PtracePlatform>(memory_fd, options, std::move(cpus), std::move(factory).value()));
+      std::make_unique<PtracePlatform>(memory_fd, options, std::move(factory).value()));
 }
 
 }  // namespace platform::ptrace

@@ -192,6 +192,198 @@ platform_ptrace_stub_syscall_load:
   .hidden platform_ptrace_stub_syscall_load_trap
 platform_ptrace_stub_syscall_load_trap:
   ud2
+  # --- systrap (platform/systrap/README.md): never run under ptrace. ---
+  # An app thread's start: cloned by an injected clone(2) in the traced main
+  # thread with r12 = the thread's slot (systrap/sysmsg.h). The child sets
+  # up its sigaltstack (the slot's stack) and its own seccomp filter (the
+  # fprog the sentry wrote at the slot's read-only first page), then stops
+  # at a ud2 (SIGILL): its first stop, where the sentry finds it waiting in
+  # the handler. It touches no memory but the slot's.
+  .globl platform_systrap_clone
+  .hidden platform_systrap_clone
+platform_systrap_clone:
+  syscall
+  test %rax, %rax
+  jnz 17f
+  test %r13, %r13                 # r13 != 0: the syscall thread
+  jnz platform_systrap_syscall_thread
+  .globl platform_systrap_child
+  .hidden platform_systrap_child
+platform_systrap_child:           # an app thread (r12: its slot)
+  lea 5120(%r12), %rdi            # stack_t{slot+8192, 0, 57344} in the sysmsg page
+  lea 8192(%r12), %rax
+  mov %rax, (%rdi)
+  movq $0, 8(%rdi)
+  movq $57344, 16(%rdi)
+  xor %esi, %esi                  # sigaltstack(&ss, NULL)
+  mov $131, %eax
+  syscall
+  test %rax, %rax
+  jnz 18f
+  mov $1, %edi                    # seccomp(SECCOMP_SET_MODE_FILTER, 0, slot)
+  xor %esi, %esi
+  mov %r12, %rdx
+  mov $317, %eax
+  syscall
+  test %rax, %rax
+  jnz 18f
+  .globl platform_systrap_ready
+  .hidden platform_systrap_ready
+platform_systrap_ready:
+  ud2                             # the first stop (SIGILL here)
+  jmp platform_systrap_ready
+18:
+  mov %eax, %edi                  # exit(-errno) of this thread: set-up failed
+  neg %edi
+  mov $60, %eax
+  syscall
+  ud2
+17:
+  int3                            # the injecting (traced) thread stops here
+  .globl platform_systrap_clone_trap
+  .hidden platform_systrap_clone_trap
+platform_systrap_clone_trap:
+  ud2
+  # The handler of every signal an app thread stops on (SIGSYS from its
+  # filter, faults, the interrupt signal, the first ud2), on the thread's
+  # sigaltstack with all signals blocked: rdi = signo, rsi = siginfo, rdx =
+  # ucontext (= rsp + 8). The sysmsg is the page above the stack's slot
+  # base. Copies the state out, wakes the sentry, sleeps until it sets the
+  # state to 2 (run), copies the registers back and returns through the
+  # restorer (rt_sigreturn). Offsets: systrap/sysmsg.h (checked there).
+  # The syscall thread (one per stub, untraced, never runs app code): runs
+  # the requests the sentry writes into its slot's first page, which is
+  # read-only in the stub (u32 seq at 0, u32 done at 4, nr at 8, args at
+  # 16..63, a clone's child slot at 64), writes the result at slot+4096+8,
+  # then wakes the sentry on `done`, repeating until a waiter was woken (so
+  # a wake is never lost, and only this thread can wake that word: app
+  # threads may use futex only on their own sysmsg). A failure other than
+  # clone's ends the stub: the result word is writable by the app, so the
+  # sentry must never be told of a failed munmap or mprotect as a success.
+  .globl platform_systrap_syscall_thread
+  .hidden platform_systrap_syscall_thread
+platform_systrap_syscall_thread:
+  mov %r12, %r15                  # r15: own slot
+  xor %r13d, %r13d                # r13: last request handled
+20:
+  mov (%r15), %eax
+  cmp %eax, %r13d
+  jne 21f
+  mov $202, %eax                  # futex(&seq, FUTEX_WAIT, r13, NULL)
+  mov %r15, %rdi
+  xor %esi, %esi
+  mov %r13d, %edx
+  xor %r10d, %r10d
+  syscall
+  jmp 20b
+21:
+  mov %eax, %r13d
+  mov 8(%r15), %rax
+  mov 16(%r15), %rdi
+  mov 24(%r15), %rsi
+  mov 32(%r15), %rdx
+  mov 40(%r15), %r10
+  mov 48(%r15), %r8
+  mov 56(%r15), %r9
+  cmp $56, %rax
+  je 25f
+  syscall
+  cmp $-4095, %rax
+  jae 24f
+22:
+  mov %rax, 4104(%r15)            # the result
+23:
+  mov $202, %eax                  # futex(&done, FUTEX_WAKE, 1)
+  lea 4(%r15), %rdi
+  mov $1, %esi
+  mov $1, %edx
+  syscall
+  test %rax, %rax
+  jg 20b
+  mov $202, %eax                  # nobody waits yet: futex(&seq, FUTEX_WAIT, r13, 20 us)
+  mov %r15, %rdi
+  xor %esi, %esi
+  mov %r13d, %edx
+  lea 4112(%r15), %r10            # timespec{0, 20000} at slot+4096+16
+  movq $0, (%r10)
+  movq $20000, 8(%r10)
+  syscall
+  jmp 23b
+25:
+  mov 64(%r15), %r12              # clone: the child's slot
+  syscall
+  test %rax, %rax
+  jz platform_systrap_child
+  jmp 22b
+24:
+  mov $21, %edi                   # exit_group(21)
+  mov $231, %eax
+  syscall
+  ud2
+  .globl platform_systrap_handler
+  .hidden platform_systrap_handler
+platform_systrap_handler:
+  cld
+  mov %rsp, %r15
+  and $-65536, %r15
+  add $4096, %r15                 # r15: sysmsg
+  mov %rdx, %r14                  # r14: ucontext (syscalls keep it)
+  mov %rsi, %r13
+  mov %rdi, 8(%r15)               # signo
+  mov %rdx, 32(%r15)              # ucontext address
+  rdfsbase %rax
+  mov %rax, 16(%r15)
+  rdgsbase %rax
+  mov %rax, 24(%r15)
+  lea 40(%r14), %rsi              # uc_mcontext.gregs[0..22]
+  lea 64(%r15), %rdi
+  mov $23, %ecx
+  rep movsq
+  mov %r13, %rsi                  # siginfo
+  lea 256(%r15), %rdi
+  mov $16, %ecx
+  rep movsq
+  mov $98, %eax                   # getrusage(RUSAGE_THREAD, &sysmsg->ru)
+  mov $1, %edi
+  lea 384(%r15), %rsi
+  syscall
+  movl $1, (%r15)                 # state = stopped
+  mov $202, %eax                  # futex(&state, FUTEX_WAKE, 1)
+  mov %r15, %rdi
+  mov $1, %esi
+  mov $1, %edx
+  syscall
+11:
+  cmpl $2, (%r15)
+  je 12f
+  mov $202, %eax                  # futex(&state, FUTEX_WAIT, 1, NULL)
+  mov %r15, %rdi
+  xor %esi, %esi
+  mov $1, %edx
+  xor %r10d, %r10d
+  syscall
+  jmp 11b
+12:
+  cmpl $0, 4(%r15)                # asked to exit
+  jne 13f
+  movl $0, (%r15)                 # state = running
+  mov 16(%r15), %rax
+  wrfsbase %rax
+  mov 24(%r15), %rax
+  wrgsbase %rax
+  lea 64(%r15), %rsi
+  lea 40(%r14), %rdi
+  mov $23, %ecx
+  rep movsq
+  ret                             # to the restorer below
+13:
+  xor %edi, %edi                  # exit(0) of this thread
+  mov $60, %eax
+  syscall
+  ud2
+  .globl platform_stub_restorer
+  .hidden platform_stub_restorer
+platform_stub_restorer:
 8:
   mov $15, %eax                   # rt_sigreturn; a required SA_RESTORER, unused
   syscall
@@ -220,6 +412,11 @@ extern const char platform_ptrace_stub_batch_trap[];
 extern const char platform_ptrace_stub_clone_trap[];
 extern const char platform_ptrace_stub_probe_trap[];
 extern const char platform_ptrace_stub_end[];
+extern const char platform_systrap_clone[];
+extern const char platform_systrap_clone_trap[];
+extern const char platform_systrap_ready[];
+extern const char platform_systrap_handler[];
+extern const char platform_stub_restorer[];
 }
 
 namespace platform::ptrace {
@@ -258,6 +455,31 @@ inline long RawSyscall(long nr, long a1 = 0, long a2 = 0, long a3 = 0, long a4 =
   for (;;) RawSyscall(SYS_exit_group, code);
 }
 
+// Closes every fd but a, b and c (-1: none); raw syscalls, no allocation.
+// Returns 0 or the first failure's -errno.
+long CloseAllBut(int a, int b, int c) {
+  int keep[3] = {a, b, c};
+  for (int i = 0; i < 3; ++i) {  // sort the three
+    for (int j = i + 1; j < 3; ++j) {
+      if (keep[j] < keep[i]) {
+        const int t = keep[i];
+        keep[i] = keep[j];
+        keep[j] = t;
+      }
+    }
+  }
+  long next = 0;  // lowest fd not yet handled
+  for (int fd : keep) {
+    if (fd < 0) continue;
+    if (fd > next) {
+      const long r = RawSyscall(SYS_close_range, next, fd - 1, 0);
+      if (r != 0) return r;
+    }
+    next = fd + 1;
+  }
+  return RawSyscall(SYS_close_range, next, ~0U, 0);
+}
+
 // Kernel layout of struct sigaction for rt_sigaction(2) on x86-64.
 struct KernelSigaction {
   uint64_t handler;
@@ -268,15 +490,16 @@ struct KernelSigaction {
 
 // Runs in the forked child. Exit codes say which step failed (the parent logs
 // them): 10+ here, 20 in the assembly stub.
-[[noreturn]] __attribute__((noinline)) void StubChild(int memory_fd, pid_t parent, StubFilter& filter) {
+[[noreturn]] __attribute__((noinline)) void StubChild(int memory_fd, int extra_fd, pid_t parent,
+                                                       StubFilter& filter) {
   // Die with the factory; if it is already gone, getppid() changed. (Once
   // seized, PTRACE_O_EXITKILL also kills the stub with its tracer thread.)
   if (RawSyscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL) != 0) RawExit(10);
   if (RawSyscall(SYS_getppid) != parent) RawExit(11);
   // Keep only the memory file: the stub must hold none of the sentry's fds
   // (nor the factory's socket).
-  if (memory_fd > 0 && RawSyscall(SYS_close_range, 0, memory_fd - 1, 0) != 0) RawExit(13);
-  if (RawSyscall(SYS_close_range, memory_fd + 1, ~0U, 0) != 0) RawExit(14);
+  // (A systrap stub also keeps the sysmsg file, `extra_fd`.)
+  if (CloseAllBut(memory_fd, extra_fd, -1) != 0) RawExit(13);
   // The stub stays dumpable until its tracer has seized it (seizing a
   // non-dumpable process takes CAP_SYS_PTRACE); the tracer then makes it
   // non-dumpable with an injected prctl (StubProcess::Create).
@@ -340,6 +563,11 @@ uint64_t StubCloneTrapAddr() { return kStubBase + StubOffset(platform_ptrace_stu
 uint64_t StubBatchAddr() { return kStubBase + StubOffset(platform_ptrace_stub_batch); }
 uint64_t StubBatchTrapAddr() { return kStubBase + StubOffset(platform_ptrace_stub_batch_trap); }
 uint64_t StubBatchBuffer() { return kStubBase + StubCodeSize(); }
+uint64_t SystrapCloneAddr() { return kStubBase + StubOffset(platform_systrap_clone); }
+uint64_t SystrapCloneTrapAddr() { return kStubBase + StubOffset(platform_systrap_clone_trap); }
+uint64_t SystrapReadyAddr() { return kStubBase + StubOffset(platform_systrap_ready); }
+uint64_t SystrapHandlerAddr() { return kStubBase + StubOffset(platform_systrap_handler); }
+uint64_t StubRestorerAddr() { return kStubBase + StubOffset(platform_stub_restorer); }
 uint64_t StubEnd() { return kStubBase + StubCodeSize() + kStubDataSize; }
 
 pid_t CurrentTid() {
@@ -361,14 +589,14 @@ struct FactoryReply {
 // then lets it go on into its pause() loop with SIGCONT, which also ends the
 // job-control stop (a group-stopped process would make the stub threads it
 // later clones join the stop).
-FactoryReply FactoryNewStub(int memory_fd, pid_t self, StubFilter& filter) {
+FactoryReply FactoryNewStub(int memory_fd, int extra_fd, pid_t self, StubFilter& filter) {
   FactoryReply r;
   const long pid = RawSyscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
   if (pid < 0) {
     r.err = static_cast<int32_t>(-pid);
     return r;
   }
-  if (pid == 0) StubChild(memory_fd, self, filter);
+  if (pid == 0) StubChild(memory_fd, extra_fd, self, filter);
   int status = 0;
   long w;
   do {
@@ -391,16 +619,16 @@ FactoryReply FactoryNewStub(int memory_fd, pid_t self, StubFilter& filter) {
 // socket, so that taking a ready stub never waits for the factory to be
 // scheduled: the sentry reads one and acknowledges it with a byte, and the
 // factory then makes the next.
-[[noreturn]] __attribute__((noinline)) void FactoryMain(int memory_fd, int sock, pid_t parent, int pool,
-                                                        StubFilter& filter,
+[[noreturn]] __attribute__((noinline)) void FactoryMain(int memory_fd, int extra_fd, int sock, pid_t parent,
+                                                        int pool, StubFilter& filter,
                                                         const std::vector<sock_filter>& factory_filter) {
   if (RawSyscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL) != 0) RawExit(30);
   if (RawSyscall(SYS_getppid) != parent) RawExit(31);
-  const int lo = memory_fd < sock ? memory_fd : sock;
-  const int hi = memory_fd < sock ? sock : memory_fd;
-  if (lo > 0) RawSyscall(SYS_close_range, 0, lo - 1, 0);
-  if (hi > lo + 1) RawSyscall(SYS_close_range, lo + 1, hi - 1, 0);
-  RawSyscall(SYS_close_range, hi + 1, ~0U, 0);
+  CloseAllBut(memory_fd, sock, extra_fd);
+  // A systrap factory's filter traps rather than kills (stub_filter.h): with
+  // SIGSYS at its default action a stray syscall still ends the factory.
+  KernelSigaction dfl{};
+  RawSyscall(SYS_rt_sigaction, SIGSYS, reinterpret_cast<long>(&dfl), 0, 8);
   if (RawSyscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) RawExit(32);
   if (InstallFilter(factory_filter) != 0) RawExit(33);
   const auto self = static_cast<pid_t>(RawSyscall(SYS_getpid));
@@ -413,7 +641,7 @@ FactoryReply FactoryNewStub(int memory_fd, pid_t self, StubFilter& filter) {
     while (RawSyscall(SYS_wait4, -1, reinterpret_cast<long>(&st), WNOHANG | __WALL, 0) > 0) {
     }
     while (outstanding < pool) {
-      const FactoryReply r = FactoryNewStub(memory_fd, self, filter);
+      const FactoryReply r = FactoryNewStub(memory_fd, extra_fd, self, filter);
       if (RawSyscall(SYS_write, sock, reinterpret_cast<long>(&r), sizeof(r)) != sizeof(r)) RawExit(0);
       ++outstanding;
       if (r.pid <= 0) break;  // no retry loop: the next acknowledgement retries
@@ -428,21 +656,21 @@ FactoryReply FactoryNewStub(int memory_fd, pid_t self, StubFilter& filter) {
 
 }  // namespace
 
-Result<std::unique_ptr<StubFactory>> StubFactory::Start(int memory_fd, int pool) {
+Result<std::unique_ptr<StubFactory>> StubFactory::Start(int memory_fd, int pool, int extra_fd, bool systrap) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return base::FromHost(errno);
   base::UniqueFd mine(sv[0]), theirs(sv[1]);
   const pid_t parent = getpid();
   // Built here: the factory may not allocate.
-  StubFilter filter = BuildStubFilter(memory_fd);
-  const std::vector<sock_filter> factory_filter = BuildFactoryFilter();
+  StubFilter filter = BuildStubFilter(memory_fd, extra_fd, systrap);
+  const std::vector<sock_filter> factory_filter = BuildFactoryFilter(systrap);
   const long pid = RawSyscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
   if (pid < 0) {
     logging::Warn("ptrace: clone(SIGCHLD) for the stub factory failed: {}",
                   base::ErrnoName(base::FromHost(static_cast<int>(-pid))));
     return base::FromHost(static_cast<int>(-pid));
   }
-  if (pid == 0) FactoryMain(memory_fd, theirs.get(), parent, pool, filter, factory_filter);
+  if (pid == 0) FactoryMain(memory_fd, extra_fd, theirs.get(), parent, pool, filter, factory_filter);
   logging::Debug("ptrace: stub factory {} started (pool of {})", pid, pool);
   return std::unique_ptr<StubFactory>(new StubFactory(static_cast<pid_t>(pid), std::move(mine)));
 }

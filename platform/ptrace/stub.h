@@ -66,6 +66,15 @@ inline constexpr size_t kBatchMax = 128;
 uint64_t StubBatchAddr();
 uint64_t StubBatchTrapAddr();
 uint64_t StubBatchBuffer();
+// systrap (platform/systrap/): the app thread start run by an injected
+// clone (child: r12 = its slot; stops first at the ud2 at
+// SystrapReadyAddr(); the parent traps at SystrapCloneTrapAddr()), the
+// signal handler, and the rt_sigreturn restorer (SA_RESTORER).
+uint64_t SystrapCloneAddr();
+uint64_t SystrapCloneTrapAddr();
+uint64_t SystrapReadyAddr();
+uint64_t SystrapHandlerAddr();
+uint64_t StubRestorerAddr();
 // Per-thread sigaltstacks of later stub threads, above StubEnd().
 inline constexpr uint64_t kThreadAltstackSize = 32 * 1024;
 
@@ -91,7 +100,10 @@ struct NewStub {
 // (PR_SET_PDEATHSIG), and its ready stubs die with it.
 class StubFactory {
  public:
-  static Result<std::unique_ptr<StubFactory>> Start(int memory_fd, int pool);
+  // `extra_fd` >= 0: stubs also keep this fd (systrap's sysmsg file), and
+  // `systrap` selects the systrap stubs' filters (stub_filter.h).
+  static Result<std::unique_ptr<StubFactory>> Start(int memory_fd, int pool, int extra_fd = -1,
+                                                    bool systrap = false);
   ~StubFactory();
   StubFactory(const StubFactory&) = delete;
   StubFactory& operator=(const StubFactory&) = delete;

@@ -19,7 +19,7 @@ namespace platform::ptrace {
 namespace {
 
 constexpr uint32_t kAllow = SECCOMP_RET_ALLOW;
-constexpr uint32_t kKill = SECCOMP_RET_KILL_PROCESS;
+constexpr uint32_t kKillProcess = SECCOMP_RET_KILL_PROCESS;
 constexpr uint32_t kX32Bit = 0x40000000;  // __X32_SYSCALL_BIT
 
 // The clone flags of StubProcess::CreateThread, and nothing else.
@@ -47,14 +47,15 @@ class Builder {
 };
 
 // `load off; if (A != v) kill;` appended to body.
-void RequireEq(std::vector<sock_filter>& body, uint32_t off, uint32_t v) {
+// `deny`: what a refused syscall gets (a kill; TRAP for systrap stubs).
+void RequireEq(std::vector<sock_filter>& body, uint32_t off, uint32_t v, uint32_t deny) {
   body.push_back(Load(off));
   body.push_back(Jump(BPF_JMP | BPF_JEQ | BPF_K, v, 1, 0));
-  body.push_back(Stmt(BPF_RET | BPF_K, kKill));
+  body.push_back(Stmt(BPF_RET | BPF_K, deny));
 }
-void Require64(std::vector<sock_filter>& body, unsigned arg, uint64_t v) {
-  RequireEq(body, ArgLo(arg), static_cast<uint32_t>(v));
-  RequireEq(body, ArgHi(arg), static_cast<uint32_t>(v >> 32));
+void Require64(std::vector<sock_filter>& body, unsigned arg, uint64_t v, uint32_t deny) {
+  RequireEq(body, ArgLo(arg), static_cast<uint32_t>(v), deny);
+  RequireEq(body, ArgHi(arg), static_cast<uint32_t>(v >> 32), deny);
 }
 
 // Syscalls allowed with any arguments, and who needs them.
@@ -88,7 +89,8 @@ constexpr int kFactoryPlain[] = {
 
 }  // namespace
 
-StubFilter BuildStubFilter(int memory_fd) {
+StubFilter BuildStubFilter(int memory_fd, int extra_fd, bool systrap) {
+  const uint32_t kKill = systrap ? SECCOMP_RET_TRAP : kKillProcess;
   Builder b;
   // x86-64 only (int 0x80 from untraced code is i386), and no x32 numbers.
   b.insns.push_back(Load(offsetof(seccomp_data, arch)));
@@ -106,11 +108,13 @@ StubFilter BuildStubFilter(int memory_fd) {
     const uint32_t shared = MAP_SHARED | MAP_FIXED;
     const uint32_t anon = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
     std::vector<sock_filter> body;
-    RequireEq(body, ArgHi(3), 0);
+    RequireEq(body, ArgHi(3), 0, kKill);
     body.push_back(Load(ArgLo(3)));
-    body.push_back(Jump(BPF_JMP | BPF_JEQ | BPF_K, shared, 0, 4));  // -> anonymous
+    body.push_back(Jump(BPF_JMP | BPF_JEQ | BPF_K, shared, 0, 5));  // -> anonymous
     body.push_back(Load(ArgLo(4)));
-    body.push_back(Jump(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(memory_fd), 0, 1));
+    body.push_back(Jump(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(memory_fd), 1, 0));
+    // The sysmsg file (systrap), else the memory fd again.
+    body.push_back(Jump(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(extra_fd >= 0 ? extra_fd : memory_fd), 0, 1));
     body.push_back(Stmt(BPF_RET | BPF_K, kAllow));
     body.push_back(Stmt(BPF_RET | BPF_K, kKill));
     body.push_back(Jump(BPF_JMP | BPF_JEQ | BPF_K, anon, 1, 0));  // anonymous:
@@ -127,36 +131,36 @@ StubFilter BuildStubFilter(int memory_fd) {
     body.push_back(Load(ArgLo(2)));
     body.push_back(Jump(BPF_JMP | BPF_JSET | BPF_K, ~static_cast<uint32_t>(PROT_READ | PROT_WRITE | PROT_EXEC), 0, 1));
     body.push_back(Stmt(BPF_RET | BPF_K, kKill));
-    RequireEq(body, ArgHi(2), 0);
+    RequireEq(body, ArgHi(2), 0, kKill);
     body.push_back(Stmt(BPF_RET | BPF_K, kAllow));
     b.Rule(SYS_mprotect, body);
   }
   // mremap: only start-up's move of the stub code to kStubBase.
   {
     std::vector<sock_filter> body;
-    Require64(body, 3, MREMAP_MAYMOVE | MREMAP_FIXED);
-    Require64(body, 4, kStubBase);
+    Require64(body, 3, MREMAP_MAYMOVE | MREMAP_FIXED, kKill);
+    Require64(body, 4, kStubBase, kKill);
     body.push_back(Stmt(BPF_RET | BPF_K, kAllow));
     b.Rule(SYS_mremap, body);
   }
   // clone: only the injected thread clone (CreateThread).
   {
     std::vector<sock_filter> body;
-    Require64(body, 0, kThreadCloneFlags);
+    Require64(body, 0, kThreadCloneFlags, kKill);
     body.push_back(Stmt(BPF_RET | BPF_K, kAllow));
     b.Rule(SYS_clone, body);
   }
   // getrusage: only RUSAGE_THREAD (MeasureCpu: a thread's own CPU time).
   {
     std::vector<sock_filter> body;
-    Require64(body, 0, static_cast<uint64_t>(RUSAGE_THREAD));
+    Require64(body, 0, static_cast<uint64_t>(RUSAGE_THREAD), kKill);
     body.push_back(Stmt(BPF_RET | BPF_K, kAllow));
     b.Rule(SYS_getrusage, body);
   }
   // prctl: only the dumpable toggle (SyncDumpable).
   {
     std::vector<sock_filter> body;
-    Require64(body, 0, PR_SET_DUMPABLE);
+    Require64(body, 0, PR_SET_DUMPABLE, kKill);
     body.push_back(Stmt(BPF_RET | BPF_K, kAllow));
     b.Rule(SYS_prctl, body);
   }
@@ -164,8 +168,8 @@ StubFilter BuildStubFilter(int memory_fd) {
   StubFilter f;
   {
     std::vector<sock_filter> body;
-    Require64(body, 1, SIGSTOP);
-    RequireEq(body, ArgHi(0), 0);
+    Require64(body, 1, SIGSTOP, kKill);
+    RequireEq(body, ArgHi(0), 0, kKill);
     body.push_back(Load(ArgLo(0)));
     f.pid_insn = b.insns.size() + 1 + body.size();  // +1: the rule's number test
     body.push_back(Jump(BPF_JMP | BPF_JEQ | BPF_K, 0 /* patched */, 1, 0));
@@ -173,12 +177,23 @@ StubFilter BuildStubFilter(int memory_fd) {
     body.push_back(Stmt(BPF_RET | BPF_K, kAllow));
     b.Rule(SYS_kill, body);
   }
+  if (systrap) {
+    // The signal handlers' handoff with the sentry, and each app thread's
+    // own filter (stub.h, SystrapThreadEntry). The app thread's filter is
+    // the strict one: these are reachable only from stub code there.
+    b.Allow(SYS_futex);
+    std::vector<sock_filter> body;
+    Require64(body, 0, SECCOMP_SET_MODE_FILTER, kKill);
+    body.push_back(Stmt(BPF_RET | BPF_K, kAllow));
+    b.Rule(SYS_seccomp, body);
+  }
   b.insns.push_back(Stmt(BPF_RET | BPF_K, kKill));
   f.insns = std::move(b.insns);
   return f;
 }
 
-std::vector<sock_filter> BuildFactoryFilter() {
+std::vector<sock_filter> BuildFactoryFilter(bool systrap) {
+  const uint32_t kKill = systrap ? SECCOMP_RET_TRAP : kKillProcess;
   Builder b;
   b.insns.push_back(Load(offsetof(seccomp_data, arch)));
   b.insns.push_back(Jump(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0));
@@ -187,6 +202,7 @@ std::vector<sock_filter> BuildFactoryFilter() {
   b.insns.push_back(Jump(BPF_JMP | BPF_JGE | BPF_K, kX32Bit, 0, 1));
   b.insns.push_back(Stmt(BPF_RET | BPF_K, kKill));
   for (int nr : kFactoryPlain) b.Allow(nr);
+  if (systrap) b.Allow(SYS_futex);
   b.insns.push_back(Stmt(BPF_RET | BPF_K, kKill));
   return std::move(b.insns);
 }
@@ -204,7 +220,7 @@ long InstallFilter(const std::vector<sock_filter>& insns) {
   return ret;
 }
 
-int FactoryFilterAllowedCount() { return static_cast<int>(std::size(kFactoryPlain)); }
+int FactoryFilterAllowedCount(bool systrap) { return static_cast<int>(std::size(kFactoryPlain)) + (systrap ? 1 : 0); }
 
 long InstallStubFilter(StubFilter& filter, pid_t self) {
   filter.insns[filter.pid_insn].k = static_cast<uint32_t>(self);
@@ -222,9 +238,10 @@ long InstallStubFilter(StubFilter& filter, pid_t self) {
   return ret;
 }
 
-int StubFilterAllowedCount() {
-  // kPlain plus mmap, mprotect, mremap, clone, getrusage, prctl, kill.
-  return static_cast<int>(std::size(kPlain)) + 7;
+int StubFilterAllowedCount(bool systrap) {
+  // kPlain plus mmap, mprotect, mremap, clone, getrusage, prctl, kill
+  // (systrap: and futex, seccomp).
+  return static_cast<int>(std::size(kPlain)) + 7 + (systrap ? 2 : 0);
 }
 
 }  // namespace platform::ptrace

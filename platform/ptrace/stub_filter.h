@@ -27,7 +27,16 @@ struct StubFilter {
   std::vector<sock_filter> insns;
   size_t pid_insn = 0;  // index of the instruction comparing kill's pid
 };
-StubFilter BuildStubFilter(int memory_fd);
+//
+// Systrap stubs (platform/systrap/, `systrap` true) differ: they also hold
+// the sysmsg file (`extra_fd`, mappable like the memory file), may use
+// futex (the handlers' handoff with the sentry) and seccomp (each app thread
+// installs its own stricter filter), and anything else is
+// SECCOMP_RET_TRAP instead of a kill: filters stack and the strictest
+// action wins, so a kill here would beat the app thread filter's TRAP for
+// every app syscall. (An app thread's own filter decides; a stray syscall
+// of the traced main thread still never runs.)
+StubFilter BuildStubFilter(int memory_fd, int extra_fd = -1, bool systrap = false);
 
 // In the forked child (raw syscalls only, no allocation): patches `self` into
 // the child's copy of the program and loads it. Requires no_new_privs.
@@ -35,15 +44,18 @@ StubFilter BuildStubFilter(int memory_fd);
 long InstallStubFilter(StubFilter& filter, pid_t self);
 
 // The number of distinct syscalls the filter lets run (for logs and docs).
-int StubFilterAllowedCount();
+int StubFilterAllowedCount(bool systrap = false);
 
 // The stub factory's filter (stub.h): a plain allowlist of what the factory,
 // a starting stub, and the stub filter need (stubs inherit it). Built before
 // the factory forks; installed with InstallFilter (raw syscall; requires
 // no_new_privs; returns 0 or -errno).
-std::vector<sock_filter> BuildFactoryFilter();
+// `systrap`: also futex, and SECCOMP_RET_TRAP rather than a kill for the
+// rest (see BuildStubFilter; the factory resets SIGSYS to its default
+// action, so a stray syscall of its own still kills it).
+std::vector<sock_filter> BuildFactoryFilter(bool systrap = false);
 long InstallFilter(const std::vector<sock_filter>& insns);
-int FactoryFilterAllowedCount();
+int FactoryFilterAllowedCount(bool systrap = false);
 
 }  // namespace platform::ptrace
 

@@ -281,12 +281,23 @@ void StubProcess::Kill() {
   if (::kill(pid_, SIGKILL) != 0 && errno != ESRCH) {
     logging::Warn("ptrace: kill({}, SIGKILL) failed: {}", pid_, base::ErrnoName(base::FromHost(errno)));
   }
+  // Bounded: from a thread that is not the tracer the wait can block for
+  // good (seen with systrap stubs whose tracer thread had ended: a zombie
+  // the factory reaps only at its next request). Unreaped, the pid stays
+  // a zombie until the tracer thread ends or the factory reaps it.
   int status;
-  while (waitpid(pid_, &status, __WALL) < 0) {
-    if (errno == EINTR) continue;
-    logging::Debug("ptrace: reaping stub {}: {}", pid_, base::ErrnoName(base::FromHost(errno)));
-    break;
+  for (int i = 0; i < 200; ++i) {
+    const pid_t r = waitpid(pid_, &status, __WALL | WNOHANG);
+    if (r == pid_) return;
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      logging::Debug("ptrace: reaping stub {}: {}", pid_, base::ErrnoName(base::FromHost(errno)));
+      return;
+    }
+    const timespec pause{0, 1000 * 1000};
+    nanosleep(&pause, nullptr);
   }
+  logging::Debug("ptrace: stub {} not reaped after 200 ms; left to its tracer or the factory", pid_);
 }
 
 void StubProcess::MarkDead(StubThread& t) {
@@ -528,6 +539,12 @@ Result<int64_t> StubProcess::Inject(int64_t nr, uint64_t a1, uint64_t a2, uint64
   r.r9 = a6;
   const user_regs_struct out = TRY(Run(*t, r, StubSyscallAddr() + 3));  // after `syscall; int3`
   return static_cast<int64_t>(out.rax);
+}
+
+Result<user_regs_struct> StubProcess::InjectCode(const user_regs_struct& r, uint64_t trap) {
+  StubThread* t = Mine();
+  if (t == nullptr) return main_.dead ? Errno::kESRCH : Errno::kEPERM;
+  return Run(*t, r, trap);
 }
 
 Result<size_t> StubProcess::InjectBatch(const BatchEntry* entries, size_t n, int64_t* last) {

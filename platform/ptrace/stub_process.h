@@ -110,6 +110,14 @@ class StubProcess {
   Result<int64_t> Inject(int64_t nr, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0,
                          uint64_t a4 = 0, uint64_t a5 = 0, uint64_t a6 = 0);
 
+  // Runs stub code from `r` (a copy of init_regs() with rip at an entry
+  // and the entry's arguments) in the stub thread the calling thread
+  // traces, until its int3 at `trap`; returns the registers there. kEPERM
+  // if the calling thread traces none. (platform/systrap/ clones its app
+  // threads this way.)
+  Result<user_regs_struct> InjectCode(const user_regs_struct& r, uint64_t trap);
+  const user_regs_struct& init_regs() const { return init_regs_; }
+
   // Runs `n` (<= kBatchMax) syscalls in order in the stub's main thread
   // (the calling thread must be its tracer: kEPERM otherwise) with one stop,
   // stopping at the first failure. Returns how many succeeded; `*last` is

@@ -1,6 +1,7 @@
 #include "runsc/oci/commands.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -13,6 +14,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -170,9 +172,14 @@ int Create(const Config& c, const std::string& id, const CreateOptions& o) {
     (void)dir->Remove();
     return Fail(msg);
   };
-  if (::mkfifo((dir->path() + "/start").c_str(), 0600) != 0) {
-    return cleanup(fmt::format("mkfifo: {}", strerror(errno)));
-  }
+  // Two pipes to the supervisor (fds 3 and 4 there): "go" once it is in
+  // its cgroup, and "ready" back from the sandbox once the container's
+  // process is set up and held before its first instruction (EOF: failed).
+  int go[2], ready[2];
+  if (::pipe2(go, O_CLOEXEC) != 0) return cleanup(fmt::format("pipe: {}", strerror(errno)));
+  base::UniqueFd go_r(go[0]), go_w(go[1]);
+  if (::pipe2(ready, O_CLOEXEC) != 0) return cleanup(fmt::format("pipe: {}", strerror(errno)));
+  base::UniqueFd ready_r(ready[0]), ready_w(ready[1]);
   std::vector<std::string> args = {"runsc-container"};
   for (auto& f : ToFlags(c)) args.push_back(f);
   args.insert(args.end(), {"container-supervisor", "--bundle=" + bundle, id});
@@ -186,14 +193,17 @@ int Create(const Config& c, const std::string& id, const CreateOptions& o) {
     console = std::move(made).value();
     stdio = {{console.get(), 0}, {console.get(), 1}, {console.get(), 2}};
   }
+  stdio.insert(stdio.end(), {{go_r.get(), 3}, {ready_w.get(), 4}});
   auto pid = SpawnSelf(args, stdio, /*namespaces=*/0, /*detach=*/true);
   console.Reset();
+  go_r.Reset();
+  ready_w.Reset();
   if (!pid.ok()) return cleanup(fmt::format("starting the container: {}", pid.status().ToString()));
   supervisor = *pid;
   s.pid = *pid;
   s.status = "created";
   // The host cgroup (runsc/oci/cgroup.h): the supervisor goes in before it
-  // starts the gofers and the sentry (it waits for `start`).
+  // starts the gofers and the sentry (it waits for "go").
   if (const std::string cg = CgroupPathFor(*spec, id, c.systemd_cgroup); cg.empty()) {
     return cleanup(fmt::format("linux.cgroupsPath: \"{}\" is not a usable cgroup path", spec->cgroups_path));
   } else if (auto made = CreateCgroup(cg, *spec, *pid, &s.cgroup_owned); !made.ok()) {
@@ -213,6 +223,25 @@ int Create(const Config& c, const std::string& id, const CreateOptions& o) {
     (void)::unlink(o.pid_file.c_str());
     return cleanup(std::string(p.message()));
   }
+  // The sandbox boots now, as runc's and gVisor's do at create: gofers,
+  // sentry, mounts, sysctls, credentials, the process exec'd and held
+  // before its first instruction (or, in a pod, joined to its sandbox).
+  // Its errors went to our stderr (the supervisor shares it).
+  // A supervisor gone already is an error to report, not our SIGPIPE.
+  auto* const old_pipe = ::signal(SIGPIPE, SIG_IGN);
+  const bool went = ::write(go_w.get(), "g", 1) == 1;
+  ::signal(SIGPIPE, old_pipe);
+  if (!went) return cleanup(fmt::format("starting the container: {}", strerror(errno)));
+  go_w.Reset();
+  char r = 0;
+  ssize_t got;
+  while ((got = ::read(ready_r.get(), &r, 1)) < 0 && errno == EINTR) {
+  }
+  if (got != 1) {
+    if (!o.pid_file.empty()) (void)::unlink(o.pid_file.c_str());
+    return cleanup(fmt::format("create \"{}\": the sandbox failed to set up the container's process", id));
+  }
+  ready_r.Reset();
   // createRuntime and createContainer hooks run now; prestart is their
   // deprecated alias and runs first (runtime-spec config.md "Hooks"). They
   // see the state "creating", as runc passes it (the container becomes
@@ -228,52 +257,102 @@ int Create(const Config& c, const std::string& id, const CreateOptions& o) {
   return 0;
 }
 
-int Start(const Config& c, const std::string& id) {
-  auto loaded = LoadContainer(c, id);
-  if (!loaded.ok()) return Fail(loaded.status());
-  auto& [dir, s] = *loaded;
-  if (s.status != "created") return Fail(fmt::format("cannot start a container in state \"{}\"", s.status));
-  // O_NONBLOCK: ENXIO until the supervisor has opened its end; it may still
-  // be starting (run = create + start), so retry while it lives.
-  base::UniqueFd fifo;
-  for (int i = 0; i < 5000 && !fifo.valid(); ++i) {
-    fifo.Reset(::open((dir.path() + "/start").c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
-    if (fifo.valid() || errno != ENXIO || !ProcessAlive(s.pid)) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+namespace {
+
+// The control socket that serves container `id` (its pod's sandbox's for a
+// pod's further container) and the request field naming it there.
+struct ControlTarget {
+  std::string dir;
+  std::optional<std::string> container;
+};
+
+ControlTarget TargetOf(const Config& c, const std::string& id, const oci::State& s) {
+  if (auto spec = LoadSpec(s.bundle); spec.ok()) {
+    if (auto sandbox = PodSandboxId(*spec, id)) return {c.root_dir + "/" + *sandbox, id};
   }
-  if (!fifo.valid()) return Fail(fmt::format("container \"{}\" is not waiting to start: {}", id, strerror(errno)));
-  if (::write(fifo.get(), "s", 1) != 1) return Fail(fmt::format("starting \"{}\": {}", id, strerror(errno)));
-  s.status = "running";
-  if (auto st = dir.Save(s); !st.ok()) return Fail(st);
+  return {c.root_dir + "/" + id, std::nullopt};
+}
+
+// One request and its reply on the control socket of `t`.
+absl::StatusOr<nlohmann::json> Ask(const ControlTarget& t, nlohmann::json req) {
+  if (t.container.has_value()) req["container"] = *t.container;
+  auto sock = ConnectControl(t.dir);
+  if (!sock.ok()) return sock.status();
+  if (auto r = SendControl(sock->get(), req); !r.ok()) return r;
+  auto reply = RecvControl(sock->get());
+  if (!reply.ok()) return reply.status();
+  if (reply->contains("error")) return absl::FailedPreconditionError(reply->value("error", ""));
+  return reply;
+}
+
+}  // namespace
+
+int Start(const Config& c, const std::string& id) {
+  oci::State s;
+  {
+    auto loaded = LoadContainer(c, id);  // the lock: until the checks are done
+    if (!loaded.ok()) return Fail(loaded.status());
+    s = loaded->second;
+  }
+  if (s.status != "created") return Fail(fmt::format("cannot start a container in state \"{}\"", s.status));
+  auto spec = LoadSpec(s.bundle);
+  if (!spec.ok()) return Fail(spec.status());
+  const ControlTarget target = TargetOf(c, id, s);
+  oci::State running = s;
+  running.status = "running";
+  // runtime-spec: startContainer hooks run before the process does; a
+  // failing one stops the container before its process runs (the sandbox
+  // kills it where it waits, so the supervisor records the stop and runs
+  // the poststop hooks).
+  if (auto h = RunHooks(spec->hooks.start_container, StateJson(running)); !h.ok()) {
+    if (auto k = Ask(target, {{"op", "signal"}, {"signal", SIGKILL}}); absl::IsNotFound(k.status())) {
+      ::kill(s.pid, SIGKILL);
+    }
+    while (ProcessAlive(s.pid)) {
+      if (::waitpid(s.pid, nullptr, WNOHANG) == s.pid) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return Fail(fmt::format("start \"{}\": startContainer: {}; the container's process did not run", id,
+                            std::string(h.message())));
+  }
+  if (auto r = Ask(target, {{"op", "start"}}); !r.ok()) {
+    return Fail(fmt::format("starting \"{}\": {}", id, std::string(r.status().message())));
+  }
+  {
+    // The process may have run and exited already (the supervisor then
+    // wrote "stopped"): only a container still "created" becomes running.
+    auto loaded = LoadContainer(c, id);
+    if (!loaded.ok()) return Fail(loaded.status());
+    auto& [dir, now] = *loaded;
+    if (now.status == "created") {
+      now.status = "running";
+      if (auto st = dir.Save(now); !st.ok()) return Fail(st);
+    }
+  }
+  // poststart: after the process started, before start returns; a failure
+  // is a warning (runtime-spec).
+  if (auto h = RunHooks(spec->hooks.poststart, StateJson(running)); !h.ok()) {
+    logging::Warn("poststart: {}", std::string(h.message()));
+  }
   return 0;
 }
 
 int Supervise(const Config& c, const std::string& id, const std::string& bundle) {
+  // fd 3: "go" from create once we are in the container's cgroup; fd 4:
+  // the "ready" pipe back to create (DoOptions::ready_fd).
+  base::UniqueFd go(3);
+  // The signals Do and RunInPod pass on to the container: pending, not
+  // fatal, until they do.
+  sigset_t fwd;
+  sigemptyset(&fwd);
+  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) sigaddset(&fwd, s);
+  pthread_sigmask(SIG_BLOCK, &fwd, nullptr);
   auto spec = LoadSpec(bundle);
   if (!spec.ok()) return Fail(spec.status());
   std::string dirpath = c.root_dir + "/" + id;
-  // Block until `runsc start` (or delete) opens the FIFO.
-  base::UniqueFd fifo(::open((dirpath + "/start").c_str(), O_RDONLY | O_CLOEXEC));
   char b = 0;
-  if (!fifo.valid() || ::read(fifo.get(), &b, 1) != 1) return 1;  // deleted before start
-  fifo.Reset();
-  // runtime-spec: a failing startContainer hook stops the container (its
-  // process never runs; poststop hooks still run); a failing poststart
-  // hook is only a warning.
-  absl::Status start_hooks = absl::OkStatus();
-  {
-    auto dir = StateDir::Open(c.root_dir, id, false);
-    if (dir.ok()) {
-      if (auto s = dir->Load(); s.ok()) {
-        start_hooks = RunHooks(spec->hooks.start_container, StateJson(*s));
-        if (start_hooks.ok()) {
-          if (auto h = RunHooks(spec->hooks.poststart, StateJson(*s)); !h.ok()) {
-            logging::Warn("poststart: {}", std::string(h.message()));
-          }
-        }
-      }
-    }
-  }
+  if (::read(go.get(), &b, 1) != 1) return 1;  // create failed before
+  go.Reset();
   if (spec->terminal) {
     // We lead a new session (SpawnSelf detach): the console becomes our
     // controlling terminal, with us in its foreground, so runsc do treats
@@ -289,16 +368,14 @@ int Supervise(const Config& c, const std::string& id, const std::string& bundle)
     if (!f.good()) logging::Warn("process.oomScoreAdj: writing /proc/self/oom_score_adj failed");
   }
   int code = 0;
-  if (!start_hooks.ok()) {
-    logging::Error("startContainer: {}; the container's process does not run", std::string(start_hooks.message()));
-    code = 1;
-  } else if (auto sandbox = PodSandboxId(*spec, id)) {
-    code = RunInPod(c, id, *sandbox, *spec);
+  if (auto sandbox = PodSandboxId(*spec, id)) {
+    code = RunInPod(c, id, *sandbox, *spec, /*ready_fd=*/4);
   } else {
     Config cfg = c;
     auto o = ToDoOptions(*spec, cfg);
     if (!o.ok()) return Fail(o.status());
     o->control_dir = dirpath;
+    o->ready_fd = 4;  // Do closes it
     code = Do(cfg, *o);
   }
   auto dir = StateDir::Open(c.root_dir, id, false);
@@ -364,24 +441,22 @@ int Kill(const Config& c, const std::string& id, const std::string& signal, bool
   if (s.status != "created" && s.status != "running" && s.status != "paused") {
     return Fail(fmt::format("cannot kill container \"{}\" in state \"{}\"", id, s.status));
   }
-  // --all: every process of the sandbox (the sentry signals them). A pod
-  // container shares its sandbox with others: its init only (the
-  // supervisor forwards to it), as without --all.
-  if (all && s.status == "running") {
-    auto spec = LoadSpec(s.bundle);
-    if (spec.ok() && !PodSandboxId(*spec, id).has_value()) {
-      // No control socket yet (or no process in it): the sentry is still
-      // booting, its init is the only process to be (the supervisor
-      // forwards to it).
-      if (auto sock = ConnectControl(loaded->first.path()); sock.ok()) {
-        if (auto r = SendControl(sock->get(), {{"op", "signal"}, {"signal", sig}}); !r.ok()) return Fail(r);
-        auto reply = RecvControl(sock->get());
-        if (!reply.ok()) return Fail(reply.status());
-        if (reply->contains("error")) return Fail(fmt::format("kill --all: {}", reply->value("error", "")));
-        // None yet: the sentry is up but its init is still starting.
-        if (reply->value("signalled", 0) > 0) return 0;
-      }
-    }
+  // The sentry signals the container's init (with --all: every process
+  // of the container) and replies once the signal is queued, so a kill
+  // after `start` returned always reaches the process (before its handler
+  // is installed the default action applies, as on Linux). A created
+  // container's process waits before its first instruction: the signal
+  // stays pending until it runs (SIGKILL ends it at once). A frozen
+  // (paused) sentry cannot answer: the supervisor gets the signal and
+  // passes it on once thawed.
+  if (s.status != "paused") {
+    const ControlTarget target = TargetOf(c, id, s);
+    auto reply = Ask(target, {{"op", "signal"}, {"signal", sig}, {"all", all}});
+    // Unavailable: the request went, the reply did not (the signal ended
+    // the sandbox first).
+    if (reply.ok() || absl::IsUnavailable(reply.status())) return 0;
+    if (!absl::IsNotFound(reply.status())) return Fail(fmt::format("kill \"{}\": {}", id, std::string(reply.status().message())));
+    // No sandbox serves it (it is exiting): the supervisor's.
   }
   if (::kill(s.pid, sig) != 0) return Fail(fmt::format("kill {}: {}", s.pid, strerror(errno)));
   // A frozen sandbox would not act on the signal until thawed; SIGKILL

@@ -41,12 +41,6 @@ int Fail(std::string_view msg) {
 
 int Fail(const absl::Status& s) { return Fail(std::string(s.message())); }
 
-// Created (or paused while created): the supervisor waits for `start`,
-// no sandbox process exists yet.
-bool NotStarted(const State& st) {
-  return st.status == "created" || (st.status == "paused" && st.paused_from == "created");
-}
-
 // The running container's state and its control directory.
 absl::StatusOr<State> Running(const Config& c, const std::string& id) {
   auto dir = StateDir::Open(c.root_dir, id, false);
@@ -58,20 +52,24 @@ absl::StatusOr<State> Running(const Config& c, const std::string& id) {
     // Frozen: the sentry cannot answer (runc refuses exec in a paused container too).
     return absl::FailedPreconditionError(fmt::format("container \"{}\" is paused", id));
   }
-  if (NotStarted(*st)) {
-    // Unlike runc's (and gVisor's), our sandbox boots at start: before it
-    // there is nothing to run a process in.
-    return absl::FailedPreconditionError(
-        fmt::format("container \"{}\" is created but not started: its sandbox runs from `runsc start` on", id));
-  }
   if (st->status != "running" && st->status != "created" && st->status != "paused") {
     return absl::FailedPreconditionError(fmt::format("container \"{}\" is not running (state \"{}\")", id, st->status));
   }
   return *st;
 }
 
-absl::StatusOr<nlohmann::json> Request(const Config& c, const std::string& id, const nlohmann::json& req) {
-  auto sock = ConnectControl(c.root_dir + "/" + id);
+// A request about container `id` to the sandbox that serves it (a pod's
+// further container: its pod's, with "container" naming it).
+absl::StatusOr<nlohmann::json> Request(const Config& c, const std::string& id, const State& st,
+                                       nlohmann::json req) {
+  std::string dir = c.root_dir + "/" + id;
+  if (auto spec = LoadSpec(st.bundle); spec.ok()) {
+    if (auto sandbox = PodSandboxId(*spec, id)) {
+      dir = c.root_dir + "/" + *sandbox;
+      req["container"] = id;
+    }
+  }
+  auto sock = ConnectControl(dir);
   if (!sock.ok()) return sock.status();
   if (auto s = SendControl(sock->get(), req); !s.ok()) return s;
   auto reply = RecvControl(sock->get());
@@ -246,7 +244,6 @@ absl::StatusOr<std::vector<nlohmann::json>> SandboxProcesses(const Config& c, co
     auto st = dir->Load();
     if (!st.ok()) return st.status();
     Refresh(*st);
-    if (NotStarted(*st)) return std::vector<nlohmann::json>{};
     if (st->status == "paused" && !st->cgroup.empty()) {
       std::ifstream f(PausedPsFile(c, id));
       auto j = nlohmann::json::parse(f, nullptr, /*allow_exceptions=*/false);
@@ -256,7 +253,7 @@ absl::StatusOr<std::vector<nlohmann::json>> SandboxProcesses(const Config& c, co
   }
   auto st = Running(c, id);
   if (!st.ok()) return st.status();
-  auto reply = Request(c, id, {{"op", "ps"}});
+  auto reply = Request(c, id, *st, {{"op", "ps"}});
   if (!reply.ok()) return reply.status();
   return reply->value("processes", std::vector<nlohmann::json>{});
 }
@@ -304,15 +301,12 @@ int Pause(const Config& c, const std::string& id, bool pause) {
     const std::string saved = PausedPsFile(c, id);
     if (pause) {
       // See PausedPsFile. Taken under the state lock, so no exec can start
-      // a process between the list and the freeze. A created container
-      // has no sandbox processes yet (only its supervisor, waiting).
-      nlohmann::json procs = nlohmann::json::array();
-      if (!created) {
-        auto reply = Request(c, id, {{"op", "ps"}});
-        if (!reply.ok()) return Fail(fmt::format("pause \"{}\": listing its processes: {}", id,
-                                  std::string(reply.status().message())));
-        procs = reply->value("processes", nlohmann::json::array());
-      }
+      // a process between the list and the freeze. A created container's
+      // sandbox runs too (its process waits before its first instruction).
+      auto reply = Request(c, id, *st, {{"op", "ps"}});
+      if (!reply.ok()) return Fail(fmt::format("pause \"{}\": listing its processes: {}", id,
+                                std::string(reply.status().message())));
+      const nlohmann::json procs = reply->value("processes", nlohmann::json::array());
       const std::string tmp = saved + ".tmp";
       std::ofstream(tmp) << procs.dump();
       if (::rename(tmp.c_str(), saved.c_str()) != 0) return Fail(fmt::format("pause: {}: {}", saved, strerror(errno)));
@@ -322,9 +316,6 @@ int Pause(const Config& c, const std::string& id, bool pause) {
       return Fail(s);
     }
     if (!pause) (void)::unlink(saved.c_str());
-  } else if (created) {
-    // Only the supervisor exists, blocked until `start`.
-    if (::kill(st->pid, pause ? SIGSTOP : SIGCONT) != 0) return Fail(fmt::format("{}: {}", id, strerror(errno)));
   } else {
     auto sock = ConnectControl(c.root_dir + "/" + id);
     if (!sock.ok()) return Fail(sock.status());

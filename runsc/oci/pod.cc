@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -38,7 +39,8 @@ std::optional<std::string> PodSandboxId(const Spec& spec, const std::string& id)
   return std::nullopt;
 }
 
-int RunInPod(const Config& c, const std::string& id, const std::string& sandbox_id, const Spec& spec) {
+int RunInPod(const Config& c, const std::string& id, const std::string& sandbox_id, const Spec& spec, int ready_fd) {
+  base::UniqueFd ready(ready_fd);
   auto fail = [](std::string_view msg) {
     fmt::print(stderr, "runsc: {}\n", msg);
     logging::Error("{}", msg);
@@ -79,6 +81,10 @@ int RunInPod(const Config& c, const std::string& id, const std::string& sandbox_
                         {"groups", spec.additional_gids}, {"root_readonly", spec.root_readonly}};
   if (spec.umask.has_value()) req["umask"] = *spec.umask;
   if (spec.oom_score_adj.has_value()) req["oom_score_adj"] = *spec.oom_score_adj;
+  // Held before its first instruction until `runsc start` (control op
+  // "start"); the pod's sysctls must be the ones it asks for.
+  req["hold"] = ready.valid();
+  if (!opts->sysctls.empty()) req["sysctl"] = opts->sysctls;
   req["mounts"] = mounts;
   std::vector<int> fds = {0, 1, 2, sentry_end.get()};
   for (const auto& e : mount_ends) fds.push_back(e.get());
@@ -88,6 +94,11 @@ int RunInPod(const Config& c, const std::string& id, const std::string& sandbox_
   auto started = RecvControl(sock->get());
   if (!started.ok()) return fail(std::string(started.status().message()));
   if (started->contains("error")) return fail(started->value("error", ""));
+  if (ready.valid()) {
+    // runsc create returns now (runsc/oci/commands.cc Create).
+    if (::write(ready.get(), "r", 1) != 1) logging::Warn("pod: telling create we are ready: {}", strerror(errno));
+    ready.Reset();
+  }
   // runsc kill signals this process: pass the signal on to the container's.
   sigset_t fwd;
   sigemptyset(&fwd);

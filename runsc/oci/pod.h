@@ -16,8 +16,11 @@ std::optional<std::string> PodSandboxId(const Spec& spec, const std::string& id)
 
 // The joined container's supervisor body: serves its rootfs, starts its
 // process in the sandbox (known there as `id`, for `runsc exec`), forwards
-// signals; returns its exit code.
-int RunInPod(const Config& c, const std::string& id, const std::string& sandbox_id, const Spec& spec);
+// signals; returns its exit code. With `ready_fd` (>= 0, taken), the
+// process is held before its first instruction until `runsc start`, and
+// one byte on ready_fd says so (runsc create; DoOptions::ready_fd).
+int RunInPod(const Config& c, const std::string& id, const std::string& sandbox_id, const Spec& spec,
+             int ready_fd = -1);
 
 }  // namespace runsc::oci
 

@@ -80,6 +80,7 @@ base::Result<int32_t> Kernel::Clone(Task& parent, const CloneArgs& a) {
   tg->oom_score_adj = ptg.oom_score_adj.load();  // copy_signal()
   tg->oom_score_adj_min = ptg.oom_score_adj_min.load();
   tg->no_ctty = ptg.no_ctty.load();  // copy_signal: signal->tty is inherited
+  tg->container = ptg.container;
   auto child = std::make_unique<Task>(*this, tg, tg->pid);
   child->SetCreds(parent.creds());
   child->SetFds((a.flags & CLONE_FILES) ? parent.fds_ptr() : std::shared_ptr<FdTable>(parent.fds().Fork()));

@@ -232,6 +232,7 @@ base::Result<std::unique_ptr<Task>> Kernel::NewProcessTask(const ExecSpec& spec,
   tg->pid = pid;
   tg->pgid = tg->pid;
   tg->sid = tg->pid;
+  tg->container = spec.container;
   DefaultRlimits(*tg, config_.max_fds);
   if (spec.oom_score_adj.has_value()) {
     tg->oom_score_adj = *spec.oom_score_adj;
@@ -308,6 +309,7 @@ base::Result<int> Kernel::Run(const ExecSpec& spec, std::string* why) {
       RegisterProcessLocked(task.value()->thread_group_ptr(), task.value().get(), nullptr);
     }
     started = true;
+    if (spec.before_run) spec.before_run(task.value()->pid());
     TaskMain(std::move(task).value());
   });
   th.join();

@@ -72,6 +72,14 @@ struct ExecSpec {  // the first process, or one started by `runsc exec`
   // A pod's further container: its own root (fs::Vfs::NewContainerRoot);
   // unset: the sandbox's "/".
   std::optional<fs::Path> root;
+  // The OCI container it belongs to (ThreadGroup::container); "" for the
+  // sandbox's first.
+  std::string container;
+  // If set, called on the new process's own thread once it is registered
+  // (its pid exists: ps lists it, signals queue for it) and exec'd, before
+  // its first instruction; the process runs when it returns. OCI `create`
+  // holds the container's process here until `start` (runc's exec fifo).
+  std::function<void(int32_t pid)> before_run;
 };
 
 class Kernel {

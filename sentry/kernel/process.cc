@@ -402,6 +402,7 @@ std::optional<ProcessInfo> Kernel::GetProcessInfo(int32_t pid) {
   info.exe_path = tg.exe_path;
   info.exe_file = tg.exe_file;
   info.cmdline = tg.cmdline;
+  info.container = tg.container;
   info.state = tg.zombie ? 'Z' : 'S';
   absl::MutexLock gl(&it->second->signal_mu);
   info.threads = static_cast<int>(tg.tasks.size());

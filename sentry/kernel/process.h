@@ -74,6 +74,7 @@ struct ProcessInfo {
   std::string exe_path;
   std::optional<fs::Path> exe_file;  // ThreadGroup::exe_file
   std::string cmdline;     // NUL-separated, as at execve
+  std::string container;   // ThreadGroup::container
   int threads = 0;
   Credentials creds;       // the leader's (groups, capabilities)
   bool no_new_privs = false;

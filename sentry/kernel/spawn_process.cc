@@ -64,6 +64,7 @@ base::Result<int32_t> Kernel::StartProcess(const ExecSpec& spec, std::string* wh
         finished_threads_.push_back(pid);
         return;
       }
+      if (spec.before_run) spec.before_run(pid);
       TaskMain(std::move(task).value());
     }));
   }

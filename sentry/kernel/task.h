@@ -136,6 +136,11 @@ struct ThreadGroup {
   // keeps one (Linux clears that process's signal->tty only). setsid
   // clears it (fs/tty_file.cc).
   std::atomic<bool> no_ctty{false};
+  // The OCI container the process belongs to (a pod's sandbox runs several;
+  // "" for the sandbox's first): set at creation from ExecSpec::container,
+  // inherited at fork, never changed, so read without a lock (as gVisor's
+  // ThreadGroup container id). `runsc kill --all` and `ps` of a container.
+  std::string container;
   // 0 live, 1 zombie (all threads exited), 2 reaped: pidfd readiness.
   // Written under Kernel::mu_; exit_events is notified on each change.
   std::atomic<int> exit_state{0};

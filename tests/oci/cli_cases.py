@@ -22,7 +22,7 @@ def _detach(runsc, bundle, cid, out=None):
 
 
 def _wait_exec(runsc, cid, timeout=15):
-    """Until the sandbox answers (its sentry boots after `start`)."""
+    """Until the sandbox answers (it is up once create returns)."""
     deadline = time.time() + timeout
     while runsc("exec", cid, "/bin/true").returncode != 0:
         assert time.time() < deadline, "the sandbox of {} did not come up".format(cid)
@@ -67,17 +67,17 @@ def case_pause_of_a_created_container_resumes_to_created(runsc, tmp):
         assert runsc.status("pc") == "paused"
         p = runsc("start", "pc")
         assert p.returncode != 0 and "paused" in p.stderr, p.stderr
-        assert json.loads(runsc("ps", "--format", "json", "pc", check=0).stdout) == []
+        # The sandbox booted at create: its init (held before its first
+        # instruction) is listed, from the list taken at pause.
+        assert json.loads(runsc("ps", "--format", "json", "pc", check=0).stdout) == [1]
         p = runsc("exec", "pc", "/bin/true")
         assert p.returncode != 0 and "paused" in p.stderr, p.stderr
         runsc("resume", "pc", check=0)
         assert runsc.status("pc") == "created"
-        # Not started yet: no processes, exec says why.
-        assert json.loads(runsc("ps", "--format", "json", "pc", check=0).stdout) == []
+        # Not started yet: the init is there but has not run.
+        assert json.loads(runsc("ps", "--format", "json", "pc", check=0).stdout) == [1]
         ev = json.loads(runsc("events", "--stats", "pc", check=0).stdout)
-        assert ev["type"] == "stats" and ev["id"] == "pc" and ev["data"]["pids"]["current"] == 0, ev
-        p = runsc("exec", "pc", "/bin/true")
-        assert p.returncode != 0 and "not started" in p.stderr, p.stderr
+        assert ev["type"] == "stats" and ev["id"] == "pc" and ev["data"]["pids"]["current"] == 1, ev
         assert "ran" not in open(out).read()
         runsc("start", "pc", check=0)
         assert runsc.status("pc") == "running"
@@ -357,6 +357,192 @@ def case_events_stream_stats_until_the_container_stops(runsc, tmp):
         assert p.returncode != 0 and "stopped" in p.stderr, p.stderr
     finally:
         runsc("delete", "--force", "ev")
+
+
+def case_create_boots_the_sandbox_and_holds_the_process(runsc, tmp):
+    # As runc's and gVisor's: create sets the container up (its init
+    # exists, exec and ps work) and holds the process before it runs;
+    # start lets it run; poststart hooks see it running before start
+    # returns; a process that cannot be exec'd fails create, leaving nothing.
+    bundle, _ = make_bundle(tmp, None)
+    out = os.path.join(tmp, "out")
+    seen = os.path.join(tmp, "poststart-saw")
+    hook = ("for i in $(seq 200); do grep -q ran {o} && {{ echo ran > {s}; exit 0; }}; sleep 0.05; done; "
+            "echo not-yet > {s}").format(o=out, s=seen)
+    write_config(bundle, runsc, ["/bin/sh", "-c", "echo ran; sleep 30"],
+                 mutate=lambda c: c.__setitem__("hooks", {"poststart": [{"path": "/bin/sh",
+                                                                         "args": ["sh", "-c", hook]}]}))
+    import subprocess
+    with open(out, "w") as f:
+        rc = subprocess.Popen([runsc.path, "--root", runsc.root, "create", "--bundle", bundle, "cb"],
+                              stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).wait(timeout=60)
+    assert rc == 0, open(out).read()
+    try:
+        assert runsc.status("cb") == "created"
+        assert json.loads(runsc("ps", "--format", "json", "cb", check=0).stdout) == [1]
+        assert _count(runsc, "cb", "/bin/sh -c echo ran; sleep 30") == 1, runsc("ps", "cb").stdout
+        p = runsc("exec", "cb", "/bin/sh", "-c", "cat /proc/1/cmdline | /bin/busybox tr '\\0' ' '; echo; echo exec-ok")
+        assert p.returncode == 0 and p.stdout == "/bin/sh -c echo ran; sleep 30 \nexec-ok\n", (p.stdout, p.stderr)
+        assert "ran" not in open(out).read()  # held until start
+        assert not os.path.exists(seen)
+        runsc("start", "cb", check=0)
+        # poststart ran before start returned, and saw the process run.
+        assert open(seen).read() == "ran\n", open(seen).read()
+        assert runsc.status("cb") == "running"
+        p = runsc("start", "cb")
+        assert p.returncode != 0 and "running" in p.stderr, p.stderr
+    finally:
+        runsc("delete", "--force", "cb")
+    # SIGKILL ends a created container's held process without it running;
+    # another signal stays pending (the process does not run before start).
+    os.remove(os.path.join(bundle, "config.json"))
+    write_config(bundle, runsc, ["/bin/sh", "-c", "echo ran; sleep 30"])
+    for cid, sig in (("ck", "KILL"), ("ct", "TERM")):
+        out = os.path.join(tmp, "out-" + cid)
+        with open(out, "w") as f:
+            rc = subprocess.Popen([runsc.path, "--root", runsc.root, "create", "--bundle", bundle, cid],
+                                  stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).wait(timeout=60)
+        assert rc == 0, open(out).read()
+        try:
+            runsc("kill", cid, sig, check=0)
+            if sig == "KILL":
+                wait_status(runsc, cid, "stopped")
+                runsc("wait", cid, check=137)
+            else:
+                time.sleep(0.3)
+                assert runsc.status(cid) == "created", runsc.status(cid)
+            assert "ran" not in open(out).read(), open(out).read()
+        finally:
+            runsc("delete", "--force", cid)
+    os.remove(os.path.join(bundle, "config.json"))
+    write_config(bundle, runsc, ["/no/such/binary"])
+    p = runsc("create", "--bundle", bundle, "cn")
+    assert p.returncode != 0 and "/no/such/binary" in p.stderr, p.stderr
+    assert not os.path.exists(os.path.join(runsc.root, "cn"))
+    assert _pids_of("cn") == [], _pids_of("cn")
+
+
+def case_kill_right_after_start_is_never_lost(runsc, tmp):
+    # `run -d X; kill X TERM`: the signal is queued on the process by the
+    # time kill returns. The poststart hook waits until the app has its
+    # handler (so the outcome does not depend on how fast it starts);
+    # then every TERM must reach it.
+    bundle, _ = make_bundle(tmp, None)
+    for i in range(5):
+        cid = "sig{}".format(i)
+        out = os.path.join(tmp, "out{}".format(i))
+        wait_ready = "for i in $(seq 400); do grep -q ready {o} && exit 0; sleep 0.05; done; exit 1".format(o=out)
+        if os.path.exists(os.path.join(bundle, "config.json")):
+            os.remove(os.path.join(bundle, "config.json"))
+        write_config(bundle, runsc, ["/bin/sh", "-c", "trap 'echo got-term; exit 0' TERM; echo ready; "
+                                                      "while true; do sleep 0.05; done"],
+                     mutate=lambda c: c.__setitem__("hooks", {"poststart": [{"path": "/bin/sh",
+                                                                             "args": ["sh", "-c", wait_ready]}]}))
+        _detach(runsc, bundle, cid, out)
+        try:
+            runsc("kill", cid, "TERM", check=0)
+            wait_status(runsc, cid, "stopped", timeout=20)
+            assert open(out).read() == "ready\ngot-term\n", (i, open(out).read())
+            runsc("wait", cid, check=0)
+        finally:
+            runsc("delete", "--force", cid)
+
+
+def _sandbox_cmdlines(runsc, cid):
+    """Every process's command line as the pod's /proc shows it."""
+    p = runsc("exec", cid, "/bin/sh", "-c",
+              "for d in /proc/[0-9]*; do /bin/busybox tr '\\0' ' ' < $d/cmdline; echo; done", check=0)
+    return [line.strip() for line in p.stdout.splitlines() if line.strip()]
+
+
+def _pod_bundles(tmp, runsc, pod, sb_args, sb_mutate=None):
+    """A pod sandbox bundle and a setter for its further container's (ids
+    unique across cases: the default cgroup path is /runsc/ID)."""
+    sb_bundle, _ = make_bundle(os.path.join(tmp, "sb"), None)
+    cri = "io.kubernetes.cri."
+
+    def sb_cfg(c):
+        c["annotations"] = {cri + "container-type": "sandbox"}
+        if sb_mutate:
+            sb_mutate(c)
+    write_config(sb_bundle, runsc, sb_args, mutate=sb_cfg)
+    app_bundle, _ = make_bundle(os.path.join(tmp, "app"), None)
+
+    def app_config(args, mutate=None):
+        path = os.path.join(app_bundle, "config.json")
+        if os.path.exists(path):
+            os.remove(path)
+
+        def cfg(c):
+            c["annotations"] = {cri + "container-type": "container", cri + "sandbox-id": pod}
+            if mutate:
+                mutate(c)
+        write_config(app_bundle, runsc, args, mutate=cfg)
+    return sb_bundle, app_bundle, app_config
+
+
+def case_pod_kill_all_reaches_only_that_containers_processes(runsc, tmp):
+    # kill --all of a pod's container: its init, what it forked and what
+    # runsc exec started in it; none of the pod's other processes. ps of
+    # it lists just those.
+    pod, app = "pka-pod", "pka-app"
+    sb_bundle, app_bundle, app_config = _pod_bundles(
+        tmp, runsc, pod, ["/bin/sh", "-c", "sleep 103 & while true; do sleep 0.1; done"])
+    runsc("run", "--detach", "--bundle", sb_bundle, pod, check=0)
+    try:
+        app_config(["/bin/sh", "-c", "sleep 101 & sleep 101 & wait"])
+        runsc("run", "--detach", "--bundle", app_bundle, app, check=0)
+        runsc("exec", "--detach", app, "/bin/sleep", "102", check=0)
+        deadline = time.time() + 15
+        while _count(runsc, app, "sleep 101") < 2 or _count(runsc, app, "/bin/sleep 102") < 1:
+            assert time.time() < deadline, runsc("ps", app).stdout
+            time.sleep(0.1)
+        assert _count(runsc, app, "sleep 103") == 0, runsc("ps", app).stdout  # the pod's, not app's
+        assert _count(runsc, pod, "sleep 101") == 0, runsc("ps", pod).stdout
+        assert _count(runsc, pod, "sleep 103") == 1, runsc("ps", pod).stdout
+        runsc("kill", "--all", app, "TERM", check=0)
+        wait_status(runsc, app, "stopped")
+        deadline = time.time() + 10
+        while True:
+            left = _sandbox_cmdlines(runsc, pod)
+            if not any(c.startswith("sleep 101") or c.startswith("/bin/sleep 102") for c in left):
+                break
+            assert time.time() < deadline, left
+            time.sleep(0.1)
+        assert any(c.startswith("sleep 103") for c in left), left
+        assert runsc.status(pod) == "running"
+        runsc("delete", app, check=0)
+    finally:
+        runsc("delete", "--force", app, check=None)
+        runsc("delete", "--force", pod, check=None)
+
+
+def case_pod_container_sysctls_must_match_the_pods(runsc, tmp):
+    # Sysctls are per pod (its UTS/IPC/net namespaces, one /proc/sys): a
+    # later container may restate the pod's value; another value fails
+    # its create, naming the key, and leaves nothing.
+    pod = "psy-pod"
+    sb_bundle, app_bundle, app_config = _pod_bundles(
+        tmp, runsc, pod, ["/bin/sleep", "60"],
+        sb_mutate=lambda c: c["linux"].__setitem__("sysctl", {"kernel.domainname": "pod.example"}))
+    runsc("run", "--detach", "--bundle", sb_bundle, pod, check=0)
+    try:
+        app_config(["/bin/cat", "/proc/sys/kernel/domainname", "/proc/sys/vm/overcommit_memory"],
+                   mutate=lambda c: c["linux"].__setitem__("sysctl", {"kernel.domainname": "pod.example",
+                                                                      "vm.overcommit_memory": "0"}))
+        p = runsc("run", "--bundle", app_bundle, "psy-same", check=0)
+        assert p.stdout == "pod.example\n0\n", (p.stdout, p.stderr)
+        runsc("delete", "psy-same", check=0)
+        for sysctl, key in (({"kernel.domainname": "other.example"}, "kernel.domainname"),
+                            ({"vm.overcommit_memory": "1"}, "vm.overcommit_memory")):
+            app_config(["/bin/true"], mutate=lambda c: c["linux"].__setitem__("sysctl", sysctl))
+            p = runsc("create", "--bundle", app_bundle, "psy-diff")
+            assert p.returncode != 0 and key in p.stderr and "pod" in p.stderr, (sysctl, p.stderr)
+            assert not os.path.exists(os.path.join(runsc.root, "psy-diff"))
+            assert _pids_of("psy-diff") == [], _pids_of("psy-diff")
+        assert runsc.status(pod) == "running"
+    finally:
+        runsc("delete", "--force", pod, check=None)
 
 
 def case_features_prints_runc_fields(runsc, tmp):

@@ -76,6 +76,7 @@ static int skipped(long nr) {
     case SYS_brk: case SYS_arch_prctl: case SYS_rseq:                /* our heap, TLS */
     case SYS_close_range:                                            /* our report fd */
     case SYS_shmat:                                                  /* SHM_REMAP at garbage replaces our memory */
+    case 335:                                                        /* uretprobe: SIGILL on Linux (seccomp can't filter it) */
     /* Files whose reads block until someone else writes: a random read on
      * one would wait forever (correctly). Nothing here can write them. */
     case SYS_pipe: case SYS_pipe2: case SYS_eventfd: case SYS_eventfd2:

@@ -17,6 +17,7 @@ import hashlib
 import os
 import re
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -62,6 +63,9 @@ class Env:
 
     def __init__(self, args):
         self.runsc = os.path.abspath(args.runsc)
+        # Global runsc flags for every run (e.g. RUNSC_FLAGS=--platform=systrap).
+        self.flags = shlex.split(args.runsc_flags)
+        self.systrap = "--platform=systrap" in self.flags
         self.dir = tempfile.mkdtemp(prefix="runsc-security-")
         self.outside = os.path.join(self.dir, "outside")
         self.marker = os.path.join(self.outside, "marker")
@@ -90,7 +94,7 @@ class Env:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def cmd(self, argv, flags=(), do_flags=()):
-        return [self.runsc, "--network=none", *flags, "do", "--root", self.root, "--cwd", "/", *do_flags, *argv]
+        return [self.runsc, "--network=none", *self.flags, *flags, "do", "--root", self.root, "--cwd", "/", *do_flags, *argv]
 
     def run(self, argv, flags=(), timeout=TIMEOUT, do_flags=()):
         cmd = self.cmd(argv, flags, do_flags)
@@ -243,7 +247,9 @@ def sentry_and_gofer_run_confined(env):
         check(fst.get("Seccomp") == "2", "the stub factory runs without a seccomp filter")
         check(fst.get("NoNewPrivs") == "1", "the stub factory lacks no_new_privs")
         check(int(fst["CapEff"], 16) == 0, f"the stub factory has capabilities {fst['CapEff']}")
-        check(len(ffds) == 2, f"the stub factory holds fds {ffds}, want the memory file and its socket")
+        # (systrap: also the sysmsg file, platform/systrap/sysmsg.h.)
+        want_ffds = 3 if env.systrap else 2
+        check(len(ffds) == want_ffds, f"the stub factory holds fds {ffds}, want the memory file and its socket")
         sentry_filters = int(fst.get("Seccomp_filters", "1"))
         stubs = children(factories[0])
         check(stubs, "no stub process found under the stub factory")
@@ -270,10 +276,11 @@ def sentry_and_gofer_run_confined(env):
             check(int(st.get("Seccomp_filters", "0")) > sentry_filters, "a stub lacks its own seccomp filter")
             check(st.get("NoNewPrivs") == "1", "a stub lacks no_new_privs")
             check(int(st["CapEff"], 16) == 0, f"a stub has capabilities {st['CapEff']}")
-            # No fds but the memory file.
-            check(len(fds) == 1, f"a stub holds fds {fds}")
-            check(os.readlink(f"/proc/{stub}/fd/{fds[0]}").startswith("/memfd:"),
-                  f"a stub's one fd is {os.readlink(f'/proc/{stub}/fd/{fds[0]}')}, not the memory file")
+            # No fds but the memory file (systrap: and the sysmsg file).
+            check(len(fds) == (2 if env.systrap else 1), f"a stub holds fds {fds}")
+            for fd in fds:
+                check(os.readlink(f"/proc/{stub}/fd/{fd}").startswith("/memfd:"),
+                      f"a stub's fd is {os.readlink(f'/proc/{stub}/fd/{fd}')}, not a memory file")
     finally:
         out, err = proc.communicate(timeout=TIMEOUT)
     check(proc.returncode == 0, f"runsc do sleep exited {proc.returncode}: {err.decode()}")
@@ -296,7 +303,15 @@ def debug_log_reports_allowlist_sizes_as_documented(env):
     with open(doc_path) as f:
         documented = {m.group(1): int(m.group(2)) for m in ALLOWLIST_LOG.finditer(f.read())}
     print(f"logged {logged}; docs/security.md {documented}")
-    check(set(logged) == {"sentry", "gofer", "stub", "stub factory"}, f"allowlist sizes logged: {logged}")
+    if env.systrap:
+        # --platform=systrap: the systrap layers, quoted in the table only.
+        rows = re.findall(r"\n\| (systrap [a-z ]+?) \| [^|\n]* \| (\d+) \|", open(doc_path).read())
+        documented = {k: v for k, v in documented.items() if k in ("sentry", "gofer")}
+        documented.update({name: int(n) for name, n in rows})
+        want = {"sentry", "gofer", "systrap stub", "systrap stub factory", "systrap app thread"}
+    else:
+        want = {"sentry", "gofer", "stub", "stub factory"}
+    check(set(logged) == want, f"allowlist sizes logged: {logged}")
     check(logged == documented, f"the logged sizes {logged} differ from docs/security.md's {documented}")
     installed = [i for i, l in enumerate(lines) if "seccomp: sentry allowlist installed" in l]
     contact = [i for i, l in enumerate(lines) if "connecting to the gofer" in l]
@@ -598,6 +613,8 @@ def main():
     p.add_argument("--case", action="append")
     p.add_argument("--fuzz-seconds", type=int, default=int(os.environ.get("FUZZ_SECONDS", "60")))
     p.add_argument("--list", action="store_true")
+    p.add_argument("--runsc-flags", default=os.environ.get("RUNSC_FLAGS", ""),
+                   help="global runsc flags for every run (default: $RUNSC_FLAGS)")
     args = p.parse_args()
     if args.list:
         for c in CASES:

@@ -65,6 +65,13 @@ std::string DrainMaster(int fd) {
   return out;
 }
 
+// What a child waiting to be ended by a signal does: sleeps, at most 30 s,
+// so that a signal that never comes fails the test (the child returns)
+// instead of hanging it.
+void WaitForTheSignal() {
+  for (int i = 0; i < 600; ++i) usleep(50 * 1000);
+}
+
 TEST(Pty, PtsnameNamesReplicaWithTheMastersNumber) {
   Pty p = OpenPty();
   unsigned int n = 1234;
@@ -357,7 +364,7 @@ TEST(PtyJobControl, InterruptCharacterSendsSigintToForegroundGroup) {
   Pipe ready = MakePipe();
   const pid_t pid = SpawnSessionOn(p, ready.write_end.get(), [](int, int rfd) {
     if (write(rfd, "r", 1) != 1) return 1;
-    while (true) pause();  // SIGINT's default action ends us
+    WaitForTheSignal();  // SIGINT's default action ends us
     return 2;
   });
   ASSERT_GT(pid, 0);
@@ -379,7 +386,7 @@ TEST(PtyJobControl, QuitCharacterSendsSigquit) {
   const pid_t pid = SpawnSessionOn(p, ready.write_end.get(), [](int, int rfd) {
     signal(SIGQUIT, [](int) { _exit(9); });
     if (write(rfd, "r", 1) != 1) return 1;
-    while (true) pause();
+    WaitForTheSignal();
     return 2;
   });
   char c;
@@ -396,7 +403,7 @@ TEST(PtyJobControl, WindowSizeChangeSendsSigwinch) {
   const pid_t pid = SpawnSessionOn(p, ready.write_end.get(), [](int, int rfd) {
     signal(SIGWINCH, [](int) { _exit(7); });
     if (write(rfd, "r", 1) != 1) return 1;
-    while (true) pause();
+    WaitForTheSignal();
     return 2;
   });
   char c;
@@ -443,13 +450,20 @@ TEST(PtyJobControl, TiocspgrpMovesTheForegroundGroup) {
     }
     setpgid(bg, bg);
     signal(SIGTTOU, SIG_IGN);
-    if (tcsetpgrp(fd, bg) != 0) return 21;
-    if (tcgetpgrp(fd) != bg) return 22;
     const pid_t nobody = 999999;
-    if (tcsetpgrp(fd, nobody) == 0 || errno != ESRCH) return 23;
+    int result = 0;
+    if (tcsetpgrp(fd, bg) != 0) {
+      result = 21;
+    } else if (tcgetpgrp(fd) != bg) {
+      result = 22;
+    } else if (tcsetpgrp(fd, nobody) == 0 || errno != ESRCH) {
+      result = 23;
+    }
+    // Always: a paused child left behind would hold the test's stdout open
+    // and turn this failure into a timeout of the whole program.
     kill(bg, SIGKILL);
     waitpid(bg, nullptr, 0);
-    return 0;
+    return result;
   });
   int status;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
@@ -462,7 +476,7 @@ TEST(PtyJobControl, SuspendCharacterSendsSigtstp) {
   const pid_t pid = SpawnSessionOn(p, ready.write_end.get(), [](int, int rfd) {
     signal(SIGTSTP, [](int) { _exit(8); });
     if (write(rfd, "r", 1) != 1) return 1;
-    while (true) pause();
+    WaitForTheSignal();
     return 2;
   });
   char c;
@@ -540,7 +554,7 @@ TEST(PtyJobControl, MasterCloseHangsUpTheSessionLeader) {
   const pid_t pid = SpawnSessionOn(p, ready.write_end.get(), [m = p.master.get()](int, int rfd) {
     close(m);  // the parent's close must be the master's last
     if (write(rfd, "r", 1) != 1) return 1;
-    while (true) pause();  // SIGHUP's default action ends us
+    WaitForTheSignal();  // SIGHUP's default action ends us
     return 2;
   });
   char c;

@@ -17,6 +17,7 @@
 
 #include "platform/platform.h"
 #include "platform/ptrace/ptrace.h"
+#include "platform/systrap/systrap.h"
 
 namespace {
 
@@ -40,10 +41,13 @@ double Median(std::vector<double> v) {
 
 // Runs on a fresh thread so that pinning from one configuration does not leak
 // into the next.
-Numbers Measure(int mem_fd, const platform::ptrace::Options& opts, int iters) {
+Numbers Measure(int mem_fd, const platform::ptrace::Options& opts, int iters, bool systrap = false) {
   Numbers n;
   std::string why;
-  auto plat = platform::ptrace::NewPtracePlatform(mem_fd, opts, &why);
+  platform::systrap::Options sopts;
+  sopts.pin_cpu = opts.pin_cpu;
+  auto plat = systrap ? platform::systrap::NewSystrapPlatform(mem_fd, sopts, &why)
+                      : platform::ptrace::NewPtracePlatform(mem_fd, opts, &why);
   if (!plat.ok()) {
     std::fprintf(stderr, "platform: %s\n", why.c_str());
     std::exit(1);
@@ -103,7 +107,10 @@ int main(int argc, char** argv) {
   struct Config {
     const char* name;
     platform::ptrace::Options opts;
+    bool systrap = false;
   };
+  // argv[2]: only the configs whose name contains it (e.g. "systrap").
+  const std::string only = argc > 2 ? argv[2] : "";
   const Config configs[] = {
       {"no pin, block", {false, 0}},
       {"no pin, spin 5us", {false, 5000}},
@@ -112,10 +119,13 @@ int main(int argc, char** argv) {
       {"pin, block", {true, 0}},
       {"pin, spin 5us", {true, 5000}},
       {"pin, spin 20us", {true, 20000}},
+      {"systrap, no pin", {false, 0}, true},
+      {"systrap, pin", {true, 0}, true},
   };
   for (const Config& c : configs) {
+    if (!only.empty() && std::string(c.name).find(only) == std::string::npos) continue;
     Numbers n;
-    std::thread([&] { n = Measure(mem_fd, c.opts, iters); }).join();
+    std::thread([&] { n = Measure(mem_fd, c.opts, iters, c.systrap); }).join();
     std::printf("%-20s %13.2f %13.2f %13.2f %13.0f\n", c.name, n.syscall_us, n.fault_us, n.map_us, n.new_as_us);
   }
   Numbers n;

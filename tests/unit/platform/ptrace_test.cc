@@ -18,6 +18,8 @@
 
 #include "base/unique_fd.h"
 #include "platform/platform.h"
+#include "platform/ptrace/stub.h"
+#include "platform/systrap/systrap.h"
 
 namespace platform {
 namespace {
@@ -62,6 +64,7 @@ constexpr size_t kXmm0Offset = 160;
 
 class PtracePlatformTest : public ::testing::Test {
  protected:
+  virtual std::string PlatformName() const { return "ptrace"; }
   void SetUp() override {
     mem_fd_ = base::UniqueFd(memfd_create("ptrace-test-mem", MFD_CLOEXEC));
     ASSERT_TRUE(mem_fd_.valid());
@@ -70,7 +73,8 @@ class PtracePlatformTest : public ::testing::Test {
     ASSERT_NE(p, MAP_FAILED);
     mem_ = static_cast<uint8_t*>(p);
     std::string why;
-    auto plat = ptrace::NewPtracePlatform(mem_fd_.get(), &why);
+    auto plat = PlatformName() == "systrap" ? systrap::NewSystrapPlatform(mem_fd_.get(), systrap::Options{}, &why)
+                                            : ptrace::NewPtracePlatform(mem_fd_.get(), &why);
     ASSERT_TRUE(plat.ok()) << why;
     platform_ = std::move(plat).value();
     auto as = platform_->NewAddressSpace();
@@ -107,6 +111,15 @@ class PtracePlatformTest : public ::testing::Test {
   std::unique_ptr<Context> ctx_;
 };
 
+// What the platform interface promises, run on both platforms (systrap:
+// platform/systrap/README.md).
+class PlatformTest : public PtracePlatformTest, public ::testing::WithParamInterface<std::string> {
+ protected:
+  std::string PlatformName() const override { return GetParam(); }
+};
+INSTANTIATE_TEST_SUITE_P(Platforms, PlatformTest, ::testing::Values("ptrace", "systrap"),
+                         [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
+
 // The stub traced by the calling thread (the factory, not the test, is its
 // parent).
 pid_t StubPid() {
@@ -127,7 +140,7 @@ pid_t StubPid() {
   return found;
 }
 
-TEST_F(PtracePlatformTest, SyscallStopsWithNumberAndResultIsSeenByApp) {
+TEST_P(PlatformTest, SyscallStopsWithNumberAndResultIsSeenByApp) {
   LoadCode(kGetpidThenExit);
   Registers regs = InitialRegisters(kCodeAddr, 0);
   StopInfo info = Run(regs);
@@ -141,7 +154,7 @@ TEST_F(PtracePlatformTest, SyscallStopsWithNumberAndResultIsSeenByApp) {
   EXPECT_EQ(regs.regs.rdi, 4242u);
 }
 
-TEST_F(PtracePlatformTest, RestartErrnoInRaxIsNotRestartedByHost) {
+TEST_P(PlatformTest, RestartErrnoInRaxIsNotRestartedByHost) {
   LoadCode(kGetpidThenExit);
   Registers regs = InitialRegisters(kCodeAddr, 0);
   ASSERT_EQ(Run(regs).reason, StopReason::kSyscall);
@@ -154,7 +167,7 @@ TEST_F(PtracePlatformTest, RestartErrnoInRaxIsNotRestartedByHost) {
   EXPECT_EQ(regs.regs.rdi, static_cast<uint64_t>(-512));
 }
 
-TEST_F(PtracePlatformTest, StoreToUnmappedAddressIsWriteFault) {
+TEST_P(PlatformTest, StoreToUnmappedAddressIsWriteFault) {
   LoadCode(kStoreToRbx);
   Registers regs = InitialRegisters(kCodeAddr, 0);
   regs.regs.rbx = kUnmappedAddr + 8;
@@ -166,7 +179,7 @@ TEST_F(PtracePlatformTest, StoreToUnmappedAddressIsWriteFault) {
   EXPECT_EQ(regs.regs.rip, kCodeAddr);  // at the faulting instruction
 }
 
-TEST_F(PtracePlatformTest, LoadFromUnmappedAddressIsReadFault) {
+TEST_P(PlatformTest, LoadFromUnmappedAddressIsReadFault) {
   LoadCode(kLoadFromRbx);
   Registers regs = InitialRegisters(kCodeAddr, 0);
   regs.regs.rbx = kUnmappedAddr;
@@ -176,7 +189,7 @@ TEST_F(PtracePlatformTest, LoadFromUnmappedAddressIsReadFault) {
   EXPECT_EQ(info.fault_access, kProtRead);
 }
 
-TEST_F(PtracePlatformTest, FaultIsInvisibleToAppAfterSentryMapsThePage) {
+TEST_P(PlatformTest, FaultIsInvisibleToAppAfterSentryMapsThePage) {
   LoadCode(kStoreToRbx);
   Registers regs = InitialRegisters(kCodeAddr, 0);
   regs.regs.rbx = kUnmappedAddr + 16;
@@ -193,7 +206,7 @@ TEST_F(PtracePlatformTest, FaultIsInvisibleToAppAfterSentryMapsThePage) {
   EXPECT_EQ(stored, 0x1122334455667788u);
 }
 
-TEST_F(PtracePlatformTest, ExecutingUnmappedCodeIsExecFault) {
+TEST_P(PlatformTest, ExecutingUnmappedCodeIsExecFault) {
   LoadCode(kGetpidThenExit);
   ASSERT_TRUE(as_->Unmap(kCodeAddr, kPage).ok());
   Registers regs = InitialRegisters(kCodeAddr, 0);
@@ -203,7 +216,7 @@ TEST_F(PtracePlatformTest, ExecutingUnmappedCodeIsExecFault) {
   EXPECT_EQ(info.fault_access, kProtExec);
 }
 
-TEST_F(PtracePlatformTest, WriteToPageProtectedReadOnlyFaults) {
+TEST_P(PlatformTest, WriteToPageProtectedReadOnlyFaults) {
   LoadCode(kStoreToRbx);
   Registers regs = InitialRegisters(kCodeAddr, 0);
   regs.regs.rbx = kDataAddr;
@@ -221,7 +234,7 @@ TEST_F(PtracePlatformTest, WriteToPageProtectedReadOnlyFaults) {
   EXPECT_EQ(mem_[kDataOffset], 7);
 }
 
-TEST_F(PtracePlatformTest, Int3IsReportedAsSignal) {
+TEST_P(PlatformTest, Int3IsReportedAsSignal) {
   LoadCode(kInt3);
   Registers regs = InitialRegisters(kCodeAddr, 0);
   StopInfo info = Run(regs);
@@ -229,7 +242,7 @@ TEST_F(PtracePlatformTest, Int3IsReportedAsSignal) {
   EXPECT_EQ(info.signo, SIGTRAP);
 }
 
-TEST_F(PtracePlatformTest, InterruptStopsASpinningApp) {
+TEST_P(PlatformTest, InterruptStopsASpinningApp) {
   LoadCode(kSpin);
   Registers regs = InitialRegisters(kCodeAddr, 0);
   std::thread interrupter([&] {
@@ -242,7 +255,7 @@ TEST_F(PtracePlatformTest, InterruptStopsASpinningApp) {
   EXPECT_EQ(regs.regs.rip, kCodeAddr);
 }
 
-TEST_F(PtracePlatformTest, InterruptBeforeSwitchIsNotLostNorRepeated) {
+TEST_P(PlatformTest, InterruptBeforeSwitchIsNotLostNorRepeated) {
   LoadCode(kGetpidThenExit);
   Registers regs = InitialRegisters(kCodeAddr, 0);
   ASSERT_EQ(Run(regs).reason, StopReason::kSyscall);  // bind the context
@@ -254,14 +267,14 @@ TEST_F(PtracePlatformTest, InterruptBeforeSwitchIsNotLostNorRepeated) {
   EXPECT_EQ(regs.regs.orig_rax, 60u);
 }
 
-TEST_F(PtracePlatformTest, InterruptBeforeFirstSwitchIsNotLost) {
+TEST_P(PlatformTest, InterruptBeforeFirstSwitchIsNotLost) {
   LoadCode(kSpin);
   ctx_->Interrupt();
   Registers regs = InitialRegisters(kCodeAddr, 0);
   EXPECT_EQ(Run(regs).reason, StopReason::kInterrupted);
 }
 
-TEST_F(PtracePlatformTest, FpStateRoundTripsThroughApp) {
+TEST_P(PlatformTest, FpStateRoundTripsThroughApp) {
   LoadCode(kSwapXmm0);
   Registers regs = InitialRegisters(kCodeAddr, 0);
   auto fp = std::make_unique<FpState>();
@@ -285,7 +298,7 @@ TEST_F(PtracePlatformTest, FpStateRoundTripsThroughApp) {
   EXPECT_EQ(out, 0x0123456789abcdefu);  // we see the app's xmm0
 }
 
-TEST_F(PtracePlatformTest, FaultKeepsAppFpState) {
+TEST_P(PlatformTest, FaultKeepsAppFpState) {
   auto fp = std::make_unique<FpState>();
   LoadCode(kInt3);
   Registers regs = InitialRegisters(kCodeAddr, 0);
@@ -304,7 +317,7 @@ TEST_F(PtracePlatformTest, FaultKeepsAppFpState) {
   EXPECT_EQ(out, in);
 }
 
-TEST_F(PtracePlatformTest, MapRejectsForeignFdsAndStubRange) {
+TEST_P(PlatformTest, MapRejectsForeignFdsAndStubRange) {
   base::UniqueFd other(memfd_create("other", MFD_CLOEXEC));
   ASSERT_TRUE(other.valid());
   EXPECT_EQ(as_->Map(kDataAddr, kPage, kProtRead, other.get(), 0).error(), base::Errno::kEINVAL);
@@ -389,7 +402,7 @@ TEST_F(PtracePlatformTest, StubHoldsNoSentryMemoryOrFds) {
   EXPECT_LE(count, 4);
 }
 
-TEST_F(PtracePlatformTest, ReadingSentryMemoryFaults) {
+TEST_P(PlatformTest, ReadingSentryMemoryFaults) {
   static uint64_t sentry_secret = 42;
   LoadCode(kLoadFromRbx);
   Registers regs = InitialRegisters(kCodeAddr, 0);
@@ -399,7 +412,7 @@ TEST_F(PtracePlatformTest, ReadingSentryMemoryFaults) {
   EXPECT_EQ(info.fault_addr, regs.regs.rbx);
 }
 
-TEST_F(PtracePlatformTest, KilledStubReportsDiedThenEsrch) {
+TEST_P(PlatformTest, KilledStubReportsDiedThenEsrch) {
   LoadCode(kGetpidThenExit);
   Registers regs = InitialRegisters(kCodeAddr, 0);
   ASSERT_EQ(Run(regs).reason, StopReason::kSyscall);
@@ -413,7 +426,7 @@ TEST_F(PtracePlatformTest, KilledStubReportsDiedThenEsrch) {
   EXPECT_EQ(as_->Map(kDataAddr, kPage, kProtRead, mem_fd_.get(), 0).error(), base::Errno::kESRCH);
 }
 
-TEST_F(PtracePlatformTest, SecondContextWithoutAddContextIsRefused) {
+TEST_P(PlatformTest, SecondContextWithoutAddContextIsRefused) {
   LoadCode(kGetpidThenExit);
   Registers regs = InitialRegisters(kCodeAddr, 0);
   ASSERT_EQ(Run(regs).reason, StopReason::kSyscall);
@@ -423,7 +436,7 @@ TEST_F(PtracePlatformTest, SecondContextWithoutAddContextIsRefused) {
   EXPECT_EQ(other.value()->Switch(*as_, regs2).error(), base::Errno::kEAGAIN);
 }
 
-TEST_F(PtracePlatformTest, AddedContextRunsOnAnotherThreadAndMapsThroughItsOwnStubThread) {
+TEST_P(PlatformTest, AddedContextRunsOnAnotherThreadAndMapsThroughItsOwnStubThread) {
   LoadCode(kGetpidThenExit);
   Registers regs = InitialRegisters(kCodeAddr, 0);
   ASSERT_EQ(Run(regs).reason, StopReason::kSyscall);
@@ -449,7 +462,7 @@ TEST_F(PtracePlatformTest, AddedContextRunsOnAnotherThreadAndMapsThroughItsOwnSt
   EXPECT_EQ(Run(regs).reason, StopReason::kSyscall);
 }
 
-TEST_F(PtracePlatformTest, SwitchFromNonTracerThreadIsRefused) {
+TEST_P(PlatformTest, SwitchFromNonTracerThreadIsRefused) {
   LoadCode(kGetpidThenExit);
   Registers regs = InitialRegisters(kCodeAddr, 0);
   base::Errno err{};
@@ -457,7 +470,7 @@ TEST_F(PtracePlatformTest, SwitchFromNonTracerThreadIsRefused) {
   EXPECT_EQ(err, base::Errno::kEPERM);
 }
 
-TEST_F(PtracePlatformTest, AddressSpacesAreIndependent) {
+TEST_P(PlatformTest, AddressSpacesAreIndependent) {
   auto as2 = platform_->NewAddressSpace();
   ASSERT_TRUE(as2.ok());
   auto ctx2 = platform_->NewContext();
@@ -475,7 +488,7 @@ TEST_F(PtracePlatformTest, AddressSpacesAreIndependent) {
 // A fresh address space queues its Maps and injects them in batches at the
 // first Switch: more than one batch's worth, in order (a later Map of the
 // same page wins), all present afterwards.
-TEST_F(PtracePlatformTest, MapsBeforeTheFirstSwitchAreAllApplied) {
+TEST_P(PlatformTest, MapsBeforeTheFirstSwitchAreAllApplied) {
   auto as2 = platform_->NewAddressSpace();
   ASSERT_TRUE(as2.ok());
   auto ctx2 = platform_->NewContext();
@@ -511,7 +524,7 @@ TEST_F(PtracePlatformTest, MapsBeforeTheFirstSwitchAreAllApplied) {
 
 // A queued Map the host refuses fails the first Switch rather than being
 // lost (here: a file offset beyond what mmap can express).
-TEST_F(PtracePlatformTest, AQueuedMapTheHostRefusesFailsTheFirstSwitch) {
+TEST_P(PlatformTest, AQueuedMapTheHostRefusesFailsTheFirstSwitch) {
   auto as2 = platform_->NewAddressSpace();
   ASSERT_TRUE(as2.ok());
   auto ctx2 = platform_->NewContext();
@@ -572,6 +585,118 @@ TEST_F(PtracePlatformTest, ReplacementTakesOverTheReplacedStubEmptied) {
   regs = InitialRegisters(kCodeAddr, 0);
   regs.regs.rbx = kBase;
   EXPECT_EQ(Run(regs).reason, StopReason::kSyscall);  // the old one still works
+}
+
+// systrap only (platform/systrap/README.md, "Security").
+class SystrapTest : public PtracePlatformTest {
+ protected:
+  std::string PlatformName() const override { return "systrap"; }
+  // A fresh address space with the code page, its context, and a run from
+  // `regs` to the first stop.
+  StopInfo RunFresh(Registers& regs) {
+    auto as = platform_->NewAddressSpace();
+    EXPECT_TRUE(as.ok());
+    if (!as.ok()) return StopInfo{StopReason::kSignal};
+    EXPECT_TRUE(as.value()->Map(kCodeAddr, kPage, kProtRead | kProtExec, mem_fd_.get(), kCodeOffset).ok());
+    EXPECT_TRUE(as.value()->Map(kDataAddr, kPage, kProtRead | kProtWrite, mem_fd_.get(), kDataOffset).ok());
+    auto ctx = platform_->NewContext();
+    auto r = ctx.value()->Switch(*as.value(), regs);
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? r.value() : StopInfo{StopReason::kSignal};
+  }
+};
+
+// App code that jumps into the stub's code to reach a `syscall` there (the
+// injection gadget, the batch loop, the thread start) with its own
+// registers: the thread's filter kills the stub before mmap, munmap or
+// mprotect runs (had one run, the int3 after it would stop with SIGTRAP).
+TEST_F(SystrapTest, AppJumpingIntoStubCodeCannotMapUnmapOrProtect) {
+  LoadCode(kGetpidThenExit);
+  struct Try {
+    uint64_t nr, a1, a2, a3, a4, a5;
+  };
+  const Try tries[] = {
+      {SYS_mmap, 0x800000, kPage, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_SHARED | MAP_FIXED,
+       static_cast<uint64_t>(mem_fd_.get())},
+      {SYS_mmap, 0x800000, kPage, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+       ~0ull},
+      {SYS_munmap, kCodeAddr, kPage, 0, 0, 0},
+      {SYS_mprotect, kCodeAddr, kPage, PROT_READ | PROT_WRITE | PROT_EXEC, 0, 0},
+  };
+  for (const Try& t : tries) {
+    Registers regs = InitialRegisters(ptrace::StubSyscallAddr(), 0);
+    regs.regs.rax = t.nr;
+    regs.regs.rdi = t.a1;
+    regs.regs.rsi = t.a2;
+    regs.regs.rdx = t.a3;
+    regs.regs.r10 = t.a4;
+    regs.regs.r8 = t.a5;
+    regs.regs.r9 = 0;
+    EXPECT_EQ(RunFresh(regs).reason, StopReason::kDied) << "syscall " << t.nr;
+  }
+  // The batch loop with an entry the app wrote into its own memory.
+  const uint64_t entry[8] = {SYS_munmap, kCodeAddr, kPage, 0, 0, 0, 0, 0};
+  std::memcpy(mem_ + kDataOffset, entry, sizeof(entry));
+  Registers regs = InitialRegisters(ptrace::StubBatchAddr(), 0);
+  regs.regs.r12 = kDataAddr;
+  regs.regs.r13 = 1;
+  EXPECT_EQ(RunFresh(regs).reason, StopReason::kDied);
+  // The syscall thread's loop (its clone path included) from an app thread.
+  regs = InitialRegisters(ptrace::SystrapCloneAddr(), 0);
+  regs.regs.rax = SYS_clone;
+  regs.regs.rdi = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
+  regs.regs.rsi = 0;
+  regs.regs.r13 = 1;
+  regs.regs.r12 = kDataAddr;
+  EXPECT_EQ(RunFresh(regs).reason, StopReason::kDied);
+}
+
+// An app's own mmap is a syscall stop; nothing is mapped on the host.
+TEST_F(SystrapTest, AppSyscallsStopAndNeverRunOnTheHost) {
+  LoadCode({0xb8, 0x09, 0x00, 0x00, 0x00,  // mov $9, %eax
+            0x0f, 0x05});                  // syscall
+  Registers regs = InitialRegisters(kCodeAddr, 0);
+  regs.regs.rdi = 0x800000;
+  regs.regs.rsi = kPage;
+  regs.regs.rdx = PROT_READ | PROT_WRITE | PROT_EXEC;
+  regs.regs.r10 = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+  regs.regs.r8 = ~0ull;
+  StopInfo info = Run(regs);
+  ASSERT_EQ(info.reason, StopReason::kSyscall);
+  EXPECT_EQ(regs.regs.orig_rax, 9u);
+  EXPECT_EQ(regs.regs.rax, static_cast<uint64_t>(-ENOSYS));
+  EXPECT_EQ(regs.regs.rip, kCodeAddr + 7);
+  const pid_t pid = StubPid();
+  ASSERT_GT(pid, 0);
+  std::ifstream maps(fmt::format("/proc/{}/maps", pid));
+  std::string line;
+  while (std::getline(maps, line)) EXPECT_NE(line.rfind("00800000-", 0), 0u) << line;
+}
+
+// The app can scribble over its sysmsg page and signal frame: the sentry
+// reports stops from what it reads, and refuses FP state it cannot find,
+// rather than trusting pointers from there.
+TEST_F(SystrapTest, AppScribblingOverItsSysmsgDoesNotHurtTheSentry) {
+  // rep stosb of 0xff over the thread's sysmsg page and altstack (slot 2 of
+  // the stub: kRegionBase + 2 * 64 KiB), then getpid.
+  LoadCode({0xfc,                                // cld
+            0xb0, 0xff,                          // mov $0xff, %al
+            0xf3, 0xaa,                          // rep stosb
+            0xb8, 0x27, 0x00, 0x00, 0x00,        // mov $39, %eax
+            0x0f, 0x05});                        // syscall
+  Registers regs = InitialRegisters(kCodeAddr, 0);
+  regs.regs.rdi = ptrace::kStubBase + 0x200000 + 2 * 0x10000 + 0x1000;
+  regs.regs.rcx = 0x1000;  // the sysmsg page
+  StopInfo info = Run(regs);
+  ASSERT_EQ(info.reason, StopReason::kSyscall);
+  EXPECT_EQ(regs.regs.orig_rax, 39u);
+  auto fp = std::make_unique<FpState>();
+  EXPECT_TRUE(ctx_->GetFpState(*fp).ok());  // the handler rewrote the frame's address
+  regs.regs.rip = kCodeAddr;
+  regs.regs.rdi = ptrace::kStubBase + 0x200000 + 2 * 0x10000 + 0x2000;
+  regs.regs.rcx = 0xe000;  // the whole altstack, frames included: the stub dies or the thread faults
+  Result<StopInfo> r = ctx_->Switch(*as_, regs);
+  EXPECT_TRUE(r.ok());
 }
 
 }  // namespace
