@@ -24,6 +24,11 @@ class Task;
 namespace fs {
 
 struct Path;
+
+// The kernel's O_LARGEFILE: glibc's x86-64 O_LARGEFILE is 0, but open(2)
+// sets 0100000 in f_flags (F_GETFL, fdinfo) on 64-bit.
+inline constexpr int kOLargefile = 0100000;
+
 class FileDescription;
 class LockTable;
 
@@ -96,7 +101,8 @@ class FileDescription {
   // files outside the tree (host stdio, pipes, sockets).
   virtual const fs::Path* location() const { return nullptr; }
 
-  // open(2) status flags (O_ACCMODE, O_APPEND, O_NONBLOCK, ...), as F_GETFL.
+  // open(2) status flags (O_ACCMODE, O_APPEND, O_NONBLOCK, ...), as F_GETFL
+  // (with kOLargefile for files opened by path, as Linux's force_o_largefile()).
   int flags() const {
     absl::MutexLock l(&flags_mu_);
     return flags_;

@@ -24,7 +24,9 @@ Result<std::vector<std::shared_ptr<Inode>>> Inode::LookupPath(const Caller& c,
   return out;
 }
 Result<std::string> Inode::Readlink(const Caller&) { return Errno::kEINVAL; }
-Result<std::shared_ptr<Inode>> Inode::Create(const Caller&, std::string_view, uint32_t) { return Errno::kEPERM; }
+// vfs_create(): a directory without ->create refuses with EACCES (open
+// O_CREAT and mknod S_IFREG in sysfs, devpts), unlike mkdir's EPERM.
+Result<std::shared_ptr<Inode>> Inode::Create(const Caller&, std::string_view, uint32_t) { return Errno::kEACCES; }
 Result<std::shared_ptr<Inode>> Inode::Mkdir(const Caller&, std::string_view, uint32_t) { return Errno::kEPERM; }
 
 struct timespec Now() {

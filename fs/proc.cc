@@ -302,6 +302,7 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
 
   std::shared_ptr<Inode> BuildRoot() {
     auto root = SyntheticDir::New(dev_);
+    root->SetProcStyle();
     root->AddChild("self", SyntheticSymlink::New(dev_, [](const Caller& c) -> Result<std::string> {
                      if (c.thread_group == nullptr) return Errno::kENOENT;
                      return std::to_string(c.thread_group->pid);
@@ -594,6 +595,7 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
     const int64_t key = (static_cast<int64_t>(pid) << 32) | static_cast<uint32_t>(tid);
     if (auto d = pid_dirs_[key].lock()) return d;
     auto d = SyntheticDir::New(dev_);
+    d->SetProcStyle();
     const uint64_t dev = dev_;
     auto file = [&](std::string name, uint32_t perm, std::function<Result<std::string>(const Caller&)> fn) {
       d->AddChild(std::move(name), SyntheticFile::New(dev, perm, std::move(fn)));
@@ -704,6 +706,7 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
   // /proc/<pid>/task: one directory per live thread.
   std::shared_ptr<SyntheticDir> TaskDir(int32_t pid) {
     auto dir = SyntheticDir::New(dev_);
+    dir->SetProcStyle();
     std::weak_ptr<Procfs> weak = weak_from_this();
     dir->SetGenerated(
         [pid, weak](const Caller& c, std::string_view name) -> Result<std::shared_ptr<Inode>> {
@@ -729,6 +732,7 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
   // fs/proc/fd.c seq_show.
   std::shared_ptr<SyntheticDir> FdDir(int32_t pid, bool info) {
     auto dir = SyntheticDir::New(dev_, 0500);
+    dir->SetProcStyle();
     const uint64_t dev = dev_;
     dir->SetGenerated(
         [pid, dev, info](const Caller& c, std::string_view name) -> Result<std::shared_ptr<Inode>> {

@@ -104,6 +104,7 @@ std::string NetstatText() {
 
 std::shared_ptr<SyntheticDir> NetDir(uint64_t dev) {
   auto net = SyntheticDir::New(dev);
+  net->SetProcStyle();
   net->AddChild("dev", FixedFile(dev, DevText()));
   // tcp4_seq_show pads to 149 columns, udp4_seg_show and rt_cache to 127.
   net->AddChild("tcp", FixedFile(dev, Padded("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when "

@@ -270,7 +270,11 @@ std::string LoadavgText(const Caller& c) {
   return fmt::format("{0:.2f} {0:.2f} {0:.2f} {1}/{2} {3}\n", load, t.running, std::max(t.tasks, 1), t.last_pid);
 }
 
-std::shared_ptr<SyntheticDir> Dir(uint64_t dev) { return SyntheticDir::New(dev); }
+std::shared_ptr<SyntheticDir> Dir(uint64_t dev) {
+  auto d = SyntheticDir::New(dev);
+  d->SetProcStyle();
+  return d;
+}
 
 // ---- /proc/sys (fs/proc/proc_sysctl.c, kernel/sysctl.c).
 

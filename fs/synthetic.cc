@@ -133,6 +133,27 @@ Result<std::shared_ptr<Inode>> SyntheticDir::Lookup(const Caller& c, std::string
   return Errno::kENOENT;
 }
 
+Result<std::shared_ptr<Inode>> SyntheticDir::Create(const Caller& c, std::string_view name, uint32_t mode) {
+  if (proc_style_) return Errno::kENOENT;
+  return Inode::Create(c, name, mode);
+}
+Result<std::shared_ptr<Inode>> SyntheticDir::Mkdir(const Caller& c, std::string_view name, uint32_t mode) {
+  if (proc_style_) return Errno::kENOENT;
+  return Inode::Mkdir(c, name, mode);
+}
+Result<std::shared_ptr<Inode>> SyntheticDir::Mknod(const Caller& c, std::string_view name, uint32_t mode, dev_t rdev) {
+  if (proc_style_) return Errno::kENOENT;
+  return Inode::Mknod(c, name, mode, rdev);
+}
+Result<std::shared_ptr<Inode>> SyntheticDir::Symlink(const Caller& c, std::string_view name, std::string_view target) {
+  if (proc_style_) return Errno::kENOENT;
+  return Inode::Symlink(c, name, target);
+}
+Result<void> SyntheticDir::Link(const Caller& c, std::string_view name, const std::shared_ptr<Inode>& target) {
+  if (proc_style_) return Errno::kENOENT;
+  return Inode::Link(c, name, target);
+}
+
 Result<std::shared_ptr<FileDescription>> SyntheticDir::Open(const Caller& c, const Path& at, int flags) {
   auto self = std::static_pointer_cast<SyntheticDir>(shared_from_this());
   return std::shared_ptr<FileDescription>(

@@ -139,9 +139,20 @@ class SyntheticDir final : public SyntheticInode {
   Result<std::shared_ptr<Inode>> Lookup(const Caller& c, std::string_view name) override;
   bool CacheLookups() const override { return !lookup_; }
   Result<std::shared_ptr<FileDescription>> Open(const Caller& c, const Path& at, int flags) override;
+  // Setup only: a /proc directory, whose lookup of a missing name fails
+  // (proc_lookup_de returns -ENOENT, not a negative dentry), so creating a
+  // name in it (mkdir, open O_CREAT, mknod, symlink, link) is ENOENT before
+  // any "no such operation" error.
+  void SetProcStyle() { proc_style_ = true; }
+  Result<std::shared_ptr<Inode>> Create(const Caller& c, std::string_view name, uint32_t mode) override;
+  Result<std::shared_ptr<Inode>> Mkdir(const Caller& c, std::string_view name, uint32_t mode) override;
+  Result<std::shared_ptr<Inode>> Mknod(const Caller& c, std::string_view name, uint32_t mode, dev_t rdev) override;
+  Result<std::shared_ptr<Inode>> Symlink(const Caller& c, std::string_view name, std::string_view target) override;
+  Result<void> Link(const Caller& c, std::string_view name, const std::shared_ptr<Inode>& target) override;
 
  private:
   std::vector<DirEntry> List(const Caller& c, const Path& at);
+  bool proc_style_ = false;
   std::map<std::string, std::shared_ptr<Inode>, std::less<>> children_;
   LookupFn lookup_;
   ListFn list_;

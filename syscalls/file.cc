@@ -355,7 +355,7 @@ Result<uint64_t> Openat(Task& t, const SyscallArgs& args) {
   if (flags & O_PATH) {
     flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW;
   } else {
-    flags = (flags & ~O_CLOEXEC) | O_LARGEFILE;  // force_o_largefile() on 64-bit
+    flags = (flags & ~O_CLOEXEC) | fs::kOLargefile;  // force_o_largefile() on 64-bit
   }
   const std::string path = TRY(t.mm().CopyInString(path_ptr.addr(), fs::kPathMax - 1));
   const fs::Caller c = fs::CallerOf(t);

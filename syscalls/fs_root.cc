@@ -28,7 +28,7 @@ namespace {
 
 // VALID_OPEN_FLAGS (include/linux/fcntl.h) and O_PATH_FLAGS.
 constexpr uint64_t kValidOpenFlags = O_RDONLY | O_WRONLY | O_RDWR | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND |
-                                     O_NONBLOCK | O_DSYNC | FASYNC | O_DIRECT | O_LARGEFILE | O_DIRECTORY |
+                                     O_NONBLOCK | O_DSYNC | FASYNC | O_DIRECT | fs::kOLargefile | O_DIRECTORY |
                                      O_NOFOLLOW | O_NOATIME | O_CLOEXEC | O_PATH | O_SYNC | __O_TMPFILE;
 constexpr uint64_t kOPathFlags = O_DIRECTORY | O_NOFOLLOW | O_PATH | O_CLOEXEC;
 constexpr uint64_t kValidResolve = fs::kResolveNoXdev | fs::kResolveNoMagiclinks | fs::kResolveNoSymlinks |
@@ -74,7 +74,7 @@ Result<uint64_t> Openat2(Task& t, const SyscallArgs& args) {
   int flags = static_cast<int>(how.flags);
   const bool cloexec = flags & O_CLOEXEC;
   flags &= ~O_CLOEXEC;
-  if (!(flags & O_PATH)) flags |= O_LARGEFILE;
+  if (!(flags & O_PATH)) flags |= fs::kOLargefile;
   const std::string path = TRY(t.mm().CopyInString(path_addr, fs::kPathMax - 1));
   const fs::Caller c = fs::CallerOf(t);
   fs::Vfs& vfs = t.kernel().vfs();

@@ -278,7 +278,7 @@ Result<uint64_t> MemfdCreate(Task& t, const SyscallArgs& args) {
   if (!name.ok()) return name.error() == Errno::kENAMETOOLONG ? Errno::kEINVAL : name.error();
   if (name.value().size() > 249) return Errno::kEINVAL;
   std::shared_ptr<fs::FileDescription> f =
-      TRY(fs::NewMemfd(fs::CallerOf(t), name.value(), O_RDWR | O_LARGEFILE, flags));
+      TRY(fs::NewMemfd(fs::CallerOf(t), name.value(), O_RDWR | fs::kOLargefile, flags));
   const int fd = TRY(t.fds().Install(std::move(f), (flags & MFD_CLOEXEC) != 0));
   return static_cast<uint64_t>(fd);
 }

@@ -241,6 +241,143 @@ print("msg", n, m.type, m.text, libc.msgctl(q, RMID, None))
 """
 
 
+# ---- Real programs doing file work in a fresh /tmp dir (git, tar, coreutils,
+# perl, python3, awk/sed), compared with the same script run natively. Each
+# script makes its own mktemp dir and removes it; its output has no
+# timestamps, pids or inode numbers (dates are fixed with touch -d and
+# GIT_*_DATE).
+REALPROG_GIT = r"""set -e
+d=$(mktemp -d /tmp/e2e-git.XXXXXX); cd "$d"
+export HOME="$d" GIT_CONFIG_NOSYSTEM=1 GIT_AUTHOR_NAME=A GIT_AUTHOR_EMAIL=a@x GIT_COMMITTER_NAME=C GIT_COMMITTER_EMAIL=c@x
+export GIT_AUTHOR_DATE='2020-01-01T00:00:00Z' GIT_COMMITTER_DATE='2020-01-01T00:00:00Z'
+git init -q -b main r; cd r
+printf 'one\ntwo\n' > a.txt; mkdir sub; echo s > sub/b.txt
+git add -A; git commit -q -m first
+git checkout -q -b feat; echo f > f.txt; git add f.txt; git commit -q -m feat
+git checkout -q main; printf 'one\n2\n' > a.txt; git status --short; git diff
+git commit -q -am second; git merge -q --no-edit feat
+git log --oneline --graph; git status; git ls-files; git cat-file -p HEAD | sed 1d
+git gc -q; git fsck --strict 2>&1; git log --format='%H %s' | head -1
+cd /; rm -rf "$d"
+"""
+
+REALPROG_TAR = r"""set -e
+d=$(mktemp -d /tmp/e2e-tar.XXXXXX); cd "$d"
+mkdir -p src/a/b src/c; echo hello > src/a/b/f1; seq 1 5000 > src/c/big; ln -s ../c/big src/a/link
+ln src/c/big src/c/hard; chmod 640 src/a/b/f1; mkdir src/empty; : > src/zero
+tar --sort=name --mtime=2020-01-01 --owner=0 --group=0 --numeric-owner -czf t.tgz src
+tar -tzvf t.tgz | awk '{print $1, $2, $3, $6, $7, $8}'
+mkdir out; tar -xzf t.tgz -C out; diff -r src out/src && echo same
+readlink out/src/a/link; stat -c '%h %s %A %n' out/src/c/hard out/src/a/b/f1
+gzip -dc t.tgz | tar -tf - | wc -l
+tar -cf - -C src . | tar -xf - -C out --strip-components=1 --keep-old-files 2>&1 | sort | head -3 || true
+cd /; rm -rf "$d"
+"""
+
+REALPROG_COREUTILS = r"""set -e
+d=$(mktemp -d /tmp/e2e-core.XXXXXX); cd "$d"
+mkdir t; for i in 3 1 2 1 3 3; do echo "line $i" >> t/list; done; seq 1 100 > t/nums
+touch -d '2020-01-02 03:04:05' t/nums; touch -d '2021-01-01' t/list; touch -d '2020-06-01' ref
+ln -s nums t/sym; cp -a t u; mv u/list u/renamed; ls u
+stat -c "%n %s %Y %a %F" u/nums u/renamed; stat -c "%n %s %a %F" t/sym u/sym; readlink u/sym
+sort -u t/list; sort t/list | uniq -c; sha256sum t/nums u/renamed | sed 's/ .*\// /'
+du -s --apparent-size -b t/nums; du -sh --apparent-size t/nums
+find t u -newer ref | sort; find . -type l | sort | xargs -n1 readlink
+find t -type f -print0 | sort -z | xargs -0 wc -c; seq 1 10 | xargs -n3 echo
+printf 'b\na\nc\n' | tee x | sort -r | paste -sd, ; cmp x x && echo cmp-ok
+truncate -s 10000 sp; stat -c '%s' sp; split -b 4000 sp part; ls part*; cat part* | cmp - sp && echo split-ok
+rm -r t; test ! -e t && echo rm-ok; mkdir -p p/q/r; rmdir -p p/q/r; test ! -e p && echo rmdir-ok
+cd /; rm -rf "$d"
+"""
+
+REALPROG_PERL = r"""perl -e 'my %h; $h{$_ % 7}++ for 1..100; print join(",", map {"$_=$h{$_}"} sort keys %h), "\n"'
+echo 'The quick brown fox' | perl -ne 'print scalar reverse($_) =~ s/^\n//r, "\n"; print join("|", map { ucfirst lc } split), "\n"'
+perl -MPOSIX -e 'printf "%s %d\n", POSIX::strftime("%Y-%m-%d", gmtime(86400*365)), POSIX::floor(7.9)'
+perl -e 'use File::Temp qw(tempdir); use File::Path qw(make_path); my $d = tempdir(CLEANUP => 1); make_path("$d/x/y"); open(my $f, ">", "$d/x/y/z") or die; print $f "data\n" x 3; close $f; opendir(my $dh, "$d/x/y"); print join(",", grep {!/^\./} readdir $dh), " ", -s "$d/x/y/z", "\n"; my $pid = fork; if (!$pid) { exit 3 } waitpid($pid, 0); print $? >> 8, "\n"; print `echo backtick`; pipe(my $r, my $w); print $w "piped\n"; close $w; print scalar <$r>;'
+perl -e 'use Digest::MD5 qw(md5_hex); use MIME::Base64; print md5_hex("runsc"), " ", encode_base64("sandbox")'
+perl -e 'local $SIG{ALRM} = sub { print "alarm\n"; exit 0 }; alarm 1; sleep 5; print "no alarm\n"'
+perl -e '$! = 0; open(my $f, "<", "/nonexistent") or print "err: $!\n"; mkdir "/proc/x" or print "mkdir: $!\n"; mkdir "/proc/self" or print "mkdir: $!\n"'
+"""
+
+REALPROG_PYTHON_FILES = r"""import os, shutil, subprocess, sys, tempfile
+with tempfile.TemporaryDirectory() as d:
+    src = os.path.join(d, "src")
+    os.makedirs(os.path.join(src, "a", "b"))
+    for i, p in enumerate(["a/x.txt", "a/b/y.txt", "z.bin"]):
+        with open(os.path.join(src, p), "wb") as f:
+            f.write(bytes(range(256)) * (i + 1))
+    os.symlink("a/x.txt", os.path.join(src, "lnk"))
+    os.chmod(os.path.join(src, "z.bin"), 0o600)
+    dst = shutil.copytree(src, os.path.join(d, "dst"), symlinks=True)
+    def walk(top):
+        out = []
+        with os.scandir(top) as it:
+            for e in sorted(it, key=lambda e: e.name):
+                st = e.stat(follow_symlinks=False)
+                out.append((os.path.relpath(e.path, dst), e.is_dir(), e.is_file(), e.is_symlink(),
+                            oct(st.st_mode), st.st_size if not e.is_dir() else 0))
+                if e.is_dir(follow_symlinks=False):
+                    out += walk(e.path)
+        return out
+    for row in walk(dst):
+        print(row)
+    print(os.readlink(os.path.join(dst, "lnk")), os.stat(os.path.join(src, "z.bin")).st_mtime_ns ==
+          os.stat(os.path.join(dst, "z.bin")).st_mtime_ns)
+    r = subprocess.run(["sh", "-c", "ls -R . | wc -l; echo err >&2; exit 4"], cwd=dst, capture_output=True, text=True)
+    print(r.returncode, r.stdout.strip(), r.stderr.strip())
+    print(subprocess.check_output("sha256sum z.bin a/x.txt", shell=True, cwd=dst).decode())
+    p = subprocess.Popen([sys.executable, "-c", "import sys; print(sys.stdin.read().upper())"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    print(p.communicate(b"hello via pipe")[0].decode().strip(), p.returncode)
+    try:
+        subprocess.run(["sleep", "5"], timeout=0.3)
+    except subprocess.TimeoutExpired as e:
+        print("timeout", e.cmd)
+    with tempfile.NamedTemporaryFile(dir=d, suffix=".tmp") as t:
+        t.write(b"abc"); t.flush()
+        print(os.path.getsize(t.name), t.name.endswith(".tmp"))
+    shutil.rmtree(dst)
+    shutil.move(os.path.join(src, "a"), os.path.join(d, "moved"))
+    print(sorted(os.listdir(d)), sorted(os.listdir(src)))
+    print(shutil.disk_usage(d).total > 0, shutil.which("sh"))
+print(os.path.exists(d))
+"""
+
+REALPROG_AWK_SED = r"""seq 1 20 | awk '{s+=$1; if ($1%3==0) printf "%d,", $1} END {print ""; print s, NR}'
+printf 'k1 v1\nk2 v2\nk1 v3\n' | awk '{a[$1]=a[$1] $2 " "} END {for (k in a) print k": "a[k]}' | sort
+printf 'Hello World\nfoo bar\n' | sed -e 's/o/0/g' -e '/foo/d' -e 'y/HW/hw/'
+seq 1 10 | sed -n '3,5p;$p' | tr '\n' ' '; echo
+echo 'a.b.c' | awk -F. '{print NF, $2}' | sed 's/^/x: /'
+printf 'x=1\ny=2\n' | sed -E 's/([a-z])=([0-9])/\2=\1/' | sort -t= -k1n
+d=$(mktemp -d); printf 'a\nb\n' > $d/f; sed -i 's/a/A/' $d/f; cat $d/f; rm -r $d
+"""
+
+
+def _realprog_cases():
+    def sh(name, script, doc, needs="pipes"):
+        argv = ["/bin/sh", "-c", script + " 2>&1"]
+        return Case(name, argv, stdout=_native_stdout(argv), needs=needs, doc=doc)
+    out = [
+        sh("git_init_commit_branch_merge", REALPROG_GIT,
+           "git init/add/commit/status/diff/branch/merge/log/gc/fsck with fixed dates equals native"),
+        sh("tar_gz_create_list_extract", REALPROG_TAR,
+           "tar -czf of a tree (symlink, hard link, empty dir), tar -tzvf, extract, diff -r equals native"),
+        sh("coreutils_file_work", REALPROG_COREUTILS,
+           "cp -a, mv, ln -s, touch -d, stat -c, sort -u, uniq -c, sha256sum, du, find -newer, xargs, "
+           "split, rmdir -p equal native"),
+        sh("awk_sed_pipelines", REALPROG_AWK_SED, "awk and sed pipelines (and sed -i) equal native"),
+    ]
+    if os.path.exists("/usr/bin/perl"):
+        out.append(sh("perl_one_liners", REALPROG_PERL,
+                      "perl -e: hashes, regexes, POSIX, File::Temp, fork/waitpid, backticks, pipe, alarm, "
+                      "Digest::MD5, $! of mkdir in /proc equal native"))
+    py = ["/usr/bin/python3", "-c", REALPROG_PYTHON_FILES]
+    out.append(Case("python_subprocess_tempfile_copytree", py, stdout=_native_stdout(py), needs="pipes",
+                    doc="python3 tempfile, shutil.copytree/move/rmtree, os.scandir, subprocess (pipes, "
+                        "timeout, shell) equal native"))
+    return out
+
+
 def cases():
     missing = "/nonexistent-e2e-dir/no-such-binary"
     cproj = _c_project()
@@ -382,6 +519,7 @@ def cases():
                     b"sysctl: permission denied on key \"fs.file-max\"\n1\n", native=False,
              after=lambda h=socket.gethostname(): [] if socket.gethostname() == h else ["the host's hostname changed"],
              doc="sysctl -w kernel.hostname is the sandbox's uname nodename; fs.file-max is read-only"),
+        *_realprog_cases(),
         Case("grep_r_usr_share", ["/bin/sh", "-c", "grep -r -c -i 'permission' /usr/share/common-licenses | sort"],
              stdout=_native_stdout(["/bin/sh", "-c",
                                     "grep -r -c -i 'permission' /usr/share/common-licenses | sort"]),
