@@ -318,6 +318,12 @@ template <typename F>
 pid_t SpawnSessionOn(const Pty& p, int ready_fd, F child) {
   const pid_t pid = fork();
   if (pid == 0) {
+    // The cases expect the default actions: a runner started under nohup
+    // (SIGHUP ignored) or with signals blocked would pass that on.
+    for (int sig : {SIGHUP, SIGINT, SIGQUIT, SIGTSTP, SIGTTIN, SIGTTOU}) signal(sig, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
     if (setsid() < 0) _exit(101);
     int fd = open(p.name.c_str(), O_RDWR);  // acquires the controlling terminal
     if (fd < 0) _exit(102);
