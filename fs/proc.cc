@@ -509,12 +509,12 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
     s += fmt::format(
         "Threads:\t{}\nSigQ:\t0/63704\nSigPnd:\t{}\nShdPnd:\t{}\nSigBlk:\t{}\nSigIgn:\t{}\nSigCgt:\t{}\n"
         "CapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\n"
-        "NoNewPrivs:\t{}\nSeccomp:\t0\nSeccomp_filters:\t0\nSpeculation_Store_Bypass:\tthread vulnerable\n"
+        "NoNewPrivs:\t{}\nSeccomp:\t{}\nSeccomp_filters:\t{}\nSpeculation_Store_Bypass:\tthread vulnerable\n"
         "SpeculationIndirectBranch:\tconditional enabled\nCpus_allowed:\t{:x}\nCpus_allowed_list:\t{}\n"
         "Mems_allowed:\t1\nMems_allowed_list:\t0\n",
         i.threads, Sigset(0), Sigset(i.sig_pending), Sigset(i.sig_blocked), Sigset(i.sig_ignored),
         Sigset(i.sig_caught), cr.cap_inheritable, cr.cap_permitted, cr.cap_effective, cr.cap_bounding, cr.cap_ambient,
-        i.no_new_privs ? 1 : 0, cpus, n == 1 ? std::string("0") : fmt::format("0-{}", n - 1));
+        i.no_new_privs ? 1 : 0, i.seccomp_mode, i.seccomp_filters, cpus, n == 1 ? std::string("0") : fmt::format("0-{}", n - 1));
     // task_context_switch_counts(): the thread's (the leader's for /proc/<pid>).
     const ProcessInfo::ThreadUsage u = ThreadUsageOf(i, pid);
     s += fmt::format("voluntary_ctxt_switches:\t{}\nnonvoluntary_ctxt_switches:\t{}\n", u.nvcsw, u.nivcsw);

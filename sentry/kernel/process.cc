@@ -12,6 +12,7 @@
 #include "fs/vfs.h"
 #include "sentry/kernel/kernel.h"
 #include "sentry/kernel/rusage.h"
+#include "sentry/kernel/seccomp.h"
 #include "sentry/kernel/signal.h"
 #include "sentry/kernel/task.h"
 #include "sentry/kernel/thread.h"
@@ -411,6 +412,8 @@ std::optional<ProcessInfo> Kernel::GetProcessInfo(int32_t pid) {
     info.creds = *leader.CredsSnapshot();
     const Credentials& c = info.creds;
     info.no_new_privs = leader.no_new_privs;
+    info.seccomp_mode = leader.seccomp_mode.load(std::memory_order_acquire);
+    if (std::shared_ptr<const SeccompFilter> f = leader.SeccompFilterSnapshot()) info.seccomp_filters = f->depth();
     info.ruid = c.ruid, info.euid = c.euid, info.suid = c.suid, info.fsuid = c.fsuid;
     info.rgid = c.rgid, info.egid = c.egid, info.sgid = c.sgid, info.fsgid = c.fsgid;
     info.comm = leader.Comm();

@@ -78,6 +78,8 @@ struct ProcessInfo {
   int threads = 0;
   Credentials creds;       // the leader's (groups, capabilities)
   bool no_new_privs = false;
+  int seccomp_mode = 0;     // the leader's kSeccompMode*
+  int seccomp_filters = 0;  // filters in its chain
   // For /proc/<pid>/{environ,stat,status,limits,task,maps}.
   std::string environ;     // NUL-separated, as at execve
   int64_t start_ns = 0;    // since the sandbox's boot

@@ -141,6 +141,34 @@ TEST(Seccomp, FilterIsInheritedByForkedChildren) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
+// Seccomp: and Seccomp_filters: of /proc/self/status (-1 if absent).
+std::pair<int, int> StatusSeccomp() {
+  FILE* f = fopen("/proc/self/status", "r");
+  if (f == nullptr) return {-1, -1};
+  char line[256];
+  int mode = -1, filters = -1;
+  while (fgets(line, sizeof(line), f) != nullptr) {
+    sscanf(line, "Seccomp: %d", &mode);
+    sscanf(line, "Seccomp_filters: %d", &filters);
+  }
+  fclose(f);
+  return {mode, filters};
+}
+
+TEST(Seccomp, ProcStatusShowsTheModeAndHowManyFilters) {
+  const int status = InChild([] {
+    const auto [mode0, filters0] = StatusSeccomp();
+    if (mode0 < 0 || filters0 < 0) return 10;
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    if (Install(OnSyscall(SYS_getppid, kRetErrno | 9)) != 0) return 11;
+    if (Install(OnSyscall(SYS_getpgid, kRetErrno | 9)) != 0) return 12;
+    const auto [mode, filters] = StatusSeccomp();
+    if (mode != 2) return 13;  // SECCOMP_MODE_FILTER
+    return filters == filters0 + 2 ? 0 : 14;
+  });
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
 siginfo_t g_sigsys;
 void OnSigsys(int, siginfo_t* info, void*) { g_sigsys = *info; }
 
