@@ -171,6 +171,11 @@ std::string Dentry::name() const {
   return name_;
 }
 
+bool Dentry::IsChildOf(const Dentry* parent, std::string_view name) const {
+  absl::MutexLock l(&rename_mu_);
+  return parent_.get() == parent && name_ == name;
+}
+
 std::shared_ptr<Dentry> Dentry::MoveTo(const std::shared_ptr<Dentry>& new_parent, const std::string& new_name) {
   std::shared_ptr<Dentry> old_parent;
   std::string old_name;

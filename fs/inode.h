@@ -219,6 +219,8 @@ class Dentry : public std::enable_shared_from_this<Dentry> {
   // copies taken under the rename lock.
   std::shared_ptr<Dentry> parent() const ABSL_LOCKS_EXCLUDED(rename_mu_);
   std::string name() const ABSL_LOCKS_EXCLUDED(rename_mu_);
+  // Whether this dentry is now `parent`'s child `name` (one lock, no copies).
+  bool IsChildOf(const Dentry* parent, std::string_view name) const ABSL_LOCKS_EXCLUDED(rename_mu_);
   const std::shared_ptr<Inode>& inode() const { return inode_; }
   // For one consistent view of several dentries (a whole path, as Linux's
   // rename seqlock gives d_path): hold the rename lock and read these.

@@ -119,7 +119,7 @@ Result<Path> Vfs::Resolve(const Caller& c, const FsContext& fs, const Path& star
     }
     if (name.size() > kNameMax) return Errno::kENAMETOOLONG;
     std::shared_ptr<Dentry> child;
-    if (next_ahead < ahead.size() && ahead[next_ahead]->parent() == cur.dentry && ahead[next_ahead]->name() == name) {
+    if (next_ahead < ahead.size() && ahead[next_ahead]->IsChildOf(cur.dentry.get(), name)) {
       child = ahead[next_ahead++];
     } else if (cur.dentry->inode()->RevalidateLookups() && !stack.empty()) {
       // The plain components that follow, as far as one lookup can go.
