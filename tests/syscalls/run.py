@@ -55,7 +55,11 @@ def load_gaps(path):
 def run_one(binary, args, mode, opts):
     env = dict(os.environ)
     key = opts.name or os.path.basename(binary)
-    gaps = load_gaps(opts.gaps).get(key, []) if mode == "sandboxed" else []
+    all_gaps = load_gaps(opts.gaps)
+    gaps = all_gaps.get(key, []) if mode == "sandboxed" else []
+    # `program[systrap]` lines: gaps of the systrap platform only.
+    if mode == "sandboxed" and "--platform=systrap" in shlex.split(opts.runsc_flags):
+        gaps = gaps + all_gaps.get(key + "[systrap]", [])
     if any(case == "*" for case, _ in gaps):
         reason = next(r for c, r in gaps if c == "*")
         print("{}[{}]: SKIP: known sandbox gap: {}".format(key, mode, reason), flush=True)
