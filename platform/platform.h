@@ -55,8 +55,10 @@ inline Registers InitialRegisters(uint64_t rip, uint64_t rsp) {
 }
 
 // Full FP/SSE/AVX state in XSAVE layout (as PTRACE_GETREGSET NT_X86_XSTATE).
+// ptrace wants the host's whole XSAVE size, dynamic features included: with
+// AMX that is 11008 bytes (TILEDATA alone is 8 KiB), so the buffer is 16 KiB.
 struct FpState {
-  alignas(64) uint8_t bytes[4096];
+  alignas(64) uint8_t bytes[16384];
   size_t size = 0;  // valid bytes
 };
 

@@ -1,5 +1,6 @@
 #include "sentry/kernel/signal_frame.h"
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 
@@ -35,6 +36,41 @@ uint64_t Xcr0() {
   asm volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
   return (static_cast<uint64_t>(hi) << 32) | lo;
 }
+
+// XSAVE components the kernel enables only on request (XFD: AMX TILEDATA;
+// CPUID.(EAX=0xD,ECX=i):ECX bit 2). Linux leaves them out of a task's
+// signal frame until it asks for them (arch_prctl ARCH_REQ_XCOMP_PERM,
+// which the sentry does not offer), so the frame has the default size.
+struct XsaveLayout {
+  uint64_t user_xfeatures = 0;  // XCR0 minus the dynamic components
+  size_t user_size = 0;         // standard-format size of those (fpu_user_cfg.default_size)
+};
+
+const XsaveLayout& UserXsave() {
+  static const XsaveLayout layout = [] {
+    XsaveLayout l;
+    const uint64_t xcr0 = Xcr0();
+    l.user_xfeatures = xcr0;
+    l.user_size = kFxsaveSize + kXsaveHeaderSize;
+    for (unsigned i = 2; i < 64; ++i) {
+      if (!(xcr0 & (uint64_t{1} << i))) continue;
+      uint32_t size, offset, flags, edx;
+      asm volatile("cpuid" : "=a"(size), "=b"(offset), "=c"(flags), "=d"(edx) : "a"(0xd), "c"(i));
+      if (flags & 4) {
+        l.user_xfeatures &= ~(uint64_t{1} << i);
+        continue;
+      }
+      l.user_size = std::max<size_t>(l.user_size, size_t{offset} + size);
+    }
+    return l;
+  }();
+  return layout;
+}
+
+// How many bytes of the host's XSAVE image (`host_size`, all features) a
+// signal frame holds: the non-dynamic components, which come first in the
+// standard format.
+size_t FrameXsaveSize(size_t host_size) { return std::min(host_size, UserXsave().user_size); }
 
 // The FPU as execve leaves it (fpu__clear_user_states): x87 control word
 // 0x37f, MXCSR 0x1f80, every XSAVE component in its init state. `like`
@@ -93,8 +129,9 @@ base::Result<void> SetupFrame(Task& t, const siginfo_t& info, const KSigaction& 
   const bool nested_altstack = t.altstack_size != 0 && OnAltStack(t, r.rsp);
   if (entering_altstack) sp = t.altstack_sp + t.altstack_size;
   uint64_t fp_addr = 0;
+  const size_t fp_size = have_fp ? FrameXsaveSize(fp->size) : 0;
   if (have_fp) {
-    sp = RoundDown(sp - (fp->size + 4), 64);
+    sp = RoundDown(sp - (fp_size + 4), 64);
     fp_addr = sp;
   }
   sp = RoundDown(sp - sizeof(KRtSigframe), 16) - 8;
@@ -130,12 +167,12 @@ base::Result<void> SetupFrame(Task& t, const siginfo_t& info, const KSigaction& 
     // tell glibc and rt_sigreturn it is a full XSAVE area, and MAGIC2 after.
     FxSwBytes sw{};
     sw.magic1 = kFpXstateMagic1;
-    sw.extended_size = static_cast<uint32_t>(fp->size + 4);
-    sw.xfeatures = Xcr0();
-    sw.xstate_size = static_cast<uint32_t>(fp->size);
+    sw.extended_size = static_cast<uint32_t>(fp_size + 4);
+    sw.xfeatures = UserXsave().user_xfeatures;
+    sw.xstate_size = static_cast<uint32_t>(fp_size);
     std::memcpy(fp->bytes + kFxSwBytesOffset, &sw, sizeof(sw));
-    TRY(t.mm().CopyOutBytes(fp_addr, {fp->bytes, fp->size}));
-    TRY(t.mm().CopyOut(sentry::mm::UserPtr<uint32_t>(fp_addr + fp->size), kFpXstateMagic2));
+    TRY(t.mm().CopyOutBytes(fp_addr, {fp->bytes, fp_size}));
+    TRY(t.mm().CopyOut(sentry::mm::UserPtr<uint32_t>(fp_addr + fp_size), kFpXstateMagic2));
   }
   TRY(t.mm().CopyOut(sentry::mm::UserPtr<KRtSigframe>(sp), f));
 
@@ -177,18 +214,22 @@ base::Result<uint64_t> RestoreFrame(Task& t) {
     if (sc.fpstate == 0) {
       InitFpState(*fp, size);
     } else {
+      // The frame holds the non-dynamic components (FrameXsaveSize); the
+      // rest of the host's image goes back to its init state.
+      const size_t user = FrameXsaveSize(size);
       auto in = std::make_unique<platform::FpState>();
-      in->size = size;
-      TRY(t.mm().CopyInBytes(sc.fpstate, {in->bytes, size}));
+      in->size = user;
+      TRY(t.mm().CopyInBytes(sc.fpstate, {in->bytes, user}));
       FxSwBytes sw;
       std::memcpy(&sw, in->bytes + kFxSwBytesOffset, sizeof(sw));
       uint32_t magic2 = 0;
       const bool xstate = (f.uc.uc_flags & kUcFpXstate) && sw.magic1 == kFpXstateMagic1 &&
-                          sw.xstate_size == size && sw.extended_size == size + 4 &&
-                          t.mm().CopyInBytes(sc.fpstate + size, {reinterpret_cast<uint8_t*>(&magic2), 4}).ok() &&
+                          sw.xstate_size == user && sw.extended_size == user + 4 &&
+                          t.mm().CopyInBytes(sc.fpstate + user, {reinterpret_cast<uint8_t*>(&magic2), 4}).ok() &&
                           magic2 == kFpXstateMagic2;
       if (xstate) {
-        std::memcpy(fp->bytes, in->bytes, size);
+        std::memcpy(fp->bytes, in->bytes, user);
+        std::memset(fp->bytes + user, 0, size - user);
       } else {
         // Legacy FXSAVE only (Linux's fx_only): x87/SSE from the frame,
         // every other component back to its init state.

@@ -293,6 +293,54 @@ TEST(SignalDelivery, HandlerGetsUcontextWithSavedMask) {
   EXPECT_EQ(g_nested, 1);
 }
 
+// The frame's XSAVE area has Linux's default size: every feature XCR0
+// enables except the ones the kernel hands out on request (XFD-capable:
+// AMX TILEDATA), in the standard layout, with matching software bytes.
+TEST(SignalDelivery, FrameXsaveAreaHasTheDefaultFeaturesAndSize) {
+  static volatile uint32_t magic1, xstate_size, extended_size, magic2;
+  static volatile uint64_t xfeatures;
+  struct Capture {
+    static void Handler(int, siginfo_t*, void* uc) {
+      const auto* fp = reinterpret_cast<const uint8_t*>(static_cast<ucontext_t*>(uc)->uc_mcontext.fpregs);
+      // struct _fpx_sw_bytes at offset 464 of the FXSAVE area.
+      uint32_t m1, ext, xs;
+      uint64_t xf;
+      std::memcpy(&m1, fp + 464, 4);
+      std::memcpy(&ext, fp + 468, 4);
+      std::memcpy(&xf, fp + 472, 8);
+      std::memcpy(&xs, fp + 480, 4);
+      magic1 = m1, extended_size = ext, xfeatures = xf, xstate_size = xs;
+      uint32_t m2 = 0;
+      if (m1 == 0x46505853) std::memcpy(&m2, fp + xs, 4);
+      magic2 = m2;
+      g_count = g_count + 1;
+    }
+  };
+  uint32_t lo, hi;
+  asm volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  const uint64_t xcr0 = (uint64_t{hi} << 32) | lo;
+  uint64_t want_features = xcr0;
+  uint32_t want_size = 576;  // FXSAVE + header
+  for (unsigned i = 2; i < 64; ++i) {
+    if (!(xcr0 & (uint64_t{1} << i))) continue;
+    uint32_t size, offset, flags, edx;
+    asm volatile("cpuid" : "=a"(size), "=b"(offset), "=c"(flags), "=d"(edx) : "a"(0xd), "c"(i));
+    if (flags & 4) {
+      want_features &= ~(uint64_t{1} << i);
+    } else if (offset + size > want_size) {
+      want_size = offset + size;
+    }
+  }
+  SavedAction a(SIGUSR1, Capture::Handler, 0);
+  raise(SIGUSR1);
+  ASSERT_EQ(g_count, 1);
+  EXPECT_EQ(magic1, 0x46505853u);  // FP_XSTATE_MAGIC1
+  EXPECT_EQ(xfeatures, want_features);
+  EXPECT_EQ(xstate_size, want_size);
+  EXPECT_EQ(extended_size, want_size + 4);
+  EXPECT_EQ(magic2, 0x46505845u);  // FP_XSTATE_MAGIC2 right after the area
+}
+
 TEST(SignalDelivery, IgnoredSignalIsDiscarded) {
   struct sigaction ign = {}, old = {};
   ign.sa_handler = SIG_IGN;
