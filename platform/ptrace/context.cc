@@ -9,9 +9,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
+
+#include "absl/container/inlined_vector.h"
 
 #include "base/logging.h"
 #include "platform/ptrace/address_space.h"
@@ -79,12 +82,23 @@ bool CpuPlacer::Pin(int cpu, pid_t also) {
 
 size_t CpuPlacer::LeastLoaded() const {
   // Racy minimum: two contexts binding at once may pick the same CPU; the
-  // counts stay exact, only the placement is approximate.
-  size_t best = 0;
-  for (size_t i = 1; i < cpus_.size(); ++i) {
-    if (bound_[i].load(std::memory_order_relaxed) < bound_[best].load(std::memory_order_relaxed)) best = i;
+  // counts stay exact, only the placement is approximate. The counts are
+  // this sandbox's pairs only: the host's other load and other sandboxes
+  // are invisible to them. So among the CPUs with the fewest pairs, take
+  // the one the host scheduler already runs this thread on (it balanced
+  // the host's load), else one chosen by thread id: a host full of
+  // one-task sandboxes does not pile every pair onto the first CPU.
+  int fewest = bound_[0].load(std::memory_order_relaxed);
+  for (size_t i = 1; i < cpus_.size(); ++i) fewest = std::min(fewest, bound_[i].load(std::memory_order_relaxed));
+  absl::InlinedVector<size_t, 16> ties;
+  const int here = sched_getcpu();
+  for (size_t i = 0; i < cpus_.size(); ++i) {
+    if (bound_[i].load(std::memory_order_relaxed) != fewest) continue;
+    if (cpus_[i] == here) return i;
+    ties.push_back(i);
   }
-  return best;
+  if (ties.empty()) return 0;  // the counts moved under us
+  return ties[static_cast<size_t>(CurrentTid()) % ties.size()];
 }
 
 bool CpuPlacer::CallerPinned() {

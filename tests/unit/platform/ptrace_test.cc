@@ -18,6 +18,7 @@
 
 #include "base/unique_fd.h"
 #include "platform/platform.h"
+#include "platform/ptrace/context.h"
 #include "platform/ptrace/stub.h"
 #include "platform/systrap/systrap.h"
 
@@ -701,3 +702,47 @@ TEST_F(SystrapTest, AppScribblingOverItsSysmsgDoesNotHurtTheSentry) {
 
 }  // namespace
 }  // namespace platform
+
+namespace platform::ptrace {
+namespace {
+
+// With no pairs placed yet, the placer keeps the thread on the CPU the host
+// scheduler chose (it sees the host's load; the placer's counts do not), so
+// one-task sandboxes do not all pile onto the first CPU.
+TEST(CpuPlacerTest, FirstPairStaysOnTheCpuTheHostChose) {
+  cpu_set_t old;
+  CPU_ZERO(&old);
+  ASSERT_EQ(sched_getaffinity(0, sizeof(old), &old), 0);
+  // Earlier tests' placers may have pinned this thread: widen it to every
+  // CPU the host allows (the kernel drops the others from the mask).
+  cpu_set_t all;
+  CPU_ZERO(&all);
+  for (int c = 0; c < CPU_SETSIZE; ++c) CPU_SET(c, &all);
+  ASSERT_EQ(sched_setaffinity(0, sizeof(all), &all), 0);
+  ASSERT_EQ(sched_getaffinity(0, sizeof(all), &all), 0);
+  std::vector<int> cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (CPU_ISSET(c, &all)) cpus.push_back(c);
+  }
+  if (cpus.size() < 2) GTEST_SKIP() << "needs two CPUs";
+  for (const int start : {cpus.back(), cpus.front()}) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(start, &one);
+    ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
+    CpuPlacer placer(cpus);
+    const int slot = placer.Place(0);
+    ASSERT_GE(slot, 0);
+    EXPECT_EQ(cpus[static_cast<size_t>(slot)], start);
+    // The next pair goes to another CPU: the first one has a pair now.
+    const int second = placer.Place(0);
+    ASSERT_GE(second, 0);
+    EXPECT_NE(cpus[static_cast<size_t>(second)], start);
+    placer.Release(slot);
+    placer.Release(second);
+  }
+  ASSERT_EQ(sched_setaffinity(0, sizeof(old), &old), 0);
+}
+
+}  // namespace
+}  // namespace platform::ptrace
