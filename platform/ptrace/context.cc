@@ -120,6 +120,25 @@ int CpuPlacer::Place(pid_t stub_tid) {
   return static_cast<int>(best);
 }
 
+int CpuPlacer::Move(int slot, pid_t stub_tid) {
+  if (slot < 0 || cpus_.size() < 2) return slot;
+  const size_t from = static_cast<size_t>(slot);
+  // The next CPU after this one with the fewest pairs (rotating, so pairs
+  // leaving one busy CPU do not all land on the same other).
+  size_t best = (from + 1) % cpus_.size();
+  for (size_t k = 2; k < cpus_.size(); ++k) {
+    const size_t i = (from + k) % cpus_.size();
+    if (bound_[i].load(std::memory_order_relaxed) < bound_[best].load(std::memory_order_relaxed)) best = i;
+  }
+  // After the move `best` holds one more: never more than `from` holds now
+  // (a CPU crowded with this sandbox's own pairs is not left for a worse one).
+  if (bound_[best].load(std::memory_order_relaxed) + 1 > bound_[from].load(std::memory_order_relaxed)) return slot;
+  if (!Pin(cpus_[best], stub_tid)) return slot;
+  bound_[from].fetch_sub(1, std::memory_order_relaxed);
+  bound_[best].fetch_add(1, std::memory_order_relaxed);
+  return static_cast<int>(best);
+}
+
 void CpuPlacer::Release(int slot) {
   if (slot >= 0) bound_[static_cast<size_t>(slot)].fetch_sub(1, std::memory_order_relaxed);
 }
@@ -134,6 +153,8 @@ void PtraceContext::Unbind() {
   as_id_ = 0;
   if (placer_ != nullptr) placer_->Release(placed_);
   placed_ = -1;
+  preemptions_seen_ = -1;
+  next_contention_check_ns_ = 0;
 }
 
 Result<StubThread*> PtraceContext::Bind(AddressSpace& as) {
@@ -229,8 +250,28 @@ bool OnlyResultDiffers(const user_regs_struct& held, const user_regs_struct& now
 
 }  // namespace
 
+void PtraceContext::CheckContention(pid_t tid, int64_t now) {
+  next_contention_check_ns_ = now + kContendedCheckNs;
+  struct rusage self {};
+  if (getrusage(RUSAGE_THREAD, &self) != 0) return;
+  // The stub's count is its process's (wait4's rusage at the last stop):
+  // exact for a one-thread stub, an over-count for others, which at worst
+  // moves a pair once more.
+  const long seen = self.ru_nivcsw + (have_ru_ ? stop_ru_.ru_nivcsw : 0);
+  const long before = preemptions_seen_;
+  preemptions_seen_ = seen;
+  if (before < 0 || seen - before < kContendedPreemptions) return;
+  const int moved = placer_->Move(placed_, tid);
+  if (moved != placed_) {
+    logging::Debug("ptrace: stub thread {}: {} preemptions in {} ms: moved to another CPU", tid, seen - before,
+                   kContendedCheckNs / 1'000'000);
+    placed_ = moved;
+  }
+}
+
 Result<StopInfo> PtraceContext::Switch(AddressSpace& as, Registers& regs) {
   const int64_t start = MonotonicNowNs();
+  switch_start_ns_ = start;
   have_ru_ = false;
   shared_ = false;
   spun_ns_ = 0;
@@ -280,6 +321,7 @@ Result<StopInfo> PtraceContext::Run(AddressSpace& as, Registers& regs) {
     unplaced_stops_ = kPlaceAfterStops + 1;  // once
     placed_ = placer_->Place(tid);
   }
+  if (placed_ >= 0 && switch_start_ns_ >= next_contention_check_ns_) CheckContention(tid, switch_start_ns_);
   if (t->regs_valid && OnlyResultDiffers(t->regs, regs.regs)) {
     // The common case after a syscall: the sentry only wrote the result.
     // One register costs a fraction of PTRACE_SETREGS (which copies and

@@ -40,6 +40,11 @@ class CpuPlacer {
   // fewest bound contexts and counts one more there. Returns the slot to
   // pass to Release, or -1.
   int Place(pid_t stub_tid);
+  // Moves a placed pair (its `slot`) off its CPU, which the host keeps busy
+  // with others' work, to the CPU with the fewest bound pairs among the
+  // others if that leaves it no more loaded than this one. Returns the new
+  // slot (the old one if it stays).
+  int Move(int slot, pid_t stub_tid);
   void Release(int slot);
 
  private:
@@ -93,6 +98,15 @@ class PtraceContext final : public Context {
   static constexpr int64_t kPlaceAfterNs = 10'000'000;
   uint32_t unplaced_stops_ = 0;
   int64_t bound_ns_ = 0;
+  // A placed pair checks every kContendedCheckNs whether its CPU is shared
+  // with other work: kContendedPreemptions involuntary context switches of
+  // the sentry thread and the stub in that window move it (CpuPlacer::Move).
+  static constexpr int64_t kContendedCheckNs = 10'000'000;
+  static constexpr long kContendedPreemptions = 3;
+  void CheckContention(pid_t tid, int64_t now);
+  int64_t next_contention_check_ns_ = 0;
+  long preemptions_seen_ = -1;  // at the last check; -1: none yet
+  int64_t switch_start_ns_ = 0;  // Switch's start, for Run
   std::shared_ptr<StubProcess> stub_;  // tracer thread only
   uint64_t as_id_ = 0;
   StubThread* thread_ = nullptr;

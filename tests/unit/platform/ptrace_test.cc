@@ -744,5 +744,49 @@ TEST(CpuPlacerTest, FirstPairStaysOnTheCpuTheHostChose) {
   ASSERT_EQ(sched_setaffinity(0, sizeof(old), &old), 0);
 }
 
+int PinnedCpu() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0 || CPU_COUNT(&set) != 1) return -1;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (CPU_ISSET(c, &set)) return c;
+  }
+  return -1;
+}
+
+// A pair whose CPU is busy with others' work moves to a CPU with fewer of
+// the sandbox's pairs, never to one that would then hold more than it left.
+TEST(CpuPlacerTest, MoveLeavesABusyCpuOnlyForOneNoMoreLoaded) {
+  cpu_set_t old;
+  CPU_ZERO(&old);
+  ASSERT_EQ(sched_getaffinity(0, sizeof(old), &old), 0);
+  cpu_set_t all;
+  CPU_ZERO(&all);
+  for (int c = 0; c < CPU_SETSIZE; ++c) CPU_SET(c, &all);
+  ASSERT_EQ(sched_setaffinity(0, sizeof(all), &all), 0);
+  ASSERT_EQ(sched_getaffinity(0, sizeof(all), &all), 0);
+  std::vector<int> cpus;
+  for (int c = 0; c < CPU_SETSIZE && cpus.size() < 2; ++c) {
+    if (CPU_ISSET(c, &all)) cpus.push_back(c);
+  }
+  if (cpus.size() < 2) GTEST_SKIP() << "needs two CPUs";
+  CpuPlacer placer(cpus);
+  const int a = placer.Place(0);
+  ASSERT_GE(a, 0);
+  // Alone on its CPU: it moves to the empty one, and the thread follows.
+  const int moved = placer.Move(a, 0);
+  EXPECT_NE(moved, a);
+  EXPECT_EQ(PinnedCpu(), cpus[static_cast<size_t>(moved)]);
+  // A second pair lands on the CPU left free; now each CPU holds one, and a
+  // move would make the other hold two: it stays.
+  const int b = placer.Place(0);
+  EXPECT_EQ(b, a);
+  EXPECT_EQ(placer.Move(b, 0), b);
+  EXPECT_EQ(PinnedCpu(), cpus[static_cast<size_t>(b)]);
+  placer.Release(moved);
+  placer.Release(b);
+  ASSERT_EQ(sched_setaffinity(0, sizeof(old), &old), 0);
+}
+
 }  // namespace
 }  // namespace platform::ptrace
