@@ -597,6 +597,27 @@ class GoferInode final : public Inode {
     return fifo_;
   }
   absl::Mutex& append_mu() { return append_mu_; }
+  // After the sandbox wrote to a file whose mode was `before` (with set-ID
+  // bits): the host cleared them or not by the sentry's own credentials
+  // (it has no CAP_FSETID: cleared); make them what Linux's
+  // file_remove_privs gives the writing task (SetidBitsToDrop), through the
+  // gofer when they differ. Only writes to set-ID files pay this.
+  Result<void> SettleSetidAfterWrite(int fd, uint32_t before) {
+    uint32_t gid;
+    {
+      absl::MutexLock l(&attr_mu_);
+      gid = attr_.gid;
+    }
+    const uint32_t want = before & 07777 & ~SetidBitsToDropForCurrentTask(before, gid);
+    gofer::Attr a = TRY(gofer::HostAttr(fd));
+    if ((a.mode & 07777) != want) {
+      gofer::SetAttrSpec spec;
+      spec.mode = want;
+      a = TRY(client_->SetAttr(handle_, spec));
+    }
+    SetAttrCache(a);
+    return {};
+  }
 
  private:
   std::pair<uint64_t, uint64_t> Key() const {
@@ -776,14 +797,27 @@ Result<size_t> GoferRegularFile::WriteAt(std::span<const uint8_t> buf, uint64_t*
   }
   if (*off > static_cast<uint64_t>(INT64_MAX)) return Errno::kEINVAL;
   if (buf.empty()) return 0;
+  const uint32_t before = inode->mode();
+  size_t n;
   if (auto cache = inode->cache()) {
-    return cache->Write(fd_->get(), buf, *off);
+    n = TRY(cache->Write(fd_->get(), buf, *off));
+  } else {
+    while (true) {
+      const ssize_t r = pwrite(fd_->get(), buf.data(), buf.size(), static_cast<off_t>(*off));
+      if (r >= 0) {
+        n = static_cast<size_t>(r);
+        break;
+      }
+      if (errno != EINTR) return base::FromHost(errno);
+    }
   }
-  while (true) {
-    const ssize_t n = pwrite(fd_->get(), buf.data(), buf.size(), static_cast<off_t>(*off));
-    if (n >= 0) return static_cast<size_t>(n);
-    if (errno != EINTR) return base::FromHost(errno);
+  if (n > 0 && (before & (S_ISUID | S_ISGID))) [[unlikely]] {
+    // The bytes are written: a failure here leaves the host's choice.
+    if (Result<void> r = inode->SettleSetidAfterWrite(fd_->get(), before); !r.ok()) {
+      logging::Debug("gofer: set-ID bits after a write: {}", base::ErrnoName(r.error()));
+    }
   }
+  return n;
 }
 
 }  // namespace
