@@ -179,6 +179,57 @@ TEST_P(Fsize, SendfileAndSpliceIntoAFileStopAtTheLimit) {
   });
 }
 
+TEST_P(Fsize, SpliceFromAnEmptyPipeLooksAtThePipeBeforeTheLimit) {
+  Fd out_owner(MakeFile("out", 150));
+  const int out = out_owner.get();
+  ASSERT_GE(out, 0);
+  InChild([&] {
+    // splice_from_pipe_next comes first: an empty pipe with a writer is
+    // EAGAIN (non-blocking), one without a writer is EOF; neither is EFBIG.
+    int p[2];
+    CHILD_CHECK(pipe2(p, O_NONBLOCK) == 0);
+    CHILD_CHECK(lseek(out, 150, SEEK_SET) == 150);
+    CHILD_CHECK(splice(p[0], nullptr, out, nullptr, 10, SPLICE_F_NONBLOCK) == -1 && errno == EAGAIN);
+    CHILD_CHECK(close(p[1]) == 0);
+    CHILD_CHECK(splice(p[0], nullptr, out, nullptr, 10, 0) == 0);
+    CHILD_CHECK(g_sigxfsz == 0);
+    // With data, the write at the limit is EFBIG.
+    CHILD_CHECK(pipe2(p, O_NONBLOCK) == 0);
+    CHILD_CHECK(write(p[1], "abc", 3) == 3);
+    CHILD_CHECK(splice(p[0], nullptr, out, nullptr, 10, SPLICE_F_NONBLOCK) == -1 && errno == EFBIG);
+    CHILD_CHECK(g_sigxfsz == 1);
+    return 0;
+  });
+}
+
+TEST_P(Fsize, CopyFileRangeWithNothingToCopyStillChecksTheLimit) {
+  Fd in_owner(MakeFile("in", 10));
+  const int in = in_owner.get();
+  Fd out_owner(MakeFile("out", 150));
+  const int out = out_owner.get();
+  ASSERT_TRUE(in >= 0 && out >= 0);
+  InChild([&] {
+    // generic_copy_file_checks cuts the copy to the input's end, then
+    // checks the output's position against the limit: EFBIG and SIGXFSZ
+    // even for zero bytes.
+    loff_t off_in = 10, off_out = 150;
+    const ssize_t n = copy_file_range(in, &off_in, out, &off_out, 5, 0);
+    if (n == -1 && (errno == ENOSYS || errno == EXDEV || errno == EOPNOTSUPP)) return 0;  // no support natively
+    CHILD_CHECK(n == -1 && errno == EFBIG);
+    CHILD_CHECK(g_sigxfsz == 1);
+    off_in = 3;
+    CHILD_CHECK(copy_file_range(in, &off_in, out, &off_out, 0, 0) == -1 && errno == EFBIG);
+    CHILD_CHECK(g_sigxfsz == 2);
+    // Below the limit nothing to copy is 0, with no signal.
+    off_in = 30;
+    off_out = 50;
+    CHILD_CHECK(copy_file_range(in, &off_in, out, &off_out, 5, 0) == 0);
+    CHILD_CHECK(off_in == 30 && off_out == 50);
+    CHILD_CHECK(g_sigxfsz == 2);
+    return 0;
+  });
+}
+
 INSTANTIATE_TEST_SUITE_P(Filesystems, Fsize, ::testing::Values("/dev/shm", "/tmp"),
                          PathParamName);
 
