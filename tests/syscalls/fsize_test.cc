@@ -34,21 +34,12 @@ volatile sig_atomic_t g_sigxfsz = 0;
 class Fsize : public ::testing::TestWithParam<const char*> {
  protected:
   void SetUp() override {
-    std::string tmpl = std::string(GetParam()) + "/fsize_test.XXXXXX";
-    if (mkdtemp(tmpl.data()) == nullptr) GTEST_SKIP() << GetParam() << ": " << strerror(errno);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    if (!dir_.empty()) {
-      std::string cmd = "rm -rf '" + dir_ + "'";
-      if (system(cmd.c_str()) != 0) {
-      }
-    }
+    if (dir_.path().empty()) GTEST_SKIP() << GetParam() << ": " << strerror(errno);
   }
   // A file of `size` bytes ('s'), open read-write. Made before InChild
   // (the child's limit would cut it).
   int MakeFile(const std::string& name, int size) const {
-    int fd = open((dir_ + "/" + name).c_str(), O_CREAT | O_RDWR | O_TRUNC, 0644);
+    int fd = open((dir_ / name).c_str(), O_CREAT | O_RDWR | O_TRUNC, 0644);
     if (fd < 0) return -1;
     std::string data(size, 's');
     if (write(fd, data.data(), data.size()) != size) return -1;
@@ -84,7 +75,7 @@ class Fsize : public ::testing::TestWithParam<const char*> {
     EXPECT_THAT(msg[0], Eq(0)) << "check at line " << msg[0] << " failed (errno " << msg[1] << ")";
   }
 
-  std::string dir_;
+  const TempDir dir_{GetParam()};
 };
 
 TEST_P(Fsize, WritevFamilyIsCutAtTheLimitAndFailsAtIt) {
@@ -106,7 +97,7 @@ TEST_P(Fsize, WritevFamilyIsCutAtTheLimitAndFailsAtIt) {
     CHILD_CHECK(syscall(SYS_pwritev2, fd, iov, 2, 200, 0, 0) == -1 && errno == EFBIG);
     CHILD_CHECK(g_sigxfsz == 3);
     // A file opened O_APPEND writes at its end: at the limit.
-    const int ap = open((dir_ + "/f").c_str(), O_WRONLY | O_APPEND);
+    const int ap = open((dir_ / "f").c_str(), O_WRONLY | O_APPEND);
     CHILD_CHECK(ap >= 0);
     CHILD_CHECK(writev(ap, iov, 2) == -1 && errno == EFBIG);
     CHILD_CHECK(g_sigxfsz == 4);

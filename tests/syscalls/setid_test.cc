@@ -52,20 +52,11 @@ class Setid : public ::testing::TestWithParam<const char*> {
  protected:
   void SetUp() override {
     if (getuid() != 0 || !HaveCapFsetid()) GTEST_SKIP() << "needs root with CAP_FSETID";
-    std::string tmpl = std::string(GetParam()) + "/setid_test.XXXXXX";
-    if (mkdtemp(tmpl.data()) == nullptr) GTEST_SKIP() << GetParam() << ": " << strerror(errno);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    if (!dir_.empty()) {
-      std::string cmd = "rm -rf '" + dir_ + "'";
-      if (system(cmd.c_str()) != 0) {
-      }
-    }
+    if (dir_.path().empty()) GTEST_SKIP() << GetParam() << ": " << strerror(errno);
   }
   // A 4-byte file with `mode` (and group `gid`), open read-write.
   int MakeFile(const std::string& name, uint32_t mode, gid_t gid = 0) const {
-    const std::string p = dir_ + "/" + name;
+    const std::string p = dir_ / name;
     const int fd = open(p.c_str(), O_CREAT | O_RDWR | O_TRUNC, 0600);
     if (fd < 0) return -1;
     if (write(fd, "data", 4) != 4) return -1;
@@ -84,7 +75,7 @@ class Setid : public ::testing::TestWithParam<const char*> {
     EXPECT_THAT(WEXITSTATUS(status), Eq(0)) << "check at line " << WEXITSTATUS(status) << " failed";
   }
 
-  std::string dir_;
+  const TempDir dir_{GetParam()};
 };
 
 // In the child: the line of the first failed check.
@@ -140,7 +131,7 @@ TEST_P(Setid, SetgidWithoutGroupExecStaysForAGroupMemberOnly) {
 TEST_P(Setid, TruncateAndFallocateClearLikeAWrite) {
   Fd t(MakeFile("t", 04755)), ft(MakeFile("ft", 06755)), fa(MakeFile("fa", 04700));
   ASSERT_TRUE(t.get() >= 0 && ft.get() >= 0 && fa.get() >= 0);
-  const std::string tpath = dir_ + "/t";
+  const std::string tpath = dir_ / "t";
   WithoutCapFsetid([&] {
     CHILD_CHECK(truncate(tpath.c_str(), 10) == 0);
     CHILD_CHECK(ModeOf(t.get()) == 0755);
@@ -162,10 +153,10 @@ TEST_P(Setid, ChownClearsSetuidEvenForRootAndToMinusOne) {
   // Without group-exec, a group member's setgid stays.
   ASSERT_THAT(fchown(b.get(), 0, 0), Eq(0));
   EXPECT_THAT(ModeOf(b.get()), Eq(02745u));
-  ASSERT_THAT(chown((dir_ + "/c").c_str(), 0, -1), Eq(0));
+  ASSERT_THAT(chown((dir_ / "c").c_str(), 0, -1), Eq(0));
   EXPECT_THAT(ModeOf(c.get()), Eq(0755u));
   // A directory keeps its bits.
-  const std::string d = dir_ + "/d";
+  const std::string d = dir_ / "d";
   ASSERT_THAT(mkdir(d.c_str(), 0755), Eq(0));
   ASSERT_THAT(chmod(d.c_str(), 02755), Eq(0));
   ASSERT_THAT(chown(d.c_str(), 0, 0), Eq(0));
