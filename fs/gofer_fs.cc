@@ -151,17 +151,11 @@ class GoferMappable final : public sentry::mm::MappableFile {
   std::shared_ptr<GoferPageCache> cache_;
 };
 
-class GoferRegularFile final : public VfsFile {
+class GoferRegularFile final : public SeekableFile {
  public:
   GoferRegularFile(fs::Path at, std::shared_ptr<Inode> inode, int flags, SharedFd fd)
-      : VfsFile(std::move(at), std::move(inode), flags), fd_(std::move(fd)) {}
+      : SeekableFile(std::move(at), std::move(inode), flags), fd_(std::move(fd)) {}
 
-  Result<size_t> Read(std::span<uint8_t> buf) override {
-    absl::MutexLock l(&mu_);
-    const size_t n = TRY(PRead(buf, offset_));
-    offset_ += n;
-    return n;
-  }
   Result<size_t> PRead(std::span<uint8_t> buf, uint64_t off) override;
   // read(2) straight into app memory: the host pread targets the sentry's
   // mapping of the app's pages, one copy instead of pread into the bounce
@@ -169,10 +163,11 @@ class GoferRegularFile final : public VfsFile {
   bool DirectRead() const override { return true; }
   Result<size_t> ReadApp(sentry::mm::MemoryManager& mm, uint64_t addr, size_t len, const uint64_t* off) override {
     if (off != nullptr) return ReadAppAt(mm, addr, len, *off);
-    absl::MutexLock l(&mu_);
-    const size_t n = TRY(ReadAppAt(mm, addr, len, offset_));
-    offset_ += n;
-    return n;
+    return AtOffset([&](uint64_t* pos) -> Result<size_t> {
+      const size_t n = TRY(ReadAppAt(mm, addr, len, *pos));
+      *pos += n;
+      return n;
+    });
   }
   Result<size_t> PReadHost(std::span<uint8_t> buf, uint64_t off) {
     while (true) {
@@ -181,42 +176,29 @@ class GoferRegularFile final : public VfsFile {
       if (errno != EINTR) return base::FromHost(errno);
     }
   }
-  Result<size_t> Write(std::span<const uint8_t> buf) override {
-    absl::MutexLock l(&mu_);
-    uint64_t off = offset_;
-    const size_t n = TRY(WriteAt(buf, &off));
-    offset_ = off + n;
+  Result<size_t> PWrite(std::span<const uint8_t> buf, uint64_t off) override { return WriteAt(buf, &off); }
+  Result<std::shared_ptr<sentry::mm::MappableFile>> Mappable() override;
+
+ protected:
+  // O_APPEND: the offset goes past where the write landed (EOF).
+  Result<size_t> WriteAtOffset(std::span<const uint8_t> buf, uint64_t* pos) override {
+    const size_t n = TRY(WriteAt(buf, pos));
+    *pos += n;
     return n;
   }
-  Result<size_t> PWrite(std::span<const uint8_t> buf, uint64_t off) override { return WriteAt(buf, &off); }
-  Result<uint64_t> Seek(int64_t off, int whence) override {
-    absl::MutexLock l(&mu_);
-    int64_t base;
-    switch (whence) {
-      case SEEK_SET: base = 0; break;
-      case SEEK_CUR: base = static_cast<int64_t>(offset_); break;
-      case SEEK_END: {
-        struct stat st;
-        if (fstat(fd_->get(), &st) != 0) return base::FromHost(errno);
-        base = st.st_size;
-        break;
-      }
-      case SEEK_DATA:
-      case SEEK_HOLE: {
-        // The host computes data/hole boundaries; its own offset is unused
-        // by us (we pread), so moving it is harmless.
-        const off_t r = lseek(fd_->get(), off, whence);
-        if (r < 0) return base::FromHost(errno);
-        offset_ = static_cast<uint64_t>(r);
-        return offset_;
-      }
-      default: return Errno::kEINVAL;
-    }
-    if (__builtin_add_overflow(base, off, &base) || base < 0) return Errno::kEINVAL;
-    offset_ = static_cast<uint64_t>(base);
-    return offset_;
+  Result<uint64_t> NewOffset(uint64_t cur, int64_t off, int whence) override {
+    if (whence != SEEK_DATA && whence != SEEK_HOLE) return SeekableFile::NewOffset(cur, off, whence);
+    // The host computes data/hole boundaries; its own offset is unused by
+    // us (we pread), so moving it is harmless.
+    const off_t r = lseek(fd_->get(), off, whence);
+    if (r < 0) return base::FromHost(errno);
+    return static_cast<uint64_t>(r);
   }
-  Result<std::shared_ptr<sentry::mm::MappableFile>> Mappable() override;
+  Result<uint64_t> EndOffset() override {
+    struct stat st;
+    if (fstat(fd_->get(), &st) != 0) return base::FromHost(errno);
+    return static_cast<uint64_t>(st.st_size);
+  }
 
  private:
   Result<size_t> ReadAppAt(sentry::mm::MemoryManager& mm, uint64_t addr, size_t len, uint64_t off);
@@ -226,8 +208,6 @@ class GoferRegularFile final : public VfsFile {
   Result<size_t> WriteAt(std::span<const uint8_t> buf, uint64_t* off);
 
   SharedFd fd_;
-  absl::Mutex mu_;
-  uint64_t offset_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 class GoferDirFile final : public VfsFile {
@@ -597,6 +577,27 @@ class GoferInode final : public Inode {
     return fifo_;
   }
   absl::Mutex& append_mu() { return append_mu_; }
+  // After the sandbox wrote to a file whose mode was `before` (with set-ID
+  // bits): the host cleared them or not by the sentry's own credentials
+  // (it has no CAP_FSETID: cleared); make them what Linux's
+  // file_remove_privs gives the writing task (SetidBitsToDrop), through the
+  // gofer when they differ. Only writes to set-ID files pay this.
+  Result<void> SettleSetidAfterWrite(int fd, uint32_t before) {
+    uint32_t gid;
+    {
+      absl::MutexLock l(&attr_mu_);
+      gid = attr_.gid;
+    }
+    const uint32_t want = before & 07777 & ~SetidBitsToDropForCurrentTask(before, gid);
+    gofer::Attr a = TRY(gofer::HostAttr(fd));
+    if ((a.mode & 07777) != want) {
+      gofer::SetAttrSpec spec;
+      spec.mode = want;
+      a = TRY(client_->SetAttr(handle_, spec));
+    }
+    SetAttrCache(a);
+    return {};
+  }
 
  private:
   std::pair<uint64_t, uint64_t> Key() const {
@@ -776,14 +777,27 @@ Result<size_t> GoferRegularFile::WriteAt(std::span<const uint8_t> buf, uint64_t*
   }
   if (*off > static_cast<uint64_t>(INT64_MAX)) return Errno::kEINVAL;
   if (buf.empty()) return 0;
+  const uint32_t before = inode->mode();
+  size_t n;
   if (auto cache = inode->cache()) {
-    return cache->Write(fd_->get(), buf, *off);
+    n = TRY(cache->Write(fd_->get(), buf, *off));
+  } else {
+    while (true) {
+      const ssize_t r = pwrite(fd_->get(), buf.data(), buf.size(), static_cast<off_t>(*off));
+      if (r >= 0) {
+        n = static_cast<size_t>(r);
+        break;
+      }
+      if (errno != EINTR) return base::FromHost(errno);
+    }
   }
-  while (true) {
-    const ssize_t n = pwrite(fd_->get(), buf.data(), buf.size(), static_cast<off_t>(*off));
-    if (n >= 0) return static_cast<size_t>(n);
-    if (errno != EINTR) return base::FromHost(errno);
+  if (n > 0 && (before & (S_ISUID | S_ISGID))) [[unlikely]] {
+    // The bytes are written: a failure here leaves the host's choice.
+    if (Result<void> r = inode->SettleSetidAfterWrite(fd_->get(), before); !r.ok()) {
+      logging::Debug("gofer: set-ID bits after a write: {}", base::ErrnoName(r.error()));
+    }
   }
+  return n;
 }
 
 }  // namespace

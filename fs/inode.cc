@@ -269,4 +269,16 @@ Result<void> CheckPermission(const sentry::kernel::Credentials& creds, const str
   return Errno::kEACCES;
 }
 
+uint32_t SetidBitsToDrop(const sentry::kernel::Credentials& creds, uint32_t mode, uint32_t gid) {
+  if (!S_ISREG(mode) || !(mode & (S_ISUID | S_ISGID)) || creds.HasCap(CAP_FSETID)) return 0;
+  uint32_t drop = mode & S_ISUID;
+  if ((mode & S_ISGID) && ((mode & S_IXGRP) || !creds.InGroup(gid))) drop |= S_ISGID;
+  return drop;
+}
+
+uint32_t SetidBitsToDropForCurrentTask(uint32_t mode, uint32_t gid) {
+  const sentry::kernel::Task* t = sentry::kernel::Task::Current();
+  return t == nullptr ? 0 : SetidBitsToDrop(t->creds(), mode, gid);
+}
+
 }  // namespace fs

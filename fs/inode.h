@@ -319,6 +319,21 @@ std::string AbsolutePath(const Path& p);
 // non-directory only if some x bit is set.
 Result<void> CheckPermission(const sentry::kernel::Credentials& creds, const struct stat& st, int may);
 
+// Linux's setattr_should_drop_suidgid (fs/attr.c): the set-ID bits that a
+// change of a regular file's data (write, truncate, fallocate) by `creds`
+// clears from `mode` (the file's type and permission bits; `gid` its
+// group). None for a caller with CAP_FSETID or for other file types; else
+// S_ISUID, and S_ISGID when group-exec is set or the caller is outside the
+// group (without group-exec it is only a locking mark for group members).
+// Callers test `mode & (S_ISUID | S_ISGID)` first, so a write to an
+// ordinary file never looks at credentials.
+uint32_t SetidBitsToDrop(const sentry::kernel::Credentials& creds, uint32_t mode, uint32_t gid);
+// The same for the task whose syscall is running on this thread
+// (Task::Current()), for the write paths: FileDescription::Write and its
+// kin take no Caller, and Linux's file_remove_privs reads current_cred()
+// the same way. None without a task (kernel-internal writes).
+uint32_t SetidBitsToDropForCurrentTask(uint32_t mode, uint32_t gid);
+
 }  // namespace fs
 
 #endif  // FS_INODE_H_

@@ -95,13 +95,10 @@ std::string Sigset(uint64_t s) { return fmt::format("{:016x}", s); }
 // give the generated text; a write of an integer in [min, max] is accepted
 // and has no effect (no OOM killer, no audit); O_TRUNC is ignored as Linux
 // ignores it for /proc files.
-class KnobFile final : public VfsFile {
+class KnobFile final : public StringFile {
  public:
   KnobFile(fs::Path at, std::shared_ptr<Inode> inode, int flags, std::string data, int64_t min, int64_t max)
-      : VfsFile(at, inode, flags), text_(at, inode, flags, std::move(data)), min_(min), max_(max) {}
-  Result<size_t> Read(std::span<uint8_t> buf) override { return text_.Read(buf); }
-  Result<size_t> PRead(std::span<uint8_t> buf, uint64_t off) override { return text_.PRead(buf, off); }
-  Result<uint64_t> Seek(int64_t off, int whence) override { return text_.Seek(off, whence); }
+      : StringFile(std::move(at), std::move(inode), flags, std::move(data)), min_(min), max_(max) {}
   Result<size_t> Write(std::span<const uint8_t> buf) override { return PWrite(buf, 0); }
   Result<size_t> PWrite(std::span<const uint8_t> buf, uint64_t) override {
     std::string_view s(reinterpret_cast<const char*>(buf.data()), std::min<size_t>(buf.size(), 32));
@@ -114,7 +111,6 @@ class KnobFile final : public VfsFile {
   }
 
  private:
-  StringFile text_;
   const int64_t min_, max_;
 };
 
@@ -124,11 +120,12 @@ class KnobFile final : public VfsFile {
 // value, runsc sets it), but programs set, read and inherit it, and
 // Linux's rules hold: lowering it below oom_score_adj_min needs
 // CAP_SYS_RESOURCE (EACCES), and a write with it moves the min.
-class OomAdjFile final : public VfsFile {
+class OomAdjFile final : public SeekableFile {
  public:
   OomAdjFile(fs::Path at, std::shared_ptr<Inode> inode, int flags, std::shared_ptr<sentry::kernel::ThreadGroup> tg,
              bool legacy, bool opener_has_cap)
-      : VfsFile(at, inode, flags), tg_(std::move(tg)), legacy_(legacy), opener_has_cap_(opener_has_cap) {}
+      : SeekableFile(std::move(at), std::move(inode), flags), tg_(std::move(tg)), legacy_(legacy),
+        opener_has_cap_(opener_has_cap) {}
 
   std::string Text() const {
     const int adj = tg_->oom_score_adj.load();
@@ -136,26 +133,8 @@ class OomAdjFile final : public VfsFile {
     // oom_adj_read(): OOM_SCORE_ADJ_MAX shows as OOM_ADJUST_MAX.
     return fmt::format("{}\n", adj == 1000 ? 15 : adj * 17 / 1000);
   }
-  Result<size_t> Read(std::span<uint8_t> buf) override {
-    absl::MutexLock l(&mu_);
-    const size_t n = TRY(PRead(buf, offset_));
-    offset_ += n;
-    return n;
-  }
-  Result<size_t> PRead(std::span<uint8_t> buf, uint64_t off) override {
-    const std::string t = Text();
-    if (off >= t.size()) return size_t{0};
-    const size_t n = std::min<size_t>(buf.size(), t.size() - off);
-    std::memcpy(buf.data(), t.data() + off, n);
-    return n;
-  }
-  Result<uint64_t> Seek(int64_t off, int whence) override {
-    absl::MutexLock l(&mu_);
-    int64_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? static_cast<int64_t>(offset_) : -1;
-    if (base < 0 || off < -base) return Errno::kEINVAL;
-    offset_ = static_cast<uint64_t>(base + off);
-    return offset_;
-  }
+  // No SEEK_END (SeekableFile's default), as Linux's size-0 proc files.
+  Result<size_t> PRead(std::span<uint8_t> buf, uint64_t off) override { return ReadText(Text(), buf, off); }
   Result<size_t> Write(std::span<const uint8_t> buf) override { return PWrite(buf, 0); }
   Result<size_t> PWrite(std::span<const uint8_t> buf, uint64_t) override {
     // oom_score_adj_write(): at most PROC_NUMBUF - 1 bytes, stripped.
@@ -187,8 +166,6 @@ class OomAdjFile final : public VfsFile {
  private:
   const std::shared_ptr<sentry::kernel::ThreadGroup> tg_;
   const bool legacy_, opener_has_cap_;
-  absl::Mutex mu_;
-  uint64_t offset_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 class OomAdjInode final : public SyntheticInode {
@@ -230,13 +207,10 @@ class OomAdjInode final : public SyntheticInode {
 // write renames that thread, only from within its thread group (EINVAL
 // otherwise); at most TASK_COMM_LEN - 1 bytes, up to a NUL, kept as
 // written (a newline too).
-class CommFile final : public VfsFile {
+class CommFile final : public StringFile {
  public:
   CommFile(fs::Path at, std::shared_ptr<Inode> inode, int flags, std::string data, int32_t tid)
-      : VfsFile(at, inode, flags), text_(at, inode, flags, std::move(data)), tid_(tid) {}
-  Result<size_t> Read(std::span<uint8_t> buf) override { return text_.Read(buf); }
-  Result<size_t> PRead(std::span<uint8_t> buf, uint64_t off) override { return text_.PRead(buf, off); }
-  Result<uint64_t> Seek(int64_t off, int whence) override { return text_.Seek(off, whence); }
+      : StringFile(std::move(at), std::move(inode), flags, std::move(data)), tid_(tid) {}
   Result<size_t> Write(std::span<const uint8_t> buf) override { return PWrite(buf, 0); }
   Result<size_t> PWrite(std::span<const uint8_t> buf, uint64_t) override {
     sentry::kernel::Task* cur = sentry::kernel::Task::Current();
@@ -255,7 +229,6 @@ class CommFile final : public VfsFile {
   }
 
  private:
-  StringFile text_;
   const int32_t tid_;
 };
 

@@ -23,23 +23,11 @@ namespace {
 
 // One open of the file: the memory of the process as it was at open
 // (Linux holds the mm, so after the target's exec it reads nothing).
-class MemFile final : public VfsFile {
+class MemFile final : public SeekableFile {
  public:
   MemFile(fs::Path at, std::shared_ptr<Inode> inode, int flags, std::shared_ptr<sentry::mm::MemoryManager> mm)
-      : VfsFile(std::move(at), std::move(inode), flags), mm_(std::move(mm)) {}
+      : SeekableFile(std::move(at), std::move(inode), flags), mm_(std::move(mm)) {}
 
-  Result<size_t> Read(std::span<uint8_t> buf) override {
-    absl::MutexLock l(&mu_);
-    const size_t n = TRY(PRead(buf, offset_));
-    offset_ += n;
-    return n;
-  }
-  Result<size_t> Write(std::span<const uint8_t> buf) override {
-    absl::MutexLock l(&mu_);
-    const size_t n = TRY(PWrite(buf, offset_));
-    offset_ += n;
-    return n;
-  }
   // mem_rw(): a page at a time; bytes copied so far, or EIO if none.
   Result<size_t> PRead(std::span<uint8_t> buf, uint64_t off) override {
     if (buf.empty()) return size_t{0};
@@ -71,15 +59,15 @@ class MemFile final : public VfsFile {
     if (done == 0) return Errno::kEIO;
     return done;
   }
+
+ protected:
   // mem_lseek(): SEEK_SET and SEEK_CUR; offsets are addresses (unsigned).
-  Result<uint64_t> Seek(int64_t off, int whence) override {
-    absl::MutexLock l(&mu_);
+  Result<uint64_t> NewOffset(uint64_t cur, int64_t off, int whence) override {
     switch (whence) {
-      case SEEK_SET: offset_ = static_cast<uint64_t>(off); break;
-      case SEEK_CUR: offset_ += static_cast<uint64_t>(off); break;
+      case SEEK_SET: return static_cast<uint64_t>(off);
+      case SEEK_CUR: return cur + static_cast<uint64_t>(off);
       default: return Errno::kEINVAL;
     }
-    return offset_;
   }
 
  private:
@@ -91,8 +79,6 @@ class MemFile final : public VfsFile {
   }
   static constexpr size_t kChunk = 4096;
   const std::shared_ptr<sentry::mm::MemoryManager> mm_;
-  absl::Mutex mu_;
-  uint64_t offset_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 class MemInode final : public SyntheticInode {

@@ -319,45 +319,14 @@ using SysctlValue = std::function<std::string(sentry::kernel::Kernel*)>;
 
 // An open /proc/sys file: reads show the current value (generated per
 // read, as Linux's proc_sys_read does), writes go to the Kernel's value.
-class SysctlFile final : public VfsFile {
+// No SEEK_END (SeekableFile's default): the size is 0, as Linux's.
+class SysctlFile final : public SeekableFile {
  public:
   SysctlFile(fs::Path at, std::shared_ptr<Inode> inode, int flags, sentry::kernel::Kernel* k, SysctlValue value,
              const SysctlSpec* spec)
-      : VfsFile(std::move(at), std::move(inode), flags), kernel_(k), value_(std::move(value)), spec_(spec) {}
+      : SeekableFile(std::move(at), std::move(inode), flags), kernel_(k), value_(std::move(value)), spec_(spec) {}
 
-  Result<size_t> Read(std::span<uint8_t> buf) override {
-    absl::MutexLock l(&mu_);
-    const size_t n = TRY(PRead(buf, offset_));
-    offset_ += n;
-    return n;
-  }
-  Result<size_t> PRead(std::span<uint8_t> buf, uint64_t off) override {
-    const std::string text = value_(kernel_);
-    if (off >= text.size()) return 0;
-    const size_t n = std::min<size_t>(buf.size(), text.size() - off);
-    std::memcpy(buf.data(), text.data() + off, n);
-    return n;
-  }
-  Result<uint64_t> Seek(int64_t off, int whence) override {
-    absl::MutexLock l(&mu_);
-    int64_t pos = 0;
-    switch (whence) {
-      case SEEK_SET: pos = off; break;
-      case SEEK_CUR:
-        if (__builtin_add_overflow(static_cast<int64_t>(offset_), off, &pos)) return Errno::kEINVAL;
-        break;
-      default: return Errno::kEINVAL;  // no SEEK_END: the size is 0, as Linux's
-    }
-    if (pos < 0) return Errno::kEINVAL;
-    offset_ = static_cast<uint64_t>(pos);
-    return offset_;
-  }
-  Result<size_t> Write(std::span<const uint8_t> buf) override {
-    absl::MutexLock l(&mu_);
-    const size_t n = TRY(PWrite(buf, offset_));
-    offset_ += n;
-    return n;
-  }
+  Result<size_t> PRead(std::span<uint8_t> buf, uint64_t off) override { return ReadText(value_(kernel_), buf, off); }
   Result<size_t> PWrite(std::span<const uint8_t> buf, uint64_t off) override {
     if (spec_ == nullptr || kernel_ == nullptr) return Errno::kEINVAL;
     const std::string_view in(reinterpret_cast<const char*>(buf.data()), std::min<size_t>(buf.size(), 4096));
@@ -385,8 +354,6 @@ class SysctlFile final : public VfsFile {
   sentry::kernel::Kernel* const kernel_;  // the sandbox's: outlives its files
   const SysctlValue value_;
   const SysctlSpec* const spec_;  // owned by the inode
-  absl::Mutex mu_;
-  uint64_t offset_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // A /proc/sys file. Its mode is Linux's, but only keys with a spec (values

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/sysmacros.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 
@@ -54,32 +55,52 @@ std::function<std::string()> MapsNameOf(const FileDescription& f) {
   return [n = f.Path()] { return n; };
 }
 
-Result<size_t> StringFile::Read(std::span<uint8_t> buf) {
-  absl::MutexLock l(&mu_);
-  const size_t n = TRY(PRead(buf, offset_));
-  offset_ += n;
+Result<size_t> SeekableFile::AtOffset(absl::FunctionRef<Result<size_t>(uint64_t* pos)> op) {
+  absl::MutexLock l(&offset_mu_);
+  return op(&offset_);
+}
+
+Result<size_t> SeekableFile::Read(std::span<uint8_t> buf) {
+  return AtOffset([&](uint64_t* pos) -> Result<size_t> {
+    const size_t n = TRY(PRead(buf, *pos));
+    *pos += n;
+    return n;
+  });
+}
+
+Result<size_t> SeekableFile::Write(std::span<const uint8_t> buf) {
+  return AtOffset([&](uint64_t* pos) { return WriteAtOffset(buf, pos); });
+}
+
+Result<size_t> SeekableFile::WriteAtOffset(std::span<const uint8_t> buf, uint64_t* pos) {
+  const size_t n = TRY(PWrite(buf, *pos));
+  *pos += n;
   return n;
 }
 
-Result<size_t> StringFile::PRead(std::span<uint8_t> buf, uint64_t off) {
-  if (off >= data_.size()) return size_t{0};
-  const size_t n = std::min<size_t>(buf.size(), data_.size() - off);
-  std::memcpy(buf.data(), data_.data() + off, n);
-  return n;
+Result<uint64_t> SeekableFile::Seek(int64_t off, int whence) {
+  absl::MutexLock l(&offset_mu_);
+  offset_ = TRY(NewOffset(offset_, off, whence));
+  return offset_;
 }
 
-Result<uint64_t> StringFile::Seek(int64_t off, int whence) {
-  absl::MutexLock l(&mu_);
+Result<uint64_t> SeekableFile::NewOffset(uint64_t cur, int64_t off, int whence) {
   int64_t base;
   switch (whence) {
     case SEEK_SET: base = 0; break;
-    case SEEK_CUR: base = static_cast<int64_t>(offset_); break;
-    case SEEK_END: base = static_cast<int64_t>(data_.size()); break;
+    case SEEK_CUR: base = static_cast<int64_t>(cur); break;
+    case SEEK_END: base = static_cast<int64_t>(TRY(EndOffset())); break;
     default: return Errno::kEINVAL;
   }
   if (__builtin_add_overflow(base, off, &base) || base < 0) return Errno::kEINVAL;
-  offset_ = static_cast<uint64_t>(base);
-  return offset_;
+  return static_cast<uint64_t>(base);
+}
+
+size_t ReadText(std::string_view text, std::span<uint8_t> buf, uint64_t off) {
+  if (off >= text.size()) return 0;
+  const size_t n = std::min<size_t>(buf.size(), text.size() - off);
+  std::memcpy(buf.data(), text.data() + off, n);
+  return n;
 }
 
 Result<size_t> DirListFile::Getdents64(std::span<uint8_t> buf) {

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/synchronization/mutex.h"
 #include "fs/inode.h"
 
@@ -57,20 +58,58 @@ class OPathFile final : public VfsFile {
   using VfsFile::VfsFile;
 };
 
-// A read-only, seekable snapshot of generated text (like Linux's seq_file
-// files: the contents are fixed at open).
-class StringFile final : public VfsFile {
+// A file with a file offset (Linux's f_pos) that read(2), write(2) and
+// lseek(2) share: Read and Write are PRead and PWrite at the offset, which
+// then moves past what they moved, all under one lock (f_pos_lock, so
+// concurrent reads of one description take distinct bytes); Seek is
+// generic_file_llseek's SEEK_SET/CUR/END, from EndOffset(). A subclass
+// gives PRead/PWrite and keeps its own rules by overriding the hooks:
+// WriteAtOffset (O_APPEND), NewOffset (SEEK_DATA/SEEK_HOLE, proc files'
+// own lseek), EndOffset (the size; EINVAL: no SEEK_END).
+class SeekableFile : public VfsFile {
+ public:
+  using VfsFile::VfsFile;
+  Result<size_t> Read(std::span<uint8_t> buf) override;
+  Result<size_t> Write(std::span<const uint8_t> buf) override;
+  Result<uint64_t> Seek(int64_t off, int whence) override;
+
+ protected:
+  // Runs `op` with the file offset (`*pos`, which it moves) under the
+  // offset lock: one-copy reads and writes at the offset (ReadApp).
+  Result<size_t> AtOffset(absl::FunctionRef<Result<size_t>(uint64_t* pos)> op);
+  // Write's step: writes at `*pos` and leaves it past the bytes written.
+  // Default: PWrite, then `*pos += n`; an appending file moves it to
+  // where its write at EOF ended.
+  virtual Result<size_t> WriteAtOffset(std::span<const uint8_t> buf, uint64_t* pos);
+  // The offset lseek(off, whence) moves to from `cur` (called under the
+  // offset lock). Default: SEEK_SET, SEEK_CUR, SEEK_END from EndOffset();
+  // EINVAL for a negative or overflowing result and other `whence`.
+  virtual Result<uint64_t> NewOffset(uint64_t cur, int64_t off, int whence);
+  // Where SEEK_END counts from; EINVAL by default (files whose size is 0,
+  // as /proc's, have no SEEK_END).
+  virtual Result<uint64_t> EndOffset() { return Errno::kEINVAL; }
+
+ private:
+  absl::Mutex offset_mu_;
+  uint64_t offset_ ABSL_GUARDED_BY(offset_mu_) = 0;
+};
+
+// PRead of `text` at `off`: the bytes of it that fit in `buf`, 0 past its end.
+size_t ReadText(std::string_view text, std::span<uint8_t> buf, uint64_t off);
+
+// A seekable snapshot of generated text (like Linux's seq_file files: the
+// contents are fixed at open); read-only unless a subclass writes.
+class StringFile : public SeekableFile {
  public:
   StringFile(fs::Path at, std::shared_ptr<Inode> inode, int flags, std::string data)
-      : VfsFile(std::move(at), std::move(inode), flags), data_(std::move(data)) {}
-  Result<size_t> Read(std::span<uint8_t> buf) override;
-  Result<size_t> PRead(std::span<uint8_t> buf, uint64_t off) override;
-  Result<uint64_t> Seek(int64_t off, int whence) override;
+      : SeekableFile(std::move(at), std::move(inode), flags), data_(std::move(data)) {}
+  Result<size_t> PRead(std::span<uint8_t> buf, uint64_t off) override { return ReadText(data_, buf, off); }
+
+ protected:
+  Result<uint64_t> EndOffset() override { return data_.size(); }
 
  private:
   const std::string data_;
-  absl::Mutex mu_;
-  uint64_t offset_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // A directory listing snapshot taken at open, "." and ".." first. The

@@ -34,26 +34,12 @@ uint32_t CreatorGid(const Caller& c, uint32_t dir_mode, uint32_t dir_gid) {
 }
 
 // An open regular tmpfs file: the offset lives here, the data in the inode.
-class TmpfsFile final : public VfsFile {
+class TmpfsFile final : public SeekableFile {
  public:
   TmpfsFile(fs::Path at, std::shared_ptr<Inode> shown, int flags, std::shared_ptr<TmpfsInode> data)
-      : VfsFile(std::move(at), std::move(shown), flags), data_(std::move(data)) {}
+      : SeekableFile(std::move(at), std::move(shown), flags), data_(std::move(data)) {}
 
-  Result<size_t> Read(std::span<uint8_t> buf) override {
-    absl::MutexLock l(&mu_);
-    const size_t n = TRY(data_->ReadAt(buf, offset_));
-    offset_ += n;
-    return n;
-  }
   Result<size_t> PRead(std::span<uint8_t> buf, uint64_t off) override { return data_->ReadAt(buf, off); }
-  Result<size_t> Write(std::span<const uint8_t> buf) override {
-    absl::MutexLock l(&mu_);
-    uint64_t end = 0;
-    // O_APPEND: the inode picks EOF and writes under one lock (atomic).
-    const size_t n = TRY(data_->WriteAt(buf, offset_, (flags() & O_APPEND) != 0, &end));
-    offset_ = end;
-    return n;
-  }
   Result<size_t> PWrite(std::span<const uint8_t> buf, uint64_t off) override {
     uint64_t end = 0;
     // Linux: pwrite on an O_APPEND file appends (a documented bug).
@@ -62,38 +48,21 @@ class TmpfsFile final : public VfsFile {
   bool DirectIo() const override { return true; }
   Result<size_t> ReadApp(sentry::mm::MemoryManager& mm, uint64_t addr, size_t len, const uint64_t* off) override {
     if (off != nullptr) return data_->ReadToApp(mm, addr, len, *off);
-    absl::MutexLock l(&mu_);
-    const size_t n = TRY(data_->ReadToApp(mm, addr, len, offset_));
-    offset_ += n;
-    return n;
+    return AtOffset([&](uint64_t* pos) -> Result<size_t> {
+      const size_t n = TRY(data_->ReadToApp(mm, addr, len, *pos));
+      *pos += n;
+      return n;
+    });
   }
   Result<size_t> WriteApp(sentry::mm::MemoryManager& mm, uint64_t addr, size_t len, const uint64_t* off,
                           bool append) override {
     uint64_t end = 0;
     if (off != nullptr) return data_->WriteFromApp(mm, addr, len, *off, append, &end);
-    absl::MutexLock l(&mu_);
-    const size_t n = TRY(data_->WriteFromApp(mm, addr, len, offset_, append, &end));
-    offset_ = end;
-    return n;
-  }
-  Result<uint64_t> Seek(int64_t off, int whence) override {
-    absl::MutexLock l(&mu_);
-    int64_t base;
-    switch (whence) {
-      case SEEK_SET: base = 0; break;
-      case SEEK_CUR: base = static_cast<int64_t>(offset_); break;
-      case SEEK_END: base = static_cast<int64_t>(data_->size()); break;
-      case SEEK_DATA:
-      case SEEK_HOLE: {
-        if (off < 0) return Errno::kENXIO;
-        offset_ = TRY(data_->SeekDataHole(static_cast<uint64_t>(off), whence));
-        return offset_;
-      }
-      default: return Errno::kEINVAL;
-    }
-    if (__builtin_add_overflow(base, off, &base) || base < 0) return Errno::kEINVAL;
-    offset_ = static_cast<uint64_t>(base);
-    return offset_;
+    return AtOffset([&](uint64_t* pos) -> Result<size_t> {
+      const size_t n = TRY(data_->WriteFromApp(mm, addr, len, *pos, append, &end));
+      *pos = end;
+      return n;
+    });
   }
   Result<std::shared_ptr<sentry::mm::MappableFile>> Mappable() override;
   std::string Path() const override {
@@ -104,11 +73,25 @@ class TmpfsFile final : public VfsFile {
   const std::shared_ptr<TmpfsInode>& data() const { return data_; }
   void set_memfd_name(std::string n) { memfd_name_ = std::move(n); }
 
+ protected:
+  // O_APPEND: the inode picks EOF and writes under one lock (atomic); the
+  // offset goes to where the write ended.
+  Result<size_t> WriteAtOffset(std::span<const uint8_t> buf, uint64_t* pos) override {
+    uint64_t end = 0;
+    const size_t n = TRY(data_->WriteAt(buf, *pos, (flags() & O_APPEND) != 0, &end));
+    *pos = end;
+    return n;
+  }
+  Result<uint64_t> NewOffset(uint64_t cur, int64_t off, int whence) override {
+    if (whence != SEEK_DATA && whence != SEEK_HOLE) return SeekableFile::NewOffset(cur, off, whence);
+    if (off < 0) return Errno::kENXIO;
+    return data_->SeekDataHole(static_cast<uint64_t>(off), whence);
+  }
+  Result<uint64_t> EndOffset() override { return data_->size(); }
+
  private:
   const std::shared_ptr<TmpfsInode> data_;
   std::string memfd_name_;  // set once before the file is shared
-  absl::Mutex mu_;
-  uint64_t offset_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // mmap of a tmpfs file: MAP_PRIVATE reads pages at fault time; MAP_SHARED

@@ -161,6 +161,9 @@ class TmpfsInode final : public Inode {
   // at a time): EPERM, or the bytes that may be written (F_SEAL_GROW stops
   // at the last page boundary within the size).
   Result<size_t> SealedWriteLocked(uint64_t off, size_t n) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A data change (write, fallocate) by the current task clears set-ID
+  // bits as Linux's file_remove_privs (SetidBitsToDrop).
+  void DropSetidLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Takes pages [first, end) out of the file; mappers unmap them before
   // they are reused.
   void DropPagesLocked(uint64_t first, uint64_t end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -106,13 +106,7 @@ Result<size_t> TmpfsInode::WriteAt(std::span<const uint8_t> buf, uint64_t off, b
   }
   if (n > 0) {
     size_ = std::max(size_, off + n);
-    // Linux's file_remove_privs(): a write by anyone clears setuid, and
-    // setgid when group-exec is set. The sentry has no capabilities model
-    // for this yet, so clear them for every writer, like an unprivileged one.
-    if (perm_ & (S_ISUID | S_ISGID)) {
-      perm_ &= ~S_ISUID;
-      if (perm_ & S_IXGRP) perm_ &= ~S_ISGID;
-    }
+    DropSetidLocked();
     mtime_ = ctime_ = Now();
   }
   *end = off + n;
@@ -198,14 +192,18 @@ Result<size_t> TmpfsInode::WriteFromApp(sentry::mm::MemoryManager& mm, uint64_t 
   }
   if (done > 0) {
     size_ = std::max(size_, off + done);
-    if (perm_ & (S_ISUID | S_ISGID)) {  // file_remove_privs(), as WriteAt
-      perm_ &= ~S_ISUID;
-      if (perm_ & S_IXGRP) perm_ &= ~S_ISGID;
-    }
+    DropSetidLocked();
     mtime_ = ctime_ = Now();
   }
   *end = off + done;
   return done;
+}
+
+void TmpfsInode::DropSetidLocked() {
+  // file_remove_privs(): the common case (no set-ID bit) never looks at
+  // the writer's credentials.
+  if (!(perm_ & (S_ISUID | S_ISGID))) [[likely]] return;
+  perm_ &= ~SetidBitsToDropForCurrentTask(type_ | perm_, gid_);
 }
 
 void TmpfsInode::DropPagesLocked(uint64_t first, uint64_t end) {
@@ -250,6 +248,7 @@ Result<void> TmpfsInode::Allocate(int mode, uint64_t off, uint64_t len) {
   // FALLOC_FL_KEEP_SIZE) is what F_SEAL_GROW forbids.
   if ((mode & FALLOC_FL_PUNCH_HOLE) && (seals_ & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE))) return Errno::kEPERM;
   if (!(mode & FALLOC_FL_PUNCH_HOLE) && (seals_ & F_SEAL_GROW) && end > size_) return Errno::kEPERM;
+  DropSetidLocked();  // shmem_fallocate: file_modified(), as a write
   if (mode & FALLOC_FL_PUNCH_HOLE) {
     // Whole pages in the range are freed, partial ones zeroed; size stays.
     const uint64_t stop = std::min(end, size_);

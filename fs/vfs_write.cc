@@ -293,12 +293,18 @@ Result<void> Vfs::Chown(const Caller& c, const AttrTarget& p, uint32_t uid, uint
   SetAttrRequest req;
   if (uid != kKeep) req.uid = uid;
   if (gid != kKeep) req.gid = gid;
-  // Ownership changes clear setuid, and setgid with group exec (should_remove_suid).
-  if (!S_ISDIR(st.st_mode) && (uid != kKeep || gid != kKeep)) {
+  // chown_common (fs/open.c): any chown of a non-directory, even to -1/-1
+  // and by root, clears setuid, and setgid as setattr_should_drop_sgid says
+  // (group-exec set, or outside the group without CAP_FSETID). The mode
+  // change then needs the owner or CAP_FOWNER (setattr_prepare).
+  if (!S_ISDIR(st.st_mode) && (st.st_mode & (S_ISUID | S_ISGID))) {
     uint32_t m = st.st_mode & 07777;
     m &= ~S_ISUID;
-    if (m & S_IXGRP) m &= ~S_ISGID;
-    if (m != (st.st_mode & 07777)) req.mode = m;
+    if ((m & S_ISGID) && ((m & S_IXGRP) || (!InGroup(cr, st.st_gid) && !cr.HasCap(CAP_FSETID)))) m &= ~S_ISGID;
+    if (m != (st.st_mode & 07777)) {
+      if (!OwnerOrCapable(cr, st)) return Errno::kEPERM;
+      req.mode = m;
+    }
   }
   return p.inode->SetAttr(c, req);
 }
@@ -315,6 +321,12 @@ Result<void> Vfs::Truncate(const Caller& c, const AttrTarget& p, uint64_t size, 
   if (size > static_cast<uint64_t>(INT64_MAX)) return Errno::kEINVAL;
   SetAttrRequest req;
   req.size = size;
+  // do_truncate: dentry_needs_remove_privs, as a write (SetidBitsToDrop).
+  if (const uint32_t mode = inode->mode(); mode & (S_ISUID | S_ISGID)) [[unlikely]] {
+    const struct stat st = TRY(inode->Stat(c));
+    const uint32_t st_mode = static_cast<uint32_t>(st.st_mode);
+    if (const uint32_t drop = SetidBitsToDrop(*c.creds, st_mode, st.st_gid); drop != 0) req.mode = st_mode & 07777 & ~drop;
+  }
   return inode->SetAttr(c, req);
 }
 

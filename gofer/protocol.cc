@@ -441,6 +441,7 @@ Result<SetXattrReq> DecodeSetXattrReq(Reader& r) {
 void Encode(Writer& w, const VersionResp& m) {
   w.U32(m.version);
   w.U64(m.root);
+  w.set_btime(m.version >= kRootBtimeVersion);
   w.PutAttr(m.attr);
 }
 
@@ -449,6 +450,7 @@ Result<VersionResp> DecodeVersionResp(Reader& r) {
   m.version = TRY(r.U32());
   m.root = TRY(r.U64());
   if (m.root == kInvalidHandle) return Errno::kEBADMSG;
+  r.set_btime(m.version >= kRootBtimeVersion);
   m.attr = TRY(r.GetAttr());
   TRY(r.Finish());
   return m;

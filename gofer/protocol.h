@@ -28,12 +28,14 @@ namespace gofer::protocol {
 
 inline constexpr uint32_t kMagic = 0x52464f47;  // "GOFR"
 // Version 2 added Mknod and Rename2; version 3 appends the birth time to
-// every Attr after the handshake's (kNoBtime: the host has none). The
-// server speaks any version from kMinVersion up and answers with
-// min(asked, kVersion); the ops of a later version than the one agreed are
-// malformed.
-inline constexpr uint32_t kVersion = 3;
+// every Attr after the handshake's (kNoBtime: the host has none); version 4
+// to the handshake's root Attr too (the sentry caches a read-only mount's
+// root attributes from it for good). The server speaks any version from
+// kMinVersion up and answers with min(asked, kVersion); the ops of a later
+// version than the one agreed are malformed.
+inline constexpr uint32_t kVersion = 4;
 inline constexpr uint32_t kBtimeVersion = 3;
+inline constexpr uint32_t kRootBtimeVersion = 4;
 inline constexpr int64_t kNoBtime = INT64_MIN;
 inline constexpr uint32_t kMinVersion = 1;
 // Bounds; a message that exceeds one is malformed.
@@ -285,7 +287,8 @@ Result<MknodReq> DecodeMknodReq(Reader& r);
 Result<Rename2Req> DecodeRename2Req(Reader& r);
 
 // ---- Response payloads ----
-// Version: u32 version, u64 root handle, Attr root attr.
+// Version: u32 version, u64 root handle, Attr root attr (with btime when
+// the answered version is kRootBtimeVersion or later).
 // Walk: u32 count (<= kMaxWalkNames), count x (u64 handle, Attr).
 // Open: empty, plus exactly one fd by SCM_RIGHTS.
 // Readlink: string target. Stat: Attr. Statfs: StatFs.

@@ -22,6 +22,10 @@ uint64_t FsizeLimit(Task& t) {
 
 Result<uint64_t> FsizeRoom(Task& t, uint64_t pos, uint64_t len) {
   if (len == 0) return len;
+  return CheckWriteLimits(t, pos, len);
+}
+
+Result<uint64_t> CheckWriteLimits(Task& t, uint64_t pos, uint64_t len) {
   const uint64_t limit = FsizeLimit(t);
   if (limit == RLIM_INFINITY) return len;
   if (pos >= limit) {

@@ -17,6 +17,10 @@ namespace syscalls {
 // How many of `len` bytes a write at `pos` of a regular file may put in.
 // A zero-length write passes (generic_write_checks_count).
 Result<uint64_t> FsizeRoom(Task& t, uint64_t pos, uint64_t len);
+// generic_write_check_limits itself, with no pass for zero bytes:
+// copy_file_range checks the output's position even when the input has
+// nothing left to copy (generic_copy_file_checks).
+Result<uint64_t> CheckWriteLimits(Task& t, uint64_t pos, uint64_t len);
 
 // The same for a write to `f` at `*off` (null: at the file offset; at EOF
 // when `append`). Files other than regular ones are not limited.

@@ -151,6 +151,17 @@ Result<size_t> FileToPipe(Task& t, Side in, FileDescription& out, size_t len, bo
 // pipe holds (up to len) at the file's position.
 Result<size_t> PipeToFile(Task& t, FileDescription& in, Side out, size_t len, bool nonblock,
                           std::optional<int64_t>* pos_out) {
+  *pos_out = out.pos;
+  // iter_file_splice_write looks at the pipe first (splice_from_pipe_next):
+  // an empty pipe with writers waits (EAGAIN if nonblocking) and one without
+  // is EOF, before the write's RLIMIT_FSIZE check can say EFBIG.
+  const uint64_t ready = TRY(Retry(t, {{&in, kIn}}, nonblock, [&]() -> Result<size_t> {
+    const uint64_t ev = in.Readiness(kIn);
+    if (ev & kIn) return size_t{kIn};
+    if (ev & (EPOLLHUP | EPOLLERR)) return size_t{0};
+    return Errno::kEAGAIN;
+  }));
+  if (ready == 0) return size_t{0};
   std::vector<uint8_t> buf(std::min(len, kChunk));
   size_t done = 0;
   while (done < len) {
@@ -402,8 +413,9 @@ Result<uint64_t> CopyFileRange(Task& t, const SyscallArgs& args) {
   // Shorten to the input's end, then refuse overlap within one file.
   len = pos_in >= st_in.st_size ? 0 : std::min<uint64_t>(len, static_cast<uint64_t>(st_in.st_size - pos_in));
   // generic_write_check_limits, after the cut to EOF (once: no SIGXFSZ
-  // for a copy that only crosses the limit).
-  if (pos_out >= 0) len = TRY(FsizeRoom(t, static_cast<uint64_t>(pos_out), len));
+  // for a copy that only crosses the limit), even with nothing to copy:
+  // an output at the limit is EFBIG then too.
+  if (pos_out >= 0) len = TRY(CheckWriteLimits(t, static_cast<uint64_t>(pos_out), len));
   const bool same = st_in.st_dev == st_out.st_dev && st_in.st_ino == st_out.st_ino;
   if (same && pos_out + static_cast<int64_t>(len) > pos_in && pos_out < pos_in + static_cast<int64_t>(len)) {
     return Errno::kEINVAL;

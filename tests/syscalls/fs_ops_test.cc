@@ -40,30 +40,6 @@ using ::testing::StartsWith;
 
 constexpr uid_t kNobody = 65534;
 
-// A fresh directory; removed (recursively) at the end. `base` picks the
-// filesystem: /dev/shm is tmpfs natively and in the sandbox.
-class TempDir {
- public:
-  explicit TempDir(const char* base = "/tmp") {
-    std::string tmpl = std::string(base) + "/fs_ops_test.XXXXXX";
-    std::vector<char> buf(tmpl.begin(), tmpl.end());
-    buf.push_back('\0');
-    if (mkdtemp(buf.data()) != nullptr) path_ = buf.data();
-  }
-  ~TempDir() {
-    if (!path_.empty()) {
-      std::string cmd = "rm -rf '" + path_ + "'";
-      if (system(cmd.c_str()) != 0) {
-      }
-    }
-  }
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
-
 void Touch(const std::string& path, mode_t mode = 0644) {
   Fd fd(open(path.c_str(), O_CREAT | O_WRONLY, mode));
   ASSERT_GE(fd.get(), 0) << path << ": " << strerror(errno);

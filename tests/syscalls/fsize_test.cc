@@ -34,21 +34,12 @@ volatile sig_atomic_t g_sigxfsz = 0;
 class Fsize : public ::testing::TestWithParam<const char*> {
  protected:
   void SetUp() override {
-    std::string tmpl = std::string(GetParam()) + "/fsize_test.XXXXXX";
-    if (mkdtemp(tmpl.data()) == nullptr) GTEST_SKIP() << GetParam() << ": " << strerror(errno);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    if (!dir_.empty()) {
-      std::string cmd = "rm -rf '" + dir_ + "'";
-      if (system(cmd.c_str()) != 0) {
-      }
-    }
+    if (dir_.path().empty()) GTEST_SKIP() << GetParam() << ": " << strerror(errno);
   }
   // A file of `size` bytes ('s'), open read-write. Made before InChild
   // (the child's limit would cut it).
   int MakeFile(const std::string& name, int size) const {
-    int fd = open((dir_ + "/" + name).c_str(), O_CREAT | O_RDWR | O_TRUNC, 0644);
+    int fd = open((dir_ / name).c_str(), O_CREAT | O_RDWR | O_TRUNC, 0644);
     if (fd < 0) return -1;
     std::string data(size, 's');
     if (write(fd, data.data(), data.size()) != size) return -1;
@@ -84,7 +75,7 @@ class Fsize : public ::testing::TestWithParam<const char*> {
     EXPECT_THAT(msg[0], Eq(0)) << "check at line " << msg[0] << " failed (errno " << msg[1] << ")";
   }
 
-  std::string dir_;
+  const TempDir dir_{GetParam()};
 };
 
 TEST_P(Fsize, WritevFamilyIsCutAtTheLimitAndFailsAtIt) {
@@ -106,7 +97,7 @@ TEST_P(Fsize, WritevFamilyIsCutAtTheLimitAndFailsAtIt) {
     CHILD_CHECK(syscall(SYS_pwritev2, fd, iov, 2, 200, 0, 0) == -1 && errno == EFBIG);
     CHILD_CHECK(g_sigxfsz == 3);
     // A file opened O_APPEND writes at its end: at the limit.
-    const int ap = open((dir_ + "/f").c_str(), O_WRONLY | O_APPEND);
+    const int ap = open((dir_ / "f").c_str(), O_WRONLY | O_APPEND);
     CHILD_CHECK(ap >= 0);
     CHILD_CHECK(writev(ap, iov, 2) == -1 && errno == EFBIG);
     CHILD_CHECK(g_sigxfsz == 4);
@@ -175,6 +166,57 @@ TEST_P(Fsize, SendfileAndSpliceIntoAFileStopAtTheLimit) {
     CHILD_CHECK(g_sigxfsz > mid);
     char rest[64];
     CHILD_CHECK(read(p[0], rest, sizeof(rest)) == 40);
+    return 0;
+  });
+}
+
+TEST_P(Fsize, SpliceFromAnEmptyPipeLooksAtThePipeBeforeTheLimit) {
+  Fd out_owner(MakeFile("out", 150));
+  const int out = out_owner.get();
+  ASSERT_GE(out, 0);
+  InChild([&] {
+    // splice_from_pipe_next comes first: an empty pipe with a writer is
+    // EAGAIN (non-blocking), one without a writer is EOF; neither is EFBIG.
+    int p[2];
+    CHILD_CHECK(pipe2(p, O_NONBLOCK) == 0);
+    CHILD_CHECK(lseek(out, 150, SEEK_SET) == 150);
+    CHILD_CHECK(splice(p[0], nullptr, out, nullptr, 10, SPLICE_F_NONBLOCK) == -1 && errno == EAGAIN);
+    CHILD_CHECK(close(p[1]) == 0);
+    CHILD_CHECK(splice(p[0], nullptr, out, nullptr, 10, 0) == 0);
+    CHILD_CHECK(g_sigxfsz == 0);
+    // With data, the write at the limit is EFBIG.
+    CHILD_CHECK(pipe2(p, O_NONBLOCK) == 0);
+    CHILD_CHECK(write(p[1], "abc", 3) == 3);
+    CHILD_CHECK(splice(p[0], nullptr, out, nullptr, 10, SPLICE_F_NONBLOCK) == -1 && errno == EFBIG);
+    CHILD_CHECK(g_sigxfsz == 1);
+    return 0;
+  });
+}
+
+TEST_P(Fsize, CopyFileRangeWithNothingToCopyStillChecksTheLimit) {
+  Fd in_owner(MakeFile("in", 10));
+  const int in = in_owner.get();
+  Fd out_owner(MakeFile("out", 150));
+  const int out = out_owner.get();
+  ASSERT_TRUE(in >= 0 && out >= 0);
+  InChild([&] {
+    // generic_copy_file_checks cuts the copy to the input's end, then
+    // checks the output's position against the limit: EFBIG and SIGXFSZ
+    // even for zero bytes.
+    loff_t off_in = 10, off_out = 150;
+    const ssize_t n = copy_file_range(in, &off_in, out, &off_out, 5, 0);
+    if (n == -1 && (errno == ENOSYS || errno == EXDEV || errno == EOPNOTSUPP)) return 0;  // no support natively
+    CHILD_CHECK(n == -1 && errno == EFBIG);
+    CHILD_CHECK(g_sigxfsz == 1);
+    off_in = 3;
+    CHILD_CHECK(copy_file_range(in, &off_in, out, &off_out, 0, 0) == -1 && errno == EFBIG);
+    CHILD_CHECK(g_sigxfsz == 2);
+    // Below the limit nothing to copy is 0, with no signal.
+    off_in = 30;
+    off_out = 50;
+    CHILD_CHECK(copy_file_range(in, &off_in, out, &off_out, 5, 0) == 0);
+    CHILD_CHECK(off_in == 30 && off_out == 50);
+    CHILD_CHECK(g_sigxfsz == 2);
     return 0;
   });
 }

@@ -184,5 +184,29 @@ TEST(Statx, BirthTimeIsCreationTimeAndTheSameByPathAndFd) {
   }
 }
 
+// The root of a filesystem reports a birth time exactly when its other
+// files do, by path and by fd. (The root of a read-only gofer mount, e.g.
+// `runsc do --volume=H:S:ro`, once had none: its attributes came from the
+// gofer's handshake; tests/unit/gofer/gofer_btime_test.cc covers that.)
+TEST(Statx, RootHasBirthTimeLikeTheRestOfItsFilesystem) {
+  struct statx root {}, etc {};
+  ASSERT_THAT(Libc(statx(AT_FDCWD, "/", 0, STATX_BTIME | STATX_BASIC_STATS, &root)), Succeeds());
+  ASSERT_THAT(Libc(statx(AT_FDCWD, "/etc", 0, STATX_BTIME | STATX_BASIC_STATS, &etc)), Succeeds());
+  if (root.stx_dev_major != etc.stx_dev_major || root.stx_dev_minor != etc.stx_dev_minor) {
+    GTEST_SKIP() << "/etc is another filesystem here";
+  }
+  EXPECT_EQ(root.stx_mask & STATX_BTIME, etc.stx_mask & STATX_BTIME);
+  if (root.stx_mask & STATX_BTIME) {
+    // The same by fd.
+    Fd f(open("/", O_PATH | O_DIRECTORY));
+    ASSERT_GE(f.get(), 0);
+    struct statx by_fd {};
+    ASSERT_THAT(Libc(statx(f.get(), "", AT_EMPTY_PATH, STATX_BTIME, &by_fd)), Succeeds());
+    ASSERT_TRUE(by_fd.stx_mask & STATX_BTIME);
+    EXPECT_EQ(by_fd.stx_btime.tv_sec, root.stx_btime.tv_sec);
+    EXPECT_EQ(by_fd.stx_btime.tv_nsec, root.stx_btime.tv_nsec);
+  }
+}
+
 }  // namespace
 }  // namespace syscall_test

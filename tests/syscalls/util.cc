@@ -30,6 +30,18 @@ void* UnmappedAddress() {
   return p;
 }
 
+TempDir::TempDir(const char* base) {
+  std::string tmpl = std::string(base) + "/syscall_test.XXXXXX";
+  if (mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  if (path_.empty()) return;
+  const std::string cmd = "rm -rf '" + path_ + "'";
+  if (system(cmd.c_str()) != 0) {
+  }
+}
+
 std::string BinSymlinkTarget() {
   struct stat st;
   if (lstat("/bin", &st) != 0 || !S_ISLNK(st.st_mode)) return "";

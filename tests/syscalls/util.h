@@ -132,6 +132,22 @@ inline std::string PathParamName(const ::testing::TestParamInfo<const char*>& i)
   return s;
 }
 
+// A fresh directory under `base` ("/tmp": the overlay's upper layer inside
+// the sandbox; "/dev/shm": tmpfs), removed with its contents at scope end.
+// path() is empty when it could not be made.
+class TempDir {
+ public:
+  explicit TempDir(const char* base = "/tmp");
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
 }  // namespace syscall_test
 
 #endif  // TESTS_SYSCALLS_UTIL_H_

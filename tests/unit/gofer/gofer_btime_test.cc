@@ -1,6 +1,6 @@
 // Protocol version 3: every Attr after the handshake carries the host's
 // birth time (statx STATX_BTIME) or kNoBtime; a version-2 peer gets the
-// 88-byte Attr it knows.
+// 88-byte Attr it knows. Version 4: the handshake's root Attr too.
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -61,6 +61,37 @@ TEST(GoferBtime, WalkAndStatReportTheHostsBirthTime) {
   EXPECT_EQ(local.value().btime_ns, host);
   EXPECT_EQ(local.value().ino, st.value().ino);
   c.value().reset();
+  EXPECT_EQ(server.Join(), kServeOk);
+}
+
+TEST(GoferBtime, HandshakeRootAttrCarriesTheRootsBirthTime) {
+  TempTree tree;
+  ServerThread server(tree.root(), /*read_only=*/true);
+  auto c = Client::Connect(server.TakeClientSock());
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c.value()->root_attr().btime_ns, HostBtime(tree.root()));
+  EXPECT_TRUE(S_ISDIR(c.value()->root_attr().mode));
+  c.value().reset();
+  EXPECT_EQ(server.Join(), kServeOk);
+}
+
+TEST(GoferBtime, Version3PeerGetsAHandshakeAttrWithoutBirthTime) {
+  TempTree tree;
+  ServerThread server(tree.root(), /*read_only=*/true);
+  base::UniqueFd sock = server.TakeClientSock();
+  p::Writer v;
+  p::EncodeRequestHeader(v, p::Op::kVersion);
+  p::Encode(v, p::VersionReq{p::kMagic, 3});
+  testing::SendRaw(sock.get(), v.bytes());
+  std::vector<uint8_t> resp = testing::RecvRaw(sock.get());
+  p::Reader r(resp);
+  ASSERT_TRUE(p::DecodeResponseHeader(r).ok());
+  EXPECT_EQ(r.remaining(), 4u + 8u + 88u);  // version, root, the version-3 handshake Attr
+  auto vr = p::DecodeVersionResp(r);
+  ASSERT_TRUE(vr.ok());
+  EXPECT_EQ(vr.value().version, 3u);
+  EXPECT_FALSE(vr.value().attr.btime_ns.has_value());
+  sock.Reset();
   EXPECT_EQ(server.Join(), kServeOk);
 }
 
