@@ -1,4 +1,5 @@
 #include <linux/futex.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -41,6 +42,28 @@ pid_t SentryPid() {
 int64_t Ns(const timeval& tv) { return static_cast<int64_t>(tv.tv_sec) * 1000000000 + tv.tv_usec * 1000; }
 
 uint64_t Grow(long now, long before) { return now > before ? static_cast<uint64_t>(now - before) : 0; }
+
+int64_t MonotonicNowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+// Gives stub thread `tid` the calling thread's affinity (one CPU: the
+// caller is pinned). An app thread inherits the CPU of whoever cloned it
+// (the syscall thread, pinned where the stub was made), not its sentry
+// thread's: without this a clone'd task's every stop crossed CPUs.
+void FollowCaller(pid_t tid) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return;
+  cpu_set_t now;
+  CPU_ZERO(&now);
+  if (sched_getaffinity(tid, sizeof(now), &now) == 0 && CPU_EQUAL(&set, &now)) return;
+  if (sched_setaffinity(tid, sizeof(set), &set) != 0) {
+    logging::Debug("systrap: sched_setaffinity(app thread {}) failed: {}", tid, base::ErrnoName(base::FromHost(errno)));
+  }
+}
 
 }  // namespace
 
@@ -100,8 +123,20 @@ Result<AppThread*> SystrapContext::Bind(AddressSpace& as) {
   as_id_ = sas->id();
   last_ru_ = thread_->msg()->ru;
   // The pair (this sentry thread, its app thread) shares a CPU: every stop
-  // is a same-CPU switch (ptrace/README.md, "CPU placement").
-  if (placer_ != nullptr && !ptrace::CpuPlacer::CallerPinned()) placed_ = placer_->Place(thread_->tid);
+  // is a same-CPU switch (ptrace/README.md, "CPU placement"). An unpinned
+  // sentry thread (a new process's first) is placed now; a pinned one (a
+  // clone'd or forked task's inherits its parent's CPU) takes its app
+  // thread to its CPU now and moves with it to the least-loaded CPU only
+  // once the pair lived kPlaceAfterStops stops or kPlaceAfterNs (Switch).
+  unplaced_stops_ = 0;
+  bound_ns_ = MonotonicNowNs();
+  if (placer_ != nullptr) {
+    if (!ptrace::CpuPlacer::CallerPinned()) {
+      placed_ = placer_->Place(thread_->tid);
+    } else {
+      FollowCaller(thread_->tid);
+    }
+  }
   target_.store(static_cast<uint64_t>(thread_->pid) << 32 | static_cast<uint32_t>(thread_->tid));
   if (pending_fp_.has_value()) {
     FpState fp = *pending_fp_;
@@ -137,6 +172,11 @@ Result<StopInfo> SystrapContext::Switch(AddressSpace& as, Registers& regs) {
     StopInfo info;
     info.reason = StopReason::kInterrupted;
     return info;
+  }
+  if (placed_ < 0 && placer_ != nullptr && unplaced_stops_ <= kPlaceAfterStops &&
+      (++unplaced_stops_ == kPlaceAfterStops || MonotonicNowNs() - bound_ns_ >= kPlaceAfterNs)) {
+    unplaced_stops_ = kPlaceAfterStops + 1;  // once
+    placed_ = placer_->Place(t->tid);
   }
   const user_regs_struct& r = regs.regs;
   if (r.fs_base >= kUserAddressEnd || r.gs_base >= kUserAddressEnd) return Errno::kEINVAL;  // as PTRACE_SETREGS

@@ -160,6 +160,13 @@ class SystrapContext final : public Context {
 
   const std::shared_ptr<ptrace::CpuPlacer> placer_;
   int placed_ = -1;
+  // A bound pair not placed at Bind is placed (moved together to the
+  // least-loaded CPU) at its kPlaceAfterStops-th stop or kPlaceAfterNs after
+  // Bind, as ptrace's (ptrace/README.md, "CPU placement").
+  static constexpr uint32_t kPlaceAfterStops = 64;
+  static constexpr int64_t kPlaceAfterNs = 10'000'000;
+  uint32_t unplaced_stops_ = 0;
+  int64_t bound_ns_ = 0;
   uint64_t as_id_ = 0;
   std::shared_ptr<AppThread> thread_;
   std::optional<FpState> pending_fp_;

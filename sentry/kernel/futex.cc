@@ -214,8 +214,13 @@ base::Result<bool> FutexTable::TryTakePi(Task& t, const FutexKey& key, int32_t t
   }));
   if (self) return base::Errno::kEDEADLK;
   if (taken) return true;
-  // attach_to_pi_owner(): the owner must be a live task.
-  if (t.kernel().TaskCreds(static_cast<int32_t>(owner)) == nullptr) return base::Errno::kESRCH;
+  // attach_to_pi_owner(): the owner must be a live task. One past its
+  // futex cleanup (exiting, still in the task table) is as good as gone
+  // (handle_exit_race(): ESRCH): ExitPiState already ran, nobody would
+  // ever hand this waiter the lock.
+  bool live = false;
+  t.kernel().WithTask(static_cast<int32_t>(owner), [&](Task& o) { live = !o.futex_exited.load(); });
+  if (!live) return base::Errno::kESRCH;
   *owner_out = static_cast<int32_t>(owner);
   return false;
 }

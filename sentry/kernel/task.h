@@ -285,6 +285,11 @@ class Task {
   // Atomic: get_robust_list reads it from other threads.
   std::atomic<uint64_t> robust_list_head{0};
   uint64_t robust_list_len = 0;
+  // Set by ExitThread before its futex cleanup (Linux's FUTEX_STATE_DEAD):
+  // FUTEX_LOCK_PI on a word this thread owns is ESRCH from then on, even
+  // while the thread is still in the task table (its clear_child_tid
+  // wake-up lets a joiner run before the thread is gone).
+  std::atomic<bool> futex_exited{false};
   // prctl(PR_SET_NAME), /proc/<pid>/task/<tid>/comm: this thread's name.
   // /proc readers on other threads read it, so it is behind a leaf lock.
   std::string Comm() const {

@@ -51,6 +51,10 @@ int ExitThread(Task& t) {
   }
   // mm_release(): clear_child_tid is written and woken even on a group
   // exit (another process may share the memory).
+  // From here on this thread cannot become a PI futex's owner (set before
+  // ExitPiState's table lock: a FUTEX_LOCK_PI that attached to it first is
+  // handed the lock there, a later one sees the flag: ESRCH).
+  t.futex_exited.store(true);
   FutexCleanup(t);  // robust list, PI futexes still owned
   if (t.clear_child_tid != 0) ClearChildTid(t);
   // exit_sem(): the last task sharing the SEM_UNDO list applies it, before

@@ -3,11 +3,13 @@
 #include <dirent.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -650,6 +652,63 @@ TEST_F(SystrapTest, AppJumpingIntoStubCodeCannotMapUnmapOrProtect) {
   regs.regs.r13 = 1;
   regs.regs.r12 = kDataAddr;
   EXPECT_EQ(RunFresh(regs).reason, StopReason::kDied);
+}
+
+// The single CPU `tid` may run on, or -1.
+int OnlyCpu(pid_t tid) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(tid, sizeof(set), &set) != 0 || CPU_COUNT(&set) != 1) return -1;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &set)) return cpu;
+  }
+  return -1;
+}
+
+// A context added to an address space and switched to from a sentry thread
+// pinned to another CPU than the stub's: its app thread (cloned by the
+// stub's syscall thread, so born on the stub's CPU) is moved to the sentry
+// thread's CPU at once, so its stops are same-CPU switches (README.md,
+// "CPU placement").
+TEST_F(SystrapTest, AddedContextsAppThreadFollowsItsSentryThreadsCpu) {
+  LoadCode(kGetpidThenExit);
+  Registers regs = InitialRegisters(kCodeAddr, 0);
+  ASSERT_EQ(Run(regs).reason, StopReason::kSyscall);
+  const int main_cpu = OnlyCpu(0);  // NewAddressSpace pinned this thread
+  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  if (main_cpu < 0 || cpus < 2) GTEST_SKIP() << "needs two CPUs and CPU placement";
+  const pid_t stub = StubPid();
+  ASSERT_GT(stub, 0);
+  auto other = platform_->NewContext();
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE(as_->AddContext(*other.value()).ok());
+  const int want = static_cast<int>((main_cpu + 1) % cpus);
+  bool pinned = false;
+  StopInfo info;
+  std::vector<int> seen;
+  std::thread([&] {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(want, &set);
+    pinned = sched_setaffinity(0, sizeof(set), &set) == 0;
+    if (!pinned) return;
+    Registers r = InitialRegisters(kCodeAddr, 0);
+    auto s = other.value()->Switch(*as_, r);
+    if (s.ok()) info = s.value();
+    DIR* d = opendir(fmt::format("/proc/{}/task", stub).c_str());
+    if (d != nullptr) {
+      while (dirent* e = readdir(d)) {
+        if (e->d_name[0] >= '0' && e->d_name[0] <= '9') seen.push_back(OnlyCpu(std::stoi(e->d_name)));
+      }
+      closedir(d);
+    }
+    other.value().reset();
+  }).join();
+  if (!pinned) GTEST_SKIP() << "cannot pin a thread to cpu " << want;
+  EXPECT_EQ(info.reason, StopReason::kSyscall);
+  // The stub's main thread, its syscall thread and the first app thread
+  // stay on main_cpu; the added context's app thread is on `want`.
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), want), 1) << "stub threads: " << seen.size();
 }
 
 // An app's own mmap is a syscall stop; nothing is mapped on the host.
