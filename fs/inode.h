@@ -116,6 +116,9 @@ class Inode : public std::enable_shared_from_this<Inode> {
   // writable filesystems change the permission bits (chmod), so permission
   // decisions use Stat().
   virtual uint32_t mode() const = 0;
+  // The file type alone (S_IFMT bits): fixed, so filesystems whose mode()
+  // takes a lock answer it from a constant.
+  virtual uint32_t type() const { return mode() & S_IFMT; }
   virtual Result<struct stat> Stat(const Caller& c) = 0;
   // The birth time for statx's STATX_BTIME, as of the last Stat; nullopt
   // where the filesystem keeps none (statx then leaves STATX_BTIME out of
@@ -200,9 +203,9 @@ class Inode : public std::enable_shared_from_this<Inode> {
   // writable gofer mount); also called for every mount by Vfs::SyncAll.
   virtual Result<void> SyncFs() { return {}; }
 
-  bool is_dir() const { return S_ISDIR(mode()); }
-  bool is_symlink() const { return S_ISLNK(mode()); }
-  bool is_regular() const { return S_ISREG(mode()); }
+  bool is_dir() const { return type() == S_IFDIR; }
+  bool is_symlink() const { return type() == S_IFLNK; }
+  bool is_regular() const { return type() == S_IFREG; }
 
   // The inotify watches on this inode (fs/inotify.h): null until the first
   // watch (a lock-free check for the event hooks), then kept for life.

@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 
+#include <atomic>
+
 #include <fmt/format.h>
 
 #include "absl/container/flat_hash_set.h"
@@ -46,9 +48,15 @@ class OverlayInode final : public Inode {
   OverlayInode(std::shared_ptr<OverlayFs> fs, std::shared_ptr<OverlayInode> parent, std::string name,
                std::shared_ptr<Inode> lower, std::shared_ptr<Inode> upper)
       : fs_(std::move(fs)), type_((upper ? upper : lower)->mode() & S_IFMT), lower_(std::move(lower)),
-        parent_(std::move(parent)), name_(std::move(name)), upper_(std::move(upper)) {}
+        parent_(std::move(parent)), name_(std::move(name)), upper_raw_(upper.get()), upper_(std::move(upper)) {}
 
-  uint32_t mode() const override { return Top()->mode(); }
+  // Lock-free: the upper is set once (copy-up) and kept for the inode's
+  // life, so its raw pointer stays valid (path walks ask every component).
+  uint32_t mode() const override {
+    const Inode* u = upper_raw_.load(std::memory_order_acquire);
+    return (u != nullptr ? u : lower_.get())->mode();
+  }
+  uint32_t type() const override { return type_; }
 
   Result<struct stat> Stat(const Caller& c) override {
     std::shared_ptr<Inode> upper = upper_snapshot();
@@ -263,6 +271,8 @@ class OverlayInode final : public Inode {
   absl::flat_hash_map<std::string, std::weak_ptr<OverlayInode>> children_;
 
   mutable absl::Mutex upper_mu_;
+  // upper_.get(), published after upper_ is set; never changes again.
+  std::atomic<const Inode*> upper_raw_;
   std::shared_ptr<Inode> upper_ ABSL_GUARDED_BY(upper_mu_);
 };
 
@@ -356,6 +366,7 @@ Result<void> OverlayInode::CopyUpLocked() {
   TRY(up->SetXattr(kc, kOriginXattr, fmt::format("{}:{}", st.st_dev, st.st_ino), 0));
   absl::MutexLock l(&upper_mu_);
   upper_ = std::move(up);
+  upper_raw_.store(upper_.get(), std::memory_order_release);
   return {};
 }
 

@@ -75,6 +75,7 @@ class TmpfsInode final : public Inode {
   TmpfsInode(std::shared_ptr<Tmpfs> fs, uint32_t mode, uint32_t uid, uint32_t gid, dev_t rdev = 0);
 
   uint32_t mode() const override;
+  uint32_t type() const override { return type_; }
   Result<struct stat> Stat(const Caller& c) override;
   std::optional<struct timespec> BirthTime() override { return btime_; }
   Result<std::shared_ptr<Inode>> Lookup(const Caller& c, std::string_view name) override;
