@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "fs/inotify.h"
 #include "fs/locks.h"
 #include "sentry/kernel/task.h"
 
@@ -31,6 +32,7 @@ Result<size_t> FileDescription::WriteApp(sentry::mm::MemoryManager&, uint64_t, s
 }
 
 FileDescription::~FileDescription() {
+  if (inotify_dentry != nullptr) inotify::Closed(inotify_dentry, writable());
   {
     absl::MutexLock l(&locks_mu_);
     if (lock_table_ != nullptr) lock_table_->ReleaseDescription(lock_key_, this);

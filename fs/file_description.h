@@ -29,6 +29,7 @@ struct Path;
 // sets 0100000 in f_flags (F_GETFL, fdinfo) on 64-bit.
 inline constexpr int kOLargefile = 0100000;
 
+class Dentry;
 class FileDescription;
 class LockTable;
 
@@ -147,6 +148,12 @@ class FileDescription {
   // description lives (Vfs::ExecTracker: exec of it is ETXTBSY meanwhile);
   // released with the description. Set once by the VFS when opening.
   std::shared_ptr<void> write_access;
+  // Where an open(2) found the file, for its inotify events (read, write,
+  // last close; fs/inotify.h). Set once by inotify::Opened.
+  std::shared_ptr<Dentry> inotify_dentry;
+  // Lines /proc/<pid>/fdinfo/<fd> shows after the common ones (Linux's
+  // show_fdinfo: inotify's "inotify wd:" lines). None by default.
+  virtual std::string FdInfo() { return {}; }
 
  protected:
   explicit FileDescription(int flags) : flags_(flags) {}

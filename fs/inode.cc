@@ -7,9 +7,23 @@
 #include <algorithm>
 #include <cstring>
 
+#include "fs/inotify.h"
 #include "sentry/kernel/task.h"
 
 namespace fs {
+
+Inode::~Inode() = default;
+
+inotify::InodeWatches& Inode::EnsureInotifyWatches() {
+  if (inotify::InodeWatches* w = inotify_.load(std::memory_order_acquire)) return *w;
+  auto fresh = std::make_shared<inotify::InodeWatches>();
+  inotify::InodeWatches* expected = nullptr;
+  if (inotify_.compare_exchange_strong(expected, fresh.get(), std::memory_order_acq_rel)) {
+    inotify_owner_ = std::move(fresh);  // only the winner writes it; read only by ~Inode
+    return *inotify_owner_;
+  }
+  return *expected;
+}
 
 Caller CallerOf(sentry::kernel::Task& t) {
   return Caller{&t.creds(), &t.thread_group(), &t.fds(), &t.fs(), t.tid(), &t.kernel()};

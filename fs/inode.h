@@ -41,6 +41,9 @@ namespace fs {
 
 class Dentry;
 class FsContext;
+namespace inotify {
+class InodeWatches;
+}
 class Mount;
 class Vfs;
 
@@ -107,7 +110,7 @@ struct timespec Now();
 
 class Inode : public std::enable_shared_from_this<Inode> {
  public:
-  virtual ~Inode() = default;
+  virtual ~Inode();
 
   // File type and permission bits. The type is fixed for the inode's life;
   // writable filesystems change the permission bits (chmod), so permission
@@ -203,6 +206,15 @@ class Inode : public std::enable_shared_from_this<Inode> {
   bool is_dir() const { return type() == S_IFDIR; }
   bool is_symlink() const { return type() == S_IFLNK; }
   bool is_regular() const { return type() == S_IFREG; }
+
+  // The inotify watches on this inode (fs/inotify.h): null until the first
+  // watch (a lock-free check for the event hooks), then kept for life.
+  inotify::InodeWatches* inotify_watches() const { return inotify_.load(std::memory_order_acquire); }
+  inotify::InodeWatches& EnsureInotifyWatches();
+
+ private:
+  std::atomic<inotify::InodeWatches*> inotify_{nullptr};
+  std::shared_ptr<inotify::InodeWatches> inotify_owner_;  // set once, by whoever set inotify_
 };
 
 // A filesystem instance, for the mount table and statfs.

@@ -722,6 +722,7 @@ class Procfs : public std::enable_shared_from_this<Procfs> {
             std::string text = fmt::format("pos:\t{}\nflags:\t0{:o}\nmnt_id:\t1\nino:\t{}\n", pos.ok() ? pos.value() : 0,
                                            flags, st.ok() ? st.value().st_ino : 0);
             if (st.ok()) text += proc::FdLockLines(c, *f, fds.table, pid, st.value().st_dev, st.value().st_ino);
+            text += f->FdInfo();
             return std::shared_ptr<Inode>(proc::FixedFile(dev, std::move(text)));
           }
           std::string target = f->Path();

@@ -6,6 +6,7 @@
 #include "fs/devpts.h"
 #include "fs/filesystems.h"
 #include "fs/host_file.h"
+#include "fs/inotify.h"
 #include "fs/overlay.h"
 #include "fs/pipe.h"
 #include "fs/synthetic.h"
@@ -182,6 +183,7 @@ Result<std::shared_ptr<FileDescription>> Vfs::OpenPath(const Caller& c, const Pa
     SetAttrRequest req;
     req.size = 0;
     TRY(inode->SetAttr(c, req));
+    inotify::AttrChanged(AttrTarget::Of(p), req);
   }
   return f;
 }
@@ -232,6 +234,7 @@ Result<std::shared_ptr<FileDescription>> Vfs::Open(const Caller& c, FsContext& f
       std::shared_ptr<Inode> inode =
           TRY(pn.parent.dentry->inode()->Create(c, pn.name, S_IFREG | (mode & 07777 & ~fs.umask())));
       pn.parent.dentry->Invalidate(pn.name);
+      inotify::Created(*pn.parent.dentry, pn.name, false);
       Path created{pn.parent.mount, TRY(pn.parent.dentry->LookupChild(c, pn.name))};
       // A file we just created opens without a permission check (may_open
       // is skipped for FMODE_CREATED).

@@ -90,7 +90,10 @@ struct VfsOptions {
 struct AttrTarget {
   std::shared_ptr<Inode> inode;
   bool read_only_mount = false;
-  static AttrTarget Of(const Path& p) { return AttrTarget{p.dentry->inode(), p.mount->read_only()}; }
+  // Where it was found, for the parent's inotify events; null for files
+  // outside the tree.
+  std::shared_ptr<Dentry> dentry;
+  static AttrTarget Of(const Path& p) { return AttrTarget{p.dentry->inode(), p.mount->read_only(), p.dentry}; }
   // EBADF for O_PATH files; EPERM for files without an inode (host stdio).
   static Result<AttrTarget> Of(const FileDescription& f);
 };

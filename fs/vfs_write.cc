@@ -5,6 +5,7 @@
 // After a change the dentry cache forgets the names involved.
 #include <fcntl.h>
 
+#include "fs/inotify.h"
 #include "fs/synthetic.h"
 #include "fs/vfs.h"
 #include "sentry/kernel/task.h"
@@ -41,7 +42,7 @@ Result<void> Vfs::CheckWritableMount(const Path& p) {
 Result<AttrTarget> AttrTarget::Of(const FileDescription& f) {
   if (f.flags() & O_PATH) return Errno::kEBADF;
   if (const Path* loc = f.location()) return Of(*loc);
-  if (const auto* vf = dynamic_cast<const VfsFile*>(&f)) return AttrTarget{vf->inode(), false};
+  if (const auto* vf = dynamic_cast<const VfsFile*>(&f)) return AttrTarget{vf->inode(), false, nullptr};
   return Errno::kEPERM;
 }
 
@@ -111,6 +112,7 @@ Result<void> Vfs::Mkdir(const Caller& c, int dirfd, std::string_view path, uint3
   ParentAndName pn = TRY(PrepareCreate(c, dirfd, path, true));
   TRY(pn.parent.dentry->inode()->Mkdir(c, pn.name, mode & 07777 & ~c.fs->umask()));
   pn.parent.dentry->Invalidate(pn.name);
+  inotify::Created(*pn.parent.dentry, pn.name, true);
   return {};
 }
 
@@ -140,6 +142,7 @@ Result<void> Vfs::Mknod(const Caller& c, int dirfd, std::string_view path, uint3
     TRY(pn.parent.dentry->inode()->Create(c, pn.name, mode & 07777 & ~c.fs->umask()));
   }
   pn.parent.dentry->Invalidate(pn.name);
+  inotify::Created(*pn.parent.dentry, pn.name, false);
   return {};
 }
 
@@ -148,6 +151,7 @@ Result<void> Vfs::Symlink(const Caller& c, std::string_view target, int dirfd, s
   ParentAndName pn = TRY(PrepareCreate(c, dirfd, path, false));
   TRY(pn.parent.dentry->inode()->Symlink(c, pn.name, target));
   pn.parent.dentry->Invalidate(pn.name);
+  inotify::Created(*pn.parent.dentry, pn.name, false);
   return {};
 }
 
@@ -176,6 +180,7 @@ Result<void> Vfs::Link(const Caller& c, const Path& old, int newdirfd, std::stri
     return linked.error();
   }
   pn.parent.dentry->Invalidate(pn.name);
+  inotify::Linked(*pn.parent.dentry, pn.name, *target);
   return {};
 }
 
@@ -183,6 +188,7 @@ Result<void> Vfs::Unlink(const Caller& c, int dirfd, std::string_view path) {
   Victim v = TRY(PrepareDelete(c, dirfd, path, false));
   TRY(v.parent.dentry->inode()->Unlink(c, v.name));
   v.parent.dentry->Invalidate(v.name);
+  inotify::Removed(c, *v.parent.dentry, v.name, *v.dentry->inode());
   return {};
 }
 
@@ -191,6 +197,7 @@ Result<void> Vfs::Rmdir(const Caller& c, int dirfd, std::string_view path) {
   TRY(v.parent.dentry->inode()->Rmdir(c, v.name));
   v.parent.dentry->Invalidate(v.name);
   v.dentry->ClearCache();
+  inotify::Removed(c, *v.parent.dentry, v.name, *v.dentry->inode());
   return {};
 }
 
@@ -263,6 +270,11 @@ Result<void> Vfs::Rename(const Caller& c, int olddirfd, std::string_view oldpath
   } else if (displaced != nullptr) {
     displaced->ClearCache();  // the replaced target (see Dentry::Invalidate)
   }
+  inotify::Renamed(c, *op.parent.dentry, op.name, *np.parent.dentry, np.name, *src->inode(),
+                   (flags & kRenameExchange) || dst == nullptr ? nullptr : dst->inode().get());
+  if (flags & kRenameExchange) {
+    inotify::Renamed(c, *np.parent.dentry, np.name, *op.parent.dentry, op.name, *dst->inode(), nullptr);
+  }
   return {};
 }
 
@@ -276,7 +288,9 @@ Result<void> Vfs::Chmod(const Caller& c, const AttrTarget& p, uint32_t mode) {
   if (!InGroup(cr, st.st_gid) && !cr.HasCap(CAP_FSETID)) mode &= ~S_ISGID;
   SetAttrRequest req;
   req.mode = mode;
-  return p.inode->SetAttr(c, req);
+  TRY(p.inode->SetAttr(c, req));
+  inotify::AttrChanged(p, req);
+  return {};
 }
 
 Result<void> Vfs::Chown(const Caller& c, const AttrTarget& p, uint32_t uid, uint32_t gid) {
@@ -306,7 +320,9 @@ Result<void> Vfs::Chown(const Caller& c, const AttrTarget& p, uint32_t uid, uint
       req.mode = m;
     }
   }
-  return p.inode->SetAttr(c, req);
+  TRY(p.inode->SetAttr(c, req));
+  inotify::AttrChanged(p, req);
+  return {};
 }
 
 Result<void> Vfs::Truncate(const Caller& c, const AttrTarget& p, uint64_t size, bool check_write) {
@@ -327,7 +343,9 @@ Result<void> Vfs::Truncate(const Caller& c, const AttrTarget& p, uint64_t size, 
     const uint32_t st_mode = static_cast<uint32_t>(st.st_mode);
     if (const uint32_t drop = SetidBitsToDrop(*c.creds, st_mode, st.st_gid); drop != 0) req.mode = st_mode & 07777 & ~drop;
   }
-  return inode->SetAttr(c, req);
+  TRY(inode->SetAttr(c, req));
+  inotify::AttrChanged(p, req);
+  return {};
 }
 
 Result<void> Vfs::Utimes(const Caller& c, const AttrTarget& p, std::optional<struct timespec> atime,
@@ -346,7 +364,9 @@ Result<void> Vfs::Utimes(const Caller& c, const AttrTarget& p, std::optional<str
   SetAttrRequest req;
   if (atime) req.atime = atime->tv_nsec == UTIME_NOW ? now : *atime;
   if (mtime) req.mtime = mtime->tv_nsec == UTIME_NOW ? now : *mtime;
-  return p.inode->SetAttr(c, req);
+  TRY(p.inode->SetAttr(c, req));
+  inotify::AttrChanged(p, req);
+  return {};
 }
 
 Result<struct statfs> Vfs::Statfs(const Caller& c, const AttrTarget& p) {

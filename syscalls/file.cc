@@ -12,6 +12,7 @@
 
 #include "fs/pipe.h"
 #include "fs/poll.h"
+#include "fs/inotify.h"
 #include "fs/locks.h"
 #include "fs/tmpfs.h"
 #include "fs/vfs.h"
@@ -110,6 +111,17 @@ Result<uint64_t> WriteFromUser(Task& t, FileDescription& f, uint64_t addr, uint6
   return done;
 }
 
+// fsnotify_access()/fsnotify_modify(): inotify events after a transfer
+// that moved bytes.
+Result<uint64_t> NoteRead(const FileDescription& f, Result<uint64_t> r) {
+  if (r.ok() && r.value() > 0) fs::inotify::Accessed(f);
+  return r;
+}
+Result<uint64_t> NoteWrite(const FileDescription& f, Result<uint64_t> r) {
+  if (r.ok() && r.value() > 0) fs::inotify::Modified(f);
+  return r;
+}
+
 // access_ok() (arch/x86/include/asm/uaccess_64.h): the whole range must lie
 // below TASK_SIZE_MAX; checked before anything else looks at the buffer.
 bool AccessOk(uint64_t addr, uint64_t len) {
@@ -130,7 +142,7 @@ Result<uint64_t> DoRead(Task& t, int fd, uint64_t addr, uint64_t len, const int6
   if (off != nullptr) TRY(CheckPositional(f->PRead({}, static_cast<uint64_t>(*off))));
   if (!f->readable()) return Errno::kEBADF;
   if (!AccessOk(addr, len)) return Errno::kEFAULT;  // vfs_read()
-  return ReadToUser(t, *f, addr, std::min(len, kMaxRwCount), off);
+  return NoteRead(*f, ReadToUser(t, *f, addr, std::min(len, kMaxRwCount), off));
 }
 
 Result<uint64_t> DoWrite(Task& t, int fd, uint64_t addr, uint64_t len, const int64_t* off) {
@@ -139,7 +151,7 @@ Result<uint64_t> DoWrite(Task& t, int fd, uint64_t addr, uint64_t len, const int
   if (!f->writable()) return Errno::kEBADF;
   if (!AccessOk(addr, len)) return Errno::kEFAULT;  // vfs_write()
   len = TRY(ClampWriteToFsize(t, *f, off, std::min(len, kMaxRwCount), (f->flags() & O_APPEND) != 0));
-  return WriteFromUser(t, *f, addr, len, off);
+  return NoteWrite(*f, WriteFromUser(t, *f, addr, len, off));
 }
 
 // Copies in and checks an iovec array (lib/iov_iter.c): at most UIO_MAXIOV
@@ -190,9 +202,8 @@ Result<void> CheckRwFlags(int flags) {
 }
 
 // `off` null: the file offset (readv); else a positional read (preadv).
-Result<uint64_t> DoReadv(Task& t, int fd, uint64_t iov_addr, uint64_t count, const int64_t* off = nullptr,
-                         int rwf = 0) {
-  std::shared_ptr<FileDescription> f = TRY(GetIoFile(t, fd));
+Result<uint64_t> DoReadvOn(Task& t, const std::shared_ptr<FileDescription>& f, uint64_t iov_addr, uint64_t count,
+                           const int64_t* off, int rwf) {
   if (off != nullptr) TRY(CheckPositional(f->PRead({}, static_cast<uint64_t>(*off))));
   if (!f->readable()) return Errno::kEBADF;
   const std::vector<KIovec> iov = TRY(CopyInIovecs(t, iov_addr, count));
@@ -208,9 +219,8 @@ Result<uint64_t> DoReadv(Task& t, int fd, uint64_t iov_addr, uint64_t count, con
   });
 }
 
-Result<uint64_t> DoWritev(Task& t, int fd, uint64_t iov_addr, uint64_t count, const int64_t* off = nullptr,
-                          int rwf = 0) {
-  std::shared_ptr<FileDescription> f = TRY(GetIoFile(t, fd));
+Result<uint64_t> DoWritevOn(Task& t, const std::shared_ptr<FileDescription>& f, uint64_t iov_addr, uint64_t count,
+                            const int64_t* off, int rwf) {
   if (off != nullptr) TRY(CheckPositional(f->PWrite({}, static_cast<uint64_t>(*off))));
   if (!f->writable()) return Errno::kEBADF;
   std::vector<KIovec> iov = TRY(CopyInIovecs(t, iov_addr, count));
@@ -269,6 +279,18 @@ Result<uint64_t> DoWritev(Task& t, int fd, uint64_t iov_addr, uint64_t count, co
     done += n;
     return n;
   });
+}
+
+Result<uint64_t> DoReadv(Task& t, int fd, uint64_t iov_addr, uint64_t count, const int64_t* off = nullptr,
+                         int rwf = 0) {
+  std::shared_ptr<FileDescription> f = TRY(GetIoFile(t, fd));
+  return NoteRead(*f, DoReadvOn(t, f, iov_addr, count, off, rwf));
+}
+
+Result<uint64_t> DoWritev(Task& t, int fd, uint64_t iov_addr, uint64_t count, const int64_t* off = nullptr,
+                          int rwf = 0) {
+  std::shared_ptr<FileDescription> f = TRY(GetIoFile(t, fd));
+  return NoteWrite(*f, DoWritevOn(t, f, iov_addr, count, off, rwf));
 }
 
 Result<int> DupFrom(Task& t, int oldfd, int min_fd, bool cloexec) {
@@ -364,6 +386,7 @@ Result<uint64_t> Openat(Task& t, const SyscallArgs& args) {
   std::shared_ptr<FileDescription> f = TRY(tmpfile ? vfs.OpenTmpFile(c, t.fs(), start, path, flags, mode)
                                                    : vfs.Open(c, t.fs(), start, path, flags, mode));
   TRY(fs::WaitFifoPartner(t, *f));  // a FIFO's open waits for the other side
+  if (!tmpfile) fs::inotify::Opened(*f);
   const int fd = TRY(t.fds().Install(std::move(f), cloexec));
   return static_cast<uint64_t>(fd);
 }
@@ -417,6 +440,7 @@ Result<uint64_t> Getdents64(Task& t, const SyscallArgs& args) {
   std::vector<uint8_t> buf(std::min<uint64_t>(count, kMaxDirentBuf));
   const size_t n = TRY(f->Getdents64(buf));
   TRY(t.mm().CopyOutBytes(addr, std::span<const uint8_t>(buf.data(), n)));
+  fs::inotify::Accessed(*f);  // iterate_dir()
   return n;
 }
 

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "fs/pipe.h"
+#include "fs/inotify.h"
 #include "fs/vfs.h"
 #include "sentry/kernel/kernel.h"
 #include "syscalls/handlers.h"
@@ -86,6 +87,7 @@ Result<uint64_t> Openat2(Task& t, const SyscallArgs& args) {
       TRY(tmpfile ? vfs.OpenTmpFile(c, t.fs(), start, path, flags, mode)
                   : vfs.Open(c, t.fs(), start, path, flags, mode, static_cast<unsigned>(how.resolve)));
   TRY(fs::WaitFifoPartner(t, *f));  // a FIFO's open waits for the other side
+  if (!tmpfile) fs::inotify::Opened(*f);
   const int fd = TRY(t.fds().Install(std::move(f), cloexec));
   return static_cast<uint64_t>(fd);
 }

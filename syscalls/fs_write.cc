@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <sys/statfs.h>
 
+#include "fs/inotify.h"
 #include "fs/tmpfs.h"
 #include "fs/vfs.h"
 #include "sentry/kernel/kernel.h"
@@ -196,6 +197,7 @@ Result<uint64_t> Fallocate(Task& t, const SyscallArgs& args) {
     return 0;
   }
   TRY(tmp->Allocate(mode, static_cast<uint64_t>(off), static_cast<uint64_t>(len)));
+  fs::inotify::Modified(*f);  // vfs_fallocate(): fsnotify_modify
   return 0;
 }
 

@@ -224,6 +224,11 @@ Result<uint64_t> EpollPwait(Task& t, const SyscallArgs& args);
 Result<uint64_t> EpollPwait2(Task& t, const SyscallArgs& args);
 Result<uint64_t> Eventfd(Task& t, const SyscallArgs& args);
 Result<uint64_t> Eventfd2(Task& t, const SyscallArgs& args);
+// syscalls/inotify.cc
+Result<uint64_t> InotifyInit(Task& t, const SyscallArgs& args);
+Result<uint64_t> InotifyInit1(Task& t, const SyscallArgs& args);
+Result<uint64_t> InotifyAddWatch(Task& t, const SyscallArgs& args);
+Result<uint64_t> InotifyRmWatch(Task& t, const SyscallArgs& args);
 
 // (spacer)
 

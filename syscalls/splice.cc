@@ -13,6 +13,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "fs/inode.h"
+#include "fs/inotify.h"
 #include "fs/pipe.h"
 #include "fs/poll.h"
 #include "sentry/kernel/kernel.h"
@@ -199,7 +200,7 @@ Result<std::optional<int64_t>> CopyInOffset(Task& t, uint64_t addr) {
 
 }  // namespace
 
-Result<uint64_t> Splice(Task& t, const SyscallArgs& args) {
+static Result<uint64_t> SpliceUnnoted(Task& t, const SyscallArgs& args) {
   const int fd_in = args.Fd(0), fd_out = args.Fd(2);
   const uint64_t off_in_addr = args.U64(1), off_out_addr = args.U64(3);
   uint64_t len = args.U64(4);
@@ -248,7 +249,7 @@ Result<uint64_t> Splice(Task& t, const SyscallArgs& args) {
   return Errno::kEINVAL;  // neither end is a pipe
 }
 
-Result<uint64_t> Tee(Task& t, const SyscallArgs& args) {
+static Result<uint64_t> TeeUnnoted(Task& t, const SyscallArgs& args) {
   uint64_t len = args.U64(2);
   uint32_t flags = args.U32(3);
   if (flags & ~kSpliceAll) return Errno::kEINVAL;
@@ -317,7 +318,7 @@ Result<uint64_t> Vmsplice(Task& t, const SyscallArgs& args) {
 }
 
 // sendfile(2) (do_sendfile in fs/read_write.c).
-Result<uint64_t> Sendfile(Task& t, const SyscallArgs& args) {
+static Result<uint64_t> SendfileUnnoted(Task& t, const SyscallArgs& args) {
   const int out_fd = args.Fd(0), in_fd = args.Fd(1);
   const uint64_t off_addr = args.U64(2);
   uint64_t count = args.U64(3);
@@ -391,7 +392,7 @@ Result<uint64_t> Sendfile(Task& t, const SyscallArgs& args) {
 // copy_file_range(2) (vfs_copy_file_range and generic_copy_file_checks in
 // fs/read_write.c): regular files only, on one filesystem, no overlap
 // within one file, no O_APPEND output.
-Result<uint64_t> CopyFileRange(Task& t, const SyscallArgs& args) {
+static Result<uint64_t> CopyFileRangeUnnoted(Task& t, const SyscallArgs& args) {
   const uint64_t off_in_addr = args.U64(1), off_out_addr = args.U64(3);
   uint64_t len = args.U64(4);
   if (args.U32(5) != 0) return Errno::kEINVAL;
@@ -456,6 +457,32 @@ Result<uint64_t> CopyFileRange(Task& t, const SyscallArgs& args) {
   if (off_in_addr != 0) TRY(t.mm().CopyOut(UserPtr<int64_t>(off_in_addr), *src.pos));
   if (off_out_addr != 0) TRY(t.mm().CopyOut(UserPtr<int64_t>(off_out_addr), *dst.pos));
   return done;
+}
+
+namespace {
+
+// fsnotify_access() of the input and fsnotify_modify() of the output once
+// bytes moved (inotify; files not opened by path have no watchers).
+Result<uint64_t> NoteTransfer(Task& t, int in_fd, int out_fd, Result<uint64_t> r) {
+  if (!r.ok() || r.value() == 0) return r;
+  if (Result<File> in = t.fds().Get(in_fd); in.ok()) fs::inotify::Accessed(*in.value());
+  if (Result<File> out = t.fds().Get(out_fd); out.ok()) fs::inotify::Modified(*out.value());
+  return r;
+}
+
+}  // namespace
+
+Result<uint64_t> Splice(Task& t, const SyscallArgs& args) {
+  return NoteTransfer(t, args.Fd(0), args.Fd(2), SpliceUnnoted(t, args));
+}
+Result<uint64_t> Tee(Task& t, const SyscallArgs& args) {
+  return NoteTransfer(t, args.Fd(0), args.Fd(1), TeeUnnoted(t, args));
+}
+Result<uint64_t> Sendfile(Task& t, const SyscallArgs& args) {
+  return NoteTransfer(t, args.Fd(1), args.Fd(0), SendfileUnnoted(t, args));
+}
+Result<uint64_t> CopyFileRange(Task& t, const SyscallArgs& args) {
+  return NoteTransfer(t, args.Fd(0), args.Fd(2), CopyFileRangeUnnoted(t, args));
 }
 
 }  // namespace syscalls

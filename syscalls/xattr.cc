@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <sys/xattr.h>
 
+#include "fs/inotify.h"
 #include "fs/vfs.h"
 #include "sentry/kernel/kernel.h"
 #include "syscalls/handlers.h"
@@ -74,6 +75,7 @@ Result<uint64_t> DoSet(Task& t, uint64_t arg0, Lookup how, const SyscallArgs& ar
   TRY(fs::Vfs::CheckWritableMount(target));
   TRY(MayAccess(t, target, name, fs::kMayWrite));
   TRY(target.inode->SetXattr(fs::CallerOf(t), name, value, flags));
+  fs::inotify::XattrChanged(target);
   return 0;
 }
 
@@ -115,6 +117,7 @@ Result<uint64_t> DoRemove(Task& t, uint64_t arg0, Lookup how, const SyscallArgs&
   TRY(fs::Vfs::CheckWritableMount(target));
   TRY(MayAccess(t, target, name, fs::kMayWrite));
   TRY(target.inode->RemoveXattr(fs::CallerOf(t), name));
+  fs::inotify::XattrChanged(target);
   return 0;
 }
 

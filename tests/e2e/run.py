@@ -299,6 +299,50 @@ perl -e 'local $SIG{ALRM} = sub { print "alarm\n"; exit 0 }; alarm 1; sleep 5; p
 perl -e '$! = 0; open(my $f, "<", "/nonexistent") or print "err: $!\n"; mkdir "/proc/x" or print "mkdir: $!\n"; mkdir "/proc/self" or print "mkdir: $!\n"'
 """
 
+# An inotify loop (python ctypes): watches a directory on tmpfs (/dev/shm)
+# and one on the root filesystem (/tmp: the overlay in the sandbox), lets a
+# child process write, append, rename and remove a file there, prints the
+# events; then a blocking read waits for an append made by another process
+# after a delay.
+PY_INOTIFY = r"""import ctypes, os, struct, subprocess, sys, tempfile
+libc = ctypes.CDLL(None, use_errno=True)
+# What `echo one > log; echo two >> log; mv log log.1; rm log.1` does, in
+# another process.
+CHILD = "import os, sys\nos.chdir(sys.argv[1])\nopen('log', 'w').write('one\\n')\n" \
+        "open('log', 'a').write('two\\n')\nos.rename('log', 'log.1')\nos.unlink('log.1')"
+NAMES = {0x2: "MODIFY", 0x8: "CLOSE_WRITE", 0x40: "MOVED_FROM", 0x80: "MOVED_TO", 0x100: "CREATE", 0x200: "DELETE"}
+def events(fd):
+    out, buf = [], os.read(fd, 65536)
+    while buf:
+        wd, mask, cookie, n = struct.unpack("iIII", buf[:16])
+        out.append((mask, cookie, buf[16:16 + n].rstrip(b"\0").decode()))
+        buf = buf[16 + n:]
+    return out
+for base in ("/dev/shm", "/tmp"):
+    d = tempfile.mkdtemp(dir=base)
+    fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+    wd = libc.inotify_add_watch(fd, d.encode(), sum(NAMES))
+    assert fd >= 0 and wd == 1, ctypes.get_errno()
+    subprocess.run([sys.executable, "-c", CHILD, d], check=True)
+    evs = events(fd)
+    print(base, " ".join("%s:%s" % (NAMES[m & 0xfff], name) for m, c, name in evs))
+    cookies = [c for m, c, name in evs if m & 0xc0]
+    print("move cookies paired:", len(cookies) == 2 and cookies[0] == cookies[1] != 0)
+    os.close(fd)
+    os.rmdir(d)
+d = tempfile.mkdtemp()
+open(d + "/f", "w").close()
+fd = libc.inotify_init1(os.O_CLOEXEC)
+libc.inotify_add_watch(fd, (d + "/f").encode(), 0x2)
+child = subprocess.Popen([sys.executable, "-c", "import sys, time\ntime.sleep(0.3)\n"
+                          "open(sys.argv[1], 'a').write('appended\\n')", d + "/f"])
+print("blocking read:", [NAMES[m] for m, c, n in events(fd)])
+child.wait()
+print(open(d + "/f").read().strip())
+os.unlink(d + "/f")
+os.rmdir(d)
+"""
+
 REALPROG_PYTHON_FILES = r"""import os, shutil, subprocess, sys, tempfile
 with tempfile.TemporaryDirectory() as d:
     src = os.path.join(d, "src")
@@ -529,6 +573,11 @@ def cases():
              needs="pipes", doc="find over /usr/share counts the same .gz files as native"),
         Case("proc_self_status_pid_1", ["/bin/grep", "^Pid:", "/proc/self/status"], stdout=b"Pid:\t1\n",
              native=False, doc="/proc/self/status of the first process says Pid: 1"),
+        Case("python_inotify_sees_another_process", ["/usr/bin/python3", "-c", PY_INOTIFY],
+             stdout=_native_stdout(["/usr/bin/python3", "-c", PY_INOTIFY]), needs="pipes",
+             doc="an inotify loop (python ctypes) sees a child process create, append, rename and remove a file "
+                 "on tmpfs and on the root filesystem, and a blocking read wakes for another process's append, "
+                 "as natively"),
         Case("python_errnos", ["/usr/bin/python3", "-c", PY_ERRNOS],
              stdout=_native_stdout(["/usr/bin/python3", "-c", PY_ERRNOS]),
              doc="a symlink loop gives ELOOP, bad pointers EFAULT, bad fds EBADF, as natively"),
