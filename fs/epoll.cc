@@ -52,13 +52,7 @@ class EpollFile final : public FileDescription {
   EpollFile() : FileDescription(O_RDWR) {}
   ~EpollFile() override;
 
-  Result<struct stat> Stat() override {
-    struct stat st {};
-    st.st_mode = S_IRUSR | S_IWUSR;
-    st.st_nlink = 1;
-    st.st_blksize = 4096;
-    return st;
-  }
+  Result<struct stat> Stat() override { return AnonInodeStat(); }  // anon_inode_getfile()
   std::string Path() const override { return "anon_inode:[eventpoll]"; }
   bool Pollable() const override { return true; }
   uint64_t Readiness(uint64_t mask) override {

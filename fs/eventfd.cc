@@ -47,14 +47,7 @@ class EventFd final : public FileDescription {
     return sizeof(v);
   }
 
-  Result<struct stat> Stat() override {
-    // An anonymous inode, as anon_inode_getfile() gives.
-    struct stat st {};
-    st.st_mode = S_IRUSR | S_IWUSR;
-    st.st_nlink = 1;
-    st.st_blksize = 4096;
-    return st;
-  }
+  Result<struct stat> Stat() override { return AnonInodeStat(); }  // anon_inode_getfile()
   std::string Path() const override { return "anon_inode:[eventfd]"; }
 
   uint64_t Readiness(uint64_t mask) override {

@@ -92,4 +92,12 @@ bool FileDescription::writable() const {
   return acc == O_WRONLY || acc == O_RDWR;
 }
 
+struct stat AnonInodeStat() {
+  struct stat st {};
+  st.st_mode = S_IRUSR | S_IWUSR;
+  st.st_nlink = 1;
+  st.st_blksize = 4096;
+  return st;
+}
+
 }  // namespace fs

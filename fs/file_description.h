@@ -172,6 +172,10 @@ class FileDescription {
   const void* lock_key_ ABSL_GUARDED_BY(locks_mu_) = nullptr;
 };
 
+// stat(2) of an anonymous-inode file (eventfd, epoll, signalfd, timerfd,
+// inotify), as anon_inode_getfile() gives: mode 0600, one link.
+struct stat AnonInodeStat();
+
 }  // namespace fs
 
 #endif  // FS_FILE_DESCRIPTION_H_

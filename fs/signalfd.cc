@@ -103,13 +103,7 @@ class SignalFd final : public FileDescription {
     return n * kRecord;
   }
 
-  Result<struct stat> Stat() override {
-    struct stat st {};  // an anonymous inode
-    st.st_mode = S_IRUSR | S_IWUSR;
-    st.st_nlink = 1;
-    st.st_blksize = 4096;
-    return st;
-  }
+  Result<struct stat> Stat() override { return AnonInodeStat(); }  // anon_inode_getfile()
   std::string Path() const override { return "anon_inode:[signalfd]"; }
 
   uint64_t Readiness(uint64_t mask) override {

@@ -23,12 +23,7 @@ Result<size_t> TimerFd::Read(std::span<uint8_t> buf) {
 }
 
 Result<struct stat> TimerFd::Stat() {
-  // An anonymous inode, as anon_inode_getfile() gives.
-  struct stat st {};
-  st.st_mode = S_IRUSR | S_IWUSR;
-  st.st_nlink = 1;
-  st.st_blksize = 4096;
-  return st;
+  return AnonInodeStat();
 }
 
 uint64_t TimerFd::Readiness(uint64_t mask) {

@@ -76,7 +76,7 @@ size_t FrameXsaveSize(size_t host_size) { return std::min(host_size, UserXsave()
 // 0x37f, MXCSR 0x1f80, every XSAVE component in its init state. `like`
 // gives the size the host wants.
 void InitFpState(platform::FpState& fp, size_t size) {
-  std::memset(fp.bytes, 0, sizeof(fp.bytes));
+  std::memset(fp.bytes, 0, std::min(size, sizeof(fp.bytes)));
   fp.size = size;
   const uint16_t fcw = 0x37f;
   const uint32_t mxcsr = 0x1f80;

@@ -284,16 +284,20 @@ TEST_F(Locks, KilledChildReleasesItsLocks) {
 }
 
 TEST_F(Locks, ExecDropsLocksTakenThroughCloseOnExecFds) {
+  Pipe locked = MakePipe();
   const pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
     const int fd = open(path_.c_str(), O_RDWR | O_CLOEXEC);
     struct flock w = Lock(F_WRLCK, 0, 0);
     if (fd < 0 || fcntl(fd, F_SETLK, &w) != 0) _exit(1);
+    SendByte(locked.write_end.get());
     execl("/bin/sleep", "sleep", "30", static_cast<char*>(nullptr));
     _exit(2);
   }
-  // Waits until the child's lock is gone: at its exec, while it sleeps.
+  // Once the child holds the lock (else the parent could take it first),
+  // waits until it is gone: at its exec, while it sleeps.
+  ASSERT_TRUE(ReadByte(locked.read_end.get()));
   struct flock w = Lock(F_WRLCK, 0, 0);
   ASSERT_EQ(fcntl(a_.get(), F_SETLKW, &w), 0);
   EXPECT_EQ(waitpid(child, nullptr, WNOHANG), 0) << "the lock went only with the process";
@@ -327,7 +331,11 @@ TEST_F(Locks, TwoProcessesWaitingForEachOtherGetEdeadlk) {
   // Each holds one byte and waits for the other's. Whichever asks second
   // closes the cycle and gets EDEADLK; it then lets go, so the first gets
   // its lock. Exactly one EDEADLK, whatever the order.
+  // The parent's byte is locked before the fork (locks are not inherited):
+  // else the child could take both and be gone before the parent asks.
   Pipe locked = MakePipe();
+  struct flock mine = Lock(F_WRLCK, 0, 1);
+  ASSERT_EQ(fcntl(a_.get(), F_SETLK, &mine), 0);
   const pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
@@ -341,8 +349,6 @@ TEST_F(Locks, TwoProcessesWaitingForEachOtherGetEdeadlk) {
     fcntl(b_.get(), F_SETLK, &un);
     _exit(1);
   }
-  struct flock mine = Lock(F_WRLCK, 0, 1);
-  ASSERT_EQ(fcntl(a_.get(), F_SETLK, &mine), 0);
   ASSERT_TRUE(ReadByte(locked.read_end.get()));
   struct flock theirs = Lock(F_WRLCK, 1, 1);
   const SyscallResult r = Sys(SYS_fcntl, a_.get(), F_SETLKW, &theirs);

@@ -765,86 +765,85 @@ TEST_F(SystrapTest, AppScribblingOverItsSysmsgDoesNotHurtTheSentry) {
 namespace platform::ptrace {
 namespace {
 
+// Each case widens the test thread to every CPU the host allows (earlier
+// tests' placers may have pinned it; the kernel drops CPUs it may not use
+// from the mask) and puts the old affinity back after.
+class CpuPlacerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    CPU_ZERO(&old_);
+    ASSERT_EQ(sched_getaffinity(0, sizeof(old_), &old_), 0);
+    cpu_set_t all;
+    CPU_ZERO(&all);
+    for (int c = 0; c < CPU_SETSIZE; ++c) CPU_SET(c, &all);
+    ASSERT_EQ(sched_setaffinity(0, sizeof(all), &all), 0);
+    ASSERT_EQ(sched_getaffinity(0, sizeof(all), &all), 0);
+    for (int c = 0; c < CPU_SETSIZE; ++c) {
+      if (CPU_ISSET(c, &all)) cpus_.push_back(c);
+    }
+    if (cpus_.size() < 2) GTEST_SKIP() << "needs two CPUs";
+  }
+  void TearDown() override { sched_setaffinity(0, sizeof(old_), &old_); }
+
+  static void PinTo(int cpu) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
+  }
+  static int PinnedCpu() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) != 0 || CPU_COUNT(&set) != 1) return -1;
+    for (int c = 0; c < CPU_SETSIZE; ++c) {
+      if (CPU_ISSET(c, &set)) return c;
+    }
+    return -1;
+  }
+  int Cpu(int slot) const { return cpus_[static_cast<size_t>(slot)]; }
+
+  cpu_set_t old_;
+  std::vector<int> cpus_;
+};
+
 // With no pairs placed yet, the placer keeps the thread on the CPU the host
 // scheduler chose (it sees the host's load; the placer's counts do not), so
 // one-task sandboxes do not all pile onto the first CPU.
-TEST(CpuPlacerTest, FirstPairStaysOnTheCpuTheHostChose) {
-  cpu_set_t old;
-  CPU_ZERO(&old);
-  ASSERT_EQ(sched_getaffinity(0, sizeof(old), &old), 0);
-  // Earlier tests' placers may have pinned this thread: widen it to every
-  // CPU the host allows (the kernel drops the others from the mask).
-  cpu_set_t all;
-  CPU_ZERO(&all);
-  for (int c = 0; c < CPU_SETSIZE; ++c) CPU_SET(c, &all);
-  ASSERT_EQ(sched_setaffinity(0, sizeof(all), &all), 0);
-  ASSERT_EQ(sched_getaffinity(0, sizeof(all), &all), 0);
-  std::vector<int> cpus;
-  for (int c = 0; c < CPU_SETSIZE; ++c) {
-    if (CPU_ISSET(c, &all)) cpus.push_back(c);
-  }
-  if (cpus.size() < 2) GTEST_SKIP() << "needs two CPUs";
-  for (const int start : {cpus.back(), cpus.front()}) {
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(start, &one);
-    ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
-    CpuPlacer placer(cpus);
+TEST_F(CpuPlacerTest, FirstPairStaysOnTheCpuTheHostChose) {
+  for (const int start : {cpus_.back(), cpus_.front()}) {
+    PinTo(start);
+    CpuPlacer placer(cpus_);
     const int slot = placer.Place(0);
     ASSERT_GE(slot, 0);
-    EXPECT_EQ(cpus[static_cast<size_t>(slot)], start);
+    EXPECT_EQ(Cpu(slot), start);
     // The next pair goes to another CPU: the first one has a pair now.
     const int second = placer.Place(0);
     ASSERT_GE(second, 0);
-    EXPECT_NE(cpus[static_cast<size_t>(second)], start);
+    EXPECT_NE(Cpu(second), start);
     placer.Release(slot);
     placer.Release(second);
   }
-  ASSERT_EQ(sched_setaffinity(0, sizeof(old), &old), 0);
-}
-
-int PinnedCpu() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) != 0 || CPU_COUNT(&set) != 1) return -1;
-  for (int c = 0; c < CPU_SETSIZE; ++c) {
-    if (CPU_ISSET(c, &set)) return c;
-  }
-  return -1;
 }
 
 // A pair whose CPU is busy with others' work moves to a CPU with fewer of
 // the sandbox's pairs, never to one that would then hold more than it left.
-TEST(CpuPlacerTest, MoveLeavesABusyCpuOnlyForOneNoMoreLoaded) {
-  cpu_set_t old;
-  CPU_ZERO(&old);
-  ASSERT_EQ(sched_getaffinity(0, sizeof(old), &old), 0);
-  cpu_set_t all;
-  CPU_ZERO(&all);
-  for (int c = 0; c < CPU_SETSIZE; ++c) CPU_SET(c, &all);
-  ASSERT_EQ(sched_setaffinity(0, sizeof(all), &all), 0);
-  ASSERT_EQ(sched_getaffinity(0, sizeof(all), &all), 0);
-  std::vector<int> cpus;
-  for (int c = 0; c < CPU_SETSIZE && cpus.size() < 2; ++c) {
-    if (CPU_ISSET(c, &all)) cpus.push_back(c);
-  }
-  if (cpus.size() < 2) GTEST_SKIP() << "needs two CPUs";
-  CpuPlacer placer(cpus);
+TEST_F(CpuPlacerTest, MoveLeavesABusyCpuOnlyForOneNoMoreLoaded) {
+  cpus_.resize(2);
+  CpuPlacer placer(cpus_);
   const int a = placer.Place(0);
   ASSERT_GE(a, 0);
   // Alone on its CPU: it moves to the empty one, and the thread follows.
   const int moved = placer.Move(a, 0);
   EXPECT_NE(moved, a);
-  EXPECT_EQ(PinnedCpu(), cpus[static_cast<size_t>(moved)]);
+  EXPECT_EQ(PinnedCpu(), Cpu(moved));
   // A second pair lands on the CPU left free; now each CPU holds one, and a
   // move would make the other hold two: it stays.
   const int b = placer.Place(0);
   EXPECT_EQ(b, a);
   EXPECT_EQ(placer.Move(b, 0), b);
-  EXPECT_EQ(PinnedCpu(), cpus[static_cast<size_t>(b)]);
+  EXPECT_EQ(PinnedCpu(), Cpu(b));
   placer.Release(moved);
   placer.Release(b);
-  ASSERT_EQ(sched_setaffinity(0, sizeof(old), &old), 0);
 }
 
 }  // namespace
