@@ -34,7 +34,6 @@
 namespace runsc {
 namespace {
 
-constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 // SIGWINCH from the host terminal resizes the sandbox's console.
 constexpr int kConsoleResize = SIGWINCH;
 
@@ -96,7 +95,7 @@ int Boot(const Config& c, const BootOptions& o) {
   absl::SetMutexDeadlockDetectionMode(c.debug ? absl::OnDeadlockCycle::kAbort : absl::OnDeadlockCycle::kIgnore);
   sigset_t fwd;
   sigemptyset(&fwd);
-  for (int s : kForwarded) sigaddset(&fwd, s);
+  for (int s : kForwardedSignals) sigaddset(&fwd, s);
   sigaddset(&fwd, kConsoleResize);
   pthread_sigmask(SIG_BLOCK, &fwd, nullptr);
 

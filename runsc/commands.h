@@ -2,6 +2,7 @@
 #ifndef RUNSC_COMMANDS_H_
 #define RUNSC_COMMANDS_H_
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -15,6 +16,9 @@
 #include "runsc/config.h"
 
 namespace runsc {
+
+// The signals `runsc do` and the sentry pass on to the sandbox's init.
+inline constexpr int kForwardedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 
 // A filesystem mounted into the sandbox besides the root (from config.json).
 struct MountSpec {

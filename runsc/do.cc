@@ -29,7 +29,6 @@ extern char** environ;
 namespace runsc {
 namespace {
 
-constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 
 bool WriteAll(int fd, const std::string& s) {
   size_t off = 0;
@@ -167,7 +166,7 @@ int Do(const Config& c, const DoOptions& o) {
   // sentry keeps them blocked and collects them itself).
   sigset_t fwd;
   sigemptyset(&fwd);
-  for (int s : kForwarded) sigaddset(&fwd, s);
+  for (int s : kForwardedSignals) sigaddset(&fwd, s);
   pthread_sigmask(SIG_BLOCK, &fwd, nullptr);
 
   std::vector<std::string> gargs = {"runsc-gofer"};

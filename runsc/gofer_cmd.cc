@@ -13,7 +13,7 @@
 namespace runsc {
 namespace {
 
-int Fail(std::string_view what) {
+int GoferFail(std::string_view what) {
   fmt::print(stderr, "runsc gofer: {}\n", what);
   logging::Error("{}", what);
   return gofer::kServeSetupError;
@@ -30,7 +30,7 @@ int GoferMain(const Config& c, const GoferOptions& o) {
   // Opened before the pivot: Open re-opens regular files through it
   // (gofer/README.md, point 4), and no procfs exists in the new root.
   base::UniqueFd proc(::open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!proc.valid()) return Fail(fmt::format("open /proc/self/fd: {}", strerror(errno)));
+  if (!proc.valid()) return GoferFail(fmt::format("open /proc/self/fd: {}", strerror(errno)));
   // Where a --debug seccomp violation is reported, besides stderr (opened
   // before the pivot; kept for the life of the process).
   const std::string& log_path = !c.debug_log.empty() ? c.debug_log : c.log;
@@ -39,21 +39,21 @@ int GoferMain(const Config& c, const GoferOptions& o) {
   // Its mount namespace holds only the rootfs (read-only), nothing else of
   // the host: a gofer bug cannot name a host path outside it.
   if (auto s = sandbox::PivotToRootfs(o.root_path, o.read_only); !s.ok()) {
-    return Fail(fmt::format("confining to the rootfs \"{}\": {}", o.root_path, s.ToString()));
+    return GoferFail(fmt::format("confining to the rootfs \"{}\": {}", o.root_path, s.ToString()));
   }
   base::UniqueFd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!root.valid()) return Fail(fmt::format("open of the rootfs: {}", strerror(errno)));
+  if (!root.valid()) return GoferFail(fmt::format("open of the rootfs: {}", strerror(errno)));
   // File serving as root needs to read and create any file and set owners;
   // nothing else (no CAP_SYS_ADMIN, CAP_MKNOD, CAP_NET_*, CAP_SYS_PTRACE...).
   if (auto s = sandbox::DropCapabilities({CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID});
       !s.ok()) {
-    return Fail(fmt::format("dropping capabilities: {}", s.ToString()));
+    return GoferFail(fmt::format("dropping capabilities: {}", s.ToString()));
   }
-  if (auto s = sandbox::SetNoNewPrivs(); !s.ok()) return Fail(s.ToString());
+  if (auto s = sandbox::SetNoNewPrivs(); !s.ok()) return GoferFail(s.ToString());
   if (c.seccomp) {
     const auto mode = c.debug ? seccomp::OnViolation::kTrapAndLog : seccomp::OnViolation::kKillProcess;
     if (auto s = seccomp::Install(seccomp::GoferPolicy(), mode, report_fd); !s.ok()) {
-      return Fail(fmt::format("installing the seccomp filter: {}", s.ToString()));
+      return GoferFail(fmt::format("installing the seccomp filter: {}", s.ToString()));
     }
   } else {
     logging::Warn("gofer: --seccomp=false: the gofer runs without a host syscall filter (weaker isolation)");

@@ -114,7 +114,7 @@ if ((run_asan)); then
     if ! ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 python3 tests/syscalls/run.py --mode sandboxed \
         --runsc "${asan_dir}/runsc/runsc" "${build_dir}"/tests/syscalls/*_test \
         >"${asan_dir}/syscalls_sandboxed.log" 2>&1; then
-      grep -E "FAIL|ERROR: AddressSanitizer|runtime error" "${asan_dir}/syscalls_sandboxed.log" | head -n 40
+      grep -E -A4 ": Failure|FAIL|ERROR: AddressSanitizer|runtime error" "${asan_dir}/syscalls_sandboxed.log" | head -n 60
       syscalls_result=FAIL
     fi
     echo "test.sh: asan syscall tests (sandboxed): ${syscalls_result} ($((SECONDS - start)) s;" \

@@ -379,7 +379,7 @@ Result<uint64_t> Openat(Task& t, const SyscallArgs& args) {
   } else {
     flags = (flags & ~O_CLOEXEC) | fs::kOLargefile;  // force_o_largefile() on 64-bit
   }
-  const std::string path = TRY(t.mm().CopyInString(path_ptr.addr(), fs::kPathMax - 1));
+  const std::string path = TRY(CopyInPath(t, path_ptr.addr()));
   const fs::Caller c = fs::CallerOf(t);
   fs::Vfs& vfs = t.kernel().vfs();
   const fs::Path start = TRY(vfs.StartFor(c, t.fs(), dirfd, path));

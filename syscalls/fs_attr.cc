@@ -12,7 +12,6 @@
 namespace syscalls {
 namespace {
 
-Result<std::string> CopyInPath(Task& t, uint64_t addr) { return t.mm().CopyInString(addr, fs::kPathMax - 1); }
 
 // The target of a *at() call with AT_EMPTY_PATH / AT_SYMLINK_NOFOLLOW.
 Result<fs::AttrTarget> TargetAt(Task& t, int dirfd, uint64_t path_addr, int flags, bool allow_empty) {

@@ -15,7 +15,7 @@
 namespace syscalls {
 
 Result<uint64_t> Chroot(Task& t, const SyscallArgs& args) {
-  const std::string path = TRY(t.mm().CopyInString(args.U64(0), fs::kPathMax - 1));
+  const std::string path = TRY(CopyInPath(t, args.U64(0)));
   const fs::Caller c = fs::CallerOf(t);
   const fs::Path p = TRY(t.kernel().vfs().ResolveAt(c, AT_FDCWD, path, fs::ResolveOpts{.require_dir = true}));
   const struct stat st = TRY(p.dentry->inode()->Stat(c));
@@ -76,7 +76,7 @@ Result<uint64_t> Openat2(Task& t, const SyscallArgs& args) {
   const bool cloexec = flags & O_CLOEXEC;
   flags &= ~O_CLOEXEC;
   if (!(flags & O_PATH)) flags |= fs::kOLargefile;
-  const std::string path = TRY(t.mm().CopyInString(path_addr, fs::kPathMax - 1));
+  const std::string path = TRY(CopyInPath(t, path_addr));
   const fs::Caller c = fs::CallerOf(t);
   fs::Vfs& vfs = t.kernel().vfs();
   // Scoped lookups start at dirfd even for absolute paths.

@@ -20,7 +20,6 @@
 namespace syscalls {
 namespace {
 
-Result<std::string> CopyInPath(Task& t, uint64_t addr) { return t.mm().CopyInString(addr, fs::kPathMax - 1); }
 
 Result<uint64_t> MkdiratCommon(Task& t, int dirfd, uint64_t path_addr, uint32_t mode) {
   const std::string path = TRY(CopyInPath(t, path_addr));

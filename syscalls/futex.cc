@@ -60,9 +60,6 @@ Result<FutexKey> KeyOf(Task& t, uint64_t addr, int op) {
   return sentry::kernel::MakeFutexKey(t, addr, (op & FUTEX_PRIVATE_FLAG) != 0);
 }
 
-bool ValidTimespec(const struct timespec& ts) {
-  return ts.tv_sec >= 0 && ts.tv_nsec >= 0 && ts.tv_nsec < 1000000000;  // timespec64_valid()
-}
 
 // An absolute time on the app's CLOCK_REALTIME or CLOCK_MONOTONIC (the
 // sandbox's clocks, as the vDSO shows them) as a deadline for Task::Block.

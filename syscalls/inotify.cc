@@ -36,7 +36,7 @@ Result<uint64_t> InotifyAddWatch(Task& t, const SyscallArgs& args) {
   if ((mask & IN_MASK_ADD) && (mask & IN_MASK_CREATE)) return Errno::kEINVAL;
   if (!fs::inotify::IsInotify(*f)) return Errno::kEINVAL;
   // inotify_find_inode(): user_path_at(AT_FDCWD, ..), then MAY_READ.
-  const std::string path = TRY(t.mm().CopyInString(args.U64(1), fs::kPathMax - 1));
+  const std::string path = TRY(CopyInPath(t, args.U64(1)));
   if (path.empty()) return Errno::kENOENT;
   const fs::Caller c = fs::CallerOf(t);
   const fs::Path p = TRY(t.kernel().vfs().ResolveAt(

@@ -13,7 +13,6 @@
 namespace syscalls {
 namespace {
 
-constexpr uint64_t kSigsetSize = 8;
 // fs/select.c POLLIN_SET, POLLOUT_SET, POLLEX_SET.
 constexpr uint64_t kInSet = EPOLLRDNORM | EPOLLRDBAND | EPOLLIN | EPOLLHUP | EPOLLERR;
 constexpr uint64_t kOutSet = EPOLLWRBAND | EPOLLWRNORM | EPOLLOUT | EPOLLERR;

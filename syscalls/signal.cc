@@ -12,7 +12,6 @@ namespace syscalls {
 namespace {
 
 constexpr uint64_t kUnblockable = (1ull << (SIGKILL - 1)) | (1ull << (SIGSTOP - 1));
-constexpr uint64_t kSigsetSize = 8;
 
 }  // namespace
 

@@ -14,7 +14,6 @@ namespace {
 
 using sentry::kernel::kUnblockable;
 using sentry::kernel::SigBit;
-constexpr uint64_t kSigsetSize = 8;
 
 }  // namespace
 

@@ -14,7 +14,6 @@
 namespace syscalls {
 namespace {
 
-Result<std::string> CopyInPath(Task& t, uint64_t addr) { return t.mm().CopyInString(addr, fs::kPathMax - 1); }
 
 // A path argument that AT_EMPTY_PATH lets be empty (or NULL, since 6.11).
 Result<std::string> CopyInPathMaybeEmpty(Task& t, uint64_t addr, bool empty_ok) {

@@ -4,8 +4,11 @@
 #ifndef SYSCALLS_SYSCALL_H_
 #define SYSCALLS_SYSCALL_H_
 
+#include <time.h>
+
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "base/result.h"
@@ -49,6 +52,13 @@ struct SyscallEntry {
 // The table, indexed by number; entries for unused numbers have an empty name.
 std::span<const SyscallEntry> Table();
 const SyscallEntry* Lookup(uint64_t nr);
+
+// Argument helpers the families share (syscalls/args.cc).
+inline constexpr uint64_t kSigsetSize = 8;  // the kernel's sigset_t: 64 signals
+// timespec64_valid(): tv_sec >= 0 and 0 <= tv_nsec < 1e9.
+bool ValidTimespec(const struct timespec& ts);
+// A NUL-terminated path from app memory: EFAULT, or ENAMETOOLONG past PATH_MAX.
+Result<std::string> CopyInPath(Task& t, uint64_t addr);
 
 // Runs one syscall for `t` from its registers and writes the result back
 // (rax), including --strace output. Restart errnos are resolved here.

@@ -16,9 +16,6 @@ namespace {
 
 constexpr int64_t kNsPerSec = 1000000000;
 
-bool ValidTimespec(const struct timespec& ts) {
-  return ts.tv_sec >= 0 && ts.tv_nsec >= 0 && ts.tv_nsec < kNsPerSec;
-}
 
 }  // namespace
 

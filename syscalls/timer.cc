@@ -21,7 +21,6 @@ using sentry::kernel::Timer;
 constexpr int kSigevThreadId = 4;  // SIGEV_THREAD_ID
 constexpr int kTfdTimerCancelOnSet = 1 << 1;
 
-bool ValidTimespec(const struct timespec& ts) { return ts.tv_sec >= 0 && ts.tv_nsec >= 0 && ts.tv_nsec < 1000000000; }
 
 struct itimerspec ToItimerspec(const Timer::Value& v) {
   return {absl::ToTimespec(v.interval), absl::ToTimespec(v.value)};

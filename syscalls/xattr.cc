@@ -25,7 +25,7 @@ Result<fs::AttrTarget> Target(Task& t, uint64_t arg0, Lookup how) {
     std::shared_ptr<fs::FileDescription> f = TRY(t.fds().Get(static_cast<int>(arg0)));
     return fs::AttrTarget::Of(*f);
   }
-  const std::string path = TRY(t.mm().CopyInString(arg0, fs::kPathMax - 1));
+  const std::string path = TRY(CopyInPath(t, arg0));
   const fs::Caller c = fs::CallerOf(t);
   const fs::Path p = TRY(t.kernel().vfs().ResolveAt(c, AT_FDCWD, path,
                                                    fs::ResolveOpts{.follow_final = how == Lookup::kFollow}));

@@ -37,14 +37,6 @@
 namespace runsc::oci {
 namespace {
 
-int Fail(std::string_view msg) {
-  fmt::print(stderr, "runsc: {}\n", msg);
-  if (ErrorsToLog()) logging::Error("{}", msg);  // engines report the log's last error line
-  return 1;
-}
-
-int Fail(const absl::Status& s) { return Fail(std::string(s.message())); }
-
 std::string Now() {
   char buf[64];
   timespec ts{};
@@ -99,6 +91,14 @@ bool errors_to_log = false;  // written once by main() before any thread starts
 
 void SetErrorsToLog(bool on) { errors_to_log = on; }
 bool ErrorsToLog() { return errors_to_log; }
+
+int Fail(std::string_view msg) {
+  fmt::print(stderr, "runsc: {}\n", msg);
+  if (ErrorsToLog()) logging::Error("{}", msg);  // engines report the log's last error line
+  return 1;
+}
+
+int Fail(const absl::Status& s) { return Fail(std::string(s.message())); }
 
 int ParseSignal(const std::string& in) {
   int n = 0;

@@ -4,8 +4,10 @@
 #define RUNSC_OCI_COMMANDS_H_
 
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "runsc/config.h"
 
 namespace runsc::oci {
@@ -22,6 +24,10 @@ struct CreateOptions {
 // main() before any command runs.
 void SetErrorsToLog(bool on);
 bool ErrorsToLog();
+// Prints "runsc: <msg>" (and logs it when ErrorsToLog()); returns 1, the
+// failing command's exit status.
+int Fail(std::string_view msg);
+int Fail(const absl::Status& s);
 
 int WriteSpec(const std::string& bundle);
 int Create(const Config& c, const std::string& id, const CreateOptions& o);

@@ -33,14 +33,6 @@
 namespace runsc::oci {
 namespace {
 
-int Fail(std::string_view msg) {
-  fmt::print(stderr, "runsc: {}\n", msg);
-  if (ErrorsToLog()) logging::Error("{}", msg);  // engines report the log's last error line
-  return 1;
-}
-
-int Fail(const absl::Status& s) { return Fail(std::string(s.message())); }
-
 // The running container's state and its control directory.
 absl::StatusOr<State> Running(const Config& c, const std::string& id) {
   auto dir = StateDir::Open(c.root_dir, id, false);

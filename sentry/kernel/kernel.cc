@@ -178,6 +178,16 @@ base::Result<void> Kernel::Exec(Task& t, const std::string& path, std::vector<st
     absl::MutexLock l(&t.thread_group().signal_mu);
     t.SetMm(std::move(mm));
   }
+  {
+    // set_mm_exe_file() and the new mm's arg/env ranges: in place before
+    // close-on-exec, which another process may observe (a CLOEXEC pipe's
+    // EOF) and then read /proc/<pid>/exe or cmdline.
+    absl::MutexLock l(&mu_);
+    t.thread_group().exe_path = lr.exe_path;
+    t.thread_group().exe_file = lr.exe_file != nullptr ? fs::ExecTarget(*lr.exe_file) : std::nullopt;
+    t.thread_group().cmdline = std::move(cmdline);
+    t.thread_group().environ = std::move(environ);
+  }
   // unshare_files(): a table shared with another process is copied first.
   if (t.fds_ptr().use_count() > 2) t.SetFds(std::shared_ptr<FdTable>(t.fds().Fork()));
   t.fds().CloseOnExec();
@@ -209,13 +219,6 @@ base::Result<void> Kernel::Exec(Task& t, const std::string& path, std::vector<st
   // begin_new_exec(): kbasename(bprm->filename), the path as passed
   // ("sh" for /bin/sh -> dash), not the file finally loaded.
   t.SetComm(file != nullptr && !file->comm.empty() ? file->comm : path.substr(path.rfind('/') + 1));
-  {
-    absl::MutexLock l(&mu_);
-    t.thread_group().exe_path = lr.exe_path;
-    t.thread_group().exe_file = lr.exe_file != nullptr ? fs::ExecTarget(*lr.exe_file) : std::nullopt;
-    t.thread_group().cmdline = std::move(cmdline);
-    t.thread_group().environ = std::move(environ);
-  }
   // start_thread() in arch/x86/kernel/process_64.c.
   user_regs_struct& r = t.regs().regs;
   r = user_regs_struct{};

@@ -54,8 +54,8 @@ pid_t TracedStubPid() {
   return found;
 }
 
-constexpr uint64_t kPage = 4096;
-constexpr uint64_t kCodeAddr = 0x400000;
+constexpr uint64_t kStubPage = 4096;
+constexpr uint64_t kStubCodeAddr = 0x400000;
 
 // Forks a child that loads the stub filter for `fd` and runs `body`, which
 // makes one syscall; the child exits 0 if that syscall returned. Returns the
@@ -82,7 +82,7 @@ class StubFilterTest : public ::testing::Test {
   void SetUp() override {
     fd_ = base::UniqueFd(memfd_create("stub-filter-test", MFD_CLOEXEC));
     ASSERT_TRUE(fd_.valid());
-    ASSERT_EQ(ftruncate(fd_.get(), 4 * kPage), 0);
+    ASSERT_EQ(ftruncate(fd_.get(), 4 * kStubPage), 0);
   }
   base::UniqueFd fd_;
 };
@@ -105,18 +105,18 @@ TEST_F(StubFilterTest, ArgumentFiltersHold) {
   const int fd = fd_.get();
   // Anonymous memory is never executable; the memory file may be.
   EXPECT_TRUE(KilledBySeccomp(RunFiltered(fd, [] {
-    syscall(SYS_mmap, 0x500000, kPage, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    syscall(SYS_mmap, 0x500000, kStubPage, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
   })));
   EXPECT_TRUE(ExitedZero(RunFiltered(fd, [fd] {
-    if (syscall(SYS_mmap, 0x500000, kPage, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED, fd, 0) != 0x500000) {
+    if (syscall(SYS_mmap, 0x500000, kStubPage, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED, fd, 0) != 0x500000) {
       _exit(1);
     }
-    if (syscall(SYS_mprotect, 0x500000, kPage, PROT_READ | PROT_WRITE | PROT_EXEC) != 0) _exit(2);
-    if (syscall(SYS_munmap, 0x500000, kPage) != 0) _exit(3);
+    if (syscall(SYS_mprotect, 0x500000, kStubPage, PROT_READ | PROT_WRITE | PROT_EXEC) != 0) _exit(2);
+    if (syscall(SYS_munmap, 0x500000, kStubPage) != 0) _exit(3);
   })));
   // Another fd, even mapped shared, is refused.
   EXPECT_TRUE(KilledBySeccomp(RunFiltered(fd, [fd] {
-    syscall(SYS_mmap, 0x500000, kPage, PROT_READ, MAP_SHARED | MAP_FIXED, fd + 100, 0);
+    syscall(SYS_mmap, 0x500000, kStubPage, PROT_READ, MAP_SHARED | MAP_FIXED, fd + 100, 0);
   })));
   // prctl: only PR_SET_DUMPABLE; clone: only the stub-thread flags (no fork).
   EXPECT_TRUE(ExitedZero(RunFiltered(fd, [] { (void)syscall(SYS_prctl, PR_SET_DUMPABLE, 0); })));
@@ -128,7 +128,7 @@ TEST_F(StubFilterTest, ArgumentFiltersHold) {
   // mremap: only start-up's move to kStubBase.
   EXPECT_TRUE(KilledBySeccomp(RunFiltered(fd, [] {
     void* p = reinterpret_cast<void*>(0x500000);
-    syscall(SYS_mremap, p, kPage, kPage, MREMAP_MAYMOVE | MREMAP_FIXED, 0x600000);
+    syscall(SYS_mremap, p, kStubPage, kStubPage, MREMAP_MAYMOVE | MREMAP_FIXED, 0x600000);
   })));
   EXPECT_GT(ptrace::StubFilterAllowedCount(), 10);
   EXPECT_LT(ptrace::StubFilterAllowedCount(), 25);
@@ -192,7 +192,7 @@ TEST_F(StubFilterTest, FactoryFilterRefusesOpenSocketPtraceExec) {
 // App code making host syscalls that the stub filter would kill (getuid,
 // openat, socket) still stops at the tracer: SYSEMU runs before seccomp.
 TEST_F(StubFilterTest, AppSyscallsReachTheSentryNotTheStubFilter) {
-  void* p = mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(), 0);
+  void* p = mmap(nullptr, kStubPage, PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(), 0);
   ASSERT_NE(p, MAP_FAILED);
   const std::vector<uint8_t> code = {
       0xb8, 0x66, 0x00, 0x00, 0x00,  // mov $102 (getuid), %eax
@@ -202,9 +202,9 @@ TEST_F(StubFilterTest, AppSyscallsReachTheSentryNotTheStubFilter) {
       0xb8, 0x29, 0x00, 0x00, 0x00,  // mov $41 (socket), %eax
       0x0f, 0x05,                    // syscall
   };
-  std::memset(p, 0xcc, kPage);
+  std::memset(p, 0xcc, kStubPage);
   std::memcpy(p, code.data(), code.size());
-  munmap(p, kPage);
+  munmap(p, kStubPage);
   std::string why;
   auto plat = ptrace::NewPtracePlatform(fd_.get(), &why);
   ASSERT_TRUE(plat.ok()) << why;
@@ -212,8 +212,8 @@ TEST_F(StubFilterTest, AppSyscallsReachTheSentryNotTheStubFilter) {
   ASSERT_TRUE(as.ok());
   auto ctx = plat.value()->NewContext();
   ASSERT_TRUE(ctx.ok());
-  ASSERT_TRUE(as.value()->Map(kCodeAddr, kPage, kProtRead | kProtExec, fd_.get(), 0).ok());
-  Registers regs = InitialRegisters(kCodeAddr, 0);
+  ASSERT_TRUE(as.value()->Map(kStubCodeAddr, kStubPage, kProtRead | kProtExec, fd_.get(), 0).ok());
+  Registers regs = InitialRegisters(kStubCodeAddr, 0);
   for (uint64_t nr : {102, 257, 41}) {
     auto info = ctx.value()->Switch(*as.value(), regs);
     ASSERT_TRUE(info.ok());
@@ -236,7 +236,7 @@ TEST_F(StubFilterTest, AppSyscallsReachTheSentryNotTheStubFilter) {
 // gettimeofday, getcpu): old static binaries calling it must not kill the
 // stub.
 TEST_F(StubFilterTest, VsyscallPageDoesNotKillTheStub) {
-  void* p = mmap(nullptr, 2 * kPage, PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(), 0);
+  void* p = mmap(nullptr, 2 * kStubPage, PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(), 0);
   ASSERT_NE(p, MAP_FAILED);
   const std::vector<uint8_t> code = {
       0x48, 0x31, 0xff,                                            // xor %rdi, %rdi
@@ -246,9 +246,9 @@ TEST_F(StubFilterTest, VsyscallPageDoesNotKillTheStub) {
       0xb8, 0x27, 0x00, 0x00, 0x00,                                // mov $39, %eax
       0x0f, 0x05,                                                  // syscall
   };
-  std::memset(p, 0xcc, kPage);
+  std::memset(p, 0xcc, kStubPage);
   std::memcpy(p, code.data(), code.size());
-  munmap(p, 2 * kPage);
+  munmap(p, 2 * kStubPage);
   std::string why;
   auto plat = ptrace::NewPtracePlatform(fd_.get(), &why);
   ASSERT_TRUE(plat.ok()) << why;
@@ -256,9 +256,9 @@ TEST_F(StubFilterTest, VsyscallPageDoesNotKillTheStub) {
   ASSERT_TRUE(as.ok());
   auto ctx = plat.value()->NewContext();
   ASSERT_TRUE(ctx.ok());
-  ASSERT_TRUE(as.value()->Map(kCodeAddr, kPage, kProtRead | kProtExec, fd_.get(), 0).ok());
-  ASSERT_TRUE(as.value()->Map(kCodeAddr + 0x10000, kPage, kProtRead | kProtWrite, fd_.get(), kPage).ok());
-  Registers regs = InitialRegisters(kCodeAddr, kCodeAddr + 0x10000 + kPage - 64);
+  ASSERT_TRUE(as.value()->Map(kStubCodeAddr, kStubPage, kProtRead | kProtExec, fd_.get(), 0).ok());
+  ASSERT_TRUE(as.value()->Map(kStubCodeAddr + 0x10000, kStubPage, kProtRead | kProtWrite, fd_.get(), kStubPage).ok());
+  Registers regs = InitialRegisters(kStubCodeAddr, kStubCodeAddr + 0x10000 + kStubPage - 64);
   auto info = ctx.value()->Switch(*as.value(), regs);
   ASSERT_TRUE(info.ok());
   if (info.value().reason == StopReason::kFault) GTEST_SKIP() << "no [vsyscall] page on this host";

@@ -19,8 +19,8 @@ namespace {
 using testing::FakeAddressSpace;
 using testing::FakeFile;
 
-constexpr int kRW = PROT_READ | PROT_WRITE;
-constexpr uint64_t kPg = kPageSize;
+using testing::kPg;
+using testing::kRW;
 
 class ForkTest : public ::testing::Test {
  protected:

@@ -18,8 +18,10 @@ using base::Errno;
 using testing::FakeAddressSpace;
 using testing::FakeFile;
 
-constexpr int kR = PROT_READ, kRW = PROT_READ | PROT_WRITE, kRX = PROT_READ | PROT_EXEC;
-constexpr uint64_t kPg = kPageSize;
+using testing::kPg;
+using testing::kR;
+using testing::kRW;
+using testing::kRX;
 
 class MemoryManagerTest : public ::testing::Test {
  protected:

@@ -3,6 +3,8 @@
 #ifndef TESTS_UNIT_SENTRY_MM_FAKES_H_
 #define TESTS_UNIT_SENTRY_MM_FAKES_H_
 
+#include <sys/mman.h>
+
 #include <cstring>
 #include <map>
 #include <string>
@@ -10,6 +12,9 @@
 #include "sentry/mm/memory_manager.h"
 
 namespace sentry::mm::testing {
+
+inline constexpr int kR = PROT_READ, kRW = PROT_READ | PROT_WRITE, kRX = PROT_READ | PROT_EXEC;
+inline constexpr uint64_t kPg = kPageSize;
 
 class FakeAddressSpace : public platform::AddressSpace {
  public:
