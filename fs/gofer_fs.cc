@@ -305,8 +305,8 @@ class GoferInode final : public Inode {
     return ToTimespec(*attr_.btime_ns);
   }
 
-  Result<struct stat> Stat(const Caller&) override {
-    const gofer::Attr a = TRY(FreshAttr());
+  Result<struct stat> Stat(const Caller& c) override {
+    const gofer::Attr a = TRY(FreshAttr(&c));
     struct stat st {};
     st.st_dev = a.dev;
     st.st_ino = a.ino;
@@ -324,18 +324,20 @@ class GoferInode final : public Inode {
     return st;
   }
 
-  Result<std::shared_ptr<Inode>> Lookup(const Caller&, std::string_view name) override {
+  Result<std::shared_ptr<Inode>> Lookup(const Caller& c, std::string_view name) override {
     const std::string names[1] = {std::string(name)};
     std::vector<gofer::WalkStep> steps = TRY(client_->Walk(handle_, names));
     if (steps.empty()) return Errno::kENOENT;
     if (steps.size() > 1) {  // A misbehaving gofer: keep what we asked for.
       for (size_t i = 1; i < steps.size(); ++i) client_->Release(steps[i].handle);
     }
-    return std::shared_ptr<Inode>(ForStep(client_, budget_, steps[0]));
+    std::shared_ptr<GoferInode> child = ForStep(client_, budget_, steps[0]);
+    child->FetchedIn(c);
+    return std::shared_ptr<Inode>(std::move(child));
   }
 
   // One gofer walk for the whole run of names (a revalidating path walk).
-  Result<std::vector<std::shared_ptr<Inode>>> LookupPath(const Caller&,
+  Result<std::vector<std::shared_ptr<Inode>>> LookupPath(const Caller& c,
                                                          std::span<const std::string_view> names) override {
     if (names.empty()) return Errno::kEINVAL;
     const std::vector<std::string> owned(names.begin(), names.end());
@@ -344,7 +346,9 @@ class GoferInode final : public Inode {
     std::vector<std::shared_ptr<Inode>> out;
     for (size_t i = 0; i < steps.size(); ++i) {
       if (i < names.size()) {
-        out.push_back(ForStep(client_, budget_, steps[i]));
+        std::shared_ptr<GoferInode> child = ForStep(client_, budget_, steps[i]);
+        child->FetchedIn(c);
+        out.push_back(std::move(child));
       } else {
         client_->Release(steps[i].handle);  // A misbehaving gofer: keep what we asked for.
       }
@@ -618,23 +622,44 @@ class GoferInode final : public Inode {
   }
   // The attributes: cached for the inode's life on a read-only mount; on a
   // writable one the host's now (see the top comment): an fstat of a data
-  // fd this inode holds (no round trip), else the gofer's Stat.
-  Result<gofer::Attr> FreshAttr() {
-    if (budget_->writable) {
-      SharedFd fd;
-      std::shared_ptr<GoferPageCache> cache;
-      {
-        absl::MutexLock l(&mu_);
-        fd = read_fd_ != nullptr ? read_fd_ : write_fd_.lock();
-        cache = cache_;
-      }
-      Result<gofer::Attr> host = fd != nullptr ? gofer::HostAttr(fd->get()) : Result<gofer::Attr>(Errno::kEBADF);
-      const gofer::Attr a = host.ok() ? host.value() : TRY(client_->Stat(handle_));
-      SetAttrCache(a);
-      if (cache != nullptr) cache->Revalidate(a.size, a.mtime_ns);
+  // fd this inode holds (no round trip), else the gofer's Stat, unless a
+  // walk in `c`'s syscall just fetched them (stat(path): one round trip).
+  Result<gofer::Attr> FreshAttr(const Caller* c = nullptr) {
+    if (!budget_->writable) {
+      absl::MutexLock l(&attr_mu_);
+      return attr_;
     }
+    SharedFd fd;
+    std::shared_ptr<GoferPageCache> cache;
+    {
+      absl::MutexLock l(&mu_);
+      fd = read_fd_ != nullptr ? read_fd_ : write_fd_.lock();
+      cache = cache_;
+    }
+    gofer::Attr a;
+    if (FetchedInSyscallOf(c)) {
+      absl::MutexLock l(&attr_mu_);
+      a = attr_;
+    } else {
+      Result<gofer::Attr> host = fd != nullptr ? gofer::HostAttr(fd->get()) : Result<gofer::Attr>(Errno::kEBADF);
+      a = host.ok() ? host.value() : TRY(client_->Stat(handle_));
+      SetAttrCache(a);
+    }
+    if (cache != nullptr) cache->Revalidate(a.size, a.mtime_ns);
     absl::MutexLock l(&attr_mu_);
     return attr_;
+  }
+  // A walk (Lookup, LookupPath) in `c`'s syscall brought this inode's
+  // attributes.
+  void FetchedIn(const Caller& c) {
+    if (c.syscall == 0) return;
+    absl::MutexLock l(&attr_mu_);
+    fetched_in_syscall_ = c.syscall;
+  }
+  bool FetchedInSyscallOf(const Caller* c) {
+    if (c == nullptr || c->syscall == 0) return false;
+    absl::MutexLock l(&attr_mu_);
+    return fetched_in_syscall_ == c->syscall;
   }
   // The group of a new node: the directory's when it is set-group-ID.
   uint32_t NewGid(const Caller& c) {
@@ -686,6 +711,7 @@ class GoferInode final : public Inode {
   std::atomic<uint32_t> mode_;  // type | permission bits, for mode()
   mutable absl::Mutex attr_mu_;  // a leaf: never held across a gofer call
   gofer::Attr attr_ ABSL_GUARDED_BY(attr_mu_);
+  uint64_t fetched_in_syscall_ ABSL_GUARDED_BY(attr_mu_) = 0;  // Caller::syscall of the last walk here
   absl::Mutex mu_;
   std::optional<std::string> link_target_ ABSL_GUARDED_BY(mu_);  // a symlink's target never changes
   SharedFd read_fd_ ABSL_GUARDED_BY(mu_);  // set once, kept for the inode's life

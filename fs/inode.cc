@@ -26,7 +26,7 @@ inotify::InodeWatches& Inode::EnsureInotifyWatches() {
 }
 
 Caller CallerOf(sentry::kernel::Task& t) {
-  return Caller{&t.creds(), &t.thread_group(), &t.fds(), &t.fs(), t.tid(), &t.kernel()};
+  return Caller{&t.creds(), &t.thread_group(), &t.fds(), &t.fs(), t.tid(), t.syscall_serial(), &t.kernel()};
 }
 
 Result<std::shared_ptr<Inode>> Inode::Lookup(const Caller&, std::string_view) { return Errno::kENOTDIR; }

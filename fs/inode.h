@@ -64,6 +64,10 @@ struct Caller {
   sentry::kernel::FdTable* fds = nullptr;
   FsContext* fs = nullptr;
   int32_t tid = 0;
+  // The caller's syscall (Task::syscall_serial), 0 if none: a filesystem
+  // may reuse what it fetched earlier in the same syscall (a revalidating
+  // walk's attributes for the stat that follows).
+  uint64_t syscall = 0;
   // Optional: the task registry, for /proc/<pid> of other processes.
   sentry::kernel::Kernel* kernel = nullptr;
 };

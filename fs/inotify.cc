@@ -87,6 +87,10 @@ size_t PaddedNameLen(std::string_view name) {
   return name.empty() ? 0 : (name.size() + 1 + kUnit - 1) / kUnit * kUnit;
 }
 
+}  // namespace
+
+// Not in the anonymous namespace: InotifyFile (outside it) holds
+// a queue of them, which GCC flags in unity builds (-Wsubobject-linkage).
 struct Event {
   int32_t wd;
   uint32_t mask;
@@ -94,8 +98,6 @@ struct Event {
   std::string name;
   size_t size() const { return sizeof(struct inotify_event) + PaddedNameLen(name); }
 };
-
-}  // namespace
 
 class InotifyFile final : public FileDescription {
  public:

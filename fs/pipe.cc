@@ -32,9 +32,12 @@ uint64_t NextPipeIno() {
   return next.fetch_add(1, std::memory_order_relaxed);
 }
 
-class PipeEnd;
-
 }  // namespace
+
+namespace pipe_internal {
+class PipeEnd;
+}  // namespace pipe_internal
+using pipe_internal::PipeEnd;
 
 class Pipe {
  public:
@@ -96,7 +99,9 @@ class Pipe {
   std::vector<PipeEnd*> ends_ ABSL_GUARDED_BY(mu_);  // open ends, to wake
 };
 
-namespace {
+// Not in the anonymous namespace: Pipe (declared in pipe.h) holds
+// pointers to it, which GCC flags in unity builds (-Wsubobject-linkage).
+namespace pipe_internal {
 
 class PipeEnd final : public FileDescription {
  public:
@@ -165,7 +170,7 @@ class PipeEnd final : public FileDescription {
   bool partner_missing_ = false;
 };
 
-}  // namespace
+}  // namespace pipe_internal
 
 uint64_t Pipe::Attach(PipeEnd* e, bool reader, bool writer, uint64_t* partner_since, bool* partner_missing) {
   absl::MutexLock l(&mu_);

@@ -108,6 +108,7 @@ SplitArgs NormalizeArgs(int argc, char** argv) {
   bool seen_sub = false;  // only `do` and `exec` take an app command line
   int ids_left = 0;       // exec: the container id precedes the command
   bool is_exec = false;
+  bool is_do = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--" && seen_sub) {
@@ -122,7 +123,9 @@ SplitArgs NormalizeArgs(int argc, char** argv) {
       if (eq == std::string::npos && kTakesValue.contains(name) && i + 1 < argc) out.flags.emplace_back(argv[++i]);
       continue;
     }
-    if (is_exec && (a == "-p" || a == "-e" || a == "-u" || a == "-c") && i + 1 < argc) {
+    // Short flags that take a value: exec's -p/-e/-u/-c, do's -v (--volume).
+    if (((is_exec && (a == "-p" || a == "-e" || a == "-u" || a == "-c")) || (is_do && a == "-v")) &&
+        i + 1 < argc) {
       out.flags.push_back(std::move(a));
       out.flags.emplace_back(argv[++i]);
       continue;
@@ -139,6 +142,7 @@ SplitArgs NormalizeArgs(int argc, char** argv) {
     }
     if (!a.empty() && a[0] != '-' && !seen_sub) {
       if (a == "exec") ids_left = 1, is_exec = true;
+      if (a == "do") is_do = true;
       if (a != "do" && a != "exec") {
         // Other subcommands: CLI11 parses everything (Go-style flags still
         // normalized below).

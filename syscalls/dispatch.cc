@@ -123,6 +123,7 @@ std::string FormatCall(Task& t, const SyscallEntry* e, uint64_t nr, const Syscal
 }  // namespace
 
 void Dispatch(Task& t) {
+  t.BeginSyscall();
   auto& r = t.regs().regs;
   const uint64_t nr = r.orig_rax;
   const SyscallEntry* e = Lookup(nr);

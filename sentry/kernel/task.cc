@@ -35,8 +35,17 @@ int64_t SpinWindowNs() {
 
 }  // namespace
 
+namespace {
+// 2^32 syscalls per task before its serials could meet the next task's.
+std::atomic<uint64_t> next_task_serial_base{1};
+}  // namespace
+
 Task::Task(Kernel& k, std::shared_ptr<ThreadGroup> tg, int32_t tid)
-    : kernel_(k), tg_(std::move(tg)), tid_(tid), sighand_(std::make_shared<SignalHandlers>()) {}
+    : kernel_(k),
+      tg_(std::move(tg)),
+      tid_(tid),
+      syscall_serial_(next_task_serial_base.fetch_add(1, std::memory_order_relaxed) << 32),
+      sighand_(std::make_shared<SignalHandlers>()) {}
 
 Task::~Task() {
   if (current_task == this) current_task = nullptr;

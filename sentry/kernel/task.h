@@ -261,6 +261,12 @@ class Task {
   // the leader's, under Kernel::mu_ and the group's signal_mu.
   void set_tid(int32_t tid) { tid_.store(tid, std::memory_order_relaxed); }
   int32_t pid() const { return tg_->pid; }
+  // A number for the syscall this task is in, unique across tasks (a
+  // per-task base from a kernel-wide counter, plus one per syscall;
+  // Dispatch calls BeginSyscall). Lets a filesystem reuse, within one
+  // syscall, what it fetched earlier in the same syscall (fs::Caller).
+  uint64_t syscall_serial() const { return syscall_serial_; }
+  void BeginSyscall() { ++syscall_serial_; }
 
   // The blocked set. Written by the task thread only; read by senders
   // choosing a thread of the group.
@@ -434,6 +440,7 @@ class Task {
   Kernel& kernel_;
   std::shared_ptr<ThreadGroup> tg_;
   std::atomic<int32_t> tid_;
+  uint64_t syscall_serial_;  // the task thread's own
   std::shared_ptr<mm::MemoryManager> mm_;
   std::shared_ptr<FdTable> fds_;
   std::shared_ptr<fs::FsContext> fs_;

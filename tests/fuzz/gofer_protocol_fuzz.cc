@@ -15,10 +15,6 @@ using gofer::protocol::Op;
 using gofer::protocol::Reader;
 using gofer::protocol::Writer;
 
-std::span<const uint8_t> Span(const std::string& s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
-
 template <typename Req, typename Decode>
 void RoundTrip(std::span<const uint8_t> msg, Op op, Decode decode) {
   Reader r(msg);

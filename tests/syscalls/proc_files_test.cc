@@ -209,7 +209,9 @@ TEST(ProcFilesTest, EnvironHoldsOurEnvironment) {
   EXPECT_EQ(env.back(), '\0');
   EXPECT_EQ(env.find("PROC_FILES_TEST_UNUSED"), std::string::npos);
   const char* path = getenv("PATH");
-  if (path != nullptr) EXPECT_NE(env.find(std::string("PATH=") + path), std::string::npos);
+  if (path != nullptr) {
+    EXPECT_NE(env.find(std::string("PATH=") + path), std::string::npos);
+  }
 }
 
 TEST(ProcFilesTest, LimitsMatchGetrlimit) {

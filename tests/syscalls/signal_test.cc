@@ -309,7 +309,10 @@ TEST(SignalDelivery, FrameXsaveAreaHasTheDefaultFeaturesAndSize) {
       std::memcpy(&ext, fp + 468, 4);
       std::memcpy(&xf, fp + 472, 8);
       std::memcpy(&xs, fp + 480, 4);
-      magic1 = m1, extended_size = ext, xfeatures = xf, xstate_size = xs;
+      magic1 = m1;
+      extended_size = ext;
+      xfeatures = xf;
+      xstate_size = xs;
       uint32_t m2 = 0;
       if (m1 == 0x46505853) std::memcpy(&m2, fp + xs, 4);
       magic2 = m2;

@@ -49,6 +49,9 @@ class FakeGofer : public gofer::Client {
     return h;
   }
 
+  // A node's attributes, to change them "on the host".
+  gofer::Attr& attr(gofer::Handle h) { return nodes_.at(h).attr; }
+
   gofer::Handle root() const override { return 1; }
   gofer::Attr root_attr() const override { return nodes_.at(1).attr; }
   Result<std::vector<gofer::WalkStep>> Walk(gofer::Handle dir, std::span<const std::string> names) override {

@@ -20,7 +20,7 @@ class RevalidateWalkTest : public ::testing::Test {
     a_ = g->Add(1, "a", S_IFDIR | 0755);
     const gofer::Handle b = g->Add(a_, "b", S_IFDIR | 0755);
     const gofer::Handle c = g->Add(b, "c", S_IFDIR | 0755);
-    g->Add(c, "f", S_IFREG | 0644, "one");
+    f_ = g->Add(c, "f", S_IFREG | 0644, "one");
     g->Add(1, "l", S_IFLNK | 0777, "a/b");
     auto v = Vfs::Create(std::move(g), VfsOptions{.overlay_root = false, .root_writable = true});
     ASSERT_TRUE(v.ok());
@@ -49,7 +49,7 @@ class RevalidateWalkTest : public ::testing::Test {
   }
 
   FakeGofer* gofer_ = nullptr;
-  gofer::Handle a_ = 0;
+  gofer::Handle a_ = 0, f_ = 0;
   std::shared_ptr<Vfs> vfs_;
   std::shared_ptr<FsContext> fsctx_;
   sentry::kernel::Credentials root_;
@@ -82,6 +82,31 @@ TEST_F(RevalidateWalkTest, ASymlinkOrAMissingNameEndsTheBatch) {
   r = Resolve("/a/b/c/f/g");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error(), Errno::kENOTDIR);
+}
+
+// stat(path) on a writable mount: the walk that revalidates the name brings
+// the attributes, and the stat in the same syscall uses them (one round trip,
+// not a walk and a Stat); the next syscall asks the host again.
+TEST_F(RevalidateWalkTest, AStatByPathIsOneRoundTripAndTheNextSyscallAsksAgain) {
+  Caller c = C();
+  Result<Path> p = Errno::kENOENT;
+  auto stat_in = [&](uint64_t syscall, bool walk) -> std::pair<int, int64_t> {
+    c.syscall = syscall;
+    if (walk) p = vfs_->Resolve(c, *fsctx_, fsctx_->cwd(), "/a/b/c/f", ResolveOpts{.follow_final = true});
+    if (!p.ok()) return {-1, -1};
+    const int before = gofer_->stats.load();
+    auto st = vfs_->Stat(c, p.value());
+    return {gofer_->stats.load() - before, st.ok() ? st.value().st_size : -1};
+  };
+  EXPECT_EQ(stat_in(100, true), std::make_pair(0, int64_t{3}));
+  gofer_->attr(f_).size = 7;  // changed on the host
+  EXPECT_EQ(stat_in(101, true), std::make_pair(0, int64_t{7}));
+  gofer_->attr(f_).size = 9;
+  // No walk in this syscall (an fstat, a stat of a held path): the gofer.
+  EXPECT_EQ(stat_in(102, false), std::make_pair(1, int64_t{9}));
+  // A caller outside any syscall never reuses.
+  gofer_->attr(f_).size = 11;
+  EXPECT_EQ(stat_in(0, true), std::make_pair(1, int64_t{11}));
 }
 
 }  // namespace

@@ -127,6 +127,13 @@ TEST(Cli, GoStyleFlagsAreNormalizedAndTheAppCommandIsUntouched) {
   EXPECT_EQ(a.trailing, (std::vector<std::string>{"ls", "-debug", "--", "-x"}));
 }
 
+TEST(Cli, DoVolumeShortFlagTakesItsValue) {
+  const char* argv[] = {"runsc", "do", "-v", "/h:/s", "-v", "/r:/t:ro", "cat", "-v", "/s/f"};
+  SplitArgs a = NormalizeArgs(9, const_cast<char**>(argv));
+  EXPECT_EQ(a.flags, (std::vector<std::string>{"runsc", "do", "-v", "/h:/s", "-v", "/r:/t:ro"}));
+  EXPECT_EQ(a.trailing, (std::vector<std::string>{"cat", "-v", "/s/f"}));
+}
+
 TEST(Cli, OtherSubcommandsKeepTheirPositionals) {
   const char* argv[] = {"runsc", "kill", "c1", "TERM", "-all"};
   SplitArgs a = NormalizeArgs(5, const_cast<char**>(argv));
