@@ -215,9 +215,13 @@ class Inode : public std::enable_shared_from_this<Inode> {
   // watch (a lock-free check for the event hooks), then kept for life.
   inotify::InodeWatches* inotify_watches() const { return inotify_.load(std::memory_order_acquire); }
   inotify::InodeWatches& EnsureInotifyWatches();
+  // Open file descriptions of this inode (fs/inotify.cc Opened/Closed):
+  // the last close of a file with no name left sends IN_DELETE_SELF.
+  std::atomic<int32_t>& inotify_opens() { return inotify_opens_; }
 
  private:
   std::atomic<inotify::InodeWatches*> inotify_{nullptr};
+  std::atomic<int32_t> inotify_opens_{0};
   std::shared_ptr<inotify::InodeWatches> inotify_owner_;  // set once, by whoever set inotify_
 };
 

@@ -331,6 +331,16 @@ std::vector<std::shared_ptr<Watch>> InodeWatches::TakeAll() {
   return std::exchange(watches_, {});
 }
 
+void InodeWatches::set_delete_self_pending() {
+  absl::MutexLock l(&mu_);
+  delete_self_pending_ = true;
+}
+
+bool InodeWatches::take_delete_self_pending() {
+  absl::MutexLock l(&mu_);
+  return std::exchange(delete_self_pending_, false);
+}
+
 namespace {
 
 // Queues the hits (no inotify lock held); a fired IN_ONESHOT watch goes.
@@ -388,6 +398,19 @@ void DeleteSelf(Inode& inode) {
   }
 }
 
+// The last name of `inode` went: IN_DELETE_SELF now, or at the last close
+// of its open file descriptions (Closed).
+void NoNameLeft(Inode& inode) {
+  InodeWatches* iw = inode.inotify_watches();
+  if (iw == nullptr) return;
+  if (inode.inotify_opens().load() > 0) {
+    iw->set_delete_self_pending();
+    // A close that raced past its check above still sends it.
+    if (inode.inotify_opens().load() > 0 || !iw->take_delete_self_pending()) return;
+  }
+  DeleteSelf(inode);
+}
+
 // Whether a watched inode has no name left (a removed directory counts).
 bool Gone(const Caller& c, Inode& inode) {
   if (inode.inotify_watches() == nullptr) return false;
@@ -429,6 +452,7 @@ void Opened(FileDescription& f) {
   const Path* at = f.location();
   if (at == nullptr || at->dentry == nullptr) return;
   f.inotify_dentry = at->dentry;
+  at->dentry->inode()->inotify_opens().fetch_add(1);
   if (!AnyWatches()) return;
   ToInodeAndParent(at->dentry.get(), *at->dentry->inode(), IN_OPEN);
 }
@@ -444,8 +468,14 @@ void Modified(const FileDescription& f) {
 }
 
 void Closed(const std::shared_ptr<Dentry>& d, bool was_writable) {
+  Inode& inode = *d->inode();
+  const bool last = inode.inotify_opens().fetch_sub(1) == 1;
   if (!AnyWatches()) return;
-  ToInodeAndParent(d.get(), *d->inode(), was_writable ? IN_CLOSE_WRITE : IN_CLOSE_NOWRITE);
+  ToInodeAndParent(d.get(), inode, was_writable ? IN_CLOSE_WRITE : IN_CLOSE_NOWRITE);
+  // __fput(): fsnotify_close(), then dput() of the unlinked dentry.
+  if (InodeWatches* iw = inode.inotify_watches(); last && iw != nullptr && iw->take_delete_self_pending()) {
+    DeleteSelf(inode);
+  }
 }
 
 void Created(const Dentry& dir, std::string_view name, bool is_dir) {
@@ -464,7 +494,7 @@ void Removed(const Caller& c, const Dentry& dir, std::string_view name, Inode& v
   // vfs_unlink: fsnotify_link_count(); d_delete(): IN_DELETE_SELF when no
   // name is left; then fsnotify_delete() in the directory.
   if (!victim.is_dir()) ToInode(victim, IN_ATTRIB);
-  if (Gone(c, victim)) DeleteSelf(victim);
+  if (Gone(c, victim)) NoNameLeft(victim);
   ToDir(dir, IN_DELETE, name, 0, IsDirBit(victim));
 }
 
@@ -479,7 +509,7 @@ void Renamed(const Caller& c, const Dentry& old_dir, std::string_view old_name, 
   ToDir(new_dir, IN_MOVED_TO, new_name, cookie, isdir);
   if (replaced != nullptr) ToInode(*replaced, IN_ATTRIB);
   ToInode(moved, IN_MOVE_SELF);
-  if (replaced != nullptr && Gone(c, *replaced)) DeleteSelf(*replaced);
+  if (replaced != nullptr && Gone(c, *replaced)) NoNameLeft(*replaced);
 }
 
 void AttrChanged(const AttrTarget& p, const SetAttrRequest& req) {

@@ -66,10 +66,15 @@ class InodeWatches {
   bool Remove(const Watch* w) ABSL_LOCKS_EXCLUDED(mu_);
   // Every watch, removed (the inode is gone).
   std::vector<std::shared_ptr<Watch>> TakeAll() ABSL_LOCKS_EXCLUDED(mu_);
+  // IN_DELETE_SELF waits for the last close of a file still open when its
+  // last name went (d_delete() only unlinks an unused dentry's inode).
+  void set_delete_self_pending() ABSL_LOCKS_EXCLUDED(mu_);
+  bool take_delete_self_pending() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   absl::Mutex mu_;
   std::vector<std::shared_ptr<Watch>> watches_ ABSL_GUARDED_BY(mu_);
+  bool delete_self_pending_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 // inotify_init1(2): `flags` O_NONBLOCK at most (O_CLOEXEC is the fd

@@ -319,6 +319,27 @@ TEST_P(InotifyDir, UnlinkGivesAttribDeleteSelfIgnoredAndDelete) {
   EXPECT_THAT(Sys(SYS_inotify_rm_watch, in_.get(), wf), FailsWith(EINVAL));
 }
 
+// d_delete() unlinks the inode only when nothing else uses the dentry: with
+// the file open, IN_DELETE_SELF waits for the last close (after its
+// IN_CLOSE_*), and the watch lives until then.
+TEST_P(InotifyDir, DeleteSelfOfAnOpenFileWaitsForTheLastClose) {
+  WriteFile(d() / "f", "1");
+  const int wd = Watch(d().path(), IN_DELETE);
+  const int wf = Watch(d() / "f", IN_ALL_EVENTS);
+  Fd a(open((d() / "f").c_str(), O_RDONLY));
+  Fd b(open((d() / "f").c_str(), O_WRONLY));
+  ASSERT_GE(a.get(), 0);
+  ASSERT_GE(b.get(), 0);
+  Drain(in_.get());
+  ASSERT_EQ(unlink((d() / "f").c_str()), 0);
+  EXPECT_THAT(Drain(in_.get()), ElementsAre(E(wf, IN_ATTRIB), E(wd, IN_DELETE, "f")));
+  ASSERT_EQ(write(b.get(), "x", 1), 1);
+  b.Reset();
+  EXPECT_THAT(Drain(in_.get()), ElementsAre(E(wf, IN_MODIFY), E(wf, IN_CLOSE_WRITE)));
+  a.Reset();
+  EXPECT_THAT(Drain(in_.get()), ElementsAre(E(wf, IN_CLOSE_NOWRITE), E(wf, IN_DELETE_SELF), E(wf, IN_IGNORED)));
+}
+
 // On tmpfs only: the sandbox's overlay makes an inode per name of a hard
 // link (see fs/README.md), so a watch sees changes through its own name.
 TEST(Inotify, UnlinkOfOneOfTwoLinksIsOnlyAttribOnTheOther) {
