@@ -33,11 +33,10 @@ int64_t SpinWindowNs() {
 }
 [[maybe_unused]] const int64_t kSpinWindowAtStartup = SpinWindowNs();  // before the sentry pins threads
 
-}  // namespace
-
-namespace {
-// 2^32 syscalls per task before its serials could meet the next task's.
+// Task::syscall_serial bases: 2^32 syscalls per task before its serials
+// could meet the next task's.
 std::atomic<uint64_t> next_task_serial_base{1};
+
 }  // namespace
 
 Task::Task(Kernel& k, std::shared_ptr<ThreadGroup> tg, int32_t tid)
