@@ -200,7 +200,7 @@ void UnixSocket::EnqueueLocked(Message m) {
 }
 
 Result<size_t> UnixSocket::Send(std::span<const uint8_t> data, const std::shared_ptr<UnixSocket>* target,
-                                UnixCred cred) {
+                                UnixCred cred, std::vector<std::shared_ptr<FileDescription>>* rights) {
   std::shared_ptr<UnixSocket> other;
   int sndbuf;
   std::string from;
@@ -252,6 +252,7 @@ Result<size_t> UnixSocket::Send(std::span<const uint8_t> data, const std::shared
     m.charge = charge;
     m.from = std::move(from);
     m.cred = cred;
+    if (rights != nullptr) m.rights = std::move(*rights);
     wmem_.fetch_add(static_cast<int64_t>(charge), std::memory_order_acq_rel);
     other->EnqueueLocked(std::move(m));
   }
@@ -276,11 +277,19 @@ Result<UnixRecv> UnixSocket::Recv(std::span<uint8_t> buf, int flags) {
     if (passcred_) out.cred = rq_.front().cred;
     out.from = rq_.front().from;
     if (stream()) {
-      // Reads go across message boundaries (unix_stream_read_generic).
+      // Reads go across message boundaries (unix_stream_read_generic), but
+      // not past files passed with SCM_RIGHTS: a read stops after the
+      // message that carried them.
       size_t idx = 0;
       size_t skip = 0;
       while (out.copied < buf.size() && idx < rq_.size()) {
         Message& m = rq_[idx];
+        const bool had_rights = !m.rights.empty();
+        if (had_rights) {
+          out.rights = peek ? m.rights : std::move(m.rights);
+          m.rights.clear();
+          if (peek) m.rights = out.rights;
+        }
         const size_t at = m.off + skip;
         const size_t n = std::min(m.data.size() - at, buf.size() - out.copied);
         std::memcpy(buf.data() + out.copied, m.data.data() + at, n);
@@ -288,6 +297,7 @@ Result<UnixRecv> UnixSocket::Recv(std::span<uint8_t> buf, int flags) {
         if (peek) {
           skip = 0;
           ++idx;
+          if (had_rights) break;
           continue;
         }
         m.off += n;
@@ -295,6 +305,7 @@ Result<UnixRecv> UnixSocket::Recv(std::span<uint8_t> buf, int flags) {
         m.charge -= n;
         uncharge.emplace_back(m.sender, n);
         if (m.off == m.data.size()) rq_.pop_front();
+        if (had_rights) break;
       }
       out.full = out.copied;
     } else {
@@ -304,6 +315,7 @@ Result<UnixRecv> UnixSocket::Recv(std::span<uint8_t> buf, int flags) {
       out.copied = n;
       out.full = m.data.size();
       out.truncated = m.data.size() > buf.size();
+      out.rights = m.rights;
       if (!peek) {
         rq_bytes_ -= m.data.size();
         uncharge.emplace_back(m.sender, m.charge);
@@ -326,7 +338,8 @@ std::optional<absl::Time> UnixSocket::Deadline(bool send) {
 }
 
 Result<size_t> UnixSocket::SendBlocking(Task& t, std::span<const uint8_t> data, int flags,
-                                        const std::shared_ptr<UnixSocket>* target) {
+                                        const std::shared_ptr<UnixSocket>* target,
+                                        std::vector<std::shared_ptr<FileDescription>>* rights) {
   const bool nonblock = (flags & MSG_DONTWAIT) || (this->flags() & O_NONBLOCK);
   const UnixCred cred{t.pid(), t.creds().euid, t.creds().egid};
   size_t done = 0;
@@ -339,7 +352,7 @@ Result<size_t> UnixSocket::SendBlocking(Task& t, std::span<const uint8_t> data, 
     if (dest != nullptr) dest->space_.Remove(&*w);
   };
   while (true) {
-    Result<size_t> r = Send(data.subspan(done), target, cred);
+    Result<size_t> r = Send(data.subspan(done), target, cred, done == 0 ? rights : nullptr);
     if (r.ok()) {
       done += r.value();
       if (!stream() || done == data.size()) return done;
@@ -393,9 +406,11 @@ Result<UnixRecv> UnixSocket::RecvBlocking(Task& t, std::span<uint8_t> buf, int f
         total.cred = r.value().cred;
         total.from = r.value().from;
       }
+      const bool got_rights = !r.value().rights.empty();
+      for (const auto& f : r.value().rights) total.rights.push_back(f);
       total.copied += r.value().copied;
       total.full = total.copied;
-      if (r.value().copied == 0 || !waitall || total.copied == buf.size()) return total;
+      if (r.value().copied == 0 || !waitall || total.copied == buf.size() || got_rights) return total;
       continue;
     }
     const Errno e = r.error();

@@ -82,7 +82,11 @@ struct UnixRecv {
   bool truncated = false;  // MSG_TRUNC in msg_flags
   std::string from;       // sender's bound address (sun_path bytes), if any
   std::optional<UnixCred> cred;  // with SO_PASSCRED
+  std::vector<std::shared_ptr<FileDescription>> rights;  // SCM_RIGHTS
 };
+
+// SCM_MAX_FD: the most files one SCM_RIGHTS message may carry.
+constexpr size_t kScmMaxFd = 253;
 
 class UnixSocket final : public FileDescription, public std::enable_shared_from_this<UnixSocket> {
  public:
@@ -100,13 +104,17 @@ class UnixSocket final : public FileDescription, public std::enable_shared_from_
   // ---- Data. Never block: EAGAIN when the caller should wait.
   // `to` (sendto's address, sun_path bytes) only for dgram; `target` is the
   // socket it names. Returns the bytes queued (a stream send may be short).
-  Result<size_t> Send(std::span<const uint8_t> data, const std::shared_ptr<UnixSocket>* target, UnixCred cred);
+  // `rights` (SCM_RIGHTS) go with the first byte queued, and are taken
+  // only if something was.
+  Result<size_t> Send(std::span<const uint8_t> data, const std::shared_ptr<UnixSocket>* target, UnixCred cred,
+                      std::vector<std::shared_ptr<FileDescription>>* rights = nullptr);
   // `flags`: MSG_PEEK, MSG_TRUNC.
   Result<UnixRecv> Recv(std::span<uint8_t> buf, int flags);
   // Blocking forms; `flags` may add MSG_DONTWAIT, MSG_NOSIGNAL, MSG_WAITALL.
   // EPIPE on a stream socket sends SIGPIPE unless MSG_NOSIGNAL.
   Result<size_t> SendBlocking(sentry::kernel::Task& t, std::span<const uint8_t> data, int flags,
-                              const std::shared_ptr<UnixSocket>* target);
+                              const std::shared_ptr<UnixSocket>* target,
+                              std::vector<std::shared_ptr<FileDescription>>* rights = nullptr);
   Result<UnixRecv> RecvBlocking(sentry::kernel::Task& t, std::span<uint8_t> buf, int flags);
 
   Result<void> Shutdown(int how);
@@ -150,6 +158,7 @@ class UnixSocket final : public FileDescription, public std::enable_shared_from_
     size_t charge = 0;  // what the sender is still charged for it
     std::string from;
     UnixCred cred;
+    std::vector<std::shared_ptr<FileDescription>> rights;
   };
   static constexpr int kRcvShutdown = 1, kSendShutdown = 2;
 

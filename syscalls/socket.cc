@@ -120,9 +120,10 @@ Result<std::shared_ptr<UnixSocket>> SendTarget(Task& t, UnixSocket& s, uint64_t 
 
 // The common send: `data` already copied in.
 Result<uint64_t> DoSend(Task& t, UnixSocket& s, std::span<const uint8_t> data, int flags,
-                        const std::shared_ptr<UnixSocket>* target) {
+                        const std::shared_ptr<UnixSocket>* target,
+                        std::vector<std::shared_ptr<fs::FileDescription>>* rights = nullptr) {
   if (flags & MSG_OOB) return Errno::kEOPNOTSUPP;
-  const size_t n = TRY(s.SendBlocking(t, data, flags, target));
+  const size_t n = TRY(s.SendBlocking(t, data, flags, target, rights));
   return n;
 }
 
@@ -163,10 +164,12 @@ Result<uint64_t> DoRecvfrom(Task& t, int fd, uint64_t buf, uint64_t len, int fla
   return (flags & MSG_TRUNC) && s->type() != SOCK_STREAM ? r.full : r.copied;
 }
 
-// Control messages of sendmsg (__scm_send): only SCM_CREDENTIALS for now,
-// which must name the sender itself unless privileged.
-Result<void> CheckSendControl(Task& t, uint64_t control, uint64_t controllen) {
-  if (controllen == 0) return {};
+// Control messages of sendmsg (__scm_send): SCM_RIGHTS (the files, at most
+// SCM_MAX_FD) and SCM_CREDENTIALS, which must name the sender itself.
+Result<std::vector<std::shared_ptr<fs::FileDescription>>> SendControl(Task& t, uint64_t control,
+                                                                     uint64_t controllen) {
+  std::vector<std::shared_ptr<fs::FileDescription>> rights;
+  if (controllen == 0) return rights;
   if (controllen > (1 << 16)) return Errno::kENOBUFS;
   std::vector<uint8_t> buf(controllen);
   TRY(t.mm().CopyInBytes(control, buf));
@@ -186,20 +189,29 @@ Result<void> CheckSendControl(Task& t, uint64_t control, uint64_t controllen) {
       const fs::UnixCred me = CredOf(t);
       if (uc.pid != me.pid || uc.uid != me.uid || uc.gid != me.gid) return Errno::kEPERM;
     } else if (h.cmsg_type == SCM_RIGHTS) {
-      return Errno::kEOPNOTSUPP;  // TODO(#4): passing fds
+      const size_t n = (h.cmsg_len - CMSG_LEN(0)) / sizeof(int32_t);
+      if (n == 0 || rights.size() + n > fs::kScmMaxFd) return Errno::kEINVAL;
+      for (size_t i = 0; i < n; ++i) {
+        int32_t fd;
+        std::memcpy(&fd, buf.data() + off + CMSG_LEN(0) + i * sizeof(fd), sizeof(fd));
+        std::shared_ptr<fs::FileDescription> f = TRY(t.fds().Get(fd));
+        if (f->flags() & O_PATH) return Errno::kEBADF;
+        rights.push_back(std::move(f));
+      }
     } else {
       return Errno::kEINVAL;
     }
     off += CMSG_ALIGN(h.cmsg_len);
   }
-  return {};
+  return rights;
 }
 
 Result<uint64_t> DoSendmsg(Task& t, int fd, uint64_t msg_addr, int flags) {
   std::shared_ptr<UnixSocket> s = TRY(GetSocket(t, fd));
   const msghdr m = TRY(t.mm().CopyIn(UserPtr<msghdr>(msg_addr)));
   const std::vector<SockIovec> iov = TRY(CopyInSockIovecs(t, reinterpret_cast<uint64_t>(m.msg_iov), m.msg_iovlen));
-  TRY(CheckSendControl(t, reinterpret_cast<uint64_t>(m.msg_control), m.msg_controllen));
+  std::vector<std::shared_ptr<fs::FileDescription>> rights =
+      TRY(SendControl(t, reinterpret_cast<uint64_t>(m.msg_control), m.msg_controllen));
   std::shared_ptr<UnixSocket> target;
   if (m.msg_name != nullptr && m.msg_namelen != 0 && s->type() != SOCK_SEQPACKET) {
     target = TRY(SendTarget(t, *s, reinterpret_cast<uint64_t>(m.msg_name), m.msg_namelen));
@@ -225,7 +237,7 @@ Result<uint64_t> DoSendmsg(Task& t, int fd, uint64_t msg_addr, int flags) {
       }
     }
     Result<uint64_t> n = DoSend(t, *s, std::span<const uint8_t>(buf.data(), at), flags,
-                                target != nullptr ? &target : nullptr);
+                                target != nullptr ? &target : nullptr, done == 0 ? &rights : nullptr);
     if (!n.ok()) return done > 0 ? Result<uint64_t>(done) : n;
     done += n.value();
     if (n.value() < at) break;
@@ -277,7 +289,7 @@ Result<uint64_t> DoRecvmsg(Task& t, int fd, uint64_t msg_addr, int flags) {
     TRY(t.mm().CopyOutBytes(v.base, std::span<const uint8_t>(buf.data() + at, n)));
     at += n;
   }
-  int msg_flags = 0;
+  int msg_flags = flags & MSG_CMSG_CLOEXEC;  // ___sys_recvmsg() starts from it
   if (r.truncated) msg_flags |= MSG_TRUNC;
   // The address: none for streams (msg_namelen 0).
   socklen_t namelen = 0;
@@ -299,6 +311,28 @@ Result<uint64_t> DoRecvmsg(Task& t, int fd, uint64_t msg_addr, int flags) {
     const ucred uc{r.cred->pid, r.cred->uid, r.cred->gid};
     PutCmsg(control, room, SOL_SOCKET, SCM_CREDENTIALS,
             std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(&uc), sizeof(uc)), &msg_flags);
+  }
+  if (!r.rights.empty()) {
+    // scm_detach_fds(): as many fds as fit are installed, the rest are
+    // closed and MSG_CTRUNC says so.
+    const size_t used = control.size();
+    const size_t fit = room >= used + CMSG_LEN(0) ? (room - used - CMSG_LEN(0)) / sizeof(int32_t) : 0;
+    const size_t n = std::min(fit, r.rights.size());
+    if (n < r.rights.size()) msg_flags |= MSG_CTRUNC;
+    std::vector<int32_t> fds;
+    for (size_t i = 0; i < n; ++i) {
+      Result<int> fd = t.fds().Install(r.rights[i], (flags & MSG_CMSG_CLOEXEC) != 0);
+      if (!fd.ok()) {
+        msg_flags |= MSG_CTRUNC;  // EMFILE: the rest are lost, as Linux
+        break;
+      }
+      fds.push_back(fd.value());
+    }
+    if (!fds.empty()) {
+      PutCmsg(control, room, SOL_SOCKET, SCM_RIGHTS,
+              std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(fds.data()), fds.size() * sizeof(int32_t)),
+              &msg_flags);
+    }
   }
   if (!control.empty()) TRY(t.mm().CopyOutBytes(reinterpret_cast<uint64_t>(m.msg_control), control));
   TRY(t.mm().CopyOut(UserPtr<socklen_t>(msg_addr + offsetof(msghdr, msg_namelen)), namelen));

@@ -480,6 +480,122 @@ TEST(UnixDgram, ConnectedPeerCloseRefusesOnce) {
   EXPECT_THAT(Libc(send(p.a.get(), "x", 1, 0)), FailsWith(ENOTCONN));
 }
 
+// ---- SCM_RIGHTS.
+
+// Sends `fds` with one byte `tag` over `sock`.
+ssize_t SendFds(int sock, char tag, const std::vector<int>& fds) {
+  iovec v = {&tag, 1};
+  std::vector<char> control(CMSG_SPACE(sizeof(int) * fds.size()));
+  msghdr m{};
+  m.msg_iov = &v;
+  m.msg_iovlen = 1;
+  m.msg_control = control.data();
+  m.msg_controllen = control.size();
+  cmsghdr* h = CMSG_FIRSTHDR(&m);
+  h->cmsg_level = SOL_SOCKET;
+  h->cmsg_type = SCM_RIGHTS;
+  h->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+  std::memcpy(CMSG_DATA(h), fds.data(), sizeof(int) * fds.size());
+  return sendmsg(sock, &m, 0);
+}
+
+// Receives one byte and the fds that came with it into `fds`.
+ssize_t RecvFds(int sock, char* tag, std::vector<int>* fds, size_t room_fds, int* msg_flags, int flags = 0) {
+  iovec v = {tag, 1};
+  std::vector<char> control(CMSG_LEN(sizeof(int) * room_fds));
+  msghdr m{};
+  m.msg_iov = &v;
+  m.msg_iovlen = 1;
+  m.msg_control = control.data();
+  m.msg_controllen = control.size();
+  const ssize_t n = recvmsg(sock, &m, flags);
+  if (n < 0) return n;
+  *msg_flags = m.msg_flags;
+  fds->clear();
+  for (cmsghdr* h = CMSG_FIRSTHDR(&m); h != nullptr; h = CMSG_NXTHDR(&m, h)) {
+    if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) continue;
+    const size_t k = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < k; ++i) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(int));
+      fds->push_back(fd);
+    }
+  }
+  return n;
+}
+
+class RightsTypes : public ::testing::TestWithParam<int> {};
+
+TEST_P(RightsTypes, PassedPipeEndWorksOnTheOtherSide) {
+  SockPair p = MakeSockPair(GetParam());
+  Pipe pp = MakePipe();
+  ASSERT_THAT(SendFds(p.a.get(), 'r', {pp.write_end.get()}), Eq(1));
+  pp.write_end.Reset();  // the message keeps the file open
+  char tag = 0;
+  std::vector<int> fds;
+  int mf = -1;
+  ASSERT_THAT(RecvFds(p.b.get(), &tag, &fds, 4, &mf, MSG_CMSG_CLOEXEC), Eq(1));
+  EXPECT_THAT(tag, Eq('r'));
+  EXPECT_THAT(mf, Eq(MSG_CMSG_CLOEXEC));  // the flag stays in msg_flags
+  ASSERT_THAT(fds.size(), Eq(1u));
+  Fd got(fds[0]);
+  EXPECT_THAT(fcntl(got.get(), F_GETFD), Eq(FD_CLOEXEC));
+  ASSERT_THAT(write(got.get(), "via", 3), Eq(3));
+  got.Reset();
+  char buf[8] = {};
+  EXPECT_THAT(read(pp.read_end.get(), buf, sizeof(buf)), Eq(3));
+  EXPECT_STREQ(buf, "via");
+  EXPECT_THAT(read(pp.read_end.get(), buf, sizeof(buf)), Eq(0));  // every write end is closed
+}
+
+TEST_P(RightsTypes, TooSmallControlTruncatesAndClosesTheFiles) {
+  SockPair p = MakeSockPair(GetParam());
+  Pipe pp = MakePipe();
+  ASSERT_THAT(SendFds(p.a.get(), 't', {pp.write_end.get(), pp.write_end.get()}), Eq(1));
+  pp.write_end.Reset();
+  char tag = 0;
+  std::vector<int> fds;
+  int mf = 0;
+  ASSERT_THAT(RecvFds(p.b.get(), &tag, &fds, 1, &mf), Eq(1));
+  EXPECT_TRUE(mf & MSG_CTRUNC);
+  ASSERT_THAT(fds.size(), Eq(1u));
+  close(fds[0]);
+  char c;
+  EXPECT_THAT(read(pp.read_end.get(), &c, 1), Eq(0));
+}
+
+TEST_P(RightsTypes, BadFdIsEbadf) {
+  SockPair p = MakeSockPair(GetParam());
+  EXPECT_THAT(Libc(SendFds(p.a.get(), 'x', {-1})), FailsWith(EBADF));
+  char c;
+  EXPECT_THAT(Libc(recv(p.b.get(), &c, 1, MSG_DONTWAIT)), FailsWith(EAGAIN));
+}
+
+INSTANTIATE_TEST_SUITE_P(Unix, RightsTypes, ::testing::Values(SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET),
+                         [](const ::testing::TestParamInfo<int>& i) {
+                           return std::string(i.param == SOCK_STREAM  ? "Stream"
+                                              : i.param == SOCK_DGRAM ? "Dgram"
+                                                                      : "Seqpacket");
+                         });
+
+TEST(UnixStream, ReadsStopAtPassedFiles) {
+  SockPair p = MakeSockPair(SOCK_STREAM);
+  Pipe pp = MakePipe();
+  ASSERT_THAT(write(p.a.get(), "ab", 2), Eq(2));
+  ASSERT_THAT(SendFds(p.a.get(), 'c', {pp.read_end.get()}), Eq(1));
+  ASSERT_THAT(write(p.a.get(), "d", 1), Eq(1));
+  pp.read_end.Reset();
+  // A read takes the message with the files and stops there; without a
+  // control buffer the files are closed.
+  char buf[8] = {};
+  ASSERT_THAT(read(p.b.get(), buf, sizeof(buf)), Eq(3));
+  EXPECT_STREQ(buf, "abc");
+  IgnoreSigpipe ign;
+  EXPECT_THAT(Libc(write(pp.write_end.get(), "x", 1)), FailsWith(EPIPE));
+  ASSERT_THAT(read(p.b.get(), buf, sizeof(buf)), Eq(1));
+  EXPECT_THAT(buf[0], Eq('d'));
+}
+
 // ---- Names, listen, connect, accept.
 
 TEST(UnixAbstract, BindListenConnectAccept) {
