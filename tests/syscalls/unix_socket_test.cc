@@ -240,6 +240,19 @@ TEST_P(MessageTypes, BoundariesAreKeptAndTruncationReported) {
   EXPECT_THAT(Libc(recv(p.b.get(), &c, 1, MSG_DONTWAIT)), FailsWith(EAGAIN));
 }
 
+TEST_P(MessageTypes, ReadvTakesOneMessageAcrossItsIovecs) {
+  SockPair p = MakeSockPair(GetParam());
+  ASSERT_THAT(send(p.a.get(), "abcdef", 6, 0), Eq(6));
+  ASSERT_THAT(send(p.a.get(), "next", 4, 0), Eq(4));
+  char x[4] = {}, y[8] = {};
+  iovec v[2] = {{x, 3}, {y, sizeof(y)}};
+  ASSERT_THAT(readv(p.b.get(), v, 2), Eq(6));
+  EXPECT_EQ(std::string(x, 3), "abc");
+  EXPECT_EQ(std::string(y, 3), "def");
+  char z[8] = {};
+  EXPECT_THAT(read(p.b.get(), z, sizeof(z)), Eq(4));
+}
+
 TEST_P(MessageTypes, EmptyMessagesAreMessages) {
   SockPair p = MakeSockPair(GetParam());
   ASSERT_THAT(send(p.a.get(), "", 0, 0), Eq(0));
