@@ -266,8 +266,8 @@ Result<UnixRecv> UnixSocket::Recv(std::span<uint8_t> buf, int flags) {
   std::vector<std::pair<std::weak_ptr<UnixSocket>, size_t>> uncharge;
   {
     absl::MutexLock l(&mu_);
-    if (state_ == State::kListening) return Errno::kEINVAL;
     if (type_ == SOCK_SEQPACKET && state_ != State::kConnected) return Errno::kENOTCONN;
+    if (state_ == State::kListening) return Errno::kEINVAL;
     if (rq_.empty()) {
       if (error_ != 0) return static_cast<Errno>(std::exchange(error_, 0));
       if (shut_ & kRcvShutdown) return out;  // EOF

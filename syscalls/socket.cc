@@ -158,6 +158,9 @@ Result<uint64_t> DoRecvfrom(Task& t, int fd, uint64_t buf, uint64_t len, int fla
   if (s->type() == SOCK_STREAM) {
     // unix_stream_recvmsg() gives no address.
     if (addr != 0 && addrlen != 0) TRY(t.mm().CopyOut(UserPtr<int32_t>(addrlen), int32_t{0}));
+  } else if (r.from.empty()) {
+    // unix_copy_addr(): an unnamed sender gives no address at all.
+    if (addr != 0 && addrlen != 0) TRY(t.mm().CopyOut(UserPtr<int32_t>(addrlen), int32_t{0}));
   } else {
     TRY(CopyOutUnixAddr(t, r.from, addr, addrlen));
   }
@@ -293,7 +296,7 @@ Result<uint64_t> DoRecvmsg(Task& t, int fd, uint64_t msg_addr, int flags) {
   if (r.truncated) msg_flags |= MSG_TRUNC;
   // The address: none for streams (msg_namelen 0).
   socklen_t namelen = 0;
-  if (m.msg_name != nullptr && s->type() != SOCK_STREAM) {
+  if (m.msg_name != nullptr && s->type() != SOCK_STREAM && !r.from.empty()) {
     sockaddr_un sun{};
     sun.sun_family = AF_UNIX;
     const bool pathname = !r.from.empty() && r.from[0] != '\0';

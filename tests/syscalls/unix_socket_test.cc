@@ -486,6 +486,16 @@ TEST(UnixSocket, BadArgumentsGiveLinuxErrnos) {
   EXPECT_THAT(Libc(getsockopt(p.a.get(), SOL_SOCKET, 9999, &v, &len)), FailsWith(ENOPROTOOPT));
 }
 
+TEST(UnixDgram, UnnamedSenderGivesNoAddress) {
+  SockPair p = MakeSockPair(SOCK_DGRAM);
+  ASSERT_THAT(send(p.a.get(), "u", 1, 0), Eq(1));
+  char c;
+  sockaddr_un from{};
+  socklen_t flen = sizeof(from);
+  ASSERT_THAT(recvfrom(p.b.get(), &c, 1, 0, reinterpret_cast<sockaddr*>(&from), &flen), Eq(1));
+  EXPECT_THAT(flen, Eq(0u));
+}
+
 TEST(UnixDgram, ConnectedPeerCloseRefusesOnce) {
   SockPair p = MakeSockPair(SOCK_DGRAM);
   p.b.Reset();
