@@ -224,7 +224,8 @@ Result<uint64_t> DoSendmsg(Task& t, int fd, uint64_t msg_addr, int flags) {
   if (total > kSockChunk && s->type() != SOCK_STREAM) return Errno::kEMSGSIZE;
   // Gathered into one buffer: one message for dgram and seqpacket. A stream
   // larger than the bounce buffer goes in pieces.
-  std::vector<uint8_t> buf(std::min<uint64_t>(total, kSockChunk));
+  const size_t cap = std::min<uint64_t>(total, kSockChunk);
+  std::span<uint8_t> buf = t.BounceBuffer(cap).subspan(0, cap);
   uint64_t done = 0;
   size_t vi = 0, voff = 0;
   do {
@@ -282,7 +283,8 @@ Result<uint64_t> DoRecvmsg(Task& t, int fd, uint64_t msg_addr, int flags) {
   const std::vector<SockIovec> iov = TRY(CopyInSockIovecs(t, reinterpret_cast<uint64_t>(m.msg_iov), m.msg_iovlen));
   uint64_t total = 0;
   for (const SockIovec& v : iov) total += v.len;
-  std::vector<uint8_t> buf(std::min<uint64_t>(total, kSockChunk));
+  const size_t cap = std::min<uint64_t>(total, kSockChunk);
+  std::span<uint8_t> buf = t.BounceBuffer(cap).subspan(0, cap);
   const fs::UnixRecv r = TRY(s->RecvBlocking(t, buf, flags));
   // Scatter what came.
   size_t at = 0;
