@@ -42,6 +42,8 @@ Result<uint64_t> Socketpair(Task& t, const SyscallArgs& args);
 Result<uint64_t> Setsockopt(Task& t, const SyscallArgs& args);
 Result<uint64_t> Getsockopt(Task& t, const SyscallArgs& args);
 Result<uint64_t> Accept4(Task& t, const SyscallArgs& args);
+Result<uint64_t> Recvmmsg(Task& t, const SyscallArgs& args);
+Result<uint64_t> Sendmmsg(Task& t, const SyscallArgs& args);
 
 // syscalls/stat.cc
 Result<uint64_t> Stat(Task& t, const SyscallArgs& args);

@@ -9,7 +9,10 @@
 #include <array>
 #include <cstddef>
 #include <cstring>
+#include <optional>
 #include <vector>
+
+#include "absl/time/time.h"
 
 #include "fs/unix_socket.h"
 #include "fs/vfs.h"
@@ -419,6 +422,59 @@ Result<uint64_t> Recvfrom(Task& t, const SyscallArgs& args) {
 
 Result<uint64_t> Sendmsg(Task& t, const SyscallArgs& args) { return DoSendmsg(t, args.Fd(0), args.U64(1), args.I32(2)); }
 Result<uint64_t> Recvmsg(Task& t, const SyscallArgs& args) { return DoRecvmsg(t, args.Fd(0), args.U64(1), args.I32(2)); }
+
+// sendmmsg(2)/recvmmsg(2): sendmsg/recvmsg per entry of a struct mmsghdr
+// array, each entry's msg_len set; an error after the first message ends
+// the batch with the count so far (__sys_sendmmsg, do_recvmmsg).
+constexpr size_t kMmsgSize = sizeof(struct mmsghdr);
+
+Result<uint64_t> Sendmmsg(Task& t, const SyscallArgs& args) {
+  const uint64_t vec = args.U64(1);
+  const uint32_t vlen = std::min<uint32_t>(args.U32(2), kSockUioMaxIov);
+  const int flags = args.I32(3);
+  TRY(GetSocket(t, args.Fd(0)));
+  uint32_t i = 0;
+  for (; i < vlen; ++i) {
+    Result<uint64_t> n = DoSendmsg(t, args.Fd(0), vec + i * kMmsgSize, flags);
+    if (!n.ok()) {
+      if (i == 0) return n.error();
+      break;
+    }
+    TRY(t.mm().CopyOut(UserPtr<uint32_t>(vec + i * kMmsgSize + offsetof(struct mmsghdr, msg_len)),
+                       static_cast<uint32_t>(n.value())));
+  }
+  return i;
+}
+
+Result<uint64_t> Recvmmsg(Task& t, const SyscallArgs& args) {
+  const uint64_t vec = args.U64(1);
+  const uint32_t vlen = std::min<uint32_t>(args.U32(2), kSockUioMaxIov);
+  int flags = args.I32(3);
+  std::optional<absl::Time> deadline;
+  if (args.U64(4) != 0) {
+    const struct timespec ts = TRY(t.mm().CopyIn(UserPtr<struct timespec>(args.U64(4))));
+    if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000) return Errno::kEINVAL;
+    deadline = absl::Now() + absl::DurationFromTimespec(ts);
+  }
+  TRY(GetSocket(t, args.Fd(0)));
+  uint32_t i = 0;
+  for (; i < vlen; ++i) {
+    Result<uint64_t> n = DoRecvmsg(t, args.Fd(0), vec + i * kMmsgSize, flags & ~MSG_WAITFORONE);
+    if (!n.ok()) {
+      if (i == 0) return n.error();
+      break;
+    }
+    TRY(t.mm().CopyOut(UserPtr<uint32_t>(vec + i * kMmsgSize + offsetof(struct mmsghdr, msg_len)),
+                       static_cast<uint32_t>(n.value())));
+    if (flags & MSG_WAITFORONE) flags |= MSG_DONTWAIT;
+    // The timeout is only looked at between messages, as Linux does.
+    if (deadline.has_value() && absl::Now() >= *deadline) {
+      ++i;
+      break;
+    }
+  }
+  return i;
+}
 
 Result<uint64_t> Shutdown(Task& t, const SyscallArgs& args) {
   std::shared_ptr<UnixSocket> s = TRY(GetSocket(t, args.Fd(0)));

@@ -486,6 +486,34 @@ TEST(UnixSocket, BadArgumentsGiveLinuxErrnos) {
   EXPECT_THAT(Libc(getsockopt(p.a.get(), SOL_SOCKET, 9999, &v, &len)), FailsWith(ENOPROTOOPT));
 }
 
+TEST(UnixDgram, SendmmsgAndRecvmmsgMoveSeveralMessages) {
+  SockPair p = MakeSockPair(SOCK_DGRAM);
+  char a[] = "one", b[] = "three";
+  iovec va = {a, 3}, vb = {b, 5};
+  mmsghdr out[2] = {};
+  out[0].msg_hdr.msg_iov = &va;
+  out[0].msg_hdr.msg_iovlen = 1;
+  out[1].msg_hdr.msg_iov = &vb;
+  out[1].msg_hdr.msg_iovlen = 1;
+  ASSERT_THAT(sendmmsg(p.a.get(), out, 2, 0), Eq(2));
+  EXPECT_THAT(out[0].msg_len, Eq(3u));
+  EXPECT_THAT(out[1].msg_len, Eq(5u));
+  char x[8] = {}, y[8] = {}, z[8] = {};
+  iovec vx = {x, sizeof(x)}, vy = {y, sizeof(y)}, vz = {z, sizeof(z)};
+  mmsghdr in[3] = {};
+  in[0].msg_hdr.msg_iov = &vx;
+  in[0].msg_hdr.msg_iovlen = 1;
+  in[1].msg_hdr.msg_iov = &vy;
+  in[1].msg_hdr.msg_iovlen = 1;
+  in[2].msg_hdr.msg_iov = &vz;
+  in[2].msg_hdr.msg_iovlen = 1;
+  ASSERT_THAT(recvmmsg(p.b.get(), in, 3, MSG_WAITFORONE, nullptr), Eq(2));
+  EXPECT_THAT(in[0].msg_len, Eq(3u));
+  EXPECT_THAT(in[1].msg_len, Eq(5u));
+  EXPECT_STREQ(x, "one");
+  EXPECT_STREQ(y, "three");
+}
+
 TEST(UnixDgram, UnnamedSenderGivesNoAddress) {
   SockPair p = MakeSockPair(SOCK_DGRAM);
   ASSERT_THAT(send(p.a.get(), "u", 1, 0), Eq(1));
