@@ -582,6 +582,9 @@ Result<void> UnixSocket::Listen(int backlog) {
     if (state_ == State::kConnected) return Errno::kEINVAL;
     state_ = State::kListening;
     backlog_ = backlog;
+    // init_peercred(): a listener's SO_PEERCRED is its own.
+    peer_cred_ = cred_;
+    has_peer_cred_ = true;
   }
   Wake();
   return {};
@@ -701,6 +704,12 @@ Result<std::shared_ptr<UnixSocket>> UnixSocket::AcceptBlocking(Task& t, int flag
       return s;
     }
     if (this->flags() & O_NONBLOCK) return Errno::kEAGAIN;
+    {
+      // unix_accept(): a shut-down listener has nothing more to wait for
+      // (skb_recv_datagram returns no error and no connection: EINVAL).
+      absl::MutexLock l(&mu_);
+      if (shut_ & kRcvShutdown) return Errno::kEINVAL;
+    }
     if (!w.has_value()) {
       w.emplace(t, kUnixReadEvents);
       EventRegister(&*w);

@@ -735,6 +735,15 @@ TEST(UnixAbstract, NonblockingAcceptAndAutobind) {
   ASSERT_THAT(Libc(connect(cli.get(), reinterpret_cast<sockaddr*>(&got), glen)), Succeeds());
   Fd conn(accept(srv.get(), nullptr, nullptr));
   EXPECT_THAT(conn.get(), Ge(0));
+  ucred uc{};
+  socklen_t ulen = sizeof(uc);
+  ASSERT_THAT(Libc(getsockopt(srv.get(), SOL_SOCKET, SO_PEERCRED, &uc, &ulen)), Succeeds());
+  EXPECT_THAT(uc.pid, Eq(getpid()));  // a listener's own
+  // A shut-down listener: EAGAIN if non-blocking, else EINVAL at once.
+  ASSERT_THAT(Libc(shutdown(srv.get(), SHUT_RD)), Succeeds());
+  EXPECT_THAT(Libc(accept(srv.get(), nullptr, nullptr)), FailsWith(EAGAIN));
+  ASSERT_THAT(Libc(fcntl(srv.get(), F_SETFL, 0)), Succeeds());
+  EXPECT_THAT(Libc(accept(srv.get(), nullptr, nullptr)), FailsWith(EINVAL));
 }
 
 TEST(UnixAbstract, BlockingAcceptWakesOnConnect) {
