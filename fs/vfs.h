@@ -29,6 +29,8 @@ struct Credentials;
 namespace fs {
 
 class Devpts;
+class UnixNames;
+std::shared_ptr<UnixNames> NewUnixNames();
 
 struct ResolveOpts {
   bool follow_final = true;     // follow a symlink in the last component
@@ -250,6 +252,9 @@ class Vfs {
 
   // Advisory locks (fcntl record locks, OFD locks, flock).
   LockTable& locks() { return *locks_; }
+  // The names AF_UNIX sockets are bound to (fs/unix_socket.h): the sandbox's
+  // abstract namespace and its pathname sockets.
+  const std::shared_ptr<UnixNames>& unix_names() const { return unix_names_; }
   // Shared with fd tables and locking descriptions, which may outlive the Vfs.
   const std::shared_ptr<LockTable>& locks_ptr() const { return locks_; }
 
@@ -282,6 +287,7 @@ class Vfs {
   Result<std::shared_ptr<FileDescription>> WithWriteAccess(Result<std::shared_ptr<FileDescription>> f,
                                                            const std::shared_ptr<Inode>& inode, int flags);
   std::shared_ptr<LockTable> locks_ = std::make_shared<LockTable>();
+  std::shared_ptr<UnixNames> unix_names_ = NewUnixNames();
   // Where tmpfs file data lives (VfsOptions::memory_file); null in tests.
   sentry::mm::MemoryFile* memory_file_ = nullptr;
   // Steps into whatever is mounted on p.dentry (repeatedly).

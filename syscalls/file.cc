@@ -15,6 +15,7 @@
 #include "fs/inotify.h"
 #include "fs/locks.h"
 #include "fs/tmpfs.h"
+#include "fs/unix_socket.h"
 #include "fs/vfs.h"
 #include "sentry/kernel/kernel.h"
 #include "syscalls/fsize.h"
@@ -209,6 +210,23 @@ Result<uint64_t> DoReadvOn(Task& t, const std::shared_ptr<FileDescription>& f, u
   const std::vector<KIovec> iov = TRY(CopyInIovecs(t, iov_addr, count));
   TRY(CheckRwFlags(rwf));
   const bool may_block = (rwf & kRwfNowait) == 0;
+  if (off == nullptr && fs::AsUnixSocket(*f) != nullptr) {
+    // One receive scattered over the vector: a datagram is one message,
+    // not one per iovec (sock_read_iter).
+    uint64_t total = 0;
+    for (const KIovec& v : iov) total += v.len;
+    std::span<uint8_t> buf = t.BounceBuffer(std::min<uint64_t>(total, kChunk));
+    buf = buf.subspan(0, std::min<uint64_t>(total, kChunk));
+    const size_t n = TRY(may_block ? fs::ReadBlocking(t, *f, buf) : f->Read(buf));
+    size_t at = 0;
+    for (const KIovec& v : iov) {
+      if (at == n) break;
+      const size_t k = std::min<uint64_t>(v.len, n - at);
+      TRY(t.mm().CopyOutBytes(v.base, std::span<const uint8_t>(buf.data() + at, k)));
+      at += k;
+    }
+    return n;
+  }
   uint64_t done = 0;
   return EachIovec(iov, [&](const KIovec& v, bool first) -> Result<uint64_t> {
     if (off == nullptr) return ReadToUser(t, *f, v.base, v.len, nullptr, first && may_block);

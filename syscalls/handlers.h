@@ -25,6 +25,26 @@ Result<uint64_t> Getdents64(Task& t, const SyscallArgs& args);
 Result<uint64_t> Openat(Task& t, const SyscallArgs& args);
 Result<uint64_t> Dup3(Task& t, const SyscallArgs& args);
 
+// syscalls/socket.cc (AF_UNIX; fs/unix_socket.h)
+Result<uint64_t> Socket(Task& t, const SyscallArgs& args);
+Result<uint64_t> Connect(Task& t, const SyscallArgs& args);
+Result<uint64_t> Accept(Task& t, const SyscallArgs& args);
+Result<uint64_t> Sendto(Task& t, const SyscallArgs& args);
+Result<uint64_t> Recvfrom(Task& t, const SyscallArgs& args);
+Result<uint64_t> Sendmsg(Task& t, const SyscallArgs& args);
+Result<uint64_t> Recvmsg(Task& t, const SyscallArgs& args);
+Result<uint64_t> Shutdown(Task& t, const SyscallArgs& args);
+Result<uint64_t> Bind(Task& t, const SyscallArgs& args);
+Result<uint64_t> Listen(Task& t, const SyscallArgs& args);
+Result<uint64_t> Getsockname(Task& t, const SyscallArgs& args);
+Result<uint64_t> Getpeername(Task& t, const SyscallArgs& args);
+Result<uint64_t> Socketpair(Task& t, const SyscallArgs& args);
+Result<uint64_t> Setsockopt(Task& t, const SyscallArgs& args);
+Result<uint64_t> Getsockopt(Task& t, const SyscallArgs& args);
+Result<uint64_t> Accept4(Task& t, const SyscallArgs& args);
+Result<uint64_t> Recvmmsg(Task& t, const SyscallArgs& args);
+Result<uint64_t> Sendmmsg(Task& t, const SyscallArgs& args);
+
 // syscalls/stat.cc
 Result<uint64_t> Stat(Task& t, const SyscallArgs& args);
 Result<uint64_t> Fstat(Task& t, const SyscallArgs& args);

@@ -176,6 +176,42 @@ for root, dirs, files in os.walk(sys.argv[1]):
 print(n, h.hexdigest())
 """
 
+# asyncio over AF_UNIX: a socketpair stream (asyncio's own self-pipe is one
+# too) and a pathname unix server in a temporary directory.
+PY_ASYNCIO_SOCKETPAIR = """\
+import asyncio, os, socket, tempfile
+async def main():
+    a, b = socket.socketpair()
+    r, w = await asyncio.open_connection(sock=a)
+    loop = asyncio.get_running_loop()
+    b.setblocking(False)
+    await loop.sock_sendall(b, b"hello over socketpair\\n")
+    print((await r.readline()).decode().strip())
+    w.write(b"reply\\n")
+    await w.drain()
+    print((await loop.sock_recv(b, 100)).decode().strip())
+    w.close()
+    await w.wait_closed()
+    b.close()
+    d = tempfile.mkdtemp()
+    path = os.path.join(d, "s")
+    async def handle(r, w):
+        w.write((await r.readline()).upper())
+        await w.drain()
+        w.close()
+    srv = await asyncio.start_unix_server(handle, path)
+    r, w = await asyncio.open_unix_connection(path)
+    w.write(b"unix server\\n")
+    await w.drain()
+    print((await r.readline()).decode().strip(), await r.read() == b"")
+    w.close()
+    srv.close()
+    await srv.wait_closed()
+    os.unlink(path)
+    os.rmdir(d)
+asyncio.run(main())
+"""
+
 # ELOOP, EFAULT and EBADF as Python sees them (raw syscalls for bad pointers).
 PY_ERRNOS = """import ctypes, errno, os, shutil, tempfile
 d = tempfile.mkdtemp()
@@ -581,6 +617,9 @@ def cases():
         Case("python_errnos", ["/usr/bin/python3", "-c", PY_ERRNOS],
              stdout=_native_stdout(["/usr/bin/python3", "-c", PY_ERRNOS]),
              doc="a symlink loop gives ELOOP, bad pointers EFAULT, bad fds EBADF, as natively"),
+        Case("python_asyncio_socketpair", ["/usr/bin/python3", "-c", PY_ASYNCIO_SOCKETPAIR],
+             stdout=b"hello over socketpair\nreply\nUNIX SERVER True\n",
+             doc="asyncio streams over socket.socketpair() and asyncio.start_unix_server"),
         Case("meminfo_head", ["/bin/sh", "-c", "head -3 /proc/meminfo | awk '{print $1, $3}'"],
              stdout=b"MemTotal: kB\nMemFree: kB\nMemAvailable: kB\n", needs="pipes",
              doc="/proc/meminfo starts as Linux's does"),

@@ -80,7 +80,7 @@ static int skipped(long nr) {
     /* Files whose reads block until someone else writes: a random read on
      * one would wait forever (correctly). Nothing here can write them. */
     case SYS_pipe: case SYS_pipe2: case SYS_eventfd: case SYS_eventfd2:
-    case SYS_socketpair: case SYS_signalfd: case SYS_signalfd4: case SYS_timerfd_create:
+    case SYS_socket: case SYS_socketpair: case SYS_signalfd: case SYS_signalfd4: case SYS_timerfd_create:
     case SYS_userfaultfd: case SYS_inotify_init: case SYS_inotify_init1: case SYS_fanotify_init:
     case SYS_mq_open: case SYS_wait4: case SYS_waitid:
       return 1;
