@@ -22,7 +22,7 @@
 namespace fs {
 namespace {
 
-constexpr size_t kPage = 4096;
+constexpr size_t kPipePage = 4096;
 constexpr size_t kPipeBuf = 4096;  // PIPE_BUF
 
 uint64_t NextPipeIno() {
@@ -69,7 +69,7 @@ class Pipe {
   }
   uint64_t Size() {
     absl::MutexLock l(&mu_);
-    return max_slots_ * kPage;
+    return max_slots_ * kPipePage;
   }
   Result<uint64_t> SetSize(uint64_t size, bool privileged);
   static Result<size_t> Transfer(Pipe& in, Pipe& out, size_t len, bool consume);
@@ -91,7 +91,7 @@ class Pipe {
   absl::Mutex mu_;
   std::deque<Slot> slots_ ABSL_GUARDED_BY(mu_);
   size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
-  size_t max_slots_ ABSL_GUARDED_BY(mu_) = kPipeDefaultSize / kPage;
+  size_t max_slots_ ABSL_GUARDED_BY(mu_) = kPipeDefaultSize / kPipePage;
   int readers_ ABSL_GUARDED_BY(mu_) = 0;
   int writers_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t r_counter_ ABSL_GUARDED_BY(mu_) = 0;  // opens ever, for FIFO waits
@@ -243,10 +243,10 @@ Result<size_t> Pipe::Write(std::span<const uint8_t> buf, bool packet) {
   size_t written = 0;
   // pipe_write(): the part of the write beyond whole pages is merged into
   // the last slot if it fits there, so small writes share a slot.
-  const size_t chars = buf.size() & (kPage - 1);
+  const size_t chars = buf.size() & (kPipePage - 1);
   if (!packet && chars != 0 && !slots_.empty()) {
     Slot& last = slots_.back();
-    if (!last.packet && last.data.size() + chars <= kPage) {
+    if (!last.packet && last.data.size() + chars <= kPipePage) {
       last.data.insert(last.data.end(), buf.begin(), buf.begin() + static_cast<ptrdiff_t>(chars));
       written = chars;
     }
@@ -254,15 +254,15 @@ Result<size_t> Pipe::Write(std::span<const uint8_t> buf, bool packet) {
   // Then whole slots, while there is room. A write of up to PIPE_BUF bytes
   // takes one slot, so it is all-or-nothing (atomic).
   while (written < buf.size() && slots_.size() < max_slots_) {
-    const size_t n = std::min(kPage, buf.size() - written);
+    const size_t n = std::min(kPipePage, buf.size() - written);
     Slot s;
-    s.data.reserve(kPage);
+    s.data.reserve(kPipePage);
     s.data.assign(buf.begin() + static_cast<ptrdiff_t>(written), buf.begin() + static_cast<ptrdiff_t>(written + n));
     s.packet = packet;
     slots_.push_back(std::move(s));
     written += n;
   }
-  static_assert(kPipeBuf <= kPage);
+  static_assert(kPipeBuf <= kPipePage);
   if (written == 0) return Errno::kEAGAIN;
   bytes_ += written;
   NotifyLocked(EPOLLIN | EPOLLRDNORM);
@@ -286,9 +286,9 @@ uint64_t Pipe::Readiness(bool reader, bool writer, uint64_t mask, uint64_t w_ver
 Result<uint64_t> Pipe::SetSize(uint64_t size, bool privileged) {
   // round_pipe_size(): at least a page, a power of two, at most 2^31.
   if (size > (1ull << 31)) return Errno::kEINVAL;
-  uint64_t rounded = kPage;
+  uint64_t rounded = kPipePage;
   while (rounded < size) rounded <<= 1;
-  const size_t slots = rounded / kPage;
+  const size_t slots = rounded / kPipePage;
   absl::MutexLock l(&mu_);
   if (slots > max_slots_ && rounded > kPipeMaxSize && !privileged) return Errno::kEPERM;
   if (slots < slots_.size()) return Errno::kEBUSY;
@@ -345,7 +345,7 @@ struct stat Pipe::Stat() const {
   st.st_nlink = 1;
   st.st_uid = uid_;
   st.st_gid = gid_;
-  st.st_blksize = kPage;
+  st.st_blksize = kPipePage;
   st.st_atim = st.st_mtim = st.st_ctim = ctime_;
   return st;
 }

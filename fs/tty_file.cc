@@ -25,8 +25,8 @@ using sentry::kernel::Task;
 using sentry::kernel::Waiter;
 using sentry::mm::UserPtr;
 
-constexpr uint64_t kReadEvents = EPOLLIN | EPOLLRDNORM | EPOLLHUP | EPOLLERR;
-constexpr uint64_t kWriteEvents = EPOLLOUT | EPOLLWRNORM | EPOLLHUP | EPOLLERR;
+constexpr uint64_t kTtyReadEvents = EPOLLIN | EPOLLRDNORM | EPOLLHUP | EPOLLERR;
+constexpr uint64_t kTtyWriteEvents = EPOLLOUT | EPOLLWRNORM | EPOLLHUP | EPOLLERR;
 
 Errno Interrupted(Errno e) { return e == Errno::kEINTR ? Errno::kERESTARTSYS : e; }
 
@@ -146,7 +146,7 @@ Result<size_t> TtyReplicaFile::TaskRead(Task& t, std::span<uint8_t> buf) {
       return Errno::kEAGAIN;
     }
     if (!w.has_value()) {
-      w.emplace(t, kReadEvents);
+      w.emplace(t, kTtyReadEvents);
       EventRegister(&*w);
       continue;  // registered: check again before sleeping
     }
@@ -178,7 +178,7 @@ Result<size_t> TtyReplicaFile::TaskWrite(Task& t, std::span<const uint8_t> buf) 
       return r.error();
     }
     if (!w.has_value()) {
-      w.emplace(t, kWriteEvents);
+      w.emplace(t, kTtyWriteEvents);
       EventRegister(&*w);
       continue;
     }

@@ -13,7 +13,6 @@ namespace syscalls {
 namespace {
 
 constexpr uint64_t kMaxEvents = INT_MAX / sizeof(fs::EpollEvent);  // EP_MAX_EVENTS
-constexpr uint64_t kTaskSize = 0x7ffffffff000;                      // access_ok() bound
 // EPOLLEXCLUSIVE_OK_BITS.
 constexpr uint32_t kExclusiveOk = EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLWAKEUP | EPOLLET | EPOLLEXCLUSIVE;
 

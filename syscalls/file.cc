@@ -26,15 +26,8 @@ namespace {
 
 using fs::FileDescription;
 
-constexpr uint64_t kMaxRwCount = 0x7ffff000;  // INT_MAX & PAGE_MASK
 constexpr size_t kChunk = 1 << 20;             // sentry bounce buffer
-constexpr uint64_t kUioMaxIov = 1024;
 constexpr size_t kMaxDirentBuf = 1 << 20;
-
-struct KIovec {
-  uint64_t base;
-  uint64_t len;
-};
 
 // An fd usable for I/O: O_PATH files are EBADF here (fdget() in Linux).
 Result<std::shared_ptr<FileDescription>> GetIoFile(Task& t, int fd) {
@@ -157,21 +150,6 @@ Result<uint64_t> DoWrite(Task& t, int fd, uint64_t addr, uint64_t len, const int
 
 // Copies in and checks an iovec array (lib/iov_iter.c): at most UIO_MAXIOV
 // entries, no negative length, total clamped to MAX_RW_COUNT.
-Result<std::vector<KIovec>> CopyInIovecs(Task& t, uint64_t addr, uint64_t count) {
-  if (count > kUioMaxIov) return Errno::kEINVAL;
-  std::vector<KIovec> iov(count);
-  if (count > 0) {
-    TRY(t.mm().CopyInBytes(addr, std::span<uint8_t>(reinterpret_cast<uint8_t*>(iov.data()), count * sizeof(KIovec))));
-  }
-  uint64_t total = 0;
-  for (KIovec& v : iov) {
-    if (static_cast<int64_t>(v.len) < 0) return Errno::kEINVAL;
-    v.len = std::min(v.len, kMaxRwCount - total);
-    total += v.len;
-  }
-  return iov;
-}
-
 // Runs `one` per non-empty iovec until a short transfer; an error after some
 // bytes moved ends the call with the count (Linux do_loop_readv_writev).
 template <typename Fn>

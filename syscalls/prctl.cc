@@ -18,7 +18,6 @@ namespace {
 using sentry::kernel::Credentials;
 
 // TASK_SIZE and mmap_min_addr for PR_SET_MM addresses.
-constexpr uint64_t kTaskSize = 0x7ffffffff000ull;
 constexpr uint64_t kMmapMinAddr = 65536;
 // sizeof(struct prctl_mm_map) (include/uapi/linux/prctl.h).
 constexpr uint32_t kPrctlMmMapSize = 104;

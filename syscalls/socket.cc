@@ -27,14 +27,7 @@ using fs::UnixSocket;
 constexpr int kSockTypeMask = 0xf;
 constexpr int kSockMax = 11;                // SOCK_MAX (include/linux/net.h)
 constexpr size_t kSockChunk = 1 << 20;      // sentry bounce buffer per call
-constexpr uint64_t kSockMaxRw = 0x7ffff000;  // MAX_RW_COUNT
-constexpr uint64_t kSockUioMaxIov = 1024;
 constexpr size_t kSunPathOffset = offsetof(struct sockaddr_un, sun_path);
-
-struct SockIovec {
-  uint64_t base;
-  uint64_t len;
-};
 
 // The fd as a unix socket: EBADF, or ENOTSOCK for any other file.
 Result<std::shared_ptr<UnixSocket>> GetSocket(Task& t, int fd) {
@@ -95,22 +88,6 @@ Result<void> CopyOutUnixAddr(Task& t, const std::string& name, uint64_t uaddr, u
   return {};
 }
 
-Result<std::vector<SockIovec>> CopyInSockIovecs(Task& t, uint64_t addr, uint64_t count) {
-  if (count > kSockUioMaxIov) return Errno::kEMSGSIZE;
-  std::vector<SockIovec> iov(count);
-  if (count > 0) {
-    TRY(t.mm().CopyInBytes(addr,
-                           std::span<uint8_t>(reinterpret_cast<uint8_t*>(iov.data()), count * sizeof(SockIovec))));
-  }
-  uint64_t total = 0;
-  for (SockIovec& v : iov) {
-    if (static_cast<int64_t>(v.len) < 0) return Errno::kEINVAL;
-    v.len = std::min(v.len, kSockMaxRw - total);
-    total += v.len;
-  }
-  return iov;
-}
-
 // The destination of a sendto/sendmsg with an address.
 Result<std::shared_ptr<UnixSocket>> SendTarget(Task& t, UnixSocket& s, uint64_t addr, int64_t len) {
   if (s.type() == SOCK_STREAM) {
@@ -132,7 +109,7 @@ Result<uint64_t> DoSend(Task& t, UnixSocket& s, std::span<const uint8_t> data, i
 
 Result<uint64_t> DoSendto(Task& t, int fd, uint64_t buf, uint64_t len, int flags, uint64_t addr, int64_t addrlen) {
   std::shared_ptr<UnixSocket> s = TRY(GetSocket(t, fd));
-  len = std::min(len, kSockMaxRw);
+  len = std::min(len, kMaxRwCount);
   std::shared_ptr<UnixSocket> target;
   if (addr != 0 && addrlen != 0 && s->type() != SOCK_SEQPACKET) target = TRY(SendTarget(t, *s, addr, addrlen));
   if (len > kSockChunk && s->type() != SOCK_STREAM) return Errno::kEMSGSIZE;
@@ -154,7 +131,7 @@ Result<uint64_t> DoRecvfrom(Task& t, int fd, uint64_t buf, uint64_t len, int fla
   std::shared_ptr<UnixSocket> s = TRY(GetSocket(t, fd));
   if (flags & MSG_OOB) return Errno::kEINVAL;
   if (flags & MSG_ERRQUEUE) return Errno::kEAGAIN;  // no error queue on unix sockets
-  const size_t want = std::min<uint64_t>(std::min(len, kSockMaxRw), kSockChunk);
+  const size_t want = std::min<uint64_t>(std::min(len, kMaxRwCount), kSockChunk);
   std::span<uint8_t> chunk = t.BounceBuffer(want).subspan(0, want);
   const fs::UnixRecv r = TRY(s->RecvBlocking(t, chunk, flags));
   TRY(t.mm().CopyOutBytes(buf, std::span<const uint8_t>(chunk.data(), r.copied)));
@@ -215,7 +192,7 @@ Result<std::vector<std::shared_ptr<fs::FileDescription>>> SendControl(Task& t, u
 Result<uint64_t> DoSendmsg(Task& t, int fd, uint64_t msg_addr, int flags) {
   std::shared_ptr<UnixSocket> s = TRY(GetSocket(t, fd));
   const msghdr m = TRY(t.mm().CopyIn(UserPtr<msghdr>(msg_addr)));
-  const std::vector<SockIovec> iov = TRY(CopyInSockIovecs(t, reinterpret_cast<uint64_t>(m.msg_iov), m.msg_iovlen));
+  const std::vector<KIovec> iov = TRY(CopyInIovecs(t, reinterpret_cast<uint64_t>(m.msg_iov), m.msg_iovlen, Errno::kEMSGSIZE));
   std::vector<std::shared_ptr<fs::FileDescription>> rights =
       TRY(SendControl(t, reinterpret_cast<uint64_t>(m.msg_control), m.msg_controllen));
   std::shared_ptr<UnixSocket> target;
@@ -223,7 +200,7 @@ Result<uint64_t> DoSendmsg(Task& t, int fd, uint64_t msg_addr, int flags) {
     target = TRY(SendTarget(t, *s, reinterpret_cast<uint64_t>(m.msg_name), m.msg_namelen));
   }
   uint64_t total = 0;
-  for (const SockIovec& v : iov) total += v.len;
+  for (const KIovec& v : iov) total += v.len;
   if (total > kSockChunk && s->type() != SOCK_STREAM) return Errno::kEMSGSIZE;
   // Gathered into one buffer: one message for dgram and seqpacket. A stream
   // larger than the bounce buffer goes in pieces.
@@ -283,15 +260,15 @@ Result<uint64_t> DoRecvmsg(Task& t, int fd, uint64_t msg_addr, int flags) {
   msghdr m = TRY(t.mm().CopyIn(UserPtr<msghdr>(msg_addr)));
   if (flags & MSG_OOB) return Errno::kEINVAL;
   if (flags & MSG_ERRQUEUE) return Errno::kEAGAIN;
-  const std::vector<SockIovec> iov = TRY(CopyInSockIovecs(t, reinterpret_cast<uint64_t>(m.msg_iov), m.msg_iovlen));
+  const std::vector<KIovec> iov = TRY(CopyInIovecs(t, reinterpret_cast<uint64_t>(m.msg_iov), m.msg_iovlen, Errno::kEMSGSIZE));
   uint64_t total = 0;
-  for (const SockIovec& v : iov) total += v.len;
+  for (const KIovec& v : iov) total += v.len;
   const size_t cap = std::min<uint64_t>(total, kSockChunk);
   std::span<uint8_t> buf = t.BounceBuffer(cap).subspan(0, cap);
   const fs::UnixRecv r = TRY(s->RecvBlocking(t, buf, flags));
   // Scatter what came.
   size_t at = 0;
-  for (const SockIovec& v : iov) {
+  for (const KIovec& v : iov) {
     if (at == r.copied) break;
     const size_t n = std::min<uint64_t>(v.len, r.copied - at);
     TRY(t.mm().CopyOutBytes(v.base, std::span<const uint8_t>(buf.data() + at, n)));
@@ -430,7 +407,7 @@ constexpr size_t kMmsgSize = sizeof(struct mmsghdr);
 
 Result<uint64_t> Sendmmsg(Task& t, const SyscallArgs& args) {
   const uint64_t vec = args.U64(1);
-  const uint32_t vlen = std::min<uint32_t>(args.U32(2), kSockUioMaxIov);
+  const uint32_t vlen = std::min<uint32_t>(args.U32(2), kUioMaxIov);
   const int flags = args.I32(3);
   TRY(GetSocket(t, args.Fd(0)));
   uint32_t i = 0;
@@ -448,7 +425,7 @@ Result<uint64_t> Sendmmsg(Task& t, const SyscallArgs& args) {
 
 Result<uint64_t> Recvmmsg(Task& t, const SyscallArgs& args) {
   const uint64_t vec = args.U64(1);
-  const uint32_t vlen = std::min<uint32_t>(args.U32(2), kSockUioMaxIov);
+  const uint32_t vlen = std::min<uint32_t>(args.U32(2), kUioMaxIov);
   int flags = args.I32(3);
   std::optional<absl::Time> deadline;
   if (args.U64(4) != 0) {

@@ -28,9 +28,7 @@ using File = std::shared_ptr<FileDescription>;
 
 constexpr uint32_t kSpliceNonblock = 0x02;
 constexpr uint32_t kSpliceAll = 0x0f;  // MOVE | NONBLOCK | MORE | GIFT
-constexpr uint64_t kMaxRwCount = 0x7ffff000;
-constexpr size_t kChunk = 1 << 16;  // one pipe's worth per step
-constexpr uint64_t kUioMaxIov = 1024;
+constexpr size_t kSpliceChunk = 1 << 16;  // one pipe's worth per step
 
 // fdget(): O_PATH files are not usable here (EBADF).
 Result<File> GetFile(Task& t, int fd) {
@@ -117,7 +115,7 @@ Result<size_t> WriteSide(Task& t, Side& s, std::span<const uint8_t> buf) {
 // pipe took (splice_file_to_pipe). Waits for room unless `nonblock`.
 Result<size_t> FileToPipe(Task& t, Side in, FileDescription& out, size_t len, bool nonblock,
                           std::optional<int64_t>* pos_out) {
-  std::vector<uint8_t> buf(std::min(len, kChunk));
+  std::vector<uint8_t> buf(std::min(len, kSpliceChunk));
   size_t done = 0;
   while (done < len) {
     Result<int64_t> pos = CurrentPos(in);
@@ -163,7 +161,7 @@ Result<size_t> PipeToFile(Task& t, FileDescription& in, Side out, size_t len, bo
     return Errno::kEAGAIN;
   }));
   if (ready == 0) return size_t{0};
-  std::vector<uint8_t> buf(std::min(len, kChunk));
+  std::vector<uint8_t> buf(std::min(len, kSpliceChunk));
   size_t done = 0;
   while (done < len) {
     Result<size_t> want = Room(t, out, std::min(len - done, buf.size()));
@@ -272,20 +270,9 @@ Result<uint64_t> Vmsplice(Task& t, const SyscallArgs& args) {
   File f = TRY(GetFile(t, args.Fd(0)));
   const bool to_pipe = f->writable();
   if (!to_pipe && !f->readable()) return Errno::kEBADF;
-  if (nr > kUioMaxIov) return Errno::kEINVAL;
-  struct KIovec {
-    uint64_t base, len;
-  };
-  std::vector<KIovec> iov(nr);
-  if (nr > 0) {
-    TRY(t.mm().CopyInBytes(iov_addr, std::span<uint8_t>(reinterpret_cast<uint8_t*>(iov.data()), nr * sizeof(KIovec))));
-  }
+  const std::vector<KIovec> iov = TRY(CopyInIovecs(t, iov_addr, nr));
   uint64_t total = 0;
-  for (KIovec& v : iov) {
-    if (static_cast<int64_t>(v.len) < 0) return Errno::kEINVAL;
-    v.len = std::min(v.len, kMaxRwCount - total);
-    total += v.len;
-  }
+  for (const KIovec& v : iov) total += v.len;
   if (total == 0) return 0;
   if (!fs::IsPipe(*f)) return Errno::kEBADF;
   const bool nonblock = (flags & kSpliceNonblock) || (f->flags() & O_NONBLOCK);
@@ -293,7 +280,7 @@ Result<uint64_t> Vmsplice(Task& t, const SyscallArgs& args) {
   std::vector<uint8_t> buf;
   for (const KIovec& v : iov) {
     for (uint64_t pos = 0; pos < v.len;) {
-      const size_t want = std::min<uint64_t>(v.len - pos, kChunk);
+      const size_t want = std::min<uint64_t>(v.len - pos, kSpliceChunk);
       buf.resize(want);
       Result<size_t> n = Errno::kEAGAIN;
       if (to_pipe) {
@@ -348,7 +335,7 @@ static Result<uint64_t> SendfileUnnoted(Task& t, const SyscallArgs& args) {
     if (out->flags() & O_APPEND) return Errno::kEINVAL;  // do_splice_direct
     // file -> file (or socket): through a sentry buffer, at the output's
     // file offset.
-    std::vector<uint8_t> buf(std::min<uint64_t>(count, kChunk));
+    std::vector<uint8_t> buf(std::min<uint64_t>(count, kSpliceChunk));
     Side src{in.get(), off}, dst{out.get(), std::nullopt};
     while (n < count) {
       Result<size_t> room = Room(t, dst, std::min<uint64_t>(count - n, buf.size()));
@@ -431,7 +418,7 @@ static Result<uint64_t> CopyFileRangeUnnoted(Task& t, const SyscallArgs& args) {
   if (sb_in != sb_out) return Errno::kEXDEV;
   len = std::min(len, kMaxRwCount);
   if (len == 0) return 0;
-  std::vector<uint8_t> buf(std::min<uint64_t>(len, kChunk));
+  std::vector<uint8_t> buf(std::min<uint64_t>(len, kSpliceChunk));
   uint64_t done = 0;
   int64_t at_in = pos_in, at_out = pos_out;
   while (done < len) {

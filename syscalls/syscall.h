@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/result.h"
 #include "sentry/kernel/task.h"
@@ -55,6 +56,17 @@ const SyscallEntry* Lookup(uint64_t nr);
 
 // Argument helpers the families share (syscalls/args.cc).
 inline constexpr uint64_t kSigsetSize = 8;  // the kernel's sigset_t: 64 signals
+inline constexpr uint64_t kMaxRwCount = 0x7ffff000;  // MAX_RW_COUNT: INT_MAX & PAGE_MASK
+inline constexpr uint64_t kUioMaxIov = 1024;          // UIO_MAXIOV
+inline constexpr uint64_t kTaskSize = 0x7ffffffff000;  // TASK_SIZE_MAX: access_ok()'s bound
+struct KIovec {  // struct iovec as the app lays it out
+  uint64_t base;
+  uint64_t len;
+};
+// An iovec array from app memory: `too_many` past UIO_MAXIOV (readv's
+// EINVAL; sendmsg's EMSGSIZE), EINVAL for a negative length, and lengths
+// clamped so that the total stays within MAX_RW_COUNT.
+Result<std::vector<KIovec>> CopyInIovecs(Task& t, uint64_t addr, uint64_t count, Errno too_many = Errno::kEINVAL);
 // timespec64_valid(): tv_sec >= 0 and 0 <= tv_nsec < 1e9.
 bool ValidTimespec(const struct timespec& ts);
 // A NUL-terminated path from app memory: EFAULT, or ENAMETOOLONG past PATH_MAX.
