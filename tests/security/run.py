@@ -81,6 +81,8 @@ class Env:
             os.symlink("busybox", os.path.join(self.root, "bin", applet))
         shutil.copy2(args.escape, os.path.join(self.root, "bin/escape"))
         shutil.copy2(args.fuzz, os.path.join(self.root, "bin/fuzz_syscalls"))
+        if args.fuzz_unix:
+            shutil.copy2(args.fuzz_unix, os.path.join(self.root, "bin/fuzz_unix_sockets"))
         with open(os.path.join(self.root, "marker-inside"), "w") as f:
             f.write("inside\n")
         # Ways out by name, planted by a hostile image author.
@@ -582,6 +584,21 @@ def syscall_fuzzer_never_crashes_or_hangs_sentry(env):
     check(status == 0, f"runsc exited {status} (seed {seed})")
 
 
+def unix_socket_fuzzer_never_crashes_or_hangs_sentry(env):
+    if not os.path.exists(os.path.join(env.root, "bin/fuzz_unix_sockets")):
+        raise Skip("no --fuzz-unix program")
+    seed = int(os.environ.get("FUZZ_SEED", str(int(time.time()))))
+    seconds = max(5, env.fuzz_seconds // 4)
+    print(f"unix socket fuzz seed {seed} for {seconds}s (FUZZ_SEED={seed} reproduces)")
+    status, out, err = env.run(["/bin/fuzz_unix_sockets", str(seed), str(seconds)], timeout=seconds + 120)
+    sys.stdout.write(out[-3000:])
+    if err:
+        sys.stdout.write("stderr: " + err[-3000:])
+    check(re.search(r"UNIXFUZZ seed=\d+ calls=\d+", out) is not None,
+          f"the fuzzer did not finish (exit {status}, seed {seed})")
+    check(status == 0, f"runsc exited {status} (seed {seed})")
+
+
 CASES = [
     sentry_and_gofer_run_confined,
     debug_log_reports_allowlist_sizes_as_documented,
@@ -602,6 +619,7 @@ CASES = [
     tmpfs_fill_gets_enospc,
     fd_exhaustion_gets_emfile,
     syscall_fuzzer_never_crashes_or_hangs_sentry,
+    unix_socket_fuzzer_never_crashes_or_hangs_sentry,
 ]
 
 
@@ -610,6 +628,7 @@ def main():
     p.add_argument("--runsc")
     p.add_argument("--escape")
     p.add_argument("--fuzz")
+    p.add_argument("--fuzz-unix")
     p.add_argument("--case", action="append")
     p.add_argument("--fuzz-seconds", type=int, default=int(os.environ.get("FUZZ_SECONDS", "60")))
     p.add_argument("--list", action="store_true")
