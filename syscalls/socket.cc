@@ -177,9 +177,8 @@ Result<std::vector<std::shared_ptr<fs::FileDescription>>> SendControl(Task& t, u
       for (size_t i = 0; i < n; ++i) {
         int32_t fd;
         std::memcpy(&fd, buf.data() + off + CMSG_LEN(0) + i * sizeof(fd), sizeof(fd));
-        std::shared_ptr<fs::FileDescription> f = TRY(t.fds().Get(fd));
-        if (f->flags() & O_PATH) return Errno::kEBADF;
-        rights.push_back(std::move(f));
+        // fget_raw(): O_PATH files travel too.
+        rights.push_back(TRY(t.fds().Get(fd)));
       }
     } else {
       return Errno::kEINVAL;

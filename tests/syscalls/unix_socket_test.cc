@@ -622,6 +622,26 @@ TEST_P(RightsTypes, BadFdIsEbadf) {
   EXPECT_THAT(Libc(recv(p.b.get(), &c, 1, MSG_DONTWAIT)), FailsWith(EAGAIN));
 }
 
+// scm_fp_copy() takes files with fget_raw(): an O_PATH fd passes, and stays
+// O_PATH on the other side.
+TEST_P(RightsTypes, OPathFdPassesAsIs) {
+  SockPair p = MakeSockPair(GetParam());
+  Fd dir(open("/", O_PATH | O_DIRECTORY));
+  ASSERT_GE(dir.get(), 0);
+  ASSERT_THAT(SendFds(p.a.get(), 'p', {dir.get()}), Eq(1));
+  char tag = 0;
+  std::vector<int> fds;
+  int mf = -1;
+  ASSERT_THAT(RecvFds(p.b.get(), &tag, &fds, 1, &mf), Eq(1));
+  ASSERT_THAT(fds.size(), Eq(1u));
+  Fd got(fds[0]);
+  EXPECT_TRUE(fcntl(got.get(), F_GETFL) & O_PATH);
+  struct stat a {}, b {};
+  ASSERT_THAT(Libc(fstat(got.get(), &a)), Succeeds());
+  ASSERT_THAT(Libc(stat("/", &b)), Succeeds());
+  EXPECT_THAT(a.st_ino, Eq(b.st_ino));
+}
+
 INSTANTIATE_TEST_SUITE_P(Unix, RightsTypes, ::testing::Values(SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET),
                          [](const ::testing::TestParamInfo<int>& i) {
                            return std::string(i.param == SOCK_STREAM  ? "Stream"
