@@ -628,6 +628,14 @@ Result<void> UnixSocket::Connect(Task& t, const std::string& addr, bool* wait) {
     state_ = State::kConnected;
     return {};
   }
+  // Its own name: never a listener here (a listener cannot connect), and
+  // locking both below would take one mutex twice.
+  if (other.get() == this) {
+    absl::MutexLock l(&mu_);
+    if (state_ == State::kConnected) return Errno::kEISCONN;
+    if (state_ == State::kListening) return Errno::kEINVAL;
+    return Errno::kECONNREFUSED;
+  }
   std::shared_ptr<UnixSocket> server;
   {
     absl::MutexLock l(&mu_);

@@ -739,6 +739,27 @@ TEST(UnixAbstract, ConnectErrors) {
   (void)c;
 }
 
+// A socket connecting to its own name: refused for stream and seqpacket (it
+// is not listening; the sandbox once deadlocked here), its own default
+// destination for dgram.
+TEST(UnixAbstract, ConnectToItsOwnName) {
+  for (int type : {SOCK_STREAM, SOCK_SEQPACKET, SOCK_DGRAM}) {
+    socklen_t len;
+    sockaddr_un addr = AbstractAddr("self" + std::to_string(type), &len);
+    Fd s(socket(AF_UNIX, type, 0));
+    ASSERT_THAT(Libc(bind(s.get(), reinterpret_cast<sockaddr*>(&addr), len)), Succeeds());
+    if (type != SOCK_DGRAM) {
+      EXPECT_THAT(Libc(connect(s.get(), reinterpret_cast<sockaddr*>(&addr), len)), FailsWith(ECONNREFUSED));
+      continue;
+    }
+    ASSERT_THAT(Libc(connect(s.get(), reinterpret_cast<sockaddr*>(&addr), len)), Succeeds());
+    ASSERT_THAT(send(s.get(), "me", 2, 0), Eq(2));
+    char buf[4] = {};
+    EXPECT_THAT(recv(s.get(), buf, sizeof(buf), MSG_DONTWAIT), Eq(2));
+    EXPECT_STREQ(buf, "me");
+  }
+}
+
 TEST(UnixAbstract, NonblockingAcceptAndAutobind) {
   Fd srv(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0));
   sockaddr_un a{};
