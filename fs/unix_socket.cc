@@ -20,6 +20,8 @@
 #include "sentry/kernel/task.h"
 
 namespace fs {
+
+UnixCred CredOf(sentry::kernel::Task& t) { return {t.pid(), t.creds().euid, t.creds().egid}; }
 namespace {
 
 using sentry::kernel::Task;
@@ -341,7 +343,7 @@ Result<size_t> UnixSocket::SendBlocking(Task& t, std::span<const uint8_t> data, 
                                         const std::shared_ptr<UnixSocket>* target,
                                         std::vector<std::shared_ptr<FileDescription>>* rights) {
   const bool nonblock = (flags & MSG_DONTWAIT) || (this->flags() & O_NONBLOCK);
-  const UnixCred cred{t.pid(), t.creds().euid, t.creds().egid};
+  const UnixCred cred = CredOf(t);
   size_t done = 0;
   std::optional<Waiter> w;
   std::shared_ptr<UnixSocket> dest;  // whose space_ we wait on (dgram)
@@ -614,7 +616,7 @@ Result<std::shared_ptr<UnixSocket>> UnixSocket::Find(Task& t, const std::string&
 Result<void> UnixSocket::Connect(Task& t, const std::string& addr, bool* wait) {
   *wait = false;
   std::shared_ptr<UnixSocket> other = TRY(Find(t, addr));
-  const UnixCred cred{t.pid(), t.creds().euid, t.creds().egid};
+  const UnixCred cred = CredOf(t);
   if (!connection()) {
     // A datagram connect sets the default destination (unix_dgram_connect).
     {

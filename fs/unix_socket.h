@@ -51,6 +51,9 @@ struct UnixCred {
   int32_t pid = 0;
   uint32_t uid = 0, gid = 0;
 };
+// The credentials `t` shows a peer (SO_PEERCRED, SCM_CREDENTIALS): its
+// process id and effective ids.
+UnixCred CredOf(sentry::kernel::Task& t);
 
 // The names bound in one sandbox: abstract names by their bytes, pathname
 // names by the (st_dev, st_ino) of their socket node.

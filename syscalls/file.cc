@@ -26,7 +26,6 @@ namespace {
 
 using fs::FileDescription;
 
-constexpr size_t kChunk = 1 << 20;             // sentry bounce buffer
 constexpr size_t kMaxDirentBuf = 1 << 20;
 
 // An fd usable for I/O: O_PATH files are EBADF here (fdget() in Linux).
@@ -50,7 +49,7 @@ Result<uint64_t> ReadToUser(Task& t, FileDescription& f, uint64_t addr, uint64_t
     const size_t n = TRY(f.ReadApp(t.mm(), addr, len, off ? &at : nullptr));
     return n;
   }
-  std::span<uint8_t> buf = t.BounceBuffer(std::min<uint64_t>(len, kChunk));
+  std::span<uint8_t> buf = t.BounceBuffer(std::min<uint64_t>(len, kBounceChunk));
   uint64_t done = 0;
   while (done < len) {
     const size_t want = std::min<uint64_t>(len - done, buf.size());
@@ -84,7 +83,7 @@ Result<uint64_t> WriteFromUser(Task& t, FileDescription& f, uint64_t addr, uint6
     const size_t n = TRY(f.WriteApp(t.mm(), addr, len, off ? &at : nullptr, (f.flags() & O_APPEND) != 0));
     return n;
   }
-  std::span<uint8_t> buf = t.BounceBuffer(std::min<uint64_t>(len, kChunk));
+  std::span<uint8_t> buf = t.BounceBuffer(std::min<uint64_t>(len, kBounceChunk));
   uint64_t done = 0;
   while (done < len) {
     const size_t want = std::min<uint64_t>(len - done, buf.size());
@@ -193,8 +192,8 @@ Result<uint64_t> DoReadvOn(Task& t, const std::shared_ptr<FileDescription>& f, u
     // not one per iovec (sock_read_iter).
     uint64_t total = 0;
     for (const KIovec& v : iov) total += v.len;
-    std::span<uint8_t> buf = t.BounceBuffer(std::min<uint64_t>(total, kChunk));
-    buf = buf.subspan(0, std::min<uint64_t>(total, kChunk));
+    std::span<uint8_t> buf = t.BounceBuffer(std::min<uint64_t>(total, kBounceChunk));
+    buf = buf.subspan(0, std::min<uint64_t>(total, kBounceChunk));
     const size_t n = TRY(may_block ? fs::ReadBlocking(t, *f, buf) : f->Read(buf));
     size_t at = 0;
     for (const KIovec& v : iov) {
@@ -252,7 +251,7 @@ Result<uint64_t> DoWritevOn(Task& t, const std::shared_ptr<FileDescription>& f, 
   }
   uint64_t total = 0;
   for (const KIovec& v : iov) total += v.len;
-  if (total <= kChunk) {
+  if (total <= kBounceChunk) {
     // One write for the whole vector: pipes and ttys see it as one record.
     std::span<uint8_t> buf = t.BounceBuffer(total);
     size_t at = 0;

@@ -26,7 +26,6 @@ using fs::UnixSocket;
 
 constexpr int kSockTypeMask = 0xf;
 constexpr int kSockMax = 11;                // SOCK_MAX (include/linux/net.h)
-constexpr size_t kSockChunk = 1 << 20;      // sentry bounce buffer per call
 constexpr size_t kSunPathOffset = offsetof(struct sockaddr_un, sun_path);
 
 // The fd as a unix socket: EBADF, or ENOTSOCK for any other file.
@@ -50,8 +49,6 @@ Result<int> CheckSocketArgs(int domain, int type, int protocol, int* flags) {
   if (base != SOCK_STREAM && base != SOCK_DGRAM && base != SOCK_SEQPACKET) return Errno::kESOCKTNOSUPPORT;
   return base;
 }
-
-fs::UnixCred CredOf(Task& t) { return {t.pid(), t.creds().euid, t.creds().egid}; }
 
 // A sockaddr_un from the app (unix_validate_addr, unix_mkname_bsd). An empty
 // result is autobind (bind with only sun_family) when `allow_empty`.
@@ -112,10 +109,10 @@ Result<uint64_t> DoSendto(Task& t, int fd, uint64_t buf, uint64_t len, int flags
   len = std::min(len, kMaxRwCount);
   std::shared_ptr<UnixSocket> target;
   if (addr != 0 && addrlen != 0 && s->type() != SOCK_SEQPACKET) target = TRY(SendTarget(t, *s, addr, addrlen));
-  if (len > kSockChunk && s->type() != SOCK_STREAM) return Errno::kEMSGSIZE;
+  if (len > kBounceChunk && s->type() != SOCK_STREAM) return Errno::kEMSGSIZE;
   uint64_t done = 0;
   do {
-    const size_t want = std::min<uint64_t>(len - done, kSockChunk);
+    const size_t want = std::min<uint64_t>(len - done, kBounceChunk);
     std::span<uint8_t> chunk = t.BounceBuffer(want).subspan(0, want);
     Result<void> c = t.mm().CopyInBytes(buf + done, chunk);
     if (!c.ok()) return done > 0 ? Result<uint64_t>(done) : Result<uint64_t>(c.error());
@@ -131,7 +128,7 @@ Result<uint64_t> DoRecvfrom(Task& t, int fd, uint64_t buf, uint64_t len, int fla
   std::shared_ptr<UnixSocket> s = TRY(GetSocket(t, fd));
   if (flags & MSG_OOB) return Errno::kEINVAL;
   if (flags & MSG_ERRQUEUE) return Errno::kEAGAIN;  // no error queue on unix sockets
-  const size_t want = std::min<uint64_t>(std::min(len, kMaxRwCount), kSockChunk);
+  const size_t want = std::min<uint64_t>(std::min(len, kMaxRwCount), kBounceChunk);
   std::span<uint8_t> chunk = t.BounceBuffer(want).subspan(0, want);
   const fs::UnixRecv r = TRY(s->RecvBlocking(t, chunk, flags));
   TRY(t.mm().CopyOutBytes(buf, std::span<const uint8_t>(chunk.data(), r.copied)));
@@ -169,7 +166,7 @@ Result<std::vector<std::shared_ptr<fs::FileDescription>>> SendControl(Task& t, u
       if (h.cmsg_len != CMSG_LEN(sizeof(ucred))) return Errno::kEINVAL;
       ucred uc;
       std::memcpy(&uc, buf.data() + off + CMSG_LEN(0), sizeof(uc));
-      const fs::UnixCred me = CredOf(t);
+      const fs::UnixCred me = fs::CredOf(t);
       if (uc.pid != me.pid || uc.uid != me.uid || uc.gid != me.gid) return Errno::kEPERM;
     } else if (h.cmsg_type == SCM_RIGHTS) {
       const size_t n = (h.cmsg_len - CMSG_LEN(0)) / sizeof(int32_t);
@@ -200,10 +197,10 @@ Result<uint64_t> DoSendmsg(Task& t, int fd, uint64_t msg_addr, int flags) {
   }
   uint64_t total = 0;
   for (const KIovec& v : iov) total += v.len;
-  if (total > kSockChunk && s->type() != SOCK_STREAM) return Errno::kEMSGSIZE;
+  if (total > kBounceChunk && s->type() != SOCK_STREAM) return Errno::kEMSGSIZE;
   // Gathered into one buffer: one message for dgram and seqpacket. A stream
   // larger than the bounce buffer goes in pieces.
-  const size_t cap = std::min<uint64_t>(total, kSockChunk);
+  const size_t cap = std::min<uint64_t>(total, kBounceChunk);
   std::span<uint8_t> buf = t.BounceBuffer(cap).subspan(0, cap);
   uint64_t done = 0;
   size_t vi = 0, voff = 0;
@@ -262,7 +259,7 @@ Result<uint64_t> DoRecvmsg(Task& t, int fd, uint64_t msg_addr, int flags) {
   const std::vector<KIovec> iov = TRY(CopyInIovecs(t, reinterpret_cast<uint64_t>(m.msg_iov), m.msg_iovlen, Errno::kEMSGSIZE));
   uint64_t total = 0;
   for (const KIovec& v : iov) total += v.len;
-  const size_t cap = std::min<uint64_t>(total, kSockChunk);
+  const size_t cap = std::min<uint64_t>(total, kBounceChunk);
   std::span<uint8_t> buf = t.BounceBuffer(cap).subspan(0, cap);
   const fs::UnixRecv r = TRY(s->RecvBlocking(t, buf, flags));
   // Scatter what came.
@@ -343,7 +340,7 @@ Result<uint64_t> DoAccept(Task& t, int fd, uint64_t addr, uint64_t addrlen, int 
 Result<uint64_t> Socket(Task& t, const SyscallArgs& args) {
   int flags = 0;
   const int type = TRY(CheckSocketArgs(args.I32(0), args.I32(1), args.I32(2), &flags));
-  auto s = UnixSocket::Create(type, flags & SOCK_NONBLOCK ? O_NONBLOCK : 0, CredOf(t),
+  auto s = UnixSocket::Create(type, flags & SOCK_NONBLOCK ? O_NONBLOCK : 0, fs::CredOf(t),
                               t.kernel().vfs().unix_names());
   const int fd = TRY(t.fds().Install(std::move(s), (flags & SOCK_CLOEXEC) != 0));
   return static_cast<uint64_t>(fd);
@@ -353,7 +350,7 @@ Result<uint64_t> Socketpair(Task& t, const SyscallArgs& args) {
   int flags = 0;
   const int type = TRY(CheckSocketArgs(args.I32(0), args.I32(1), args.I32(2), &flags));
   const UserPtr<int32_t> out = args.Ptr<int32_t>(3);
-  auto [a, b] = UnixSocket::CreatePair(type, flags & SOCK_NONBLOCK ? O_NONBLOCK : 0, CredOf(t),
+  auto [a, b] = UnixSocket::CreatePair(type, flags & SOCK_NONBLOCK ? O_NONBLOCK : 0, fs::CredOf(t),
                                        t.kernel().vfs().unix_names());
   const bool cloexec = flags & SOCK_CLOEXEC;
   // As pipe2: install, and undo if the copy-out faults.

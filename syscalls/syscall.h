@@ -59,6 +59,7 @@ inline constexpr uint64_t kSigsetSize = 8;  // the kernel's sigset_t: 64 signals
 inline constexpr uint64_t kMaxRwCount = 0x7ffff000;  // MAX_RW_COUNT: INT_MAX & PAGE_MASK
 inline constexpr uint64_t kUioMaxIov = 1024;          // UIO_MAXIOV
 inline constexpr uint64_t kTaskSize = 0x7ffffffff000;  // TASK_SIZE_MAX: access_ok()'s bound
+inline constexpr size_t kBounceChunk = 1 << 20;        // the most one sentry bounce buffer takes per step
 struct KIovec {  // struct iovec as the app lays it out
   uint64_t base;
   uint64_t len;
